@@ -1,0 +1,3 @@
+from dbshift.cli import main
+
+main()

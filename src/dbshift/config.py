@@ -1,0 +1,206 @@
+"""Configuration: `dbshift.toml` or `[tool.dbshift]` in `pyproject.toml`, flags, environment.
+
+Precedence, lowest first: built-in defaults, the file's top level, the selected
+`[environments.NAME]` table, then explicit overrides (CLI flags or `Config(...)` keywords).
+`${VAR}` and `${VAR:-default}` are expanded from the environment in every string value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from dbshift.errors import ConfigError
+
+CONFIG_FILE = "dbshift.toml"
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+_KEYS = frozenset(
+    {"url", "migrations", "models", "table_prefix", "schema", "lock_timeout", "format"}
+)
+_VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Everything a dbshift command needs to know about a project.
+
+    `models` names SQLAlchemy metadata for autogenerate: `"pkg.models:Base"` strings,
+    `MetaData` objects, declarative bases, or a list of these.
+    """
+
+    url: str | None = None
+    migrations: Path | str = "migrations"
+    models: Any = ()
+    table_prefix: str = "dbshift_"
+    schema: str | None = None
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    format: str | None = None
+    env: str | None = None
+    source: Path | None = None  # the file this configuration was read from, if any
+
+    def __post_init__(self) -> None:
+        base = self.source.parent if self.source else Path.cwd()
+        folder = Path(os.path.expanduser(str(self.migrations)))
+        object.__setattr__(self, "migrations", folder if folder.is_absolute() else base / folder)
+        if not _IDENTIFIER.match(self.table_prefix):
+            raise ConfigError(
+                f"invalid table_prefix {self.table_prefix!r}",
+                hint="use letters, digits and underscores, starting with a letter",
+            )
+        try:
+            timeout = float(self.lock_timeout)
+        except (TypeError, ValueError):
+            raise ConfigError(
+                f"invalid lock_timeout {self.lock_timeout!r}", hint="give a number of seconds"
+            ) from None
+        if timeout < 0:
+            raise ConfigError("lock_timeout must not be negative", hint="give a number of seconds")
+        object.__setattr__(self, "lock_timeout", timeout)
+
+    @property
+    def migrations_dir(self) -> Path:
+        assert isinstance(self.migrations, Path)
+        return self.migrations
+
+    def require_url(self) -> str:
+        if not self.url:
+            raise ConfigError(
+                "no database URL configured",
+                hint="set `url` in dbshift.toml, pass --url, or set it in the environment",
+            )
+        return self.url
+
+    def replace(self, **changes: Any) -> Config:
+        return dataclasses.replace(self, **changes)
+
+    def redact(self, text: str) -> str:
+        """Mask this configuration's password wherever it appears in `text`."""
+        return redact(text, self.url)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | Path | None = None,
+        *,
+        env: str | None = None,
+        cwd: str | Path | None = None,
+        **overrides: Any,
+    ) -> Config:
+        """Read the configuration file (found by walking up from `cwd` unless `path` is
+        given), select an environment, and apply `overrides` (None values are ignored)."""
+        env = env or os.environ.get("DBSHIFT_ENV") or None
+        if path is not None:
+            source: Path | None = Path(path).resolve()
+            if not source.is_file():
+                raise ConfigError(
+                    f"configuration file not found: {path}", hint="check the --config path"
+                )
+        else:
+            source = find_config(Path(cwd) if cwd else Path.cwd())
+        values: dict[str, Any] = {}
+        if source is not None:
+            values = _read_table(source)
+        environments = values.pop("environments", {})
+        if not isinstance(environments, dict):
+            raise ConfigError(f"{source}: `environments` must be a table")
+        if env is not None:
+            if env not in environments:
+                known = ", ".join(sorted(environments)) or "none defined"
+                raise ConfigError(
+                    f"unknown environment {env!r}",
+                    hint=f"environments in {source or 'the configuration'}: {known}",
+                )
+            selected = environments[env]
+            if not isinstance(selected, dict):
+                raise ConfigError(f"{source}: [environments.{env}] must be a table")
+            values.update(selected)
+        _check_keys(values, source)
+        values = {key: _interpolate(value) for key, value in values.items()}
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if source is None and cwd is not None and "source" not in values:
+            values.setdefault("migrations", Path(cwd) / str(values.get("migrations", "migrations")))
+        return cls(**values, env=env, source=source)
+
+
+def find_config(start: Path) -> Path | None:
+    """The nearest `dbshift.toml`, or `pyproject.toml` with a `[tool.dbshift]` table."""
+    for folder in (start.resolve(), *start.resolve().parents):
+        candidate = folder / CONFIG_FILE
+        if candidate.is_file():
+            return candidate
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file() and "[tool.dbshift" in pyproject.read_text(errors="replace"):
+            return pyproject
+    return None
+
+
+def _read_table(source: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: invalid TOML: {exc}", hint="fix the syntax") from None
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+    if source.name == "pyproject.toml":
+        data = data.get("tool", {}).get("dbshift", {})
+    return dict(data)
+
+
+def _check_keys(values: Mapping[str, Any], source: Path | None) -> None:
+    unknown = sorted(set(values) - _KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{source or 'configuration'}: unknown key {unknown[0]!r}",
+            hint="known keys: " + ", ".join(sorted(_KEYS | {"environments"})),
+        )
+
+
+def _interpolate(value: Any) -> Any:
+    if isinstance(value, str):
+        return _VAR.sub(_expand, value)
+    if isinstance(value, list):
+        return [_interpolate(item) for item in value]
+    return value
+
+
+def _expand(match: re.Match[str]) -> str:
+    name, default = match.group("name"), match.group("default")
+    if name in os.environ:
+        return os.environ[name]
+    if default is not None:
+        return default
+    raise ConfigError(
+        f"environment variable {name} is not set",
+        hint=f"export {name}, or write ${{{name}:-default}} in the configuration",
+    )
+
+
+_PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)@")
+
+
+def mask_url(url: str | None) -> str:
+    """The URL with its password replaced by `***`; safe to print."""
+    if not url:
+        return ""
+    return _PASSWORD_IN_URL.sub(lambda m: m.group("head") + "***@", url)
+
+
+def redact(text: str, url: str | None) -> str:
+    """Mask every URL password in `text`, and the password of `url` wherever it appears."""
+    text = _PASSWORD_IN_URL.sub(lambda m: m.group("head") + "***@", text)
+    if url:
+        match = _PASSWORD_IN_URL.search(url)
+        if match and match.group("password"):
+            from urllib.parse import unquote
+
+            for secret in {match.group("password"), unquote(match.group("password"))}:
+                if len(secret) >= 3:
+                    text = text.replace(secret, "***")
+    return text

@@ -1,0 +1,93 @@
+"""The errors dbshift raises: each carries its exit code and a hint for the user.
+
+Exit codes are part of the interface (scripts and CI read them):
+
+====  =========================================================================
+0     success
+1     a check found something (pending migrations, differences, lint findings)
+2     usage or configuration error
+3     a migration or database error
+4     an integrity error (checksum, sum file, graph)
+5     the database lock could not be had in time
+====  =========================================================================
+"""
+
+from __future__ import annotations
+
+
+class DbshiftError(Exception):
+    """Base of every error dbshift reports to a user."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class CheckFailed(DbshiftError):
+    """A check found something to report (exit 1)."""
+
+    exit_code = 1
+
+
+class UsageError(DbshiftError):
+    """The command line or API call is wrong (exit 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """The configuration is missing or invalid (exit 2)."""
+
+
+class DatabaseError(DbshiftError):
+    """The database could not be reached or refused a statement (exit 3)."""
+
+    exit_code = 3
+
+
+class MigrationError(DbshiftError):
+    """A migration failed to load or to run (exit 3)."""
+
+    exit_code = 3
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        migration: str | None = None,
+        statement: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.migration = migration
+        self.statement = statement
+
+
+class IrreversibleMigration(MigrationError):
+    """A downgrade was asked of a migration that cannot be reversed (exit 3)."""
+
+
+class IntegrityError(DbshiftError):
+    """Files and database disagree, or the graph is broken (exit 4)."""
+
+    exit_code = 4
+
+
+class GraphError(IntegrityError):
+    """The revision graph is invalid: cycle, missing parent, duplicate id (exit 4)."""
+
+
+class ChecksumMismatch(IntegrityError):
+    """An applied migration was edited or deleted (exit 4)."""
+
+
+class LockTimeout(DbshiftError):
+    """Another runner held the database lock for longer than the timeout (exit 5)."""
+
+    exit_code = 5

@@ -1,0 +1,84 @@
+"""The contract every schema operation fulfils.
+
+An operation is an immutable description of one change. The same object is replayed on
+a snapshot (no database), executed on a connection, rendered as offline SQL, reversed
+for automatic downgrades, and described in plans.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Dialect
+
+    from dbshift.schema.snapshot import Snapshot, Table
+
+Statement = "sa.Executable | str"
+
+
+class ExecutionContext(abc.ABC):
+    """Where operations send their statements: a live connection or an offline script."""
+
+    dialect: Dialect
+    #: the schema that unqualified names live in (the configuration's `schema`)
+    default_schema: str | None
+
+    @property
+    @abc.abstractmethod
+    def connection(self) -> sa.Connection | None:
+        """The live connection, or None when rendering offline SQL."""
+
+    @abc.abstractmethod
+    def emit(self, statement: sa.Executable | str, params: Any = None) -> None:
+        """Execute (online) or render (offline) one statement."""
+
+    @abc.abstractmethod
+    def table(self, name: str, schema: str | None = None) -> Table | None:
+        """The current definition of a table: reflected online, replayed offline.
+
+        Operations that must rebuild a table (SQLite ALTERs) or restate a column
+        (MySQL `MODIFY`) ask for it here."""
+
+    def run_python(self, fn: Callable[[sa.Connection], Any]) -> None:
+        connection = self.connection
+        if connection is None:
+            from dbshift.errors import MigrationError
+
+            raise MigrationError(
+                f"op.run({getattr(fn, '__name__', fn)!r}) needs a database connection",
+                hint="offline SQL cannot contain Python data migrations; run it online",
+            )
+        fn(connection)
+
+
+class Operation(abc.ABC):
+    """One schema change. Subclasses are frozen dataclasses."""
+
+    #: True when executing this operation cannot be undone from its own data
+    #: (raw SQL, Python code, bulk inserts without keys).
+    opaque: bool = False
+
+    @abc.abstractmethod
+    def apply(self, snapshot: Snapshot) -> Snapshot:
+        """The schema after this change (pure, no database)."""
+
+    @abc.abstractmethod
+    def execute(self, ctx: ExecutionContext) -> None:
+        """Emit this change's statements for `ctx.dialect`."""
+
+    @abc.abstractmethod
+    def reverse(self, before: Snapshot) -> Sequence[Operation]:
+        """Operations that undo this one, given the schema before it.
+
+        Raises `IrreversibleMigration` when it cannot be undone."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """A one-line human description, e.g. `add column users.email`."""
+
+    def __str__(self) -> str:
+        return self.describe()

@@ -1,0 +1,190 @@
+"""An immutable, dialect-neutral model of a database schema.
+
+A snapshot is what the migrations leave behind (replayed in memory), what a live
+database holds (introspected), or what the models declare. Comparing two of them is
+autogenerate, drift detection and `check`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.types import TypeEngine
+
+
+@dataclasses.dataclass(frozen=True)
+class Column:
+    name: str
+    type: TypeEngine[Any]
+    nullable: bool = True
+    server_default: str | None = None
+    autoincrement: bool | str = "auto"
+    comment: str | None = None
+    computed: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "type": _type_repr(self.type),
+            "nullable": self.nullable,
+            "server_default": self.server_default,
+            "autoincrement": self.autoincrement,
+            "comment": self.comment,
+            "computed": self.computed,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class PrimaryKey:
+    columns: tuple[str, ...]
+    name: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Index:
+    name: str
+    columns: tuple[str, ...]
+    unique: bool = False
+    #: dialect-specific keywords such as `postgresql_where`, as (key, value) pairs
+    options: tuple[tuple[str, Any], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class ForeignKey:
+    name: str | None
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    ref_schema: str | None = None
+    ondelete: str | None = None
+    onupdate: str | None = None
+    deferrable: bool | None = None
+    initially: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Unique:
+    name: str | None
+    columns: tuple[str, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Check:
+    name: str | None
+    sqltext: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Table:
+    name: str
+    columns: tuple[Column, ...]
+    schema: str | None = None
+    primary_key: PrimaryKey | None = None
+    indexes: tuple[Index, ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+    uniques: tuple[Unique, ...] = ()
+    checks: tuple[Check, ...] = ()
+    comment: str | None = None
+
+    @property
+    def key(self) -> str:
+        return table_key(self.name, self.schema)
+
+    def column(self, name: str) -> Column | None:
+        return next((c for c in self.columns if c.name == name), None)
+
+    def replace(self, **changes: Any) -> Table:
+        return dataclasses.replace(self, **changes)
+
+    def to_sqlalchemy(self, metadata: sa.MetaData | None = None) -> sa.Table:
+        """This table as a SQLAlchemy `Table`, for DDL compilation."""
+        metadata = metadata if metadata is not None else sa.MetaData()
+        pk = set(self.primary_key.columns) if self.primary_key else set()
+        items: list[Any] = []
+        for col in self.columns:
+            items.append(
+                sa.Column(
+                    col.name,
+                    col.type,
+                    sa.Computed(col.computed) if col.computed else None,
+                    nullable=col.nullable,
+                    server_default=sa.text(col.server_default)
+                    if col.server_default is not None
+                    else None,
+                    autoincrement=col.autoincrement,
+                    comment=col.comment,
+                    primary_key=col.name in pk,
+                )
+            )
+        if self.primary_key and self.primary_key.name:
+            items.append(sa.PrimaryKeyConstraint(*self.primary_key.columns, name=self.primary_key.name))
+        for fk in self.foreign_keys:
+            prefix = f"{fk.ref_schema}." if fk.ref_schema else ""
+            items.append(
+                sa.ForeignKeyConstraint(
+                    list(fk.columns),
+                    [f"{prefix}{fk.ref_table}.{c}" for c in fk.ref_columns],
+                    name=fk.name,
+                    ondelete=fk.ondelete,
+                    onupdate=fk.onupdate,
+                    deferrable=fk.deferrable,
+                    initially=fk.initially,
+                    use_alter=False,
+                )
+            )
+        for uq in self.uniques:
+            items.append(sa.UniqueConstraint(*uq.columns, name=uq.name))
+        for ck in self.checks:
+            items.append(sa.CheckConstraint(ck.sqltext, name=ck.name))
+        table = sa.Table(self.name, metadata, *items, schema=self.schema, comment=self.comment)
+        for ix in self.indexes:
+            sa.Index(ix.name, *[table.c[c] if c in table.c else sa.text(c) for c in ix.columns],
+                     unique=ix.unique, **dict(ix.options))
+        return table
+
+
+def table_key(name: str, schema: str | None = None) -> str:
+    return f"{schema}.{name}" if schema else name
+
+
+@dataclasses.dataclass(frozen=True)
+class Snapshot:
+    """A whole schema. Treat as immutable: every change returns a new snapshot."""
+
+    tables: Mapping[str, Table] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def of(cls, tables: Iterable[Table]) -> Snapshot:
+        return cls({t.key: t for t in tables})
+
+    def table(self, name: str, schema: str | None = None) -> Table | None:
+        return self.tables.get(table_key(name, schema))
+
+    def with_table(self, table: Table) -> Snapshot:
+        return Snapshot({**self.tables, table.key: table})
+
+    def without_table(self, name: str, schema: str | None = None) -> Snapshot:
+        key = table_key(name, schema)
+        return Snapshot({k: v for k, v in self.tables.items() if k != key})
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, stable across runs."""
+        return json.dumps(
+            {key: _table_json(self.tables[key]) for key in sorted(self.tables)},
+            sort_keys=True,
+            default=str,
+        )
+
+
+def _table_json(table: Table) -> dict[str, Any]:
+    data = dataclasses.asdict(table)
+    data["columns"] = [c.to_json() for c in table.columns]
+    return data
+
+
+def _type_repr(type_: TypeEngine[Any]) -> str:
+    return repr(type_)

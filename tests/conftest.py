@@ -1,0 +1,117 @@
+"""Real databases for tests: every test that asks for `db_url` gets a database of its own.
+
+Servers come from `DBSHIFT_TEST_POSTGRESQL_URL` and `DBSHIFT_TEST_MYSQL_URL` (defaults: the
+local PostgreSQL and MariaDB). Without a server those tests skip with the reason; with
+`DBSHIFT_REQUIRE_SERVERS=1` (CI) a missing server fails them instead.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+SERVER_URLS = {
+    "postgresql": os.environ.get(
+        "DBSHIFT_TEST_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+    ),
+    "mysql": os.environ.get("DBSHIFT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
+}
+BACKENDS = ("sqlite", "postgresql", "mysql")
+REQUIRE_SERVERS = os.environ.get("DBSHIFT_REQUIRE_SERVERS") == "1"
+
+_server_errors: dict[str, str | None] = {}
+
+
+def _server_error(backend: str) -> str | None:
+    """Why the server for `backend` cannot be used, or None when it can."""
+    if backend not in _server_errors:
+        try:
+            engine = sa.create_engine(SERVER_URLS[backend], poolclass=sa.NullPool)
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            _server_errors[backend] = None
+        except Exception as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            _server_errors[backend] = f"{backend} server unavailable: {first}"
+    return _server_errors[backend]
+
+
+def require_backend(backend: str) -> None:
+    if backend == "sqlite":
+        return
+    error = _server_error(backend)
+    if error:
+        if REQUIRE_SERVERS:
+            pytest.fail(f"{error} (DBSHIFT_REQUIRE_SERVERS=1)")
+        pytest.skip(error)
+
+
+class ScratchDatabases:
+    """Creates uniquely named databases on a server and drops them afterwards."""
+
+    def __init__(self, backend: str, tmp_path: Path) -> None:
+        self.backend = backend
+        self.tmp_path = tmp_path
+        self.created: list[str] = []
+
+    def create(self) -> str:
+        if self.backend == "sqlite":
+            path = self.tmp_path / f"db_{uuid.uuid4().hex[:8]}.sqlite"
+            return f"sqlite:///{path}"
+        name = f"dbshift_t_{uuid.uuid4().hex[:12]}"
+        admin = sa.create_engine(SERVER_URLS[self.backend], poolclass=sa.NullPool)
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f"CREATE DATABASE {name}"))
+        admin.dispose()
+        self.created.append(name)
+        return sa.make_url(SERVER_URLS[self.backend]).set(database=name).render_as_string(
+            hide_password=False
+        )
+
+    def drop_all(self) -> None:
+        if not self.created:
+            return
+        admin = sa.create_engine(SERVER_URLS[self.backend], poolclass=sa.NullPool)
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            for name in self.created:
+                if self.backend == "postgresql":
+                    conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                else:
+                    conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}"))
+        admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Parametrizes a test over SQLite, PostgreSQL and MariaDB/MySQL."""
+    name: str = request.param
+    marker = request.node.get_closest_marker("backends")
+    if marker is not None and name not in marker.args:
+        pytest.skip(f"not relevant on {name}")
+    require_backend(name)
+    return name
+
+
+@pytest.fixture
+def scratch(backend: str, tmp_path: Path) -> Iterator[ScratchDatabases]:
+    databases = ScratchDatabases(backend, tmp_path)
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture
+def db_url(scratch: ScratchDatabases) -> str:
+    """A URL to an empty database of its own on the current backend."""
+    return scratch.create()
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[sa.Engine]:
+    eng = sa.create_engine(db_url, poolclass=sa.NullPool)
+    yield eng
+    eng.dispose()
