@@ -1,0 +1,239 @@
+"""The `dbshift` command: parse flags, call the API, hand results to the reporter."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import click
+
+from dbshift import api
+from dbshift._version import __version__
+from dbshift.cli.report import Reporter
+from dbshift.config import Config
+from dbshift.errors import CheckFailed, DbshiftError, UsageError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclasses.dataclass
+class State:
+    overrides: dict[str, Any]
+    config_path: str | None
+    env: str | None
+    debug: bool
+    reporter: Reporter
+
+    def config(self) -> Config:
+        return Config.load(self.config_path, env=self.env, **self.overrides)
+
+
+pass_state = click.make_pass_decorator(State)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dbshift")
+@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
+              help="Configuration file (default: dbshift.toml or pyproject.toml, found upwards).")
+@click.option("--url", help="Database URL (overrides the configuration).")
+@click.option("--migrations", help="Migrations folder.")
+@click.option("--schema", help="Schema holding the bookkeeping tables.")
+@click.option("--table-prefix", help="Prefix of the bookkeeping tables (default dbshift_).")
+@click.option("--lock-timeout", type=float, help="Seconds to wait for the migration lock (default 60).")
+@click.option("--env", help="Environment from [environments.NAME] (or DBSHIFT_ENV).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
+@click.option("-v", "--verbose", count=True, help="Log statements (-vv: SQLAlchemy too).")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: str | None,
+    url: str | None,
+    migrations: str | None,
+    schema: str | None,
+    table_prefix: str | None,
+    lock_timeout: float | None,
+    env: str | None,
+    as_json: bool,
+    debug: bool,
+    quiet: bool,
+    verbose: int,
+) -> None:
+    """dbshift: versioned, exact, safe schema migrations."""
+    if verbose:
+        logging.basicConfig(stream=sys.stderr, format="%(name)s: %(message)s")
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+    overrides = {"url": url, "migrations": migrations, "schema": schema,
+                 "table_prefix": table_prefix, "lock_timeout": lock_timeout}
+    ctx.obj = State(overrides, config_path, env, debug,
+                    Reporter(as_json=as_json, quiet=quiet, verbose=verbose))
+
+
+@cli.command()
+@click.argument("directory", default=".", type=click.Path(file_okay=False))
+@pass_state
+def init(state: State, directory: str) -> None:
+    """Create dbshift.toml and a migrations folder."""
+    path = api.init(directory)
+    state.reporter.written(path)
+
+
+@cli.command()
+@click.option("-m", "--message", required=True, help="What the migration does.")
+@click.option("--sql", "as_sql", is_flag=True, help="Write a SQL migration instead of Python.")
+@pass_state
+def new(state: State, message: str, as_sql: bool) -> None:
+    """Write an empty migration on top of the current heads."""
+    state.reporter.written(api.new(state.config(), message, sql=as_sql))
+
+
+@cli.command()
+@click.option("-m", "--message", default="merge heads", show_default=True)
+@pass_state
+def merge(state: State, message: str) -> None:
+    """Write a migration that joins all current heads."""
+    state.reporter.written(api.merge(state.config(), message))
+
+
+@cli.command()
+@click.argument("target", default="head")
+@click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@click.option("--single-transaction", is_flag=True, help="Run the whole plan in one transaction.")
+@pass_state
+def upgrade(state: State, target: str, dry_run: bool, single_transaction: bool) -> None:
+    """Apply migrations up to TARGET (default: head)."""
+    with state.reporter.progress() as listener:
+        report = api.upgrade(state.config(), target, dry_run=dry_run,
+                             single_transaction=single_transaction, listener=listener)
+    state.reporter.run(report)
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@pass_state
+def downgrade(state: State, target: str, dry_run: bool) -> None:
+    """Revert migrations down to TARGET (-1, an id, or base)."""
+    with state.reporter.progress() as listener:
+        report = api.downgrade(state.config(), target, dry_run=dry_run, listener=listener)
+    state.reporter.run(report)
+
+
+@cli.command()
+@click.option("--check", is_flag=True, help="Exit 1 when migrations are pending.")
+@pass_state
+def status(state: State, check: bool) -> None:
+    """Applied, pending and head migrations."""
+    result = api.status(state.config())
+    state.reporter.status(result)
+    if result.problems:
+        raise _Exit(4)
+    if check and (result.pending or result.partial):
+        raise _Exit(1)
+
+
+@cli.command()
+@pass_state
+def history(state: State) -> None:
+    """Every migration, oldest first, with applied marks and durations."""
+    state.reporter.history(api.history(state.config()))
+
+
+@cli.command()
+@pass_state
+def heads(state: State) -> None:
+    """The current head migrations."""
+    state.reporter.ids(api.heads(state.config()), "heads")
+
+
+@cli.command()
+@click.argument("migration")
+@pass_state
+def show(state: State, migration: str) -> None:
+    """One migration: header, place in the graph, operations."""
+    state.reporter.show(api.show(state.config(), migration))
+
+
+@cli.command()
+@click.argument("target")
+@pass_state
+def stamp(state: State, target: str) -> None:
+    """Record TARGET as applied without running migrations."""
+    state.reporter.run(api.stamp(state.config(), target))
+
+
+@cli.command("sql")
+@click.argument("range_", metavar="[FROM:]TO", required=False)
+@click.option("--dialect", help="postgresql, mysql or sqlite (default: from the URL).")
+@click.option("--down", is_flag=True, help="A downgrade script (FROM defaults to the heads).")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file.")
+@pass_state
+def sql_command(state: State, range_: str | None, dialect: str | None, down: bool,
+                output: str | None) -> None:
+    """Offline SQL for a range of migrations, with no database connection."""
+    script = api.sql(state.config(), range_, dialect=dialect, down=down)
+    if output:
+        Path(output).write_text(script, encoding="utf-8")
+        state.reporter.written(Path(output), "wrote")
+    else:
+        sys.stdout.write(script)
+
+
+@cli.command()
+@click.option("--applied", "applied", multiple=True, metavar="ID",
+              help="Mark a migration as applied (its statements were run by hand).")
+@click.option("--rolled-back", "rolled_back", multiple=True, metavar="ID",
+              help="Mark a migration as not applied (it was undone by hand).")
+@pass_state
+def repair(state: State, applied: tuple[str, ...], rolled_back: tuple[str, ...]) -> None:
+    """Accept edited migrations' checksums, or fix the history after manual work."""
+    state.reporter.repair(api.repair(state.config(), applied=applied, rolled_back=rolled_back))
+
+
+class _Exit(Exception):
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Run the CLI and exit with the documented code."""
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    as_json = "--json" in args
+    try:
+        cli.main(args=args, prog_name="dbshift", standalone_mode=False)
+    except _Exit as done:
+        sys.exit(done.code)
+    except DbshiftError as error:
+        if debug:
+            raise
+        Reporter(as_json=as_json).error(error)
+        sys.exit(error.exit_code)
+    except click.exceptions.Abort:
+        print("aborted", file=sys.stderr)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(2 if isinstance(error, click.UsageError) else 1)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        sys.exit(130)
+    except Exception as error:
+        if debug:
+            raise
+        first = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        from dbshift.config import redact
+
+        print(redact(f"error: internal error: {type(error).__name__}: {first} "
+                     "(hint: run with --debug for the traceback and report it)", None),
+              file=sys.stderr)
+        sys.exit(3)
+    sys.exit(0)
+
+
+__all__ = ["CheckFailed", "UsageError", "cli", "main"]

@@ -1,0 +1,64 @@
+"""Awaitable versions of the API, for applications that migrate at start-up.
+
+With an async URL (`postgresql+asyncpg://`, `sqlite+aiosqlite://`) the work runs on the
+event loop through SQLAlchemy's `run_sync`; with a sync URL it runs in a worker thread.
+Either way it is the same code as the synchronous API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TypeVar
+
+import sqlalchemy as sa
+
+from dbshift import database
+from dbshift.api import HistoryEntry, RepairReport, Status, _jobs
+from dbshift.config import Config
+from dbshift.runner import Listener, RunReport
+
+__all__ = ["downgrade", "history", "repair", "stamp", "status", "upgrade"]
+
+T = TypeVar("T")
+
+
+async def _run(config: Config, job: Callable[[sa.Connection], T]) -> T:
+    if database.is_async(database.parse_url(config)):
+        return await database.run_async(config, job)
+    return await asyncio.to_thread(database.run, config, job)
+
+
+async def upgrade(
+    config: Config,
+    target: str = "head",
+    *,
+    dry_run: bool = False,
+    single_transaction: bool = False,
+    listener: Listener | None = None,
+) -> RunReport:
+    return await _run(config, _jobs.upgrade(config, target, dry_run, single_transaction, listener))
+
+
+async def downgrade(
+    config: Config, target: str, *, dry_run: bool = False, listener: Listener | None = None
+) -> RunReport:
+    return await _run(config, _jobs.downgrade(config, target, dry_run, listener))
+
+
+async def stamp(config: Config, target: str) -> RunReport:
+    return await _run(config, _jobs.stamp(config, target))
+
+
+async def status(config: Config) -> Status:
+    return await _run(config, _jobs.status(config))
+
+
+async def history(config: Config) -> list[HistoryEntry]:
+    return await _run(config, _jobs.history(config))
+
+
+async def repair(
+    config: Config, *, applied: tuple[str, ...] = (), rolled_back: tuple[str, ...] = ()
+) -> RepairReport:
+    return await _run(config, _jobs.repair(config, applied, rolled_back))

@@ -1,0 +1,398 @@
+"""The public Python API: everything the CLI can do, returning typed results.
+
+Every command that needs the database is written as a function of a connection
+(`_jobs`), so `dbshift.aio` runs exactly the same code on async engines.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+
+from dbshift import database
+from dbshift.config import Config, mask_url
+from dbshift.errors import UsageError
+from dbshift.history import History, HistoryRow
+from dbshift.migrations import loader
+from dbshift.migrations.graph import Graph
+from dbshift.migrations.scripts import Script, new_id, scan
+from dbshift.migrations.writer import render_python, render_sql, write_new
+from dbshift.runner import Listener, RunReport, Runner, integrity_problems
+
+T = TypeVar("T")
+
+
+@dataclasses.dataclass(frozen=True)
+class Project:
+    """The migration files of a configuration, read from their headers only."""
+
+    config: Config
+    scripts: tuple[Script, ...]
+    graph: Graph
+
+    @classmethod
+    def read(cls, config: Config) -> Project:
+        scripts = tuple(scan(config.migrations_dir))
+        graph = Graph({s.id: s.parents for s in scripts}, files={s.id: s.path.name for s in scripts})
+        return cls(config, scripts, graph)
+
+    def script(self, ref: str) -> Script:
+        wanted = self.graph.resolve(ref)
+        return next(s for s in self.scripts if s.id == wanted)
+
+    def runner(self, conn: sa.Connection, listener: Listener | None = None) -> Runner:
+        return Runner(self.config, conn, self.scripts, self.graph, listener)
+
+
+@dataclasses.dataclass(frozen=True)
+class Status:
+    url: str
+    current: tuple[str, ...]
+    heads: tuple[str, ...]
+    pending: tuple[str, ...]
+    applied: tuple[HistoryRow, ...]
+    partial: tuple[HistoryRow, ...]
+    problems: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "current": list(self.current),
+            "heads": list(self.heads),
+            "pending": list(self.pending),
+            "applied": [r.to_json() for r in self.applied],
+            "partial": [r.to_json() for r in self.partial],
+            "problems": list(self.problems),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryEntry:
+    id: str
+    message: str
+    parents: tuple[str, ...]
+    kind: str
+    head: bool
+    applied_at: datetime | None
+    duration_ms: int | None
+
+    @property
+    def applied(self) -> bool:
+        return self.applied_at is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "message": self.message,
+            "parents": list(self.parents),
+            "kind": self.kind,
+            "head": self.head,
+            "applied": self.applied,
+            "applied_at": self.applied_at.isoformat() + "Z" if self.applied_at else None,
+            "duration_ms": self.duration_ms,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationInfo:
+    script: Script
+    children: tuple[str, ...]
+    row: HistoryRow | None
+    upgrade: tuple[str, ...]
+    downgrade: tuple[str, ...] | None
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.script
+        return {
+            "id": s.id,
+            "message": s.message,
+            "path": str(s.path),
+            "kind": s.kind,
+            "parents": list(s.parents),
+            "children": list(self.children),
+            "transactional": s.transactional,
+            "checksum": s.checksum,
+            "applied": self.row.to_json() if self.row else None,
+            "upgrade": list(self.upgrade),
+            "downgrade": list(self.downgrade) if self.downgrade is not None else None,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class RepairReport:
+    changes: tuple[tuple[str, str], ...]  # (migration id, what was done)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"changes": [{"id": i, "action": a} for i, a in self.changes]}
+
+
+# -- commands that need the database -----------------------------------------------------
+
+
+def upgrade(
+    config: Config,
+    target: str = "head",
+    *,
+    dry_run: bool = False,
+    single_transaction: bool = False,
+    listener: Listener | None = None,
+) -> RunReport:
+    """Apply pending migrations up to `target` (default `head`)."""
+    return database.run(config, _jobs.upgrade(config, target, dry_run, single_transaction, listener))
+
+
+def downgrade(
+    config: Config, target: str, *, dry_run: bool = False, listener: Listener | None = None
+) -> RunReport:
+    """Revert applied migrations down to `target` (`-1`, an id, or `base`)."""
+    return database.run(config, _jobs.downgrade(config, target, dry_run, listener))
+
+
+def stamp(config: Config, target: str) -> RunReport:
+    """Record `target` as the applied state without running any migration."""
+    return database.run(config, _jobs.stamp(config, target))
+
+
+def status(config: Config) -> Status:
+    return database.run(config, _jobs.status(config))
+
+
+def history(config: Config) -> list[HistoryEntry]:
+    """The whole graph, oldest first, with what is applied."""
+    return database.run(config, _jobs.history(config))
+
+
+def show(config: Config, ref: str) -> MigrationInfo:
+    """One migration: header, place in the graph, history row and its operations."""
+    if config.url:
+        return database.run(config, _jobs.show(config, ref))
+    return _jobs.show(config, ref)(None)
+
+
+def repair(
+    config: Config, *, applied: Sequence[str] = (), rolled_back: Sequence[str] = ()
+) -> RepairReport:
+    """Accept edited checksums, or mark migrations applied / rolled back by hand."""
+    return database.run(config, _jobs.repair(config, applied, rolled_back))
+
+
+# -- commands that work on files only ---------------------------------------------------
+
+
+def heads(config: Config) -> list[str]:
+    return list(Project.read(config).graph.heads)
+
+
+def new(config: Config, message: str, *, sql: bool = False) -> Path:
+    """Write an empty migration whose parents are the current heads; return its path."""
+    project = Project.read(config)
+    return _write(project, message, project.graph.heads, sql=sql)
+
+
+def merge(config: Config, message: str = "merge heads") -> Path:
+    """Write a migration whose parents are all current heads."""
+    project = Project.read(config)
+    if len(project.graph.heads) < 2:
+        raise UsageError(
+            "nothing to merge: there is a single head", hint="merge joins two or more heads"
+        )
+    return _write(project, message, project.graph.heads, sql=False, body=False)
+
+
+def _write(
+    project: Project, message: str, parents: Sequence[str], *, sql: bool, body: bool = True
+) -> Path:
+    if not message.strip():
+        raise UsageError("a migration needs a message", hint='pass -m "what it does"')
+    migration_id = new_id(message, (s.id for s in project.scripts))
+    if sql:
+        content = render_sql(message, parents)
+    elif body:
+        content = render_python(message, parents)
+    else:
+        content = render_python(message, parents, downgrade="    pass")
+    return write_new(project.config.migrations_dir, migration_id, "sql" if sql else "python", content)
+
+
+def init(directory: str | Path = ".", *, migrations: str = "migrations") -> Path:
+    """Create `dbshift.toml` and the migrations folder; return the config path."""
+    root = Path(directory)
+    config_path = root / "dbshift.toml"
+    if config_path.exists():
+        raise UsageError(f"{config_path} already exists", hint="edit it, or init elsewhere")
+    root.mkdir(parents=True, exist_ok=True)
+    (root / migrations).mkdir(exist_ok=True)
+    config_path.write_text(
+        "# dbshift configuration: https://github.com/dbshift/dbshift#configuration\n"
+        'url = "${DATABASE_URL:-sqlite:///app.db}"\n'
+        f'migrations = "{migrations}"\n'
+        "# models = [\"myapp.models:Base\"]   # for `dbshift make`\n"
+        "\n"
+        "# [environments.production]\n"
+        '# url = "${PRODUCTION_DATABASE_URL}"\n',
+        encoding="utf-8",
+    )
+    return config_path
+
+
+def sql(
+    config: Config, range_: str | None = None, *, dialect: str | None = None, down: bool = False
+) -> str:
+    """The offline SQL script for a range `[FROM:]TO`, with no database connection."""
+    from dbshift.offline import render_script
+
+    return render_script(Project.read(config), range_, dialect=dialect, down=down)
+
+
+# -- the database jobs, shared with dbshift.aio -------------------------------------------
+
+
+class _jobs:
+    """Builders of `fn(connection) -> result` for each database command."""
+
+    @staticmethod
+    def upgrade(
+        config: Config, target: str, dry_run: bool, single: bool, listener: Listener | None
+    ) -> Callable[[sa.Connection], RunReport]:
+        project = Project.read(config)
+        return lambda conn: project.runner(conn, listener).migrate(
+            "up", target, dry_run=dry_run, single_transaction=single
+        )
+
+    @staticmethod
+    def downgrade(
+        config: Config, target: str, dry_run: bool, listener: Listener | None
+    ) -> Callable[[sa.Connection], RunReport]:
+        project = Project.read(config)
+        return lambda conn: project.runner(conn, listener).migrate("down", target, dry_run=dry_run)
+
+    @staticmethod
+    def stamp(config: Config, target: str) -> Callable[[sa.Connection], RunReport]:
+        project = Project.read(config)
+        return lambda conn: project.runner(conn).stamp(target)
+
+    @staticmethod
+    def status(config: Config) -> Callable[[sa.Connection], Status]:
+        project = Project.read(config)
+
+        def job(conn: sa.Connection) -> Status:
+            rows = History(config.table_prefix, config.schema).rows(conn)
+            known = {s.id: s for s in project.scripts}
+            applied = [r for r in rows if r.applied]
+            applied_ids = {r.id for r in applied if r.id in known}
+            current = tuple(
+                i for i in sorted(applied_ids)
+                if not any(c in applied_ids for c in project.graph.children_of(i))
+            )
+            return Status(
+                url=mask_url(config.url),
+                current=current,
+                heads=project.graph.heads,
+                pending=tuple(project.graph.plan_up(applied_ids, "heads")),
+                applied=tuple(applied),
+                partial=tuple(r for r in rows if not r.applied),
+                problems=tuple(integrity_problems(known, rows)),
+            )
+
+        return job
+
+    @staticmethod
+    def history(config: Config) -> Callable[[sa.Connection], list[HistoryEntry]]:
+        project = Project.read(config)
+
+        def job(conn: sa.Connection) -> list[HistoryEntry]:
+            rows = {r.id: r for r in History(config.table_prefix, config.schema).rows(conn)}
+            heads = set(project.graph.heads)
+            scripts = {s.id: s for s in project.scripts}
+            entries = []
+            for migration_id in project.graph.topo_order():
+                s, row = scripts[migration_id], rows.get(migration_id)
+                applied = row is not None and row.applied
+                entries.append(
+                    HistoryEntry(
+                        s.id, s.message, s.parents, s.kind, s.id in heads,
+                        row.applied_at if applied and row else None,
+                        row.duration_ms if applied and row else None,
+                    )
+                )
+            return entries
+
+        return job
+
+    @staticmethod
+    def show(config: Config, ref: str) -> Callable[[sa.Connection | None], MigrationInfo]:
+        project = Project.read(config)
+        script = project.script(ref)
+
+        def job(conn: sa.Connection | None) -> MigrationInfo:
+            row = None
+            dialect = "default"
+            if conn is not None:
+                row = History(config.table_prefix, config.schema).row_if_exists(conn, script.id)
+                dialect = conn.dialect.name
+            code = loader.load(script, dialect)
+            return MigrationInfo(
+                script,
+                project.graph.children_of(script.id),
+                row,
+                tuple(op.describe() for op in code.upgrade),
+                tuple(op.describe() for op in code.downgrade) if code.downgrade is not None else None,
+            )
+
+        return job
+
+    @staticmethod
+    def repair(
+        config: Config, applied: Sequence[str], rolled_back: Sequence[str]
+    ) -> Callable[[sa.Connection], RepairReport]:
+        project = Project.read(config)
+        mark_applied = [project.script(ref) for ref in applied]
+        history = History(config.table_prefix, config.schema)
+
+        def job(conn: sa.Connection) -> RepairReport:
+            runner = project.runner(conn)
+            rows = {r.id: r for r in runner.rows()}
+            forget = [_row_id(ref, rows, project) for ref in rolled_back]
+            changes: list[tuple[str, str]] = []
+            with runner._locked(), conn.begin():
+                for migration_id in forget:
+                    history.remove(conn, migration_id)
+                    conn.execute(history.log_event("repair", migration_id, None, "rolled back"))
+                    changes.append((migration_id, "marked rolled back"))
+                for script in mark_applied:
+                    history.record_applied(conn, script.id, script.checksum, 0)
+                    conn.execute(history.log_event("repair", script.id, script.checksum, "applied"))
+                    changes.append((script.id, "marked applied"))
+                if not applied and not rolled_back:
+                    for script in project.scripts:
+                        row = rows.get(script.id)
+                        if row is not None and row.applied and row.checksum != script.checksum:
+                            history.update_checksum(conn, script.id, script.checksum)
+                            conn.execute(
+                                history.log_event(
+                                    "repair", script.id, script.checksum,
+                                    f"checksum {row.checksum[:12]} -> {script.checksum[:12]}",
+                                )
+                            )
+                            changes.append((script.id, "accepted new checksum"))
+            return RepairReport(tuple(changes))
+
+        return job
+
+
+def _row_id(ref: str, rows: dict[str, HistoryRow], project: Project) -> str:
+    """A history row's id from an id or prefix; the file may already be gone."""
+    if ref in rows:
+        return ref
+    matches = [i for i in rows if i.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        return project.graph.resolve(ref)
+    raise UsageError(f"ambiguous migration {ref!r}: {', '.join(sorted(matches))}",
+                     hint="give more characters of the id")

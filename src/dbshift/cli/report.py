@@ -1,0 +1,200 @@
+"""The one reporter: rich in a terminal, plain lines in a pipe, JSON on request.
+
+Library code never prints; the CLI hands every result here.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TextIO
+
+from dbshift.errors import DbshiftError
+from dbshift.runner import Listener, RunReport, Step, StepResult
+
+
+class Reporter:
+    def __init__(self, *, as_json: bool = False, quiet: bool = False, verbose: int = 0) -> None:
+        self.as_json = as_json
+        self.quiet = quiet
+        self.verbose = verbose
+        self.out: TextIO = sys.stdout
+        self.tty = self.out.isatty() and not as_json
+
+    # -- primitives ------------------------------------------------------------------
+
+    def line(self, text: str = "") -> None:
+        if not self.quiet:
+            print(text, file=self.out)
+
+    def json(self, data: Any) -> None:
+        print(json.dumps(data, indent=2, default=str), file=self.out)
+
+    def _console(self) -> Any:
+        from rich.console import Console
+
+        return Console(file=self.out, highlight=False)
+
+    def error(self, error: DbshiftError, debug: bool = False) -> None:
+        if self.as_json:
+            self.json({"error": {"message": error.message, "hint": error.hint,
+                                 "exit_code": error.exit_code, "type": type(error).__name__}})
+            return
+        text = f"error: {error.message}"
+        if error.hint:
+            text += f" (hint: {error.hint})"
+        print(text, file=sys.stderr)
+
+    # -- results ---------------------------------------------------------------------
+
+    def written(self, path: Path, what: str = "created") -> None:
+        if self.as_json:
+            self.json({"path": str(path)})
+        else:
+            self.line(f"{what} {path}")
+
+    def ids(self, ids: Sequence[str], key: str) -> None:
+        if self.as_json:
+            self.json({key: list(ids)})
+        else:
+            for i in ids:
+                self.line(i)
+
+    def run(self, report: RunReport) -> None:
+        if self.as_json:
+            self.json(report.to_json())
+            return
+        if report.dry_run:
+            if not report.plan.steps:
+                self.line("nothing to do")
+            for step in report.plan.steps:
+                self.line(f"would {step.describe()}")
+            return
+        if not report.results:
+            self.line("nothing to do: already at the target")
+            return
+        if not self.tty:
+            for result in report.results:
+                self.line(_result_line(result))
+        done, skipped = report.done, report.skipped
+        verb = {"upgrade": "applied", "downgrade": "reverted", "stamp": "stamped"}[report.command]
+        summary = f"{verb} {len(done)} migration(s)"
+        if skipped:
+            summary += f"; {len(skipped)} already done by another runner"
+        self.line(summary)
+
+    @contextmanager
+    def progress(self) -> Iterator[Listener]:
+        """A progress bar in a terminal; plain lines are printed after the run instead."""
+        if not self.tty or self.quiet:
+            yield _NoProgress()
+            return
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(
+            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(), console=self._console(), transient=False,
+        ) as bar:
+            yield _BarListener(bar)
+
+    def status(self, status: Any) -> None:
+        if self.as_json:
+            self.json(status.to_json())
+            return
+        self.line(f"database: {status.url}")
+        self.line(f"applied:  {len(status.applied)}")
+        self.line(f"current:  {', '.join(status.current) or '(none)'}")
+        self.line(f"heads:    {', '.join(status.heads) or '(none)'}")
+        self.line(f"pending:  {len(status.pending)}")
+        for migration_id in status.pending:
+            self.line(f"  - {migration_id}")
+        for row in status.partial:
+            self.line(f"FAILED PART-WAY: {row.id}: {len(row.progress)} statement(s) ran and stayed committed")
+        for problem in status.problems:
+            self.line(f"INTEGRITY: {problem}")
+
+    def history(self, entries: Sequence[Any]) -> None:
+        if self.as_json:
+            self.json([e.to_json() for e in entries])
+            return
+        if self.tty:
+            from rich.table import Table
+
+            table = Table("", "id", "message", "parents", "applied at", "ms", box=None)
+            for e in entries:
+                table.add_row(
+                    "[green]✓[/]" if e.applied else "·", e.id + (" (head)" if e.head else ""),
+                    e.message, ", ".join(e.parents) if len(e.parents) != 1 else "",
+                    f"{e.applied_at:%Y-%m-%d %H:%M:%S}" if e.applied_at else "",
+                    str(e.duration_ms) if e.duration_ms is not None else "",
+                )
+            self._console().print(table)
+            return
+        for e in entries:
+            mark = "applied" if e.applied else "pending"
+            extra = f" parents={','.join(e.parents)}" if len(e.parents) > 1 else ""
+            when = f" at={e.applied_at:%Y-%m-%dT%H:%M:%S} ms={e.duration_ms}" if e.applied_at else ""
+            self.line(f"{mark} {e.id}{' (head)' if e.head else ''}{extra}{when}  {e.message}")
+
+    def show(self, info: Any) -> None:
+        if self.as_json:
+            self.json(info.to_json())
+            return
+        s = info.script
+        self.line(f"id:            {s.id}")
+        self.line(f"message:       {s.message}")
+        self.line(f"file:          {s.path}")
+        self.line(f"parents:       {', '.join(s.parents) or '(root)'}")
+        self.line(f"children:      {', '.join(info.children) or '(head)'}")
+        self.line(f"transactional: {s.transactional}")
+        self.line(f"checksum:      {s.checksum}")
+        applied = f"{info.row.applied_at:%Y-%m-%d %H:%M:%S} UTC by {info.row.applied_by}" if info.row else "no"
+        self.line(f"applied:       {applied}")
+        self.line("upgrade:")
+        for op in info.upgrade:
+            self.line(f"  {op}")
+        self.line("downgrade:" + ("" if info.downgrade is not None else " derived from upgrade"))
+        for op in info.downgrade or ():
+            self.line(f"  {op}")
+
+    def repair(self, report: Any) -> None:
+        if self.as_json:
+            self.json(report.to_json())
+            return
+        if not report.changes:
+            self.line("nothing to repair")
+        for migration_id, action in report.changes:
+            self.line(f"{migration_id}: {action}")
+
+
+def _result_line(result: StepResult) -> str:
+    if result.status == "skipped":
+        return f"skipped {result.id} (already done by another runner)"
+    timing = f" in {result.duration_ms} ms" if result.status != "stamped" else ""
+    return f"{result.status} {result.id}{timing}"
+
+
+class _NoProgress:
+    def step_started(self, step: Step, index: int, total: int) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass
+
+
+class _BarListener:
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+        self.task: Any = None
+
+    def step_started(self, step: Step, index: int, total: int) -> None:
+        if self.task is None:
+            self.task = self.bar.add_task("migrating", total=total)
+        self.bar.update(self.task, description=step.id)
+
+    def step_finished(self, result: StepResult) -> None:
+        self.bar.advance(self.task)
+        self.bar.console.print(_result_line(result))

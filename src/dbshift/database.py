@@ -1,0 +1,182 @@
+"""Connections: one engine per command, sync or async URLs, errors a user can read.
+
+All dbshift code below the API works on a synchronous `sa.Connection`. Async URLs
+(`postgresql+asyncpg://`, `sqlite+aiosqlite://`) are driven through SQLAlchemy's
+`AsyncConnection.run_sync`, so the same code runs on both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc
+from sqlalchemy.engine import URL
+
+from dbshift.config import Config, mask_url
+from dbshift.errors import ConfigError, DatabaseError, DbshiftError
+
+T = TypeVar("T")
+
+_ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite", "aiomysql", "asyncmy", "psycopg_async"})
+_DRIVER_PACKAGES = {
+    "postgresql": "dbshift[postgresql]",
+    "mysql": "dbshift[mysql]",
+    "mariadb": "dbshift[mysql]",
+    "asyncpg": "dbshift[async]",
+    "aiosqlite": "dbshift[async]",
+}
+
+
+def parse_url(config: Config) -> URL:
+    raw = config.require_url()
+    try:
+        return sa.make_url(raw)
+    except (exc.ArgumentError, ValueError):
+        raise ConfigError(
+            f"invalid database URL {mask_url(raw)!r}",
+            hint="expected dialect+driver://user:password@host/database, e.g. sqlite:///app.db",
+        ) from None
+
+
+def is_async(url: URL) -> bool:
+    return url.get_driver_name() in _ASYNC_DRIVERS
+
+
+def offline_dialect(config: Config, name: str | None = None) -> sa.engine.Dialect:
+    """A dialect for rendering SQL without connecting (from `name` or the URL)."""
+    if name is None:
+        dialect_cls = parse_url(config).get_dialect()
+    else:
+        try:
+            dialect_cls = sa.make_url(f"{name}://").get_dialect()
+        except exc.NoSuchModuleError:
+            raise ConfigError(
+                f"unknown dialect {name!r}", hint="use sqlite, postgresql or mysql"
+            ) from None
+    dialect: sa.engine.Dialect = dialect_cls()
+    return dialect
+
+
+def create_engine(config: Config, url: URL | None = None) -> Any:
+    """An engine (sync or async) with no pool: a command uses one connection."""
+    url = url or parse_url(config)
+    kwargs: dict[str, Any] = {"poolclass": sa.NullPool}
+    if url.get_backend_name() == "sqlite":
+        kwargs["connect_args"] = {"timeout": config.lock_timeout}
+    try:
+        if is_async(url):
+            from sqlalchemy.ext.asyncio import create_async_engine
+
+            engine = create_async_engine(url, **kwargs)
+            sync_engine = engine.sync_engine
+        else:
+            engine = sync_engine = sa.create_engine(url, **kwargs)
+    except (exc.NoSuchModuleError, ModuleNotFoundError, ImportError) as error:
+        raise _missing_driver(url, error) from None
+    except exc.ArgumentError as error:
+        raise ConfigError(f"invalid database URL {mask_url(str(url))!r}: {error}") from None
+    if url.get_backend_name() == "sqlite":
+        _sqlite_transactional_ddl(sync_engine)
+    return engine
+
+
+def _missing_driver(url: URL, error: BaseException) -> ConfigError:
+    driver = url.get_driver_name()
+    package = _DRIVER_PACKAGES.get(driver) or _DRIVER_PACKAGES.get(url.get_backend_name())
+    return ConfigError(
+        f"database driver {url.drivername!r} is not available ({error})",
+        hint=f"pip install '{package}'" if package else "install the driver package",
+    )
+
+
+def _sqlite_transactional_ddl(engine: sa.Engine) -> None:
+    """Make SQLite DDL transactional and take the write lock at BEGIN.
+
+    Python's sqlite3 module leaves DDL outside transactions; with its own transaction
+    handling off, we emit BEGIN IMMEDIATE ourselves, so a migration and its history
+    row commit together and concurrent runners queue on the write lock."""
+
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def run(config: Config, fn: Callable[[sa.Connection], T]) -> T:
+    """Call `fn` with a connection to the configured database, and close it."""
+    url = parse_url(config)
+    if is_async(url):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(run_async(config, fn))
+        raise DbshiftError(
+            "an async database URL cannot be used from a running event loop synchronously",
+            hint="use `await dbshift.aio.<command>(...)` instead",
+        )
+    engine = create_engine(config, url)
+    try:
+        with _translated(config), engine.connect() as conn:
+            return fn(conn)
+    finally:
+        engine.dispose()
+
+
+async def run_async(config: Config, fn: Callable[[sa.Connection], T]) -> T:
+    """Like `run`, on an async URL: `fn` still receives a synchronous connection."""
+    engine = create_engine(config)
+    try:
+        with _translated(config):
+            async with engine.connect() as conn:
+                result: T = await conn.run_sync(fn)
+                return result
+    finally:
+        await engine.dispose()
+
+
+class _translated:
+    """Turn driver errors that escape a command into one-line `DatabaseError`s."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        if isinstance(error, exc.DBAPIError):
+            raise database_error(self.config, error) from error
+        if isinstance(error, (ModuleNotFoundError, ImportError)) and not isinstance(
+            error, DbshiftError
+        ):
+            raise _missing_driver(parse_url(self.config), error) from error
+
+
+def database_error(config: Config, error: exc.DBAPIError) -> DatabaseError:
+    message = driver_message(error)
+    where = mask_url(config.url)
+    if error.connection_invalidated or isinstance(error, exc.OperationalError):
+        return DatabaseError(
+            config.redact(f"database error on {where}: {message}"),
+            hint="check that the server is running and the URL, user and password are right",
+        )
+    return DatabaseError(config.redact(f"database error: {message}"))
+
+
+def driver_message(error: BaseException) -> str:
+    """The database's own message, first line, without SQLAlchemy's decoration."""
+    original = getattr(error, "orig", None) or error
+    text = str(original).strip()
+    if isinstance(original, tuple | list):
+        text = " ".join(str(part) for part in original)
+    args = getattr(original, "args", ())
+    if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
+        text = f"({args[0]}) {args[1]}"
+    return text.splitlines()[0] if text else type(original).__name__

@@ -1,0 +1,258 @@
+"""The bookkeeping tables: the only code that reads or writes them.
+
+`<prefix>history` holds one row per applied migration (a full history, not only the
+head); `<prefix>log` is an append-only journal of every event. A migration that failed
+part-way on a backend without transactional DDL (MySQL/MariaDB) keeps a row in state
+`partial` whose `progress` lists the hashes of the statements that completed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import hashlib
+import socket
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+
+from dbshift._version import __version__
+
+# MySQL's DATETIME drops fractions unless asked; the order of applies needs them.
+_TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+
+
+class utc_now(sa.sql.functions.FunctionElement[datetime]):
+    """The database's current UTC time, for offline scripts (rendered per dialect)."""
+
+    type = sa.DateTime()
+    inherit_cache = True
+
+
+@compiles(utc_now)
+def _utc_now_default(element: utc_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return "CURRENT_TIMESTAMP"
+
+
+@compiles(utc_now, "postgresql")
+def _utc_now_pg(element: utc_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return "(now() AT TIME ZONE 'utc')"
+
+
+@compiles(utc_now, "mysql")
+@compiles(utc_now, "mariadb")
+def _utc_now_mysql(element: utc_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return "UTC_TIMESTAMP(6)"
+
+
+@compiles(utc_now, "sqlite")
+def _utc_now_sqlite(element: utc_now, compiler: SQLCompiler, **kw: Any) -> str:
+    return "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
+APPLIED = "applied"
+PARTIAL = "partial"
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryRow:
+    id: str
+    checksum: str
+    state: str
+    applied_at: datetime
+    duration_ms: int
+    applied_by: str
+    dbshift_version: str
+    progress: tuple[str, ...] = ()
+
+    @property
+    def applied(self) -> bool:
+        return self.state == APPLIED
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "checksum": self.checksum,
+            "state": self.state,
+            "applied_at": self.applied_at.isoformat() + "Z",
+            "duration_ms": self.duration_ms,
+            "applied_by": self.applied_by,
+            "dbshift_version": self.dbshift_version,
+            "statements_done": len(self.progress),
+        }
+
+
+@cache
+def who() -> str:
+    """`user@host` of this process, recorded with every change."""
+    try:
+        user = getpass.getuser()
+    except Exception:
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+def statement_hash(sql: str) -> str:
+    return hashlib.sha256(" ".join(sql.split()).encode()).hexdigest()[:16]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+class History:
+    """The bookkeeping tables for one prefix and schema."""
+
+    def __init__(self, prefix: str = "dbshift_", schema: str | None = None) -> None:
+        self.metadata = sa.MetaData(schema=schema)
+        self.schema = schema
+        self.table = sa.Table(
+            f"{prefix}history",
+            self.metadata,
+            sa.Column("id", sa.String(255), primary_key=True),
+            sa.Column("checksum", sa.String(64), nullable=False),
+            sa.Column("state", sa.String(16), nullable=False),
+            sa.Column("applied_at", _TIMESTAMP, nullable=False),
+            sa.Column("duration_ms", sa.Integer(), nullable=False),
+            sa.Column("applied_by", sa.String(255), nullable=False),
+            sa.Column("dbshift_version", sa.String(32), nullable=False),
+            sa.Column("progress", sa.Text(), nullable=True),
+        )
+        self.log = sa.Table(
+            f"{prefix}log",
+            self.metadata,
+            sa.Column("seq", sa.Integer(), primary_key=True, autoincrement=True),
+            sa.Column("event", sa.String(16), nullable=False),
+            sa.Column("migration_id", sa.String(255), nullable=True),
+            sa.Column("checksum", sa.String(64), nullable=True),
+            sa.Column("at", _TIMESTAMP, nullable=False),
+            sa.Column("by", sa.String(255), nullable=False),
+            sa.Column("dbshift_version", sa.String(32), nullable=False),
+            sa.Column("detail", sa.Text(), nullable=True),
+        )
+
+    # -- schema of the bookkeeping tables -------------------------------------------
+
+    def exists(self, conn: sa.Connection) -> bool:
+        return sa.inspect(conn).has_table(self.table.name, schema=self.schema)
+
+    def ensure(self, conn: sa.Connection) -> None:
+        """Create the tables if they are missing (idempotent, safe under concurrency)."""
+        if self.exists(conn):
+            return
+        for table in (self.table, self.log):
+            conn.execute(sa.schema.CreateTable(table, if_not_exists=True))
+
+    def create_statements(self) -> list[sa.schema.CreateTable]:
+        return [sa.schema.CreateTable(t, if_not_exists=True) for t in (self.table, self.log)]
+
+    # -- reads -------------------------------------------------------------------------
+
+    def rows(self, conn: sa.Connection) -> list[HistoryRow]:
+        """Every row, in the order the migrations were applied."""
+        if not self.exists(conn):
+            return []
+        t = self.table
+        result = conn.execute(sa.select(t).order_by(t.c.applied_at, t.c.id))
+        return [_row(r) for r in result.mappings()]
+
+    def row(self, conn: sa.Connection, migration_id: str) -> HistoryRow | None:
+        found = conn.execute(sa.select(self.table).where(self.table.c.id == migration_id))
+        mapping = found.mappings().first()
+        return _row(mapping) if mapping is not None else None
+
+    def row_if_exists(self, conn: sa.Connection, migration_id: str) -> HistoryRow | None:
+        return self.row(conn, migration_id) if self.exists(conn) else None
+
+    def events(self, conn: sa.Connection) -> list[dict[str, Any]]:
+        if not self.exists(conn):
+            return []
+        return [dict(r) for r in conn.execute(sa.select(self.log).order_by(self.log.c.seq)).mappings()]
+
+    # -- writes ------------------------------------------------------------------------
+
+    def record_applied(
+        self, conn: sa.Connection, migration_id: str, checksum: str, duration_ms: int
+    ) -> None:
+        conn.execute(self.table.delete().where(self.table.c.id == migration_id))
+        conn.execute(self.insert_applied(migration_id, checksum, duration_ms))
+
+    def insert_applied(
+        self,
+        migration_id: str,
+        checksum: str,
+        duration_ms: int,
+        state: str = APPLIED,
+        progress: Sequence[str] = (),
+        at: Any = None,
+    ) -> sa.Insert:
+        return self.table.insert().values(
+            id=migration_id,
+            checksum=checksum,
+            state=state,
+            applied_at=utcnow() if at is None else at,
+            duration_ms=duration_ms,
+            applied_by=who(),
+            dbshift_version=__version__,
+            progress="\n".join(progress) if progress else None,
+        )
+
+    def record_partial(
+        self, conn: sa.Connection, migration_id: str, checksum: str, progress: Sequence[str]
+    ) -> None:
+        conn.execute(self.table.delete().where(self.table.c.id == migration_id))
+        conn.execute(self.insert_applied(migration_id, checksum, 0, PARTIAL, progress))
+
+    @staticmethod
+    def now_sql() -> utc_now:
+        return utc_now()
+
+    def remove(self, conn: sa.Connection, migration_id: str) -> None:
+        conn.execute(self.delete(migration_id))
+
+    def delete(self, migration_id: str) -> sa.Delete:
+        return self.table.delete().where(self.table.c.id == migration_id)
+
+    def update_checksum(self, conn: sa.Connection, migration_id: str, checksum: str) -> None:
+        conn.execute(
+            self.table.update().where(self.table.c.id == migration_id).values(checksum=checksum)
+        )
+
+    def log_event(
+        self,
+        event: str,
+        migration_id: str | None = None,
+        checksum: str | None = None,
+        detail: str | None = None,
+        at: Any = None,
+    ) -> sa.Insert:
+        return self.log.insert().values(
+            event=event,
+            migration_id=migration_id,
+            checksum=checksum,
+            at=utcnow() if at is None else at,
+            by=who(),
+            dbshift_version=__version__,
+            detail=detail,
+        )
+
+
+def _row(mapping: Any) -> HistoryRow:
+    progress = mapping["progress"]
+    return HistoryRow(
+        id=mapping["id"],
+        checksum=mapping["checksum"],
+        state=mapping["state"],
+        applied_at=mapping["applied_at"],
+        duration_ms=mapping["duration_ms"],
+        applied_by=mapping["applied_by"],
+        dbshift_version=mapping["dbshift_version"],
+        progress=tuple(progress.split("\n")) if progress else (),
+    )

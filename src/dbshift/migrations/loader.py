@@ -1,0 +1,153 @@
+"""Turning a migration file into operations: the only place that imports migration code.
+
+Only the runner, `show` and offline SQL call this, and only for the migrations they
+run; listing and status stop at the header (`scripts.py`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import re
+import sys
+import traceback
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from dbshift.errors import DbshiftError, MigrationError
+from dbshift.migrations.scripts import Script, sql_sections
+from dbshift.migrations.sqlsplit import split_sql
+from dbshift.ops import Operation
+from dbshift.ops.recorder import Op
+
+
+@dataclasses.dataclass(frozen=True)
+class MigrationCode:
+    """The operations a migration records; `downgrade` is None when it has none written."""
+
+    script: Script
+    upgrade: tuple[Operation, ...]
+    downgrade: tuple[Operation, ...] | None
+    #: for SQL migrations: the source line of each upgrade / downgrade operation
+    up_lines: tuple[int, ...] = ()
+    down_lines: tuple[int, ...] = ()
+
+
+def load(script: Script, dialect_name: str = "default") -> MigrationCode:
+    if script.kind == "sql":
+        return _load_sql(script, dialect_name)
+    return _load_python(script)
+
+
+def _load_sql(script: Script, dialect_name: str) -> MigrationCode:
+    text = script.path.read_text(encoding="utf-8")
+    (up_text, up_line), down = sql_sections(text)
+    try:
+        up = split_sql(up_text, dialect_name, first_line=up_line)
+        down_statements = split_sql(down[0], dialect_name, first_line=down[1]) if down else None
+    except MigrationError as error:
+        raise MigrationError(
+            f"{script.path.name}: {error.message}", migration=script.id, hint=error.hint
+        ) from None
+    recorder = Op()
+    for statement in up:
+        recorder.execute(statement.text)
+    up_ops = tuple(recorder.operations)
+    down_ops: tuple[Operation, ...] | None = None
+    if down_statements is not None and down_statements:
+        recorder = Op()
+        for statement in down_statements:
+            recorder.execute(statement.text)
+        down_ops = tuple(recorder.operations)
+    return MigrationCode(
+        script,
+        up_ops,
+        down_ops,
+        up_lines=tuple(s.line for s in up),
+        down_lines=tuple(s.line for s in down_statements or ()),
+    )
+
+
+def _load_python(script: Script) -> MigrationCode:
+    module = import_module(script.path, script.id)
+    upgrade = getattr(module, "upgrade", None)
+    if not callable(upgrade):
+        raise MigrationError(
+            f"{script.path.name}: no `def upgrade(op)` function",
+            migration=script.id,
+            hint="a Python migration defines upgrade(op) and optionally downgrade(op)",
+        )
+    up_ops = _record(script, upgrade)
+    downgrade = getattr(module, "downgrade", None)
+    down_ops = _record(script, downgrade) if callable(downgrade) else None
+    return MigrationCode(script, up_ops, down_ops)
+
+
+def _record(script: Script, fn: Any) -> tuple[Operation, ...]:
+    recorder = Op()
+    try:
+        fn(recorder)
+    except DbshiftError as error:
+        raise MigrationError(
+            f"{_where(script, error)}: {error.message}", migration=script.id, hint=error.hint
+        ) from error
+    except Exception as error:
+        raise MigrationError(
+            f"{_where(script, error)}: {type(error).__name__}: {_first_line(error)}",
+            migration=script.id,
+            hint="fix the migration; run with --debug for the traceback",
+        ) from error
+    return tuple(recorder.operations)
+
+
+def import_module(path: Path, migration_id: str) -> ModuleType:
+    """Import a migration file under a private module name."""
+    name = "dbshift_migration_" + re.sub(r"\W", "_", migration_id)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise MigrationError(f"{path.name}: cannot be imported", migration=migration_id)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except ModuleNotFoundError as error:
+        sys.modules.pop(name, None)
+        raise MigrationError(
+            f"{_where_path(path, error)}: imports {error.name!r}, which is not installed",
+            migration=migration_id,
+            hint=f"install {error.name} or fix the import",
+        ) from error
+    except SyntaxError as error:
+        sys.modules.pop(name, None)
+        raise MigrationError(
+            f"{path.name}:{error.lineno}: syntax error: {error.msg}",
+            migration=migration_id,
+            hint="fix the Python syntax",
+        ) from error
+    except Exception as error:
+        sys.modules.pop(name, None)
+        raise MigrationError(
+            f"{_where_path(path, error)}: {type(error).__name__}: {_first_line(error)}",
+            migration=migration_id,
+            hint="fix the migration; run with --debug for the traceback",
+        ) from error
+    return module
+
+
+def _where(script: Script, error: BaseException) -> str:
+    return _where_path(script.path, error)
+
+
+def _where_path(path: Path, error: BaseException) -> str:
+    """`file:line` of the deepest frame of the traceback that is in the migration file."""
+    line = None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if Path(frame.filename) == path:
+            line = frame.lineno
+    return f"{path.name}:{line}" if line else path.name
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""

@@ -1,0 +1,262 @@
+"""Migration files on disk: scanning, header parsing as text, ids and checksums.
+
+Listing, status and history read only this: they never import a migration. A Python
+migration's header is its docstring (the message) followed by top-level `parents = [...]`
+and optionally `transactional = False`; a SQL migration's header is the comment block
+before `-- dbshift:up`, holding `-- parents: ...` and optionally `-- transactional: false`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Literal
+
+from dbshift.errors import ConfigError, GraphError, IntegrityError
+
+Kind = Literal["python", "sql"]
+SUFFIXES: Mapping[str, Kind] = {".py": "python", ".sql": "sql"}
+UP_MARKER = "-- dbshift:up"
+DOWN_MARKER = "-- dbshift:down"
+
+_ID_TIME = "%Y%m%dT%H%M%S"
+_ID_TIME_RE = re.compile(r"^(\d{8}T\d{6})")
+_PY_ASSIGN = re.compile(r"^(parents|transactional)\s*=\s*(.*)$")
+_PY_STRING = re.compile(r"""\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*(?:,|$)""")
+_SQL_DIRECTIVE = re.compile(r"^--\s*(parents|transactional)\s*:(.*)$", re.IGNORECASE)
+
+
+@dataclasses.dataclass(frozen=True)
+class Script:
+    """One migration file, known from its header alone."""
+
+    id: str
+    path: Path
+    kind: Kind
+    parents: tuple[str, ...]
+    message: str
+    transactional: bool
+    checksum: str
+
+
+def checksum(content: bytes) -> str:
+    """SHA-256 of the content with line endings normalized, so a CRLF checkout matches."""
+    return hashlib.sha256(content.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
+
+
+def scan(folder: Path) -> list[Script]:
+    """Every migration in `folder`, sorted by id. Raises on unreadable headers and
+    duplicate ids; the graph checks parents and cycles."""
+    if not folder.is_dir():
+        raise ConfigError(
+            f"migrations folder not found: {folder}",
+            hint="run `dbshift init`, or point --migrations at the folder",
+        )
+    found: dict[str, Script] = {}
+    for entry in _migration_files(folder):
+        script = read_script(Path(entry.path))
+        other = found.get(script.id)
+        if other is not None:
+            raise GraphError(
+                f"duplicate migration id {script.id}: {other.path.name} and {script.path.name}",
+                hint="rename or remove one of the two files",
+            )
+        found[script.id] = script
+    return [found[key] for key in sorted(found)]
+
+
+def _migration_files(folder: Path) -> Iterator[os.DirEntry[str]]:
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            name = entry.name
+            if name[0] in "._" or not entry.is_file():
+                continue
+            if os.path.splitext(name)[1] in SUFFIXES:
+                yield entry
+
+
+def read_script(path: Path) -> Script:
+    content = path.read_bytes()
+    try:
+        text = content.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise IntegrityError(
+            f"{path.name}: not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8"
+        ) from None
+    kind = SUFFIXES[path.suffix]
+    parse = _parse_python_header if kind == "python" else _parse_sql_header
+    message, parents, transactional = parse(text, path.name)
+    return Script(
+        id=path.stem,
+        path=path,
+        kind=kind,
+        parents=parents,
+        message=message,
+        transactional=transactional,
+        checksum=checksum(content),
+    )
+
+
+def _header_error(name: str, line: int, problem: str, hint: str) -> IntegrityError:
+    return IntegrityError(f"{name}:{line}: {problem}", hint=hint)
+
+
+def _parse_python_header(text: str, name: str) -> tuple[str, tuple[str, ...], bool]:
+    lines = text.splitlines()
+    message = _docstring_first_line(text)
+    parents: tuple[str, ...] | None = None
+    transactional = True
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        if line.startswith(("def ", "async def ", "class ")):
+            break
+        match = _PY_ASSIGN.match(line)
+        index += 1
+        if not match:
+            continue
+        key, value = match.groups()
+        start = index
+        if key == "transactional":
+            flag = value.split("#")[0].strip()
+            if flag not in ("True", "False"):
+                raise _header_error(
+                    name, start, f"transactional must be True or False, not {flag!r}",
+                    "write `transactional = False` for a migration that runs outside a transaction",
+                )
+            transactional = flag == "True"
+            continue
+        while not _closes_list(value) and index < len(lines):
+            value += " " + lines[index].strip()
+            index += 1
+        parents = _parse_parent_list(value, name, start)
+    if parents is None:
+        raise _header_error(
+            name, 1, "no `parents = [...]` line in the header",
+            "add `parents = []` for a first migration, or the ids it builds on",
+        )
+    return message, parents, transactional
+
+
+def _closes_list(value: str) -> bool:
+    stripped = value.split("#")[0].rstrip()
+    return stripped.endswith(("]", ")"))
+
+
+def _parse_parent_list(value: str, name: str, line: int) -> tuple[str, ...]:
+    body = value.strip()
+    close = max(body.rfind("]"), body.rfind(")"))
+    if close != -1 and body[close + 1 :].strip().startswith("#"):
+        body = body[: close + 1]  # a trailing comment
+    if len(body) < 2 or body[0] + body[-1] not in ("[]", "()"):
+        raise _header_error(
+            name, line, f"cannot read parents {value.strip()!r}",
+            'parents must be a literal list of ids, e.g. parents = ["20260101T000000_init"]',
+        )
+    inner, parents, pos = body[1:-1], [], 0
+    while pos < len(inner) and inner[pos:].strip():
+        match = _PY_STRING.match(inner, pos)
+        if not match:
+            raise _header_error(
+                name, line, f"cannot read parents {value.strip()!r}",
+                'parents must be a literal list of quoted ids, e.g. ["20260101T000000_init"]',
+            )
+        parents.append(match.group(1) if match.group(1) is not None else match.group(2))
+        pos = match.end()
+    return tuple(parents)
+
+
+def _docstring_first_line(text: str) -> str:
+    stripped = text.lstrip()
+    for quote in ('"""', "'''"):
+        if stripped.startswith(quote):
+            end = stripped.find(quote, 3)
+            body = stripped[3:end] if end != -1 else ""
+            return body.strip().split("\n", 1)[0].strip()
+    return ""
+
+
+def _parse_sql_header(text: str, name: str) -> tuple[str, tuple[str, ...], bool]:
+    message = ""
+    parents: tuple[str, ...] | None = None
+    transactional = True
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if line.lower().startswith(UP_MARKER):
+            break
+        if not line:
+            continue
+        if not line.startswith("--"):
+            raise _header_error(
+                name, number, "SQL before the `-- dbshift:up` marker",
+                "put statements under `-- dbshift:up` (and `-- dbshift:down`)",
+            )
+        match = _SQL_DIRECTIVE.match(line)
+        if match is None:
+            message = message or line[2:].strip()
+            continue
+        key, value = match.group(1).lower(), match.group(2).strip()
+        if key == "parents":
+            parents = tuple(p for p in re.split(r"[\s,]+", value) if p)
+        elif value.lower() in ("true", "false"):
+            transactional = value.lower() == "true"
+        else:
+            raise _header_error(
+                name, number, f"transactional must be true or false, not {value!r}",
+                "write `-- transactional: false`",
+            )
+    else:
+        raise _header_error(
+            name, 1, "no `-- dbshift:up` marker", "start the statements with `-- dbshift:up`"
+        )
+    if parents is None:
+        raise _header_error(
+            name, 1, "no `-- parents:` line in the header",
+            "add `-- parents:` (empty for a first migration) naming the ids it builds on",
+        )
+    return message, parents, transactional
+
+
+def sql_sections(text: str) -> tuple[tuple[str, int], tuple[str, int] | None]:
+    """The up and down sections of a SQL migration, each with its first line number."""
+    lines = text.splitlines(keepends=True)
+    up_at = down_at = None
+    for index, line in enumerate(lines):
+        marker = line.strip().lower()
+        if marker.startswith(UP_MARKER) and up_at is None:
+            up_at = index
+        elif marker.startswith(DOWN_MARKER) and down_at is None:
+            down_at = index
+    assert up_at is not None, "the header parser guarantees an up marker"
+    end = down_at if down_at is not None and down_at > up_at else len(lines)
+    up = ("".join(lines[up_at + 1 : end]), up_at + 2)
+    if down_at is None:
+        return up, None
+    down_end = up_at if up_at > down_at else len(lines)
+    return up, ("".join(lines[down_at + 1 : down_end]), down_at + 2)
+
+
+def slugify(message: str, limit: int = 40) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", message.lower()).strip("_")
+    return slug[:limit].rstrip("_")
+
+
+def new_id(message: str, existing: Iterable[str], now: datetime | None = None) -> str:
+    """A fresh id that sorts after every existing one: `20261123T181500_add_users`.
+
+    Ids carry the creation second; when that second is taken (a script creating many
+    migrations at once) the next free second is used, so creation order is kept."""
+    moment = (now or datetime.now(UTC)).replace(microsecond=0, tzinfo=None)
+    latest = max((m.group(1) for i in existing if (m := _ID_TIME_RE.match(i))), default=None)
+    if latest is not None:
+        last = datetime.strptime(latest, _ID_TIME)
+        if last >= moment:
+            moment = last + timedelta(seconds=1)
+    slug = slugify(message)
+    stamp = moment.strftime(_ID_TIME)
+    return f"{stamp}_{slug}" if slug else stamp

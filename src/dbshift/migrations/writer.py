@@ -1,0 +1,89 @@
+"""New migration files: the templates `new` and `merge` write."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from dbshift.errors import ConfigError, UsageError
+
+PYTHON_TEMPLATE = '''"""{message}"""
+
+parents = [{parents}]
+
+import sqlalchemy as sa
+
+
+def upgrade(op):
+{upgrade}
+
+
+def downgrade(op):
+{downgrade}
+'''
+
+PYTHON_NO_DOWNGRADE_TEMPLATE = '''"""{message}"""
+
+parents = [{parents}]
+
+import sqlalchemy as sa
+
+
+def upgrade(op):
+{upgrade}
+'''
+
+SQL_TEMPLATE = """-- {message}
+-- parents: {parents}
+
+-- dbshift:up
+{upgrade}
+-- dbshift:down
+{downgrade}"""
+
+
+def render_python(
+    message: str,
+    parents: Sequence[str],
+    upgrade: str = "    pass",
+    downgrade: str | None = "    pass",
+) -> str:
+    """A Python migration. `downgrade=None` leaves it out, so dbshift derives it."""
+    quoted = ", ".join(f'"{p}"' for p in parents)
+    text = _one_line(message).replace("\\", "\\\\").replace('"', '\\"')
+    if downgrade is None:
+        return PYTHON_NO_DOWNGRADE_TEMPLATE.format(message=text, parents=quoted, upgrade=upgrade)
+    return PYTHON_TEMPLATE.format(
+        message=text, parents=quoted, upgrade=upgrade, downgrade=downgrade
+    )
+
+
+def render_sql(message: str, parents: Sequence[str], upgrade: str = "", downgrade: str = "") -> str:
+    return SQL_TEMPLATE.format(
+        message=_one_line(message), parents=", ".join(parents), upgrade=upgrade, downgrade=downgrade
+    )
+
+
+def write_new(folder: Path, migration_id: str, kind: str, content: str) -> Path:
+    """Write a new migration file; never overwrite one."""
+    if not folder.is_dir():
+        raise ConfigError(
+            f"migrations folder not found: {folder}",
+            hint="run `dbshift init`, or point --migrations at the folder",
+        )
+    path = folder / f"{migration_id}.{'sql' if kind == 'sql' else 'py'}"
+    try:
+        with path.open("x", encoding="utf-8", newline="\n") as handle:
+            handle.write(content)
+    except FileExistsError:
+        raise UsageError(f"{path.name} already exists", hint="try again") from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot write {path}: {exc.strerror}",
+            hint="check that the migrations folder is writable",
+        ) from None
+    return path
+
+
+def _one_line(message: str) -> str:
+    return " ".join(message.split())

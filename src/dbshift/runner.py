@@ -1,0 +1,482 @@
+"""Plan (pure, no I/O) -> lock -> verify -> execute -> record.
+
+Each migration runs in its own transaction together with its history row. On a backend
+without transactional DDL (MySQL/MariaDB), or for a migration marked
+`transactional = False`, statements run in autocommit mode and the runner records each
+completed statement, so a failure part-way is reported honestly.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from typing import Any, Literal, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+
+from dbshift.config import Config
+from dbshift.dialects import dialect_for
+from dbshift.dialects.locking import lock_for
+from dbshift.errors import (
+    ChecksumMismatch,
+    DbshiftError,
+    IntegrityError,
+    IrreversibleMigration,
+    LockTimeout,
+    MigrationError,
+    UsageError,
+)
+from dbshift.history import History, HistoryRow, statement_hash
+from dbshift.migrations import loader
+from dbshift.migrations.graph import Graph
+from dbshift.migrations.scripts import Script
+from dbshift.ops import Operation
+from dbshift.ops.context import OnlineContext
+from dbshift.schema.snapshot import Snapshot
+
+Direction = Literal["up", "down"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Step:
+    script: Script
+    direction: Direction
+
+    @property
+    def id(self) -> str:
+        return self.script.id
+
+    def describe(self) -> str:
+        verb = "apply" if self.direction == "up" else "revert"
+        return f"{verb} {self.id}" + (f"  {self.script.message}" if self.script.message else "")
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    direction: Direction
+    target: str
+    steps: tuple[Step, ...]
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [{"id": s.id, "direction": s.direction, "message": s.script.message} for s in self.steps]
+
+
+@dataclasses.dataclass(frozen=True)
+class StepResult:
+    id: str
+    direction: Direction
+    #: applied, reverted, stamped, or skipped (another runner had already done it)
+    status: str
+    duration_ms: int = 0
+    statements: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunReport:
+    command: str
+    plan: Plan
+    results: tuple[StepResult, ...]
+    dry_run: bool = False
+
+    @property
+    def done(self) -> list[str]:
+        return [r.id for r in self.results if r.status != "skipped"]
+
+    @property
+    def skipped(self) -> list[str]:
+        return [r.id for r in self.results if r.status == "skipped"]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "command": self.command,
+            "target": self.plan.target,
+            "direction": self.plan.direction,
+            "dry_run": self.dry_run,
+            "plan": self.plan.to_json(),
+            "results": [r.to_json() for r in self.results],
+        }
+
+
+class Listener(Protocol):
+    """Told about progress; the CLI draws a progress bar from it."""
+
+    def step_started(self, step: Step, index: int, total: int) -> None: ...
+
+    def step_finished(self, result: StepResult) -> None: ...
+
+
+class _Silent:
+    def step_started(self, step: Step, index: int, total: int) -> None:
+        pass
+
+    def step_finished(self, result: StepResult) -> None:
+        pass
+
+
+# -- pure planning and verification ---------------------------------------------------
+
+
+def make_plan(
+    graph: Graph,
+    scripts: Mapping[str, Script],
+    rows: Sequence[HistoryRow],
+    direction: Direction,
+    target: str,
+) -> Plan:
+    applied = [r.id for r in rows if r.applied and r.id in scripts]
+    if direction == "up":
+        ids = graph.plan_up(applied, target)
+    else:
+        ids = graph.plan_down(applied, target, applied_order=applied)
+    return Plan(direction, target, tuple(Step(scripts[i], direction) for i in ids))
+
+
+def integrity_problems(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> list[str]:
+    """One line per applied migration whose file is missing or was edited."""
+    problems = []
+    for row in rows:
+        script = scripts.get(row.id)
+        if script is None:
+            problems.append(f"applied migration {row.id} has no file in the migrations folder")
+        elif row.applied and script.checksum != row.checksum:
+            problems.append(f"{script.path.name} was edited after it was applied")
+    return problems
+
+
+def verify(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> None:
+    problems = integrity_problems(scripts, rows)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise ChecksumMismatch(
+            problems[0] + more,
+            hint="restore the file from version control, or run `dbshift repair` "
+            "to accept its current content after review",
+        )
+
+
+# -- execution --------------------------------------------------------------------------
+
+
+class Runner:
+    """Executes plans on one connection. Holds the database lock while it works."""
+
+    def __init__(
+        self,
+        config: Config,
+        conn: sa.Connection,
+        scripts: Sequence[Script],
+        graph: Graph,
+        listener: Listener | None = None,
+    ) -> None:
+        self.config = config
+        self.conn = conn
+        self.scripts = {s.id: s for s in scripts}
+        self.graph = graph
+        self.listener = listener or _Silent()
+        self.history = History(config.table_prefix, config.schema)
+        self.dialect = dialect_for(conn.dialect)
+        self._code: dict[str, loader.MigrationCode] = {}
+
+    def rows(self) -> list[HistoryRow]:
+        rows = self.history.rows(self.conn)
+        self.conn.commit()
+        return rows
+
+    def migrate(
+        self,
+        direction: Direction,
+        target: str,
+        *,
+        dry_run: bool = False,
+        single_transaction: bool = False,
+    ) -> RunReport:
+        command = "upgrade" if direction == "up" else "downgrade"
+        rows = self.rows()
+        verify(self.scripts, rows)
+        self._refuse_partial(rows)
+        plan = make_plan(self.graph, self.scripts, rows, direction, target)
+        if dry_run or not plan.steps:
+            return RunReport(command, plan, (), dry_run)
+        if single_transaction:
+            self._check_single_transaction(plan)
+        operations = {step.id: self._operations(step) for step in plan.steps}
+        with self._locked():
+            rows = self.rows()
+            verify(self.scripts, rows)
+            self._refuse_partial(rows)
+            current = make_plan(self.graph, self.scripts, rows, direction, target)
+            pending = {s.id for s in current.steps}
+            results = [StepResult(s.id, direction, "skipped") for s in plan.steps if s.id not in pending]
+            for step in current.steps:
+                if step.id not in operations:
+                    operations[step.id] = self._operations(step)
+            if single_transaction:
+                with self.conn.begin():
+                    results += self._run_steps(current.steps, operations, in_transaction=True)
+            else:
+                results += self._run_steps(current.steps, operations, in_transaction=False)
+        return RunReport(command, plan, tuple(results))
+
+    def stamp(self, target: str) -> RunReport:
+        """Record the target state in the history without running anything."""
+        rows = self.rows()
+        applied = {r.id for r in rows if r.applied}
+        resolved = target if target in ("base", "heads", "head") or target[:1] in "+-" else None
+        direction: Direction = "up"
+        if target == "base" or target.startswith("-"):
+            direction = "down"
+        elif resolved is None and "+" not in target and "-" not in target[1:]:
+            direction = "down" if self.graph.resolve(target) in applied else "up"
+        plan = make_plan(self.graph, self.scripts, rows, direction, target)
+        results = []
+        with self._locked(), self.conn.begin():
+            for step in plan.steps:
+                if direction == "up":
+                    self.history.record_applied(self.conn, step.id, step.script.checksum, 0)
+                else:
+                    self.history.remove(self.conn, step.id)
+                self.conn.execute(self.history.log_event("stamp", step.id, step.script.checksum, direction))
+                results.append(StepResult(step.id, direction, "stamped"))
+        return RunReport("stamp", plan, tuple(results))
+
+    # -- internals -----------------------------------------------------------------
+
+    def _locked(self) -> _Held:
+        return _Held(self)
+
+    def _check_single_transaction(self, plan: Plan) -> None:
+        if not self.dialect.transactional_ddl:
+            raise UsageError(
+                f"--single-transaction is impossible on {self.conn.dialect.name}: "
+                "it commits DDL implicitly",
+                hint="run without --single-transaction",
+            )
+        for step in plan.steps:
+            if not step.script.transactional:
+                raise UsageError(
+                    f"{step.script.path.name} is marked non-transactional and cannot run "
+                    "inside --single-transaction",
+                    hint="run without --single-transaction",
+                )
+
+    def _refuse_partial(self, rows: Sequence[HistoryRow]) -> None:
+        for row in rows:
+            if not row.applied:
+                raise IntegrityError(
+                    f"{row.id} failed part-way: {len(row.progress)} statement(s) ran and "
+                    "were committed",
+                    hint=f"undo or finish them by hand, then `dbshift repair --rolled-back "
+                    f"{row.id}` or `dbshift repair --applied {row.id}`",
+                )
+
+    def _run_steps(
+        self,
+        steps: Sequence[Step],
+        operations: Mapping[str, Sequence[Operation]],
+        *,
+        in_transaction: bool,
+    ) -> list[StepResult]:
+        results = []
+        for index, step in enumerate(steps):
+            self.listener.step_started(step, index, len(steps))
+            ops = operations[step.id]
+            if in_transaction:
+                result = self._execute(step, ops)
+            elif step.script.transactional and self.dialect.transactional_ddl:
+                with self.conn.begin():
+                    result = self._execute(step, ops)
+            else:
+                result = self._execute_autocommit(step, ops)
+            results.append(result)
+            self.listener.step_finished(result)
+        return results
+
+    def _already_done(self, step: Step) -> bool:
+        row = self.history.row(self.conn, step.id)
+        done = row is not None and row.applied
+        return done if step.direction == "up" else row is None
+
+    def _execute(self, step: Step, ops: Sequence[Operation]) -> StepResult:
+        """Run one migration inside the caller's transaction, with its history row."""
+        if self._already_done(step):
+            return StepResult(step.id, step.direction, "skipped")
+        started = time.perf_counter()
+        count = self._emit(step, ops, on_statement=None)
+        duration = int((time.perf_counter() - started) * 1000)
+        self._record(step, duration)
+        return StepResult(step.id, step.direction, _done(step), duration, count)
+
+    def _execute_autocommit(self, step: Step, ops: Sequence[Operation]) -> StepResult:
+        """Run one migration statement by statement, recording progress on failure."""
+        with self.conn.begin():
+            if self._already_done(step):
+                return StepResult(step.id, step.direction, "skipped")
+        progress: list[str] = []
+        default_level = self.conn.default_isolation_level
+        self.conn.execution_options(isolation_level="AUTOCOMMIT")
+        started = time.perf_counter()
+        try:
+            count = self._emit(step, ops, on_statement=lambda sql: progress.append(statement_hash(sql)))
+            self.conn.commit()
+        except BaseException:
+            self.conn.rollback()
+            self.conn.execution_options(isolation_level=default_level)
+            if progress and step.direction == "up":
+                with self.conn.begin():
+                    self.history.record_partial(self.conn, step.id, step.script.checksum, progress)
+                    self.conn.execute(
+                        self.history.log_event("failed", step.id, step.script.checksum,
+                                               f"{len(progress)} statement(s) completed")
+                    )
+            raise
+        self.conn.execution_options(isolation_level=default_level)
+        duration = int((time.perf_counter() - started) * 1000)
+        with self.conn.begin():
+            self._record(step, duration)
+        return StepResult(step.id, step.direction, _done(step), duration, count)
+
+    def _emit(
+        self, step: Step, ops: Sequence[Operation], on_statement: Callable[[str], None] | None
+    ) -> int:
+        count = 0
+
+        def counted(sql: str) -> None:
+            nonlocal count
+            count += 1
+            if on_statement is not None:
+                on_statement(sql)
+
+        ctx = OnlineContext(self.conn, default_schema=self.config.schema, on_statement=counted)
+        for index, op in enumerate(ops):
+            try:
+                op.execute(ctx)
+            except exc.DBAPIError as error:
+                raise self._failure(step, index, error) from error
+            except DbshiftError as error:
+                raise MigrationError(
+                    f"{step.script.path.name}: {error.message}", migration=step.id, hint=error.hint
+                ) from error
+        return count
+
+    def _failure(self, step: Step, index: int, error: exc.DBAPIError) -> MigrationError:
+        from dbshift.database import driver_message
+
+        code = self._code.get(step.id)
+        lines = (code.up_lines if step.direction == "up" else code.down_lines) if code else ()
+        where = step.script.path.name + (f":{lines[index]}" if index < len(lines) else "")
+        statement = " ".join(str(error.statement or "").split())
+        shown = statement if len(statement) <= 120 else statement[:117] + "..."
+        verb = "upgrade" if step.direction == "up" else "downgrade"
+        return MigrationError(
+            self.config.redact(f"{where}: {verb} failed at `{shown}`: {driver_message(error)}"),
+            migration=step.id,
+            statement=statement,
+            hint="the migration was rolled back; fix it and run again"
+            if self.dialect.transactional_ddl and step.script.transactional
+            else "statements before this one stay committed: see `dbshift status`",
+        )
+
+    def _record(self, step: Step, duration_ms: int) -> None:
+        checksum = step.script.checksum
+        if step.direction == "up":
+            self.history.record_applied(self.conn, step.id, checksum, duration_ms)
+            self.conn.execute(self.history.log_event("upgrade", step.id, checksum))
+        else:
+            self.history.remove(self.conn, step.id)
+            self.conn.execute(self.history.log_event("downgrade", step.id, checksum))
+
+    # -- operations: loaded, or derived for downgrades ----------------------------------
+
+    def _load(self, script: Script) -> loader.MigrationCode:
+        code = self._code.get(script.id)
+        if code is None:
+            code = self._code[script.id] = loader.load(script, self.conn.dialect.name)
+        return code
+
+    def _operations(self, step: Step) -> Sequence[Operation]:
+        code = self._load(step.script)
+        if step.direction == "up":
+            return code.upgrade
+        if code.downgrade is not None:
+            return code.downgrade
+        return derive_downgrade(code, self.replay(self.graph.ancestors([step.id], inclusive=False)))
+
+    def replay(self, ids: Collection[str]) -> Snapshot:
+        """The schema the given migrations build, replayed in memory."""
+        snapshot = Snapshot()
+        for migration_id in self.graph.topo_order(ids):
+            for op in self._load(self.scripts[migration_id]).upgrade:
+                snapshot = op.apply(snapshot)
+        return snapshot
+
+
+def derive_downgrade(code: loader.MigrationCode, before: Snapshot) -> tuple[Operation, ...]:
+    """The inverse of a migration's operations, last first, or IrreversibleMigration."""
+    name = code.script.path.name
+    if code.script.kind == "sql":
+        raise IrreversibleMigration(
+            f"{name} has no `-- dbshift:down` section",
+            migration=code.script.id,
+            hint="write the down statements, or `dbshift stamp` past it after undoing it by hand",
+        )
+    states = [before]
+    for op in code.upgrade:
+        states.append(op.apply(states[-1]))
+    inverse: list[Operation] = []
+    for op, state in zip(reversed(code.upgrade), reversed(states[:-1]), strict=True):
+        try:
+            inverse.extend(op.reverse(state))
+        except IrreversibleMigration as error:
+            raise IrreversibleMigration(
+                f"{name}: {error.message}",
+                migration=code.script.id,
+                hint=error.hint or "write a downgrade(op) function in the migration",
+            ) from None
+    return tuple(inverse)
+
+
+def _done(step: Step) -> str:
+    return "applied" if step.direction == "up" else "reverted"
+
+
+class _Held:
+    """The database lock for the duration of a `with` block; the tables exist inside."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.lock = lock_for(runner.conn, runner.config.table_prefix, runner.config.schema)
+
+    def __enter__(self) -> None:
+        conn = self.runner.conn
+        if conn.in_transaction():
+            conn.commit()
+        self.lock.acquire(conn, self.runner.config.lock_timeout)
+        try:
+            with conn.begin():
+                self.runner.history.ensure(conn)
+        except exc.OperationalError as error:
+            self._release()
+            if "locked" in str(error.orig).lower():
+                raise LockTimeout(
+                    f"the database is locked by another writer; gave up after "
+                    f"{self.runner.config.lock_timeout:g} s",
+                    hint="wait for the other run to finish, or raise --lock-timeout",
+                ) from None
+            raise
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._release()
+
+    def _release(self) -> None:
+        conn = self.runner.conn
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+            self.lock.release(conn)
+        except exc.DBAPIError:
+            pass  # the connection is gone, and the server dropped the lock with it
