@@ -1,0 +1,15 @@
+-- create posts
+-- parents: 20261101T090000_create_users
+
+-- dbshift:up
+CREATE TABLE posts (
+    id INTEGER PRIMARY KEY,
+    author_id INTEGER NOT NULL REFERENCES users (id),
+    title VARCHAR(200) NOT NULL,
+    body TEXT
+);
+CREATE INDEX ix_posts_author ON posts (author_id);
+
+-- dbshift:down
+DROP INDEX ix_posts_author;
+DROP TABLE posts;

@@ -1,0 +1,166 @@
+"""Locking, concurrent runners, offline SQL, async URLs and the Python API, on three backends."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import dbshift
+import dbshift.aio
+from dbshift.migrations.sqlsplit import split_sql
+from tests.helpers import Project, run_process
+
+
+@pytest.fixture
+def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
+    return Project(tmp_path / "proj", db_url, capsys)
+
+
+def _tables(project: Project, count: int) -> list[str]:
+    return [
+        project.python(
+            f"t{n}",
+            f'op.create_table("t{n}", sa.Column("id", sa.Integer, primary_key=True))\n'
+            f'op.create_index("ix_t{n}", "t{n}", ["id"])',
+        )
+        for n in range(count)
+    ]
+
+
+def _hold_lock(backend: str, url: str) -> tuple[sa.Engine, sa.Connection]:
+    """Take the lock the way another runner would, in another connection."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    conn = engine.connect()
+    if backend == "sqlite":
+        conn.connection.driver_connection.isolation_level = None  # type: ignore[union-attr]
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        return engine, conn
+    from dbshift.dialects.locking import lock_for
+
+    lock_for(conn, "dbshift_", None).acquire(conn, 1)
+    return engine, conn
+
+
+def test_lock_timeout_exits_5_and_names_the_holder(project: Project, backend: str) -> None:
+    _tables(project, 1)
+    engine, holder = _hold_lock(backend, project.url)
+    try:
+        result = project.fails(5, "--lock-timeout", "0.5", "upgrade")
+    finally:
+        holder.close()
+        engine.dispose()
+    assert "gave up after 0.5 s" in result.err
+    if backend == "postgresql":
+        assert "pid" in result.err
+    if backend == "mysql":
+        assert "connection" in result.err
+    project.ok("upgrade")
+    assert len(project.applied()) == 1
+
+
+def test_concurrent_runners_apply_each_migration_once(project: Project, backend: str) -> None:
+    ids = _tables(project, 12)
+    config = dbshift.Config(url=project.url, migrations=project.migrations, lock_timeout=60)
+    start = threading.Barrier(4)
+
+    def run() -> dbshift.RunReport:
+        start.wait()
+        return dbshift.upgrade(config)
+
+    with ThreadPoolExecutor(4) as pool:
+        reports = list(pool.map(lambda _: run(), range(4)))
+    done = [i for r in reports for i in r.done]
+    assert sorted(done) == ids  # every migration applied exactly once
+    assert project.applied() == ids
+    assert sum(len(r.skipped) for r in reports) + len(done) >= len(ids)
+    events = project.query("SELECT migration_id FROM dbshift_log WHERE event = 'upgrade'")
+    assert sorted(e for (e,) in events) == ids
+
+
+def test_processes_at_once(project: Project) -> None:
+    ids = _tables(project, 5)
+    with ThreadPoolExecutor(4) as pool:
+        procs = list(pool.map(lambda _: run_process(["upgrade"], project.root), range(4)))
+    assert [p.returncode for p in procs] == [0] * 4, [p.stderr for p in procs]
+    assert project.applied() == ids
+    outputs = "".join(p.stdout for p in procs)
+    assert outputs.count("applied ") - outputs.count("applied 0") >= 1
+
+
+def test_offline_sql_builds_the_same_database(project: Project, backend: str, scratch: object) -> None:
+    ids = _tables(project, 3)
+    project.python("col", 'op.add_column("t0", sa.Column("note", sa.String(20), server_default="x"))')
+    project.sql("plain", "CREATE TABLE plain (id INTEGER PRIMARY KEY);", "DROP TABLE plain;")
+    script = project.ok("sql").out
+    assert "CREATE TABLE" in script and "dbshift_history" in script
+    # Apply the script by hand to a second database and compare with an online upgrade.
+    other_url = scratch.create()  # type: ignore[attr-defined]
+    engine = sa.create_engine(other_url, poolclass=sa.NullPool)
+    with engine.connect() as conn:
+        if backend == "sqlite":
+            conn.connection.driver_connection.isolation_level = None  # type: ignore[union-attr]
+        for statement in split_sql(script, engine.dialect.name):
+            conn.exec_driver_sql(statement.text)
+        conn.commit()
+    project.ok("upgrade")
+    online, offline = sa.inspect(project.engine()), sa.inspect(engine)
+    assert sorted(online.get_table_names()) == sorted(offline.get_table_names())
+    for table in online.get_table_names():
+        if not table.startswith("dbshift_"):
+            assert [c["name"] for c in online.get_columns(table)] == [c["name"] for c in offline.get_columns(table)]
+    other = Project(project.root.parent / "other", other_url, project.capsys)
+    for path in project.migrations.iterdir():
+        (other.migrations / path.name).write_bytes(path.read_bytes())
+    status = other.ok("status", "--json").json
+    assert status["pending"] == [] and len(status["applied"]) == len(ids) + 2
+    engine.dispose()
+
+
+def test_offline_sql_without_any_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    project = Project(tmp_path, "postgresql://app:secret@nowhere.invalid/app", capsys)
+    _tables(project, 2)
+    down = project.ok("sql", "--down").out
+    assert "DROP TABLE t1" in down and down.index("DROP TABLE t1") < down.index("DROP TABLE t0")
+    mysql = project.ok("sql", "--dialect", "mysql").out
+    assert "CREATE TABLE t0" in mysql and "secret" not in mysql
+
+
+def test_python_api(project: Project) -> None:
+    config = dbshift.Config(url=project.url, migrations=project.migrations)
+    path = dbshift.new(config, "create users")
+    assert path.exists() and path.parent == project.migrations
+    report = dbshift.upgrade(config)
+    assert report.done == [path.stem]
+    status = dbshift.status(config)
+    assert status.pending == () and status.current == (path.stem,)
+    assert dbshift.downgrade(config, "-1").done == [path.stem]
+    assert dbshift.heads(config) == [path.stem]
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_async_urls(project: Project, backend: str) -> None:
+    url = project.url.replace("sqlite://", "sqlite+aiosqlite://").replace("+psycopg", "+asyncpg")
+    ids = _tables(project, 2)
+    config = dbshift.Config(url=url, migrations=project.migrations)
+    assert dbshift.upgrade(config).done == ids  # the sync API drives the async engine
+    assert project.applied() == ids
+
+    async def app_start_up() -> None:
+        assert (await dbshift.aio.status(config)).pending == ()
+        assert (await dbshift.aio.downgrade(config, "base")).done == ids[::-1]
+        assert (await dbshift.aio.upgrade(config)).done == ids
+
+    asyncio.run(app_start_up())
+    assert project.applied() == ids
+    project.ok("--url", url, "status")
+
+
+def test_aio_with_a_sync_url(project: Project) -> None:
+    ids = _tables(project, 1)
+    config = dbshift.Config(url=project.url, migrations=project.migrations)
+    assert asyncio.run(dbshift.aio.upgrade(config)).done == ids
