@@ -69,8 +69,10 @@ class ScratchDatabases:
             conn.execute(sa.text(f"CREATE DATABASE {name}"))
         admin.dispose()
         self.created.append(name)
-        return sa.make_url(SERVER_URLS[self.backend]).set(database=name).render_as_string(
-            hide_password=False
+        return (
+            sa.make_url(SERVER_URLS[self.backend])
+            .set(database=name)
+            .render_as_string(hide_password=False)
         )
 
     def drop_all(self) -> None:

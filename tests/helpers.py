@@ -55,12 +55,16 @@ class Project:
 
     def ok(self, *args: str) -> Result:
         result = self.cli(*args)
-        assert result.code == 0, f"dbshift {' '.join(args)} exited {result.code}: {result.err}{result.out}"
+        assert result.code == 0, (
+            f"dbshift {' '.join(args)} exited {result.code}: {result.err}{result.out}"
+        )
         return result
 
     def fails(self, code: int, *args: str) -> Result:
         result = self.cli(*args)
-        assert result.code == code, f"expected exit {code}, got {result.code}: {result.err}{result.out}"
+        assert result.code == code, (
+            f"expected exit {code}, got {result.code}: {result.err}{result.out}"
+        )
         assert "Traceback" not in result.err + result.out
         return result
 
@@ -69,7 +73,11 @@ class Project:
         return f"20260101T{self._counter:06d}_{name}"
 
     def python(
-        self, name: str, upgrade: str, downgrade: str | None = None, parents: list[str] | None = None,
+        self,
+        name: str,
+        upgrade: str,
+        downgrade: str | None = None,
+        parents: list[str] | None = None,
         header: str = "",
     ) -> str:
         """Write a Python migration whose parents default to the previous one."""
@@ -82,8 +90,14 @@ class Project:
         (self.migrations / f"{migration_id}.py").write_text(body)
         return migration_id
 
-    def sql(self, name: str, up: str, down: str | None = None, parents: list[str] | None = None,
-            header: str = "") -> str:
+    def sql(
+        self,
+        name: str,
+        up: str,
+        down: str | None = None,
+        parents: list[str] | None = None,
+        header: str = "",
+    ) -> str:
         parents = self._default_parents() if parents is None else parents
         migration_id = self._next_id(name)
         text = f"-- {name}\n-- parents: {', '.join(parents)}\n{header}\n-- dbshift:up\n{up}\n"
@@ -124,7 +138,12 @@ class Project:
     def applied(self) -> list[str]:
         if "dbshift_history" not in self.tables():
             return []
-        return [r[0] for r in self.query("SELECT id FROM dbshift_history WHERE state = 'applied' ORDER BY id")]
+        return [
+            r[0]
+            for r in self.query(
+                "SELECT id FROM dbshift_history WHERE state = 'applied' ORDER BY id"
+            )
+        ]
 
     def fingerprint(self) -> tuple[Any, ...]:
         """Everything a failed command must leave untouched: schema, history, files."""
@@ -132,25 +151,46 @@ class Project:
         try:
             inspector = sa.inspect(engine)
             schema = tuple(
-                (t, tuple((c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(t)))
+                (
+                    t,
+                    tuple(
+                        (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(t)
+                    ),
+                )
                 for t in sorted(inspector.get_table_names())
             )
         finally:
             engine.dispose()
-        history = tuple(self.query("SELECT id, checksum, state FROM dbshift_history ORDER BY id")) \
-            if "dbshift_history" in {t for t, _ in schema} else ()
-        files = tuple(sorted((p.name, p.read_bytes()) for p in self.root.rglob("*") if p.is_file()
-                             and p.suffix in (".py", ".sql", ".toml", ".sum")))
+        history = (
+            tuple(self.query("SELECT id, checksum, state FROM dbshift_history ORDER BY id"))
+            if "dbshift_history" in {t for t, _ in schema}
+            else ()
+        )
+        files = tuple(
+            sorted(
+                (p.name, p.read_bytes())
+                for p in self.root.rglob("*")
+                if p.is_file() and p.suffix in (".py", ".sql", ".toml", ".sum")
+            )
+        )
         return schema, history, files
 
 
-def run_process(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_process(
+    args: list[str], cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """`python -m dbshift ARGS` as a real process."""
     return subprocess.run(
-        [sys.executable, "-m", "dbshift", *args], cwd=cwd, capture_output=True, text=True,
-        env={**os.environ, **(env or {})}, timeout=120,
+        [sys.executable, "-m", "dbshift", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
     )
 
 
 def _indent(code: str) -> str:
-    return "".join(f"    {line}\n" if line.strip() else "\n" for line in code.strip("\n").splitlines())
+    return "".join(
+        f"    {line}\n" if line.strip() else "\n" for line in code.strip("\n").splitlines()
+    )

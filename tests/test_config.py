@@ -37,7 +37,9 @@ def test_pyproject_without_table_is_skipped(tmp_path: Path) -> None:
     assert found is None or not found.is_relative_to(tmp_path)
 
 
-def test_environment_overrides_and_env_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_environment_overrides_and_env_variable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write(
         tmp_path / "dbshift.toml",
         'url = "sqlite:///dev.db"\nlock_timeout = 5\n'
@@ -101,7 +103,10 @@ def test_missing_url_is_reported_when_needed() -> None:
     ("url", "masked"),
     [
         ("postgresql://user:s3cret@host/db", "postgresql://user:***@host/db"),
-        ("mysql+pymysql://root:p%40ss@127.0.0.1:3306/x", "mysql+pymysql://root:***@127.0.0.1:3306/x"),
+        (
+            "mysql+pymysql://root:p%40ss@127.0.0.1:3306/x",
+            "mysql+pymysql://root:***@127.0.0.1:3306/x",
+        ),
         ("postgresql://user@host/db", "postgresql://user@host/db"),
         ("sqlite:///app.db", "sqlite:///app.db"),
     ],

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from dbshift.migrations.sqlsplit import split_sql
+from tests.helpers import Project, run_process
 
 import dbshift
 import dbshift.aio
-from dbshift.migrations.sqlsplit import split_sql
-from tests.helpers import Project, run_process
 
 
 @pytest.fixture
@@ -92,9 +92,13 @@ def test_processes_at_once(project: Project) -> None:
     assert outputs.count("applied ") - outputs.count("applied 0") >= 1
 
 
-def test_offline_sql_builds_the_same_database(project: Project, backend: str, scratch: object) -> None:
+def test_offline_sql_builds_the_same_database(
+    project: Project, backend: str, scratch: object
+) -> None:
     ids = _tables(project, 3)
-    project.python("col", 'op.add_column("t0", sa.Column("note", sa.String(20), server_default="x"))')
+    project.python(
+        "col", 'op.add_column("t0", sa.Column("note", sa.String(20), server_default="x"))'
+    )
     project.sql("plain", "CREATE TABLE plain (id INTEGER PRIMARY KEY);", "DROP TABLE plain;")
     script = project.ok("sql").out
     assert "CREATE TABLE" in script and "dbshift_history" in script
@@ -112,7 +116,9 @@ def test_offline_sql_builds_the_same_database(project: Project, backend: str, sc
     assert sorted(online.get_table_names()) == sorted(offline.get_table_names())
     for table in online.get_table_names():
         if not table.startswith("dbshift_"):
-            assert [c["name"] for c in online.get_columns(table)] == [c["name"] for c in offline.get_columns(table)]
+            assert [c["name"] for c in online.get_columns(table)] == [
+                c["name"] for c in offline.get_columns(table)
+            ]
     other = Project(project.root.parent / "other", other_url, project.capsys)
     for path in project.migrations.iterdir():
         (other.migrations / path.name).write_bytes(path.read_bytes())
@@ -121,7 +127,9 @@ def test_offline_sql_builds_the_same_database(project: Project, backend: str, sc
     engine.dispose()
 
 
-def test_offline_sql_without_any_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_offline_sql_without_any_database(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     project = Project(tmp_path, "postgresql://app:secret@nowhere.invalid/app", capsys)
     _tables(project, 2)
     down = project.ok("sql", "--down").out

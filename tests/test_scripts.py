@@ -50,7 +50,11 @@ def test_sql_header_and_sections(tmp_path: Path) -> None:
         "-- dbshift:up\nCREATE TABLE u (id int);\n-- dbshift:down\nDROP TABLE u;\n"
     )
     script = read_script(path)
-    assert (script.message, script.parents, script.transactional) == ("create users", ("a", "b"), False)
+    assert (script.message, script.parents, script.transactional) == (
+        "create users",
+        ("a", "b"),
+        False,
+    )
     (up, up_line), down = sql_sections(path.read_text())
     assert up.strip() == "CREATE TABLE u (id int);" and up_line == 6
     assert down is not None and down[0].strip() == "DROP TABLE u;" and down[1] == 8
@@ -91,7 +95,9 @@ def test_unreadable_headers_name_file_and_line(
 def test_duplicate_ids(tmp_path: Path) -> None:
     (tmp_path / "a1.py").write_text('"""m"""\nparents = []\n')
     (tmp_path / "a1.sql").write_text("-- m\n-- parents:\n-- dbshift:up\n")
-    with pytest.raises(GraphError, match=r"duplicate migration id a1: a1\.(py|sql) and a1\.(py|sql)"):
+    with pytest.raises(
+        GraphError, match=r"duplicate migration id a1: a1\.(py|sql) and a1\.(py|sql)"
+    ):
         scan(tmp_path)
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from tests.helpers import Project
 
 USERS = """
@@ -26,9 +25,15 @@ def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> 
 def test_new_upgrade_status_downgrade(project: Project) -> None:
     created = Path(project.ok("new", "-m", "create users").out.split()[-1])
     assert created.parent == project.migrations and created.suffix == ".py"
-    text = created.read_text().replace("def upgrade(op):\n    pass", "def upgrade(op):\n" + "".join(
-        f"    {line}\n" for line in USERS.strip().splitlines()))
-    created.write_text(text.replace("def downgrade(op):\n    pass", 'def downgrade(op):\n    op.drop_table("users")'))
+    text = created.read_text().replace(
+        "def upgrade(op):\n    pass",
+        "def upgrade(op):\n" + "".join(f"    {line}\n" for line in USERS.strip().splitlines()),
+    )
+    created.write_text(
+        text.replace(
+            "def downgrade(op):\n    pass", 'def downgrade(op):\n    op.drop_table("users")'
+        )
+    )
 
     status = project.fails(1, "status", "--check", "--json").json
     assert status["pending"] == [created.stem] and status["applied"] == []
@@ -61,8 +66,12 @@ def test_history_rows_record_who_when_how_long(project: Project) -> None:
 
 def test_derived_downgrade_restores_dropped_column(project: Project) -> None:
     project.python("users", USERS)
-    project.python("add email", 'op.add_column("users", sa.Column("email", sa.String(200), nullable=True))')
-    project.python("drop name", 'op.drop_index("ix_users_name", "users")\nop.drop_column("users", "name")')
+    project.python(
+        "add email", 'op.add_column("users", sa.Column("email", sa.String(200), nullable=True))'
+    )
+    project.python(
+        "drop name", 'op.drop_index("ix_users_name", "users")\nop.drop_column("users", "name")'
+    )
     project.ok("upgrade")
     assert project.columns("users") == ["id", "email"]
     project.ok("downgrade", "-1")
@@ -107,7 +116,9 @@ def test_sql_migrations_up_and_down(project: Project, backend: str) -> None:
 
 def test_failed_migration_is_rolled_back_and_named(project: Project, backend: str) -> None:
     good = project.python("users", USERS)
-    bad = project.sql("broken", "CREATE TABLE extra (id INTEGER);\nCREATE TABLE users (id INTEGER);")
+    bad = project.sql(
+        "broken", "CREATE TABLE extra (id INTEGER);\nCREATE TABLE users (id INTEGER);"
+    )
     result = project.fails(3, "upgrade")
     assert bad in result.err and "CREATE TABLE users" in result.err
     assert project.applied() == [good]
@@ -137,7 +148,9 @@ def test_edited_or_deleted_applied_migration_stops_everything(project: Project) 
     assert project.fingerprint() == before
     assert project.fails(4, "status").out.count("INTEGRITY") == 1
 
-    assert project.ok("repair", "--json").json["changes"] == [{"id": first, "action": "accepted new checksum"}]
+    assert project.ok("repair", "--json").json["changes"] == [
+        {"id": first, "action": "accepted new checksum"}
+    ]
     project.ok("upgrade")
     assert "x" in project.columns("users")
 
@@ -151,11 +164,19 @@ def test_edited_or_deleted_applied_migration_stops_everything(project: Project) 
 
 
 def test_branches_heads_and_merge(project: Project) -> None:
-    root = project.python("root", 'op.create_table("a", sa.Column("id", sa.Integer, primary_key=True))')
-    left = project.python("left", 'op.create_table("b", sa.Column("id", sa.Integer, primary_key=True))',
-                          parents=[root])
-    right = project.python("right", 'op.create_table("c", sa.Column("id", sa.Integer, primary_key=True))',
-                           parents=[root])
+    root = project.python(
+        "root", 'op.create_table("a", sa.Column("id", sa.Integer, primary_key=True))'
+    )
+    left = project.python(
+        "left",
+        'op.create_table("b", sa.Column("id", sa.Integer, primary_key=True))',
+        parents=[root],
+    )
+    right = project.python(
+        "right",
+        'op.create_table("c", sa.Column("id", sa.Integer, primary_key=True))',
+        parents=[root],
+    )
     assert project.ok("heads", "--json").json == {"heads": [left, right]}
     result = project.fails(2, "upgrade")
     assert left in result.err and right in result.err
@@ -175,8 +196,12 @@ def test_branches_heads_and_merge(project: Project) -> None:
 
 
 def test_targets_prefixes_and_relative_steps(project: Project) -> None:
-    ids = [project.python(f"t{n}", f'op.create_table("t{n}", sa.Column("id", sa.Integer, primary_key=True))')
-           for n in range(4)]
+    ids = [
+        project.python(
+            f"t{n}", f'op.create_table("t{n}", sa.Column("id", sa.Integer, primary_key=True))'
+        )
+        for n in range(4)
+    ]
     project.ok("upgrade", "+2")
     assert project.applied() == ids[:2]
     project.ok("upgrade", ids[2][:15])  # a unique prefix
@@ -242,11 +267,14 @@ def test_non_transactional_migration(project: Project) -> None:
     project.python("users", USERS)
     project.python(
         "concurrent index",
-        'op.create_index("ix_users_id_name", "users", ["id", "name"], postgresql_concurrently=True)',
+        'op.create_index("ix_users_id_name", "users", ["id", "name"],\n'
+        "                postgresql_concurrently=True)",
         header="transactional = False\n",
     )
     project.ok("upgrade")
-    assert ("ix_users_id_name",) in project.query("SELECT indexname FROM pg_indexes WHERE tablename = 'users'")
+    assert ("ix_users_id_name",) in project.query(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'users'"
+    )
 
 
 def test_data_migration_with_op_run(project: Project) -> None:
@@ -254,7 +282,8 @@ def test_data_migration_with_op_run(project: Project) -> None:
     project.python(
         "fill",
         "def fill(conn):\n"
-        "    conn.execute(sa.text(\"INSERT INTO users (id, name) VALUES (1, 'ada'), (2, 'bob')\"))\n"
+        "    conn.execute(sa.text(\n"
+        "        \"INSERT INTO users (id, name) VALUES (1, 'ada'), (2, 'bob')\"))\n"
         "op.run(fill)",
         downgrade='op.execute("DELETE FROM users")',
     )
@@ -273,4 +302,7 @@ def test_bulk_insert(project: Project) -> None:
         '[{"id": 1, "name": "x\'; DROP TABLE users; --"}, {"id": 2, "name": "b"}])',
     )
     project.ok("upgrade")
-    assert project.query("SELECT name FROM users ORDER BY id") == [("x'; DROP TABLE users; --",), ("b",)]
+    assert project.query("SELECT name FROM users ORDER BY id") == [
+        ("x'; DROP TABLE users; --",),
+        ("b",),
+    ]

@@ -1,8 +1,8 @@
 """dbshift: schema migrations for Python, versioned, exact, safe and fast.
 
-    import dbshift
-    config = dbshift.Config(url="sqlite:///app.db", migrations="migrations")
-    dbshift.upgrade(config, "head")
+import dbshift
+config = dbshift.Config(url="sqlite:///app.db", migrations="migrations")
+dbshift.upgrade(config, "head")
 """
 
 from dbshift._version import __version__

@@ -22,7 +22,7 @@ from dbshift.migrations import loader
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script, new_id, scan
 from dbshift.migrations.writer import render_python, render_sql, write_new
-from dbshift.runner import Listener, RunReport, Runner, integrity_problems
+from dbshift.runner import Listener, Runner, RunReport, integrity_problems
 
 T = TypeVar("T")
 
@@ -38,7 +38,9 @@ class Project:
     @classmethod
     def read(cls, config: Config) -> Project:
         scripts = tuple(scan(config.migrations_dir))
-        graph = Graph({s.id: s.parents for s in scripts}, files={s.id: s.path.name for s in scripts})
+        graph = Graph(
+            {s.id: s.parents for s in scripts}, files={s.id: s.path.name for s in scripts}
+        )
         return cls(config, scripts, graph)
 
     def script(self, ref: str) -> Script:
@@ -143,7 +145,9 @@ def upgrade(
     listener: Listener | None = None,
 ) -> RunReport:
     """Apply pending migrations up to `target` (default `head`)."""
-    return database.run(config, _jobs.upgrade(config, target, dry_run, single_transaction, listener))
+    return database.run(
+        config, _jobs.upgrade(config, target, dry_run, single_transaction, listener)
+    )
 
 
 def downgrade(
@@ -216,7 +220,9 @@ def _write(
         content = render_python(message, parents)
     else:
         content = render_python(message, parents, downgrade="    pass")
-    return write_new(project.config.migrations_dir, migration_id, "sql" if sql else "python", content)
+    return write_new(
+        project.config.migrations_dir, migration_id, "sql" if sql else "python", content
+    )
 
 
 def init(directory: str | Path = ".", *, migrations: str = "migrations") -> Path:
@@ -231,7 +237,7 @@ def init(directory: str | Path = ".", *, migrations: str = "migrations") -> Path
         "# dbshift configuration: https://github.com/dbshift/dbshift#configuration\n"
         'url = "${DATABASE_URL:-sqlite:///app.db}"\n'
         f'migrations = "{migrations}"\n'
-        "# models = [\"myapp.models:Base\"]   # for `dbshift make`\n"
+        '# models = ["myapp.models:Base"]   # for `dbshift make`\n'
         "\n"
         "# [environments.production]\n"
         '# url = "${PRODUCTION_DATABASE_URL}"\n',
@@ -286,7 +292,8 @@ class _jobs:
             applied = [r for r in rows if r.applied]
             applied_ids = {r.id for r in applied if r.id in known}
             current = tuple(
-                i for i in sorted(applied_ids)
+                i
+                for i in sorted(applied_ids)
                 if not any(c in applied_ids for c in project.graph.children_of(i))
             )
             return Status(
@@ -315,7 +322,11 @@ class _jobs:
                 applied = row is not None and row.applied
                 entries.append(
                     HistoryEntry(
-                        s.id, s.message, s.parents, s.kind, s.id in heads,
+                        s.id,
+                        s.message,
+                        s.parents,
+                        s.kind,
+                        s.id in heads,
                         row.applied_at if applied and row else None,
                         row.duration_ms if applied and row else None,
                     )
@@ -341,7 +352,9 @@ class _jobs:
                 project.graph.children_of(script.id),
                 row,
                 tuple(op.describe() for op in code.upgrade),
-                tuple(op.describe() for op in code.downgrade) if code.downgrade is not None else None,
+                tuple(op.describe() for op in code.downgrade)
+                if code.downgrade is not None
+                else None,
             )
 
         return job
@@ -375,7 +388,9 @@ class _jobs:
                             history.update_checksum(conn, script.id, script.checksum)
                             conn.execute(
                                 history.log_event(
-                                    "repair", script.id, script.checksum,
+                                    "repair",
+                                    script.id,
+                                    script.checksum,
                                     f"checksum {row.checksum[:12]} -> {script.checksum[:12]}",
                                 )
                             )
@@ -394,5 +409,7 @@ def _row_id(ref: str, rows: dict[str, HistoryRow], project: Project) -> str:
         return matches[0]
     if not matches:
         return project.graph.resolve(ref)
-    raise UsageError(f"ambiguous migration {ref!r}: {', '.join(sorted(matches))}",
-                     hint="give more characters of the id")
+    raise UsageError(
+        f"ambiguous migration {ref!r}: {', '.join(sorted(matches))}",
+        hint="give more characters of the id",
+    )

@@ -96,8 +96,9 @@ class Config:
         """Read the configuration file (found by walking up from `cwd` unless `path` is
         given), select an environment, and apply `overrides` (None values are ignored)."""
         env = env or os.environ.get("DBSHIFT_ENV") or None
+        source: Path | None
         if path is not None:
-            source: Path | None = Path(path).resolve()
+            source = Path(path).resolve()
             if not source.is_file():
                 raise ConfigError(
                     f"configuration file not found: {path}", hint="check the --config path"

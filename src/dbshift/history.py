@@ -28,7 +28,6 @@ from dbshift._version import __version__
 _TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
 
 
-
 class utc_now(sa.sql.functions.FunctionElement[datetime]):
     """The database's current UTC time, for offline scripts (rendered per dialect)."""
 
@@ -174,7 +173,9 @@ class History:
     def events(self, conn: sa.Connection) -> list[dict[str, Any]]:
         if not self.exists(conn):
             return []
-        return [dict(r) for r in conn.execute(sa.select(self.log).order_by(self.log.c.seq)).mappings()]
+        return [
+            dict(r) for r in conn.execute(sa.select(self.log).order_by(self.log.c.seq)).mappings()
+        ]
 
     # -- writes ------------------------------------------------------------------------
 

@@ -41,13 +41,17 @@ def render_script(
     graph = project.graph
     start, _, target = (range_ or "").rpartition(":")
     if down:
-        start_ids = graph.ancestors([graph.resolve(start)]) if start else set(graph.ancestors(graph.heads))
+        start_ids = (
+            graph.ancestors([graph.resolve(start)]) if start else set(graph.ancestors(graph.heads))
+        )
         ids = graph.plan_down(start_ids, target or "base")
     else:
         start_ids = graph.ancestors([graph.resolve(start)]) if start else set()
         ids = graph.plan_up(start_ids, target or "head")
     scripts = {s.id: s for s in project.scripts}
-    codes = {i: loader.load(scripts[i], sa_dialect.name) for i in graph.ancestors(set(ids) | start_ids)}
+    codes = {
+        i: loader.load(scripts[i], sa_dialect.name) for i in graph.ancestors(set(ids) | start_ids)
+    }
 
     def replay(upto: set[str]) -> Snapshot:
         snapshot = Snapshot()
@@ -85,9 +89,13 @@ def render_script(
         if down:
             bookkeeping: list[sa.Executable] = [history.delete(migration_id)]
         else:
-            bookkeeping = [history.insert_applied(migration_id, script.checksum, 0, at=history.now_sql())]
+            bookkeeping = [
+                history.insert_applied(migration_id, script.checksum, 0, at=history.now_sql())
+            ]
         bookkeeping.append(
-            history.log_event(direction, migration_id, script.checksum, "offline script", at=history.now_sql())
+            history.log_event(
+                direction, migration_id, script.checksum, "offline script", at=history.now_sql()
+            )
         )
         out += [render_statement(s, sa_dialect) + ";" for s in bookkeeping]
         if wrap:

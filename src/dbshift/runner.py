@@ -60,7 +60,9 @@ class Plan:
     steps: tuple[Step, ...]
 
     def to_json(self) -> list[dict[str, Any]]:
-        return [{"id": s.id, "direction": s.direction, "message": s.script.message} for s in self.steps]
+        return [
+            {"id": s.id, "direction": s.direction, "message": s.script.message} for s in self.steps
+        ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -211,7 +213,9 @@ class Runner:
             self._refuse_partial(rows)
             current = make_plan(self.graph, self.scripts, rows, direction, target)
             pending = {s.id for s in current.steps}
-            results = [StepResult(s.id, direction, "skipped") for s in plan.steps if s.id not in pending]
+            results = [
+                StepResult(s.id, direction, "skipped") for s in plan.steps if s.id not in pending
+            ]
             for step in current.steps:
                 if step.id not in operations:
                     operations[step.id] = self._operations(step)
@@ -240,7 +244,9 @@ class Runner:
                     self.history.record_applied(self.conn, step.id, step.script.checksum, 0)
                 else:
                     self.history.remove(self.conn, step.id)
-                self.conn.execute(self.history.log_event("stamp", step.id, step.script.checksum, direction))
+                self.conn.execute(
+                    self.history.log_event("stamp", step.id, step.script.checksum, direction)
+                )
                 results.append(StepResult(step.id, direction, "stamped"))
         return RunReport("stamp", plan, tuple(results))
 
@@ -321,7 +327,9 @@ class Runner:
         self.conn.execution_options(isolation_level="AUTOCOMMIT")
         started = time.perf_counter()
         try:
-            count = self._emit(step, ops, on_statement=lambda sql: progress.append(statement_hash(sql)))
+            count = self._emit(
+                step, ops, on_statement=lambda sql: progress.append(statement_hash(sql))
+            )
             self.conn.commit()
         except BaseException:
             self.conn.rollback()
@@ -330,8 +338,12 @@ class Runner:
                 with self.conn.begin():
                     self.history.record_partial(self.conn, step.id, step.script.checksum, progress)
                     self.conn.execute(
-                        self.history.log_event("failed", step.id, step.script.checksum,
-                                               f"{len(progress)} statement(s) completed")
+                        self.history.log_event(
+                            "failed",
+                            step.id,
+                            step.script.checksum,
+                            f"{len(progress)} statement(s) completed",
+                        )
                     )
             raise
         self.conn.execution_options(isolation_level=default_level)

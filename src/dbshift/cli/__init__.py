@@ -37,13 +37,20 @@ pass_state = click.make_pass_decorator(State)
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dbshift")
-@click.option("-c", "--config", "config_path", type=click.Path(dir_okay=False),
-              help="Configuration file (default: dbshift.toml or pyproject.toml, found upwards).")
+@click.option(
+    "-c",
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False),
+    help="Configuration file (default: dbshift.toml or pyproject.toml, found upwards).",
+)
 @click.option("--url", help="Database URL (overrides the configuration).")
 @click.option("--migrations", help="Migrations folder.")
 @click.option("--schema", help="Schema holding the bookkeeping tables.")
 @click.option("--table-prefix", help="Prefix of the bookkeeping tables (default dbshift_).")
-@click.option("--lock-timeout", type=float, help="Seconds to wait for the migration lock (default 60).")
+@click.option(
+    "--lock-timeout", type=float, help="Seconds to wait for the migration lock (default 60)."
+)
 @click.option("--env", help="Environment from [environments.NAME] (or DBSHIFT_ENV).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
@@ -68,10 +75,16 @@ def cli(
     if verbose:
         logging.basicConfig(stream=sys.stderr, format="%(name)s: %(message)s")
         logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
-    overrides = {"url": url, "migrations": migrations, "schema": schema,
-                 "table_prefix": table_prefix, "lock_timeout": lock_timeout}
-    ctx.obj = State(overrides, config_path, env, debug,
-                    Reporter(as_json=as_json, quiet=quiet, verbose=verbose))
+    overrides = {
+        "url": url,
+        "migrations": migrations,
+        "schema": schema,
+        "table_prefix": table_prefix,
+        "lock_timeout": lock_timeout,
+    }
+    ctx.obj = State(
+        overrides, config_path, env, debug, Reporter(as_json=as_json, quiet=quiet, verbose=verbose)
+    )
 
 
 @cli.command()
@@ -108,8 +121,13 @@ def merge(state: State, message: str) -> None:
 def upgrade(state: State, target: str, dry_run: bool, single_transaction: bool) -> None:
     """Apply migrations up to TARGET (default: head)."""
     with state.reporter.progress() as listener:
-        report = api.upgrade(state.config(), target, dry_run=dry_run,
-                             single_transaction=single_transaction, listener=listener)
+        report = api.upgrade(
+            state.config(),
+            target,
+            dry_run=dry_run,
+            single_transaction=single_transaction,
+            listener=listener,
+        )
     state.reporter.run(report)
 
 
@@ -173,8 +191,9 @@ def stamp(state: State, target: str) -> None:
 @click.option("--down", is_flag=True, help="A downgrade script (FROM defaults to the heads).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write to a file.")
 @pass_state
-def sql_command(state: State, range_: str | None, dialect: str | None, down: bool,
-                output: str | None) -> None:
+def sql_command(
+    state: State, range_: str | None, dialect: str | None, down: bool, output: str | None
+) -> None:
     """Offline SQL for a range of migrations, with no database connection."""
     script = api.sql(state.config(), range_, dialect=dialect, down=down)
     if output:
@@ -185,10 +204,20 @@ def sql_command(state: State, range_: str | None, dialect: str | None, down: boo
 
 
 @cli.command()
-@click.option("--applied", "applied", multiple=True, metavar="ID",
-              help="Mark a migration as applied (its statements were run by hand).")
-@click.option("--rolled-back", "rolled_back", multiple=True, metavar="ID",
-              help="Mark a migration as not applied (it was undone by hand).")
+@click.option(
+    "--applied",
+    "applied",
+    multiple=True,
+    metavar="ID",
+    help="Mark a migration as applied (its statements were run by hand).",
+)
+@click.option(
+    "--rolled-back",
+    "rolled_back",
+    multiple=True,
+    metavar="ID",
+    help="Mark a migration as not applied (it was undone by hand).",
+)
 @pass_state
 def repair(state: State, applied: tuple[str, ...], rolled_back: tuple[str, ...]) -> None:
     """Accept edited migrations' checksums, or fix the history after manual work."""
@@ -229,9 +258,14 @@ def main(argv: list[str] | None = None) -> NoReturn:
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         from dbshift.config import redact
 
-        print(redact(f"error: internal error: {type(error).__name__}: {first} "
-                     "(hint: run with --debug for the traceback and report it)", None),
-              file=sys.stderr)
+        print(
+            redact(
+                f"error: internal error: {type(error).__name__}: {first} "
+                "(hint: run with --debug for the traceback and report it)",
+                None,
+            ),
+            file=sys.stderr,
+        )
         sys.exit(3)
     sys.exit(0)
 

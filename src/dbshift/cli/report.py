@@ -40,8 +40,16 @@ class Reporter:
 
     def error(self, error: DbshiftError, debug: bool = False) -> None:
         if self.as_json:
-            self.json({"error": {"message": error.message, "hint": error.hint,
-                                 "exit_code": error.exit_code, "type": type(error).__name__}})
+            self.json(
+                {
+                    "error": {
+                        "message": error.message,
+                        "hint": error.hint,
+                        "exit_code": error.exit_code,
+                        "type": type(error).__name__,
+                    }
+                }
+            )
             return
         text = f"error: {error.message}"
         if error.hint:
@@ -95,8 +103,12 @@ class Reporter:
         from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
         with Progress(
-            TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(), console=self._console(), transient=False,
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=self._console(),
+            transient=False,
         ) as bar:
             yield _BarListener(bar)
 
@@ -112,7 +124,10 @@ class Reporter:
         for migration_id in status.pending:
             self.line(f"  - {migration_id}")
         for row in status.partial:
-            self.line(f"FAILED PART-WAY: {row.id}: {len(row.progress)} statement(s) ran and stayed committed")
+            self.line(
+                f"FAILED PART-WAY: {row.id}: "
+                f"{len(row.progress)} statement(s) ran and stayed committed"
+            )
         for problem in status.problems:
             self.line(f"INTEGRITY: {problem}")
 
@@ -126,8 +141,10 @@ class Reporter:
             table = Table("", "id", "message", "parents", "applied at", "ms", box=None)
             for e in entries:
                 table.add_row(
-                    "[green]✓[/]" if e.applied else "·", e.id + (" (head)" if e.head else ""),
-                    e.message, ", ".join(e.parents) if len(e.parents) != 1 else "",
+                    "[green]✓[/]" if e.applied else "·",
+                    e.id + (" (head)" if e.head else ""),
+                    e.message,
+                    ", ".join(e.parents) if len(e.parents) != 1 else "",
                     f"{e.applied_at:%Y-%m-%d %H:%M:%S}" if e.applied_at else "",
                     str(e.duration_ms) if e.duration_ms is not None else "",
                 )
@@ -136,7 +153,9 @@ class Reporter:
         for e in entries:
             mark = "applied" if e.applied else "pending"
             extra = f" parents={','.join(e.parents)}" if len(e.parents) > 1 else ""
-            when = f" at={e.applied_at:%Y-%m-%dT%H:%M:%S} ms={e.duration_ms}" if e.applied_at else ""
+            when = (
+                f" at={e.applied_at:%Y-%m-%dT%H:%M:%S} ms={e.duration_ms}" if e.applied_at else ""
+            )
             self.line(f"{mark} {e.id}{' (head)' if e.head else ''}{extra}{when}  {e.message}")
 
     def show(self, info: Any) -> None:
@@ -151,7 +170,11 @@ class Reporter:
         self.line(f"children:      {', '.join(info.children) or '(head)'}")
         self.line(f"transactional: {s.transactional}")
         self.line(f"checksum:      {s.checksum}")
-        applied = f"{info.row.applied_at:%Y-%m-%d %H:%M:%S} UTC by {info.row.applied_by}" if info.row else "no"
+        applied = (
+            f"{info.row.applied_at:%Y-%m-%d %H:%M:%S} UTC by {info.row.applied_by}"
+            if info.row
+            else "no"
+        )
         self.line(f"applied:       {applied}")
         self.line("upgrade:")
         for op in info.upgrade:

@@ -70,7 +70,9 @@ class PostgresLock(DatabaseLock):
         self._wait(conn, timeout, lambda: bool(conn.execute(query, params).scalar()))
 
     def release(self, conn: sa.Connection) -> None:
-        conn.execute(sa.text("SELECT pg_advisory_unlock(:a, :b)"), {"a": self.keys[0], "b": self.keys[1]})
+        conn.execute(
+            sa.text("SELECT pg_advisory_unlock(:a, :b)"), {"a": self.keys[0], "b": self.keys[1]}
+        )
         conn.commit()
 
     def holder(self, conn: sa.Connection) -> str:

@@ -126,7 +126,9 @@ def _parse_python_header(text: str, name: str) -> tuple[str, tuple[str, ...], bo
             flag = value.split("#")[0].strip()
             if flag not in ("True", "False"):
                 raise _header_error(
-                    name, start, f"transactional must be True or False, not {flag!r}",
+                    name,
+                    start,
+                    f"transactional must be True or False, not {flag!r}",
                     "write `transactional = False` for a migration that runs outside a transaction",
                 )
             transactional = flag == "True"
@@ -137,7 +139,9 @@ def _parse_python_header(text: str, name: str) -> tuple[str, tuple[str, ...], bo
         parents = _parse_parent_list(value, name, start)
     if parents is None:
         raise _header_error(
-            name, 1, "no `parents = [...]` line in the header",
+            name,
+            1,
+            "no `parents = [...]` line in the header",
             "add `parents = []` for a first migration, or the ids it builds on",
         )
     return message, parents, transactional
@@ -155,7 +159,9 @@ def _parse_parent_list(value: str, name: str, line: int) -> tuple[str, ...]:
         body = body[: close + 1]  # a trailing comment
     if len(body) < 2 or body[0] + body[-1] not in ("[]", "()"):
         raise _header_error(
-            name, line, f"cannot read parents {value.strip()!r}",
+            name,
+            line,
+            f"cannot read parents {value.strip()!r}",
             'parents must be a literal list of ids, e.g. parents = ["20260101T000000_init"]',
         )
     inner, parents, pos = body[1:-1], [], 0
@@ -163,7 +169,9 @@ def _parse_parent_list(value: str, name: str, line: int) -> tuple[str, ...]:
         match = _PY_STRING.match(inner, pos)
         if not match:
             raise _header_error(
-                name, line, f"cannot read parents {value.strip()!r}",
+                name,
+                line,
+                f"cannot read parents {value.strip()!r}",
                 'parents must be a literal list of quoted ids, e.g. ["20260101T000000_init"]',
             )
         parents.append(match.group(1) if match.group(1) is not None else match.group(2))
@@ -193,7 +201,9 @@ def _parse_sql_header(text: str, name: str) -> tuple[str, tuple[str, ...], bool]
             continue
         if not line.startswith("--"):
             raise _header_error(
-                name, number, "SQL before the `-- dbshift:up` marker",
+                name,
+                number,
+                "SQL before the `-- dbshift:up` marker",
                 "put statements under `-- dbshift:up` (and `-- dbshift:down`)",
             )
         match = _SQL_DIRECTIVE.match(line)
@@ -207,7 +217,9 @@ def _parse_sql_header(text: str, name: str) -> tuple[str, tuple[str, ...], bool]
             transactional = value.lower() == "true"
         else:
             raise _header_error(
-                name, number, f"transactional must be true or false, not {value!r}",
+                name,
+                number,
+                f"transactional must be true or false, not {value!r}",
                 "write `-- transactional: false`",
             )
     else:
@@ -216,7 +228,9 @@ def _parse_sql_header(text: str, name: str) -> tuple[str, tuple[str, ...], bool]
         )
     if parents is None:
         raise _header_error(
-            name, 1, "no `-- parents:` line in the header",
+            name,
+            1,
+            "no `-- parents:` line in the header",
             "add `-- parents:` (empty for a first migration) naming the ids it builds on",
         )
     return message, parents, transactional

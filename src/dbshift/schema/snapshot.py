@@ -121,7 +121,9 @@ class Table:
                 )
             )
         if self.primary_key and self.primary_key.name:
-            items.append(sa.PrimaryKeyConstraint(*self.primary_key.columns, name=self.primary_key.name))
+            items.append(
+                sa.PrimaryKeyConstraint(*self.primary_key.columns, name=self.primary_key.name)
+            )
         for fk in self.foreign_keys:
             prefix = f"{fk.ref_schema}." if fk.ref_schema else ""
             items.append(
@@ -142,8 +144,12 @@ class Table:
             items.append(sa.CheckConstraint(ck.sqltext, name=ck.name))
         table = sa.Table(self.name, metadata, *items, schema=self.schema, comment=self.comment)
         for ix in self.indexes:
-            sa.Index(ix.name, *[table.c[c] if c in table.c else sa.text(c) for c in ix.columns],
-                     unique=ix.unique, **dict(ix.options))
+            sa.Index(
+                ix.name,
+                *[table.c[c] if c in table.c else sa.text(c) for c in ix.columns],
+                unique=ix.unique,
+                **dict(ix.options),
+            )
         return table
 
 
