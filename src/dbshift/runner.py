@@ -227,16 +227,17 @@ class Runner:
         return RunReport(command, plan, tuple(results))
 
     def stamp(self, target: str) -> RunReport:
-        """Record the target state in the history without running anything."""
+        """Record the target state in the history without running anything.
+
+        Stamping moves up when the target needs migrations that are not applied, and
+        down when it is already applied (everything after it is unrecorded)."""
         rows = self.rows()
-        applied = {r.id for r in rows if r.applied}
-        resolved = target if target in ("base", "heads", "head") or target[:1] in "+-" else None
-        direction: Direction = "up"
-        if target == "base" or target.startswith("-"):
-            direction = "down"
-        elif resolved is None and "+" not in target and "-" not in target[1:]:
-            direction = "down" if self.graph.resolve(target) in applied else "up"
+        direction: Direction = "down" if target == "base" or target.startswith("-") else "up"
         plan = make_plan(self.graph, self.scripts, rows, direction, target)
+        if direction == "up" and not plan.steps and target not in ("head", "heads"):
+            if not target.startswith("+"):
+                direction = "down"
+                plan = make_plan(self.graph, self.scripts, rows, direction, target)
         results = []
         with self._locked(), self.conn.begin():
             for step in plan.steps:
