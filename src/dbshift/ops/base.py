@@ -43,6 +43,10 @@ class ExecutionContext(abc.ABC):
         Operations that must rebuild a table (SQLite ALTERs) or restate a column
         (MySQL `MODIFY`) ask for it here."""
 
+    def run(self, op: Operation) -> None:
+        """Carry out one operation here."""
+        op.execute(self)
+
     def run_python(self, fn: Callable[[sa.Connection], Any]) -> None:
         connection = self.connection
         if connection is None:
@@ -82,3 +86,13 @@ class Operation(abc.ABC):
 
     def __str__(self) -> str:
         return self.describe()
+
+
+def irreversible(what: str, hint: str = "write a downgrade(op) function") -> IrreversibleMigration:
+    from dbshift.errors import IrreversibleMigration
+
+    return IrreversibleMigration(f"cannot reverse {what}", hint=hint)
+
+
+if TYPE_CHECKING:
+    from dbshift.errors import IrreversibleMigration

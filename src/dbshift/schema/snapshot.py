@@ -101,30 +101,34 @@ class Table:
         return dataclasses.replace(self, **changes)
 
     def to_sqlalchemy(self, metadata: sa.MetaData | None = None) -> sa.Table:
-        """This table as a SQLAlchemy `Table`, for DDL compilation."""
+        """This table as a SQLAlchemy `Table`, for DDL compilation.
+
+        Tables its foreign keys point at are added to the metadata as stubs holding
+        just the referenced columns, so that `REFERENCES` compiles."""
         metadata = metadata if metadata is not None else sa.MetaData()
         pk = set(self.primary_key.columns) if self.primary_key else set()
-        items: list[Any] = []
-        for col in self.columns:
-            items.append(
-                sa.Column(
-                    col.name,
-                    col.type,
-                    sa.Computed(col.computed) if col.computed else None,
-                    nullable=col.nullable,
-                    server_default=sa.text(col.server_default)
-                    if col.server_default is not None
-                    else None,
-                    autoincrement=col.autoincrement,
-                    comment=col.comment,
-                    primary_key=col.name in pk,
-                )
+        items: list[Any] = [
+            sa.Column(
+                col.name,
+                col.type,
+                *([sa.Computed(sa.text(col.computed))] if col.computed else []),
+                nullable=col.nullable,
+                server_default=sa.text(col.server_default)
+                if col.server_default is not None
+                else None,
+                autoincrement=col.autoincrement,
+                comment=col.comment,
+                primary_key=col.name in pk,
             )
+            for col in self.columns
+        ]
         if self.primary_key and self.primary_key.name:
             items.append(
                 sa.PrimaryKeyConstraint(*self.primary_key.columns, name=self.primary_key.name)
             )
         for fk in self.foreign_keys:
+            if (fk.ref_table, fk.ref_schema) != (self.name, self.schema):
+                _stub(metadata, fk.ref_table, fk.ref_schema, fk.ref_columns)
             prefix = f"{fk.ref_schema}." if fk.ref_schema else ""
             items.append(
                 sa.ForeignKeyConstraint(
@@ -135,22 +139,38 @@ class Table:
                     onupdate=fk.onupdate,
                     deferrable=fk.deferrable,
                     initially=fk.initially,
-                    use_alter=False,
                 )
             )
-        for uq in self.uniques:
-            items.append(sa.UniqueConstraint(*uq.columns, name=uq.name))
-        for ck in self.checks:
-            items.append(sa.CheckConstraint(ck.sqltext, name=ck.name))
+        items += [sa.UniqueConstraint(*uq.columns, name=uq.name) for uq in self.uniques]
+        items += [sa.CheckConstraint(sa.text(ck.sqltext), name=ck.name) for ck in self.checks]
+        key = table_key(self.name, self.schema)
+        if key in metadata.tables:  # a stub made for another table's foreign key
+            metadata.remove(metadata.tables[key])
         table = sa.Table(self.name, metadata, *items, schema=self.schema, comment=self.comment)
         for ix in self.indexes:
-            sa.Index(
-                ix.name,
-                *[table.c[c] if c in table.c else sa.text(c) for c in ix.columns],
-                unique=ix.unique,
-                **dict(ix.options),
-            )
+            index_to_sqlalchemy(ix, table)
         return table
+
+
+def index_to_sqlalchemy(index: Index, table: sa.Table) -> sa.Index:
+    """`index` on `table`; entries that are not column names are SQL expressions."""
+    parts = [table.c[c] if c in table.c else sa.text(c) for c in index.columns]
+    options = {
+        key: sa.text(value) if key.endswith("_where") and isinstance(value, str) else value
+        for key, value in index.options
+    }
+    return sa.Index(index.name, *parts, unique=index.unique, _table=table, **options)
+
+
+def _stub(metadata: sa.MetaData, name: str, schema: str | None, columns: tuple[str, ...]) -> None:
+    key = table_key(name, schema)
+    existing = metadata.tables.get(key)
+    if existing is None:
+        sa.Table(name, metadata, *[sa.Column(c, sa.Integer) for c in columns], schema=schema)
+        return
+    for column in columns:
+        if column not in existing.c:
+            existing.append_column(sa.Column(column, sa.Integer))
 
 
 def table_key(name: str, schema: str | None = None) -> str:

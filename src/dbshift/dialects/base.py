@@ -1,0 +1,207 @@
+"""DDL that differs per backend. Each backend is a small class overriding only what differs.
+
+Rules receive plain snapshot data (tables, columns, constraints) and a context to emit
+statements to; they never see operation objects, so this layer sits below `ops/`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+from dbshift.errors import MigrationError
+from dbshift.schema.snapshot import (
+    Check,
+    Column,
+    ForeignKey,
+    PrimaryKey,
+    Table,
+    Unique,
+    table_key,
+)
+
+if TYPE_CHECKING:
+    from dbshift.ops.base import ExecutionContext
+
+Constraint = ForeignKey | Unique | Check | PrimaryKey
+TableChange = Callable[[Table], Table]
+
+
+class Keep:
+    """Marks an `alter_column` attribute that does not change."""
+
+    def __repr__(self) -> str:
+        return "KEEP"
+
+
+KEEP: Final = Keep()
+
+
+@dataclasses.dataclass(frozen=True)
+class ColumnChange:
+    """What an `alter_column` asks for; `None`/`KEEP` mean unchanged."""
+
+    type: TypeEngine[Any] | None = None
+    nullable: bool | None = None
+    server_default: str | None | Keep = KEEP
+    comment: str | None | Keep = KEEP
+    using: str | None = None
+
+    def applied(self, column: Column) -> Column:
+        changes: dict[str, Any] = {}
+        if self.type is not None:
+            changes["type"] = self.type
+        if self.nullable is not None:
+            changes["nullable"] = self.nullable
+        if not isinstance(self.server_default, Keep):
+            changes["server_default"] = self.server_default
+        if not isinstance(self.comment, Keep):
+            changes["comment"] = self.comment
+        return dataclasses.replace(column, **changes)
+
+
+def quote(dialect: Dialect, name: str) -> str:
+    """An identifier quoted by the dialect: always safe to put in SQL."""
+    return str(dialect.identifier_preparer.quote(name))
+
+
+def qualified(dialect: Dialect, name: str, schema: str | None) -> str:
+    preparer = dialect.identifier_preparer
+    if schema:
+        return f"{preparer.quote_schema(schema)}.{preparer.quote(name)}"
+    return str(preparer.quote(name))
+
+
+def type_sql(dialect: Dialect, type_: TypeEngine[Any]) -> str:
+    return str(dialect.type_compiler_instance.process(type_))
+
+
+def column_spec(dialect: Dialect, table: Table, column: str) -> str:
+    """The dialect's full definition of one column of `table` (for ADD and MODIFY)."""
+    sa_table = table.to_sqlalchemy()
+    compiler = dialect.ddl_compiler(dialect, None)
+    return str(compiler.get_column_specification(sa_table.c[column]))
+
+
+def stub_table(name: str, schema: str | None, columns: Sequence[str] = ()) -> sa.Table:
+    """A table holding just the named columns: enough to compile DDL about it."""
+    return sa.Table(
+        name, sa.MetaData(), *[sa.Column(c, sa.Integer) for c in columns], schema=schema
+    )
+
+
+def sa_constraint(table: str, schema: str | None, constraint: Constraint) -> sa.Constraint:
+    """`constraint` as a SQLAlchemy object on a stub table, for Add/DropConstraint."""
+    if isinstance(constraint, Check):
+        check = sa.CheckConstraint(sa.text(constraint.sqltext), name=constraint.name)
+        stub_table(table, schema).append_constraint(check)
+        return check
+    shell = Table(
+        name=table,
+        schema=schema,
+        columns=tuple(Column(c, sa.Integer()) for c in constraint.columns),
+        foreign_keys=(constraint,) if isinstance(constraint, ForeignKey) else (),
+        uniques=(constraint,) if isinstance(constraint, Unique) else (),
+    )
+    sa_table = shell.to_sqlalchemy()
+    if isinstance(constraint, PrimaryKey):
+        pk = sa.PrimaryKeyConstraint(*constraint.columns, name=constraint.name)
+        sa_table.append_constraint(pk)
+        return pk
+    kind = sa.ForeignKeyConstraint if isinstance(constraint, ForeignKey) else sa.UniqueConstraint
+    return next(c for c in sa_table.constraints if isinstance(c, kind))
+
+
+class DialectRules:
+    """Generic SQL (and PostgreSQL, which follows the standard closely)."""
+
+    name = "default"
+    #: DDL is transactional: a migration and its history row commit together
+    transactional_ddl = True
+
+    def add_column(
+        self,
+        ctx: ExecutionContext,
+        table: str,
+        schema: str | None,
+        column: Column,
+        change: TableChange,
+    ) -> None:
+        spec = column_spec(ctx.dialect, Table(table, (column,), schema=schema), column.name)
+        ctx.emit(f"ALTER TABLE {qualified(ctx.dialect, table, schema)} ADD COLUMN {spec}")
+
+    def drop_column(
+        self,
+        ctx: ExecutionContext,
+        table: str,
+        schema: str | None,
+        column: str,
+        change: TableChange,
+    ) -> None:
+        ctx.emit(
+            f"ALTER TABLE {qualified(ctx.dialect, table, schema)} "
+            f"DROP COLUMN {quote(ctx.dialect, column)}"
+        )
+
+    def alter_column(
+        self,
+        ctx: ExecutionContext,
+        table: str,
+        schema: str | None,
+        column: str,
+        wanted: ColumnChange,
+        existing: Column | None,
+        change: TableChange,
+    ) -> None:
+        """Standard `ALTER COLUMN` clauses, one statement per requested change."""
+        d = ctx.dialect
+        head = f"ALTER TABLE {qualified(d, table, schema)} ALTER COLUMN {quote(d, column)}"
+        if wanted.type is not None:
+            clause = f"{head} TYPE {type_sql(d, wanted.type)}"
+            ctx.emit(clause + (f" USING {wanted.using}" if wanted.using else ""))
+        if wanted.nullable is not None:
+            ctx.emit(f"{head} {'DROP' if wanted.nullable else 'SET'} NOT NULL")
+        if not isinstance(wanted.server_default, Keep):
+            default = wanted.server_default
+            ctx.emit(f"{head} DROP DEFAULT" if default is None else f"{head} SET DEFAULT {default}")
+        if not isinstance(wanted.comment, Keep):
+            sa_column = sa.Column(column, sa.Integer(), comment=wanted.comment)
+            sa.Table(table, sa.MetaData(), sa_column, schema=schema)
+            if wanted.comment is None:
+                ctx.emit(sa.schema.DropColumnComment(sa_column))
+            else:
+                ctx.emit(sa.schema.SetColumnComment(sa_column))
+
+    def add_constraint(
+        self,
+        ctx: ExecutionContext,
+        table: str,
+        schema: str | None,
+        constraint: Constraint,
+        change: TableChange,
+    ) -> None:
+        ctx.emit(sa.schema.AddConstraint(sa_constraint(table, schema, constraint)))
+
+    def drop_constraint(
+        self,
+        ctx: ExecutionContext,
+        table: str,
+        schema: str | None,
+        constraint: Constraint,
+        change: TableChange,
+    ) -> None:
+        ctx.emit(sa.schema.DropConstraint(sa_constraint(table, schema, constraint)))
+
+    def current_table(self, ctx: ExecutionContext, table: str, schema: str | None) -> Table:
+        found = ctx.table(table, schema)
+        if found is None:
+            raise MigrationError(
+                f"table {table_key(table, schema)} does not exist",
+                hint="check the table name, and the migrations that create it",
+            )
+        return found

@@ -1,0 +1,237 @@
+"""Column operations. What differs per backend lives in `dbshift.dialects`."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy.types import TypeEngine
+
+from dbshift.dialects import dialect_for
+from dbshift.dialects.base import KEEP, ColumnChange, Keep, qualified, quote
+from dbshift.ops.base import ExecutionContext, Operation, irreversible
+from dbshift.ops.constraints import AddConstraint, CreateIndex
+from dbshift.schema.snapshot import Column, Snapshot, Table, table_key
+
+
+def _update(snapshot: Snapshot, name: str, schema: str | None, change: Any) -> Snapshot:
+    table = snapshot.table(name, schema)
+    return snapshot if table is None else snapshot.with_table(change(table))
+
+
+def without_column(table: Table, column: str) -> Table:
+    """`table` minus a column and every index and constraint that uses it."""
+    pk = table.primary_key
+    if pk is not None and column in pk.columns:
+        rest = tuple(c for c in pk.columns if c != column)
+        pk = dataclasses.replace(pk, columns=rest) if rest else None
+    return table.replace(
+        columns=tuple(c for c in table.columns if c.name != column),
+        primary_key=pk,
+        indexes=tuple(i for i in table.indexes if column not in i.columns),
+        uniques=tuple(u for u in table.uniques if column not in u.columns),
+        foreign_keys=tuple(f for f in table.foreign_keys if column not in f.columns),
+    )
+
+
+def renamed_column(table: Table, old: str, new: str) -> Table:
+    """`table` with a column renamed everywhere it is referenced."""
+
+    def swap(names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(new if n == old else n for n in names)
+
+    pk = table.primary_key
+    return table.replace(
+        columns=tuple(
+            dataclasses.replace(c, name=new) if c.name == old else c for c in table.columns
+        ),
+        primary_key=dataclasses.replace(pk, columns=swap(pk.columns)) if pk else None,
+        indexes=tuple(dataclasses.replace(i, columns=swap(i.columns)) for i in table.indexes),
+        uniques=tuple(dataclasses.replace(u, columns=swap(u.columns)) for u in table.uniques),
+        foreign_keys=tuple(
+            dataclasses.replace(f, columns=swap(f.columns)) for f in table.foreign_keys
+        ),
+    )
+
+
+@dataclasses.dataclass(frozen=True)
+class AddColumn(Operation):
+    table: str
+    column: Column
+    schema: str | None = None
+
+    def apply(self, snapshot: Snapshot) -> Snapshot:
+        return _update(
+            snapshot,
+            self.table,
+            self.schema,
+            lambda t: t.replace(columns=(*t.columns, self.column)),
+        )
+
+    def execute(self, ctx: ExecutionContext) -> None:
+        dialect_for(ctx.dialect).add_column(
+            ctx,
+            self.table,
+            self.schema,
+            self.column,
+            lambda t: t.replace(columns=(*t.columns, self.column)),
+        )
+
+    def reverse(self, before: Snapshot) -> Sequence[Operation]:
+        return [DropColumn(self.table, self.column.name, self.schema)]
+
+    def describe(self) -> str:
+        return f"add column {table_key(self.table, self.schema)}.{self.column.name}"
+
+
+@dataclasses.dataclass(frozen=True)
+class DropColumn(Operation):
+    table: str
+    column: str
+    schema: str | None = None
+
+    def apply(self, snapshot: Snapshot) -> Snapshot:
+        return _update(snapshot, self.table, self.schema, lambda t: without_column(t, self.column))
+
+    def execute(self, ctx: ExecutionContext) -> None:
+        dialect_for(ctx.dialect).drop_column(
+            ctx, self.table, self.schema, self.column, lambda t: without_column(t, self.column)
+        )
+
+    def reverse(self, before: Snapshot) -> Sequence[Operation]:
+        table = before.table(self.table, self.schema)
+        column = table.column(self.column) if table else None
+        if table is None or column is None:
+            raise irreversible(
+                f"drop column {self.describe()[12:]}: its definition is unknown "
+                "(created by raw SQL?)"
+            )
+        if table.primary_key and self.column in table.primary_key.columns:
+            raise irreversible(f"drop of primary key column {self.describe()[12:]}")
+        restore: list[Operation] = [AddColumn(self.table, column, self.schema)]
+        restore += [
+            CreateIndex(self.table, i, self.schema)
+            for i in table.indexes
+            if self.column in i.columns
+        ]
+        restore += [
+            AddConstraint(self.table, c, self.schema)
+            for c in (*table.uniques, *table.foreign_keys)
+            if self.column in c.columns
+        ]
+        return restore
+
+    def describe(self) -> str:
+        return f"drop column {table_key(self.table, self.schema)}.{self.column}"
+
+
+@dataclasses.dataclass(frozen=True)
+class RenameColumn(Operation):
+    table: str
+    old: str
+    new: str
+    schema: str | None = None
+
+    def apply(self, snapshot: Snapshot) -> Snapshot:
+        return _update(
+            snapshot, self.table, self.schema, lambda t: renamed_column(t, self.old, self.new)
+        )
+
+    def execute(self, ctx: ExecutionContext) -> None:
+        d = ctx.dialect
+        ctx.emit(
+            f"ALTER TABLE {qualified(d, self.table, self.schema)} "
+            f"RENAME COLUMN {quote(d, self.old)} TO {quote(d, self.new)}"
+        )
+
+    def reverse(self, before: Snapshot) -> Sequence[Operation]:
+        return [RenameColumn(self.table, self.new, self.old, self.schema)]
+
+    def describe(self) -> str:
+        return f"rename column {table_key(self.table, self.schema)}.{self.old} to {self.new}"
+
+
+@dataclasses.dataclass(frozen=True)
+class AlterColumn(Operation):
+    """Change a column's type, nullability, server default or comment.
+
+    `existing` is what the migration says the column was (Alembic's `existing_*`
+    arguments); backends that must restate the whole column (MySQL `MODIFY`) use the
+    live definition first and fall back to it."""
+
+    table: str
+    column: str
+    schema: str | None = None
+    type: TypeEngine[Any] | None = None
+    nullable: bool | None = None
+    server_default: str | None | Keep = KEEP
+    comment: str | None | Keep = KEEP
+    existing: Column | None = None
+    postgresql_using: str | None = None
+
+    @property
+    def wanted(self) -> ColumnChange:
+        return ColumnChange(
+            self.type, self.nullable, self.server_default, self.comment, self.postgresql_using
+        )
+
+    def changed(self, column: Column) -> Column:
+        return self.wanted.applied(column)
+
+    def apply(self, snapshot: Snapshot) -> Snapshot:
+        return _update(snapshot, self.table, self.schema, self._change_table)
+
+    def execute(self, ctx: ExecutionContext) -> None:
+        dialect_for(ctx.dialect).alter_column(
+            ctx,
+            self.table,
+            self.schema,
+            self.column,
+            self.wanted,
+            self.existing,
+            lambda t: self._change_table(t),
+        )
+
+    def _change_table(self, table: Table) -> Table:
+        return table.replace(
+            columns=tuple(self.changed(c) if c.name == self.column else c for c in table.columns)
+        )
+
+    def reverse(self, before: Snapshot) -> Sequence[Operation]:
+        table = before.table(self.table, self.schema)
+        old = (table.column(self.column) if table else None) or self.existing
+        if old is None:
+            raise irreversible(
+                f"alter column {table_key(self.table, self.schema)}.{self.column}: "
+                "its previous definition is unknown",
+                hint="pass existing_type=/existing_nullable=, or write downgrade(op)",
+            )
+        return [
+            AlterColumn(
+                self.table,
+                self.column,
+                self.schema,
+                type=old.type if self.type is not None else None,
+                nullable=old.nullable if self.nullable is not None else None,
+                server_default=old.server_default
+                if not isinstance(self.server_default, Keep)
+                else KEEP,
+                comment=old.comment if not isinstance(self.comment, Keep) else KEEP,
+                existing=self.changed(old),
+            )
+        ]
+
+    def describe(self) -> str:
+        parts = []
+        if self.type is not None:
+            parts.append(f"type {self.type!r}")
+        if self.nullable is not None:
+            parts.append("null" if self.nullable else "not null")
+        if not isinstance(self.server_default, Keep):
+            parts.append(f"default {self.server_default}")
+        if not isinstance(self.comment, Keep):
+            parts.append("comment")
+        return f"alter column {table_key(self.table, self.schema)}.{self.column}: " + ", ".join(
+            parts
+        )

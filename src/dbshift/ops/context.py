@@ -1,0 +1,95 @@
+"""Where operations send statements: a live connection, or an offline script."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+
+from dbshift.ops.base import ExecutionContext, Operation
+from dbshift.schema.reflect import reflect_table
+from dbshift.schema.snapshot import Snapshot, Table
+
+Emitted = sa.Executable | str
+
+
+class OnlineContext(ExecutionContext):
+    """Executes statements on a connection; the runner owns the transactions.
+
+    `on_statement` is called with each statement after it succeeded (the runner
+    records per-statement progress with it where DDL is not transactional)."""
+
+    def __init__(
+        self,
+        connection: sa.Connection,
+        *,
+        default_schema: str | None = None,
+        on_statement: Callable[[Emitted], None] | None = None,
+    ) -> None:
+        self._connection = connection
+        self.dialect = connection.dialect
+        self.default_schema = default_schema
+        self.on_statement = on_statement
+
+    @property
+    def connection(self) -> sa.Connection:
+        return self._connection
+
+    def emit(self, statement: Emitted, params: Any = None) -> None:
+        if isinstance(statement, str):
+            if params:
+                self._connection.execute(sa.text(statement), params)
+            else:  # no bind-parameter parsing: `:name` and `%` in raw SQL stay as written
+                self._connection.exec_driver_sql(
+                    statement, execution_options={"no_parameters": True}
+                )
+        else:
+            self._connection.execute(statement, params)
+        if self.on_statement is not None:
+            self.on_statement(statement)
+
+    def table(self, name: str, schema: str | None = None) -> Table | None:
+        return reflect_table(self._connection, name, schema)
+
+
+class OfflineContext(ExecutionContext):
+    """Renders statements as SQL text; tables are read from a replayed snapshot."""
+
+    def __init__(
+        self, dialect: Dialect, snapshot: Snapshot, *, default_schema: str | None = None
+    ) -> None:
+        self.dialect = dialect
+        self.default_schema = default_schema
+        self.snapshot = snapshot
+        self.statements: list[str] = []
+
+    @property
+    def connection(self) -> None:
+        return None
+
+    def emit(self, statement: Emitted, params: Any = None) -> None:
+        self.statements.append(render_statement(statement, self.dialect, params))
+
+    def table(self, name: str, schema: str | None = None) -> Table | None:
+        return self.snapshot.table(name, schema)
+
+    def run(self, op: Operation) -> None:
+        op.execute(self)
+        self.snapshot = op.apply(self.snapshot)
+
+    def take(self) -> list[str]:
+        """The statements rendered since the last call."""
+        taken, self.statements = self.statements, []
+        return taken
+
+
+def render_statement(statement: Emitted, dialect: Dialect, params: Any = None) -> str:
+    """SQL text of a statement with its values inlined."""
+    if isinstance(statement, str):
+        if not params:
+            return statement
+        statement = sa.text(statement).bindparams(**params)
+    compiled = statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return str(compiled).strip()

@@ -1,0 +1,327 @@
+"""`op`: what a migration's `upgrade(op)` / `downgrade(op)` receives.
+
+Each call records an operation; nothing touches the database while the migration
+function runs. Names and signatures follow Alembic's, so Alembic migrations convert
+mechanically (`batch_alter_table` included; dbshift needs no batch mode on SQLite).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import sqlalchemy as sa
+
+from dbshift.dialects.base import KEEP, Keep
+from dbshift.errors import MigrationError
+from dbshift.ops.base import Operation
+from dbshift.ops.columns import AddColumn, AlterColumn, DropColumn, RenameColumn
+from dbshift.ops.constraints import AddConstraint, CreateIndex, DropConstraint, DropIndex
+from dbshift.ops.raw import BulkInsert, ExecuteSQL, RunPython
+from dbshift.ops.tables import CreateTable, DropTable, RenameTable
+from dbshift.schema.models import (
+    column_from_sqlalchemy,
+    foreign_key_from_sqlalchemy,
+    server_default_sql,
+    table_from_sqlalchemy,
+)
+from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Unique
+
+
+class Op:
+    def __init__(self) -> None:
+        self.operations: list[Operation] = []
+
+    def _add(self, operation: Operation) -> None:
+        self.operations.append(operation)
+
+    # -- tables ----------------------------------------------------------------------
+
+    def create_table(
+        self,
+        table_name: str,
+        *columns: Any,
+        schema: str | None = None,
+        comment: str | None = None,
+        **kw: Any,
+    ) -> sa.Table:
+        """Create a table; returns it as a SQLAlchemy `Table` (handy for bulk_insert)."""
+        table = sa.Table(table_name, sa.MetaData(), *columns, schema=schema, comment=comment, **kw)
+        self._add(CreateTable(table_from_sqlalchemy(table)))
+        return table
+
+    def drop_table(self, table_name: str, schema: str | None = None, **kw: Any) -> None:
+        self._add(DropTable(table_name, schema))
+
+    def rename_table(
+        self, old_table_name: str, new_table_name: str, schema: str | None = None
+    ) -> None:
+        self._add(RenameTable(old_table_name, new_table_name, schema))
+
+    # -- columns ---------------------------------------------------------------------
+
+    def add_column(
+        self, table_name: str, column: sa.Column[Any], schema: str | None = None
+    ) -> None:
+        table = sa.Table(table_name, sa.MetaData(), column, schema=schema)
+        self._add(AddColumn(table_name, column_from_sqlalchemy(column), schema))
+        for constraint in table.constraints:
+            if isinstance(constraint, sa.ForeignKeyConstraint):
+                self._add(
+                    AddConstraint(table_name, foreign_key_from_sqlalchemy(constraint), schema)
+                )
+            elif isinstance(constraint, sa.UniqueConstraint):
+                self._add(
+                    AddConstraint(
+                        table_name, Unique(_name(constraint.name), (column.name,)), schema
+                    )
+                )
+        for index in table.indexes:
+            self._add(
+                CreateIndex(
+                    table_name, Index(str(index.name), (column.name,), bool(index.unique)), schema
+                )
+            )
+
+    def drop_column(
+        self, table_name: str, column_name: str, schema: str | None = None, **kw: Any
+    ) -> None:
+        self._add(DropColumn(table_name, column_name, schema))
+
+    def rename_column(
+        self, table_name: str, old_column_name: str, new_column_name: str, schema: str | None = None
+    ) -> None:
+        self._add(RenameColumn(table_name, old_column_name, new_column_name, schema))
+
+    def alter_column(
+        self,
+        table_name: str,
+        column_name: str,
+        nullable: bool | None = None,
+        comment: str | None | bool = False,
+        server_default: Any = False,
+        new_column_name: str | None = None,
+        type_: Any = None,
+        existing_type: Any = None,
+        existing_server_default: Any = False,
+        existing_nullable: bool | None = None,
+        existing_comment: str | None = None,
+        schema: str | None = None,
+        postgresql_using: str | None = None,
+        **kw: Any,
+    ) -> None:
+        default: str | None | Keep = (
+            KEEP if server_default is False else server_default_sql(server_default)
+        )
+        new_comment: str | None | Keep = KEEP if comment is False else comment  # type: ignore[assignment]
+        existing = None
+        if existing_type is not None:
+            existing = Column(
+                column_name,
+                sa.types.to_instance(existing_type),
+                nullable=True if existing_nullable is None else existing_nullable,
+                server_default=server_default_sql(existing_server_default),
+                comment=existing_comment,
+            )
+        new_type = sa.types.to_instance(type_) if type_ is not None else None
+        if (
+            new_type is not None
+            or nullable is not None
+            or default is not KEEP
+            or new_comment is not KEEP
+        ):
+            self._add(
+                AlterColumn(
+                    table_name,
+                    column_name,
+                    schema,
+                    type=new_type,
+                    nullable=nullable,
+                    server_default=default,
+                    comment=new_comment,
+                    existing=existing,
+                    postgresql_using=postgresql_using,
+                )
+            )
+        if new_column_name is not None and new_column_name != column_name:
+            self._add(RenameColumn(table_name, column_name, new_column_name, schema))
+
+    # -- indexes and constraints -------------------------------------------------------
+
+    def create_index(
+        self,
+        index_name: str,
+        table_name: str,
+        columns: Sequence[Any],
+        schema: str | None = None,
+        unique: bool = False,
+        **kw: Any,
+    ) -> None:
+        entries = tuple(c if isinstance(c, str) else _sql(c) for c in columns)
+        options = tuple(sorted((k, _option(v)) for k, v in kw.items() if v is not None))
+        self._add(CreateIndex(table_name, Index(index_name, entries, unique, options), schema))
+
+    def drop_index(
+        self, index_name: str, table_name: str | None = None, schema: str | None = None, **kw: Any
+    ) -> None:
+        self._add(DropIndex(index_name, table_name, schema))
+
+    def create_foreign_key(
+        self,
+        constraint_name: str | None,
+        source_table: str,
+        referent_table: str,
+        local_cols: Sequence[str],
+        remote_cols: Sequence[str],
+        onupdate: str | None = None,
+        ondelete: str | None = None,
+        deferrable: bool | None = None,
+        initially: str | None = None,
+        match: str | None = None,
+        source_schema: str | None = None,
+        referent_schema: str | None = None,
+        **dialect_kw: Any,
+    ) -> None:
+        fk = ForeignKey(
+            constraint_name,
+            tuple(local_cols),
+            referent_table,
+            tuple(remote_cols),
+            referent_schema,
+            ondelete,
+            onupdate,
+            deferrable,
+            initially,
+        )
+        self._add(AddConstraint(source_table, fk, source_schema))
+
+    def create_unique_constraint(
+        self,
+        constraint_name: str | None,
+        table_name: str,
+        columns: Sequence[str],
+        schema: str | None = None,
+        **kw: Any,
+    ) -> None:
+        self._add(AddConstraint(table_name, Unique(constraint_name, tuple(columns)), schema))
+
+    def create_check_constraint(
+        self,
+        constraint_name: str | None,
+        table_name: str,
+        condition: Any,
+        schema: str | None = None,
+        **kw: Any,
+    ) -> None:
+        text = condition if isinstance(condition, str) else _sql(condition)
+        self._add(AddConstraint(table_name, Check(constraint_name, text), schema))
+
+    def create_primary_key(
+        self,
+        constraint_name: str | None,
+        table_name: str,
+        columns: Sequence[str],
+        schema: str | None = None,
+    ) -> None:
+        self._add(AddConstraint(table_name, PrimaryKey(tuple(columns), constraint_name), schema))
+
+    def drop_constraint(
+        self,
+        constraint_name: str,
+        table_name: str,
+        type_: str | None = None,
+        schema: str | None = None,
+    ) -> None:
+        self._add(DropConstraint(constraint_name, table_name, type_, schema))
+
+    # -- data and code -------------------------------------------------------------------
+
+    def execute(
+        self, sqltext: str | sa.Executable, execution_options: Any = None, *, params: Any = None
+    ) -> None:
+        self._add(ExecuteSQL(sqltext, params))
+
+    def bulk_insert(
+        self, table: sa.TableClause, rows: Sequence[dict[str, Any]], multiinsert: bool = True
+    ) -> None:
+        self._add(BulkInsert(table, tuple(dict(r) for r in rows)))
+
+    def run(self, fn: Callable[[sa.Connection], Any]) -> None:
+        """Call `fn(connection)` at this point of the migration, in its transaction."""
+        self._add(RunPython(fn))
+
+    def get_bind(self) -> sa.Connection:
+        raise MigrationError(
+            "op.get_bind() is not available: operations are recorded before they run",
+            hint="put data work in a function and call op.run(fn); it receives the connection",
+        )
+
+    @contextmanager
+    def batch_alter_table(
+        self, table_name: str, schema: str | None = None, **kw: Any
+    ) -> Iterator[_Batch]:
+        """Alembic's batch mode, for converted migrations: the same calls on one table."""
+        yield _Batch(self, table_name, schema)
+
+
+class _Batch:
+    def __init__(self, op: Op, table: str, schema: str | None) -> None:
+        self._op, self._table, self._schema = op, table, schema
+
+    def add_column(self, column: sa.Column[Any], **kw: Any) -> None:
+        self._op.add_column(self._table, column, schema=self._schema)
+
+    def drop_column(self, column_name: str, **kw: Any) -> None:
+        self._op.drop_column(self._table, column_name, schema=self._schema)
+
+    def alter_column(self, column_name: str, **kw: Any) -> None:
+        self._op.alter_column(self._table, column_name, schema=self._schema, **kw)
+
+    def create_index(self, index_name: str, columns: Sequence[Any], **kw: Any) -> None:
+        self._op.create_index(index_name, self._table, columns, schema=self._schema, **kw)
+
+    def drop_index(self, index_name: str, **kw: Any) -> None:
+        self._op.drop_index(index_name, self._table, schema=self._schema)
+
+    def create_foreign_key(
+        self,
+        name: str | None,
+        referent_table: str,
+        local_cols: Sequence[str],
+        remote_cols: Sequence[str],
+        **kw: Any,
+    ) -> None:
+        self._op.create_foreign_key(
+            name,
+            self._table,
+            referent_table,
+            local_cols,
+            remote_cols,
+            source_schema=self._schema,
+            **kw,
+        )
+
+    def create_unique_constraint(self, name: str | None, columns: Sequence[str], **kw: Any) -> None:
+        self._op.create_unique_constraint(name, self._table, columns, schema=self._schema)
+
+    def create_check_constraint(self, name: str | None, condition: Any, **kw: Any) -> None:
+        self._op.create_check_constraint(name, self._table, condition, schema=self._schema)
+
+    def drop_constraint(self, name: str, type_: str | None = None) -> None:
+        self._op.drop_constraint(name, self._table, type_, schema=self._schema)
+
+
+def _sql(clause: Any) -> str:
+    if isinstance(clause, sa.TextClause):
+        return clause.text
+    return str(clause.compile(compile_kwargs={"literal_binds": True}))
+
+
+def _option(value: Any) -> Any:
+    """Dialect options as plain data: SQL expressions become their text."""
+    return _sql(value) if isinstance(value, sa.ClauseElement) else value
+
+
+def _name(name: Any) -> str | None:
+    return None if name is None or type(name).__name__ == "_NoneName" else str(name)

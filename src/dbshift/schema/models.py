@@ -1,0 +1,111 @@
+"""Snapshot objects from SQLAlchemy schema objects (`Table`, `Column`, constraints).
+
+Migrations hand `op` SQLAlchemy objects, and models are SQLAlchemy `MetaData`; both
+become dialect-neutral snapshot objects here, without resolving foreign keys (the
+table they point at may not exist in this metadata).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.sql.schema import DefaultClause
+
+from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Table, Unique
+
+
+def server_default_sql(value: Any) -> str | None:
+    """SQL text for a server default given as a string, `text()`, expression or clause."""
+    if value is None or value is False:
+        return None
+    if isinstance(value, DefaultClause):
+        value = value.arg
+    if isinstance(value, str):
+        return "'" + value.replace("'", "''") + "'"
+    if isinstance(value, sa.TextClause):
+        return value.text
+    if isinstance(value, sa.ClauseElement):
+        return str(value.compile(compile_kwargs={"literal_binds": True}))
+    return str(value)
+
+
+def column_from_sqlalchemy(column: sa.Column[Any]) -> Column:
+    computed = column.computed
+    return Column(
+        name=column.name,
+        type=column.type,
+        nullable=bool(column.nullable),
+        server_default=server_default_sql(column.server_default),
+        autoincrement=column.autoincrement,
+        comment=column.comment,
+        computed=str(computed.sqltext) if computed is not None else None,
+    )
+
+
+def foreign_key_from_sqlalchemy(constraint: sa.ForeignKeyConstraint) -> ForeignKey:
+    targets = [element.target_fullname.split(".") for element in constraint.elements]
+    ref_schema = ".".join(targets[0][:-2]) or None
+    return ForeignKey(
+        name=_name(constraint.name),
+        columns=tuple(element.parent.name for element in constraint.elements),
+        ref_table=targets[0][-2],
+        ref_columns=tuple(t[-1] for t in targets),
+        ref_schema=ref_schema,
+        ondelete=constraint.ondelete,
+        onupdate=constraint.onupdate,
+        deferrable=constraint.deferrable,
+        initially=constraint.initially,
+    )
+
+
+def index_from_sqlalchemy(index: sa.Index) -> Index:
+    columns = []
+    for expression in index.expressions:
+        if isinstance(expression, sa.Column):
+            columns.append(expression.name)
+        else:
+            columns.append(str(expression.compile(compile_kwargs={"literal_binds": True})))
+    options = tuple(sorted((k, v) for k, v in index.kwargs.items() if v is not None))
+    return Index(_name(index.name) or "", tuple(columns), bool(index.unique), options)
+
+
+def table_from_sqlalchemy(table: sa.Table) -> Table:
+    pk = table.primary_key
+    foreign_keys, uniques, checks = [], [], []
+    for constraint in sorted(table.constraints, key=lambda c: (type(c).__name__, str(c.name))):
+        if isinstance(constraint, sa.ForeignKeyConstraint):
+            foreign_keys.append(foreign_key_from_sqlalchemy(constraint))
+        elif isinstance(constraint, sa.UniqueConstraint):
+            uniques.append(
+                Unique(_name(constraint.name), tuple(c.name for c in constraint.columns))
+            )
+        elif isinstance(constraint, sa.CheckConstraint) and not _type_generated(constraint):
+            checks.append(Check(_name(constraint.name), str(constraint.sqltext)))
+    return Table(
+        name=table.name,
+        schema=table.schema,
+        columns=tuple(column_from_sqlalchemy(c) for c in table.columns),
+        primary_key=PrimaryKey(tuple(c.name for c in pk.columns), _name(pk.name))
+        if pk is not None and len(pk.columns)
+        else None,
+        indexes=tuple(
+            index_from_sqlalchemy(i) for i in sorted(table.indexes, key=lambda i: str(i.name))
+        ),
+        foreign_keys=tuple(foreign_keys),
+        uniques=tuple(uniques),
+        checks=tuple(checks),
+        comment=table.comment,
+    )
+
+
+def _name(name: Any) -> str | None:
+    """Constraint names; SQLAlchemy's placeholder for "no name" becomes None."""
+    if name is None or type(name).__name__ == "_NoneName":
+        return None
+    return str(name)
+
+
+def _type_generated(constraint: sa.CheckConstraint) -> bool:
+    """Checks SQLAlchemy adds for Boolean/Enum types are part of the column type."""
+    return bool(getattr(constraint, "_type_bound", False))
