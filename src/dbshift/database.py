@@ -20,6 +20,10 @@ from dbshift.errors import ConfigError, DatabaseError, DbshiftError
 
 T = TypeVar("T")
 
+#: execution option set by the runner while it holds the lock: on SQLite its
+#: transactions then take the write lock at BEGIN, while reads stay unblocked
+WRITER = "dbshift_writer"
+
 _ASYNC_DRIVERS = frozenset({"asyncpg", "aiosqlite", "aiomysql", "asyncmy", "psycopg_async"})
 _DRIVER_PACKAGES = {
     "postgresql": "dbshift[postgresql]",
@@ -70,7 +74,7 @@ def create_engine(config: Config, url: URL | None = None) -> Any:
         if is_async(url):
             from sqlalchemy.ext.asyncio import create_async_engine
 
-            engine = create_async_engine(url, **kwargs)
+            engine: Any = create_async_engine(url, **kwargs)
             sync_engine = engine.sync_engine
         else:
             engine = sync_engine = sa.create_engine(url, **kwargs)
@@ -96,8 +100,9 @@ def _sqlite_transactional_ddl(engine: sa.Engine) -> None:
     """Make SQLite DDL transactional and take the write lock at BEGIN.
 
     Python's sqlite3 module leaves DDL outside transactions; with its own transaction
-    handling off, we emit BEGIN IMMEDIATE ourselves, so a migration and its history
-    row commit together and concurrent runners queue on the write lock."""
+    handling off, we emit BEGIN ourselves (BEGIN IMMEDIATE for the runner's writes), so
+    a migration and its history row commit together and concurrent runners queue on
+    the database's write lock."""
 
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection: Any, _record: Any) -> None:
@@ -105,8 +110,9 @@ def _sqlite_transactional_ddl(engine: sa.Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
-        if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        options = conn.get_execution_options()
+        if options.get("isolation_level") != "AUTOCOMMIT":
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITER) else "BEGIN")
 
 
 def run(config: Config, fn: Callable[[sa.Connection], T]) -> T:
@@ -174,9 +180,7 @@ def driver_message(error: BaseException) -> str:
     """The database's own message, first line, without SQLAlchemy's decoration."""
     original = getattr(error, "orig", None) or error
     text = str(original).strip()
-    if isinstance(original, tuple | list):
-        text = " ".join(str(part) for part in original)
-    args = getattr(original, "args", ())
+    args: tuple[Any, ...] = tuple(getattr(original, "args", ()))
     if len(args) == 2 and isinstance(args[0], int):  # PyMySQL: (code, message)
         text = f"({args[0]}) {args[1]}"
     return text.splitlines()[0] if text else type(original).__name__

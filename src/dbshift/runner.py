@@ -8,15 +8,17 @@ completed statement, so a failure part-way is reported honestly.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
 from dbshift.config import Config
+from dbshift.database import WRITER
 from dbshift.dialects import dialect_for
 from dbshift.dialects.locking import lock_for
 from dbshift.errors import (
@@ -234,10 +236,10 @@ class Runner:
         rows = self.rows()
         direction: Direction = "down" if target == "base" or target.startswith("-") else "up"
         plan = make_plan(self.graph, self.scripts, rows, direction, target)
-        if direction == "up" and not plan.steps and target not in ("head", "heads"):
-            if not target.startswith("+"):
-                direction = "down"
-                plan = make_plan(self.graph, self.scripts, rows, direction, target)
+        already_there = direction == "up" and not plan.steps
+        if already_there and target not in ("head", "heads") and not target.startswith("+"):
+            direction = "down"
+            plan = make_plan(self.graph, self.scripts, rows, direction, target)
         results = []
         with self._locked(), self.conn.begin():
             for step in plan.steps:
@@ -292,16 +294,19 @@ class Runner:
         for index, step in enumerate(steps):
             self.listener.step_started(step, index, len(steps))
             ops = operations[step.id]
-            if in_transaction:
-                result = self._execute(step, ops)
-            elif step.script.transactional and self.dialect.transactional_ddl:
-                with self.conn.begin():
-                    result = self._execute(step, ops)
-            else:
-                result = self._execute_autocommit(step, ops)
+            with busy_as_lock_timeout(self.config.lock_timeout):
+                result = self._run_step(step, ops, in_transaction)
             results.append(result)
             self.listener.step_finished(result)
         return results
+
+    def _run_step(self, step: Step, ops: Sequence[Operation], in_transaction: bool) -> StepResult:
+        if in_transaction:
+            return self._execute(step, ops)
+        if step.script.transactional and self.dialect.transactional_ddl:
+            with self.conn.begin():
+                return self._execute(step, ops)
+        return self._execute_autocommit(step, ops)
 
     def _already_done(self, step: Step) -> bool:
         row = self.history.row(self.conn, step.id)
@@ -329,7 +334,7 @@ class Runner:
         started = time.perf_counter()
         try:
             count = self._emit(
-                step, ops, on_statement=lambda sql: progress.append(statement_hash(sql))
+                step, ops, on_statement=lambda sql: progress.append(statement_hash(self._text(sql)))
             )
             self.conn.commit()
         except BaseException:
@@ -353,12 +358,21 @@ class Runner:
             self._record(step, duration)
         return StepResult(step.id, step.direction, _done(step), duration, count)
 
+    def _text(self, statement: sa.Executable | str) -> str:
+        if isinstance(statement, str):
+            return statement
+        assert isinstance(statement, sa.ClauseElement)
+        return str(statement.compile(dialect=self.conn.dialect))
+
     def _emit(
-        self, step: Step, ops: Sequence[Operation], on_statement: Callable[[str], None] | None
+        self,
+        step: Step,
+        ops: Sequence[Operation],
+        on_statement: Callable[[sa.Executable | str], None] | None,
     ) -> int:
         count = 0
 
-        def counted(sql: str) -> None:
+        def counted(sql: sa.Executable | str) -> None:
             nonlocal count
             count += 1
             if on_statement is not None:
@@ -453,6 +467,20 @@ def derive_downgrade(code: loader.MigrationCode, before: Snapshot) -> tuple[Oper
     return tuple(inverse)
 
 
+@contextlib.contextmanager
+def busy_as_lock_timeout(timeout: float) -> Iterator[None]:
+    """SQLite's "database is locked" after its busy timeout is our lock timeout."""
+    try:
+        yield
+    except exc.OperationalError as error:
+        if "database is locked" not in str(error.orig):
+            raise
+        raise LockTimeout(
+            f"the database is locked by another writer; gave up after {timeout:g} s",
+            hint="wait for the other run to finish, or raise --lock-timeout",
+        ) from None
+
+
 def _done(step: Step) -> str:
     return "applied" if step.direction == "up" else "reverted"
 
@@ -469,17 +497,12 @@ class _Held:
         if conn.in_transaction():
             conn.commit()
         self.lock.acquire(conn, self.runner.config.lock_timeout)
+        conn.execution_options(**{WRITER: True})
         try:
-            with conn.begin():
+            with busy_as_lock_timeout(self.runner.config.lock_timeout), conn.begin():
                 self.runner.history.ensure(conn)
-        except exc.OperationalError as error:
+        except BaseException:
             self._release()
-            if "locked" in str(error.orig).lower():
-                raise LockTimeout(
-                    f"the database is locked by another writer; gave up after "
-                    f"{self.runner.config.lock_timeout:g} s",
-                    hint="wait for the other run to finish, or raise --lock-timeout",
-                ) from None
             raise
 
     def __exit__(self, *exc_info: object) -> None:
@@ -487,6 +510,7 @@ class _Held:
 
     def _release(self) -> None:
         conn = self.runner.conn
+        conn.execution_options(**{WRITER: False})
         try:
             if conn.in_transaction():
                 conn.rollback()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
@@ -33,6 +34,30 @@ class State:
 
 
 pass_state = click.make_pass_decorator(State)
+
+
+def _json_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        state = ctx.find_object(State)
+        assert state is not None
+        state.reporter.as_json, state.reporter.tty = True, False
+
+
+def reporting(fn: F) -> F:
+    """A command whose result can be printed as JSON: `--json` also works after it."""
+    option = click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        expose_value=False,
+        callback=_json_flag,
+        help="Machine-readable output.",
+    )
+    return option(fn)
+
+
+# Targets like -1 must not be taken for options.
+TARGETS = {"ignore_unknown_options": True}
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -99,6 +124,7 @@ def init(state: State, directory: str) -> None:
 @cli.command()
 @click.option("-m", "--message", required=True, help="What the migration does.")
 @click.option("--sql", "as_sql", is_flag=True, help="Write a SQL migration instead of Python.")
+@reporting
 @pass_state
 def new(state: State, message: str, as_sql: bool) -> None:
     """Write an empty migration on top of the current heads."""
@@ -107,16 +133,18 @@ def new(state: State, message: str, as_sql: bool) -> None:
 
 @cli.command()
 @click.option("-m", "--message", default="merge heads", show_default=True)
+@reporting
 @pass_state
 def merge(state: State, message: str) -> None:
     """Write a migration that joins all current heads."""
     state.reporter.written(api.merge(state.config(), message))
 
 
-@cli.command()
+@cli.command(context_settings=TARGETS)
 @click.argument("target", default="head")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("--single-transaction", is_flag=True, help="Run the whole plan in one transaction.")
+@reporting
 @pass_state
 def upgrade(state: State, target: str, dry_run: bool, single_transaction: bool) -> None:
     """Apply migrations up to TARGET (default: head)."""
@@ -131,9 +159,10 @@ def upgrade(state: State, target: str, dry_run: bool, single_transaction: bool) 
     state.reporter.run(report)
 
 
-@cli.command()
+@cli.command(context_settings=TARGETS)
 @click.argument("target")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+@reporting
 @pass_state
 def downgrade(state: State, target: str, dry_run: bool) -> None:
     """Revert migrations down to TARGET (-1, an id, or base)."""
@@ -144,6 +173,7 @@ def downgrade(state: State, target: str, dry_run: bool) -> None:
 
 @cli.command()
 @click.option("--check", is_flag=True, help="Exit 1 when migrations are pending.")
+@reporting
 @pass_state
 def status(state: State, check: bool) -> None:
     """Applied, pending and head migrations."""
@@ -156,6 +186,7 @@ def status(state: State, check: bool) -> None:
 
 
 @cli.command()
+@reporting
 @pass_state
 def history(state: State) -> None:
     """Every migration, oldest first, with applied marks and durations."""
@@ -163,6 +194,7 @@ def history(state: State) -> None:
 
 
 @cli.command()
+@reporting
 @pass_state
 def heads(state: State) -> None:
     """The current head migrations."""
@@ -171,14 +203,16 @@ def heads(state: State) -> None:
 
 @cli.command()
 @click.argument("migration")
+@reporting
 @pass_state
 def show(state: State, migration: str) -> None:
     """One migration: header, place in the graph, operations."""
     state.reporter.show(api.show(state.config(), migration))
 
 
-@cli.command()
+@cli.command(context_settings=TARGETS)
 @click.argument("target")
+@reporting
 @pass_state
 def stamp(state: State, target: str) -> None:
     """Record TARGET as applied without running migrations."""
@@ -218,6 +252,7 @@ def sql_command(
     metavar="ID",
     help="Mark a migration as not applied (it was undone by hand).",
 )
+@reporting
 @pass_state
 def repair(state: State, applied: tuple[str, ...], rolled_back: tuple[str, ...]) -> None:
     """Accept edited migrations' checksums, or fix the history after manual work."""
@@ -240,7 +275,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(done.code)
     except DbshiftError as error:
         if debug:
-            raise
+            traceback.print_exc()
         Reporter(as_json=as_json).error(error)
         sys.exit(error.exit_code)
     except click.exceptions.Abort:

@@ -48,8 +48,8 @@ class ColumnChange:
 
     type: TypeEngine[Any] | None = None
     nullable: bool | None = None
-    server_default: str | None | Keep = KEEP
-    comment: str | None | Keep = KEEP
+    server_default: str | Keep | None = KEEP
+    comment: str | Keep | None = KEEP
     using: str | None = None
 
     def applied(self, column: Column) -> Column:
@@ -84,7 +84,7 @@ def type_sql(dialect: Dialect, type_: TypeEngine[Any]) -> str:
 def column_spec(dialect: Dialect, table: Table, column: str) -> str:
     """The dialect's full definition of one column of `table` (for ADD and MODIFY)."""
     sa_table = table.to_sqlalchemy()
-    compiler = dialect.ddl_compiler(dialect, None)
+    compiler = dialect.ddl_compiler(dialect, None)  # type: ignore[arg-type]
     return str(compiler.get_column_specification(sa_table.c[column]))
 
 

@@ -25,7 +25,7 @@ from dbshift.dialects.base import (
     quote,
 )
 from dbshift.errors import MigrationError
-from dbshift.schema.snapshot import Column, Table, index_to_sqlalchemy
+from dbshift.schema.snapshot import Column, index_to_sqlalchemy
 
 if TYPE_CHECKING:
     from dbshift.ops.base import ExecutionContext
@@ -61,9 +61,10 @@ class SQLiteRules(DialectRules):
         change: TableChange,
     ) -> None:
         current = self.current_table(ctx, table, schema)
-        used = [*current.indexes, *current.uniques, *current.foreign_keys]
+        used = [i.columns for i in current.indexes] + [u.columns for u in current.uniques]
+        used += [f.columns for f in current.foreign_keys]
         in_pk = current.primary_key is not None and column in current.primary_key.columns
-        if in_pk or any(column in item.columns for item in used) or current.checks:
+        if in_pk or any(column in columns for columns in used) or current.checks:
             self.rebuild(ctx, table, schema, change)
         else:
             super().drop_column(ctx, table, schema, column, change)

@@ -133,8 +133,9 @@ def _parse_python_header(text: str, name: str) -> tuple[str, tuple[str, ...], bo
                 )
             transactional = flag == "True"
             continue
+        value = _code(value)
         while not _closes_list(value) and index < len(lines):
-            value += " " + lines[index].strip()
+            value += " " + _code(lines[index]).strip()
             index += 1
         parents = _parse_parent_list(value, name, start)
     if parents is None:
@@ -147,16 +148,17 @@ def _parse_python_header(text: str, name: str) -> tuple[str, tuple[str, ...], bo
     return message, parents, transactional
 
 
+def _code(line: str) -> str:
+    """A header line without its comment (ids never contain `#`)."""
+    return line.split("#", 1)[0]
+
+
 def _closes_list(value: str) -> bool:
-    stripped = value.split("#")[0].rstrip()
-    return stripped.endswith(("]", ")"))
+    return value.rstrip().endswith(("]", ")"))
 
 
 def _parse_parent_list(value: str, name: str, line: int) -> tuple[str, ...]:
     body = value.strip()
-    close = max(body.rfind("]"), body.rfind(")"))
-    if close != -1 and body[close + 1 :].strip().startswith("#"):
-        body = body[: close + 1]  # a trailing comment
     if len(body) < 2 or body[0] + body[-1] not in ("[]", "()"):
         raise _header_error(
             name,
@@ -185,7 +187,8 @@ def _docstring_first_line(text: str) -> str:
         if stripped.startswith(quote):
             end = stripped.find(quote, 3)
             body = stripped[3:end] if end != -1 else ""
-            return body.strip().split("\n", 1)[0].strip()
+            first = body.strip().split("\n", 1)[0].strip()
+            return re.sub(r"\\(.)", r"\1", first)  # as written by `writer.render_python`
     return ""
 
 

@@ -12,7 +12,7 @@ from dbshift.dialects import dialect_for
 from dbshift.dialects.base import KEEP, ColumnChange, Keep, qualified, quote
 from dbshift.ops.base import ExecutionContext, Operation, irreversible
 from dbshift.ops.constraints import AddConstraint, CreateIndex
-from dbshift.schema.snapshot import Column, Snapshot, Table, table_key
+from dbshift.schema.snapshot import Column, ForeignKey, Snapshot, Table, Unique, table_key
 
 
 def _update(snapshot: Snapshot, name: str, schema: str | None, change: Any) -> Snapshot:
@@ -115,9 +115,10 @@ class DropColumn(Operation):
             for i in table.indexes
             if self.column in i.columns
         ]
+        constraints: list[Unique | ForeignKey] = [*table.uniques, *table.foreign_keys]
         restore += [
             AddConstraint(self.table, c, self.schema)
-            for c in (*table.uniques, *table.foreign_keys)
+            for c in constraints
             if self.column in c.columns
         ]
         return restore
@@ -165,8 +166,8 @@ class AlterColumn(Operation):
     schema: str | None = None
     type: TypeEngine[Any] | None = None
     nullable: bool | None = None
-    server_default: str | None | Keep = KEEP
-    comment: str | None | Keep = KEEP
+    server_default: str | Keep | None = KEEP
+    comment: str | Keep | None = KEEP
     existing: Column | None = None
     postgresql_using: str | None = None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+
 import sqlalchemy as sa
 
 from dbshift.dialects import dialect_for

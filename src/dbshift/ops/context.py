@@ -91,5 +91,6 @@ def render_statement(statement: Emitted, dialect: Dialect, params: Any = None) -
         if not params:
             return statement
         statement = sa.text(statement).bindparams(**params)
+    assert isinstance(statement, sa.ClauseElement)
     compiled = statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     return str(compiled).strip()

@@ -99,7 +99,7 @@ class Op:
         table_name: str,
         column_name: str,
         nullable: bool | None = None,
-        comment: str | None | bool = False,
+        comment: str | bool | None = False,
         server_default: Any = False,
         new_column_name: str | None = None,
         type_: Any = None,
@@ -111,10 +111,10 @@ class Op:
         postgresql_using: str | None = None,
         **kw: Any,
     ) -> None:
-        default: str | None | Keep = (
+        default: str | Keep | None = (
             KEEP if server_default is False else server_default_sql(server_default)
         )
-        new_comment: str | None | Keep = KEEP if comment is False else comment  # type: ignore[assignment]
+        new_comment: str | Keep | None = KEEP if comment is False else comment  # type: ignore[assignment]
         existing = None
         if existing_type is not None:
             existing = Column(

@@ -81,9 +81,8 @@ class RenameTable(Operation):
         return renamed
 
     def execute(self, ctx: ExecutionContext) -> None:
-        ctx.emit(
-            f"ALTER TABLE {qualified(ctx.dialect, self.old, self.schema)} RENAME TO {quote(ctx.dialect, self.new)}"
-        )
+        old, new = qualified(ctx.dialect, self.old, self.schema), quote(ctx.dialect, self.new)
+        ctx.emit(f"ALTER TABLE {old} RENAME TO {new}")
 
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
         return [RenameTable(self.new, self.old, self.schema)]

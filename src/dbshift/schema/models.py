@@ -64,8 +64,10 @@ def index_from_sqlalchemy(index: sa.Index) -> Index:
     for expression in index.expressions:
         if isinstance(expression, sa.Column):
             columns.append(expression.name)
-        else:
+        elif isinstance(expression, sa.ClauseElement):
             columns.append(str(expression.compile(compile_kwargs={"literal_binds": True})))
+        else:
+            columns.append(str(expression))
     options = tuple(sorted((k, v) for k, v in index.kwargs.items() if v is not None))
     return Index(_name(index.name) or "", tuple(columns), bool(index.unique), options)
 

@@ -116,7 +116,7 @@ class Table:
                 server_default=sa.text(col.server_default)
                 if col.server_default is not None
                 else None,
-                autoincrement=col.autoincrement,
+                autoincrement=col.autoincrement,  # type: ignore[arg-type]
                 comment=col.comment,
                 primary_key=col.name in pk,
             )
@@ -155,7 +155,7 @@ class Table:
 def index_to_sqlalchemy(index: Index, table: sa.Table) -> sa.Index:
     """`index` on `table`; entries that are not column names are SQL expressions."""
     parts = [table.c[c] if c in table.c else sa.text(c) for c in index.columns]
-    options = {
+    options: dict[str, Any] = {
         key: sa.text(value) if key.endswith("_where") and isinstance(value, str) else value
         for key, value in index.options
     }
