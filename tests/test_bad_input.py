@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+
 from tests.helpers import Project, run_process
 
 TABLE = 'op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))'

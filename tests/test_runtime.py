@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from dbshift.migrations.sqlsplit import split_sql
-from tests.helpers import Project, run_process
 
 import dbshift
 import dbshift.aio
+from dbshift.migrations.sqlsplit import split_sql
+from tests.helpers import Project, run_process
 
 
 @pytest.fixture

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dbshift.dialects.base import ColumnChange, DialectRules, TableChange, column_spec, qualified
+import sqlalchemy as sa
+
+from dbshift.dialects.base import (
+    ColumnChange,
+    Constraint,
+    DialectRules,
+    TableChange,
+    column_spec,
+    qualified,
+    quote,
+)
 from dbshift.errors import MigrationError
-from dbshift.schema.snapshot import Column, Table, table_key
+from dbshift.schema.snapshot import Column, ForeignKey, Table, table_key
 
 if TYPE_CHECKING:
     from dbshift.ops.base import ExecutionContext
@@ -41,3 +51,48 @@ class MySQLRules(DialectRules):
             )
         spec = column_spec(ctx.dialect, new_table, column)
         ctx.emit(f"ALTER TABLE {qualified(ctx.dialect, table, schema)} MODIFY COLUMN {spec}")
+
+    def drop_column(
+        self,
+        ctx: ExecutionContext,
+        table: str,
+        schema: str | None,
+        column: str,
+        change: TableChange,
+    ) -> None:
+        """MySQL shrinks a multi-column index when one of its columns is dropped; other
+        backends drop the index. Drop it explicitly so every backend ends the same."""
+        current = ctx.table(table, schema)
+        for index in current.indexes if current is not None else ():
+            if column in index.columns and len(index.columns) > 1:
+                d = ctx.dialect
+                ctx.emit(
+                    f"ALTER TABLE {qualified(d, table, schema)} DROP INDEX {quote(d, index.name)}"
+                )
+        super().drop_column(ctx, table, schema, column, change)
+
+    def drop_constraint(
+        self,
+        ctx: ExecutionContext,
+        table: str,
+        schema: str | None,
+        constraint: Constraint,
+        change: TableChange,
+    ) -> None:
+        """Dropping a foreign key also drops the index InnoDB created for it, so that
+        adding then dropping a foreign key leaves the table as it was."""
+        implicit = None
+        conn = ctx.connection
+        if conn is not None and isinstance(constraint, ForeignKey) and constraint.name:
+            implicit = conn.execute(
+                sa.text(
+                    "SELECT index_name FROM information_schema.statistics WHERE "
+                    "table_schema = COALESCE(:schema, DATABASE()) AND table_name = :table "
+                    "AND index_name = :name"
+                ),
+                {"schema": schema, "table": table, "name": constraint.name},
+            ).scalar()
+        super().drop_constraint(ctx, table, schema, constraint, change)
+        if implicit is not None:
+            d = ctx.dialect
+            ctx.emit(f"ALTER TABLE {qualified(d, table, schema)} DROP INDEX {quote(d, implicit)}")

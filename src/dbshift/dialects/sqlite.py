@@ -134,9 +134,10 @@ class SQLiteRules(DialectRules):
                 if kept
                 else sa.schema.CreateIndex(index_to_sqlalchemy(index, sa_table))
             )
-        for (kind, _name), sql in saved.items():
-            if kind == "trigger":
-                ctx.emit(sql)
+        known = {i.name for i in old.indexes}
+        for (kind, name), sql in saved.items():
+            if kind == "trigger" or (kind == "index" and name not in known):
+                ctx.emit(sql)  # triggers, and indexes reflection cannot describe
         self._check_foreign_keys(ctx, table)
 
     def _check_foreign_keys(self, ctx: ExecutionContext, table: str) -> None:

@@ -39,6 +39,7 @@ def with_constraint(table: Table, constraint: Constraint) -> Table:
 
 def find_constraint(table: Table, name: str) -> Constraint | None:
     everything: list[Constraint] = [*table.foreign_keys, *table.uniques, *table.checks]
+    everything += [Unique(i.name, i.columns) for i in table.indexes if i.unique]
     if table.primary_key is not None:
         everything.append(table.primary_key)
     return next((c for c in everything if c.name == name), None)
@@ -51,6 +52,7 @@ def without_constraint(table: Table, name: str) -> Table:
         foreign_keys=tuple(c for c in table.foreign_keys if c.name != name),
         uniques=tuple(c for c in table.uniques if c.name != name),
         checks=tuple(c for c in table.checks if c.name != name),
+        indexes=tuple(i for i in table.indexes if not (i.unique and i.name == name)),
     )
 
 
@@ -67,7 +69,7 @@ class CreateIndex(Operation):
         return snapshot.with_table(table.replace(indexes=(*table.indexes, self.index)))
 
     def execute(self, ctx: ExecutionContext) -> None:
-        plain = [c for c in self.index.columns if _is_name(c)]
+        plain = [c for c in self.index.columns if c not in self.index.expressions]
         ctx.emit(
             sa.schema.CreateIndex(
                 index_to_sqlalchemy(self.index, stub_table(self.table, self.schema, plain))
@@ -221,7 +223,3 @@ def _placeholder(kind: str, name: str) -> Constraint:
     if kind == "primary":
         return PrimaryKey(("x",), name)
     return Check(name, "1 = 1")
-
-
-def _is_name(entry: str) -> bool:
-    return entry.replace("_", "").isalnum() or not any(ch in entry for ch in "() +-*/,'\"")

@@ -159,8 +159,10 @@ class Op:
         **kw: Any,
     ) -> None:
         entries = tuple(c if isinstance(c, str) else _sql(c) for c in columns)
+        expressions = tuple(_sql(c) for c in columns if not isinstance(c, str))
         options = tuple(sorted((k, _option(v)) for k, v in kw.items() if v is not None))
-        self._add(CreateIndex(table_name, Index(index_name, entries, unique, options), schema))
+        index = Index(index_name, entries, unique, options, expressions)
+        self._add(CreateIndex(table_name, index, schema))
 
     def drop_index(
         self, index_name: str, table_name: str | None = None, schema: str | None = None, **kw: Any

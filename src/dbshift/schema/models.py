@@ -60,16 +60,20 @@ def foreign_key_from_sqlalchemy(constraint: sa.ForeignKeyConstraint) -> ForeignK
 
 
 def index_from_sqlalchemy(index: sa.Index) -> Index:
-    columns = []
+    columns, expressions = [], []
     for expression in index.expressions:
         if isinstance(expression, sa.Column):
             columns.append(expression.name)
-        elif isinstance(expression, sa.ClauseElement):
-            columns.append(str(expression.compile(compile_kwargs={"literal_binds": True})))
+            continue
+        if isinstance(expression, sa.ClauseElement):
+            sql = str(expression.compile(compile_kwargs={"literal_binds": True}))
         else:
-            columns.append(str(expression))
+            sql = str(expression)
+        columns.append(sql)
+        expressions.append(sql)
     options = tuple(sorted((k, v) for k, v in index.kwargs.items() if v is not None))
-    return Index(_name(index.name) or "", tuple(columns), bool(index.unique), options)
+    name = _name(index.name) or ""
+    return Index(name, tuple(columns), bool(index.unique), options, tuple(expressions))
 
 
 def table_from_sqlalchemy(table: sa.Table) -> Table:

@@ -47,10 +47,13 @@ class PrimaryKey:
 @dataclasses.dataclass(frozen=True)
 class Index:
     name: str
+    #: column names, and SQL expressions for the entries listed in `expressions`
     columns: tuple[str, ...]
     unique: bool = False
     #: dialect-specific keywords such as `postgresql_where`, as (key, value) pairs
     options: tuple[tuple[str, Any], ...] = ()
+    #: the entries of `columns` that are SQL expressions rather than column names
+    expressions: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,7 +157,7 @@ class Table:
 
 def index_to_sqlalchemy(index: Index, table: sa.Table) -> sa.Index:
     """`index` on `table`; entries that are not column names are SQL expressions."""
-    parts = [table.c[c] if c in table.c else sa.text(c) for c in index.columns]
+    parts = [sa.text(c) if c in index.expressions else table.c[c] for c in index.columns]
     options: dict[str, Any] = {
         key: sa.text(value) if key.endswith("_where") and isinstance(value, str) else value
         for key, value in index.options
