@@ -120,7 +120,7 @@ def test_offline_sql_builds_the_same_database(
                 c["name"] for c in offline.get_columns(table)
             ]
     other = Project(project.root.parent / "other", other_url, project.capsys)
-    for path in project.migrations.iterdir():
+    for path in project.migrations.glob("*.*"):
         (other.migrations / path.name).write_bytes(path.read_bytes())
     status = other.ok("status", "--json").json
     assert status["pending"] == [] and len(status["applied"]) == len(ids) + 2

@@ -137,3 +137,37 @@ def test_ids_are_safe_file_names(message: str) -> None:
     migration_id = new_id(message, [], now=datetime(2026, 1, 1))
     assert migration_id.startswith("20260101T000000")
     assert all(c.isascii() and (c.isalnum() or c == "_" or c == "T") for c in migration_id)
+
+
+def test_header_cache_is_used_and_never_hides_an_edit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import time
+
+    from dbshift.migrations import scripts as module
+
+    path = tmp_path / "20260101T000000_a.py"
+    path.write_text('"""one"""\nparents = []\n')
+    time.sleep(2.1)  # older than the racy window of the cache written next
+    first = scan(tmp_path)
+    assert (tmp_path / "__pycache__" / "dbshift-headers.marshal").exists()
+
+    def no_reads(*args: object) -> None:
+        raise AssertionError("an unchanged file was read again")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(module, "read_script", no_reads)
+        assert scan(tmp_path) == first  # served from the cache
+
+    stat = path.stat()
+    path.write_text('"""two"""\nparents = []\n')  # same size
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # and the old mtime
+    (edited,) = scan(tmp_path)
+    assert edited.message == "two" and edited.checksum != first[0].checksum
+
+
+def test_read_only_folder_still_scans(tmp_path: Path) -> None:
+    (tmp_path / "20260101T000000_a.py").write_text('"""one"""\nparents = []\n')
+    (tmp_path / "__pycache__").write_text("not a folder")  # the cache cannot be written
+    assert [s.message for s in scan(tmp_path)] == ["one"]

@@ -5,6 +5,8 @@ config = dbshift.Config(url="sqlite:///app.db", migrations="migrations")
 dbshift.upgrade(config, "head")
 """
 
+from typing import TYPE_CHECKING, Any
+
 from dbshift._version import __version__
 from dbshift.api import (
     HistoryEntry,
@@ -37,7 +39,21 @@ from dbshift.errors import (
     MigrationError,
     UsageError,
 )
-from dbshift.runner import Plan, RunReport, Step, StepResult
+
+if TYPE_CHECKING:
+    from dbshift.runner import Plan, RunReport, Step, StepResult
+
+_RUNNER_TYPES = frozenset({"Plan", "RunReport", "Step", "StepResult"})
+
+
+def __getattr__(name: str) -> Any:
+    """The runner's result types, imported on first use (keeps `status` start-up short)."""
+    if name in _RUNNER_TYPES:
+        from dbshift import runner
+
+        return getattr(runner, name)
+    raise AttributeError(f"module 'dbshift' has no attribute {name!r}")
+
 
 __all__ = [
     "ChecksumMismatch",

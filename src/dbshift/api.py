@@ -18,7 +18,6 @@ from dbshift import database
 from dbshift.config import Config, mask_url
 from dbshift.errors import UsageError
 from dbshift.history import History, HistoryRow
-from dbshift.migrations import loader
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script, new_id, scan
 from dbshift.migrations.writer import render_python, render_sql, write_new
@@ -38,9 +37,7 @@ class Project:
     @classmethod
     def read(cls, config: Config) -> Project:
         scripts = tuple(scan(config.migrations_dir))
-        graph = Graph(
-            {s.id: s.parents for s in scripts}, files={s.id: s.path.name for s in scripts}
-        )
+        graph = Graph({s.id: s.parents for s in scripts}, files={s.id: s.name for s in scripts})
         return cls(config, scripts, graph)
 
     def script(self, ref: str) -> Script:
@@ -48,6 +45,8 @@ class Project:
         return next(s for s in self.scripts if s.id == wanted)
 
     def runner(self, conn: sa.Connection, listener: Listener | None = None) -> Runner:
+        from dbshift.runner import Runner
+
         return Runner(self.config, conn, self.scripts, self.graph, listener)
 
 
@@ -287,6 +286,7 @@ class _jobs:
         project = Project.read(config)
 
         def job(conn: sa.Connection) -> Status:
+
             rows = History(config.table_prefix, config.schema).rows(conn)
             known = {s.id: s for s in project.scripts}
             applied = [r for r in rows if r.applied]
@@ -346,6 +346,8 @@ class _jobs:
             if conn is not None:
                 row = History(config.table_prefix, config.schema).row_if_exists(conn, script.id)
                 dialect = conn.dialect.name
+            from dbshift.migrations import loader
+
             code = loader.load(script, dialect)
             return MigrationInfo(
                 script,

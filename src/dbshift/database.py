@@ -7,7 +7,6 @@ All dbshift code below the API works on a synchronous `sa.Connection`. Async URL
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -119,6 +118,8 @@ def run(config: Config, fn: Callable[[sa.Connection], T]) -> T:
     """Call `fn` with a connection to the configured database, and close it."""
     url = parse_url(config)
     if is_async(url):
+        import asyncio
+
         try:
             asyncio.get_running_loop()
         except RuntimeError:

@@ -9,23 +9,36 @@ part-way on a backend without transactional DDL (MySQL/MariaDB) keeps a row in s
 from __future__ import annotations
 
 import dataclasses
-import getpass
 import hashlib
-import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from dbshift._version import __version__
 
-# MySQL's DATETIME drops fractions unless asked; the order of applies needs them.
-_TIMESTAMP = sa.DateTime().with_variant(mysql.DATETIME(fsp=6), "mysql", "mariadb")
+
+class _Timestamp(sa.TypeDecorator[datetime]):
+    """UTC timestamps with microseconds: MySQL's DATETIME drops fractions unless asked,
+    and the order of applies needs them. (Resolved per dialect, so that reading the
+    history never imports the MySQL dialect.)"""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.engine.Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name in ("mysql", "mariadb"):
+            from sqlalchemy.dialects.mysql import DATETIME
+
+            return dialect.type_descriptor(DATETIME(fsp=6))
+        return dialect.type_descriptor(sa.DateTime())
+
+
+_TIMESTAMP = _Timestamp()
 
 
 class utc_now(sa.sql.functions.FunctionElement[datetime]):
@@ -91,6 +104,9 @@ class HistoryRow:
 @cache
 def who() -> str:
     """`user@host` of this process, recorded with every change."""
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except Exception:
@@ -160,7 +176,10 @@ class History:
             return []
         t = self.table
         result = conn.execute(sa.select(t).order_by(t.c.applied_at, t.c.id))
-        return [_row(r) for r in result.mappings()]
+        return [
+            HistoryRow(id_, checksum, state, at, ms, by, version, _progress(progress))
+            for id_, checksum, state, at, ms, by, version, progress in result
+        ]
 
     def row(self, conn: sa.Connection, migration_id: str) -> HistoryRow | None:
         found = conn.execute(sa.select(self.table).where(self.table.c.id == migration_id))
@@ -246,7 +265,6 @@ class History:
 
 
 def _row(mapping: Any) -> HistoryRow:
-    progress = mapping["progress"]
     return HistoryRow(
         id=mapping["id"],
         checksum=mapping["checksum"],
@@ -255,5 +273,9 @@ def _row(mapping: Any) -> HistoryRow:
         duration_ms=mapping["duration_ms"],
         applied_by=mapping["applied_by"],
         dbshift_version=mapping["dbshift_version"],
-        progress=tuple(progress.split("\n")) if progress else (),
+        progress=_progress(mapping["progress"]),
     )
+
+
+def _progress(text: str | None) -> tuple[str, ...]:
+    return tuple(text.split("\n")) if text else ()

@@ -12,15 +12,13 @@ import contextlib
 import dataclasses
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
 from dbshift.config import Config
 from dbshift.database import WRITER
-from dbshift.dialects import dialect_for
-from dbshift.dialects.locking import lock_for
 from dbshift.errors import (
     ChecksumMismatch,
     DbshiftError,
@@ -31,12 +29,17 @@ from dbshift.errors import (
     UsageError,
 )
 from dbshift.history import History, HistoryRow, statement_hash
-from dbshift.migrations import loader
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
-from dbshift.ops import Operation
-from dbshift.ops.context import OnlineContext
-from dbshift.schema.snapshot import Snapshot
+
+if TYPE_CHECKING:
+    from dbshift.dialects.base import DialectRules
+    from dbshift.migrations.loader import MigrationCode
+    from dbshift.ops import Operation
+    from dbshift.schema.snapshot import Snapshot
+
+# Listing, status and history never execute operations: the modules that do are
+# imported on first use (see `Runner.dialect` and `_load`), keeping start-up short.
 
 Direction = Literal["up", "down"]
 
@@ -148,7 +151,7 @@ def integrity_problems(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]
         if script is None:
             problems.append(f"applied migration {row.id} has no file in the migrations folder")
         elif row.applied and script.checksum != row.checksum:
-            problems.append(f"{script.path.name} was edited after it was applied")
+            problems.append(f"{script.name} was edited after it was applied")
     return problems
 
 
@@ -183,8 +186,13 @@ class Runner:
         self.graph = graph
         self.listener = listener or _Silent()
         self.history = History(config.table_prefix, config.schema)
-        self.dialect = dialect_for(conn.dialect)
-        self._code: dict[str, loader.MigrationCode] = {}
+        self._code: dict[str, MigrationCode] = {}
+
+    @property
+    def dialect(self) -> DialectRules:
+        from dbshift.dialects import dialect_for
+
+        return dialect_for(self.conn.dialect)
 
     def rows(self) -> list[HistoryRow]:
         rows = self.history.rows(self.conn)
@@ -268,7 +276,7 @@ class Runner:
         for step in plan.steps:
             if not step.script.transactional:
                 raise UsageError(
-                    f"{step.script.path.name} is marked non-transactional and cannot run "
+                    f"{step.script.name} is marked non-transactional and cannot run "
                     "inside --single-transaction",
                     hint="run without --single-transaction",
                 )
@@ -378,6 +386,8 @@ class Runner:
             if on_statement is not None:
                 on_statement(sql)
 
+        from dbshift.ops.context import OnlineContext
+
         ctx = OnlineContext(self.conn, default_schema=self.config.schema, on_statement=counted)
         for index, op in enumerate(ops):
             try:
@@ -386,7 +396,7 @@ class Runner:
                 raise self._failure(step, index, error) from error
             except DbshiftError as error:
                 raise MigrationError(
-                    f"{step.script.path.name}: {error.message}", migration=step.id, hint=error.hint
+                    f"{step.script.name}: {error.message}", migration=step.id, hint=error.hint
                 ) from error
         return count
 
@@ -395,7 +405,7 @@ class Runner:
 
         code = self._code.get(step.id)
         lines = (code.up_lines if step.direction == "up" else code.down_lines) if code else ()
-        where = step.script.path.name + (f":{lines[index]}" if index < len(lines) else "")
+        where = step.script.name + (f":{lines[index]}" if index < len(lines) else "")
         statement = " ".join(str(error.statement or "").split())
         shown = statement if len(statement) <= 120 else statement[:117] + "..."
         verb = "upgrade" if step.direction == "up" else "downgrade"
@@ -419,7 +429,9 @@ class Runner:
 
     # -- operations: loaded, or derived for downgrades ----------------------------------
 
-    def _load(self, script: Script) -> loader.MigrationCode:
+    def _load(self, script: Script) -> MigrationCode:
+        from dbshift.migrations import loader
+
         code = self._code.get(script.id)
         if code is None:
             code = self._code[script.id] = loader.load(script, self.conn.dialect.name)
@@ -435,6 +447,8 @@ class Runner:
 
     def replay(self, ids: Collection[str]) -> Snapshot:
         """The schema the given migrations build, replayed in memory."""
+        from dbshift.schema.snapshot import Snapshot
+
         snapshot = Snapshot()
         for migration_id in self.graph.topo_order(ids):
             for op in self._load(self.scripts[migration_id]).upgrade:
@@ -442,9 +456,9 @@ class Runner:
         return snapshot
 
 
-def derive_downgrade(code: loader.MigrationCode, before: Snapshot) -> tuple[Operation, ...]:
+def derive_downgrade(code: MigrationCode, before: Snapshot) -> tuple[Operation, ...]:
     """The inverse of a migration's operations, last first, or IrreversibleMigration."""
-    name = code.script.path.name
+    name = code.script.name
     if code.script.kind == "sql":
         raise IrreversibleMigration(
             f"{name} has no `-- dbshift:down` section",
@@ -489,6 +503,8 @@ class _Held:
     """The database lock for the duration of a `with` block; the tables exist inside."""
 
     def __init__(self, runner: Runner) -> None:
+        from dbshift.dialects.locking import lock_for
+
         self.runner = runner
         self.lock = lock_for(runner.conn, runner.config.table_prefix, runner.config.schema)
 

@@ -10,10 +10,12 @@ import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from dbshift.errors import DbshiftError
-from dbshift.runner import Listener, RunReport, Step, StepResult
+
+if TYPE_CHECKING:
+    from dbshift.runner import Listener, RunReport, Step, StepResult
 
 
 class Reporter:

@@ -211,6 +211,11 @@ class Graph:
         return seen
 
     def _topological(self, parents: Mapping[str, tuple[str, ...]]) -> list[str]:
+        ordered = sorted(parents)
+        if all(p < node for node in ordered for p in parents[node]):
+            # Ids are creation times, so parents almost always sort first; then the
+            # sorted ids are exactly the order the heap below would produce.
+            return ordered
         waiting = {node: len(ps) for node, ps in parents.items()}
         ready = [node for node, count in waiting.items() if count == 0]
         heapq.heapify(ready)

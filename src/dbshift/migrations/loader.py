@@ -48,7 +48,7 @@ def _load_sql(script: Script, dialect_name: str) -> MigrationCode:
         down_statements = split_sql(down[0], dialect_name, first_line=down[1]) if down else None
     except MigrationError as error:
         raise MigrationError(
-            f"{script.path.name}: {error.message}", migration=script.id, hint=error.hint
+            f"{script.name}: {error.message}", migration=script.id, hint=error.hint
         ) from None
     recorder = Op()
     for statement in up:
@@ -74,7 +74,7 @@ def _load_python(script: Script) -> MigrationCode:
     upgrade = getattr(module, "upgrade", None)
     if not callable(upgrade):
         raise MigrationError(
-            f"{script.path.name}: no `def upgrade(op)` function",
+            f"{script.name}: no `def upgrade(op)` function",
             migration=script.id,
             hint="a Python migration defines upgrade(op) and optionally downgrade(op)",
         )

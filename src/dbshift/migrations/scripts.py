@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import marshal
 import os
 import re
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from dbshift.errors import ConfigError, GraphError, IntegrityError
 
@@ -26,7 +28,8 @@ DOWN_MARKER = "-- dbshift:down"
 
 _ID_TIME = "%Y%m%dT%H%M%S"
 _ID_TIME_RE = re.compile(r"^(\d{8}T\d{6})")
-_PY_ASSIGN = re.compile(r"^(parents|transactional)\s*=\s*(.*)$")
+_PY_PARENTS = re.compile(r"^parents[ \t]*=[ \t]*", re.MULTILINE)
+_PY_TRANSACTIONAL = re.compile(r"^transactional[ \t]*=(.*)$", re.MULTILINE)
 _PY_STRING = re.compile(r"""\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*(?:,|$)""")
 _SQL_DIRECTIVE = re.compile(r"^--\s*(parents|transactional)\s*:(.*)$", re.IGNORECASE)
 
@@ -36,17 +39,27 @@ class Script:
     """One migration file, known from its header alone."""
 
     id: str
-    path: Path
+    location: str  # the file's path (a plain string: thousands are read per command)
     kind: Kind
     parents: tuple[str, ...]
     message: str
     transactional: bool
     checksum: str
 
+    @property
+    def path(self) -> Path:
+        return Path(self.location)
+
+    @property
+    def name(self) -> str:
+        return os.path.basename(self.location)
+
 
 def checksum(content: bytes) -> str:
     """SHA-256 of the content with line endings normalized, so a CRLF checkout matches."""
-    return hashlib.sha256(content.replace(b"\r\n", b"\n").replace(b"\r", b"\n")).hexdigest()
+    if b"\r" in content:
+        content = content.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    return hashlib.sha256(content).hexdigest()
 
 
 def scan(folder: Path) -> list[Script]:
@@ -58,16 +71,88 @@ def scan(folder: Path) -> list[Script]:
             hint="run `dbshift init`, or point --migrations at the folder",
         )
     found: dict[str, Script] = {}
+    cache = _HeaderCache(folder)
     for entry in _migration_files(folder):
-        script = read_script(Path(entry.path))
+        script = cache.get(entry) or cache.put(entry, read_script(entry.path, entry.name))
         other = found.get(script.id)
         if other is not None:
             raise GraphError(
-                f"duplicate migration id {script.id}: {other.path.name} and {script.path.name}",
+                f"duplicate migration id {script.id}: {other.name} and {script.name}",
                 hint="rename or remove one of the two files",
             )
         found[script.id] = script
+    cache.save()
     return [found[key] for key in sorted(found)]
+
+
+class _HeaderCache:
+    """What the headers and checksums of unchanged files were, as git's index does.
+
+    A file is unchanged when its size, inode, mtime and ctime are those recorded; the
+    kernel sets ctime on every change (a forged mtime included). Files changed within
+    two seconds of the cache being written are always read again ("racy" entries).
+    The cache lives in `__pycache__`; where it cannot be written, it is not used."""
+
+    VERSION = 1
+    RACY_NS = 2_000_000_000
+
+    def __init__(self, folder: Path) -> None:
+        self.path = folder / "__pycache__" / "dbshift-headers.marshal"
+        self.entries: dict[str, tuple[Any, ...]] = {}
+        self.trusted_before = 0
+        self.dirty = False
+        self.seen: set[str] = set()
+        try:
+            version, written, entries = marshal.loads(self.path.read_bytes())
+            if version == self.VERSION:
+                self.entries, self.trusted_before = entries, written - self.RACY_NS
+        except (OSError, ValueError, EOFError, TypeError):
+            pass
+
+    @staticmethod
+    def _key(entry: os.DirEntry[str]) -> tuple[int, int, int, int]:
+        st = entry.stat()
+        return st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns
+
+    def get(self, entry: os.DirEntry[str]) -> Script | None:
+        self.seen.add(entry.name)
+        cached = self.entries.get(entry.name)
+        if cached is None:
+            return None
+        key = self._key(entry)
+        if cached[0] != key or max(key[2], key[3]) >= self.trusted_before:
+            return None
+        kind, parents, message, transactional, digest = cached[1:]
+        stem = entry.name.rpartition(".")[0]
+        return Script(stem, entry.path, kind, parents, message, transactional, digest)
+
+    def put(self, entry: os.DirEntry[str], script: Script) -> Script:
+        s = script
+        self.entries[entry.name] = (
+            self._key(entry),
+            s.kind,
+            s.parents,
+            s.message,
+            s.transactional,
+            s.checksum,
+        )
+        self.dirty = True
+        return script
+
+    def save(self) -> None:
+        stale = set(self.entries) - self.seen
+        if not (self.dirty or stale):
+            return
+        for name in stale:
+            del self.entries[name]
+        data = marshal.dumps((self.VERSION, time.time_ns(), self.entries))
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            self.path.parent.mkdir(exist_ok=True)
+            temporary.write_bytes(data)
+            os.replace(temporary, self.path)
+        except OSError:
+            pass  # a read-only checkout: every run reads the files
 
 
 def _migration_files(folder: Path) -> Iterator[os.DirEntry[str]]:
@@ -76,24 +161,28 @@ def _migration_files(folder: Path) -> Iterator[os.DirEntry[str]]:
             name = entry.name
             if name[0] in "._" or not entry.is_file():
                 continue
-            if os.path.splitext(name)[1] in SUFFIXES:
+            if name.endswith((".py", ".sql")):
                 yield entry
 
 
-def read_script(path: Path) -> Script:
-    content = path.read_bytes()
+def read_script(path: str | Path, name: str | None = None) -> Script:
+    location = os.fspath(path)
+    name = name or os.path.basename(location)
+    stem, _, suffix = name.rpartition(".")
+    with open(location, "rb") as handle:
+        content = handle.read()
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise IntegrityError(
-            f"{path.name}: not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8"
+            f"{name}: not UTF-8 text (byte {exc.start})", hint="save the file as UTF-8"
         ) from None
-    kind = SUFFIXES[path.suffix]
+    kind = SUFFIXES["." + suffix]
     parse = _parse_python_header if kind == "python" else _parse_sql_header
-    message, parents, transactional = parse(text, path.name)
+    message, parents, transactional = parse(text, name)
     return Script(
-        id=path.stem,
-        path=path,
+        id=stem,
+        location=location,
         kind=kind,
         parents=parents,
         message=message,
@@ -107,54 +196,40 @@ def _header_error(name: str, line: int, problem: str, hint: str) -> IntegrityErr
 
 
 def _parse_python_header(text: str, name: str) -> tuple[str, tuple[str, ...], bool]:
-    lines = text.splitlines()
-    message = _docstring_first_line(text)
-    parents: tuple[str, ...] | None = None
+    body = text.find("\ndef ")  # the header ends where the code begins
+    header = text if body == -1 else text[:body]
     transactional = True
-    index = 0
-    while index < len(lines):
-        line = lines[index]
-        if line.startswith(("def ", "async def ", "class ")):
-            break
-        match = _PY_ASSIGN.match(line)
-        index += 1
-        if not match:
-            continue
-        key, value = match.groups()
-        start = index
-        if key == "transactional":
-            flag = value.split("#")[0].strip()
-            if flag not in ("True", "False"):
-                raise _header_error(
-                    name,
-                    start,
-                    f"transactional must be True or False, not {flag!r}",
-                    "write `transactional = False` for a migration that runs outside a transaction",
-                )
-            transactional = flag == "True"
-            continue
-        value = _code(value)
-        while not _closes_list(value) and index < len(lines):
-            value += " " + _code(lines[index]).strip()
-            index += 1
-        parents = _parse_parent_list(value, name, start)
-    if parents is None:
+    flag = _PY_TRANSACTIONAL.search(header)
+    if flag is not None:
+        value = _code(flag.group(1)).strip()
+        if value not in ("True", "False"):
+            raise _header_error(
+                name,
+                header.count("\n", 0, flag.start()) + 1,
+                f"transactional must be True or False, not {value!r}",
+                "write `transactional = False` for a migration that runs outside a transaction",
+            )
+        transactional = value == "True"
+    found = _PY_PARENTS.search(header)
+    if found is None:
         raise _header_error(
             name,
             1,
             "no `parents = [...]` line in the header",
             "add `parents = []` for a first migration, or the ids it builds on",
         )
-    return message, parents, transactional
+    line = header.count("\n", 0, found.start()) + 1
+    rest = header[found.end() :]
+    closer = {"[": "]", "(": ")"}.get(rest[:1])
+    close = rest.find(closer) if closer else -1
+    value = rest[: close + 1] if close != -1 else rest.split("\n", 1)[0]
+    value = " ".join(_code(part) for part in value.split("\n"))
+    return _docstring_first_line(text), _parse_parent_list(value, name, line), transactional
 
 
 def _code(line: str) -> str:
     """A header line without its comment (ids never contain `#`)."""
     return line.split("#", 1)[0]
-
-
-def _closes_list(value: str) -> bool:
-    return value.rstrip().endswith(("]", ")"))
 
 
 def _parse_parent_list(value: str, name: str, line: int) -> tuple[str, ...]:
@@ -188,7 +263,9 @@ def _docstring_first_line(text: str) -> str:
             end = stripped.find(quote, 3)
             body = stripped[3:end] if end != -1 else ""
             first = body.strip().split("\n", 1)[0].strip()
-            return re.sub(r"\\(.)", r"\1", first)  # as written by `writer.render_python`
+            if "\\" in first:  # unescape, as written by `writer.render_python`
+                first = re.sub(r"\\(.)", r"\1", first)
+            return first
     return ""
 
 
