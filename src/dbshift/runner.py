@@ -316,25 +316,31 @@ class Runner:
                 return self._execute(step, ops)
         return self._execute_autocommit(step, ops)
 
-    def _already_done(self, step: Step) -> bool:
-        row = self.history.row(self.conn, step.id)
-        done = row is not None and row.applied
-        return done if step.direction == "up" else row is None
+    def _recorded(self, step: Step) -> HistoryRow | None:
+        """The step's history row, read again inside its transaction: another runner
+        may have done the work since the plan was made."""
+        return self.history.row(self.conn, step.id)
+
+    @staticmethod
+    def _already_done(step: Step, row: HistoryRow | None) -> bool:
+        return (row is not None and row.applied) if step.direction == "up" else row is None
 
     def _execute(self, step: Step, ops: Sequence[Operation]) -> StepResult:
         """Run one migration inside the caller's transaction, with its history row."""
-        if self._already_done(step):
+        row = self._recorded(step)
+        if self._already_done(step, row):
             return StepResult(step.id, step.direction, "skipped")
         started = time.perf_counter()
         count = self._emit(step, ops, on_statement=None)
         duration = int((time.perf_counter() - started) * 1000)
-        self._record(step, duration)
+        self._record(step, duration, replace=row is not None)
         return StepResult(step.id, step.direction, _done(step), duration, count)
 
     def _execute_autocommit(self, step: Step, ops: Sequence[Operation]) -> StepResult:
         """Run one migration statement by statement, recording progress on failure."""
         with self.conn.begin():
-            if self._already_done(step):
+            row = self._recorded(step)
+            if self._already_done(step, row):
                 return StepResult(step.id, step.direction, "skipped")
         progress: list[str] = []
         default_level = self.conn.default_isolation_level
@@ -363,7 +369,7 @@ class Runner:
         self.conn.execution_options(isolation_level=default_level)
         duration = int((time.perf_counter() - started) * 1000)
         with self.conn.begin():
-            self._record(step, duration)
+            self._record(step, duration, replace=row is not None)
         return StepResult(step.id, step.direction, _done(step), duration, count)
 
     def _text(self, statement: sa.Executable | str) -> str:
@@ -418,10 +424,12 @@ class Runner:
             else "statements before this one stay committed: see `dbshift status`",
         )
 
-    def _record(self, step: Step, duration_ms: int) -> None:
+    def _record(self, step: Step, duration_ms: int, replace: bool) -> None:
         checksum = step.script.checksum
         if step.direction == "up":
-            self.history.record_applied(self.conn, step.id, checksum, duration_ms)
+            if replace:  # a row left by a failed part-way run
+                self.history.remove(self.conn, step.id)
+            self.conn.execute(self.history.insert_applied(step.id, checksum, duration_ms))
             self.conn.execute(self.history.log_event("upgrade", step.id, checksum))
         else:
             self.history.remove(self.conn, step.id)

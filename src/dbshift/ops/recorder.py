@@ -21,6 +21,7 @@ from dbshift.ops.constraints import AddConstraint, CreateIndex, DropConstraint, 
 from dbshift.ops.raw import BulkInsert, ExecuteSQL, RunPython
 from dbshift.ops.tables import CreateTable, DropTable, RenameTable
 from dbshift.schema.models import (
+    add_referenced_stubs,
     column_from_sqlalchemy,
     foreign_key_from_sqlalchemy,
     server_default_sql,
@@ -48,7 +49,8 @@ class Op:
     ) -> sa.Table:
         """Create a table; returns it as a SQLAlchemy `Table` (handy for bulk_insert)."""
         table = sa.Table(table_name, sa.MetaData(), *columns, schema=schema, comment=comment, **kw)
-        self._add(CreateTable(table_from_sqlalchemy(table)))
+        add_referenced_stubs(table)
+        self._add(CreateTable(table_from_sqlalchemy(table), source=table))
         return table
 
     def drop_table(self, table_name: str, schema: str | None = None, **kw: Any) -> None:

@@ -15,12 +15,15 @@ from dbshift.schema.snapshot import Snapshot, Table, index_to_sqlalchemy, table_
 @dataclasses.dataclass(frozen=True)
 class CreateTable(Operation):
     table: Table
+    #: the migration's own SQLAlchemy table, when it gave one: compiled as written,
+    #: dialect options (mysql_engine=, postgresql_partition_by=, ...) included
+    source: sa.Table | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot.with_table(self.table)
 
     def execute(self, ctx: ExecutionContext) -> None:
-        sa_table = self.table.to_sqlalchemy()
+        sa_table = self.source if self.source is not None else self.table.to_sqlalchemy()
         ctx.emit(sa.schema.CreateTable(sa_table))
         for index in sa_table.indexes:
             ctx.emit(sa.schema.CreateIndex(index))

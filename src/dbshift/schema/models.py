@@ -105,6 +105,20 @@ def table_from_sqlalchemy(table: sa.Table) -> Table:
     )
 
 
+def add_referenced_stubs(table: sa.Table) -> None:
+    """Give the tables `table`'s foreign keys point at a stand-in in its metadata, so
+    that `REFERENCES` compiles without the whole model."""
+    metadata = table.metadata
+    for fk in table.foreign_keys:
+        *schema, ref_table, ref_column = fk.target_fullname.split(".")
+        key = ".".join([*schema, ref_table])
+        target = metadata.tables.get(key)
+        if target is None:
+            target = sa.Table(ref_table, metadata, schema=".".join(schema) or None)
+        if ref_column not in target.c:
+            target.append_column(sa.Column(ref_column, sa.Integer))
+
+
 def _name(name: Any) -> str | None:
     """Constraint names; SQLAlchemy's placeholder for "no name" becomes None."""
     if name is None or type(name).__name__ == "_NoneName":
