@@ -187,6 +187,8 @@ class Runner:
         self.listener = listener or _Silent()
         self.history = History(config.table_prefix, config.schema)
         self._code: dict[str, MigrationCode] = {}
+        self._held: _Held | None = None  # set while the lock is held
+        self._rows: dict[str, HistoryRow] = {}  # the history as read under the lock
 
     @property
     def dialect(self) -> DialectRules:
@@ -219,6 +221,7 @@ class Runner:
         operations = {step.id: self._operations(step) for step in plan.steps}
         with self._locked():
             rows = self.rows()
+            self._rows = {r.id: r for r in rows}
             verify(self.scripts, rows)
             self._refuse_partial(rows)
             current = make_plan(self.graph, self.scripts, rows, direction, target)
@@ -317,8 +320,11 @@ class Runner:
         return self._execute_autocommit(step, ops)
 
     def _recorded(self, step: Step) -> HistoryRow | None:
-        """The step's history row, read again inside its transaction: another runner
-        may have done the work since the plan was made."""
+        """The step's history row. Without an exclusive lock (SQLite) it is read again
+        inside the step's transaction: another runner may have done the work since the
+        plan was made. Under an exclusive lock the history read at locking is current."""
+        if self._held is not None and self._held.lock.exclusive:
+            return self._rows.get(step.id)
         return self.history.row(self.conn, step.id)
 
     @staticmethod
@@ -521,6 +527,7 @@ class _Held:
         if conn.in_transaction():
             conn.commit()
         self.lock.acquire(conn, self.runner.config.lock_timeout)
+        self.runner._held = self
         conn.execution_options(**{WRITER: True})
         try:
             with busy_as_lock_timeout(self.runner.config.lock_timeout), conn.begin():
@@ -534,6 +541,7 @@ class _Held:
 
     def _release(self) -> None:
         conn = self.runner.conn
+        self.runner._held = None
         conn.execution_options(**{WRITER: False})
         try:
             if conn.in_transaction():

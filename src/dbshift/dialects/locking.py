@@ -21,6 +21,10 @@ from dbshift.errors import LockTimeout
 class DatabaseLock:
     """Acquire/release the runner lock on a connection; a no-op base (SQLite)."""
 
+    #: True when holding the lock keeps every other runner out for the whole run;
+    #: otherwise each migration must re-read the history inside its transaction
+    exclusive = False
+
     def __init__(self, name: str) -> None:
         self.name = name
 
@@ -55,6 +59,8 @@ class DatabaseLock:
 
 
 class PostgresLock(DatabaseLock):
+    exclusive = True
+
     def __init__(self, name: str) -> None:
         super().__init__(name)
         digest = hashlib.sha256(name.encode()).digest()
@@ -92,6 +98,8 @@ class PostgresLock(DatabaseLock):
 
 
 class MySQLLock(DatabaseLock):
+    exclusive = True
+
     def __init__(self, name: str) -> None:
         # GET_LOCK names are limited to 64 characters.
         super().__init__(name if len(name) <= 64 else hashlib.sha256(name.encode()).hexdigest())
