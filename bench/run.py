@@ -29,7 +29,9 @@ import sqlalchemy as sa
 HERE = Path(__file__).resolve().parent
 PYTHON = sys.executable
 DBSHIFT = [PYTHON, "-m", "dbshift"]
-PG_ADMIN = os.environ.get("DBSHIFT_BENCH_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+PG_ADMIN = os.environ.get(
+    "DBSHIFT_BENCH_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 PEERS = Path(os.environ.get("DBSHIFT_BENCH_PEERS", "/tmp/peers"))
 
 
@@ -211,21 +213,49 @@ def apply_benchmark(backend: str, count: int, runs: int, work: Path) -> dict[str
     results: dict[str, list[float]] = {"raw": [], "dbshift": [], "alembic": [], "yoyo": []}
     for _ in range(runs):
         with database(backend, work) as url:
-            results["raw"].append(timed([PYTHON, str(work / "raw.py"), backend, url, str(steps_file)]))
+            results["raw"].append(
+                timed([PYTHON, str(work / "raw.py"), backend, url, str(steps_file)])
+            )
         with database(backend, work) as url:
-            results["dbshift"].append(timed([*DBSHIFT, "--url", url, "--migrations", str(project), "-q", "upgrade"]))
+            results["dbshift"].append(
+                timed([*DBSHIFT, "--url", url, "--migrations", str(project), "-q", "upgrade"])
+            )
         with database(backend, work) as url:
             folder = work / f"alembic_{uuid.uuid4().hex[:6]}"
             alembic_project(folder, count, url)
-            results["alembic"].append(timed([str(PEERS / "bin" / "alembic"), "-c", str(folder / "alembic.ini"), "upgrade", "head"]))
+            results["alembic"].append(
+                timed(
+                    [
+                        str(PEERS / "bin" / "alembic"),
+                        "-c",
+                        str(folder / "alembic.ini"),
+                        "upgrade",
+                        "head",
+                    ]
+                )
+            )
             shutil.rmtree(folder)
         with database(backend, work) as url:
             yoyo_url = url.replace("postgresql+psycopg://", "postgresql+psycopg://")
-            results["yoyo"].append(timed([str(PEERS / "bin" / "yoyo"), "apply", "--batch", "--no-config-file", "--database", yoyo_url, str(yoyo_dir)]))
+            results["yoyo"].append(
+                timed(
+                    [
+                        str(PEERS / "bin" / "yoyo"),
+                        "apply",
+                        "--batch",
+                        "--no-config-file",
+                        "--database",
+                        yoyo_url,
+                        str(yoyo_dir),
+                    ]
+                )
+            )
     return {tool: statistics.median(times) for tool, times in results.items()}
 
 
-def status_benchmark(backend: str, count: int, runs: int, work: Path, alembic: bool) -> dict[str, float]:
+def status_benchmark(
+    backend: str, count: int, runs: int, work: Path, alembic: bool
+) -> dict[str, float]:
     project = work / f"status_{backend}_{count}"
     if not project.exists():
         dbshift_project(project, count)
@@ -244,8 +274,12 @@ def status_benchmark(backend: str, count: int, runs: int, work: Path, alembic: b
             alembic_bin = str(PEERS / "bin" / "alembic")
             timed([alembic_bin, "-c", ini, "stamp", "head"])
             alembic_runs = runs if count <= 500 else 1
-            results["alembic current"] = median_of(alembic_runs, lambda: timed([alembic_bin, "-c", ini, "current"]))
-            results["alembic upgrade (no-op)"] = median_of(alembic_runs, lambda: timed([alembic_bin, "-c", ini, "upgrade", "head"]))
+            results["alembic current"] = median_of(
+                alembic_runs, lambda: timed([alembic_bin, "-c", ini, "current"])
+            )
+            results["alembic upgrade (no-op)"] = median_of(
+                alembic_runs, lambda: timed([alembic_bin, "-c", ini, "upgrade", "head"])
+            )
             shutil.rmtree(folder)
     return results
 
@@ -256,7 +290,9 @@ def status_benchmark(backend: str, count: int, runs: int, work: Path, alembic: b
 def versions() -> str:
     def version(cmd: list[str]) -> str:
         done = subprocess.run(cmd, capture_output=True, text=True)
-        return (done.stdout or done.stderr).strip().splitlines()[-1] if done.returncode == 0 else "n/a"
+        return (
+            (done.stdout or done.stderr).strip().splitlines()[-1] if done.returncode == 0 else "n/a"
+        )
 
     peers = str(PEERS / "bin" / "python")
     yoyo = "import importlib.metadata as m; print(m.version('yoyo-migrations'))"
@@ -270,7 +306,9 @@ def versions() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="one run each, smaller 'large' project")
+    parser.add_argument(
+        "--quick", action="store_true", help="one run each, smaller 'large' project"
+    )
     parser.add_argument("--output", default=str(HERE / "RESULTS.md"))
     parser.add_argument("--count", type=int, default=500, help="migrations to apply")
     args = parser.parse_args()
@@ -278,23 +316,36 @@ def main() -> None:
     count, large = args.count, (2000 if args.quick else 5000) * args.count // 500
     if not peers_ready():
         raise SystemExit("could not install the peers (alembic, yoyo-migrations)")
+    # Measure dbshift as installed from a wheel: with bytecode, like SQLAlchemy and the
+    # peers (pip compiles those at install; an editable checkout with
+    # PYTHONDONTWRITEBYTECODE=1 would otherwise recompile dbshift at every start).
+    import compileall
+
+    import dbshift
+
+    compileall.compile_dir(str(Path(dbshift.__file__).parent), quiet=1)
     lines = [
         "# Benchmark results",
         "",
         f"Generated by `bench/run.py{' --quick' if args.quick else ''}` on "
         f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}. Medians of {runs} run(s); every "
         "tool runs as a whole process on a fresh database; ratios are against the baseline "
-        "measured in the same run.",
+        "measured in the same run. dbshift is byte-compiled first, as an installed wheel is.",
         "",
         versions(),
     ]
     with tempfile.TemporaryDirectory(prefix="dbshift_bench_") as tmp:
         work = Path(tmp)
-        lines += [f"## Apply {count} migrations from empty", "",
-                  "Each migration creates a table with a foreign key to the previous one and an index. "
-                  "`raw` runs the same DDL through the driver, one transaction per step with a bookkeeping "
-                  "insert: the physical limit. Target: dbshift at most 1.15x raw.", "",
-                  "| backend | raw | dbshift | alembic | yoyo |", "|---|---|---|---|---|"]
+        lines += [
+            f"## Apply {count} migrations from empty",
+            "",
+            "Each migration creates a table with a foreign key to the previous one and an index. "
+            "`raw` runs the same DDL through the driver, one transaction per step with a bookkeeping "
+            "insert: the physical limit. Target: dbshift at most 1.15x raw.",
+            "",
+            "| backend | raw | dbshift | alembic | yoyo |",
+            "|---|---|---|---|---|",
+        ]
         for backend in ("sqlite", "postgresql"):
             print(f"apply {count} on {backend} ...", flush=True)
             r = apply_benchmark(backend, count, runs, work)
@@ -302,11 +353,16 @@ def main() -> None:
                 f"| {backend} | {r['raw']:.2f} s | {r['dbshift']:.2f} s ({r['dbshift'] / r['raw']:.2f}x) | "
                 f"{r['alembic']:.2f} s ({r['alembic'] / r['raw']:.2f}x) | {r['yoyo']:.2f} s ({r['yoyo'] / r['raw']:.2f}x) |"
             )
-        lines += ["", "## `status` and a no-op `upgrade` with every migration applied", "",
-                  "The floor is a bare process that imports SQLAlchemy, connects and reads one row: "
-                  f"no SQLAlchemy-based tool can go below it. Target: dbshift at most 1.5x the floor at {large}.",
-                  "", "| backend | migrations | floor | dbshift status | dbshift no-op upgrade | alembic current | alembic no-op upgrade |",
-                  "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            "## `status` and a no-op `upgrade` with every migration applied",
+            "",
+            "The floor is a bare process that imports SQLAlchemy, connects and reads one row: "
+            f"no SQLAlchemy-based tool can go below it. Target: dbshift at most 1.5x the floor at {large}.",
+            "",
+            "| backend | migrations | floor | dbshift status | dbshift no-op upgrade | alembic current | alembic no-op upgrade |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for backend in ("sqlite", "postgresql"):
             for n in (count, large):
                 print(f"status with {n} on {backend} ...", flush=True)

@@ -161,6 +161,18 @@ CASES: dict[str, tuple[Callable[[Project], None], list[str], int, str]] = {
         "u:***@127.0.0.1:1",
     ),
     "unknown command": (lambda p: None, ["upgrad"], 2, "upgrad"),
+    "repair of an unrecorded migration": (
+        lambda p: None,
+        ["repair", "--rolled-back", "nothing_like_it"],
+        2,
+        "is not recorded",
+    ),
+    "single transaction with a non-transactional migration": (
+        lambda p: p.python("ix", 'op.execute("SELECT 1")', header="transactional = False\n"),
+        ["upgrade", "--single-transaction"],
+        2,
+        "--single-transaction",
+    ),
 }
 
 

@@ -372,7 +372,7 @@ class _jobs:
         def job(conn: sa.Connection) -> RepairReport:
             runner = project.runner(conn)
             rows = {r.id: r for r in runner.rows()}
-            forget = [_row_id(ref, rows, project) for ref in rolled_back]
+            forget = [_row_id(ref, rows) for ref in rolled_back]
             changes: list[tuple[str, str]] = []
             with runner._locked(), conn.begin():
                 for migration_id in forget:
@@ -402,16 +402,17 @@ class _jobs:
         return job
 
 
-def _row_id(ref: str, rows: dict[str, HistoryRow], project: Project) -> str:
+def _row_id(ref: str, rows: dict[str, HistoryRow]) -> str:
     """A history row's id from an id or prefix; the file may already be gone."""
-    if ref in rows:
-        return ref
-    matches = [i for i in rows if i.startswith(ref)]
+    matches = [ref] if ref in rows else [i for i in rows if i.startswith(ref)]
     if len(matches) == 1:
         return matches[0]
-    if not matches:
-        return project.graph.resolve(ref)
+    if matches:
+        raise UsageError(
+            f"ambiguous migration {ref!r}: {', '.join(sorted(matches))}",
+            hint="give more characters of the id",
+        )
     raise UsageError(
-        f"ambiguous migration {ref!r}: {', '.join(sorted(matches))}",
-        hint="give more characters of the id",
+        f"{ref} is not recorded in the history; nothing to mark rolled back",
+        hint="see `dbshift status` for what is applied",
     )
