@@ -88,13 +88,24 @@ class ScratchDatabases:
         admin.dispose()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """`@pytest.mark.backends(...)` tests run only on the backends they name."""
+    keep, drop = [], []
+    for item in items:
+        marker = item.get_closest_marker("backends")
+        callspec = getattr(item, "callspec", None)
+        name = callspec.params.get("backend") if callspec is not None else None
+        relevant = marker is None or name is None or name in marker.args
+        (keep if relevant else drop).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     """Parametrizes a test over SQLite, PostgreSQL and MariaDB/MySQL."""
     name: str = request.param
-    marker = request.node.get_closest_marker("backends")
-    if marker is not None and name not in marker.args:
-        pytest.skip(f"not relevant on {name}")
     require_backend(name)
     return name
 
