@@ -253,7 +253,7 @@ class History:
         detail: str | None = None,
         at: Any = None,
     ) -> sa.Insert:
-        return self.log.insert().values(
+        return self.log.insert().inline().values(
             event=event,
             migration_id=migration_id,
             checksum=checksum,

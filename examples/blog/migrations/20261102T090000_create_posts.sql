@@ -4,12 +4,12 @@
 -- dbshift:up
 CREATE TABLE posts (
     id INTEGER PRIMARY KEY,
-    author_id INTEGER NOT NULL REFERENCES users (id),
+    author_id INTEGER NOT NULL,
     title VARCHAR(200) NOT NULL,
-    body TEXT
+    body TEXT,
+    FOREIGN KEY (author_id) REFERENCES users (id)
 );
 CREATE INDEX ix_posts_author ON posts (author_id);
 
 -- dbshift:down
-DROP INDEX ix_posts_author;
 DROP TABLE posts;
