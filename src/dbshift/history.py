@@ -253,14 +253,18 @@ class History:
         detail: str | None = None,
         at: Any = None,
     ) -> sa.Insert:
-        return self.log.insert().inline().values(
-            event=event,
-            migration_id=migration_id,
-            checksum=checksum,
-            at=utcnow() if at is None else at,
-            by=who(),
-            dbshift_version=__version__,
-            detail=detail,
+        return (
+            self.log.insert()
+            .inline()
+            .values(
+                event=event,
+                migration_id=migration_id,
+                checksum=checksum,
+                at=utcnow() if at is None else at,
+                by=who(),
+                dbshift_version=__version__,
+                detail=detail,
+            )
         )
 
 

@@ -16,7 +16,7 @@ from dbshift import api
 from dbshift._version import __version__
 from dbshift.cli.report import Reporter
 from dbshift.config import Config
-from dbshift.errors import CheckFailed, DbshiftError, UsageError
+from dbshift.errors import DbshiftError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -26,7 +26,6 @@ class State:
     overrides: dict[str, Any]
     config_path: str | None
     env: str | None
-    debug: bool
     reporter: Reporter
 
     def config(self) -> Config:
@@ -80,7 +79,7 @@ TARGETS = {"ignore_unknown_options": True}
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
-@click.option("-v", "--verbose", count=True, help="Log statements (-vv: SQLAlchemy too).")
+@click.option("-v", "--verbose", count=True, help="Log every SQL statement to stderr.")
 @click.pass_context
 def cli(
     ctx: click.Context,
@@ -107,9 +106,7 @@ def cli(
         "table_prefix": table_prefix,
         "lock_timeout": lock_timeout,
     }
-    ctx.obj = State(
-        overrides, config_path, env, debug, Reporter(as_json=as_json, quiet=quiet, verbose=verbose)
-    )
+    ctx.obj = State(overrides, config_path, env, Reporter(as_json=as_json, quiet=quiet))
 
 
 @cli.command()
@@ -305,4 +302,4 @@ def main(argv: list[str] | None = None) -> NoReturn:
     sys.exit(0)
 
 
-__all__ = ["CheckFailed", "UsageError", "cli", "main"]
+__all__ = ["cli", "main"]

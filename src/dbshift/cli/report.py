@@ -19,10 +19,9 @@ if TYPE_CHECKING:
 
 
 class Reporter:
-    def __init__(self, *, as_json: bool = False, quiet: bool = False, verbose: int = 0) -> None:
+    def __init__(self, *, as_json: bool = False, quiet: bool = False) -> None:
         self.as_json = as_json
         self.quiet = quiet
-        self.verbose = verbose
         self.out: TextIO = sys.stdout
         self.tty = self.out.isatty() and not as_json
 
