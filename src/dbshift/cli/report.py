@@ -97,21 +97,16 @@ class Reporter:
 
     @contextmanager
     def progress(self) -> Iterator[Listener]:
-        """A progress bar in a terminal; plain lines are printed after the run instead."""
+        """A progress bar in a terminal, drawn from the first step on; in a pipe, plain
+        lines are printed after the run instead."""
         if not self.tty or self.quiet:
             yield _NoProgress()
             return
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-        with Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("{task.completed}/{task.total}"),
-            TimeElapsedColumn(),
-            console=self._console(),
-            transient=False,
-        ) as bar:
-            yield _BarListener(bar)
+        listener = _BarListener(self._console())
+        try:
+            yield listener
+        finally:
+            listener.close()
 
     def status(self, status: Any) -> None:
         if self.as_json:
@@ -210,15 +205,30 @@ class _NoProgress:
 
 
 class _BarListener:
-    def __init__(self, bar: Any) -> None:
-        self.bar = bar
+    def __init__(self, console: Any) -> None:
+        self.console = console
+        self.bar: Any = None
         self.task: Any = None
 
     def step_started(self, step: Step, index: int, total: int) -> None:
-        if self.task is None:
+        if self.bar is None:
+            from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TextColumn("{task.completed}/{task.total}"),
+                TimeElapsedColumn(),
+                console=self.console,
+            )
+            self.bar.start()
             self.task = self.bar.add_task("migrating", total=total)
         self.bar.update(self.task, description=step.id)
 
     def step_finished(self, result: StepResult) -> None:
         self.bar.advance(self.task)
         self.bar.console.print(_result_line(result))
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.stop()
