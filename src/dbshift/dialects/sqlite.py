@@ -89,17 +89,10 @@ class SQLiteRules(DialectRules):
         constraint: Constraint,
         change: TableChange,
     ) -> None:
+        """SQLite has no ALTER for constraints: adding or dropping one rebuilds."""
         self.rebuild(ctx, table, schema, change)
 
-    def drop_constraint(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        constraint: Constraint,
-        change: TableChange,
-    ) -> None:
-        self.rebuild(ctx, table, schema, change)
+    drop_constraint = add_constraint
 
     def rebuild(
         self, ctx: ExecutionContext, table: str, schema: str | None, change: TableChange
