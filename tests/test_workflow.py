@@ -310,3 +310,22 @@ def test_bulk_insert(project: Project) -> None:
         ("x'; DROP TABLE users; --",),
         ("b",),
     ]
+
+
+@pytest.mark.backends("sqlite")
+def test_init_writes_a_working_project(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = Project(tmp_path / "unused", db_url, capsys)
+    fresh = tmp_path / "fresh"
+    project.root = tmp_path
+    assert project.ok("init", str(fresh)).out.strip() == f"created {fresh / 'dbshift.toml'}"
+    assert (fresh / "migrations").is_dir()
+    assert 'url = "${DATABASE_URL:-sqlite:///app.db}"' in (fresh / "dbshift.toml").read_text()
+    project.fails(2, "init", str(fresh))  # never overwrites a configuration
+    monkeypatch.setenv("DATABASE_URL", db_url)
+    project.root = fresh
+    path = Path(project.ok("new", "-m", "first", "--sql").out.split()[-1])
+    assert path.suffix == ".sql" and path.parent == fresh / "migrations"
+    project.ok("upgrade")
+    assert project.ok("status", "--json").json["current"] == [path.stem]

@@ -233,7 +233,7 @@ def init(directory: str | Path = ".", *, migrations: str = "migrations") -> Path
     root.mkdir(parents=True, exist_ok=True)
     (root / migrations).mkdir(exist_ok=True)
     config_path.write_text(
-        "# dbshift configuration: https://github.com/dbshift/dbshift#configuration\n"
+        "# dbshift configuration (all keys: README, section Configuration)\n"
         'url = "${DATABASE_URL:-sqlite:///app.db}"\n'
         f'migrations = "{migrations}"\n'
         '# models = ["myapp.models:Base"]   # for `dbshift make`\n'

@@ -70,6 +70,12 @@ TARGETS = {"ignore_unknown_options": True}
 )
 @click.option("--url", help="Database URL (overrides the configuration).")
 @click.option("--migrations", help="Migrations folder.")
+@click.option(
+    "--models",
+    multiple=True,
+    metavar="MODULE:ATTR",
+    help="SQLAlchemy MetaData or declarative base, for autogenerate (repeatable).",
+)
 @click.option("--schema", help="Schema holding the bookkeeping tables.")
 @click.option("--table-prefix", help="Prefix of the bookkeeping tables (default dbshift_).")
 @click.option(
@@ -86,6 +92,7 @@ def cli(
     config_path: str | None,
     url: str | None,
     migrations: str | None,
+    models: tuple[str, ...],
     schema: str | None,
     table_prefix: str | None,
     lock_timeout: float | None,
@@ -102,6 +109,7 @@ def cli(
     overrides = {
         "url": url,
         "migrations": migrations,
+        "models": list(models) or None,
         "schema": schema,
         "table_prefix": table_prefix,
         "lock_timeout": lock_timeout,
