@@ -329,3 +329,20 @@ def test_init_writes_a_working_project(
     assert path.suffix == ".sql" and path.parent == fresh / "migrations"
     project.ok("upgrade")
     assert project.ok("status", "--json").json["current"] == [path.stem]
+
+
+@pytest.mark.backends("postgresql")
+def test_bookkeeping_tables_in_their_own_schema(project: Project) -> None:
+    project.python("users", USERS)
+    with project.engine().begin() as conn:
+        conn.exec_driver_sql("CREATE SCHEMA ops")
+    project.ok("--schema", "ops", "upgrade")
+    located = project.query(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_name LIKE 'dbshift_%' OR table_name = 'users' ORDER BY 2"
+    )
+    assert located == [("ops", "dbshift_history"), ("ops", "dbshift_log"), ("public", "users")]
+    assert project.ok("--schema", "ops", "status", "--json").json["pending"] == []
+    assert (
+        len(project.ok("status", "--json").json["pending"]) == 1
+    )  # another prefix/schema, another history
