@@ -204,21 +204,14 @@ def merge(config: Config, message: str = "merge heads") -> Path:
         raise UsageError(
             "nothing to merge: there is a single head", hint="merge joins two or more heads"
         )
-    return _write(project, message, project.graph.heads, sql=False, body=False)
+    return _write(project, message, project.graph.heads, sql=False)
 
 
-def _write(
-    project: Project, message: str, parents: Sequence[str], *, sql: bool, body: bool = True
-) -> Path:
+def _write(project: Project, message: str, parents: Sequence[str], *, sql: bool) -> Path:
     if not message.strip():
         raise UsageError("a migration needs a message", hint='pass -m "what it does"')
     migration_id = new_id(message, (s.id for s in project.scripts))
-    if sql:
-        content = render_sql(message, parents)
-    elif body:
-        content = render_python(message, parents)
-    else:
-        content = render_python(message, parents, downgrade="    pass")
+    content = render_sql(message, parents) if sql else render_python(message, parents)
     return write_new(
         project.config.migrations_dir, migration_id, "sql" if sql else "python", content
     )

@@ -31,6 +31,10 @@ import sqlalchemy as sa
 
 def upgrade(op):
 {upgrade}
+
+
+# No downgrade(op): dbshift derives it from upgrade, or refuses to downgrade when an
+# operation cannot be reversed (op.execute, op.run, ...). Write one to take over.
 '''
 
 SQL_TEMPLATE = """-- {message}
@@ -46,7 +50,7 @@ def render_python(
     message: str,
     parents: Sequence[str],
     upgrade: str = "    pass",
-    downgrade: str | None = "    pass",
+    downgrade: str | None = None,
 ) -> str:
     """A Python migration. `downgrade=None` leaves it out, so dbshift derives it."""
     quoted = ", ".join(f'"{p}"' for p in parents)
