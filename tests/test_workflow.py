@@ -346,3 +346,26 @@ def test_bookkeeping_tables_in_their_own_schema(project: Project) -> None:
     assert (
         len(project.ok("status", "--json").json["pending"]) == 1
     )  # another prefix/schema, another history
+
+
+@pytest.mark.backends("sqlite")
+def test_reading_commands_never_import_migrations(project: Project, tmp_path: Path) -> None:
+    marker = tmp_path / "imported"
+    first = project.python("users", USERS)
+    (project.migrations / "20260101T000009_spy.py").write_text(
+        f'"""spy"""\n\nparents = ["{first}"]\n\n'
+        f"open({str(marker)!r}, 'w').close()  # runs when imported\n\n\n"
+        "def upgrade(op):\n    pass\n"
+    )
+    project.ok("upgrade", "+1")
+    for command in (
+        ["status"],
+        ["history"],
+        ["heads"],
+        ["upgrade", "--dry-run"],
+        ["status", "--json"],
+    ):
+        project.ok(*command)
+        assert not marker.exists(), f"`dbshift {' '.join(command)}` imported a migration"
+    project.ok("upgrade")
+    assert marker.exists()  # running it does import it, of course
