@@ -70,7 +70,7 @@ class Config:
         if not self.url:
             raise ConfigError(
                 "no database URL configured",
-                hint="set `url` in dbshift.toml, pass --url, or set it in the environment",
+                hint='pass --url, or set `url` in dbshift.toml (e.g. url = "${DATABASE_URL}")',
             )
         return self.url
 
