@@ -111,28 +111,24 @@ def import_module(path: Path, migration_id: str) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except ModuleNotFoundError as error:
-        sys.modules.pop(name, None)
-        raise MigrationError(
-            f"{_where_path(path, error)}: imports {error.name!r}, which is not installed",
-            migration=migration_id,
-            hint=f"install {error.name} or fix the import",
-        ) from error
-    except SyntaxError as error:
-        sys.modules.pop(name, None)
-        raise MigrationError(
-            f"{path.name}:{error.lineno}: syntax error: {error.msg}",
-            migration=migration_id,
-            hint="fix the Python syntax",
-        ) from error
     except Exception as error:
         sys.modules.pop(name, None)
-        raise MigrationError(
-            f"{_where_path(path, error)}: {type(error).__name__}: {_first_line(error)}",
-            migration=migration_id,
-            hint="fix the migration; run with --debug for the traceback",
-        ) from error
+        problem, hint = _import_problem(path, error)
+        raise MigrationError(problem, migration=migration_id, hint=hint) from error
     return module
+
+
+def _import_problem(path: Path, error: Exception) -> tuple[str, str]:
+    """One line saying why a migration file did not import, and what to do."""
+    if isinstance(error, ModuleNotFoundError):
+        problem = f"imports {error.name!r}, which is not installed"
+        return f"{_where_path(path, error)}: {problem}", f"install {error.name} or fix the import"
+    if isinstance(error, SyntaxError):
+        return f"{path.name}:{error.lineno}: syntax error: {error.msg}", "fix the Python syntax"
+    return (
+        f"{_where_path(path, error)}: {type(error).__name__}: {_first_line(error)}",
+        "fix the migration; run with --debug for the traceback",
+    )
 
 
 def _where(script: Script, error: BaseException) -> str:
