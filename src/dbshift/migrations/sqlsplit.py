@@ -1,11 +1,54 @@
-"""Split SQL migration text into statements, the way each database's own client does.
+"""Split a SQL migration into statements, the way each database's own client would.
 
-A single pass over tokens (a compiled regex finds each next token; string and comment
-bodies are skipped with `str.find`), so it is linear in the size of the file. It knows
-quoted strings and identifiers per dialect, line and block comments (nested on
-PostgreSQL), PostgreSQL dollar quoting and `BEGIN ATOMIC ... END` bodies, SQLite
-`CREATE TRIGGER ... BEGIN ... END`, and MySQL/MariaDB `DELIMITER` and compound
-statements (`BEGIN ... END`, `IF ... END IF`, `CASE`, `LOOP`, `WHILE`, `REPEAT`).
+SQL migrations run statement by statement through a DB-API driver, so the split must
+agree with the database's lexer: a `;` inside a string, a quoted identifier, a comment,
+a dollar-quoted body or a compound body does not end a statement.
+
+`split_sql` is a single forward pass over tokens: one anchored regex match per token
+(words, runs of punctuation and whitespace are one token each), string and comment
+bodies skipped with `str.find` or a one-character-class `re.search`. Nothing is
+re-scanned, so time is linear in the size of the file and no regex can backtrack.
+
+Per dialect (a SQLAlchemy dialect name; anything not listed is generic ANSI SQL):
+
+============  =================================================================
+all           '...' strings with '' doubling, "..." identifiers with "" doubling,
+              ``-- ...`` line comments, ``/* ... */`` block comments
+postgresql    nested block comments; E'...' strings with backslash escapes (plain
+              '...' has none); ``$$...$$`` and ``$tag$...$tag$`` dollar quoting
+              (``$1`` is a parameter); ``BEGIN ATOMIC ... END`` bodies
+mysql,        backslash escapes in '...' and in "..." (a string, not an
+mariadb       identifier); ```...``` identifiers; ``#`` comments; ``--`` is a
+              comment only when followed by whitespace; ``/*! ... */`` and
+              ``/*M! ... */`` executable comments are code; the ``DELIMITER``
+              client command; compound ``CREATE PROCEDURE/FUNCTION/TRIGGER/EVENT``
+              and MariaDB ``BEGIN NOT ATOMIC`` bodies without DELIMITER
+sqlite        ```...``` and ``[...]`` identifiers; ``CREATE TRIGGER ... BEGIN ...;
+              END`` (the rule of ``sqlite3_complete``: inside a trigger only the
+              ``;`` of ``; END ;`` ends it, so CASE ... END in the body is harmless)
+generic       ``BEGIN ATOMIC ... END`` bodies
+============  =================================================================
+
+Compound bodies are found with the heuristics the clients use, not a parser:
+
+* PostgreSQL (and generic): after ``BEGIN ATOMIC`` a ``;`` ends the statement only once
+  every ``BEGIN ATOMIC`` and ``CASE`` has met its ``END`` (as psql counts them).
+* MySQL/MariaDB, best effort: a statement that starts ``CREATE [OR REPLACE]
+  [DEFINER = ...] [AGGREGATE] PROCEDURE|FUNCTION|TRIGGER|EVENT`` is kept whole while
+  blocks are open. ``BEGIN`` and ``CASE`` always open a block, ``END`` closes one (``END
+  IF``, ``END LOOP`` ... close it once). ``IF``, ``LOOP``, ``WHILE``, ``REPEAT`` and
+  ``FOR`` open a block only where a statement starts (after ``;``, ``BEGIN``, ``DO``,
+  ``LOOP``, ``REPEAT``, a ``label:``, or ``THEN``/``ELSE`` outside a CASE expression;
+  before the first block also after ``FOR EACH ROW``, an event's ``DO`` or the routine's
+  parameter list), so ``IF(a, b, c)``, ``IF EXISTS`` and ``REPEAT('x', 3)`` do not.
+  Keywords inside parentheses are not counted. A block that never closes (malformed SQL,
+  or a misread such as an event body ``DO IF(a, b, c)``) keeps the rest of the input in
+  one statement, which the database then rejects. The ``mysql`` client itself needs
+  ``DELIMITER`` for these; with a custom delimiter only the delimiter ends a statement.
+
+Not handled: MySQL's ``NO_BACKSLASH_ESCAPES`` and ``ANSI_QUOTES`` modes, PostgreSQL with
+``standard_conforming_strings = off``, psql backslash commands and ``COPY ... FROM
+stdin`` data, other client commands than ``DELIMITER``.
 """
 
 from __future__ import annotations
@@ -15,199 +58,341 @@ import re
 
 from dbshift.errors import MigrationError
 
-_TOKEN = re.compile(
-    r"""
-    (?P<space>\s+)
-  | (?P<line_comment>--[^\n]*)
-  | (?P<block_comment>/\*)
-  | (?P<dollar>\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$)
-  | (?P<quote>[eE]'|'|"|`|\[)
-  | (?P<word>[A-Za-z_][A-Za-z0-9_$]*)
-  | (?P<semicolon>;)
-  | (?P<hash>\#)
-  | (?P<other>[^\s\-'"`\[/$;A-Za-z_\#]+|.)
-    """,
-    re.VERBOSE | re.DOTALL,
-)
-_DELIMITER_LINE = re.compile(r"[ \t]*DELIMITER[ \t]+(\S+)[ \t]*(?:\r?\n|$)", re.IGNORECASE)
-_COMPOUND_KINDS = frozenset({"TRIGGER", "PROCEDURE", "FUNCTION", "EVENT"})
-_MYSQL_BLOCKS = frozenset({"IF", "LOOP", "WHILE", "REPEAT", "CASE"})
+__all__ = ["SqlStatement", "split_sql"]
 
 
 @dataclasses.dataclass(frozen=True)
 class SqlStatement:
+    """One statement of a SQL migration."""
+
+    #: the statement without its terminator, from its leading comments (the comment
+    #: lines directly above it) to the end of its last token; trailing comments dropped
     text: str
+    #: 1-based source line where `text` starts (counting from `first_line`)
     line: int
 
 
 def split_sql(source: str, dialect: str = "default", *, first_line: int = 1) -> list[SqlStatement]:
+    """The statements of `source`, in order; comment-only fragments are dropped.
+
+    `dialect` is a SQLAlchemy dialect name ("postgresql", "mysql", "mariadb", "sqlite";
+    anything else is generic SQL). `first_line` is the line `source` starts on in its
+    file. Raises `MigrationError` for a string, quoted identifier, dollar quote or block
+    comment left open at the end of the input.
+    """
     return _Splitter(source, dialect, first_line).run()
+
+
+# One token per match: whitespace, a word (identifier, keyword or number), a run of
+# punctuation that means nothing to the splitter, or any other single character.
+_TOKEN = re.compile(r"(\s+)|(\w[\w$]*)|([^\s\w'\"`\[/$;#\-()=@:]+)|(.)", re.DOTALL)
+_DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*)?\$")
+_PG_COMMENT_MARK = re.compile(r"/\*|\*/")
+_ESCAPED_QUOTE = {"'": re.compile(r"[\\']"), '"': re.compile(r'[\\"]')}
+
+_UNDECIDED, _PLAIN, _MYSQL_COMPOUND, _SQLITE_TRIGGER = range(4)
+_CREATE_FILLERS = frozenset({"OR", "REPLACE", "DEFINER", "AGGREGATE", "TEMP", "TEMPORARY"})
+_MYSQL_ROUTINES = frozenset({"PROCEDURE", "FUNCTION", "TRIGGER", "EVENT"})
+_MYSQL_CONTROL = frozenset({"IF", "LOOP", "WHILE", "REPEAT", "FOR"})
+_MYSQL_STATEMENT_AFTER = frozenset({";", ":", "BEGIN", "ATOMIC", "DO", "LOOP", "REPEAT"})
+_CASE_EXPRESSION = "CASE expression"
 
 
 class _Splitter:
     def __init__(self, source: str, dialect: str, first_line: int) -> None:
+        name = dialect.lower().split("+", 1)[0]
         self.source = source
-        self.mysql = dialect in ("mysql", "mariadb")
-        self.postgresql = dialect == "postgresql"
-        self.sqlite = dialect == "sqlite"
+        self.postgresql = name in ("postgresql", "postgres")
+        self.mysql = name in ("mysql", "mariadb")
+        self.sqlite = name == "sqlite"
         self.first_line = first_line
+        self.delimiter = ";"
         self.statements: list[SqlStatement] = []
-        self._line, self._counted = first_line, 0
+        self._counted_to = 0  # newlines before this offset are counted in _line
+        self._line = first_line
+        self._reset(after_terminator=False)
+
+    def _reset(self, *, after_terminator: bool) -> None:
+        """Start a new fragment (the text after a terminator)."""
+        self.has_code = False
+        self.start = 0  # where the statement text starts
+        self.end = 0  # where its last token ends
+        self.lead = -1  # start of the comment block directly above the first token
+        self.lead_on_terminator_line = False
+        self.on_terminator_line = after_terminator
+        self.mode = _UNDECIDED
+        self.header: list[str] = []
+        self.blocks: list[str] = []  # open compound blocks, innermost last
+        self.parens = 0
+        self.prev = ""  # the previous token: a word upper-cased, a punctuation character
+        self.prev2 = ""  # or "" for anything else (strings, identifiers, runs)
+
+    # -- the scan ------------------------------------------------------------------------
 
     def run(self) -> list[SqlStatement]:
-        source, pos, end = self.source, 0, len(self.source)
-        delimiter = ";"
-        start = 0  # where the current fragment began
-        has_code = False
-        words: list[str] = []  # the first words of the current statement
-        depth = 0  # open BEGIN/CASE/... blocks of a compound body
-        previous = ""  # the previous word, upper-cased
-        while pos < end:
-            if not has_code and self.mysql:
-                line_start = pos == 0 or source[pos - 1] == "\n"
-                match = _DELIMITER_LINE.match(source, pos) if line_start else None
-                if match:
-                    self._emit(start, pos, has_code)
-                    delimiter = match.group(1)
-                    pos = start = match.end()
-                    continue
+        source, size, pos = self.source, len(self.source), 0
+        while pos < size:
+            delimiter = self.delimiter
             if delimiter != ";" and source.startswith(delimiter, pos):
-                self._emit(start, pos, has_code)
-                pos = start = pos + len(delimiter)
-                has_code, words, depth, previous = False, [], 0, ""
+                self._finish()
+                pos += len(delimiter)
                 continue
-            token = _TOKEN.match(source, pos)
-            assert token is not None  # `other` matches any character
-            kind, text = token.lastgroup, token.group()
-            if kind == "space":
-                pos = token.end()
-            elif kind == "line_comment" or (kind == "hash" and self.mysql):
-                newline = source.find("\n", pos)
-                pos = end if newline == -1 else newline
-            elif kind == "block_comment":
-                executable = self.mysql and source.startswith("/*!", pos)
-                pos = self._skip_block_comment(pos)
-                has_code = has_code or executable
-            elif kind == "dollar" and self.postgresql and not _after_word(source, pos):
-                close = source.find(text, pos + len(text))
-                if close == -1:
-                    raise self._unterminated("dollar-quoted string", pos, f"close it with {text}")
-                pos, has_code = close + len(text), True
-            elif kind == "quote":
-                pos, has_code = self._skip_quoted(pos, text), True
-            elif kind == "semicolon" and delimiter == ";" and depth == 0:
-                self._emit(start, pos, has_code)
-                pos = start = token.end()
-                has_code, words, depth, previous = False, [], 0, ""
-            elif kind == "word":
-                word = text.upper()
-                if len(words) < 8:
-                    words.append(word)
-                depth = self._track_blocks(word, previous, words, depth, token.end())
-                previous, pos, has_code = word, token.end(), True
+            match = _TOKEN.match(source, pos)
+            assert match is not None  # the last alternative matches any character
+            kind, end = match.lastindex, match.end()
+            if kind == 1:
+                if not self.has_code:
+                    self._space_before_code(pos, end)
+                pos = end
+            elif kind == 2:
+                if delimiter != ";":
+                    end = self._cut_at_delimiter(pos, end)
+                pos = self._word(pos, end)
+            elif kind == 3:
+                if delimiter != ";":
+                    end = self._cut_at_delimiter(pos, end)
+                pos = self._code(pos, end, "")
             else:
-                pos, has_code = token.end(), True
-        self._emit(start, end, has_code)
+                pos = self._punctuation(source[pos], pos)
+        self._finish()
         return self.statements
 
-    def _track_blocks(
-        self, word: str, previous: str, words: list[str], depth: int, after: int
-    ) -> int:
-        """Nesting of compound bodies, inside which `;` does not end the statement."""
-        if previous == "END" and word in _MYSQL_BLOCKS:
-            return depth  # END IF, END LOOP, END CASE ...: the END closed it already
-        if word == "END":
-            return max(depth - 1, 0)
-        if word == "CASE":
-            return depth + 1 if depth else depth
-        if self.postgresql:
-            return depth + 1 if word == "ATOMIC" and previous == "BEGIN" else depth
-        if word == "BEGIN" and _is_compound(words):
-            return depth + 1
-        if not self.mysql:
-            return depth
-        if word == "ATOMIC" and words[:3] == ["BEGIN", "NOT", "ATOMIC"]:
-            return depth + 1  # MariaDB's anonymous block
-        if depth and (
-            word in ("LOOP", "WHILE", "REPEAT") or (word == "IF" and _opens_if(self.source, after))
+    def _word(self, pos: int, end: int) -> int:
+        source = self.source
+        word = source[pos:end].upper()
+        if word == "E" and self.postgresql and source.startswith("'", end):
+            return self._code(pos, self._skip_quoted(pos, end + 1, "'", backslashes=True), "")
+        if word == "DELIMITER" and self.mysql and not self.has_code and self._line_start(pos):
+            command_end = self._delimiter_command(end)
+            if command_end is not None:
+                return command_end
+        prev = self.prev
+        if self.mode == _UNDECIDED and prev not in ("=", "@"):  # `DEFINER = user@host`
+            self._header(word)
+        if self.mysql:
+            if self.mode == _MYSQL_COMPOUND and not self.parens:
+                self._mysql_blocks(word, prev)
+        elif not self.sqlite:
+            if word == "ATOMIC" and prev == "BEGIN":
+                self.blocks.append("BEGIN")
+            elif self.blocks and word == "CASE":
+                self.blocks.append("CASE")
+            elif self.blocks and word == "END":
+                self.blocks.pop()
+        return self._code(pos, end, word)
+
+    def _punctuation(self, char: str, pos: int) -> int:
+        source = self.source
+        if char == "'":
+            return self._code(pos, self._skip_quoted(pos, pos + 1, "'", self.mysql), "")
+        if char == '"':
+            return self._code(pos, self._skip_quoted(pos, pos + 1, '"', self.mysql), "")
+        if char == "`" and (self.mysql or self.sqlite):
+            return self._code(pos, self._skip_quoted(pos, pos + 1, "`", False), "")
+        if char == "[" and self.sqlite:
+            close = source.find("]", pos + 1)
+            if close < 0:
+                raise self._unterminated("[identifier]", pos, "close it with ]")
+            return self._code(pos, close + 1, "")
+        if char == "-" and source.startswith("-", pos + 1):
+            if not self.mysql or pos + 2 >= len(source) or source[pos + 2] <= " ":
+                return self._line_comment(pos)
+        elif char == "#" and self.mysql:
+            return self._line_comment(pos)
+        elif char == "/" and source.startswith("*", pos + 1):
+            end = self._skip_block_comment(pos)
+            if self.mysql and source.startswith(("/*!", "/*M!"), pos):
+                return self._code(pos, end, "")  # an executable comment
+            return self._comment(pos, end)
+        elif char == "$" and self.postgresql:
+            tag = _DOLLAR_TAG.match(source, pos)
+            if tag is not None:
+                close = source.find(tag.group(), tag.end())
+                if close < 0:
+                    what = f"dollar-quoted string {tag.group()}"
+                    raise self._unterminated(what, pos, f"close it with {tag.group()}")
+                return self._code(pos, close + len(tag.group()), "")
+        elif char == ";" and self.delimiter == ";":
+            return self._semicolon(pos)
+        elif char == "(":
+            self.parens += 1
+        elif char == ")":
+            self.parens = max(self.parens - 1, 0)
+        return self._code(pos, pos + 1, char)
+
+    def _semicolon(self, pos: int) -> int:
+        if self.blocks or (
+            self.mode == _SQLITE_TRIGGER and not (self.prev == "END" and self.prev2 == ";")
         ):
-            return depth + 1
-        return depth
+            return self._code(pos, pos + 1, ";")  # inside a compound body
+        self._finish()
+        return pos + 1
+
+    # -- statement bookkeeping ---------------------------------------------------------------
+
+    def _code(self, pos: int, end: int, token: str) -> int:
+        if not self.has_code:
+            self.has_code = True
+            self.start = self.lead if self.lead >= 0 else pos
+        self.end = end
+        self.prev2, self.prev = self.prev, token
+        return end
+
+    def _comment(self, pos: int, end: int) -> int:
+        if not self.has_code and self.lead < 0:
+            self.lead = pos
+            self.lead_on_terminator_line = self.on_terminator_line
+        return end
+
+    def _space_before_code(self, pos: int, end: int) -> None:
+        """Leading comments are the block directly above: a blank line ends it, and a
+        comment after the previous terminator on its line belongs to no statement."""
+        newlines = self.source.count("\n", pos, end)
+        if newlines:
+            if self.lead >= 0 and (newlines > 1 or self.lead_on_terminator_line):
+                self.lead = -1
+            self.on_terminator_line = False
+
+    def _finish(self) -> None:
+        if self.has_code:
+            start = self.start
+            self._line += self.source.count("\n", self._counted_to, start)
+            self._counted_to = start
+            self.statements.append(SqlStatement(self.source[start : self.end], self._line))
+        self._reset(after_terminator=True)
+
+    def _header(self, word: str) -> None:
+        """Decide from its first words whether a statement has a compound body."""
+        header = self.header
+        header.append(word)
+        if header[0] == "CREATE":
+            if len(header) == 1 or word in _CREATE_FILLERS:
+                return
+            if self.mysql and word in _MYSQL_ROUTINES:
+                self.mode = _MYSQL_COMPOUND
+            elif self.sqlite and word == "TRIGGER":
+                self.mode = _SQLITE_TRIGGER
+            else:
+                self.mode = _PLAIN
+        elif header[0] == "BEGIN" and self.mysql and header[1:] in ([], ["NOT"]):
+            return
+        elif header == ["BEGIN", "NOT", "ATOMIC"]:  # MariaDB's anonymous block
+            self.mode = _MYSQL_COMPOUND
+            self.blocks.append("BEGIN")
+        else:
+            self.mode = _PLAIN
+
+    def _mysql_blocks(self, word: str, prev: str) -> None:
+        blocks = self.blocks
+        if prev == "END":
+            return  # END IF, END LOOP label, ...: the END closed the block
+        if word == "END":
+            if blocks:
+                blocks.pop()
+        elif word == "BEGIN":
+            blocks.append(word)
+        elif word == "CASE":
+            blocks.append(word if self._mysql_statement_start(prev) else _CASE_EXPRESSION)
+        elif word in _MYSQL_CONTROL and self._mysql_statement_start(prev):
+            blocks.append(word)
+
+    def _mysql_statement_start(self, prev: str) -> bool:
+        """Whether a statement of a compound body may start after `prev`."""
+        if prev in _MYSQL_STATEMENT_AFTER:
+            return True
+        if prev in ("THEN", "ELSE"):
+            return bool(self.blocks) and self.blocks[-1] != _CASE_EXPRESSION
+        # the body of a routine, trigger or event before any block is open
+        return not self.blocks and prev in ("ROW", ")")
+
+    # -- MySQL's DELIMITER ------------------------------------------------------------------
+
+    def _line_start(self, pos: int) -> bool:
+        line_start = self.source.rfind("\n", 0, pos) + 1
+        return not self.source[line_start:pos].strip()
+
+    def _delimiter_command(self, pos: int) -> int | None:
+        """Read `DELIMITER xx` (pos is after the word); None when it is not the command."""
+        source = self.source
+        if pos < len(source) and source[pos] not in " \t\r\n":
+            return None
+        line_end = source.find("\n", pos)
+        line_end = len(source) if line_end < 0 else line_end
+        argument = source[pos:line_end].split()
+        if not argument:
+            raise MigrationError(
+                f"line {self._line_of(pos)}: DELIMITER without a terminator",
+                hint="write e.g. `DELIMITER //`, end statements with //, then `DELIMITER ;`",
+            )
+        delimiter = argument[0]
+        if len(delimiter) > 2 and delimiter[0] == delimiter[-1] and delimiter[0] in "'\"`":
+            delimiter = delimiter[1:-1]
+        if "\\" in delimiter:
+            raise MigrationError(
+                f"line {self._line_of(pos)}: DELIMITER cannot contain a backslash",
+                hint="choose another terminator, e.g. // or $$",
+            )
+        self.delimiter = delimiter
+        self._reset(after_terminator=True)
+        return line_end
+
+    def _cut_at_delimiter(self, pos: int, end: int) -> int:
+        """A custom delimiter ends a statement even in the middle of a word (`END$$`)."""
+        found = self.source.find(self.delimiter, pos + 1, end + len(self.delimiter) - 1)
+        return found if 0 <= found < end else end
+
+    # -- strings and comments ---------------------------------------------------------------
+
+    def _skip_quoted(self, pos: int, body: int, quote: str, backslashes: bool) -> int:
+        """The end of the quoted token opened at `pos` whose body starts at `body`."""
+        source, scan = self.source, body
+        while True:
+            if backslashes:
+                found = _ESCAPED_QUOTE[quote].search(source, scan)
+                close = -1 if found is None else found.start()
+                if close >= 0 and source[close] == "\\":
+                    scan = close + 2
+                    continue
+            else:
+                close = source.find(quote, scan)
+            if close < 0:
+                raise self._unterminated_quote(pos, quote)
+            if not source.startswith(quote, close + 1):
+                return close + 1
+            scan = close + 2  # a doubled quote
+
+    def _unterminated_quote(self, pos: int, quote: str) -> MigrationError:
+        if quote == "'" or (self.mysql and quote == '"'):
+            what, hint = "string", f"close it with {quote}; write {quote * 2} for a {quote} inside"
+        else:
+            what, hint = "quoted identifier", f"close it with {quote}"
+        if quote in "'\"" and self.mysql:
+            hint += " (or escape it with a backslash)"
+        return self._unterminated(what, pos, hint)
+
+    def _line_comment(self, pos: int) -> int:
+        newline = self.source.find("\n", pos)
+        return self._comment(pos, len(self.source) if newline < 0 else newline)
 
     def _skip_block_comment(self, pos: int) -> int:
-        source, level, scan = self.source, 1, pos + 2
-        while level:
-            close = source.find("*/", scan)
-            if close == -1:
+        source = self.source
+        if not self.postgresql:
+            close = source.find("*/", pos + 2)
+            if close < 0:
                 raise self._unterminated("block comment", pos, "close it with */")
-            if self.postgresql:
-                nested = source.find("/*", scan, close)
-                if nested != -1:
-                    level, scan = level + 1, nested + 2
-                    continue
-            level, scan = level - 1, close + 2
+            return close + 2
+        depth, scan = 1, pos + 2
+        while depth:
+            mark = _PG_COMMENT_MARK.search(source, scan)
+            if mark is None:
+                hint = "close it with */ (PostgreSQL nests comments: each /* needs its own */)"
+                raise self._unterminated("block comment", pos, hint)
+            depth += 1 if mark.group() == "/*" else -1
+            scan = mark.end()
         return scan
 
-    def _skip_quoted(self, pos: int, opener: str) -> int:
-        source = self.source
-        if opener == "[":
-            if not self.sqlite:
-                return pos + 1
-            close = source.find("]", pos + 1)
-            if close == -1:
-                raise self._unterminated("[identifier]", pos, "close it with ]")
-            return close + 1
-        quote = opener[-1]
-        backslashes = (self.mysql and quote in "'\"") or (self.postgresql and len(opener) == 2)
-        scan = pos + len(opener)
-        while True:
-            close = source.find(quote, scan)
-            if close == -1:
-                what = "identifier" if quote in '`"' and not self.mysql else "string"
-                raise self._unterminated(f"quoted {what}", pos, f"close it with {quote}")
-            if backslashes and _escaped(source, scan, close):
-                scan = close + 1
-                continue
-            if source.startswith(quote, close + 1):  # doubled quote
-                scan = close + 2
-                continue
-            return close + 1
-
-    def _emit(self, start: int, stop: int, has_code: bool) -> None:
-        if not has_code:
-            return
-        fragment = self.source[start:stop]
-        text = fragment.strip()
-        leading = len(fragment) - len(fragment.lstrip())
-        at = start + leading
-        self._line += self.source.count("\n", self._counted, at)
-        self._counted = at
-        self.statements.append(SqlStatement(text, self._line))
+    def _line_of(self, pos: int) -> int:
+        return self.first_line + self.source.count("\n", 0, pos)
 
     def _unterminated(self, what: str, pos: int, hint: str) -> MigrationError:
-        line = self.first_line + self.source.count("\n", 0, pos)
-        return MigrationError(f"line {line}: unterminated {what}", hint=hint)
-
-
-def _after_word(source: str, pos: int) -> bool:
-    return pos > 0 and (source[pos - 1].isalnum() or source[pos - 1] == "_")
-
-
-def _escaped(source: str, start: int, close: int) -> bool:
-    """True when the quote at `close` is preceded by an odd run of backslashes."""
-    run = 0
-    index = close - 1
-    while index >= start and source[index] == "\\":
-        run += 1
-        index -= 1
-    return run % 2 == 1
-
-
-def _is_compound(words: list[str]) -> bool:
-    return bool(words) and words[0] == "CREATE" and any(w in _COMPOUND_KINDS for w in words)
-
-
-def _opens_if(source: str, after: int) -> bool:
-    """`IF cond THEN` opens a block; `IF EXISTS`, `IF NOT EXISTS` and `IF(` do not."""
-    rest = source[after : after + 16].lstrip().upper()
-    return not rest.startswith(("EXISTS", "NOT ", "NOT\n", "("))
+        return MigrationError(f"line {self._line_of(pos)}: unterminated {what}", hint=hint)
