@@ -84,7 +84,7 @@ def render_script(
         if wrap:
             out.append("BEGIN;")
         for op in ops:
-            op.execute(ctx)
+            ctx.run(op)  # renders, and moves the offline snapshot past the operation
         out += [_terminated(s) for s in ctx.take()]
         if down:
             bookkeeping: list[sa.Executable] = [history.delete(migration_id)]

@@ -6,14 +6,8 @@ from sqlalchemy.engine import Dialect
 
 from dbshift.dialects.base import DialectRules
 from dbshift.dialects.mysql import MySQLRules
+from dbshift.dialects.postgresql import PostgreSQLRules
 from dbshift.dialects.sqlite import SQLiteRules
-
-
-class PostgreSQLRules(DialectRules):
-    """PostgreSQL follows the standard `ALTER` forms the base class emits."""
-
-    name = "postgresql"
-
 
 _RULES: dict[str, DialectRules] = {
     "postgresql": PostgreSQLRules(),
@@ -25,7 +19,8 @@ _DEFAULT = DialectRules()
 
 
 def dialect_for(dialect: Dialect) -> DialectRules:
+    """The rules for a SQLAlchemy dialect; unknown backends get standard SQL."""
     return _RULES.get(dialect.name, _DEFAULT)
 
 
-__all__ = ["DialectRules", "dialect_for"]
+__all__ = ["DialectRules", "MySQLRules", "PostgreSQLRules", "SQLiteRules", "dialect_for"]

@@ -162,8 +162,7 @@ class DialectRules:
         d = ctx.dialect
         head = f"ALTER TABLE {qualified(d, table, schema)} ALTER COLUMN {quote(d, column)}"
         if wanted.type is not None:
-            clause = f"{head} TYPE {type_sql(d, wanted.type)}"
-            ctx.emit(clause + (f" USING {wanted.using}" if wanted.using else ""))
+            self.alter_type(ctx, head, wanted.type, wanted.using)
         if wanted.nullable is not None:
             ctx.emit(f"{head} {'DROP' if wanted.nullable else 'SET'} NOT NULL")
         if not isinstance(wanted.server_default, Keep):
@@ -176,6 +175,12 @@ class DialectRules:
                 ctx.emit(sa.schema.DropColumnComment(sa_column))
             else:
                 ctx.emit(sa.schema.SetColumnComment(sa_column))
+
+    def alter_type(
+        self, ctx: ExecutionContext, head: str, type_: TypeEngine[Any], using: str | None
+    ) -> None:
+        """`head` is `ALTER TABLE t ALTER COLUMN c`; `using` is PostgreSQL's only."""
+        ctx.emit(f"{head} TYPE {type_sql(ctx.dialect, type_)}")
 
     def add_constraint(
         self,
@@ -196,6 +201,15 @@ class DialectRules:
         change: TableChange,
     ) -> None:
         ctx.emit(sa.schema.DropConstraint(sa_constraint(table, schema, constraint)))
+
+    def set_table_comment(
+        self, ctx: ExecutionContext, table: str, schema: str | None, comment: str | None
+    ) -> None:
+        sa_table = sa.Table(table, sa.MetaData(), schema=schema, comment=comment)
+        if comment is None:
+            ctx.emit(sa.schema.DropTableComment(sa_table))
+        else:
+            ctx.emit(sa.schema.SetTableComment(sa_table))
 
     def current_table(self, ctx: ExecutionContext, table: str, schema: str | None) -> Table:
         found = ctx.table(table, schema)

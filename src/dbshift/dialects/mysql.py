@@ -14,6 +14,7 @@ from dbshift.dialects.base import (
     column_spec,
     qualified,
     quote,
+    sa_constraint,
 )
 from dbshift.errors import MigrationError
 from dbshift.schema.snapshot import Column, ForeignKey, Table, table_key
@@ -60,15 +61,19 @@ class MySQLRules(DialectRules):
         column: str,
         change: TableChange,
     ) -> None:
-        """MySQL shrinks a multi-column index when one of its columns is dropped; other
-        backends drop the index. Drop it explicitly so every backend ends the same."""
+        """MySQL shrinks a multi-column index when one of its columns is dropped, and
+        refuses to drop a column a CHECK uses; PostgreSQL drops both. Drop them first
+        so every backend ends the same."""
         current = ctx.table(table, schema)
+        d = ctx.dialect
         for index in current.indexes if current is not None else ():
             if column in index.columns and len(index.columns) > 1:
-                d = ctx.dialect
                 ctx.emit(
                     f"ALTER TABLE {qualified(d, table, schema)} DROP INDEX {quote(d, index.name)}"
                 )
+        for check in current.checks if current is not None else ():
+            if check.name and check.uses(column):
+                ctx.emit(sa.schema.DropConstraint(sa_constraint(table, schema, check)))
         super().drop_column(ctx, table, schema, column, change)
 
     def drop_constraint(

@@ -4,9 +4,17 @@ SQLite alters little in place (add, rename and drop of an unindexed column). Any
 else rebuilds the table (https://www.sqlite.org/lang_altertable.html#otheralter): create
 the new definition under a temporary name, copy the rows, drop the old table, rename,
 then recreate its indexes and triggers and check foreign keys. It runs inside the
-migration's transaction: `defer_foreign_keys` replaces `foreign_keys=OFF` (which cannot
-change inside a transaction), and `legacy_alter_table` keeps the rename from rewriting
-references in other tables, views and triggers.
+migration's transaction and never commits: `defer_foreign_keys` replaces
+`foreign_keys=OFF` (which cannot change inside a transaction), and `legacy_alter_table`
+keeps the rename from checking or rewriting references in other tables, views and
+triggers (which name the table, not its temporary name).
+
+With `foreign_keys` on and other tables referencing the rebuilt one, DROP TABLE first
+deletes every row: referencing rows become deferred violations that the rename never
+clears, and ON DELETE actions run. The rows are then parked in a temporary table and
+copied back into the table under its final name (clearing the violations), and ON
+DELETE CASCADE / SET NULL / SET DEFAULT references make the rebuild refuse. Offline
+scripts use the parking order too, since the client's setting is unknown.
 """
 
 from __future__ import annotations
@@ -20,12 +28,13 @@ from dbshift.dialects.base import (
     ColumnChange,
     Constraint,
     DialectRules,
+    Keep,
     TableChange,
     qualified,
     quote,
 )
 from dbshift.errors import MigrationError
-from dbshift.schema.snapshot import Column, index_to_sqlalchemy
+from dbshift.schema.snapshot import Column, index_to_sqlalchemy, table_key
 
 if TYPE_CHECKING:
     from dbshift.ops.base import ExecutionContext
@@ -79,7 +88,18 @@ class SQLiteRules(DialectRules):
         existing: Column | None,
         change: TableChange,
     ) -> None:
+        if (
+            wanted.type is None
+            and wanted.nullable is None
+            and isinstance(wanted.server_default, Keep)
+        ):
+            return  # a comment only: SQLite keeps no comments
         self.rebuild(ctx, table, schema, change)
+
+    def set_table_comment(
+        self, ctx: ExecutionContext, table: str, schema: str | None, comment: str | None
+    ) -> None:
+        return None  # SQLite keeps no comments
 
     def add_constraint(
         self,
@@ -97,27 +117,47 @@ class SQLiteRules(DialectRules):
     def rebuild(
         self, ctx: ExecutionContext, table: str, schema: str | None, change: TableChange
     ) -> None:
+        """SQLite's 12-step procedure, inside the migration's transaction."""
         old = self.current_table(ctx, table, schema)
         new = change(old)
         d = ctx.dialect
-        saved = _saved_sql(ctx, table)
-        temporary = f"_dbshift_rebuild_{table}"
+        saved = _saved_sql(ctx, table, schema)
+        conn = ctx.connection
+        referencing = _referencing(conn, table, schema) if conn is not None else {}
+        if conn is not None and referencing and _enforced(conn):
+            _refuse_cascades(table, schema, referencing)
+            park = True
+        else:
+            park = conn is None
+        checked = [table, *sorted(referencing)] if conn is not None else []
+        violations = _violations(ctx, schema, checked)
         copied = [
             c.name
             for c in new.columns
             if c.computed is None and (o := old.column(c.name)) and not o.computed
         ]
         names = ", ".join(quote(d, c) for c in copied)
+        scratch = f"_dbshift_rebuild_{table}"
+        source, target = qualified(d, table, schema), qualified(d, scratch, schema)
         ctx.emit("PRAGMA defer_foreign_keys = ON")
-        ctx.emit(sa.schema.CreateTable(new.replace(name=temporary, indexes=()).to_sqlalchemy()))
-        ctx.emit(
-            f"INSERT INTO {qualified(d, temporary, schema)} ({names}) "
-            f"SELECT {names} FROM {qualified(d, table, schema)}"
-        )
-        ctx.emit(f"DROP TABLE {qualified(d, table, schema)}")
-        ctx.emit("PRAGMA legacy_alter_table = ON")
-        ctx.emit(f"ALTER TABLE {qualified(d, temporary, schema)} RENAME TO {quote(d, table)}")
-        ctx.emit("PRAGMA legacy_alter_table = OFF")
+        if park:
+            # Other tables reference this one and foreign keys are enforced (offline: may
+            # be). DROP TABLE then deletes every row first, and each referencing row counts
+            # as a deferred violation that only an INSERT into a table of that name clears:
+            # park the rows in a temporary table, then copy them into the final table.
+            parked = qualified(d, scratch, "temp")
+            ctx.emit(f"CREATE TEMPORARY TABLE {parked} AS SELECT {names} FROM {source}")
+            ctx.emit(f"DROP TABLE {source}")
+            ctx.emit(sa.schema.CreateTable(new.replace(indexes=()).to_sqlalchemy()))
+            ctx.emit(f"INSERT INTO {source} ({names}) SELECT {names} FROM {parked}")
+            ctx.emit(f"DROP TABLE {parked}")
+        else:  # the documented order: new table under a scratch name, copy, drop, rename
+            ctx.emit(sa.schema.CreateTable(new.replace(name=scratch, indexes=()).to_sqlalchemy()))
+            ctx.emit(f"INSERT INTO {target} ({names}) SELECT {names} FROM {source}")
+            ctx.emit(f"DROP TABLE {source}")
+            ctx.emit("PRAGMA legacy_alter_table = ON")
+            ctx.emit(f"ALTER TABLE {target} RENAME TO {quote(d, table)}")
+            ctx.emit("PRAGMA legacy_alter_table = OFF")
         sa_table = new.to_sqlalchemy()
         old_indexes = {i.name: i for i in old.indexes}
         for index in new.indexes:
@@ -127,35 +167,91 @@ class SQLiteRules(DialectRules):
                 if kept
                 else sa.schema.CreateIndex(index_to_sqlalchemy(index, sa_table))
             )
-        known = {i.name for i in old.indexes}
         for (kind, name), sql in saved.items():
-            if kind == "trigger" or (kind == "index" and name not in known):
+            if kind == "trigger" or (kind == "index" and name not in old_indexes):
                 ctx.emit(sql)  # triggers, and indexes reflection cannot describe
-        self._check_foreign_keys(ctx, table)
+        _refuse_new_violations(ctx, schema, violations, _violations(ctx, schema, checked))
 
-    def _check_foreign_keys(self, ctx: ExecutionContext, table: str) -> None:
-        conn = ctx.connection
-        if conn is None:
-            return
-        broken = conn.exec_driver_sql(
-            f"PRAGMA foreign_key_check({quote(ctx.dialect, table)})"
-        ).fetchall()
-        if broken:
+
+def _enforced(conn: sa.Connection) -> bool:
+    return bool(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
+
+
+def _refuse_cascades(table: str, schema: str | None, referencing: dict[str, set[str]]) -> None:
+    """With foreign keys enforced, DROP TABLE runs the referencing tables' ON DELETE
+    actions (not deferrable): a rebuild would delete or null their rows."""
+    for name, actions in referencing.items():
+        acting = actions - {"NO ACTION", "RESTRICT"}
+        if acting:
             raise MigrationError(
-                f"rebuilding table {table} leaves {len(broken)} row(s) violating foreign keys "
-                f"(first: table {broken[0][0]}, rowid {broken[0][1]})",
+                f"cannot rebuild table {table_key(table, schema)} while PRAGMA foreign_keys "
+                f"is on: ON DELETE {sorted(acting)[0]} would change rows of {name}",
+                hint="run migrations with foreign keys off (SQLite's default): "
+                "dbshift's connection does not turn them on",
+            )
+
+
+def _master(ctx_dialect: sa.engine.Dialect, schema: str | None) -> str:
+    return qualified(ctx_dialect, "sqlite_master", schema)
+
+
+def _referencing(conn: sa.Connection, table: str, schema: str | None) -> dict[str, set[str]]:
+    """Other tables whose foreign keys point at `table`, with their ON DELETE actions."""
+    rows = conn.execute(
+        sa.text(
+            f"SELECT m.name, upper(f.on_delete) FROM {_master(conn.dialect, schema)} AS m, "
+            "pragma_foreign_key_list(m.name, :schema) AS f "
+            "WHERE m.type = 'table' AND f.\"table\" = :table COLLATE NOCASE "
+            "AND m.name <> :table"
+        ),
+        {"table": table, "schema": schema or "main"},
+    )
+    found: dict[str, set[str]] = {}
+    for name, action in rows:
+        found.setdefault(str(name), set()).add(str(action))
+    return found
+
+
+def _violations(ctx: ExecutionContext, schema: str | None, tables: list[str]) -> dict[str, int]:
+    """Foreign-key violations per table, where this table is the referencing one."""
+    conn = ctx.connection
+    if conn is None:
+        return {}
+    prefix = f"{quote(ctx.dialect, schema)}." if schema else ""
+    return {
+        name: len(
+            conn.exec_driver_sql(
+                f"PRAGMA {prefix}foreign_key_check({quote(ctx.dialect, name)})"
+            ).fetchall()
+        )
+        for name in tables
+    }
+
+
+def _refuse_new_violations(
+    ctx: ExecutionContext, schema: str | None, before: dict[str, int], after: dict[str, int]
+) -> None:
+    """The procedure's last step: fail if the change broke foreign keys. Rows that broke
+    them before (SQLite enforces nothing unless `PRAGMA foreign_keys` is on) are not
+    this migration's doing and do not stop it."""
+    for name, count in after.items():
+        if count > before.get(name, 0):
+            raise MigrationError(
+                f"rebuilding table {table_key(name, schema)} leaves "
+                f"{count - before.get(name, 0)} more row(s) violating foreign keys in "
+                f"{table_key(name, schema)}",
                 hint="fix the data before this migration, or in an op.run() step before it",
             )
 
 
-def _saved_sql(ctx: ExecutionContext, table: str) -> dict[tuple[str, str], str]:
+def _saved_sql(ctx: ExecutionContext, table: str, schema: str | None) -> dict[tuple[str, str], str]:
     """The SQL of the table's own indexes and triggers, to restore them verbatim."""
     conn = ctx.connection
     if conn is None:
         return {}
     rows = conn.execute(
         sa.text(
-            "SELECT type, name, sql FROM sqlite_master "
+            f"SELECT type, name, sql FROM {_master(ctx.dialect, schema)} "
             "WHERE tbl_name = :table AND type IN ('index', 'trigger') AND sql IS NOT NULL"
         ),
         {"table": table},

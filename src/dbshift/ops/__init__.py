@@ -2,13 +2,27 @@
 
 from dbshift.ops.base import ExecutionContext, Operation
 from dbshift.ops.columns import AddColumn, AlterColumn, DropColumn, RenameColumn
-from dbshift.ops.constraints import AddConstraint, CreateIndex, DropConstraint, DropIndex
+from dbshift.ops.constraints import (
+    AddCheckConstraint,
+    AddConstraint,
+    AddForeignKey,
+    AddPrimaryKey,
+    AddUniqueConstraint,
+    CreateIndex,
+    DropConstraint,
+    DropIndex,
+    add_constraint,
+)
 from dbshift.ops.raw import BulkInsert, ExecuteSQL, RunPython
-from dbshift.ops.tables import CreateTable, DropTable, RenameTable
+from dbshift.ops.tables import CreateTable, DropTable, RenameTable, SetTableComment
 
 __all__ = [
+    "AddCheckConstraint",
     "AddColumn",
     "AddConstraint",
+    "AddForeignKey",
+    "AddPrimaryKey",
+    "AddUniqueConstraint",
     "AlterColumn",
     "BulkInsert",
     "CreateIndex",
@@ -23,4 +37,6 @@ __all__ = [
     "RenameColumn",
     "RenameTable",
     "RunPython",
+    "SetTableComment",
+    "add_constraint",
 ]

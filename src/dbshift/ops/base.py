@@ -82,10 +82,28 @@ class Operation(abc.ABC):
 
     @abc.abstractmethod
     def describe(self) -> str:
-        """A one-line human description, e.g. `add column users.email`."""
+        """A one-line human description, e.g. `add column "users"."email"`."""
+
+    @property
+    def transactional(self) -> bool:
+        """False when the statement refuses to run in a transaction block (PostgreSQL's
+        CREATE/DROP INDEX CONCURRENTLY): its migration must be marked non-transactional."""
+        return True
 
     def __str__(self) -> str:
         return self.describe()
+
+
+def quoted(*parts: str | None) -> str:
+    """Names for describe() and messages: `"schema"."table"."column"`, one line however odd
+    the names (quotes doubled, control characters escaped); None parts are left out."""
+    return ".".join(
+        '"'
+        + "".join(c if c.isprintable() else repr(c)[1:-1] for c in part).replace('"', '""')
+        + '"'
+        for part in parts
+        if part is not None
+    )
 
 
 def irreversible(what: str, hint: str = "write a downgrade(op) function") -> IrreversibleMigration:

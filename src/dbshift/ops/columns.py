@@ -10,9 +10,9 @@ from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects import dialect_for
 from dbshift.dialects.base import KEEP, ColumnChange, Keep, qualified, quote
-from dbshift.ops.base import ExecutionContext, Operation, irreversible
-from dbshift.ops.constraints import AddConstraint, CreateIndex
-from dbshift.schema.snapshot import Column, ForeignKey, Snapshot, Table, Unique, table_key
+from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
+from dbshift.ops.constraints import CreateIndex, add_constraint
+from dbshift.schema.snapshot import Check, Column, ForeignKey, Snapshot, Table, Unique
 
 
 def _update(snapshot: Snapshot, name: str, schema: str | None, change: Any) -> Snapshot:
@@ -21,7 +21,8 @@ def _update(snapshot: Snapshot, name: str, schema: str | None, change: Any) -> S
 
 
 def without_column(table: Table, column: str) -> Table:
-    """`table` minus a column and every index and constraint that uses it."""
+    """`table` minus a column and every index and constraint that uses it (what
+    PostgreSQL does; the dialect rules make the other backends end the same)."""
     pk = table.primary_key
     if pk is not None and column in pk.columns:
         rest = tuple(c for c in pk.columns if c != column)
@@ -32,6 +33,7 @@ def without_column(table: Table, column: str) -> Table:
         indexes=tuple(i for i in table.indexes if column not in i.columns),
         uniques=tuple(u for u in table.uniques if column not in u.columns),
         foreign_keys=tuple(f for f in table.foreign_keys if column not in f.columns),
+        checks=tuple(c for c in table.checks if not c.uses(column)),
     )
 
 
@@ -53,6 +55,26 @@ def renamed_column(table: Table, old: str, new: str) -> Table:
             dataclasses.replace(f, columns=swap(f.columns)) for f in table.foreign_keys
         ),
     )
+
+
+def with_renamed_references(
+    snapshot: Snapshot, table: str, schema: str | None, old: str, new: str
+) -> Snapshot:
+    """Foreign keys anywhere that point at `table.old` point at `table.new`."""
+
+    def swap(names: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(new if n == old else n for n in names)
+
+    for other in list(snapshot.tables.values()):
+        fks = tuple(
+            dataclasses.replace(f, ref_columns=swap(f.ref_columns))
+            if f.ref_table == table and (f.ref_schema or other.schema) == schema
+            else f
+            for f in other.foreign_keys
+        )
+        if fks != other.foreign_keys:
+            snapshot = snapshot.with_table(other.replace(foreign_keys=fks))
+    return snapshot
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,7 +104,7 @@ class AddColumn(Operation):
         return [DropColumn(self.table, self.column.name, self.schema)]
 
     def describe(self) -> str:
-        return f"add column {table_key(self.table, self.schema)}.{self.column.name}"
+        return f"add column {quoted(self.schema, self.table, self.column.name)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,29 +124,30 @@ class DropColumn(Operation):
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
         table = before.table(self.table, self.schema)
         column = table.column(self.column) if table else None
+        where = quoted(self.schema, self.table, self.column)
         if table is None or column is None:
             raise irreversible(
-                f"drop column {self.describe()[12:]}: its definition is unknown "
-                "(created by raw SQL?)"
+                f"drop column {where}: its definition is unknown (created by raw SQL?)"
             )
         if table.primary_key and self.column in table.primary_key.columns:
-            raise irreversible(f"drop of primary key column {self.describe()[12:]}")
+            raise irreversible(f"drop of primary key column {where}")
         restore: list[Operation] = [AddColumn(self.table, column, self.schema)]
         restore += [
             CreateIndex(self.table, i, self.schema)
             for i in table.indexes
             if self.column in i.columns
         ]
-        constraints: list[Unique | ForeignKey] = [*table.uniques, *table.foreign_keys]
+        constraints: list[Unique | ForeignKey | Check] = [*table.uniques, *table.foreign_keys]
+        constraints += [c for c in table.checks if c.uses(self.column)]
         restore += [
-            AddConstraint(self.table, c, self.schema)
+            add_constraint(self.table, c, self.schema)
             for c in constraints
-            if self.column in c.columns
+            if isinstance(c, Check) or self.column in c.columns
         ]
         return restore
 
     def describe(self) -> str:
-        return f"drop column {table_key(self.table, self.schema)}.{self.column}"
+        return f"drop column {quoted(self.schema, self.table, self.column)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,9 +158,10 @@ class RenameColumn(Operation):
     schema: str | None = None
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        return _update(
+        snapshot = _update(
             snapshot, self.table, self.schema, lambda t: renamed_column(t, self.old, self.new)
         )
+        return with_renamed_references(snapshot, self.table, self.schema, self.old, self.new)
 
     def execute(self, ctx: ExecutionContext) -> None:
         d = ctx.dialect
@@ -150,7 +174,7 @@ class RenameColumn(Operation):
         return [RenameColumn(self.table, self.new, self.old, self.schema)]
 
     def describe(self) -> str:
-        return f"rename column {table_key(self.table, self.schema)}.{self.old} to {self.new}"
+        return f"rename column {quoted(self.schema, self.table, self.old)} to {quoted(self.new)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -204,7 +228,7 @@ class AlterColumn(Operation):
         old = (table.column(self.column) if table else None) or self.existing
         if old is None:
             raise irreversible(
-                f"alter column {table_key(self.table, self.schema)}.{self.column}: "
+                f"alter column {quoted(self.schema, self.table, self.column)}: "
                 "its previous definition is unknown",
                 hint="pass existing_type=/existing_nullable=, or write downgrade(op)",
             )
@@ -233,6 +257,5 @@ class AlterColumn(Operation):
             parts.append(f"default {self.server_default}")
         if not isinstance(self.comment, Keep):
             parts.append("comment")
-        return f"alter column {table_key(self.table, self.schema)}.{self.column}: " + ", ".join(
-            parts
-        )
+        where = quoted(self.schema, self.table, self.column)
+        return f"alter column {where}: " + ", ".join(parts)

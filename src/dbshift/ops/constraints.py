@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
 from dbshift.dialects import dialect_for
 from dbshift.dialects.base import stub_table
 from dbshift.errors import MigrationError
-from dbshift.ops.base import ExecutionContext, Operation, irreversible
+from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.schema.snapshot import (
     Check,
     ForeignKey,
@@ -45,10 +46,12 @@ def find_constraint(table: Table, name: str) -> Constraint | None:
     return next((c for c in everything if c.name == name), None)
 
 
-def without_constraint(table: Table, name: str) -> Table:
+def without_constraint(table: Table, name: str, kind: str | None = None) -> Table:
+    """`table` minus the named constraint. A table has one primary key, and backends name
+    it their own way (`t_pkey`, `PRIMARY`, none): `kind="primary"` drops it by kind."""
     pk = table.primary_key
     return table.replace(
-        primary_key=None if pk is not None and pk.name == name else pk,
+        primary_key=None if pk is not None and (pk.name == name or kind == "primary") else pk,
         foreign_keys=tuple(c for c in table.foreign_keys if c.name != name),
         uniques=tuple(c for c in table.uniques if c.name != name),
         checks=tuple(c for c in table.checks if c.name != name),
@@ -58,9 +61,14 @@ def without_constraint(table: Table, name: str) -> Table:
 
 @dataclasses.dataclass(frozen=True)
 class CreateIndex(Operation):
+    """Create an index. `concurrently` (PostgreSQL) is about the statement, not the
+    index, so it is kept out of the snapshot: a table recreated later gets a plain index."""
+
     table: str
     index: Index
     schema: str | None = None
+    concurrently: bool = False
+    if_not_exists: bool = False
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
         table = snapshot.table(self.table, self.schema)
@@ -70,18 +78,23 @@ class CreateIndex(Operation):
 
     def execute(self, ctx: ExecutionContext) -> None:
         plain = [c for c in self.index.columns if c not in self.index.expressions]
-        ctx.emit(
-            sa.schema.CreateIndex(
-                index_to_sqlalchemy(self.index, stub_table(self.table, self.schema, plain))
-            )
+        extra = {"postgresql_concurrently": True} if self.concurrently else {}
+        sa_index = index_to_sqlalchemy(
+            self.index, stub_table(self.table, self.schema, plain), **extra
         )
+        ctx.emit(sa.schema.CreateIndex(sa_index, if_not_exists=self.if_not_exists))
+
+    @property
+    def transactional(self) -> bool:
+        return not self.concurrently
 
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
-        return [DropIndex(self.index.name, self.table, self.schema)]
+        return [DropIndex(self.index.name, self.table, self.schema, self.concurrently)]
 
     def describe(self) -> str:
         unique = "unique " if self.index.unique else ""
-        return f"create {unique}index {self.index.name} on {table_key(self.table, self.schema)}"
+        where = quoted(self.schema, self.table)
+        return f"create {unique}index {quoted(self.index.name)} on {where}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,6 +102,8 @@ class DropIndex(Operation):
     name: str
     table: str | None = None
     schema: str | None = None
+    concurrently: bool = False
+    if_exists: bool = False
 
     def _owner(self, snapshot: Snapshot) -> Table | None:
         if self.table is not None:
@@ -112,19 +127,30 @@ class DropIndex(Operation):
                 f"drop_index({self.name!r}) needs the table name on MySQL/MariaDB",
                 hint=f'write op.drop_index("{self.name}", "<table>")',
             )
-        index = sa.Index(self.name, _table=stub_table(self.table or "unknown", self.schema))
-        ctx.emit(sa.schema.DropIndex(index))
+        extra: dict[str, Any] = {"postgresql_concurrently": True} if self.concurrently else {}
+        stub = stub_table(self.table or "unknown", self.schema)
+        index = sa.Index(self.name, _table=stub, **extra)
+        ctx.emit(sa.schema.DropIndex(index, if_exists=self.if_exists))
+
+    @property
+    def transactional(self) -> bool:
+        return not self.concurrently
 
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
         table = self._owner(before)
         index = next((i for i in table.indexes if i.name == self.name), None) if table else None
         if table is None or index is None:
-            raise irreversible(f"drop index {self.name}: its definition is unknown")
-        return [CreateIndex(table.name, index, table.schema)]
+            where = f" on {quoted(self.schema, self.table)}" if self.table else ""
+            raise irreversible(
+                f"drop index {quoted(self.name)}{where}: its definition is unknown",
+                hint="create it in an earlier migration with op.create_index, "
+                "or write downgrade(op)",
+            )
+        return [CreateIndex(table.name, index, table.schema, self.concurrently)]
 
     def describe(self) -> str:
-        where = f" on {table_key(self.table, self.schema)}" if self.table else ""
-        return f"drop index {self.name}{where}"
+        where = f" on {quoted(self.schema, self.table)}" if self.table else ""
+        return f"drop index {quoted(self.name)}{where}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,17 +177,54 @@ class AddConstraint(Operation):
         )
 
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
-        if self.constraint.name is None:
-            raise irreversible(
-                f"{self.describe()}: the constraint has no name", hint="give the constraint a name"
-            )
         kind = next(k for k, v in KINDS.items() if isinstance(self.constraint, v))
-        return [DropConstraint(self.constraint.name, self.table, kind, self.schema)]
+        if self.constraint.name is None and kind != "primary":
+            raise irreversible(
+                f"{self.describe()}: the constraint has no name, so it cannot be dropped",
+                hint="give the constraint a name",
+            )
+        return [DropConstraint(self.constraint.name or "", self.table, kind, self.schema)]
 
     def describe(self) -> str:
-        kind = type(self.constraint).__name__.lower()
-        name = f" {self.constraint.name}" if self.constraint.name else ""
-        return f"add {kind}{name} to {table_key(self.table, self.schema)}"
+        name = f" {quoted(self.constraint.name)}" if self.constraint.name else ""
+        return (
+            f"add {_KIND_WORDS[type(self.constraint)]}{name} to {quoted(self.schema, self.table)}"
+        )
+
+
+class AddForeignKey(AddConstraint):
+    """`op.create_foreign_key`; `constraint` is a `ForeignKey`."""
+
+
+class AddUniqueConstraint(AddConstraint):
+    """`op.create_unique_constraint`; `constraint` is a `Unique`."""
+
+
+class AddCheckConstraint(AddConstraint):
+    """`op.create_check_constraint`; `constraint` is a `Check`."""
+
+
+class AddPrimaryKey(AddConstraint):
+    """`op.create_primary_key`; `constraint` is a `PrimaryKey`."""
+
+
+_KIND_WORDS: dict[type, str] = {
+    ForeignKey: "foreign key",
+    Unique: "unique constraint",
+    Check: "check constraint",
+    PrimaryKey: "primary key",
+}
+_OPERATION_FOR: dict[type, type[AddConstraint]] = {
+    ForeignKey: AddForeignKey,
+    Unique: AddUniqueConstraint,
+    Check: AddCheckConstraint,
+    PrimaryKey: AddPrimaryKey,
+}
+
+
+def add_constraint(table: str, constraint: Constraint, schema: str | None = None) -> AddConstraint:
+    """The operation adding `constraint`, of the class named for its kind."""
+    return _OPERATION_FOR[type(constraint)](table, constraint, schema)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,27 +237,28 @@ class DropConstraint(Operation):
     def apply(self, snapshot: Snapshot) -> Snapshot:
         table = snapshot.table(self.table, self.schema)
         return (
-            snapshot if table is None else snapshot.with_table(without_constraint(table, self.name))
+            snapshot
+            if table is None
+            else snapshot.with_table(without_constraint(table, self.name, self.kind))
         )
 
     def execute(self, ctx: ExecutionContext) -> None:
         rules = dialect_for(ctx.dialect)
-        current = (
-            ctx.table(self.table, self.schema)
-            if self.kind is None or rules.name == "sqlite"
-            else None
-        )
+        needs_table = self.kind in (None, "primary") or rules.name == "sqlite"
+        current = ctx.table(self.table, self.schema) if needs_table else None
         rules.drop_constraint(
             ctx,
             self.table,
             self.schema,
             self.resolve(current),
-            lambda t: without_constraint(t, self.name),
+            lambda t: without_constraint(t, self.name, self.kind),
         )
 
     def resolve(self, table: Table | None) -> Constraint:
         """The constraint being dropped: from the table's definition, or from `kind`."""
         found = find_constraint(table, self.name) if table is not None else None
+        if found is None and self.kind == "primary" and table is not None:
+            found = table.primary_key  # under the name the backend gave it
         if found is not None:
             return found
         if self.kind not in KINDS:
@@ -207,12 +271,17 @@ class DropConstraint(Operation):
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
         table = before.table(self.table, self.schema)
         found = find_constraint(table, self.name) if table else None
+        if found is None and self.kind == "primary" and table is not None:
+            found = table.primary_key
         if found is None:
-            raise irreversible(f"drop constraint {self.name}: its definition is unknown")
-        return [AddConstraint(self.table, found, self.schema)]
+            raise irreversible(
+                f"{self.describe()}: its definition is unknown",
+                hint="create it in an earlier migration with op.create_*, or write downgrade(op)",
+            )
+        return [add_constraint(self.table, found, self.schema)]
 
     def describe(self) -> str:
-        return f"drop constraint {self.name} from {table_key(self.table, self.schema)}"
+        return f"drop constraint {quoted(self.name)} from {quoted(self.schema, self.table)}"
 
 
 def _placeholder(kind: str, name: str) -> Constraint:

@@ -18,15 +18,19 @@ Emitted = sa.Executable | str
 class OnlineContext(ExecutionContext):
     """Executes statements on a connection; the runner owns the transactions.
 
-    `on_statement` is called with each statement after it succeeded (the runner
-    records per-statement progress with it where DDL is not transactional)."""
+    Nothing here begins or commits. The one procedure that must work around a
+    transaction, SQLite's table rebuild, does so with PRAGMAs that are valid inside
+    it (`defer_foreign_keys`, `legacy_alter_table`; see `dbshift.dialects.sqlite`).
+
+    `on_statement` is called with each statement's SQL text after it succeeded (the
+    runner records per-statement progress with it where DDL is not transactional)."""
 
     def __init__(
         self,
         connection: sa.Connection,
         *,
         default_schema: str | None = None,
-        on_statement: Callable[[Emitted], None] | None = None,
+        on_statement: Callable[[str], None] | None = None,
     ) -> None:
         self._connection = connection
         self.dialect = connection.dialect
@@ -48,14 +52,18 @@ class OnlineContext(ExecutionContext):
         else:
             self._connection.execute(statement, params)
         if self.on_statement is not None:
-            self.on_statement(statement)
+            self.on_statement(sql_text(statement, self.dialect))
 
     def table(self, name: str, schema: str | None = None) -> Table | None:
         return reflect_table(self._connection, name, schema)
 
 
 class OfflineContext(ExecutionContext):
-    """Renders statements as SQL text; tables are read from a replayed snapshot."""
+    """Renders statements as SQL text into `statements`; tables are read from `snapshot`.
+
+    Run operations with `ctx.run(op)`: it renders the operation, then applies it to
+    `snapshot`, so that a later operation (a SQLite rebuild, a MySQL `MODIFY`) sees the
+    table as the earlier ones left it. `op.execute(ctx)` alone renders without applying."""
 
     def __init__(
         self, dialect: Dialect, snapshot: Snapshot, *, default_schema: str | None = None
@@ -85,8 +93,16 @@ class OfflineContext(ExecutionContext):
         return taken
 
 
+def sql_text(statement: Emitted, dialect: Dialect) -> str:
+    """A statement's SQL as the server receives it (bound values stay placeholders)."""
+    if isinstance(statement, str):
+        return statement
+    assert isinstance(statement, sa.ClauseElement)
+    return str(statement.compile(dialect=dialect))
+
+
 def render_statement(statement: Emitted, dialect: Dialect, params: Any = None) -> str:
-    """SQL text of a statement with its values inlined."""
+    """SQL text of a statement with its values inlined (offline scripts)."""
     if isinstance(statement, str):
         if not params:
             return statement

@@ -8,24 +8,35 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dbshift.ops.base import ExecutionContext, Operation, irreversible
+from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.schema.snapshot import Snapshot
 
 
 @dataclasses.dataclass(frozen=True)
 class ExecuteSQL(Operation):
+    """Raw SQL: a string, or any SQLAlchemy executable (`sa.text`, `insert()`, ...)."""
+
     sql: str | sa.Executable
     params: Any = None
+    #: SQLAlchemy execution options, as sorted (key, value) pairs; online only
+    execution_options: tuple[tuple[str, Any], ...] = ()
     opaque = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot
 
     def execute(self, ctx: ExecutionContext) -> None:
-        ctx.emit(self.sql, self.params)
+        statement = self.sql
+        if self.execution_options and ctx.connection is not None:
+            executable = sa.text(statement) if isinstance(statement, str) else statement
+            statement = executable.execution_options(**dict(self.execution_options))
+        ctx.emit(statement, self.params)
 
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
-        raise irreversible(f"raw SQL `{_short(str(self.sql))}`")
+        raise irreversible(
+            f"raw SQL `{_short(str(self.sql))}`",
+            hint="write downgrade(op) with the SQL that undoes it",
+        )
 
     def describe(self) -> str:
         return f"execute {_short(str(self.sql))}"
@@ -33,8 +44,12 @@ class ExecuteSQL(Operation):
 
 @dataclasses.dataclass(frozen=True)
 class BulkInsert(Operation):
+    """Rows into a table given as `sa.Table` or `sa.table(...)` (its columns are those
+    the rows fill). Online: one executemany, or one INSERT per row without `multiinsert`."""
+
     table: sa.TableClause
     rows: tuple[dict[str, Any], ...]
+    multiinsert: bool = True
     opaque = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
@@ -43,17 +58,32 @@ class BulkInsert(Operation):
     def execute(self, ctx: ExecutionContext) -> None:
         if not self.rows:
             return
-        if ctx.connection is None:  # offline: one literal INSERT per row
+        if ctx.connection is None or not self.multiinsert:  # offline: literal INSERTs
             for row in self.rows:
-                ctx.emit(self.table.insert().values(row))
+                ctx.emit(self.table.insert().values(self._typed(row)))
         else:
             ctx.emit(self.table.insert(), list(self.rows))
 
+    def _typed(self, row: dict[str, Any]) -> dict[str, Any]:
+        """Values of untyped columns (`sa.column("x")`) typed from the Python value, so
+        that offline SQL can render them."""
+        columns = self.table.c
+        return {
+            key: sa.literal(value)
+            if key in columns and isinstance(columns[key].type, sa.types.NullType)
+            else value
+            for key, value in row.items()
+        }
+
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
-        raise irreversible(f"bulk insert into {self.table.name}")
+        raise irreversible(
+            f"bulk insert into {quoted(self.table.schema, self.table.name)}",
+            hint="write downgrade(op) that deletes the rows",
+        )
 
     def describe(self) -> str:
-        return f"insert {len(self.rows)} row(s) into {self.table.name}"
+        where = quoted(self.table.schema, self.table.name)
+        return f"insert {len(self.rows)} row(s) into {where}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,7 +98,9 @@ class RunPython(Operation):
         ctx.run_python(self.fn)
 
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
-        raise irreversible(f"Python function {self._name}")
+        raise irreversible(
+            f"Python function {self._name}()", hint="write downgrade(op) that undoes it"
+        )
 
     @property
     def _name(self) -> str:

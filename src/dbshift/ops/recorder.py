@@ -7,7 +7,7 @@ mechanically (`batch_alter_table` included; dbshift needs no batch mode on SQLit
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -17,9 +17,17 @@ from dbshift.dialects.base import KEEP, Keep
 from dbshift.errors import MigrationError
 from dbshift.ops.base import Operation
 from dbshift.ops.columns import AddColumn, AlterColumn, DropColumn, RenameColumn
-from dbshift.ops.constraints import AddConstraint, CreateIndex, DropConstraint, DropIndex
+from dbshift.ops.constraints import (
+    AddCheckConstraint,
+    AddForeignKey,
+    AddPrimaryKey,
+    AddUniqueConstraint,
+    CreateIndex,
+    DropConstraint,
+    DropIndex,
+)
 from dbshift.ops.raw import BulkInsert, ExecuteSQL, RunPython
-from dbshift.ops.tables import CreateTable, DropTable, RenameTable
+from dbshift.ops.tables import CreateTable, DropTable, RenameTable, SetTableComment
 from dbshift.schema.models import (
     add_referenced_stubs,
     column_from_sqlalchemy,
@@ -31,6 +39,8 @@ from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey
 
 
 class Op:
+    """Records operations: `op.add_column(...)` appends an `AddColumn` to `op.operations`."""
+
     def __init__(self) -> None:
         self.operations: list[Operation] = []
 
@@ -71,11 +81,11 @@ class Op:
         for constraint in table.constraints:
             if isinstance(constraint, sa.ForeignKeyConstraint):
                 self._add(
-                    AddConstraint(table_name, foreign_key_from_sqlalchemy(constraint), schema)
+                    AddForeignKey(table_name, foreign_key_from_sqlalchemy(constraint), schema)
                 )
             elif isinstance(constraint, sa.UniqueConstraint):
                 self._add(
-                    AddConstraint(
+                    AddUniqueConstraint(
                         table_name, Unique(_name(constraint.name), (column.name,)), schema
                     )
                 )
@@ -158,18 +168,31 @@ class Op:
         columns: Sequence[Any],
         schema: str | None = None,
         unique: bool = False,
+        if_not_exists: bool | None = None,
         **kw: Any,
     ) -> None:
+        """`columns`: names, or SQL expressions (`sa.text("lower(name)")`). Dialect keywords
+        (`postgresql_where=`, `postgresql_using=`, `mysql_length=`, ...) are kept with the
+        index; `postgresql_concurrently=True` makes the migration non-transactional."""
+        if isinstance(columns, str):
+            columns = [columns]
         entries = tuple(c if isinstance(c, str) else _sql(c) for c in columns)
         expressions = tuple(_sql(c) for c in columns if not isinstance(c, str))
+        concurrently = bool(kw.pop("postgresql_concurrently", False))
         options = tuple(sorted((k, _option(v)) for k, v in kw.items() if v is not None))
         index = Index(index_name, entries, unique, options, expressions)
-        self._add(CreateIndex(table_name, index, schema))
+        self._add(CreateIndex(table_name, index, schema, concurrently, bool(if_not_exists)))
 
     def drop_index(
-        self, index_name: str, table_name: str | None = None, schema: str | None = None, **kw: Any
+        self,
+        index_name: str,
+        table_name: str | None = None,
+        schema: str | None = None,
+        if_exists: bool | None = None,
+        **kw: Any,
     ) -> None:
-        self._add(DropIndex(index_name, table_name, schema))
+        concurrently = bool(kw.get("postgresql_concurrently", False))
+        self._add(DropIndex(index_name, table_name, schema, concurrently, bool(if_exists)))
 
     def create_foreign_key(
         self,
@@ -198,7 +221,7 @@ class Op:
             deferrable,
             initially,
         )
-        self._add(AddConstraint(source_table, fk, source_schema))
+        self._add(AddForeignKey(source_table, fk, source_schema))
 
     def create_unique_constraint(
         self,
@@ -208,7 +231,7 @@ class Op:
         schema: str | None = None,
         **kw: Any,
     ) -> None:
-        self._add(AddConstraint(table_name, Unique(constraint_name, tuple(columns)), schema))
+        self._add(AddUniqueConstraint(table_name, Unique(constraint_name, tuple(columns)), schema))
 
     def create_check_constraint(
         self,
@@ -219,7 +242,7 @@ class Op:
         **kw: Any,
     ) -> None:
         text = condition if isinstance(condition, str) else _sql(condition)
-        self._add(AddConstraint(table_name, Check(constraint_name, text), schema))
+        self._add(AddCheckConstraint(table_name, Check(constraint_name, text), schema))
 
     def create_primary_key(
         self,
@@ -228,7 +251,7 @@ class Op:
         columns: Sequence[str],
         schema: str | None = None,
     ) -> None:
-        self._add(AddConstraint(table_name, PrimaryKey(tuple(columns), constraint_name), schema))
+        self._add(AddPrimaryKey(table_name, PrimaryKey(tuple(columns), constraint_name), schema))
 
     def drop_constraint(
         self,
@@ -241,15 +264,36 @@ class Op:
 
     # -- data and code -------------------------------------------------------------------
 
-    def execute(
-        self, sqltext: str | sa.Executable, execution_options: Any = None, *, params: Any = None
+    def create_table_comment(
+        self,
+        table_name: str,
+        comment: str,
+        existing_comment: str | None = None,
+        schema: str | None = None,
     ) -> None:
-        self._add(ExecuteSQL(sqltext, params))
+        self._add(SetTableComment(table_name, comment, schema, existing_comment))
+
+    def drop_table_comment(
+        self, table_name: str, existing_comment: str | None = None, schema: str | None = None
+    ) -> None:
+        self._add(SetTableComment(table_name, None, schema, existing_comment))
+
+    def execute(
+        self,
+        sqltext: str | sa.Executable,
+        params: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+        *,
+        execution_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Raw SQL. A string runs as written (no `:name` parsing) unless `params` are
+        given; note that Alembic's second positional argument is `execution_options`."""
+        options = tuple(sorted(execution_options.items())) if execution_options else ()
+        self._add(ExecuteSQL(sqltext, params, options))
 
     def bulk_insert(
         self, table: sa.TableClause, rows: Sequence[dict[str, Any]], multiinsert: bool = True
     ) -> None:
-        self._add(BulkInsert(table, tuple(dict(r) for r in rows)))
+        self._add(BulkInsert(table, tuple(dict(r) for r in rows), multiinsert))
 
     def run(self, fn: Callable[[sa.Connection], Any]) -> None:
         """Call `fn(connection)` at this point of the migration, in its transaction."""

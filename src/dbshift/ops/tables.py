@@ -7,9 +7,10 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from dbshift.dialects import dialect_for
 from dbshift.dialects.base import qualified, quote
-from dbshift.ops.base import ExecutionContext, Operation, irreversible
-from dbshift.schema.snapshot import Snapshot, Table, index_to_sqlalchemy, table_key
+from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
+from dbshift.schema.snapshot import Snapshot, Table
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,7 +33,7 @@ class CreateTable(Operation):
         return [DropTable(self.table.name, self.table.schema)]
 
     def describe(self) -> str:
-        return f"create table {self.table.key}"
+        return f"create table {quoted(self.table.schema, self.table.name)}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,17 +51,19 @@ class DropTable(Operation):
         table = before.table(self.name, self.schema)
         if table is None:
             raise irreversible(
-                f"drop table {table_key(self.name, self.schema)}: its definition is unknown "
+                f"drop table {quoted(self.schema, self.name)}: its definition is unknown "
                 "(created by raw SQL?)"
             )
         return [CreateTable(table)]
 
     def describe(self) -> str:
-        return f"drop table {table_key(self.name, self.schema)}"
+        return f"drop table {quoted(self.schema, self.name)}"
 
 
 @dataclasses.dataclass(frozen=True)
 class RenameTable(Operation):
+    """Rename a table; foreign keys pointing at it follow (the database does the same)."""
+
     old: str
     new: str
     schema: str | None = None
@@ -75,7 +78,7 @@ class RenameTable(Operation):
         for other in renamed.tables.values():
             fks = tuple(
                 dataclasses.replace(fk, ref_table=self.new)
-                if fk.ref_table == self.old and fk.ref_schema == self.schema
+                if fk.ref_table == self.old and (fk.ref_schema or other.schema) == self.schema
                 else fk
                 for fk in other.foreign_keys
             )
@@ -91,11 +94,35 @@ class RenameTable(Operation):
         return [RenameTable(self.new, self.old, self.schema)]
 
     def describe(self) -> str:
-        return f"rename table {table_key(self.old, self.schema)} to {self.new}"
+        return f"rename table {quoted(self.schema, self.old)} to {quoted(self.new)}"
 
 
-def create_indexes(ctx: ExecutionContext, table: Table) -> None:
-    """CREATE INDEX for each index of `table` (used after table rebuilds)."""
-    sa_table = table.to_sqlalchemy()
-    for index in table.indexes:
-        ctx.emit(sa.schema.CreateIndex(index_to_sqlalchemy(index, sa_table)))
+@dataclasses.dataclass(frozen=True)
+class SetTableComment(Operation):
+    """Set (or, with `comment=None`, drop) a table's comment. SQLite keeps no comments:
+    there it changes the snapshot only."""
+
+    table: str
+    comment: str | None
+    schema: str | None = None
+    #: the comment before, as the migration states it (Alembic's `existing_comment`);
+    #: used to reverse when the table's definition is unknown
+    existing: str | None = None
+
+    def apply(self, snapshot: Snapshot) -> Snapshot:
+        table = snapshot.table(self.table, self.schema)
+        return (
+            snapshot if table is None else snapshot.with_table(table.replace(comment=self.comment))
+        )
+
+    def execute(self, ctx: ExecutionContext) -> None:
+        dialect_for(ctx.dialect).set_table_comment(ctx, self.table, self.schema, self.comment)
+
+    def reverse(self, before: Snapshot) -> Sequence[Operation]:
+        table = before.table(self.table, self.schema)
+        previous = table.comment if table is not None else self.existing
+        return [SetTableComment(self.table, previous, self.schema, self.comment)]
+
+    def describe(self) -> str:
+        verb = "drop" if self.comment is None else "set"
+        return f"{verb} comment on table {quoted(self.schema, self.table)}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -79,6 +80,12 @@ class Unique:
 class Check:
     name: str | None
     sqltext: str
+
+    def uses(self, column: str) -> bool:
+        """Whether the SQL names `column` (as a whole word, quoted or not): a best guess,
+        used to drop the check with the column as PostgreSQL does."""
+        pattern = rf"(?<![\w$]){re.escape(column)}(?![\w$])"
+        return re.search(pattern, self.sqltext, re.IGNORECASE) is not None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -155,14 +162,17 @@ class Table:
         return table
 
 
-def index_to_sqlalchemy(index: Index, table: sa.Table) -> sa.Index:
-    """`index` on `table`; entries that are not column names are SQL expressions."""
+def index_to_sqlalchemy(index: Index, table: sa.Table, **extra: Any) -> sa.Index:
+    """`index` on `table`; entries that are not column names are SQL expressions.
+
+    `extra` are dialect keywords about the statement rather than the index, such as
+    `postgresql_concurrently`."""
     parts = [sa.text(c) if c in index.expressions else table.c[c] for c in index.columns]
     options: dict[str, Any] = {
         key: sa.text(value) if key.endswith("_where") and isinstance(value, str) else value
         for key, value in index.options
     }
-    return sa.Index(index.name, *parts, unique=index.unique, _table=table, **options)
+    return sa.Index(index.name, *parts, unique=index.unique, _table=table, **options, **extra)
 
 
 def _stub(metadata: sa.MetaData, name: str, schema: str | None, columns: tuple[str, ...]) -> None:
