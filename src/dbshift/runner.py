@@ -354,7 +354,7 @@ class Runner:
         started = time.perf_counter()
         try:
             count = self._emit(
-                step, ops, on_statement=lambda sql: progress.append(statement_hash(self._text(sql)))
+                step, ops, on_statement=lambda sql: progress.append(statement_hash(sql))
             )
             self.conn.commit()
         except BaseException:
@@ -378,29 +378,16 @@ class Runner:
             self._record(step, duration, replace=row is not None)
         return StepResult(step.id, step.direction, _done(step), duration, count)
 
-    def _text(self, statement: sa.Executable | str) -> str:
-        if isinstance(statement, str):
-            return statement
-        assert isinstance(statement, sa.ClauseElement)
-        return str(statement.compile(dialect=self.conn.dialect))
-
     def _emit(
         self,
         step: Step,
         ops: Sequence[Operation],
-        on_statement: Callable[[sa.Executable | str], None] | None,
+        on_statement: Callable[[str], None] | None,
     ) -> int:
-        count = 0
-
-        def counted(sql: sa.Executable | str) -> None:
-            nonlocal count
-            count += 1
-            if on_statement is not None:
-                on_statement(sql)
-
+        """Execute a migration's operations; the number of statements that ran."""
         from dbshift.ops.context import OnlineContext
 
-        ctx = OnlineContext(self.conn, default_schema=self.config.schema, on_statement=counted)
+        ctx = OnlineContext(self.conn, default_schema=self.config.schema, on_statement=on_statement)
         for index, op in enumerate(ops):
             try:
                 op.execute(ctx)
@@ -410,7 +397,7 @@ class Runner:
                 raise MigrationError(
                     f"{step.script.name}: {error.message}", migration=step.id, hint=error.hint
                 ) from error
-        return count
+        return ctx.executed
 
     def _failure(self, step: Step, index: int, error: exc.DBAPIError) -> MigrationError:
         from dbshift.database import driver_message

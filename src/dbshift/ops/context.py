@@ -34,6 +34,7 @@ class OnlineContext(ExecutionContext):
     ) -> None:
         self._connection = connection
         self.dialect = connection.dialect
+        self.executed = 0  # statements that succeeded
         self.default_schema = default_schema
         self.on_statement = on_statement
 
@@ -51,7 +52,8 @@ class OnlineContext(ExecutionContext):
                 )
         else:
             self._connection.execute(statement, params)
-        if self.on_statement is not None:
+        self.executed += 1
+        if self.on_statement is not None:  # compiled to text only when someone listens
             self.on_statement(sql_text(statement, self.dialect))
 
     def table(self, name: str, schema: str | None = None) -> Table | None:
