@@ -15,11 +15,6 @@ from dbshift.ops.constraints import CreateIndex, add_constraint
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Snapshot, Table, Unique
 
 
-def _update(snapshot: Snapshot, name: str, schema: str | None, change: Any) -> Snapshot:
-    table = snapshot.table(name, schema)
-    return snapshot if table is None else snapshot.with_table(change(table))
-
-
 def without_column(table: Table, column: str) -> Table:
     """`table` minus a column and every index and constraint that uses it (what
     PostgreSQL does; the dialect rules make the other backends end the same)."""
@@ -84,8 +79,7 @@ class AddColumn(Operation):
     schema: str | None = None
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        return _update(
-            snapshot,
+        return snapshot.update_table(
             self.table,
             self.schema,
             lambda t: t.replace(columns=(*t.columns, self.column)),
@@ -114,7 +108,9 @@ class DropColumn(Operation):
     schema: str | None = None
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        return _update(snapshot, self.table, self.schema, lambda t: without_column(t, self.column))
+        return snapshot.update_table(
+            self.table, self.schema, lambda t: without_column(t, self.column)
+        )
 
     def execute(self, ctx: ExecutionContext) -> None:
         dialect_for(ctx.dialect).drop_column(
@@ -158,8 +154,8 @@ class RenameColumn(Operation):
     schema: str | None = None
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        snapshot = _update(
-            snapshot, self.table, self.schema, lambda t: renamed_column(t, self.old, self.new)
+        snapshot = snapshot.update_table(
+            self.table, self.schema, lambda t: renamed_column(t, self.old, self.new)
         )
         return with_renamed_references(snapshot, self.table, self.schema, self.old, self.new)
 
@@ -205,7 +201,7 @@ class AlterColumn(Operation):
         return self.wanted.applied(column)
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        return _update(snapshot, self.table, self.schema, self._change_table)
+        return snapshot.update_table(self.table, self.schema, self._change_table)
 
     def execute(self, ctx: ExecutionContext) -> None:
         dialect_for(ctx.dialect).alter_column(

@@ -71,10 +71,9 @@ class CreateIndex(Operation):
     if_not_exists: bool = False
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        table = snapshot.table(self.table, self.schema)
-        if table is None:
-            return snapshot
-        return snapshot.with_table(table.replace(indexes=(*table.indexes, self.index)))
+        return snapshot.update_table(
+            self.table, self.schema, lambda t: t.replace(indexes=(*t.indexes, self.index))
+        )
 
     def execute(self, ctx: ExecutionContext) -> None:
         plain = [c for c in self.index.columns if c not in self.index.expressions]
@@ -160,11 +159,8 @@ class AddConstraint(Operation):
     schema: str | None = None
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        table = snapshot.table(self.table, self.schema)
-        return (
-            snapshot
-            if table is None
-            else snapshot.with_table(with_constraint(table, self.constraint))
+        return snapshot.update_table(
+            self.table, self.schema, lambda t: with_constraint(t, self.constraint)
         )
 
     def execute(self, ctx: ExecutionContext) -> None:
@@ -235,11 +231,8 @@ class DropConstraint(Operation):
     schema: str | None = None
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        table = snapshot.table(self.table, self.schema)
-        return (
-            snapshot
-            if table is None
-            else snapshot.with_table(without_constraint(table, self.name, self.kind))
+        return snapshot.update_table(
+            self.table, self.schema, lambda t: without_constraint(t, self.name, self.kind)
         )
 
     def execute(self, ctx: ExecutionContext) -> None:

@@ -110,9 +110,8 @@ class SetTableComment(Operation):
     existing: str | None = None
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        table = snapshot.table(self.table, self.schema)
-        return (
-            snapshot if table is None else snapshot.with_table(table.replace(comment=self.comment))
+        return snapshot.update_table(
+            self.table, self.schema, lambda t: t.replace(comment=self.comment)
         )
 
     def execute(self, ctx: ExecutionContext) -> None:

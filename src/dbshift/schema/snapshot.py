@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -205,6 +205,14 @@ class Snapshot:
 
     def with_table(self, table: Table) -> Snapshot:
         return Snapshot({**self.tables, table.key: table})
+
+    def update_table(
+        self, name: str, schema: str | None, change: Callable[[Table], Table]
+    ) -> Snapshot:
+        """The snapshot with `change` applied to one table; unchanged when the table is
+        unknown (created by raw SQL, say), so replay goes on without inventing it."""
+        table = self.table(name, schema)
+        return self if table is None else self.with_table(change(table))
 
     def without_table(self, name: str, schema: str | None = None) -> Snapshot:
         key = table_key(name, schema)
