@@ -7,31 +7,40 @@ run; listing and status stop at the header (`scripts.py`).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib.util
 import re
 import sys
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 from dbshift.errors import DbshiftError, MigrationError
 from dbshift.migrations.scripts import Script, sql_sections
-from dbshift.migrations.sqlsplit import split_sql
+from dbshift.migrations.sqlsplit import SqlStatement, split_sql
 from dbshift.ops import Operation
 from dbshift.ops.recorder import Op
 
 
 @dataclasses.dataclass(frozen=True)
 class MigrationCode:
-    """The operations a migration records; `downgrade` is None when it has none written."""
+    """The operations a migration records. Its downgrade is recorded only when asked
+    for (upgrades never need it); `downgrade` is None when none is written."""
 
     script: Script
     upgrade: tuple[Operation, ...]
-    downgrade: tuple[Operation, ...] | None
+    record_downgrade: Callable[[], tuple[Operation, ...] | None] = dataclasses.field(
+        repr=False, compare=False
+    )
     #: for SQL migrations: the source line of each upgrade / downgrade operation
     up_lines: tuple[int, ...] = ()
     down_lines: tuple[int, ...] = ()
+
+    @functools.cached_property
+    def downgrade(self) -> tuple[Operation, ...] | None:
+        return self.record_downgrade()
 
 
 def load(script: Script, dialect_name: str = "default") -> MigrationCode:
@@ -50,20 +59,11 @@ def _load_sql(script: Script, dialect_name: str) -> MigrationCode:
         raise MigrationError(
             f"{script.name}: {error.message}", migration=script.id, hint=error.hint
         ) from None
-    recorder = Op()
-    for statement in up:
-        recorder.execute(statement.text)
-    up_ops = tuple(recorder.operations)
-    down_ops: tuple[Operation, ...] | None = None
-    if down_statements is not None and down_statements:
-        recorder = Op()
-        for statement in down_statements:
-            recorder.execute(statement.text)
-        down_ops = tuple(recorder.operations)
+    down_ops = _executed(down_statements) if down_statements else None
     return MigrationCode(
         script,
-        up_ops,
-        down_ops,
+        _executed(up),
+        lambda: down_ops,
         up_lines=tuple(s.line for s in up),
         down_lines=tuple(s.line for s in down_statements or ()),
     )
@@ -78,10 +78,20 @@ def _load_python(script: Script) -> MigrationCode:
             migration=script.id,
             hint="a Python migration defines upgrade(op) and optionally downgrade(op)",
         )
-    up_ops = _record(script, upgrade)
     downgrade = getattr(module, "downgrade", None)
-    down_ops = _record(script, downgrade) if callable(downgrade) else None
-    return MigrationCode(script, up_ops, down_ops)
+    return MigrationCode(
+        script,
+        _record(script, upgrade),
+        lambda: _record(script, downgrade) if callable(downgrade) else None,
+    )
+
+
+def _executed(statements: Sequence[SqlStatement]) -> tuple[Operation, ...]:
+    """One raw-SQL operation per statement of a SQL migration."""
+    recorder = Op()
+    for statement in statements:
+        recorder.execute(statement.text)
+    return tuple(recorder.operations)
 
 
 def _record(script: Script, fn: Any) -> tuple[Operation, ...]:
