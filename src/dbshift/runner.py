@@ -323,9 +323,13 @@ class Runner:
         """The step's history row. Without an exclusive lock (SQLite) it is read again
         inside the step's transaction: another runner may have done the work since the
         plan was made. Under an exclusive lock the history read at locking is current."""
-        if self._held is not None and self._held.lock.exclusive:
+        if self._exclusive:
             return self._rows.get(step.id)
         return self.history.row(self.conn, step.id)
+
+    @property
+    def _exclusive(self) -> bool:
+        return self._held is not None and self._held.lock.exclusive
 
     @staticmethod
     def _already_done(step: Step, row: HistoryRow | None) -> bool:
@@ -344,10 +348,13 @@ class Runner:
 
     def _execute_autocommit(self, step: Step, ops: Sequence[Operation]) -> StepResult:
         """Run one migration statement by statement, recording progress on failure."""
-        with self.conn.begin():
+        if self._exclusive:  # no query to make: no transaction to open
             row = self._recorded(step)
-            if self._already_done(step, row):
-                return StepResult(step.id, step.direction, "skipped")
+        else:
+            with self.conn.begin():
+                row = self._recorded(step)
+        if self._already_done(step, row):
+            return StepResult(step.id, step.direction, "skipped")
         progress: list[str] = []
         default_level = self.conn.default_isolation_level
         self.conn.execution_options(isolation_level="AUTOCOMMIT")
