@@ -29,12 +29,6 @@ class DbshiftError(Exception):
         return self.message
 
 
-class CheckFailed(DbshiftError):
-    """A check found something to report (exit 1)."""
-
-    exit_code = 1
-
-
 class UsageError(DbshiftError):
     """The command line or API call is wrong (exit 2)."""
 
