@@ -191,20 +191,63 @@ def table_key(name: str, schema: str | None = None) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
+class Enum:
+    """A named enum type (PostgreSQL's `CREATE TYPE ... AS ENUM`); other backends declare
+    enums inline in the column type and have none of these."""
+
+    name: str
+    values: tuple[str, ...]
+    schema: str | None = None
+
+    @property
+    def key(self) -> str:
+        return table_key(self.name, self.schema)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sequence:
+    """An explicit sequence (PostgreSQL, MariaDB), not one owned by a SERIAL or identity
+    column. None means the backend's default."""
+
+    name: str
+    schema: str | None = None
+    start: int | None = None
+    increment: int | None = None
+    minvalue: int | None = None
+    maxvalue: int | None = None
+    cycle: bool = False
+
+    @property
+    def key(self) -> str:
+        return table_key(self.name, self.schema)
+
+
+@dataclasses.dataclass(frozen=True)
 class Snapshot:
     """A whole schema. Treat as immutable: every change returns a new snapshot."""
 
     tables: Mapping[str, Table] = dataclasses.field(default_factory=dict)
+    enums: Mapping[str, Enum] = dataclasses.field(default_factory=dict)
+    sequences: Mapping[str, Sequence] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def of(cls, tables: Iterable[Table]) -> Snapshot:
-        return cls({t.key: t for t in tables})
+    def of(
+        cls,
+        tables: Iterable[Table],
+        enums: Iterable[Enum] = (),
+        sequences: Iterable[Sequence] = (),
+    ) -> Snapshot:
+        return cls(
+            {t.key: t for t in tables},
+            {e.key: e for e in enums},
+            {s.key: s for s in sequences},
+        )
 
     def table(self, name: str, schema: str | None = None) -> Table | None:
         return self.tables.get(table_key(name, schema))
 
     def with_table(self, table: Table) -> Snapshot:
-        return Snapshot({**self.tables, table.key: table})
+        return dataclasses.replace(self, tables={**self.tables, table.key: table})
 
     def update_table(
         self, name: str, schema: str | None, change: Callable[[Table], Table]
@@ -216,12 +259,35 @@ class Snapshot:
 
     def without_table(self, name: str, schema: str | None = None) -> Snapshot:
         key = table_key(name, schema)
-        return Snapshot({k: v for k, v in self.tables.items() if k != key})
+        return dataclasses.replace(
+            self, tables={k: v for k, v in self.tables.items() if k != key}
+        )
+
+    def with_enum(self, enum: Enum) -> Snapshot:
+        return dataclasses.replace(self, enums={**self.enums, enum.key: enum})
+
+    def without_enum(self, name: str, schema: str | None = None) -> Snapshot:
+        key = table_key(name, schema)
+        return dataclasses.replace(self, enums={k: v for k, v in self.enums.items() if k != key})
+
+    def with_sequence(self, sequence: Sequence) -> Snapshot:
+        return dataclasses.replace(self, sequences={**self.sequences, sequence.key: sequence})
+
+    def without_sequence(self, name: str, schema: str | None = None) -> Snapshot:
+        key = table_key(name, schema)
+        sequences = {k: v for k, v in self.sequences.items() if k != key}
+        return dataclasses.replace(self, sequences=sequences)
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, stable across runs."""
         return json.dumps(
-            {key: _table_json(self.tables[key]) for key in sorted(self.tables)},
+            {
+                "tables": {key: _table_json(self.tables[key]) for key in sorted(self.tables)},
+                "enums": {k: dataclasses.asdict(self.enums[k]) for k in sorted(self.enums)},
+                "sequences": {
+                    k: dataclasses.asdict(self.sequences[k]) for k in sorted(self.sequences)
+                },
+            },
             sort_keys=True,
             default=str,
         )
