@@ -20,7 +20,9 @@ from dbshift.errors import ConfigError
 CONFIG_FILE = "dbshift.toml"
 DEFAULT_LOCK_TIMEOUT = 60.0
 
-_KEYS = frozenset({"url", "migrations", "models", "table_prefix", "schema", "lock_timeout"})
+_KEYS = frozenset(
+    {"url", "migrations", "models", "table_prefix", "schema", "lock_timeout", "format"}
+)
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -39,6 +41,8 @@ class Config:
     table_prefix: str = "dbshift_"
     schema: str | None = None
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    #: a command run on each file `make` writes, e.g. "ruff format"
+    format: str | None = None
     env: str | None = None
     source: Path | None = None  # the file this configuration was read from, if any
 

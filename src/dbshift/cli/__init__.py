@@ -16,7 +16,7 @@ from dbshift import api
 from dbshift._version import __version__
 from dbshift.cli.report import Reporter
 from dbshift.config import Config
-from dbshift.errors import DbshiftError
+from dbshift.errors import DbshiftError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -262,6 +262,57 @@ def sql_command(
 def repair(state: State, applied: tuple[str, ...], rolled_back: tuple[str, ...]) -> None:
     """Accept edited migrations' checksums, or fix the history after manual work."""
     state.reporter.repair(api.repair(state.config(), applied=applied, rolled_back=rolled_back))
+
+
+@cli.command()
+@click.option("-m", "--message", default="", help="What the migration does (required to write).")
+@click.option("--sql", "as_sql", is_flag=True, help="Write a SQL migration for the URL's dialect.")
+@click.option(
+    "--rename",
+    "renames",
+    multiple=True,
+    metavar="OLD=NEW",
+    help="A drop and an add that are a rename: table OLD=NEW or column TABLE.OLD=NEW.",
+)
+@click.option("--no-input", is_flag=True, help="Never ask; a possible rename stays drop+add.")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if there are changes.")
+@click.option(
+    "--dev-url",
+    metavar="URL",
+    help="A scratch database to upgrade and compare with when migrations run raw DDL.",
+)
+@reporting
+@pass_state
+def make(
+    state: State,
+    message: str,
+    as_sql: bool,
+    renames: tuple[str, ...],
+    no_input: bool,
+    check: bool,
+    dev_url: str | None,
+) -> None:
+    """Write the migration that brings the schema to what the models declare."""
+    reporter = state.reporter
+    ask = reporter.tty and not no_input and sys.stdin.isatty() and not check
+    if not check and not message.strip():
+        raise UsageError("a migration needs a message", hint='pass -m "what it does"')
+    result = api.make_report(
+        state.config(),
+        message,
+        sql=as_sql,
+        renames=renames,
+        decide=_ask_rename if ask else None,
+        dev_url=dev_url,
+        check=check,
+    )
+    reporter.made(result, check=check)
+    if check and result.operations:
+        raise _Exit(1)
+
+
+def _ask_rename(kind: str, old: str, new: str) -> bool:
+    return click.confirm(f"Was {kind} {old} renamed to {new}?", default=False, err=True)
 
 
 class _Exit(Exception):

@@ -65,6 +65,25 @@ class Reporter:
         else:
             self.line(f"{what} {path}")
 
+    def made(self, result: Any, *, check: bool = False) -> None:
+        """`make`: the file written and every operation in it (drops stand out)."""
+        if self.as_json:
+            self.json(result.to_json())
+            return
+        for note in result.notes:
+            print(f"note: {note}", file=sys.stderr)
+        if not result.operations:
+            self.line(f"No changes (compared with the {result.source})")
+            return
+        if result.path is not None:
+            self.line(f"created {result.path} (compared with the {result.source})")
+        else:
+            self.line(f"{len(result.operations)} change(s) (compared with the {result.source})")
+        for op in result.operations:
+            text = op.describe()
+            loses = text.startswith(("drop table", "drop column"))
+            self.line(f"  {'!' if loses else '-'} {text}" + ("  (loses data)" if loses else ""))
+
     def ids(self, ids: Sequence[str], key: str) -> None:
         if self.as_json:
             self.json({key: list(ids)})

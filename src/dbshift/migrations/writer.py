@@ -11,7 +11,7 @@ PYTHON_TEMPLATE = '''"""{message}"""
 
 parents = [{parents}]
 
-import sqlalchemy as sa
+{imports}
 
 
 def upgrade(op):
@@ -51,6 +51,7 @@ def render_python(
     parents: Sequence[str],
     upgrade: str = "    pass",
     downgrade: str | None = None,
+    imports: Sequence[str] = ("import sqlalchemy as sa",),
 ) -> str:
     """A Python migration. `downgrade=None` leaves it out, so dbshift derives it."""
     quoted = ", ".join(f'"{p}"' for p in parents)
@@ -58,7 +59,11 @@ def render_python(
     if downgrade is None:
         return PYTHON_NO_DOWNGRADE_TEMPLATE.format(message=text, parents=quoted, upgrade=upgrade)
     return PYTHON_TEMPLATE.format(
-        message=text, parents=quoted, upgrade=upgrade, downgrade=downgrade
+        message=text,
+        parents=quoted,
+        upgrade=upgrade,
+        downgrade=downgrade,
+        imports="\n".join(imports),
     )
 
 

@@ -15,21 +15,34 @@ from dbshift.ops.constraints import (
 )
 from dbshift.ops.raw import BulkInsert, ExecuteSQL, RunPython
 from dbshift.ops.tables import CreateTable, DropTable, RenameTable, SetTableComment
+from dbshift.ops.types import (
+    AddEnumValue,
+    CreateEnum,
+    CreateSequence,
+    DropEnum,
+    DropSequence,
+    SetEnumValues,
+)
 
 __all__ = [
     "AddCheckConstraint",
     "AddColumn",
     "AddConstraint",
+    "AddEnumValue",
     "AddForeignKey",
     "AddPrimaryKey",
     "AddUniqueConstraint",
     "AlterColumn",
     "BulkInsert",
+    "CreateEnum",
     "CreateIndex",
+    "CreateSequence",
     "CreateTable",
     "DropColumn",
     "DropConstraint",
+    "DropEnum",
     "DropIndex",
+    "DropSequence",
     "DropTable",
     "ExecuteSQL",
     "ExecutionContext",
@@ -37,6 +50,7 @@ __all__ = [
     "RenameColumn",
     "RenameTable",
     "RunPython",
+    "SetEnumValues",
     "SetTableComment",
     "add_constraint",
 ]

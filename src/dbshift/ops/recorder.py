@@ -28,6 +28,15 @@ from dbshift.ops.constraints import (
 )
 from dbshift.ops.raw import BulkInsert, ExecuteSQL, RunPython
 from dbshift.ops.tables import CreateTable, DropTable, RenameTable, SetTableComment
+from dbshift.ops.types import (
+    AddEnumValue,
+    CreateEnum,
+    CreateSequence,
+    DropEnum,
+    DropSequence,
+    SetEnumValues,
+)
+from dbshift.schema import snapshot
 from dbshift.schema.models import (
     add_referenced_stubs,
     column_from_sqlalchemy,
@@ -261,6 +270,42 @@ class Op:
         schema: str | None = None,
     ) -> None:
         self._add(DropConstraint(constraint_name, table_name, type_, schema))
+
+    # -- enum types and sequences -------------------------------------------------------
+
+    def create_enum(self, name: str, values: Sequence[str], schema: str | None = None) -> None:
+        """A PostgreSQL enum type (`CREATE TYPE ... AS ENUM`); a no-op on other backends,
+        where enums are part of the column type."""
+        self._add(CreateEnum(snapshot.Enum(name, tuple(values), schema)))
+
+    def drop_enum(self, name: str, schema: str | None = None) -> None:
+        self._add(DropEnum(name, schema))
+
+    def add_enum_value(
+        self, name: str, value: str, schema: str | None = None, before: str | None = None
+    ) -> None:
+        self._add(AddEnumValue(name, value, schema, before))
+
+    def set_enum_values(self, name: str, values: Sequence[str], schema: str | None = None) -> None:
+        """Give an enum type exactly `values` (removing values recreates the type)."""
+        self._add(SetEnumValues(name, tuple(values), schema))
+
+    def create_sequence(
+        self,
+        name: str,
+        schema: str | None = None,
+        start: int | None = None,
+        increment: int | None = None,
+        minvalue: int | None = None,
+        maxvalue: int | None = None,
+        cycle: bool = False,
+    ) -> None:
+        """An explicit sequence (PostgreSQL, MariaDB); a no-op where there are none."""
+        sequence = snapshot.Sequence(name, schema, start, increment, minvalue, maxvalue, cycle)
+        self._add(CreateSequence(sequence))
+
+    def drop_sequence(self, name: str, schema: str | None = None) -> None:
+        self._add(DropSequence(name, schema))
 
     # -- data and code -------------------------------------------------------------------
 

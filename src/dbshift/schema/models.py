@@ -7,12 +7,26 @@ table they point at may not exist in this metadata).
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 from sqlalchemy.sql.schema import DefaultClause
 
-from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Table, Unique
+from dbshift.schema.snapshot import (
+    Check,
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    PrimaryKey,
+    Snapshot,
+    Table,
+    Unique,
+)
+from dbshift.schema.snapshot import Sequence as SnapshotSequence
 
 
 def server_default_sql(value: Any) -> str | None:
@@ -71,9 +85,18 @@ def index_from_sqlalchemy(index: sa.Index) -> Index:
             sql = str(expression)
         columns.append(sql)
         expressions.append(sql)
-    options = tuple(sorted((k, v) for k, v in index.kwargs.items() if v is not None))
+    options = tuple(sorted((k, _option_sql(v)) for k, v in index.kwargs.items() if v is not None))
     name = _name(index.name) or ""
     return Index(name, tuple(columns), bool(index.unique), options, tuple(expressions))
+
+
+def _option_sql(value: Any) -> Any:
+    """An index option that is SQL (`postgresql_where=t.c.x > 0`) as text without the
+    table name, as the backend prints it back."""
+    if isinstance(value, sa.ClauseElement):
+        kwargs = {"literal_binds": True, "include_table": False}
+        return str(value.compile(compile_kwargs=kwargs))
+    return value
 
 
 def table_from_sqlalchemy(table: sa.Table) -> Table:
@@ -129,3 +152,78 @@ def _name(name: Any) -> str | None:
 def _type_generated(constraint: sa.CheckConstraint) -> bool:
     """Checks SQLAlchemy adds for Boolean/Enum types are part of the column type."""
     return bool(getattr(constraint, "_type_bound", False))
+
+
+# -- a whole model ------------------------------------------------------------------------
+
+
+def metadata_of(obj: Any) -> sa.MetaData:
+    """The `MetaData` behind a declarative base, a registry, SQLModel or a MetaData."""
+    if isinstance(obj, sa.MetaData):
+        return obj
+    metadata = getattr(obj, "metadata", None)
+    if isinstance(metadata, sa.MetaData):
+        return metadata
+    raise TypeError(f"{obj!r} is not SQLAlchemy MetaData, a declarative base or a registry")
+
+
+def snapshot_from_metadata(
+    metadatas: Sequence[sa.MetaData], dialect: Dialect, schema: str | None = None
+) -> Snapshot:
+    """What `metadata.create_all()` would create on `dialect`, as a snapshot.
+
+    Only tables in `schema` are taken. Enum types become named types on PostgreSQL;
+    explicit `Sequence` objects become sequences where the backend has them, and the
+    column they feed is not autoincrementing (no SERIAL or AUTO_INCREMENT)."""
+    tables: list[Table] = []
+    enums: dict[str, Enum] = {}
+    sequences: dict[str, SnapshotSequence] = {}
+    for metadata in metadatas:
+        for sa_table in metadata.tables.values():
+            if sa_table.schema != schema:
+                continue
+            table = table_from_sqlalchemy(sa_table)
+            autoincrement = sa_table.autoincrement_column
+            columns = []
+            for sa_column, column in zip(sa_table.columns, table.columns, strict=True):
+                fed = isinstance(sa_column.default, sa.Sequence) and _add_sequence(
+                    sequences, sa_column.default, dialect
+                )
+                serial = sa_column is autoincrement and not fed
+                columns.append(dataclasses.replace(column, autoincrement=serial))
+                enum = _named_enum(sa_column.type, dialect)
+                if enum is not None:
+                    enums[enum.key] = enum
+            tables.append(table.replace(columns=tuple(columns)))
+        for sequence in metadata._sequences.values():
+            _add_sequence(sequences, sequence, dialect)
+    return Snapshot.of(tables, enums.values(), sequences.values())
+
+
+def _named_enum(type_: Any, dialect: Dialect) -> Enum | None:
+    if isinstance(type_, sa.types.TypeDecorator):
+        type_ = type_.load_dialect_impl(dialect)
+    if dialect.name != "postgresql" or not isinstance(type_, sa.Enum) or not type_.native_enum:
+        return None
+    if not type_.name:
+        return None
+    return Enum(type_.name, tuple(type_.enums), type_.schema)
+
+
+def _add_sequence(
+    found: dict[str, SnapshotSequence], sequence: sa.Sequence, dialect: Dialect
+) -> bool:
+    """Record `sequence` if the backend will create it; whether it did."""
+    if not dialect.supports_sequences or sequence.optional:
+        return False
+    item = SnapshotSequence(
+        sequence.name,
+        sequence.schema,
+        sequence.start,
+        sequence.increment,
+        sequence.minvalue,
+        sequence.maxvalue,
+        bool(sequence.cycle),
+    )
+    found[item.key] = item
+    return True

@@ -1,0 +1,468 @@
+"""The difference between two snapshots, as operations that run on every backend.
+
+One small comparer per kind of object; each returns operations sorted into phases, and
+`diff` concatenates the phases in the order that works everywhere: renames, then what
+must go before a drop (foreign keys before the indexes they rely on, MariaDB insists),
+drops (referring tables before the ones they refer to), creations (referred tables
+first; foreign keys in a cycle added afterwards), then constraints and indexes.
+Reversing that list is a valid downgrade, which is how `make` writes one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+
+from dbshift.dialects.base import KEEP
+from dbshift.dialects.normalize import Normalizer, normalizer_for
+from dbshift.ops import (
+    AddColumn,
+    AddEnumValue,
+    AddForeignKey,
+    AlterColumn,
+    CreateEnum,
+    CreateIndex,
+    CreateSequence,
+    CreateTable,
+    DropColumn,
+    DropConstraint,
+    DropEnum,
+    DropIndex,
+    DropSequence,
+    DropTable,
+    Operation,
+    RenameColumn,
+    RenameTable,
+    SetEnumValues,
+    SetTableComment,
+    add_constraint,
+)
+from dbshift.ops.base import quoted
+from dbshift.schema.snapshot import (
+    Check,
+    Column,
+    ForeignKey,
+    Index,
+    Snapshot,
+    Table,
+    Unique,
+    table_key,
+)
+
+#: asked "is this a rename?" with ("table", old, new) or ("column", "table.old", new)
+RenameDecider = Callable[[str, str, str], bool]
+
+# Phases, in execution order.
+RENAME, TYPES, DROP_FK, DROP_KEY, DROP_TABLE, DROP_COLUMN = range(6)
+CREATE_TABLE, ADD_COLUMN, ALTER, ADD_KEY, ADD_FK, DROP_TYPES = range(6, 12)
+
+
+@dataclasses.dataclass(frozen=True)
+class Diff:
+    operations: tuple[Operation, ...]
+    #: drops that may be renames nobody confirmed, and other things the user should see
+    notes: tuple[str, ...] = ()
+
+
+class _Phases:
+    def __init__(self) -> None:
+        self.ops: dict[int, list[Operation]] = defaultdict(list)
+        self.notes: list[str] = []
+
+    def add(self, phase: int, *operations: Operation) -> None:
+        self.ops[phase].extend(operations)
+
+    def result(self) -> Diff:
+        ordered = tuple(op for phase in sorted(self.ops) for op in self.ops[phase])
+        return Diff(ordered, tuple(self.notes))
+
+
+def never(kind: str, old: str, new: str) -> bool:
+    return False
+
+
+def diff(
+    current: Snapshot,
+    target: Snapshot,
+    dialect: Dialect,
+    renames: RenameDecider = never,
+) -> Diff:
+    """Operations that turn `current` into `target` on `dialect`."""
+    norm = normalizer_for(dialect)
+    out = _Phases()
+    pairs, created, dropped = _match_tables(current, target, norm, renames, out)
+    for old, new in pairs:
+        _compare_table(old, new, norm, renames, out)
+    _create_tables(created, dialect, out)
+    _drop_tables(dropped, dialect, out)
+    _compare_enums(current, target, out)
+    _compare_sequences(current, target, out)
+    return out.result()
+
+
+# -- tables -----------------------------------------------------------------------------
+
+
+def _signature(table: Table, norm: Normalizer) -> frozenset[tuple[str, str]]:
+    return frozenset((c.name, norm.type(c.type)) for c in table.columns)
+
+
+def _match_tables(
+    current: Snapshot,
+    target: Snapshot,
+    norm: Normalizer,
+    renames: RenameDecider,
+    out: _Phases,
+) -> tuple[list[tuple[Table, Table]], list[Table], list[Table]]:
+    gone = [t for k, t in sorted(current.tables.items()) if k not in target.tables]
+    new = [t for k, t in sorted(target.tables.items()) if k not in current.tables]
+    pairs = [
+        (current.tables[k], t) for k, t in sorted(target.tables.items()) if k in current.tables
+    ]
+    for old in list(gone):
+        for candidate in new:
+            if old.schema != candidate.schema:
+                continue
+            if _signature(old, norm) != _signature(candidate, norm):
+                continue
+            if renames("table", old.key, candidate.name):
+                out.add(RENAME, RenameTable(old.name, candidate.name, old.schema))
+                pairs.append((_renamed_table(old, candidate.name), candidate))
+                gone.remove(old)
+                new.remove(candidate)
+                break
+            out.notes.append(
+                f"table {quoted(old.schema, old.name)} is dropped and "
+                f"{quoted(candidate.name)} created with the same columns; if it is a rename, "
+                f"pass --rename {old.name}={candidate.name}"
+            )
+    return pairs, new, gone
+
+
+def _renamed_table(table: Table, name: str) -> Table:
+    """`table` after `RenameTable`: its self-references follow."""
+    return table.replace(
+        name=name,
+        foreign_keys=tuple(
+            dataclasses.replace(fk, ref_table=name)
+            if fk.ref_table == table.name and fk.ref_schema in (None, table.schema)
+            else fk
+            for fk in table.foreign_keys
+        ),
+    )
+
+
+def _references(table: Table) -> set[str]:
+    return {
+        table_key(fk.ref_table, fk.ref_schema or table.schema)
+        for fk in table.foreign_keys
+        if table_key(fk.ref_table, fk.ref_schema or table.schema) != table.key
+    }
+
+
+def _create_tables(tables: list[Table], dialect: Dialect, out: _Phases) -> None:
+    """Referred tables first. A foreign key to a table not created yet (a cycle) is
+    added afterwards, except on SQLite, which checks references only when used."""
+    keys = {t.key for t in tables}
+    done: set[str] = set()
+    by_key = {t.key: t for t in tables}
+    ordered: list[Table] = []
+
+    def visit(table: Table, path: set[str]) -> None:
+        if table.key in done or table.key in path:
+            return
+        path.add(table.key)
+        for ref in sorted(_references(table) & keys):
+            visit(by_key[ref], path)
+        path.discard(table.key)
+        done.add(table.key)
+        ordered.append(table)
+
+    for table in tables:
+        visit(table, set())
+    created: set[str] = set()
+    for table in ordered:
+        later = [
+            fk
+            for fk in table.foreign_keys
+            if dialect.name != "sqlite"
+            and table_key(fk.ref_table, fk.ref_schema or table.schema) in keys - created
+            and table_key(fk.ref_table, fk.ref_schema or table.schema) != table.key
+        ]
+        inline = tuple(fk for fk in table.foreign_keys if fk not in later)
+        out.add(CREATE_TABLE, CreateTable(table.replace(foreign_keys=inline)))
+        out.add(ADD_FK, *(AddForeignKey(table.name, fk, table.schema) for fk in later))
+        created.add(table.key)
+
+
+def _drop_tables(tables: list[Table], dialect: Dialect, out: _Phases) -> None:
+    """Referring tables first; a cycle among them is broken by dropping one foreign key
+    first (not on SQLite, where dropping its table is enough)."""
+    remaining = {t.key: t for t in tables}
+    while remaining:
+        referred = {ref for t in remaining.values() for ref in _references(t) & remaining.keys()}
+        free = [t for k, t in sorted(remaining.items()) if k not in referred]
+        if not free:  # a cycle: cut one of its foreign keys
+            table = next(iter(sorted(remaining.items())))[1]
+            fk = next(f for f in table.foreign_keys if _target(table, f) in remaining)
+            if dialect.name != "sqlite":
+                out.add(
+                    DROP_FK, DropConstraint(_fk_name(fk), table.name, "foreignkey", table.schema)
+                )
+            remaining[table.key] = table.replace(
+                foreign_keys=tuple(f for f in table.foreign_keys if f is not fk)
+            )
+            continue
+        for table in free:
+            out.add(DROP_TABLE, DropTable(table.name, table.schema))
+            del remaining[table.key]
+
+
+def _target(table: Table, fk: ForeignKey) -> str:
+    return table_key(fk.ref_table, fk.ref_schema or table.schema)
+
+
+def _fk_name(fk: ForeignKey) -> str:
+    if not fk.name:
+        raise ValueError("an unnamed foreign key cannot be dropped by name")
+    return fk.name
+
+
+# -- one table ---------------------------------------------------------------------------
+
+
+def _compare_table(
+    old: Table, new: Table, norm: Normalizer, renames: RenameDecider, out: _Phases
+) -> None:
+    old = _compare_columns(old, new, norm, renames, out)
+    _compare_primary_key(old, new, out)
+    _compare_foreign_keys(old, new, norm, out)
+    _compare_uniques(old, new, norm, out)
+    _compare_indexes(old, new, norm, out)
+    _compare_checks(old, new, norm, out)
+    if norm.comments and (old.comment or None) != (new.comment or None):
+        out.add(ALTER, SetTableComment(new.name, new.comment or None, new.schema, old.comment))
+
+
+def _compare_columns(
+    old: Table, new: Table, norm: Normalizer, renames: RenameDecider, out: _Phases
+) -> Table:
+    """Column by column; returns `old` with confirmed renames applied, so that the
+    comparers after this one see the new names."""
+    gone = [c for c in old.columns if new.column(c.name) is None]
+    added = [c for c in new.columns if old.column(c.name) is None]
+    for column in list(gone):
+        for candidate in added:
+            if norm.type(column.type) != norm.type(candidate.type):
+                continue
+            if renames("column", f"{old.name}.{column.name}", candidate.name):
+                out.add(RENAME, RenameColumn(new.name, column.name, candidate.name, new.schema))
+                old = _renamed_column(old, column.name, candidate.name)
+                gone.remove(column)
+                added.remove(candidate)
+                break
+            out.notes.append(
+                f"column {quoted(old.schema, old.name, column.name)} is dropped and "
+                f"{quoted(candidate.name)} added with the same type; if it is a rename, pass "
+                f"--rename {old.name}.{column.name}={candidate.name}"
+            )
+    for column in gone:
+        out.add(DROP_COLUMN, DropColumn(new.name, column.name, new.schema))
+    for column in added:
+        out.add(ADD_COLUMN, AddColumn(new.name, column, new.schema))
+    for column in new.columns:
+        before = old.column(column.name)
+        if before is not None:
+            change = _alter(new, before, column, norm)
+            if change is not None:
+                out.add(ALTER, change)
+    return old
+
+
+def _renamed_column(table: Table, old: str, new: str) -> Table:
+    from dbshift.ops.columns import renamed_column
+
+    return renamed_column(table, old, new)
+
+
+def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterColumn | None:
+    changes: dict[str, Any] = {}
+    if norm.type(old.type) != norm.type(new.type):
+        changes["type"] = new.type
+        if norm.dialect.name == "postgresql":
+            type_sql = new.type.compile(dialect=norm.dialect)
+            column = norm.dialect.identifier_preparer.quote(new.name)
+            changes["postgresql_using"] = f"{column}::{type_sql}"
+    if old.nullable != new.nullable:
+        changes["nullable"] = new.nullable
+    if norm.default(old.server_default) != norm.default(new.server_default):
+        changes["server_default"] = new.server_default
+    if norm.comments and (old.comment or None) != (new.comment or None):
+        changes["comment"] = new.comment or None
+    if not changes:
+        return None
+    changes.setdefault("server_default", KEEP)
+    changes.setdefault("comment", KEEP)
+    return AlterColumn(table.name, new.name, table.schema, existing=old, **changes)
+
+
+def _compare_primary_key(old: Table, new: Table, out: _Phases) -> None:
+    before = old.primary_key.columns if old.primary_key else ()
+    after = new.primary_key.columns if new.primary_key else ()
+    if before == after:
+        return
+    if old.primary_key is not None:
+        name = old.primary_key.name or "PRIMARY"
+        out.add(DROP_KEY, DropConstraint(name, new.name, "primary", new.schema))
+    if new.primary_key is not None:
+        out.add(ADD_KEY, add_constraint(new.name, new.primary_key, new.schema))
+
+
+def _pair(
+    olds: Sequence[Any],
+    news: Sequence[Any],
+    key: Callable[[Any], Any],
+) -> tuple[list[Any], list[Any]]:
+    """Items only in `olds`, items only in `news`, matching by `key` and by name where
+    the new side names it (an unnamed one matches whatever name the backend chose)."""
+    remaining = list(olds)
+    missing = []
+    for item in news:
+        match = next(
+            (
+                o
+                for o in remaining
+                if key(o) == key(item) and (not item.name or o.name == item.name)
+            ),
+            None,
+        )
+        if match is None:
+            missing.append(item)
+        else:
+            remaining.remove(match)
+    return remaining, missing
+
+
+def _compare_foreign_keys(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
+    def key(fk: ForeignKey) -> tuple[Any, ...]:
+        deferrable = (bool(fk.deferrable), (fk.initially or "").upper()) if norm.deferrable else ()
+        return (
+            fk.columns,
+            fk.ref_table,
+            fk.ref_columns,
+            fk.ref_schema if fk.ref_schema != new.schema else None,
+            norm.fk_action(fk.ondelete),
+            norm.fk_action(fk.onupdate),
+            deferrable,
+        )
+
+    extra, missing = _pair(old.foreign_keys, new.foreign_keys, key)
+    for fk in extra:
+        out.add(DROP_FK, DropConstraint(_fk_name(fk), new.name, "foreignkey", new.schema))
+    for fk in missing:
+        out.add(ADD_FK, AddForeignKey(new.name, fk, new.schema))
+
+
+def _index_options(index: Index, norm: Normalizer) -> tuple[Any, ...]:
+    prefix = {"postgresql": "postgresql_", "sqlite": "sqlite_"}.get(
+        norm.dialect.name, "mysql_" if norm.dialect.name in ("mysql", "mariadb") else "-"
+    )
+    options = []
+    for name, value in index.options:
+        if not name.startswith(prefix) or value in (None, "", {}, [], ()):
+            continue
+        if name.endswith("_where"):
+            value = norm.sql(str(value))
+        elif name == "postgresql_using" and str(value).lower() == "btree":
+            continue
+        options.append((name, repr(value)))
+    return tuple(sorted(options))
+
+
+def _compare_indexes(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
+    def key(index: Index) -> tuple[Any, ...]:
+        entries = tuple(norm.sql(c) if c in index.expressions else c for c in index.columns)
+        return (entries, index.unique, _index_options(index, norm))
+
+    extra, missing = _pair(old.indexes, new.indexes, key)
+    for index in extra:
+        out.add(DROP_KEY, DropIndex(index.name, new.name, new.schema))
+    for index in missing:
+        out.add(ADD_KEY, CreateIndex(new.name, index, new.schema))
+
+
+def _compare_uniques(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
+    def key(unique: Unique) -> tuple[str, ...]:
+        return unique.columns
+
+    olds = list(old.uniques)
+    if norm.dialect.name in ("mysql", "mariadb"):
+        # MySQL has unique indexes only: the model's unique constraints match them.
+        olds += [Unique(i.name, i.columns) for i in old.indexes if i.unique and not i.expressions]
+    extra, missing = _pair(olds, new.uniques, key)
+    for unique in extra:
+        if unique in old.uniques:
+            name = unique.name or ""
+            out.add(DROP_KEY, DropConstraint(name, new.name, "unique", new.schema))
+    for unique in missing:
+        out.add(ADD_KEY, add_constraint(new.name, unique, new.schema))
+
+
+def _compare_checks(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
+    """Checks are matched by name (servers rewrite their SQL); a check the model leaves
+    unnamed by its SQL, loosely, and failing that by being one of as many unnamed ones."""
+    olds = [c for c in old.checks if not _implicit_check(c, old, norm)]
+    named = [c for c in new.checks if c.name]
+    extra, missing = _pair(olds, named, lambda c: 0)
+    unnamed = [c for c in new.checks if not c.name]
+    extra, missing_unnamed = _pair(extra, unnamed, lambda c: norm.sql(c.sqltext))
+    if len(missing_unnamed) == len(extra) and not missing:
+        return  # the server named (and rewrote) the model's unnamed checks
+    missing += missing_unnamed
+    for check in extra:
+        if check.name:
+            out.add(DROP_KEY, DropConstraint(check.name, new.name, "check", new.schema))
+    for check in missing:
+        out.add(ADD_KEY, add_constraint(new.name, check, new.schema))
+
+
+def _implicit_check(check: Check, table: Table, norm: Normalizer) -> bool:
+    """MariaDB's `json_valid()` check of a JSON column belongs to the type."""
+    if norm.dialect.name not in ("mysql", "mariadb"):
+        return False
+    column = table.column(check.name or "")
+    return column is not None and norm.sql(check.sqltext) == f"json_valid{column.name.lower()}"
+
+
+# -- enum types and sequences -------------------------------------------------------------
+
+
+def _compare_enums(current: Snapshot, target: Snapshot, out: _Phases) -> None:
+    for key, enum in sorted(target.enums.items()):
+        old = current.enums.get(key)
+        if old is None:
+            out.add(TYPES, CreateEnum(enum))
+        elif old.values != enum.values:
+            if list(old.values) == [v for v in enum.values if v in old.values]:
+                for i, value in enumerate(enum.values):
+                    if value not in old.values:
+                        following = next((v for v in enum.values[i:] if v in old.values), None)
+                        out.add(TYPES, AddEnumValue(enum.name, value, enum.schema, following))
+            else:
+                out.add(TYPES, SetEnumValues(enum.name, enum.values, enum.schema))
+    for key, enum in sorted(current.enums.items()):
+        if key not in target.enums:
+            out.add(DROP_TYPES, DropEnum(enum.name, enum.schema))
+
+
+def _compare_sequences(current: Snapshot, target: Snapshot, out: _Phases) -> None:
+    for key, sequence in sorted(target.sequences.items()):
+        if key not in current.sequences:
+            out.add(TYPES, CreateSequence(sequence))
+    for key, sequence in sorted(current.sequences.items()):
+        if key not in target.sequences:
+            out.add(DROP_TYPES, DropSequence(sequence.name, sequence.schema))

@@ -1,0 +1,181 @@
+"""How a backend spells what it stores, so that comparing models with a database finds
+real differences only.
+
+A model says `Float()`, PostgreSQL reports `DOUBLE PRECISION`; a model says
+`server_default="0"`, PostgreSQL reports `0` and MariaDB `'0'`. Each backend's
+normalizer maps both sides to one canonical text: types through the dialect's own DDL
+compiler plus the aliases the server applies, defaults and SQL fragments through a
+small lexical canonical form. Each backend is a small class overriding what differs.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from typing import Any
+
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
+
+_QUOTED = re.compile(r"'(?:[^']|'')*'")
+_NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+_NOW = re.compile(r"\b(now\(\)|current_timestamp\(\)|current_timestamp|localtimestamp\(\))")
+
+
+def _outside_quotes(text: str, change: Any) -> str:
+    """Apply `change` to the parts of `text` that are not string literals."""
+    out, last = [], 0
+    for match in _QUOTED.finditer(text):
+        out.append(change(text[last : match.start()]))
+        out.append(match.group())
+        last = match.end()
+    out.append(change(text[last:]))
+    return "".join(out)
+
+
+def _strip_parens(text: str) -> str:
+    """Remove parentheses that wrap the whole expression: `((x > 0))` is `x > 0`."""
+    while text.startswith("(") and text.endswith(")"):
+        depth = 0
+        for i, char in enumerate(text):
+            depth += char == "("
+            depth -= char == ")"
+            if depth == 0 and i < len(text) - 1:
+                return text
+        text = text[1:-1].strip()
+    return text
+
+
+class Normalizer:
+    """Canonical forms for one backend."""
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+
+    # -- types -------------------------------------------------------------------------
+
+    def type(self, type_: TypeEngine[Any]) -> str:
+        """The type as the server stores it, e.g. `VARCHAR(50)`, `DOUBLE PRECISION`."""
+        try:
+            text = str(type_.compile(dialect=self.dialect))
+        except Exception:  # a type this dialect cannot compile: compare its repr
+            return repr(type_)
+        text = _outside_quotes(text, lambda part: re.sub(r"\s+", " ", part.upper()))
+        return self.type_alias(text.replace(", ", ",").strip())
+
+    def type_alias(self, text: str) -> str:
+        return text
+
+    # -- SQL fragments -------------------------------------------------------------------
+
+    def sql(self, text: str | None) -> str | None:
+        """A loose canonical form of an expression (checks, index predicates, index
+        expressions): case, spacing, identifier quoting and redundant parentheses do
+        not matter."""
+        if text is None:
+            return None
+        text = self.strip_casts(text.strip())
+
+        def loose(part: str) -> str:
+            part = re.sub(r'["`\[\]]', "", part.lower())
+            return re.sub(r"\s+", "", part)
+
+        return _outside_quotes(text, loose).replace("(", "").replace(")", "")
+
+    def strip_casts(self, text: str) -> str:
+        return text
+
+    def default(self, text: str | None) -> str | None:
+        """A server default's canonical text; None for no default."""
+        if text is None:
+            return None
+        text = _strip_parens(self.strip_casts(text.strip()))
+        text = _outside_quotes(text, lambda part: re.sub(r"\s+", " ", part.lower()))
+        if text in ("null", ""):
+            return None
+        if text.startswith("'") and text.endswith("'") and _NUMBER.fullmatch(text[1:-1]):
+            text = text[1:-1]
+        if _NUMBER.fullmatch(text) and "." in text:
+            text = text.rstrip("0").rstrip(".")
+        return _NOW.sub("current_timestamp", text)
+
+    def fk_action(self, action: str | None) -> str | None:
+        action = action.upper() if action else None
+        return None if action in (None, "NO ACTION") else action
+
+    #: whether the server keeps comments
+    comments = True
+    #: whether foreign keys can be DEFERRABLE
+    deferrable = False
+
+
+class PostgreSQLNormalizer(Normalizer):
+    deferrable = True
+    _FLOAT = re.compile(r"FLOAT\((\d+)\)")
+    _CAST = re.compile(
+        r'::(?:"(?:[^"]|"")+"|character varying|double precision|bit varying'
+        r"|(?:timestamp|time)(?:\(\d+\))? with(?:out)? time zone|[\w.]+)"
+        r"(?:\(\d+(?:,\s*\d+)?\))?(?:\[\])*",
+        re.IGNORECASE,
+    )
+
+    def type_alias(self, text: str) -> str:
+        if text == "FLOAT":
+            return "DOUBLE PRECISION"
+        match = self._FLOAT.fullmatch(text)
+        if match:
+            return "REAL" if int(match.group(1)) <= 24 else "DOUBLE PRECISION"
+        return {"DECIMAL": "NUMERIC", "INT": "INTEGER"}.get(text, text)
+
+    def strip_casts(self, text: str) -> str:
+        # 'abc'::character varying, (0)::numeric, '{}'::jsonb[]
+        return self._CAST.sub("", text)
+
+    def default(self, text: str | None) -> str | None:
+        if text is not None and text.startswith("nextval("):
+            return None  # the sequence of a SERIAL column: part of autoincrement
+        return super().default(text)
+
+
+class MySQLNormalizer(Normalizer):
+    _WIDTH = re.compile(r"^(TINYINT|SMALLINT|MEDIUMINT|INT|INTEGER|BIGINT)\(\d+\)")
+
+    def type_alias(self, text: str) -> str:
+        text = re.sub(r" (CHARACTER SET|COLLATE) \w+", "", text)
+        if text in ("BOOL", "BOOLEAN", "TINYINT(1)"):
+            return "TINYINT(1)"
+        text = self._WIDTH.sub(r"\1", text)
+        text = re.sub(r"^INTEGER\b", "INT", text)
+        text = re.sub(r"^NUMERIC\b", "DECIMAL", text)
+        if text == "JSON" and self.dialect.name == "mariadb":
+            return "LONGTEXT"  # MariaDB's JSON is LONGTEXT with a json_valid() check
+        return text
+
+    def fk_action(self, action: str | None) -> str | None:
+        action = super().fk_action(action)
+        return None if action == "RESTRICT" else action
+
+    def default(self, text: str | None) -> str | None:
+        # MariaDB reports current_timestamp() and also 'NULL' quoted for nullable columns
+        if text is not None and text.strip().upper() == "NULL":
+            return None
+        return super().default(text)
+
+
+class SQLiteNormalizer(Normalizer):
+    comments = False
+
+
+@functools.cache
+def _normalizer(dialect_name: str, dialect: Dialect) -> Normalizer:
+    kinds: dict[str, type[Normalizer]] = {
+        "postgresql": PostgreSQLNormalizer,
+        "mysql": MySQLNormalizer,
+        "mariadb": MySQLNormalizer,
+        "sqlite": SQLiteNormalizer,
+    }
+    return kinds.get(dialect_name, Normalizer)(dialect)
+
+
+def normalizer_for(dialect: Dialect) -> Normalizer:
+    return _normalizer(dialect.name, dialect)
