@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from dbshift import database
 from dbshift.config import Config, mask_url
-from dbshift.errors import ConfigError, UsageError
+from dbshift.errors import ConfigError, DbshiftError, UsageError
 from dbshift.history import History, HistoryRow
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script, new_id, scan
@@ -312,7 +312,7 @@ def make_report(
             f"several heads: {', '.join(project.graph.heads)}",
             hint="run `dbshift merge` first, so the new migration has one parent",
         )
-    dialect = database.offline_dialect(config)
+    dialect = _make_dialect(config)
     source = _current_schema(project, dialect, dev_url)
     target = autogen.models_snapshot(config, dialect)
     found = autogen.diff(source.snapshot, target, dialect, _decider(renames, decide))
@@ -362,6 +362,20 @@ def diff(
         current, dialect = database.run(config, job)
     target = autogen.models_snapshot(config, dialect)
     return list(autogen.diff(current, target, dialect, _decider(renames, None)).operations)
+
+
+def _make_dialect(config: Config) -> sa.engine.Dialect:
+    """The dialect to generate for, without needing a database. A `mysql://` URL may
+    point at MySQL or MariaDB, whose DDL differs (MariaDB has sequences): the server is
+    asked when it answers."""
+    dialect = database.offline_dialect(config)
+    if dialect.name != "mysql":
+        return dialect
+    try:
+        live: sa.engine.Dialect = database.run(config, lambda conn: conn.dialect)
+    except DbshiftError:
+        return dialect
+    return live
 
 
 def _decider(renames: Sequence[str], decide: RenameDecider | None) -> RenameDecider:

@@ -145,6 +145,9 @@ class MySQLNormalizer(Normalizer):
         if text in ("BOOL", "BOOLEAN", "TINYINT(1)"):
             return "TINYINT(1)"
         text = self._WIDTH.sub(r"\1", text)
+        match = re.fullmatch(r"FLOAT\((\d+)\)", text)
+        if match:
+            return "FLOAT" if int(match.group(1)) <= 24 else "DOUBLE"
         text = re.sub(r"^INTEGER\b", "INT", text)
         text = re.sub(r"^NUMERIC\b", "DECIMAL", text)
         if text == "JSON" and self.dialect.name == "mariadb":

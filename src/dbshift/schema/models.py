@@ -102,7 +102,9 @@ def _option_sql(value: Any) -> Any:
 def table_from_sqlalchemy(table: sa.Table) -> Table:
     pk = table.primary_key
     foreign_keys, uniques, checks = [], [], []
-    for constraint in sorted(table.constraints, key=lambda c: (type(c).__name__, str(c.name))):
+    column_checks = [c for column in table.columns for c in column.constraints]
+    everything = [*table.constraints, *column_checks]
+    for constraint in sorted(everything, key=lambda c: (type(c).__name__, str(c.name))):
         if isinstance(constraint, sa.ForeignKeyConstraint):
             foreign_keys.append(foreign_key_from_sqlalchemy(constraint))
         elif isinstance(constraint, sa.UniqueConstraint):

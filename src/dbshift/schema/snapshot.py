@@ -259,9 +259,7 @@ class Snapshot:
 
     def without_table(self, name: str, schema: str | None = None) -> Snapshot:
         key = table_key(name, schema)
-        return dataclasses.replace(
-            self, tables={k: v for k, v in self.tables.items() if k != key}
-        )
+        return dataclasses.replace(self, tables={k: v for k, v in self.tables.items() if k != key})
 
     def with_enum(self, enum: Enum) -> Snapshot:
         return dataclasses.replace(self, enums={**self.enums, enum.key: enum})

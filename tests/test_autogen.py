@@ -1,0 +1,290 @@
+"""Autogenerate on real databases: each case Alembic gets wrong, and the everyday loop."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import dbshift
+from dbshift.cli import main
+from tests.autogen_support import NAMING, Loop, schema_of
+from tests.conftest import ScratchDatabases
+
+
+@pytest.fixture
+def loop(db_url: str, tmp_path: Path, scratch: ScratchDatabases) -> Loop:
+    return Loop(db_url, tmp_path, scratch)
+
+
+def users(metadata: sa.MetaData, *extra: sa.Column[object] | sa.Index, **kw: str) -> sa.Table:
+    return sa.Table(
+        "users",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("email", sa.String(100), nullable=False),
+        *extra,
+        **kw,
+    )
+
+
+def test_everyday_loop_up_down_up(loop: Loop) -> None:
+    v1 = sa.MetaData(naming_convention=NAMING)
+    users(v1, sa.Column("name", sa.String(50)), sa.Index("ix_users_email", "email"))
+    loop.step(v1)
+    v2 = sa.MetaData(naming_convention=NAMING)
+    users(
+        v2,
+        sa.Column("name", sa.String(80), nullable=False, server_default="anonymous"),
+        sa.Column("age", sa.Integer),
+        sa.CheckConstraint("age >= 0", name="age_positive"),
+        sa.Index("ix_users_email", "email", unique=True),
+        comment="people",
+    )
+    loop.step(v2)
+    loop.back(v2)
+    loop.back(v1)
+    assert loop.states == [schema_of(loop.url)]
+    loop.step(v2)
+
+
+def test_custom_type_renders_as_its_impl_and_runs(loop: Loop) -> None:
+    class JSONText(sa.types.TypeDecorator[object]):
+        impl = sa.Text
+        cache_ok = True
+
+    class Cents(sa.types.TypeDecorator[int]):
+        impl = sa.Numeric(12, 2)
+        cache_ok = True
+
+    metadata = sa.MetaData(naming_convention=NAMING)
+    users(metadata, sa.Column("data", JSONText), sa.Column("balance", Cents))
+    path = loop.step(metadata)
+    assert path is not None
+    source = path.read_text()
+    assert "JSONText" not in source and "sa.Text()" in source
+    assert "sa.Numeric(precision=12, scale=2)" in source
+    spec = importlib.util.spec_from_file_location("generated", path)
+    assert spec and spec.loader
+    spec.loader.exec_module(importlib.util.module_from_spec(spec))  # imports cleanly
+
+
+def test_foreign_key_cycle_is_created_and_dropped(loop: Loop) -> None:
+    metadata = sa.MetaData(naming_convention=NAMING)
+    sa.Table(
+        "teams",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("captain_id", sa.ForeignKey("players.id", use_alter=True)),
+        sa.Column("parent_id", sa.ForeignKey("teams.id", ondelete="CASCADE")),
+    )
+    sa.Table(
+        "players",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("team_id", sa.ForeignKey("teams.id")),
+    )
+    loop.step(metadata)
+    loop.back(metadata)
+
+
+def test_sequence_stays_a_sequence(loop: Loop, backend: str) -> None:
+    metadata = sa.MetaData(naming_convention=NAMING)
+    seq = sa.Sequence("order_numbers", start=100, metadata=metadata)
+    sa.Table(
+        "orders",
+        metadata,
+        sa.Column("id", sa.Integer, seq, primary_key=True),
+        sa.Column("note", sa.String(20)),
+    )
+    path = loop.step(metadata)
+    assert path is not None
+    source = path.read_text()
+    if backend == "sqlite":
+        assert "create_sequence" not in source
+    else:
+        assert 'op.create_sequence("order_numbers", start=100)' in source
+        assert "autoincrement=False" in source
+    loop.back(metadata)
+    assert '"sequences": {}' in schema_of(loop.url)
+
+
+@pytest.mark.backends("postgresql")
+def test_enum_types_created_extended_and_dropped(loop: Loop) -> None:
+    v1 = sa.MetaData(naming_convention=NAMING)
+    users(v1, sa.Column("mood", sa.Enum("happy", "sad", name="mood")))
+    loop.step(v1)
+    v2 = sa.MetaData(naming_convention=NAMING)
+    users(v2, sa.Column("mood", sa.Enum("happy", "meh", "sad", "angry", name="mood")))
+    path = loop.step(v2)
+    assert path is not None
+    source = path.read_text()
+    assert 'op.add_enum_value("mood", "meh", before="sad")' in source
+    assert 'op.add_enum_value("mood", "angry")' in source
+    loop.back(v2)
+    loop.back(v1)
+    assert '"enums": {}' in schema_of(loop.url)
+    loop.step(v1)  # the type was really gone: creating it again works
+
+
+def test_indexed_foreign_key_downgrades_on_every_backend(loop: Loop) -> None:
+    v1 = sa.MetaData(naming_convention=NAMING)
+    sa.Table("teams", v1, sa.Column("id", sa.Integer, primary_key=True))
+    loop.step(v1)
+    v2 = sa.MetaData(naming_convention=NAMING)
+    sa.Table("teams", v2, sa.Column("id", sa.Integer, primary_key=True))
+    users(v2, sa.Column("team_id", sa.ForeignKey("teams.id"), index=True))
+    sa.Table(
+        "members",
+        v2,
+        sa.Column("team_id", sa.ForeignKey("teams.id"), primary_key=True),
+        sa.Column("user_id", sa.ForeignKey("users.id"), primary_key=True),
+        sa.Index("ix_members_user", "user_id", "team_id"),
+    )
+    loop.step(v2)
+    loop.back(v2)
+    v3 = sa.MetaData(naming_convention=NAMING)
+    sa.Table("teams", v3, sa.Column("id", sa.Integer, primary_key=True))
+    users(v3, sa.Column("team_id", sa.Integer, index=True))
+    loop.step(v2)
+    loop.step(v3)  # drops the foreign key, keeps the index
+    loop.back(v3)
+
+
+def test_no_false_differences_on_a_create_all_database(
+    db_url: str, tmp_path: Path, backend: str
+) -> None:
+    """Spellings the server changes: float/double, int/integer, boolean/tinyint(1),
+    defaults quoted or cast, names the backend chose, MariaDB's implicit FK index."""
+    metadata = sa.MetaData()
+    sa.Table("teams", metadata, sa.Column("id", sa.Integer, primary_key=True))
+    sa.Table(
+        "things",
+        metadata,
+        sa.Column("id", sa.BigInteger, primary_key=True),
+        sa.Column("ratio", sa.Float, server_default="0.5"),
+        sa.Column("real", sa.Float(precision=24)),
+        sa.Column("price", sa.Numeric(10, 2), server_default=sa.text("0")),
+        sa.Column("flag", sa.Boolean, nullable=False),
+        sa.Column("count", sa.SmallInteger, server_default="0"),
+        sa.Column("label", sa.String(30), server_default="none"),
+        sa.Column("body", sa.Text),
+        sa.Column("at", sa.DateTime, server_default=sa.func.current_timestamp()),
+        sa.Column("day", sa.Date),
+        sa.Column("team_id", sa.ForeignKey("teams.id", ondelete="CASCADE")),
+        sa.Column("kind", sa.Enum("a", "b", name="kind")),
+        sa.UniqueConstraint("label"),
+        sa.CheckConstraint("count >= 0"),
+        sa.Index("ix_things_lower_label", sa.func.lower(sa.column("label")))
+        if backend != "mysql"
+        else sa.Index("ix_things_day", "day"),
+    )
+    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
+    metadata.create_all(engine)
+    engine.dispose()
+    config = dbshift.Config(url=db_url, migrations=tmp_path, models=[metadata])
+    assert [str(op) for op in dbshift.diff(config)] == []
+
+
+def test_rename_is_asked_decided_by_flag_and_never_guessed(loop: Loop) -> None:
+    v1 = sa.MetaData(naming_convention=NAMING)
+    users(v1, sa.Column("name", sa.String(50)))
+    loop.step(v1)
+    config = loop.config(v1)
+    engine = sa.create_engine(loop.url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (id, email, name) VALUES (1, 'a@b', 'Ann')"))
+    v2 = sa.MetaData(naming_convention=NAMING)
+    users(v2, sa.Column("full_name", sa.String(50)))
+    config = loop.config(v2)
+    ops = dbshift.diff(config, against="migrations")
+    assert [str(op) for op in ops] == [
+        'drop column "users"."name"',
+        'add column "users"."full_name"',
+    ]
+    asked: list[tuple[str, str, str]] = []
+
+    def yes(kind: str, old: str, new: str) -> bool:
+        asked.append((kind, old, new))
+        return True
+
+    path = dbshift.make(config, message="rename", decide=yes)
+    assert asked == [("column", "users.name", "full_name")]
+    assert path is not None and "op.rename_column" in path.read_text()
+    dbshift.upgrade(config)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT full_name FROM users")).scalar() == "Ann"
+    engine.dispose()
+    dbshift.downgrade(config, "-1")
+    path.unlink()
+    path = dbshift.make(config, message="rename", renames=["users.name=full_name"])
+    assert path is not None and "op.rename_column" in path.read_text()
+
+
+def test_cli_make_check_and_no_changes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "models.py").write_text(
+        "import sqlalchemy as sa\n"
+        "metadata = sa.MetaData()\n"
+        "sa.Table('users', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+        "         sa.Column('name', sa.String(20)))\n"
+    )
+    (tmp_path / "dbshift.toml").write_text(
+        'url = "sqlite:///nowhere/app.db"\nmigrations = "migrations"\nmodels = ["models:metadata"]\n'
+    )
+    (tmp_path / "migrations").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def run(*args: str) -> tuple[int, str]:
+        try:
+            main(list(args))
+        except SystemExit as done:
+            out = capsys.readouterr()
+            return int(done.code or 0), out.out + out.err
+        raise AssertionError("main() returned")
+
+    assert run("make", "--check") == (1, run("make", "--check")[1])
+    code, out = run("make", "-m", "users", "--no-input")
+    assert code == 0 and "create table" in out, out
+    assert not (tmp_path / "nowhere").exists()  # no database was needed
+    code, out = run("make", "-m", "nothing", "--no-input")
+    assert (code, out.strip()) == (0, "No changes (compared with the migrations)")
+    assert run("make", "--check")[0] == 0
+    assert len(list((tmp_path / "migrations").glob("*.py"))) == 1
+    code, out = run("make", "--json", "--check")
+    assert code == 0 and '"operations": []' in out
+
+
+def test_make_sql_writes_dialect_ddl(tmp_path: Path) -> None:
+    metadata = sa.MetaData()
+    users(metadata)
+    config = dbshift.Config(
+        url="postgresql://nobody@nowhere/db", migrations=tmp_path, models=[metadata]
+    )
+    path = dbshift.make(config, message="users", sql=True)
+    assert path is not None and path.suffix == ".sql"
+    text = path.read_text()
+    assert "CREATE TABLE users" in text and "SERIAL" in text
+    assert text.index("-- dbshift:down") < text.index("DROP TABLE users")
+
+
+def test_generated_files_compile_and_format_hook_runs(tmp_path: Path) -> None:
+    metadata = sa.MetaData()
+    users(metadata, sa.Column('we"ird`name', sa.String(10), comment="it's \\ odd\n"))
+    config = dbshift.Config(
+        url="sqlite:///x.db",
+        migrations=tmp_path,
+        models=[metadata],
+        format=f"{sys.executable} -c 'import sys; open(sys.argv[1], \"a\").write(\"# formatted\\n\")'",
+    )
+    path = dbshift.make(config, message="odd names")
+    assert path is not None
+    compile(path.read_text(), str(path), "exec")
+    assert path.read_text().endswith("# formatted\n")
+    subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({str(path)!r})"], check=True)
