@@ -7,6 +7,7 @@ and from the database), and downgrading must give back the schema before.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +32,13 @@ def schema_of(url: str) -> str:
     try:
         with engine.connect() as conn:
             snapshot = introspect(conn, exclude=lambda name: name.startswith("dbshift_"))
-            return snapshot.to_json()
     finally:
         engine.dispose()
+    # ADD COLUMN appends: column order is the one thing a migration cannot match.
+    data = json.loads(snapshot.to_json())
+    for table in data["tables"].values():
+        table["columns"].sort(key=lambda column: column["name"])
+    return json.dumps(data, sort_keys=True)
 
 
 def created_schema(metadata: sa.MetaData, scratch: ScratchDatabases) -> str:
@@ -56,6 +61,7 @@ class Loop:
         self.folder = folder / "migrations"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.states: list[str] = [schema_of(url)]
+        self.written: list[bool] = []
 
     def config(self, metadata: sa.MetaData, **extra: Any) -> dbshift.Config:
         return dbshift.Config(url=self.url, migrations=self.folder, models=[metadata], **extra)
@@ -71,11 +77,14 @@ class Loop:
         assert dbshift.make(config, message="again") is None, "make found changes right after"
         assert dbshift.diff(config) == [], "the database differs from the models"
         self.states.append(after)
+        self.written.append(path is not None)
         return path
 
     def back(self, metadata: sa.MetaData) -> None:
-        """Downgrade one step: the schema must be the one before it."""
-        dbshift.downgrade(self.config(metadata), "-1")
+        """Downgrade one step (if it wrote a migration): the schema must be the one
+        before it."""
+        if self.written.pop():
+            dbshift.downgrade(self.config(metadata), "-1")
         self.states.pop()
         assert schema_of(self.url) == self.states[-1]
 

@@ -281,10 +281,37 @@ def test_generated_files_compile_and_format_hook_runs(tmp_path: Path) -> None:
         url="sqlite:///x.db",
         migrations=tmp_path,
         models=[metadata],
-        format=f"{sys.executable} -c 'import sys; open(sys.argv[1], \"a\").write(\"# formatted\\n\")'",
+        format=f'{sys.executable} -c \'import sys; open(sys.argv[1], "a").write("# formatted\\n")\'',
     )
     path = dbshift.make(config, message="odd names")
     assert path is not None
     compile(path.read_text(), str(path), "exec")
     assert path.read_text().endswith("# formatted\n")
-    subprocess.run([sys.executable, "-c", f"import runpy; runpy.run_path({str(path)!r})"], check=True)
+    subprocess.run(
+        [sys.executable, "-c", f"import runpy; runpy.run_path({str(path)!r})"], check=True
+    )
+
+
+def test_replay_cache_imports_only_new_migrations_and_notices_edits(tmp_path: Path) -> None:
+    marker = tmp_path / "imported.txt"
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "20260101T000001_users.py").write_text(
+        '"""users"""\n\nparents = []\n\nimport sqlalchemy as sa\n\n'
+        f"open({str(marker)!r}, 'a').write('x')\n\n\n"
+        "def upgrade(op):\n"
+        "    op.create_table('users', sa.Column('id', sa.Integer, primary_key=True))\n"
+    )
+    metadata = sa.MetaData()
+    users(metadata)
+    config = dbshift.Config(url="sqlite:///unused.db", migrations=folder, models=[metadata])
+    first = dbshift.make(config, message="email")
+    assert first is not None and marker.read_text() == "x"
+    assert dbshift.make(config, message="again") is None
+    assert marker.read_text() == "x", "the unchanged migration was imported again"
+    first.unlink()  # a changed set of migrations, and an edit, are both noticed
+    path = folder / "20260101T000001_users.py"
+    path.write_text(path.read_text().replace("sa.Integer", "sa.BigInteger"))
+    second = dbshift.make(config, message="email")
+    assert second is not None and marker.read_text() == "xx"
+    assert "existing_type=sa.BigInteger()" in second.read_text()

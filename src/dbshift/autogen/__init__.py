@@ -104,18 +104,76 @@ def models_snapshot(config: Config, dialect: Dialect) -> Snapshot:
 
 def replayed(project: Project, dialect: Dialect) -> Snapshot | None:
     """The schema the migrations build, or None when one of them runs raw DDL (which
-    cannot be replayed). Raw data statements and `op.run` do not change the schema."""
+    cannot be replayed). Raw data statements and `op.run` do not change the schema.
+
+    The result is cached (see `ReplayCache`): only migrations added since the last
+    replay are imported."""
     from dbshift.migrations.loader import load
 
-    snapshot = Snapshot()
-    ids = {s.id for s in project.scripts}
     by_id = {s.id: s for s in project.scripts}
-    for migration_id in project.graph.topo_order(ids):
+    cache = ReplayCache(project.config.migrations_dir, dialect.name)
+    snapshot, done = cache.load(by_id)
+    for migration_id in project.graph.topo_order(set(by_id) - done):
         for op in load(by_id[migration_id], dialect.name).upgrade:
             if isinstance(op, ExecuteSQL) and _DDL.match(_sql_text(op)):
                 return None
             snapshot = op.apply(snapshot)
+    if len(done) < len(by_id):
+        cache.save(snapshot, by_id)
     return snapshot
+
+
+class ReplayCache:
+    """The replayed schema of a set of migrations, kept in `__pycache__` beside the
+    header cache and keyed by each migration's id and checksum.
+
+    It is reused when every migration it covers is still there, unchanged, with all its
+    parents covered too: replaying the rest after it is then a valid order. Like the
+    migrations themselves it is trusted code (a pickle); a read-only folder or any
+    unreadable cache just means a full replay."""
+
+    VERSION = 1
+
+    def __init__(self, folder: Path, dialect: str) -> None:
+        self.path = folder / "__pycache__" / f"dbshift-replay-{dialect}.pickle"
+
+    def load(self, scripts: dict[str, Any]) -> tuple[Snapshot, set[str]]:
+        import pickle
+
+        from dbshift import __version__
+
+        try:
+            version, made_by, covered, snapshot = pickle.loads(self.path.read_bytes())
+        except Exception:  # missing, unreadable, or from another version of anything
+            return Snapshot(), set()
+        usable = (
+            version == self.VERSION
+            and made_by == __version__
+            and isinstance(snapshot, Snapshot)
+            and all(
+                i in scripts
+                and scripts[i].checksum == checksum
+                and set(scripts[i].parents) <= covered.keys()
+                for i, checksum in covered.items()
+            )
+        )
+        return (snapshot, set(covered)) if usable else (Snapshot(), set())
+
+    def save(self, snapshot: Snapshot, scripts: dict[str, Any]) -> None:
+        import os
+        import pickle
+
+        from dbshift import __version__
+
+        covered = {i: s.checksum for i, s in scripts.items()}
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        try:
+            data = pickle.dumps((self.VERSION, __version__, covered, snapshot))
+            self.path.parent.mkdir(exist_ok=True)
+            temporary.write_bytes(data)
+            os.replace(temporary, self.path)
+        except (OSError, pickle.PicklingError, TypeError, AttributeError):
+            pass  # read-only, or a type that cannot be pickled: replay every time
 
 
 def _sql_text(op: ExecuteSQL) -> str:

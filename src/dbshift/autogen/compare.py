@@ -299,7 +299,9 @@ def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterCol
             changes["postgresql_using"] = f"{column}::{type_sql}"
     if old.nullable != new.nullable:
         changes["nullable"] = new.nullable
-    if norm.default(old.server_default) != norm.default(new.server_default):
+    retyped = "type" in changes and new.server_default is not None
+    if retyped or norm.default(old.server_default) != norm.default(new.server_default):
+        # a type change restates the default, which PostgreSQL keeps cast to the old type
         changes["server_default"] = new.server_default
     if norm.comments and (old.comment or None) != (new.comment or None):
         changes["comment"] = new.comment or None
@@ -379,6 +381,10 @@ def _index_options(index: Index, norm: Normalizer) -> tuple[Any, ...]:
             value = norm.sql(str(value))
         elif name == "postgresql_using" and str(value).lower() == "btree":
             continue
+        elif name == "mysql_length" and isinstance(value, int):
+            value = dict.fromkeys(index.columns, value)  # the form MySQL reports
+        if isinstance(value, dict):
+            value = sorted(value.items())
         options.append((name, repr(value)))
     return tuple(sorted(options))
 
@@ -428,7 +434,12 @@ def _compare_checks(old: Table, new: Table, norm: Normalizer, out: _Phases) -> N
     unnamed by its SQL, loosely, and failing that by being one of as many unnamed ones."""
     olds = [c for c in old.checks if not _implicit_check(c, old, norm)]
     named = [c for c in new.checks if c.name]
-    extra, missing = _pair(olds, named, lambda c: 0)
+
+    def columns(check: Check) -> frozenset[str]:
+        """What a check is about survives the server's rewriting of its SQL."""
+        return frozenset(c.name for c in new.columns if check.uses(c.name))
+
+    extra, missing = _pair(olds, named, columns)
     unnamed = [c for c in new.checks if not c.name]
     extra, missing_unnamed = _pair(extra, unnamed, lambda c: norm.sql(c.sqltext))
     if len(missing_unnamed) == len(extra) and not missing:

@@ -88,6 +88,19 @@ def column_spec(dialect: Dialect, table: Table, column: str) -> str:
     return str(compiler.get_column_specification(sa_table.c[column]))
 
 
+def separate_comments(ctx: ExecutionContext, table: sa.Table) -> None:
+    """Comments of a new table or column, on backends that set them with separate
+    statements (PostgreSQL's COMMENT ON), as `create_all` does."""
+    dialect = ctx.dialect
+    if not dialect.supports_comments or dialect.inline_comments:
+        return
+    if table.comment is not None:
+        ctx.emit(sa.schema.SetTableComment(table))
+    for column in table.columns:
+        if column.comment is not None:
+            ctx.emit(sa.schema.SetColumnComment(column))
+
+
 def stub_table(name: str, schema: str | None, columns: Sequence[str] = ()) -> sa.Table:
     """A table holding just the named columns: enough to compile DDL about it."""
     return sa.Table(
@@ -101,10 +114,13 @@ def sa_constraint(table: str, schema: str | None, constraint: Constraint) -> sa.
         check = sa.CheckConstraint(sa.text(constraint.sqltext), name=constraint.name)
         stub_table(table, schema).append_constraint(check)
         return check
+    names = list(constraint.columns)
+    if isinstance(constraint, ForeignKey) and constraint.ref_table == table:
+        names += [c for c in constraint.ref_columns if c not in names]  # self-reference
     shell = Table(
         name=table,
         schema=schema,
-        columns=tuple(Column(c, sa.Integer()) for c in constraint.columns),
+        columns=tuple(Column(c, sa.Integer()) for c in names),
         foreign_keys=(constraint,) if isinstance(constraint, ForeignKey) else (),
         uniques=(constraint,) if isinstance(constraint, Unique) else (),
     )
@@ -132,8 +148,10 @@ class DialectRules:
         column: Column,
         change: TableChange,
     ) -> None:
-        spec = column_spec(ctx.dialect, Table(table, (column,), schema=schema), column.name)
+        shell = Table(table, (column,), schema=schema)
+        spec = column_spec(ctx.dialect, shell, column.name)
         ctx.emit(f"ALTER TABLE {qualified(ctx.dialect, table, schema)} ADD COLUMN {spec}")
+        separate_comments(ctx, shell.to_sqlalchemy())
 
     def drop_column(
         self,

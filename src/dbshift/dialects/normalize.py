@@ -33,6 +33,10 @@ def _outside_quotes(text: str, change: Any) -> str:
     return "".join(out)
 
 
+def _public(type_: TypeEngine[Any]) -> list[tuple[str, Any]]:
+    return [(k, v) for k, v in vars(type_).items() if not k.startswith("_")]
+
+
 def _strip_parens(text: str) -> str:
     """Remove parentheses that wrap the whole expression: `((x > 0))` is `x > 0`."""
     while text.startswith("(") and text.endswith(")"):
@@ -51,11 +55,25 @@ class Normalizer:
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
+        self._types: dict[Any, str] = {}
 
     # -- types -------------------------------------------------------------------------
 
     def type(self, type_: TypeEngine[Any]) -> str:
-        """The type as the server stores it, e.g. `VARCHAR(50)`, `DOUBLE PRECISION`."""
+        """The type as the server stores it, e.g. `VARCHAR(50)`, `DOUBLE PRECISION`.
+
+        Cached by class and public attributes: a schema has few distinct types, and
+        compiling one costs more than comparing it."""
+        try:
+            key = (type(type_), tuple(sorted(_public(type_))))
+            return self._types[key]
+        except TypeError:  # unhashable attributes (enum values, ...): no cache
+            return self._type(type_)
+        except KeyError:
+            text = self._types[key] = self._type(type_)
+            return text
+
+    def _type(self, type_: TypeEngine[Any]) -> str:
         try:
             text = str(type_.compile(dialect=self.dialect))
         except Exception:  # a type this dialect cannot compile: compare its repr

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from dbshift.dialects import dialect_for
-from dbshift.dialects.base import qualified, quote
+from dbshift.dialects.base import qualified, quote, separate_comments
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.schema.snapshot import Snapshot, Table
 
@@ -26,6 +26,7 @@ class CreateTable(Operation):
     def execute(self, ctx: ExecutionContext) -> None:
         sa_table = self.source if self.source is not None else self.table.to_sqlalchemy()
         ctx.emit(sa.schema.CreateTable(sa_table))
+        separate_comments(ctx, sa_table)
         for index in sa_table.indexes:
             ctx.emit(sa.schema.CreateIndex(index))
 

@@ -7,7 +7,6 @@ table they point at may not exist in this metadata).
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from typing import Any
 
@@ -44,14 +43,16 @@ def server_default_sql(value: Any) -> str | None:
     return str(value)
 
 
-def column_from_sqlalchemy(column: sa.Column[Any]) -> Column:
+def column_from_sqlalchemy(
+    column: sa.Column[Any], autoincrement: bool | str | None = None
+) -> Column:
     computed = column.computed
     return Column(
         name=column.name,
         type=column.type,
         nullable=bool(column.nullable),
         server_default=server_default_sql(column.server_default),
-        autoincrement=column.autoincrement,
+        autoincrement=column.autoincrement if autoincrement is None else autoincrement,
         comment=column.comment,
         computed=str(computed.sqltext) if computed is not None else None,
     )
@@ -187,12 +188,12 @@ def snapshot_from_metadata(
             table = table_from_sqlalchemy(sa_table)
             autoincrement = sa_table.autoincrement_column
             columns = []
-            for sa_column, column in zip(sa_table.columns, table.columns, strict=True):
+            for sa_column in sa_table.columns:
                 fed = isinstance(sa_column.default, sa.Sequence) and _add_sequence(
                     sequences, sa_column.default, dialect
                 )
                 serial = sa_column is autoincrement and not fed
-                columns.append(dataclasses.replace(column, autoincrement=serial))
+                columns.append(column_from_sqlalchemy(sa_column, serial))
                 enum = _named_enum(sa_column.type, dialect)
                 if enum is not None:
                     enums[enum.key] = enum
