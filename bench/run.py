@@ -821,6 +821,16 @@ def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # unwinds through the `database` context managers
 
 
+def kept_sections(path: Path) -> str:
+    """The sections other scripts write into the same file (autogen.py's), kept."""
+    try:
+        previous = path.read_text()
+    except OSError:
+        return ""
+    start = previous.find("\n## Autogenerate")
+    return "\n" + previous[start:].lstrip("\n") if start >= 0 else ""
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one run each (3 for status)")
@@ -901,7 +911,7 @@ def main() -> int:
             status_runs,
             time.perf_counter() - started,
         )
-        args.output.write_text(text)
+        args.output.write_text(text + kept_sections(args.output))
         print("\n" + text)
         print(f"wrote {args.output}")
         if args.profile:
