@@ -187,6 +187,7 @@ def sqlalchemy_table(conn: sa.Connection, name: str) -> Table:
                 c.get("autoincrement", "auto"),
                 c.get("comment"),
                 c["computed"]["sqltext"] if c.get("computed") else None,
+                _identity(c.get("identity")),
             )
             for c in inspector.get_columns(name)
         ]
@@ -256,6 +257,8 @@ def _oracle_index(info: Any) -> Index:
     options += [(k, str(opts[k])) for k in ("sqlite_where",) if opts.get(k) is not None]
     if opts.get("mysql_length"):
         options.append(("mysql_length", opts["mysql_length"]))
+    if opts.get("postgresql_include"):
+        options.append(("postgresql_include", tuple(opts["postgresql_include"])))
     return Index(
         info["name"], entries, bool(info.get("unique")), tuple(sorted(options)), expressions
     )
@@ -269,6 +272,41 @@ def _readable(engine: sa.Engine, backend: str) -> None:
             conn.exec_driver_sql(
                 "CREATE TABLE ident (id INTEGER GENERATED ALWAYS AS IDENTITY PRIMARY KEY, s SERIAL)"
             )
+            for statement in PG_TYPES_SQL:
+                conn.exec_driver_sql(statement)
+
+
+#: PostgreSQL types and index/key forms beyond what the models above declare
+PG_TYPES_SQL = (
+    "CREATE SCHEMA other",
+    "CREATE TYPE other.mood AS ENUM ('sad', 'ok')",
+    "CREATE DOMAIN posint AS integer DEFAULT 1 NOT NULL CONSTRAINT posint_check CHECK (VALUE > 0)",
+    "CREATE DOMAIN word AS varchar(10)",
+    "CREATE TABLE typed ("
+    " id bigserial PRIMARY KEY, tags text[], grid integer[][], num numeric, num4 numeric(4),"
+    " ts3 timestamptz(3), ts timestamp(0), t time(2) with time zone, span interval,"
+    " span_ds interval day to second(3), span_ym interval year to month, u uuid, j jsonb,"
+    " vc varchar, ch char(3), bits bit varying(8), small smallint DEFAULT 7, real_ real,"
+    " dbl double precision, ip inet, money_ money, pos posint, w word, m other.mood,"
+    ' ms other.mood[], coll text COLLATE "C", arr_coll varchar(5)[] COLLATE "POSIX",'
+    " g integer GENERATED ALWAYS AS (small * 2) STORED,"
+    " ref integer, ref2 integer,"
+    " CONSTRAINT uq_typed_inc UNIQUE (num4) INCLUDE (ch),"
+    " CONSTRAINT uq_typed_nnd UNIQUE NULLS NOT DISTINCT (u), CHECK (small > 0))",
+    "ALTER TABLE typed ADD CONSTRAINT ck_typed_nv CHECK (small < 100) NOT VALID",
+    "ALTER TABLE typed ADD CONSTRAINT fk_typed_multi FOREIGN KEY (ref) REFERENCES node (id)"
+    " ON DELETE SET NULL (ref) ON UPDATE RESTRICT",
+    "ALTER TABLE typed ADD CONSTRAINT fk_typed_default FOREIGN KEY (ref2) REFERENCES node (id)"
+    " ON DELETE SET DEFAULT DEFERRABLE",
+    "CREATE INDEX ix_typed_gin ON typed USING gin (tags)",
+    "CREATE INDEX ix_typed_desc ON typed (num DESC NULLS LAST, ts)",
+    "CREATE INDEX ix_typed_include ON typed (u) INCLUDE (j, vc)",
+    "CREATE UNIQUE INDEX ix_typed_nnd ON typed (ch) NULLS NOT DISTINCT",
+    "CREATE INDEX ix_typed_expr ON typed ((small + 1), lower(vc), ts) WHERE small > 1",
+    "CREATE TABLE empty_cols ()",
+    "COMMENT ON TABLE typed IS 'typed''s table'",
+    "COMMENT ON COLUMN typed.j IS 'json'",
+)
 
 
 def as_json(table: Table | None) -> Any:
@@ -378,3 +416,14 @@ def test_query_count_does_not_grow_with_tables(backend: str, engine: sa.Engine) 
     many = _queries(engine)
     assert few == many
     assert many <= 12
+
+
+def _identity(info: dict[str, object] | None) -> tuple[tuple[str, object], ...] | None:
+    """SQLAlchemy's reflected identity, as the snapshot keeps it."""
+    if not info:
+        return None
+    return (
+        ("always", bool(info["always"])),
+        ("increment", info["increment"]),
+        ("start", info["start"]),
+    )

@@ -1,0 +1,382 @@
+"""SQLite: a whole schema from its table-valued pragmas joined with `sqlite_master`, plus
+what only the CREATE statements say (see `introspect.py`)."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from dbshift.schema.introspect import _NAMES, Keep, _named
+from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Table, Unique
+
+
+def sqlite_tables(
+    conn: sa.Connection, schema: str | None, keep: Keep, wanted: set[str] | None
+) -> list[Table]:
+    master = (
+        f"{conn.dialect.identifier_preparer.quote(schema)}.sqlite_master"
+        if schema
+        else "sqlite_master"
+    )
+    arg = ", :schema" if schema else ""
+    params = {"schema": schema}
+    tables: dict[str, dict[str, Any]] = {}
+    for name, sql in conn.execute(
+        _named(
+            f"SELECT name, sql FROM {master} WHERE type = 'table' {_NAMES}"
+            "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
+            "name",
+            wanted,
+        ),
+        params,
+    ):
+        if keep(name):
+            tables[name] = {"parsed": _parse_create_table(sql or ""), "columns": [], "pk": []}
+    if not tables:
+        return []
+    for table, name, type_text, notnull, default, pk, hidden in conn.execute(
+        _named(
+            'SELECT m.name, p.name, p.type, p."notnull", p.dflt_value, p.pk, p.hidden '
+            f"FROM {master} m JOIN pragma_table_xinfo(m.name{arg}) p WHERE m.type = 'table' "
+            f"{_NAMES}ORDER BY m.name, p.cid",
+            "m.name",
+            wanted,
+        ),
+        params,
+    ):
+        info = tables.get(table)
+        if info is None or hidden == 1:  # 1: a virtual table's hidden column
+            continue
+        computed = info["parsed"].generated.get(name) if hidden in (2, 3) else None
+        if hidden in (2, 3):
+            type_text = re.sub(r"\b(generated|always)\b", "", type_text, flags=re.I).strip()
+        info["columns"].append(
+            Column(
+                name=name,
+                type=conn.dialect._resolve_type_affinity(type_text),  # type: ignore[attr-defined]
+                nullable=not notnull,
+                server_default=None if computed is not None or default is None else str(default),
+                computed=computed,
+            )
+        )
+        if pk:
+            info["pk"].append((pk, name))
+    index_parts: dict[tuple[str, str], list[Any]] = defaultdict(list)
+    for table, index, unique, origin, partial, cid, column, index_sql in conn.execute(
+        _named(
+            'SELECT m.name, il.name, il."unique", il.origin, il.partial, x.cid, x.name, s.sql '
+            f"FROM {master} m JOIN pragma_index_list(m.name{arg}) il "
+            f"JOIN pragma_index_xinfo(il.name{arg}) x "
+            f"LEFT JOIN {master} s ON s.type = 'index' AND s.name = il.name "
+            f"WHERE m.type = 'table' AND x.key = 1 {_NAMES}ORDER BY m.name, il.name, x.seqno",
+            "m.name",
+            wanted,
+        ),
+        params,
+    ):
+        if table in tables:
+            index_parts[(table, index)].append((unique, origin, partial, cid, column, index_sql))
+    fk_parts: dict[tuple[str, int], list[Any]] = defaultdict(list)
+    for table, fk_id, ref_table, column, ref_column, on_update, on_delete in conn.execute(
+        _named(
+            'SELECT m.name, f.id, f."table", f."from", f."to", f.on_update, f.on_delete '
+            f"FROM {master} m JOIN pragma_foreign_key_list(m.name{arg}) f "
+            f"WHERE m.type = 'table' {_NAMES}ORDER BY m.name, f.id, f.seq",
+            "m.name",
+            wanted,
+        ),
+        params,
+    ):
+        if table in tables:
+            fk_parts[(table, fk_id)].append((ref_table, column, ref_column, on_update, on_delete))
+    pk_columns = {name: tuple(c for _, c in sorted(info["pk"])) for name, info in tables.items()}
+    by_table_indexes: dict[str, list[tuple[str, list[Any]]]] = defaultdict(list)
+    for (table, index), parts in index_parts.items():
+        by_table_indexes[table].append((index, parts))
+    by_table_fks: dict[str, list[list[Any]]] = defaultdict(list)
+    for (table, _), parts in sorted(fk_parts.items()):
+        by_table_fks[table].append(parts)
+    return [
+        _sqlite_table(
+            name,
+            schema,
+            info,
+            by_table_indexes[name],
+            by_table_fks[name],
+            pk_columns,
+        )
+        for name, info in tables.items()
+    ]
+
+
+def _sqlite_table(
+    name: str,
+    schema: str | None,
+    info: dict[str, Any],
+    indexes: list[tuple[str, list[Any]]],
+    fks: list[list[Any]],
+    pk_columns: Mapping[str, tuple[str, ...]],
+) -> Table:
+    parsed: _CreateTable = info["parsed"]
+    auto_unique = [tuple(p[4] for p in parts) for _, parts in indexes if parts[0][1] == "u"]
+    uniques = []
+    for unique_name, columns in parsed.uniques:
+        if columns in auto_unique:  # SQLite made an index for it: a real constraint
+            auto_unique.remove(columns)
+            uniques.append(Unique(unique_name, columns))
+    own = []
+    for index_name, parts in indexes:
+        if parts[0][1] != "c":  # indexes behind PRIMARY KEY and UNIQUE constraints
+            continue
+        unique, _, partial, _, _, sql = parts[0]
+        entries, where = _parse_create_index(sql or "")
+        columns = tuple(
+            p[4] if p[3] >= 0 else (entries[i] if i < len(entries) else "")
+            for i, p in enumerate(parts)
+        )
+        expressions = tuple(c for c, p in zip(columns, parts, strict=True) if p[3] < 0)
+        options = (("sqlite_where", where),) if partial and where else ()
+        own.append(Index(index_name, columns, bool(unique), options, expressions))
+    foreign_keys = []
+    for parts in fks:
+        ref_table = parts[0][0]
+        columns = tuple(p[1] for p in parts)
+        ref_columns = tuple(p[2] for p in parts)
+        if any(c is None for c in ref_columns):  # REFERENCES t: its primary key
+            ref_columns = pk_columns.get(ref_table, ())
+        fk_name, deferrable, initially = parsed.foreign_keys.get(
+            (columns, ref_table.lower()), (None, None, None)
+        )
+        foreign_keys.append(
+            ForeignKey(
+                fk_name,
+                columns,
+                ref_table,
+                ref_columns,
+                ondelete=_sqlite_rule(parts[0][4]),
+                onupdate=_sqlite_rule(parts[0][3]),
+                deferrable=deferrable,
+                initially=initially,
+            )
+        )
+    pk = pk_columns[name]
+    return Table(
+        name=name,
+        columns=tuple(info["columns"]),
+        schema=schema,
+        primary_key=PrimaryKey(pk, parsed.primary_key_name) if pk else None,
+        indexes=tuple(own),
+        foreign_keys=tuple(foreign_keys),
+        uniques=tuple(uniques),
+        checks=tuple(Check(n, t) for n, t in parsed.checks),
+    )
+
+
+def _sqlite_rule(rule: str | None) -> str | None:
+    return None if rule in (None, "NO ACTION") else rule
+
+
+# A small tokenizer for CREATE TABLE / CREATE INDEX text: what the pragmas do not tell
+# (constraint names, CHECK text, generated-column and partial-index expressions).
+
+_TOKEN = re.compile(
+    r"""\s+|--[^\n]*|/\*.*?\*/
+    |(?P<quoted>"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|'(?:[^']|'')*')
+    |(?P<word>[\w$]+)
+    |(?P<other>.)""",
+    re.VERBOSE | re.DOTALL,
+)
+
+
+class _Token:
+    __slots__ = ("end", "kind", "start", "text")
+
+    def __init__(self, kind: str, text: str, start: int, end: int) -> None:
+        self.kind, self.text, self.start, self.end = kind, text, start, end
+
+    def word(self) -> str:
+        return self.text.upper() if self.kind == "word" else ""
+
+
+def _tokens(sql: str) -> list[_Token]:
+    found = []
+    for m in _TOKEN.finditer(sql):
+        kind = m.lastgroup
+        if kind is not None:
+            found.append(_Token(kind, m.group(), m.start(), m.end()))
+    return found
+
+
+def _unquote(token: _Token) -> str:
+    text = token.text
+    if token.kind == "quoted" and text[0] in "\"`'":
+        return text[1:-1].replace(text[0] * 2, text[0])
+    if token.kind == "quoted":  # [name]
+        return text[1:-1]
+    return text
+
+
+def _closing(tokens: list[_Token], open_at: int) -> int:
+    depth = 0
+    for i in range(open_at, len(tokens)):
+        if tokens[i].text == "(":
+            depth += 1
+        elif tokens[i].text == ")":
+            depth -= 1
+            if depth == 0:
+                return i
+    return len(tokens) - 1
+
+
+def _split(tokens: list[_Token]) -> Iterator[list[_Token]]:
+    """Comma-separated items at the top level of a parenthesized list."""
+    depth = 0
+    item: list[_Token] = []
+    for token in tokens:
+        if token.text == "," and depth == 0:
+            yield item
+            item = []
+            continue
+        depth += token.text == "("
+        depth -= token.text == ")"
+        item.append(token)
+    if item:
+        yield item
+
+
+class _CreateTable:
+    """What a CREATE TABLE statement names that SQLite's pragmas do not report."""
+
+    def __init__(self) -> None:
+        self.primary_key_name: str | None = None
+        self.uniques: list[tuple[str | None, tuple[str, ...]]] = []
+        self.checks: list[tuple[str | None, str]] = []
+        #: (columns, lower-case referenced table) -> (name, deferrable, initially)
+        self.foreign_keys: dict[tuple[tuple[str, ...], str], tuple[Any, Any, Any]] = {}
+        self.generated: dict[str, str] = {}
+
+
+def _parse_create_table(sql: str) -> _CreateTable:
+    result = _CreateTable()
+    tokens = _tokens(sql)
+    start = next((i for i, t in enumerate(tokens) if t.text == "("), None)
+    if start is None:
+        return result
+    end = _closing(tokens, start)
+    for item in _split(tokens[start + 1 : end]):
+        if not item:
+            continue
+        if item[0].word() in ("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"):
+            _table_constraint(sql, item, result)
+        else:
+            _column_constraints(sql, item, result)
+    return result
+
+
+def _inner(sql: str, tokens: list[_Token], open_at: int) -> tuple[str, int]:
+    """The text between the parenthesis at `open_at` and its match, and the match."""
+    close = _closing(tokens, open_at)
+    if close <= open_at + 1:
+        return "", close
+    return sql[tokens[open_at + 1].start : tokens[close - 1].end].strip(), close
+
+
+def _names(tokens: list[_Token], open_at: int) -> tuple[tuple[str, ...], int]:
+    close = _closing(tokens, open_at)
+    items = _split(tokens[open_at + 1 : close])
+    return tuple(_unquote(item[0]) for item in items if item), close
+
+
+def _table_constraint(sql: str, item: list[_Token], result: _CreateTable) -> None:
+    name = None
+    i = 0
+    if item[0].word() == "CONSTRAINT" and len(item) > 1:
+        name, i = _unquote(item[1]), 2
+    if i >= len(item):
+        return
+    kind = item[i].word()
+    paren = next((j for j in range(i, len(item)) if item[j].text == "("), None)
+    if paren is None:
+        return
+    if kind == "PRIMARY":
+        result.primary_key_name = name
+    elif kind == "UNIQUE":
+        result.uniques.append((name, _names(item, paren)[0]))
+    elif kind == "CHECK":
+        result.checks.append((name, _inner(sql, item, paren)[0]))
+    elif kind == "FOREIGN":
+        columns, close = _names(item, paren)
+        _references(item, close + 1, columns, name, result)
+
+
+def _column_constraints(sql: str, item: list[_Token], result: _CreateTable) -> None:
+    column = _unquote(item[0])
+    name = None
+    i = 1
+    while i < len(item):
+        word = item[i].word()
+        if word == "CONSTRAINT" and i + 1 < len(item):
+            name = _unquote(item[i + 1])
+            i += 2
+            continue
+        if word == "PRIMARY":
+            result.primary_key_name = name
+        elif word == "UNIQUE":
+            result.uniques.append((name, (column,)))
+        elif word in ("CHECK", "AS") and i + 1 < len(item) and item[i + 1].text == "(":
+            text, close = _inner(sql, item, i + 1)
+            if word == "CHECK":
+                result.checks.append((name, text))
+            else:
+                result.generated[column] = text
+            i = close
+        elif word == "REFERENCES":
+            _references(item, i, (column,), name, result)
+        elif item[i].text == "(":
+            i = _closing(item, i)
+        name = None if word not in ("NOT", "NULL") else name
+        i += 1
+
+
+def _references(
+    item: list[_Token],
+    at: int,
+    columns: tuple[str, ...],
+    name: str | None,
+    result: _CreateTable,
+) -> None:
+    """`REFERENCES t (...) ... [NOT] DEFERRABLE [INITIALLY x]` from token `at` on."""
+    if at + 1 >= len(item) or item[at].word() != "REFERENCES":
+        return
+    ref_table = _unquote(item[at + 1]).lower()
+    words = [t.word() for t in item[at + 2 :]]
+    deferrable = initially = None
+    if "DEFERRABLE" in words:
+        d = words.index("DEFERRABLE")
+        deferrable = not (d > 0 and words[d - 1] == "NOT")
+        if d + 2 < len(words) and words[d + 1] == "INITIALLY":
+            initially = words[d + 2]
+    result.foreign_keys[(columns, ref_table)] = (name, deferrable, initially)
+
+
+def _parse_create_index(sql: str) -> tuple[list[str], str | None]:
+    """The entries of CREATE INDEX ... ON t (entries) [WHERE predicate], as written."""
+    tokens = _tokens(sql)
+    on = next((i for i, t in enumerate(tokens) if t.word() == "ON"), None)
+    paren = next((i for i in range(on or 0, len(tokens)) if tokens[i].text == "("), None)
+    if on is None or paren is None:
+        return [], None
+    close = _closing(tokens, paren)
+    entries = []
+    for part in _split(tokens[paren + 1 : close]):
+        while len(part) > 1 and part[-1].word() in ("ASC", "DESC"):
+            part = part[:-1]
+        entries.append(sql[part[0].start : part[-1].end] if part else "")
+    where = None
+    if close + 1 < len(tokens) and tokens[close + 1].word() == "WHERE":
+        where = sql[tokens[close + 1].end :].strip().rstrip(";").strip() or None
+    return entries, where
