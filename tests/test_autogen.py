@@ -315,3 +315,44 @@ def test_replay_cache_imports_only_new_migrations_and_notices_edits(tmp_path: Pa
     second = dbshift.make(config, message="email")
     assert second is not None and marker.read_text() == "xx"
     assert "existing_type=sa.BigInteger()" in second.read_text()
+
+
+def test_identity_columns(loop: Loop, backend: str) -> None:
+    metadata = sa.MetaData(naming_convention=NAMING)
+    sa.Table(
+        "events",
+        metadata,
+        sa.Column("id", sa.BigInteger, sa.Identity(always=True, start=10), primary_key=True),
+        sa.Column("name", sa.String(20)),
+    )
+    path = loop.step(metadata)
+    assert path is not None
+    if backend == "postgresql":
+        assert "sa.Identity(always=True, start=10)" in path.read_text()
+        assert '"identity": {"always": true' in loop.states[-1]
+    loop.back(metadata)
+
+
+def test_table_rename_keeps_rows_and_notes_without_flag(loop: Loop) -> None:
+    v1 = sa.MetaData(naming_convention=NAMING)
+    users(v1)
+    loop.step(v1)
+    engine = sa.create_engine(loop.url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("INSERT INTO users (id, email) VALUES (1, 'a@b')"))
+    v2 = sa.MetaData(naming_convention=NAMING)
+    sa.Table(
+        "people",
+        v2,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("email", sa.String(100), nullable=False),
+    )
+    report = dbshift.api.make_report(loop.config(v2), "guess", check=True)
+    assert [str(op) for op in report.operations] == ['drop table "users"', 'create table "people"']
+    assert report.notes and "--rename users=people" in report.notes[0]
+    path = dbshift.make(loop.config(v2), message="rename", renames=["users=people"])
+    assert path is not None and 'op.rename_table("users", "people")' in path.read_text()
+    dbshift.upgrade(loop.config(v2))
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT email FROM people")).scalar() == "a@b"
+    engine.dispose()

@@ -276,11 +276,23 @@ def _compare_columns(
         out.add(ADD_COLUMN, AddColumn(new.name, column, new.schema))
     for column in new.columns:
         before = old.column(column.name)
-        if before is not None:
-            change = _alter(new, before, column, norm)
-            if change is not None:
-                out.add(ALTER, change)
+        if before is None:
+            continue
+        change = _alter(new, before, column, norm)
+        if change is not None:
+            out.add(ALTER, change)
+        if _identity(before) != _identity(column) and norm.dialect.name == "postgresql":
+            out.notes.append(
+                f"column {quoted(new.schema, new.name, column.name)} changes its identity "
+                "(GENERATED ... AS IDENTITY), which make does not write: add "
+                "op.execute('ALTER TABLE ... ALTER COLUMN ... ADD/DROP IDENTITY') by hand"
+            )
     return old
+
+
+def _identity(column: Column) -> bool | None:
+    """None for no identity, else whether it is GENERATED ALWAYS."""
+    return None if column.identity is None else bool(dict(column.identity).get("always"))
 
 
 def _renamed_column(table: Table, old: str, new: str) -> Table:

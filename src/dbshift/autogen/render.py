@@ -255,6 +255,9 @@ class Renderer:
         parts = [_str(column.name), self.type_code(column.type)]
         if column.computed:
             parts.append(f"sa.Computed({_str(column.computed)})")
+        if column.identity is not None:
+            options = ", ".join(f"{k}={v!r}" for k, v in column.identity)
+            parts.append(f"sa.Identity({options})")
         if inline_pk:
             parts.append("primary_key=True")
         if in_pk and column.autoincrement is False:

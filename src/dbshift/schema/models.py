@@ -30,8 +30,8 @@ from dbshift.schema.snapshot import Sequence as SnapshotSequence
 
 def server_default_sql(value: Any) -> str | None:
     """SQL text for a server default given as a string, `text()`, expression or clause."""
-    if value is None or value is False:
-        return None
+    if value is None or value is False or isinstance(value, (sa.Identity, sa.Computed)):
+        return None  # an identity or a computed column is not a default
     if isinstance(value, DefaultClause):
         value = value.arg
     if isinstance(value, str):
@@ -55,7 +55,20 @@ def column_from_sqlalchemy(
         autoincrement=column.autoincrement if autoincrement is None else autoincrement,
         comment=column.comment,
         computed=str(computed.sqltext) if computed is not None else None,
+        identity=identity_options(column.identity),
     )
+
+
+_IDENTITY_OPTIONS = ("always", "start", "increment", "minvalue", "maxvalue", "cycle", "cache")
+
+
+def identity_options(identity: sa.Identity | None) -> tuple[tuple[str, Any], ...] | None:
+    """An `Identity`'s options that are set, as sorted pairs (`always` always there)."""
+    if identity is None:
+        return None
+    options = {k: getattr(identity, k, None) for k in _IDENTITY_OPTIONS}
+    options["always"] = bool(options["always"])
+    return tuple(sorted((k, v) for k, v in options.items() if v is not None))
 
 
 def foreign_key_from_sqlalchemy(constraint: sa.ForeignKeyConstraint) -> ForeignKey:

@@ -26,6 +26,9 @@ class Column:
     autoincrement: bool | str = "auto"
     comment: str | None = None
     computed: str | None = None
+    #: an identity column (`GENERATED ... AS IDENTITY`): its options as sorted pairs,
+    #: `always` among them; None for other columns
+    identity: tuple[tuple[str, Any], ...] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -36,6 +39,7 @@ class Column:
             "autoincrement": self.autoincrement,
             "comment": self.comment,
             "computed": self.computed,
+            "identity": dict(self.identity) if self.identity is not None else None,
         }
 
 
@@ -122,6 +126,7 @@ class Table:
                 col.name,
                 col.type,
                 *([sa.Computed(sa.text(col.computed))] if col.computed else []),
+                *([sa.Identity(**dict(col.identity))] if col.identity is not None else []),
                 nullable=col.nullable,
                 server_default=sa.text(col.server_default)
                 if col.server_default is not None
