@@ -253,8 +253,10 @@ def _compare_columns(
 ) -> Table:
     """Column by column; returns `old` with confirmed renames applied, so that the
     comparers after this one see the new names."""
-    gone = [c for c in old.columns if new.column(c.name) is None]
-    added = [c for c in new.columns if old.column(c.name) is None]
+    old_names = {c.name for c in old.columns}
+    new_names = {c.name for c in new.columns}
+    gone = [c for c in old.columns if c.name not in new_names]
+    added = [c for c in new.columns if c.name not in old_names]
     for column in list(gone):
         for candidate in added:
             if norm.type(column.type) != norm.type(candidate.type):
@@ -274,8 +276,9 @@ def _compare_columns(
         out.add(DROP_COLUMN, DropColumn(new.name, column.name, new.schema))
     for column in added:
         out.add(ADD_COLUMN, AddColumn(new.name, column, new.schema))
+    before_by_name = {c.name: c for c in old.columns}
     for column in new.columns:
-        before = old.column(column.name)
+        before = before_by_name.get(column.name)
         if before is None:
             continue
         change = _alter(new, before, column, norm)

@@ -113,7 +113,8 @@ def _option_sql(value: Any) -> Any:
     return value
 
 
-def table_from_sqlalchemy(table: sa.Table) -> Table:
+def table_from_sqlalchemy(table: sa.Table, columns: tuple[Column, ...] | None = None) -> Table:
+    """`table` as a snapshot table; `columns`, when given, are its columns already made."""
     pk = table.primary_key
     foreign_keys, uniques, checks = [], [], []
     column_checks = [c for column in table.columns for c in column.constraints]
@@ -130,7 +131,9 @@ def table_from_sqlalchemy(table: sa.Table) -> Table:
     return Table(
         name=table.name,
         schema=table.schema,
-        columns=tuple(column_from_sqlalchemy(c) for c in table.columns),
+        columns=columns
+        if columns is not None
+        else tuple(column_from_sqlalchemy(c) for c in table.columns),
         primary_key=PrimaryKey(tuple(c.name for c in pk.columns), _name(pk.name))
         if pk is not None and len(pk.columns)
         else None,
@@ -198,7 +201,6 @@ def snapshot_from_metadata(
         for sa_table in metadata.tables.values():
             if sa_table.schema != schema:
                 continue
-            table = table_from_sqlalchemy(sa_table)
             autoincrement = sa_table.autoincrement_column
             columns = []
             for sa_column in sa_table.columns:
@@ -210,7 +212,7 @@ def snapshot_from_metadata(
                 enum = _named_enum(sa_column.type, dialect)
                 if enum is not None:
                     enums[enum.key] = enum
-            tables.append(table.replace(columns=tuple(columns)))
+            tables.append(table_from_sqlalchemy(sa_table, tuple(columns)))
         for sequence in metadata._sequences.values():
             _add_sequence(sequences, sequence, dialect)
     return Snapshot.of(tables, enums.values(), sequences.values())
