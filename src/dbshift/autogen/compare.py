@@ -312,7 +312,7 @@ def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterCol
             type_sql = new.type.compile(dialect=norm.dialect)
             column = norm.dialect.identifier_preparer.quote(new.name)
             changes["postgresql_using"] = f"{column}::{type_sql}"
-    if old.nullable != new.nullable:
+    if old.nullable != new.nullable and not _rowid(table, new, norm):
         changes["nullable"] = new.nullable
     retyped = "type" in changes and new.server_default is not None
     if retyped or norm.default(old.server_default) != norm.default(new.server_default):
@@ -325,6 +325,16 @@ def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterCol
     changes.setdefault("server_default", KEEP)
     changes.setdefault("comment", KEEP)
     return AlterColumn(table.name, new.name, table.schema, existing=old, **changes)
+
+
+def _rowid(table: Table, column: Column, norm: Normalizer) -> bool:
+    """SQLite's `INTEGER PRIMARY KEY` is the rowid: never NULL, whatever it declares."""
+    pk = table.primary_key.columns if table.primary_key else ()
+    return (
+        norm.dialect.name == "sqlite"
+        and pk == (column.name,)
+        and norm.type(column.type) == "INTEGER"
+    )
 
 
 def _compare_primary_key(old: Table, new: Table, out: _Phases) -> None:
