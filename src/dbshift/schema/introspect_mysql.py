@@ -3,12 +3,15 @@ for all tables at once (see `introspect.py`)."""
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.base import SchemaEventTarget
 
 from dbshift.schema.introspect import _NAMES, Keep, _named, _sequence
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Sequence, Table
@@ -205,7 +208,20 @@ def _mysql_type(
     table_collation: str | None,
 ) -> sa.types.TypeEngine[Any]:
     """COLUMN_TYPE as the type SQLAlchemy reflects from SHOW CREATE TABLE, which states
-    the character set and collation of a column whose collation is not the table's."""
+    the character set and collation of a column whose collation is not the table's.
+
+    Parsed once per distinct spelling (a schema has few); types that attach themselves
+    to a table (enums, sets, booleans) are copied for each column."""
+    if collation == table_collation:
+        charset = collation = table_collation = None
+    type_ = _parsed_type(dialect, column_type, charset, collation)
+    return copy.copy(type_) if isinstance(type_, SchemaEventTarget) else type_
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_type(
+    dialect: sa.engine.Dialect, column_type: str, charset: str | None, collation: str | None
+) -> sa.types.TypeEngine[Any]:
     from sqlalchemy.dialects import mysql
 
     match = _COLUMN_TYPE.match(column_type.strip())
@@ -227,7 +243,7 @@ def _mysql_type(
     for flag in ("unsigned", "zerofill"):
         if flag in rest:
             kwargs[flag] = True
-    if collation and collation != table_collation:
+    if collation:
         kwargs["charset"] = charset
         kwargs["collate"] = collation
     result: sa.types.TypeEngine[Any] = type_class(*args, **kwargs)
