@@ -336,6 +336,12 @@ def test_identity_columns(loop: Loop, backend: str) -> None:
 def test_table_rename_keeps_rows_and_notes_without_flag(loop: Loop) -> None:
     v1 = sa.MetaData(naming_convention=NAMING)
     users(v1)
+    sa.Table(
+        "posts",
+        v1,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("author", sa.ForeignKey("users.id", name="fk_author")),
+    )
     loop.step(v1)
     engine = sa.create_engine(loop.url, poolclass=sa.NullPool)
     with engine.begin() as conn:
@@ -347,11 +353,24 @@ def test_table_rename_keeps_rows_and_notes_without_flag(loop: Loop) -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         sa.Column("email", sa.String(100), nullable=False),
     )
+    sa.Table(
+        "posts",
+        v2,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("author", sa.ForeignKey("people.id", name="fk_author")),
+    )
     report = dbshift.api.make_report(loop.config(v2), "guess", check=True)
-    assert [str(op) for op in report.operations] == ['drop table "users"', 'create table "people"']
+    assert [str(op) for op in report.operations] == [
+        'drop constraint "fk_author" from "posts"',
+        'drop table "users"',
+        'create table "people"',
+        'add foreign key "fk_author" to "posts"',
+    ]
     assert report.notes and "--rename users=people" in report.notes[0]
     path = dbshift.make(loop.config(v2), message="rename", renames=["users=people"])
-    assert path is not None and 'op.rename_table("users", "people")' in path.read_text()
+    assert path is not None
+    upgrade = path.read_text().split("def downgrade")[0]
+    assert upgrade.count("op.") == 1 and 'op.rename_table("users", "people")' in upgrade
     dbshift.upgrade(loop.config(v2))
     with engine.connect() as conn:
         assert conn.execute(sa.text("SELECT email FROM people")).scalar() == "a@b"

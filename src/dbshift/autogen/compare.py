@@ -120,9 +120,6 @@ def _match_tables(
 ) -> tuple[list[tuple[Table, Table]], list[Table], list[Table]]:
     gone = [t for k, t in sorted(current.tables.items()) if k not in target.tables]
     new = [t for k, t in sorted(target.tables.items()) if k not in current.tables]
-    pairs = [
-        (current.tables[k], t) for k, t in sorted(target.tables.items()) if k in current.tables
-    ]
     for old in list(gone):
         for candidate in new:
             if old.schema != candidate.schema:
@@ -130,8 +127,9 @@ def _match_tables(
             if _signature(old, norm) != _signature(candidate, norm):
                 continue
             if renames("table", old.key, candidate.name):
-                out.add(RENAME, RenameTable(old.name, candidate.name, old.schema))
-                pairs.append((_renamed_table(old, candidate.name), candidate))
+                rename = RenameTable(old.name, candidate.name, old.schema)
+                out.add(RENAME, rename)
+                current = rename.apply(current)  # foreign keys to it follow, as in the database
                 gone.remove(old)
                 new.remove(candidate)
                 break
@@ -140,20 +138,10 @@ def _match_tables(
                 f"{quoted(candidate.name)} created with the same columns; if it is a rename, "
                 f"pass --rename {old.name}={candidate.name}"
             )
+    pairs = [
+        (current.tables[k], t) for k, t in sorted(target.tables.items()) if k in current.tables
+    ]
     return pairs, new, gone
-
-
-def _renamed_table(table: Table, name: str) -> Table:
-    """`table` after `RenameTable`: its self-references follow."""
-    return table.replace(
-        name=name,
-        foreign_keys=tuple(
-            dataclasses.replace(fk, ref_table=name)
-            if fk.ref_table == table.name and fk.ref_schema in (None, table.schema)
-            else fk
-            for fk in table.foreign_keys
-        ),
-    )
 
 
 def _references(table: Table) -> set[str]:
