@@ -133,7 +133,8 @@ def _sqlite_table(
         if parts[0][1] != "c":  # indexes behind PRIMARY KEY and UNIQUE constraints
             continue
         unique, _, partial, _, _, sql = parts[0]
-        entries, where = _parse_create_index(sql or "")
+        plain = not partial and all(p[3] >= 0 for p in parts)
+        entries, where = ([], None) if plain else _parse_create_index(sql or "")
         columns = tuple(
             p[4] if p[3] >= 0 else (entries[i] if i < len(entries) else "")
             for i, p in enumerate(parts)
