@@ -397,3 +397,42 @@ def test_example_blog_models_match_its_migrations(
         out = capsys.readouterr()
         assert done.value.code == code, out.out + out.err
     assert out.out.strip() == "No changes (compared with the database)"
+
+
+@pytest.mark.parametrize(
+    ("toml", "args", "code", "message"),
+    [
+        ('models = ["nowhere.models:Base"]', ["make", "-m", "x"], 2, "cannot import models"),
+        ('models = ["models:Missing"]', ["make", "-m", "x"], 2, "has no attribute 'Missing'"),
+        ("", ["make", "-m", "x"], 2, "no models configured"),
+        ('models = ["models:metadata"]', ["make", "--rename", "oops", "-m", "x"], 2, "--rename"),
+        ('models = ["models:metadata"]', ["make"], 2, "needs a message"),
+    ],
+)
+def test_make_bad_input_is_one_line_and_writes_nothing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    toml: str,
+    args: list[str],
+    code: int,
+    message: str,
+) -> None:
+    (tmp_path / "models.py").write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True))\n"
+    )
+    (tmp_path / "dbshift.toml").write_text(f'url = "sqlite:///app.db"\n{toml}\n')
+    (tmp_path / "migrations").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.delitem(sys.modules, "models", raising=False)
+    with pytest.raises(SystemExit) as done:
+        main(args)
+    out = capsys.readouterr()
+    assert done.value.code == code
+    lines = out.err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0] and "hint:" in lines[0], out.err
+    assert "Traceback" not in out.err + out.out
+    assert list((tmp_path / "migrations").iterdir()) == []
+    assert not (tmp_path / "app.db").exists()
