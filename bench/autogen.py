@@ -680,7 +680,7 @@ def section(
         *env_lines,
         "- load average (1, 5, 15 min) when the run ended: "
         + ", ".join(f"{load:.2f}" for load in os.getloadavg())
-        + " (above 2, other work shared the 2 cores)",
+        + (" (above 2: other work shared the 2 cores)" if os.getloadavg()[0] > 2 else ""),
         "",
     ]
     if diffs:
