@@ -436,3 +436,33 @@ def test_make_bad_input_is_one_line_and_writes_nothing(
     assert "Traceback" not in out.err + out.out
     assert list((tmp_path / "migrations").iterdir()) == []
     assert not (tmp_path / "app.db").exists()
+
+
+def test_dropping_an_unnamed_constraint_is_a_clear_error(tmp_path: Path) -> None:
+    v1 = sa.MetaData()
+    sa.Table("teams", v1, sa.Column("id", sa.Integer, primary_key=True))
+    users(v1, sa.Column("team_id", sa.ForeignKey("teams.id")))
+    config = dbshift.Config(url="sqlite:///unused.db", migrations=tmp_path, models=[v1])
+    assert dbshift.make(config, message="first") is not None
+    v2 = sa.MetaData()
+    sa.Table("teams", v2, sa.Column("id", sa.Integer, primary_key=True))
+    users(v2, sa.Column("team_id", sa.Integer))
+    with pytest.raises(dbshift.UsageError) as error:
+        dbshift.make(config.replace(models=[v2]), message="drop it")
+    assert "unnamed foreign key on team_id" in error.value.message
+    assert "naming_convention" in (error.value.hint or "")
+    assert len(list(tmp_path.glob("*.py"))) == 1
+
+
+def test_renamed_column_carries_the_foreign_keys_to_it(loop: Loop) -> None:
+    v1 = sa.MetaData(naming_convention=NAMING)
+    sa.Table("teams", v1, sa.Column("code", sa.String(10), primary_key=True))
+    users(v1, sa.Column("team", sa.ForeignKey("teams.code")))
+    loop.step(v1)
+    v2 = sa.MetaData(naming_convention=NAMING)
+    sa.Table("teams", v2, sa.Column("slug", sa.String(10), primary_key=True))
+    users(v2, sa.Column("team", sa.ForeignKey("teams.slug", name="fk_users_team")))
+    path = dbshift.make(loop.config(v2), message="rename", renames=["teams.code=slug"])
+    assert path is not None
+    upgrade = path.read_text().split("def downgrade")[0]
+    assert upgrade.count("op.") == 1 and "op.rename_column" in upgrade, upgrade

@@ -19,6 +19,7 @@ from sqlalchemy.engine import Dialect
 
 from dbshift.dialects.base import KEEP
 from dbshift.dialects.normalize import Normalizer, normalizer_for
+from dbshift.errors import UsageError
 from dbshift.ops import (
     AddColumn,
     AddEnumValue,
@@ -94,9 +95,11 @@ def diff(
     """Operations that turn `current` into `target` on `dialect`."""
     norm = normalizer_for(dialect)
     out = _Phases()
-    pairs, created, dropped = _match_tables(current, target, norm, renames, out)
-    for old, new in pairs:
-        _compare_table(old, new, norm, renames, out)
+    current, created, dropped = _match_tables(current, target, norm, renames, out)
+    current = _rename_columns(current, target, norm, renames, out)
+    for key, new in sorted(target.tables.items()):
+        if key in current.tables:
+            _compare_table(current.tables[key], new, norm, out)
     _create_tables(created, dialect, out)
     _drop_tables(dropped, dialect, out)
     _compare_enums(current, target, out)
@@ -117,7 +120,9 @@ def _match_tables(
     norm: Normalizer,
     renames: RenameDecider,
     out: _Phases,
-) -> tuple[list[tuple[Table, Table]], list[Table], list[Table]]:
+) -> tuple[Snapshot, list[Table], list[Table]]:
+    """Tables only in `target` and only in `current`, less confirmed renames; returns
+    `current` with those renames applied (foreign keys to a renamed table follow)."""
     gone = [t for k, t in sorted(current.tables.items()) if k not in target.tables]
     new = [t for k, t in sorted(target.tables.items()) if k not in current.tables]
     for old in list(gone):
@@ -138,10 +143,36 @@ def _match_tables(
                 f"{quoted(candidate.name)} created with the same columns; if it is a rename, "
                 f"pass --rename {old.name}={candidate.name}"
             )
-    pairs = [
-        (current.tables[k], t) for k, t in sorted(target.tables.items()) if k in current.tables
-    ]
-    return pairs, new, gone
+    return current, new, gone
+
+
+def _rename_columns(
+    current: Snapshot, target: Snapshot, norm: Normalizer, renames: RenameDecider, out: _Phases
+) -> Snapshot:
+    """A column dropped and one of the same type added to the same table may be a
+    rename; confirmed ones are applied to `current` (foreign keys to it follow)."""
+    for key, new in sorted(target.tables.items()):
+        old = current.tables.get(key)
+        if old is None:
+            continue
+        gone = [c for c in old.columns if new.column(c.name) is None]
+        added = [c for c in new.columns if old.column(c.name) is None]
+        for column in gone:
+            for candidate in added:
+                if norm.type(column.type) != norm.type(candidate.type):
+                    continue
+                if renames("column", f"{old.name}.{column.name}", candidate.name):
+                    rename = RenameColumn(new.name, column.name, candidate.name, new.schema)
+                    out.add(RENAME, rename)
+                    current = rename.apply(current)
+                    added.remove(candidate)
+                    break
+                out.notes.append(
+                    f"column {quoted(old.schema, old.name, column.name)} is dropped and "
+                    f"{quoted(candidate.name)} added with the same type; if it is a rename, "
+                    f"pass --rename {old.name}.{column.name}={candidate.name}"
+                )
+    return current
 
 
 def _references(table: Table) -> set[str]:
@@ -198,9 +229,7 @@ def _drop_tables(tables: list[Table], dialect: Dialect, out: _Phases) -> None:
             table = next(iter(sorted(remaining.items())))[1]
             fk = next(f for f in table.foreign_keys if _target(table, f) in remaining)
             if dialect.name != "sqlite":
-                out.add(
-                    DROP_FK, DropConstraint(_fk_name(fk), table.name, "foreignkey", table.schema)
-                )
+                out.add(DROP_FK, _drop(table, fk, "foreignkey"))
             remaining[table.key] = table.replace(
                 foreign_keys=tuple(f for f in table.foreign_keys if f is not fk)
             )
@@ -214,19 +243,26 @@ def _target(table: Table, fk: ForeignKey) -> str:
     return table_key(fk.ref_table, fk.ref_schema or table.schema)
 
 
-def _fk_name(fk: ForeignKey) -> str:
-    if not fk.name:
-        raise ValueError("an unnamed foreign key cannot be dropped by name")
-    return fk.name
+def _drop(table: Table, constraint: ForeignKey | Unique | Check, kind: str) -> DropConstraint:
+    """Dropping needs the constraint's name, which an unnamed constraint created by a
+    migration (and any unnamed one on SQLite) does not have."""
+    if not constraint.name:
+        what = {"foreignkey": "foreign key", "unique": "unique constraint", "check": "check"}
+        detail = f" on {', '.join(constraint.columns)}" if hasattr(constraint, "columns") else ""
+        raise UsageError(
+            f"cannot drop the unnamed {what[kind]}{detail} of "
+            f"{quoted(table.schema, table.name)}: its name is unknown",
+            hint="name constraints (MetaData(naming_convention=...)), or compare with a "
+            "database that has them: a database at head, or --dev-url",
+        )
+    return DropConstraint(constraint.name, table.name, kind, table.schema)
 
 
 # -- one table ---------------------------------------------------------------------------
 
 
-def _compare_table(
-    old: Table, new: Table, norm: Normalizer, renames: RenameDecider, out: _Phases
-) -> None:
-    old = _compare_columns(old, new, norm, renames, out)
+def _compare_table(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
+    _compare_columns(old, new, norm, out)
     _compare_primary_key(old, new, out)
     _compare_foreign_keys(old, new, norm, out)
     _compare_uniques(old, new, norm, out)
@@ -236,30 +272,11 @@ def _compare_table(
         out.add(ALTER, SetTableComment(new.name, new.comment or None, new.schema, old.comment))
 
 
-def _compare_columns(
-    old: Table, new: Table, norm: Normalizer, renames: RenameDecider, out: _Phases
-) -> Table:
-    """Column by column; returns `old` with confirmed renames applied, so that the
-    comparers after this one see the new names."""
+def _compare_columns(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
     old_names = {c.name for c in old.columns}
     new_names = {c.name for c in new.columns}
     gone = [c for c in old.columns if c.name not in new_names]
     added = [c for c in new.columns if c.name not in old_names]
-    for column in list(gone):
-        for candidate in added:
-            if norm.type(column.type) != norm.type(candidate.type):
-                continue
-            if renames("column", f"{old.name}.{column.name}", candidate.name):
-                out.add(RENAME, RenameColumn(new.name, column.name, candidate.name, new.schema))
-                old = _renamed_column(old, column.name, candidate.name)
-                gone.remove(column)
-                added.remove(candidate)
-                break
-            out.notes.append(
-                f"column {quoted(old.schema, old.name, column.name)} is dropped and "
-                f"{quoted(candidate.name)} added with the same type; if it is a rename, pass "
-                f"--rename {old.name}.{column.name}={candidate.name}"
-            )
     for column in gone:
         out.add(DROP_COLUMN, DropColumn(new.name, column.name, new.schema))
     for column in added:
@@ -278,18 +295,11 @@ def _compare_columns(
                 "(GENERATED ... AS IDENTITY), which make does not write: add "
                 "op.execute('ALTER TABLE ... ALTER COLUMN ... ADD/DROP IDENTITY') by hand"
             )
-    return old
 
 
 def _identity(column: Column) -> bool | None:
     """None for no identity, else whether it is GENERATED ALWAYS."""
     return None if column.identity is None else bool(dict(column.identity).get("always"))
-
-
-def _renamed_column(table: Table, old: str, new: str) -> Table:
-    from dbshift.ops.columns import renamed_column
-
-    return renamed_column(table, old, new)
 
 
 def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterColumn | None:
@@ -377,7 +387,7 @@ def _compare_foreign_keys(old: Table, new: Table, norm: Normalizer, out: _Phases
 
     extra, missing = _pair(old.foreign_keys, new.foreign_keys, key)
     for fk in extra:
-        out.add(DROP_FK, DropConstraint(_fk_name(fk), new.name, "foreignkey", new.schema))
+        out.add(DROP_FK, _drop(new, fk, "foreignkey"))
     for fk in missing:
         out.add(ADD_FK, AddForeignKey(new.name, fk, new.schema))
 
@@ -436,8 +446,7 @@ def _compare_uniques(old: Table, new: Table, norm: Normalizer, out: _Phases) -> 
     extra, missing = _pair(olds, new.uniques, key)
     for unique in extra:
         if unique in old.uniques:
-            name = unique.name or ""
-            out.add(DROP_KEY, DropConstraint(name, new.name, "unique", new.schema))
+            out.add(DROP_KEY, _drop(new, unique, "unique"))
     for unique in missing:
         out.add(ADD_KEY, add_constraint(new.name, unique, new.schema))
 
@@ -459,8 +468,7 @@ def _compare_checks(old: Table, new: Table, norm: Normalizer, out: _Phases) -> N
         return  # the server named (and rewrote) the model's unnamed checks
     missing += missing_unnamed
     for check in extra:
-        if check.name:
-            out.add(DROP_KEY, DropConstraint(check.name, new.name, "check", new.schema))
+        out.add(DROP_KEY, _drop(new, check, "check"))
     for check in missing:
         out.add(ADD_KEY, add_constraint(new.name, check, new.schema))
 
