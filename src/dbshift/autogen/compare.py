@@ -155,8 +155,10 @@ def _rename_columns(
         old = current.tables.get(key)
         if old is None:
             continue
-        gone = [c for c in old.columns if new.column(c.name) is None]
-        added = [c for c in new.columns if old.column(c.name) is None]
+        old_names = {c.name for c in old.columns}
+        new_names = {c.name for c in new.columns}
+        gone = [c for c in old.columns if c.name not in new_names]
+        added = [c for c in new.columns if c.name not in old_names]
         for column in gone:
             for candidate in added:
                 if norm.type(column.type) != norm.type(candidate.type):

@@ -33,8 +33,9 @@ def _outside_quotes(text: str, change: Any) -> str:
     return "".join(out)
 
 
-def _public(type_: TypeEngine[Any]) -> list[tuple[str, Any]]:
-    return [(k, v) for k, v in vars(type_).items() if not k.startswith("_")]
+def _public(type_: TypeEngine[Any]) -> tuple[tuple[str, Any], ...]:
+    """The attributes a type was built with (a class sets them in one order)."""
+    return tuple((k, v) for k, v in vars(type_).items() if k[0] != "_")
 
 
 def _strip_parens(text: str) -> str:
@@ -65,7 +66,7 @@ class Normalizer:
         Cached by class and public attributes: a schema has few distinct types, and
         compiling one costs more than comparing it."""
         try:
-            key = (type(type_), tuple(sorted(_public(type_))))
+            key = (type(type_), _public(type_))
             return self._types[key]
         except TypeError:  # unhashable attributes (enum values, ...): no cache
             return self._type(type_)
