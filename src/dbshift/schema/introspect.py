@@ -18,19 +18,17 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dbshift.schema.introspect_common import Keep
 from dbshift.schema.snapshot import (
     Check,
     Column,
     ForeignKey,
     Index,
     PrimaryKey,
-    Sequence,
     Snapshot,
     Table,
     Unique,
 )
-
-Keep = Callable[[str], bool]
 
 
 def introspect(
@@ -48,9 +46,7 @@ def introspect(
     if name == "postgresql":
         from dbshift.schema import introspect_postgresql as pg
 
-        return Snapshot.of(
-            found, pg.pg_enums(conn, schema), pg.pg_sequences(conn, schema, _sequence)
-        )
+        return Snapshot.of(found, pg.pg_enums(conn, schema), pg.pg_sequences(conn, schema))
     if name in ("mysql", "mariadb"):
         from dbshift.schema.introspect_mysql import mysql_sequences
 
@@ -158,8 +154,9 @@ def _inspected_tables(
 
 
 def _column(info: Mapping[str, Any]) -> Column:
-    """A reflected column; identity options have no place in `Column` and are dropped."""
+    """A column as SQLAlchemy reflects it."""
     computed = info.get("computed")
+    identity = info.get("identity")
     return Column(
         name=info["name"],
         type=info["type"],
@@ -168,6 +165,15 @@ def _column(info: Mapping[str, Any]) -> Column:
         autoincrement=info.get("autoincrement", "auto"),
         comment=info.get("comment"),
         computed=computed["sqltext"] if computed else None,
+        identity=(
+            (
+                ("always", bool(identity["always"])),
+                ("increment", identity["increment"]),
+                ("start", identity["start"]),
+            )
+            if identity
+            else None
+        ),
     )
 
 
@@ -209,42 +215,3 @@ def _foreign_key(info: Mapping[str, Any], schema: str | None) -> ForeignKey:
         options.get("deferrable"),
         options.get("initially"),
     )
-
-
-def _sequence(
-    name: str,
-    schema: str | None,
-    start: int,
-    increment: int,
-    minvalue: int,
-    maxvalue: int,
-    cycle: Any,
-    low: int,
-    high: int,
-) -> Sequence:
-    """A sequence with the backend's defaults as None, as a model that names none has it."""
-    default_start = low if increment > 0 else high
-    return Sequence(
-        name,
-        schema,
-        start=None if start == default_start else int(start),
-        increment=None if increment == 1 else int(increment),
-        minvalue=None if minvalue == low else int(minvalue),
-        maxvalue=None if maxvalue == high else int(maxvalue),
-        cycle=bool(cycle),
-    )
-
-
-# --- shared by the backends ---------------------------------------------------------
-
-#: where a query takes the condition that narrows it to the wanted tables
-_NAMES = "/*names*/"
-
-
-def _named(sql: str, column: str, wanted: set[str] | None) -> sa.TextClause:
-    """`sql` narrowed to the wanted tables, if any: reading one table (an operation
-    restating it) should not cost the whole schema."""
-    if wanted is None:
-        return sa.text(sql.replace(_NAMES, ""))
-    clause = sa.text(sql.replace(_NAMES, f" AND {column} IN :names "))
-    return clause.bindparams(sa.bindparam("names", sorted(wanted), expanding=True))

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.base import SchemaEventTarget
 
-from dbshift.schema.introspect import _NAMES, Keep, _named, _sequence
+from dbshift.schema.introspect_common import NAMES, Keep, named, sequence
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Sequence, Table
 
 #: the schema as a constant: MariaDB narrows an information_schema scan to one database
@@ -24,11 +24,18 @@ _DATABASE = ":schema"
 def _mysql_rows(
     conn: sa.Connection, sql: str, schema: str, wanted: set[str] | None = None, column: str = ""
 ) -> Iterator[Any]:
-    return iter(conn.execute(_named(sql, column or "TABLE_NAME", wanted), {"schema": schema}).all())
+    return iter(conn.execute(named(sql, column or "TABLE_NAME", wanted), {"schema": schema}).all())
 
 
 def _mysql_database(conn: sa.Connection, schema: str | None) -> str:
-    return schema if schema is not None else str(conn.exec_driver_sql("SELECT DATABASE()").scalar())
+    """The database to read: `schema`, else the connection's, which SQLAlchemy looked
+    up when it connected (no query per call)."""
+    if schema is not None:
+        return schema
+    default = conn.dialect.default_schema_name
+    if default is None:
+        default = conn.exec_driver_sql("SELECT DATABASE()").scalar()
+    return str(default)
 
 
 def mysql_tables(
@@ -39,7 +46,7 @@ def mysql_tables(
     for name, comment, collation in _mysql_rows(
         conn,
         "SELECT TABLE_NAME, TABLE_COMMENT, TABLE_COLLATION FROM information_schema.TABLES "
-        f"WHERE TABLE_SCHEMA = {_DATABASE} AND TABLE_TYPE = 'BASE TABLE' {_NAMES}",
+        f"WHERE TABLE_SCHEMA = {_DATABASE} AND TABLE_TYPE = 'BASE TABLE' {NAMES}",
         database,
         wanted,
     ):
@@ -58,7 +65,7 @@ def mysql_tables(
         conn,
         "SELECT TABLE_NAME, COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, EXTRA, "
         "CHARACTER_SET_NAME, COLLATION_NAME, COLUMN_COMMENT, GENERATION_EXPRESSION "
-        f"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {_DATABASE} {_NAMES}"
+        f"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA = {_DATABASE} {NAMES}"
         "ORDER BY TABLE_NAME, ORDINAL_POSITION",
         database,
         wanted,
@@ -68,7 +75,7 @@ def mysql_tables(
     for table, index, non_unique, column, sub_part in _mysql_rows(
         conn,
         "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART "
-        f"FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = {_DATABASE} {_NAMES}"
+        f"FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = {_DATABASE} {NAMES}"
         "ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
         database,
         wanted,
@@ -81,7 +88,7 @@ def mysql_tables(
             conn,
             "SELECT TABLE_NAME, CONSTRAINT_NAME, DELETE_RULE, UPDATE_RULE "
             "FROM information_schema.REFERENTIAL_CONSTRAINTS "
-            f"WHERE CONSTRAINT_SCHEMA = {_DATABASE} {_NAMES}",
+            f"WHERE CONSTRAINT_SCHEMA = {_DATABASE} {NAMES}",
             database,
             wanted,
         )
@@ -91,7 +98,7 @@ def mysql_tables(
         conn,
         "SELECT TABLE_NAME, CONSTRAINT_NAME, COLUMN_NAME, REFERENCED_TABLE_SCHEMA, "
         "REFERENCED_TABLE_NAME, REFERENCED_COLUMN_NAME FROM information_schema.KEY_COLUMN_USAGE "
-        f"WHERE TABLE_SCHEMA = {_DATABASE} AND REFERENCED_TABLE_NAME IS NOT NULL {_NAMES}"
+        f"WHERE TABLE_SCHEMA = {_DATABASE} AND REFERENCED_TABLE_NAME IS NOT NULL {NAMES}"
         "ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
         database,
         wanted,
@@ -104,7 +111,7 @@ def mysql_tables(
         check_sql = (
             "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE "
             "FROM information_schema.CHECK_CONSTRAINTS "
-            f"WHERE CONSTRAINT_SCHEMA = {_DATABASE} AND LEVEL = 'Table' {_NAMES}"
+            f"WHERE CONSTRAINT_SCHEMA = {_DATABASE} AND LEVEL = 'Table' {NAMES}"
         )
         check_column = "TABLE_NAME"
     else:
@@ -114,7 +121,7 @@ def mysql_tables(
             "JOIN information_schema.TABLE_CONSTRAINTS t "
             "ON t.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA "
             "AND t.CONSTRAINT_NAME = c.CONSTRAINT_NAME AND t.CONSTRAINT_TYPE = 'CHECK' "
-            f"WHERE c.CONSTRAINT_SCHEMA = {_DATABASE} {_NAMES}"
+            f"WHERE c.CONSTRAINT_SCHEMA = {_DATABASE} {NAMES}"
         )
         check_column = "t.TABLE_NAME"
     for table, name, clause in _mysql_rows(conn, check_sql, database, wanted, check_column):
@@ -277,6 +284,6 @@ def mysql_sequences(conn: sa.Connection, schema: str | None) -> list[Sequence]:
     for i, start, increment, minvalue, maxvalue, cycle in conn.exec_driver_sql(sql):
         low, top = (1, high) if increment > 0 else (-high, -1)
         found.append(
-            _sequence(names[i], schema, start, increment, minvalue, maxvalue, cycle, low, top)
+            sequence(names[i], schema, start, increment, minvalue, maxvalue, cycle, low, top)
         )
     return found

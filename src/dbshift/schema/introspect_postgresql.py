@@ -26,6 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.base import SchemaEventTarget
 from sqlalchemy.types import TypeEngine
 
+from dbshift.schema.introspect_common import Keep, sequence
 from dbshift.schema.snapshot import (
     Check,
     Column,
@@ -37,9 +38,6 @@ from dbshift.schema.snapshot import (
     Table,
     Unique,
 )
-
-Keep = Callable[[str], bool]
-SequenceMaker = Callable[..., Sequence]
 
 #: the tables `Inspector.get_multi_*` reads by default: ordinary, partitioned and
 #: foreign tables, not temporary ones
@@ -442,12 +440,9 @@ def pg_enums(conn: sa.Connection, schema: str | None) -> list[Enum]:
     return [Enum(name, tuple(values), schema) for name, values in rows]
 
 
-def pg_sequences(
-    conn: sa.Connection, schema: str | None, sequence: SequenceMaker
-) -> list[Sequence]:
+def pg_sequences(conn: sa.Connection, schema: str | None) -> list[Sequence]:
     """Explicit sequences: those a SERIAL or identity column owns (pg_depend 'a'/'i')
-    belong to the column and are left out. `sequence` builds one with the backend's
-    defaults as None."""
+    belong to the column and are left out."""
     rows = conn.execute(
         sa.text(
             "SELECT c.relname, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle, "

@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dbshift.schema.introspect import _NAMES, Keep, _named
+from dbshift.schema.introspect_common import NAMES, Keep, named
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Table, Unique
 
 
@@ -26,8 +26,8 @@ def sqlite_tables(
     params = {"schema": schema}
     tables: dict[str, dict[str, Any]] = {}
     for name, sql in conn.execute(
-        _named(
-            f"SELECT name, sql FROM {master} WHERE type = 'table' {_NAMES}"
+        named(
+            f"SELECT name, sql FROM {master} WHERE type = 'table' {NAMES}"
             "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'",
             "name",
             wanted,
@@ -39,10 +39,10 @@ def sqlite_tables(
     if not tables:
         return []
     for table, name, type_text, notnull, default, pk, hidden in conn.execute(
-        _named(
+        named(
             'SELECT m.name, p.name, p.type, p."notnull", p.dflt_value, p.pk, p.hidden '
             f"FROM {master} m JOIN pragma_table_xinfo(m.name{arg}) p WHERE m.type = 'table' "
-            f"{_NAMES}ORDER BY m.name, p.cid",
+            f"{NAMES}ORDER BY m.name, p.cid",
             "m.name",
             wanted,
         ),
@@ -67,12 +67,12 @@ def sqlite_tables(
             info["pk"].append((pk, name))
     index_parts: dict[tuple[str, str], list[Any]] = defaultdict(list)
     for table, index, unique, origin, partial, cid, column, index_sql in conn.execute(
-        _named(
+        named(
             'SELECT m.name, il.name, il."unique", il.origin, il.partial, x.cid, x.name, s.sql '
             f"FROM {master} m JOIN pragma_index_list(m.name{arg}) il "
             f"JOIN pragma_index_xinfo(il.name{arg}) x "
             f"LEFT JOIN {master} s ON s.type = 'index' AND s.name = il.name "
-            f"WHERE m.type = 'table' AND x.key = 1 {_NAMES}ORDER BY m.name, il.name, x.seqno",
+            f"WHERE m.type = 'table' AND x.key = 1 {NAMES}ORDER BY m.name, il.name, x.seqno",
             "m.name",
             wanted,
         ),
@@ -82,10 +82,10 @@ def sqlite_tables(
             index_parts[(table, index)].append((unique, origin, partial, cid, column, index_sql))
     fk_parts: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for table, fk_id, ref_table, column, ref_column, on_update, on_delete in conn.execute(
-        _named(
+        named(
             'SELECT m.name, f.id, f."table", f."from", f."to", f.on_update, f.on_delete '
             f"FROM {master} m JOIN pragma_foreign_key_list(m.name{arg}) f "
-            f"WHERE m.type = 'table' {_NAMES}ORDER BY m.name, f.id, f.seq",
+            f"WHERE m.type = 'table' {NAMES}ORDER BY m.name, f.id, f.seq",
             "m.name",
             wanted,
         ),
