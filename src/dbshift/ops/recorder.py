@@ -39,8 +39,10 @@ from dbshift.ops.types import (
 from dbshift.schema import snapshot
 from dbshift.schema.models import (
     add_referenced_stubs,
+    clause_sql,
     column_from_sqlalchemy,
     foreign_key_from_sqlalchemy,
+    option_value,
     server_default_sql,
     table_from_sqlalchemy,
 )
@@ -185,10 +187,10 @@ class Op:
         index; `postgresql_concurrently=True` makes the migration non-transactional."""
         if isinstance(columns, str):
             columns = [columns]
-        entries = tuple(c if isinstance(c, str) else _sql(c) for c in columns)
-        expressions = tuple(_sql(c) for c in columns if not isinstance(c, str))
+        entries = tuple(c if isinstance(c, str) else clause_sql(c) for c in columns)
+        expressions = tuple(clause_sql(c) for c in columns if not isinstance(c, str))
         concurrently = bool(kw.pop("postgresql_concurrently", False))
-        options = tuple(sorted((k, _option(v)) for k, v in kw.items() if v is not None))
+        options = tuple(sorted((k, option_value(v)) for k, v in kw.items() if v is not None))
         index = Index(index_name, entries, unique, options, expressions)
         self._add(CreateIndex(table_name, index, schema, concurrently, bool(if_not_exists)))
 
@@ -250,7 +252,7 @@ class Op:
         schema: str | None = None,
         **kw: Any,
     ) -> None:
-        text = condition if isinstance(condition, str) else _sql(condition)
+        text = condition if isinstance(condition, str) else clause_sql(condition)
         self._add(AddCheckConstraint(table_name, Check(constraint_name, text), schema))
 
     def create_primary_key(
@@ -403,17 +405,6 @@ class _Batch:
 
     def drop_constraint(self, name: str, type_: str | None = None) -> None:
         self._op.drop_constraint(name, self._table, type_, schema=self._schema)
-
-
-def _sql(clause: Any) -> str:
-    if isinstance(clause, sa.TextClause):
-        return clause.text
-    return str(clause.compile(compile_kwargs={"literal_binds": True}))
-
-
-def _option(value: Any) -> Any:
-    """Dialect options as plain data: SQL expressions become their text."""
-    return _sql(value) if isinstance(value, sa.ClauseElement) else value
 
 
 def _name(name: Any) -> str | None:

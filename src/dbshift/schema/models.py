@@ -28,6 +28,18 @@ from dbshift.schema.snapshot import (
 from dbshift.schema.snapshot import Sequence as SnapshotSequence
 
 
+def clause_sql(clause: Any) -> str:
+    """The SQL of an expression written in a model or a migration (`sa.text(...)`,
+    `t.c.x > 0`, `sa.func.lower(t.c.name)`): values inlined and column names without
+    their table, as a backend prints an index, check or default back."""
+    if isinstance(clause, sa.TextClause):
+        return clause.text
+    if isinstance(clause, sa.ClauseElement):
+        kwargs = {"literal_binds": True, "include_table": False}
+        return str(clause.compile(compile_kwargs=kwargs))
+    return str(clause)
+
+
 def server_default_sql(value: Any) -> str | None:
     """SQL text for a server default given as a string, `text()`, expression or clause."""
     if value is None or value is False or isinstance(value, (sa.Identity, sa.Computed)):
@@ -36,11 +48,7 @@ def server_default_sql(value: Any) -> str | None:
         value = value.arg
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
-    if isinstance(value, sa.TextClause):
-        return value.text
-    if isinstance(value, sa.ClauseElement):
-        return str(value.compile(compile_kwargs={"literal_binds": True}))
-    return str(value)
+    return clause_sql(value)
 
 
 def column_from_sqlalchemy(
@@ -93,24 +101,17 @@ def index_from_sqlalchemy(index: sa.Index) -> Index:
         if isinstance(expression, sa.Column):
             columns.append(expression.name)
             continue
-        if isinstance(expression, sa.ClauseElement):
-            sql = str(expression.compile(compile_kwargs={"literal_binds": True}))
-        else:
-            sql = str(expression)
+        sql = clause_sql(expression)
         columns.append(sql)
         expressions.append(sql)
-    options = tuple(sorted((k, _option_sql(v)) for k, v in index.kwargs.items() if v is not None))
+    options = tuple(sorted((k, option_value(v)) for k, v in index.kwargs.items() if v is not None))
     name = _name(index.name) or ""
     return Index(name, tuple(columns), bool(index.unique), options, tuple(expressions))
 
 
-def _option_sql(value: Any) -> Any:
-    """An index option that is SQL (`postgresql_where=t.c.x > 0`) as text without the
-    table name, as the backend prints it back."""
-    if isinstance(value, sa.ClauseElement):
-        kwargs = {"literal_binds": True, "include_table": False}
-        return str(value.compile(compile_kwargs=kwargs))
-    return value
+def option_value(value: Any) -> Any:
+    """A dialect option as plain data: SQL (`postgresql_where=t.c.x > 0`) as its text."""
+    return clause_sql(value) if isinstance(value, sa.ClauseElement) else value
 
 
 def table_from_sqlalchemy(table: sa.Table, columns: tuple[Column, ...] | None = None) -> Table:
@@ -127,7 +128,7 @@ def table_from_sqlalchemy(table: sa.Table, columns: tuple[Column, ...] | None = 
                 Unique(_name(constraint.name), tuple(c.name for c in constraint.columns))
             )
         elif isinstance(constraint, sa.CheckConstraint) and not _type_generated(constraint):
-            checks.append(Check(_name(constraint.name), str(constraint.sqltext)))
+            checks.append(Check(_name(constraint.name), clause_sql(constraint.sqltext)))
     return Table(
         name=table.name,
         schema=table.schema,
