@@ -24,6 +24,7 @@ from dbshift.migrations.writer import render_python, render_sql, write_new
 from dbshift.runner import Listener, Runner, RunReport, integrity_problems
 
 if TYPE_CHECKING:
+    from dbshift import autogen
     from dbshift.autogen.compare import RenameDecider
     from dbshift.ops import Operation
     from dbshift.schema.snapshot import Snapshot
@@ -48,6 +49,12 @@ class Project:
     def script(self, ref: str) -> Script:
         wanted = self.graph.resolve(ref)
         return next(s for s in self.scripts if s.id == wanted)
+
+    def replayed(self, dialect: sa.engine.Dialect) -> Snapshot | None:
+        """The schema the migrations build, or None when one runs raw DDL."""
+        from dbshift.migrations.replay import replayed
+
+        return replayed(self.scripts, self.graph, self.config.migrations_dir, dialect)
 
     def runner(self, conn: sa.Connection, listener: Listener | None = None) -> Runner:
         from dbshift.runner import Runner
@@ -303,6 +310,7 @@ def make_report(
 ) -> MakeResult:
     """`make` with everything it found (the CLI shows it)."""
     from dbshift import autogen
+    from dbshift.ops.base import inverse
 
     if not check and not message.strip():
         raise UsageError("a migration needs a message", hint='pass -m "what it does"')
@@ -319,7 +327,7 @@ def make_report(
     operations = found.operations
     if not operations or check:
         return MakeResult(None, operations, source.kind, found.notes)
-    undo = autogen.inverse(operations, source.snapshot)
+    undo = inverse(operations, source.snapshot)
     if sql:
         content = render_sql(
             message,
@@ -347,8 +355,8 @@ def diff(
         raise UsageError(f"unknown comparison {against!r}", hint='use "database" or "migrations"')
     if against == "migrations":
         project = Project.read(config)
-        dialect = database.offline_dialect(config)
-        current = autogen.replayed(project, dialect)
+        dialect = _make_dialect(config)
+        current = project.replayed(dialect)
         if current is None:
             raise UsageError(
                 "some migration runs raw DDL, which cannot be replayed",
@@ -388,12 +396,14 @@ def _decider(renames: Sequence[str], decide: RenameDecider | None) -> RenameDeci
     return lambda kind, old, new: given(kind, old, new) or decide(kind, old, new)
 
 
-def _current_schema(project: Project, dialect: sa.engine.Dialect, dev_url: str | None) -> Any:
+def _current_schema(
+    project: Project, dialect: sa.engine.Dialect, dev_url: str | None
+) -> autogen.Source:
     """The replayed migrations; or, when one runs raw DDL, a database at head."""
     from dbshift import autogen
 
     if dev_url is None:
-        snapshot = autogen.replayed(project, dialect)
+        snapshot = project.replayed(dialect)
         if snapshot is not None:
             return autogen.Source(snapshot, "migrations")
     config = project.config if dev_url is None else project.config.replace(url=dev_url)

@@ -473,20 +473,16 @@ def derive_downgrade(code: MigrationCode, before: Snapshot) -> tuple[Operation, 
             migration=code.script.id,
             hint="write the down statements, or `dbshift stamp` past it after undoing it by hand",
         )
-    states = [before]
-    for op in code.upgrade:
-        states.append(op.apply(states[-1]))
-    inverse: list[Operation] = []
-    for op, state in zip(reversed(code.upgrade), reversed(states[:-1]), strict=True):
-        try:
-            inverse.extend(op.reverse(state))
-        except IrreversibleMigration as error:
-            raise IrreversibleMigration(
-                f"{name}: {error.message}",
-                migration=code.script.id,
-                hint=error.hint or "write a downgrade(op) function in the migration",
-            ) from None
-    return tuple(inverse)
+    from dbshift.ops.base import inverse
+
+    try:
+        return tuple(inverse(code.upgrade, before))
+    except IrreversibleMigration as error:
+        raise IrreversibleMigration(
+            f"{name}: {error.message}",
+            migration=code.script.id,
+            hint=error.hint or "write a downgrade(op) function in the migration",
+        ) from None
 
 
 @contextlib.contextmanager

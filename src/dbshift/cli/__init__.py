@@ -16,7 +16,7 @@ from dbshift import api
 from dbshift._version import __version__
 from dbshift.cli.report import Reporter
 from dbshift.config import Config
-from dbshift.errors import DbshiftError, UsageError
+from dbshift.errors import DbshiftError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -295,8 +295,6 @@ def make(
     """Write the migration that brings the schema to what the models declare."""
     reporter = state.reporter
     ask = reporter.tty and not no_input and sys.stdin.isatty() and not check
-    if not check and not message.strip():
-        raise UsageError("a migration needs a message", hint='pass -m "what it does"')
     result = api.make_report(
         state.config(),
         message,
@@ -306,7 +304,7 @@ def make(
         dev_url=dev_url,
         check=check,
     )
-    reporter.made(result, check=check)
+    reporter.made(result)
     if check and result.operations:
         raise _Exit(1)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from dbshift.errors import DbshiftError
 
 if TYPE_CHECKING:
+    from dbshift.api import MakeResult
     from dbshift.runner import Listener, RunReport, Step, StepResult
 
 
@@ -65,7 +66,7 @@ class Reporter:
         else:
             self.line(f"{what} {path}")
 
-    def made(self, result: Any, *, check: bool = False) -> None:
+    def made(self, result: MakeResult) -> None:
         """`make`: the file written and every operation in it (drops stand out)."""
         if self.as_json:
             self.json(result.to_json())
@@ -80,9 +81,8 @@ class Reporter:
         else:
             self.line(f"{len(result.operations)} change(s) (compared with the {result.source})")
         for op in result.operations:
-            text = op.describe()
-            loses = text.startswith(("drop table", "drop column"))
-            self.line(f"  {'!' if loses else '-'} {text}" + ("  (loses data)" if loses else ""))
+            mark, tail = ("!", "  (loses data)") if op.loses_data else ("-", "")
+            self.line(f"  {mark} {op.describe()}{tail}")
 
     def ids(self, ids: Sequence[str], key: str) -> None:
         if self.as_json:

@@ -145,14 +145,19 @@ class _HeaderCache:
             return
         for name in stale:
             del self.entries[name]
-        data = marshal.dumps((self.VERSION, time.time_ns(), self.entries))
-        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-        try:
-            self.path.parent.mkdir(exist_ok=True)
-            temporary.write_bytes(data)
-            os.replace(temporary, self.path)
-        except OSError:
-            pass  # a read-only checkout: every run reads the files
+        write_cache(self.path, marshal.dumps((self.VERSION, time.time_ns(), self.entries)))
+
+
+def write_cache(path: Path, data: bytes) -> None:
+    """Replace a cache file in `__pycache__` atomically (readers never see half of it).
+    A read-only checkout just has no cache: every run does the work again."""
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    try:
+        path.parent.mkdir(exist_ok=True)
+        temporary.write_bytes(data)
+        os.replace(temporary, path)
+    except OSError:
+        pass
 
 
 def _migration_files(folder: Path) -> Iterator[os.DirEntry[str]]:

@@ -65,6 +65,8 @@ class Operation(abc.ABC):
     #: True when executing this operation cannot be undone from its own data
     #: (raw SQL, Python code, bulk inserts without keys).
     opaque: bool = False
+    #: True when running this operation destroys stored data (a dropped table or column)
+    loses_data: bool = False
 
     @abc.abstractmethod
     def apply(self, snapshot: Snapshot) -> Snapshot:
@@ -92,6 +94,19 @@ class Operation(abc.ABC):
 
     def __str__(self) -> str:
         return self.describe()
+
+
+def inverse(operations: Sequence[Operation], before: Snapshot) -> list[Operation]:
+    """The operations that undo `operations` (run on the schema `before`), last first.
+
+    Raises `IrreversibleMigration` when one of them cannot be undone."""
+    states = [before]
+    for op in operations:
+        states.append(op.apply(states[-1]))
+    undo: list[Operation] = []
+    for op, state in zip(reversed(operations), reversed(states[:-1]), strict=True):
+        undo.extend(op.reverse(state))
+    return undo
 
 
 def quoted(*parts: str | None) -> str:

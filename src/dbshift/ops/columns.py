@@ -106,6 +106,7 @@ class DropColumn(Operation):
     table: str
     column: str
     schema: str | None = None
+    loses_data = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot.update_table(

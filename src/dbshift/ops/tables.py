@@ -41,6 +41,7 @@ class CreateTable(Operation):
 class DropTable(Operation):
     name: str
     schema: str | None = None
+    loses_data = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot.without_table(self.name, self.schema)
