@@ -178,11 +178,8 @@ def _rename_columns(
 
 
 def _references(table: Table) -> set[str]:
-    return {
-        table_key(fk.ref_table, fk.ref_schema or table.schema)
-        for fk in table.foreign_keys
-        if table_key(fk.ref_table, fk.ref_schema or table.schema) != table.key
-    }
+    """The other tables `table`'s foreign keys point at."""
+    return {_target(table, fk) for fk in table.foreign_keys} - {table.key}
 
 
 def _create_tables(tables: list[Table], dialect: Dialect, out: _Phases) -> None:
@@ -207,12 +204,11 @@ def _create_tables(tables: list[Table], dialect: Dialect, out: _Phases) -> None:
         visit(table, set())
     created: set[str] = set()
     for table in ordered:
+        not_yet = keys - created - {table.key}
         later = [
             fk
             for fk in table.foreign_keys
-            if dialect.name != "sqlite"
-            and table_key(fk.ref_table, fk.ref_schema or table.schema) in keys - created
-            and table_key(fk.ref_table, fk.ref_schema or table.schema) != table.key
+            if dialect.name != "sqlite" and _target(table, fk) in not_yet
         ]
         inline = tuple(fk for fk in table.foreign_keys if fk not in later)
         out.add(CREATE_TABLE, CreateTable(table.replace(foreign_keys=inline)))

@@ -10,7 +10,6 @@ small lexical canonical form. Each backend is a small class overriding what diff
 
 from __future__ import annotations
 
-import functools
 import re
 from typing import Any
 
@@ -19,6 +18,7 @@ from sqlalchemy.types import TypeEngine
 
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
+_FLOAT = re.compile(r"FLOAT\((\d+)\)")  # FLOAT(p): single precision up to p = 24
 _NOW = re.compile(r"\b(now\(\)|current_timestamp\(\)|current_timestamp|localtimestamp\(\))")
 
 
@@ -130,7 +130,6 @@ class Normalizer:
 
 class PostgreSQLNormalizer(Normalizer):
     deferrable = True
-    _FLOAT = re.compile(r"FLOAT\((\d+)\)")
     _CAST = re.compile(
         r'::(?:"(?:[^"]|"")+"|character varying|double precision|bit varying'
         r"|(?:timestamp|time)(?:\(\d+\))? with(?:out)? time zone|[\w.]+)"
@@ -141,7 +140,7 @@ class PostgreSQLNormalizer(Normalizer):
     def type_alias(self, text: str) -> str:
         if text == "FLOAT":
             return "DOUBLE PRECISION"
-        match = self._FLOAT.fullmatch(text)
+        match = _FLOAT.fullmatch(text)
         if match:
             return "REAL" if int(match.group(1)) <= 24 else "DOUBLE PRECISION"
         return {"DECIMAL": "NUMERIC", "INT": "INTEGER"}.get(text, text)
@@ -164,7 +163,7 @@ class MySQLNormalizer(Normalizer):
         if text in ("BOOL", "BOOLEAN", "TINYINT(1)"):
             return "TINYINT(1)"
         text = self._WIDTH.sub(r"\1", text)
-        match = re.fullmatch(r"FLOAT\((\d+)\)", text)
+        match = _FLOAT.fullmatch(text)
         if match:
             return "FLOAT" if int(match.group(1)) <= 24 else "DOUBLE"
         text = re.sub(r"^INTEGER\b", "INT", text)
@@ -177,27 +176,19 @@ class MySQLNormalizer(Normalizer):
         action = super().fk_action(action)
         return None if action == "RESTRICT" else action
 
-    def default(self, text: str | None) -> str | None:
-        # MariaDB reports current_timestamp() and also 'NULL' quoted for nullable columns
-        if text is not None and text.strip().upper() == "NULL":
-            return None
-        return super().default(text)
-
 
 class SQLiteNormalizer(Normalizer):
     comments = False
 
 
-@functools.cache
-def _normalizer(dialect_name: str, dialect: Dialect) -> Normalizer:
-    kinds: dict[str, type[Normalizer]] = {
-        "postgresql": PostgreSQLNormalizer,
-        "mysql": MySQLNormalizer,
-        "mariadb": MySQLNormalizer,
-        "sqlite": SQLiteNormalizer,
-    }
-    return kinds.get(dialect_name, Normalizer)(dialect)
+_KINDS: dict[str, type[Normalizer]] = {
+    "postgresql": PostgreSQLNormalizer,
+    "mysql": MySQLNormalizer,
+    "mariadb": MySQLNormalizer,
+    "sqlite": SQLiteNormalizer,
+}
 
 
 def normalizer_for(dialect: Dialect) -> Normalizer:
-    return _normalizer(dialect.name, dialect)
+    """A normalizer for one comparison (its type cache lives as long as it does)."""
+    return _KINDS.get(dialect.name, Normalizer)(dialect)
