@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -14,6 +15,9 @@ import pytest
 import sqlalchemy as sa
 
 from dbshift.cli import main
+from dbshift.errors import DbshiftError
+from dbshift.migrations import sumfile
+from dbshift.migrations.scripts import scan
 
 
 @dataclasses.dataclass
@@ -88,6 +92,7 @@ class Project:
         if downgrade is not None:
             body += "\n\ndef downgrade(op):\n" + _indent(downgrade)
         (self.migrations / f"{migration_id}.py").write_text(body)
+        self.record_sums()
         return migration_id
 
     def sql(
@@ -104,7 +109,14 @@ class Project:
         if down is not None:
             text += f"-- dbshift:down\n{down}\n"
         (self.migrations / f"{migration_id}.sql").write_text(text)
+        self.record_sums()
         return migration_id
+
+    def record_sums(self) -> None:
+        """Write dbshift.sum as `dbshift new` would have (the tests write files directly).
+        A folder that cannot be scanned (a test's deliberately broken file) is left alone."""
+        with contextlib.suppress(DbshiftError):
+            sumfile.write(self.migrations, scan(self.migrations))
 
     def _default_parents(self) -> list[str]:
         ids = sorted(p.stem for p in self.migrations.iterdir() if p.suffix in (".py", ".sql"))

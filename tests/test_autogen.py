@@ -305,6 +305,7 @@ def test_replay_cache_imports_only_new_migrations_and_notices_edits(tmp_path: Pa
     metadata = sa.MetaData()
     users(metadata)
     config = dbshift.Config(url="sqlite:///unused.db", migrations=folder, models=[metadata])
+    dbshift.rehash(config)
     first = dbshift.make(config, message="email")
     assert first is not None and marker.read_text() == "x"
     assert dbshift.make(config, message="again") is None

@@ -145,8 +145,12 @@ def test_edited_or_deleted_applied_migration_stops_everything(project: Project) 
     path.write_text(path.read_text() + "\n# edited\n")
     before = project.fingerprint()
     result = project.fails(4, "upgrade")
-    assert f"{first}.py was edited after it was applied" in result.err
+    assert f"{first}.py changed since dbshift.sum recorded it" in result.err
     assert project.fingerprint() == before
+    # Accepting the edit takes two deliberate steps: the files, then the database.
+    project.ok("rehash")
+    result = project.fails(4, "upgrade")
+    assert f"{first}.py was edited after it was applied" in result.err
     assert project.fails(4, "status").out.count("INTEGRITY") == 1
 
     assert project.ok("repair", "--json").json["changes"] == [

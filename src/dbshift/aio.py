@@ -14,7 +14,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from dbshift import database
-from dbshift.api import HistoryEntry, RepairReport, Status, _jobs
+from dbshift.api import HistoryEntry, RepairReport, Status, VerifyReport, _jobs
 from dbshift.config import Config
 from dbshift.runner import Listener, RunReport
 
@@ -62,3 +62,8 @@ async def repair(
     config: Config, *, applied: tuple[str, ...] = (), rolled_back: tuple[str, ...] = ()
 ) -> RepairReport:
     return await _run(config, _jobs.repair(config, applied, rolled_back))
+
+
+async def verify(config: Config) -> VerifyReport:
+    """`dbshift.verify` with the history read through the async engine."""
+    return await _run(config, _jobs.verify(config))

@@ -6,6 +6,7 @@ Every command that needs the database is written as a function of a connection
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -16,10 +17,11 @@ import sqlalchemy as sa
 
 from dbshift import database
 from dbshift.config import Config, mask_url
-from dbshift.errors import ConfigError, DbshiftError, UsageError
+from dbshift.errors import ConfigError, DbshiftError, IntegrityError, UsageError
 from dbshift.history import History, HistoryRow
+from dbshift.migrations import sumfile
 from dbshift.migrations.graph import Graph
-from dbshift.migrations.scripts import Script, new_id, scan
+from dbshift.migrations.scripts import Script, new_id, replace_parents, scan
 from dbshift.migrations.writer import render_python, render_sql, write_new
 from dbshift.runner import Listener, Runner, RunReport, integrity_problems
 
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from dbshift.schema.snapshot import Snapshot
 
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,12 +42,45 @@ class Project:
     config: Config
     scripts: tuple[Script, ...]
     graph: Graph
+    #: changes git has not committed that `dbshift.sum` does not record yet (a head
+    #: being written): tolerated, and recorded by `settle` once a command succeeds
+    unrecorded: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def read(cls, config: Config) -> Project:
+    def read(cls, config: Config, *, check_sums: bool = True) -> Project:
+        """The headers, the graph, and (unless `check_sums=False`, for the commands
+        that rewrite it) the verdict of `dbshift.sum`, which raises IntegrityError."""
         scripts = tuple(scan(config.migrations_dir))
         graph = Graph({s.id: s.parents for s in scripts}, files={s.id: s.name for s in scripts})
-        return cls(config, scripts, graph)
+        if not check_sums:
+            return cls(config, scripts, graph)
+        found = sumfile.audit(config.migrations_dir, scripts, graph.heads)
+        if found.errors:
+            first, others = found.errors[0], len(found.errors) - 1
+            more = f" (and {others} more: see `dbshift verify`)" if others else ""
+            raise IntegrityError(first.message + more, hint=first.hint)
+        return cls(config, scripts, graph, found.unrecorded)
+
+    def settle(self) -> None:
+        """Record uncommitted changes in `dbshift.sum` after a command succeeded (a
+        failed command leaves every file as it was). A read-only folder is left alone."""
+        if self.unrecorded:
+            with contextlib.suppress(OSError):
+                sumfile.write(self.config.migrations_dir, self.scripts)
+
+    def settled(self, job: Callable[[T], R]) -> Callable[[T], R]:
+        """`job`, followed by `settle` when it returns."""
+
+        def run(arg: T) -> R:
+            result = job(arg)
+            self.settle()
+            return result
+
+        return run
+
+    def write_sums(self) -> Path:
+        """Rewrite `dbshift.sum` from the files as they are now."""
+        return sumfile.write(self.config.migrations_dir, scan(self.config.migrations_dir))
 
     def script(self, ref: str) -> Script:
         wanted = self.graph.resolve(ref)
@@ -196,11 +232,40 @@ def repair(
     return database.run(config, _jobs.repair(config, applied, rolled_back))
 
 
+@dataclasses.dataclass(frozen=True)
+class VerifyReport:
+    """What `verify` checked and every problem it found (empty: all is well)."""
+
+    migrations: int
+    database: str | None  # the (masked) URL whose history was checked
+    problems: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": not self.problems,
+            "migrations": self.migrations,
+            "database": self.database,
+            "problems": list(self.problems),
+        }
+
+
+def verify(config: Config, *, database_check: bool = True) -> VerifyReport:
+    """Check the headers and graph (raising on the first error, as every command does),
+    `dbshift.sum`, and, when a URL is configured, every applied checksum. Changes
+    nothing: unlike other commands, it does not record an edit to an uncommitted head."""
+    job = _jobs.verify(config)
+    if database_check and config.url:
+        return database.run(config, job)
+    return job(None)
+
+
 # -- commands that work on files only ---------------------------------------------------
 
 
 def heads(config: Config) -> list[str]:
-    return list(Project.read(config).graph.heads)
+    project = Project.read(config)
+    project.settle()
+    return list(project.graph.heads)
 
 
 def new(config: Config, message: str, *, sql: bool = False) -> Path:
@@ -210,8 +275,9 @@ def new(config: Config, message: str, *, sql: bool = False) -> Path:
 
 
 def merge(config: Config, message: str = "merge heads") -> Path:
-    """Write a migration whose parents are all current heads."""
-    project = Project.read(config)
+    """Write a migration whose parents are all current heads. It also resolves a git
+    conflict in `dbshift.sum`: every file must be recorded, unchanged, on one side."""
+    project = _read_merging(config)
     if len(project.graph.heads) < 2:
         raise UsageError(
             "nothing to merge: there is a single head", hint="merge joins two or more heads"
@@ -224,9 +290,113 @@ def _write(project: Project, message: str, parents: Sequence[str], *, sql: bool)
         raise UsageError("a migration needs a message", hint='pass -m "what it does"')
     migration_id = new_id(message, (s.id for s in project.scripts))
     content = render_sql(message, parents) if sql else render_python(message, parents)
-    return write_new(
+    path = write_new(
         project.config.migrations_dir, migration_id, "sql" if sql else "python", content
     )
+    project.write_sums()
+    return path
+
+
+def rehash(config: Config) -> Path:
+    """Rewrite `dbshift.sum` from the migration files as they are: the user's word that
+    they are the intended ones. The graph must be valid."""
+    return Project.read(config, check_sums=False).write_sums()
+
+
+@dataclasses.dataclass(frozen=True)
+class RebaseResult:
+    """`rebase` moved `branch` after `onto`; `reparented` are the migrations whose
+    `parents` header changed (so did their checksums)."""
+
+    branch: tuple[str, ...]
+    onto: str
+    reparented: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"branch": list(self.branch), "onto": self.onto, "reparented": list(self.reparented)}
+
+
+def rebase(config: Config, migration: str | None = None) -> RebaseResult:
+    """Move the migrations only one branch has after the other branch's head, so the
+    graph is a line again, and rewrite `dbshift.sum`. `migration` names the branch to
+    move (any of its migrations); without it, the branch whose files `dbshift.sum` does
+    not record yet is moved, when there is exactly one."""
+    project = _read_merging(config)
+    graph = project.graph
+    if len(graph.heads) < 2:
+        raise UsageError(
+            "nothing to rebase: there is a single head",
+            hint="rebase moves one branch's migrations after another branch's head",
+        )
+    branches = {
+        head: graph.ancestors([head]) - graph.ancestors(set(graph.heads) - {head})
+        for head in graph.heads
+    }
+    head = _branch_to_move(project, branches, migration)
+    others = [h for h in graph.heads if h != head]
+    if len(others) > 1:
+        raise UsageError(
+            f"{len(graph.heads)} heads: {', '.join(graph.heads)}",
+            hint="rebase moves one branch onto one other head: `dbshift merge` the others "
+            "first, or rebase them one by one",
+        )
+    onto = others[0]
+    branch = graph.ancestors([head]) - graph.ancestors([onto])
+    scripts = {s.id: s for s in project.scripts}
+    moved = []
+    for migration_id in graph.topo_order(branch):
+        parents = graph.parents_of(migration_id)
+        if all(p in branch for p in parents):
+            continue
+        script = scripts[migration_id]
+        new_parents = [p for p in parents if p in branch] + [onto]
+        with open(script.location, encoding="utf-8", newline="") as handle:
+            text = handle.read()
+        with open(script.location, "w", encoding="utf-8", newline="") as handle:
+            handle.write(replace_parents(text, script.kind, new_parents))
+        moved.append(migration_id)
+    project.write_sums()
+    return RebaseResult(tuple(graph.topo_order(branch)), onto, tuple(moved))
+
+
+def _branch_to_move(project: Project, branches: dict[str, set[str]], ref: str | None) -> str:
+    graph = project.graph
+    if ref is not None:
+        wanted = graph.resolve(ref)
+        owners = [head for head, members in branches.items() if wanted in members]
+        if len(owners) != 1:
+            raise UsageError(
+                f"{wanted} is shared by every branch: there is nothing to move",
+                hint="name a migration that only one branch has: "
+                + "; ".join(f"{h} ({len(m)} migration(s))" for h, m in branches.items()),
+            )
+        return owners[0]
+    recorded = sumfile.read(project.config.migrations_dir)
+    known = recorded.names if recorded is not None else set()
+    names = {s.id: s.name for s in project.scripts}
+    unrecorded = [
+        head for head, members in branches.items() if any(names[m] not in known for m in members)
+    ]
+    if len(unrecorded) == 1:
+        return unrecorded[0]
+    listing = "; ".join(
+        f"{head} ({len(members)} migration(s))" for head, members in branches.items()
+    )
+    raise UsageError(
+        f"which branch moves? {listing}",
+        hint="name yours (never one applied elsewhere): `dbshift rebase <id of one of its "
+        "migrations>`",
+    )
+
+
+def _read_merging(config: Config) -> Project:
+    """The project for `merge` and `rebase`, which resolve a conflicted `dbshift.sum`
+    (or one that records only one side): recorded files must be unchanged."""
+    project = Project.read(config, check_sums=False)
+    found = sumfile.audit(config.migrations_dir, project.scripts, project.graph.heads, merging=True)
+    if found.errors:
+        raise IntegrityError(found.errors[0].message, hint=found.errors[0].hint)
+    return project
 
 
 def init(directory: str | Path = ".", *, migrations: str = "migrations") -> Path:
@@ -340,6 +510,7 @@ def make_report(
     migration_id = new_id(message, (s.id for s in project.scripts))
     path = write_new(config.migrations_dir, migration_id, "sql" if sql else "python", content)
     _post_write(config, path)
+    project.write_sums()
     return MakeResult(path, operations, source.kind, found.notes)
 
 
@@ -479,8 +650,10 @@ class _jobs:
         config: Config, target: str, dry_run: bool, single: bool, listener: Listener | None
     ) -> Callable[[sa.Connection], RunReport]:
         project = Project.read(config)
-        return lambda conn: project.runner(conn, listener).migrate(
-            "up", target, dry_run=dry_run, single_transaction=single
+        return project.settled(
+            lambda conn: project.runner(conn, listener).migrate(
+                "up", target, dry_run=dry_run, single_transaction=single
+            )
         )
 
     @staticmethod
@@ -488,12 +661,14 @@ class _jobs:
         config: Config, target: str, dry_run: bool, listener: Listener | None
     ) -> Callable[[sa.Connection], RunReport]:
         project = Project.read(config)
-        return lambda conn: project.runner(conn, listener).migrate("down", target, dry_run=dry_run)
+        return project.settled(
+            lambda conn: project.runner(conn, listener).migrate("down", target, dry_run=dry_run)
+        )
 
     @staticmethod
     def stamp(config: Config, target: str) -> Callable[[sa.Connection], RunReport]:
         project = Project.read(config)
-        return lambda conn: project.runner(conn).stamp(target)
+        return project.settled(lambda conn: project.runner(conn).stamp(target))
 
     @staticmethod
     def status(config: Config) -> Callable[[sa.Connection], Status]:
@@ -510,6 +685,9 @@ class _jobs:
                 for i in sorted(applied_ids)
                 if not any(c in applied_ids for c in project.graph.children_of(i))
             )
+            problems = tuple(integrity_problems(known, rows))
+            if not problems:
+                project.settle()
             return Status(
                 url=mask_url(config.url),
                 current=current,
@@ -517,7 +695,7 @@ class _jobs:
                 pending=tuple(project.graph.plan_up(applied_ids, "heads")),
                 applied=tuple(applied),
                 partial=tuple(r for r in rows if not r.applied),
-                problems=tuple(integrity_problems(known, rows)),
+                problems=problems,
             )
 
         return job
@@ -547,7 +725,7 @@ class _jobs:
                 )
             return entries
 
-        return job
+        return project.settled(job)
 
     @staticmethod
     def show(config: Config, ref: str) -> Callable[[sa.Connection | None], MigrationInfo]:
@@ -572,6 +750,32 @@ class _jobs:
                 if code.downgrade is not None
                 else None,
             )
+
+        return project.settled(job)
+
+    @staticmethod
+    def verify(config: Config) -> Callable[[sa.Connection | None], VerifyReport]:
+        project = Project.read(config, check_sums=False)
+        found = sumfile.audit(config.migrations_dir, project.scripts, project.graph.heads)
+        problems = [f"{e.message} (hint: {e.hint})" for e in found.errors]
+        problems += [
+            f"{name} was {what} since {sumfile.NAME} was written (not committed yet: the "
+            "next dbshift command records it, or run `dbshift rehash`)"
+            for name, what in found.unrecorded
+        ]
+        known = {s.id: s for s in project.scripts}
+
+        def job(conn: sa.Connection | None) -> VerifyReport:
+            if conn is None:
+                return VerifyReport(len(known), None, tuple(problems))
+            rows = History(config.table_prefix, config.schema).rows(conn)
+            partial = [
+                f"{r.id} failed part-way ({len(r.progress)} statement(s) ran)"
+                for r in rows
+                if not r.applied
+            ]
+            found_in_db = integrity_problems(known, rows) + partial
+            return VerifyReport(len(known), mask_url(config.url), (*problems, *found_in_db))
 
         return job
 

@@ -145,6 +145,35 @@ def merge(state: State, message: str) -> None:
     state.reporter.written(api.merge(state.config(), message))
 
 
+@cli.command()
+@click.option("--offline", is_flag=True, help="Check the files only, not the database.")
+@reporting
+@pass_state
+def verify(state: State, offline: bool) -> None:
+    """Check dbshift.sum, the graph and applied checksums; change nothing."""
+    report = api.verify(state.config(), database_check=not offline)
+    state.reporter.verified(report)
+    if report.problems:
+        raise _Exit(4)
+
+
+@cli.command()
+@reporting
+@pass_state
+def rehash(state: State) -> None:
+    """Rewrite dbshift.sum from the migration files as they are."""
+    state.reporter.written(api.rehash(state.config()), "wrote")
+
+
+@cli.command()
+@click.argument("migration", required=False)
+@reporting
+@pass_state
+def rebase(state: State, migration: str | None) -> None:
+    """Move one branch's migrations after the other head (e.g. after a git merge)."""
+    state.reporter.rebased(api.rebase(state.config(), migration))
+
+
 @cli.command(context_settings=TARGETS)
 @click.argument("target", default="head")
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")

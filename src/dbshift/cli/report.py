@@ -207,6 +207,30 @@ class Reporter:
         for migration_id, action in report.changes:
             self.line(f"{migration_id}: {action}")
 
+    def verified(self, report: Any) -> None:
+        if self.as_json:
+            self.json(report.to_json())
+            return
+        checked = f" and the history of {report.database}" if report.database else ""
+        if not report.problems:
+            self.line(f"ok: {report.migrations} migration(s), dbshift.sum{checked}")
+            return
+        for problem in report.problems:
+            print(f"problem: {problem}", file=sys.stderr)
+
+    def rebased(self, result: Any) -> None:
+        if self.as_json:
+            self.json(result.to_json())
+            return
+        self.line(f"moved {len(result.branch)} migration(s) after {result.onto}:")
+        for migration_id in result.branch:
+            mark = "  (parents rewritten)" if migration_id in result.reparented else ""
+            self.line(f"  {migration_id}{mark}")
+        self.line(
+            "rewrote dbshift.sum; a database that applied the moved migrations before needs "
+            "`dbshift repair` (their checksums changed)"
+        )
+
 
 def _result_line(result: StepResult) -> str:
     if result.status == "skipped":

@@ -14,7 +14,7 @@ import marshal
 import os
 import re
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +31,7 @@ _ID_TIME_RE = re.compile(r"^(\d{8}T\d{6})")
 _PY_PARENTS = re.compile(r"^parents[ \t]*=[ \t]*", re.MULTILINE)
 _PY_TRANSACTIONAL = re.compile(r"^transactional[ \t]*=(.*)$", re.MULTILINE)
 _PY_STRING = re.compile(r"""\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*(?:,|$)""")
+_SQL_PARENTS_LINE = re.compile(r"^[ \t]*--[ \t]*parents[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 _SQL_DIRECTIVE = re.compile(r"^--\s*(parents|transactional)\s*:(.*)$", re.IGNORECASE)
 
 
@@ -230,6 +231,23 @@ def _parse_python_header(text: str, name: str) -> tuple[str, tuple[str, ...], bo
     value = rest[: close + 1] if close != -1 else rest.split("\n", 1)[0]
     value = " ".join(_code(part) for part in value.split("\n"))
     return _docstring_first_line(text), _parse_parent_list(value, name, line), transactional
+
+
+def replace_parents(text: str, kind: Kind, parents: Sequence[str]) -> str:
+    """The migration's text with its header naming `parents` (for `dbshift rebase`);
+    everything else, line endings included, is kept."""
+    if kind == "python":
+        body = text.find("\ndef ")
+        found = _PY_PARENTS.search(text, 0, len(text) if body == -1 else body)
+        assert found is not None, "the header was parsed before"
+        rest = text[found.end() :]
+        closer = {"[": "]", "(": ")"}.get(rest[:1])
+        end = found.end() + (rest.index(closer) + 1 if closer else len(rest.split("\n", 1)[0]))
+        listed = ", ".join(f'"{p}"' for p in parents)
+        return f"{text[: found.end()]}[{listed}]{text[end:]}"
+    match = _SQL_PARENTS_LINE.search(text)
+    assert match is not None, "the header was parsed before"
+    return f"{text[: match.start(1)]}{', '.join(parents)}{text[match.end(1) :]}"
 
 
 def _code(line: str) -> str:
