@@ -36,6 +36,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dbshift.migrations import sumfile
+from dbshift.migrations.scripts import scan
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PYTHON = sys.executable
@@ -249,6 +252,7 @@ def dbshift_project(folder: Path, count: int) -> Path:
             f'def downgrade(op):\n    op.drop_table("t{n}")\n'
         )
         parents = [migration_id]
+    sumfile.write(folder, scan(folder))  # as `dbshift new` would have kept it
     return folder
 
 

@@ -162,6 +162,7 @@ def test_async_urls(project: Project, backend: str) -> None:
         assert (await dbshift.aio.status(config)).pending == ()
         assert (await dbshift.aio.downgrade(config, "base")).done == ids[::-1]
         assert (await dbshift.aio.upgrade(config)).done == ids
+        assert (await dbshift.aio.verify(config)).problems == ()
 
     asyncio.run(app_start_up())
     assert project.applied() == ids
