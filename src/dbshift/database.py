@@ -36,12 +36,35 @@ _DRIVER_PACKAGES = {
 def parse_url(config: Config) -> URL:
     raw = config.require_url()
     try:
-        return sa.make_url(raw)
+        url = sa.make_url(raw)
     except (exc.ArgumentError, ValueError):
         raise ConfigError(
             f"invalid database URL {mask_url(raw)!r}",
             hint="expected dialect+driver://user:password@host/database, e.g. sqlite:///app.db",
         ) from None
+    try:
+        url.get_dialect()
+    except exc.NoSuchModuleError:
+        raise _unknown_dialect(url) from None
+    except ImportError as error:
+        raise _missing_driver(url, error) from None
+    return url
+
+
+def _unknown_dialect(url: URL) -> ConfigError:
+    """A URL whose dialect or driver SQLAlchemy has no plugin for."""
+    try:
+        sa.make_url(f"{url.get_backend_name()}://").get_dialect()
+    except exc.NoSuchModuleError:
+        return ConfigError(
+            f"unknown database dialect {url.get_backend_name()!r} in URL {mask_url(str(url))!r}",
+            hint="use sqlite, postgresql, mysql or mariadb, e.g. postgresql+psycopg://...",
+        )
+    return ConfigError(
+        f"unknown database driver {url.drivername!r}",
+        hint=f"use a driver SQLAlchemy knows for {url.get_backend_name()}, "
+        "e.g. postgresql+psycopg or mysql+pymysql",
+    )
 
 
 def is_async(url: URL) -> bool:

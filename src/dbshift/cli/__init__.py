@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import sys
 import traceback
@@ -16,7 +17,7 @@ from dbshift import api
 from dbshift._version import __version__
 from dbshift.cli.report import Reporter
 from dbshift.config import Config
-from dbshift.errors import DbshiftError
+from dbshift.errors import DbshiftError, UsageError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -57,6 +58,15 @@ def reporting(fn: F) -> F:
 
 # Targets like -1 must not be taken for options.
 TARGETS = {"ignore_unknown_options": True}
+
+
+def _target(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Targets may start with '-' (`-1`), so options a command lacks land here."""
+    if value is not None and value.startswith("--"):
+        known = [opt for param in ctx.command.params for opt in param.opts if opt.startswith("--")]
+        close = difflib.get_close_matches(value.split("=")[0], known, n=1)
+        raise click.NoSuchOption(value, possibilities=close, ctx=ctx)
+    return value
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -146,7 +156,7 @@ def merge(state: State, message: str) -> None:
 
 
 @cli.command(context_settings=TARGETS)
-@click.argument("target", default="head")
+@click.argument("target", default="head", callback=_target)
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("--single-transaction", is_flag=True, help="Run the whole plan in one transaction.")
 @reporting
@@ -165,7 +175,7 @@ def upgrade(state: State, target: str, dry_run: bool, single_transaction: bool) 
 
 
 @cli.command(context_settings=TARGETS)
-@click.argument("target")
+@click.argument("target", callback=_target)
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @reporting
 @pass_state
@@ -216,7 +226,7 @@ def show(state: State, migration: str) -> None:
 
 
 @cli.command(context_settings=TARGETS)
-@click.argument("target")
+@click.argument("target", callback=_target)
 @reporting
 @pass_state
 def stamp(state: State, target: str) -> None:
@@ -313,6 +323,14 @@ def _ask_rename(kind: str, old: str, new: str) -> bool:
     return click.confirm(f"Was {kind} {old} renamed to {new}?", default=False, err=True)
 
 
+def _usage_error(error: click.ClickException) -> UsageError:
+    """Click's own usage errors in our one-line form: the culprit, then where to look."""
+    ctx = getattr(error, "ctx", None)
+    where = ctx.command_path if isinstance(ctx, click.Context) else "dbshift"
+    message = " ".join(error.format_message().split())
+    return UsageError(message, hint=f"see `{where} --help`")
+
+
 class _Exit(Exception):
     def __init__(self, code: int) -> None:
         self.code = code
@@ -336,8 +354,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
         print("aborted", file=sys.stderr)
         sys.exit(130)
     except click.ClickException as error:
-        error.show()
-        sys.exit(2 if isinstance(error, click.UsageError) else 1)
+        if debug:
+            traceback.print_exc()
+        Reporter(as_json=as_json).error(_usage_error(error))
+        sys.exit(UsageError.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
