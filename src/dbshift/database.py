@@ -15,7 +15,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL
 
 from dbshift.config import Config, mask_url
-from dbshift.errors import ConfigError, DatabaseError, DbshiftError
+from dbshift.errors import ConfigError, DatabaseError, DbshiftError, mask_error
 
 T = TypeVar("T")
 
@@ -181,6 +181,9 @@ class _translated:
         return None
 
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        if isinstance(error, DbshiftError):  # a migration's own message may hold the URL
+            mask_error(error, self.config.redact)
+            return
         if isinstance(error, exc.DBAPIError):
             raise database_error(self.config, error) from error
         if isinstance(error, (ModuleNotFoundError, ImportError)) and not isinstance(

@@ -16,10 +16,38 @@ import click
 from dbshift import api
 from dbshift._version import __version__
 from dbshift.cli.report import Reporter
-from dbshift.config import Config
-from dbshift.errors import DbshiftError, UsageError
+from dbshift.config import Config, redact
+from dbshift.errors import DbshiftError, UsageError, mask_error
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclasses.dataclass
+class Secrets:
+    """The URLs this run has seen: whatever it prints is masked with their passwords
+    (errors, `--debug` tracebacks, `-v` log lines), whichever layer wrote the text."""
+
+    urls: list[str] = dataclasses.field(default_factory=list)
+
+    def add(self, url: str | None) -> None:
+        if url and url not in self.urls:
+            self.urls.append(url)
+
+    def redact(self, text: str) -> str:
+        text = redact(text, None)
+        for url in self.urls:
+            text = redact(text, url)
+        return text
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, secrets: Secrets) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.secrets.redact(record.getMessage()), None
+        return True
 
 
 @dataclasses.dataclass
@@ -28,9 +56,12 @@ class State:
     config_path: str | None
     env: str | None
     reporter: Reporter
+    secrets: Secrets = dataclasses.field(default_factory=Secrets)
 
     def config(self) -> Config:
-        return Config.load(self.config_path, env=self.env, **self.overrides)
+        config = Config.load(self.config_path, env=self.env, **self.overrides)
+        self.secrets.add(config.url)
+        return config
 
 
 pass_state = click.make_pass_decorator(State)
@@ -113,9 +144,18 @@ def cli(
     verbose: int,
 ) -> None:
     """dbshift: versioned, exact, safe schema migrations."""
+    secrets = ctx.obj if isinstance(ctx.obj, Secrets) else Secrets()
+    secrets.add(url)
     if verbose:
-        logging.basicConfig(stream=sys.stderr, format="%(name)s: %(message)s")
-        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+        engine_log = logging.getLogger("sqlalchemy.engine")
+        for earlier in [h for h in engine_log.handlers if hasattr(h, "dbshift")]:
+            engine_log.removeHandler(earlier)  # an earlier run in this process (tests)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        handler.addFilter(_RedactingFilter(secrets))
+        handler.dbshift = True  # type: ignore[attr-defined]
+        engine_log.addHandler(handler)
+        engine_log.setLevel(logging.INFO)
     overrides = {
         "url": url,
         "migrations": migrations,
@@ -124,7 +164,8 @@ def cli(
         "table_prefix": table_prefix,
         "lock_timeout": lock_timeout,
     }
-    ctx.obj = State(overrides, config_path, env, Reporter(as_json=as_json, quiet=quiet))
+    reporter = Reporter(as_json=as_json, quiet=quiet)
+    ctx.obj = State(overrides, config_path, env, reporter, secrets)
 
 
 @cli.command()
@@ -304,6 +345,7 @@ def make(
 ) -> None:
     """Write the migration that brings the schema to what the models declare."""
     reporter = state.reporter
+    state.secrets.add(dev_url)
     ask = reporter.tty and not no_input and sys.stdin.isatty() and not check
     result = api.make_report(
         state.config(),
@@ -341,13 +383,15 @@ def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     as_json = "--json" in args
+    secrets = Secrets()
     try:
-        cli.main(args=args, prog_name="dbshift", standalone_mode=False)
+        cli.main(args=args, prog_name="dbshift", standalone_mode=False, obj=secrets)
     except _Exit as done:
         sys.exit(done.code)
     except DbshiftError as error:
         if debug:
-            traceback.print_exc()
+            sys.stderr.write(secrets.redact(traceback.format_exc()))
+        mask_error(error, secrets.redact)
         Reporter(as_json=as_json).error(error)
         sys.exit(error.exit_code)
     except click.exceptions.Abort:
@@ -355,27 +399,25 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(130)
     except click.ClickException as error:
         if debug:
-            traceback.print_exc()
-        Reporter(as_json=as_json).error(_usage_error(error))
+            sys.stderr.write(secrets.redact(traceback.format_exc()))
+        usage = _usage_error(error)
+        mask_error(usage, secrets.redact)
+        Reporter(as_json=as_json).error(usage)
         sys.exit(UsageError.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as error:
         if debug:
-            raise
+            sys.stderr.write(secrets.redact(traceback.format_exc()))
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        from dbshift.config import redact
-
-        print(
-            redact(
-                f"error: internal error: {type(error).__name__}: {first} "
-                "(hint: run with --debug for the traceback and report it)",
-                None,
-            ),
-            file=sys.stderr,
+        internal = DbshiftError(
+            f"internal error: {type(error).__name__}: {first}",
+            hint="run with --debug for the traceback and report it",
         )
-        sys.exit(3)
+        mask_error(internal, secrets.redact)
+        Reporter(as_json=as_json).error(internal)
+        sys.exit(DbshiftError.exit_code)
     sys.exit(0)
 
 

@@ -1,0 +1,307 @@
+"""Security: a URL's password never reaches any output, and every identifier is quoted
+through the dialect, so a hostile name creates exactly that object and nothing else."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import dbshift
+from dbshift.schema.introspect import introspect
+from dbshift.schema.snapshot import Snapshot
+from tests.conftest import SERVER_URLS, ScratchDatabases
+from tests.helpers import Project, run_process
+
+SECRET = "s3cr3t-P4ss"
+
+
+def admin_engine(backend: str) -> sa.Engine:
+    return sa.create_engine(SERVER_URLS[backend], poolclass=sa.NullPool).execution_options(
+        isolation_level="AUTOCOMMIT"
+    )
+
+
+@pytest.fixture
+def secret_url(backend: str, db_url: str, scratch: ScratchDatabases) -> Iterator[str]:
+    """The test database through a role (PostgreSQL) or user (MariaDB) whose password is
+    SECRET; on SQLite, whose URLs carry no password, the plain URL."""
+    if backend == "sqlite":
+        yield db_url
+        return
+    name = f"dbshift_sec_{uuid.uuid4().hex[:8]}"
+    database = sa.make_url(db_url).database
+    admin = admin_engine(backend)
+    with admin.connect() as conn:
+        if backend == "postgresql":
+            conn.execute(sa.text(f"CREATE ROLE {name} LOGIN PASSWORD '{SECRET}'"))
+            conn.execute(sa.text(f"ALTER DATABASE {database} OWNER TO {name}"))
+        else:
+            conn.execute(sa.text(f"CREATE USER '{name}'@'%' IDENTIFIED BY '{SECRET}'"))
+            conn.execute(sa.text(f"GRANT ALL ON `{database}`.* TO '{name}'@'%'"))
+    try:
+        url = sa.make_url(db_url).set(username=name, password=SECRET)
+        yield url.render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            if backend == "postgresql":  # the role owns the database and what is in it
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                conn.execute(sa.text(f"DROP ROLE IF EXISTS {name}"))
+            else:
+                conn.execute(sa.text(f"DROP USER IF EXISTS '{name}'@'%'"))
+        admin.dispose()
+
+
+@pytest.fixture
+def project(
+    tmp_path: Path,
+    secret_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> Project:
+    project = Project(tmp_path / "proj", secret_url, capsys)
+    module = f"secmodels_{uuid.uuid4().hex[:8]}"
+    (project.root / f"{module}.py").write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        "sa.Table('m', metadata, sa.Column('id', sa.Integer, primary_key=True))\n"
+    )
+    with (project.root / "dbshift.toml").open("a") as toml:
+        toml.write(f'models = ["{module}:metadata"]\n')
+    monkeypatch.syspath_prepend(str(project.root))
+    return project
+
+
+def no_secret(*texts: str) -> None:
+    for text in texts:
+        assert SECRET not in text, text
+
+
+def test_no_command_prints_the_password(project: Project, backend: str) -> None:
+    """Every command, plain and --json, succeeding and failing."""
+    base = project.python("base", 'op.create_table("t", sa.Column("id", sa.Integer))')
+    masked = backend != "sqlite"
+    runs = [
+        project.ok("new", "-m", "second"),
+        project.ok("--json", "new", "-m", "third"),
+        project.ok("status"),
+        project.ok("--json", "status"),
+        project.ok("upgrade", "--dry-run"),
+        project.ok("upgrade"),
+        project.ok("history"),
+        project.ok("--json", "history"),
+        project.ok("heads"),
+        project.ok("--json", "heads"),
+        project.ok("show", base),
+        project.ok("--json", "show", base),
+        project.ok("downgrade", "-1"),
+        project.ok("--json", "downgrade", base),
+        project.ok("stamp", "head"),
+        project.ok("--json", "stamp", base),
+        project.ok("--json", "upgrade"),
+        project.ok("repair"),
+        project.ok("--json", "repair"),
+        project.ok("sql"),
+        project.ok("sql", "-o", "out.sql"),
+        project.ok("make", "-m", "from models"),
+        project.ok("--json", "make", "--check"),
+    ]
+    project.sql("broken", "CREATE TABEL oops (id INTEGER);")
+    runs += [project.fails(3, "upgrade"), project.fails(3, "--json", "upgrade")]
+    for result in runs:
+        no_secret(result.out, result.err)
+    no_secret((project.root / "out.sql").read_text())
+    status = project.ok("status").out
+    assert ("***@" in status) is masked, status
+    assert ('"url": "' + project.url.replace(SECRET, "***")) in project.ok("--json", "status").out
+
+
+def test_failures_on_the_server_hide_the_password(
+    project: Project, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A wrong database name and a migration whose own error message holds the URL."""
+    if backend != "sqlite":
+        wrong = sa.make_url(project.url).set(database="dbshift_no_such_database")
+        url = wrong.render_as_string(hide_password=False)
+        for args in (["status"], ["--json", "upgrade"], ["history"]):
+            result = project.fails(3, "--url", url, *args)
+            no_secret(result.out, result.err)
+            assert "***" in result.out + result.err
+    project.python("leaky", "import os\nraise RuntimeError('cannot use ' + os.environ['LEAKY'])")
+    monkeypatch.setenv("LEAKY", project.url)
+    for args in (["upgrade"], ["--json", "upgrade"]):
+        result = project.fails(3, *args)
+        no_secret(result.out, result.err)
+
+
+def test_verbose_logs_and_debug_tracebacks_hide_the_password(
+    project: Project, backend: str
+) -> None:
+    """`-v` logs every statement and `--debug` prints tracebacks: real processes, since
+    logging is configured once per process."""
+    project.python("base", 'op.create_table("t", sa.Column("id", sa.Integer))')
+    outputs = [run_process(["-v", "upgrade"], project.root)]
+    project.python("broken", 'op.execute("CREATE TABEL oops (id INTEGER)")')
+    outputs.append(run_process(["-v", "--debug", "upgrade"], project.root))
+    leaky = "import os\nraise ValueError(os.environ['LEAKY'])"
+    project.python("boom", leaky, parents=["20260101T000001_base"])
+    args = ["-v", "--debug", "upgrade", "20260101T000003_boom"]
+    outputs.append(run_process(args, project.root, env={"LEAKY": project.url}))
+    assert [o.returncode for o in outputs] == [0, 3, 3], [o.stderr for o in outputs]
+    assert "sqlalchemy.engine" in outputs[0].stderr and "Traceback" in outputs[1].stderr
+    for result in outputs:
+        no_secret(result.stdout, result.stderr)
+
+
+UNREACHABLE = [
+    f"postgresql+psycopg://u:{SECRET}@127.0.0.1:1/x",
+    f"mysql+pymysql://u:{SECRET}@127.0.0.1:1/x",
+    f"postgresql+psycopg://u:{SECRET.replace('-', ' ')}@127.0.0.1:1/x",  # a space in it
+    f"postgresql+psycopg://u:{SECRET.replace('-', '%2D')}@127.0.0.1:1/x",  # percent-encoded
+    f"postgresql+psycopg://u@127.0.0.1:1/x?password={SECRET}",
+    f"postgresql+psycopg://u:{SECRET}@127.0.0.1:notaport/x",  # malformed
+    f"postgresql+pg8000://u:{SECRET}@127.0.0.1:1/x",  # missing driver
+    f"oracle9://u:{SECRET}@127.0.0.1:1/x",  # unknown dialect
+    f"postgresql+psycopg://u:{SECRET}@[::1/x",  # unparsable
+]
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("url", UNREACHABLE)
+def test_errors_about_a_url_hide_its_password(project: Project, url: str) -> None:
+    secret_forms = {SECRET, SECRET.replace("-", " "), SECRET.replace("-", "%2D")}
+    results = [
+        project.cli("--url", url, "status"),
+        project.cli("--json", "--url", url, "upgrade"),
+        project.cli("make", "--dev-url", url, "-m", "x"),
+    ]
+    for result in results:
+        assert result.code in (2, 3), result.err
+        for secret in secret_forms:
+            assert secret not in result.out + result.err, result.out + result.err
+    with pytest.raises(dbshift.DbshiftError) as raised:
+        dbshift.status(dbshift.Config(url=url, migrations=project.migrations))
+    error = raised.value
+    shown = str(error) + repr(error) + "".join(traceback.format_exception(error))
+    for secret in secret_forms:
+        assert secret not in shown, shown
+
+
+@pytest.mark.backends("sqlite")
+def test_debug_traceback_of_a_connection_error_hides_the_password(project: Project) -> None:
+    result = run_process(["--debug", "--url", UNREACHABLE[0], "status"], project.root)
+    assert result.returncode == 3 and "Traceback" in result.stderr
+    no_secret(result.stdout, result.stderr)
+
+
+# -- identifiers ---------------------------------------------------------------------
+
+#: one name per quote character a dialect might use, each trying to end its quoting
+TABLES = ['x"; DROP TABLE y; --', "x`; DROP TABLE y; --", "x'; DROP TABLE y; --"]
+COLUMNS = ['c"; DROP TABLE y; --', "c`; DROP TABLE y; --", "c'; DROP TABLE y; --"]
+
+
+def canary(project: Project) -> None:
+    engine = project.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE y (id INTEGER)"))
+        conn.execute(sa.text("INSERT INTO y (id) VALUES (7)"))
+    engine.dispose()
+
+
+def schema(project: Project) -> Snapshot:
+    """The database as dbshift introspects it (SQLAlchemy's MySQL reflection doubles a
+    backtick in the names it reports, so `sa.inspect` cannot be the judge there)."""
+    engine = project.engine()
+    try:
+        with engine.connect() as conn:
+            return introspect(conn)
+    finally:
+        engine.dispose()
+
+
+def user_tables(project: Project) -> set[str]:
+    return set(schema(project).tables) - {"dbshift_history", "dbshift_log"}
+
+
+def columns(snapshot: Snapshot, table: str) -> list[str]:
+    found = snapshot.table(table)
+    assert found is not None, table
+    return [c.name for c in found.columns]
+
+
+def test_hostile_names_in_a_hand_written_migration(project: Project) -> None:
+    canary(project)
+    calls, inserts, deletes = [], [], []
+    for i, (table, column) in enumerate(zip(TABLES, COLUMNS, strict=True)):
+        first = f"{table} {i}"
+        calls += [
+            f"op.create_table({first!r}, sa.Column('id', sa.Integer, primary_key=True),"
+            f" sa.Column({column!r}, sa.String(30)))",
+            f"op.add_column({first!r}, sa.Column({column + ' 2'!r}, sa.Integer))",
+            f"op.create_index({'ix ' + column!r}, {first!r}, [{column!r}])",
+            f"op.create_unique_constraint({'uq ' + column!r}, {first!r}, [{column + ' 2'!r}])",
+            f"op.rename_column({first!r}, {column + ' 2'!r}, {column + ' 3'!r})",
+            f"op.rename_table({first!r}, {table!r})",
+        ]
+        rows = f"sa.table({table!r}, sa.column('id'), sa.column({column!r}))"
+        inserts.append(f"op.bulk_insert({rows}, [{{'id': 1, {column!r}: {column!r}}}])")
+        deletes.append(f"op.execute(sa.delete({rows}))")
+    project.python("hostile", "\n".join(calls))
+    project.python("rows", "\n".join(inserts), downgrade="\n".join(deletes))
+    project.ok("upgrade")
+    assert user_tables(project) == {"y", *TABLES}
+    assert project.query("SELECT id FROM y") == [(7,)]
+    snapshot = schema(project)
+    engine = project.engine()
+    quote = engine.dialect.identifier_preparer.quote
+    engine.dispose()
+    for table, column in zip(TABLES, COLUMNS, strict=True):
+        assert columns(snapshot, table) == ["id", column, column + " 3"]
+        indexes = {ix.name for ix in snapshot.tables[table].indexes}
+        assert "ix " + column in indexes, indexes
+        assert project.query(f"SELECT {quote(column)} FROM {quote(table)}") == [(column,)]
+    project.ok("downgrade", "base")
+    assert user_tables(project) == {"y"}
+    assert project.query("SELECT id FROM y") == [(7,)]
+
+
+def test_hostile_names_in_models_for_make(project: Project, backend: str) -> None:
+    canary(project)
+    sqlite = backend == "sqlite"  # which has no comments
+    module = f"hostile_{uuid.uuid4().hex[:8]}"
+    lines = ["import sqlalchemy as sa", "metadata = sa.MetaData()"]
+    for table, column in zip(TABLES, COLUMNS, strict=True):
+        lines += [
+            f"t = sa.Table({table!r}, metadata, sa.Column('id', sa.Integer, primary_key=True),",
+            f"    sa.Column({column!r}, sa.String(30), server_default={column!r},",
+            f"              comment={column!r}))",
+            f"sa.Index({'ix ' + column!r}, t.c[{column!r}])",
+        ]
+    (project.root / f"{module}.py").write_text("\n".join(lines) + "\n")
+    project.ok("--models", f"{module}:metadata", "make", "-m", "hostile")
+    (path,) = project.migrations.glob("*_hostile.py")
+    compile(path.read_text(), str(path), "exec")  # the file the names went into is Python
+    project.ok("upgrade")
+    assert user_tables(project) == {"y", *TABLES}
+    snapshot = schema(project)
+    engine = project.engine()
+    quote = engine.dialect.identifier_preparer.quote
+    for table, column in zip(TABLES, COLUMNS, strict=True):
+        assert columns(snapshot, table) == ["id", column]
+        found = snapshot.tables[table].column(column)
+        assert found is not None and found.comment == (None if sqlite else column), found
+        with engine.begin() as conn:  # the default, a string literal, is the name itself
+            conn.execute(sa.text(f"INSERT INTO {quote(table)} (id) VALUES (1)"))
+            value = conn.execute(sa.text(f"SELECT {quote(column)} FROM {quote(table)}"))
+            assert value.scalar() == column
+    engine.dispose()
+    project.ok("--models", f"{module}:metadata", "make", "--check")
+    project.ok("downgrade", "base")
+    assert user_tables(project) == {"y"}
+    assert project.query("SELECT id FROM y") == [(7,)]
+    del sys.modules[module]
