@@ -347,6 +347,18 @@ CASES: dict[str, Case] = {
         3,
         "u:***@127.0.0.1:1",
     ),
+    "unreachable server through an async driver": Case(
+        _nothing,
+        ["--url", "postgresql+asyncpg://u:hunter22@127.0.0.1:1/x", "status"],
+        3,
+        "cannot connect to postgresql+asyncpg://u:***@127.0.0.1:1/x",
+    ),
+    "host name that does not resolve": Case(
+        _nothing,
+        ["--url", "mysql+pymysql://u:hunter22@nonexistent.invalid/x", "status"],
+        3,
+        "nonexistent.invalid",
+    ),
     "database that does not exist": Case(_no_database, ["upgrade"], 3, "database error", True),
     # -- the command line ------------------------------------------------------------
     "unknown command": Case(_nothing, ["upgrad"], 2, "No such command 'upgrad'"),

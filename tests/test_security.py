@@ -167,6 +167,8 @@ UNREACHABLE = [
     f"postgresql+pg8000://u:{SECRET}@127.0.0.1:1/x",  # missing driver
     f"oracle9://u:{SECRET}@127.0.0.1:1/x",  # unknown dialect
     f"postgresql+psycopg://u:{SECRET}@[::1/x",  # unparsable
+    f"postgresql+asyncpg://u:{SECRET}@127.0.0.1:1/x",  # async
+    f"sqlite+aiosqlite://u:{SECRET}@/nonexistent/x.db",  # nonsense, but never printed
 ]
 
 
@@ -305,3 +307,9 @@ def test_hostile_names_in_models_for_make(project: Project, backend: str) -> Non
     assert user_tables(project) == {"y"}
     assert project.query("SELECT id FROM y") == [(7,)]
     del sys.modules[module]
+
+
+def test_a_configuration_prints_without_its_password() -> None:
+    config = dbshift.Config(url=f"postgresql://u:{SECRET}@h/x")
+    assert SECRET not in repr(config) and "u:***@h/x" in repr(config)
+    assert config.url == f"postgresql://u:{SECRET}@h/x"

@@ -65,6 +65,11 @@ class Config:
             raise ConfigError("lock_timeout must not be negative", hint="give a number of seconds")
         object.__setattr__(self, "lock_timeout", timeout)
 
+    def __repr__(self) -> str:
+        """Like the dataclass's, with the URL's password masked."""
+        fields = (f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+        return redact(f"{type(self).__name__}({', '.join(fields)})", self.url)
+
     @property
     def migrations_dir(self) -> Path:
         assert isinstance(self.migrations, Path)

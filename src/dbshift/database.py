@@ -7,6 +7,7 @@ All dbshift code below the API works on a synchronous `sa.Connection`. Async URL
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -186,6 +187,12 @@ class _translated:
             return
         if isinstance(error, exc.DBAPIError):
             raise database_error(self.config, error) from error
+        if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror)):
+            # async drivers (asyncpg) let the socket's own errors through unwrapped
+            raise DatabaseError(
+                self.config.redact(f"cannot connect to {mask_url(self.config.url)}: {error}"),
+                hint="check that the server is running and the URL's host and port",
+            ) from error
         if isinstance(error, (ModuleNotFoundError, ImportError)) and not isinstance(
             error, DbshiftError
         ):
@@ -200,7 +207,10 @@ def database_error(config: Config, error: exc.DBAPIError) -> DatabaseError:
             config.redact(f"database error on {where}: {message}"),
             hint="check that the server is running and the URL, user and password are right",
         )
-    return DatabaseError(config.redact(f"database error: {message}"))
+    return DatabaseError(
+        config.redact(f"database error on {where}: {message}"),
+        hint="check the URL, and the user's privileges on the database",
+    )
 
 
 def driver_message(error: BaseException) -> str:
