@@ -360,6 +360,13 @@ CASES: dict[str, Case] = {
         "nonexistent.invalid",
     ),
     "database that does not exist": Case(_no_database, ["upgrade"], 3, "database error", True),
+    "bookkeeping schema that does not exist": Case(
+        lambda p: p.python("more", TABLE.replace('"t"', '"t2"')),
+        ["--schema", "dbshift_nope", "upgrade"],
+        3,
+        "nope",
+        database=True,
+    ),
     # -- the command line ------------------------------------------------------------
     "unknown command": Case(_nothing, ["upgrad"], 2, "No such command 'upgrad'"),
     "unknown option to a command": Case(
