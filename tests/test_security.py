@@ -13,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 import dbshift
+from dbshift.config import mask_url, redact
 from dbshift.schema.introspect import introspect
 from dbshift.schema.snapshot import Snapshot
 from tests.conftest import SERVER_URLS, ScratchDatabases
@@ -333,3 +334,27 @@ def test_a_configuration_prints_without_its_password() -> None:
     config = dbshift.Config(url=f"postgresql://u:{SECRET}@h/x")
     assert SECRET not in repr(config) and "u:***@h/x" in repr(config)
     assert config.url == f"postgresql://u:{SECRET}@h/x"
+
+
+@pytest.mark.parametrize(
+    ("url", "masked"),
+    [
+        (f"postgresql://u:{SECRET}@h/x", "postgresql://u:***@h/x"),
+        ("postgresql://u:s3cr3t P4ss@h/x", "postgresql://u:***@h/x"),
+        ("postgresql://u:a%40b%3Ac@h/x", "postgresql://u:***@h/x"),
+        (
+            f"postgresql://u@h/x?sslmode=require&password={SECRET}",
+            "postgresql://u@h/x?sslmode=require&password=***",
+        ),
+        ("postgresql://postgres:postgres@h/x", "postgresql://postgres:***@h/x"),
+        ("sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db"),
+    ],
+)
+def test_mask_url(url: str, masked: str) -> None:
+    assert mask_url(url) == masked
+
+
+def test_redact_masks_the_password_in_every_spelling_but_not_inside_words() -> None:
+    url = "postgresql://u:a b%2Fc@h/x"  # the password is "a b/c"
+    assert redact("got a b/c, a b%2Fc and a+b%2Fc", url) == "got ***, *** and ***"
+    assert redact("postgresql is up", "postgresql://postgres:postgres@h/x") == "postgresql is up"

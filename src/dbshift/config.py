@@ -8,6 +8,7 @@ Precedence, lowest first: built-in defaults, the file's top level, the selected
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 import re
 import tomllib
@@ -227,34 +228,44 @@ _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]*:)(?P<passw
 _PASSWORD_IN_QUERY = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&\s]*)", re.IGNORECASE)
 
 
+#: the password of one whole URL, parsed as SQLAlchemy does (anything up to the `@`)
+_URL_PASSWORD = re.compile(r"^(?P<head>[a-zA-Z][\w+.-]*://[^:/@]*:)(?P<password>[^@]*)@")
+
+
 def mask_url(url: str | None) -> str:
     """The URL with its password replaced by `***`; safe to print."""
     if not url:
         return ""
-    return redact(url, url)
+    url = _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", url, count=1)
+    return _PASSWORD_IN_QUERY.sub(lambda m: m.group("head") + "***", url)
 
 
 def redact(text: str, url: str | None) -> str:
     """Mask every URL password in `text`, and the password of `url` wherever it appears.
 
     The password of `url` is taken as SQLAlchemy parses it, so one with characters the
-    pattern for other URLs stops at (a space, say) is masked too, raw and decoded."""
-    for secret in sorted(_secrets(url), key=len, reverse=True):
-        text = text.replace(secret, "***")
+    pattern for other URLs stops at (a space, say) is masked too, raw and encoded. It is
+    masked where it stands as a word of its own: a password `postgres` leaves the word
+    `postgresql` alone."""
+    secrets = _secrets(url)
+    if secrets is not None:
+        text = secrets.sub("***", text)
     text = _PASSWORD_IN_URL.sub(lambda m: m.group("head") + "***@", text)
     return _PASSWORD_IN_QUERY.sub(lambda m: m.group("head") + "***", text)
 
 
-def _secrets(url: str | None) -> set[str]:
-    """The password of `url` in every spelling it may be printed in."""
+@functools.lru_cache(maxsize=16)
+def _secrets(url: str | None) -> re.Pattern[str] | None:
+    """A pattern matching the password of `url` in every spelling it may be printed in."""
     if not url:
-        return set()
+        return None
     from urllib.parse import quote_plus, unquote
 
     found: set[str] = set()
-    match = _PASSWORD_IN_URL.search(url)
-    if match:
-        found.add(match.group("password"))
+    for pattern in (_URL_PASSWORD, _PASSWORD_IN_URL):
+        match = pattern.search(url)
+        if match:
+            found.add(match.group("password"))
     found.update(m.group("password") for m in _PASSWORD_IN_QUERY.finditer(url))
     try:
         import sqlalchemy as sa
@@ -263,10 +274,13 @@ def _secrets(url: str | None) -> set[str]:
     except Exception:  # an unparsable URL: the patterns above are all we have
         parsed = None
     if parsed is not None:
-        password = parsed.password
-        if password:
-            found.add(str(password))
+        if parsed.password:
+            found.add(str(parsed.password))
         value = parsed.query.get("password")
         found.update([value] if isinstance(value, str) else list(value or ()))
     spellings = {s for secret in found for s in (secret, unquote(secret), quote_plus(secret))}
-    return {s for s in spellings if len(s) >= 3}
+    words = sorted((s for s in spellings if len(s) >= 3), key=len, reverse=True)
+    if not words:
+        return None
+    either = "|".join(re.escape(word) for word in words)
+    return re.compile(f"(?<![A-Za-z0-9])(?:{either})(?![A-Za-z0-9])")
