@@ -16,6 +16,7 @@ import pytest
 import sqlalchemy as sa
 
 import dbshift
+from dbshift import errors
 from tests.helpers import Project, run_process
 
 PYTHON = [sys.executable, "-m", "dbshift"]
@@ -403,6 +404,19 @@ def test_bad_input(project: Project, case: str) -> None:
     assert len(message.splitlines()) == 1, message
     assert message.startswith("error: ") and "(hint: " in message, message
     assert project.fingerprint() == before
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_as_json(project: Project, case: str) -> None:
+    """With --json the same error is one JSON object on stdout, and stderr stays empty."""
+    bad = CASES[case]
+    bad.setup(project)
+    result = project.fails(bad.code, "--json", *bad.args)
+    error = result.json["error"]
+    assert error["exit_code"] == bad.code and bad.fragment in error["message"], error
+    assert error["hint"] and issubclass(getattr(errors, error["type"]), errors.DbshiftError)
+    assert result.err == ""
 
 
 @pytest.mark.backends("sqlite")
