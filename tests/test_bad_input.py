@@ -33,7 +33,7 @@ def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> 
     return project
 
 
-def _write(name: str, text: str) -> Callable[[Project], None]:
+def _malformed_file(name: str, text: str) -> Callable[[Project], None]:
     """A file written by hand, malformed on purpose (the helpers only write good ones)."""
     return lambda p: (p.migrations / name).write_text(text)
 
@@ -80,31 +80,31 @@ class Case:
 CASES: dict[str, Case] = {
     # -- headers and the graph (checked before the sum file and the database) ---------
     "malformed header: python without parents": Case(
-        _write("20270101T000000_x.py", '"""x"""\ndef upgrade(op):\n    pass\n'),
+        _malformed_file("20270101T000000_x.py", '"""x"""\ndef upgrade(op):\n    pass\n'),
         ["upgrade"],
         4,
         "20270101T000000_x.py:1: no `parents",
     ),
     "malformed header: parents not a literal": Case(
-        _write("20270101T000000_x.py", '"""x"""\nparents = get()\n'),
+        _malformed_file("20270101T000000_x.py", '"""x"""\nparents = get()\n'),
         ["status"],
         4,
         "20270101T000000_x.py:2: cannot read parents",
     ),
     "malformed header: parents not a list of ids": Case(
-        _write("20270101T000000_x.py", '"""x"""\nparents = [1, 2]\n'),
+        _malformed_file("20270101T000000_x.py", '"""x"""\nparents = [1, 2]\n'),
         ["heads"],
         4,
         "20270101T000000_x.py",
     ),
     "malformed header: sql without parents": Case(
-        _write("20270101T000000_x.sql", "-- x\n-- dbshift:up\nSELECT 1;\n"),
+        _malformed_file("20270101T000000_x.sql", "-- x\n-- dbshift:up\nSELECT 1;\n"),
         ["heads"],
         4,
         "20270101T000000_x.sql",
     ),
     "malformed header: transactional not a bool": Case(
-        _write(
+        _malformed_file(
             "20270101T000000_x.py",
             f'"""x"""\nparents = ["{BASE}"]\ntransactional = "no"\n',
         ),
@@ -113,22 +113,26 @@ CASES: dict[str, Case] = {
         "20270101T000000_x.py:3",
     ),
     "missing parent": Case(
-        _write("20270101T000000_x.py", '"""x"""\nparents = ["20200101T000000_gone"]\n'),
+        _malformed_file("20270101T000000_x.py", '"""x"""\nparents = ["20200101T000000_gone"]\n'),
         ["upgrade"],
         4,
         "20200101T000000_gone",
     ),
     "cycle": Case(
         lambda p: (
-            _write("20270101T000000_a.py", '"""a"""\nparents = ["20270101T000001_b"]\n')(p),
-            _write("20270101T000001_b.py", '"""b"""\nparents = ["20270101T000000_a"]\n')(p),
+            _malformed_file("20270101T000000_a.py", '"""a"""\nparents = ["20270101T000001_b"]\n')(
+                p
+            ),
+            _malformed_file("20270101T000001_b.py", '"""b"""\nparents = ["20270101T000000_a"]\n')(
+                p
+            ),
         ),
         ["upgrade"],
         4,
         "cycle",
     ),
     "duplicate id": Case(
-        _write(f"{BASE}.sql", "-- dup\n-- parents:\n-- dbshift:up\nSELECT 1;\n"),
+        _malformed_file(f"{BASE}.sql", "-- dup\n-- parents:\n-- dbshift:up\nSELECT 1;\n"),
         ["heads"],
         4,
         f"duplicate migration id {BASE}",
@@ -230,7 +234,7 @@ CASES: dict[str, Case] = {
         database=True,
     ),
     "no upgrade function": Case(
-        _write("20270101T000000_x.py", f'"""x"""\nparents = ["{BASE}"]\n'),
+        _malformed_file("20270101T000000_x.py", f'"""x"""\nparents = ["{BASE}"]\n'),
         ["upgrade"],
         3,
         "no `def upgrade(op)`",
@@ -318,6 +322,9 @@ CASES: dict[str, Case] = {
     ),
     "negative lock timeout": Case(
         _nothing, ["--lock-timeout", "-1", "upgrade"], 2, "lock_timeout must not be negative"
+    ),
+    "lock timeout not finite": Case(
+        _nothing, ["--lock-timeout", "nan", "upgrade"], 2, "lock_timeout must be a finite number"
     ),
     "lock timeout not a number": Case(
         _nothing, ["--lock-timeout", "soon", "upgrade"], 2, "'soon' is not a valid float"

@@ -111,6 +111,12 @@ def test_no_command_prints_the_password(project: Project, backend: str) -> None:
         project.ok("make", "-m", "from models"),
         project.ok("--json", "make", "--check"),
     ]
+    project.python("branch", 'op.execute("SELECT 1")', parents=[base])
+    runs += [
+        project.fails(1, "status", "--check"),
+        project.ok("merge"),
+        project.ok("--json", "-q", "upgrade"),
+    ]
     project.sql("broken", "CREATE TABEL oops (id INTEGER);")
     runs += [project.fails(3, "upgrade"), project.fails(3, "--json", "upgrade")]
     for result in runs:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 import os
 import re
 import tomllib
@@ -64,6 +65,11 @@ class Config:
             ) from None
         if timeout < 0:
             raise ConfigError("lock_timeout must not be negative", hint="give a number of seconds")
+        if not math.isfinite(timeout):
+            raise ConfigError(
+                f"lock_timeout must be a finite number, not {self.lock_timeout!r}",
+                hint="give a number of seconds, e.g. 3600 to wait an hour",
+            )
         object.__setattr__(self, "lock_timeout", timeout)
 
     def __repr__(self) -> str:
