@@ -377,6 +377,7 @@ def test_a_configuration_prints_without_its_password() -> None:
             "postgresql://u@h/x?sslmode=require&password=***",
         ),
         ("postgresql://postgres:postgres@h/x", "postgresql://postgres:***@h/x"),
+        ("postgresql://u:p@ss@h/x?application_name=a", "postgresql://u:***@h/x?application_name=a"),
         ("sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db"),
     ],
 )

@@ -234,8 +234,9 @@ _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]*:)(?P<passw
 _PASSWORD_IN_QUERY = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&\s]*)", re.IGNORECASE)
 
 
-#: the password of one whole URL, parsed as SQLAlchemy does (anything up to the `@`)
-_URL_PASSWORD = re.compile(r"^(?P<head>[a-zA-Z][\w+.-]*://[^:/@]*:)(?P<password>[^@]*)@")
+#: the password of one whole URL: up to its last `@` before any `?`, so that one with an
+#: unencoded `@` or space is masked whole (SQLAlchemy would stop at the first `@`)
+_URL_PASSWORD = re.compile(r"^(?P<head>[a-zA-Z][\w+.-]*://[^:/@]*:)(?P<password>[^?]*)@")
 
 
 def mask_url(url: str | None) -> str:
