@@ -3,6 +3,7 @@ through the dialect, so a hostile name creates exactly that object and nothing e
 
 from __future__ import annotations
 
+import logging
 import sys
 import traceback
 import uuid
@@ -119,6 +120,10 @@ def test_no_command_prints_the_password(project: Project, backend: str) -> None:
     ]
     project.sql("broken", "CREATE TABEL oops (id INTEGER);")
     runs += [project.fails(3, "upgrade"), project.fails(3, "--json", "upgrade")]
+    verbose = project.ok("-v", "history")
+    assert "sqlalchemy.engine.Engine: SELECT dbshift_history.id" in verbose.err
+    assert not logging.getLogger("sqlalchemy.engine").handlers  # -v cleans up after itself
+    runs.append(verbose)
     for result in runs:
         no_secret(result.out, result.err)
     no_secret((project.root / "out.sql").read_text())

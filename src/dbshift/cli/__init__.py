@@ -40,6 +40,17 @@ class Secrets:
         return text
 
 
+_SQL_LOG = logging.getLogger("sqlalchemy.engine")
+_SQL_LOG_HANDLER = "dbshift -v"
+
+
+def _stop_sql_log() -> None:
+    """Detach what `-v` attached, so that `main()` called in a process leaves no trace."""
+    for handler in [h for h in _SQL_LOG.handlers if h.get_name() == _SQL_LOG_HANDLER]:
+        _SQL_LOG.removeHandler(handler)
+        _SQL_LOG.setLevel(logging.NOTSET)
+
+
 class _RedactingFilter(logging.Filter):
     def __init__(self, secrets: Secrets) -> None:
         super().__init__()
@@ -147,15 +158,12 @@ def cli(
     secrets = ctx.obj if isinstance(ctx.obj, Secrets) else Secrets()
     secrets.add(url)
     if verbose:
-        engine_log = logging.getLogger("sqlalchemy.engine")
-        for earlier in [h for h in engine_log.handlers if hasattr(h, "dbshift")]:
-            engine_log.removeHandler(earlier)  # an earlier run in this process (tests)
         handler = logging.StreamHandler(sys.stderr)
         handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
         handler.addFilter(_RedactingFilter(secrets))
-        handler.dbshift = True  # type: ignore[attr-defined]
-        engine_log.addHandler(handler)
-        engine_log.setLevel(logging.INFO)
+        handler.set_name(_SQL_LOG_HANDLER)
+        _SQL_LOG.addHandler(handler)
+        _SQL_LOG.setLevel(logging.INFO)
     overrides = {
         "url": url,
         "migrations": migrations,
@@ -418,6 +426,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         mask_error(internal, secrets.redact)
         Reporter(as_json=as_json).error(internal)
         sys.exit(DbshiftError.exit_code)
+    finally:
+        _stop_sql_log()
     sys.exit(0)
 
 
