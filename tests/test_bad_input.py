@@ -112,6 +112,27 @@ CASES: dict[str, Case] = {
         4,
         "20270101T000000_x.py:3",
     ),
+    "malformed header: empty python file": Case(
+        _malformed_file("20270101T000000_x.py", ""), ["heads"], 4, "20270101T000000_x.py:1"
+    ),
+    "malformed header: not utf-8": Case(
+        lambda p: (p.migrations / "20270101T000000_x.py").write_bytes(b"\xff\xfe\x00 oops"),
+        ["heads"],
+        4,
+        "20270101T000000_x.py: not UTF-8",
+    ),
+    "malformed header: sql down section without an up section": Case(
+        _malformed_file("20270101T000000_x.sql", "-- x\n-- parents:\n-- dbshift:down\nSELECT 1;\n"),
+        ["heads"],
+        4,
+        "20270101T000000_x.sql:4",
+    ),
+    "migration that is its own parent": Case(
+        _malformed_file("20270101T000000_x.py", '"""x"""\nparents = ["20270101T000000_x"]\n'),
+        ["upgrade"],
+        4,
+        "cycle: 20270101T000000_x.py -> 20270101T000000_x.py",
+    ),
     "missing parent": Case(
         _malformed_file("20270101T000000_x.py", '"""x"""\nparents = ["20200101T000000_gone"]\n'),
         ["upgrade"],
