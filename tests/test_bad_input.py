@@ -255,6 +255,8 @@ CASES: dict[str, Case] = {
         database=True,
     ),
     "no upgrade function": Case(
+        # a valid header written by hand: when the sum file lands, this one file must be
+        # entered in it (or written through the helpers), or the sum check fires first
         _malformed_file("20270101T000000_x.py", f'"""x"""\nparents = ["{BASE}"]\n'),
         ["upgrade"],
         3,
