@@ -3,14 +3,26 @@ traceback unless --debug, and the database and files exactly as they were."""
 
 from __future__ import annotations
 
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+import dbshift
+from dbshift import errors
 from tests.helpers import Project, run_process
 
+PYTHON = [sys.executable, "-m", "dbshift"]
+
 TABLE = 'op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))'
+BASE = "20260101T000001_base"
 
 
 @pytest.fixture
@@ -21,176 +33,420 @@ def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> 
     return project
 
 
-def _write(name: str, text: str) -> Callable[[Project], None]:
+def _malformed_file(name: str, text: str) -> Callable[[Project], None]:
+    """A file written by hand, malformed on purpose (the helpers only write good ones)."""
     return lambda p: (p.migrations / name).write_text(text)
 
 
-# (setup, command, exit code, text the one-line message must contain)
-CASES: dict[str, tuple[Callable[[Project], None], list[str], int, str]] = {
-    "header without parents": (
-        _write("20270101T000000_x.py", '"""x"""\ndef upgrade(op):\n    pass\n'),
+def _toml(text: str) -> Callable[[Project], None]:
+    """Replace dbshift.toml; `{url}` is the test database's URL."""
+    return lambda p: (p.root / "dbshift.toml").write_text(text.replace("{url}", p.url))
+
+
+def _applied(write: Callable[[Project], object]) -> Callable[[Project], None]:
+    """Write a migration with `write`, then apply it."""
+
+    def setup(p: Project) -> None:
+        write(p)
+        p.ok("upgrade")
+
+    return setup
+
+
+def _no_database(p: Project) -> None:
+    """Point the configuration at a database that does not exist on the same server."""
+    if p.url.startswith("sqlite"):
+        url = "sqlite:////nonexistent-dbshift-dir/app.db"
+    else:
+        url = p.url.rsplit("/", 1)[0] + "/dbshift_no_such_database"
+    (p.root / "dbshift.toml").write_text(f'url = "{url}"\n')
+
+
+def _nothing(p: Project) -> None:
+    pass
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    setup: Callable[[Project], object]
+    args: list[str]
+    code: int
+    #: text the one-line message must contain (it names the culprit)
+    fragment: str
+    #: the case reaches the database: run it on every backend, not only SQLite
+    database: bool = False
+
+
+CASES: dict[str, Case] = {
+    # -- headers and the graph (checked before the sum file and the database) ---------
+    "malformed header: python without parents": Case(
+        _malformed_file("20270101T000000_x.py", '"""x"""\ndef upgrade(op):\n    pass\n'),
         ["upgrade"],
         4,
         "20270101T000000_x.py:1: no `parents",
     ),
-    "unreadable parents": (
-        _write("20270101T000000_x.py", '"""x"""\nparents = get()\n'),
+    "malformed header: parents not a literal": Case(
+        _malformed_file("20270101T000000_x.py", '"""x"""\nparents = get()\n'),
         ["status"],
         4,
         "20270101T000000_x.py:2: cannot read parents",
     ),
-    "missing parent": (
-        _write("20270101T000000_x.py", '"""x"""\nparents = ["20200101T000000_gone"]\n'),
+    "malformed header: parents not a list of ids": Case(
+        _malformed_file("20270101T000000_x.py", '"""x"""\nparents = [1, 2]\n'),
+        ["heads"],
+        4,
+        "20270101T000000_x.py",
+    ),
+    "malformed header: sql without parents": Case(
+        _malformed_file("20270101T000000_x.sql", "-- x\n-- dbshift:up\nSELECT 1;\n"),
+        ["heads"],
+        4,
+        "20270101T000000_x.sql",
+    ),
+    "malformed header: transactional not a bool": Case(
+        _malformed_file(
+            "20270101T000000_x.py",
+            f'"""x"""\nparents = ["{BASE}"]\ntransactional = "no"\n',
+        ),
+        ["heads"],
+        4,
+        "20270101T000000_x.py:3",
+    ),
+    "malformed header: empty python file": Case(
+        _malformed_file("20270101T000000_x.py", ""), ["heads"], 4, "20270101T000000_x.py:1"
+    ),
+    "malformed header: not utf-8": Case(
+        lambda p: (p.migrations / "20270101T000000_x.py").write_bytes(b"\xff\xfe\x00 oops"),
+        ["heads"],
+        4,
+        "20270101T000000_x.py: not UTF-8",
+    ),
+    "malformed header: sql down section without an up section": Case(
+        _malformed_file("20270101T000000_x.sql", "-- x\n-- parents:\n-- dbshift:down\nSELECT 1;\n"),
+        ["heads"],
+        4,
+        "20270101T000000_x.sql:4",
+    ),
+    "migration that is its own parent": Case(
+        _malformed_file("20270101T000000_x.py", '"""x"""\nparents = ["20270101T000000_x"]\n'),
+        ["upgrade"],
+        4,
+        "cycle: 20270101T000000_x.py -> 20270101T000000_x.py",
+    ),
+    "missing parent": Case(
+        _malformed_file("20270101T000000_x.py", '"""x"""\nparents = ["20200101T000000_gone"]\n'),
         ["upgrade"],
         4,
         "20200101T000000_gone",
     ),
-    "cycle": (
+    "cycle": Case(
         lambda p: (
-            _write("20270101T000000_a.py", '"""a"""\nparents = ["20270101T000001_b"]\n')(p),
-            _write("20270101T000001_b.py", '"""b"""\nparents = ["20270101T000000_a"]\n')(p),
+            _malformed_file("20270101T000000_a.py", '"""a"""\nparents = ["20270101T000001_b"]\n')(
+                p
+            ),
+            _malformed_file("20270101T000001_b.py", '"""b"""\nparents = ["20270101T000000_a"]\n')(
+                p
+            ),
         ),
         ["upgrade"],
         4,
         "cycle",
     ),
-    "duplicate id": (
-        _write("20260101T000001_base.sql", "-- dup\n-- parents:\n-- dbshift:up\nSELECT 1;\n"),
+    "duplicate id": Case(
+        _malformed_file(f"{BASE}.sql", "-- dup\n-- parents:\n-- dbshift:up\nSELECT 1;\n"),
         ["heads"],
         4,
-        "duplicate migration id 20260101T000001_base",
+        f"duplicate migration id {BASE}",
     ),
-    "ambiguous prefix": (
+    # (main adds two cases here: "tampered sum file" and "missing sum file")
+    # -- targets ---------------------------------------------------------------------
+    "ambiguous prefix": Case(
         lambda p: p.python("other", 'op.execute("SELECT 1")'),
         ["upgrade", "2026"],
         2,
         "ambiguous",
+        database=True,
     ),
-    "unknown target": (lambda p: None, ["upgrade", "nonexistent"], 2, "nonexistent"),
-    "downgrade needs a target": (lambda p: None, ["downgrade"], 2, "TARGET"),
-    "several heads": (
+    "unknown target": Case(_nothing, ["upgrade", "nonexistent"], 2, "nonexistent", database=True),
+    "downgrade needs a target": Case(_nothing, ["downgrade"], 2, "Missing argument 'TARGET'"),
+    "head with several heads": Case(
         lambda p: (
-            p.python("l", 'op.execute("SELECT 1")', parents=["20260101T000001_base"]),
-            p.python("r", 'op.execute("SELECT 1")', parents=["20260101T000001_base"]),
+            p.python("l", 'op.execute("SELECT 1")', parents=[BASE]),
+            p.python("r", 'op.execute("SELECT 1")', parents=[BASE]),
         ),
         ["upgrade", "head"],
         2,
-        "heads",
+        "2 heads",
+        database=True,
     ),
-    "sql syntax error": (
+    "downgrade to a migration that is not applied": Case(
+        lambda p: p.python("later", 'op.execute("SELECT 1")'),
+        ["downgrade", "20260101T000002_later"],
+        2,
+        "20260101T000002_later is not applied",
+        database=True,
+    ),
+    "downgrade to a migration on a branch that is not applied": Case(
+        lambda p: (
+            _applied(lambda p: p.python("l", 'op.execute("SELECT 1")', parents=[BASE]))(p),
+            p.python("r", 'op.execute("SELECT 1")', parents=[BASE]),
+        ),
+        ["downgrade", "20260101T000003_r"],
+        2,
+        "20260101T000003_r is not applied",
+        database=True,
+    ),
+    "target below the first migration": Case(
+        _nothing, ["downgrade", f"{BASE}-2"], 2, "goes below the first migration", database=True
+    ),
+    "upgrade with a negative relative target": Case(
+        _nothing, ["upgrade", "-1"], 2, "-N reverts migrations", database=True
+    ),
+    "relative target that is not a number": Case(
+        _nothing, ["upgrade", "+x"], 2, "invalid target '+x'", database=True
+    ),
+    "stamp of an unknown target": Case(
+        _nothing, ["stamp", "nonexistent"], 2, "unknown migration 'nonexistent'", database=True
+    ),
+    "show of an unknown id": Case(
+        _nothing, ["show", "nonexistent"], 2, "unknown migration 'nonexistent'", database=True
+    ),
+    "repair of an unrecorded migration": Case(
+        _nothing,
+        ["repair", "--rolled-back", "nothing_like_it"],
+        2,
+        "is not recorded",
+        database=True,
+    ),
+    # -- migrations that fail --------------------------------------------------------
+    "sql syntax error": Case(
         lambda p: p.sql("bad", "CREATE TABEL oops (id INTEGER);"),
         ["upgrade"],
         3,
         "CREATE TABEL oops",
+        database=True,
     ),
-    "python exception": (
-        lambda p: p.python("boom", "raise ValueError('no good')"),
-        ["upgrade"],
-        3,
-        "ValueError: no good",
-    ),
-    "missing import": (
-        lambda p: p.python("imp", "import not_a_module_anywhere"),
-        ["upgrade"],
-        3,
-        "not_a_module_anywhere",
-    ),
-    "python syntax error": (
-        lambda p: p.python("syn", "op.create_table(("),
-        ["upgrade"],
-        3,
-        "syntax error",
-    ),
-    "no upgrade function": (
-        _write("20270101T000000_x.py", '"""x"""\nparents = ["20260101T000001_base"]\n'),
-        ["upgrade"],
-        3,
-        "no `def upgrade(op)`",
-    ),
-    "unterminated sql string": (
+    "unterminated sql string": Case(
         lambda p: p.sql("q", "INSERT INTO t VALUES ('oops);"),
         ["upgrade"],
         3,
         "unterminated",
+        database=True,
     ),
-    "edited applied migration": (
-        lambda p: (p.migrations / "20260101T000001_base.py").write_text(
-            (p.migrations / "20260101T000001_base.py").read_text() + "# x\n"
-        ),
+    "python exception": Case(
+        lambda p: p.python("boom", "raise ValueError('no good')"),
         ["upgrade"],
-        4,
-        "was edited after it was applied",
-    ),
-    "deleted applied migration": (
-        lambda p: (p.migrations / "20260101T000001_base.py").unlink(),
-        ["upgrade"],
-        4,
-        "has no file",
-    ),
-    "invalid toml": (
-        lambda p: (p.root / "dbshift.toml").write_text("url = ["),
-        ["status"],
-        2,
-        "invalid TOML",
-    ),
-    "unknown environment": (
-        lambda p: None,
-        ["--env", "nope", "status"],
-        2,
-        "unknown environment 'nope'",
-    ),
-    "missing migrations folder": (
-        lambda p: None,
-        ["--migrations", "nowhere", "status"],
-        2,
-        "migrations folder not found",
-    ),
-    "new without message": (lambda p: None, ["new"], 2, "--message"),
-    "merge with one head": (lambda p: None, ["merge"], 2, "nothing to merge"),
-    "malformed url": (lambda p: None, ["--url", "not a url", "status"], 2, "invalid database URL"),
-    "missing driver": (
-        lambda p: None,
-        ["--url", "postgresql+pg8000://u:pw123@localhost/x", "status"],
-        2,
-        "driver",
-    ),
-    "unreachable server": (
-        lambda p: None,
-        ["--url", "postgresql+psycopg://u:hunter22@127.0.0.1:1/x", "status"],
         3,
-        "u:***@127.0.0.1:1",
+        "ValueError: no good",
+        database=True,
     ),
-    "unknown command": (lambda p: None, ["upgrad"], 2, "upgrad"),
-    "repair of an unrecorded migration": (
-        lambda p: None,
-        ["repair", "--rolled-back", "nothing_like_it"],
-        2,
-        "is not recorded",
+    "missing import": Case(
+        lambda p: p.python("imp", "import not_a_module_anywhere"),
+        ["upgrade"],
+        3,
+        "not_a_module_anywhere",
+        database=True,
     ),
-    "single transaction with a non-transactional migration": (
+    "python syntax error": Case(
+        lambda p: p.python("syn", "op.create_table(("),
+        ["upgrade"],
+        3,
+        "syntax error",
+        database=True,
+    ),
+    "no upgrade function": Case(
+        # a valid header written by hand: when the sum file lands, this one file must be
+        # entered in it (or written through the helpers), or the sum check fires first
+        _malformed_file("20270101T000000_x.py", f'"""x"""\nparents = ["{BASE}"]\n'),
+        ["upgrade"],
+        3,
+        "no `def upgrade(op)`",
+        database=True,
+    ),
+    "downgrade of an irreversible python migration": Case(
+        _applied(lambda p: p.python("raw", 'op.execute("UPDATE t SET id = id")')),
+        ["downgrade", "-1"],
+        3,
+        "20260101T000002_raw.py",
+        database=True,
+    ),
+    "downgrade of a sql migration without a down section": Case(
+        _applied(lambda p: p.sql("raw", "UPDATE t SET id = id;")),
+        ["downgrade", "base"],
+        3,
+        "20260101T000002_raw.sql has no `-- dbshift:down` section",
+        database=True,
+    ),
+    "single transaction with a non-transactional migration": Case(
         lambda p: p.python("ix", 'op.execute("SELECT 1")', header="transactional = False\n"),
         ["upgrade", "--single-transaction"],
         2,
         "--single-transaction",
+        database=True,
+    ),
+    # -- applied migrations changed ----------------------------------------------------
+    "edited applied migration": Case(
+        lambda p: (p.migrations / f"{BASE}.py").write_text(
+            (p.migrations / f"{BASE}.py").read_text() + "# x\n"
+        ),
+        ["upgrade"],
+        4,
+        "was edited after it was applied",
+        database=True,
+    ),
+    "deleted applied migration": Case(
+        lambda p: (p.migrations / f"{BASE}.py").unlink(),
+        ["upgrade"],
+        4,
+        "has no file",
+        database=True,
+    ),
+    # -- configuration ---------------------------------------------------------------
+    "invalid toml": Case(_toml("url = ["), ["status"], 2, "invalid TOML"),
+    "missing config file": Case(
+        _nothing, ["-c", "nope.toml", "status"], 2, "configuration file not found: nope.toml"
+    ),
+    "no url configured": Case(_toml(""), ["status"], 2, "no database URL configured"),
+    "unknown environment": Case(
+        _nothing, ["--env", "nope", "status"], 2, "unknown environment 'nope'"
+    ),
+    "environments not a table": Case(
+        _toml('url = "{url}"\nenvironments = 3\n'), ["status"], 2, "`environments` must be"
+    ),
+    "unknown config key": Case(
+        _toml('url = "{url}"\nlock_timout = 3\n'), ["status"], 2, "unknown key 'lock_timout'"
+    ),
+    "config lock_timeout not a number": Case(
+        _toml('url = "{url}"\nlock_timeout = "soon"\n'),
+        ["status"],
+        2,
+        "invalid lock_timeout 'soon'",
+    ),
+    "config url of the wrong type": Case(
+        _toml("url = 5\n"), ["status"], 2, "`url` must be a string"
+    ),
+    "config lock_timeout of the wrong type": Case(
+        _toml('url = "{url}"\nlock_timeout = [1]\n'), ["status"], 2, "`lock_timeout` must be"
+    ),
+    "config migrations of the wrong type": Case(
+        _toml('url = "{url}"\nmigrations = ["a"]\n'), ["status"], 2, "migrations"
+    ),
+    "config table_prefix invalid": Case(
+        _toml('url = "{url}"\ntable_prefix = "x; drop"\n'), ["status"], 2, "table_prefix"
+    ),
+    "unset environment variable in config": Case(
+        _toml('url = "${DBSHIFT_TEST_UNSET_VARIABLE}"\n'),
+        ["status"],
+        2,
+        "DBSHIFT_TEST_UNSET_VARIABLE is not set",
+    ),
+    "missing migrations folder": Case(
+        _nothing, ["--migrations", "nowhere", "status"], 2, "migrations folder not found"
+    ),
+    "negative lock timeout": Case(
+        _nothing, ["--lock-timeout", "-1", "upgrade"], 2, "lock_timeout must not be negative"
+    ),
+    "lock timeout not finite": Case(
+        _nothing, ["--lock-timeout", "nan", "upgrade"], 2, "lock_timeout must be a finite number"
+    ),
+    "lock timeout not a number": Case(
+        _nothing, ["--lock-timeout", "soon", "upgrade"], 2, "'soon' is not a valid float"
+    ),
+    # -- URLs and servers ------------------------------------------------------------
+    "malformed url": Case(_nothing, ["--url", "not a url", "status"], 2, "invalid database URL"),
+    "url with an unknown dialect": Case(
+        _nothing,
+        ["--url", "oracle9://u:hunter22@h/x", "status"],
+        2,
+        "unknown database dialect 'oracle9'",
+    ),
+    "url with an unknown driver": Case(
+        _nothing,
+        ["--url", "postgresql+nodriver://u:hunter22@h/x", "status"],
+        2,
+        "unknown database driver 'postgresql+nodriver'",
+    ),
+    "missing driver": Case(
+        _nothing,
+        ["--url", "postgresql+pg8000://u:hunter22@localhost/x", "status"],
+        2,
+        "driver 'postgresql+pg8000' is not available",
+    ),
+    "unreachable server": Case(
+        _nothing,
+        ["--url", "postgresql+psycopg://u:hunter22@127.0.0.1:1/x", "status"],
+        3,
+        "u:***@127.0.0.1:1",
+    ),
+    "unreachable server through an async driver": Case(
+        _nothing,
+        ["--url", "postgresql+asyncpg://u:hunter22@127.0.0.1:1/x", "status"],
+        3,
+        "cannot connect to postgresql+asyncpg://u:***@127.0.0.1:1/x",
+    ),
+    "host name that does not resolve": Case(
+        _nothing,
+        ["--url", "mysql+pymysql://u:hunter22@nonexistent.invalid/x", "status"],
+        3,
+        "nonexistent.invalid",
+    ),
+    "database that does not exist": Case(_no_database, ["upgrade"], 3, "database error", True),
+    "bookkeeping schema that does not exist": Case(
+        lambda p: p.python("more", TABLE.replace('"t"', '"t2"')),
+        ["--schema", "dbshift_nope", "upgrade"],
+        3,
+        "nope",
+        database=True,
+    ),
+    # -- the command line ------------------------------------------------------------
+    "unknown command": Case(_nothing, ["upgrad"], 2, "No such command 'upgrad'"),
+    "unknown option to a command": Case(
+        _nothing, ["upgrade", "--dry"], 2, "No such option '--dry'. Did you mean '--dry-run'?"
+    ),
+    "new without message": Case(_nothing, ["new"], 2, "--message"),
+    "new with an empty message": Case(_nothing, ["new", "-m", " "], 2, "needs a message"),
+    "merge with one head": Case(_nothing, ["merge"], 2, "nothing to merge", database=True),
+    "sql for an unknown dialect": Case(
+        _nothing, ["sql", "--dialect", "oracle9"], 2, "unknown dialect 'oracle9'"
     ),
 }
 
 
-@pytest.mark.parametrize("case", sorted(CASES))
+def test_the_catalogue_is_complete() -> None:
+    assert len(CASES) >= 40
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(name, marks=() if CASES[name].database else pytest.mark.backends("sqlite"))
+        for name in sorted(CASES)
+    ],
+)
 def test_bad_input(project: Project, case: str) -> None:
-    setup, args, code, fragment = CASES[case]
-    setup(project)
+    bad = CASES[case]
+    bad.setup(project)
     before = project.fingerprint()
-    result = project.fails(code, *args)
+    result = project.fails(bad.code, *bad.args)
     message = result.err.strip()
-    assert fragment in message, message
+    assert bad.fragment in message, message
     assert "hunter22" not in result.err + result.out
-    if not message.startswith("Error:") and not message.startswith(
-        "Usage:"
-    ):  # click's own usage errors
-        assert len(message.splitlines()) == 1, message
-        assert message.startswith("error: ") and "(hint: " in message, message
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith("error: ") and "(hint: " in message, message
     assert project.fingerprint() == before
+
+
+@pytest.mark.backends("sqlite")
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_input_as_json(project: Project, case: str) -> None:
+    """With --json the same error is one JSON object on stdout, and stderr stays empty."""
+    bad = CASES[case]
+    bad.setup(project)
+    result = project.fails(bad.code, "--json", *bad.args)
+    error = result.json["error"]
+    assert error["exit_code"] == bad.code and bad.fragment in error["message"], error
+    assert error["hint"] and issubclass(getattr(errors, error["type"]), errors.DbshiftError)
+    assert result.err == ""
 
 
 @pytest.mark.backends("sqlite")
@@ -209,8 +465,95 @@ def test_json_errors(project: Project) -> None:
     assert error["exit_code"] == 2 and "nonexistent" in error["message"] and error["hint"]
 
 
+@pytest.mark.backends("sqlite")
+def test_click_usage_errors_are_json_too(project: Project) -> None:
+    error = project.fails(2, "--json", "downgrade").json["error"]
+    assert error == {
+        "message": "Missing argument 'TARGET'.",
+        "hint": "see `dbshift downgrade --help`",
+        "exit_code": 2,
+        "type": "UsageError",
+    }
+
+
 @pytest.mark.backends("mysql")
-def test_wrong_password(project: Project) -> None:
-    url = project.url.replace("root@", "root:wrong-secret@")
-    result = project.fails(3, "--url", url, "status")
-    assert "wrong-secret" not in result.err and "***" in result.err
+def test_wrong_password_mysql(project: Project) -> None:
+    user = f"dbshift_pw_{uuid.uuid4().hex[:8]}"
+    database = sa.make_url(project.url).database
+    admin = sa.create_engine(project.url, poolclass=sa.NullPool)
+    with admin.begin() as conn:
+        conn.execute(sa.text(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'right-P4ss'"))
+        conn.execute(sa.text(f"GRANT ALL ON `{database}`.* TO '{user}'@'%'"))
+    try:
+        url = sa.make_url(project.url).set(username=user, password="wrong-secret")
+        before = project.fingerprint()
+        result = project.fails(3, "--url", url.render_as_string(hide_password=False), "upgrade")
+        message = result.err.strip()
+        assert f"Access denied for user '{user}'" in message and "***" in message, message
+        assert len(message.splitlines()) == 1 and "(hint: " in message
+        assert "wrong-secret" not in result.err + result.out
+        assert project.fingerprint() == before
+        right = url.set(password="right-P4ss").render_as_string(hide_password=False)
+        project.ok("--url", right, "status")
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f"DROP USER IF EXISTS '{user}'@'%'"))
+        admin.dispose()
+
+
+@pytest.mark.backends("postgresql")
+def test_wrong_password_postgresql(project: Project) -> None:
+    """The test server trusts every connection from 127.0.0.1 (pg_hba `trust`), so it
+    never checks a password: a wrong one is accepted. What fails whatever pg_hba says is
+    a role that does not exist; the password in that URL is masked all the same."""
+    role = f"dbshift_pw_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(project.url, poolclass=sa.NullPool)
+    with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text(f"CREATE ROLE {role} LOGIN PASSWORD 'right-P4ss'"))
+    try:
+        url = sa.make_url(project.url).set(username=role, password="wrong-secret")
+        trusted = project.cli("--url", url.render_as_string(hide_password=False), "heads")
+        assert trusted.code == 0, "the server checks passwords: test a wrong one directly"
+        missing = url.set(username=f"{role}_missing")
+        before = project.fingerprint()
+        result = project.fails(3, "--url", missing.render_as_string(hide_password=False), "upgrade")
+        message = result.err.strip()
+        assert f'role "{role}_missing" does not exist' in message, message
+        assert f"{role}_missing:***@" in message and "(hint: " in message
+        assert len(message.splitlines()) == 1
+        assert "wrong-secret" not in result.err + result.out
+        assert project.fingerprint() == before
+    finally:
+        with admin.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.execute(sa.text(f"DROP ROLE IF EXISTS {role}"))
+        admin.dispose()
+
+
+@pytest.mark.backends("sqlite")
+def test_new_in_a_read_only_folder(project: Project) -> None:
+    """We run as root, which writes anywhere. `setpriv` drops every capability (root
+    then obeys permission bits like any user) and runs `dbshift new` as a real process
+    on a folder with mode 0555: the folder is not writable for its owner either."""
+    if shutil.which("setpriv") is None:
+        pytest.skip("setpriv (util-linux) is not installed: cannot drop root's capabilities")
+    src = str(Path(dbshift.__file__).parent.parent)
+    env = {"PYTHONPATH": os.pathsep.join([src, os.environ.get("PYTHONPATH", "")])}
+    before = project.fingerprint()
+    project.migrations.chmod(0o555)
+    try:
+        result = subprocess.run(
+            ["setpriv", "--bounding-set=-all", "--inh-caps=-all", *PYTHON, "new", "-m", "x"],
+            cwd=project.root,
+            capture_output=True,
+            text=True,
+            env={**os.environ, **env},
+            timeout=120,
+        )
+    finally:
+        project.migrations.chmod(0o755)
+    message = result.stderr.strip()
+    assert result.returncode == 2, message
+    assert message.startswith("error: cannot write ") and "Permission denied" in message
+    assert "(hint: check that the migrations folder is writable)" in message
+    assert len(message.splitlines()) == 1 and "Traceback" not in message
+    assert project.fingerprint() == before

@@ -8,6 +8,8 @@ Precedence, lowest first: built-in defaults, the file's top level, the selected
 from __future__ import annotations
 
 import dataclasses
+import functools
+import math
 import os
 import re
 import tomllib
@@ -63,7 +65,17 @@ class Config:
             ) from None
         if timeout < 0:
             raise ConfigError("lock_timeout must not be negative", hint="give a number of seconds")
+        if not math.isfinite(timeout):
+            raise ConfigError(
+                f"lock_timeout must be a finite number, not {self.lock_timeout!r}",
+                hint="give a number of seconds, e.g. 3600 to wait an hour",
+            )
         object.__setattr__(self, "lock_timeout", timeout)
+
+    def __repr__(self) -> str:
+        """Like the dataclass's, with the URL's password masked."""
+        fields = (f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
+        return redact(f"{type(self).__name__}({', '.join(fields)})", self.url)
 
     @property
     def migrations_dir(self) -> Path:
@@ -111,7 +123,10 @@ class Config:
             values = _read_table(source)
         environments = values.pop("environments", {})
         if not isinstance(environments, dict):
-            raise ConfigError(f"{source}: `environments` must be a table")
+            raise ConfigError(
+                f"{source}: `environments` must be a table",
+                hint="write [environments.NAME] tables",
+            )
         if env is not None:
             if env not in environments:
                 known = ", ".join(sorted(environments)) or "none defined"
@@ -121,9 +136,13 @@ class Config:
                 )
             selected = environments[env]
             if not isinstance(selected, dict):
-                raise ConfigError(f"{source}: [environments.{env}] must be a table")
+                raise ConfigError(
+                    f"{source}: [environments.{env}] must be a table",
+                    hint=f"write [environments.{env}] with url = ... under it",
+                )
             values.update(selected)
         _check_keys(values, source)
+        _check_types(values, source)
         values = {key: _interpolate(value) for key, value in values.items()}
         values.update({k: v for k, v in overrides.items() if v is not None})
         if source is None and cwd is not None and "source" not in values:
@@ -164,6 +183,33 @@ def _check_keys(values: Mapping[str, Any], source: Path | None) -> None:
         )
 
 
+_TYPES: dict[str, tuple[tuple[type, ...], str]] = {
+    "url": ((str,), "a string"),
+    "migrations": ((str,), "a string (a folder path)"),
+    "models": ((str, list), 'a string or a list of strings ("pkg.models:Base")'),
+    "table_prefix": ((str,), "a string"),
+    "schema": ((str,), "a string"),
+    # a string too: "${LOCK_TIMEOUT:-60}" is converted after interpolation
+    "lock_timeout": ((int, float, str), "a number of seconds"),
+    "format": ((str,), 'a string (a command, e.g. "ruff format")'),
+}
+
+
+def _check_types(values: Mapping[str, Any], source: Path | None) -> None:
+    """Values read from a file have the types the keys take (TOML has more)."""
+    for key, value in values.items():
+        types, expected = _TYPES[key]
+        wrong = not isinstance(value, types) or isinstance(value, bool)
+        if key == "models" and isinstance(value, list):
+            wrong = not all(isinstance(item, str) for item in value)
+        if wrong:
+            where = source or "configuration"
+            raise ConfigError(
+                redact(f"{where}: `{key}` must be {expected}, not {value!r}", None),
+                hint=f"fix `{key}` in the configuration file",
+            )
+
+
 def _interpolate(value: Any) -> Any:
     if isinstance(value, str):
         return _VAR.sub(_expand, value)
@@ -185,24 +231,63 @@ def _expand(match: re.Match[str]) -> str:
 
 
 _PASSWORD_IN_URL = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/@\s]*:)(?P<password>[^@\s]*)@")
+_PASSWORD_IN_QUERY = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&\s]*)", re.IGNORECASE)
+
+
+#: the password of one whole URL: up to its last `@` before any `?`, so that one with an
+#: unencoded `@` or space is masked whole (SQLAlchemy would stop at the first `@`)
+_URL_PASSWORD = re.compile(r"^(?P<head>[a-zA-Z][\w+.-]*://[^:/@]*:)(?P<password>[^?]*)@")
 
 
 def mask_url(url: str | None) -> str:
     """The URL with its password replaced by `***`; safe to print."""
     if not url:
         return ""
-    return _PASSWORD_IN_URL.sub(lambda m: m.group("head") + "***@", url)
+    url = _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", url, count=1)
+    return _PASSWORD_IN_QUERY.sub(lambda m: m.group("head") + "***", url)
 
 
 def redact(text: str, url: str | None) -> str:
-    """Mask every URL password in `text`, and the password of `url` wherever it appears."""
-    text = _PASSWORD_IN_URL.sub(lambda m: m.group("head") + "***@", text)
-    if url:
-        match = _PASSWORD_IN_URL.search(url)
-        if match and match.group("password"):
-            from urllib.parse import unquote
+    """Mask every URL password in `text`, and the password of `url` wherever it appears.
 
-            for secret in {match.group("password"), unquote(match.group("password"))}:
-                if len(secret) >= 3:
-                    text = text.replace(secret, "***")
-    return text
+    The password of `url` is taken as SQLAlchemy parses it, so one with characters the
+    pattern for other URLs stops at (a space, say) is masked too, raw and encoded. It is
+    masked where it stands as a word of its own: a password `postgres` leaves the word
+    `postgresql` alone."""
+    secrets = _secrets(url)
+    if secrets is not None:
+        text = secrets.sub("***", text)
+    text = _PASSWORD_IN_URL.sub(lambda m: m.group("head") + "***@", text)
+    return _PASSWORD_IN_QUERY.sub(lambda m: m.group("head") + "***", text)
+
+
+@functools.lru_cache(maxsize=16)
+def _secrets(url: str | None) -> re.Pattern[str] | None:
+    """A pattern matching the password of `url` in every spelling it may be printed in."""
+    if not url:
+        return None
+    from urllib.parse import quote_plus, unquote
+
+    found: set[str] = set()
+    for pattern in (_URL_PASSWORD, _PASSWORD_IN_URL):
+        match = pattern.search(url)
+        if match:
+            found.add(match.group("password"))
+    found.update(m.group("password") for m in _PASSWORD_IN_QUERY.finditer(url))
+    try:
+        import sqlalchemy as sa
+
+        parsed = sa.make_url(url)
+    except Exception:  # an unparsable URL: the patterns above are all we have
+        parsed = None
+    if parsed is not None:
+        if parsed.password:
+            found.add(str(parsed.password))
+        value = parsed.query.get("password")
+        found.update([value] if isinstance(value, str) else list(value or ()))
+    spellings = {s for secret in found for s in (secret, unquote(secret), quote_plus(secret))}
+    words = sorted((s for s in spellings if len(s) >= 3), key=len, reverse=True)
+    if not words:
+        return None
+    either = "|".join(re.escape(word) for word in words)
+    return re.compile(f"(?<![A-Za-z0-9])(?:{either})(?![A-Za-z0-9])")

@@ -7,6 +7,7 @@ All dbshift code below the API works on a synchronous `sa.Connection`. Async URL
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,7 +16,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL
 
 from dbshift.config import Config, mask_url
-from dbshift.errors import ConfigError, DatabaseError, DbshiftError
+from dbshift.errors import ConfigError, DatabaseError, DbshiftError, mask_error
 
 T = TypeVar("T")
 
@@ -36,12 +37,35 @@ _DRIVER_PACKAGES = {
 def parse_url(config: Config) -> URL:
     raw = config.require_url()
     try:
-        return sa.make_url(raw)
+        url = sa.make_url(raw)
     except (exc.ArgumentError, ValueError):
         raise ConfigError(
             f"invalid database URL {mask_url(raw)!r}",
             hint="expected dialect+driver://user:password@host/database, e.g. sqlite:///app.db",
         ) from None
+    try:
+        url.get_dialect()
+    except exc.NoSuchModuleError:
+        raise _unknown_dialect(url) from None
+    except ImportError as error:
+        raise _missing_driver(url, error) from None
+    return url
+
+
+def _unknown_dialect(url: URL) -> ConfigError:
+    """A URL whose dialect or driver SQLAlchemy has no plugin for."""
+    try:
+        sa.make_url(f"{url.get_backend_name()}://").get_dialect()
+    except exc.NoSuchModuleError:
+        return ConfigError(
+            f"unknown database dialect {url.get_backend_name()!r} in URL {mask_url(str(url))!r}",
+            hint="use sqlite, postgresql, mysql or mariadb, e.g. postgresql+psycopg://...",
+        )
+    return ConfigError(
+        f"unknown database driver {url.drivername!r}",
+        hint=f"use a driver SQLAlchemy knows for {url.get_backend_name()}, "
+        "e.g. postgresql+psycopg or mysql+pymysql",
+    )
 
 
 def is_async(url: URL) -> bool:
@@ -158,8 +182,17 @@ class _translated:
         return None
 
     def __exit__(self, kind: Any, error: BaseException | None, tb: Any) -> None:
+        if isinstance(error, DbshiftError):  # a migration's own message may hold the URL
+            mask_error(error, self.config.redact)
+            return
         if isinstance(error, exc.DBAPIError):
             raise database_error(self.config, error) from error
+        if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror)):
+            # async drivers (asyncpg) let the socket's own errors through unwrapped
+            raise DatabaseError(
+                self.config.redact(f"cannot connect to {mask_url(self.config.url)}: {error}"),
+                hint="check that the server is running and the URL's host and port",
+            ) from error
         if isinstance(error, (ModuleNotFoundError, ImportError)) and not isinstance(
             error, DbshiftError
         ):
@@ -174,7 +207,10 @@ def database_error(config: Config, error: exc.DBAPIError) -> DatabaseError:
             config.redact(f"database error on {where}: {message}"),
             hint="check that the server is running and the URL, user and password are right",
         )
-    return DatabaseError(config.redact(f"database error: {message}"))
+    return DatabaseError(
+        config.redact(f"database error on {where}: {message}"),
+        hint="check the URL, and the user's privileges on the database",
+    )
 
 
 def driver_message(error: BaseException) -> str:

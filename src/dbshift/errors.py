@@ -14,6 +14,8 @@ Exit codes are part of the interface (scripts and CI read them):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 class DbshiftError(Exception):
     """Base of every error dbshift reports to a user."""
@@ -85,3 +87,11 @@ class LockTimeout(DbshiftError):
     """Another runner held the database lock for longer than the timeout (exit 5)."""
 
     exit_code = 5
+
+
+def mask_error(error: DbshiftError, redact: Callable[[str], str]) -> None:
+    """Mask passwords in an error's message and hint, in place, so that the very error
+    (its type, exit code and cause) can be re-raised or reported."""
+    error.message = redact(error.message)
+    error.hint = redact(error.hint) if error.hint else error.hint
+    error.args = (error.message, *error.args[1:])

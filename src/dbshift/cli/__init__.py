@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import logging
 import sys
 import traceback
@@ -15,10 +16,49 @@ import click
 from dbshift import api
 from dbshift._version import __version__
 from dbshift.cli.report import Reporter
-from dbshift.config import Config
-from dbshift.errors import DbshiftError
+from dbshift.config import Config, redact
+from dbshift.errors import DbshiftError, UsageError, mask_error
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclasses.dataclass
+class Secrets:
+    """The URLs this run has seen: whatever it prints is masked with their passwords
+    (errors, `--debug` tracebacks, `-v` log lines), whichever layer wrote the text."""
+
+    urls: list[str] = dataclasses.field(default_factory=list)
+
+    def add(self, url: str | None) -> None:
+        if url and url not in self.urls:
+            self.urls.append(url)
+
+    def redact(self, text: str) -> str:
+        text = redact(text, None)
+        for url in self.urls:
+            text = redact(text, url)
+        return text
+
+
+_SQL_LOG = logging.getLogger("sqlalchemy.engine")
+_SQL_LOG_HANDLER = "dbshift -v"
+
+
+def _stop_sql_log() -> None:
+    """Detach what `-v` attached, so that `main()` called in a process leaves no trace."""
+    for handler in [h for h in _SQL_LOG.handlers if h.get_name() == _SQL_LOG_HANDLER]:
+        _SQL_LOG.removeHandler(handler)
+        _SQL_LOG.setLevel(logging.NOTSET)
+
+
+class _RedactingFilter(logging.Filter):
+    def __init__(self, secrets: Secrets) -> None:
+        super().__init__()
+        self.secrets = secrets
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg, record.args = self.secrets.redact(record.getMessage()), None
+        return True
 
 
 @dataclasses.dataclass
@@ -27,9 +67,12 @@ class State:
     config_path: str | None
     env: str | None
     reporter: Reporter
+    secrets: Secrets = dataclasses.field(default_factory=Secrets)
 
     def config(self) -> Config:
-        return Config.load(self.config_path, env=self.env, **self.overrides)
+        config = Config.load(self.config_path, env=self.env, **self.overrides)
+        self.secrets.add(config.url)
+        return config
 
 
 pass_state = click.make_pass_decorator(State)
@@ -57,6 +100,15 @@ def reporting(fn: F) -> F:
 
 # Targets like -1 must not be taken for options.
 TARGETS = {"ignore_unknown_options": True}
+
+
+def _target(ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """Targets may start with '-' (`-1`), so options a command lacks land here."""
+    if value is not None and value.startswith("--"):
+        known = [opt for param in ctx.command.params for opt in param.opts if opt.startswith("--")]
+        close = difflib.get_close_matches(value.split("=")[0], known, n=1)
+        raise click.NoSuchOption(value, possibilities=close, ctx=ctx)
+    return value
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -103,9 +155,15 @@ def cli(
     verbose: int,
 ) -> None:
     """dbshift: versioned, exact, safe schema migrations."""
+    secrets = ctx.obj if isinstance(ctx.obj, Secrets) else Secrets()
+    secrets.add(url)
     if verbose:
-        logging.basicConfig(stream=sys.stderr, format="%(name)s: %(message)s")
-        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        handler.addFilter(_RedactingFilter(secrets))
+        handler.set_name(_SQL_LOG_HANDLER)
+        _SQL_LOG.addHandler(handler)
+        _SQL_LOG.setLevel(logging.INFO)
     overrides = {
         "url": url,
         "migrations": migrations,
@@ -114,7 +172,8 @@ def cli(
         "table_prefix": table_prefix,
         "lock_timeout": lock_timeout,
     }
-    ctx.obj = State(overrides, config_path, env, Reporter(as_json=as_json, quiet=quiet))
+    reporter = Reporter(as_json=as_json, quiet=quiet)
+    ctx.obj = State(overrides, config_path, env, reporter, secrets)
 
 
 @cli.command()
@@ -175,7 +234,7 @@ def rebase(state: State, migration: str | None) -> None:
 
 
 @cli.command(context_settings=TARGETS)
-@click.argument("target", default="head")
+@click.argument("target", default="head", callback=_target)
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("--single-transaction", is_flag=True, help="Run the whole plan in one transaction.")
 @reporting
@@ -194,7 +253,7 @@ def upgrade(state: State, target: str, dry_run: bool, single_transaction: bool) 
 
 
 @cli.command(context_settings=TARGETS)
-@click.argument("target")
+@click.argument("target", callback=_target)
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @reporting
 @pass_state
@@ -245,7 +304,7 @@ def show(state: State, migration: str) -> None:
 
 
 @cli.command(context_settings=TARGETS)
-@click.argument("target")
+@click.argument("target", callback=_target)
 @reporting
 @pass_state
 def stamp(state: State, target: str) -> None:
@@ -323,6 +382,7 @@ def make(
 ) -> None:
     """Write the migration that brings the schema to what the models declare."""
     reporter = state.reporter
+    state.secrets.add(dev_url)
     ask = reporter.tty and not no_input and sys.stdin.isatty() and not check
     result = api.make_report(
         state.config(),
@@ -342,6 +402,14 @@ def _ask_rename(kind: str, old: str, new: str) -> bool:
     return click.confirm(f"Was {kind} {old} renamed to {new}?", default=False, err=True)
 
 
+def _usage_error(error: click.ClickException) -> UsageError:
+    """Click's own usage errors in our one-line form: the culprit, then where to look."""
+    ctx = getattr(error, "ctx", None)
+    where = ctx.command_path if isinstance(ctx, click.Context) else "dbshift"
+    message = " ".join(error.format_message().split())
+    return UsageError(message, hint=f"see `{where} --help`")
+
+
 class _Exit(Exception):
     def __init__(self, code: int) -> None:
         self.code = code
@@ -352,39 +420,43 @@ def main(argv: list[str] | None = None) -> NoReturn:
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     as_json = "--json" in args
+    secrets = Secrets()
     try:
-        cli.main(args=args, prog_name="dbshift", standalone_mode=False)
+        cli.main(args=args, prog_name="dbshift", standalone_mode=False, obj=secrets)
     except _Exit as done:
         sys.exit(done.code)
     except DbshiftError as error:
         if debug:
-            traceback.print_exc()
+            sys.stderr.write(secrets.redact(traceback.format_exc()))
+        mask_error(error, secrets.redact)
         Reporter(as_json=as_json).error(error)
         sys.exit(error.exit_code)
     except click.exceptions.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(130)
     except click.ClickException as error:
-        error.show()
-        sys.exit(2 if isinstance(error, click.UsageError) else 1)
+        if debug:
+            sys.stderr.write(secrets.redact(traceback.format_exc()))
+        usage = _usage_error(error)
+        mask_error(usage, secrets.redact)
+        Reporter(as_json=as_json).error(usage)
+        sys.exit(UsageError.exit_code)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     except Exception as error:
         if debug:
-            raise
+            sys.stderr.write(secrets.redact(traceback.format_exc()))
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        from dbshift.config import redact
-
-        print(
-            redact(
-                f"error: internal error: {type(error).__name__}: {first} "
-                "(hint: run with --debug for the traceback and report it)",
-                None,
-            ),
-            file=sys.stderr,
+        internal = DbshiftError(
+            f"internal error: {type(error).__name__}: {first}",
+            hint="run with --debug for the traceback and report it",
         )
-        sys.exit(3)
+        mask_error(internal, secrets.redact)
+        Reporter(as_json=as_json).error(internal)
+        sys.exit(DbshiftError.exit_code)
+    finally:
+        _stop_sql_log()
     sys.exit(0)
 
 
