@@ -62,6 +62,11 @@ def _no_database(p: Project) -> None:
     (p.root / "dbshift.toml").write_text(f'url = "{url}"\n')
 
 
+def _edit_sums(p: Project, edit: Callable[[str], str]) -> None:
+    path = p.migrations / "dbshift.sum"
+    path.write_text(edit(path.read_text()))
+
+
 def _nothing(p: Project) -> None:
     pass
 
@@ -158,7 +163,41 @@ CASES: dict[str, Case] = {
         4,
         f"duplicate migration id {BASE}",
     ),
-    # (main adds two cases here: "tampered sum file" and "missing sum file")
+    # -- dbshift.sum (checked after the graph, before the database) -------------------
+    "tampered sum file": Case(
+        lambda p: _edit_sums(p, lambda text: text.replace(" ", " x", 2)),
+        ["upgrade"],
+        4,
+        "dbshift.sum was edited by hand",
+    ),
+    "missing sum file": Case(
+        lambda p: (p.migrations / "dbshift.sum").unlink(),
+        ["status"],
+        4,
+        "migrations/dbshift.sum is missing",
+    ),
+    "unreadable sum file": Case(
+        lambda p: _edit_sums(p, lambda text: text + "garbage\n"),
+        ["heads"],
+        4,
+        "cannot read line 'garbage'",
+    ),
+    "sum file with conflict markers": Case(
+        lambda p: _edit_sums(p, lambda text: f"<<<<<<< HEAD\n{text}=======\n{text}>>>>>>> b\n"),
+        ["upgrade"],
+        4,
+        "git conflict markers",
+    ),
+    "older migration edited": Case(
+        lambda p: (
+            p.python("next", 'op.execute("SELECT 1")'),
+            _malformed_file(f"{BASE}.py", (p.migrations / f"{BASE}.py").read_text() + "#\n")(p),
+        ),
+        ["upgrade"],
+        4,
+        f"{BASE}.py changed since dbshift.sum recorded it",
+    ),
+    "rebase with one head": Case(_nothing, ["rebase"], 2, "nothing to rebase"),
     # -- targets ---------------------------------------------------------------------
     "ambiguous prefix": Case(
         lambda p: p.python("other", 'op.execute("SELECT 1")'),
@@ -255,8 +294,8 @@ CASES: dict[str, Case] = {
         database=True,
     ),
     "no upgrade function": Case(
-        # a valid header written by hand: when the sum file lands, this one file must be
-        # entered in it (or written through the helpers), or the sum check fires first
+        # a valid header written by hand, as a new head outside git: dbshift.sum lets it
+        # through (it records such a file once a command succeeds), so the loader speaks
         _malformed_file("20270101T000000_x.py", f'"""x"""\nparents = ["{BASE}"]\n'),
         ["upgrade"],
         3,
