@@ -46,7 +46,7 @@ class MigrationCode:
 def load(script: Script, dialect_name: str = "default") -> MigrationCode:
     if script.kind == "sql":
         return _load_sql(script, dialect_name)
-    return _load_python(script)
+    return _load_python(script, dialect_name)
 
 
 def _load_sql(script: Script, dialect_name: str) -> MigrationCode:
@@ -69,7 +69,7 @@ def _load_sql(script: Script, dialect_name: str) -> MigrationCode:
     )
 
 
-def _load_python(script: Script) -> MigrationCode:
+def _load_python(script: Script, dialect_name: str) -> MigrationCode:
     module = import_module(script.path, script.id)
     upgrade = getattr(module, "upgrade", None)
     if not callable(upgrade):
@@ -81,8 +81,8 @@ def _load_python(script: Script) -> MigrationCode:
     downgrade = getattr(module, "downgrade", None)
     return MigrationCode(
         script,
-        _record(script, upgrade),
-        lambda: _record(script, downgrade) if callable(downgrade) else None,
+        _record(script, upgrade, dialect_name),
+        lambda: _record(script, downgrade, dialect_name) if callable(downgrade) else None,
     )
 
 
@@ -94,8 +94,8 @@ def _executed(statements: Sequence[SqlStatement]) -> tuple[Operation, ...]:
     return tuple(recorder.operations)
 
 
-def _record(script: Script, fn: Any) -> tuple[Operation, ...]:
-    recorder = Op()
+def _record(script: Script, fn: Any, dialect_name: str) -> tuple[Operation, ...]:
+    recorder = Op(dialect_name)
     try:
         fn(recorder)
     except DbshiftError as error:

@@ -52,8 +52,10 @@ from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey
 class Op:
     """Records operations: `op.add_column(...)` appends an `AddColumn` to `op.operations`."""
 
-    def __init__(self) -> None:
+    def __init__(self, dialect: str = "default") -> None:
         self.operations: list[Operation] = []
+        #: the dialect SQL expressions are written for (quoting differs per backend)
+        self.dialect = dialect
 
     def _add(self, operation: Operation) -> None:
         self.operations.append(operation)
@@ -71,7 +73,7 @@ class Op:
         """Create a table; returns it as a SQLAlchemy `Table` (handy for bulk_insert)."""
         table = sa.Table(table_name, sa.MetaData(), *columns, schema=schema, comment=comment, **kw)
         add_referenced_stubs(table)
-        self._add(CreateTable(table_from_sqlalchemy(table), source=table))
+        self._add(CreateTable(table_from_sqlalchemy(table, dialect=self.dialect), source=table))
         return table
 
     def drop_table(self, table_name: str, schema: str | None = None, **kw: Any) -> None:
@@ -88,7 +90,8 @@ class Op:
         self, table_name: str, column: sa.Column[Any], schema: str | None = None
     ) -> None:
         table = sa.Table(table_name, sa.MetaData(), column, schema=schema)
-        self._add(AddColumn(table_name, column_from_sqlalchemy(column), schema))
+        column_snapshot = column_from_sqlalchemy(column, dialect=self.dialect)
+        self._add(AddColumn(table_name, column_snapshot, schema))
         for constraint in table.constraints:
             if isinstance(constraint, sa.ForeignKeyConstraint):
                 self._add(
@@ -135,7 +138,7 @@ class Op:
         **kw: Any,
     ) -> None:
         default: str | Keep | None = (
-            KEEP if server_default is False else server_default_sql(server_default)
+            KEEP if server_default is False else server_default_sql(server_default, self.dialect)
         )
         new_comment: str | Keep | None = KEEP if comment is False else comment  # type: ignore[assignment]
         existing = None
@@ -144,7 +147,7 @@ class Op:
                 column_name,
                 sa.types.to_instance(existing_type),
                 nullable=True if existing_nullable is None else existing_nullable,
-                server_default=server_default_sql(existing_server_default),
+                server_default=server_default_sql(existing_server_default, self.dialect),
                 comment=existing_comment,
             )
         new_type = sa.types.to_instance(type_) if type_ is not None else None
@@ -187,10 +190,12 @@ class Op:
         index; `postgresql_concurrently=True` makes the migration non-transactional."""
         if isinstance(columns, str):
             columns = [columns]
-        entries = tuple(c if isinstance(c, str) else clause_sql(c) for c in columns)
-        expressions = tuple(clause_sql(c) for c in columns if not isinstance(c, str))
+        entries = tuple(c if isinstance(c, str) else clause_sql(c, self.dialect) for c in columns)
+        expressions = tuple(clause_sql(c, self.dialect) for c in columns if not isinstance(c, str))
         concurrently = bool(kw.pop("postgresql_concurrently", False))
-        options = tuple(sorted((k, option_value(v)) for k, v in kw.items() if v is not None))
+        options = tuple(
+            sorted((k, option_value(v, self.dialect)) for k, v in kw.items() if v is not None)
+        )
         index = Index(index_name, entries, unique, options, expressions)
         self._add(CreateIndex(table_name, index, schema, concurrently, bool(if_not_exists)))
 
@@ -252,7 +257,7 @@ class Op:
         schema: str | None = None,
         **kw: Any,
     ) -> None:
-        text = condition if isinstance(condition, str) else clause_sql(condition)
+        text = condition if isinstance(condition, str) else clause_sql(condition, self.dialect)
         self._add(AddCheckConstraint(table_name, Check(constraint_name, text), schema))
 
     def create_primary_key(

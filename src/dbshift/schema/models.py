@@ -7,11 +7,13 @@ table they point at may not exist in this metadata).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.sql.schema import DefaultClause
 
 from dbshift.schema.snapshot import (
@@ -28,19 +30,30 @@ from dbshift.schema.snapshot import (
 from dbshift.schema.snapshot import Sequence as SnapshotSequence
 
 
-def clause_sql(clause: Any) -> str:
+def clause_sql(clause: Any, dialect: str = "default") -> str:
     """The SQL of an expression written in a model or a migration (`sa.text(...)`,
-    `t.c.x > 0`, `sa.func.lower(t.c.name)`): values inlined and column names without
-    their table, as a backend prints an index, check or default back."""
+    `t.c.x > 0`, `sa.func.lower(t.c.name)`) for the named dialect: identifiers quoted the
+    way it quotes them (`order` on MySQL, "order" elsewhere), values inlined and column
+    names without their table, as a backend prints an index, check or default back."""
     if isinstance(clause, sa.TextClause):
         return clause.text
     if isinstance(clause, sa.ClauseElement):
         kwargs = {"literal_binds": True, "include_table": False}
-        return str(clause.compile(compile_kwargs=kwargs))
+        return str(clause.compile(dialect=_writing_for(dialect), compile_kwargs=kwargs))
     return str(clause)
 
 
-def server_default_sql(value: Any) -> str | None:
+@functools.cache
+def _writing_for(name: str) -> Dialect:
+    """The dialect to write expressions with. Named parameters: with `format` ones
+    (MySQL, psycopg) a literal `%` would be written doubled."""
+    if name == "default":
+        return DefaultDialect()
+    dialect: Dialect = sa.make_url(f"{name}://").get_dialect()(paramstyle="named")
+    return dialect
+
+
+def server_default_sql(value: Any, dialect: str = "default") -> str | None:
     """SQL text for a server default given as a string, `text()`, expression or clause."""
     if value is None or value is False or isinstance(value, (sa.Identity, sa.Computed)):
         return None  # an identity or a computed column is not a default
@@ -48,18 +61,18 @@ def server_default_sql(value: Any) -> str | None:
         value = value.arg
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
-    return clause_sql(value)
+    return clause_sql(value, dialect)
 
 
 def column_from_sqlalchemy(
-    column: sa.Column[Any], autoincrement: bool | str | None = None
+    column: sa.Column[Any], autoincrement: bool | str | None = None, dialect: str = "default"
 ) -> Column:
     computed = column.computed
     return Column(
         name=column.name,
         type=column.type,
         nullable=bool(column.nullable),
-        server_default=server_default_sql(column.server_default),
+        server_default=server_default_sql(column.server_default, dialect),
         autoincrement=column.autoincrement if autoincrement is None else autoincrement,
         comment=column.comment,
         computed=str(computed.sqltext) if computed is not None else None,
@@ -95,27 +108,32 @@ def foreign_key_from_sqlalchemy(constraint: sa.ForeignKeyConstraint) -> ForeignK
     )
 
 
-def index_from_sqlalchemy(index: sa.Index) -> Index:
+def index_from_sqlalchemy(index: sa.Index, dialect: str = "default") -> Index:
     columns, expressions = [], []
     for expression in index.expressions:
         if isinstance(expression, sa.Column):
             columns.append(expression.name)
             continue
-        sql = clause_sql(expression)
+        sql = clause_sql(expression, dialect)
         columns.append(sql)
         expressions.append(sql)
-    options = tuple(sorted((k, option_value(v)) for k, v in index.kwargs.items() if v is not None))
+    options = tuple(
+        sorted((k, option_value(v, dialect)) for k, v in index.kwargs.items() if v is not None)
+    )
     name = _name(index.name) or ""
     return Index(name, tuple(columns), bool(index.unique), options, tuple(expressions))
 
 
-def option_value(value: Any) -> Any:
+def option_value(value: Any, dialect: str = "default") -> Any:
     """A dialect option as plain data: SQL (`postgresql_where=t.c.x > 0`) as its text."""
-    return clause_sql(value) if isinstance(value, sa.ClauseElement) else value
+    return clause_sql(value, dialect) if isinstance(value, sa.ClauseElement) else value
 
 
-def table_from_sqlalchemy(table: sa.Table, columns: tuple[Column, ...] | None = None) -> Table:
-    """`table` as a snapshot table; `columns`, when given, are its columns already made."""
+def table_from_sqlalchemy(
+    table: sa.Table, columns: tuple[Column, ...] | None = None, dialect: str = "default"
+) -> Table:
+    """`table` as a snapshot table, its SQL expressions written for the named dialect;
+    `columns`, when given, are its columns already made."""
     pk = table.primary_key
     foreign_keys, uniques, checks = [], [], []
     column_checks = [c for column in table.columns for c in column.constraints]
@@ -128,18 +146,19 @@ def table_from_sqlalchemy(table: sa.Table, columns: tuple[Column, ...] | None = 
                 Unique(_name(constraint.name), tuple(c.name for c in constraint.columns))
             )
         elif isinstance(constraint, sa.CheckConstraint) and not _type_generated(constraint):
-            checks.append(Check(_name(constraint.name), clause_sql(constraint.sqltext)))
+            checks.append(Check(_name(constraint.name), clause_sql(constraint.sqltext, dialect)))
     return Table(
         name=table.name,
         schema=table.schema,
         columns=columns
         if columns is not None
-        else tuple(column_from_sqlalchemy(c) for c in table.columns),
+        else tuple(column_from_sqlalchemy(c, dialect=dialect) for c in table.columns),
         primary_key=PrimaryKey(tuple(c.name for c in pk.columns), _name(pk.name))
         if pk is not None and len(pk.columns)
         else None,
         indexes=tuple(
-            index_from_sqlalchemy(i) for i in sorted(table.indexes, key=lambda i: str(i.name))
+            index_from_sqlalchemy(i, dialect)
+            for i in sorted(table.indexes, key=lambda i: str(i.name))
         ),
         foreign_keys=tuple(foreign_keys),
         uniques=tuple(uniques),
@@ -209,11 +228,11 @@ def snapshot_from_metadata(
                     sequences, sa_column.default, dialect
                 )
                 serial = sa_column is autoincrement and not fed
-                columns.append(column_from_sqlalchemy(sa_column, serial))
+                columns.append(column_from_sqlalchemy(sa_column, serial, dialect.name))
                 enum = _named_enum(sa_column.type, dialect)
                 if enum is not None:
                     enums[enum.key] = enum
-            tables.append(table_from_sqlalchemy(sa_table, tuple(columns)))
+            tables.append(table_from_sqlalchemy(sa_table, tuple(columns), dialect.name))
         for sequence in metadata._sequences.values():
             _add_sequence(sequences, sequence, dialect)
     return Snapshot.of(tables, enums.values(), sequences.values())
