@@ -202,11 +202,14 @@ class History:
         return sa.inspect(conn).has_table(self.table.name, schema=self.schema)
 
     def ensure(self, conn: sa.Connection) -> None:
-        """Create the tables if they are missing (idempotent, safe under concurrency)."""
-        if self.exists(conn):
-            return
+        """Create the tables if they are missing (idempotent, safe under concurrency).
+
+        Both are checked: where DDL commits implicitly (MySQL), a runner killed between
+        the two CREATEs leaves only the first."""
+        inspector = sa.inspect(conn)
         for table in (self.table, self.log):
-            conn.execute(sa.schema.CreateTable(table, if_not_exists=True))
+            if not inspector.has_table(table.name, schema=self.schema):
+                conn.execute(sa.schema.CreateTable(table, if_not_exists=True))
 
     def create_statements(self) -> list[sa.schema.CreateTable]:
         return [sa.schema.CreateTable(t, if_not_exists=True) for t in (self.table, self.log)]

@@ -1,0 +1,341 @@
+"""`dbshift upgrade` killed with SIGKILL at random moments, many times over.
+
+A 100-migration project (tables, columns, indexes, rows; Python and SQL migrations) is
+upgraded by a real process that is killed after a seeded random delay; after every
+kill the history must agree with the schema, and a plain re-run finishes the job with
+the schema an uninterrupted run builds.
+
+PostgreSQL and SQLite run each migration in a transaction with its history row: after
+a kill, exactly the recorded migrations exist. MariaDB commits DDL implicitly: a kill
+may leave one migration `partial`, whose recorded statements exist; the statement that
+was in flight may also exist, because the server finishes a DDL statement whose client
+died. The re-run resumes that migration and settles the in-flight statement.
+
+`DBSHIFT_CRASH_KILLS` sets the number of kills per backend (default 12) and
+`DBSHIFT_CRASH_SEED` the seed (default 20261129).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import random
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import ScratchDatabases
+from tests.helpers import Project
+
+MIGRATIONS = 100
+KILLS = int(os.environ.get("DBSHIFT_CRASH_KILLS", "12"))
+SEED = int(os.environ.get("DBSHIFT_CRASH_SEED", "20261129"))
+
+Effect = tuple[str, ...]  # ("table", t) | ("column", t, c) | ("index", t, i) | ("rows", t, n)
+
+
+@dataclasses.dataclass(frozen=True)
+class Statement:
+    sql: str
+    python: str
+    effects: tuple[Effect, ...]
+
+
+@dataclasses.dataclass(frozen=True)
+class Migration:
+    id: str
+    statements: tuple[Statement, ...]
+
+
+def _statements(rng: random.Random, n: int) -> list[Statement]:
+    """What migration `n` does, one statement per change on every backend."""
+    table = f"t{n:03d}"
+    found = [
+        Statement(
+            f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, name VARCHAR(40))",
+            f'op.create_table("{table}", sa.Column("id", sa.Integer, primary_key=True), '
+            'sa.Column("name", sa.String(40)))',
+            (("table", table), ("column", table, "id"), ("column", table, "name")),
+        )
+    ]
+    if n and rng.random() < 0.6:
+        other, column = f"t{rng.randrange(n):03d}", f"c{n:03d}"
+        found.append(
+            Statement(
+                f"ALTER TABLE {other} ADD COLUMN {column} INTEGER",
+                f'op.add_column("{other}", sa.Column("{column}", sa.Integer))',
+                (("column", other, column),),
+            )
+        )
+    if rng.random() < 0.5:
+        index = f"ix_{table}"
+        found.append(
+            Statement(
+                f"CREATE INDEX {index} ON {table} (name)",
+                f'op.create_index("{index}", "{table}", ["name"])',
+                (("index", table, index),),
+            )
+        )
+    if rng.random() < 0.5:
+        rows = rng.randint(1, 5)
+        values = ", ".join(f"({i}, 'row {i}')" for i in range(1, rows + 1))
+        dicts = ", ".join(f'{{"id": {i}, "name": "row {i}"}}' for i in range(1, rows + 1))
+        found.append(
+            Statement(
+                f"INSERT INTO {table} (id, name) VALUES {values}",
+                f'op.bulk_insert(sa.table("{table}", sa.column("id"), sa.column("name")), '
+                f"[{dicts}])",
+                (("rows", table, str(rows)),),
+            )
+        )
+    return found
+
+
+def _write_project(project: Project, rng: random.Random) -> list[Migration]:
+    migrations = []
+    for n in range(MIGRATIONS):
+        statements = _statements(rng, n)
+        if rng.random() < 0.5:
+            migration_id = project.sql(
+                f"m{n:03d}", "".join(f"{s.sql};\n" for s in statements)
+            )
+        else:
+            migration_id = project.python(f"m{n:03d}", "\n".join(s.python for s in statements))
+        migrations.append(Migration(migration_id, tuple(statements)))
+    return migrations
+
+
+# -- what the database has -------------------------------------------------------------
+
+
+def _schema(url: str) -> dict[str, Any]:
+    """Tables with their columns and indexes, and every row (bookkeeping excluded)."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        inspector = sa.inspect(engine)
+        names = sorted(t for t in inspector.get_table_names() if not t.startswith("dbshift_"))
+        tables: dict[str, Any] = {}
+        with engine.connect() as conn:
+            for name in names:
+                columns = tuple(
+                    (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(name)
+                )
+                indexes = tuple(sorted(i["name"] or "" for i in inspector.get_indexes(name)))
+                rows = tuple(
+                    tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {name} ORDER BY id")
+                )
+                tables[name] = (columns, indexes, rows)
+        return tables
+    finally:
+        engine.dispose()
+
+
+def _effects(schema: dict[str, Any]) -> set[Effect]:
+    found: set[Effect] = set()
+    for table, (columns, indexes, rows) in schema.items():
+        found.add(("table", table))
+        found.update(("column", table, c[0]) for c in columns)
+        found.update(("index", table, i) for i in indexes)
+        if rows:
+            found.add(("rows", table, str(len(rows))))
+    return found
+
+
+def _history(url: str) -> list[tuple[str, str, str | None]]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        if not sa.inspect(engine).has_table("dbshift_history"):
+            return []
+        with engine.connect() as conn:
+            return [
+                (r[0], r[1], r[2])
+                for r in conn.exec_driver_sql("SELECT id, state, progress FROM dbshift_history")
+            ]
+    finally:
+        engine.dispose()
+
+
+def _applied_between(url: str) -> tuple[datetime, datetime]:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            first, last = conn.exec_driver_sql(
+                "SELECT MIN(at), MAX(at) FROM dbshift_log WHERE event = 'upgrade'"
+            ).one()
+    finally:
+        engine.dispose()
+    if isinstance(first, str):  # SQLite
+        first, last = datetime.fromisoformat(first), datetime.fromisoformat(last)
+    return first, last
+
+
+def _wait_for_the_dead(backend: str, url: str) -> None:
+    """Take and drop the runner lock: the server has then finished what the killed
+    runner's connection was doing (it holds the lock until it is gone)."""
+    if backend == "sqlite":
+        return
+    from dbshift.dialects.locking import lock_for
+
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.connect() as conn:
+            lock = lock_for(conn, "dbshift_", None)
+            lock.acquire(conn, 30)
+            lock.release(conn)
+    finally:
+        engine.dispose()
+
+
+# -- the check after each kill ---------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Tally:
+    kills: int = 0
+    finished: int = 0  # runs that ended before their kill
+    partial: int = 0  # kills that left a migration part-way (MariaDB)
+    in_flight_done: int = 0  # ... whose in-flight statement had completed on the server
+    applied_at_kill: list[int] = dataclasses.field(default_factory=list)
+
+
+def _check_agreement(
+    backend: str, url: str, migrations: list[Migration], tally: Tally, when: str
+) -> None:
+    """History and schema agree; returns nothing, asserts everything."""
+    by_id = {m.id: m for m in migrations}
+    rows = _history(url)
+    applied = {i for i, state, _ in rows if state == "applied"}
+    partial = [(i, progress) for i, state, progress in rows if state != "applied"]
+    expected: set[Effect] = {e for i in applied for s in by_id[i].statements for e in s.effects}
+    actual = _effects(_schema(url))
+    tally.applied_at_kill.append(len(applied))
+    if backend != "mysql":
+        assert partial == [], f"{when}: a partial row on {backend}: {partial}"
+        assert actual == expected, f"{when}: schema and history disagree: {actual ^ expected}"
+        return
+    assert len(partial) <= 1, f"{when}: several partial rows: {partial}"
+    if not partial:
+        assert actual == expected, f"{when}: schema and history disagree: {actual ^ expected}"
+        return
+    tally.partial += 1
+    migration_id, progress = partial[0]
+    lines = [line for line in (progress or "").split("\n") if line]
+    assert not any(line.startswith("!") for line in lines), f"{when}: a failure recorded"
+    statements = by_id[migration_id].statements
+    done = len(lines)
+    recorded = expected | {e for s in statements[:done] for e in s.effects}
+    if actual == recorded:
+        return
+    # The statement in flight when the runner died may have completed on the server.
+    ahead = recorded | {e for s in statements[done : done + 1] for e in s.effects}
+    assert actual == ahead, (
+        f"{when}: {migration_id} recorded {done} statement(s) done; "
+        f"schema differs by {actual ^ recorded}"
+    )
+    tally.in_flight_done += 1
+
+
+# -- the test --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def reference(scratch: ScratchDatabases) -> str:
+    """A second database, for the uninterrupted run."""
+    return scratch.create()
+
+
+def _upgrade(root: Path, url: str | None = None) -> subprocess.Popen[str]:
+    args = [sys.executable, "-m", "dbshift", *(["--url", url] if url else []), "upgrade"]
+    return subprocess.Popen(
+        args, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def _timed(process: subprocess.Popen[str]) -> float:
+    started = time.monotonic()
+    out, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err + out
+    return time.monotonic() - started
+
+
+def _delays(rng: random.Random, startup: float, work: float) -> Iterator[float]:
+    """One kill during start-up, then kills spread so that together they cover the run
+    from start to end (each run gets on average 3/4 of 1/KILLS of the work done)."""
+    yield rng.uniform(0.0, startup)
+    while True:
+        yield startup + rng.uniform(0.0, 1.5 * work / KILLS)
+
+
+def test_sigkill_at_random_moments(
+    tmp_path: Path,
+    db_url: str,
+    reference: str,
+    backend: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    rng = random.Random(f"{SEED}:{backend}")
+    project = Project(tmp_path / "proj", db_url, capsys)
+    migrations = _write_project(project, rng)
+    total_statements = sum(len(m.statements) for m in migrations)
+
+    # The uninterrupted run sets the pace of the kills: its log says when the first
+    # migration was applied (start-up: imports, loading 100 migrations, connecting)
+    # and how long the rest took.
+    spawned = datetime.now(UTC).replace(tzinfo=None)
+    _timed(_upgrade(project.root, reference))
+    first, last = _applied_between(reference)
+    startup = (first - spawned).total_seconds()
+    work = max((last - first).total_seconds(), 0.5)
+    assert len(_history(reference)) == MIGRATIONS
+    wanted = _schema(reference)
+    assert _effects(wanted) == {e for m in migrations for s in m.statements for e in s.effects}
+
+    tally = Tally()
+    delays = _delays(rng, startup, work)
+    for attempt in range(KILLS * 2):
+        if tally.kills >= KILLS:
+            break
+        runner = _upgrade(project.root)
+        delay = next(delays)
+        try:
+            runner.wait(delay)
+        except subprocess.TimeoutExpired:
+            runner.kill()
+            runner.wait()
+        _, err = runner.communicate()
+        when = f"kill {attempt + 1} after {delay:.2f} s"
+        if runner.returncode == 0:
+            tally.finished += 1
+        else:
+            assert runner.returncode == -9, f"{when}: exited {runner.returncode}: {err}"
+            tally.kills += 1
+        _wait_for_the_dead(backend, db_url)
+        _check_agreement(backend, db_url, migrations, tally, when)
+        if runner.returncode == 0:
+            break  # nothing left to interrupt
+
+    final = _upgrade(project.root)
+    _timed(final)
+    history = _history(db_url)
+    assert len(history) == MIGRATIONS and {s for _, s, _ in history} == {"applied"}
+    assert _schema(db_url) == wanted
+    assert project.ok("status", "--json").json["pending"] == []
+
+    thirds = {min(2, 3 * n // MIGRATIONS) for n in tally.applied_at_kill[: tally.kills]}
+    report = (
+        f"{backend}: {tally.kills} kills ({tally.finished} runs finished first), "
+        f"applied at each kill: {tally.applied_at_kill}, {tally.partial} left a partial "
+        f"migration, {tally.in_flight_done} of them with the in-flight statement done; "
+        f"{MIGRATIONS} migrations, {total_statements} statements, start-up {startup:.2f} s, "
+        f"run {work:.2f} s"
+    )
+    sys.__stdout__.write(f"\n{report}\n") if os.environ.get("DBSHIFT_CRASH_REPORT") else None
+    assert tally.kills >= KILLS // 2, report
+    assert len(thirds) >= 2, report
