@@ -17,13 +17,13 @@ died. The re-run resumes that migration and settles the in-flight statement.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import random
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -103,9 +103,7 @@ def _write_project(project: Project, rng: random.Random) -> list[Migration]:
     for n in range(MIGRATIONS):
         statements = _statements(rng, n)
         if rng.random() < 0.5:
-            migration_id = project.sql(
-                f"m{n:03d}", "".join(f"{s.sql};\n" for s in statements)
-            )
+            migration_id = project.sql(f"m{n:03d}", "".join(f"{s.sql};\n" for s in statements))
         else:
             migration_id = project.python(f"m{n:03d}", "\n".join(s.python for s in statements))
         migrations.append(Migration(migration_id, tuple(statements)))
@@ -137,7 +135,51 @@ def _schema(url: str) -> dict[str, Any]:
         engine.dispose()
 
 
-def _effects(schema: dict[str, Any]) -> set[Effect]:
+COLUMNS = {
+    "postgresql": "SELECT table_name, column_name FROM information_schema.columns "
+    "WHERE table_schema = 'public'",
+    "mysql": "SELECT table_name, column_name FROM information_schema.columns "
+    "WHERE table_schema = DATABASE()",
+    "sqlite": "SELECT m.name, p.name FROM sqlite_master m, pragma_table_info(m.name) p "
+    "WHERE m.type = 'table'",
+}
+INDEXES = {
+    "postgresql": "SELECT tablename, indexname FROM pg_indexes WHERE schemaname = 'public' "
+    "AND indexname NOT LIKE '%%_pkey'",
+    "mysql": "SELECT DISTINCT table_name, index_name FROM information_schema.statistics "
+    "WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY'",
+    "sqlite": "SELECT tbl_name, name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+}
+
+
+def _effects(backend: str, url: str) -> set[Effect]:
+    """What exists, in a few bulk catalog queries (cheap enough to run after every kill)."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    found: set[Effect] = set()
+    try:
+        with engine.connect() as conn:
+            columns = [
+                (t, c)
+                for t, c in conn.exec_driver_sql(COLUMNS[backend])
+                if not t.startswith("dbshift_")
+            ]
+            tables = sorted({t for t, _ in columns})
+            found.update(("table", t) for t in tables)
+            found.update(("column", t, c) for t, c in columns)
+            found.update(
+                ("index", t, i)
+                for t, i in conn.exec_driver_sql(INDEXES[backend])
+                if not t.startswith("dbshift_")
+            )
+            if tables:
+                counts = " UNION ALL ".join(f"SELECT '{t}', COUNT(*) FROM {t}" for t in tables)
+                found.update(("rows", t, str(n)) for t, n in conn.exec_driver_sql(counts) if n)
+    finally:
+        engine.dispose()
+    return found
+
+
+def _effects_of(schema: dict[str, Any]) -> set[Effect]:
     found: set[Effect] = set()
     for table, (columns, indexes, rows) in schema.items():
         found.add(("table", table))
@@ -214,7 +256,7 @@ def _check_agreement(
     applied = {i for i, state, _ in rows if state == "applied"}
     partial = [(i, progress) for i, state, progress in rows if state != "applied"]
     expected: set[Effect] = {e for i in applied for s in by_id[i].statements for e in s.effects}
-    actual = _effects(_schema(url))
+    actual = _effects(backend, url)
     tally.applied_at_kill.append(len(applied))
     if backend != "mysql":
         assert partial == [], f"{when}: a partial row on {backend}: {partial}"
@@ -265,12 +307,56 @@ def _timed(process: subprocess.Popen[str]) -> float:
     return time.monotonic() - started
 
 
-def _delays(rng: random.Random, startup: float, work: float) -> Iterator[float]:
-    """One kill during start-up, then kills spread so that together they cover the run
-    from start to end (each run gets on average 3/4 of 1/KILLS of the work done)."""
-    yield rng.uniform(0.0, startup)
-    while True:
-        yield startup + rng.uniform(0.0, 1.5 * work / KILLS)
+class WorkStarted:
+    """Tells, without getting in the runner's way, that it has begun to work: it holds
+    the lock (PostgreSQL, MariaDB) or has written to the file (SQLite). Start-up time
+    (imports, loading 100 migrations, connecting) varies too much on a loaded machine to
+    aim kills from the moment the process starts."""
+
+    def __init__(self, backend: str, url: str) -> None:
+        self.backend = backend
+        self.url = url
+        self.engine = sa.create_engine(url, poolclass=sa.NullPool)
+        self.conn: sa.Connection | None = None
+        if backend != "sqlite":
+            from dbshift.dialects.locking import lock_for
+
+            self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            self.query = {
+                "postgresql": "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' "
+                "AND granted AND database = (SELECT oid FROM pg_database "
+                "WHERE datname = current_database())",
+                "mysql": "SELECT IS_USED_LOCK('{}') IS NOT NULL",
+            }[backend].format(lock_for(self.conn, "dbshift_", None).name)
+
+    def _recorded(self) -> int:
+        """SQLite: migrations recorded so far (a kill can leave a hot journal behind,
+        and the next runner's first read rolls it back: the file tells nothing)."""
+        try:
+            with self.engine.connect() as conn:
+                return int(conn.exec_driver_sql("SELECT COUNT(*) FROM dbshift_log").scalar_one())
+        except sa.exc.OperationalError:  # no table yet, or locked for a moment
+            return -1
+
+    def wait(self, runner: subprocess.Popen[str], timeout: float = 60) -> bool:
+        """True once the runner works; False when it exited first."""
+        before = self._recorded() if self.conn is None else 0
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if runner.poll() is not None:
+                return False
+            if self.conn is not None:
+                if self.conn.exec_driver_sql(self.query).scalar():
+                    return True
+            elif self._recorded() > max(before, 0):
+                return True
+            time.sleep(0.005)
+        raise AssertionError("the runner never started to work")
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close()
+        self.engine.dispose()
 
 
 def test_sigkill_at_random_moments(
@@ -295,31 +381,49 @@ def test_sigkill_at_random_moments(
     work = max((last - first).total_seconds(), 0.5)
     assert len(_history(reference)) == MIGRATIONS
     wanted = _schema(reference)
-    assert _effects(wanted) == {e for m in migrations for s in m.statements for e in s.effects}
+    assert (
+        _effects(backend, reference)
+        == _effects_of(wanted)
+        == {e for m in migrations for s in m.statements for e in s.effects}
+    )
 
+    # Each kill comes at a random moment after the runner began to work, within on
+    # average 1/KILLS of the uninterrupted run: together they walk through the whole
+    # project. One in five kills comes instead at a random moment of the start-up
+    # (imports, connecting, waiting for the lock, creating the history tables).
     tally = Tally()
-    delays = _delays(rng, startup, work)
-    for attempt in range(KILLS * 2):
-        if tally.kills >= KILLS:
-            break
-        runner = _upgrade(project.root)
-        delay = next(delays)
-        try:
-            runner.wait(delay)
-        except subprocess.TimeoutExpired:
+    started = WorkStarted(backend, db_url)
+    try:
+        for attempt in range(KILLS * 3):
+            if tally.kills >= KILLS:
+                break
+            runner = _upgrade(project.root)
+            spawned_at = time.monotonic()
+            if attempt == 0 or rng.random() < 0.2:
+                delay, phase = rng.uniform(0.0, startup), "start-up"
+            else:
+                delay, phase = rng.uniform(0.0, 1.8 * work / KILLS), "work"
+                if not started.wait(runner):
+                    delay = 0.0
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                runner.wait(delay)
             runner.kill()
-            runner.wait()
-        _, err = runner.communicate()
-        when = f"kill {attempt + 1} after {delay:.2f} s"
-        if runner.returncode == 0:
-            tally.finished += 1
-        else:
-            assert runner.returncode == -9, f"{when}: exited {runner.returncode}: {err}"
-            tally.kills += 1
-        _wait_for_the_dead(backend, db_url)
-        _check_agreement(backend, db_url, migrations, tally, when)
-        if runner.returncode == 0:
-            break  # nothing left to interrupt
+            _, err = runner.communicate()
+            when = (
+                f"kill {attempt + 1} ({phase}, {delay:.3f} s; "
+                f"{time.monotonic() - spawned_at:.2f} s after start)"
+            )
+            if runner.returncode == 0:
+                tally.finished += 1
+            else:
+                assert runner.returncode == -9, f"{when}: exited {runner.returncode}: {err}"
+                tally.kills += 1
+            _wait_for_the_dead(backend, db_url)
+            _check_agreement(backend, db_url, migrations, tally, when)
+            if runner.returncode == 0:
+                break  # nothing left to interrupt
+    finally:
+        started.close()
 
     final = _upgrade(project.root)
     _timed(final)
