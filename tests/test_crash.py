@@ -387,9 +387,9 @@ def test_sigkill_at_random_moments(
         == {e for m in migrations for s in m.statements for e in s.effects}
     )
 
-    # Each kill comes at a random moment after the runner began to work, within on
-    # average 1/KILLS of the uninterrupted run: together they walk through the whole
-    # project. One in five kills comes instead at a random moment of the start-up
+    # Each kill comes at a random moment after the runner began to work, on average
+    # after its share of what is left of the uninterrupted run's time: together they
+    # walk through the whole project. One in five kills comes instead at a random moment of the start-up
     # (imports, connecting, waiting for the lock, creating the history tables).
     tally = Tally()
     started = WorkStarted(backend, db_url)
@@ -402,7 +402,10 @@ def test_sigkill_at_random_moments(
             if attempt == 0 or rng.random() < 0.2:
                 delay, phase = rng.uniform(0.0, startup), "start-up"
             else:
-                delay, phase = rng.uniform(0.0, 1.8 * work / KILLS), "work"
+                applied = tally.applied_at_kill[-1] if tally.applied_at_kill else 0
+                remaining = work * (MIGRATIONS - applied) / MIGRATIONS
+                delay = rng.uniform(0.0, 2 * remaining / (KILLS - tally.kills))
+                phase = "work"
                 if not started.wait(runner):
                     delay = 0.0
             with contextlib.suppress(subprocess.TimeoutExpired):
