@@ -446,3 +446,86 @@ def test_sigkill_at_random_moments(
     sys.__stdout__.write(f"\n{report}\n") if os.environ.get("DBSHIFT_CRASH_REPORT") else None
     assert tally.kills >= KILLS // 2, report
     assert len(thirds) >= 2, report
+
+
+SLOW_DDL = {
+    "mysql": "CREATE TABLE k2 AS SELECT SLEEP(1) AS slept",
+    "postgresql": "CREATE TABLE k2 AS SELECT 1 AS slept FROM pg_sleep(1)",
+}
+RUNNING = {
+    "mysql": "SELECT COUNT(*) FROM information_schema.processlist "
+    "WHERE db = DATABASE() AND info LIKE 'CREATE TABLE k2%%'",
+    "postgresql": "SELECT COUNT(*) FROM pg_stat_activity "
+    "WHERE datname = current_database() AND query LIKE 'CREATE TABLE k2%%'",
+}
+
+
+@pytest.mark.backends("mysql", "postgresql")
+def test_statement_in_flight_at_the_kill_is_settled_on_resume(
+    tmp_path: Path, db_url: str, backend: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server finishes a statement whose client was killed; the history cannot
+    know: it says the run was interrupted after statement 1. The re-run finds that
+    what statement 2 creates exists, counts it as done, and goes on."""
+    project = Project(tmp_path / "proj", db_url, capsys)
+    migration = project.sql(
+        "slow",
+        f"CREATE TABLE k1 (id INTEGER PRIMARY KEY);\n{SLOW_DDL[backend]};\n"
+        "CREATE TABLE k3 (id INTEGER PRIMARY KEY);\n",
+        header="-- transactional: false" if backend == "postgresql" else "",
+    )
+    runner = _upgrade(project.root)
+    engine = project.engine()
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            deadline = time.monotonic() + 30
+            while not conn.exec_driver_sql(RUNNING[backend]).scalar():
+                assert time.monotonic() < deadline and runner.poll() is None
+                time.sleep(0.01)
+        runner.kill()
+        runner.communicate()
+    finally:
+        engine.dispose()
+    _wait_for_the_dead(backend, db_url)
+    assert {"k1", "k2"} <= project.tables() and "k3" not in project.tables()
+    (partial,) = project.ok("status", "--json").json["partial"]
+    assert partial["id"] == migration and partial["statements_done"] == 1
+    assert partial["interrupted"] is True and partial["failed"] is None
+    assert "interrupted after statement 1 of 3" in project.ok("status").out
+
+    assert project.ok("upgrade", "--json").json["results"][0]["statements"] == 1
+    assert {"k1", "k2", "k3"} <= project.tables()
+    ((detail,),) = project.query(
+        f"SELECT detail FROM dbshift_log WHERE migration_id = '{migration}' AND event = 'upgrade'"
+    )
+    assert detail == ("resumed after statement 1; statement 2 had completed in the interrupted run")
+
+
+@pytest.mark.backends("mysql")
+def test_edited_file_is_not_settled_by_guessing(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """After an interruption, an edited migration resumes at the statement in flight
+    and runs it: an error is an error (the guess is only made for the same file)."""
+    project = Project(tmp_path / "proj", db_url, capsys)
+    migration = project.sql(
+        "slow", f"CREATE TABLE k1 (id INTEGER PRIMARY KEY);\n{SLOW_DDL['mysql']};\n"
+    )
+    runner = _upgrade(project.root)
+    engine = project.engine()
+    try:
+        with engine.connect() as conn:
+            deadline = time.monotonic() + 30
+            while not conn.exec_driver_sql(RUNNING["mysql"]).scalar():
+                assert time.monotonic() < deadline and runner.poll() is None
+                time.sleep(0.01)
+        runner.kill()
+        runner.communicate()
+    finally:
+        engine.dispose()
+    _wait_for_the_dead("mysql", db_url)
+    path = project.migrations / f"{migration}.sql"
+    path.write_text(path.read_text() + "CREATE TABLE k3 (id INTEGER PRIMARY KEY);\n")
+    failed = project.fails(3, "upgrade")
+    assert "Table 'k2' already exists" in failed.err
+    assert "k3" not in project.tables()

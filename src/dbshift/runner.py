@@ -468,9 +468,12 @@ class Runner:
         assert journal is not None
         try:
             with self.conn.begin():
-                self.history.record_progress(
-                    self.conn, step.id, step.script.checksum, journal.marks, failed
-                )
+                if journal.marks:
+                    self.history.record_progress(
+                        self.conn, step.id, step.script.checksum, journal.marks, failed
+                    )
+                else:  # nothing ran: nothing to remember but the event
+                    self.history.remove(self.conn, step.id)
                 self.conn.execute(
                     self.history.log_event(
                         "failed",
