@@ -301,10 +301,16 @@ class Runner:
             )
             if direction == "up" and not single_transaction and statement_by_statement:
                 continue
+            if not statement_by_statement:
+                first = "it would now run in a transaction, repeating what ran; "
+            elif single_transaction:
+                first = "run `dbshift upgrade` without --single-transaction to resume it; "
+            else:
+                first = "resume it with `dbshift upgrade` first; "
             raise IntegrityError(
                 f"{row.id} stopped part-way: {len(row.done)} statement(s) ran and were committed",
-                hint="finish it with `dbshift upgrade`, or undo them by hand and "
-                f"`dbshift repair --rolled-back {row.id}`, or finish them by hand and "
+                hint=first + "or undo them by hand and "
+                f"`dbshift repair --rolled-back {row.id}`, or finish it by hand and "
                 f"`dbshift repair --applied {row.id}`",
             )
 
@@ -428,7 +434,7 @@ class Runner:
             self.conn.execution_options(isolation_level="AUTOCOMMIT")
         started = time.perf_counter()
         try:
-            if journal is not None and (row is None or row.applied):
+            if journal is not None and row is None:
                 self.history.start_partial(self.conn, step.id, step.script.checksum)
                 self.conn.commit()
             count = self._emit(step, ops, on_statement=None, journal=journal)
@@ -662,10 +668,10 @@ class _Journal:
     it counts as done."""
 
     def __init__(self, runner: Runner, step: Step, row: HistoryRow | None) -> None:
-        resuming = row is not None and not row.applied
         self.runner = runner
         self.step = step
-        self.marks: list[StatementMark] = list(row.done) if row is not None and resuming else []
+        # `row` is None, or the partial row of an earlier run (an applied one is skipped)
+        self.marks: list[StatementMark] = list(row.done) if row is not None else []
         self.resume_at = len(self.marks)
         self.position = 0  # statements met so far, skipped or run
         self.running: StatementMark | None = None
