@@ -113,28 +113,6 @@ def _write_project(project: Project, rng: random.Random) -> list[Migration]:
 # -- what the database has -------------------------------------------------------------
 
 
-def _schema(url: str) -> dict[str, Any]:
-    """Tables with their columns and indexes, and every row (bookkeeping excluded)."""
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
-    try:
-        inspector = sa.inspect(engine)
-        names = sorted(t for t in inspector.get_table_names() if not t.startswith("dbshift_"))
-        tables: dict[str, Any] = {}
-        with engine.connect() as conn:
-            for name in names:
-                columns = tuple(
-                    (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(name)
-                )
-                indexes = tuple(sorted(i["name"] or "" for i in inspector.get_indexes(name)))
-                rows = tuple(
-                    tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {name} ORDER BY id")
-                )
-                tables[name] = (columns, indexes, rows)
-        return tables
-    finally:
-        engine.dispose()
-
-
 COLUMNS = {
     "postgresql": "SELECT table_name, column_name FROM information_schema.columns "
     "WHERE table_schema = 'public'",
@@ -150,6 +128,45 @@ INDEXES = {
     "WHERE table_schema = DATABASE() AND index_name <> 'PRIMARY'",
     "sqlite": "SELECT tbl_name, name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
 }
+
+
+TYPED_COLUMNS = {
+    "postgresql": "SELECT table_name, column_name, data_type, is_nullable "
+    "FROM information_schema.columns WHERE table_schema = 'public' "
+    "ORDER BY table_name, ordinal_position",
+    "mysql": "SELECT table_name, column_name, column_type, is_nullable "
+    "FROM information_schema.columns WHERE table_schema = DATABASE() "
+    "ORDER BY table_name, ordinal_position",
+    "sqlite": 'SELECT m.name, p.name, p.type, p."notnull" '
+    "FROM sqlite_master m, pragma_table_info(m.name) p WHERE m.type = 'table' "
+    "ORDER BY m.name, p.cid",
+}
+
+
+def _schema(backend: str, url: str) -> dict[str, Any]:
+    """Tables with their columns and indexes, and every row (bookkeeping excluded), in
+    bulk catalog queries."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    tables: dict[str, Any] = {}
+    try:
+        with engine.connect() as conn:
+            columns: dict[str, list[tuple[Any, ...]]] = {}
+            for table, *column in conn.exec_driver_sql(TYPED_COLUMNS[backend]):
+                if not table.startswith("dbshift_"):
+                    columns.setdefault(table, []).append(tuple(column))
+            indexes: dict[str, list[str]] = {}
+            for table, index in conn.exec_driver_sql(INDEXES[backend]):
+                indexes.setdefault(table, []).append(index)
+            for table in sorted(columns):
+                rows = conn.exec_driver_sql(f"SELECT * FROM {table} ORDER BY id")
+                tables[table] = (
+                    tuple(columns[table]),
+                    tuple(sorted(indexes.get(table, ()))),
+                    tuple(tuple(r) for r in rows),
+                )
+    finally:
+        engine.dispose()
+    return tables
 
 
 def _effects(backend: str, url: str) -> set[Effect]:
@@ -380,7 +397,7 @@ def test_sigkill_at_random_moments(
     startup = (first - spawned).total_seconds()
     work = max((last - first).total_seconds(), 0.5)
     assert len(_history(reference)) == MIGRATIONS
-    wanted = _schema(reference)
+    wanted = _schema(backend, reference)
     assert (
         _effects(backend, reference)
         == _effects_of(wanted)
@@ -432,7 +449,7 @@ def test_sigkill_at_random_moments(
     _timed(final)
     history = _history(db_url)
     assert len(history) == MIGRATIONS and {s for _, s, _ in history} == {"applied"}
-    assert _schema(db_url) == wanted
+    assert _schema(backend, db_url) == wanted
     assert project.ok("status", "--json").json["pending"] == []
 
     thirds = {min(2, 3 * n // MIGRATIONS) for n in tally.applied_at_kill[: tally.kills]}
