@@ -224,3 +224,35 @@ def test_downgrade_waits_for_the_partial_migration(project: Project) -> None:
     project.fails(3, "upgrade")
     refused = project.fails(4, "downgrade", "base")
     assert f"{four} stopped part-way" in refused.err and "repair" in refused.err
+
+
+class _DriverError(Exception):
+    """What a driver raises: PyMySQL's (code, message) args, psycopg's `sqlstate`."""
+
+    def __init__(self, *args: object, sqlstate: str | None = None) -> None:
+        super().__init__(*args)
+        self.sqlstate = sqlstate
+
+
+def test_what_counts_as_already_done_after_an_interruption() -> None:
+    from dbshift.dialects import MySQLRules, PostgreSQLRules, SQLiteRules
+
+    mysql, pg, sqlite = MySQLRules(), PostgreSQLRules(), SQLiteRules()
+    exists = _DriverError(1050, "Table 't' already exists")
+    assert mysql.already_applied("CREATE TABLE t (id INT)", exists)
+    assert mysql.already_applied("ALTER TABLE t ADD c INT", _DriverError(1060, "Duplicate"))
+    gone = _DriverError(1091, "Can't DROP COLUMN `c`; check that it exists")
+    assert mysql.already_applied("ALTER TABLE t DROP COLUMN c", gone)
+    assert not mysql.already_applied("ALTER TABLE t ADD c INT", _DriverError(1054, "Unknown"))
+    assert not mysql.already_applied("INSERT INTO t VALUES (1)", _DriverError(1062, "Dup"))
+
+    assert pg.already_applied("CREATE TABLE t (id int)", _DriverError(sqlstate="42P07"))
+    assert pg.already_applied("DROP TABLE t", _DriverError(sqlstate="42P01"))
+    assert not pg.already_applied("ALTER TABLE t ADD c int", _DriverError(sqlstate="42P01"))
+    # A concurrent index build that was cut off leaves an INVALID index that "exists".
+    concurrently = "CREATE INDEX CONCURRENTLY ix ON t (c)"
+    assert not pg.already_applied(concurrently, _DriverError(sqlstate="42P07"))
+
+    assert sqlite.already_applied("CREATE TABLE t (id)", _DriverError("table t already exists"))
+    assert sqlite.already_applied("DROP INDEX ix", _DriverError("no such index: ix"))
+    assert not sqlite.already_applied("SELECT * FROM t", _DriverError("no such table: t"))

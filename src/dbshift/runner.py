@@ -439,6 +439,19 @@ class Runner:
                 self.conn.commit()
             count = self._emit(step, ops, on_statement=None, journal=journal)
             self.conn.commit()
+        except MigrationError as error:
+            self._stopped(step, journal, error)
+            if journal is not None and journal.in_doubt:
+                raise MigrationError(
+                    error.message,
+                    migration=step.id,
+                    statement=error.statement,
+                    hint="the previous run stopped while this statement ran, so it may have "
+                    "completed: if it did not, fix it and run `dbshift upgrade`; if it did, "
+                    "finish the migration by hand and run `dbshift repair --applied "
+                    f"{step.id}`",
+                ) from error
+            raise
         except BaseException as error:
             self._stopped(step, journal, error)
             raise
@@ -707,6 +720,11 @@ class _Journal:
             self.runner.conn.rollback()
         self.settled_at = self.position + 1
         return True
+
+    @property
+    def in_doubt(self) -> bool:
+        """The statement that just failed is the one an interrupted run may have done."""
+        return self.uncertain and self.running is not None and self.position == self.resume_at
 
     def summary(self) -> str | None:
         if not self.resume_at and self.settled_at is None:
