@@ -44,9 +44,9 @@ class OnlineContext(ExecutionContext):
     transaction, SQLite's table rebuild, does so with PRAGMAs that are valid inside
     it (`defer_foreign_keys`, `legacy_alter_table`; see `dbshift.dialects.sqlite`).
 
-    `on_statement` is called with each statement's SQL text after it succeeded (the
-    runner records per-statement progress with it where DDL is not transactional).
-    A `journal` is told before and after each statement, and may skip it."""
+    `on_statement` is called with each statement's SQL text after it succeeded. A
+    `journal` is told before and after each statement, and may skip it: the runner
+    records per-statement progress with one where DDL is not transactional."""
 
     def __init__(
         self,
