@@ -450,6 +450,10 @@ def test_sigkill_at_random_moments(
     history = _history(db_url)
     assert len(history) == MIGRATIONS and {s for _, s, _ in history} == {"applied"}
     assert _schema(backend, db_url) == wanted
+    # Every migration was applied once: a kill never made one run twice.
+    assert sorted(
+        project.query("SELECT migration_id FROM dbshift_log WHERE event = 'upgrade'")
+    ) == (sorted((m.id,) for m in migrations))
     assert project.ok("status", "--json").json["pending"] == []
 
     thirds = {min(2, 3 * n // MIGRATIONS) for n in tally.applied_at_kill[: tally.kills]}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import Project
+from tests.helpers import Project, run_process
 
 FOUR = (
     "CREATE TABLE r1 (id INTEGER PRIMARY KEY);\n"
@@ -256,3 +256,17 @@ def test_what_counts_as_already_done_after_an_interruption() -> None:
     assert sqlite.already_applied("CREATE TABLE t (id)", _DriverError("table t already exists"))
     assert sqlite.already_applied("DROP INDEX ix", _DriverError("no such index: ix"))
     assert not sqlite.already_applied("SELECT * FROM t", _DriverError("no such table: t"))
+
+
+@pytest.mark.backends("mysql")
+def test_status_of_a_partial_migration_stays_light(project: Project) -> None:
+    """Status reads progress from the history and splits SQL files as text: it imports
+    no operation, schema, dialect or autogenerate code."""
+    project.sql("four", FOUR)
+    project.fails(3, "upgrade")
+    done = run_process(["status"], project.root, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert done.returncode == 0 and "PARTIAL:" in done.stdout
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if "|" in line}
+    assert "dbshift.migrations.sqlsplit" in imported
+    heavy = ("dbshift.ops", "dbshift.schema", "dbshift.dialects", "dbshift.autogen")
+    assert not [name for name in imported if name.startswith(heavy)]
