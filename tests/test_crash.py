@@ -550,3 +550,23 @@ def test_edited_file_is_not_settled_by_guessing(
     failed = project.fails(3, "upgrade")
     assert "Table 'k2' already exists" in failed.err
     assert "k3" not in project.tables()
+
+
+@pytest.mark.backends("mysql")
+def test_killed_between_the_two_bookkeeping_tables(
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """MariaDB commits each CREATE TABLE: a runner killed right after creating the
+    history table leaves no log table, and the next run creates it."""
+    project = Project(tmp_path / "proj", db_url, capsys)
+    project.sql("first", "CREATE TABLE b1 (id INTEGER PRIMARY KEY);")
+    project.ok("upgrade")
+    engine = project.engine()
+    with engine.begin() as conn:  # back to the state such a kill leaves
+        conn.exec_driver_sql("DROP TABLE b1")
+        conn.exec_driver_sql("DROP TABLE dbshift_log")
+        conn.exec_driver_sql("DELETE FROM dbshift_history")
+    engine.dispose()
+    project.ok("upgrade")
+    assert {"b1", "dbshift_log"} <= project.tables()
+    assert project.query("SELECT event FROM dbshift_log") == [("upgrade",)]
