@@ -99,13 +99,45 @@ class Project:
 
 
 @dataclasses.dataclass(frozen=True)
+class PartialRun:
+    """A migration that stopped part-way (see `HistoryRow.done` and `.failed`).
+
+    `statements` are the first lines of the migration's statements as its file has them
+    now, when that is known without importing code: for a SQL migration, a cheap split
+    of the file; for a Python migration, () (its statements exist only once it runs, so
+    status shows what ran, from the history, and no total)."""
+
+    row: HistoryRow
+    statements: tuple[str, ...] = ()
+
+    @property
+    def id(self) -> str:
+        return self.row.id
+
+    @property
+    def total(self) -> int | None:
+        return len(self.statements) if self.statements else None
+
+    def to_json(self) -> dict[str, Any]:
+        row = self.row
+        return {
+            **row.to_json(),
+            "statements_total": self.total,
+            "interrupted": row.interrupted,
+            "done": [mark.to_json() for mark in row.done],
+            "failed": row.failed.to_json() if row.failed else None,
+            "remaining": list(self.statements[len(row.done) :]),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
 class Status:
     url: str
     current: tuple[str, ...]
     heads: tuple[str, ...]
     pending: tuple[str, ...]
     applied: tuple[HistoryRow, ...]
-    partial: tuple[HistoryRow, ...]
+    partial: tuple[PartialRun, ...]
     problems: tuple[str, ...]
 
     def to_json(self) -> dict[str, Any]:
@@ -694,7 +726,11 @@ class _jobs:
                 heads=project.graph.heads,
                 pending=tuple(project.graph.plan_up(applied_ids, "heads")),
                 applied=tuple(applied),
-                partial=tuple(r for r in rows if not r.applied),
+                partial=tuple(
+                    PartialRun(r, _statement_lines(known.get(r.id), conn.dialect.name))
+                    for r in rows
+                    if not r.applied
+                ),
                 problems=problems,
             )
 
@@ -770,7 +806,8 @@ class _jobs:
                 return VerifyReport(len(known), None, tuple(problems))
             rows = History(config.table_prefix, config.schema).rows(conn)
             partial = [
-                f"{r.id} failed part-way ({len(r.progress)} statement(s) ran)"
+                f"{r.id} stopped part-way after {len(r.done)} statement(s) (`dbshift "
+                "upgrade` resumes it; `dbshift status` shows them)"
                 for r in rows
                 if not r.applied
             ]
@@ -818,6 +855,22 @@ class _jobs:
             return RepairReport(tuple(changes))
 
         return job
+
+
+def _statement_lines(script: Script | None, dialect: str) -> tuple[str, ...]:
+    """First lines of a SQL migration's up statements (a text split, no import)."""
+    if script is None or script.kind != "sql":
+        return ()
+    from dbshift.errors import MigrationError
+    from dbshift.history import first_line
+    from dbshift.migrations.scripts import sql_sections
+    from dbshift.migrations.sqlsplit import split_sql
+
+    try:
+        (up, line), _down = sql_sections(script.path.read_text(encoding="utf-8"))
+        return tuple(first_line(s.text) for s in split_sql(up, dialect, first_line=line))
+    except (OSError, MigrationError):
+        return ()
 
 
 def _row_id(ref: str, rows: dict[str, HistoryRow]) -> str:

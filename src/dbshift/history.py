@@ -2,8 +2,12 @@
 
 `<prefix>history` holds one row per applied migration (a full history, not only the
 head); `<prefix>log` is an append-only journal of every event. A migration that failed
-part-way on a backend without transactional DDL (MySQL/MariaDB) keeps a row in state
-`partial` whose `progress` lists the hashes of the statements that completed.
+part-way on a backend without transactional DDL (MySQL/MariaDB), or a non-transactional
+migration anywhere, keeps a row in state `partial` while it runs: its `progress` gets one
+line per completed statement, `<hash> <first line of the statement>`, written right after
+the statement, and a last line `!<hash> <first line>` when a statement failed. A partial
+row without that last line was interrupted (the runner was killed or lost its
+connection): the statement after the recorded ones may or may not have completed.
 """
 
 from __future__ import annotations
@@ -72,6 +76,31 @@ def _utc_now_sqlite(element: utc_now, compiler: SQLCompiler, **kw: Any) -> str:
 APPLIED = "applied"
 PARTIAL = "partial"
 
+#: characters of a statement's first line kept in the history
+_SHOWN = 80
+
+
+@dataclasses.dataclass(frozen=True)
+class StatementMark:
+    """One statement of a migration as the history remembers it: the hash of its whole
+    text (whitespace-normalized) and its first line, for people to read."""
+
+    hash: str
+    text: str
+
+    @classmethod
+    def of(cls, sql: str) -> StatementMark:
+        return cls(statement_hash(sql), first_line(sql))
+
+    def to_json(self) -> dict[str, str]:
+        return {"hash": self.hash, "statement": self.text}
+
+
+def first_line(sql: str) -> str:
+    """A statement's first non-blank line, shortened for display."""
+    line = next((part.strip() for part in sql.strip().splitlines() if part.strip()), "")
+    return line if len(line) <= _SHOWN else line[: _SHOWN - 3] + "..."
+
 
 @dataclasses.dataclass(frozen=True)
 class HistoryRow:
@@ -82,11 +111,25 @@ class HistoryRow:
     duration_ms: int
     applied_by: str
     dbshift_version: str
-    progress: tuple[str, ...] = ()
+    #: the statements a partial migration completed, in order
+    done: tuple[StatementMark, ...] = ()
+    #: the statement that failed; None for a partial row whose run was interrupted
+    failed: StatementMark | None = None
 
     @property
     def applied(self) -> bool:
         return self.state == APPLIED
+
+    @property
+    def progress(self) -> tuple[str, ...]:
+        """The hashes of the completed statements."""
+        return tuple(mark.hash for mark in self.done)
+
+    @property
+    def interrupted(self) -> bool:
+        """A partial row with no recorded failure: the run stopped without seeing one
+        (killed, connection lost), so the next statement may have completed."""
+        return not self.applied and self.failed is None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -97,7 +140,7 @@ class HistoryRow:
             "duration_ms": self.duration_ms,
             "applied_by": self.applied_by,
             "dbshift_version": self.dbshift_version,
-            "statements_done": len(self.progress),
+            "statements_done": len(self.done),
         }
 
 
@@ -159,11 +202,14 @@ class History:
         return sa.inspect(conn).has_table(self.table.name, schema=self.schema)
 
     def ensure(self, conn: sa.Connection) -> None:
-        """Create the tables if they are missing (idempotent, safe under concurrency)."""
-        if self.exists(conn):
-            return
+        """Create the tables if they are missing (idempotent, safe under concurrency).
+
+        Both are checked: where DDL commits implicitly (MySQL), a runner killed between
+        the two CREATEs leaves only the first."""
+        inspector = sa.inspect(conn)
         for table in (self.table, self.log):
-            conn.execute(sa.schema.CreateTable(table, if_not_exists=True))
+            if not inspector.has_table(table.name, schema=self.schema):
+                conn.execute(sa.schema.CreateTable(table, if_not_exists=True))
 
     def create_statements(self) -> list[sa.schema.CreateTable]:
         return [sa.schema.CreateTable(t, if_not_exists=True) for t in (self.table, self.log)]
@@ -177,7 +223,7 @@ class History:
         t = self.table
         result = conn.execute(sa.select(t).order_by(t.c.applied_at, t.c.id))
         return [
-            HistoryRow(id_, checksum, state, at, ms, by, version, _progress(progress))
+            HistoryRow(id_, checksum, state, at, ms, by, version, *parse_progress(progress))
             for id_, checksum, state, at, ms, by, version, progress in result
         ]
 
@@ -224,11 +270,50 @@ class History:
             progress="\n".join(progress) if progress else None,
         )
 
-    def record_partial(
-        self, conn: sa.Connection, migration_id: str, checksum: str, progress: Sequence[str]
-    ) -> None:
+    def start_partial(self, conn: sa.Connection, migration_id: str, checksum: str) -> None:
+        """The row of a migration about to run statement by statement: partial, with
+        nothing done yet (a kill during its first statement leaves this trace)."""
         conn.execute(self.table.delete().where(self.table.c.id == migration_id))
-        conn.execute(self.insert_applied(migration_id, checksum, 0, PARTIAL, progress))
+        conn.execute(self.insert_applied(migration_id, checksum, 0, PARTIAL))
+
+    def record_progress(
+        self,
+        conn: sa.Connection,
+        migration_id: str,
+        checksum: str,
+        done: Sequence[StatementMark],
+        failed: StatementMark | None = None,
+    ) -> None:
+        """Rewrite a partial row's progress: one small UPDATE per completed statement."""
+        conn.execute(
+            self.table.update()
+            .where(self.table.c.id == migration_id)
+            .values(
+                checksum=checksum,
+                state=PARTIAL,
+                applied_at=utcnow(),
+                applied_by=who(),
+                progress=format_progress(done, failed),
+            )
+        )
+
+    def mark_applied(
+        self, conn: sa.Connection, migration_id: str, checksum: str, duration_ms: int
+    ) -> None:
+        """A partial row becomes applied (its migration finished)."""
+        conn.execute(
+            self.table.update()
+            .where(self.table.c.id == migration_id)
+            .values(
+                checksum=checksum,
+                state=APPLIED,
+                applied_at=utcnow(),
+                duration_ms=duration_ms,
+                applied_by=who(),
+                dbshift_version=__version__,
+                progress=None,
+            )
+        )
 
     @staticmethod
     def now_sql() -> utc_now:
@@ -269,6 +354,7 @@ class History:
 
 
 def _row(mapping: Any) -> HistoryRow:
+    done, failed = parse_progress(mapping["progress"])
     return HistoryRow(
         id=mapping["id"],
         checksum=mapping["checksum"],
@@ -277,9 +363,28 @@ def _row(mapping: Any) -> HistoryRow:
         duration_ms=mapping["duration_ms"],
         applied_by=mapping["applied_by"],
         dbshift_version=mapping["dbshift_version"],
-        progress=_progress(mapping["progress"]),
+        done=done,
+        failed=failed,
     )
 
 
-def _progress(text: str | None) -> tuple[str, ...]:
-    return tuple(text.split("\n")) if text else ()
+def format_progress(done: Sequence[StatementMark], failed: StatementMark | None = None) -> str:
+    lines = [f"{mark.hash} {mark.text}" for mark in done]
+    if failed is not None:
+        lines.append(f"!{failed.hash} {failed.text}")
+    return "\n".join(lines)
+
+
+def parse_progress(text: str | None) -> tuple[tuple[StatementMark, ...], StatementMark | None]:
+    """`(done, failed)` from a progress column (older rows hold bare hashes)."""
+    done: list[StatementMark] = []
+    failed = None
+    for line in (text or "").split("\n"):
+        if not line:
+            continue
+        hash_, _, shown = line.partition(" ")
+        if hash_.startswith("!"):
+            failed = StatementMark(hash_[1:], shown)
+        else:
+            done.append(StatementMark(hash_, shown))
+    return tuple(done), failed

@@ -28,7 +28,7 @@ from dbshift.errors import (
     MigrationError,
     UsageError,
 )
-from dbshift.history import History, HistoryRow, statement_hash
+from dbshift.history import History, HistoryRow, StatementMark
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from dbshift.dialects.base import DialectRules
     from dbshift.migrations.loader import MigrationCode
     from dbshift.ops import Operation
+    from dbshift.ops.context import Journal
     from dbshift.schema.snapshot import Snapshot
 
 # Listing, status and history never execute operations: the modules that do are
@@ -212,7 +213,7 @@ class Runner:
         command = "upgrade" if direction == "up" else "downgrade"
         rows = self.rows()
         verify(self.scripts, rows)
-        self._refuse_partial(rows)
+        self._refuse_partial(rows, direction, single_transaction)
         plan = make_plan(self.graph, self.scripts, rows, direction, target)
         if dry_run or not plan.steps:
             return RunReport(command, plan, (), dry_run)
@@ -223,7 +224,7 @@ class Runner:
             rows = self.rows()
             self._rows = {r.id: r for r in rows}
             verify(self.scripts, rows)
-            self._refuse_partial(rows)
+            self._refuse_partial(rows, direction, single_transaction)
             current = make_plan(self.graph, self.scripts, rows, direction, target)
             pending = {s.id for s in current.steps}
             results = [
@@ -284,15 +285,77 @@ class Runner:
                     hint="run without --single-transaction",
                 )
 
-    def _refuse_partial(self, rows: Sequence[HistoryRow]) -> None:
+    def _refuse_partial(
+        self, rows: Sequence[HistoryRow], direction: Direction, single_transaction: bool
+    ) -> None:
+        """A migration that stopped part-way resumes where it stopped when `upgrade` runs
+        it again statement by statement (see `_Journal`). Refused: a downgrade or a
+        --single-transaction run while one is partial, and a partial migration that
+        would now run inside a transaction (its committed statements would run again)."""
         for row in rows:
-            if not row.applied:
-                raise IntegrityError(
-                    f"{row.id} failed part-way: {len(row.progress)} statement(s) ran and "
-                    "were committed",
-                    hint=f"undo or finish them by hand, then `dbshift repair --rolled-back "
-                    f"{row.id}` or `dbshift repair --applied {row.id}`",
+            if row.applied:
+                continue
+            script = self.scripts.get(row.id)
+            statement_by_statement = script is not None and (
+                not script.transactional or not self.dialect.transactional_ddl
+            )
+            if direction == "up" and not single_transaction and statement_by_statement:
+                continue
+            if not statement_by_statement:
+                first = "it would now run in a transaction, repeating what ran; "
+            elif single_transaction:
+                first = "run `dbshift upgrade` without --single-transaction to resume it; "
+            else:
+                first = "resume it with `dbshift upgrade` first; "
+            raise IntegrityError(
+                f"{row.id} stopped part-way: {len(row.done)} statement(s) ran and were committed",
+                hint=first + "or undo them by hand and "
+                f"`dbshift repair --rolled-back {row.id}`, or finish it by hand and "
+                f"`dbshift repair --applied {row.id}`",
+            )
+
+    def _check_resumable(
+        self, steps: Sequence[Step], ops: Mapping[str, Sequence[Operation]]
+    ) -> None:
+        """Before anything runs: a partial migration whose file was edited resumes only
+        when the statements that ran are still its first statements, unchanged."""
+        for step in steps:
+            row = self._rows.get(step.id)
+            if step.direction != "up" or row is None or row.applied or not row.done:
+                continue
+            if row.checksum == step.script.checksum:
+                continue  # the same file: its statements are the ones that ran
+            now = self._first_statements(ops[step.id], len(row.done))
+            for index, (ran, current) in enumerate(zip(row.done, now, strict=False), 1):
+                if ran.hash != current.hash:
+                    raise _differs(
+                        step,
+                        row,
+                        f"statement {index} differs from the one "
+                        f"that ran: it ran `{ran.text}`, the file now has "
+                        f"`{current.text}`",
+                    )
+            if len(now) < len(row.done):
+                raise _differs(
+                    step,
+                    row,
+                    f"the file now has {len(now)} statement(s), "
+                    f"fewer than the {len(row.done)} that ran",
                 )
+
+    def _first_statements(self, ops: Sequence[Operation], count: int) -> list[StatementMark]:
+        """The first `count` statements the operations would send now, without sending
+        any (tables are still read from the database where an operation needs one)."""
+        from dbshift.ops.context import OnlineContext
+
+        probe = _Probe(count)
+        ctx = OnlineContext(self.conn, default_schema=self.config.schema, journal=probe)
+        with contextlib.suppress(_Probe.Enough):
+            for op in ops:
+                op.execute(ctx)
+        if self.conn.in_transaction():
+            self.conn.rollback()
+        return probe.marks
 
     def _run_steps(
         self,
@@ -301,6 +364,7 @@ class Runner:
         *,
         in_transaction: bool,
     ) -> list[StepResult]:
+        self._check_resumable(steps, operations)
         results = []
         for index, step in enumerate(steps):
             self.listener.step_started(step, index, len(steps))
@@ -347,7 +411,12 @@ class Runner:
         return StepResult(step.id, step.direction, _done(step), duration, count)
 
     def _execute_autocommit(self, step: Step, ops: Sequence[Operation]) -> StepResult:
-        """Run one migration statement by statement, recording progress on failure."""
+        """Run one migration statement by statement, outside a migration-wide transaction.
+
+        Going up, the history follows the run: a `partial` row is written before the
+        first statement and updated after each one (`_Journal`), so a failure, a kill or
+        a lost connection leaves an exact record, and the next `upgrade` resumes after
+        the last recorded statement."""
         if self._exclusive:  # no query to make: no transaction to open
             row = self._recorded(step)
         else:
@@ -355,51 +424,110 @@ class Runner:
                 row = self._recorded(step)
         if self._already_done(step, row):
             return StepResult(step.id, step.direction, "skipped")
-        progress: list[str] = []
+        journal = _Journal(self, step, row) if step.direction == "up" else None
+        # Where DDL commits implicitly (MySQL), each statement runs in a transaction
+        # with its progress record, so data changes and their record commit together.
+        # Elsewhere this path is for statements that cannot run in a transaction.
+        autocommit = self.dialect.transactional_ddl
         default_level = self.conn.default_isolation_level
-        self.conn.execution_options(isolation_level="AUTOCOMMIT")
+        if autocommit:
+            self.conn.execution_options(isolation_level="AUTOCOMMIT")
         started = time.perf_counter()
         try:
-            count = self._emit(
-                step, ops, on_statement=lambda sql: progress.append(statement_hash(sql))
-            )
+            if journal is not None and row is None:
+                self.history.start_partial(self.conn, step.id, step.script.checksum)
+                self.conn.commit()
+            count = self._emit(step, ops, on_statement=None, journal=journal)
             self.conn.commit()
-        except BaseException:
-            self.conn.rollback()
-            self.conn.execution_options(isolation_level=default_level)
-            if progress and step.direction == "up":
-                with self.conn.begin():
-                    self.history.record_partial(self.conn, step.id, step.script.checksum, progress)
-                    self.conn.execute(
-                        self.history.log_event(
-                            "failed",
-                            step.id,
-                            step.script.checksum,
-                            f"{len(progress)} statement(s) completed",
-                        )
-                    )
+        except MigrationError as error:
+            self._stopped(step, journal, error)
+            if journal is not None and journal.in_doubt:
+                raise MigrationError(
+                    error.message,
+                    migration=step.id,
+                    statement=error.statement,
+                    hint="the previous run stopped while this statement ran, so it may have "
+                    "completed: if it did not, fix it and run `dbshift upgrade`; if it did, "
+                    "finish the migration by hand and run `dbshift repair --applied "
+                    f"{step.id}`",
+                ) from error
             raise
-        self.conn.execution_options(isolation_level=default_level)
+        except BaseException as error:
+            self._stopped(step, journal, error)
+            raise
+        finally:
+            if autocommit:
+                with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
+                    self.conn.execution_options(isolation_level=default_level)
         duration = int((time.perf_counter() - started) * 1000)
         with self.conn.begin():
-            self._record(step, duration, replace=row is not None)
+            self._record(
+                step,
+                duration,
+                replace=row is not None or journal is not None,
+                detail=journal.summary() if journal is not None else None,
+            )
         return StepResult(step.id, step.direction, _done(step), duration, count)
+
+    def _stopped(self, step: Step, journal: _Journal | None, error: BaseException) -> None:
+        """After a statement-by-statement run stopped: a statement the database refused
+        is recorded as the one that failed. When the run was cut off (connection lost,
+        interrupted) the history stays as the journal left it: the statement in flight
+        may have completed on the server."""
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+        except (exc.DBAPIError, exc.InvalidRequestError):
+            return
+        failed = journal.running if journal is not None else None
+        if failed is None or self.conn.invalidated or _connection_lost(error):
+            return
+        if not isinstance(error, MigrationError):
+            return
+        assert journal is not None
+        try:
+            with self.conn.begin():
+                if journal.marks:
+                    self.history.record_progress(
+                        self.conn, step.id, step.script.checksum, journal.marks, failed
+                    )
+                else:  # nothing ran: nothing to remember but the event
+                    self.history.remove(self.conn, step.id)
+                self.conn.execute(
+                    self.history.log_event(
+                        "failed",
+                        step.id,
+                        step.script.checksum,
+                        f"statement {len(journal.marks) + 1} failed; "
+                        f"{len(journal.marks)} statement(s) completed",
+                    )
+                )
+        except exc.DBAPIError:
+            pass  # the original error says what went wrong; the journal's row stands
 
     def _emit(
         self,
         step: Step,
         ops: Sequence[Operation],
         on_statement: Callable[[str], None] | None,
+        journal: Journal | None = None,
     ) -> int:
         """Execute a migration's operations; the number of statements that ran."""
         from dbshift.ops.context import OnlineContext
 
-        ctx = OnlineContext(self.conn, default_schema=self.config.schema, on_statement=on_statement)
+        ctx = OnlineContext(
+            self.conn,
+            default_schema=self.config.schema,
+            on_statement=on_statement,
+            journal=journal,
+        )
         for index, op in enumerate(ops):
             try:
                 op.execute(ctx)
             except exc.DBAPIError as error:
                 raise self._failure(step, index, error) from error
+            except IntegrityError:
+                raise
             except DbshiftError as error:
                 raise MigrationError(
                     f"{step.script.name}: {error.message}", migration=step.id, hint=error.hint
@@ -415,22 +543,40 @@ class Runner:
         statement = " ".join(str(error.statement or "").split())
         shown = statement if len(statement) <= 120 else statement[:117] + "..."
         verb = "upgrade" if step.direction == "up" else "downgrade"
+        in_transaction = self.dialect.transactional_ddl and step.script.transactional
+        lost = _connection_lost(error)
+        if lost:
+            problem = f"lost the database connection ({driver_message(error)})"
+            hint = (
+                "the migration was rolled back; run the command again"
+                if in_transaction
+                else "completed statements stay committed and recorded (`dbshift status`); "
+                "run the command again to resume"
+            )
+        else:
+            problem = driver_message(error)
+            hint = (
+                "the migration was rolled back; fix it and run again"
+                if in_transaction
+                else "statements before this one stay committed (`dbshift status` lists "
+                "them); fix this one and run `dbshift upgrade` to resume here"
+            )
         return MigrationError(
-            self.config.redact(f"{where}: {verb} failed at `{shown}`: {driver_message(error)}"),
+            self.config.redact(f"{where}: {verb} failed at `{shown}`: {problem}"),
             migration=step.id,
             statement=statement,
-            hint="the migration was rolled back; fix it and run again"
-            if self.dialect.transactional_ddl and step.script.transactional
-            else "statements before this one stay committed: see `dbshift status`",
+            hint=hint,
         )
 
-    def _record(self, step: Step, duration_ms: int, replace: bool) -> None:
+    def _record(
+        self, step: Step, duration_ms: int, replace: bool, detail: str | None = None
+    ) -> None:
         checksum = step.script.checksum
         if step.direction == "up":
-            if replace:  # a row left by a failed part-way run
+            if replace:  # the partial row of a statement-by-statement run
                 self.history.remove(self.conn, step.id)
             self.conn.execute(self.history.insert_applied(step.id, checksum, duration_ms))
-            self.conn.execute(self.history.log_event("upgrade", step.id, checksum))
+            self.conn.execute(self.history.log_event("upgrade", step.id, checksum, detail))
         else:
             self.history.remove(self.conn, step.id)
             self.conn.execute(self.history.log_event("downgrade", step.id, checksum))
@@ -501,6 +647,115 @@ def busy_as_lock_timeout(timeout: float) -> Iterator[None]:
 
 def _done(step: Step) -> str:
     return "applied" if step.direction == "up" else "reverted"
+
+
+def _connection_lost(error: BaseException) -> bool:
+    """Whether `error` (or what caused it) is the database connection going away."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, exc.DBAPIError) and seen.connection_invalidated:
+            return True
+        seen = seen.__cause__
+    return False
+
+
+def _differs(step: Step, row: HistoryRow, problem: str) -> IntegrityError:
+    return IntegrityError(
+        f"{step.script.name} stopped part-way after {len(row.done)} statement(s) and was "
+        f"edited since: {problem}; dbshift cannot resume it",
+        hint="restore the statements that ran and run `dbshift upgrade` again; or undo "
+        f"them by hand and `dbshift repair --rolled-back {step.id}`, or finish the "
+        f"migration by hand and `dbshift repair --applied {step.id}`",
+    )
+
+
+class _Journal:
+    """The history's record of one migration run statement by statement (see
+    `dbshift.ops.context.Journal`).
+
+    Starting from the statements a partial row says ran, it skips them, then records
+    each completed statement with one UPDATE, committed with it. When the earlier run
+    was interrupted, the first statement it runs may already have completed on the
+    server (MySQL finishes a DDL statement whose client died); if the database answers
+    that what it creates exists (or what it drops is gone), and the file is unchanged,
+    it counts as done."""
+
+    def __init__(self, runner: Runner, step: Step, row: HistoryRow | None) -> None:
+        self.runner = runner
+        self.step = step
+        # `row` is None, or the partial row of an earlier run (an applied one is skipped)
+        self.marks: list[StatementMark] = list(row.done) if row is not None else []
+        self.resume_at = len(self.marks)
+        self.position = 0  # statements met so far, skipped or run
+        self.running: StatementMark | None = None
+        self.uncertain = (
+            row is not None and row.interrupted and row.checksum == step.script.checksum
+        )
+        self.settled_at: int | None = None
+
+    def skip(self, sql: str) -> bool:
+        if self.position < self.resume_at:
+            self.position += 1
+            return True
+        self.running = StatementMark.of(sql)
+        return False
+
+    def done(self, sql: str) -> None:
+        mark = self.running or StatementMark.of(sql)
+        self.running = None
+        self.position += 1
+        self.marks.append(mark)
+        conn = self.runner.conn
+        self.runner.history.record_progress(
+            conn, self.step.id, self.step.script.checksum, self.marks
+        )
+        conn.commit()
+
+    def settled(self, sql: str, error: exc.DBAPIError) -> bool:
+        if not self.uncertain or self.position != self.resume_at:
+            return False
+        if not self.runner.dialect.already_applied(sql, error.orig or error):
+            return False
+        if self.runner.conn.in_transaction():
+            self.runner.conn.rollback()
+        self.settled_at = self.position + 1
+        return True
+
+    @property
+    def in_doubt(self) -> bool:
+        """The statement that just failed is the one an interrupted run may have done."""
+        return self.uncertain and self.running is not None and self.position == self.resume_at
+
+    def summary(self) -> str | None:
+        if not self.resume_at and self.settled_at is None:
+            return None
+        text = f"resumed after statement {self.resume_at}"
+        if self.settled_at is not None:
+            text += f"; statement {self.settled_at} had completed in the interrupted run"
+        return text
+
+
+class _Probe:
+    """A journal that runs nothing: it collects the first statements a migration sends."""
+
+    class Enough(Exception):
+        pass
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.marks: list[StatementMark] = []
+
+    def skip(self, sql: str) -> bool:
+        if len(self.marks) >= self.count:
+            raise _Probe.Enough
+        self.marks.append(StatementMark.of(sql))
+        return True
+
+    def done(self, sql: str) -> None:
+        pass
+
+    def settled(self, sql: str, error: exc.DBAPIError) -> bool:
+        return False
 
 
 class _Held:

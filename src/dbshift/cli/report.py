@@ -138,13 +138,35 @@ class Reporter:
         self.line(f"pending:  {len(status.pending)}")
         for migration_id in status.pending:
             self.line(f"  - {migration_id}")
-        for row in status.partial:
-            self.line(
-                f"FAILED PART-WAY: {row.id}: "
-                f"{len(row.progress)} statement(s) ran and stayed committed"
-            )
+        for run in status.partial:
+            self._partial(run)
         for problem in status.problems:
             self.line(f"INTEGRITY: {problem}")
+
+    def _partial(self, run: Any) -> None:
+        """A migration that stopped part-way: what ran, what failed, what is left."""
+        row = run.row
+        done = len(row.done)
+        of = f" of {run.total}" if run.total is not None else ""
+        if row.failed is not None:
+            what = f"statement {done + 1}{of} failed"
+        else:
+            what = f"interrupted after statement {done}{of} (the next one may have completed)"
+        self.line(f"PARTIAL: {row.id}: {done}{of} statement(s) ran and stayed committed; {what}")
+        for number, mark in enumerate(row.done, 1):
+            self.line(f"  done    {number:>3}  {mark.text}")
+        if row.failed is not None:
+            self.line(f"  failed  {done + 1:>3}  {row.failed.text}")
+        first_left = done + (2 if row.failed is not None else 1)
+        for number, text in enumerate(run.statements[first_left - 1 :], first_left):
+            self.line(f"  to run  {number:>3}  {text}")
+        if run.total is None and row.done:
+            self.line("  (a Python migration: its statements are known when it runs)")
+        self.line(
+            "  `dbshift upgrade` resumes it (after you fix the failing statement); "
+            f"or `dbshift repair --rolled-back {row.id}` / `--applied {row.id}` after "
+            "undoing / finishing it by hand"
+        )
 
     def history(self, entries: Sequence[Any]) -> None:
         if self.as_json:

@@ -7,6 +7,7 @@ statements to; they never see operation objects, so this layer sits below `ops/`
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
@@ -133,12 +134,29 @@ def sa_constraint(table: str, schema: str | None, constraint: Constraint) -> sa.
     return next(c for c in sa_table.constraints if isinstance(c, kind))
 
 
+def is_drop(sql: str) -> bool:
+    return re.search(r"\bDROP\b", sql, re.IGNORECASE) is not None
+
+
 class DialectRules:
     """Generic SQL (and PostgreSQL, which follows the standard closely)."""
 
     name = "default"
     #: DDL is transactional: a migration and its history row commit together
     transactional_ddl = True
+    #: SQLSTATEs meaning "what this statement creates is already there"
+    _exists_states: Final = frozenset({"42P07", "42701", "42710"})
+    #: SQLSTATEs meaning "what this DROP removes is already gone"
+    _gone_states: Final = frozenset({"42P01", "42703", "42704"})
+
+    def already_applied(self, sql: str, error: BaseException) -> bool:
+        """Whether `sql` failing with `error` shows the statement already took effect:
+        what it creates exists, or what it drops is gone. Asked only about the one
+        statement that may have completed in a run that was killed or cut off."""
+        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        if state in self._exists_states:
+            return True
+        return state in self._gone_states and is_drop(sql)
 
     def add_column(
         self,

@@ -12,6 +12,7 @@ from dbshift.dialects.base import (
     DialectRules,
     TableChange,
     column_spec,
+    is_drop,
     qualified,
     quote,
     sa_constraint,
@@ -23,9 +24,20 @@ if TYPE_CHECKING:
     from dbshift.ops.base import ExecutionContext
 
 
+#: table exists, duplicate column, duplicate key name, duplicate foreign key name
+_EXISTS = frozenset({1050, 1060, 1061, 1826})
+#: unknown table, can't DROP (column or key gone)
+_GONE = frozenset({1051, 1091})
+
+
 class MySQLRules(DialectRules):
     name = "mysql"
     transactional_ddl = False
+
+    def already_applied(self, sql: str, error: BaseException) -> bool:
+        args = getattr(error, "args", ())
+        code = args[0] if args and isinstance(args[0], int) else None
+        return code in _EXISTS or (code in _GONE and is_drop(sql))
 
     def alter_column(
         self,

@@ -15,6 +15,13 @@ if TYPE_CHECKING:
 class PostgreSQLRules(DialectRules):
     name = "postgresql"
 
+    def already_applied(self, sql: str, error: BaseException) -> bool:
+        """Never for `CONCURRENTLY`: a concurrent index build that was cut off leaves
+        an INVALID index behind, which "already exists" too."""
+        if "CONCURRENTLY" in sql.upper():
+            return False
+        return super().already_applied(sql, error)
+
     def alter_type(
         self, ctx: ExecutionContext, head: str, type_: TypeEngine[Any], using: str | None
     ) -> None:

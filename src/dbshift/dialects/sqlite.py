@@ -30,6 +30,7 @@ from dbshift.dialects.base import (
     DialectRules,
     Keep,
     TableChange,
+    is_drop,
     qualified,
     quote,
 )
@@ -46,6 +47,12 @@ _CONSTANT_DEFAULT = re.compile(
 
 class SQLiteRules(DialectRules):
     name = "sqlite"
+
+    def already_applied(self, sql: str, error: BaseException) -> bool:
+        text = str(error)
+        if "already exists" in text or "duplicate column name" in text:
+            return True
+        return is_drop(sql) and ("no such table" in text or "no such index" in text)
 
     def add_column(
         self,

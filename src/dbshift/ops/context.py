@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
+from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 
 from dbshift.ops.base import ExecutionContext, Operation
@@ -15,6 +16,27 @@ from dbshift.schema.snapshot import Snapshot, Table
 Emitted = sa.Executable | str
 
 
+class Journal(Protocol):
+    """Follows a migration statement by statement (the runner's progress records).
+
+    A Python data migration (`op.run(fn)`) counts as one statement, whose text is
+    `python_marker(fn)`."""
+
+    def skip(self, sql: str) -> bool:
+        """Called before a statement runs: True when it already ran (a resumed run)."""
+
+    def done(self, sql: str) -> None:
+        """Called after the statement succeeded."""
+
+    def settled(self, sql: str, error: exc.DBAPIError) -> bool:
+        """Called when it failed: True when the failure shows that an interrupted
+        earlier run had completed it (the statement then counts as done)."""
+
+
+def python_marker(fn: Callable[..., Any]) -> str:
+    return f"-- python: {getattr(fn, '__name__', 'function')}()"
+
+
 class OnlineContext(ExecutionContext):
     """Executes statements on a connection; the runner owns the transactions.
 
@@ -22,8 +44,9 @@ class OnlineContext(ExecutionContext):
     transaction, SQLite's table rebuild, does so with PRAGMAs that are valid inside
     it (`defer_foreign_keys`, `legacy_alter_table`; see `dbshift.dialects.sqlite`).
 
-    `on_statement` is called with each statement's SQL text after it succeeded (the
-    runner records per-statement progress with it where DDL is not transactional)."""
+    `on_statement` is called with each statement's SQL text after it succeeded. A
+    `journal` is told before and after each statement, and may skip it: the runner
+    records per-statement progress with one where DDL is not transactional."""
 
     def __init__(
         self,
@@ -31,18 +54,38 @@ class OnlineContext(ExecutionContext):
         *,
         default_schema: str | None = None,
         on_statement: Callable[[str], None] | None = None,
+        journal: Journal | None = None,
     ) -> None:
         self._connection = connection
         self.dialect = connection.dialect
         self.executed = 0  # statements that succeeded
         self.default_schema = default_schema
         self.on_statement = on_statement
+        self.journal = journal
 
     @property
     def connection(self) -> sa.Connection:
         return self._connection
 
     def emit(self, statement: Emitted, params: Any = None) -> None:
+        journal = self.journal
+        # compiled to text only when someone listens
+        text = sql_text(statement, self.dialect) if journal or self.on_statement else ""
+        if journal is not None and journal.skip(text):
+            return
+        try:
+            self._execute(statement, params)
+        except exc.DBAPIError as error:
+            if journal is None or not journal.settled(text, error):
+                raise
+        else:
+            self.executed += 1
+        if self.on_statement is not None:
+            self.on_statement(text)
+        if journal is not None:
+            journal.done(text)
+
+    def _execute(self, statement: Emitted, params: Any) -> None:
         if isinstance(statement, str):
             if params:
                 self._connection.execute(sa.text(statement), params)
@@ -52,9 +95,16 @@ class OnlineContext(ExecutionContext):
                 )
         else:
             self._connection.execute(statement, params)
-        self.executed += 1
-        if self.on_statement is not None:  # compiled to text only when someone listens
-            self.on_statement(sql_text(statement, self.dialect))
+
+    def run_python(self, fn: Callable[[sa.Connection], Any]) -> None:
+        if self.journal is None:
+            fn(self._connection)
+            return
+        marker = python_marker(fn)
+        if self.journal.skip(marker):
+            return
+        fn(self._connection)
+        self.journal.done(marker)
 
     def table(self, name: str, schema: str | None = None) -> Table | None:
         return reflect_table(self._connection, name, schema)

@@ -49,7 +49,8 @@ def _writing_for(name: str) -> Dialect:
     (MySQL, psycopg) a literal `%` would be written doubled."""
     if name == "default":
         return DefaultDialect()
-    dialect: Dialect = sa.make_url(f"{name}://").get_dialect()(paramstyle="named")
+    cls: Any = sa.make_url(f"{name}://").get_dialect()
+    dialect: Dialect = cls(paramstyle="named")
     return dialect
 
 
