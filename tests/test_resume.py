@@ -205,8 +205,12 @@ def test_repair_applied_after_finishing_by_hand(project: Project) -> None:
         conn.exec_driver_sql("CREATE TABLE r3 (id INTEGER PRIMARY KEY, oops INTEGER)")
         conn.exec_driver_sql("CREATE TABLE r4 (id INTEGER PRIMARY KEY)")
     engine.dispose()
-    # The file is fixed too, so that it says what the database now has.
+    # The file is fixed too, so that it says what the database now has. It is not a head
+    # (and, outside git, dbshift cannot tell it was never shared): the edit is accepted
+    # deliberately.
     _edit(project, four, "oops INTEGR", "oops INTEGER")
+    assert "changed since dbshift.sum recorded it" in project.fails(4, "status").err
+    project.ok("rehash")
     project.ok("repair", "--applied", four)
     status = project.ok("status", "--json").json
     assert status["partial"] == [] and status["pending"] == [after]
