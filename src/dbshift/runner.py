@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import random
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -34,6 +36,7 @@ from dbshift.migrations.scripts import Script
 
 if TYPE_CHECKING:
     from dbshift.dialects.base import DialectRules
+    from dbshift.lease import Heartbeat
     from dbshift.migrations.loader import MigrationCode
     from dbshift.ops import Operation
     from dbshift.schema.snapshot import Snapshot
@@ -42,6 +45,7 @@ if TYPE_CHECKING:
 # imported on first use (see `Runner.dialect` and `_load`), keeping start-up short.
 
 Direction = Literal["up", "down"]
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,7 +237,7 @@ class Runner:
                 if step.id not in operations:
                     operations[step.id] = self._operations(step)
             if single_transaction:
-                with self.conn.begin():
+                with self._locked_transaction():
                     results += self._run_steps(current.steps, operations, in_transaction=True)
             else:
                 results += self._run_steps(current.steps, operations, in_transaction=False)
@@ -252,7 +256,7 @@ class Runner:
             direction = "down"
             plan = make_plan(self.graph, self.scripts, rows, direction, target)
         results = []
-        with self._locked(), self.conn.begin():
+        with self._locked(), self._locked_transaction():
             for step in plan.steps:
                 if direction == "up":
                     self.history.record_applied(self.conn, step.id, step.script.checksum, 0)
@@ -268,6 +272,11 @@ class Runner:
 
     def _locked(self) -> _Held:
         return _Held(self)
+
+    def _locked_transaction(self) -> contextlib.AbstractContextManager[sa.RootTransaction]:
+        """Inside `_locked()`: a transaction in which this runner alone writes."""
+        assert self._held is not None
+        return self._held.transaction()
 
     def _check_single_transaction(self, plan: Plan) -> None:
         if not self.dialect.transactional_ddl:
@@ -305,8 +314,7 @@ class Runner:
         for index, step in enumerate(steps):
             self.listener.step_started(step, index, len(steps))
             ops = operations[step.id]
-            with busy_as_lock_timeout(self.config.lock_timeout):
-                result = self._run_step(step, ops, in_transaction)
+            result = self._attempt(functools.partial(self._run_step, step, ops, in_transaction))
             results.append(result)
             self.listener.step_finished(result)
         return results
@@ -320,12 +328,30 @@ class Runner:
         return self._execute_autocommit(step, ops)
 
     def _recorded(self, step: Step) -> HistoryRow | None:
-        """The step's history row. Without an exclusive lock (SQLite) it is read again
-        inside the step's transaction: another runner may have done the work since the
-        plan was made. Under an exclusive lock the history read at locking is current."""
+        """The step's history row, called first in the step's transaction. Under an
+        exclusive lock (MySQL) the history read at locking is current. Otherwise this
+        transaction takes the lock (or raises `Busy`, and the step is retried) and reads
+        the row again: another runner may have done the work since the plan was made. A
+        step that will run outside a transaction takes the lease here."""
         if self._exclusive:
             return self._rows.get(step.id)
-        return self.history.row(self.conn, step.id)
+        held = self._held
+        assert held is not None
+        held.guard()
+        row = self.history.row(self.conn, step.id)
+        outside = not (step.script.transactional and self.dialect.transactional_ddl)
+        if outside and not self._already_done(step, row):
+            held.take_lease(step.id)
+        return row
+
+    def _attempt(self, step: Callable[[], StepResult]) -> StepResult:
+        if self._held is None:
+            with busy_as_lock_timeout(self.config.lock_timeout):
+                return step()
+        try:
+            return self._held.attempt(step)
+        finally:
+            self._held.free_lease()
 
     @property
     def _exclusive(self) -> bool:
@@ -504,15 +530,23 @@ def _done(step: Step) -> str:
 
 
 class _Held:
-    """The database lock for the duration of a `with` block; the tables exist inside."""
+    """The runner lock for the duration of a `with` block; the tables exist inside.
+
+    A session lock (MySQL) is held for the whole block. Otherwise every writing
+    transaction takes the lock itself (`guard`, through `transaction` or `_recorded`)
+    and checks the lease; when another runner has either, the transaction is rolled back
+    and tried again after a pause, outside any transaction, until `lock_timeout`."""
 
     def __init__(self, runner: Runner) -> None:
         from dbshift.dialects.locking import lock_for
+        from dbshift.lease import Lease
 
         self.runner = runner
         self.lock = lock_for(runner.conn, runner.config.table_prefix, runner.config.schema)
+        self.lease = Lease("migrations")
+        self._heartbeat: Heartbeat | None = None
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _Held:
         conn = self.runner.conn
         if conn.in_transaction():
             conn.commit()
@@ -520,17 +554,115 @@ class _Held:
         self.runner._held = self
         conn.execution_options(**{WRITER: True})
         try:
-            with busy_as_lock_timeout(self.runner.config.lock_timeout), conn.begin():
+            with self.transaction(check_lease=False):
                 self.runner.history.ensure(conn)
         except BaseException:
             self._release()
             raise
+        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._release()
 
+    def guard(self, check_lease: bool = True) -> None:
+        """Inside a transaction: make it the only writing one, or raise `Busy`."""
+        from dbshift.lease import Busy, describe
+
+        conn = self.runner.conn
+        if not self.lock.guard(conn, self.lease.me):
+            raise Busy(lambda: self.lock.holder(conn))
+        if check_lease and not self.lock.exclusive:
+            row = self.runner.history.lease_row(conn, self.lease.name)
+            if self.lease.blocks(row):
+                assert row is not None
+                raise Busy(lambda: describe(row))
+
+    @contextlib.contextmanager
+    def transaction(self, check_lease: bool = True) -> Iterator[sa.RootTransaction]:
+        """A transaction in which this runner alone writes (see `guard`)."""
+        conn = self.runner.conn
+
+        def begin() -> sa.RootTransaction:
+            transaction = conn.begin()
+            try:
+                self.guard(check_lease)
+            except BaseException:
+                transaction.rollback()
+                raise
+            return transaction
+
+        transaction = self.attempt(begin)
+        with transaction:
+            yield transaction
+
+    def attempt(self, fn: Callable[[], T]) -> T:
+        """`fn()`, called again after a growing pause while it raises `Busy`."""
+        from dbshift.lease import Busy
+
+        timeout = self.runner.config.lock_timeout
+        deadline = time.monotonic() + timeout
+        pause = 0.02
+        while True:
+            try:
+                with busy_as_lock_timeout(timeout):
+                    return fn()
+            except Busy as busy:
+                if self.runner.conn.in_transaction():
+                    self.runner.conn.rollback()
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"the migration lock is held by another runner{busy.holder()}; "
+                        f"gave up after {timeout:g} s",
+                        hint="wait for the other run to finish, or raise --lock-timeout",
+                    ) from None
+            time.sleep(min(pause * random.uniform(0.5, 1.0), max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.5)
+
+    def take_lease(self, migration_id: str) -> None:
+        """Inside a guarded transaction: take the lease for a step that runs outside
+        one; the heartbeat keeps it alive from the commit on until `free_lease`."""
+        from dbshift.lease import Busy, Heartbeat, describe
+
+        conn, history = self.runner.conn, self.runner.history
+        before = history.lease_row(conn, self.lease.name)
+        if self.lease.blocks(before):  # only after a heartbeat renewed meanwhile
+            assert before is not None
+            raise Busy(lambda: describe(before))
+        if not history.take_lease(conn, self.lease.mine(migration_id), before, self.lease.ttl):
+            raise Busy(lambda: "")
+        if before is not None and before.token is not None and before.token != self.lease.token:
+            conn.execute(
+                history.log_event("lease", migration_id, None, "took over from" + describe(before))
+            )
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(self._renew, self.lease.ttl / 3)
+
+    def _renew(self) -> bool:
+        from dbshift import database
+
+        def renew(conn: sa.Connection) -> bool:
+            with conn.begin():
+                return self.runner.history.renew_lease(conn, self.lease.name, self.lease.token)
+
+        return database.run(self.runner.config, renew)
+
+    def free_lease(self) -> None:
+        if self._heartbeat is None:
+            return
+        self._heartbeat.stop()
+        self._heartbeat = None
+        conn = self.runner.conn
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+            with conn.begin():
+                self.runner.history.free_lease(conn, self.lease.name, self.lease.token)
+        except exc.DBAPIError:
+            pass  # the connection is gone; the lease expires
+
     def _release(self) -> None:
         conn = self.runner.conn
+        self.free_lease()
         self.runner._held = None
         conn.execution_options(**{WRITER: False})
         try:
