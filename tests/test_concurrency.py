@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,8 +79,15 @@ def started_together(count: int, cwd: Path, args: list[str]) -> Iterator[list[Po
         shutil.rmtree(sync, ignore_errors=True)
 
 
+def connect(url: str) -> sa.Engine:
+    """An engine for `url`; without prepared statements, which PgBouncer in transaction
+    pooling mode cannot keep (psycopg prepares a query it ran five times)."""
+    extra = {"prepare_threshold": None} if url.startswith("postgresql+psycopg") else {}
+    return sa.create_engine(url, poolclass=sa.NullPool, connect_args=extra)
+
+
 def query(url: str, sql: str) -> list[tuple[object, ...]]:
-    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    engine = connect(url)
     try:
         with engine.connect() as conn:
             return [tuple(r) for r in conn.execute(sa.text(sql))]
@@ -267,7 +275,8 @@ def test_an_expired_lease_of_another_machine_is_taken_over(
         "postgresql": "extract(epoch from clock_timestamp())",
         "sqlite": "(julianday('now') - 2440587.5) * 86400.0",
     }[backend]
-    with sa.create_engine(db_url, poolclass=sa.NullPool).begin() as conn:
+    engine = connect(db_url)
+    with engine.begin() as conn:
         conn.execute(
             sa.text(
                 "INSERT INTO dbshift_lock (name, token, holder, pid, process, migration_id, "
@@ -276,6 +285,7 @@ def test_an_expired_lease_of_another_machine_is_taken_over(
             ),
             {"later": later},
         )
+    engine.dispose()
     waiting = project.fails(5, "--lock-timeout", "0.5", "upgrade")
     assert "lease of ops@pod-7 pid 42, applying" in waiting.err
     started = time.monotonic()
@@ -284,6 +294,37 @@ def test_an_expired_lease_of_another_machine_is_taken_over(
     assert project.applied()[-1] == later
     detail = project.query("SELECT detail FROM dbshift_log WHERE event = 'lease'")
     assert "took over from (lease of ops@pod-7 pid 42" in str(detail[0][0])
+
+
+@pytest.mark.backends("postgresql", "sqlite")
+def test_a_working_holder_keeps_its_lease_alive(
+    project: Project, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The heartbeat renews the lease while a long statement runs outside a transaction:
+    nobody takes it over after `ttl` seconds."""
+    import dbshift
+    import dbshift.lease
+
+    monkeypatch.setattr(dbshift.lease, "TTL", 0.6)
+    project.python("first", 'op.create_table("first", sa.Column("id", sa.Integer))')
+    project.python(
+        "long",
+        'op.run(lambda conn: __import__("time").sleep(2.5))\n'
+        'op.create_index("ix_first", "first", ["id"])',
+        header="transactional = False\n",
+    )
+    project.ok("upgrade", "+1")
+    config = dbshift.Config(url=db_url, migrations=project.migrations, lock_timeout=10)
+    holder = threading.Thread(target=dbshift.upgrade, args=(config,))
+    holder.start()
+    try:
+        time.sleep(0.8)  # the holder took the lease; without renewal it expired by now
+        waiting = project.fails(5, "--lock-timeout", "1", "upgrade")
+        assert "lease of " in waiting.err
+    finally:
+        holder.join()
+    assert len(project.applied()) == 2
+    assert project.query("SELECT detail FROM dbshift_log WHERE event = 'lease'") == []
 
 
 # -- PgBouncer in transaction pooling mode ---------------------------------------------
@@ -408,6 +449,36 @@ def test_killed_holder_behind_pgbouncer_blocks_nobody(
     assert advisory_locks(db_url) == 0
 
 
+@contextlib.contextmanager
+def other_clients(url: str, count: int = 2) -> Iterator[None]:
+    """Clients of the same PgBouncer pool running short transactions, so that one
+    client's consecutive transactions land on different server connections."""
+    stop = threading.Event()
+    errors: list[BaseException] = []
+
+    def busy() -> None:
+        engine = connect(url)
+        try:
+            with engine.connect() as conn:
+                while not stop.is_set():
+                    conn.execute(sa.text("SELECT pg_sleep(0.002)"))
+                    conn.commit()
+        except BaseException as error:
+            errors.append(error)
+        engine.dispose()
+
+    threads = [threading.Thread(target=busy) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert not errors, errors
+
+
 @pytest.mark.backends("postgresql")
 def test_runs_through_pgbouncer_leave_no_lock_behind(
     tmp_path: Path,
@@ -416,16 +487,18 @@ def test_runs_through_pgbouncer_leave_no_lock_behind(
     pgbouncer_url: str,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """With a session lock, the lock taken by one run stayed on a pooled server connection
-    (its unlock ran on another) and the next run waited for it until its timeout."""
+    """With a session lock, a run's unlock could reach another server connection than its
+    lock: the lock stayed on a pooled connection and the next runs waited for it until
+    they timed out (exit 5)."""
     project = Project(tmp_path / "proj", pgbouncer_url, capsys)
-    for n in range(3):
-        project.python(f"t{n}", f'op.create_table("t{n}", sa.Column("id", sa.Integer))')
-        started = time.monotonic()
-        project.ok("--lock-timeout", "2", "upgrade")
-        assert time.monotonic() - started < 1.5
+    with other_clients(pgbouncer_url):
+        for n in range(6):
+            project.python(f"t{n}", f'op.create_table("t{n}", sa.Column("id", sa.Integer))')
+            started = time.monotonic()
+            project.ok("--lock-timeout", "2", "upgrade")
+            assert time.monotonic() - started < 1.5
+            assert advisory_locks(db_url) == 0
+        project.ok("--lock-timeout", "2", "stamp", "base")
+        project.ok("--lock-timeout", "2", "stamp", "head")
         assert advisory_locks(db_url) == 0
-    project.ok("--lock-timeout", "2", "stamp", "base")
-    project.ok("--lock-timeout", "2", "stamp", "head")
-    assert advisory_locks(db_url) == 0
-    assert len(query(db_url, "SELECT id FROM dbshift_history")) == 3
+    assert len(query(db_url, "SELECT id FROM dbshift_history")) == 6

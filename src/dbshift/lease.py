@@ -62,9 +62,9 @@ def _pid_alive(pid: int) -> bool:
 class Lease:
     """This runner's identity and its rules for reading and taking the lease row."""
 
-    def __init__(self, name: str, ttl: float = TTL) -> None:
+    def __init__(self, name: str, ttl: float | None = None) -> None:
         self.name = name
-        self.ttl = ttl
+        self.ttl = TTL if ttl is None else ttl
         self.token = uuid.uuid4().hex
         self.me = f"dbshift {who()} pid {os.getpid()}"
 
