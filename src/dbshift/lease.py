@@ -123,5 +123,7 @@ class Heartbeat:
                 continue
 
     def stop(self) -> None:
+        """Stop renewing; a renewal stuck on an unreachable server is left behind (the
+        thread is a daemon), not waited for."""
         self._stop.set()
-        self._thread.join()
+        self._thread.join(timeout=self._every)

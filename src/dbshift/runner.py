@@ -657,8 +657,8 @@ class _Held:
                 conn.rollback()
             with conn.begin():
                 self.runner.history.free_lease(conn, self.lease.name, self.lease.token)
-        except exc.DBAPIError:
-            pass  # the connection is gone; the lease expires
+        except exc.SQLAlchemyError:
+            pass  # the connection is gone or broken (the step's error is raised): it expires
 
     def _release(self) -> None:
         conn = self.runner.conn
