@@ -16,7 +16,8 @@ import tempfile
 import textwrap
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from subprocess import Popen
 
@@ -184,6 +185,42 @@ def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> 
 
 def test_sixteen_processes_upgrade_at_once(project: Project, backend: str, db_url: str) -> None:
     upgrade_at_once(project, backend, db_url)
+
+
+def test_concurrent_downgrades_and_stamps_each_record_once(
+    project: Project, backend: str, db_url: str
+) -> None:
+    import dbshift
+
+    ids = [
+        project.python(
+            f"t{n}",
+            f'op.create_table("t{n}", sa.Column("id", sa.Integer))',
+            f'op.drop_table("t{n}")',
+        )
+        for n in range(8)
+    ]
+    project.ok("upgrade")
+    config = dbshift.Config(url=db_url, migrations=project.migrations, lock_timeout=30)
+
+    def six_at_once(command: Callable[[], dbshift.RunReport]) -> list[dbshift.RunReport]:
+        start = threading.Barrier(6)
+
+        def run(_: int) -> dbshift.RunReport:
+            start.wait()
+            return command()
+
+        with ThreadPoolExecutor(6) as pool:
+            return list(pool.map(run, range(6)))
+
+    reports = six_at_once(lambda: dbshift.downgrade(config, "base"))
+    assert sorted(i for r in reports for i in r.done) == ids
+    assert project.applied() == []
+    reports = six_at_once(lambda: dbshift.stamp(config, "head"))
+    assert sorted(i for r in reports for i in r.done) == ids
+    assert project.applied() == ids
+    events = project.query("SELECT event, COUNT(*) FROM dbshift_log GROUP BY event ORDER BY 1")
+    assert events == [("downgrade", 8), ("stamp", 8), ("upgrade", 8)]
 
 
 # -- a runner that holds the lock: others time out naming it; killed, it leaves nothing ---

@@ -247,25 +247,36 @@ class Runner:
         """Record the target state in the history without running anything.
 
         Stamping moves up when the target needs migrations that are not applied, and
-        down when it is already applied (everything after it is unrecorded)."""
-        rows = self.rows()
-        direction: Direction = "down" if target == "base" or target.startswith("-") else "up"
-        plan = make_plan(self.graph, self.scripts, rows, direction, target)
-        already_there = direction == "up" and not plan.steps
-        if already_there and target not in ("head", "heads") and not target.startswith("+"):
-            direction = "down"
+        down when it is already applied (everything after it is unrecorded). The plan is
+        made again under the lock: what another runner recorded meanwhile is skipped."""
+
+        def plan_for(rows: Sequence[HistoryRow]) -> Plan:
+            direction: Direction = "down" if target == "base" or target.startswith("-") else "up"
             plan = make_plan(self.graph, self.scripts, rows, direction, target)
+            already_there = direction == "up" and not plan.steps
+            if already_there and target not in ("head", "heads") and not target.startswith("+"):
+                plan = make_plan(self.graph, self.scripts, rows, "down", target)
+            return plan
+
+        plan = plan_for(self.rows())
         results = []
         with self._locked(), self._locked_transaction():
-            for step in plan.steps:
-                if direction == "up":
+            current = plan_for(self.history.rows(self.conn))
+            pending = {(s.id, s.direction) for s in current.steps}
+            results += [
+                StepResult(s.id, s.direction, "skipped")
+                for s in plan.steps
+                if (s.id, s.direction) not in pending
+            ]
+            for step in current.steps:
+                if step.direction == "up":
                     self.history.record_applied(self.conn, step.id, step.script.checksum, 0)
                 else:
                     self.history.remove(self.conn, step.id)
                 self.conn.execute(
-                    self.history.log_event("stamp", step.id, step.script.checksum, direction)
+                    self.history.log_event("stamp", step.id, step.script.checksum, step.direction)
                 )
-                results.append(StepResult(step.id, direction, "stamped"))
+                results.append(StepResult(step.id, step.direction, "stamped"))
         return RunReport("stamp", plan, tuple(results))
 
     # -- internals -----------------------------------------------------------------
