@@ -411,7 +411,8 @@ def pgbouncer_url(backend: str, db_url: str) -> Iterator[str]:
             default_pool_size = 3
             reserve_pool_size = 0
             ignore_startup_parameters = extra_float_digits,options
-            logfile = {work / "pgbouncer.log"}
+            log_connections = 0
+            log_disconnections = 0
             pidfile = {work / "pgbouncer.pid"}
             """
         )
@@ -422,20 +423,14 @@ def pgbouncer_url(backend: str, db_url: str) -> Iterator[str]:
         for path in (work, *work.iterdir()):
             os.chown(path, user.pw_uid, user.pw_gid)
         command = [binary, "-u", "postgres", str(ini)]
-    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    output = (work / "output.txt").open("w")  # a file: a full pipe would stall it
+    proc = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
     url = server.set(port=port).render_as_string(hide_password=False)
     try:
         deadline = time.monotonic() + 15
         while True:
             if proc.poll() is not None:
-                log = (
-                    (work / "pgbouncer.log").read_text()
-                    if (work / "pgbouncer.log").exists()
-                    else ""
-                )
-                pytest.fail(
-                    f"pgbouncer exited at start: {proc.stderr.read() if proc.stderr else ''}{log}"
-                )
+                pytest.fail(f"pgbouncer exited at start: {(work / 'output.txt').read_text()}")
             try:
                 assert query(url, "SELECT 1") == [(1,)]
                 break
@@ -451,6 +446,7 @@ def pgbouncer_url(backend: str, db_url: str) -> Iterator[str]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        output.close()
         shutil.rmtree(work, ignore_errors=True)
 
 
