@@ -87,7 +87,7 @@ def _db_epoch_pg(element: db_epoch, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(db_epoch, "mysql")
 @compiles(db_epoch, "mariadb")
 def _db_epoch_mysql(element: db_epoch, compiler: SQLCompiler, **kw: Any) -> str:
-    return "UNIX_TIMESTAMP(NOW(6))"
+    return "(UNIX_TIMESTAMP(NOW(6)) + 0E0)"  # a double, not a decimal
 
 
 @compiles(db_epoch, "sqlite")
@@ -191,6 +191,8 @@ class History:
             sa.Column("since", sa.Double(), nullable=False),
             sa.Column("renewed", sa.Double(), nullable=False),
             sa.Column("ttl", sa.Double(), nullable=False),
+            # the holder's connection id under a session lock (MySQL), to name it
+            sa.Column("session", sa.String(64), nullable=True),
         )
 
     # -- schema of the bookkeeping tables -------------------------------------------
@@ -341,6 +343,7 @@ class History:
             "since": db_epoch(),
             "renewed": db_epoch(),
             "ttl": ttl,
+            "session": lease.session,
         }
         if before is None:
             conn.execute(t.insert().values(name=lease.name, **values))
@@ -376,6 +379,7 @@ class LeaseRow:
     since: float
     renewed: float
     ttl: float
+    session: str | None = None
     now: float = 0.0  # the database's clock when the row was read
 
     @property

@@ -68,7 +68,7 @@ class Lease:
         self.token = uuid.uuid4().hex
         self.me = f"dbshift {who()} pid {os.getpid()}"
 
-    def mine(self, migration_id: str | None) -> LeaseRow:
+    def mine(self, migration_id: str | None, session: str | None = None) -> LeaseRow:
         return LeaseRow(
             name=self.name,
             token=self.token,
@@ -79,6 +79,7 @@ class Lease:
             since=0.0,
             renewed=0.0,
             ttl=self.ttl,
+            session=session,
         )
 
     def blocks(self, row: LeaseRow | None) -> bool:
@@ -91,6 +92,12 @@ class Lease:
     def holder_is_dead(row: LeaseRow) -> bool:
         here = process_identity()
         return bool(here) and row.process == here and not _pid_alive(row.pid)
+
+
+def signature(row: LeaseRow) -> str:
+    """`dbshift user@host pid N since …`: the runner behind a session lock (MySQL)."""
+    since = datetime.fromtimestamp(row.since, UTC)
+    return f"dbshift {row.holder} pid {row.pid}, since {since:%Y-%m-%d %H:%M:%S} UTC"
 
 
 def describe(row: LeaseRow) -> str:

@@ -556,17 +556,20 @@ class _Held:
         self.lock = lock_for(runner.conn, runner.config.table_prefix, runner.config.schema)
         self.lease = Lease("migrations")
         self._heartbeat: Heartbeat | None = None
+        self._signed = False  # this runner's name is in the lease row (session locks)
 
     def __enter__(self) -> _Held:
         conn = self.runner.conn
         if conn.in_transaction():
             conn.commit()
-        self.lock.acquire(conn, self.runner.config.lock_timeout)
+        self.lock.acquire(conn, self.runner.config.lock_timeout, self._signed_by)
         self.runner._held = self
         conn.execution_options(**{WRITER: True})
         try:
             with self.transaction(check_lease=False):
                 self.runner.history.ensure(conn)
+            if self.lock.exclusive:
+                self._sign()
         except BaseException:
             self._release()
             raise
@@ -657,11 +660,35 @@ class _Held:
 
         return database.run(self.runner.config, renew)
 
+    def _sign(self) -> None:
+        """Under a session lock (MySQL), name this runner in the lease row, so that a
+        runner that times out waiting can say who holds the lock (see `_signed_by`)."""
+        conn, history = self.runner.conn, self.runner.history
+        with conn.begin():
+            mine = self.lease.mine(None, self.lock.session(conn))
+            history.take_lease(conn, mine, history.lease_row(conn, self.lease.name), 0)
+        self._signed = True
+
+    def _signed_by(self, session: str) -> str:
+        """The runner that signed the lease row from database session `session`."""
+        from dbshift.lease import signature
+
+        conn = self.runner.conn
+        try:
+            row = self.runner.history.lease_row(conn, self.lease.name)
+        except exc.SQLAlchemyError:  # no table yet
+            row = None
+        conn.rollback()
+        signed = row is not None and row.token is not None and row.session == session
+        return signature(row) if signed and row is not None else ""
+
     def free_lease(self) -> None:
-        if self._heartbeat is None:
+        if self._heartbeat is None and not self._signed:
             return
-        self._heartbeat.stop()
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
         self._heartbeat = None
+        self._signed = False
         conn = self.runner.conn
         try:
             if conn.in_transaction():

@@ -41,7 +41,15 @@ class DatabaseLock:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def acquire(self, conn: sa.Connection, timeout: float) -> None:
+    def acquire(
+        self, conn: sa.Connection, timeout: float, name: Callable[[str], str] | None = None
+    ) -> None:
+        """Take a session lock, waiting up to `timeout`. On timeout, `name(session)` may
+        name the runner behind the holder's database session."""
+        return None
+
+    def session(self, conn: sa.Connection) -> str | None:
+        """This connection's id as the database shows it to others (for `name`)."""
         return None
 
     def release(self, conn: sa.Connection) -> None:
@@ -52,7 +60,13 @@ class DatabaseLock:
         waiting. False when another runner holds it. `me` names this runner."""
         return True
 
-    def _wait(self, conn: sa.Connection, timeout: float, attempt: Callable[[], bool]) -> None:
+    def _wait(
+        self,
+        conn: sa.Connection,
+        timeout: float,
+        attempt: Callable[[], bool],
+        name: Callable[[str], str] | None = None,
+    ) -> None:
         """Poll `attempt` with a growing pause until it succeeds or `timeout` passes."""
         deadline = time.monotonic() + timeout
         pause = 0.02
@@ -64,14 +78,14 @@ class DatabaseLock:
                 return
             if time.monotonic() >= deadline:
                 raise LockTimeout(
-                    f"the migration lock is held by another runner{self.holder(conn)}; "
+                    f"the migration lock is held by another runner{self.holder(conn, name)}; "
                     f"gave up after {timeout:g} s",
                     hint="wait for the other run to finish, or raise --lock-timeout",
                 )
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 0.5)
 
-    def holder(self, conn: sa.Connection) -> str:
+    def holder(self, conn: sa.Connection, name: Callable[[str], str] | None = None) -> str:
         """` (pid …, host …, since …)` of the lock holder where the database tells;
         called outside any transaction."""
         return ""
@@ -98,7 +112,7 @@ class PostgresLock(DatabaseLock):
         )
         return bool(conn.execute(query, {"a": self.keys[0], "b": self.keys[1], "me": me}).scalar())
 
-    def holder(self, conn: sa.Connection) -> str:
+    def holder(self, conn: sa.Connection, name: Callable[[str], str] | None = None) -> str:
         row = conn.execute(
             sa.text(
                 "SELECT a.application_name, a.pid, COALESCE(host(a.client_addr), 'local'), "
@@ -124,15 +138,21 @@ class MySQLLock(DatabaseLock):
         # GET_LOCK names are limited to 64 characters.
         super().__init__(name if len(name) <= 64 else hashlib.sha256(name.encode()).hexdigest())
 
-    def acquire(self, conn: sa.Connection, timeout: float) -> None:
+    def acquire(
+        self, conn: sa.Connection, timeout: float, name: Callable[[str], str] | None = None
+    ) -> None:
         query = sa.text("SELECT GET_LOCK(:name, 0)")
-        self._wait(conn, timeout, lambda: conn.execute(query, {"name": self.name}).scalar() == 1)
+        got = lambda: conn.execute(query, {"name": self.name}).scalar() == 1  # noqa: E731
+        self._wait(conn, timeout, got, name)
+
+    def session(self, conn: sa.Connection) -> str | None:
+        return str(conn.execute(sa.text("SELECT CONNECTION_ID()")).scalar())
 
     def release(self, conn: sa.Connection) -> None:
         conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": self.name})
         conn.commit()
 
-    def holder(self, conn: sa.Connection) -> str:
+    def holder(self, conn: sa.Connection, name: Callable[[str], str] | None = None) -> str:
         row = conn.execute(
             sa.text(
                 "SELECT p.id, p.host, p.time FROM information_schema.processlist p "
@@ -143,7 +163,9 @@ class MySQLLock(DatabaseLock):
         conn.rollback()
         if row is None:
             return ""
-        return f" (connection {row[0]}, host {row[1]}, for {row[2]} s)"
+        runner = name(str(row[0])) if name is not None else ""
+        runner = f"{runner}, " if runner else ""
+        return f" ({runner}connection {row[0]}, host {row[1]}, for {row[2]} s)"
 
 
 def lock_for(conn: sa.Connection, prefix: str, schema: str | None) -> DatabaseLock:
