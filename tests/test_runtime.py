@@ -42,7 +42,12 @@ def _hold_lock(backend: str, url: str) -> tuple[sa.Engine, sa.Connection]:
         return engine, conn
     from dbshift.dialects.locking import lock_for
 
-    lock_for(conn, "dbshift_", None).acquire(conn, 1)
+    lock = lock_for(conn, "dbshift_", None)
+    if lock.exclusive:  # a session lock (MySQL)
+        lock.acquire(conn, 1)
+    else:  # a transaction lock (PostgreSQL), held until this transaction ends
+        conn.begin()
+        assert lock.guard(conn, "dbshift holder@test pid 1")
     return engine, conn
 
 
@@ -56,7 +61,7 @@ def test_lock_timeout_exits_5_and_names_the_holder(project: Project, backend: st
         engine.dispose()
     assert "gave up after 0.5 s" in result.err
     if backend == "postgresql":
-        assert "pid" in result.err
+        assert "dbshift holder@test pid 1, server pid" in result.err
     if backend == "mysql":
         assert "connection" in result.err
     project.ok("upgrade")

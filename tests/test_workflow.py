@@ -345,7 +345,12 @@ def test_bookkeeping_tables_in_their_own_schema(project: Project) -> None:
         "SELECT table_schema, table_name FROM information_schema.tables "
         "WHERE table_name LIKE 'dbshift_%' OR table_name = 'users' ORDER BY 2"
     )
-    assert located == [("ops", "dbshift_history"), ("ops", "dbshift_log"), ("public", "users")]
+    assert located == [
+        ("ops", "dbshift_history"),
+        ("ops", "dbshift_lock"),
+        ("ops", "dbshift_log"),
+        ("public", "users"),
+    ]
     assert project.ok("--schema", "ops", "status", "--json").json["pending"] == []
     assert (
         len(project.ok("status", "--json").json["pending"]) == 1

@@ -829,7 +829,7 @@ class _jobs:
             rows = {r.id: r for r in runner.rows()}
             forget = [_row_id(ref, rows) for ref in rolled_back]
             changes: list[tuple[str, str]] = []
-            with runner._locked(), conn.begin():
+            with runner._locked() as held, held.transaction():
                 for migration_id in forget:
                     history.remove(conn, migration_id)
                     conn.execute(history.log_event("repair", migration_id, None, "rolled back"))

@@ -93,6 +93,10 @@ def create_engine(config: Config, url: URL | None = None) -> Any:
     kwargs: dict[str, Any] = {"poolclass": sa.NullPool}
     if url.get_backend_name() == "sqlite":
         kwargs["connect_args"] = {"timeout": config.lock_timeout}
+    elif url.get_driver_name() in ("psycopg", "psycopg_async"):
+        # No server-side prepared statements: behind PgBouncer in transaction pooling
+        # mode the next statement may reach a server connection that never saw them.
+        kwargs["connect_args"] = {"prepare_threshold": None}
     try:
         if is_async(url):
             from sqlalchemy.ext.asyncio import create_async_engine

@@ -8,6 +8,8 @@ line per completed statement, `<hash> <first line of the statement>`, written ri
 the statement, and a last line `!<hash> <first line>` when a statement failed. A partial
 row without that last line was interrupted (the runner was killed or lost its
 connection): the statement after the recorded ones may or may not have completed.
+`<prefix>lock` holds the lease of a runner applying a migration outside a transaction
+(see `dbshift.lease`).
 """
 
 from __future__ import annotations
@@ -71,6 +73,30 @@ def _utc_now_mysql(element: utc_now, compiler: SQLCompiler, **kw: Any) -> str:
 @compiles(utc_now, "sqlite")
 def _utc_now_sqlite(element: utc_now, compiler: SQLCompiler, **kw: Any) -> str:
     return "strftime('%Y-%m-%d %H:%M:%f', 'now')"
+
+
+class db_epoch(sa.sql.functions.FunctionElement[float]):
+    """The database's clock in seconds since 1970: leases are timed by one clock, not by
+    the clocks of the machines that run dbshift."""
+
+    type = sa.Double()
+    inherit_cache = True
+
+
+@compiles(db_epoch, "postgresql")
+def _db_epoch_pg(element: db_epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    return "CAST(extract(epoch from clock_timestamp()) AS double precision)"
+
+
+@compiles(db_epoch, "mysql")
+@compiles(db_epoch, "mariadb")
+def _db_epoch_mysql(element: db_epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    return "(UNIX_TIMESTAMP(NOW(6)) + 0E0)"  # a double, not a decimal
+
+
+@compiles(db_epoch, "sqlite")
+def _db_epoch_sqlite(element: db_epoch, compiler: SQLCompiler, **kw: Any) -> str:
+    return "((julianday('now') - 2440587.5) * 86400.0)"
 
 
 APPLIED = "applied"
@@ -196,23 +222,46 @@ class History:
             sa.Column("detail", sa.Text(), nullable=True),
         )
 
+        self.lease = sa.Table(
+            f"{prefix}lock",
+            self.metadata,
+            sa.Column("name", sa.String(64), primary_key=True),
+            sa.Column("token", sa.String(64), nullable=True),  # None: free
+            sa.Column("holder", sa.String(255), nullable=False),
+            sa.Column("pid", sa.Integer(), nullable=False),
+            sa.Column("process", sa.String(128), nullable=False),
+            sa.Column("migration_id", sa.String(255), nullable=True),
+            sa.Column("since", sa.Double(), nullable=False),
+            sa.Column("renewed", sa.Double(), nullable=False),
+            sa.Column("ttl", sa.Double(), nullable=False),
+            # the holder's connection id under a session lock (MySQL), to name it
+            sa.Column("session", sa.String(64), nullable=True),
+        )
+
     # -- schema of the bookkeeping tables -------------------------------------------
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The bookkeeping tables' names (not part of the user's schema)."""
+        return (self.table.name, self.log.name, self.lease.name)
 
     def exists(self, conn: sa.Connection) -> bool:
         return sa.inspect(conn).has_table(self.table.name, schema=self.schema)
 
     def ensure(self, conn: sa.Connection) -> None:
-        """Create the tables if they are missing (idempotent, safe under concurrency).
-
-        Both are checked: where DDL commits implicitly (MySQL), a runner killed between
-        the two CREATEs leaves only the first."""
-        inspector = sa.inspect(conn)
-        for table in (self.table, self.log):
-            if not inspector.has_table(table.name, schema=self.schema):
+        """Create the tables that are missing, each checked on its own: where DDL
+        commits implicitly (MySQL), a runner killed between two CREATEs leaves only the
+        first. The caller holds the runner lock inside this transaction, so concurrent
+        runners create them one after the other (a bare CREATE TABLE IF NOT EXISTS races
+        on PostgreSQL's catalog)."""
+        present = set(sa.inspect(conn).get_table_names(schema=self.schema))
+        for table in (self.table, self.log, self.lease):
+            if table.name not in present:
                 conn.execute(sa.schema.CreateTable(table, if_not_exists=True))
 
     def create_statements(self) -> list[sa.schema.CreateTable]:
-        return [sa.schema.CreateTable(t, if_not_exists=True) for t in (self.table, self.log)]
+        tables = (self.table, self.log, self.lease)
+        return [sa.schema.CreateTable(t, if_not_exists=True) for t in tables]
 
     # -- reads -------------------------------------------------------------------------
 
@@ -351,6 +400,75 @@ class History:
                 detail=detail,
             )
         )
+
+    # -- the lease (see dbshift.lease) ----------------------------------------------------
+
+    def lease_row(self, conn: sa.Connection, name: str) -> LeaseRow | None:
+        """The lease and the database's clock now."""
+        t = self.lease
+        found = conn.execute(sa.select(t, db_epoch().label("now")).where(t.c.name == name))
+        mapping = found.mappings().first()
+        if mapping is None:
+            return None
+        return LeaseRow(**{k: v for k, v in mapping.items()})
+
+    def take_lease(
+        self, conn: sa.Connection, lease: LeaseRow, before: LeaseRow | None, ttl: float
+    ) -> bool:
+        """Write `lease` (holder fields) if the row is still `before`; False otherwise.
+        The compare-and-set loses to a holder's heartbeat that renewed meanwhile."""
+        t = self.lease
+        values = {
+            "token": lease.token,
+            "holder": lease.holder,
+            "pid": lease.pid,
+            "process": lease.process,
+            "migration_id": lease.migration_id,
+            "since": db_epoch(),
+            "renewed": db_epoch(),
+            "ttl": ttl,
+            "session": lease.session,
+        }
+        if before is None:
+            conn.execute(t.insert().values(name=lease.name, **values))
+            return True
+        same = t.c.token.is_(None) if before.token is None else t.c.token == before.token
+        result = conn.execute(
+            t.update()
+            .where(t.c.name == lease.name, same, t.c.renewed == before.renewed)
+            .values(**values)
+        )
+        return result.rowcount == 1
+
+    def renew_lease(self, conn: sa.Connection, name: str, token: str) -> bool:
+        t = self.lease
+        result = conn.execute(
+            t.update().where(t.c.name == name, t.c.token == token).values(renewed=db_epoch())
+        )
+        return result.rowcount == 1
+
+    def free_lease(self, conn: sa.Connection, name: str, token: str) -> None:
+        t = self.lease
+        conn.execute(t.update().where(t.c.name == name, t.c.token == token).values(token=None))
+
+
+@dataclasses.dataclass(frozen=True)
+class LeaseRow:
+    name: str
+    token: str | None
+    holder: str
+    pid: int
+    process: str
+    migration_id: str | None
+    since: float
+    renewed: float
+    ttl: float
+    session: str | None = None
+    now: float = 0.0  # the database's clock when the row was read
+
+    @property
+    def expired(self) -> bool:
+        return self.now - self.renewed > self.ttl
 
 
 def _row(mapping: Any) -> HistoryRow:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
+import random
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -34,6 +36,7 @@ from dbshift.migrations.scripts import Script
 
 if TYPE_CHECKING:
     from dbshift.dialects.base import DialectRules
+    from dbshift.lease import Heartbeat
     from dbshift.migrations.loader import MigrationCode
     from dbshift.ops import Operation
     from dbshift.ops.context import Journal
@@ -43,6 +46,7 @@ if TYPE_CHECKING:
 # imported on first use (see `Runner.dialect` and `_load`), keeping start-up short.
 
 Direction = Literal["up", "down"]
+T = TypeVar("T")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -234,7 +238,7 @@ class Runner:
                 if step.id not in operations:
                     operations[step.id] = self._operations(step)
             if single_transaction:
-                with self.conn.begin():
+                with self._locked_transaction():
                     results += self._run_steps(current.steps, operations, in_transaction=True)
             else:
                 results += self._run_steps(current.steps, operations, in_transaction=False)
@@ -244,31 +248,47 @@ class Runner:
         """Record the target state in the history without running anything.
 
         Stamping moves up when the target needs migrations that are not applied, and
-        down when it is already applied (everything after it is unrecorded)."""
-        rows = self.rows()
-        direction: Direction = "down" if target == "base" or target.startswith("-") else "up"
-        plan = make_plan(self.graph, self.scripts, rows, direction, target)
-        already_there = direction == "up" and not plan.steps
-        if already_there and target not in ("head", "heads") and not target.startswith("+"):
-            direction = "down"
+        down when it is already applied (everything after it is unrecorded). The plan is
+        made again under the lock: what another runner recorded meanwhile is skipped."""
+
+        def plan_for(rows: Sequence[HistoryRow]) -> Plan:
+            direction: Direction = "down" if target == "base" or target.startswith("-") else "up"
             plan = make_plan(self.graph, self.scripts, rows, direction, target)
+            already_there = direction == "up" and not plan.steps
+            if already_there and target not in ("head", "heads") and not target.startswith("+"):
+                plan = make_plan(self.graph, self.scripts, rows, "down", target)
+            return plan
+
+        plan = plan_for(self.rows())
         results = []
-        with self._locked(), self.conn.begin():
-            for step in plan.steps:
-                if direction == "up":
+        with self._locked(), self._locked_transaction():
+            current = plan_for(self.history.rows(self.conn))
+            pending = {(s.id, s.direction) for s in current.steps}
+            results += [
+                StepResult(s.id, s.direction, "skipped")
+                for s in plan.steps
+                if (s.id, s.direction) not in pending
+            ]
+            for step in current.steps:
+                if step.direction == "up":
                     self.history.record_applied(self.conn, step.id, step.script.checksum, 0)
                 else:
                     self.history.remove(self.conn, step.id)
                 self.conn.execute(
-                    self.history.log_event("stamp", step.id, step.script.checksum, direction)
+                    self.history.log_event("stamp", step.id, step.script.checksum, step.direction)
                 )
-                results.append(StepResult(step.id, direction, "stamped"))
+                results.append(StepResult(step.id, step.direction, "stamped"))
         return RunReport("stamp", plan, tuple(results))
 
     # -- internals -----------------------------------------------------------------
 
     def _locked(self) -> _Held:
         return _Held(self)
+
+    def _locked_transaction(self) -> contextlib.AbstractContextManager[sa.RootTransaction]:
+        """Inside `_locked()`: a transaction in which this runner alone writes."""
+        assert self._held is not None
+        return self._held.transaction()
 
     def _check_single_transaction(self, plan: Plan) -> None:
         if not self.dialect.transactional_ddl:
@@ -369,8 +389,7 @@ class Runner:
         for index, step in enumerate(steps):
             self.listener.step_started(step, index, len(steps))
             ops = operations[step.id]
-            with busy_as_lock_timeout(self.config.lock_timeout):
-                result = self._run_step(step, ops, in_transaction)
+            result = self._attempt(functools.partial(self._run_step, step, ops, in_transaction))
             results.append(result)
             self.listener.step_finished(result)
         return results
@@ -384,12 +403,30 @@ class Runner:
         return self._execute_autocommit(step, ops)
 
     def _recorded(self, step: Step) -> HistoryRow | None:
-        """The step's history row. Without an exclusive lock (SQLite) it is read again
-        inside the step's transaction: another runner may have done the work since the
-        plan was made. Under an exclusive lock the history read at locking is current."""
+        """The step's history row, called first in the step's transaction. Under an
+        exclusive lock (MySQL) the history read at locking is current. Otherwise this
+        transaction takes the lock (or raises `Busy`, and the step is retried) and reads
+        the row again: another runner may have done the work since the plan was made. A
+        step that will run outside a transaction takes the lease here."""
         if self._exclusive:
             return self._rows.get(step.id)
-        return self.history.row(self.conn, step.id)
+        held = self._held
+        assert held is not None
+        held.guard()
+        row = self.history.row(self.conn, step.id)
+        outside = not (step.script.transactional and self.dialect.transactional_ddl)
+        if outside and not self._already_done(step, row):
+            held.take_lease(step.id)
+        return row
+
+    def _attempt(self, step: Callable[[], StepResult]) -> StepResult:
+        if self._held is None:
+            with busy_as_lock_timeout(self.config.lock_timeout):
+                return step()
+        try:
+            return self._held.attempt(step)
+        finally:
+            self._held.free_lease()
 
     @property
     def _exclusive(self) -> bool:
@@ -759,33 +796,166 @@ class _Probe:
 
 
 class _Held:
-    """The database lock for the duration of a `with` block; the tables exist inside."""
+    """The runner lock for the duration of a `with` block; the tables exist inside.
+
+    A session lock (MySQL) is held for the whole block. Otherwise every writing
+    transaction takes the lock itself (`guard`, through `transaction` or `_recorded`)
+    and checks the lease; when another runner has either, the transaction is rolled back
+    and tried again after a pause, outside any transaction, until `lock_timeout`."""
 
     def __init__(self, runner: Runner) -> None:
         from dbshift.dialects.locking import lock_for
+        from dbshift.lease import Lease
 
         self.runner = runner
         self.lock = lock_for(runner.conn, runner.config.table_prefix, runner.config.schema)
+        self.lease = Lease("migrations")
+        self._heartbeat: Heartbeat | None = None
+        self._signed = False  # this runner's name is in the lease row (session locks)
 
-    def __enter__(self) -> None:
+    def __enter__(self) -> _Held:
         conn = self.runner.conn
         if conn.in_transaction():
             conn.commit()
-        self.lock.acquire(conn, self.runner.config.lock_timeout)
+        self.lock.acquire(conn, self.runner.config.lock_timeout, self._signed_by)
         self.runner._held = self
         conn.execution_options(**{WRITER: True})
         try:
-            with busy_as_lock_timeout(self.runner.config.lock_timeout), conn.begin():
+            with self.transaction(check_lease=False):
                 self.runner.history.ensure(conn)
+            if self.lock.exclusive:
+                self._sign()
         except BaseException:
             self._release()
             raise
+        return self
 
     def __exit__(self, *exc_info: object) -> None:
         self._release()
 
+    def guard(self, check_lease: bool = True) -> None:
+        """Inside a transaction: make it the only writing one, or raise `Busy`."""
+        from dbshift.lease import Busy, describe
+
+        conn = self.runner.conn
+        if not self.lock.guard(conn, self.lease.me):
+            raise Busy(lambda: self.lock.holder(conn))
+        if check_lease and not self.lock.exclusive:
+            row = self.runner.history.lease_row(conn, self.lease.name)
+            if self.lease.blocks(row):
+                assert row is not None
+                raise Busy(lambda: describe(row))
+
+    @contextlib.contextmanager
+    def transaction(self, check_lease: bool = True) -> Iterator[sa.RootTransaction]:
+        """A transaction in which this runner alone writes (see `guard`)."""
+        conn = self.runner.conn
+
+        def begin() -> sa.RootTransaction:
+            transaction = conn.begin()
+            try:
+                self.guard(check_lease)
+            except BaseException:
+                transaction.rollback()
+                raise
+            return transaction
+
+        transaction = self.attempt(begin)
+        with transaction:
+            yield transaction
+
+    def attempt(self, fn: Callable[[], T]) -> T:
+        """`fn()`, called again after a growing pause while it raises `Busy`."""
+        from dbshift.lease import Busy
+
+        timeout = self.runner.config.lock_timeout
+        deadline = time.monotonic() + timeout
+        pause = 0.02
+        while True:
+            try:
+                with busy_as_lock_timeout(timeout):
+                    return fn()
+            except Busy as busy:
+                if self.runner.conn.in_transaction():
+                    self.runner.conn.rollback()
+                if time.monotonic() >= deadline:
+                    raise LockTimeout(
+                        f"the migration lock is held by another runner{busy.holder()}; "
+                        f"gave up after {timeout:g} s",
+                        hint="wait for the other run to finish, or raise --lock-timeout",
+                    ) from None
+            time.sleep(min(pause * random.uniform(0.5, 1.0), max(0.0, deadline - time.monotonic())))
+            pause = min(pause * 2, 0.5)
+
+    def take_lease(self, migration_id: str) -> None:
+        """Inside a guarded transaction: take the lease for a step that runs outside
+        one; the heartbeat keeps it alive from the commit on until `free_lease`."""
+        from dbshift.lease import Busy, Heartbeat, describe
+
+        conn, history = self.runner.conn, self.runner.history
+        before = history.lease_row(conn, self.lease.name)
+        if self.lease.blocks(before):  # only after a heartbeat renewed meanwhile
+            assert before is not None
+            raise Busy(lambda: describe(before))
+        if not history.take_lease(conn, self.lease.mine(migration_id), before, self.lease.ttl):
+            raise Busy(lambda: "")
+        if before is not None and before.token is not None and before.token != self.lease.token:
+            conn.execute(
+                history.log_event("lease", migration_id, None, "took over from" + describe(before))
+            )
+        if self._heartbeat is None:
+            self._heartbeat = Heartbeat(self._renew, self.lease.ttl / 3)
+
+    def _renew(self) -> bool:
+        from dbshift import database
+
+        def renew(conn: sa.Connection) -> bool:
+            with conn.begin():
+                return self.runner.history.renew_lease(conn, self.lease.name, self.lease.token)
+
+        return database.run(self.runner.config, renew)
+
+    def _sign(self) -> None:
+        """Under a session lock (MySQL), name this runner in the lease row, so that a
+        runner that times out waiting can say who holds the lock (see `_signed_by`)."""
+        conn, history = self.runner.conn, self.runner.history
+        with conn.begin():
+            mine = self.lease.mine(None, self.lock.session(conn))
+            history.take_lease(conn, mine, history.lease_row(conn, self.lease.name), 0)
+        self._signed = True
+
+    def _signed_by(self, session: str) -> str:
+        """The runner that signed the lease row from database session `session`."""
+        from dbshift.lease import signature
+
+        conn = self.runner.conn
+        try:
+            row = self.runner.history.lease_row(conn, self.lease.name)
+        except exc.SQLAlchemyError:  # no table yet
+            row = None
+        conn.rollback()
+        signed = row is not None and row.token is not None and row.session == session
+        return signature(row) if signed and row is not None else ""
+
+    def free_lease(self) -> None:
+        if self._heartbeat is None and not self._signed:
+            return
+        if self._heartbeat is not None:
+            self._heartbeat.stop()
+        self._heartbeat = None
+        self._signed = False
+        conn = self.runner.conn
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+            with conn.begin():
+                self.runner.history.free_lease(conn, self.lease.name, self.lease.token)
+        except exc.SQLAlchemyError:
+            pass  # the connection is gone or broken (the step's error is raised): it expires
+
     def _release(self) -> None:
         conn = self.runner.conn
+        self.free_lease()
         self.runner._held = None
         conn.execution_options(**{WRITER: False})
         try:

@@ -99,7 +99,7 @@ def database_snapshot(conn: sa.Connection, config: Config) -> Snapshot:
     from dbshift.schema.introspect import introspect
 
     history = History(config.table_prefix, config.schema)
-    bookkeeping = {history.table.name, history.log.name}
+    bookkeeping = set(history.names)
     return introspect(conn, config.schema, exclude=lambda name: name in bookkeeping)
 
 

@@ -109,9 +109,14 @@ class Reporter:
                 self.line(_result_line(result))
         done, skipped = report.done, report.skipped
         verb = {"upgrade": "applied", "downgrade": "reverted", "stamp": "stamped"}[report.command]
-        summary = f"{verb} {len(done)} migration(s)"
-        if skipped:
-            summary += f"; {len(skipped)} already done by another runner"
+        if skipped and not done:
+            summary = (
+                f"nothing to do: all {len(skipped)} migration(s) already {verb} by another runner"
+            )
+        else:
+            summary = f"{verb} {len(done)} migration(s)"
+            if skipped:
+                summary += f"; {len(skipped)} already {verb} by another runner"
         self.line(summary)
 
     @contextmanager
@@ -256,7 +261,8 @@ class Reporter:
 
 def _result_line(result: StepResult) -> str:
     if result.status == "skipped":
-        return f"skipped {result.id} (already done by another runner)"
+        verb = "applied" if result.direction == "up" else "reverted"
+        return f"skipped {result.id} (already {verb} by another runner)"
     timing = f" in {result.duration_ms} ms" if result.status != "stamped" else ""
     return f"{result.status} {result.id}{timing}"
 

@@ -1,10 +1,22 @@
-"""One runner at a time per database.
+"""Who may write the bookkeeping now: the database's own locks, per backend.
 
-PostgreSQL: a session advisory lock; MySQL/MariaDB: `GET_LOCK`. Both belong to the
-connection, so the server frees them when a killed runner's connection drops. SQLite
-has no session locks: each migration runs in a `BEGIN IMMEDIATE` transaction (see
-`database.py`), which holds the database's write lock, and the runner re-checks the
-history inside that transaction, so a migration is applied exactly once.
+- PostgreSQL: a *transaction* advisory lock (`pg_try_advisory_xact_lock`), taken at the
+  start of every transaction in which a runner writes (a migration with its history
+  row, stamp, repair, creating the tables). It lives exactly as long as the transaction,
+  so it is correct behind PgBouncer in transaction pooling mode, where a session lock
+  would be taken on one server connection and released (or leaked) on another. The
+  server frees it when the transaction ends for any reason, a killed runner included.
+  (Migrations that must run outside a transaction use a lease row instead, see
+  `dbshift.lease`.)
+- MySQL/MariaDB: `GET_LOCK`, a session lock held for the whole run. Every migration runs
+  in autocommit mode there (DDL commits implicitly), so no transaction could carry the
+  lock; the server frees it when the connection drops. PgBouncer is PostgreSQL-only, and
+  ProxySQL pins a connection that calls `GET_LOCK` to its client.
+- SQLite: `BEGIN IMMEDIATE` (see `database.py`) takes the database's write lock at the
+  start of each writing transaction.
+
+Locks that are not `exclusive` exclude other runners one transaction at a time, so the
+runner re-reads a migration's history row inside its transaction.
 """
 
 from __future__ import annotations
@@ -19,22 +31,42 @@ from dbshift.errors import LockTimeout
 
 
 class DatabaseLock:
-    """Acquire/release the runner lock on a connection; a no-op base (SQLite)."""
+    """The runner lock on one connection; this base serves SQLite, whose write lock
+    is taken by `BEGIN IMMEDIATE`."""
 
-    #: True when holding the lock keeps every other runner out for the whole run;
-    #: otherwise each migration must re-read the history inside its transaction
+    #: True when the lock is a session lock held for the whole run (`acquire` and
+    #: `release`); otherwise `guard` is called inside each writing transaction
     exclusive = False
 
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def acquire(self, conn: sa.Connection, timeout: float) -> None:
+    def acquire(
+        self, conn: sa.Connection, timeout: float, name: Callable[[str], str] | None = None
+    ) -> None:
+        """Take a session lock, waiting up to `timeout`. On timeout, `name(session)` may
+        name the runner behind the holder's database session."""
+        return None
+
+    def session(self, conn: sa.Connection) -> str | None:
+        """This connection's id as the database shows it to others (for `name`)."""
         return None
 
     def release(self, conn: sa.Connection) -> None:
         return None
 
-    def _wait(self, conn: sa.Connection, timeout: float, attempt: Callable[[], bool]) -> None:
+    def guard(self, conn: sa.Connection, me: str) -> bool:
+        """Inside a transaction: take the lock until the transaction ends, without
+        waiting. False when another runner holds it. `me` names this runner."""
+        return True
+
+    def _wait(
+        self,
+        conn: sa.Connection,
+        timeout: float,
+        attempt: Callable[[], bool],
+        name: Callable[[str], str] | None = None,
+    ) -> None:
         """Poll `attempt` with a growing pause until it succeeds or `timeout` passes."""
         deadline = time.monotonic() + timeout
         pause = 0.02
@@ -46,20 +78,21 @@ class DatabaseLock:
                 return
             if time.monotonic() >= deadline:
                 raise LockTimeout(
-                    f"the migration lock is held by another runner{self.holder(conn)}; "
+                    f"the migration lock is held by another runner{self.holder(conn, name)}; "
                     f"gave up after {timeout:g} s",
                     hint="wait for the other run to finish, or raise --lock-timeout",
                 )
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 0.5)
 
-    def holder(self, conn: sa.Connection) -> str:
-        """`(pid …, host …, since …)` of the lock holder where the database tells."""
+    def holder(self, conn: sa.Connection, name: Callable[[str], str] | None = None) -> str:
+        """` (pid …, host …, since …)` of the lock holder where the database tells;
+        called outside any transaction."""
         return ""
 
 
 class PostgresLock(DatabaseLock):
-    exclusive = True
+    exclusive = False
 
     def __init__(self, name: str) -> None:
         super().__init__(name)
@@ -70,22 +103,20 @@ class PostgresLock(DatabaseLock):
             int.from_bytes(digest[4:8], "big") & 0x7FFFFFFF,
         )
 
-    def acquire(self, conn: sa.Connection, timeout: float) -> None:
-        query = sa.text("SELECT pg_try_advisory_lock(:a, :b)")
-        params = {"a": self.keys[0], "b": self.keys[1]}
-        self._wait(conn, timeout, lambda: bool(conn.execute(query, params).scalar()))
-
-    def release(self, conn: sa.Connection) -> None:
-        conn.execute(
-            sa.text("SELECT pg_advisory_unlock(:a, :b)"), {"a": self.keys[0], "b": self.keys[1]}
+    def guard(self, conn: sa.Connection, me: str) -> bool:
+        # One round trip; the holder names itself in pg_stat_activity for the rest of
+        # its transaction (set_config(..., true) is SET LOCAL: nothing outlives it).
+        query = sa.text(
+            "SELECT CASE WHEN pg_try_advisory_xact_lock(:a, :b) "
+            "THEN set_config('application_name', :me, true) IS NOT NULL ELSE false END"
         )
-        conn.commit()
+        return bool(conn.execute(query, {"a": self.keys[0], "b": self.keys[1], "me": me}).scalar())
 
-    def holder(self, conn: sa.Connection) -> str:
+    def holder(self, conn: sa.Connection, name: Callable[[str], str] | None = None) -> str:
         row = conn.execute(
             sa.text(
-                "SELECT a.pid, COALESCE(host(a.client_addr), 'local'), a.backend_start "
-                "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+                "SELECT a.application_name, a.pid, COALESCE(host(a.client_addr), 'local'), "
+                "a.xact_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
                 "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :a "
                 "AND l.objid = :b AND l.objsubid = 2"
             ),
@@ -94,7 +125,10 @@ class PostgresLock(DatabaseLock):
         conn.rollback()
         if row is None:
             return ""
-        return f" (pid {row[0]}, host {row[1]}, since {row[2]:%Y-%m-%d %H:%M:%S %Z})"
+        name, pid, client, since = row
+        who = f"{name}, " if name else ""
+        when = f", since {since:%Y-%m-%d %H:%M:%S %Z}" if since is not None else ""
+        return f" ({who}server pid {pid}, client {client}{when})"
 
 
 class MySQLLock(DatabaseLock):
@@ -104,15 +138,21 @@ class MySQLLock(DatabaseLock):
         # GET_LOCK names are limited to 64 characters.
         super().__init__(name if len(name) <= 64 else hashlib.sha256(name.encode()).hexdigest())
 
-    def acquire(self, conn: sa.Connection, timeout: float) -> None:
+    def acquire(
+        self, conn: sa.Connection, timeout: float, name: Callable[[str], str] | None = None
+    ) -> None:
         query = sa.text("SELECT GET_LOCK(:name, 0)")
-        self._wait(conn, timeout, lambda: conn.execute(query, {"name": self.name}).scalar() == 1)
+        got = lambda: conn.execute(query, {"name": self.name}).scalar() == 1  # noqa: E731
+        self._wait(conn, timeout, got, name)
+
+    def session(self, conn: sa.Connection) -> str | None:
+        return str(conn.execute(sa.text("SELECT CONNECTION_ID()")).scalar())
 
     def release(self, conn: sa.Connection) -> None:
         conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": self.name})
         conn.commit()
 
-    def holder(self, conn: sa.Connection) -> str:
+    def holder(self, conn: sa.Connection, name: Callable[[str], str] | None = None) -> str:
         row = conn.execute(
             sa.text(
                 "SELECT p.id, p.host, p.time FROM information_schema.processlist p "
@@ -123,7 +163,9 @@ class MySQLLock(DatabaseLock):
         conn.rollback()
         if row is None:
             return ""
-        return f" (connection {row[0]}, host {row[1]}, for {row[2]} s)"
+        runner = name(str(row[0])) if name is not None else ""
+        runner = f"{runner}, " if runner else ""
+        return f" ({runner}connection {row[0]}, host {row[1]}, for {row[2]} s)"
 
 
 def lock_for(conn: sa.Connection, prefix: str, schema: str | None) -> DatabaseLock:
