@@ -236,18 +236,24 @@ def _applied_between(url: str) -> tuple[datetime, datetime]:
 
 
 def _wait_for_the_dead(backend: str, url: str) -> None:
-    """Take and drop the runner lock: the server has then finished what the killed
-    runner's connection was doing (it holds the lock until it is gone)."""
+    """Wait until no other session on the test database is running a statement: the
+    server has then finished what the killed runner's connection was doing (a statement
+    in flight completes on the server after its client died)."""
     if backend == "sqlite":
         return
-    from dbshift.dialects.locking import lock_for
-
+    others = {
+        "postgresql": "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = "
+        "current_database() AND pid <> pg_backend_pid() AND state <> 'idle'",
+        "mysql": "SELECT COUNT(*) FROM information_schema.processlist "
+        "WHERE db = DATABASE() AND id <> CONNECTION_ID() AND command <> 'Sleep'",
+    }[backend]
     engine = sa.create_engine(url, poolclass=sa.NullPool)
+    deadline = time.monotonic() + 30
     try:
-        with engine.connect() as conn:
-            lock = lock_for(conn, "dbshift_", None)
-            lock.acquire(conn, 30)
-            lock.release(conn)
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            while conn.exec_driver_sql(others).scalar():
+                assert time.monotonic() < deadline, "the killed runner's session lives on"
+                time.sleep(0.02)
     finally:
         engine.dispose()
 

@@ -240,7 +240,7 @@ def schema(project: Project) -> Snapshot:
 
 
 def user_tables(project: Project) -> set[str]:
-    return set(schema(project).tables) - {"dbshift_history", "dbshift_log"}
+    return set(schema(project).tables) - {"dbshift_history", "dbshift_log", "dbshift_lock"}
 
 
 def columns(snapshot: Snapshot, table: str) -> list[str]:
