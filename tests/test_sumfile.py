@@ -160,6 +160,23 @@ def test_missing_or_tampered_sum_file(project: Project) -> None:
     project.ok("upgrade")
 
 
+def test_a_clean_verdict_is_cached_but_never_hides_a_change(project: Project) -> None:
+    first = project.python("users", TABLE.format("users"))
+    project.python("posts", TABLE.format("posts"))
+    project.ok("status")
+    assert (project.migrations / "__pycache__" / "dbshift-sum.marshal").exists()
+    project.ok("status")  # from the cache
+    sums = project.migrations / "dbshift.sum"
+    text = sums.read_text()
+    sums.write_text(text[:-2] + ("A" if text[-2] != "A" else "B") + "\n")  # same size
+    assert "was edited by hand" in project.fails(4, "status").err
+    sums.write_text(text)
+    project.ok("status")
+    path = project.migrations / f"{first}.py"
+    path.write_text(path.read_text() + "#\n")
+    assert f"{first}.py changed since" in project.fails(4, "status").err
+
+
 def test_line_endings_are_not_an_edit(project: Project) -> None:
     project.python("users", TABLE.format("users"))
     project.sql("posts", "CREATE TABLE posts (id INTEGER PRIMARY KEY);", "DROP TABLE posts;")
