@@ -14,8 +14,8 @@ the total line and append at the same place, so git reports a conflict instead o
 merging two histories silently. The file detects accidents and tampering by people who
 do not run dbshift; it is not a signature (anyone can rewrite it with `dbshift rehash`).
 
-Checking is pure: `check` compares the file with the scripts and returns what differs;
-`Project.read` decides what is an error (see `api.py`).
+`drift` compares the file with the scripts and says what differs; `audit` decides what
+is an error and what dbshift records by itself (a change git has not committed).
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import dataclasses
 import hashlib
 import marshal
 import os
-import subprocess
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -191,6 +190,8 @@ def committed(folder: Path, names: Sequence[str]) -> set[str] | None:
     folder is not in a git work tree or git is not installed."""
     if not names:
         return set()
+    import subprocess  # only when something differs: status stays light
+
     try:
         done = subprocess.run(
             ["git", "ls-tree", "--name-only", "HEAD", "--", *names],
@@ -199,6 +200,7 @@ def committed(folder: Path, names: Sequence[str]) -> set[str] | None:
             text=True,
             check=False,
             timeout=30,
+            env={**os.environ, "LC_ALL": "C"},  # the messages below are matched
         )
     except (OSError, subprocess.SubprocessError):
         return None
