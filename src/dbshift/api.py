@@ -375,20 +375,21 @@ def rebase(config: Config, migration: str | None = None) -> RebaseResult:
     onto = others[0]
     branch = graph.ancestors([head]) - graph.ancestors([onto])
     scripts = {s.id: s for s in project.scripts}
-    moved = []
-    for migration_id in graph.topo_order(branch):
+    rewritten: dict[str, str] = {}  # every new text first: a header that cannot be
+    for migration_id in graph.topo_order(branch):  # rewritten leaves no file changed
         parents = graph.parents_of(migration_id)
         if all(p in branch for p in parents):
             continue
         script = scripts[migration_id]
-        new_parents = [p for p in parents if p in branch] + [onto]
         with open(script.location, encoding="utf-8", newline="") as handle:
             text = handle.read()
-        with open(script.location, "w", encoding="utf-8", newline="") as handle:
-            handle.write(replace_parents(text, script.kind, new_parents))
-        moved.append(migration_id)
+        new_parents = [p for p in parents if p in branch] + [onto]
+        rewritten[migration_id] = replace_parents(text, script.kind, new_parents)
+    for migration_id, text in rewritten.items():
+        with open(scripts[migration_id].location, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
     project.write_sums()
-    return RebaseResult(tuple(graph.topo_order(branch)), onto, tuple(moved))
+    return RebaseResult(tuple(graph.topo_order(branch)), onto, tuple(rewritten))
 
 
 def _branch_to_move(project: Project, branches: dict[str, set[str]], ref: str | None) -> str:
