@@ -19,9 +19,8 @@ from dbshift import database
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, DbshiftError, IntegrityError, UsageError
 from dbshift.history import History, HistoryRow
-from dbshift.migrations import sumfile
 from dbshift.migrations.graph import Graph
-from dbshift.migrations.scripts import Script, new_id, replace_parents, scan
+from dbshift.migrations.scripts import CleanSums, Script, new_id, replace_parents, scan
 from dbshift.migrations.writer import render_python, render_sql, write_new
 from dbshift.runner import Listener, Runner, RunReport, integrity_problems
 
@@ -52,8 +51,10 @@ class Project:
         that rewrite it) the verdict of `dbshift.sum`, which raises IntegrityError."""
         scripts = tuple(scan(config.migrations_dir))
         graph = Graph({s.id: s.parents for s in scripts}, files={s.id: s.name for s in scripts})
-        if not check_sums:
+        if not check_sums or CleanSums(config.migrations_dir, scripts).hit():
             return cls(config, scripts, graph)
+        from dbshift.migrations import sumfile
+
         found = sumfile.audit(config.migrations_dir, scripts, graph.heads)
         if found.errors:
             first, others = found.errors[0], len(found.errors) - 1
@@ -65,6 +66,8 @@ class Project:
         """Record uncommitted changes in `dbshift.sum` after a command succeeded (a
         failed command leaves every file as it was). A read-only folder is left alone."""
         if self.unrecorded:
+            from dbshift.migrations import sumfile
+
             with contextlib.suppress(OSError):
                 sumfile.write(self.config.migrations_dir, self.scripts)
 
@@ -80,6 +83,8 @@ class Project:
 
     def write_sums(self) -> Path:
         """Rewrite `dbshift.sum` from the files as they are now."""
+        from dbshift.migrations import sumfile
+
         return sumfile.write(self.config.migrations_dir, scan(self.config.migrations_dir))
 
     def script(self, ref: str) -> Script:
@@ -404,6 +409,8 @@ def _branch_to_move(project: Project, branches: dict[str, set[str]], ref: str | 
                 + "; ".join(f"{h} ({len(m)} migration(s))" for h, m in branches.items()),
             )
         return owners[0]
+    from dbshift.migrations import sumfile
+
     recorded = sumfile.read(project.config.migrations_dir)
     known = recorded.names if recorded is not None else set()
     names = {s.id: s.name for s in project.scripts}
@@ -426,6 +433,8 @@ def _read_merging(config: Config) -> Project:
     """The project for `merge` and `rebase`, which resolve a conflicted `dbshift.sum`
     (or one that records only one side): recorded files must be unchanged."""
     project = Project.read(config, check_sums=False)
+    from dbshift.migrations import sumfile
+
     found = sumfile.audit(config.migrations_dir, project.scripts, project.graph.heads, merging=True)
     if found.errors:
         raise IntegrityError(found.errors[0].message, hint=found.errors[0].hint)
@@ -793,6 +802,8 @@ class _jobs:
     @staticmethod
     def verify(config: Config) -> Callable[[sa.Connection | None], VerifyReport]:
         project = Project.read(config, check_sums=False)
+        from dbshift.migrations import sumfile
+
         found = sumfile.audit(config.migrations_dir, project.scripts, project.graph.heads)
         problems = [f"{e.message} (hint: {e.hint})" for e in found.errors]
         problems += [

@@ -495,6 +495,8 @@ def format_progress(done: Sequence[StatementMark], failed: StatementMark | None 
 
 def parse_progress(text: str | None) -> tuple[tuple[StatementMark, ...], StatementMark | None]:
     """`(done, failed)` from a progress column (older rows hold bare hashes)."""
+    if not text:  # every applied migration: thousands per status
+        return (), None
     done: list[StatementMark] = []
     failed = None
     for line in (text or "").split("\n"):

@@ -149,6 +149,36 @@ class _HeaderCache:
         write_cache(self.path, marshal.dumps((self.VERSION, time.time_ns(), self.entries)))
 
 
+class CleanSums:
+    """The last clean verdict on `dbshift.sum` (see `sumfile.audit`), in `__pycache__`:
+    the sum file's identity (size, inode, mtime, ctime; dbshift replaces the file, so
+    every write changes the inode) and a digest of every file's path and checksum. When
+    both are unchanged, so is the verdict: the chain of hashes (thousands of them) is
+    not recomputed, and `sumfile` is not even imported."""
+
+    def __init__(self, folder: Path, scripts: Sequence[Script]) -> None:
+        self.path = folder / "__pycache__" / "dbshift-sum.marshal"
+        try:
+            st = os.stat(folder / "dbshift.sum")
+            key: tuple[int, ...] = (st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
+        except OSError:
+            key = ()
+        listing = "".join([f"{s.location}\0{s.checksum}\n" for s in scripts])
+        self.state = (key, hashlib.sha256(listing.encode()).digest())
+
+    def hit(self) -> bool:
+        if not self.state[0]:
+            return False
+        try:
+            return bool(marshal.loads(self.path.read_bytes()) == self.state)
+        except (OSError, ValueError, EOFError, TypeError):
+            return False
+
+    def save(self) -> None:
+        if self.state[0]:
+            write_cache(self.path, marshal.dumps(self.state))
+
+
 def write_cache(path: Path, data: bytes) -> None:
     """Replace a cache file in `__pycache__` atomically (readers never see half of it).
     A read-only checkout just has no cache: every run does the work again."""

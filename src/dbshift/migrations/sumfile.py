@@ -23,13 +23,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import marshal
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from dbshift.errors import IntegrityError
-from dbshift.migrations.scripts import Script, write_cache
+from dbshift.migrations.scripts import CleanSums, Script
 
 NAME = "dbshift.sum"
 _TOTAL = "total"
@@ -230,42 +229,13 @@ def audit(
     """`merging`: conflict markers and files from the other branch that the sum file
     does not record are expected (`merge` and `rebase` resolve them); recorded files
     must still be unchanged."""
-    clean = _CleanCache(folder, scripts)
+    clean = CleanSums(folder, scripts)
     if clean.hit():
         return Audit((), ())
     found = _audit(folder, scripts, heads, merging)
     if not (found.errors or found.unrecorded):
         clean.save()
     return found
-
-
-class _CleanCache:
-    """The last clean verdict, in `__pycache__`: the sum file's identity (size, inode,
-    mtime, ctime; dbshift replaces it, so every write changes the inode) and a digest of
-    every file's name and checksum. When both are unchanged, so is the verdict, and the
-    chain of hashes (thousands of them) is not recomputed."""
-
-    def __init__(self, folder: Path, scripts: Sequence[Script]) -> None:
-        self.path = folder / "__pycache__" / "dbshift-sum.marshal"
-        try:
-            st = os.stat(folder / NAME)
-            key: tuple[int, ...] = (st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
-        except OSError:
-            key = ()
-        listing = "".join(f"{s.name}\0{s.checksum}\n" for s in scripts)
-        self.state = (key, hashlib.sha256(listing.encode()).digest())
-
-    def hit(self) -> bool:
-        if not self.state[0]:
-            return False
-        try:
-            return bool(marshal.loads(self.path.read_bytes()) == self.state)
-        except (OSError, ValueError, EOFError, TypeError):
-            return False
-
-    def save(self) -> None:
-        if self.state[0]:
-            write_cache(self.path, marshal.dumps(self.state))
 
 
 def _audit(folder: Path, scripts: Sequence[Script], heads: Iterable[str], merging: bool) -> Audit:
