@@ -15,6 +15,7 @@ connection): the statement after the recorded ones may or may not have completed
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -402,6 +403,33 @@ class History:
         )
 
     # -- the lease (see dbshift.lease) ----------------------------------------------------
+
+    def row_with_lease(
+        self, conn: sa.Connection, migration_id: str, lease_name: str
+    ) -> tuple[HistoryRow | None, LeaseRow | None]:
+        """A migration's history row and the lease, in one round trip (every migration
+        of a run asks for both, under the runner lock)."""
+        params = {"migration_id": migration_id, "lease_name": lease_name}
+        found = conn.execute(self._row_with_lease, params).mappings().one()
+        h, t = self.table, self.lease
+        row = _row({c.name: found[f"h_{c.name}"] for c in h.c}) if found["h_id"] else None
+        lease = (
+            LeaseRow(**{c.name: found[f"l_{c.name}"] for c in t.c}, now=found["now"])
+            if found["l_name"] is not None
+            else None
+        )
+        return row, lease
+
+    @functools.cached_property
+    def _row_with_lease(self) -> sa.Select[Any]:
+        """Built once: SQLAlchemy reuses its compiled form for every migration."""
+        h, t = self.table, self.lease
+        one = sa.select(sa.literal(1).label("one")).subquery("one")
+        joined = one.outerjoin(h, h.c.id == sa.bindparam("migration_id")).outerjoin(
+            t, t.c.name == sa.bindparam("lease_name")
+        )
+        labelled = [c.label(f"h_{c.name}") for c in h.c] + [c.label(f"l_{c.name}") for c in t.c]
+        return sa.select(*labelled, db_epoch().label("now")).select_from(joined)
 
     def lease_row(self, conn: sa.Connection, name: str) -> LeaseRow | None:
         """The lease and the database's clock now."""

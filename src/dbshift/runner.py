@@ -30,7 +30,7 @@ from dbshift.errors import (
     MigrationError,
     UsageError,
 )
-from dbshift.history import History, HistoryRow, StatementMark
+from dbshift.history import History, HistoryRow, LeaseRow, StatementMark
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
 
@@ -412,8 +412,9 @@ class Runner:
             return self._rows.get(step.id)
         held = self._held
         assert held is not None
-        held.guard()
-        row = self.history.row(self.conn, step.id)
+        held.guard(check_lease=False)
+        row, lease = self.history.row_with_lease(self.conn, step.id, held.lease.name)
+        held.check_lease(lease)
         outside = not (step.script.transactional and self.dialect.transactional_ddl)
         if outside and not self._already_done(step, row):
             held.take_lease(step.id)
@@ -835,16 +836,21 @@ class _Held:
 
     def guard(self, check_lease: bool = True) -> None:
         """Inside a transaction: make it the only writing one, or raise `Busy`."""
-        from dbshift.lease import Busy, describe
+        from dbshift.lease import Busy
 
         conn = self.runner.conn
         if not self.lock.guard(conn, self.lease.me):
             raise Busy(lambda: self.lock.holder(conn))
-        if check_lease and not self.lock.exclusive:
-            row = self.runner.history.lease_row(conn, self.lease.name)
-            if self.lease.blocks(row):
-                assert row is not None
-                raise Busy(lambda: describe(row))
+        if check_lease:
+            self.check_lease(self.runner.history.lease_row(conn, self.lease.name))
+
+    def check_lease(self, row: LeaseRow | None) -> None:
+        """Raise `Busy` when another runner's live lease is `row`."""
+        from dbshift.lease import Busy, describe
+
+        if not self.lock.exclusive and self.lease.blocks(row):
+            assert row is not None
+            raise Busy(lambda: describe(row))
 
     @contextlib.contextmanager
     def transaction(self, check_lease: bool = True) -> Iterator[sa.RootTransaction]:

@@ -103,14 +103,16 @@ class PostgresLock(DatabaseLock):
             int.from_bytes(digest[4:8], "big") & 0x7FFFFFFF,
         )
 
+    # One round trip; the holder names itself in pg_stat_activity for the rest of its
+    # transaction (set_config(..., true) is SET LOCAL: nothing outlives it).
+    GUARD = sa.text(
+        "SELECT CASE WHEN pg_try_advisory_xact_lock(:a, :b) "
+        "THEN set_config('application_name', :me, true) IS NOT NULL ELSE false END"
+    )
+
     def guard(self, conn: sa.Connection, me: str) -> bool:
-        # One round trip; the holder names itself in pg_stat_activity for the rest of
-        # its transaction (set_config(..., true) is SET LOCAL: nothing outlives it).
-        query = sa.text(
-            "SELECT CASE WHEN pg_try_advisory_xact_lock(:a, :b) "
-            "THEN set_config('application_name', :me, true) IS NOT NULL ELSE false END"
-        )
-        return bool(conn.execute(query, {"a": self.keys[0], "b": self.keys[1], "me": me}).scalar())
+        params = {"a": self.keys[0], "b": self.keys[1], "me": me}
+        return bool(conn.execute(self.GUARD, params).scalar())
 
     def holder(self, conn: sa.Connection, name: Callable[[str], str] | None = None) -> str:
         row = conn.execute(
