@@ -59,13 +59,23 @@ def facts_from_sql(sql: str, dialect: str = "postgresql") -> list[Fact]:
     try:
         statements = sqlglot.parse(text, read=_DIALECTS.get(dialect, "postgres"))
     except sqlglot.errors.SqlglotError as error:
-        first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        return [Fact("unparsable", sql=text, problem=first)]
+        return [Fact("unparsable", sql=text, problem=_problem(error))]
     facts: list[Fact] = []
     for statement in statements:
         if statement is not None:
             facts.extend(_statement(statement, text))
     return facts
+
+
+def _problem(error: Exception) -> str:
+    """sqlglot's first complaint, without its token dump."""
+    details = getattr(error, "errors", None) or []
+    if details and isinstance(details[0], dict) and details[0].get("description"):
+        text = str(details[0]["description"])
+        text = re.sub(r"<Token token_type: TokenType\.(\w+), text: ([^,]*),.*?>", r"\2", text)
+        return text.splitlines()[0]
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def _statement(node: Any, text: str) -> list[Fact]:
