@@ -65,3 +65,12 @@ def test_every_rule_has_examples_on_every_backend_it_covers() -> None:
             assert any(
                 (e.python or e.sql_for(backend)) and e.for_backend(backend) for e in rule.fires
             ), (rule.code, backend)
+
+
+def test_docs_list_every_rule_as_the_registry_has_it() -> None:
+    from dbshift.lint import doc
+
+    committed = (Path(__file__).parent.parent / "docs" / "lint.md").read_text()
+    assert doc.updated(committed) == committed, "run: python -m dbshift.lint.doc docs/lint.md"
+    for code in RULES:
+        assert f"### {code}" in committed

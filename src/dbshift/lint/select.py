@@ -16,7 +16,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dbshift.config import Config, mask_url
-from dbshift.errors import ConfigError, DbshiftError, UsageError
+from dbshift.errors import ConfigError, DatabaseError, UsageError
 from dbshift.lint.model import BACKENDS, Target, parse_version
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
@@ -140,10 +140,8 @@ def _pending(config: Config, graph: Graph) -> tuple[list[str], _Server]:
 
     try:
         return database.run(config, job)
-    except DbshiftError as error:
-        if error.hint and "--all" in error.hint:
-            raise
-        raise type(error)(
+    except DatabaseError as error:
+        raise DatabaseError(
             f"cannot read the pending migrations: {error.message}",
             hint="lint without a database with --all, --since REF or a range",
         ) from error
