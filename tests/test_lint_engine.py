@@ -159,8 +159,12 @@ def test_lint_operations_on_a_known_schema() -> None:
     )
     ops = [CreateIndex("users", Index("ix", ("id",))), DropColumn("users", "id")]
     findings = lint_operations(ops, PG, before=state, lines=[3, 4], migration="m")
-    by_code = {f.code: f.line for f in findings}
-    assert by_code["DS301"] == 3 and by_code["DS102"] == 4
+    by_code = {f.code: f for f in findings}
+    assert by_code["DS301"].line == 3 and by_code["DS102"].line == 4
+    assert by_code["DS301"].lock == "SHARE" and by_code["DS102"].lock == "ACCESS EXCLUSIVE"
+    concurrent = CreateIndex("users", Index("ix", ("id",)), concurrently=True)
+    quiet = lint_operations([concurrent], PG, before=state, transactional=False)
+    assert "DS301" not in {f.code for f in quiet}
 
 
 def test_new_table_in_same_migration_is_not_existing() -> None:

@@ -290,15 +290,17 @@ class Reporter:
                     f"[{colour[f.severity]}]{f.severity}[/]",
                     f.code,
                     f"{Path(f.file).name}:{f.line}",
-                    f.message + (f" [dim]({f.backend})[/]" if len(report.targets) > 1 else ""),
+                    f.message
+                    + (f" [dim](lock: {f.lock})[/]" if f.category == "locking" and f.lock else "")
+                    + (f" [dim]({f.backend})[/]" if len(report.targets) > 1 else ""),
                 )
             self._console().print(table)
         else:
             for f in report.findings:
                 backend = f" [{f.backend}]" if len(report.targets) > 1 else ""
-                self.line(
-                    f"{Path(f.file).name}:{f.line}: {f.severity} {f.code} {f.message}{backend}"
-                )
+                lock = f" (lock: {f.lock})" if f.category == "locking" and f.lock else ""
+                where = f"{Path(f.file).name}:{f.line}"
+                self.line(f"{where}: {f.severity} {f.code} {f.message}{lock}{backend}")
         counts = ", ".join(
             f"{n} {s}(s)"
             for s in ("error", "warning", "info")

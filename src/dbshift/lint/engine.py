@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from dbshift.errors import ConfigError
 from dbshift.lint.facts import Fact, facts_from_operation
+from dbshift.lint.locks import lock_level
 from dbshift.lint.model import (
     SEVERITIES,
     Context,
@@ -95,7 +96,8 @@ def check(migration: MigrationFacts, target: Target, before: SchemaState) -> lis
             if rule.check is not None:
                 message = rule.check(fact, ctx)
                 if message is not None:
-                    findings.append(_finding(rule, migration, line, message, target))
+                    lock = lock_level(fact, target) if ctx.existing(fact) else None
+                    findings.append(_finding(rule, migration, line, message, target, lock))
         if fact.kind == "create_table" and fact.key:
             created.add(fact.key)
         if fact.kind == "validate_constraint":
@@ -116,7 +118,14 @@ def _validated(state: SchemaState, earlier: list[Fact], fact: Fact) -> None:
             state.apply(dataclasses.replace(added, not_valid=False))
 
 
-def _finding(rule: Rule, m: MigrationFacts, line: int, message: str, target: Target) -> Finding:
+def _finding(
+    rule: Rule,
+    m: MigrationFacts,
+    line: int,
+    message: str,
+    target: Target,
+    lock: str | None = None,
+) -> Finding:
     return Finding(
         rule.code,
         rule.severity,
@@ -127,6 +136,7 @@ def _finding(rule: Rule, m: MigrationFacts, line: int, message: str, target: Tar
         message,
         target.backend,
         rule.name,
+        lock,
     )
 
 

@@ -229,6 +229,8 @@ class Finding:
     message: str
     backend: str
     rule: str
+    #: the table lock the change takes on `backend`, when it takes one
+    lock: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
