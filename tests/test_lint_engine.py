@@ -6,6 +6,7 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -179,3 +180,31 @@ def test_new_table_in_same_migration_is_not_existing() -> None:
 def test_unknown_and_unparsable_sql_are_never_silent() -> None:
     assert [f.kind for f in facts_from_sql("CREATE TABLE (", "postgresql")] == ["unparsable"]
     assert [f.kind for f in facts_from_sql("VACUUM FULL users", "postgresql")] == ["unknown_sql"]
+
+
+@pytest.mark.parametrize(
+    ("dialect", "sql", "kinds"),
+    [
+        ("postgresql", "CREATE FUNCTION f() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql", ["other"]),
+        ("postgresql", "DO $$ BEGIN PERFORM 1; END $$", ["unknown_sql"]),
+        ("postgresql", "ALTER TABLE users ADD COLUMN IF NOT EXISTS x int", ["add_column"]),
+        ("postgresql", "ALTER TABLE ONLY users ALTER COLUMN name SET NOT NULL", ["set_not_null"]),
+        ("postgresql", "ALTER TABLE users ALTER COLUMN name DROP DEFAULT", ["set_default"]),
+        ("postgresql", "ALTER TABLE users ALTER COLUMN n TYPE text USING n::text", ["alter_type"]),
+        ("postgresql", "INSERT INTO users (id) VALUES (1) ON CONFLICT DO NOTHING", ["insert"]),
+        ("postgresql", "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'x' AFTER 'y'", ["add_enum_value"]),
+        ("postgresql", "ALTER TABLE users VALIDATE CONSTRAINT ck", ["validate_constraint"]),
+        ("postgresql", "SET lock_timeout TO '2s'", ["set"]),
+        ("postgresql", "DROP TABLE a, b", ["drop_table", "drop_table"]),
+        (
+            "mysql",
+            "ALTER TABLE users CHANGE name full_name VARCHAR(100)",
+            ["rename_column", "alter_type"],
+        ),
+        ("mysql", "ALTER TABLE users ADD COLUMN a INT, ALGORITHM=COPY", ["add_column"]),
+        ("sqlite", "PRAGMA foreign_keys = ON", ["other"]),
+        ("sqlite", "ALTER TABLE users RENAME TO people", ["rename_table"]),
+    ],
+)
+def test_statement_kinds(dialect: str, sql: str, kinds: list[str]) -> None:
+    assert [f.kind for f in facts_from_sql(sql, dialect)] == kinds

@@ -34,7 +34,7 @@ _VALIDATE = re.compile(
     re.IGNORECASE,
 )
 _HARMLESS = re.compile(
-    r"^\s*(COMMENT|GRANT|REVOKE|ANALYZE|SELECT|BEGIN|COMMIT|CREATE\s+(EXTENSION|FUNCTION|"
+    r"^\s*(COMMENT|GRANT|REVOKE|ANALYZE|PRAGMA|SELECT|BEGIN|COMMIT|CREATE\s+(EXTENSION|FUNCTION|"
     r"OR\s+REPLACE|TRIGGER|VIEW|SEQUENCE)|DROP\s+(VIEW|FUNCTION|TRIGGER))\b",
     re.IGNORECASE,
 )
@@ -101,7 +101,7 @@ def _statement(node: Any, text: str) -> list[Fact]:
         return _set(node, text)
     if isinstance(node, exp.Command):
         return _command(node, text)
-    if isinstance(node, exp.Select) or _HARMLESS.match(text):
+    if isinstance(node, exp.Select | exp.Pragma) or _HARMLESS.match(text):
         return [Fact("other", sql=text)]
     return [Fact("unknown_sql", sql=text, problem=f"{type(node).__name__} statement")]
 
@@ -266,10 +266,10 @@ def _alter_column(action: Any, common: dict[str, Any]) -> list[Fact]:
         return [Fact("alter_type", column=column, new_type=_type(action.args["dtype"]), **common)]
     if action.args.get("allow_null") is False:
         return [Fact("set_not_null", column=column, **common)]
-    if action.args.get("allow_null") is True or (
-        action.args.get("drop") and "NULL" in common["sql"].upper()
-    ):
+    if action.args.get("allow_null") is True:
         return [Fact("drop_not_null", column=column, **common)]
+    if action.args.get("drop"):  # DROP DEFAULT
+        return [Fact("set_default", column=column, **common)]
     if action.args.get("default") is not None:
         return [Fact("set_default", column=column, default=action.args["default"].sql(), **common)]
     return [Fact("other_ddl", column=column, **common)]
