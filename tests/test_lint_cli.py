@@ -231,3 +231,18 @@ def test_status_and_upgrade_do_not_import_sqlglot(tmp_path: Path) -> None:
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_without_url_or_dialect_every_backend_is_checked_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = Project(tmp_path, "", capsys)
+    (tmp_path / "dbshift.toml").write_text("")
+    project.python("base", BASE, "pass")
+    project.python("drop", 'op.drop_table("users")', "pass")
+    report = project.fails(1, "lint", "--all", "--json").json
+    assert report["targets"] == ["postgresql", "mysql", "sqlite"]
+    drops = [f for f in report["findings"] if f["code"] == "DS101"]
+    assert len(drops) == 1 and drops[0]["backend"] == "postgresql, mysql, sqlite"
+    text = project.fails(1, "lint", "--all").out
+    assert "[postgresql, mysql, sqlite]" in text

@@ -181,20 +181,25 @@ def lint_scripts(
             for fact, _line in info.facts:
                 state.apply(fact)
     findings = _apply_settings(findings, settings)
-    findings.sort(key=lambda f: (f.migration, f.line, f.code, f.backend))
+    rank = {t.backend: i for i, t in enumerate(targets)}
+    findings.sort(key=lambda f: (f.migration, f.line, f.code, rank.get(f.backend, 0)))
     linted = tuple(i for i in order if i in chosen)
     return LintReport(linted, tuple(targets), tuple(_dedupe(findings)), selection)
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
-    seen: set[tuple[object, ...]] = set()
-    unique = []
+    """One finding per problem: the same message on several backends is one finding whose
+    `backend` lists them (`postgresql, mysql`)."""
+    merged: dict[tuple[object, ...], Finding] = {}
     for f in findings:
-        key = (f.code, f.migration, f.line, f.message, f.backend)
-        if key not in seen:
-            seen.add(key)
-            unique.append(f)
-    return unique
+        key = (f.code, f.migration, f.line, f.message)
+        if key in merged:
+            seen = merged[key]
+            if f.backend not in seen.backend.split(", "):
+                merged[key] = dataclasses.replace(seen, backend=f"{seen.backend}, {f.backend}")
+        else:
+            merged[key] = f
+    return list(merged.values())
 
 
 def _read(script: Script, target: Target, snapshot: Snapshot) -> tuple[MigrationFacts, Snapshot]:

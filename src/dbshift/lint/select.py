@@ -64,9 +64,9 @@ def select(
     else:
         ids, live = _pending(config, graph)
         description = f"pending on {mask_url(config.url)}"
-        if live.backend:
+        if live.backend and not dialect:
             backend = live.backend
-        if live.version and not server_version:
+        if live.version and not server_version and backend == live.backend:
             version = live.version
     if backend is not None and backend not in BACKENDS:
         raise UsageError(
