@@ -208,3 +208,57 @@ def test_unknown_and_unparsable_sql_are_never_silent() -> None:
 )
 def test_statement_kinds(dialect: str, sql: str, kinds: list[str]) -> None:
     assert [f.kind for f in facts_from_sql(sql, dialect)] == kinds
+
+
+# -- suppression comments in SQL ---------------------------------------------------------
+
+SQL_STATEMENTS = ["SELECT 1;", "UPDATE users SET name = 'x' WHERE id = 1;", "ANALYZE users;"]
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    before=st.lists(st.sampled_from(SQL_STATEMENTS), max_size=3),
+    after=st.lists(st.sampled_from(SQL_STATEMENTS), max_size=3),
+    place=st.sampled_from(["above", "end", "elsewhere"]),
+    other=st.integers(min_value=0, max_value=5),
+    style=st.sampled_from(
+        ["-- dbshift:ignore DS101", "--dbshift: ignore DS101", "-- dbshift:ignore DS101, DS999"]
+    ),
+    multiline=st.booleans(),
+)
+def test_sql_suppression_placement(
+    before: list[str], after: list[str], place: str, other: int, style: str, multiline: bool
+) -> None:
+    target = ["DROP", "TABLE users;"] if multiline else ["DROP TABLE users;"]
+    lines = [*before, *target, *after]
+    start = len(before)
+    if place == "above":
+        lines.insert(start, style)
+    elif place == "end":
+        lines[start + len(target) - 1] += f" {style}"
+    else:
+        if not before and not after:
+            return
+        outside = [i for i in range(len(lines)) if not start <= i < start + len(target)]
+        index = outside[other % len(outside)]
+        lines[index] += f" {style}"
+    codes, messages = _lint_sql("\n".join(lines))
+    if place == "elsewhere":
+        assert "DS101" in codes
+        assert any("DS101" in m for m in messages)
+    else:
+        assert "DS101" not in codes
+        assert not any("of DS101" in m for m in messages)
+    if "DS999" in style:
+        assert any("DS999 (no such rule)" in m for m in messages)
+
+
+def _lint_sql(up: str) -> tuple[list[str], list[str]]:
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "migrations"
+        write_base(folder)
+        text = f"-- x\n-- parents: {BASE_ID}\n\n-- dbshift:up\n{up}\n-- dbshift:down\nSELECT 1;\n"
+        (folder / "20260101T000002_x.sql").write_text(text)
+        sumfile.write(folder, scan(folder))
+        findings = lint_folder(folder, "postgresql", None, ["20260101T000002_x"])
+        return [f.code for f in findings], [f.message for f in findings if f.code == "DS609"]
