@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from dbshift.errors import ConfigError
 from dbshift.lint.facts import Fact, facts_from_operation
@@ -38,26 +39,26 @@ class Settings:
     severity: Mapping[str, Severity] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, table: Mapping[str, object] | None) -> Settings:
-        """Checks codes against the registry: a typo is an error, not a silent no-op."""
+    def from_config(cls, table: Mapping[str, Any] | None) -> Settings:
+        """`[lint]` as `Config` checked its shape; here the codes are checked against the
+        registry, so that a typo is an error rather than a silent no-op."""
         table = table or {}
         rules = load_rules()
-        disable = frozenset(str(c).upper() for c in table.get("disable", []) or [])  # type: ignore[attr-defined]
-        severity_table = table.get("severity", {}) or {}
-        assert isinstance(severity_table, Mapping)
-        severity = {str(k).upper(): str(v) for k, v in severity_table.items()}
+        disable = frozenset(str(code).upper() for code in table.get("disable") or ())
+        severity: dict[str, Severity] = {}
+        for code, level in (table.get("severity") or {}).items():
+            if level not in SEVERITIES:
+                raise ConfigError(
+                    f"[lint] severity of {code}: {level!r} is not one of {', '.join(SEVERITIES)}"
+                )
+            severity[str(code).upper()] = level
         for code in [*disable, *severity]:
             if code not in rules:
                 raise ConfigError(
                     f"[lint]: unknown rule code {code!r}",
                     hint="see `dbshift lint --rules` or docs/lint.md for the codes",
                 )
-        for code, level in severity.items():
-            if level not in SEVERITIES:
-                raise ConfigError(
-                    f"[lint] severity of {code}: {level!r} is not one of {', '.join(SEVERITIES)}"
-                )
-        return cls(disable, severity)  # type: ignore[arg-type]
+        return cls(disable, severity)
 
 
 def lint_operations(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import sqlalchemy as sa
@@ -69,9 +70,9 @@ class Op:
     def _caller_line(self) -> int:
         """The line of `source` that made the current call (0 when it is not on the
         stack): the linter points its findings there. A few frames, so cheap."""
-        frame = sys._getframe(2)
+        frame: FrameType | None = sys._getframe(2)
         while frame is not None and frame.f_code.co_filename != self.source:
-            frame = frame.f_back  # type: ignore[assignment]
+            frame = frame.f_back
         return frame.f_lineno if frame is not None else 0
 
     # -- tables ----------------------------------------------------------------------
