@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any, Literal
 
 from dbshift.lint.facts import ColumnFact, Fact
@@ -262,7 +262,3 @@ class LintReport:
             "findings": [f.to_json() for f in self.findings],
             "counts": {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES},
         }
-
-
-def first(items: Sequence[Any]) -> Any:
-    return items[0] if items else None
