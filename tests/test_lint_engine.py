@@ -262,3 +262,11 @@ def _lint_sql(up: str) -> tuple[list[str], list[str]]:
         sumfile.write(folder, scan(folder))
         findings = lint_folder(folder, "postgresql", None, ["20260101T000002_x"])
         return [f.code for f in findings], [f.message for f in findings if f.code == "DS609"]
+
+
+def test_mysql_alter_shapes() -> None:
+    kinds = [f.kind for f in facts_from_sql("ALTER TABLE users ADD INDEX ix_a (a)", "mysql")]
+    assert kinds == ["create_index"]
+    assert [f.kind for f in facts_from_sql("ALTER TABLE users DROP PRIMARY KEY", "mysql")] == [
+        "drop_primary_key"
+    ]

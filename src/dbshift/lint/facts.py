@@ -59,6 +59,7 @@ SCHEMA_KINDS = frozenset(
         "add_check",
         "add_unique",
         "add_primary_key",
+        "drop_primary_key",
         "drop_constraint",
         "create_enum",
         "add_enum_value",

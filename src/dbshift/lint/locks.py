@@ -19,6 +19,7 @@ _PG = {
     "add_check": "ACCESS EXCLUSIVE",
     "add_unique": "ACCESS EXCLUSIVE",
     "add_primary_key": "ACCESS EXCLUSIVE",
+    "drop_primary_key": "ACCESS EXCLUSIVE",
     "drop_constraint": "ACCESS EXCLUSIVE",
     "truncate": "ACCESS EXCLUSIVE",
     "add_foreign_key": "SHARE ROW EXCLUSIVE",

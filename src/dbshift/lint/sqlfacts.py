@@ -252,6 +252,8 @@ def _alter(node: Any, text: str) -> list[Fact]:
             )
         elif isinstance(action, exp.AlterRename):
             facts.append(Fact("rename_table", new_name=action.this.name, **common))
+        elif isinstance(action, exp.DropPrimaryKey):
+            facts.append(Fact("drop_primary_key", **common))
         elif isinstance(action, exp.AddConstraint):
             for constraint in action.expressions:
                 facts.append(_constraint(constraint, not_valid, common))
@@ -298,6 +300,13 @@ def _constraint(constraint: Any, not_valid: bool, common: dict[str, Any]) -> Fac
     if isinstance(inner, exp.UniqueColumnConstraint):
         cols = tuple(_names(inner.this.expressions)) if isinstance(inner.this, exp.Schema) else ()
         return Fact("add_unique", name=name, on_columns=cols, **common)
+    if isinstance(inner, exp.IndexColumnConstraint):  # MySQL ALTER TABLE ... ADD INDEX
+        return Fact(
+            "create_index",
+            name=inner.name or None,
+            on_columns=tuple(_names(inner.expressions)),
+            **common,
+        )
     if isinstance(inner, exp.PrimaryKey | exp.PrimaryKeyColumnConstraint):
         return Fact(
             "add_primary_key", name=name, on_columns=tuple(_names(inner.expressions)), **common

@@ -33,6 +33,10 @@ _NEW = 'op.create_table("tmp", sa.Column("id", sa.BigInteger, primary_key=True),
             'op.create_primary_key("events_pkey", "events", ["id"])',
             mysql_sql="ALTER TABLE events ADD PRIMARY KEY (id);",
         ),
+        Example(
+            'op.execute("ALTER TABLE users DROP PRIMARY KEY")',
+            mysql_sql="ALTER TABLE users DROP PRIMARY KEY;",
+        ),
     ),
     passes=(
         Example(
@@ -47,8 +51,9 @@ def copying_alter(fact: Fact, ctx: Context) -> str | None:
     where = quoted(fact.schema, fact.table)
     if fact.algorithm == "COPY":
         return f"ALGORITHM=COPY copies {where}"
-    if fact.kind in ("add_primary_key",):
-        return f"adding a primary key copies {where}"
+    if fact.kind in ("add_primary_key", "drop_primary_key"):
+        verb = "adding" if fact.kind == "add_primary_key" else "dropping"
+        return f"{verb} a primary key copies {where}"
     if fact.kind == "alter_type" and fact.new_type is not None:
         old = old_type(fact, ctx)
         if old is not None and old.name in ("enum", "set") and fact.new_type.name == old.name:

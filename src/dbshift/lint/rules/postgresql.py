@@ -410,6 +410,7 @@ _LOCKING = frozenset(
         "set_default",
         "create_index",
         "drop_index",
+        "drop_primary_key",
         "add_foreign_key",
         "add_check",
         "add_unique",

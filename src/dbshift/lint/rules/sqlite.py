@@ -16,6 +16,7 @@ _REBUILDS = {
     "add_check": "adding a check constraint",
     "add_unique": "adding a unique constraint",
     "add_primary_key": "adding a primary key",
+    "drop_primary_key": "dropping the primary key",
     "drop_constraint": "dropping a constraint",
 }
 
