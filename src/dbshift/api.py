@@ -27,6 +27,7 @@ from dbshift.runner import Listener, Runner, RunReport, integrity_problems
 if TYPE_CHECKING:
     from dbshift import autogen
     from dbshift.autogen.compare import RenameDecider
+    from dbshift.lint import LintReport
     from dbshift.ops import Operation
     from dbshift.schema.snapshot import Snapshot
 
@@ -469,6 +470,52 @@ def sql(
     from dbshift.offline import render_script
 
     return render_script(Project.read(config), range_, dialect=dialect, down=down)
+
+
+# -- lint ------------------------------------------------------------------------------------
+
+
+def lint(
+    config: Config,
+    range_: str | None = None,
+    *,
+    every: bool = False,
+    since: str | None = None,
+    dialect: str | None = None,
+    server_version: str | None = None,
+) -> LintReport:
+    """Check migrations for data loss, breaking changes, locks and hygiene (docs/lint.md).
+
+    By default the migrations pending on the configured database, for its backend and
+    server version; or `range_` (`FROM:TO`, `:TO` or one id), `every` migration, or
+    those whose files were added `since` a git ref. Without a database, `dialect` and
+    `server_version` (or `[lint]` in the configuration) say which server to check for;
+    with neither, PostgreSQL, MySQL and SQLite are all checked."""
+    from dbshift.lint import Settings, lint_scripts
+    from dbshift.lint.select import select
+
+    project = Project.read(config)
+    settings = Settings.from_config(config.lint)
+    chosen = select(
+        config,
+        project.scripts,
+        project.graph,
+        range_,
+        every=every,
+        since=since,
+        dialect=dialect,
+        server_version=server_version,
+    )
+    report = lint_scripts(
+        project.scripts,
+        project.graph,
+        chosen.ids,
+        chosen.targets,
+        settings=settings,
+        selection=chosen.description,
+    )
+    project.settle()
+    return report
 
 
 # -- autogenerate ---------------------------------------------------------------------------

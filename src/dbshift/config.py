@@ -23,8 +23,11 @@ CONFIG_FILE = "dbshift.toml"
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 _KEYS = frozenset(
-    {"url", "migrations", "models", "table_prefix", "schema", "lock_timeout", "format"}
+    {"url", "migrations", "models", "table_prefix", "schema", "lock_timeout", "format", "lint"}
 )
+#: keys of the `[lint]` table (see docs/lint.md)
+LINT_KEYS = frozenset({"disable", "severity", "fail_on", "server_version", "dialect"})
+_LEVELS = ("info", "warning", "error")
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -45,6 +48,8 @@ class Config:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     #: a command run on each file `make` writes, e.g. "ruff format"
     format: str | None = None
+    #: the `[lint]` table: disable, severity, fail_on, server_version, dialect
+    lint: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
     env: str | None = None
     source: Path | None = None  # the file this configuration was read from, if any
 
@@ -71,6 +76,7 @@ class Config:
                 hint="give a number of seconds, e.g. 3600 to wait an hour",
             )
         object.__setattr__(self, "lock_timeout", timeout)
+        check_lint_table(self.lint, self.source)
 
     def __repr__(self) -> str:
         """Like the dataclass's, with the URL's password masked."""
@@ -192,6 +198,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     # a string too: "${LOCK_TIMEOUT:-60}" is converted after interpolation
     "lock_timeout": ((int, float, str), "a number of seconds"),
     "format": ((str,), 'a string (a command, e.g. "ruff format")'),
+    "lint": ((dict,), "a table ([lint])"),
 }
 
 
@@ -208,6 +215,38 @@ def _check_types(values: Mapping[str, Any], source: Path | None) -> None:
                 redact(f"{where}: `{key}` must be {expected}, not {value!r}", None),
                 hint=f"fix `{key}` in the configuration file",
             )
+
+
+def check_lint_table(table: Any, source: Path | None) -> None:
+    """The shape of `[lint]`; rule codes are checked by the linter, which knows them."""
+    where = f"{source or 'configuration'}: [lint]"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{where} must be a table", hint="write [lint] with keys under it")
+    unknown = sorted(set(table) - LINT_KEYS)
+    if unknown:
+        raise ConfigError(
+            f"{where}: unknown key {unknown[0]!r}",
+            hint="known keys: " + ", ".join(sorted(LINT_KEYS)),
+        )
+    disable = table.get("disable", [])
+    if not isinstance(disable, list) or not all(isinstance(c, str) for c in disable):
+        raise ConfigError(f"{where}: `disable` must be a list of rule codes", hint='e.g. ["DS312"]')
+    severity = table.get("severity", {})
+    if not isinstance(severity, Mapping) or not all(v in _LEVELS for v in severity.values()):
+        raise ConfigError(
+            f"{where}: `severity` must map rule codes to info, warning or error",
+            hint='e.g. severity = { DS601 = "error" }',
+        )
+    if table.get("fail_on", "error") not in _LEVELS:
+        raise ConfigError(f"{where}: `fail_on` must be info, warning or error")
+    version = table.get("server_version")
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, str | int | float)
+    ):
+        raise ConfigError(f'{where}: `server_version` must be a version such as "15" or "10.11"')
+    dialect = table.get("dialect")
+    if dialect is not None and dialect not in ("postgresql", "mysql", "mariadb", "sqlite"):
+        raise ConfigError(f"{where}: `dialect` must be postgresql, mysql, mariadb or sqlite")
 
 
 def _interpolate(value: Any) -> Any:

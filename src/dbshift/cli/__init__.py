@@ -398,6 +398,58 @@ def make(
         raise _Exit(1)
 
 
+@cli.command()
+@click.argument("range_", metavar="[RANGE]", required=False)
+@click.option("--all", "every", is_flag=True, help="Every migration, not only the pending ones.")
+@click.option("--since", metavar="GIT_REF", help="The migrations whose files were added since REF.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github", "sarif"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["info", "warning", "error"]),
+    default=None,
+    help="Exit 1 when a finding at or above this severity exists (default: error, or "
+    "[lint] fail_on).",
+)
+@click.option("--dialect", help="postgresql, mysql, mariadb or sqlite (default: from the URL).")
+@click.option("--server-version", help="The server version to check for, e.g. 11 or 10.4.")
+@click.option("--rules", "list_rules", is_flag=True, help="List every rule and exit.")
+@reporting
+@pass_state
+def lint(
+    state: State,
+    range_: str | None,
+    every: bool,
+    since: str | None,
+    fmt: str,
+    fail_on: str | None,
+    dialect: str | None,
+    server_version: str | None,
+    list_rules: bool,
+) -> None:
+    """Check migrations for data loss, breaking changes and locks (default: the pending ones).
+
+    RANGE is FROM:TO, :TO or one migration id."""
+    if list_rules:
+        from dbshift.lint import load_rules
+
+        state.reporter.rules(list(load_rules().values()))
+        return
+    config = state.config()
+    report = api.lint(
+        config, range_, every=every, since=since, dialect=dialect, server_version=server_version
+    )
+    state.reporter.linted(report, fmt)
+    if report.fails(fail_on or str(config.lint.get("fail_on", "error"))):
+        raise _Exit(1)
+
+
 def _ask_rename(kind: str, old: str, new: str) -> bool:
     return click.confirm(f"Was {kind} {old} renamed to {new}?", default=False, err=True)
 

@@ -16,6 +16,7 @@ from dbshift.errors import DbshiftError
 
 if TYPE_CHECKING:
     from dbshift.api import MakeResult
+    from dbshift.lint import LintReport
     from dbshift.runner import Listener, RunReport, Step, StepResult
 
 
@@ -257,6 +258,64 @@ class Reporter:
             "rewrote dbshift.sum; a database that applied the moved migrations before needs "
             "`dbshift repair` (their checksums changed)"
         )
+
+    def linted(self, report: LintReport, fmt: str = "text") -> None:
+        """`lint`: findings as text (a rich table in a terminal), JSON, GitHub Actions
+        annotations or SARIF."""
+        from dbshift.lint import formats
+
+        if self.as_json or fmt == "json":
+            self.json(report.to_json())
+            return
+        if fmt == "github":
+            text = formats.github(report)
+            if text:
+                print(text, file=self.out)
+            return
+        if fmt == "sarif":
+            self.json(formats.sarif(report))
+            return
+        targets = ", ".join(t.label for t in report.targets)
+        summary = f"{len(report.migrations)} migration(s) ({report.selection}) for {targets}"
+        if not report.findings:
+            self.line(f"ok: {summary}, no findings")
+            return
+        if self.tty:
+            from rich.table import Table
+
+            table = Table("severity", "code", "where", "message", box=None)
+            colour = {"error": "red", "warning": "yellow", "info": "cyan"}
+            for f in report.findings:
+                table.add_row(
+                    f"[{colour[f.severity]}]{f.severity}[/]",
+                    f.code,
+                    f"{Path(f.file).name}:{f.line}",
+                    f.message
+                    + (f" [dim](lock: {f.lock})[/]" if f.category == "locking" and f.lock else "")
+                    + (f" [dim]({f.backend})[/]" if len(report.targets) > 1 else ""),
+                )
+            self._console().print(table)
+        else:
+            for f in report.findings:
+                backend = f" [{f.backend}]" if len(report.targets) > 1 else ""
+                lock = f" (lock: {f.lock})" if f.category == "locking" and f.lock else ""
+                where = f"{Path(f.file).name}:{f.line}"
+                self.line(f"{where}: {f.severity} {f.code} {f.message}{lock}{backend}")
+        counts = ", ".join(
+            f"{n} {s}(s)"
+            for s in ("error", "warning", "info")
+            if (n := sum(f.severity == s for f in report.findings))
+        )
+        self.line(f"{counts} in {summary}")
+
+    def rules(self, rules: Sequence[Any]) -> None:
+        """`lint --rules`: every rule with its code, severity and category."""
+        if self.as_json:
+            self.json([r.to_json() for r in rules])
+            return
+        for r in rules:
+            backends = ", ".join(sorted(r.backends))
+            self.line(f"{r.code} {r.severity:<7} {r.category:<21} {r.name} [{backends}]")
 
 
 def _result_line(result: StepResult) -> str:

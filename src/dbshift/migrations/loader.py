@@ -37,6 +37,9 @@ class MigrationCode:
     #: for SQL migrations: the source line of each upgrade / downgrade operation
     up_lines: tuple[int, ...] = ()
     down_lines: tuple[int, ...] = ()
+    #: the source line of each upgrade operation, Python and SQL alike (the `op.` call
+    #: of a Python migration); 0 where unknown
+    op_lines: tuple[int, ...] = ()
 
     @functools.cached_property
     def downgrade(self) -> tuple[Operation, ...] | None:
@@ -66,6 +69,7 @@ def _load_sql(script: Script, dialect_name: str) -> MigrationCode:
         lambda: down_ops,
         up_lines=tuple(s.line for s in up),
         down_lines=tuple(s.line for s in down_statements or ()),
+        op_lines=tuple(s.line for s in up),
     )
 
 
@@ -79,10 +83,12 @@ def _load_python(script: Script, dialect_name: str) -> MigrationCode:
             hint="a Python migration defines upgrade(op) and optionally downgrade(op)",
         )
     downgrade = getattr(module, "downgrade", None)
+    operations, lines = _record_lines(script, upgrade, dialect_name)
     return MigrationCode(
         script,
-        _record(script, upgrade, dialect_name),
+        operations,
         lambda: _record(script, downgrade, dialect_name) if callable(downgrade) else None,
+        op_lines=lines,
     )
 
 
@@ -95,7 +101,14 @@ def _executed(statements: Sequence[SqlStatement]) -> tuple[Operation, ...]:
 
 
 def _record(script: Script, fn: Any, dialect_name: str) -> tuple[Operation, ...]:
-    recorder = Op(dialect_name)
+    return _record_lines(script, fn, dialect_name, lines=False)[0]
+
+
+def _record_lines(
+    script: Script, fn: Any, dialect_name: str, *, lines: bool = True
+) -> tuple[tuple[Operation, ...], tuple[int, ...]]:
+    """The operations `fn(op)` records and, with `lines`, the line of each call."""
+    recorder = Op(dialect_name, source=str(script.path) if lines else None)
     try:
         fn(recorder)
     except DbshiftError as error:
@@ -108,7 +121,7 @@ def _record(script: Script, fn: Any, dialect_name: str) -> tuple[Operation, ...]
             migration=script.id,
             hint="fix the migration; run with --debug for the traceback",
         ) from error
-    return tuple(recorder.operations)
+    return tuple(recorder.operations), tuple(recorder.lines)
 
 
 def import_module(path: Path, migration_id: str) -> ModuleType:

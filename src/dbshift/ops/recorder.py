@@ -7,8 +7,10 @@ mechanically (`batch_alter_table` included; dbshift needs no batch mode on SQLit
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from types import FrameType
 from typing import Any
 
 import sqlalchemy as sa
@@ -52,13 +54,26 @@ from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey
 class Op:
     """Records operations: `op.add_column(...)` appends an `AddColumn` to `op.operations`."""
 
-    def __init__(self, dialect: str = "default") -> None:
+    def __init__(self, dialect: str = "default", source: str | None = None) -> None:
         self.operations: list[Operation] = []
         #: the dialect SQL expressions are written for (quoting differs per backend)
         self.dialect = dialect
+        #: the migration file: when given, `lines` records where each operation was called
+        self.source = source
+        self.lines: list[int] = []
 
     def _add(self, operation: Operation) -> None:
         self.operations.append(operation)
+        if self.source is not None:
+            self.lines.append(self._caller_line())
+
+    def _caller_line(self) -> int:
+        """The line of `source` that made the current call (0 when it is not on the
+        stack): the linter points its findings there. A few frames, so cheap."""
+        frame: FrameType | None = sys._getframe(2)
+        while frame is not None and frame.f_code.co_filename != self.source:
+            frame = frame.f_back
+        return frame.f_lineno if frame is not None else 0
 
     # -- tables ----------------------------------------------------------------------
 

@@ -1,0 +1,332 @@
+"""Runs the rules: over a list of operations (what `make` and `check` will call), or over
+migration files in graph order with the schema each one starts from."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from dbshift.errors import ConfigError
+from dbshift.lint.facts import Fact, facts_from_operation
+from dbshift.lint.locks import lock_level
+from dbshift.lint.model import (
+    SEVERITIES,
+    Context,
+    Finding,
+    LintReport,
+    MigrationFacts,
+    Rule,
+    SchemaState,
+    Severity,
+    Target,
+)
+from dbshift.lint.rules import load_rules
+from dbshift.lint.suppress import Suppression, python_suppressions, sql_suppressions
+from dbshift.migrations.graph import Graph
+from dbshift.migrations.scripts import Script
+from dbshift.ops import Operation
+from dbshift.schema.snapshot import Snapshot
+
+UNUSED = "DS609"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Rule configuration (`[lint]` in dbshift.toml): rules turned off, severities changed."""
+
+    disable: frozenset[str] = frozenset()
+    severity: Mapping[str, Severity] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, table: Mapping[str, Any] | None) -> Settings:
+        """`[lint]` as `Config` checked its shape; here the codes are checked against the
+        registry, so that a typo is an error rather than a silent no-op."""
+        table = table or {}
+        rules = load_rules()
+        disable = frozenset(str(code).upper() for code in table.get("disable") or ())
+        severity: dict[str, Severity] = {}
+        for code, level in (table.get("severity") or {}).items():
+            if level not in SEVERITIES:
+                raise ConfigError(
+                    f"[lint] severity of {code}: {level!r} is not one of {', '.join(SEVERITIES)}"
+                )
+            severity[str(code).upper()] = level
+        for code in [*disable, *severity]:
+            if code not in rules:
+                raise ConfigError(
+                    f"[lint]: unknown rule code {code!r}",
+                    hint="see `dbshift lint --rules` or docs/lint.md for the codes",
+                )
+        return cls(disable, severity)
+
+
+def lint_operations(
+    operations: Sequence[Operation],
+    target: Target,
+    *,
+    before: SchemaState | None = None,
+    transactional: bool = True,
+    migration: str = "",
+    file: str = "",
+    lines: Sequence[int] = (),
+    settings: Settings | None = None,
+    reversible: bool = True,
+) -> list[Finding]:
+    """Findings for operations about to run (e.g. those `make` just generated), on the
+    schema `before` them. No suppressions: there is no file to read them from."""
+    facts = tuple(
+        (fact, lines[i] if i < len(lines) else 0)
+        for i, op in enumerate(operations)
+        for fact in facts_from_operation(op, target.backend)
+    )
+    info = MigrationFacts(migration, file, "python", transactional, facts, reversible)
+    return _apply_settings(check(info, target, before or SchemaState()), settings)
+
+
+def check(migration: MigrationFacts, target: Target, before: SchemaState) -> list[Finding]:
+    """Every rule that applies to `target`, over one migration's facts."""
+    rules = [r for r in load_rules().values() if r.applies_to(target)]
+    state = before.copy()
+    created: set[str] = set()
+    earlier: list[Fact] = []
+    findings: list[Finding] = []
+    for fact, line in migration.facts:
+        ctx = Context(target, migration, state, created, earlier)
+        for rule in rules:
+            if rule.check is not None:
+                message = rule.check(fact, ctx)
+                if message is not None:
+                    lock = lock_level(fact, target) if ctx.existing(fact) else None
+                    findings.append(_finding(rule, migration, line, message, target, lock))
+        if fact.kind == "create_table" and fact.key:
+            created.add(fact.key)
+        if fact.kind == "validate_constraint":
+            _validated(state, earlier, fact)
+        state.apply(fact)
+        earlier.append(fact)
+    for rule in rules:
+        if rule.check_migration is not None:
+            for line, message in rule.check_migration(migration, target):
+                findings.append(_finding(rule, migration, line, message, target))
+    return findings
+
+
+def _validated(state: SchemaState, earlier: list[Fact], fact: Fact) -> None:
+    """VALIDATE CONSTRAINT of a NOT VALID `CHECK (col IS NOT NULL)`: SET NOT NULL is cheap."""
+    for added in earlier:
+        if added.kind == "add_check" and added.name == fact.name and added.key:
+            state.apply(dataclasses.replace(added, not_valid=False))
+
+
+def _finding(
+    rule: Rule,
+    m: MigrationFacts,
+    line: int,
+    message: str,
+    target: Target,
+    lock: str | None = None,
+) -> Finding:
+    return Finding(
+        rule.code,
+        rule.severity,
+        rule.category,
+        m.id,
+        m.file,
+        line,
+        message,
+        target.backend,
+        rule.name,
+        lock,
+    )
+
+
+def _apply_settings(findings: Iterable[Finding], settings: Settings | None) -> list[Finding]:
+    if settings is None:
+        return list(findings)
+    return [
+        dataclasses.replace(f, severity=settings.severity.get(f.code, f.severity))
+        for f in findings
+        if f.code not in settings.disable
+    ]
+
+
+# -- migration files ---------------------------------------------------------------------
+
+
+def lint_scripts(
+    scripts: Sequence[Script],
+    graph: Graph,
+    selected: Iterable[str],
+    targets: Sequence[Target],
+    *,
+    settings: Settings | None = None,
+    selection: str = "",
+) -> LintReport:
+    """Lint the `selected` migrations for each target. The migrations before them are
+    read too (not checked), so that each selected one is judged on the schema it starts
+    from: an index on a table made by an earlier migration is an existing table."""
+    chosen = set(selected)
+    by_id = {s.id: s for s in scripts}
+    wanted = graph.ancestors(chosen) if chosen else set()
+    order = graph.topo_order(wanted)
+    findings: list[Finding] = []
+    for target in targets:
+        state = SchemaState()
+        snapshot = Snapshot()
+        for migration_id in order:
+            info, snapshot = _read(by_id[migration_id], target, snapshot)
+            if migration_id in chosen:
+                raw = check(info, target, state)
+                findings.extend(_suppressed(raw, by_id[migration_id], info, target))
+            for fact, _line in info.facts:
+                state.apply(fact)
+    findings = _apply_settings(findings, settings)
+    rank = {t.backend: i for i, t in enumerate(targets)}
+    findings.sort(key=lambda f: (f.migration, f.line, f.code, rank.get(f.backend, 0)))
+    linted = tuple(i for i in order if i in chosen)
+    return LintReport(linted, tuple(targets), tuple(_dedupe(findings)), selection)
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    """One finding per problem: the same message on several backends is one finding whose
+    `backend` lists them (`postgresql, mysql`)."""
+    merged: dict[tuple[object, ...], Finding] = {}
+    for f in findings:
+        key = (f.code, f.migration, f.line, f.message)
+        if key in merged:
+            seen = merged[key]
+            if f.backend not in seen.backend.split(", "):
+                merged[key] = dataclasses.replace(seen, backend=f"{seen.backend}, {f.backend}")
+        else:
+            merged[key] = f
+    return list(merged.values())
+
+
+def _read(script: Script, target: Target, snapshot: Snapshot) -> tuple[MigrationFacts, Snapshot]:
+    """A migration's facts with their lines, and the snapshot after its operations."""
+    if script.kind == "sql":
+        return _read_sql(script, target), snapshot
+    from dbshift.migrations.loader import load
+    from dbshift.ops.base import inverse
+
+    dialect = "mysql" if target.backend == "mariadb" else target.backend
+    code = load(script, dialect)
+    facts = tuple(
+        (fact, code.op_lines[i] if i < len(code.op_lines) else 0)
+        for i, op in enumerate(code.upgrade)
+        for fact in facts_from_operation(op, target.backend)
+    )
+    has_downgrade = code.downgrade is not None
+    reversible = has_downgrade
+    after = snapshot
+    for op in code.upgrade:
+        after = op.apply(after)
+    if not reversible:
+        try:
+            inverse(code.upgrade, snapshot)
+            reversible = True
+        except Exception:  # IrreversibleMigration, or a definition that cannot be known
+            reversible = False
+    info = MigrationFacts(
+        script.id,
+        script.location,
+        "python",
+        script.transactional,
+        facts,
+        reversible,
+        has_downgrade,
+    )
+    return info, after
+
+
+def _read_sql(script: Script, target: Target) -> MigrationFacts:
+    from dbshift.lint.sqlfacts import facts_from_sql
+    from dbshift.migrations.scripts import sql_sections
+    from dbshift.migrations.sqlsplit import split_sql
+
+    text = script.path.read_text(encoding="utf-8")
+    (up_text, up_line), down = sql_sections(text)
+    dialect = "mysql" if target.backend == "mariadb" else target.backend
+    facts: list[tuple[Fact, int]] = []
+    for statement in split_sql(up_text, dialect, first_line=up_line):
+        line = _first_code_line(statement.text, statement.line)
+        facts.extend((fact, line) for fact in facts_from_sql(statement.text, target.backend))
+    return MigrationFacts(
+        script.id,
+        script.location,
+        "sql",
+        script.transactional,
+        tuple(facts),
+        down is not None,
+        down is not None,
+    )
+
+
+def _first_code_line(text: str, line: int) -> int:
+    """The line of a statement's first token (after the comments directly above it)."""
+    for offset, content in enumerate(text.splitlines()):
+        stripped = content.strip()
+        if stripped and not stripped.startswith("--"):
+            return line + offset
+    return line
+
+
+def _suppressed(
+    findings: list[Finding], script: Script, info: MigrationFacts, target: Target
+) -> list[Finding]:
+    """`findings` minus those silenced by comments, plus one DS609 per comment that
+    silenced nothing."""
+    source = script.path.read_text(encoding="utf-8")
+    suppressions = (
+        python_suppressions(source)
+        if script.kind == "python"
+        else sql_suppressions(source, _sql_spans(source, info))
+    )
+    if not suppressions:
+        return findings
+    used: set[Suppression] = set()
+    kept = []
+    for finding in findings:
+        hit = [
+            s
+            for s in suppressions
+            if s.code == finding.code and (s.file_wide or finding.line in s.covers)
+        ]
+        if hit:
+            used.update(hit)
+        else:
+            kept.append(finding)
+    rules = load_rules()
+    unused_rule = rules[UNUSED]
+    for s in suppressions:
+        rule = rules.get(s.code)
+        if rule is not None and not rule.applies_to(target):
+            continue  # a suppression for another backend's rule
+        if s not in used and s.code != UNUSED:
+            known = "" if rule is not None else " (no such rule)"
+            kept.append(
+                Finding(
+                    UNUSED,
+                    unused_rule.severity,
+                    unused_rule.category,
+                    info.id,
+                    info.file,
+                    s.line,
+                    f"suppression of {s.code}{known} matches no finding",
+                    target.backend,
+                    unused_rule.name,
+                )
+            )
+    return kept
+
+
+def _sql_spans(source: str, info: MigrationFacts) -> list[tuple[int, int]]:
+    from dbshift.migrations.scripts import sql_sections
+    from dbshift.migrations.sqlsplit import split_sql
+
+    (up_text, up_line), _down = sql_sections(source)
+    spans = []
+    for statement in split_sql(up_text, "default", first_line=up_line):
+        spans.append((statement.line, statement.line + statement.text.count("\n")))
+    return spans

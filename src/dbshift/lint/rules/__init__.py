@@ -1,0 +1,121 @@
+"""The rule registry. Each rule lives in the module of its category and registers itself
+with `@rule(...)`; `RULES` lists them by code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from dbshift.lint.model import Check, Example, MigrationCheck, Rule, Severity
+
+RULES: dict[str, Rule] = {}
+
+#: the schema every rule example runs against (the body of a first migration's upgrade)
+EXAMPLE_BASE = """\
+op.create_table(
+    "users",
+    sa.Column("id", sa.BigInteger, primary_key=True),
+    sa.Column("email", sa.String(200), nullable=False),
+    sa.Column("name", sa.String(100)),
+    sa.Column("score", sa.Integer),
+    sa.Column("status", sa.Enum("new", "active", name="user_status")),
+    sa.Column("created_at", sa.DateTime(timezone=True)),
+)
+op.create_index("ix_users_name", "users", ["name"])
+op.create_table("events", sa.Column("id", sa.BigInteger), sa.Column("payload", sa.Text))
+op.create_enum("mood", ["happy", "sad"])
+"""
+
+
+def rule(
+    code: str,
+    name: str,
+    severity: Severity,
+    category: str,
+    backends: frozenset[str],
+    *,
+    summary: str,
+    why: str,
+    instead: str,
+    fires: tuple[Example, ...],
+    passes: tuple[Example, ...],
+    versions: str = "all",
+) -> Callable[[Check], Check]:
+    """Register `fn(fact, context) -> message | None` as rule `code`."""
+
+    def register(fn: Check) -> Check:
+        _add(
+            Rule(
+                code,
+                name,
+                severity,
+                category,
+                backends,
+                versions,
+                summary,
+                why,
+                instead,
+                fires,
+                passes,
+                check=fn,
+            )
+        )
+        return fn
+
+    return register
+
+
+def migration_rule(
+    code: str,
+    name: str,
+    severity: Severity,
+    category: str,
+    backends: frozenset[str],
+    *,
+    summary: str,
+    why: str,
+    instead: str,
+    fires: tuple[Example, ...],
+    passes: tuple[Example, ...],
+    versions: str = "all",
+) -> Callable[[MigrationCheck], MigrationCheck]:
+    """Register `fn(migration, target) -> [(line, message)]`: a rule over a whole migration."""
+
+    def register(fn: MigrationCheck) -> MigrationCheck:
+        _add(
+            Rule(
+                code,
+                name,
+                severity,
+                category,
+                backends,
+                versions,
+                summary,
+                why,
+                instead,
+                fires,
+                passes,
+                check_migration=fn,
+            )
+        )
+        return fn
+
+    return register
+
+
+def _add(new: Rule) -> None:
+    assert new.code not in RULES, f"duplicate rule code {new.code}"
+    RULES[new.code] = new
+
+
+def load_rules() -> dict[str, Rule]:
+    """Every rule, keyed by code (importing the category modules registers them)."""
+    from dbshift.lint.rules import (  # noqa: F401
+        compat,
+        data_loss,
+        hygiene,
+        mysql,
+        postgresql,
+        sqlite,
+    )
+
+    return dict(sorted(RULES.items()))

@@ -1,0 +1,512 @@
+"""PostgreSQL: locks that block the application, and changes that rewrite a table."""
+
+from __future__ import annotations
+
+from dbshift.lint.facts import Fact, is_volatile
+from dbshift.lint.model import PG, Context, Example, MigrationFacts, Target
+from dbshift.lint.rules import migration_rule, rule
+from dbshift.lint.rules.data_loss import old_type
+from dbshift.lint.typechange import rewrites_postgresql
+from dbshift.ops.base import quoted
+
+_NEW = 'op.create_table("tmp", sa.Column("id", sa.BigInteger), sa.Column("x", sa.Integer))\n'
+_NEW_SQL = "CREATE TABLE tmp (id BIGINT, x INTEGER);\n"
+_NOTX = "transactional = False"
+
+
+def _where(fact: Fact) -> str:
+    return quoted(fact.schema, fact.table)
+
+
+@rule(
+    "DS301",
+    "index-not-concurrently",
+    "error",
+    "locking",
+    PG,
+    summary="CREATE INDEX without CONCURRENTLY on an existing table",
+    why="A plain CREATE INDEX takes a SHARE lock: every INSERT, UPDATE and DELETE on the "
+    "table waits until the whole index is built, minutes on a large table.",
+    instead="Build it with CONCURRENTLY (`postgresql_concurrently=True`) in a migration "
+    "marked `transactional = False`.",
+    fires=(
+        Example(
+            'op.create_index("ix_users_email", "users", ["email"])',
+            "CREATE INDEX ix_users_email ON users (email);",
+        ),
+    ),
+    passes=(
+        Example(
+            'op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)',
+            "CREATE INDEX CONCURRENTLY ix_users_email ON users (email);",
+            transactional=False,
+        ),
+        Example(
+            _NEW + 'op.create_index("ix_tmp_x", "tmp", ["x"])',
+            _NEW_SQL + "CREATE INDEX ix_tmp_x ON tmp (x);",
+        ),
+    ),
+)
+def index_not_concurrently(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind == "create_index" and not fact.concurrently and ctx.existing(fact):
+        return f"index {quoted(fact.name)} on {_where(fact)} blocks writes while it is built"
+    return None
+
+
+@rule(
+    "DS302",
+    "drop-index-not-concurrently",
+    "warning",
+    "locking",
+    PG,
+    summary="DROP INDEX without CONCURRENTLY",
+    why="A plain DROP INDEX takes an ACCESS EXCLUSIVE lock on the table: it waits for every "
+    "running query on the table and blocks all new ones, reads included, while it waits.",
+    instead="Drop it with CONCURRENTLY (`postgresql_concurrently=True`) in a migration "
+    "marked `transactional = False`.",
+    fires=(Example('op.drop_index("ix_users_name", "users")', "DROP INDEX ix_users_name;"),),
+    passes=(
+        Example(
+            'op.drop_index("ix_users_name", "users", postgresql_concurrently=True)',
+            "DROP INDEX CONCURRENTLY ix_users_name;",
+            transactional=False,
+        ),
+    ),
+)
+def drop_index_not_concurrently(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind != "drop_index" or fact.concurrently:
+        return None
+    made_here = any(e.kind == "create_index" and e.name == fact.name for e in ctx.earlier)
+    if not made_here and (fact.key is None or ctx.existing(fact)):
+        return f"drop index {quoted(fact.name)} locks its table against reads and writes"
+    return None
+
+
+@rule(
+    "DS303",
+    "concurrently-in-transaction",
+    "error",
+    "locking",
+    PG,
+    summary="CONCURRENTLY inside a transactional migration",
+    why="CREATE/DROP INDEX CONCURRENTLY cannot run inside a transaction block: the migration "
+    "fails as soon as it reaches the statement.",
+    instead="Mark the migration `transactional = False` (Python) or `-- transactional: false` "
+    "(SQL), and keep the concurrent statement alone in it.",
+    fires=(
+        Example(
+            'op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)',
+            "CREATE INDEX CONCURRENTLY ix_users_email ON users (email);",
+        ),
+    ),
+    passes=(
+        Example(
+            'op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)',
+            "CREATE INDEX CONCURRENTLY ix_users_email ON users (email);",
+            transactional=False,
+        ),
+    ),
+)
+def concurrently_in_transaction(fact: Fact, ctx: Context) -> str | None:
+    if fact.concurrently and ctx.migration.transactional:
+        return f"{fact.kind.replace('_', ' ')} {quoted(fact.name)} CONCURRENTLY cannot run in a transaction"
+    return None
+
+
+@rule(
+    "DS304",
+    "foreign-key-not-valid",
+    "error",
+    "locking",
+    PG,
+    summary="a foreign key is added to an existing table without NOT VALID",
+    why="Adding a foreign key scans the whole table to validate it while holding a SHARE ROW "
+    "EXCLUSIVE lock on both tables: writes to either wait for the scan.",
+    instead="Add it `NOT VALID` (fast), then `VALIDATE CONSTRAINT` in a later migration, "
+    "which takes a lock that lets writes through.",
+    fires=(
+        Example(
+            'op.create_foreign_key("fk_events_user", "events", "users", ["id"], ["id"])',
+            "ALTER TABLE events ADD CONSTRAINT fk_events_user FOREIGN KEY (id) REFERENCES users (id);",
+        ),
+    ),
+    passes=(
+        Example(
+            _NEW + 'op.create_foreign_key("fk_tmp_user", "tmp", "users", ["x"], ["id"])',
+            "ALTER TABLE events ADD CONSTRAINT fk_events_user FOREIGN KEY (id) REFERENCES users (id) NOT VALID;",
+        ),
+    ),
+)
+def foreign_key_not_valid(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind == "add_foreign_key" and not fact.not_valid and ctx.existing(fact):
+        return f"foreign key {quoted(fact.name)} on {_where(fact)} is validated under a lock"
+    return None
+
+
+@rule(
+    "DS305",
+    "check-not-valid",
+    "error",
+    "locking",
+    PG,
+    summary="a check constraint is added to an existing table without NOT VALID",
+    why="Adding a CHECK scans every row under an ACCESS EXCLUSIVE lock: the table is "
+    "unreadable and unwritable until the scan ends.",
+    instead="Add it `NOT VALID`, then `VALIDATE CONSTRAINT` in a later migration.",
+    fires=(
+        Example(
+            'op.create_check_constraint("ck_score", "users", "score >= 0")',
+            "ALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0);",
+        ),
+    ),
+    passes=(
+        Example(
+            _NEW + 'op.create_check_constraint("ck_x", "tmp", "x >= 0")',
+            "ALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0) NOT VALID;",
+        ),
+    ),
+)
+def check_not_valid(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind == "add_check" and not fact.not_valid and ctx.existing(fact):
+        return f"check {quoted(fact.name)} on {_where(fact)} is validated under a lock"
+    return None
+
+
+@rule(
+    "DS306",
+    "set-not-null-scan",
+    "warning",
+    "locking",
+    PG,
+    summary="SET NOT NULL without a validated check constraint",
+    why="SET NOT NULL scans the whole table under an ACCESS EXCLUSIVE lock. From "
+    "PostgreSQL 12 the scan is skipped when a validated `CHECK (col IS NOT NULL)` exists.",
+    instead="Add `CHECK (col IS NOT NULL) NOT VALID`, `VALIDATE CONSTRAINT` it in a later "
+    "migration, then SET NOT NULL (and drop the check). Before PostgreSQL 12 there is no "
+    "way around the scan: run it in a quiet period.",
+    versions="all; the check pattern helps from 12",
+    fires=(
+        Example(
+            'op.alter_column("users", "name", nullable=False)',
+            "ALTER TABLE users ALTER COLUMN name SET NOT NULL;",
+        ),
+    ),
+    passes=(
+        Example(
+            'op.execute("ALTER TABLE users ADD CONSTRAINT ck_name CHECK (name IS NOT NULL) NOT VALID")\n'
+            'op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_name")\n'
+            'op.alter_column("users", "name", nullable=False)',
+            "ALTER TABLE users ADD CONSTRAINT ck_name CHECK (name IS NOT NULL) NOT VALID;\n"
+            "ALTER TABLE users VALIDATE CONSTRAINT ck_name;\n"
+            "ALTER TABLE users ALTER COLUMN name SET NOT NULL;",
+        ),
+    ),
+)
+def set_not_null_scan(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind != "set_not_null" or not ctx.existing(fact):
+        return None
+    checked = (fact.key, fact.column) in ctx.state.not_null_checks
+    if checked and ctx.target.at_least(12):
+        return None
+    return f"SET NOT NULL on {quoted(fact.schema, fact.table, fact.column)} scans the table under an exclusive lock"
+
+
+@rule(
+    "DS307",
+    "type-change-rewrite",
+    "error",
+    "locking",
+    PG,
+    summary="a column type change rewrites the table",
+    why="Most type changes rewrite the whole table and rebuild its indexes under an ACCESS "
+    "EXCLUSIVE lock. Only binary-compatible changes are free: a longer varchar, varchar to "
+    "text, numeric with more precision and the same scale.",
+    instead="Add a column of the new type, backfill it in batches, switch code over, and "
+    "drop the old column later.",
+    fires=(
+        Example(
+            'op.alter_column("users", "score", type_=sa.BigInteger)',
+            "ALTER TABLE users ALTER COLUMN score TYPE bigint;",
+        ),
+    ),
+    passes=(
+        Example(
+            'op.alter_column("users", "name", type_=sa.String(200))',
+            "ALTER TABLE users ALTER COLUMN name TYPE varchar(200);",
+        ),
+    ),
+)
+def type_change_rewrite(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind != "alter_type" or fact.new_type is None or not ctx.existing(fact):
+        return None
+    old = old_type(fact, ctx)
+    if rewrites_postgresql(old, fact.new_type):
+        before = f" from {old}" if old else ""
+        where = quoted(fact.schema, fact.table, fact.column)
+        return f"{where} changes type{before} to {fact.new_type}: the table is rewritten"
+    return None
+
+
+@rule(
+    "DS308",
+    "default-rewrite",
+    "error",
+    "locking",
+    PG,
+    summary="a column is added with a default that rewrites the table",
+    why="A volatile default (random(), gen_random_uuid(), clock_timestamp(), nextval()) is "
+    "computed per row, so the table is rewritten under an ACCESS EXCLUSIVE lock. Before "
+    "PostgreSQL 11 any default does that; from 11 a constant default is stored once.",
+    instead="Add the column without a default (or with a constant one on 11+), then set "
+    "the default for new rows and backfill old rows in batches.",
+    versions="volatile defaults: all; any default: before 11",
+    fires=(
+        Example(
+            'op.add_column("users", sa.Column("token", sa.Text, server_default=sa.text("gen_random_uuid()::text")))',
+            "ALTER TABLE users ADD COLUMN token TEXT DEFAULT gen_random_uuid()::text;",
+        ),
+        Example(
+            'op.add_column("users", sa.Column("level", sa.Integer, server_default="1"))',
+            "ALTER TABLE users ADD COLUMN level INTEGER DEFAULT 1;",
+            version=(10,),
+        ),
+    ),
+    passes=(
+        Example(
+            'op.add_column("users", sa.Column("level", sa.Integer, server_default="1"))',
+            "ALTER TABLE users ADD COLUMN level INTEGER DEFAULT 1;",
+            version=(11,),
+        ),
+    ),
+)
+def default_rewrite(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind != "add_column" or not fact.columns or not ctx.existing(fact):
+        return None
+    column = fact.columns[0]
+    if column.default is None:
+        return None
+    where = quoted(fact.schema, fact.table, column.name)
+    if is_volatile(column.default):
+        return f"{where} is added with volatile default {column.default}: the table is rewritten"
+    if not ctx.target.at_least(11):
+        return f"{where} is added with a default: before PostgreSQL 11 the table is rewritten"
+    return None
+
+
+@rule(
+    "DS309",
+    "unique-without-index",
+    "error",
+    "locking",
+    PG,
+    summary="ADD UNIQUE on an existing table without USING INDEX",
+    why="The unique index behind the constraint is built under an ACCESS EXCLUSIVE lock: "
+    "no reads or writes until it is done.",
+    instead="`CREATE UNIQUE INDEX CONCURRENTLY` first (non-transactional migration), then "
+    "`ALTER TABLE ... ADD CONSTRAINT name UNIQUE USING INDEX index_name`.",
+    fires=(
+        Example(
+            'op.create_unique_constraint("uq_users_email", "users", ["email"])',
+            "ALTER TABLE users ADD CONSTRAINT uq_users_email UNIQUE (email);",
+        ),
+    ),
+    passes=(
+        Example(
+            'op.execute("ALTER TABLE users ADD CONSTRAINT uq_users_email UNIQUE USING INDEX ix_users_email")',
+            "ALTER TABLE users ADD CONSTRAINT uq_users_email UNIQUE USING INDEX ix_users_email;",
+        ),
+    ),
+)
+def unique_without_index(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind == "add_unique" and not fact.using_index and ctx.existing(fact):
+        return (
+            f"unique constraint {quoted(fact.name)} on {_where(fact)} builds its index under a lock"
+        )
+    return None
+
+
+@rule(
+    "DS310",
+    "primary-key-without-index",
+    "error",
+    "locking",
+    PG,
+    summary="ADD PRIMARY KEY on an existing table without USING INDEX",
+    why="The primary key's index is built (and the columns checked for NULLs) under an "
+    "ACCESS EXCLUSIVE lock.",
+    instead="`CREATE UNIQUE INDEX CONCURRENTLY`, then `ALTER TABLE ... ADD CONSTRAINT name "
+    "PRIMARY KEY USING INDEX index_name`.",
+    fires=(
+        Example(
+            'op.create_primary_key("events_pkey", "events", ["id"])',
+            "ALTER TABLE events ADD PRIMARY KEY (id);",
+        ),
+    ),
+    passes=(
+        Example(
+            'op.execute("ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX ix_events_id")',
+            "ALTER TABLE events ADD CONSTRAINT events_pkey PRIMARY KEY USING INDEX ix_events_id;",
+        ),
+    ),
+)
+def primary_key_without_index(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind == "add_primary_key" and not fact.using_index and ctx.existing(fact):
+        return f"primary key on {_where(fact)} builds its index under a lock"
+    return None
+
+
+@rule(
+    "DS311",
+    "enum-value-in-transaction",
+    "error",
+    "locking",
+    PG,
+    summary="ALTER TYPE ... ADD VALUE inside a transaction before PostgreSQL 12",
+    why="Before PostgreSQL 12, ADD VALUE cannot run inside a transaction block: the "
+    "migration fails. (From 12 it can, but the new value is unusable until it commits.)",
+    instead="Put the ADD VALUE in its own migration marked `transactional = False`, "
+    "or upgrade the server.",
+    versions="before 12",
+    fires=(
+        Example(
+            'op.add_enum_value("mood", "meh")',
+            "ALTER TYPE mood ADD VALUE 'meh';",
+            version=(11,),
+        ),
+    ),
+    passes=(
+        Example(
+            'op.add_enum_value("mood", "meh")', "ALTER TYPE mood ADD VALUE 'meh';", version=(12,)
+        ),
+        Example(
+            'op.add_enum_value("mood", "meh")',
+            "ALTER TYPE mood ADD VALUE 'meh';",
+            version=(11,),
+            transactional=False,
+        ),
+    ),
+)
+def enum_value_in_transaction(fact: Fact, ctx: Context) -> str | None:
+    if (
+        fact.kind == "add_enum_value"
+        and ctx.migration.transactional
+        and not ctx.target.at_least(12)
+    ):
+        return f"ADD VALUE to enum {quoted(fact.name)} fails in a transaction before PostgreSQL 12"
+    return None
+
+
+#: DDL that takes a lock on an existing table
+_LOCKING = frozenset(
+    {
+        "drop_table",
+        "rename_table",
+        "add_column",
+        "drop_column",
+        "rename_column",
+        "alter_type",
+        "set_not_null",
+        "drop_not_null",
+        "set_default",
+        "create_index",
+        "drop_index",
+        "drop_primary_key",
+        "add_foreign_key",
+        "add_check",
+        "add_unique",
+        "add_primary_key",
+        "drop_constraint",
+        "truncate",
+        "validate_constraint",
+    }
+)
+
+
+@migration_rule(
+    "DS312",
+    "no-lock-timeout",
+    "warning",
+    "locking",
+    PG,
+    summary="DDL on an existing table without a lock_timeout",
+    why="A DDL statement waiting for its lock (behind one long query) makes every later "
+    "query on the table queue behind it: the application stalls for as long as it waits.",
+    instead="Start the migration with `SET lock_timeout = '5s'` (`op.execute(...)`) and "
+    "retry on timeout; or disable this rule when the runner sets lock_timeout for you.",
+    fires=(Example('op.drop_index("ix_users_name", "users")', "DROP INDEX ix_users_name;"),),
+    passes=(
+        Example(
+            'op.execute("SET lock_timeout = \'5s\'")\nop.drop_index("ix_users_name", "users")',
+            "SET lock_timeout = '5s';\nDROP INDEX ix_users_name;",
+        ),
+    ),
+)
+def no_lock_timeout(migration: MigrationFacts, target: Target) -> list[tuple[int, str]]:
+    created: set[str | None] = set()
+    for fact, line in migration.facts:
+        if fact.kind == "set" and fact.setting == "lock_timeout":
+            return []
+        if fact.kind == "create_table":
+            created.add(fact.key)
+        elif fact.kind in _LOCKING and (fact.key is None or fact.key not in created):
+            return [(line, f"{fact.kind.replace('_', ' ')} runs with no lock_timeout set")]
+    return []
+
+
+@rule(
+    "DS313",
+    "enum-rebuild",
+    "warning",
+    "locking",
+    PG,
+    summary="an enum type's values are replaced (the type is rebuilt)",
+    why="Changing an enum other than by appending a value renames the type, creates a new "
+    "one and converts every column using it: each such table is rewritten under an ACCESS "
+    "EXCLUSIVE lock.",
+    instead="Append values with `op.add_enum_value` (ALTER TYPE ... ADD VALUE), which "
+    "rewrites nothing.",
+    fires=(Example('op.set_enum_values("mood", ["sad", "happy"])'),),
+    passes=(Example('op.add_enum_value("mood", "meh")'),),
+)
+def enum_rebuild(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind == "set_enum_values" and fact.name in ctx.state.enums:
+        return f"enum {quoted(fact.name)} is rebuilt: every column using it is rewritten"
+    return None
+
+
+@rule(
+    "DS314",
+    "validate-same-transaction",
+    "warning",
+    "locking",
+    PG,
+    summary="a NOT VALID constraint is validated in the same transaction",
+    why="NOT VALID is only useful when VALIDATE runs in a separate transaction: in the same "
+    "one the lock taken by ADD CONSTRAINT is held during the whole validation scan.",
+    instead="Move `VALIDATE CONSTRAINT` to the next migration (or mark this one "
+    "`transactional = False`).",
+    fires=(
+        Example(
+            'op.execute("ALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0) NOT VALID")\n'
+            'op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_score")',
+            "ALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0) NOT VALID;\n"
+            "ALTER TABLE users VALIDATE CONSTRAINT ck_score;",
+        ),
+    ),
+    passes=(
+        Example(
+            'op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_score")',
+            "ALTER TABLE users VALIDATE CONSTRAINT ck_score;",
+        ),
+    ),
+)
+def validate_same_transaction(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind != "validate_constraint" or not ctx.migration.transactional:
+        return None
+    added = any(
+        e.kind in ("add_check", "add_foreign_key") and e.not_valid and e.name == fact.name
+        for e in ctx.earlier
+    )
+    if added:
+        return f"constraint {quoted(fact.name)} is validated in the transaction that added it"
+    return None

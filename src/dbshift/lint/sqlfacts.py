@@ -1,0 +1,458 @@
+"""Raw SQL parsed into facts with sqlglot (imported here only: `lint` is the one command
+that needs it, so `status` and `upgrade` never pay for it).
+
+A statement sqlglot cannot parse becomes an `unparsable` fact, and one it parses but
+dbshift does not recognise an `unknown_sql` fact: rules report both, nothing is skipped
+silently.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import re
+from typing import Any
+
+from dbshift.lint.facts import ColumnFact, Fact, TypeInfo
+
+_DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
+
+# Statements sqlglot keeps as an opaque `Command`, recognised by their words.
+_ADD_VALUE = re.compile(
+    r"^\s*ALTER\s+TYPE\s+(?P<name>[\w.\"]+)\s+ADD\s+VALUE\s+(IF\s+NOT\s+EXISTS\s+)?"
+    r"'(?P<value>(?:[^']|'')*)'(\s+(BEFORE|AFTER)\s+'(?P<pos>(?:[^']|'')*)')?",
+    re.IGNORECASE,
+)
+_USING_INDEX = re.compile(
+    r"^\s*ALTER\s+TABLE\s+(ONLY\s+)?(?P<table>[\w.\"]+)\s+ADD\s+(CONSTRAINT\s+(?P<name>[\w\"]+)\s+)?"
+    r"(?P<kind>UNIQUE|PRIMARY\s+KEY)\s+USING\s+INDEX\s+(?P<index>[\w\"]+)",
+    re.IGNORECASE,
+)
+_VALIDATE = re.compile(
+    r"^\s*ALTER\s+TABLE\s+(ONLY\s+)?(?P<table>[\w.\"]+)\s+VALIDATE\s+CONSTRAINT\s+(?P<name>[\w\"]+)",
+    re.IGNORECASE,
+)
+_HARMLESS = re.compile(
+    r"^\s*(COMMENT|GRANT|REVOKE|ANALYZE|PRAGMA|SELECT|BEGIN|COMMIT|CREATE\s+(EXTENSION|FUNCTION|"
+    r"OR\s+REPLACE|TRIGGER|VIEW|SEQUENCE)|DROP\s+(VIEW|FUNCTION|TRIGGER))\b",
+    re.IGNORECASE,
+)
+_LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*\s*", re.DOTALL)
+
+
+@functools.lru_cache(maxsize=1)
+def _sqlglot() -> Any:
+    import sqlglot
+
+    # sqlglot logs a warning for each statement it keeps as a Command; we handle those.
+    logging.getLogger("sqlglot").setLevel(logging.ERROR)
+    return sqlglot
+
+
+def facts_from_sql(sql: str, dialect: str = "postgresql") -> list[Fact]:
+    """The facts of one or more SQL statements, for `dialect` (a SQLAlchemy name)."""
+    sqlglot = _sqlglot()
+    text = _LEADING_COMMENTS.sub("", sql).strip().rstrip(";").strip()
+    if not text:
+        return []
+    try:
+        statements = sqlglot.parse(text, read=_DIALECTS.get(dialect, "postgres"))
+    except sqlglot.errors.SqlglotError as error:
+        return [Fact("unparsable", sql=text, problem=_problem(error))]
+    facts: list[Fact] = []
+    for statement in statements:
+        if statement is not None:
+            facts.extend(_statement(statement, text))
+    return facts
+
+
+def _problem(error: Exception) -> str:
+    """sqlglot's first complaint, without its token dump."""
+    details = getattr(error, "errors", None) or []
+    if details and isinstance(details[0], dict) and details[0].get("description"):
+        text = str(details[0]["description"])
+        text = re.sub(r"<Token token_type: TokenType\.(\w+), text: ([^,]*),.*?>", r"\2", text)
+        return text.splitlines()[0]
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def _statement(node: Any, text: str) -> list[Fact]:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Create):
+        return _create(node, text)
+    if isinstance(node, exp.Drop):
+        return _drop(node, text)
+    if isinstance(node, exp.Alter):
+        return _alter(node, text)
+    if isinstance(node, exp.TruncateTable):
+        return [Fact("truncate", *_table(t), sql=text) for t in node.expressions]
+    if isinstance(node, exp.Delete | exp.Update):
+        kind = "delete" if isinstance(node, exp.Delete) else "update"
+        return [
+            Fact(kind, *_table(node.this), has_where=node.args.get("where") is not None, sql=text)
+        ]
+    if isinstance(node, exp.Insert):
+        target = node.this.this if isinstance(node.this, exp.Schema) else node.this
+        return [Fact("insert", *_table(target), sql=text)]
+    if isinstance(node, exp.Set):
+        return _set(node, text)
+    if isinstance(node, exp.Command):
+        return _command(node, text)
+    if isinstance(node, exp.Select | exp.Pragma) or _HARMLESS.match(text):
+        return [Fact("other", sql=text)]
+    return [Fact("unknown_sql", sql=text, problem=f"{type(node).__name__} statement")]
+
+
+def _table(node: Any) -> tuple[str | None, str | None]:
+    from sqlglot import exp
+
+    if isinstance(node, exp.Schema):
+        node = node.this
+    if isinstance(node, exp.Table):
+        return (node.name or None, node.db or None)
+    return (None, None)
+
+
+def _create(node: Any, text: str) -> list[Fact]:
+    from sqlglot import exp
+
+    kind = (node.args.get("kind") or "").upper()
+    if kind == "TABLE" and isinstance(node.this, exp.Schema):
+        table, schema = _table(node.this)
+        pk_cols: set[str] = set()
+        for item in node.this.expressions:
+            if isinstance(item, exp.PrimaryKey):
+                pk_cols.update(_names(item.expressions))
+            elif isinstance(item, exp.Constraint):
+                for inner in item.expressions:
+                    if isinstance(inner, exp.PrimaryKey):
+                        pk_cols.update(_names(inner.expressions))
+        columns = tuple(
+            _column(c, pk_cols) for c in node.this.expressions if isinstance(c, exp.ColumnDef)
+        )
+        return [Fact("create_table", table, schema, columns=columns, sql=text)]
+    if kind == "TABLE":  # CREATE TABLE ... AS SELECT
+        table, schema = _table(node.this)
+        return [Fact("create_table", table, schema, sql=text)]
+    if kind == "INDEX" and isinstance(node.this, exp.Index):
+        index = node.this
+        table, schema = _table(index.args.get("table"))
+        params = index.args.get("params")
+        cols = tuple(
+            o.this.name
+            if isinstance(o, exp.Ordered) and isinstance(o.this, exp.Column)
+            else o.sql()
+            for o in (params.args.get("columns") or [] if params else [])
+        )
+        return [
+            Fact(
+                "create_index",
+                table,
+                schema,
+                name=index.name or None,
+                concurrently=bool(node.args.get("concurrently")),
+                unique=bool(node.args.get("unique")),
+                on_columns=cols,
+                sql=text,
+            )
+        ]
+    if kind == "TYPE":
+        expression = node.args.get("expression")
+        name, schema = _table(node.this)
+        if isinstance(expression, exp.DataType) and expression.this == exp.DataType.Type.ENUM:
+            values = tuple(e.name for e in expression.expressions)
+            return [Fact("create_enum", schema=schema, name=name, values=values, sql=text)]
+        return [Fact("other_ddl", name=name, sql=text)]
+    if kind == "SCHEMA":
+        return [Fact("other_ddl", sql=text)]
+    return [Fact("other", sql=text)]
+
+
+def _drop(node: Any, text: str) -> list[Fact]:
+    kind = (node.args.get("kind") or "").upper()
+    facts: list[Fact] = []
+    for target in node.args.get("tables") or node.expressions or [None]:
+        table, schema = _table(target)
+        if kind == "TABLE":
+            facts.append(Fact("drop_table", table, schema, sql=text))
+        elif kind == "INDEX":
+            on = node.args.get("cluster")
+            owner, owner_schema = _table(on.this) if on is not None else (None, schema)
+            facts.append(
+                Fact(
+                    "drop_index",
+                    owner,
+                    owner_schema,
+                    name=table,
+                    concurrently=bool(node.args.get("concurrently")),
+                    sql=text,
+                )
+            )
+        elif kind == "SCHEMA":
+            facts.append(Fact("drop_schema", name=schema or table, sql=text))
+        elif kind == "TYPE":
+            facts.append(Fact("drop_enum", schema=schema, name=table, sql=text))
+        else:
+            facts.append(Fact("other_ddl", sql=text))
+    return facts
+
+
+def _alter(node: Any, text: str) -> list[Fact]:
+    from sqlglot import exp
+
+    if (node.args.get("kind") or "").upper() != "TABLE":
+        return [Fact("other_ddl", sql=text)]
+    table, schema = _table(node.this)
+    algorithm = None
+    for option in node.args.get("options") or []:
+        if isinstance(option, exp.AlgorithmProperty):
+            algorithm = option.name.upper()
+    common: dict[str, Any] = {"table": table, "schema": schema, "sql": text, "algorithm": algorithm}
+    not_valid = bool(node.args.get("not_valid"))
+    facts: list[Fact] = []
+    for action in node.args.get("actions") or []:
+        if isinstance(action, exp.ColumnDef):
+            column = _column(action, set())
+            facts.append(Fact("add_column", column=column.name, columns=(column,), **common))
+        elif isinstance(action, exp.Drop):
+            kind = (action.args.get("kind") or "").upper()
+            names = [e.name for e in action.args.get("tables") or action.expressions]
+            for name in names:
+                if kind == "COLUMN":
+                    facts.append(Fact("drop_column", column=name, **common))
+                elif kind in ("CONSTRAINT", "PRIMARY KEY", "FOREIGN KEY"):
+                    facts.append(Fact("drop_constraint", name=name, **common))
+                elif kind == "INDEX":
+                    facts.append(Fact("drop_index", name=name, **common))
+                else:
+                    facts.append(Fact("other_ddl", **common))
+        elif isinstance(action, exp.AlterColumn):
+            facts.extend(_alter_column(action, common))
+        elif isinstance(action, exp.ModifyColumn):  # MySQL MODIFY / CHANGE
+            column = _column(action.this, set())
+            old_name = action.args.get("rename_from")
+            if old_name is not None and old_name.name != column.name:
+                facts.append(
+                    Fact("rename_column", column=old_name.name, new_name=column.name, **common)
+                )
+            facts.append(Fact("alter_type", column=column.name, new_type=column.type, **common))
+            if not column.nullable:
+                facts.append(Fact("set_not_null", column=column.name, **common))
+        elif isinstance(action, exp.RenameColumn):
+            facts.append(
+                Fact(
+                    "rename_column",
+                    column=action.this.name,
+                    new_name=action.args["to"].name,
+                    **common,
+                )
+            )
+        elif isinstance(action, exp.AlterRename):
+            facts.append(Fact("rename_table", new_name=action.this.name, **common))
+        elif isinstance(action, exp.DropPrimaryKey):
+            facts.append(Fact("drop_primary_key", **common))
+        elif isinstance(action, exp.AddConstraint):
+            for constraint in action.expressions:
+                facts.append(_constraint(constraint, not_valid, common))
+        else:
+            facts.append(Fact("other_ddl", **common))
+    return facts
+
+
+def _alter_column(action: Any, common: dict[str, Any]) -> list[Fact]:
+    column = action.name
+    if action.args.get("dtype") is not None:
+        return [Fact("alter_type", column=column, new_type=_type(action.args["dtype"]), **common)]
+    if action.args.get("allow_null") is False:
+        return [Fact("set_not_null", column=column, **common)]
+    if action.args.get("allow_null") is True:
+        return [Fact("drop_not_null", column=column, **common)]
+    if action.args.get("drop"):  # DROP DEFAULT
+        return [Fact("set_default", column=column, **common)]
+    if action.args.get("default") is not None:
+        return [Fact("set_default", column=column, default=action.args["default"].sql(), **common)]
+    return [Fact("other_ddl", column=column, **common)]
+
+
+def _constraint(constraint: Any, not_valid: bool, common: dict[str, Any]) -> Fact:
+    from sqlglot import exp
+
+    name = None
+    inner = constraint
+    if isinstance(constraint, exp.Constraint):
+        name = constraint.name or None
+        inner = constraint.expressions[0] if constraint.expressions else constraint
+    if isinstance(inner, exp.ForeignKey):
+        return Fact(
+            "add_foreign_key",
+            name=name,
+            not_valid=not_valid,
+            on_columns=tuple(_names(inner.expressions)),
+            **common,
+        )
+    if isinstance(inner, exp.CheckColumnConstraint):
+        return Fact(
+            "add_check", name=name, not_valid=not_valid, condition=inner.this.sql(), **common
+        )
+    if isinstance(inner, exp.UniqueColumnConstraint):
+        cols = tuple(_names(inner.this.expressions)) if isinstance(inner.this, exp.Schema) else ()
+        return Fact("add_unique", name=name, on_columns=cols, **common)
+    if isinstance(inner, exp.IndexColumnConstraint):  # MySQL ALTER TABLE ... ADD INDEX
+        return Fact(
+            "create_index",
+            name=inner.name or None,
+            on_columns=tuple(_names(inner.expressions)),
+            **common,
+        )
+    if isinstance(inner, exp.PrimaryKey | exp.PrimaryKeyColumnConstraint):
+        return Fact(
+            "add_primary_key", name=name, on_columns=tuple(_names(inner.expressions)), **common
+        )
+    return Fact("other_ddl", name=name, **common)
+
+
+def _set(node: Any, text: str) -> list[Fact]:
+    from sqlglot import exp
+
+    facts = []
+    for item in node.expressions:
+        target = item.this.this if isinstance(item.this, exp.EQ) else item.this
+        setting = target.name.lower() if target is not None else ""
+        facts.append(Fact("set", setting=setting, sql=text))
+    return facts
+
+
+def _command(node: Any, text: str) -> list[Fact]:
+    match = _ADD_VALUE.match(text)
+    if match:
+        name = match["name"].replace('"', "")
+        schema, _, bare = name.rpartition(".")
+        return [
+            Fact(
+                "add_enum_value",
+                schema=schema or None,
+                name=bare,
+                values=(match["value"].replace("''", "'"),),
+                position=match["pos"].replace("''", "'") if match["pos"] else None,
+                sql=text,
+            )
+        ]
+    match = _USING_INDEX.match(text)
+    if match:
+        table = match["table"].replace('"', "")
+        schema, _, bare = table.rpartition(".")
+        kind = "add_unique" if match["kind"].upper() == "UNIQUE" else "add_primary_key"
+        return [Fact(kind, bare, schema or None, name=match["name"], using_index=True, sql=text)]
+    match = _VALIDATE.match(text)
+    if match:
+        table = match["table"].replace('"', "")
+        schema, _, bare = table.rpartition(".")
+        return [
+            Fact(
+                "validate_constraint",
+                bare,
+                schema or None,
+                name=match["name"].replace('"', ""),
+                sql=text,
+            )
+        ]
+    if _HARMLESS.match(text):
+        return [Fact("other", sql=text)]
+    words = " ".join(text.split()[:3])
+    return [Fact("unknown_sql", sql=text, problem=f"statement `{words} ...` is not understood")]
+
+
+def _names(expressions: Any) -> list[str]:
+    return [e.name for e in expressions]
+
+
+def _column(node: Any, pk_cols: set[str]) -> ColumnFact:
+    from sqlglot import exp
+
+    nullable, default, pk, reference, generated = True, None, node.name in pk_cols, False, False
+    for constraint in node.args.get("constraints") or []:
+        kind = constraint.args.get("kind")
+        if isinstance(kind, exp.NotNullColumnConstraint):
+            nullable = bool(kind.args.get("allow_null"))
+        elif isinstance(kind, exp.DefaultColumnConstraint):
+            default = kind.this.sql()
+        elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
+            pk = True
+        elif isinstance(kind, exp.Reference):
+            reference = True
+        elif isinstance(
+            kind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint
+        ):
+            generated = True
+    type_ = _type(node.args.get("kind"))
+    if node.args.get("kind") is not None and node.args["kind"].this.name in (
+        "SERIAL",
+        "BIGSERIAL",
+        "SMALLSERIAL",
+    ):
+        generated = True
+    if pk:
+        nullable = False
+    return ColumnFact(node.name, type_, nullable, default, pk, reference, generated)
+
+
+_TYPE_NAMES = {
+    "INT": "integer",
+    "UINT": "integer",
+    "MEDIUMINT": "integer",
+    "SERIAL": "integer",
+    "BIGINT": "bigint",
+    "UBIGINT": "bigint",
+    "BIGSERIAL": "bigint",
+    "SMALLINT": "smallint",
+    "TINYINT": "smallint",
+    "SMALLSERIAL": "smallint",
+    "VARCHAR": "varchar",
+    "NVARCHAR": "varchar",
+    "CHAR": "char",
+    "NCHAR": "char",
+    "TEXT": "text",
+    "MEDIUMTEXT": "text",
+    "LONGTEXT": "text",
+    "DECIMAL": "numeric",
+    "FLOAT": "float",
+    "DOUBLE": "float",
+    "TIMESTAMP": "timestamp",
+    "DATETIME": "timestamp",
+    "TIMESTAMPTZ": "timestamptz",
+    "TIMESTAMPLTZ": "timestamptz",
+    "DATE": "date",
+    "TIME": "time",
+    "BOOLEAN": "boolean",
+    "ENUM": "enum",
+    "SET": "set",
+    "JSON": "json",
+    "JSONB": "jsonb",
+    "UUID": "uuid",
+    "BLOB": "binary",
+    "VARBINARY": "binary",
+}
+
+
+def _type(node: Any) -> TypeInfo:
+    from sqlglot import exp
+
+    if not isinstance(node, exp.DataType):
+        return TypeInfo("other:unknown")
+    name = node.this.name
+    canonical = _TYPE_NAMES.get(name, f"other:{name.lower()}")
+    if canonical in ("enum", "set"):
+        return TypeInfo(canonical, values=tuple(e.name for e in node.expressions))
+    params: list[int] = []
+    for param in node.expressions:
+        value = param.this if isinstance(param, exp.DataTypeParam) else param
+        with contextlib.suppress(TypeError, ValueError, AttributeError):
+            params.append(int(value.name))
+    return TypeInfo(
+        canonical,
+        params[0] if params else None,
+        params[1] if len(params) > 1 else None,
+    )
