@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dbshift.lint import Finding, Target, lint_scripts
-from dbshift.lint.model import Example
-from dbshift.lint.rules import EXAMPLE_BASE
+from dbshift.linter import Finding, Target, lint_scripts
+from dbshift.linter.model import Example
+from dbshift.linter.rules import EXAMPLE_BASE
 from dbshift.migrations import sumfile
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import scan

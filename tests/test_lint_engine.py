@@ -11,11 +11,11 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dbshift.lint import SchemaState, Target, lint_operations
-from dbshift.lint.engine import check
-from dbshift.lint.facts import ColumnFact, TypeInfo
-from dbshift.lint.model import MigrationFacts
-from dbshift.lint.sqlfacts import facts_from_sql
+from dbshift.linter import SchemaState, Target, lint_operations
+from dbshift.linter.engine import check
+from dbshift.linter.facts import ColumnFact, TypeInfo
+from dbshift.linter.model import MigrationFacts
+from dbshift.linter.sqlfacts import facts_from_sql
 from dbshift.migrations import sumfile
 from dbshift.migrations.scripts import scan
 from dbshift.ops import CreateIndex, DropColumn

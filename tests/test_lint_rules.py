@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from dbshift.lint import load_rules
-from dbshift.lint.model import Example, Rule
+from dbshift.linter import load_rules
+from dbshift.linter.model import Example, Rule
 from tests.lint_support import lint_folder, write_base, write_example
 
 RULES = load_rules()
@@ -68,9 +68,9 @@ def test_every_rule_has_examples_on_every_backend_it_covers() -> None:
 
 
 def test_docs_list_every_rule_as_the_registry_has_it() -> None:
-    from dbshift.lint import doc
+    from dbshift.linter import doc
 
     committed = (Path(__file__).parent.parent / "docs" / "lint.md").read_text()
-    assert doc.updated(committed) == committed, "run: python -m dbshift.lint.doc docs/lint.md"
+    assert doc.updated(committed) == committed, "run: python -m dbshift.linter.doc docs/lint.md"
     for code in RULES:
         assert f"### {code}" in committed

@@ -27,7 +27,7 @@ from dbshift.runner import Listener, Runner, RunReport, integrity_problems
 if TYPE_CHECKING:
     from dbshift import autogen
     from dbshift.autogen.compare import RenameDecider
-    from dbshift.lint import LintReport
+    from dbshift.linter import LintReport
     from dbshift.ops import Operation
     from dbshift.schema.snapshot import Snapshot
 
@@ -491,8 +491,8 @@ def lint(
     those whose files were added `since` a git ref. Without a database, `dialect` and
     `server_version` (or `[lint]` in the configuration) say which server to check for;
     with neither, PostgreSQL, MySQL and SQLite are all checked."""
-    from dbshift.lint import Settings, lint_scripts
-    from dbshift.lint.select import select
+    from dbshift.linter import Settings, lint_scripts
+    from dbshift.linter.select import select
 
     project = Project.read(config)
     settings = Settings.from_config(config.lint)

@@ -437,7 +437,7 @@ def lint(
 
     RANGE is FROM:TO, :TO or one migration id."""
     if list_rules:
-        from dbshift.lint import load_rules
+        from dbshift.linter import load_rules
 
         state.reporter.rules(list(load_rules().values()))
         return

@@ -16,7 +16,7 @@ from dbshift.errors import DbshiftError
 
 if TYPE_CHECKING:
     from dbshift.api import MakeResult
-    from dbshift.lint import LintReport
+    from dbshift.linter import LintReport
     from dbshift.runner import Listener, RunReport, Step, StepResult
 
 
@@ -262,7 +262,7 @@ class Reporter:
     def linted(self, report: LintReport, fmt: str = "text") -> None:
         """`lint`: findings as text (a rich table in a terminal), JSON, GitHub Actions
         annotations or SARIF."""
-        from dbshift.lint import formats
+        from dbshift.linter import formats
 
         if self.as_json or fmt == "json":
             self.json(report.to_json())

@@ -3,9 +3,9 @@ cannot be reverted or checked."""
 
 from __future__ import annotations
 
-from dbshift.lint.facts import ColumnFact, Fact
-from dbshift.lint.model import ALL, PG, SERVERS, Context, Example, MigrationFacts, Target
-from dbshift.lint.rules import migration_rule, rule
+from dbshift.linter.facts import ColumnFact, Fact
+from dbshift.linter.model import ALL, PG, SERVERS, Context, Example, MigrationFacts, Target
+from dbshift.linter.rules import migration_rule, rule
 from dbshift.ops.base import quoted
 
 _JSONB = "from sqlalchemy.dialects.postgresql import JSONB\n"

@@ -2,7 +2,7 @@
 as raw SQL: the same change gives the same `Fact` either way.
 
 Facts are plain data. `facts_from_operation` reads them off operation objects; raw SQL
-is parsed into them by `dbshift.lint.sqlfacts`.
+is parsed into them by `dbshift.linter.sqlfacts`.
 """
 
 from __future__ import annotations
@@ -231,7 +231,7 @@ def facts_from_operation(op: Operation, dialect: str = "postgresql") -> list[Fac
     """The facts of one operation. Raw SQL (`op.execute("...")`) is parsed for
     `dialect`; Python code (`op.run`) is one opaque fact."""
     if isinstance(op, ExecuteSQL):
-        from dbshift.lint.sqlfacts import facts_from_sql
+        from dbshift.linter.sqlfacts import facts_from_sql
 
         if isinstance(op.sql, str):
             return facts_from_sql(op.sql, dialect)
@@ -356,7 +356,7 @@ def _facts_from_executable(statement: Any, dialect: str) -> list[Fact]:
     if what:
         return [Fact("insert", table)]
     text = str(statement)
-    from dbshift.lint.sqlfacts import facts_from_sql
+    from dbshift.linter.sqlfacts import facts_from_sql
 
     return facts_from_sql(text, dialect)
 

@@ -7,8 +7,8 @@ import os
 from typing import Any
 
 from dbshift._version import __version__
-from dbshift.lint.model import LintReport
-from dbshift.lint.rules import load_rules
+from dbshift.linter.model import LintReport
+from dbshift.linter.rules import load_rules
 
 _GITHUB_LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dbshift.lint.facts import Fact
-from dbshift.lint.model import Context, Example
-from dbshift.lint.rules import rule
+from dbshift.linter.facts import Fact
+from dbshift.linter.model import Context, Example
+from dbshift.linter.rules import rule
 from dbshift.ops.base import quoted
 
 _REBUILDS = {

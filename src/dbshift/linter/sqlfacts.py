@@ -14,7 +14,7 @@ import logging
 import re
 from typing import Any
 
-from dbshift.lint.facts import ColumnFact, Fact, TypeInfo
+from dbshift.linter.facts import ColumnFact, Fact, TypeInfo
 
 _DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 

@@ -3,8 +3,8 @@ beyond its message ("ACCESS EXCLUSIVE" means even reads wait)."""
 
 from __future__ import annotations
 
-from dbshift.lint.facts import Fact
-from dbshift.lint.model import Target
+from dbshift.linter.facts import Fact
+from dbshift.linter.model import Target
 
 _PG = {
     "drop_table": "ACCESS EXCLUSIVE",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dbshift.lint.facts import Fact, TypeInfo
-from dbshift.lint.model import ALL, PG, SERVERS, Context, Example
-from dbshift.lint.rules import rule
-from dbshift.lint.typechange import narrows
+from dbshift.linter.facts import Fact, TypeInfo
+from dbshift.linter.model import ALL, PG, SERVERS, Context, Example
+from dbshift.linter.rules import rule
+from dbshift.linter.typechange import narrows
 from dbshift.ops.base import quoted
 
 

@@ -17,7 +17,7 @@ import sqlalchemy as sa
 
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, DatabaseError, UsageError
-from dbshift.lint.model import BACKENDS, Target, parse_version
+from dbshift.linter.model import BACKENDS, Target, parse_version
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
 

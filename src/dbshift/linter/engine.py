@@ -8,9 +8,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from dbshift.errors import ConfigError
-from dbshift.lint.facts import Fact, facts_from_operation
-from dbshift.lint.locks import lock_level
-from dbshift.lint.model import (
+from dbshift.linter.facts import Fact, facts_from_operation
+from dbshift.linter.locks import lock_level
+from dbshift.linter.model import (
     SEVERITIES,
     Context,
     Finding,
@@ -21,8 +21,8 @@ from dbshift.lint.model import (
     Severity,
     Target,
 )
-from dbshift.lint.rules import load_rules
-from dbshift.lint.suppress import Suppression, python_suppressions, sql_suppressions
+from dbshift.linter.rules import load_rules
+from dbshift.linter.suppress import Suppression, python_suppressions, sql_suppressions
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
 from dbshift.ops import Operation
@@ -241,7 +241,7 @@ def _read(script: Script, target: Target, snapshot: Snapshot) -> tuple[Migration
 
 
 def _read_sql(script: Script, target: Target) -> MigrationFacts:
-    from dbshift.lint.sqlfacts import facts_from_sql
+    from dbshift.linter.sqlfacts import facts_from_sql
     from dbshift.migrations.scripts import sql_sections
     from dbshift.migrations.sqlsplit import split_sql
 

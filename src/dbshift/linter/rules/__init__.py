@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from dbshift.lint.model import Check, Example, MigrationCheck, Rule, Severity
+from dbshift.linter.model import Check, Example, MigrationCheck, Rule, Severity
 
 RULES: dict[str, Rule] = {}
 
@@ -109,7 +109,7 @@ def _add(new: Rule) -> None:
 
 def load_rules() -> dict[str, Rule]:
     """Every rule, keyed by code (importing the category modules registers them)."""
-    from dbshift.lint.rules import (  # noqa: F401
+    from dbshift.linter.rules import (  # noqa: F401
         compat,
         data_loss,
         hygiene,

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dbshift.lint.facts import Fact, is_volatile
-from dbshift.lint.model import PG, Context, Example, MigrationFacts, Target
-from dbshift.lint.rules import migration_rule, rule
-from dbshift.lint.rules.data_loss import old_type
-from dbshift.lint.typechange import rewrites_postgresql
+from dbshift.linter.facts import Fact, is_volatile
+from dbshift.linter.model import PG, Context, Example, MigrationFacts, Target
+from dbshift.linter.rules import migration_rule, rule
+from dbshift.linter.rules.data_loss import old_type
+from dbshift.linter.typechange import rewrites_postgresql
 from dbshift.ops.base import quoted
 
 _NEW = 'op.create_table("tmp", sa.Column("id", sa.BigInteger), sa.Column("x", sa.Integer))\n'

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from dbshift.lint.facts import Fact
-from dbshift.lint.model import MYSQL, Context, Example
-from dbshift.lint.rules import rule
-from dbshift.lint.rules.data_loss import old_type
-from dbshift.lint.typechange import copies_mysql, enum_change_copies
+from dbshift.linter.facts import Fact
+from dbshift.linter.model import MYSQL, Context, Example
+from dbshift.linter.rules import rule
+from dbshift.linter.rules.data_loss import old_type
+from dbshift.linter.typechange import copies_mysql, enum_change_copies
 from dbshift.ops.base import quoted
 
 _NEW = 'op.create_table("tmp", sa.Column("id", sa.BigInteger, primary_key=True), sa.Column("x", sa.Integer))\n'

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, Literal
 
-from dbshift.lint.facts import ColumnFact, Fact
+from dbshift.linter.facts import ColumnFact, Fact
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
@@ -161,7 +161,7 @@ MigrationCheck = Callable[[MigrationFacts, Target], list[tuple[int, str]]]
 class Example:
     """A change that fires a rule, or a near miss that must not. `python` is the body of
     `upgrade(op)`, `sql` the up section (`mysql_sql` where MySQL spells it otherwise).
-    Examples run against `EXAMPLE_BASE` (see `dbshift.lint.rules`)."""
+    Examples run against `EXAMPLE_BASE` (see `dbshift.linter.rules`)."""
 
     python: str | None = None
     sql: str | None = None
