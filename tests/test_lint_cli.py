@@ -9,7 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
+import dbshift
+import dbshift.api
 from tests.helpers import Project
 
 
@@ -246,3 +249,26 @@ def test_without_url_or_dialect_every_backend_is_checked_once(
     assert len(drops) == 1 and drops[0]["backend"] == "postgresql, mysql, sqlite"
     text = project.fails(1, "lint", "--all").out
     assert "[postgresql, mysql, sqlite]" in text
+
+
+@pytest.mark.parametrize("as_sql", [False, True])
+def test_make_lints_the_migration_it_wrote(tmp_path: Path, as_sql: bool) -> None:
+    """`make` lints what it generated, on the schema it starts from: an index on an
+    existing table is a locking finding on PostgreSQL, a new table's index is not."""
+    metadata = sa.MetaData()
+    users = sa.Table("users", metadata, sa.Column("id", sa.BigInteger, primary_key=True))
+    config = dbshift.Config(
+        url="postgresql+psycopg://nobody@nowhere/db", migrations=tmp_path, models=[metadata]
+    )
+    first = dbshift.api.make_report(config, "users")
+    assert first.path is not None and first.findings == ()
+    users.append_column(sa.Column("email", sa.String(200)))
+    sa.Index("ix_users_email", users.c.email)
+    second = dbshift.api.make_report(config, "email index", sql=as_sql)
+    assert second.path is not None
+    codes = {f.code for f in second.findings}
+    assert "DS301" in codes, second.findings  # CREATE INDEX without CONCURRENTLY
+    (index,) = [f for f in second.findings if f.code == "DS301"]
+    text = second.path.read_text().splitlines()
+    assert "ix_users_email" in text[index.line - 1] or "index" in text[index.line - 1].lower()
+    assert second.to_json()["lint"][0]["code"] in codes

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbshift._version import __version__
 from dbshift.api import (
+    CheckReport,
     HistoryEntry,
     MakeResult,
     MigrationInfo,
@@ -16,6 +17,7 @@ from dbshift.api import (
     RepairReport,
     Status,
     VerifyReport,
+    check,
     diff,
     downgrade,
     heads,
@@ -65,6 +67,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "CheckReport",
     "ChecksumMismatch",
     "Config",
     "ConfigError",
@@ -88,6 +91,7 @@ __all__ = [
     "UsageError",
     "VerifyReport",
     "__version__",
+    "check",
     "diff",
     "downgrade",
     "heads",

@@ -27,7 +27,7 @@ from dbshift.runner import Listener, Runner, RunReport, integrity_problems
 if TYPE_CHECKING:
     from dbshift import autogen
     from dbshift.autogen.compare import RenameDecider
-    from dbshift.linter import LintReport
+    from dbshift.linter import Finding, LintReport
     from dbshift.ops import Operation
     from dbshift.schema.snapshot import Snapshot
 
@@ -518,6 +518,132 @@ def lint(
     return report
 
 
+# -- check: the one CI command ------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckItem:
+    """One thing `check` looked at: passed, failed (with its problems) or skipped."""
+
+    name: str
+    status: str  # "ok", "failed" or "skipped"
+    detail: str
+    problems: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckReport:
+    items: tuple[CheckItem, ...]
+    lint: LintReport | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(item.status != "failed" for item in self.items)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checks": [item.to_json() for item in self.items],
+            "lint": self.lint.to_json() if self.lint is not None else None,
+        }
+
+
+def check(
+    config: Config,
+    *,
+    database_check: bool = False,
+    since: str | None = None,
+    fail_on: str | None = None,
+) -> CheckReport:
+    """Everything CI should know, in one report: `dbshift.sum` and the graph intact, a
+    single head, the models matching the migrations (when models are configured),
+    nothing pending and every applied checksum intact on the configured database (with
+    `database_check`), and no lint finding at or above `fail_on` (default: error, or
+    `[lint] fail_on`) in the migrations added since the git ref `since`, or else the
+    pending ones (with `database_check`), or else all of them. Usage and connection
+    errors raise as in every command; everything else is an item of the report."""
+    items: list[CheckItem] = []
+
+    def attempt(name: str, run: Callable[[], CheckItem]) -> None:
+        try:
+            items.append(run())
+        except (IntegrityError, UsageError) as error:
+            if isinstance(error, ConfigError):
+                raise
+            items.append(CheckItem(name, "failed", error.message, (str(error.hint or ""),)))
+
+    def integrity() -> CheckItem:
+        report = verify(config, database_check=database_check)
+        where = "dbshift.sum, the graph" + (" and applied checksums" if report.database else "")
+        status = "failed" if report.problems else "ok"
+        return CheckItem("integrity", status, where, report.problems)
+
+    def heads() -> CheckItem:
+        found = Project.read(config, check_sums=False).graph.heads
+        if len(found) > 1:
+            return CheckItem(
+                "heads", "failed", f"{len(found)} heads: run `dbshift merge`", tuple(found)
+            )
+        return CheckItem("heads", "ok", f"{len(found)} head(s)")
+
+    def models() -> CheckItem:
+        if not config.models:
+            return CheckItem("models", "skipped", "no models configured")
+        found = make_report(config, check=True)
+        if found.operations:
+            changes = tuple(op.describe() for op in found.operations)
+            return CheckItem(
+                "models", "failed", f"{len(changes)} change(s): run `dbshift make`", changes
+            )
+        return CheckItem("models", "ok", f"the models match the {found.source}")
+
+    def pending() -> CheckItem:
+        if not database_check:
+            return CheckItem("pending", "skipped", "no database checked (--database)")
+        waiting = status(config).pending
+        if waiting:
+            return CheckItem("pending", "failed", f"{len(waiting)} pending", waiting)
+        return CheckItem("pending", "ok", f"nothing pending on {mask_url(config.url)}")
+
+    threshold = fail_on or str(config.lint.get("fail_on", "error"))
+    linted: list[LintReport] = []
+
+    def lint_findings() -> CheckItem:
+        report = lint(config, every=not since and not database_check, since=since)
+        linted.append(report)
+        failing = tuple(
+            f"{Path(f.file).name}:{f.line}: {f.severity} {f.code} {f.message}"
+            for f in report.findings
+            if _at_least(f.severity, threshold)
+        )
+        return CheckItem(
+            "lint",
+            "failed" if failing else "ok",
+            f"{len(report.findings)} finding(s) in {len(report.migrations)} migration(s) "
+            f"({report.selection}); fails at {threshold}",
+            failing,
+        )
+
+    for name, run in (
+        ("integrity", integrity),
+        ("heads", heads),
+        ("models", models),
+        ("pending", pending),
+        ("lint", lint_findings),
+    ):
+        attempt(name, run)
+    return CheckReport(tuple(items), linted[0] if linted else None)
+
+
+def _at_least(severity: str, threshold: str) -> bool:
+    from dbshift.linter.model import rank
+
+    return rank(severity) >= rank(threshold)
+
+
 # -- autogenerate ---------------------------------------------------------------------------
 
 
@@ -530,6 +656,8 @@ class MakeResult:
     operations: tuple[Operation, ...]
     source: str
     notes: tuple[str, ...] = ()
+    #: what `dbshift lint` says of the file written (docs/lint.md)
+    findings: tuple[Finding, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -537,6 +665,7 @@ class MakeResult:
             "source": self.source,
             "operations": [op.describe() for op in self.operations],
             "notes": list(self.notes),
+            "lint": [f.to_json() for f in self.findings],
         }
 
 
@@ -600,7 +729,34 @@ def make_report(
     path = write_new(config.migrations_dir, migration_id, "sql" if sql else "python", content)
     _post_write(config, path)
     project.write_sums()
-    return MakeResult(path, operations, source.kind, found.notes)
+    findings = _lint_written(config, path, dialect, source.snapshot)
+    return MakeResult(path, operations, source.kind, found.notes, findings)
+
+
+def _lint_written(
+    config: Config, path: Path, dialect: sa.engine.Dialect, before: Snapshot
+) -> tuple[Finding, ...]:
+    """Lint the file `make` just wrote, as written (lines included), on the schema it
+    starts from, for the backend it was generated for."""
+    from dbshift.linter import Settings, Target, lint_operations
+    from dbshift.linter.engine import state_from_snapshot
+    from dbshift.migrations import loader
+    from dbshift.migrations.scripts import read_script
+
+    backend = "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
+    script = read_script(path)
+    code = loader.load(script, dialect.name)
+    findings = lint_operations(
+        code.upgrade,
+        Target(backend),
+        before=state_from_snapshot(before, backend),
+        transactional=script.transactional,
+        migration=script.id,
+        file=str(path),
+        lines=code.op_lines,
+        settings=Settings.from_config(config.lint),
+    )
+    return tuple(findings)
 
 
 def diff(

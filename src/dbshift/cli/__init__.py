@@ -450,6 +450,40 @@ def lint(
         raise _Exit(1)
 
 
+@cli.command("check")
+@click.option(
+    "--database",
+    "database_check",
+    is_flag=True,
+    help="Also check the configured database: nothing pending, applied checksums intact.",
+)
+@click.option("--since", metavar="GIT_REF", help="Lint the migrations added since REF.")
+@click.option(
+    "--fail-on",
+    type=click.Choice(["info", "warning", "error"]),
+    default=None,
+    help="Lint severity that fails the check (default: error, or [lint] fail_on).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@reporting
+@pass_state
+def check_command(
+    state: State, database_check: bool, since: str | None, fail_on: str | None, fmt: str
+) -> None:
+    """The CI command: integrity, one head, models = migrations, pending, lint. Exit 0 or 1."""
+    report = api.check(state.config(), database_check=database_check, since=since, fail_on=fail_on)
+    state.reporter.checked(report, fmt)
+    if not report.ok:
+        raise _Exit(1)
+
+
 def _ask_rename(kind: str, old: str, new: str) -> bool:
     return click.confirm(f"Was {kind} {old} renamed to {new}?", default=False, err=True)
 

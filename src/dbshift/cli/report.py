@@ -84,6 +84,11 @@ class Reporter:
         for op in result.operations:
             mark, tail = ("!", "  (loses data)") if op.loses_data else ("-", "")
             self.line(f"  {mark} {op.describe()}{tail}")
+        if result.findings:
+            self.line("lint (see docs/lint.md; silence a finding with # dbshift: ignore[CODE]):")
+        for f in result.findings:
+            lock = f" (lock: {f.lock})" if f.category == "locking" and f.lock else ""
+            self.line(f"  {Path(f.file).name}:{f.line}: {f.severity} {f.code} {f.message}{lock}")
 
     def ids(self, ids: Sequence[str], key: str) -> None:
         if self.as_json:
@@ -307,6 +312,34 @@ class Reporter:
             if (n := sum(f.severity == s for f in report.findings))
         )
         self.line(f"{counts} in {summary}")
+
+    def checked(self, report: Any, fmt: str = "text") -> None:
+        """`check`: one line per check, then its problems; lint findings as annotations
+        with `--format github`."""
+        if self.as_json or fmt == "json":
+            self.json(report.to_json())
+            return
+        if fmt == "github":
+            from dbshift.linter import formats
+
+            lines = [
+                f"::error title=dbshift check: {item.name}::{item.detail}"
+                + "".join(f"%0A{p}" for p in item.problems if p)
+                for item in report.items
+                if item.status == "failed" and item.name != "lint"
+            ]
+            if report.lint is not None and report.lint.findings:
+                lines.append(formats.github(report.lint))
+            if lines:
+                print("\n".join(lines), file=self.out)
+            return
+        for item in report.items:
+            self.line(f"{item.status:<7} {item.name}: {item.detail}")
+            if item.status == "failed":
+                for problem in item.problems:
+                    if problem:
+                        self.line(f"          {problem}")
+        self.line("check passed" if report.ok else "check failed")
 
     def rules(self, rules: Sequence[Any]) -> None:
         """`lint --rules`: every rule with its code, severity and category."""

@@ -84,6 +84,21 @@ def lint_operations(
     return _apply_settings(check(info, target, before or SchemaState()), settings)
 
 
+def state_from_snapshot(snapshot: Snapshot, backend: str) -> SchemaState:
+    """What the linter knows of a schema given as a snapshot: the schema `make` starts
+    from, read the way the operations that would create it are read."""
+    from dbshift.ops.tables import CreateTable
+    from dbshift.ops.types import CreateEnum
+
+    state = SchemaState()
+    creations: list[Operation] = [CreateEnum(e) for e in snapshot.enums.values()]
+    creations += [CreateTable(t) for t in snapshot.tables.values()]
+    for op in creations:
+        for fact in facts_from_operation(op, backend):
+            state.apply(fact)
+    return state
+
+
 def check(migration: MigrationFacts, target: Target, before: SchemaState) -> list[Finding]:
     """Every rule that applies to `target`, over one migration's facts."""
     rules = [r for r in load_rules().values() if r.applies_to(target)]
