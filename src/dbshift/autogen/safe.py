@@ -9,9 +9,10 @@ The operations `diff` found are sorted into up to four migrations, run in this o
 3. `concurrently` (non-transactional): indexes of existing tables, and the unique indexes
    that unique constraints will adopt, built `CONCURRENTLY`, each after dropping an
    invalid index of the same name left by a failed attempt;
-4. `validate`: `VALIDATE CONSTRAINT` of what step 2 added `NOT VALID`; `SET NOT NULL`
-   (which PostgreSQL 12+ proves from the validated check without a scan) and the helper
-   check dropped; unique constraints added `USING INDEX`.
+4. `validate`: `VALIDATE CONSTRAINT` of what step 2 added `NOT VALID` (first: these
+   scans let writes go on); then `SET NOT NULL` (which PostgreSQL 12+ proves from the
+   validated check without a scan) and the helper check dropped, and unique constraints
+   added `USING INDEX`.
 
 Replaying all steps gives the snapshot the plain migration gives, so `make` again finds
 nothing to do. Tables created in the same change are empty and unused: their indexes
@@ -59,6 +60,9 @@ class _Steps:
     main: list[Operation] = dataclasses.field(default_factory=list)
     builds: list[Operation] = dataclasses.field(default_factory=list)
     validate: list[Operation] = dataclasses.field(default_factory=list)
+    #: after every validation: these take ACCESS EXCLUSIVE (briefly), held to the
+    #: commit, so a validation scan after them would block the table
+    finish: list[Operation] = dataclasses.field(default_factory=list)
 
 
 def safe_steps(operations: Sequence[Operation], before: Snapshot, dialect: str) -> list[Step]:
@@ -95,7 +99,7 @@ def safe_steps(operations: Sequence[Operation], before: Snapshot, dialect: str) 
         ):
             index = Index(op.constraint.name or "", op.constraint.columns, unique=True)
             steps.builds += _build(CreateIndex(op.table, index, op.schema))
-            steps.validate.append(dataclasses.replace(op, using_index=index.name))
+            steps.finish.append(dataclasses.replace(op, using_index=index.name))
         elif isinstance(op, AlterColumn) and op.nullable is False and existing(op.table, op.schema):
             _set_not_null(op, steps)
         else:
@@ -145,8 +149,8 @@ def _set_not_null(op: AlterColumn, steps: _Steps) -> None:
     helper = _helper_name(op.table, op.column)
     check = Check(helper, f"{_quote(op.column)} IS NOT NULL")
     steps.main.append(AddCheckConstraint(op.table, check, op.schema, not_valid=True))
-    steps.validate += [
-        ValidateConstraint(helper, op.table, op.schema),
+    steps.validate.append(ValidateConstraint(helper, op.table, op.schema))
+    steps.finish += [
         AlterColumn(op.table, op.column, op.schema, nullable=False),
         DropConstraint(helper, op.table, "check", op.schema),
     ]
@@ -159,7 +163,7 @@ def _with_current_columns(steps: _Steps, before: Snapshot) -> list[Operation]:
     for op in (*steps.drops, *steps.main, *steps.builds):
         state = op.apply(state)
     result: list[Operation] = []
-    for op in steps.validate:
+    for op in (*steps.validate, *steps.finish):
         if isinstance(op, AlterColumn):
             table = state.table(op.table, op.schema)
             column = table.column(op.column) if table is not None else None
