@@ -22,7 +22,7 @@ SAFE_RULES = {"DS301", "DS302", "DS303", "DS304", "DS305", "DS306", "DS309", "DS
 
 
 def models(
-    *extra: sa.Column[object] | sa.Index | sa.Constraint, name_nullable: bool = True
+    *extra: sa.Index | sa.Constraint | sa.ForeignKey, name_nullable: bool = True
 ) -> sa.MetaData:
     metadata = sa.MetaData(naming_convention=NAMING)
     sa.Table("orgs", metadata, sa.Column("id", sa.Integer, primary_key=True))
@@ -41,7 +41,7 @@ def models(
 
 EVOLUTIONS: dict[str, Callable[[], sa.MetaData]] = {
     "index": lambda: models(sa.Index("ix_users_email", "email")),
-    "foreign key": lambda: models(sa.ForeignKey("orgs.id")),  # type: ignore[arg-type]
+    "foreign key": lambda: models(sa.ForeignKey("orgs.id")),
     "check": lambda: models(sa.CheckConstraint("score >= 0", name="score_positive")),
     "not null": lambda: models(name_nullable=False),
     "unique": lambda: models(sa.UniqueConstraint("email")),
@@ -67,7 +67,7 @@ class Chain:
         self.start_schema = schema_of(url)
 
     def config(self, metadata: sa.MetaData, **extra: object) -> dbshift.Config:
-        return dbshift.Config(url=self.url, migrations=self.folder, models=[metadata], **extra)  # type: ignore[arg-type]
+        return dbshift.Config(url=self.url, migrations=self.folder, models=[metadata], **extra)
 
     def execute(self, *statements: str) -> None:
         engine = sa.create_engine(self.url, poolclass=sa.NullPool)
@@ -104,7 +104,7 @@ def test_each_rewrite_is_exact_both_ways_and_lint_clean(
 def test_safe_files_say_what_they_do(db_url: str, tmp_path: Path) -> None:
     chain = Chain(db_url, tmp_path, models(sa.Index("ix_users_name", "name")))
     target = models(
-        sa.ForeignKey("orgs.id"),  # type: ignore[arg-type]
+        sa.ForeignKey("orgs.id"),
         sa.CheckConstraint("score >= 0", name="score_positive"),
         sa.UniqueConstraint("email"),
         sa.Index("ix_users_score", "score"),
@@ -154,7 +154,7 @@ def test_failed_concurrent_build_is_cleaned_up_on_the_next_run(
 def test_writer_is_never_blocked_while_the_safe_chain_runs(db_url: str, tmp_path: Path) -> None:
     chain = Chain(db_url, tmp_path, models())
     target = models(
-        sa.ForeignKey("orgs.id"),  # type: ignore[arg-type]
+        sa.ForeignKey("orgs.id"),
         sa.CheckConstraint("score >= 0", name="score_positive"),
         sa.UniqueConstraint("email"),
         sa.Index("ix_users_score", "score"),
@@ -228,3 +228,84 @@ def _rows(url: str, sql: str) -> list[tuple[object, ...]]:
             return [tuple(r) for r in conn.execute(sa.text(sql))]
     finally:
         engine.dispose()
+
+
+def test_the_new_operations_render_their_postgresql_sql_offline() -> None:
+    from sqlalchemy.dialects import postgresql
+
+    from dbshift.ops import (
+        AddCheckConstraint,
+        AddForeignKey,
+        AddUniqueConstraint,
+        CreateIndex,
+        CreateTable,
+        DropInvalidIndex,
+        ValidateConstraint,
+    )
+    from dbshift.ops.base import inverse
+    from dbshift.ops.context import OfflineContext
+    from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, Snapshot, Table, Unique
+
+    users = Table("users", columns=(Column("id", sa.Integer()), Column("email", sa.String(9))))
+    base = CreateTable(users).apply(Snapshot())
+    index = Index("uq_users_email", ("email",), unique=True)
+    operations = [
+        AddForeignKey("users", ForeignKey("fk_u", ("id",), "orgs", ("id",)), not_valid=True),
+        AddCheckConstraint("users", Check("ck_u", "id > 0"), not_valid=True),
+        ValidateConstraint("ck_u", "users"),
+        DropInvalidIndex("uq_users_email"),
+        CreateIndex("users", index, concurrently=True),
+        AddUniqueConstraint("users", Unique("uq_users_email", ("email",)), using_index=index.name),
+    ]
+    ctx = OfflineContext(postgresql.dialect(), base)
+    for op in operations:
+        ctx.run(op)
+    assert ctx.take() == [
+        "ALTER TABLE users ADD CONSTRAINT fk_u FOREIGN KEY(id) REFERENCES orgs (id) NOT VALID",
+        "ALTER TABLE users ADD CONSTRAINT ck_u CHECK (id > 0) NOT VALID",
+        "ALTER TABLE users VALIDATE CONSTRAINT ck_u",
+        "CREATE UNIQUE INDEX CONCURRENTLY uq_users_email ON users (email)",
+        "ALTER TABLE users ADD CONSTRAINT uq_users_email UNIQUE USING INDEX uq_users_email",
+    ]
+    after = base
+    for op in operations:
+        after = op.apply(after)
+    table = after.table("users")
+    assert table is not None
+    assert [u.name for u in table.uniques] == ["uq_users_email"] and not table.indexes
+    undone = after
+    for op in inverse(operations, base):
+        undone = op.apply(undone)
+    assert undone == base
+
+
+@pytest.mark.backends("postgresql")
+def test_cli_safe_flag_and_config_key(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.helpers import Project
+
+    project = Project(tmp_path, db_url, capsys)
+    (tmp_path / "safe_models.py").write_text(
+        "import sqlalchemy as sa\n"
+        "start = sa.MetaData()\n"
+        'sa.Table("t", start, sa.Column("id", sa.Integer, primary_key=True), sa.Column("x", sa.Integer))\n'
+        "indexed = sa.MetaData()\n"
+        't = sa.Table("t", indexed, sa.Column("id", sa.Integer, primary_key=True), sa.Column("x", sa.Integer))\n'
+        'sa.Index("ix_t_x", t.c.x)\n'
+    )
+    toml = tmp_path / "dbshift.toml"
+    settings = toml.read_text()
+    toml.write_text(settings + 'models = ["safe_models:start"]\n')
+    project.ok("make", "-m", "start")
+    project.ok("upgrade")
+    toml.write_text(settings + 'models = ["safe_models:indexed"]\n')
+    made = project.ok("make", "-m", "index x", "--safe")
+    assert "index_x_concurrently.py" in made.out
+    next(project.migrations.glob("*_index_x_concurrently.py")).unlink()
+    project.ok("rehash")
+    toml.write_text(settings + 'models = ["safe_models:indexed"]\nsafe = true\n')
+    made = project.ok("make", "-m", "index x")
+    assert "index_x_concurrently.py" in made.out
+    project.ok("upgrade")
+    assert "No changes" in project.ok("make", "-m", "again").out
