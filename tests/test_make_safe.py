@@ -51,7 +51,7 @@ EVOLUTIONS: dict[str, Callable[[], sa.MetaData]] = {
 class Chain:
     """A project on a PostgreSQL database with rows in `users`."""
 
-    def __init__(self, url: str, tmp_path: Path, start: sa.MetaData) -> None:
+    def __init__(self, url: str, tmp_path: Path, start: sa.MetaData, rows: int = 500) -> None:
         self.url = url
         self.folder = tmp_path / "migrations"
         self.folder.mkdir()
@@ -62,7 +62,8 @@ class Chain:
         self.execute(
             "INSERT INTO orgs (id) VALUES (1), (2)",
             "INSERT INTO users (id, org_id, email, name, score) "
-            "SELECT g, 1 + g % 2, 'u' || g || '@x.org', 'n' || g, g FROM generate_series(1, 500) g",
+            "SELECT g, 1 + g % 2, 'u' || g || '@x.org', 'n' || g, g "
+            f"FROM generate_series(1, {int(rows)}) g",
         )
         self.start_schema = schema_of(url)
 
@@ -152,7 +153,11 @@ def test_failed_concurrent_build_is_cleaned_up_on_the_next_run(
 
 @pytest.mark.backends("postgresql")
 def test_writer_is_never_blocked_while_the_safe_chain_runs(db_url: str, tmp_path: Path) -> None:
-    chain = Chain(db_url, tmp_path, models())
+    """Every migration session waits at most 2 s for a lock (set on the database); the
+    writer's worst insert must stay well under that."""
+    chain = Chain(db_url, tmp_path, models(), rows=50_000)
+    database = sa.make_url(db_url).database
+    chain.execute(f"ALTER DATABASE {database} SET lock_timeout = '2s'")
     target = models(
         sa.ForeignKey("orgs.id"),
         sa.CheckConstraint("score >= 0", name="score_positive"),
@@ -171,7 +176,7 @@ def test_writer_is_never_blocked_while_the_safe_chain_runs(db_url: str, tmp_path
             with engine.connect() as conn:
                 conn.execute(sa.text("SET lock_timeout = '10s'"))
                 conn.commit()
-                row = 1000
+                row = 100_000
                 while not stop.is_set():
                     row += 1
                     began = time.monotonic()
