@@ -314,3 +314,29 @@ def test_cli_safe_flag_and_config_key(
     assert "index_x_concurrently.py" in made.out
     project.ok("upgrade")
     assert "No changes" in project.ok("make", "-m", "again").out
+
+
+def test_a_not_null_check_validated_in_a_later_migration_makes_set_not_null_cheap() -> None:
+    from dbshift.linter import Target, lint_operations
+    from dbshift.linter.facts import facts_from_operation
+    from dbshift.linter.model import SchemaState
+    from dbshift.ops import CreateTable, ExecuteSQL
+    from dbshift.schema.snapshot import Column, Table
+
+    state = SchemaState()
+    for fact in facts_from_operation(
+        CreateTable(Table("users", columns=(Column("name", sa.Text()),)))
+    ):
+        state.apply(fact)
+    first = [ExecuteSQL("ALTER TABLE users ADD CONSTRAINT ck CHECK (name IS NOT NULL) NOT VALID")]
+    second = [
+        ExecuteSQL("ALTER TABLE users VALIDATE CONSTRAINT ck"),
+        ExecuteSQL("ALTER TABLE users ALTER COLUMN name SET NOT NULL"),
+    ]
+    target = Target("postgresql", (15,))
+    assert "DS306" in {f.code for f in lint_operations(second, target, before=state.copy())}
+    assert not {f.code for f in lint_operations(first, target, before=state)} & SAFE_RULES
+    for op in first:
+        for fact in facts_from_operation(op):
+            state.apply(fact)
+    assert not {f.code for f in lint_operations(second, target, before=state)} & SAFE_RULES
