@@ -27,7 +27,9 @@ from dbshift.runner import Listener, Runner, RunReport, integrity_problems
 if TYPE_CHECKING:
     from dbshift import autogen
     from dbshift.autogen.compare import RenameDecider
+    from dbshift.autogen.safe import Step
     from dbshift.linter import Finding, LintReport
+    from dbshift.linter.model import SchemaState
     from dbshift.ops import Operation
     from dbshift.schema.snapshot import Snapshot
 
@@ -650,18 +652,21 @@ def _at_least(severity: str, threshold: str) -> bool:
 @dataclasses.dataclass(frozen=True)
 class MakeResult:
     """What `make` found: the operations, where the current schema came from, and the
-    file written (None when there was nothing to do, or with `check=True`)."""
+    file written (None when there was nothing to do, or with `check=True`). With
+    `safe`, `paths` lists every migration of the chain written, `path` the last one."""
 
     path: Path | None
     operations: tuple[Operation, ...]
     source: str
     notes: tuple[str, ...] = ()
-    #: what `dbshift lint` says of the file written (docs/lint.md)
+    #: what `dbshift lint` says of the files written (docs/lint.md)
     findings: tuple[Finding, ...] = ()
+    paths: tuple[Path, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "path": str(self.path) if self.path else None,
+            "paths": [str(p) for p in self.paths],
             "source": self.source,
             "operations": [op.describe() for op in self.operations],
             "notes": list(self.notes),
@@ -678,12 +683,25 @@ def make(
     decide: RenameDecider | None = None,
     dev_url: str | None = None,
     check: bool = False,
+    safe: bool | None = None,
 ) -> Path | None:
     """Write the migration that brings the schema to what the models declare; return
-    its path, or None when the migrations already match the models."""
+    its path, or None when the migrations already match the models. `safe` (default:
+    the config's `safe`) writes PostgreSQL changes that do not block the application,
+    possibly as a chain of migrations; the path returned is the last one."""
     return make_report(
-        config, message, sql=sql, renames=renames, decide=decide, dev_url=dev_url, check=check
+        config,
+        message,
+        sql=sql,
+        renames=renames,
+        decide=decide,
+        dev_url=dev_url,
+        check=check,
+        safe=safe,
     ).path
+
+
+SAFE_ONLY_POSTGRESQL = "--safe changes nothing on {backend}: its rewrites are for PostgreSQL"
 
 
 def make_report(
@@ -695,13 +713,16 @@ def make_report(
     decide: RenameDecider | None = None,
     dev_url: str | None = None,
     check: bool = False,
+    safe: bool | None = None,
 ) -> MakeResult:
     """`make` with everything it found (the CLI shows it)."""
     from dbshift import autogen
-    from dbshift.ops.base import inverse
+    from dbshift.autogen.safe import Step, safe_steps
+    from dbshift.linter.engine import state_from_snapshot
 
     if not check and not message.strip():
         raise UsageError("a migration needs a message", hint='pass -m "what it does"')
+    safe = config.safe if safe is None else safe
     project = Project.read(config)
     if len(project.graph.heads) > 1:
         raise UsageError(
@@ -713,49 +734,101 @@ def make_report(
     target = autogen.models_snapshot(config, dialect)
     found = autogen.diff(source.snapshot, target, dialect, _decider(renames, decide))
     operations = found.operations
+    notes = found.notes
+    if safe and dialect.name != "postgresql":
+        notes = (*notes, SAFE_ONLY_POSTGRESQL.format(backend=_backend(dialect)))
     if not operations or check:
-        return MakeResult(None, operations, source.kind, found.notes)
-    undo = inverse(operations, source.snapshot)
+        return MakeResult(None, operations, source.kind, notes)
+    if safe and sql and dialect.name == "postgresql":
+        raise UsageError(
+            "--safe writes Python migrations on PostgreSQL",
+            hint="an invalid index left by a failed build can only be dropped online: "
+            "leave out --sql",
+        )
+    steps = (
+        safe_steps(operations, source.snapshot, dialect.name) if safe else [Step("", operations)]
+    )
+    backend = _backend(dialect)
+    lint_state = state_from_snapshot(source.snapshot, backend)
+    before = source.snapshot
+    parents = list(project.graph.heads)
+    taken = [s.id for s in project.scripts]
+    paths: list[Path] = []
+    findings: list[Finding] = []
+    for step in steps:
+        step_message = f"{message} {step.suffix}" if step.suffix else message
+        path, before = _write_step(config, step, step_message, parents, taken, before, sql, dialect)
+        project.write_sums()
+        findings += _lint_written(config, path, dialect, lint_state)
+        parents, paths = [path.stem], [*paths, path]
+        taken.append(path.stem)
+    return MakeResult(paths[-1], operations, source.kind, notes, tuple(findings), tuple(paths))
+
+
+def _backend(dialect: sa.engine.Dialect) -> str:
+    return "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
+
+
+def _write_step(
+    config: Config,
+    step: Step,
+    message: str,
+    parents: Sequence[str],
+    taken: Sequence[str],
+    before: Snapshot,
+    sql: bool,
+    dialect: sa.engine.Dialect,
+) -> tuple[Path, Snapshot]:
+    """Write one migration of `make`'s output; return it with the schema after it."""
+    from dbshift.ops.base import inverse
+
+    operations = step.operations
+    undo = inverse(operations, before)
+    after = before
+    for op in operations:
+        after = op.apply(after)
     if sql:
         content = render_sql(
             message,
-            project.graph.heads,
-            _offline_sql(operations, source.snapshot, dialect),
-            _offline_sql(undo, target, dialect),
+            parents,
+            _offline_sql(operations, before, dialect),
+            _offline_sql(undo, after, dialect),
         )
     else:
-        content = _render_python(message, project.graph.heads, operations, undo)
-    migration_id = new_id(message, (s.id for s in project.scripts))
+        content = _render_python(message, parents, operations, undo, step.transactional)
+    migration_id = new_id(message, taken)
     path = write_new(config.migrations_dir, migration_id, "sql" if sql else "python", content)
     _post_write(config, path)
-    project.write_sums()
-    findings = _lint_written(config, path, dialect, source.snapshot)
-    return MakeResult(path, operations, source.kind, found.notes, findings)
+    return path, after
 
 
 def _lint_written(
-    config: Config, path: Path, dialect: sa.engine.Dialect, before: Snapshot
+    config: Config, path: Path, dialect: sa.engine.Dialect, state: SchemaState
 ) -> tuple[Finding, ...]:
     """Lint the file `make` just wrote, as written (lines included), on the schema it
-    starts from, for the backend it was generated for."""
+    starts from (`state`, which then moves past it), for the backend it was generated
+    for."""
     from dbshift.linter import Settings, Target, lint_operations
-    from dbshift.linter.engine import state_from_snapshot
+    from dbshift.linter.facts import facts_from_operation
     from dbshift.migrations import loader
     from dbshift.migrations.scripts import read_script
 
-    backend = "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
+    backend = _backend(dialect)
     script = read_script(path)
     code = loader.load(script, dialect.name)
     findings = lint_operations(
         code.upgrade,
         Target(backend),
-        before=state_from_snapshot(before, backend),
+        before=state,
         transactional=script.transactional,
         migration=script.id,
         file=str(path),
         lines=code.op_lines,
         settings=Settings.from_config(config.lint),
     )
+    for op in code.upgrade:
+        for fact in facts_from_operation(op, backend):
+            state.apply(fact)
     return tuple(findings)
 
 
@@ -841,13 +914,24 @@ def _current_schema(
 
 
 def _render_python(
-    message: str, parents: Sequence[str], operations: Sequence[Operation], undo: Sequence[Operation]
+    message: str,
+    parents: Sequence[str],
+    operations: Sequence[Operation],
+    undo: Sequence[Operation],
+    transactional: bool = True,
 ) -> str:
     from dbshift.autogen.render import Renderer
 
     renderer = Renderer()
     up, down = renderer.body(operations), renderer.body(undo)
-    return render_python(message, parents, up, down, imports=renderer.import_lines())
+    return render_python(
+        message,
+        parents,
+        up,
+        down,
+        imports=renderer.import_lines(),
+        transactional=transactional,
+    )
 
 
 def _offline_sql(

@@ -23,7 +23,17 @@ CONFIG_FILE = "dbshift.toml"
 DEFAULT_LOCK_TIMEOUT = 60.0
 
 _KEYS = frozenset(
-    {"url", "migrations", "models", "table_prefix", "schema", "lock_timeout", "format", "lint"}
+    {
+        "url",
+        "migrations",
+        "models",
+        "table_prefix",
+        "schema",
+        "lock_timeout",
+        "format",
+        "lint",
+        "safe",
+    }
 )
 #: keys of the `[lint]` table (see docs/lint.md)
 LINT_KEYS = frozenset({"disable", "severity", "fail_on", "server_version", "dialect"})
@@ -48,6 +58,8 @@ class Config:
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
     #: a command run on each file `make` writes, e.g. "ruff format"
     format: str | None = None
+    #: `make` writes PostgreSQL changes the non-blocking way (docs/autogenerate.md)
+    safe: bool = False
     #: the `[lint]` table: disable, severity, fail_on, server_version, dialect
     lint: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
     env: str | None = None
@@ -199,6 +211,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "lock_timeout": ((int, float, str), "a number of seconds"),
     "format": ((str,), 'a string (a command, e.g. "ruff format")'),
     "lint": ((dict,), "a table ([lint])"),
+    "safe": ((bool,), "true or false"),
 }
 
 
@@ -206,7 +219,7 @@ def _check_types(values: Mapping[str, Any], source: Path | None) -> None:
     """Values read from a file have the types the keys take (TOML has more)."""
     for key, value in values.items():
         types, expected = _TYPES[key]
-        wrong = not isinstance(value, types) or isinstance(value, bool)
+        wrong = not isinstance(value, types) or (isinstance(value, bool) and bool not in types)
         if key == "models" and isinstance(value, list):
             wrong = not all(isinstance(item, str) for item in value)
         if wrong:

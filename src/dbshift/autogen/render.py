@@ -29,6 +29,7 @@ from dbshift.ops import (
     DropConstraint,
     DropEnum,
     DropIndex,
+    DropInvalidIndex,
     DropSequence,
     DropTable,
     Operation,
@@ -36,6 +37,7 @@ from dbshift.ops import (
     RenameTable,
     SetEnumValues,
     SetTableComment,
+    ValidateConstraint,
 )
 from dbshift.schema.snapshot import Check, Column, ForeignKey, PrimaryKey, Table, Unique
 
@@ -151,11 +153,24 @@ class Renderer:
             schema=_opt(op.schema),
             unique="True" if index.unique else None,
             **options,
+            postgresql_concurrently="True" if op.concurrently else None,
         )
 
     def drop_index(self, op: DropIndex) -> list[str]:
         return self._call(
-            "drop_index", _str(op.name), table_name=_opt(op.table), schema=_opt(op.schema)
+            "drop_index",
+            _str(op.name),
+            table_name=_opt(op.table),
+            schema=_opt(op.schema),
+            postgresql_concurrently="True" if op.concurrently else None,
+        )
+
+    def drop_invalid_index(self, op: DropInvalidIndex) -> list[str]:
+        return self._call("drop_invalid_index", _str(op.name), schema=_opt(op.schema))
+
+    def validate_constraint(self, op: ValidateConstraint) -> list[str]:
+        return self._call(
+            "validate_constraint", _str(op.name), _str(op.table), schema=_opt(op.schema)
         )
 
     def add_constraint(self, op: AddConstraint) -> list[str]:
@@ -175,13 +190,20 @@ class Renderer:
                 initially=_opt(c.initially),
                 source_schema=schema,
                 referent_schema=_opt(c.ref_schema),
+                postgresql_not_valid="True" if op.not_valid else None,
             )
         if isinstance(c, Unique):
             args = (_opt(c.name) or "None", table, _list(c.columns))
-            return self._call("create_unique_constraint", *args, schema=schema)
+            using = _opt(op.using_index)
+            return self._call(
+                "create_unique_constraint", *args, schema=schema, postgresql_using_index=using
+            )
         if isinstance(c, Check):
             args = (_opt(c.name) or "None", table, _str(c.sqltext))
-            return self._call("create_check_constraint", *args, schema=schema)
+            not_valid = "True" if op.not_valid else None
+            return self._call(
+                "create_check_constraint", *args, schema=schema, postgresql_not_valid=not_valid
+            )
         assert isinstance(c, PrimaryKey)
         args = (_opt(_pk_name(c)) or "None", table, _list(c.columns))
         return self._call("create_primary_key", *args, schema=schema)
@@ -394,6 +416,8 @@ _METHODS: tuple[tuple[type, Any], ...] = (
     (AlterColumn, Renderer.alter_column),
     (CreateIndex, Renderer.create_index),
     (DropIndex, Renderer.drop_index),
+    (DropInvalidIndex, Renderer.drop_invalid_index),
+    (ValidateConstraint, Renderer.validate_constraint),
     (AddConstraint, Renderer.add_constraint),
     (DropConstraint, Renderer.drop_constraint),
     (SetTableComment, Renderer.table_comment),

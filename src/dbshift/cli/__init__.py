@@ -369,6 +369,13 @@ def repair(state: State, applied: tuple[str, ...], rolled_back: tuple[str, ...])
     metavar="URL",
     help="A scratch database to upgrade and compare with when migrations run raw DDL.",
 )
+@click.option(
+    "--safe/--no-safe",
+    default=None,
+    help="PostgreSQL: write changes that do not block the application (concurrent "
+    "indexes, NOT VALID then VALIDATE), possibly as several migrations. Default: the "
+    "config's `safe`.",
+)
 @reporting
 @pass_state
 def make(
@@ -379,6 +386,7 @@ def make(
     no_input: bool,
     check: bool,
     dev_url: str | None,
+    safe: bool | None,
 ) -> None:
     """Write the migration that brings the schema to what the models declare."""
     reporter = state.reporter
@@ -392,6 +400,7 @@ def make(
         decide=_ask_rename if ask else None,
         dev_url=dev_url,
         check=check,
+        safe=safe,
     )
     reporter.made(result)
     if check and result.operations:

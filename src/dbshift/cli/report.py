@@ -78,7 +78,8 @@ class Reporter:
             self.line(f"No changes (compared with the {result.source})")
             return
         if result.path is not None:
-            self.line(f"created {result.path} (compared with the {result.source})")
+            for path in result.paths or (result.path,):
+                self.line(f"created {path} (compared with the {result.source})")
         else:
             self.line(f"{len(result.operations)} change(s) (compared with the {result.source})")
         for op in result.operations:

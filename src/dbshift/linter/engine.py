@@ -116,8 +116,6 @@ def check(migration: MigrationFacts, target: Target, before: SchemaState) -> lis
                     findings.append(_finding(rule, migration, line, message, target, lock))
         if fact.kind == "create_table" and fact.key:
             created.add(fact.key)
-        if fact.kind == "validate_constraint":
-            _validated(state, earlier, fact)
         state.apply(fact)
         earlier.append(fact)
     for rule in rules:
@@ -125,13 +123,6 @@ def check(migration: MigrationFacts, target: Target, before: SchemaState) -> lis
             for line, message in rule.check_migration(migration, target):
                 findings.append(_finding(rule, migration, line, message, target))
     return findings
-
-
-def _validated(state: SchemaState, earlier: list[Fact], fact: Fact) -> None:
-    """VALIDATE CONSTRAINT of a NOT VALID `CHECK (col IS NOT NULL)`: SET NOT NULL is cheap."""
-    for added in earlier:
-        if added.kind == "add_check" and added.name == fact.name and added.key:
-            state.apply(dataclasses.replace(added, not_valid=False))
 
 
 def _finding(

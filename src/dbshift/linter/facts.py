@@ -30,6 +30,7 @@ from dbshift.ops import (
     DropConstraint,
     DropEnum,
     DropIndex,
+    DropInvalidIndex,
     DropTable,
     ExecuteSQL,
     Operation,
@@ -37,6 +38,7 @@ from dbshift.ops import (
     RenameTable,
     RunPython,
     SetEnumValues,
+    ValidateConstraint,
 )
 from dbshift.schema.snapshot import Column
 
@@ -293,14 +295,34 @@ def facts_from_operation(op: Operation, dialect: str = "postgresql") -> list[Fac
                 op.schema,
                 name=op.constraint.name,
                 on_columns=getattr(op.constraint, "columns", ()),
+                not_valid=op.not_valid,
             )
         ]
     if isinstance(op, AddCheckConstraint):
         text = getattr(op.constraint, "sqltext", None)
-        return [Fact("add_check", op.table, op.schema, name=op.constraint.name, condition=text)]
+        name = op.constraint.name
+        return [
+            Fact(
+                "add_check", op.table, op.schema, name=name, condition=text, not_valid=op.not_valid
+            )
+        ]
     if isinstance(op, AddUniqueConstraint):
         cols = getattr(op.constraint, "columns", ())
-        return [Fact("add_unique", op.table, op.schema, name=op.constraint.name, on_columns=cols)]
+        using = op.using_index is not None
+        return [
+            Fact(
+                "add_unique",
+                op.table,
+                op.schema,
+                name=op.constraint.name,
+                on_columns=cols,
+                using_index=using,
+            )
+        ]
+    if isinstance(op, ValidateConstraint):
+        return [Fact("validate_constraint", op.table, op.schema, name=op.name)]
+    if isinstance(op, DropInvalidIndex):
+        return [Fact("drop_index", schema=op.schema, name=op.name, concurrently=True)]
     if isinstance(op, AddPrimaryKey):
         cols = getattr(op.constraint, "columns", ())
         return [

@@ -61,6 +61,9 @@ class SchemaState:
     enums: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     #: (table key, column) pairs with a validated `CHECK (col IS NOT NULL)`
     not_null_checks: set[tuple[str, str]] = dataclasses.field(default_factory=set)
+    #: `CHECK (col IS NOT NULL) NOT VALID` not validated yet: (table key, name) -> column.
+    #: A later migration's `VALIDATE CONSTRAINT` moves it to `not_null_checks`.
+    pending_checks: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
 
     def column(self, fact: Fact) -> ColumnFact | None:
         key = fact.key
@@ -73,6 +76,7 @@ class SchemaState:
             {k: dict(v) for k, v in self.tables.items()},
             dict(self.enums),
             set(self.not_null_checks),
+            dict(self.pending_checks),
         )
 
     def apply(self, fact: Fact) -> None:
@@ -102,21 +106,30 @@ class SchemaState:
                 assert fact.column is not None
                 nullable = fact.kind == "drop_not_null"
                 columns[fact.column] = dataclasses.replace(columns[fact.column], nullable=nullable)
-        if fact.kind == "add_check" and key and not fact.not_valid:
-            self._note_not_null_check(key, fact.condition)
+        if fact.kind == "add_check" and key:
+            column = _not_null_column(fact.condition)
+            if column is not None and not fact.not_valid:
+                self.not_null_checks.add((key, column))
+            elif column is not None and fact.name:
+                self.pending_checks[(key, fact.name)] = column
+        if fact.kind == "validate_constraint" and key and fact.name:
+            validated = self.pending_checks.pop((key, fact.name), None)
+            if validated is not None:
+                self.not_null_checks.add((key, validated))
         if fact.kind in ("create_enum", "set_enum_values") and fact.name:
             self.enums[fact.name] = fact.values
         elif fact.kind == "drop_enum" and fact.name:
             self.enums.pop(fact.name, None)
 
-    def _note_not_null_check(self, key: str, condition: str | None) -> None:
-        import re
 
-        match = re.fullmatch(
-            r"\(?\s*\"?(\w+)\"?\s+IS\s+NOT\s+NULL\s*\)?", condition or "", re.IGNORECASE
-        )
-        if match:
-            self.not_null_checks.add((key, match.group(1)))
+def _not_null_column(condition: str | None) -> str | None:
+    """The column of a `col IS NOT NULL` condition, else None."""
+    import re
+
+    match = re.fullmatch(
+        r"\(?\s*\"?(\w+)\"?\s+IS\s+NOT\s+NULL\s*\)?", condition or "", re.IGNORECASE
+    )
+    return match.group(1) if match else None
 
 
 @dataclasses.dataclass(frozen=True)

@@ -10,7 +10,7 @@ from dbshift.errors import ConfigError, UsageError
 PYTHON_TEMPLATE = '''"""{message}"""
 
 parents = [{parents}]
-
+{header}
 {imports}
 
 
@@ -52,8 +52,11 @@ def render_python(
     upgrade: str = "    pass",
     downgrade: str | None = None,
     imports: Sequence[str] = ("import sqlalchemy as sa",),
+    *,
+    transactional: bool = True,
 ) -> str:
-    """A Python migration. `downgrade=None` leaves it out, so dbshift derives it."""
+    """A Python migration. `downgrade=None` leaves it out, so dbshift derives it;
+    `transactional=False` marks it to run outside a transaction (`CONCURRENTLY`)."""
     quoted = ", ".join(f'"{p}"' for p in parents)
     text = _one_line(message).replace("\\", "\\\\").replace('"', '\\"')
     if downgrade is None:
@@ -63,6 +66,7 @@ def render_python(
         parents=quoted,
         upgrade=upgrade,
         downgrade=downgrade,
+        header="" if transactional else "transactional = False\n",
         imports="\n".join(imports),
     )
 

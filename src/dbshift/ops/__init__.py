@@ -11,6 +11,8 @@ from dbshift.ops.constraints import (
     CreateIndex,
     DropConstraint,
     DropIndex,
+    DropInvalidIndex,
+    ValidateConstraint,
     add_constraint,
 )
 from dbshift.ops.raw import BulkInsert, ExecuteSQL, RunPython
@@ -42,6 +44,7 @@ __all__ = [
     "DropConstraint",
     "DropEnum",
     "DropIndex",
+    "DropInvalidIndex",
     "DropSequence",
     "DropTable",
     "ExecuteSQL",
@@ -52,5 +55,6 @@ __all__ = [
     "RunPython",
     "SetEnumValues",
     "SetTableComment",
+    "ValidateConstraint",
     "add_constraint",
 ]

@@ -9,7 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dbshift.dialects import dialect_for
-from dbshift.dialects.base import stub_table
+from dbshift.dialects.base import qualified, quote, sa_constraint, stub_table
 from dbshift.errors import MigrationError
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.schema.snapshot import (
@@ -154,16 +154,31 @@ class DropIndex(Operation):
 
 @dataclasses.dataclass(frozen=True)
 class AddConstraint(Operation):
+    """Add a constraint. Two PostgreSQL options are about the statement, not the
+    constraint, so they stay out of the snapshot (like `CreateIndex.concurrently`):
+    `not_valid` (foreign keys and checks: existing rows are checked later, by
+    `ValidateConstraint`) and `using_index` (unique constraints: adopt a unique index
+    built beforehand, typically `CONCURRENTLY`). Other backends ignore both."""
+
     table: str
     constraint: Constraint
     schema: str | None = None
+    not_valid: bool = False
+    using_index: str | None = None
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        return snapshot.update_table(
-            self.table, self.schema, lambda t: with_constraint(t, self.constraint)
-        )
+        return snapshot.update_table(self.table, self.schema, self._change)
+
+    def _change(self, table: Table) -> Table:
+        if self.using_index is not None:
+            kept = tuple(i for i in table.indexes if i.name != self.using_index)
+            table = table.replace(indexes=kept)
+        return with_constraint(table, self.constraint)
 
     def execute(self, ctx: ExecutionContext) -> None:
+        if ctx.dialect.name == "postgresql" and (self.not_valid or self.using_index):
+            ctx.emit(self._postgresql_sql(ctx))
+            return
         dialect_for(ctx.dialect).add_constraint(
             ctx,
             self.table,
@@ -172,6 +187,15 @@ class AddConstraint(Operation):
             lambda t: with_constraint(t, self.constraint),
         )
 
+    def _postgresql_sql(self, ctx: ExecutionContext) -> str:
+        quote = ctx.dialect.identifier_preparer.quote
+        if self.using_index is not None:
+            where = qualified(ctx.dialect, self.table, self.schema)
+            name = f"CONSTRAINT {quote(self.constraint.name)} " if self.constraint.name else ""
+            return f"ALTER TABLE {where} ADD {name}UNIQUE USING INDEX {quote(self.using_index)}"
+        statement = sa.schema.AddConstraint(sa_constraint(self.table, self.schema, self.constraint))
+        return f"{statement.compile(dialect=ctx.dialect)} NOT VALID"
+
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
         kind = next(k for k, v in KINDS.items() if isinstance(self.constraint, v))
         if self.constraint.name is None and kind != "primary":
@@ -179,7 +203,16 @@ class AddConstraint(Operation):
                 f"{self.describe()}: the constraint has no name, so it cannot be dropped",
                 hint="give the constraint a name",
             )
-        return [DropConstraint(self.constraint.name or "", self.table, kind, self.schema)]
+        undo: list[Operation] = [
+            DropConstraint(self.constraint.name or "", self.table, kind, self.schema)
+        ]
+        table = before.table(self.table, self.schema)
+        adopted = next(
+            (i for i in (table.indexes if table else ()) if i.name == self.using_index), None
+        )
+        if adopted is not None:  # dropping the constraint dropped the index it adopted
+            undo.append(CreateIndex(self.table, adopted, self.schema))
+        return undo
 
     def describe(self) -> str:
         name = f" {quoted(self.constraint.name)}" if self.constraint.name else ""
@@ -275,6 +308,74 @@ class DropConstraint(Operation):
 
     def describe(self) -> str:
         return f"drop constraint {quoted(self.name)} from {quoted(self.schema, self.table)}"
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidateConstraint(Operation):
+    """PostgreSQL's `VALIDATE CONSTRAINT`: check the rows of a constraint added
+    `NOT VALID`, under a lock that lets reads and writes go on. Validity is not part of
+    the snapshot, so this changes nothing there and undoing it is nothing; other
+    backends have nothing to validate."""
+
+    name: str
+    table: str
+    schema: str | None = None
+
+    def apply(self, snapshot: Snapshot) -> Snapshot:
+        return snapshot
+
+    def execute(self, ctx: ExecutionContext) -> None:
+        if ctx.dialect.name != "postgresql":
+            return
+        where = qualified(ctx.dialect, self.table, self.schema)
+        ctx.emit(f"ALTER TABLE {where} VALIDATE CONSTRAINT {quote(ctx.dialect, self.name)}")
+
+    def reverse(self, before: Snapshot) -> Sequence[Operation]:
+        return []
+
+    def describe(self) -> str:
+        return f"validate constraint {quoted(self.name)} on {quoted(self.schema, self.table)}"
+
+
+@dataclasses.dataclass(frozen=True)
+class DropInvalidIndex(Operation):
+    """Drop the index `name` only if PostgreSQL marks it invalid: what a failed
+    `CREATE INDEX CONCURRENTLY` leaves behind, which would make a new attempt fail with
+    "already exists". An invalid index is not part of any schema the migrations
+    describe, so this changes nothing in the snapshot. It needs the live catalog:
+    offline SQL and other backends get nothing."""
+
+    name: str
+    schema: str | None = None
+
+    def apply(self, snapshot: Snapshot) -> Snapshot:
+        return snapshot
+
+    def execute(self, ctx: ExecutionContext) -> None:
+        connection = ctx.connection
+        if ctx.dialect.name != "postgresql" or connection is None:
+            return
+        invalid = connection.execute(
+            sa.text(
+                "SELECT NOT i.indisvalid FROM pg_index i "
+                "JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE c.relname = :name AND n.nspname = coalesce(:schema, current_schema())"
+            ),
+            {"name": self.name, "schema": self.schema or ctx.default_schema},
+        ).scalar()
+        if invalid:
+            DropIndex(self.name, None, self.schema or ctx.default_schema, True, True).execute(ctx)
+
+    @property
+    def transactional(self) -> bool:
+        return False
+
+    def reverse(self, before: Snapshot) -> Sequence[Operation]:
+        return []
+
+    def describe(self) -> str:
+        return f"drop index {quoted(self.schema, self.name)} if a failed build left it invalid"
 
 
 def _placeholder(kind: str, name: str) -> Constraint:

@@ -27,6 +27,8 @@ from dbshift.ops.constraints import (
     CreateIndex,
     DropConstraint,
     DropIndex,
+    DropInvalidIndex,
+    ValidateConstraint,
 )
 from dbshift.ops.raw import BulkInsert, ExecuteSQL, RunPython
 from dbshift.ops.tables import CreateTable, DropTable, RenameTable, SetTableComment
@@ -252,7 +254,8 @@ class Op:
             deferrable,
             initially,
         )
-        self._add(AddForeignKey(source_table, fk, source_schema))
+        not_valid = bool(dialect_kw.get("postgresql_not_valid", False))
+        self._add(AddForeignKey(source_table, fk, source_schema, not_valid))
 
     def create_unique_constraint(
         self,
@@ -262,7 +265,11 @@ class Op:
         schema: str | None = None,
         **kw: Any,
     ) -> None:
-        self._add(AddUniqueConstraint(table_name, Unique(constraint_name, tuple(columns)), schema))
+        """`postgresql_using_index="ix"` adopts the unique index `ix` (built beforehand,
+        e.g. concurrently) instead of building one under lock."""
+        unique = Unique(constraint_name, tuple(columns))
+        using = kw.get("postgresql_using_index")
+        self._add(AddUniqueConstraint(table_name, unique, schema, using_index=using))
 
     def create_check_constraint(
         self,
@@ -273,7 +280,19 @@ class Op:
         **kw: Any,
     ) -> None:
         text = condition if isinstance(condition, str) else clause_sql(condition, self.dialect)
-        self._add(AddCheckConstraint(table_name, Check(constraint_name, text), schema))
+        not_valid = bool(kw.get("postgresql_not_valid", False))
+        self._add(AddCheckConstraint(table_name, Check(constraint_name, text), schema, not_valid))
+
+    def validate_constraint(
+        self, constraint_name: str, table_name: str, schema: str | None = None
+    ) -> None:
+        """PostgreSQL's `VALIDATE CONSTRAINT` of a constraint added `postgresql_not_valid`."""
+        self._add(ValidateConstraint(constraint_name, table_name, schema))
+
+    def drop_invalid_index(self, index_name: str, schema: str | None = None) -> None:
+        """Drop `index_name` concurrently if a failed concurrent build left it invalid
+        (PostgreSQL); the migration must be `transactional = False`."""
+        self._add(DropInvalidIndex(index_name, schema))
 
     def create_primary_key(
         self,
