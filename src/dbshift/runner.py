@@ -3,7 +3,8 @@
 Each migration runs in its own transaction together with its history row. On a backend
 without transactional DDL (MySQL/MariaDB), or for a migration marked
 `transactional = False`, statements run in autocommit mode and the runner records each
-completed statement, so a failure part-way is reported honestly.
+completed statement, so a failure part-way is reported honestly. A statement waits for
+a table lock only briefly; when it gives up, the migration is retried (see `retry`).
 """
 
 from __future__ import annotations
@@ -35,11 +36,12 @@ from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
 
 if TYPE_CHECKING:
-    from dbshift.dialects.base import DialectRules
+    from dbshift.dialects.base import DialectRules, Timeouts
     from dbshift.lease import Heartbeat
     from dbshift.migrations.loader import MigrationCode
     from dbshift.ops import Operation
     from dbshift.ops.context import Journal
+    from dbshift.retry import BlockerWatch
     from dbshift.schema.snapshot import Snapshot
 
 # Listing, status and history never execute operations: the modules that do are
@@ -120,6 +122,26 @@ class Listener(Protocol):
     def step_started(self, step: Step, index: int, total: int) -> None: ...
 
     def step_finished(self, result: StepResult) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Retry:
+    """A migration is about to be tried again after its statement's lock wait timed out.
+    A listener with a `step_retrying(retry)` method is told (it is optional)."""
+
+    step: Step
+    attempt: int  # the attempt about to start (2 is the first retry)
+    attempts: int  # the most there will be
+    delay: float  # seconds before it starts
+    #: what the statement waited for, when the database told (retries are watched)
+    blocker: str | None = None
+
+    def describe(self) -> str:
+        text = (
+            f"retrying {self.step.id} (lock timeout, attempt {self.attempt} of "
+            f"{self.attempts}, in {self.delay:.1f} s)"
+        )
+        return text + (f": waited for {self.blocker}" if self.blocker else "")
 
 
 class _Silent:
@@ -389,7 +411,11 @@ class Runner:
         for index, step in enumerate(steps):
             self.listener.step_started(step, index, len(steps))
             ops = operations[step.id]
-            result = self._attempt(functools.partial(self._run_step, step, ops, in_transaction))
+            run = functools.partial(self._run_step, step, ops, in_transaction)
+            if in_transaction:  # one step cannot be retried inside the run's transaction
+                result = self._attempt(run)
+            else:
+                result = self._retrying(step, functools.partial(self._attempt, run))
             results.append(result)
             self.listener.step_finished(result)
         return results
@@ -420,6 +446,109 @@ class Runner:
             held.take_lease(step.id)
         return row
 
+    def _retrying(self, step: Step, run: Callable[[], StepResult]) -> StepResult:
+        """`run()`, tried again after a growing pause while a statement's lock wait
+        times out, at most `lock_retries` times. Each retry is logged (a `retry` event)
+        and told to the listener; after the last, the error says what it waited for."""
+        from dbshift.retry import BlockerWatch, backoff, lock_timed_out
+
+        attempts = self.config.lock_retries + 1
+        blocker: str | None = None
+        for attempt in range(1, attempts + 1):
+            watch = self._blocker_watch(step, BlockerWatch) if attempt > 1 else None
+            try:
+                with watch or contextlib.nullcontext():
+                    return run()
+            except MigrationError as error:
+                if not lock_timed_out(error, self.dialect):
+                    raise
+                blocker = (watch.found if watch else None) or blocker
+                if attempt == attempts:
+                    raise self._gave_up(step, error, attempts, blocker) from error
+                retry = Retry(
+                    step,
+                    attempt + 1,
+                    attempts,
+                    backoff(attempt, self.config.lock_retry_delay),
+                    blocker,
+                )
+                self._log_retry(retry, error)
+                if self._exclusive:  # the history read at locking is the step's no more
+                    self._rows.pop(step.id, None)
+                    row = self.history.row(self.conn, step.id)
+                    self.conn.commit()
+                    if row is not None:
+                        self._rows[step.id] = row
+                told = getattr(self.listener, "step_retrying", None)
+                if callable(told):
+                    told(retry)
+                time.sleep(retry.delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _timeouts(self, step: Step) -> Timeouts:
+        """The step's own header settings, else the configuration's."""
+        from dbshift.dialects.base import Timeouts
+
+        script, config = step.script, self.config
+        lock = script.lock_timeout
+        statement = script.statement_timeout
+        return Timeouts(
+            lock=config.migration_lock_timeout if lock is None else lock,
+            statement=config.statement_timeout if statement is None else statement,
+        )
+
+    def _blocker_watch(self, step: Step, watch: type[BlockerWatch]) -> BlockerWatch | None:
+        """On a retry: a watch that asks, from a second connection, what the step's
+        statement waits for, shortly before its lock wait would time out."""
+        from dbshift import database
+
+        dialect, lock = self.dialect, self._timeouts(step).lock
+        if dialect.session_query is None or lock <= 0:
+            return None
+        session = str(self.conn.execute(sa.text(dialect.session_query)).scalar())
+        self.conn.commit()
+        config = self.config
+        return watch(
+            lambda: database.run(config, lambda c: dialect.blocker(c, session)), lock * 0.7
+        )
+
+    def _log_retry(self, retry: Retry, error: MigrationError) -> None:
+        """The `retry` event, in a transaction of its own (the log is append-only)."""
+        step = retry.step
+        detail = retry.describe().split(" (", 1)[1].rstrip(")")
+        with contextlib.suppress(exc.DBAPIError):
+            if self.conn.in_transaction():
+                self.conn.rollback()
+            with self.conn.begin():
+                self.conn.execute(
+                    self.history.log_event(
+                        "retry", step.id, step.script.checksum, f"{detail}; {error.message}"[:500]
+                    )
+                )
+
+    def _gave_up(
+        self, step: Step, error: MigrationError, attempts: int, blocker: str | None
+    ) -> MigrationError:
+        lock = self._timeouts(step).lock
+        waited = f" for {blocker}" if blocker else " for a table lock"
+        partial = not (step.script.transactional and self.dialect.transactional_ddl)
+        state = (
+            "the statements before it stay committed and recorded"
+            if partial
+            else "the migration was rolled back"
+        )
+        return MigrationError(
+            self.config.redact(
+                f"{step.script.name}: gave up after {attempts} attempt(s), each waiting "
+                f"{lock:g} s{waited} (at `{_short(error.statement or '')}`); {state}"
+            ),
+            migration=step.id,
+            statement=error.statement,
+            hint="find what holds the lock (a long transaction, often `idle in transaction`), "
+            "let it finish or end it, and run `dbshift upgrade` again; or raise "
+            "lock_retries or migration_lock_timeout (a file's `lock_timeout`)",
+        )
+
     def _attempt(self, step: Callable[[], StepResult]) -> StepResult:
         if self._held is None:
             with busy_as_lock_timeout(self.config.lock_timeout):
@@ -442,6 +571,7 @@ class Runner:
         row = self._recorded(step)
         if self._already_done(step, row):
             return StepResult(step.id, step.direction, "skipped")
+        self.dialect.set_timeouts(self.conn, self._timeouts(step), local=True)
         started = time.perf_counter()
         count = self._emit(step, ops, on_statement=None)
         duration = int((time.perf_counter() - started) * 1000)
@@ -470,6 +600,7 @@ class Runner:
         default_level = self.conn.default_isolation_level
         if autocommit:
             self.conn.execution_options(isolation_level="AUTOCOMMIT")
+        restore = self.dialect.set_timeouts(self.conn, self._timeouts(step), local=False)
         started = time.perf_counter()
         try:
             if journal is not None and row is None:
@@ -494,6 +625,10 @@ class Runner:
             self._stopped(step, journal, error)
             raise
         finally:
+            with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
+                restore()
+                if self.conn.in_transaction():
+                    self.conn.commit()
             if autocommit:
                 with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
                     self.conn.execution_options(isolation_level=default_level)
@@ -579,7 +714,7 @@ class Runner:
         lines = (code.up_lines if step.direction == "up" else code.down_lines) if code else ()
         where = step.script.name + (f":{lines[index]}" if index < len(lines) else "")
         statement = " ".join(str(error.statement or "").split())
-        shown = statement if len(statement) <= 120 else statement[:117] + "..."
+        shown = _short(statement)
         verb = "upgrade" if step.direction == "up" else "downgrade"
         in_transaction = self.dialect.transactional_ddl and step.script.transactional
         lost = _connection_lost(error)
@@ -681,6 +816,12 @@ def busy_as_lock_timeout(timeout: float) -> Iterator[None]:
             f"the database is locked by another writer; gave up after {timeout:g} s",
             hint="wait for the other run to finish, or raise --lock-timeout",
         ) from None
+
+
+def _short(statement: str, width: int = 120) -> str:
+    """A statement on one line, cut to `width` characters."""
+    text = " ".join(statement.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _done(step: Step) -> str:

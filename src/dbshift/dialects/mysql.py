@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy import exc
 
 from dbshift.dialects.base import (
     ColumnChange,
     Constraint,
     DialectRules,
+    Restore,
     TableChange,
+    Timeouts,
     column_spec,
     is_drop,
     qualified,
@@ -28,16 +33,71 @@ if TYPE_CHECKING:
 _EXISTS = frozenset({1050, 1060, 1061, 1826})
 #: unknown table, can't DROP (column or key gone)
 _GONE = frozenset({1051, 1091})
+#: ER_LOCK_WAIT_TIMEOUT: a metadata lock (lock_wait_timeout) or a row lock
+_LOCK_WAIT_TIMEOUT = 1205
+#: the largest lock_wait_timeout (a year): "no limit"
+_FOREVER = 31536000
+#: which process holds a metadata lock on the table `:id` waits for (MariaDB's
+#: metadata_lock_info plugin, when it is installed)
+_BLOCKER = sa.text(
+    "SELECT m.table_schema, m.table_name, m.thread_id, p.user, p.host, p.command, p.info "
+    "FROM information_schema.metadata_lock_info m "
+    "JOIN information_schema.processlist w ON w.id = :id "
+    "JOIN information_schema.processlist p ON p.id = m.thread_id "
+    "WHERE m.thread_id <> :id AND w.info LIKE CONCAT('%', m.table_name, '%') "
+    "AND m.table_name <> '' ORDER BY m.thread_id LIMIT 1"
+)
+
+
+def _code(error: BaseException) -> int | None:
+    args = getattr(error, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
 
 
 class MySQLRules(DialectRules):
     name = "mysql"
     transactional_ddl = False
+    session_query = "SELECT CONNECTION_ID()"
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
-        args = getattr(error, "args", ())
-        code = args[0] if args and isinstance(args[0], int) else None
+        code = _code(error)
         return code in _EXISTS or (code in _GONE and is_drop(sql))
+
+    def lock_timed_out(self, error: BaseException) -> bool:
+        return _code(error) == _LOCK_WAIT_TIMEOUT
+
+    def set_timeouts(self, conn: sa.Connection, timeouts: Timeouts, *, local: bool) -> Restore:
+        """`SET SESSION lock_wait_timeout` (whole seconds, for metadata locks: what an
+        ALTER waits for while the application's queries queue behind it), and on MariaDB
+        `max_statement_time`; the session's values come back afterwards. MySQL's own
+        `max_execution_time` limits SELECTs only, so there `statement_timeout` is unused."""
+        lock = math.ceil(timeouts.lock) if timeouts.lock > 0 else _FOREVER
+        names = ["lock_wait_timeout"]
+        values: list[float] = [lock]
+        if timeouts.statement is not None and conn.dialect.name == "mariadb":
+            names.append("max_statement_time")
+            values.append(timeouts.statement)
+        before = conn.execute(sa.text("SELECT " + ", ".join(f"@@SESSION.{n}" for n in names))).one()
+
+        def assign(settings: Sequence[float]) -> None:
+            pairs = ", ".join(f"SESSION {n} = :{n}" for n in names)
+            conn.execute(sa.text("SET " + pairs), dict(zip(names, settings, strict=True)))
+
+        assign(values)
+        return lambda: assign(tuple(before))
+
+    def blocker(self, conn: sa.Connection, session: str) -> str | None:
+        try:
+            row = conn.execute(_BLOCKER, {"id": int(session)}).first()
+        except exc.DBAPIError:  # the metadata_lock_info plugin is not installed
+            return None
+        if row is None:
+            return None
+        schema, table, thread, user, host, command, info = row
+        query = " ".join(str(info or "").split())
+        doing = f"running `{query[:57]}`" if query else str(command).lower()
+        who = f"connection {thread} ({user}@{host}, {doing})"
+        return f"a metadata lock on {schema}.{table} held by {who}"
 
     def alter_column(
         self,
