@@ -136,11 +136,12 @@ class Retry:
     #: what the statement waited for, when the database told (retries are watched)
     blocker: str | None = None
 
+    @property
+    def reason(self) -> str:
+        return f"lock timeout, attempt {self.attempt} of {self.attempts}, in {self.delay:.1f} s"
+
     def describe(self) -> str:
-        text = (
-            f"retrying {self.step.id} (lock timeout, attempt {self.attempt} of "
-            f"{self.attempts}, in {self.delay:.1f} s)"
-        )
+        text = f"retrying {self.step.id} ({self.reason})"
         return text + (f": waited for {self.blocker}" if self.blocker else "")
 
 
@@ -473,12 +474,7 @@ class Runner:
                     blocker,
                 )
                 self._log_retry(retry, error)
-                if self._exclusive:  # the history read at locking is the step's no more
-                    self._rows.pop(step.id, None)
-                    row = self.history.row(self.conn, step.id)
-                    self.conn.commit()
-                    if row is not None:
-                        self._rows[step.id] = row
+                self._reread(step)
                 told = getattr(self.listener, "step_retrying", None)
                 if callable(told):
                     told(retry)
@@ -512,18 +508,27 @@ class Runner:
             lambda: database.run(config, lambda c: dialect.blocker(c, session)), lock * 0.7
         )
 
+    def _reread(self, step: Step) -> None:
+        """Under an exclusive lock (MySQL) `_recorded` answers from the history read at
+        locking; a failed attempt changed the step's row (its completed statements)."""
+        if not self._exclusive:
+            return
+        self._rows.pop(step.id, None)
+        row = self.history.row(self.conn, step.id)
+        self.conn.commit()
+        if row is not None:
+            self._rows[step.id] = row
+
     def _log_retry(self, retry: Retry, error: MigrationError) -> None:
         """The `retry` event, in a transaction of its own (the log is append-only)."""
         step = retry.step
-        detail = retry.describe().split(" (", 1)[1].rstrip(")")
+        detail = f"{retry.reason}; {error.message}"[:1000]
         with contextlib.suppress(exc.DBAPIError):
             if self.conn.in_transaction():
                 self.conn.rollback()
             with self.conn.begin():
                 self.conn.execute(
-                    self.history.log_event(
-                        "retry", step.id, step.script.checksum, f"{detail}; {error.message}"[:500]
-                    )
+                    self.history.log_event("retry", step.id, step.script.checksum, detail)
                 )
 
     def _gave_up(
@@ -545,7 +550,7 @@ class Runner:
             migration=step.id,
             statement=error.statement,
             hint="find what holds the lock (a long transaction, often `idle in transaction`), "
-            "let it finish or end it, and run `dbshift upgrade` again; or raise "
+            "let it finish or end it, and run the command again; or raise "
             "lock_retries or migration_lock_timeout (a file's `lock_timeout`)",
         )
 
