@@ -300,3 +300,22 @@ def test_backoff_doubles_with_jitter_up_to_the_cap() -> None:
         delays = [backoff(attempt, 0.5) for _ in range(50)]
         assert all(full / 2 <= d <= full for d in delays)
         assert len(set(delays)) > 1
+
+
+@SERVERS
+def test_session_settings_come_back_after_a_migration_outside_a_transaction(
+    backend: str, engine: sa.Engine
+) -> None:
+    from dbshift.dialects import dialect_for
+    from dbshift.dialects.base import Timeouts
+
+    show = {
+        "postgresql": "SELECT current_setting('lock_timeout')",
+        "mysql": "SELECT @@SESSION.lock_wait_timeout",
+    }[backend]
+    with engine.connect() as conn:
+        before = conn.execute(sa.text(show)).scalar()
+        restore = dialect_for(conn.dialect).set_timeouts(conn, Timeouts(2.0, 5.0), local=False)
+        assert conn.execute(sa.text(show)).scalar() in ("2s", 2)
+        restore()
+        assert conn.execute(sa.text(show)).scalar() == before

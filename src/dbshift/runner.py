@@ -606,6 +606,7 @@ class Runner:
         if autocommit:
             self.conn.execution_options(isolation_level="AUTOCOMMIT")
         restore = self.dialect.set_timeouts(self.conn, self._timeouts(step), local=False)
+        succeeded = False
         started = time.perf_counter()
         try:
             if journal is not None and row is None:
@@ -613,6 +614,7 @@ class Runner:
                 self.conn.commit()
             count = self._emit(step, ops, on_statement=None, journal=journal)
             self.conn.commit()
+            succeeded = True
         except MigrationError as error:
             self._stopped(step, journal, error)
             if journal is not None and journal.in_doubt:
@@ -630,15 +632,17 @@ class Runner:
             self._stopped(step, journal, error)
             raise
         finally:
-            with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
-                restore()
-                if self.conn.in_transaction():
-                    self.conn.commit()
+            if not succeeded:  # else restored with the history row, saving a commit
+                with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
+                    restore()
+                    if self.conn.in_transaction():
+                        self.conn.commit()
             if autocommit:
                 with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
                     self.conn.execution_options(isolation_level=default_level)
         duration = int((time.perf_counter() - started) * 1000)
         with self.conn.begin():
+            restore()
             self._record(
                 step,
                 duration,

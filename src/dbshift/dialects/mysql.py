@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -72,19 +71,18 @@ class MySQLRules(DialectRules):
         `max_statement_time`; the session's values come back afterwards. MySQL's own
         `max_execution_time` limits SELECTs only, so there `statement_timeout` is unused."""
         lock = math.ceil(timeouts.lock) if timeouts.lock > 0 else _FOREVER
-        names = ["lock_wait_timeout"]
-        values: list[float] = [lock]
+        settings: dict[str, float] = {"lock_wait_timeout": lock}
         if timeouts.statement is not None and conn.dialect.name == "mariadb":
-            names.append("max_statement_time")
-            values.append(timeouts.statement)
-        before = conn.execute(sa.text("SELECT " + ", ".join(f"@@SESSION.{n}" for n in names))).one()
+            settings["max_statement_time"] = timeouts.statement
+        # one round trip each way: the session's values wait in user variables
+        keep = ", ".join(f"@dbshift_{n} = @@SESSION.{n}, SESSION {n} = :{n}" for n in settings)
+        conn.execute(sa.text("SET " + keep), settings)
+        back = sa.text("SET " + ", ".join(f"SESSION {n} = @dbshift_{n}" for n in settings))
 
-        def assign(settings: Sequence[float]) -> None:
-            pairs = ", ".join(f"SESSION {n} = :{n}" for n in names)
-            conn.execute(sa.text("SET " + pairs), dict(zip(names, settings, strict=True)))
+        def restore() -> None:
+            conn.execute(back)
 
-        assign(values)
-        return lambda: assign(tuple(before))
+        return restore
 
     def blocker(self, conn: sa.Connection, session: str) -> str | None:
         try:
