@@ -10,6 +10,7 @@ longer than the lock timeout.
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import sys
 import threading
@@ -319,3 +320,23 @@ def test_session_settings_come_back_after_a_migration_outside_a_transaction(
         assert conn.execute(sa.text(show)).scalar() in ("2s", 2)
         restore()
         assert conn.execute(sa.text(show)).scalar() == before
+
+
+@pytest.mark.backends("postgresql")
+def test_with_json_the_retries_go_to_stderr(
+    backend: str, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = project_with(tmp_path, db_url, capsys, migration_lock_timeout="200ms", lock_retries=1)
+    alter = project.python("alter", 'op.add_column("t", sa.Column("x", sa.Integer))')
+    with holding(project, backend):
+        run = subprocess.run(
+            [sys.executable, "-m", "dbshift", "--json", "upgrade"],
+            cwd=project.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 3
+    error = json.loads(run.stdout)["error"]
+    assert error["message"].startswith(f"{alter}.py: gave up after 2 attempt(s)")
+    assert run.stderr.startswith(f"retrying {alter} (lock timeout, attempt 2 of 2, in ")
