@@ -120,7 +120,9 @@ def test_after_the_last_retry_the_run_exits_3_naming_the_lock(
     alter = project.python("alter", 'op.add_column("t", sa.Column("x", sa.Integer))')
     with holding(project, backend) as holder:
         pid = holder.execute(
-            sa.text("SELECT pg_backend_pid()" if backend == "postgresql" else "SELECT 1")
+            sa.text(
+                "SELECT pg_backend_pid()" if backend == "postgresql" else "SELECT CONNECTION_ID()"
+            )
         ).scalar()
         run = start_upgrade(project)
         out, err = run.communicate(timeout=60)
@@ -132,6 +134,8 @@ def test_after_the_last_retry_the_run_exits_3_naming_the_lock(
     if backend == "postgresql":
         assert f"waited for a lock on t held by pid {pid}" in out
         assert f"for a lock on t held by pid {pid}" in lines[0]
+    else:
+        assert f"likely held by the oldest open transaction: connection {pid} (" in lines[0]
     assert out.count(f"retrying {alter}") == 2
     assert "x" not in project.columns("t")
     assert alter not in project.applied()

@@ -46,6 +46,21 @@ _BLOCKER = sa.text(
     "WHERE m.thread_id <> :id AND w.info LIKE CONCAT('%', m.table_name, '%') "
     "AND m.table_name <> '' ORDER BY m.thread_id LIMIT 1"
 )
+#: without that plugin: the oldest other open transaction on this database, the likeliest
+#: holder
+_OLDEST_TRANSACTION = sa.text(
+    "SELECT t.trx_mysql_thread_id, p.user, p.host, p.command, p.info, "
+    "TIMESTAMPDIFF(SECOND, t.trx_started, NOW()) "
+    "FROM information_schema.innodb_trx t "
+    "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+    "WHERE t.trx_mysql_thread_id <> :id AND p.db <=> DATABASE() "
+    "ORDER BY t.trx_started LIMIT 1"
+)
+
+
+def _doing(command: object, info: object) -> str:
+    query = " ".join(str(info or "").split())
+    return f"running `{query[:57]}`" if query else str(command).lower()
 
 
 def _code(error: BaseException) -> int | None:
@@ -85,17 +100,27 @@ class MySQLRules(DialectRules):
         return restore
 
     def blocker(self, conn: sa.Connection, session: str) -> str | None:
+        """The holder from `metadata_lock_info` where that plugin is installed; else
+        the oldest other open transaction, named as the likely holder."""
         try:
             row = conn.execute(_BLOCKER, {"id": int(session)}).first()
-        except exc.DBAPIError:  # the metadata_lock_info plugin is not installed
+        except exc.DBAPIError:  # the plugin is not installed
+            conn.rollback()
+        else:
+            if row is None:
+                return None
+            schema, table, thread, user, host, command, info = row
+            who = f"connection {thread} ({user}@{host}, {_doing(command, info)})"
+            return f"a metadata lock on {schema}.{table} held by {who}"
+        oldest = conn.execute(_OLDEST_TRANSACTION, {"id": int(session)}).first()
+        if oldest is None:
             return None
-        if row is None:
-            return None
-        schema, table, thread, user, host, command, info = row
-        query = " ".join(str(info or "").split())
-        doing = f"running `{query[:57]}`" if query else str(command).lower()
-        who = f"connection {thread} ({user}@{host}, {doing})"
-        return f"a metadata lock on {schema}.{table} held by {who}"
+        thread, user, host, command, info, age = oldest
+        doing = _doing(command, info)
+        return (
+            f"a metadata lock, likely held by the oldest open transaction: connection "
+            f"{thread} ({user}@{host}, open {age} s, {doing})"
+        )
 
     def alter_column(
         self,
