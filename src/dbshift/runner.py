@@ -451,12 +451,12 @@ class Runner:
         """`run()`, tried again after a growing pause while a statement's lock wait
         times out, at most `lock_retries` times. Each retry is logged (a `retry` event)
         and told to the listener; after the last, the error says what it waited for."""
-        from dbshift.retry import BlockerWatch, backoff, lock_timed_out
+        from dbshift.retry import backoff, lock_timed_out
 
         attempts = self.config.lock_retries + 1
         blocker: str | None = None
         for attempt in range(1, attempts + 1):
-            watch = self._blocker_watch(step, BlockerWatch) if attempt > 1 else None
+            watch = self._blocker_watch(step) if attempt > 1 else None
             try:
                 with watch or contextlib.nullcontext():
                     return run()
@@ -493,10 +493,11 @@ class Runner:
             statement=config.statement_timeout if statement is None else statement,
         )
 
-    def _blocker_watch(self, step: Step, watch: type[BlockerWatch]) -> BlockerWatch | None:
+    def _blocker_watch(self, step: Step) -> BlockerWatch | None:
         """On a retry: a watch that asks, from a second connection, what the step's
         statement waits for, shortly before its lock wait would time out."""
         from dbshift import database
+        from dbshift.retry import BlockerWatch
 
         dialect, lock = self.dialect, self._timeouts(step).lock
         if dialect.session_query is None or lock <= 0:
@@ -504,7 +505,7 @@ class Runner:
         session = str(self.conn.execute(sa.text(dialect.session_query)).scalar())
         self.conn.commit()
         config = self.config
-        return watch(
+        return BlockerWatch(
             lambda: database.run(config, lambda c: dialect.blocker(c, session)), lock * 0.7
         )
 
