@@ -424,7 +424,7 @@ class Runner:
     def _run_step(self, step: Step, ops: Sequence[Operation], in_transaction: bool) -> StepResult:
         if in_transaction:
             return self._execute(step, ops)
-        if step.script.transactional and self.dialect.transactional_ddl:
+        if self._in_one_transaction(step):
             with self.conn.begin():
                 return self._execute(step, ops)
         return self._execute_autocommit(step, ops)
@@ -442,7 +442,7 @@ class Runner:
         held.guard(check_lease=False)
         row, lease = self.history.row_with_lease(self.conn, step.id, held.lease.name)
         held.check_lease(lease)
-        outside = not (step.script.transactional and self.dialect.transactional_ddl)
+        outside = not self._in_one_transaction(step)
         if outside and not self._already_done(step, row):
             held.take_lease(step.id)
         return row
@@ -465,7 +465,10 @@ class Runner:
                     raise
                 blocker = (watch.found if watch else None) or blocker
                 if attempt == attempts:
-                    raise self._gave_up(step, error, attempts, blocker) from error
+                    gave_up = self._gave_up(step, error, attempts, blocker)
+                    if self._in_one_transaction(step):  # else `_stopped` logged it
+                        self._log(step, "failed", f"lock timeout; {gave_up.message}")
+                    raise gave_up from error
                 retry = Retry(
                     step,
                     attempt + 1,
@@ -473,7 +476,7 @@ class Runner:
                     backoff(attempt, self.config.lock_retry_delay),
                     blocker,
                 )
-                self._log_retry(retry, error)
+                self._log(step, "retry", f"{retry.reason}; {error.message}")
                 self._reread(step)
                 told = getattr(self.listener, "step_retrying", None)
                 if callable(told):
@@ -520,28 +523,30 @@ class Runner:
         if row is not None:
             self._rows[step.id] = row
 
-    def _log_retry(self, retry: Retry, error: MigrationError) -> None:
-        """The `retry` event, in a transaction of its own (the log is append-only)."""
-        step = retry.step
-        detail = f"{retry.reason}; {error.message}"[:1000]
+    def _log(self, step: Step, event: str, detail: str) -> None:
+        """A log event in a transaction of its own (the log is append-only, so it needs
+        no runner lock); best effort: the run's own error says what went wrong."""
         with contextlib.suppress(exc.DBAPIError):
             if self.conn.in_transaction():
                 self.conn.rollback()
             with self.conn.begin():
                 self.conn.execute(
-                    self.history.log_event("retry", step.id, step.script.checksum, detail)
+                    self.history.log_event(event, step.id, step.script.checksum, detail[:1000])
                 )
+
+    def _in_one_transaction(self, step: Step) -> bool:
+        """Whether the step runs in one transaction (else statement by statement)."""
+        return step.script.transactional and self.dialect.transactional_ddl
 
     def _gave_up(
         self, step: Step, error: MigrationError, attempts: int, blocker: str | None
     ) -> MigrationError:
         lock = self._timeouts(step).lock
         waited = f" for {blocker}" if blocker else " for a table lock"
-        partial = not (step.script.transactional and self.dialect.transactional_ddl)
         state = (
-            "the statements before it stay committed and recorded"
-            if partial
-            else "the migration was rolled back"
+            "the migration was rolled back"
+            if self._in_one_transaction(step)
+            else "the statements before it stay committed and recorded"
         )
         return MigrationError(
             self.config.redact(
@@ -726,7 +731,7 @@ class Runner:
         statement = " ".join(str(error.statement or "").split())
         shown = _short(statement)
         verb = "upgrade" if step.direction == "up" else "downgrade"
-        in_transaction = self.dialect.transactional_ddl and step.script.transactional
+        in_transaction = self._in_one_transaction(step)
         lost = _connection_lost(error)
         if lost:
             problem = f"lost the database connection ({driver_message(error)})"
