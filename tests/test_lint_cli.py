@@ -189,7 +189,13 @@ def test_configuration_disables_and_changes_severity(offline: Project) -> None:
     offline.python("base", BASE, "pass")
     offline.python("drop", 'op.drop_table("users")', "pass")
     toml = offline.root / "dbshift.toml"
-    toml.write_text('[lint]\ndisable = ["DS101"]\nseverity = { DS312 = "error" }\n')
+    # DS312 (no lock_timeout) runs only when the runner does not set one itself.
+    report = offline.cli("lint", "--all", "--dialect", "postgresql", "--json").json
+    assert "DS312" not in {f["code"] for f in report["findings"]}
+    toml.write_text(
+        'migration_lock_timeout = "off"\n'
+        '[lint]\ndisable = ["DS101"]\nseverity = { DS312 = "error" }\n'
+    )
     report = offline.cli("lint", "--all", "--dialect", "postgresql", "--json").json
     codes = {f["code"]: f["severity"] for f in report["findings"]}
     assert "DS101" not in codes and codes["DS312"] == "error"

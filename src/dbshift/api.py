@@ -497,7 +497,7 @@ def lint(
     from dbshift.linter.select import select
 
     project = Project.read(config)
-    settings = Settings.from_config(config.lint)
+    settings = Settings.of(config)
     chosen = select(
         config,
         project.scripts,
@@ -824,7 +824,7 @@ def _lint_written(
         migration=script.id,
         file=str(path),
         lines=code.op_lines,
-        settings=Settings.from_config(config.lint),
+        settings=Settings.of(config),
     )
     for op in code.upgrade:
         for fact in facts_from_operation(op, backend):

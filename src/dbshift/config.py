@@ -21,6 +21,10 @@ from dbshift.errors import ConfigError
 
 CONFIG_FILE = "dbshift.toml"
 DEFAULT_LOCK_TIMEOUT = 60.0
+#: how long one migration statement waits for a table lock (PostgreSQL, MariaDB/MySQL)
+DEFAULT_MIGRATION_LOCK_TIMEOUT = 3.0
+DEFAULT_LOCK_RETRIES = 5
+DEFAULT_LOCK_RETRY_DELAY = 0.5
 
 _KEYS = frozenset(
     {
@@ -30,6 +34,10 @@ _KEYS = frozenset(
         "table_prefix",
         "schema",
         "lock_timeout",
+        "migration_lock_timeout",
+        "statement_timeout",
+        "lock_retries",
+        "lock_retry_delay",
         "format",
         "lint",
         "safe",
@@ -40,6 +48,8 @@ LINT_KEYS = frozenset({"disable", "severity", "fail_on", "server_version", "dial
 _LEVELS = ("info", "warning", "error")
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_DURATION = re.compile(r"^\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|min|h)?\s*$")
+_UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -55,7 +65,19 @@ class Config:
     models: Any = ()
     table_prefix: str = "dbshift_"
     schema: str | None = None
+    #: seconds a runner waits for the migration lock held by *another runner*
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    #: seconds a migration statement waits for a *table* lock before it gives up (and is
+    #: retried): `lock_timeout` on PostgreSQL, `lock_wait_timeout` on MariaDB/MySQL; 0 is
+    #: no limit. A file's `lock_timeout` header overrides it.
+    migration_lock_timeout: float = DEFAULT_MIGRATION_LOCK_TIMEOUT
+    #: seconds a migration statement may run (PostgreSQL, MariaDB); 0 is no limit, and
+    #: None (the default) leaves the server's setting alone
+    statement_timeout: float | None = None
+    #: how many times a migration whose statement hit `migration_lock_timeout` is retried
+    lock_retries: int = DEFAULT_LOCK_RETRIES
+    #: the first pause before a retry, in seconds; it doubles (with jitter) up to 10 s
+    lock_retry_delay: float = DEFAULT_LOCK_RETRY_DELAY
     #: a command run on each file `make` writes, e.g. "ruff format"
     format: str | None = None
     #: `make` writes PostgreSQL changes the non-blocking way (docs/autogenerate.md)
@@ -88,6 +110,19 @@ class Config:
                 hint="give a number of seconds, e.g. 3600 to wait an hour",
             )
         object.__setattr__(self, "lock_timeout", timeout)
+        for key in ("migration_lock_timeout", "statement_timeout", "lock_retry_delay"):
+            value = getattr(self, key)
+            if value is not None or key != "statement_timeout":
+                object.__setattr__(self, key, _duration_setting(key, value))
+        retries: Any = self.lock_retries
+        if isinstance(retries, str) and retries.strip().isdigit():
+            retries = int(retries)
+        if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+            raise ConfigError(
+                f"invalid lock_retries {self.lock_retries!r}",
+                hint="give a whole number of retries, e.g. 5 (0 never retries)",
+            )
+        object.__setattr__(self, "lock_retries", retries)
         check_lint_table(self.lint, self.source)
 
     def __repr__(self) -> str:
@@ -168,6 +203,35 @@ class Config:
         return cls(**values, env=env, source=source)
 
 
+def parse_duration(value: float | str) -> float:
+    """Seconds from a number, or text such as "2s", "500ms", "1min", "1h" or "off"
+    (which is 0: no limit). Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(value)
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif value.strip().lower() in ("off", "none"):
+        return 0.0
+    else:
+        match = _DURATION.match(value)
+        if match is None:
+            raise ValueError(value)
+        seconds = float(match.group("number")) * _UNITS[match.group("unit")]
+    if seconds < 0 or not math.isfinite(seconds):
+        raise ValueError(value)
+    return seconds
+
+
+def _duration_setting(key: str, value: Any) -> float:
+    try:
+        return parse_duration(value)
+    except (TypeError, ValueError):
+        raise ConfigError(
+            f"invalid {key} {value!r}",
+            hint='give seconds (a number, or text such as "3s", "500ms", "2min"), or 0 for none',
+        ) from None
+
+
 def find_config(start: Path) -> Path | None:
     """The nearest `dbshift.toml`, or `pyproject.toml` with a `[tool.dbshift]` table."""
     for folder in (start.resolve(), *start.resolve().parents):
@@ -209,6 +273,10 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "schema": ((str,), "a string"),
     # a string too: "${LOCK_TIMEOUT:-60}" is converted after interpolation
     "lock_timeout": ((int, float, str), "a number of seconds"),
+    "migration_lock_timeout": ((int, float, str), 'seconds, a number or text such as "3s"'),
+    "statement_timeout": ((int, float, str), 'seconds, a number or text such as "15min"'),
+    "lock_retries": ((int, str), "a whole number"),
+    "lock_retry_delay": ((int, float, str), 'seconds, a number or text such as "500ms"'),
     "format": ((str,), 'a string (a command, e.g. "ruff format")'),
     "lint": ((dict,), "a table ([lint])"),
     "safe": ((bool,), "true or false"),

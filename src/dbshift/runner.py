@@ -3,7 +3,8 @@
 Each migration runs in its own transaction together with its history row. On a backend
 without transactional DDL (MySQL/MariaDB), or for a migration marked
 `transactional = False`, statements run in autocommit mode and the runner records each
-completed statement, so a failure part-way is reported honestly.
+completed statement, so a failure part-way is reported honestly. A statement waits for
+a table lock only briefly; when it gives up, the migration is retried (see `retry`).
 """
 
 from __future__ import annotations
@@ -35,11 +36,12 @@ from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
 
 if TYPE_CHECKING:
-    from dbshift.dialects.base import DialectRules
+    from dbshift.dialects.base import DialectRules, Timeouts
     from dbshift.lease import Heartbeat
     from dbshift.migrations.loader import MigrationCode
     from dbshift.ops import Operation
     from dbshift.ops.context import Journal
+    from dbshift.retry import BlockerWatch
     from dbshift.schema.snapshot import Snapshot
 
 # Listing, status and history never execute operations: the modules that do are
@@ -120,6 +122,27 @@ class Listener(Protocol):
     def step_started(self, step: Step, index: int, total: int) -> None: ...
 
     def step_finished(self, result: StepResult) -> None: ...
+
+
+@dataclasses.dataclass(frozen=True)
+class Retry:
+    """A migration is about to be tried again after its statement's lock wait timed out.
+    A listener with a `step_retrying(retry)` method is told (it is optional)."""
+
+    step: Step
+    attempt: int  # the attempt about to start (2 is the first retry)
+    attempts: int  # the most there will be
+    delay: float  # seconds before it starts
+    #: what the statement waited for, when the database told (retries are watched)
+    blocker: str | None = None
+
+    @property
+    def reason(self) -> str:
+        return f"lock timeout, attempt {self.attempt} of {self.attempts}, in {self.delay:.1f} s"
+
+    def describe(self) -> str:
+        text = f"retrying {self.step.id} ({self.reason})"
+        return text + (f": waited for {self.blocker}" if self.blocker else "")
 
 
 class _Silent:
@@ -389,7 +412,11 @@ class Runner:
         for index, step in enumerate(steps):
             self.listener.step_started(step, index, len(steps))
             ops = operations[step.id]
-            result = self._attempt(functools.partial(self._run_step, step, ops, in_transaction))
+            run = functools.partial(self._run_step, step, ops, in_transaction)
+            if in_transaction:  # one step cannot be retried inside the run's transaction
+                result = self._attempt(run)
+            else:
+                result = self._retrying(step, functools.partial(self._attempt, run))
             results.append(result)
             self.listener.step_finished(result)
         return results
@@ -397,7 +424,7 @@ class Runner:
     def _run_step(self, step: Step, ops: Sequence[Operation], in_transaction: bool) -> StepResult:
         if in_transaction:
             return self._execute(step, ops)
-        if step.script.transactional and self.dialect.transactional_ddl:
+        if self._in_one_transaction(step):
             with self.conn.begin():
                 return self._execute(step, ops)
         return self._execute_autocommit(step, ops)
@@ -415,10 +442,123 @@ class Runner:
         held.guard(check_lease=False)
         row, lease = self.history.row_with_lease(self.conn, step.id, held.lease.name)
         held.check_lease(lease)
-        outside = not (step.script.transactional and self.dialect.transactional_ddl)
+        outside = not self._in_one_transaction(step)
         if outside and not self._already_done(step, row):
             held.take_lease(step.id)
         return row
+
+    def _retrying(self, step: Step, run: Callable[[], StepResult]) -> StepResult:
+        """`run()`, tried again after a growing pause while a statement's lock wait
+        times out, at most `lock_retries` times. Each retry is logged (a `retry` event)
+        and told to the listener; after the last, the error says what it waited for."""
+        from dbshift.retry import backoff, lock_timed_out
+
+        attempts = self.config.lock_retries + 1
+        blocker: str | None = None
+        for attempt in range(1, attempts + 1):
+            watch = self._blocker_watch(step) if attempt > 1 else None
+            try:
+                with watch or contextlib.nullcontext():
+                    return run()
+            except MigrationError as error:
+                if not lock_timed_out(error, self.dialect):
+                    raise
+                blocker = (watch.found if watch else None) or blocker
+                if attempt == attempts:
+                    gave_up = self._gave_up(step, error, attempts, blocker)
+                    if self._in_one_transaction(step):  # else `_stopped` logged it
+                        self._log(step, "failed", f"lock timeout; {gave_up.message}")
+                    raise gave_up from error
+                retry = Retry(
+                    step,
+                    attempt + 1,
+                    attempts,
+                    backoff(attempt, self.config.lock_retry_delay),
+                    blocker,
+                )
+                self._log(step, "retry", f"{retry.reason}; {error.message}")
+                self._reread(step)
+                told = getattr(self.listener, "step_retrying", None)
+                if callable(told):
+                    told(retry)
+                time.sleep(retry.delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _timeouts(self, step: Step) -> Timeouts:
+        """The step's own header settings, else the configuration's."""
+        from dbshift.dialects.base import Timeouts
+
+        script, config = step.script, self.config
+        lock = script.lock_timeout
+        statement = script.statement_timeout
+        return Timeouts(
+            lock=config.migration_lock_timeout if lock is None else lock,
+            statement=config.statement_timeout if statement is None else statement,
+        )
+
+    def _blocker_watch(self, step: Step) -> BlockerWatch | None:
+        """On a retry: a watch that asks, from a second connection, what the step's
+        statement waits for, shortly before its lock wait would time out."""
+        from dbshift import database
+        from dbshift.retry import BlockerWatch
+
+        dialect, lock = self.dialect, self._timeouts(step).lock
+        if dialect.session_query is None or lock <= 0:
+            return None
+        session = str(self.conn.execute(sa.text(dialect.session_query)).scalar())
+        self.conn.commit()
+        config = self.config
+        return BlockerWatch(
+            lambda: database.run(config, lambda c: dialect.blocker(c, session)), lock * 0.7
+        )
+
+    def _reread(self, step: Step) -> None:
+        """Under an exclusive lock (MySQL) `_recorded` answers from the history read at
+        locking; a failed attempt changed the step's row (its completed statements)."""
+        if not self._exclusive:
+            return
+        self._rows.pop(step.id, None)
+        row = self.history.row(self.conn, step.id)
+        self.conn.commit()
+        if row is not None:
+            self._rows[step.id] = row
+
+    def _log(self, step: Step, event: str, detail: str) -> None:
+        """A log event in a transaction of its own (the log is append-only, so it needs
+        no runner lock); best effort: the run's own error says what went wrong."""
+        with contextlib.suppress(exc.DBAPIError):
+            if self.conn.in_transaction():
+                self.conn.rollback()
+            with self.conn.begin():
+                self.conn.execute(
+                    self.history.log_event(event, step.id, step.script.checksum, detail[:1000])
+                )
+
+    def _in_one_transaction(self, step: Step) -> bool:
+        """Whether the step runs in one transaction (else statement by statement)."""
+        return step.script.transactional and self.dialect.transactional_ddl
+
+    def _gave_up(
+        self, step: Step, error: MigrationError, attempts: int, blocker: str | None
+    ) -> MigrationError:
+        lock = self._timeouts(step).lock
+        waited = f" for {blocker}" if blocker else " for a table lock"
+        state = (
+            "the migration was rolled back"
+            if self._in_one_transaction(step)
+            else "the statements before it stay committed and recorded"
+        )
+        return MigrationError(
+            self.config.redact(
+                f"{step.script.name}: gave up after {attempts} attempt(s), each waiting "
+                f"{lock:g} s{waited} (at `{_short(error.statement or '')}`); {state}"
+            ),
+            migration=step.id,
+            statement=error.statement,
+            hint="find what holds the lock (a long transaction, often `idle in transaction`), "
+            "let it finish or end it, and run the command again; or raise "
+            "lock_retries or migration_lock_timeout (a file's `lock_timeout`)",
+        )
 
     def _attempt(self, step: Callable[[], StepResult]) -> StepResult:
         if self._held is None:
@@ -442,6 +582,7 @@ class Runner:
         row = self._recorded(step)
         if self._already_done(step, row):
             return StepResult(step.id, step.direction, "skipped")
+        self.dialect.set_timeouts(self.conn, self._timeouts(step), local=True)
         started = time.perf_counter()
         count = self._emit(step, ops, on_statement=None)
         duration = int((time.perf_counter() - started) * 1000)
@@ -470,6 +611,8 @@ class Runner:
         default_level = self.conn.default_isolation_level
         if autocommit:
             self.conn.execution_options(isolation_level="AUTOCOMMIT")
+        restore = self.dialect.set_timeouts(self.conn, self._timeouts(step), local=False)
+        succeeded = False
         started = time.perf_counter()
         try:
             if journal is not None and row is None:
@@ -477,6 +620,7 @@ class Runner:
                 self.conn.commit()
             count = self._emit(step, ops, on_statement=None, journal=journal)
             self.conn.commit()
+            succeeded = True
         except MigrationError as error:
             self._stopped(step, journal, error)
             if journal is not None and journal.in_doubt:
@@ -494,11 +638,17 @@ class Runner:
             self._stopped(step, journal, error)
             raise
         finally:
+            if not succeeded:  # else restored with the history row, saving a commit
+                with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
+                    restore()
+                    if self.conn.in_transaction():
+                        self.conn.commit()
             if autocommit:
                 with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
                     self.conn.execution_options(isolation_level=default_level)
         duration = int((time.perf_counter() - started) * 1000)
         with self.conn.begin():
+            restore()
             self._record(
                 step,
                 duration,
@@ -579,9 +729,9 @@ class Runner:
         lines = (code.up_lines if step.direction == "up" else code.down_lines) if code else ()
         where = step.script.name + (f":{lines[index]}" if index < len(lines) else "")
         statement = " ".join(str(error.statement or "").split())
-        shown = statement if len(statement) <= 120 else statement[:117] + "..."
+        shown = _short(statement)
         verb = "upgrade" if step.direction == "up" else "downgrade"
-        in_transaction = self.dialect.transactional_ddl and step.script.transactional
+        in_transaction = self._in_one_transaction(step)
         lost = _connection_lost(error)
         if lost:
             problem = f"lost the database connection ({driver_message(error)})"
@@ -681,6 +831,12 @@ def busy_as_lock_timeout(timeout: float) -> Iterator[None]:
             f"the database is locked by another writer; gave up after {timeout:g} s",
             hint="wait for the other run to finish, or raise --lock-timeout",
         ) from None
+
+
+def _short(statement: str, width: int = 120) -> str:
+    """A statement on one line, cut to `width` characters."""
+    text = " ".join(statement.split())
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _done(step: Step) -> str:

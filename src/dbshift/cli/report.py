@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -17,7 +17,7 @@ from dbshift.errors import DbshiftError
 if TYPE_CHECKING:
     from dbshift.api import MakeResult
     from dbshift.linter import LintReport
-    from dbshift.runner import Listener, RunReport, Step, StepResult
+    from dbshift.runner import Listener, Retry, RunReport, Step, StepResult
 
 
 class Reporter:
@@ -131,13 +131,19 @@ class Reporter:
         """A progress bar in a terminal, drawn from the first step on; in a pipe, plain
         lines are printed after the run instead."""
         if not self.tty or self.quiet:
-            yield _NoProgress()
+            yield _NoProgress(self._retry_line)
             return
         listener = _BarListener(self._console())
         try:
             yield listener
         finally:
             listener.close()
+
+    def _retry_line(self, text: str) -> None:
+        """A retry as it happens: on stdout with the other lines, on stderr when stdout
+        carries JSON or is quiet."""
+        stream = sys.stderr if self.as_json or self.quiet else self.out
+        print(text, file=stream, flush=True)
 
     def status(self, status: Any) -> None:
         if self.as_json:
@@ -361,11 +367,17 @@ def _result_line(result: StepResult) -> str:
 
 
 class _NoProgress:
+    def __init__(self, line: Callable[[str], None]) -> None:
+        self.line = line
+
     def step_started(self, step: Step, index: int, total: int) -> None:
         pass
 
     def step_finished(self, result: StepResult) -> None:
         pass
+
+    def step_retrying(self, retry: Retry) -> None:
+        self.line(retry.describe())
 
 
 class _BarListener:
@@ -392,6 +404,9 @@ class _BarListener:
     def step_finished(self, result: StepResult) -> None:
         self.bar.advance(self.task)
         self.bar.console.print(_result_line(result))
+
+    def step_retrying(self, retry: Retry) -> None:
+        self.bar.console.print(retry.describe(), markup=False)
 
     def close(self) -> None:
         if self.bar is not None:

@@ -134,8 +134,25 @@ def sa_constraint(table: str, schema: str | None, constraint: Constraint) -> sa.
     return next(c for c in sa_table.constraints if isinstance(c, kind))
 
 
+def _nothing() -> None:
+    return None
+
+
 def is_drop(sql: str) -> bool:
     return re.search(r"\bDROP\b", sql, re.IGNORECASE) is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class Timeouts:
+    """How long one migration's statements may wait for a table lock, and run, in
+    seconds (0: no limit). `statement` None leaves the server's setting alone."""
+
+    lock: float
+    statement: float | None = None
+
+
+#: undoes a session setting; `set_timeouts` returns one for a session-wide change
+Restore = Callable[[], None]
 
 
 class DialectRules:
@@ -148,6 +165,8 @@ class DialectRules:
     _exists_states: Final = frozenset({"42P07", "42701", "42710"})
     #: SQLSTATEs meaning "what this DROP removes is already gone"
     _gone_states: Final = frozenset({"42P01", "42703", "42704"})
+    #: the query for this connection's id as other sessions see it (for `blocker`)
+    session_query: str | None = None
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Whether `sql` failing with `error` shows the statement already took effect:
@@ -157,6 +176,23 @@ class DialectRules:
         if state in self._exists_states:
             return True
         return state in self._gone_states and is_drop(sql)
+
+    def lock_timed_out(self, error: BaseException) -> bool:
+        """Whether the driver's `error` is a statement giving up waiting for a lock
+        (SQLSTATE 55P03 lock_not_available): the migration may be retried."""
+        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+        return state == "55P03"
+
+    def set_timeouts(self, conn: sa.Connection, timeouts: Timeouts, *, local: bool) -> Restore:
+        """Apply `timeouts` to the statements that follow: until the transaction ends
+        when `local`, else for the session, until the returned function is called.
+        Backends without such settings (SQLite: one writer, no lock queue) do nothing."""
+        return _nothing
+
+    def blocker(self, conn: sa.Connection, session: str) -> str | None:
+        """Asked on another connection while `session` waits: the lock it waits for
+        and who holds it, as words for an error message, if the database tells."""
+        return None
 
     def add_column(
         self,

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
+from sqlalchemy import exc
 
 from dbshift.dialects.base import (
     ColumnChange,
     Constraint,
     DialectRules,
+    Restore,
     TableChange,
+    Timeouts,
     column_spec,
     is_drop,
     qualified,
@@ -28,16 +32,95 @@ if TYPE_CHECKING:
 _EXISTS = frozenset({1050, 1060, 1061, 1826})
 #: unknown table, can't DROP (column or key gone)
 _GONE = frozenset({1051, 1091})
+#: ER_LOCK_WAIT_TIMEOUT: a metadata lock (lock_wait_timeout) or a row lock
+_LOCK_WAIT_TIMEOUT = 1205
+#: the largest lock_wait_timeout (a year): "no limit"
+_FOREVER = 31536000
+#: which process holds a metadata lock on the table `:id` waits for (MariaDB's
+#: metadata_lock_info plugin, when it is installed)
+_BLOCKER = sa.text(
+    "SELECT m.table_schema, m.table_name, m.thread_id, p.user, p.host, p.command, p.info "
+    "FROM information_schema.metadata_lock_info m "
+    "JOIN information_schema.processlist w ON w.id = :id "
+    "JOIN information_schema.processlist p ON p.id = m.thread_id "
+    "WHERE m.thread_id <> :id AND w.info LIKE CONCAT('%', m.table_name, '%') "
+    "AND m.table_name <> '' ORDER BY m.thread_id LIMIT 1"
+)
+#: without that plugin: the oldest other open transaction on this database, the likeliest
+#: holder
+_OLDEST_TRANSACTION = sa.text(
+    "SELECT t.trx_mysql_thread_id, p.user, p.host, p.command, p.info, "
+    "TIMESTAMPDIFF(SECOND, t.trx_started, NOW()) "
+    "FROM information_schema.innodb_trx t "
+    "JOIN information_schema.processlist p ON p.id = t.trx_mysql_thread_id "
+    "WHERE t.trx_mysql_thread_id <> :id AND p.db <=> DATABASE() "
+    "ORDER BY t.trx_started LIMIT 1"
+)
+
+
+def _doing(command: object, info: object) -> str:
+    query = " ".join(str(info or "").split())
+    return f"running `{query[:57]}`" if query else str(command).lower()
+
+
+def _code(error: BaseException) -> int | None:
+    args = getattr(error, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
 
 
 class MySQLRules(DialectRules):
     name = "mysql"
     transactional_ddl = False
+    session_query = "SELECT CONNECTION_ID()"
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
-        args = getattr(error, "args", ())
-        code = args[0] if args and isinstance(args[0], int) else None
+        code = _code(error)
         return code in _EXISTS or (code in _GONE and is_drop(sql))
+
+    def lock_timed_out(self, error: BaseException) -> bool:
+        return _code(error) == _LOCK_WAIT_TIMEOUT
+
+    def set_timeouts(self, conn: sa.Connection, timeouts: Timeouts, *, local: bool) -> Restore:
+        """`SET SESSION lock_wait_timeout` (whole seconds, for metadata locks: what an
+        ALTER waits for while the application's queries queue behind it), and on MariaDB
+        `max_statement_time`; the session's values come back afterwards. MySQL's own
+        `max_execution_time` limits SELECTs only, so there `statement_timeout` is unused."""
+        lock = math.ceil(timeouts.lock) if timeouts.lock > 0 else _FOREVER
+        settings: dict[str, float] = {"lock_wait_timeout": lock}
+        if timeouts.statement is not None and conn.dialect.name == "mariadb":
+            settings["max_statement_time"] = timeouts.statement
+        # one round trip each way: the session's values wait in user variables
+        keep = ", ".join(f"@dbshift_{n} = @@SESSION.{n}, SESSION {n} = :{n}" for n in settings)
+        conn.execute(sa.text("SET " + keep), settings)
+        back = sa.text("SET " + ", ".join(f"SESSION {n} = @dbshift_{n}" for n in settings))
+
+        def restore() -> None:
+            conn.execute(back)
+
+        return restore
+
+    def blocker(self, conn: sa.Connection, session: str) -> str | None:
+        """The holder from `metadata_lock_info` where that plugin is installed; else
+        the oldest other open transaction, named as the likely holder."""
+        try:
+            row = conn.execute(_BLOCKER, {"id": int(session)}).first()
+        except exc.DBAPIError:  # the plugin is not installed
+            conn.rollback()
+        else:
+            if row is None:
+                return None
+            schema, table, thread, user, host, command, info = row
+            who = f"connection {thread} ({user}@{host}, {_doing(command, info)})"
+            return f"a metadata lock on {schema}.{table} held by {who}"
+        oldest = conn.execute(_OLDEST_TRANSACTION, {"id": int(session)}).first()
+        if oldest is None:
+            return None
+        thread, user, host, command, info, age = oldest
+        doing = _doing(command, info)
+        return (
+            f"a metadata lock, likely held by the oldest open transaction: connection "
+            f"{thread} ({user}@{host}, open {age} s, {doing})"
+        )
 
     def alter_column(
         self,

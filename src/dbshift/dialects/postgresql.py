@@ -4,16 +4,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
-from dbshift.dialects.base import DialectRules, type_sql
+from dbshift.dialects.base import DialectRules, Restore, Timeouts, type_sql
 
 if TYPE_CHECKING:
     from dbshift.ops.base import ExecutionContext
 
+_SET = sa.text(
+    "SELECT set_config('lock_timeout', :lock, :local), "
+    "set_config('statement_timeout', COALESCE(:statement, "
+    "current_setting('statement_timeout')), :local)"
+)
+_CURRENT = sa.text("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
+#: the relation `:pid` waits to lock, and the sessions in its way
+_BLOCKER = sa.text(
+    "SELECT l.relation::regclass::text, a.pid, a.application_name, a.state, a.query "
+    "FROM pg_locks l CROSS JOIN LATERAL unnest(pg_blocking_pids(l.pid)) AS b(pid) "
+    "JOIN pg_stat_activity a ON a.pid = b.pid "
+    "WHERE l.pid = :pid AND NOT l.granted ORDER BY a.pid LIMIT 1"
+)
+
+
+def _ms(seconds: float | None) -> str | None:
+    return None if seconds is None else f"{round(seconds * 1000)}ms"
+
 
 class PostgreSQLRules(DialectRules):
     name = "postgresql"
+    session_query = "SELECT pg_backend_pid()"
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Never for `CONCURRENTLY`: a concurrent index build that was cut off leaves
@@ -21,6 +41,31 @@ class PostgreSQLRules(DialectRules):
         if "CONCURRENTLY" in sql.upper():
             return False
         return super().already_applied(sql, error)
+
+    def set_timeouts(self, conn: sa.Connection, timeouts: Timeouts, *, local: bool) -> Restore:
+        """`SET LOCAL` inside the migration's transaction (PgBouncer-safe, undone by the
+        commit or rollback); around a non-transactional one, `SET` and back."""
+        wanted = {"lock": _ms(timeouts.lock), "statement": _ms(timeouts.statement)}
+        if local:
+            conn.execute(_SET, {**wanted, "local": True})
+            return lambda: None
+        lock, statement = conn.execute(_CURRENT).one()
+        conn.execute(_SET, {**wanted, "local": False})
+
+        def restore() -> None:
+            conn.execute(_SET, {"lock": lock, "statement": statement, "local": False})
+
+        return restore
+
+    def blocker(self, conn: sa.Connection, session: str) -> str | None:
+        row = conn.execute(_BLOCKER, {"pid": int(session)}).first()
+        if row is None:
+            return None
+        table, pid, application, state, query = row
+        query = " ".join(str(query or "").split())
+        query = query if len(query) <= 60 else query[:57] + "..."
+        who = f"pid {pid}" + (f" ({application})" if application else "")
+        return f"a lock on {table} held by {who}, {state}: `{query}`"
 
     def alter_type(
         self, ctx: ExecutionContext, head: str, type_: TypeEngine[Any], using: str | None

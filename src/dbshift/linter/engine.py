@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from dbshift.config import Config
 from dbshift.errors import ConfigError
 from dbshift.linter.facts import Fact, facts_from_operation
 from dbshift.linter.locks import lock_level
@@ -59,6 +60,15 @@ class Settings:
                     hint="see `dbshift lint --rules` or docs/lint.md for the codes",
                 )
         return cls(disable, severity)
+
+    @classmethod
+    def of(cls, config: Config) -> Settings:
+        """The settings for a project: `[lint]`, and DS312 (no lock_timeout) off while
+        the runner sets one itself (`migration_lock_timeout`, on by default)."""
+        settings = cls.from_config(config.lint)
+        if config.migration_lock_timeout:
+            return dataclasses.replace(settings, disable=settings.disable | {"DS312"})
+        return settings
 
 
 def lint_operations(

@@ -4,6 +4,8 @@ Listing, status and history read only this: they never import a migration. A Pyt
 migration's header is its docstring (the message) followed by top-level `parents = [...]`
 and optionally `transactional = False`; a SQL migration's header is the comment block
 before `-- dbshift:up`, holding `-- parents: ...` and optionally `-- transactional: false`.
+Either may set `lock_timeout` and `statement_timeout` for its statements (Python
+`lock_timeout = "2s"`, SQL `-- lock_timeout: 2s`), overriding the configuration.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
+from dbshift.config import parse_duration
 from dbshift.errors import ConfigError, GraphError, IntegrityError
 
 Kind = Literal["python", "sql"]
@@ -32,7 +35,10 @@ _PY_PARENTS = re.compile(r"^parents[ \t]*=[ \t]*", re.MULTILINE)
 _PY_TRANSACTIONAL = re.compile(r"^transactional[ \t]*=(.*)$", re.MULTILINE)
 _PY_STRING = re.compile(r"""\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*(?:,|$)""")
 _SQL_PARENTS_LINE = re.compile(r"^[ \t]*--[ \t]*parents[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
-_SQL_DIRECTIVE = re.compile(r"^--\s*(parents|transactional)\s*:(.*)$", re.IGNORECASE)
+_PY_TIMEOUT = re.compile(r"^(lock_timeout|statement_timeout)[ \t]*=(.*)$", re.MULTILINE)
+_SQL_DIRECTIVE = re.compile(
+    r"^--\s*(parents|transactional|lock_timeout|statement_timeout)\s*:(.*)$", re.IGNORECASE
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,6 +52,10 @@ class Script:
     message: str
     transactional: bool
     checksum: str
+    #: the file's own `lock_timeout` / `statement_timeout` in seconds (0: none), or None
+    #: where the configuration's applies
+    lock_timeout: float | None = None
+    statement_timeout: float | None = None
 
     @property
     def path(self) -> Path:
@@ -94,7 +104,7 @@ class _HeaderCache:
     two seconds of the cache being written are always read again ("racy" entries).
     The cache lives in `__pycache__`; where it cannot be written, it is not used."""
 
-    VERSION = 1
+    VERSION = 2
     RACY_NS = 2_000_000_000
 
     def __init__(self, folder: Path) -> None:
@@ -123,9 +133,11 @@ class _HeaderCache:
         key = self._key(entry)
         if cached[0] != key or max(key[2], key[3]) >= self.trusted_before:
             return None
-        kind, parents, message, transactional, digest = cached[1:]
+        kind, parents, message, transactional, digest, lock, statement = cached[1:]
         stem = entry.name.rpartition(".")[0]
-        return Script(stem, entry.path, kind, parents, message, transactional, digest)
+        return Script(
+            stem, entry.path, kind, parents, message, transactional, digest, lock, statement
+        )
 
     def put(self, entry: os.DirEntry[str], script: Script) -> Script:
         s = script
@@ -136,6 +148,8 @@ class _HeaderCache:
             s.message,
             s.transactional,
             s.checksum,
+            s.lock_timeout,
+            s.statement_timeout,
         )
         self.dirty = True
         return script
@@ -215,7 +229,7 @@ def read_script(path: str | Path, name: str | None = None) -> Script:
         ) from None
     kind = SUFFIXES["." + suffix]
     parse = _parse_python_header if kind == "python" else _parse_sql_header
-    message, parents, transactional = parse(text, name)
+    message, parents, transactional, timeouts = parse(text, name)
     return Script(
         id=stem,
         location=location,
@@ -224,6 +238,8 @@ def read_script(path: str | Path, name: str | None = None) -> Script:
         message=message,
         transactional=transactional,
         checksum=checksum(content),
+        lock_timeout=timeouts.get("lock_timeout"),
+        statement_timeout=timeouts.get("statement_timeout"),
     )
 
 
@@ -231,7 +247,22 @@ def _header_error(name: str, line: int, problem: str, hint: str) -> IntegrityErr
     return IntegrityError(f"{name}:{line}: {problem}", hint=hint)
 
 
-def _parse_python_header(text: str, name: str) -> tuple[str, tuple[str, ...], bool]:
+_Header = tuple[str, tuple[str, ...], bool, dict[str, float]]
+
+
+def _timeout(name: str, line: int, key: str, value: str, example: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError:
+        raise _header_error(
+            name,
+            line,
+            f"{key} must be a duration such as 2s or 500ms, not {value!r}",
+            f"write {example.format(key=key)} (0 or off: no limit)",
+        ) from None
+
+
+def _parse_python_header(text: str, name: str) -> _Header:
     body = text.find("\ndef ")  # the header ends where the code begins
     header = text if body == -1 else text[:body]
     transactional = True
@@ -246,6 +277,12 @@ def _parse_python_header(text: str, name: str) -> tuple[str, tuple[str, ...], bo
                 "write `transactional = False` for a migration that runs outside a transaction",
             )
         transactional = value == "True"
+    timeouts = {}
+    for setting in _PY_TIMEOUT.finditer(header):
+        key, value = setting.group(1), _code(setting.group(2)).strip()
+        line = header.count("\n", 0, setting.start()) + 1
+        literal = value[1:-1] if value[:1] == value[-1:] and value[:1] in "\"'" else value
+        timeouts[key] = _timeout(name, line, key, literal or value, '`{key} = "2s"`')
     found = _PY_PARENTS.search(header)
     if found is None:
         raise _header_error(
@@ -260,7 +297,8 @@ def _parse_python_header(text: str, name: str) -> tuple[str, tuple[str, ...], bo
     close = rest.find(closer) if closer else -1
     value = rest[: close + 1] if close != -1 else rest.split("\n", 1)[0]
     value = " ".join(_code(part) for part in value.split("\n"))
-    return _docstring_first_line(text), _parse_parent_list(value, name, line), transactional
+    parents = _parse_parent_list(value, name, line)
+    return _docstring_first_line(text), parents, transactional, timeouts
 
 
 def replace_parents(text: str, kind: Kind, parents: Sequence[str]) -> str:
@@ -322,10 +360,11 @@ def _docstring_first_line(text: str) -> str:
     return ""
 
 
-def _parse_sql_header(text: str, name: str) -> tuple[str, tuple[str, ...], bool]:
+def _parse_sql_header(text: str, name: str) -> _Header:
     message = ""
     parents: tuple[str, ...] | None = None
     transactional = True
+    timeouts: dict[str, float] = {}
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if line.lower().startswith(UP_MARKER):
@@ -346,6 +385,8 @@ def _parse_sql_header(text: str, name: str) -> tuple[str, tuple[str, ...], bool]
         key, value = match.group(1).lower(), match.group(2).strip()
         if key == "parents":
             parents = tuple(p for p in re.split(r"[\s,]+", value) if p)
+        elif key != "transactional":
+            timeouts[key] = _timeout(name, number, key, value, "`-- {key}: 2s`")
         elif value.lower() in ("true", "false"):
             transactional = value.lower() == "true"
         else:
@@ -366,7 +407,7 @@ def _parse_sql_header(text: str, name: str) -> tuple[str, tuple[str, ...], bool]
             "no `-- parents:` line in the header",
             "add `-- parents:` (empty for a first migration) naming the ids it builds on",
         )
-    return message, parents, transactional
+    return message, parents, transactional, timeouts
 
 
 def sql_sections(text: str) -> tuple[tuple[str, int], tuple[str, int] | None]:

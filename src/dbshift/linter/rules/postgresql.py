@@ -431,8 +431,9 @@ _LOCKING = frozenset(
     summary="DDL on an existing table without a lock_timeout",
     why="A DDL statement waiting for its lock (behind one long query) makes every later "
     "query on the table queue behind it: the application stalls for as long as it waits.",
-    instead="Start the migration with `SET lock_timeout = '5s'` (`op.execute(...)`) and "
-    "retry on timeout; or disable this rule when the runner sets lock_timeout for you.",
+    instead="Let dbshift set it: `migration_lock_timeout` (3 s by default) with retries; "
+    "this rule runs only when that is turned off. Otherwise start the migration with "
+    "`SET lock_timeout = '5s'` (`op.execute(...)`) and retry on timeout.",
     fires=(Example('op.drop_index("ix_users_name", "users")', "DROP INDEX ix_users_name;"),),
     passes=(
         Example(
