@@ -347,24 +347,6 @@ class History:
             )
         )
 
-    def mark_applied(
-        self, conn: sa.Connection, migration_id: str, checksum: str, duration_ms: int
-    ) -> None:
-        """A partial row becomes applied (its migration finished)."""
-        conn.execute(
-            self.table.update()
-            .where(self.table.c.id == migration_id)
-            .values(
-                checksum=checksum,
-                state=APPLIED,
-                applied_at=utcnow(),
-                duration_ms=duration_ms,
-                applied_by=who(),
-                dbshift_version=__version__,
-                progress=None,
-            )
-        )
-
     @staticmethod
     def now_sql() -> utc_now:
         return utc_now()

@@ -4,6 +4,7 @@ with `@rule(...)`; `RULES` lists them by code."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NotRequired, TypedDict, Unpack
 
 from dbshift.linter.model import Check, Example, MigrationCheck, Rule, Severity
 
@@ -26,39 +27,30 @@ op.create_enum("mood", ["happy", "sad"])
 """
 
 
+class About(TypedDict):
+    """A rule's documentation (docs/lint.md is generated from it); `fires` and `passes`
+    are its test cases too."""
+
+    summary: str
+    why: str
+    instead: str
+    fires: tuple[Example, ...]
+    passes: tuple[Example, ...]
+    versions: NotRequired[str]  # the server versions it applies to, in words
+
+
 def rule(
     code: str,
     name: str,
     severity: Severity,
     category: str,
     backends: frozenset[str],
-    *,
-    summary: str,
-    why: str,
-    instead: str,
-    fires: tuple[Example, ...],
-    passes: tuple[Example, ...],
-    versions: str = "all",
+    **about: Unpack[About],
 ) -> Callable[[Check], Check]:
     """Register `fn(fact, context) -> message | None` as rule `code`."""
 
     def register(fn: Check) -> Check:
-        _add(
-            Rule(
-                code,
-                name,
-                severity,
-                category,
-                backends,
-                versions,
-                summary,
-                why,
-                instead,
-                fires,
-                passes,
-                check=fn,
-            )
-        )
+        _add(_rule(code, name, severity, category, backends, about, check=fn))
         return fn
 
     return register
@@ -70,36 +62,43 @@ def migration_rule(
     severity: Severity,
     category: str,
     backends: frozenset[str],
-    *,
-    summary: str,
-    why: str,
-    instead: str,
-    fires: tuple[Example, ...],
-    passes: tuple[Example, ...],
-    versions: str = "all",
+    **about: Unpack[About],
 ) -> Callable[[MigrationCheck], MigrationCheck]:
     """Register `fn(migration, target) -> [(line, message)]`: a rule over a whole migration."""
 
     def register(fn: MigrationCheck) -> MigrationCheck:
-        _add(
-            Rule(
-                code,
-                name,
-                severity,
-                category,
-                backends,
-                versions,
-                summary,
-                why,
-                instead,
-                fires,
-                passes,
-                check_migration=fn,
-            )
-        )
+        _add(_rule(code, name, severity, category, backends, about, check_migration=fn))
         return fn
 
     return register
+
+
+def _rule(
+    code: str,
+    name: str,
+    severity: Severity,
+    category: str,
+    backends: frozenset[str],
+    about: About,
+    *,
+    check: Check | None = None,
+    check_migration: MigrationCheck | None = None,
+) -> Rule:
+    return Rule(
+        code,
+        name,
+        severity,
+        category,
+        backends,
+        about.get("versions", "all"),
+        about["summary"],
+        about["why"],
+        about["instead"],
+        about["fires"],
+        about["passes"],
+        check=check,
+        check_migration=check_migration,
+    )
 
 
 def _add(new: Rule) -> None:
