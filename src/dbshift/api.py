@@ -766,7 +766,9 @@ def make_report(
 
 
 def _backend(dialect: sa.engine.Dialect) -> str:
-    return "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
+    from dbshift.linter import Target
+
+    return Target.of(dialect).backend
 
 
 def _write_step(

@@ -31,7 +31,9 @@ _PG = {
     "insert": "ROW EXCLUSIVE",
     "set_enum_values": "ACCESS EXCLUSIVE",
 }
-_DDL = frozenset(_PG) - {"update", "delete", "insert", "validate_constraint"}
+#: changes that lock a whole existing table on PostgreSQL (rows aside)
+PG_TABLE_LOCKING = frozenset(_PG) - {"update", "delete", "insert"}
+_DDL = PG_TABLE_LOCKING - {"validate_constraint"}
 
 
 def lock_level(fact: Fact, target: Target) -> str | None:

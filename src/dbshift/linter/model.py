@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from dbshift.linter.facts import ColumnFact, Fact
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Dialect
 
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
@@ -30,6 +33,15 @@ class Target:
 
     backend: str
     version: tuple[int, ...] | None = None
+
+    @classmethod
+    def of(cls, dialect: Dialect, *, live: bool = False) -> Target:
+        """The target a SQLAlchemy dialect names (MariaDB is `mysql` to SQLAlchemy); with
+        `live`, the version its connection reported."""
+        backend = "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
+        info = dialect.server_version_info if live else None
+        version = tuple(int(p) for p in info if isinstance(p, int)) if info else None
+        return cls(backend, version)
 
     def at_least(self, *version: int) -> bool:
         return self.version is None or self.version >= version

@@ -131,12 +131,9 @@ def _pending(config: Config, graph: Graph) -> tuple[list[str], _Server]:
     def job(conn: sa.Connection) -> tuple[list[str], _Server]:
         rows = History(config.table_prefix, config.schema).rows(conn)
         applied = {r.id for r in rows if r.applied and r.id in known}
-        info = conn.dialect.server_version_info
-        name = conn.dialect.name
-        if name == "mysql" and getattr(conn.dialect, "is_mariadb", False):
-            name = "mariadb"
-        version = tuple(int(p) for p in info if isinstance(p, int)) if info else None
-        return graph.plan_up(applied, "heads"), _Server(name if name in BACKENDS else None, version)
+        live = Target.of(conn.dialect, live=True)
+        backend = live.backend if live.backend in BACKENDS else None
+        return graph.plan_up(applied, "heads"), _Server(backend, live.version)
 
     try:
         return database.run(config, job)

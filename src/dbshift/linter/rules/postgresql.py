@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dbshift.linter.facts import Fact, is_volatile
+from dbshift.linter.locks import PG_TABLE_LOCKING
 from dbshift.linter.model import PG, Context, Example, MigrationFacts, Target
 from dbshift.linter.rules import migration_rule, rule
 from dbshift.linter.rules.data_loss import old_type
@@ -396,32 +397,6 @@ def enum_value_in_transaction(fact: Fact, ctx: Context) -> str | None:
     return None
 
 
-#: DDL that takes a lock on an existing table
-_LOCKING = frozenset(
-    {
-        "drop_table",
-        "rename_table",
-        "add_column",
-        "drop_column",
-        "rename_column",
-        "alter_type",
-        "set_not_null",
-        "drop_not_null",
-        "set_default",
-        "create_index",
-        "drop_index",
-        "drop_primary_key",
-        "add_foreign_key",
-        "add_check",
-        "add_unique",
-        "add_primary_key",
-        "drop_constraint",
-        "truncate",
-        "validate_constraint",
-    }
-)
-
-
 @migration_rule(
     "DS312",
     "no-lock-timeout",
@@ -449,7 +424,7 @@ def no_lock_timeout(migration: MigrationFacts, target: Target) -> list[tuple[int
             return []
         if fact.kind == "create_table":
             created.add(fact.key)
-        elif fact.kind in _LOCKING and (fact.key is None or fact.key not in created):
+        elif fact.kind in PG_TABLE_LOCKING and (fact.key is None or fact.key not in created):
             return [(line, f"{fact.kind.replace('_', ' ')} runs with no lock_timeout set")]
     return []
 
