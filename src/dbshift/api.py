@@ -817,7 +817,7 @@ def _lint_written(
 
     backend = _backend(dialect)
     script = read_script(path)
-    code = loader.load(script, dialect.name)
+    code = loader.load(script, dialect.name, lines=True)
     findings = lint_operations(
         code.upgrade,
         Target(backend),

@@ -227,7 +227,7 @@ def _read(script: Script, target: Target, snapshot: Snapshot) -> tuple[Migration
     from dbshift.ops.base import inverse
 
     dialect = "mysql" if target.backend == "mariadb" else target.backend
-    code = load(script, dialect)
+    code = load(script, dialect, lines=True)
     facts = tuple(
         (fact, code.op_lines[i] if i < len(code.op_lines) else 0)
         for i, op in enumerate(code.upgrade)

@@ -46,10 +46,13 @@ class MigrationCode:
         return self.record_downgrade()
 
 
-def load(script: Script, dialect_name: str = "default") -> MigrationCode:
+def load(script: Script, dialect_name: str = "default", *, lines: bool = False) -> MigrationCode:
+    """A migration's operations; with `lines`, also the line of each Python `op.` call
+    (`op_lines`, for the linter: noting them costs a frame walk per call, which runs
+    and replays do without; SQL migrations always have their statements' lines)."""
     if script.kind == "sql":
         return _load_sql(script, dialect_name)
-    return _load_python(script, dialect_name)
+    return _load_python(script, dialect_name, lines)
 
 
 def _load_sql(script: Script, dialect_name: str) -> MigrationCode:
@@ -73,7 +76,7 @@ def _load_sql(script: Script, dialect_name: str) -> MigrationCode:
     )
 
 
-def _load_python(script: Script, dialect_name: str) -> MigrationCode:
+def _load_python(script: Script, dialect_name: str, lines: bool) -> MigrationCode:
     module = import_module(script.path, script.id)
     upgrade = getattr(module, "upgrade", None)
     if not callable(upgrade):
@@ -83,12 +86,12 @@ def _load_python(script: Script, dialect_name: str) -> MigrationCode:
             hint="a Python migration defines upgrade(op) and optionally downgrade(op)",
         )
     downgrade = getattr(module, "downgrade", None)
-    operations, lines = _record_lines(script, upgrade, dialect_name)
+    operations, op_lines = _record_lines(script, upgrade, dialect_name, lines=lines)
     return MigrationCode(
         script,
         operations,
         lambda: _record(script, downgrade, dialect_name) if callable(downgrade) else None,
-        op_lines=lines,
+        op_lines=op_lines,
     )
 
 
