@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from dbshift.autogen.backends import Reconciled, merge_targets, reconcile
 from dbshift.autogen.compare import Diff, RenameDecider, diff, never
 from dbshift.config import Config
 from dbshift.errors import ConfigError, UsageError
@@ -95,6 +96,15 @@ def models_snapshot(config: Config, dialect: Dialect) -> Snapshot:
     return snapshot_from_metadata(load_models(config), dialect, config.schema)
 
 
+def models_target(config: Config, dialects: Sequence[Dialect]) -> Snapshot:
+    """The models as one snapshot that is right on each of `dialects` (the first is the
+    primary: its types are written plain, the others' as variants where they differ)."""
+    metadatas = load_models(config)
+    return merge_targets(
+        [(d, snapshot_from_metadata(metadatas, d, config.schema)) for d in dialects]
+    )
+
+
 def database_snapshot(conn: sa.Connection, config: Config) -> Snapshot:
     from dbshift.schema.introspect import introspect
 
@@ -124,12 +134,15 @@ def parse_renames(values: Sequence[str]) -> RenameDecider:
 
 __all__ = [
     "Diff",
+    "Reconciled",
     "RenameDecider",
     "Source",
     "database_snapshot",
     "diff",
     "load_models",
     "models_snapshot",
+    "models_target",
     "never",
     "parse_renames",
+    "reconcile",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 
+from dbshift.dialects import dialect_for
 from dbshift.dialects.base import KEEP
 from dbshift.dialects.normalize import Normalizer, normalizer_for
 from dbshift.errors import UsageError
@@ -67,6 +68,8 @@ class Diff:
     operations: tuple[Operation, ...]
     #: drops that may be renames nobody confirmed, and other things the user should see
     notes: tuple[str, ...] = ()
+    #: the phase of each operation (RENAME ... DROP_TYPES), to merge diffs of backends
+    phases: tuple[int, ...] = ()
 
 
 class _Phases:
@@ -79,7 +82,8 @@ class _Phases:
 
     def result(self) -> Diff:
         ordered = tuple(op for phase in sorted(self.ops) for op in self.ops[phase])
-        return Diff(ordered, tuple(self.notes))
+        phases = tuple(phase for phase in sorted(self.ops) for _ in self.ops[phase])
+        return Diff(ordered, tuple(self.notes), phases)
 
 
 def never(kind: str, old: str, new: str) -> bool:
@@ -91,8 +95,12 @@ def diff(
     target: Snapshot,
     dialect: Dialect,
     renames: RenameDecider = never,
+    *,
+    live: bool = False,
 ) -> Diff:
-    """Operations that turn `current` into `target` on `dialect`."""
+    """Operations that turn `current` into `target` on `dialect`. `live`: `current`
+    was read from a database, which has no enums to compare where enums are inline in
+    the column type (the models' snapshot records them on every backend)."""
     norm = normalizer_for(dialect)
     out = _Phases()
     current, created, dropped = _match_tables(current, target, norm, renames, out)
@@ -102,7 +110,8 @@ def diff(
             _compare_table(current.tables[key], new, norm, out)
     _create_tables(created, dialect, out)
     _drop_tables(dropped, dialect, out)
-    _compare_enums(current, target, out)
+    if not live or dialect_for(dialect).enum_types:
+        _compare_enums(current, target, out)
     _compare_sequences(current, target, out)
     return out.result()
 

@@ -167,6 +167,9 @@ class DialectRules:
     _gone_states: Final = frozenset({"42P01", "42703", "42704"})
     #: the query for this connection's id as other sessions see it (for `blocker`)
     session_query: str | None = None
+    #: enums are named schema objects (`CREATE TYPE ... AS ENUM`); elsewhere they live
+    #: inline in the column type, and a live database reports none to compare
+    enum_types = False
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Whether `sql` failing with `error` shows the statement already took effect:
