@@ -755,7 +755,8 @@ def make_report(
     dialect = _make_dialect(config)
     dialects = _backend_dialects(config, dialect)
     source = _current_schema(project, dialect, dev_url)
-    target = autogen.models_target(config, dialects)
+    targets = autogen.models_targets(config, dialects)
+    target = autogen.merge_targets(targets)
     decider = _remembered(_decider(renames, decide))
     diffs = [
         (
@@ -786,9 +787,10 @@ def make_report(
         return MakeResult(
             None, operations, source.kind, notes, backends=names, by_backend=by_backend
         )
-    if folded.problems:
+    problems = [*autogen.differences(targets), *folded.problems]
+    if problems:
         raise UsageError(
-            f"the backends need different migrations ({'; '.join(folded.problems)})",
+            f"the backends need different migrations ({'; '.join(problems)})",
             hint="make the models the same on every backend (types may differ), or "
             "configure fewer backends and write the rest by hand",
         )

@@ -307,7 +307,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "format": ((str,), 'a string (a command, e.g. "ruff format")'),
     "lint": ((dict,), "a table ([lint])"),
     "safe": ((bool,), "true or false"),
-    "backends": ((list,), 'a list of backend names, e.g. ["sqlite", "postgresql"]'),
+    "backends": ((list,), "a list of backend names among " + ", ".join(BACKENDS)),
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from dbshift.autogen.backends import Reconciled, merge_targets, reconcile
+from dbshift.autogen.backends import Reconciled, differences, merge_targets, reconcile
 from dbshift.autogen.compare import Diff, RenameDecider, diff, never
 from dbshift.config import Config
 from dbshift.errors import ConfigError, UsageError
@@ -96,13 +96,16 @@ def models_snapshot(config: Config, dialect: Dialect) -> Snapshot:
     return snapshot_from_metadata(load_models(config), dialect, config.schema)
 
 
+def models_targets(config: Config, dialects: Sequence[Dialect]) -> list[tuple[Dialect, Snapshot]]:
+    """The models as they resolve on each of `dialects` (see `merge_targets`)."""
+    metadatas = load_models(config)
+    return [(d, snapshot_from_metadata(metadatas, d, config.schema)) for d in dialects]
+
+
 def models_target(config: Config, dialects: Sequence[Dialect]) -> Snapshot:
     """The models as one snapshot that is right on each of `dialects` (the first is the
     primary: its types are written plain, the others' as variants where they differ)."""
-    metadatas = load_models(config)
-    return merge_targets(
-        [(d, snapshot_from_metadata(metadatas, d, config.schema)) for d in dialects]
-    )
+    return merge_targets(models_targets(config, dialects))
 
 
 def database_snapshot(conn: sa.Connection, config: Config) -> Snapshot:
@@ -139,9 +142,12 @@ __all__ = [
     "Source",
     "database_snapshot",
     "diff",
+    "differences",
     "load_models",
+    "merge_targets",
     "models_snapshot",
     "models_target",
+    "models_targets",
     "never",
     "parse_renames",
     "reconcile",

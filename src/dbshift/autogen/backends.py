@@ -23,6 +23,7 @@ from sqlalchemy.types import TypeEngine
 from dbshift.autogen.compare import Diff
 from dbshift.dialects.backends import type_ddl
 from dbshift.dialects.base import Keep
+from dbshift.dialects.normalize import normalizer_for
 from dbshift.ops import AlterColumn, Operation, SetTableComment
 from dbshift.schema.snapshot import Snapshot
 
@@ -60,6 +61,34 @@ def merge_targets(targets: Sequence[tuple[Dialect, Snapshot]]) -> Snapshot:
     enums = {k: e for _, s in reversed(targets) for k, e in s.enums.items()}
     sequences = {k: q for _, s in reversed(targets) for k, q in s.sequences.items()}
     return Snapshot.of(tables, enums.values(), sequences.values())
+
+
+#: what a column is besides its type, which every backend must agree on
+_COLUMN_FIELDS = ("nullable", "autoincrement", "computed", "identity", "comment")
+
+
+def differences(targets: Sequence[tuple[Dialect, Snapshot]]) -> list[str]:
+    """How the models differ between backends other than in column types (a sequence
+    feeding a column where the backend has sequences, say): one migration cannot be
+    right on all of them then. Defaults are compared as each backend reads them
+    (`func.now()` is `now()` on one and `CURRENT_TIMESTAMP` on another)."""
+    (first, primary), others = targets[0], targets[1:]
+    found = []
+    for dialect, snapshot in others:
+        norm = normalizer_for(dialect)
+        for key, table in primary.tables.items():
+            for column in table.columns:
+                twin = snapshot.tables[key].column(column.name)
+                assert twin is not None, "every backend reads the same models"
+                fields = [f for f in _COLUMN_FIELDS if getattr(column, f) != getattr(twin, f)]
+                if norm.default(column.server_default) != norm.default(twin.server_default):
+                    fields.append("server_default")
+                found += [
+                    f"{key}.{column.name}: {f} is {getattr(column, f)!r} on {first.name}, "
+                    f"{getattr(twin, f)!r} on {dialect.name}"
+                    for f in fields
+                ]
+    return found
 
 
 @dataclasses.dataclass(frozen=True)

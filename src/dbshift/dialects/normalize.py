@@ -173,7 +173,7 @@ class MySQLNormalizer(Normalizer):
             return "FLOAT" if int(match.group(1)) <= 24 else "DOUBLE"
         text = re.sub(r"^INTEGER\b", "INT", text)
         text = re.sub(r"^NUMERIC\b", "DECIMAL", text)
-        if text == "JSON" and self.dialect.name == "mariadb":
+        if text == "JSON" and getattr(self.dialect, "is_mariadb", False):
             return "LONGTEXT"  # MariaDB's JSON is LONGTEXT with a json_valid() check
         return text
 

@@ -1,0 +1,303 @@
+"""One migration history for several backends: `make` resolves each column type per
+backend (TypeDecorator.load_dialect_impl, with_variant) and, with several backends
+configured, writes one file that gives on every backend what `create_all` gives there.
+
+The proof: generate once with a SQLite URL for sqlite, postgresql and mysql, then on
+each real backend upgrade, compare with `create_all` on a fresh database (both read back
+by introspection), and find nothing more to do with that backend's URL.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import dbshift
+from dbshift.migrations.scripts import read_script
+from tests.autogen_support import Loop, _difference, created_schema, schema_of
+from tests.backends_models import models
+from tests.conftest import ScratchDatabases
+from tests.helpers import Project
+
+ALL = ("sqlite", "postgresql", "mysql")
+
+
+def _generate(folder: Path, *steps: int) -> list[Path]:
+    """The migrations for `steps` of the models, made with a SQLite URL for ALL."""
+    dbshift.init(folder)
+    url = f"sqlite:///{folder / 'dev.sqlite'}"
+    written = []
+    for step in steps:
+        config = dbshift.Config(
+            url=url, migrations=folder / "migrations", models=[models(step)], backends=ALL
+        )
+        path = dbshift.make(config, f"step {step}")
+        assert path is not None
+        written.append(path)
+    return written
+
+
+def _config(url: str, folder: Path, step: int, **extra: object) -> dbshift.Config:
+    return dbshift.Config(url=url, migrations=folder / "migrations", models=[models(step)], **extra)
+
+
+def _is_rowid(url: str, table: str) -> bool:
+    """SQLite: the table's `id` is its rowid (an alias), as `INTEGER PRIMARY KEY` is."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DELETE FROM {table}"))
+            columns = [r[1] for r in conn.execute(sa.text(f"PRAGMA table_info({table})"))]
+            values = ", ".join("'x'" if c != "id" else "NULL" for c in columns)
+            names = ", ".join(columns)
+            conn.execute(sa.text("PRAGMA foreign_keys = OFF"))
+            conn.execute(sa.text(f"INSERT INTO {table} ({names}) VALUES ({values})"))
+            row = conn.execute(sa.text(f"SELECT rowid, id FROM {table}")).one()
+            conn.execute(sa.text(f"DELETE FROM {table}"))
+            return bool(row[0] == row[1] and row[1] is not None)
+    finally:
+        engine.dispose()
+
+
+def test_one_history_generated_once_is_exact_on_every_backend(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    first, second = _generate(tmp_path / "proj", 1, 2)
+    assert read_script(first).backends == ALL
+    text = first.read_text()
+    assert 'backends = ["sqlite", "postgresql", "mysql"]' in text
+    assert "op.create_enum(" in text  # made on SQLite, needed on PostgreSQL
+    folder = tmp_path / "proj"
+    for step, path in ((1, first), (2, second)):
+        config = _config(db_url, folder, step)
+        report = dbshift.api.upgrade(config, path.stem)
+        assert report.warnings == (), "the file names this backend"
+        after = schema_of(db_url)
+        expected = created_schema(models(step), scratch)
+        assert after == expected, path.read_text() + _difference(after, expected)
+        assert dbshift.diff(config) == [], "the database differs from the models"
+    # the migrations match the models on each backend's URL, alone and with the others
+    again = dbshift.api.make_report(_config(db_url, folder, 2, backends=ALL), check=True)
+    assert again.operations == (), again.by_backend
+    assert dbshift.api.make_report(_config(db_url, folder, 2), check=True).operations == ()
+    if backend == "sqlite":
+        assert _is_rowid(db_url, "accounts") and _is_rowid(db_url, "events")
+
+
+def test_the_same_models_on_one_backend_are_exact(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    loop = Loop(db_url, tmp_path, scratch)
+    path = loop.step(models(1), "create")
+    assert path is not None
+    name = sa.make_url(db_url).get_dialect().name
+    assert read_script(path).backends == (name,)
+    assert "with_variant" not in path.read_text(), "one backend: each type as it resolves"
+    loop.step(models(2), "grow")
+    if backend == "sqlite":
+        assert _is_rowid(db_url, "accounts")
+    loop.back(models(2))
+    loop.back(models(1))
+
+
+def test_a_variant_and_a_plain_type_are_not_confused_by_the_type_cache() -> None:
+    """The normalizer caches by class and public attributes; a variant mapping is
+    private, so it compares the type as it resolves on the backend."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from dbshift.dialects.backends import offline_dialect
+    from dbshift.dialects.normalize import normalizer_for
+
+    for name, expected in (("sqlite", "INTEGER"), ("postgresql", "BIGINT")):
+        norm = normalizer_for(offline_dialect(name))
+        plain = norm.type(sqlite.INTEGER())
+        varied = norm.type(sqlite.INTEGER().with_variant(sa.BigInteger(), "postgresql"))
+        assert (plain, varied) == ("INTEGER", expected)
+    norm = normalizer_for(offline_dialect("postgresql"))
+    assert norm.type(sa.JSON()) == "JSON"
+    assert norm.type(sa.JSON().with_variant(postgresql.JSONB(), "postgresql")) == "JSONB"
+
+
+@pytest.mark.backends("postgresql")
+def test_an_enum_made_on_sqlite_alone_runs_on_postgresql_with_a_warning(
+    backend: str, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`dbshift init` defaults to SQLite; an enum column made there creates its type,
+    so the same file upgrades PostgreSQL (which it was not made for: a warning)."""
+    project = Project(tmp_path / "proj", f"sqlite:///{tmp_path / 'dev.sqlite'}", capsys)
+    metadata = sa.MetaData()
+    sa.Table(
+        "tickets",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("status", sa.Enum("open", "done", name="ticket_status")),
+    )
+    config = dbshift.Config(url=project.url, migrations=project.migrations, models=[metadata])
+    path = dbshift.make(config, "tickets")
+    assert path is not None and "op.create_enum(" in path.read_text()
+    assert read_script(path).backends == ("sqlite",)
+    assert dbshift.api.make_report(config, check=True).operations == ()  # enums: no live diff
+    production = config.replace(url=db_url)
+    report = dbshift.api.upgrade(production, "head")
+    assert len(report.warnings) == 1 and path.name in report.warnings[0]
+    assert "sqlite, not postgresql" in report.warnings[0]
+    assert dbshift.api.make_report(production, check=True).operations == ()
+    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
+    with engine.connect() as conn:
+        kinds = conn.execute(sa.text("SELECT typname FROM pg_type WHERE typtype = 'e'"))
+        assert [r[0] for r in kinds] == ["ticket_status"]
+    engine.dispose()
+
+
+def _cli_project(tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str]) -> Project:
+    project = Project(tmp_path / "proj", url, capsys)
+    (project.root / "shop_models.py").write_text(
+        "import sqlalchemy as sa\n"
+        "metadata = sa.MetaData()\n"
+        "sa.Table('items', metadata, sa.Column('id', sa.Integer, primary_key=True),\n"
+        "         sa.Column('price', sa.Numeric(10, 2).with_variant(sa.Float(), 'sqlite')))\n"
+    )
+    toml = project.root / "dbshift.toml"
+    toml.write_text(toml.read_text() + 'models = ["shop_models:metadata"]\n')
+    return project
+
+
+def test_upgrade_on_another_backend_warns_once_and_hand_written_files_never(
+    backend: str,
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = _cli_project(tmp_path, db_url, capsys)
+    monkeypatch.syspath_prepend(str(project.root))
+    other = "postgresql" if backend != "postgresql" else "sqlite"
+    project.python("by_hand", 'op.create_table("notes", sa.Column("id", sa.Integer))')
+    project.python("made_elsewhere", "pass", header=f'backends = ["{other}"]\n')
+    project.python("made_elsewhere_too", "pass", header=f'backends = ["{other}"]\n')
+    result = project.ok("upgrade")
+    warnings = [line for line in result.err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1, result.err
+    assert "made_elsewhere.py and 1 more were generated for" in warnings[0]
+    assert "by_hand" not in warnings[0]
+    assert "applied 3 migration(s)" in result.out
+    project.python("made_here", "pass", header=f'backends = ["{other}", "{_name(db_url)}"]\n')
+    assert "warning:" not in project.ok("upgrade").err
+
+
+def _name(url: str) -> str:
+    return sa.make_url(url).get_dialect().name
+
+
+def test_make_with_several_backends_writes_variants_only_where_types_differ(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _cli_project(tmp_path, f"sqlite:///{tmp_path / 'dev.sqlite'}", capsys)
+    monkeypatch.syspath_prepend(str(project.root))
+    result = project.ok("make", "-m", "items", "--backend", "sqlite", "--backend", "postgresql")
+    assert "written for sqlite, postgresql" in result.out
+    path = next(project.migrations.glob("*_items.py"))
+    text = path.read_text()
+    assert 'sa.Float().with_variant(sa.Numeric(precision=10, scale=2), "postgresql")' in text
+    assert 'sa.Column("id", sa.Integer()' in text  # the same everywhere: plain
+    project.ok("make", "--check", "--backend", "sqlite", "--backend", "postgresql")
+    # SQL is one dialect's: refused with two backends, and nothing is written
+    (project.root / "shop_models.py").write_text(
+        (project.root / "shop_models.py").read_text().replace("'items'", "'things'")
+    )
+    monkeypatch.delitem(__import__("sys").modules, "shop_models", raising=False)
+    before = sorted(p.name for p in project.migrations.iterdir())
+    failed = project.fails(
+        2, "make", "--sql", "-m", "x", "--backend", "sqlite", "--backend", "postgresql"
+    )
+    assert failed.err.startswith("error: make --sql writes one dialect's SQL")
+    assert sorted(p.name for p in project.migrations.iterdir()) == before
+    project.ok("make", "--sql", "-m", "things")
+    sql = next(project.migrations.glob("*_things.sql"))
+    assert "-- backends: sqlite\n" in sql.read_text()
+    assert read_script(sql).backends == ("sqlite",)
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [('["sqlite", "oracle"]', "'oracle'"), ('"postgres"', "'postgres'"), ("[1]", "[1]")],
+)
+def test_unknown_backends_are_a_config_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], setting: str, shown: str
+) -> None:
+    project = Project(tmp_path / "proj", f"sqlite:///{tmp_path / 'dev.sqlite'}", capsys)
+    toml = project.root / "dbshift.toml"
+    toml.write_text(toml.read_text() + f"backends = {setting}\n")
+    result = project.fails(2, "make", "--check")
+    assert result.err.startswith("error: ") and shown in result.err, result.err
+    assert "sqlite, postgresql, mysql, mariadb" in result.err
+    assert len(result.err.strip().splitlines()) == 1
+
+
+def test_the_urls_backend_must_be_among_the_backends(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = _cli_project(tmp_path, f"sqlite:///{tmp_path / 'dev.sqlite'}", capsys)
+    monkeypatch.syspath_prepend(str(project.root))
+    result = project.fails(2, "make", "-m", "x", "--backend", "postgresql")
+    assert "the URL's backend sqlite is not in backends (postgresql)" in result.err
+    assert list(project.migrations.glob("*.py")) == []
+
+
+def test_backends_that_need_different_migrations_are_refused(tmp_path: Path) -> None:
+    """A sequence feeds a column where the backend has sequences (PostgreSQL), while
+    SQLite autoincrements it: no single file is right on both."""
+    metadata = sa.MetaData()
+    sa.Table(
+        "orders",
+        metadata,
+        sa.Column("id", sa.Integer, sa.Sequence("order_ids"), primary_key=True),
+    )
+    folder = tmp_path / "proj"
+    dbshift.init(folder)
+    config = dbshift.Config(
+        url=f"sqlite:///{folder / 'dev.sqlite'}",
+        migrations=folder / "migrations",
+        models=[metadata],
+        backends=("sqlite", "postgresql"),
+    )
+    with pytest.raises(dbshift.UsageError) as raised:
+        dbshift.make(config, "orders")
+    assert "orders.id: autoincrement is True on sqlite, False on postgresql" in str(raised.value)
+    assert list((folder / "migrations").glob("*.py")) == []
+    assert dbshift.make(config.replace(backends=("sqlite",)), "orders") is not None
+
+
+@pytest.mark.backends("sqlite")
+def test_check_names_the_backend_whose_schema_differs(tmp_path: Path) -> None:
+    """A file made for SQLite alone leaves the GUID column CHAR(32) on PostgreSQL too:
+    `check` with both backends finds it, on postgresql only."""
+    folder = tmp_path / "proj"
+    dbshift.init(folder)
+    config = _config(f"sqlite:///{folder / 'dev.sqlite'}", folder, 1)
+    assert dbshift.make(config, "sqlite only") is not None
+    both = config.replace(backends=("sqlite", "postgresql"))
+    report = dbshift.check(both)
+    item = next(i for i in report.items if i.name == "models")
+    assert item.status == "failed" and "on postgresql:" in item.detail
+    assert item.problems and all(p.startswith("postgresql: ") for p in item.problems)
+    assert any('"accounts"."uid"' in p or "accounts" in p for p in item.problems)
+    found = dbshift.api.make_report(both, check=True)
+    assert dict(found.by_backend)["sqlite"] == ()
+    ok = next(i for i in dbshift.check(config).items if i.name == "models")
+    assert ok.status == "ok"
+    # diff against the migrations sees the same, per backend
+    assert dbshift.diff(both, against="migrations") != []
+    assert dbshift.diff(config, against="migrations") == []
+
+
+def test_a_project_copied_between_backends_keeps_its_header(tmp_path: Path) -> None:
+    """The header is read as text: listing never imports the migration."""
+    (path,) = _generate(tmp_path / "proj", 1)
+    copy = tmp_path / "copy.py"
+    shutil.copy(path, copy)
+    copy.write_text(copy.read_text().replace("import sqlalchemy as sa", "import no_such_module"))
+    assert read_script(copy).backends == ALL
