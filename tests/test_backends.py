@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dbshift
 from dbshift.migrations.scripts import read_script
@@ -301,3 +303,157 @@ def test_a_project_copied_between_backends_keeps_its_header(tmp_path: Path) -> N
     shutil.copy(path, copy)
     copy.write_text(copy.read_text().replace("import sqlalchemy as sa", "import no_such_module"))
     assert read_script(copy).backends == ALL
+
+
+def _two_step_config(url: str, folder: Path, metadata: sa.MetaData) -> dbshift.Config:
+    return dbshift.Config(
+        url=url,
+        migrations=folder / "migrations",
+        models=[metadata],
+        backends=("sqlite", "postgresql"),
+    )
+
+
+def _notes_models(step: int) -> sa.MetaData:
+    """Step 2 changes what only one backend sees: PostgreSQL's variant of `body` (JSON to
+    JSONB) and a column comment (SQLite keeps none)."""
+    from sqlalchemy.dialects import postgresql
+
+    body = sa.JSON() if step == 1 else sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
+    metadata = sa.MetaData()
+    sa.Table(
+        "notes",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("body", body),
+        sa.Column("title", sa.String(40), comment=None if step == 1 else "shown in lists"),
+    )
+    return metadata
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_a_change_one_backend_sees_is_written_once_and_harmless_elsewhere(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    folder = tmp_path / "proj"
+    dbshift.init(folder)
+    dev = f"sqlite:///{folder / 'dev.sqlite'}"
+    assert dbshift.make(_two_step_config(dev, folder, _notes_models(1)), "notes")
+    config = _two_step_config(dev, folder, _notes_models(2))
+    found = dbshift.api.make_report(config, check=True)
+    by_backend = dict(found.by_backend)
+    assert by_backend["sqlite"] == (), "SQLite sees neither change"
+    assert len(by_backend["postgresql"]) == 2
+    path = dbshift.make(config, "jsonb and a comment")
+    assert path is not None
+    text = path.read_text()
+    upgrade = text.split("def downgrade")[0]
+    assert upgrade.count("op.alter_column(") == 2, text
+    assert 'postgresql_using="body::JSONB"' in text
+    production = _two_step_config(db_url, folder, _notes_models(2))
+    dbshift.upgrade(production, "head")
+    expected = created_schema(_notes_models(2), scratch)
+    assert schema_of(db_url) == expected, text + _difference(schema_of(db_url), expected)
+    assert dbshift.api.make_report(production, check=True).operations == ()
+
+
+def test_a_backends_line_naming_an_unknown_backend_is_a_header_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = Project(tmp_path / "proj", f"sqlite:///{tmp_path / 'dev.sqlite'}", capsys)
+    odd = project.python("odd", "pass", header='backends = ["sqlite", "oracle"]\n')
+    result = project.fails(4, "status")
+    assert f"{odd}.py:4: unknown backend 'oracle' in the backends line" in result.err
+    (project.migrations / f"{odd}.py").unlink()
+    odd_sql = project.sql("odd_sql", "SELECT 1;", header="-- backends: postgres\n")
+    result = project.fails(4, "status")
+    assert f"{odd_sql}.sql:3: unknown backend 'postgres'" in result.err
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_async_drivers_warn_too(backend: str, db_url: str, tmp_path: Path) -> None:
+    import asyncio
+
+    import dbshift.aio
+
+    folder = tmp_path / "proj"
+    dbshift.init(folder)
+    (folder / "migrations" / "20260101T000001_made.py").write_text(
+        '"""made"""\n\nparents = []\nbackends = ["mysql"]\n\n\ndef upgrade(op):\n    pass\n'
+    )
+    url = db_url.replace("sqlite://", "sqlite+aiosqlite://").replace("+psycopg", "+asyncpg")
+    config = dbshift.Config(url=url, migrations=folder / "migrations")
+    dbshift.rehash(config)
+    told: list[str] = []
+
+    class Listener:
+        def step_started(self, step: object, index: int, total: int) -> None:
+            pass
+
+        def step_finished(self, result: object) -> None:
+            pass
+
+        def warned(self, text: str) -> None:
+            told.append(text)
+
+    report = asyncio.run(dbshift.aio.upgrade(config, listener=Listener()))
+    assert report.done == ["20260101T000001_made"]
+    assert told == list(report.warnings) and len(told) == 1
+    assert f"generated for mysql, not {_name(db_url)}" in told[0]
+
+
+_PORTABLE = [
+    sa.Integer(),
+    sa.BigInteger(),
+    sa.SmallInteger(),
+    sa.String(20),
+    sa.String(200),
+    sa.Text(),
+    sa.CHAR(32),
+    sa.Numeric(10, 2),
+    sa.Float(),
+    sa.Boolean(),
+    sa.Date(),
+    sa.DateTime(),
+    sa.DateTime(timezone=True),
+    sa.JSON(),
+    sa.LargeBinary(),
+    sa.Uuid(),
+]
+
+
+def _own_types(name: str) -> list[sa.types.TypeEngine[object]]:
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+    own: dict[str, list[sa.types.TypeEngine[object]]] = {
+        "sqlite": [sqlite.INTEGER(), sqlite.DATETIME()],
+        "postgresql": [postgresql.JSONB(), postgresql.UUID(), postgresql.BYTEA()],
+        "mysql": [mysql.BINARY(16), mysql.LONGTEXT(), mysql.TINYINT(1)],
+    }
+    return [*_PORTABLE, *own[name]]
+
+
+@given(st.data())
+@settings(max_examples=150, deadline=None)
+def test_a_merged_type_renders_to_code_that_is_each_backends_type(data: st.DataObject) -> None:
+    """Whatever type each backend resolves to, the code `make` writes builds a type
+    whose DDL on every backend is that backend's, with a variant only where the
+    primary's DDL differs."""
+    from sqlalchemy.dialects import mysql, postgresql, sqlite
+
+    from dbshift.autogen.backends import merged_type
+    from dbshift.autogen.render import Renderer
+    from dbshift.dialects.backends import offline_dialect, type_ddl
+
+    names = data.draw(st.permutations(ALL))
+    chosen = {n: data.draw(st.sampled_from(_own_types(n)), label=n) for n in names}
+    dialects = {n: offline_dialect(n) for n in names}
+    primary, *others = names
+    merged = merged_type(chosen[primary], [(dialects[n], chosen[n]) for n in others])
+    code = Renderer().type_code(merged)
+    built = eval(code, {"sa": sa, "postgresql": postgresql, "mysql": mysql, "sqlite": sqlite})
+    for name in names:
+        assert type_ddl(built, dialects[name]) == type_ddl(chosen[name], dialects[name]), code
+    for name in others:
+        same = type_ddl(chosen[primary], dialects[name]) == type_ddl(chosen[name], dialects[name])
+        assert (f'"{name}"' not in code) is same, code

@@ -457,6 +457,7 @@ def init(directory: str | Path = ".", *, migrations: str = "migrations") -> Path
         'url = "${DATABASE_URL:-sqlite:///app.db}"\n'
         f'migrations = "{migrations}"\n'
         '# models = ["myapp.models:Base"]   # for `dbshift make`\n'
+        '# backends = ["sqlite", "postgresql"]   # `make` writes for each (default: the URL\'s)\n'
         "\n"
         "# [environments.production]\n"
         '# url = "${PRODUCTION_DATABASE_URL}"\n',
