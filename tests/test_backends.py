@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import dbshift
 from dbshift.migrations.scripts import read_script
-from tests.autogen_support import Loop, _difference, created_schema, schema_of
+from tests.autogen_support import NAMING, Loop, _difference, created_schema, schema_of
 from tests.backends_models import models
 from tests.conftest import ScratchDatabases
 from tests.helpers import Project
@@ -200,7 +200,7 @@ def test_make_with_several_backends_writes_variants_only_where_types_differ(
     project = _cli_project(tmp_path, f"sqlite:///{tmp_path / 'dev.sqlite'}", capsys)
     monkeypatch.syspath_prepend(str(project.root))
     result = project.ok("make", "-m", "items", "--backend", "sqlite", "--backend", "postgresql")
-    assert "written for sqlite, postgresql" in result.out
+    assert "compared on 2 backends (sqlite: 1 change(s), postgresql: 1 change(s))" in result.out
     path = next(project.migrations.glob("*_items.py"))
     text = path.read_text()
     assert 'sa.Float().with_variant(sa.Numeric(precision=10, scale=2), "postgresql")' in text
@@ -457,3 +457,69 @@ def test_a_merged_type_renders_to_code_that_is_each_backends_type(data: st.DataO
     for name in others:
         same = type_ddl(chosen[primary], dialects[name]) == type_ddl(chosen[name], dialects[name])
         assert (f'"{name}"' not in code) is same, code
+
+
+def _cycle() -> sa.MetaData:
+    metadata = sa.MetaData(naming_convention=NAMING)
+    sa.Table(
+        "teams",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("captain_id", sa.ForeignKey("players.id", use_alter=True)),
+    )
+    sa.Table(
+        "players",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("team_id", sa.ForeignKey("teams.id")),
+    )
+    return metadata
+
+
+def test_a_foreign_key_cycle_made_on_sqlite_for_all_backends_runs_on_each(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    """SQLite alone creates a cycle's foreign keys inline; a file for every backend adds
+    the closing one afterwards (SQLite rebuilds the table for it), and drops it first."""
+    folder = tmp_path / "proj"
+    dbshift.init(folder)
+    dev = f"sqlite:///{folder / 'dev.sqlite'}"
+    made = dbshift.Config(url=dev, migrations=folder / "migrations", models=[_cycle()])
+    path = dbshift.make(made.replace(backends=ALL), "cycle")
+    assert path is not None and "op.create_foreign_key(" in path.read_text()
+    config = made.replace(url=db_url)
+    dbshift.upgrade(config, "head")
+    assert schema_of(db_url) == created_schema(_cycle(), scratch)
+    assert dbshift.api.make_report(config.replace(backends=ALL), check=True).operations == ()
+    dbshift.downgrade(config, "base")
+    assert schema_of(db_url) == schema_of(scratch.create())
+
+
+@pytest.mark.backends("sqlite")
+def test_make_check_notices_an_enum_type_the_migrations_never_create(
+    backend: str, tmp_path: Path
+) -> None:
+    """A history written before enums were recorded on SQLite (no create_enum) would
+    fail on PostgreSQL: `make --check` on SQLite now reports the missing type."""
+    folder = tmp_path / "proj"
+    dbshift.init(folder)
+    (folder / "migrations" / "20260101T000001_tickets.py").write_text(
+        '"""tickets"""\n\nparents = []\n\nimport sqlalchemy as sa\n\n\ndef upgrade(op):\n'
+        '    op.create_table("tickets", sa.Column("id", sa.Integer, primary_key=True),\n'
+        '                    sa.Column("status", sa.Enum("open", "done", name="ticket_status")))\n'
+    )
+    metadata = sa.MetaData()
+    sa.Table(
+        "tickets",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("status", sa.Enum("open", "done", name="ticket_status")),
+    )
+    config = dbshift.Config(
+        url=f"sqlite:///{folder / 'dev.sqlite'}",
+        migrations=folder / "migrations",
+        models=[metadata],
+    )
+    dbshift.rehash(config)
+    found = dbshift.api.make_report(config, check=True)
+    assert [op.describe() for op in found.operations] == ['create enum "ticket_status"']

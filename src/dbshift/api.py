@@ -759,14 +759,9 @@ def make_report(
     targets = autogen.models_targets(config, dialects)
     target = autogen.merge_targets(targets)
     decider = _remembered(_decider(renames, decide))
-    diffs = [
-        (
-            dialect.name,
-            autogen.diff(
-                source.snapshot, target, dialect, decider, live=source.kind != "migrations"
-            ),
-        )
-    ]
+    live, portable = source.kind != "migrations", len(dialects) > 1
+    first = autogen.diff(source.snapshot, target, dialect, decider, live=live, portable=portable)
+    diffs = [(dialect.name, first)]
     for other in dialects[1:]:
         replayed = project.replayed(other) if source.kind == "migrations" else None
         if replayed is None:
@@ -776,7 +771,7 @@ def make_report(
                 hint="the migrations must replay for several backends (no raw DDL in "
                 "op.execute); or pass --backend with the URL's backend alone",
             )
-        diffs.append((other.name, autogen.diff(replayed, target, other, decider)))
+        diffs.append((other.name, autogen.diff(replayed, target, other, decider, portable=True)))
     folded = autogen.reconcile(diffs)
     operations = folded.diff.operations
     notes = folded.diff.notes
@@ -957,7 +952,8 @@ def diff(
                     "some migration runs raw DDL, which cannot be replayed",
                     hint='compare with the database instead: diff(config, against="database")',
                 )
-            diffs.append((each.name, autogen.diff(current, target, each, decider)))
+            found = autogen.diff(current, target, each, decider, portable=len(dialects) > 1)
+            diffs.append((each.name, found))
         return list(autogen.reconcile(diffs).diff.operations)
 
     def job(conn: sa.Connection) -> tuple[Snapshot, sa.engine.Dialect]:

@@ -88,7 +88,7 @@ class Reporter:
         if len(result.backends) > 1:
             found = {b: len(ops) for b, ops in result.by_backend}
             each = ", ".join(f"{b}: {n} change(s)" for b, n in found.items())
-            self.line(f"written for {', '.join(result.backends)} ({each})")
+            self.line(f"compared on {len(result.backends)} backends ({each})")
         if result.findings:
             self.line("lint (see docs/lint.md; silence a finding with # dbshift: ignore[CODE]):")
         for f in result.findings:
