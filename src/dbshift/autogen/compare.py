@@ -111,7 +111,7 @@ def diff(
     for key, new in sorted(target.tables.items()):
         if key in current.tables:
             _compare_table(current.tables[key], new, norm, out)
-    shortcuts = dialect.name == "sqlite" and not portable
+    shortcuts = dialect_for(dialect).late_references and not portable
     _create_tables(created, shortcuts, out)
     _drop_tables(dropped, shortcuts, out)
     if not live or dialect_for(dialect).enum_types:

@@ -170,6 +170,9 @@ class DialectRules:
     #: enums are named schema objects (`CREATE TYPE ... AS ENUM`); elsewhere they live
     #: inline in the column type, and a live database reports none to compare
     enum_types = False
+    #: foreign keys are checked when used, not when created: a table may refer to one
+    #: that does not exist yet, and be dropped while others still refer to it
+    late_references = False
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Whether `sql` failing with `error` shows the statement already took effect:
