@@ -247,6 +247,10 @@ def test_the_urls_backend_must_be_among_the_backends(
     result = project.fails(2, "make", "-m", "x", "--backend", "postgresql")
     assert "the URL's backend sqlite is not in backends (postgresql)" in result.err
     assert list(project.migrations.glob("*.py")) == []
+    flag = project.fails(2, "make", "-m", "x", "--backend", "sqlite", "--backend", "oracle")
+    assert "unknown backend 'oracle'" in flag.err and "mariadb" in flag.err
+    assert project.fails(2, "check", "--backend", "pg").err.startswith("error: ")
+    assert list(project.migrations.glob("*.py")) == []
 
 
 def test_backends_that_need_different_migrations_are_refused(tmp_path: Path) -> None:
@@ -523,3 +527,46 @@ def test_make_check_notices_an_enum_type_the_migrations_never_create(
     dbshift.rehash(config)
     found = dbshift.api.make_report(config, check=True)
     assert [op.describe() for op in found.operations] == ['create enum "ticket_status"']
+
+
+@pytest.mark.backends("mysql")
+def test_mysql_and_mariadb_are_the_url_schemes_names(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    """SQLAlchemy gives a MariaDB server behind `mysql+pymysql://` the `mysql` dialect
+    and behind `mariadb+pymysql://` the `mariadb` one, and a variant applies only under
+    its own name: a file made for `mariadb` is exact through the mariadb URL, and warns
+    through the mysql one."""
+    mariadb_url = db_url.replace("mysql+pymysql://", "mariadb+pymysql://")
+    title = sa.String(10).with_variant(sa.Text(), "mariadb")
+    metadata = sa.MetaData()
+    sa.Table(
+        "posts", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("title", title)
+    )
+    for url, name, stored in ((db_url, "mysql", "VARCHAR(10)"), (mariadb_url, "mariadb", "TEXT")):
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+        with engine.connect() as conn:
+            assert conn.dialect.name == name and getattr(conn.dialect, "is_mariadb", False)
+            assert title.compile(dialect=conn.dialect) == stored
+        engine.dispose()
+    folder = tmp_path / "proj"
+    dbshift.init(folder)
+    dev = f"sqlite:///{folder / 'dev.sqlite'}"
+    made = dbshift.Config(url=dev, migrations=folder / "migrations", models=[metadata])
+    path = dbshift.make(made.replace(backends=("sqlite", "mariadb")), "posts")
+    assert (
+        path is not None
+        and 'sa.String(length=10).with_variant(sa.Text(), "mariadb")' in path.read_text()
+    )
+    on_mariadb = made.replace(url=mariadb_url)
+    assert dbshift.upgrade(on_mariadb).warnings == ()
+    reference = scratch.create().replace("mysql+pymysql://", "mariadb+pymysql://")
+    engine = sa.create_engine(reference, poolclass=sa.NullPool)
+    metadata.create_all(engine)
+    engine.dispose()
+    assert schema_of(mariadb_url) == schema_of(reference)
+    assert '"TEXT()"' in schema_of(mariadb_url)
+    assert dbshift.api.make_report(on_mariadb, check=True).operations == ()
+    fresh = scratch.create()
+    warned = dbshift.upgrade(made.replace(url=fresh), "head").warnings
+    assert len(warned) == 1 and "generated for sqlite, mariadb, not mysql" in warned[0]
