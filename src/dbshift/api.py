@@ -757,21 +757,7 @@ def make_report(
     dialects = _backend_dialects(config, dialect)
     source = _current_schema(project, dialect, dev_url)
     targets = autogen.models_targets(config, dialects)
-    target = autogen.merge_targets(targets)
-    decider = _remembered(_decider(renames, decide))
-    live, portable = source.kind != "migrations", len(dialects) > 1
-    first = autogen.diff(source.snapshot, target, dialect, decider, live=live, portable=portable)
-    diffs = [(dialect.name, first)]
-    for other in dialects[1:]:
-        replayed = project.replayed(other) if source.kind == "migrations" else None
-        if replayed is None:
-            raise UsageError(
-                f"comparing with the {source.kind} gives the schema on "
-                f"{dialect.name} only, and backends lists {', '.join(config.backends)}",
-                hint="the migrations must replay for several backends (no raw DDL in "
-                "op.execute); or pass --backend with the URL's backend alone",
-            )
-        diffs.append((other.name, autogen.diff(replayed, target, other, decider, portable=True)))
+    diffs = _backend_diffs(project, source, targets, _decider(renames, decide))
     folded = autogen.reconcile(diffs)
     operations = folded.diff.operations
     notes = folded.diff.notes
@@ -825,6 +811,35 @@ def make_report(
         names,
         by_backend,
     )
+
+
+def _backend_diffs(
+    project: Project,
+    source: autogen.Source,
+    targets: Sequence[tuple[sa.engine.Dialect, Snapshot]],
+    decide: RenameDecider,
+) -> list[tuple[str, autogen.Diff]]:
+    """Each backend's operations towards the models (primary first, from `source`; the
+    others from the migrations replayed for them), each rename asked about once."""
+    from dbshift import autogen
+
+    target = autogen.merge_targets(targets)
+    decide = _remembered(decide)
+    (primary, _), others = targets[0], targets[1:]
+    live, portable = source.kind != "migrations", bool(others)
+    first = autogen.diff(source.snapshot, target, primary, decide, live=live, portable=portable)
+    diffs = [(primary.name, first)]
+    for other, _ in others:
+        replayed = project.replayed(other) if not live else None
+        if replayed is None:
+            raise UsageError(
+                f"comparing with the {source.kind} gives the schema on {primary.name} only, "
+                f"and backends lists {', '.join(project.config.backends)}",
+                hint="the migrations must replay for several backends (no raw DDL in "
+                "op.execute); or pass --backend with the URL's backend alone",
+            )
+        diffs.append((other.name, autogen.diff(replayed, target, other, decide, portable=True)))
+    return diffs
 
 
 def _backend_dialects(config: Config, primary: sa.engine.Dialect) -> list[sa.engine.Dialect]:
@@ -941,19 +956,15 @@ def diff(
     if against == "migrations":
         project = Project.read(config)
         dialect = _make_dialect(config)
-        dialects = _backend_dialects(config, dialect)
-        target = autogen.models_target(config, dialects)
-        decider = _remembered(_decider(renames, None))
-        diffs = []
-        for each in dialects:
-            current = project.replayed(each)
-            if current is None:
-                raise UsageError(
-                    "some migration runs raw DDL, which cannot be replayed",
-                    hint='compare with the database instead: diff(config, against="database")',
-                )
-            found = autogen.diff(current, target, each, decider, portable=len(dialects) > 1)
-            diffs.append((each.name, found))
+        current = project.replayed(dialect)
+        if current is None:
+            raise UsageError(
+                "some migration runs raw DDL, which cannot be replayed",
+                hint='compare with the database instead: diff(config, against="database")',
+            )
+        targets = autogen.models_targets(config, _backend_dialects(config, dialect))
+        source = autogen.Source(current, "migrations")
+        diffs = _backend_diffs(project, source, targets, _decider(renames, None))
         return list(autogen.reconcile(diffs).diff.operations)
 
     def job(conn: sa.Connection) -> tuple[Snapshot, sa.engine.Dialect]:

@@ -97,15 +97,11 @@ def models_snapshot(config: Config, dialect: Dialect) -> Snapshot:
 
 
 def models_targets(config: Config, dialects: Sequence[Dialect]) -> list[tuple[Dialect, Snapshot]]:
-    """The models as they resolve on each of `dialects` (see `merge_targets`)."""
+    """The models as they resolve on each of `dialects`; `merge_targets` makes one
+    snapshot of them that is right on each (the first's types plain, the others' as
+    variants where they differ)."""
     metadatas = load_models(config)
     return [(d, snapshot_from_metadata(metadatas, d, config.schema)) for d in dialects]
-
-
-def models_target(config: Config, dialects: Sequence[Dialect]) -> Snapshot:
-    """The models as one snapshot that is right on each of `dialects` (the first is the
-    primary: its types are written plain, the others' as variants where they differ)."""
-    return merge_targets(models_targets(config, dialects))
 
 
 def database_snapshot(conn: sa.Connection, config: Config) -> Snapshot:
@@ -146,7 +142,6 @@ __all__ = [
     "load_models",
     "merge_targets",
     "models_snapshot",
-    "models_target",
     "models_targets",
     "never",
     "parse_renames",
