@@ -598,17 +598,18 @@ def check(
         found = make_report(config, check=True)
         several = len(found.backends) > 1
         on = f" on {', '.join(found.backends)}" if several else ""
-        changes = tuple(
-            f"{backend}: {op.describe()}" if several else op.describe()
-            for backend, ops in found.by_backend
-            for op in ops
-        )
-        if changes:
-            failing = [b for b, ops in found.by_backend if ops]
-            where = f" on {', '.join(failing)}" if several else ""
-            return CheckItem(
-                "models", "failed", f"{len(changes)} change(s){where}: run `dbshift make`", changes
+        where: dict[str, list[str]] = {}  # each change, with the backends that need it
+        for backend, ops in found.by_backend:
+            for op in ops:
+                where.setdefault(op.describe(), []).append(backend)
+        if where:
+            changes = tuple(
+                f"{', '.join(backends)}: {change}" if several else change
+                for change, backends in where.items()
             )
+            failing = [b for b, ops in found.by_backend if ops]
+            detail = f"{len(changes)} change(s)" + (f" on {', '.join(failing)}" if several else "")
+            return CheckItem("models", "failed", f"{detail}: run `dbshift make`", changes)
         return CheckItem("models", "ok", f"the models match the {found.source}{on}")
 
     def pending() -> CheckItem:
