@@ -570,3 +570,41 @@ def test_mysql_and_mariadb_are_the_url_schemes_names(
     fresh = scratch.create()
     warned = dbshift.upgrade(made.replace(url=fresh), "head").warnings
     assert len(warned) == 1 and "generated for sqlite, mariadb, not mysql" in warned[0]
+
+
+def test_sqlalchemy_utils_uuid_types_made_once_are_exact_on_every_backend(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    """sqlalchemy-utils' `UUIDType`, as published on PyPI: native UUID on PostgreSQL,
+    BINARY(16) or CHAR(32) elsewhere, chosen in its `load_dialect_impl`."""
+    utils = pytest.importorskip("sqlalchemy_utils")
+
+    def metadata() -> sa.MetaData:
+        metadata = sa.MetaData(naming_convention=NAMING)
+        sa.Table(
+            "sessions",
+            metadata,
+            sa.Column("id", utils.UUIDType(), primary_key=True),
+            sa.Column("token", utils.UUIDType(binary=False), nullable=False, unique=True),
+        )
+        return metadata
+
+    folder = tmp_path / "proj"
+    dbshift.init(folder)
+    made = dbshift.Config(
+        url=f"sqlite:///{folder / 'dev.sqlite'}",
+        migrations=folder / "migrations",
+        models=[metadata()],
+        backends=ALL,
+    )
+    path = dbshift.make(made, "sessions")
+    assert path is not None and "sqlalchemy_utils" not in path.read_text()
+    config = made.replace(url=db_url, models=[metadata()])
+    dbshift.upgrade(config, "head")
+    expected = created_schema(metadata(), scratch)
+    assert schema_of(db_url) == expected, path.read_text() + _difference(
+        schema_of(db_url), expected
+    )
+    assert dbshift.api.make_report(config, check=True).operations == ()
+    if backend != "sqlite":  # SQLite reads BINARY(16) back as NUMERIC(16), its affinity
+        assert dbshift.diff(config) == []
