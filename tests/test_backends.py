@@ -87,6 +87,46 @@ def test_one_history_generated_once_is_exact_on_every_backend(
     assert dbshift.api.make_report(_config(db_url, folder, 2), check=True).operations == ()
     if backend == "sqlite":
         assert _is_rowid(db_url, "accounts") and _is_rowid(db_url, "events")
+    assert (
+        _client_types(db_url, "accounts")
+        == {
+            "sqlite": {"id": "INTEGER", "uid": "CHAR(32)", "data": "JSON"},
+            "postgresql": {"id": "bigint", "uid": "uuid", "data": "jsonb"},
+            "mysql": {"id": "bigint(20)", "uid": "binary(16)", "data": "longtext"},
+        }[backend]
+    )
+
+
+def _client_types(url: str, table: str) -> dict[str, str]:
+    """The types of `table`'s id, uid and data columns as the backend's own command-line
+    client shows them (an oracle independent of SQLAlchemy)."""
+    import subprocess
+
+    parsed = sa.make_url(url)
+    wanted = ("id", "uid", "data")
+    if parsed.get_backend_name() == "sqlite":
+        command = [
+            "sqlite3",
+            str(parsed.database),
+            f"SELECT name, type FROM pragma_table_info('{table}')",
+        ]
+    elif parsed.get_backend_name() == "postgresql":
+        query = (
+            "SELECT column_name, data_type FROM information_schema.columns "
+            f"WHERE table_name = '{table}'"
+        )
+        command = ["psql", "-At", "-F", "|", "-h", str(parsed.host), "-U", str(parsed.username)]
+        command += ["-d", str(parsed.database), "-c", query]
+    else:
+        query = (
+            "SELECT column_name, column_type FROM information_schema.columns "
+            f"WHERE table_schema = '{parsed.database}' AND table_name = '{table}'"
+        )
+        command = ["mariadb", "-N", "-B", "-h", str(parsed.host), "-u", str(parsed.username)]
+        command += ["-e", query.replace("|", "")]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rows = [line.replace("\t", "|").split("|") for line in out.splitlines() if line]
+    return {name: kind for name, kind in rows if name in wanted}
 
 
 def test_the_same_models_on_one_backend_are_exact(
