@@ -154,10 +154,11 @@ def test_a_variant_and_a_plain_type_are_not_confused_by_the_type_cache() -> None
     from dbshift.dialects.normalize import normalizer_for
 
     for name, expected in (("sqlite", "INTEGER"), ("postgresql", "BIGINT")):
+        variant = sqlite.INTEGER().with_variant(sa.BigInteger(), "postgresql")
         norm = normalizer_for(offline_dialect(name))
-        plain = norm.type(sqlite.INTEGER())
-        varied = norm.type(sqlite.INTEGER().with_variant(sa.BigInteger(), "postgresql"))
-        assert (plain, varied) == ("INTEGER", expected)
+        assert (norm.type(sqlite.INTEGER()), norm.type(variant)) == ("INTEGER", expected)
+        norm = normalizer_for(offline_dialect(name))  # the other order: a fresh cache
+        assert (norm.type(variant), norm.type(sqlite.INTEGER())) == (expected, "INTEGER")
     norm = normalizer_for(offline_dialect("postgresql"))
     assert norm.type(sa.JSON()) == "JSON"
     assert norm.type(sa.JSON().with_variant(postgresql.JSONB(), "postgresql")) == "JSONB"
