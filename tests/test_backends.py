@@ -649,3 +649,14 @@ def test_sqlalchemy_utils_uuid_types_made_once_are_exact_on_every_backend(
     assert dbshift.api.make_report(config, check=True).operations == ()
     if backend != "sqlite":  # SQLite reads BINARY(16) back as NUMERIC(16), its affinity
         assert dbshift.diff(config) == []
+
+
+def test_a_backends_list_over_several_lines_with_comments_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "20260101T000000_x.py"
+    path.write_text(
+        '"""x"""\n\nparents = []\nbackends = [\n    "sqlite",  # dev\n    "postgresql",\n]\n\n\n'
+        "def upgrade(op):\n    pass\n"
+    )
+    assert read_script(path).backends == ("sqlite", "postgresql")
+    path.write_text('"""x"""\n\nparents = []\nbackends = []\n\n\ndef upgrade(op):\n    pass\n')
+    assert read_script(path).backends == ()

@@ -304,7 +304,10 @@ def _parse_python_header(text: str, name: str) -> _Header:
     listed = _PY_BACKENDS.search(header)
     if listed is not None:
         line = header.count("\n", 0, listed.start()) + 1
-        backends = _parse_backends(_code(listed.group(1)), name, line)
+        rest = header[listed.start(1) :]
+        close = rest.find("]") if rest.lstrip().startswith("[") else -1
+        value = rest[: close + 1] if close != -1 else listed.group(1)  # a list over lines
+        backends = _parse_backends(" ".join(_code(p) for p in value.split("\n")), name, line)
     found = _PY_PARENTS.search(header)
     if found is None:
         raise _header_error(
