@@ -27,10 +27,11 @@ from tests.helpers import Project
 ALL = ("sqlite", "postgresql", "mysql")
 
 
-def _generate(folder: Path, *steps: int) -> list[Path]:
-    """The migrations for `steps` of the models, made with a SQLite URL for ALL."""
+def _generate(folder: Path, *steps: int, url: str | None = None) -> list[Path]:
+    """The migrations for `steps` of the models, made with a SQLite URL (or `url`) for
+    ALL."""
     dbshift.init(folder)
-    url = f"sqlite:///{folder / 'dev.sqlite'}"
+    url = url or f"sqlite:///{folder / 'dev.sqlite'}"
     written = []
     for step in steps:
         config = dbshift.Config(
@@ -660,3 +661,22 @@ def test_a_backends_list_over_several_lines_with_comments_is_read(tmp_path: Path
     assert read_script(path).backends == ("sqlite", "postgresql")
     path.write_text('"""x"""\n\nparents = []\nbackends = []\n\n\ndef upgrade(op):\n    pass\n')
     assert read_script(path).backends == ()
+
+
+def test_made_with_a_postgresql_url_it_is_exact_on_every_backend_too(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    """The primary backend's types are written plain, the others' as variants; no
+    database is needed to make them (the URL points nowhere)."""
+    folder = tmp_path / "proj"
+    (path,) = _generate(folder, 2, url="postgresql+psycopg://nobody@127.0.0.1:1/nowhere")
+    assert 'sa.Column("uid", sa.UUID().with_variant(' in path.read_text()
+    config = _config(db_url, folder, 2)
+    dbshift.upgrade(config, "head")
+    expected = created_schema(models(2), scratch)
+    assert schema_of(db_url) == expected, path.read_text() + _difference(
+        schema_of(db_url), expected
+    )
+    assert dbshift.api.make_report(config.replace(backends=ALL), check=True).operations == ()
+    if backend == "sqlite":
+        assert _is_rowid(db_url, "accounts")
