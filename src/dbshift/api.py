@@ -457,6 +457,7 @@ def init(directory: str | Path = ".", *, migrations: str = "migrations") -> Path
         'url = "${DATABASE_URL:-sqlite:///app.db}"\n'
         f'migrations = "{migrations}"\n'
         '# models = ["myapp.models:Base"]   # for `dbshift make`\n'
+        '# backends = ["sqlite", "postgresql"]   # `make` writes for each (default: the URL\'s)\n'
         "\n"
         "# [environments.production]\n"
         '# url = "${PRODUCTION_DATABASE_URL}"\n',
@@ -595,12 +596,21 @@ def check(
         if not config.models:
             return CheckItem("models", "skipped", "no models configured")
         found = make_report(config, check=True)
-        if found.operations:
-            changes = tuple(op.describe() for op in found.operations)
-            return CheckItem(
-                "models", "failed", f"{len(changes)} change(s): run `dbshift make`", changes
+        several = len(found.backends) > 1
+        on = f" on {', '.join(found.backends)}" if several else ""
+        where: dict[str, list[str]] = {}  # each change, with the backends that need it
+        for backend, ops in found.by_backend:
+            for op in ops:
+                where.setdefault(op.describe(), []).append(backend)
+        if where:
+            changes = tuple(
+                f"{', '.join(backends)}: {change}" if several else change
+                for change, backends in where.items()
             )
-        return CheckItem("models", "ok", f"the models match the {found.source}")
+            failing = [b for b, ops in found.by_backend if ops]
+            detail = f"{len(changes)} change(s)" + (f" on {', '.join(failing)}" if several else "")
+            return CheckItem("models", "failed", f"{detail}: run `dbshift make`", changes)
+        return CheckItem("models", "ok", f"the models match the {found.source}{on}")
 
     def pending() -> CheckItem:
         if not database_check:
@@ -662,13 +672,19 @@ class MakeResult:
     #: what `dbshift lint` says of the files written (docs/lint.md)
     findings: tuple[Finding, ...] = ()
     paths: tuple[Path, ...] = ()
+    #: the backends the migration is (or would be) written for, the URL's first
+    backends: tuple[str, ...] = ()
+    #: what each backend's comparison found, in `backends` order (`check` names them)
+    by_backend: tuple[tuple[str, tuple[Operation, ...]], ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "path": str(self.path) if self.path else None,
             "paths": [str(p) for p in self.paths],
             "source": self.source,
+            "backends": list(self.backends),
             "operations": [op.describe() for op in self.operations],
+            "by_backend": {b: [op.describe() for op in ops] for b, ops in self.by_backend},
             "notes": list(self.notes),
             "lint": [f.to_json() for f in self.findings],
         }
@@ -715,13 +731,22 @@ def make_report(
     check: bool = False,
     safe: bool | None = None,
 ) -> MakeResult:
-    """`make` with everything it found (the CLI shows it)."""
+    """`make` with everything it found (the CLI shows it). With several `backends`
+    configured, the models are compared per backend and the one file written is right
+    on each of them (docs/autogenerate.md, "One history, several backends")."""
     from dbshift import autogen
     from dbshift.autogen.safe import Step, safe_steps
     from dbshift.linter.engine import state_from_snapshot
 
     if not check and not message.strip():
         raise UsageError("a migration needs a message", hint='pass -m "what it does"')
+    if sql and not check and len(config.backends) > 1:
+        raise UsageError(
+            f"make --sql writes one dialect's SQL, and backends lists {len(config.backends)} "
+            f"({', '.join(config.backends)})",
+            hint="leave out --sql: a Python migration runs on every backend; or pass "
+            "--backend with the URL's backend alone",
+        )
     safe = config.safe if safe is None else safe
     project = Project.read(config)
     if len(project.graph.heads) > 1:
@@ -730,15 +755,28 @@ def make_report(
             hint="run `dbshift merge` first, so the new migration has one parent",
         )
     dialect = _make_dialect(config)
+    dialects = _backend_dialects(config, dialect)
     source = _current_schema(project, dialect, dev_url)
-    target = autogen.models_snapshot(config, dialect)
-    found = autogen.diff(source.snapshot, target, dialect, _decider(renames, decide))
-    operations = found.operations
-    notes = found.notes
+    targets = autogen.models_targets(config, dialects)
+    diffs = _backend_diffs(project, source, targets, _decider(renames, decide))
+    folded = autogen.reconcile(diffs)
+    operations = folded.diff.operations
+    notes = folded.diff.notes
+    names = tuple(name for name, _ in diffs)
+    by_backend = tuple((name, d.operations) for name, d in diffs)
     if safe and dialect.name != "postgresql":
         notes = (*notes, SAFE_ONLY_POSTGRESQL.format(backend=_backend(dialect)))
     if not operations or check:
-        return MakeResult(None, operations, source.kind, notes)
+        return MakeResult(
+            None, operations, source.kind, notes, backends=names, by_backend=by_backend
+        )
+    problems = [*autogen.differences(targets), *folded.problems]
+    if problems:
+        raise UsageError(
+            f"the backends need different migrations ({'; '.join(problems)})",
+            hint="make the models the same on every backend (types may differ), or "
+            "configure fewer backends and write the rest by hand",
+        )
     if safe and sql and dialect.name == "postgresql":
         raise UsageError(
             "--safe writes Python migrations on PostgreSQL",
@@ -757,12 +795,79 @@ def make_report(
     findings: list[Finding] = []
     for step in steps:
         step_message = f"{message} {step.suffix}" if step.suffix else message
-        path, before = _write_step(config, step, step_message, parents, taken, before, sql, dialect)
+        path, before = _write_step(
+            config, step, step_message, parents, taken, before, sql, dialect, names
+        )
         project.write_sums()
         findings += _lint_written(config, path, dialect, lint_state)
         parents, paths = [path.stem], [*paths, path]
         taken.append(path.stem)
-    return MakeResult(paths[-1], operations, source.kind, notes, tuple(findings), tuple(paths))
+    return MakeResult(
+        paths[-1],
+        operations,
+        source.kind,
+        notes,
+        tuple(findings),
+        tuple(paths),
+        names,
+        by_backend,
+    )
+
+
+def _backend_diffs(
+    project: Project,
+    source: autogen.Source,
+    targets: Sequence[tuple[sa.engine.Dialect, Snapshot]],
+    decide: RenameDecider,
+) -> list[tuple[str, autogen.Diff]]:
+    """Each backend's operations towards the models (primary first, from `source`; the
+    others from the migrations replayed for them), each rename asked about once."""
+    from dbshift import autogen
+
+    target = autogen.merge_targets(targets)
+    decide = _remembered(decide)
+    (primary, _), others = targets[0], targets[1:]
+    live, portable = source.kind != "migrations", bool(others)
+    first = autogen.diff(source.snapshot, target, primary, decide, live=live, portable=portable)
+    diffs = [(primary.name, first)]
+    for other, _ in others:
+        replayed = project.replayed(other) if not live else None
+        if replayed is None:
+            raise UsageError(
+                f"comparing with the {source.kind} gives the schema on {primary.name} only, "
+                f"and backends lists {', '.join(project.config.backends)}",
+                hint="the migrations must replay for several backends (no raw DDL in "
+                "op.execute); or pass --backend with the URL's backend alone",
+            )
+        diffs.append((other.name, autogen.diff(replayed, target, other, decide, portable=True)))
+    return diffs
+
+
+def _backend_dialects(config: Config, primary: sa.engine.Dialect) -> list[sa.engine.Dialect]:
+    """The dialects `make` compares for: the URL's, then the other configured backends."""
+    from dbshift.dialects.backends import offline_dialect
+
+    if not config.backends:
+        return [primary]
+    if primary.name not in config.backends:
+        raise ConfigError(
+            f"the URL's backend {primary.name} is not in backends ({', '.join(config.backends)})",
+            hint=f"add {primary.name!r} to `backends`, or use a URL of one of them",
+        )
+    return [primary, *(offline_dialect(n) for n in config.backends if n != primary.name)]
+
+
+def _remembered(decide: RenameDecider) -> RenameDecider:
+    """`decide`, asking each question once however many backends are compared."""
+    answers: dict[tuple[str, str, str], bool] = {}
+
+    def ask(kind: str, old: str, new: str) -> bool:
+        key = (kind, old, new)
+        if key not in answers:
+            answers[key] = decide(kind, old, new)
+        return answers[key]
+
+    return ask
 
 
 def _backend(dialect: sa.engine.Dialect) -> str:
@@ -780,8 +885,10 @@ def _write_step(
     before: Snapshot,
     sql: bool,
     dialect: sa.engine.Dialect,
+    backends: Sequence[str],
 ) -> tuple[Path, Snapshot]:
-    """Write one migration of `make`'s output; return it with the schema after it."""
+    """Write one migration of `make`'s output, its header naming the `backends` it was
+    made for; return it with the schema after it."""
     from dbshift.ops.base import inverse
 
     operations = step.operations
@@ -795,9 +902,10 @@ def _write_step(
             parents,
             _offline_sql(operations, before, dialect),
             _offline_sql(undo, after, dialect),
+            backends=backends,
         )
     else:
-        content = _render_python(message, parents, operations, undo, step.transactional)
+        content = _render_python(message, parents, operations, undo, step.transactional, backends)
     migration_id = new_id(message, taken)
     path = write_new(config.migrations_dir, migration_id, "sql" if sql else "python", content)
     _post_write(config, path)
@@ -839,7 +947,9 @@ def diff(
 ) -> list[Operation]:
     """The operations that separate the models from the live database (`against=
     "database"`) or from the replayed migrations (`against="migrations"`); `[]` when in
-    sync."""
+    sync. Against the migrations, every configured backend is compared, and the
+    operations are those `make` would write; a database is one backend, and is
+    compared with the models as they resolve there."""
     from dbshift import autogen
 
     if against not in ("database", "migrations"):
@@ -853,14 +963,18 @@ def diff(
                 "some migration runs raw DDL, which cannot be replayed",
                 hint='compare with the database instead: diff(config, against="database")',
             )
-    else:
+        targets = autogen.models_targets(config, _backend_dialects(config, dialect))
+        source = autogen.Source(current, "migrations")
+        diffs = _backend_diffs(project, source, targets, _decider(renames, None))
+        return list(autogen.reconcile(diffs).diff.operations)
 
-        def job(conn: sa.Connection) -> tuple[Snapshot, sa.engine.Dialect]:
-            return autogen.database_snapshot(conn, config), conn.dialect
+    def job(conn: sa.Connection) -> tuple[Snapshot, sa.engine.Dialect]:
+        return autogen.database_snapshot(conn, config), conn.dialect
 
-        current, dialect = database.run(config, job)
+    current, dialect = database.run(config, job)
     target = autogen.models_snapshot(config, dialect)
-    return list(autogen.diff(current, target, dialect, _decider(renames, None)).operations)
+    found = autogen.diff(current, target, dialect, _decider(renames, None), live=True)
+    return list(found.operations)
 
 
 def _make_dialect(config: Config) -> sa.engine.Dialect:
@@ -921,6 +1035,7 @@ def _render_python(
     operations: Sequence[Operation],
     undo: Sequence[Operation],
     transactional: bool = True,
+    backends: Sequence[str] = (),
 ) -> str:
     from dbshift.autogen.render import Renderer
 
@@ -933,6 +1048,7 @@ def _render_python(
         down,
         imports=renderer.import_lines(),
         transactional=transactional,
+        backends=backends,
     )
 
 

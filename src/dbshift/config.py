@@ -41,8 +41,12 @@ _KEYS = frozenset(
         "format",
         "lint",
         "safe",
+        "backends",
     }
 )
+#: the backends a history can be generated for: SQLAlchemy's dialect names, which are
+#: what `with_variant(type, name)` matches (see dbshift/dialects/backends.py)
+BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 #: keys of the `[lint]` table (see docs/lint.md)
 LINT_KEYS = frozenset({"disable", "severity", "fail_on", "server_version", "dialect"})
 _LEVELS = ("info", "warning", "error")
@@ -82,6 +86,9 @@ class Config:
     format: str | None = None
     #: `make` writes PostgreSQL changes the non-blocking way (docs/autogenerate.md)
     safe: bool = False
+    #: the backends `make` writes migrations for, e.g. ("sqlite", "postgresql"); empty:
+    #: the URL's backend alone
+    backends: tuple[str, ...] = ()
     #: the `[lint]` table: disable, severity, fail_on, server_version, dialect
     lint: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
     env: str | None = None
@@ -123,6 +130,7 @@ class Config:
                 hint="give a whole number of retries, e.g. 5 (0 never retries)",
             )
         object.__setattr__(self, "lock_retries", retries)
+        object.__setattr__(self, "backends", _backends(self.backends, self.source))
         check_lint_table(self.lint, self.source)
 
     def __repr__(self) -> str:
@@ -232,6 +240,25 @@ def _duration_setting(key: str, value: Any) -> float:
         ) from None
 
 
+def _backends(value: Any, source: Path | None) -> tuple[str, ...]:
+    """The `backends` setting as a tuple of known names, in order, each once."""
+    names = [value] if isinstance(value, str) else value
+    where = source or "configuration"
+    valid = ", ".join(BACKENDS)
+    if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(
+            f"{where}: `backends` must be a list of backend names, not {value!r}",
+            hint=f'e.g. backends = ["sqlite", "postgresql"]; valid names: {valid}',
+        )
+    for name in names:
+        if name not in BACKENDS:
+            raise ConfigError(
+                f"{where}: unknown backend {name!r} in `backends`",
+                hint=f"valid names: {valid} (a MariaDB server behind a mysql:// URL is mysql)",
+            )
+    return tuple(dict.fromkeys(names))
+
+
 def find_config(start: Path) -> Path | None:
     """The nearest `dbshift.toml`, or `pyproject.toml` with a `[tool.dbshift]` table."""
     for folder in (start.resolve(), *start.resolve().parents):
@@ -280,6 +307,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "format": ((str,), 'a string (a command, e.g. "ruff format")'),
     "lint": ((dict,), "a table ([lint])"),
     "safe": ((bool,), "true or false"),
+    "backends": ((list,), "a list of backend names among " + ", ".join(BACKENDS)),
 }
 
 

@@ -96,6 +96,8 @@ class RunReport:
     plan: Plan
     results: tuple[StepResult, ...]
     dry_run: bool = False
+    #: things the user should know about the run (listeners were told as well)
+    warnings: tuple[str, ...] = ()
 
     @property
     def done(self) -> list[str]:
@@ -113,11 +115,13 @@ class RunReport:
             "dry_run": self.dry_run,
             "plan": self.plan.to_json(),
             "results": [r.to_json() for r in self.results],
+            "warnings": list(self.warnings),
         }
 
 
 class Listener(Protocol):
-    """Told about progress; the CLI draws a progress bar from it."""
+    """Told about progress; the CLI draws a progress bar from it. A listener with a
+    `warned(text)` method is told warnings before the run starts (it is optional)."""
 
     def step_started(self, step: Step, index: int, total: int) -> None: ...
 
@@ -169,6 +173,28 @@ def make_plan(
     else:
         ids = graph.plan_down(applied, target, applied_order=applied)
     return Plan(direction, target, tuple(Step(scripts[i], direction) for i in ids))
+
+
+def other_backend(plan: Plan, backend: str) -> str | None:
+    """One warning for the upgrade steps whose files `make` wrote for other backends
+    than `backend` (their column types may not be what the models give here); files
+    that name no backends (hand-written ones) are trusted."""
+    if plan.direction != "up":
+        return None
+    foreign = [
+        s.script
+        for s in plan.steps
+        if s.script.backends is not None and backend not in s.script.backends
+    ]
+    if not foreign:
+        return None
+    first = foreign[0]
+    more = f" and {len(foreign) - 1} more were" if len(foreign) > 1 else " was"
+    return (
+        f"{first.name}{more} generated for {', '.join(first.backends or ())}, not "
+        f"{backend}: column types may differ from what the models give on {backend} "
+        "(configure backends in dbshift.toml so `make` writes for every backend)"
+    )
 
 
 def integrity_problems(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> list[str]:
@@ -242,8 +268,9 @@ class Runner:
         verify(self.scripts, rows)
         self._refuse_partial(rows, direction, single_transaction)
         plan = make_plan(self.graph, self.scripts, rows, direction, target)
+        warnings = self._warn(other_backend(plan, self.conn.dialect.name))
         if dry_run or not plan.steps:
-            return RunReport(command, plan, (), dry_run)
+            return RunReport(command, plan, (), dry_run, warnings)
         if single_transaction:
             self._check_single_transaction(plan)
         operations = {step.id: self._operations(step) for step in plan.steps}
@@ -265,7 +292,7 @@ class Runner:
                     results += self._run_steps(current.steps, operations, in_transaction=True)
             else:
                 results += self._run_steps(current.steps, operations, in_transaction=False)
-        return RunReport(command, plan, tuple(results))
+        return RunReport(command, plan, tuple(results), warnings=warnings)
 
     def stamp(self, target: str) -> RunReport:
         """Record the target state in the history without running anything.
@@ -304,6 +331,14 @@ class Runner:
         return RunReport("stamp", plan, tuple(results))
 
     # -- internals -----------------------------------------------------------------
+
+    def _warn(self, *texts: str | None) -> tuple[str, ...]:
+        found = tuple(t for t in texts if t)
+        told = getattr(self.listener, "warned", None)
+        if callable(told):
+            for text in found:
+                told(text)
+        return found
 
     def _locked(self) -> _Held:
         return _Held(self)

@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
+from dbshift.autogen.backends import Reconciled, differences, merge_targets, reconcile
 from dbshift.autogen.compare import Diff, RenameDecider, diff, never
 from dbshift.config import Config
 from dbshift.errors import ConfigError, UsageError
@@ -95,6 +96,14 @@ def models_snapshot(config: Config, dialect: Dialect) -> Snapshot:
     return snapshot_from_metadata(load_models(config), dialect, config.schema)
 
 
+def models_targets(config: Config, dialects: Sequence[Dialect]) -> list[tuple[Dialect, Snapshot]]:
+    """The models as they resolve on each of `dialects`; `merge_targets` makes one
+    snapshot of them that is right on each (the first's types plain, the others' as
+    variants where they differ)."""
+    metadatas = load_models(config)
+    return [(d, snapshot_from_metadata(metadatas, d, config.schema)) for d in dialects]
+
+
 def database_snapshot(conn: sa.Connection, config: Config) -> Snapshot:
     from dbshift.schema.introspect import introspect
 
@@ -124,12 +133,17 @@ def parse_renames(values: Sequence[str]) -> RenameDecider:
 
 __all__ = [
     "Diff",
+    "Reconciled",
     "RenameDecider",
     "Source",
     "database_snapshot",
     "diff",
+    "differences",
     "load_models",
+    "merge_targets",
     "models_snapshot",
+    "models_targets",
     "never",
     "parse_renames",
+    "reconcile",
 ]

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 
+from dbshift.dialects import dialect_for
 from dbshift.dialects.base import KEEP
 from dbshift.dialects.normalize import Normalizer, normalizer_for
 from dbshift.errors import UsageError
@@ -67,6 +68,8 @@ class Diff:
     operations: tuple[Operation, ...]
     #: drops that may be renames nobody confirmed, and other things the user should see
     notes: tuple[str, ...] = ()
+    #: the phase of each operation (RENAME ... DROP_TYPES), to merge diffs of backends
+    phases: tuple[int, ...] = ()
 
 
 class _Phases:
@@ -79,7 +82,8 @@ class _Phases:
 
     def result(self) -> Diff:
         ordered = tuple(op for phase in sorted(self.ops) for op in self.ops[phase])
-        return Diff(ordered, tuple(self.notes))
+        phases = tuple(phase for phase in sorted(self.ops) for _ in self.ops[phase])
+        return Diff(ordered, tuple(self.notes), phases)
 
 
 def never(kind: str, old: str, new: str) -> bool:
@@ -91,8 +95,15 @@ def diff(
     target: Snapshot,
     dialect: Dialect,
     renames: RenameDecider = never,
+    *,
+    live: bool = False,
+    portable: bool = False,
 ) -> Diff:
-    """Operations that turn `current` into `target` on `dialect`."""
+    """Operations that turn `current` into `target` on `dialect`. `live`: `current`
+    was read from a database, which has no enums to compare where enums are inline in
+    the column type (the models' snapshot records them on every backend). `portable`:
+    the file is for other backends too, so SQLite's shortcuts (a foreign key cycle
+    created inline, dropped with its tables) are not taken."""
     norm = normalizer_for(dialect)
     out = _Phases()
     current, created, dropped = _match_tables(current, target, norm, renames, out)
@@ -100,9 +111,11 @@ def diff(
     for key, new in sorted(target.tables.items()):
         if key in current.tables:
             _compare_table(current.tables[key], new, norm, out)
-    _create_tables(created, dialect, out)
-    _drop_tables(dropped, dialect, out)
-    _compare_enums(current, target, out)
+    shortcuts = dialect_for(dialect).late_references and not portable
+    _create_tables(created, shortcuts, out)
+    _drop_tables(dropped, shortcuts, out)
+    if not live or dialect_for(dialect).enum_types:
+        _compare_enums(current, target, out)
     _compare_sequences(current, target, out)
     return out.result()
 
@@ -182,9 +195,10 @@ def _references(table: Table) -> set[str]:
     return {_target(table, fk) for fk in table.foreign_keys} - {table.key}
 
 
-def _create_tables(tables: list[Table], dialect: Dialect, out: _Phases) -> None:
+def _create_tables(tables: list[Table], inline_cycles: bool, out: _Phases) -> None:
     """Referred tables first. A foreign key to a table not created yet (a cycle) is
-    added afterwards, except on SQLite, which checks references only when used."""
+    added afterwards, except with `inline_cycles` (SQLite checks references only when
+    used)."""
     keys = {t.key for t in tables}
     done: set[str] = set()
     by_key = {t.key: t for t in tables}
@@ -206,9 +220,7 @@ def _create_tables(tables: list[Table], dialect: Dialect, out: _Phases) -> None:
     for table in ordered:
         not_yet = keys - created - {table.key}
         later = [
-            fk
-            for fk in table.foreign_keys
-            if dialect.name != "sqlite" and _target(table, fk) in not_yet
+            fk for fk in table.foreign_keys if not inline_cycles and _target(table, fk) in not_yet
         ]
         inline = tuple(fk for fk in table.foreign_keys if fk not in later)
         out.add(CREATE_TABLE, CreateTable(table.replace(foreign_keys=inline)))
@@ -216,9 +228,9 @@ def _create_tables(tables: list[Table], dialect: Dialect, out: _Phases) -> None:
         created.add(table.key)
 
 
-def _drop_tables(tables: list[Table], dialect: Dialect, out: _Phases) -> None:
+def _drop_tables(tables: list[Table], keep_cycles: bool, out: _Phases) -> None:
     """Referring tables first; a cycle among them is broken by dropping one foreign key
-    first (not on SQLite, where dropping its table is enough)."""
+    first (not with `keep_cycles`: on SQLite dropping its table is enough)."""
     remaining = {t.key: t for t in tables}
     while remaining:
         referred = {ref for t in remaining.values() for ref in _references(t) & remaining.keys()}
@@ -226,7 +238,7 @@ def _drop_tables(tables: list[Table], dialect: Dialect, out: _Phases) -> None:
         if not free:  # a cycle: cut one of its foreign keys
             table = next(iter(sorted(remaining.items())))[1]
             fk = next(f for f in table.foreign_keys if _target(table, f) in remaining)
-            if dialect.name != "sqlite":
+            if not keep_cycles:
                 out.add(DROP_FK, _drop(table, fk, "foreignkey"))
             remaining[table.key] = table.replace(
                 foreign_keys=tuple(f for f in table.foreign_keys if f is not fk)

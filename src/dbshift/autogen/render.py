@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
@@ -305,7 +305,17 @@ class Renderer:
         return f"sa.ForeignKeyConstraint({', '.join(parts)})"
 
     def type_code(self, type_: TypeEngine[Any]) -> str:
-        """Code that builds `type_`; a project's `TypeDecorator` as its `impl`."""
+        """Code that builds `type_`, its variants as `.with_variant(type, "name", ...)`
+        (one call per distinct type); a project's `TypeDecorator` as its `impl` (`make`
+        resolves them per backend before they get here)."""
+        if type_._variant_mapping:
+            base = type_.copy()
+            base._variant_mapping = sa.util.immutabledict()
+            names: dict[str, list[str]] = {}
+            for name, variant in sorted(type_._variant_mapping.items()):
+                names.setdefault(self.type_code(variant), []).append(_str(name))
+            calls = (f".with_variant({code}, {', '.join(n)})" for code, n in names.items())
+            return self.type_code(base) + "".join(calls)
         if isinstance(type_, sa.types.TypeDecorator):
             return self.type_code(type_.impl_instance)
         if isinstance(type_, sa.Enum):
@@ -317,7 +327,8 @@ class Renderer:
             if not type_.native_enum:
                 args.append("native_enum=False")
             return f"sa.Enum({', '.join(args)})"
-        return f"{self._type_class(type(type_))}({', '.join(self._type_args(type_))})"
+        cls = _public_class(type(type_))
+        return f"{self._type_class(cls)}({', '.join(self._type_args(type_, cls))})"
 
     def _type_class(self, cls: type) -> str:
         module = cls.__module__
@@ -335,12 +346,16 @@ class Renderer:
         self.imports.add(f"import {module}")
         return f"{module}.{cls.__qualname__}"
 
-    def _type_args(self, type_: TypeEngine[Any]) -> list[str]:
-        """Constructor arguments that differ from their defaults, read back from the
-        attributes of the same name (SQLAlchemy's own convention)."""
+    def _type_args(
+        self, type_: TypeEngine[Any], cls: type[TypeEngine[Any]] | None = None
+    ) -> list[str]:
+        """Constructor arguments (of `cls`, by default the type's class) that differ
+        from their defaults, read back from the attributes of the same name
+        (SQLAlchemy's own convention)."""
         args = []
         try:
-            parameters = inspect.signature(type(type_).__init__).parameters.values()
+            owner = cls or type(type_)
+            parameters = inspect.signature(owner.__init__).parameters.values()
         except (TypeError, ValueError):
             parameters = []  # type: ignore[assignment]
         for parameter in list(parameters)[1:]:
@@ -364,6 +379,23 @@ class Renderer:
             items = ", ".join(self._value(v) for v in value)
             return f"[{items}]" if isinstance(value, list) else f"({items}{',' if value else ''})"
         return repr(value)
+
+
+def _public_class(cls: type[TypeEngine[Any]]) -> type[TypeEngine[Any]]:
+    """The class to write for a type: itself, or for a driver's adaptation (what a
+    `load_dialect_impl` using `dialect.type_descriptor` returns, such as psycopg's
+    private UUID class) the nearest base SQLAlchemy exports."""
+    if not cls.__module__.startswith("sqlalchemy."):
+        return cls
+    for base in cls.__mro__:
+        module = base.__module__
+        public = getattr(sa.types, base.__name__, None)
+        if module.startswith("sqlalchemy.dialects."):
+            package = importlib.import_module(".".join(module.split(".")[:3]))
+            public = getattr(package, base.__name__, None)
+        if public is base:
+            return cast("type[TypeEngine[Any]]", base)
+    return cls
 
 
 def _pk_name(pk: PrimaryKey | None) -> str | None:

@@ -376,6 +376,14 @@ def repair(state: State, applied: tuple[str, ...], rolled_back: tuple[str, ...])
     "indexes, NOT VALID then VALIDATE), possibly as several migrations. Default: the "
     "config's `safe`.",
 )
+@click.option(
+    "--backend",
+    "backends",
+    multiple=True,
+    metavar="NAME",
+    help="A backend the migrations must be right on (repeatable): sqlite, postgresql, "
+    "mysql, mariadb. Default: the config's `backends`, else the URL's backend.",
+)
 @reporting
 @pass_state
 def make(
@@ -387,13 +395,15 @@ def make(
     check: bool,
     dev_url: str | None,
     safe: bool | None,
+    backends: tuple[str, ...],
 ) -> None:
     """Write the migration that brings the schema to what the models declare."""
     reporter = state.reporter
     state.secrets.add(dev_url)
     ask = reporter.tty and not no_input and sys.stdin.isatty() and not check
+    config = state.config()
     result = api.make_report(
-        state.config(),
+        config.replace(backends=backends) if backends else config,
         message,
         sql=as_sql,
         renames=renames,
@@ -481,13 +491,28 @@ def lint(
     show_default=True,
     help="Output format.",
 )
+@click.option(
+    "--backend",
+    "backends",
+    multiple=True,
+    metavar="NAME",
+    help="A backend the models must match the migrations on (repeatable). Default: the "
+    "config's `backends`, else the URL's backend.",
+)
 @reporting
 @pass_state
 def check_command(
-    state: State, database_check: bool, since: str | None, fail_on: str | None, fmt: str
+    state: State,
+    database_check: bool,
+    since: str | None,
+    fail_on: str | None,
+    fmt: str,
+    backends: tuple[str, ...],
 ) -> None:
     """The CI command: integrity, one head, models = migrations, pending, lint. Exit 0 or 1."""
-    report = api.check(state.config(), database_check=database_check, since=since, fail_on=fail_on)
+    config = state.config()
+    config = config.replace(backends=backends) if backends else config
+    report = api.check(config, database_check=database_check, since=since, fail_on=fail_on)
     state.reporter.checked(report, fmt)
     if not report.ok:
         raise _Exit(1)

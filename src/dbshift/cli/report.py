@@ -85,6 +85,10 @@ class Reporter:
         for op in result.operations:
             mark, tail = ("!", "  (loses data)") if op.loses_data else ("-", "")
             self.line(f"  {mark} {op.describe()}{tail}")
+        if len(result.backends) > 1:
+            found = {b: len(ops) for b, ops in result.by_backend}
+            each = ", ".join(f"{b}: {n} change(s)" for b, n in found.items())
+            self.line(f"compared on {len(result.backends)} backends ({each})")
         if result.findings:
             self.line("lint (see docs/lint.md; silence a finding with # dbshift: ignore[CODE]):")
         for f in result.findings:
@@ -379,6 +383,9 @@ class _NoProgress:
     def step_retrying(self, retry: Retry) -> None:
         self.line(retry.describe())
 
+    def warned(self, text: str) -> None:
+        print(f"warning: {text}", file=sys.stderr, flush=True)
+
 
 class _BarListener:
     def __init__(self, console: Any) -> None:
@@ -407,6 +414,9 @@ class _BarListener:
 
     def step_retrying(self, retry: Retry) -> None:
         self.bar.console.print(retry.describe(), markup=False)
+
+    def warned(self, text: str) -> None:
+        print(f"warning: {text}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:

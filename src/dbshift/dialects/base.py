@@ -167,6 +167,12 @@ class DialectRules:
     _gone_states: Final = frozenset({"42P01", "42703", "42704"})
     #: the query for this connection's id as other sessions see it (for `blocker`)
     session_query: str | None = None
+    #: enums are named schema objects (`CREATE TYPE ... AS ENUM`); elsewhere they live
+    #: inline in the column type, and a live database reports none to compare
+    enum_types = False
+    #: foreign keys are checked when used, not when created: a table may refer to one
+    #: that does not exist yet, and be dropped while others still refer to it
+    late_references = False
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Whether `sql` failing with `error` shows the statement already took effect:

@@ -16,6 +16,8 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
+from dbshift.dialects.backends import resolve_type
+
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _FLOAT = re.compile(r"FLOAT\((\d+)\)")  # FLOAT(p): single precision up to p = 24
@@ -63,8 +65,11 @@ class Normalizer:
     def type(self, type_: TypeEngine[Any]) -> str:
         """The type as the server stores it, e.g. `VARCHAR(50)`, `DOUBLE PRECISION`.
 
-        Cached by class and public attributes: a schema has few distinct types, and
-        compiling one costs more than comparing it."""
+        Cached by class and public attributes of the type as it resolves on this
+        backend (a variant's mapping and a decorator's `load_dialect_impl` are not
+        public attributes): a schema has few distinct types, and compiling one costs
+        more than comparing it."""
+        type_ = resolve_type(type_, self.dialect)
         try:
             key = (type(type_), _public(type_))
             return self._types[key]
@@ -168,7 +173,7 @@ class MySQLNormalizer(Normalizer):
             return "FLOAT" if int(match.group(1)) <= 24 else "DOUBLE"
         text = re.sub(r"^INTEGER\b", "INT", text)
         text = re.sub(r"^NUMERIC\b", "DECIMAL", text)
-        if text == "JSON" and self.dialect.name == "mariadb":
+        if text == "JSON" and getattr(self.dialect, "is_mariadb", False):
             return "LONGTEXT"  # MariaDB's JSON is LONGTEXT with a json_valid() check
         return text
 

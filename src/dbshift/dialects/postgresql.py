@@ -34,6 +34,7 @@ def _ms(seconds: float | None) -> str | None:
 class PostgreSQLRules(DialectRules):
     name = "postgresql"
     session_query = "SELECT pg_backend_pid()"
+    enum_types = True
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Never for `CONCURRENTLY`: a concurrent index build that was cut off leaves

@@ -47,6 +47,7 @@ _CONSTANT_DEFAULT = re.compile(
 
 class SQLiteRules(DialectRules):
     name = "sqlite"
+    late_references = True
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         text = str(error)

@@ -5,7 +5,9 @@ migration's header is its docstring (the message) followed by top-level `parents
 and optionally `transactional = False`; a SQL migration's header is the comment block
 before `-- dbshift:up`, holding `-- parents: ...` and optionally `-- transactional: false`.
 Either may set `lock_timeout` and `statement_timeout` for its statements (Python
-`lock_timeout = "2s"`, SQL `-- lock_timeout: 2s`), overriding the configuration.
+`lock_timeout = "2s"`, SQL `-- lock_timeout: 2s`), overriding the configuration, and
+name the backends `make` wrote it for (`backends = ["sqlite", "postgresql"]`, SQL
+`-- backends: postgresql`): `upgrade` on another backend warns.
 """
 
 from __future__ import annotations
@@ -36,8 +38,10 @@ _PY_TRANSACTIONAL = re.compile(r"^transactional[ \t]*=(.*)$", re.MULTILINE)
 _PY_STRING = re.compile(r"""\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*(?:,|$)""")
 _SQL_PARENTS_LINE = re.compile(r"^[ \t]*--[ \t]*parents[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 _PY_TIMEOUT = re.compile(r"^(lock_timeout|statement_timeout)[ \t]*=(.*)$", re.MULTILINE)
+_PY_BACKENDS = re.compile(r"^backends[ \t]*=(.*)$", re.MULTILINE)
 _SQL_DIRECTIVE = re.compile(
-    r"^--\s*(parents|transactional|lock_timeout|statement_timeout)\s*:(.*)$", re.IGNORECASE
+    r"^--\s*(parents|transactional|lock_timeout|statement_timeout|backends)\s*:(.*)$",
+    re.IGNORECASE,
 )
 
 
@@ -56,6 +60,8 @@ class Script:
     #: where the configuration's applies
     lock_timeout: float | None = None
     statement_timeout: float | None = None
+    #: the backends `make` wrote it for; None for a file that does not say (hand-written)
+    backends: tuple[str, ...] | None = None
 
     @property
     def path(self) -> Path:
@@ -104,7 +110,7 @@ class _HeaderCache:
     two seconds of the cache being written are always read again ("racy" entries).
     The cache lives in `__pycache__`; where it cannot be written, it is not used."""
 
-    VERSION = 2
+    VERSION = 3
     RACY_NS = 2_000_000_000
 
     def __init__(self, folder: Path) -> None:
@@ -133,10 +139,19 @@ class _HeaderCache:
         key = self._key(entry)
         if cached[0] != key or max(key[2], key[3]) >= self.trusted_before:
             return None
-        kind, parents, message, transactional, digest, lock, statement = cached[1:]
+        kind, parents, message, transactional, digest, lock, statement, backends = cached[1:]
         stem = entry.name.rpartition(".")[0]
         return Script(
-            stem, entry.path, kind, parents, message, transactional, digest, lock, statement
+            stem,
+            entry.path,
+            kind,
+            parents,
+            message,
+            transactional,
+            digest,
+            lock,
+            statement,
+            backends,
         )
 
     def put(self, entry: os.DirEntry[str], script: Script) -> Script:
@@ -150,6 +165,7 @@ class _HeaderCache:
             s.checksum,
             s.lock_timeout,
             s.statement_timeout,
+            s.backends,
         )
         self.dirty = True
         return script
@@ -229,7 +245,7 @@ def read_script(path: str | Path, name: str | None = None) -> Script:
         ) from None
     kind = SUFFIXES["." + suffix]
     parse = _parse_python_header if kind == "python" else _parse_sql_header
-    message, parents, transactional, timeouts = parse(text, name)
+    message, parents, transactional, timeouts, backends = parse(text, name)
     return Script(
         id=stem,
         location=location,
@@ -240,6 +256,7 @@ def read_script(path: str | Path, name: str | None = None) -> Script:
         checksum=checksum(content),
         lock_timeout=timeouts.get("lock_timeout"),
         statement_timeout=timeouts.get("statement_timeout"),
+        backends=backends,
     )
 
 
@@ -247,7 +264,7 @@ def _header_error(name: str, line: int, problem: str, hint: str) -> IntegrityErr
     return IntegrityError(f"{name}:{line}: {problem}", hint=hint)
 
 
-_Header = tuple[str, tuple[str, ...], bool, dict[str, float]]
+_Header = tuple[str, tuple[str, ...], bool, dict[str, float], tuple[str, ...] | None]
 
 
 def _timeout(name: str, line: int, key: str, value: str, example: str) -> float:
@@ -283,6 +300,14 @@ def _parse_python_header(text: str, name: str) -> _Header:
         line = header.count("\n", 0, setting.start()) + 1
         literal = value[1:-1] if value[:1] == value[-1:] and value[:1] in "\"'" else value
         timeouts[key] = _timeout(name, line, key, literal or value, '`{key} = "2s"`')
+    backends = None
+    listed = _PY_BACKENDS.search(header)
+    if listed is not None:
+        line = header.count("\n", 0, listed.start()) + 1
+        rest = header[listed.start(1) :]
+        close = rest.find("]") if rest.lstrip().startswith("[") else -1
+        value = rest[: close + 1] if close != -1 else listed.group(1)  # a list over lines
+        backends = _parse_backends(" ".join(_code(p) for p in value.split("\n")), name, line)
     found = _PY_PARENTS.search(header)
     if found is None:
         raise _header_error(
@@ -298,7 +323,26 @@ def _parse_python_header(text: str, name: str) -> _Header:
     value = rest[: close + 1] if close != -1 else rest.split("\n", 1)[0]
     value = " ".join(_code(part) for part in value.split("\n"))
     parents = _parse_parent_list(value, name, line)
-    return _docstring_first_line(text), parents, transactional, timeouts
+    return _docstring_first_line(text), parents, transactional, timeouts, backends
+
+
+def _parse_backends(value: str, name: str, line: int) -> tuple[str, ...]:
+    """`["sqlite", "postgresql"]` (Python) or `sqlite, postgresql` (SQL): known names."""
+    from dbshift.config import BACKENDS
+
+    body = value.strip()
+    if body[:1] + body[-1:] in ("[]", "()"):
+        body = body[1:-1]
+    names = tuple(n.strip().strip("\"'") for n in body.split(",") if n.strip())
+    unknown = [n for n in names if n not in BACKENDS]
+    if unknown:
+        raise _header_error(
+            name,
+            line,
+            f"unknown backend {unknown[0]!r} in the backends line",
+            f"name backends among {', '.join(BACKENDS)}, or remove the line",
+        )
+    return names
 
 
 def replace_parents(text: str, kind: Kind, parents: Sequence[str]) -> str:
@@ -365,6 +409,7 @@ def _parse_sql_header(text: str, name: str) -> _Header:
     parents: tuple[str, ...] | None = None
     transactional = True
     timeouts: dict[str, float] = {}
+    backends = None
     for number, raw in enumerate(text.splitlines(), start=1):
         line = raw.strip()
         if line.lower().startswith(UP_MARKER):
@@ -385,6 +430,8 @@ def _parse_sql_header(text: str, name: str) -> _Header:
         key, value = match.group(1).lower(), match.group(2).strip()
         if key == "parents":
             parents = tuple(p for p in re.split(r"[\s,]+", value) if p)
+        elif key == "backends":
+            backends = _parse_backends(value, name, number)
         elif key != "transactional":
             timeouts[key] = _timeout(name, number, key, value, "`-- {key}: 2s`")
         elif value.lower() in ("true", "false"):
@@ -407,7 +454,7 @@ def _parse_sql_header(text: str, name: str) -> _Header:
             "no `-- parents:` line in the header",
             "add `-- parents:` (empty for a first migration) naming the ids it builds on",
         )
-    return message, parents, transactional, timeouts
+    return message, parents, transactional, timeouts, backends
 
 
 def sql_sections(text: str) -> tuple[tuple[str, int], tuple[str, int] | None]:

@@ -54,9 +54,11 @@ def render_python(
     imports: Sequence[str] = ("import sqlalchemy as sa",),
     *,
     transactional: bool = True,
+    backends: Sequence[str] = (),
 ) -> str:
     """A Python migration. `downgrade=None` leaves it out, so dbshift derives it;
-    `transactional=False` marks it to run outside a transaction (`CONCURRENTLY`)."""
+    `transactional=False` marks it to run outside a transaction (`CONCURRENTLY`);
+    `backends` are those `make` wrote it for (`upgrade` elsewhere warns)."""
     quoted = ", ".join(f'"{p}"' for p in parents)
     text = _one_line(message).replace("\\", "\\\\").replace('"', '\\"')
     if downgrade is None:
@@ -66,15 +68,33 @@ def render_python(
         parents=quoted,
         upgrade=upgrade,
         downgrade=downgrade,
-        header="" if transactional else "transactional = False\n",
+        header=_backends_line(backends) + ("" if transactional else "transactional = False\n"),
         imports="\n".join(imports),
     )
 
 
-def render_sql(message: str, parents: Sequence[str], upgrade: str = "", downgrade: str = "") -> str:
-    return SQL_TEMPLATE.format(
+def render_sql(
+    message: str,
+    parents: Sequence[str],
+    upgrade: str = "",
+    downgrade: str = "",
+    *,
+    backends: Sequence[str] = (),
+) -> str:
+    text = SQL_TEMPLATE.format(
         message=_one_line(message), parents=", ".join(parents), upgrade=upgrade, downgrade=downgrade
     )
+    if not backends:
+        return text
+    head, _, rest = text.partition("\n\n")
+    return f"{head}\n-- backends: {', '.join(backends)}\n\n{rest}"
+
+
+def _backends_line(backends: Sequence[str]) -> str:
+    if not backends:
+        return ""
+    names = ", ".join(f'"{name}"' for name in backends)  # validated names: no quotes
+    return f"backends = [{names}]\n"
 
 
 def write_new(folder: Path, migration_id: str, kind: str, content: str) -> Path:

@@ -22,7 +22,9 @@ def _literal(value: str) -> str:
 
 
 def _has_enum_types(ctx: ExecutionContext) -> bool:
-    return ctx.dialect.name == "postgresql"
+    from dbshift.dialects import dialect_for
+
+    return dialect_for(ctx.dialect).enum_types
 
 
 @dataclasses.dataclass(frozen=True)

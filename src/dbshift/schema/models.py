@@ -7,6 +7,7 @@ table they point at may not exist in this metadata).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.sql.schema import DefaultClause
 
+from dbshift.dialects.backends import resolve_type
 from dbshift.schema.snapshot import (
     Check,
     Column,
@@ -212,7 +214,9 @@ def snapshot_from_metadata(
 ) -> Snapshot:
     """What `metadata.create_all()` would create on `dialect`, as a snapshot.
 
-    Only tables in `schema` are taken. Enum types become named types on PostgreSQL;
+    Only tables in `schema` are taken. Column types are what they resolve to on
+    `dialect` (variants, `TypeDecorator.load_dialect_impl`). Named native enums are
+    recorded on every backend (a no-op to create where enums are inline);
     explicit `Sequence` objects become sequences where the backend has them, and the
     column they feed is not autoincrementing (no SERIAL or AUTO_INCREMENT)."""
     tables: list[Table] = []
@@ -229,8 +233,10 @@ def snapshot_from_metadata(
                     sequences, sa_column.default, dialect
                 )
                 serial = sa_column is autoincrement and not fed
-                columns.append(column_from_sqlalchemy(sa_column, serial, dialect.name))
-                enum = _named_enum(sa_column.type, dialect)
+                column = column_from_sqlalchemy(sa_column, serial, dialect.name)
+                column = dataclasses.replace(column, type=resolve_type(column.type, dialect))
+                columns.append(column)
+                enum = _named_enum(column.type)
                 if enum is not None:
                     enums[enum.key] = enum
             tables.append(table_from_sqlalchemy(sa_table, tuple(columns), dialect.name))
@@ -239,10 +245,10 @@ def snapshot_from_metadata(
     return Snapshot.of(tables, enums.values(), sequences.values())
 
 
-def _named_enum(type_: Any, dialect: Dialect) -> Enum | None:
-    if isinstance(type_, sa.types.TypeDecorator):
-        type_ = type_.load_dialect_impl(dialect)
-    if dialect.name != "postgresql" or not isinstance(type_, sa.Enum) or not type_.native_enum:
+def _named_enum(type_: Any) -> Enum | None:
+    """A named native enum, on every backend: the snapshot is the same everywhere, and
+    creating one does nothing where enums are not schema objects (ops/types.py)."""
+    if not isinstance(type_, sa.Enum) or not type_.native_enum:
         return None
     if not type_.name:
         return None
