@@ -9,6 +9,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite.base import SQLiteDialect
 
 from dbshift.schema.introspect_common import NAMES, Keep, named
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Table, Unique
@@ -174,6 +175,7 @@ def _sqlite_table(
         foreign_keys=tuple(foreign_keys),
         uniques=tuple(uniques),
         checks=tuple(Check(n, t) for n, t in parsed.checks),
+        options=tuple(sorted(parsed.options.items())),
     )
 
 
@@ -259,6 +261,8 @@ class _CreateTable:
         #: (columns, lower-case referenced table) -> (name, deferrable, initially)
         self.foreign_keys: dict[tuple[tuple[str, ...], str], tuple[Any, Any, Any]] = {}
         self.generated: dict[str, str] = {}
+        #: the table's dialect keywords its text states (`sqlite_autoincrement`, ...)
+        self.options: dict[str, bool] = {}
 
 
 def _parse_create_table(sql: str) -> _CreateTable:
@@ -275,7 +279,18 @@ def _parse_create_table(sql: str) -> _CreateTable:
             _table_constraint(sql, item, result)
         else:
             _column_constraints(sql, item, result)
+    after = [t.word() for t in tokens[end + 1 :]]
+    if "ROWID" in after:  # WITHOUT ROWID
+        result.options["sqlite_with_rowid"] = False
+    if "STRICT" in after and "strict" in _TABLE_KEYWORDS:
+        result.options["sqlite_strict"] = True
     return result
+
+
+#: the table keywords this SQLAlchemy's SQLite dialect accepts (`strict` since 2.0.37)
+_TABLE_KEYWORDS = frozenset(
+    next((args for kind, args in SQLiteDialect.construct_arguments or [] if kind is sa.Table), {})
+)
 
 
 def _inner(sql: str, tokens: list[_Token], open_at: int) -> tuple[str, int]:
@@ -337,6 +352,8 @@ def _column_constraints(sql: str, item: list[_Token], result: _CreateTable) -> N
             i = close
         elif word == "REFERENCES":
             _references(item, i, (column,), name, result)
+        elif word == "AUTOINCREMENT":
+            result.options["sqlite_autoincrement"] = True
         elif item[i].text == "(":
             i = _closing(item, i)
         name = None if word not in ("NOT", "NULL") else name
