@@ -195,6 +195,10 @@ def sqlalchemy_table(conn: sa.Connection, name: str) -> Table:
             comment = inspector.get_table_comment(name).get("text")
         except NotImplementedError:
             comment = None
+        # dbshift reads back the engine; the character set and collation are per column
+        options = tuple(
+            (k, v) for k, v in inspector.get_table_options(name).items() if k == "mysql_engine"
+        )
     if conn.dialect.name in ("mysql", "mariadb"):
         implicit = {(f.name, f.columns) for f in fks}
         indexes = [i for i in indexes if i.unique or (i.name, i.columns) not in implicit]
@@ -216,6 +220,7 @@ def sqlalchemy_table(conn: sa.Connection, name: str) -> Table:
         tuple(sorted(uniques, key=by_name)),
         tuple(sorted(checks, key=lambda c: (c.name is None, c.name or "", c.sqltext))),
         comment,
+        options,
     )
 
 

@@ -278,8 +278,22 @@ def _compare_table(old: Table, new: Table, norm: Normalizer, out: _Phases) -> No
     _compare_uniques(old, new, norm, out)
     _compare_indexes(old, new, norm, out)
     _compare_checks(old, new, norm, out)
+    _compare_table_options(old, new, norm, out)
     if norm.comments and (old.comment or None) != (new.comment or None):
         out.add(ALTER, SetTableComment(new.name, new.comment or None, new.schema, old.comment))
+
+
+def _compare_table_options(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
+    """Table options (`sqlite_autoincrement`, `mysql_engine`, ...) are created exactly but
+    not altered: a change is a note naming it, never silently dropped."""
+    before, after = dict(old.options), dict(new.options)
+    for key in sorted(before.keys() | after.keys()):
+        was, now = norm.table_option(key, before.get(key)), norm.table_option(key, after.get(key))
+        if was is not None and now is not None and was != now:
+            out.notes.append(
+                f"table {quoted(new.schema, new.name)} changes {key} from {was!r} to {now!r}, "
+                "which make does not write: change the table by hand (op.execute)"
+            )
 
 
 def _compare_columns(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:

@@ -89,12 +89,16 @@ class Renderer:
             + ")"
             for c in table.checks
         ]
+        # options are keywords; MySQL's spelled with a space (`mysql_default charset`) not
+        spaced = {key: value for key, value in table.options if not key.isidentifier()}
         lines = self._call(
             "create_table",
             _str(table.name),
             *items,
+            *([f"**{spaced!r}"] if spaced else []),
             schema=_opt(table.schema),
             comment=_opt(table.comment),
+            **{key: repr(value) for key, value in table.options if key.isidentifier()},
         )
         for index in table.indexes:
             lines += self.create_index(CreateIndex(table.name, index, table.schema))

@@ -127,6 +127,12 @@ class Normalizer:
         action = action.upper() if action else None
         return None if action in (None, "NO ACTION") else action
 
+    def table_option(self, key: str, value: Any) -> Any:
+        """A table option's canonical value (`value` None when not stated), or None when
+        this backend does not compare `key`: either side not stating it, or an option
+        whose introspection is not read back."""
+        return None
+
     #: whether the server keeps comments
     comments = True
     #: whether foreign keys can be DEFERRABLE
@@ -181,9 +187,24 @@ class MySQLNormalizer(Normalizer):
         action = super().fk_action(action)
         return None if action == "RESTRICT" else action
 
+    def table_option(self, key: str, value: Any) -> Any:
+        # the server's default engine is its own setting: compared only when stated
+        return str(value).lower() if key == "mysql_engine" and value is not None else None
+
 
 class SQLiteNormalizer(Normalizer):
     comments = False
+    #: the table options SQLite's CREATE TABLE text states, and their values when not
+    _TABLE_OPTIONS = {
+        "sqlite_autoincrement": False,
+        "sqlite_with_rowid": True,
+        "sqlite_strict": False,
+    }
+
+    def table_option(self, key: str, value: Any) -> Any:
+        if key not in self._TABLE_OPTIONS:
+            return None
+        return self._TABLE_OPTIONS[key] if value is None else bool(value)
 
 
 _KINDS: dict[str, type[Normalizer]] = {

@@ -43,9 +43,9 @@ def mysql_tables(
 ) -> list[Table]:
     database = _mysql_database(conn, schema)
     tables: dict[str, dict[str, Any]] = {}
-    for name, comment, collation in _mysql_rows(
+    for name, comment, collation, engine in _mysql_rows(
         conn,
-        "SELECT TABLE_NAME, TABLE_COMMENT, TABLE_COLLATION FROM information_schema.TABLES "
+        "SELECT TABLE_NAME, TABLE_COMMENT, TABLE_COLLATION, ENGINE FROM information_schema.TABLES "
         f"WHERE TABLE_SCHEMA = {_DATABASE} AND TABLE_TYPE = 'BASE TABLE' {NAMES}",
         database,
         wanted,
@@ -54,6 +54,7 @@ def mysql_tables(
             tables[name] = {
                 "comment": comment or None,
                 "collation": collation,
+                "engine": engine,
                 "columns": [],
                 "indexes": defaultdict(list),
                 "fks": defaultdict(list),
@@ -170,6 +171,7 @@ def _mysql_table(name: str, schema: str | None, database: str, info: dict[str, A
         foreign_keys=tuple(fks),
         checks=tuple(info["checks"]),
         comment=info["comment"],
+        options=(("mysql_engine", info["engine"]),) if info["engine"] else (),
     )
 
 

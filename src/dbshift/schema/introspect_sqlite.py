@@ -9,9 +9,12 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite.base import SQLiteDialect
+from sqlalchemy.types import TypeEngine
 
 from dbshift.schema.introspect_common import NAMES, Keep, named
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Table, Unique
+from dbshift.schema.sqltypes import DeclaredType
 
 
 def sqlite_tables(
@@ -57,7 +60,7 @@ def sqlite_tables(
         info["columns"].append(
             Column(
                 name=name,
-                type=conn.dialect._resolve_type_affinity(type_text),  # type: ignore[attr-defined]
+                type=declared_type(conn.dialect, type_text),
                 nullable=not notnull,
                 server_default=None if computed is not None or default is None else str(default),
                 computed=computed,
@@ -174,7 +177,33 @@ def _sqlite_table(
         foreign_keys=tuple(foreign_keys),
         uniques=tuple(uniques),
         checks=tuple(Check(n, t) for n, t in parsed.checks),
+        options=tuple(sorted(parsed.options.items())),
     )
+
+
+_TYPE_NAME = re.compile(r"\s*([A-Za-z_]\w*)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*$")
+
+
+def declared_type(dialect: sa.engine.Dialect, text: str) -> TypeEngine[Any]:
+    """The column type SQLite keeps: the declared text. A name SQLAlchemy's SQLite dialect
+    knows is its type; SQLAlchemy's own name for another (`BINARY(16)`, `UUID`, which it
+    would read by affinity as `NUMERIC(16)`) is that type; anything else keeps its text."""
+    resolved: TypeEngine[Any] = dialect._resolve_type_affinity(text)  # type: ignore[attr-defined]
+    match = _TYPE_NAME.match(text)
+    name = match.group(1).upper() if match else ""
+    if not text.strip() or name in dialect.ischema_names:  # type: ignore[attr-defined]
+        return resolved
+    wanted = " ".join(text.upper().split()).replace("( ", "(").replace(" )", ")")
+    generic = getattr(sa.types, name, None) if match else None
+    if isinstance(generic, type) and issubclass(generic, TypeEngine) and match:
+        args = [int(a) for a in match.groups()[1:] if a is not None]
+        try:
+            candidate = generic(*args)
+            if str(candidate.compile(dialect=dialect)).replace(", ", ",") == wanted:
+                return candidate
+        except Exception:  # a name SQLAlchemy has, with arguments it does not take
+            pass
+    return DeclaredType(text.strip())
 
 
 def _sqlite_rule(rule: str | None) -> str | None:
@@ -259,6 +288,8 @@ class _CreateTable:
         #: (columns, lower-case referenced table) -> (name, deferrable, initially)
         self.foreign_keys: dict[tuple[tuple[str, ...], str], tuple[Any, Any, Any]] = {}
         self.generated: dict[str, str] = {}
+        #: the table's dialect keywords its text states (`sqlite_autoincrement`, ...)
+        self.options: dict[str, bool] = {}
 
 
 def _parse_create_table(sql: str) -> _CreateTable:
@@ -275,7 +306,18 @@ def _parse_create_table(sql: str) -> _CreateTable:
             _table_constraint(sql, item, result)
         else:
             _column_constraints(sql, item, result)
+    after = [t.word() for t in tokens[end + 1 :]]
+    if "ROWID" in after:  # WITHOUT ROWID
+        result.options["sqlite_with_rowid"] = False
+    if "STRICT" in after and "strict" in _TABLE_KEYWORDS:
+        result.options["sqlite_strict"] = True
     return result
+
+
+#: the table keywords this SQLAlchemy's SQLite dialect accepts (`strict` since 2.0.37)
+_TABLE_KEYWORDS = frozenset(
+    next((args for kind, args in SQLiteDialect.construct_arguments or [] if kind is sa.Table), {})
+)
 
 
 def _inner(sql: str, tokens: list[_Token], open_at: int) -> tuple[str, int]:
@@ -337,6 +379,8 @@ def _column_constraints(sql: str, item: list[_Token], result: _CreateTable) -> N
             i = close
         elif word == "REFERENCES":
             _references(item, i, (column,), name, result)
+        elif word == "AUTOINCREMENT":
+            result.options["sqlite_autoincrement"] = True
         elif item[i].text == "(":
             i = _closing(item, i)
         name = None if word not in ("NOT", "NULL") else name

@@ -167,6 +167,15 @@ def table_from_sqlalchemy(
         uniques=tuple(uniques),
         checks=tuple(checks),
         comment=table.comment,
+        options=table_options(table, dialect),
+    )
+
+
+def table_options(table: sa.Table, dialect: str = "default") -> tuple[tuple[str, Any], ...]:
+    """The dialect keywords `table` was given (`sqlite_autoincrement=True`, ...), as
+    sorted pairs of plain data."""
+    return tuple(
+        sorted((k, option_value(v, dialect)) for k, v in table.kwargs.items() if v is not None)
     )
 
 

@@ -103,6 +103,10 @@ class Table:
     uniques: tuple[Unique, ...] = ()
     checks: tuple[Check, ...] = ()
     comment: str | None = None
+    #: dialect keywords of the table (`sqlite_autoincrement`, `mysql_engine`,
+    #: `postgresql_partition_by`, ...) as sorted (key, value) pairs of plain data; each
+    #: backend's DDL uses its own and ignores the others'
+    options: tuple[tuple[str, Any], ...] = ()
 
     @property
     def key(self) -> str:
@@ -161,7 +165,14 @@ class Table:
         key = table_key(self.name, self.schema)
         if key in metadata.tables:  # a stub made for another table's foreign key
             metadata.remove(metadata.tables[key])
-        table = sa.Table(self.name, metadata, *items, schema=self.schema, comment=self.comment)
+        table = sa.Table(
+            self.name,
+            metadata,
+            *items,
+            schema=self.schema,
+            comment=self.comment,
+            **dict(self.options),
+        )
         for ix in self.indexes:
             index_to_sqlalchemy(ix, table)
         return table
