@@ -19,6 +19,7 @@ class Project:
     backends: tuple[str, ...]
     env: dict[str, str]
     notes: str
+    venv: str  # the venv folder under the cache; entries with equal requirements may share one
 
 
 def load(path: Path = MANIFEST) -> list[Project]:
@@ -39,6 +40,7 @@ def load(path: Path = MANIFEST) -> list[Project]:
                 backends=tuple(entry["backends"]),
                 env=dict(entry.get("env", {})),
                 notes=entry.get("notes", ""),
+                venv=entry.get("venv", f"{entry['name']}-{entry['version']}"),
             )
         )
     return projects

@@ -27,7 +27,7 @@ STAMP = "dbshift-corpus.json"
 
 
 def venv_dir(project: Project) -> Path:
-    return CACHE / f"{project.name}-{project.version}"
+    return CACHE / project.venv
 
 
 def python(project: Project) -> Path:
@@ -50,7 +50,7 @@ def build(project: Project, *, log: Path | None = None) -> Path:
     """Create (or reuse) the project's venv; returns its folder. Raises on a failed install."""
     target = venv_dir(project)
     CACHE.mkdir(parents=True, exist_ok=True)
-    with (CACHE / f"{project.name}.lock").open("w") as lock:
+    with (CACHE / f"{project.venv}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # two test workers never build one venv at once
         if not is_ready(project):
             _install(project, target, log)
