@@ -150,7 +150,7 @@ class Dbshift:
         code = (
             "import dbshift, sys\n"
             "ops = dbshift.diff(dbshift.Config.load('dbshift.toml'))\n"
-            "print('\\n'.join(repr(op) for op in ops))\n"
+            "print(' / '.join(repr(op).split(', existing=')[0][:200] for op in ops))\n"
             "sys.exit(1 if ops else 0)\n"
         )
         return subprocess.run(
@@ -196,7 +196,7 @@ def run_dbshift(
     if again.returncode != 0:
         problems.append("against migrations: " + (again.stdout + again.stderr).strip()[:300])
     if live.returncode != 0:
-        problems.append("against the database: " + (live.stdout + live.stderr).strip()[:300])
+        problems.append("against the database: " + (live.stdout + live.stderr).strip()[:700])
     result["p2"] = "pass" if not problems else "fail: " + " ; ".join(problems).replace("\n", " / ")
     down = tool.run("downgrade", "base")
     if down.returncode != 0:
@@ -219,7 +219,7 @@ def refusal(project: manifest.Project, scratch: Scratch, tmp: Path) -> dict[str,
     written = sorted(p.name for p in (tool.work / "migrations").iterdir())
     ok = made.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and not written
     verdict = "pass" if ok else f"fail: exit {made.returncode}, {len(lines)} stderr lines: " + (
-        lines[-1] if lines else made.stdout.strip()[:200]
+        lines[-1] if lines else " / ".join(made.stdout.strip().splitlines()[:3])
     )
     return {"refusal": verdict[:400]}
 
