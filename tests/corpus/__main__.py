@@ -53,7 +53,15 @@ def setup(names: list[str] | None) -> int:
 def run_pair(project: manifest.Project, backend: str, tools: str) -> dict[str, Any]:
     """One pair, in the project's venv; the JSON it prints, or what went wrong."""
     done = subprocess.run(
-        [str(venvs.python(project)), "-m", "tests.corpus.pair", project.name, backend, "--tools", tools],
+        [
+            str(venvs.python(project)),
+            "-m",
+            "tests.corpus.pair",
+            project.name,
+            backend,
+            "--tools",
+            tools,
+        ],
         cwd=venvs.REPO,
         capture_output=True,
         text=True,
@@ -80,7 +88,9 @@ def run(names: list[str] | None, backends: list[str] | None, tools: str) -> int:
     results = load_results()
     for project in _selected(names):
         if not venvs.is_ready(project):
-            print(f"{project.name}: no venv (python -m tests.corpus setup --project {project.name})")
+            print(
+                f"{project.name}: no venv (python -m tests.corpus setup --project {project.name})"
+            )
             continue
         for backend in backends or manifest.BACKENDS:
             start = time.monotonic()
@@ -123,26 +133,58 @@ def table(markdown: bool) -> int:
         for result in rows:
             print(_row(result))
         return 0
-    print("| project | version | backend | SQLAlchemy | dbshift p1 p2 p3 p4 | Alembic p1 p2 p3 p4 |")
+    print(
+        "| project | version | backend | SQLAlchemy | dbshift p1 p2 p3 p4 | Alembic p1 p2 p3 p4 |"
+    )
     print("|---|---|---|---|---|---|")
     for r in rows:
         if r.get("create_all") != "pass":
             refusal = r.get("dbshift", {}).get("refusal", "-")
             what = f"{r.get('create_all')}; make refuses: {_mark(refusal)}"
-            print(f"| {r['project']} | {r['version']} | {r['backend']} | {r.get('sqlalchemy', '')} | {what} | |")
+            print(
+                f"| {r['project']} | {r['version']} | {r['backend']} | {r.get('sqlalchemy', '')} | {what} | |"
+            )
             continue
         cells = [
             " ".join(_mark(r.get(tool, {}).get(p)) for p in ("p1", "p2", "p3", "p4"))
             for tool in ("dbshift", "alembic")
         ]
-        print(f"| {r['project']} | {r['version']} | {r['backend']} | {r['sqlalchemy']} | {cells[0]} | {cells[1]} |")
+        print(
+            f"| {r['project']} | {r['version']} | {r['backend']} | {r['sqlalchemy']} | {cells[0]} | {cells[1]} |"
+        )
+    print()
+    print(_summary(rows))
     print()
     for r in rows:
         for tool in ("dbshift", "alembic"):
             for prop, value in sorted(r.get(tool, {}).items()):
-                if value != "pass":
-                    print(f"- {r['project']}/{r['backend']} {tool} {prop}: {value}")
+                if value != "pass" and not value.startswith("not run"):
+                    print(f"- {r['project']}/{r['backend']} {tool} {prop}: {_short(value)}")
     return 0
+
+
+def _short(text: str, limit: int = 320) -> str:
+    text = text.replace("|", "\\|")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _summary(rows: list[dict[str, Any]]) -> str:
+    """How many pairs each tool passes, all four properties (a refusal counts for dbshift
+    where create_all fails, and is not counted for Alembic, which was not run there)."""
+    creatable = [r for r in rows if r.get("create_all") == "pass"]
+    refused = [r for r in rows if r.get("create_all", "").startswith("create_all fails")]
+
+    def clean(r: dict[str, Any], tool: str) -> bool:
+        return all(r.get(tool, {}).get(p) == "pass" for p in ("p1", "p2", "p3", "p4"))
+
+    dbshift = sum(clean(r, "dbshift") for r in creatable)
+    refusals = sum(r.get("dbshift", {}).get("refusal") == "pass" for r in refused)
+    alembic = sum(clean(r, "alembic") for r in creatable)
+    return (
+        f"{len(rows)} pairs; create_all works on {len(creatable)}. All four properties: "
+        f"dbshift {dbshift}/{len(creatable)}, Alembic {alembic}/{len(creatable)}. "
+        f"Where create_all fails ({len(refused)}), make refuses cleanly on {refusals}."
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

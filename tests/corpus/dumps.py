@@ -107,9 +107,12 @@ def differences(expected: list[str], actual: list[str], limit: int = 12) -> list
     out = [f"- {head} | {line}".rstrip(" |") for head, line in sorted((want - got).elements())]
     out += [f"+ {head} | {line}".rstrip(" |") for head, line in sorted((got - want).elements())]
     if not out and expected != actual:
-        out = ["same lines in another order: " + " ; ".join(
-            a.splitlines()[0] for a, b in zip(expected, actual, strict=False) if a != b
-        )]
+        out = [
+            "same lines in another order: "
+            + " ; ".join(
+                a.splitlines()[0] for a, b in zip(expected, actual, strict=False) if a != b
+            )
+        ]
     if len(out) > limit:
         out = [*out[:limit], f"... {len(out) - limit} more"]
     return out

@@ -168,7 +168,9 @@ _MESSAGE = re.compile(r"^([\w.]+(Error|Exception|Failure|Detected)\w*: |error: |
 
 def _failed(step: str, done: subprocess.CompletedProcess[str]) -> str:
     """The step, its exit code and the line of its output that says what went wrong."""
-    text = [line.strip() for line in (done.stderr + "\n" + done.stdout).splitlines() if line.strip()]
+    text = [
+        line.strip() for line in (done.stderr + "\n" + done.stdout).splitlines() if line.strip()
+    ]
     messages = [line for line in text if _MESSAGE.match(line)]
     tail = messages[-1] if messages else (text[-1] if text else "")
     return f"fail: {step} exit {done.returncode}: {tail}"[:400]
@@ -218,8 +220,11 @@ def refusal(project: manifest.Project, scratch: Scratch, tmp: Path) -> dict[str,
     lines = [line for line in made.stderr.splitlines() if line.strip()]
     written = sorted(p.name for p in (tool.work / "migrations").iterdir())
     ok = made.returncode == 2 and len(lines) == 1 and lines[0].startswith("error:") and not written
-    verdict = "pass" if ok else f"fail: exit {made.returncode}, {len(lines)} stderr lines: " + (
-        lines[-1] if lines else " / ".join(made.stdout.strip().splitlines()[:3])
+    verdict = (
+        "pass"
+        if ok
+        else f"fail: exit {made.returncode}, {len(lines)} stderr lines: "
+        + (lines[-1] if lines else " / ".join(made.stdout.strip().splitlines()[:3]))
     )
     return {"refusal": verdict[:400]}
 
@@ -272,12 +277,17 @@ def run_alembic(
     ini = work / "alembic.ini"
     ini.write_text(
         "\n".join(
-            f"sqlalchemy.url = {url.replace('%', '%%')}" if line.startswith("sqlalchemy.url") else line
+            f"sqlalchemy.url = {url.replace('%', '%%')}"
+            if line.startswith("sqlalchemy.url")
+            else line
             for line in ini.read_text().splitlines()
         )
     )
     (work / "migrations" / "env.py").write_text(ENV_PY.format(specs=list(project.models)))
-    steps = [("revision", ("revision", "--autogenerate", "-m", "initial")), ("upgrade", ("upgrade", "head"))]
+    steps = [
+        ("revision", ("revision", "--autogenerate", "-m", "initial")),
+        ("upgrade", ("upgrade", "head")),
+    ]
     for step, args in steps:
         done = alembic(*args)
         if done.returncode != 0:

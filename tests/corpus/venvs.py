@@ -68,7 +68,9 @@ def _install(project: Project, target: Path, log: Path | None) -> None:
         subprocess.run([*pip, *project.requirements, *COMMON], check=True, stdout=out, stderr=out)
         subprocess.run([*pip, "--no-deps", "-e", str(REPO)], check=True, stdout=out, stderr=out)
         # dbshift's own runtime dependencies, without letting them move the project's pins
-        subprocess.run([*pip, "click>=8.1", "rich>=13.0", "sqlglot>=25"], check=True, stdout=out, stderr=out)
+        subprocess.run(
+            [*pip, "click>=8.1", "rich>=13.0", "sqlglot>=25"], check=True, stdout=out, stderr=out
+        )
     finally:
         if log:
             out.close()  # type: ignore[union-attr]
