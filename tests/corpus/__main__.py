@@ -138,6 +138,8 @@ def table(markdown: bool) -> int:
     )
     print("|---|---|---|---|---|---|")
     for r in rows:
+        if not r.get("claimed", True):
+            r = {**r, "backend": r["backend"] + " (not claimed)"}
         if r.get("create_all") != "pass":
             refusal = r.get("dbshift", {}).get("refusal", "-")
             what = f"{r.get('create_all')}; make refuses: {_mark(refusal)}"
