@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -166,7 +167,7 @@ def table(markdown: bool) -> int:
 
 
 def _short(text: str, limit: int = 320) -> str:
-    text = text.replace("|", "\\|")
+    text = re.sub(r"/tmp/dbshift-corpus-\w+/", "", text).replace("|", "\\|")
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
