@@ -68,7 +68,7 @@ class Scratch:
         self.names: list[str] = []
 
     def create(self) -> str:
-        name = f"dbshift_corpus_{uuid.uuid4().hex[:12]}"
+        name = f"corpus_db_{uuid.uuid4().hex[:12]}"  # not dbshift_*: see dumps.BOOKKEEPING
         if self.backend == "sqlite":
             return f"sqlite:///{self.folder / name}.sqlite"
         self._admin(f"CREATE DATABASE {name}")
