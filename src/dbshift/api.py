@@ -684,11 +684,14 @@ def make(
     dev_url: str | None = None,
     check: bool = False,
     safe: bool | None = None,
+    allow_drop_all: bool = False,
 ) -> Path | None:
     """Write the migration that brings the schema to what the models declare; return
     its path, or None when the migrations already match the models. `safe` (default:
     the config's `safe`) writes PostgreSQL changes that do not block the application,
-    possibly as a chain of migrations; the path returned is the last one."""
+    possibly as a chain of migrations; the path returned is the last one. Models with
+    no tables, or a change that drops every table, are refused (exit 2) unless
+    `allow_drop_all`: they are nearly always model modules that were not imported."""
     return make_report(
         config,
         message,
@@ -698,6 +701,7 @@ def make(
         dev_url=dev_url,
         check=check,
         safe=safe,
+        allow_drop_all=allow_drop_all,
     ).path
 
 
@@ -714,6 +718,7 @@ def make_report(
     dev_url: str | None = None,
     check: bool = False,
     safe: bool | None = None,
+    allow_drop_all: bool = False,
 ) -> MakeResult:
     """`make` with everything it found (the CLI shows it)."""
     from dbshift import autogen
@@ -731,9 +736,11 @@ def make_report(
         )
     dialect = _make_dialect(config)
     source = _current_schema(project, dialect, dev_url)
-    target = autogen.models_snapshot(config, dialect)
+    target = autogen.models_snapshot(config, dialect, allow_empty=allow_drop_all)
     found = autogen.diff(source.snapshot, target, dialect, _decider(renames, decide))
     operations = found.operations
+    if not allow_drop_all:
+        autogen.refuse_dropping_everything(source.snapshot, operations)
     notes = found.notes
     if safe and dialect.name != "postgresql":
         notes = (*notes, SAFE_ONLY_POSTGRESQL.format(backend=_backend(dialect)))

@@ -19,7 +19,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from dbshift.autogen.compare import Diff, RenameDecider, diff, never
+from dbshift.autogen.validate import refuse_dropping_everything, validate_models
 from dbshift.config import Config
+from dbshift.dialects import dialect_for
 from dbshift.errors import ConfigError, UsageError
 from dbshift.history import History
 from dbshift.schema.models import metadata_of, snapshot_from_metadata
@@ -35,8 +37,10 @@ class Source:
     kind: str
 
 
-def load_models(config: Config) -> list[sa.MetaData]:
-    """The `MetaData` of every entry in `config.models` ("pkg.module:attr" or objects)."""
+def load_models(config: Config, *, allow_empty: bool = False) -> list[sa.MetaData]:
+    """The `MetaData` of every entry in `config.models` ("pkg.module:attr" or objects).
+    An entry without tables is an error unless `allow_empty`: its models' modules were
+    most likely never imported, and comparing would propose dropping every table."""
     specs = config.models
     if not specs:
         raise ConfigError(
@@ -48,7 +52,25 @@ def load_models(config: Config) -> list[sa.MetaData]:
     root = str(config.source.parent if config.source else Path.cwd())
     if root not in sys.path:
         sys.path.insert(0, root)
-    return [_metadata(spec) for spec in specs]
+    found = [_metadata(spec) for spec in specs]
+    for spec, metadata in zip(specs, found, strict=True):
+        if not metadata.tables and not allow_empty:
+            raise _no_tables(spec)
+    return found
+
+
+def _no_tables(spec: Any) -> ConfigError:
+    if isinstance(spec, str):
+        module = spec.partition(":")[0]
+        return ConfigError(
+            f"{spec} has no tables",
+            hint=f"import the modules that define the models in {module}, "
+            'or list them in `models` (models = ["app.models:Base"])',
+        )
+    return ConfigError(
+        f"the models given ({type(spec).__name__}) have no tables",
+        hint="import the modules that define the models before passing their MetaData",
+    )
 
 
 def _metadata(spec: Any) -> sa.MetaData:
@@ -91,8 +113,20 @@ def _metadata(spec: Any) -> sa.MetaData:
         ) from None
 
 
-def models_snapshot(config: Config, dialect: Dialect) -> Snapshot:
-    return snapshot_from_metadata(load_models(config), dialect, config.schema)
+def models_snapshot(config: Config, dialect: Dialect, *, allow_empty: bool = False) -> Snapshot:
+    """What the models declare for `dialect`, refused (exit 2) when the backend could not
+    create it (`validate.py`) or, unless `allow_empty`, when there are no models."""
+    metadatas = load_models(config, allow_empty=allow_empty)
+    snapshot = snapshot_from_metadata(metadatas, dialect, config.schema)
+    if not snapshot.tables and not allow_empty:
+        theirs = sorted({str(t.schema) for md in metadatas for t in md.tables.values()})
+        wanted = repr(config.schema) if config.schema else "the default schema"
+        raise ConfigError(
+            f"the models have no tables in {wanted}, only in schema {', '.join(theirs)}",
+            hint="set `schema` in dbshift.toml to the schema the models are in",
+        )
+    validate_models(snapshot, dialect_for(dialect).limits)
+    return snapshot
 
 
 def database_snapshot(conn: sa.Connection, config: Config) -> Snapshot:
@@ -132,4 +166,6 @@ __all__ = [
     "models_snapshot",
     "never",
     "parse_renames",
+    "refuse_dropping_everything",
+    "validate_models",
 ]

@@ -376,6 +376,11 @@ def repair(state: State, applied: tuple[str, ...], rolled_back: tuple[str, ...])
     "indexes, NOT VALID then VALIDATE), possibly as several migrations. Default: the "
     "config's `safe`.",
 )
+@click.option(
+    "--allow-drop-all",
+    is_flag=True,
+    help="Accept models with no tables, and a migration that drops every table.",
+)
 @reporting
 @pass_state
 def make(
@@ -387,6 +392,7 @@ def make(
     check: bool,
     dev_url: str | None,
     safe: bool | None,
+    allow_drop_all: bool,
 ) -> None:
     """Write the migration that brings the schema to what the models declare."""
     reporter = state.reporter
@@ -401,6 +407,7 @@ def make(
         dev_url=dev_url,
         check=check,
         safe=safe,
+        allow_drop_all=allow_drop_all,
     )
     reporter.made(result)
     if check and result.operations:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from dbshift.dialects import limits
 from dbshift.dialects.base import (
     ColumnChange,
     Constraint,
@@ -47,6 +48,7 @@ _CONSTANT_DEFAULT = re.compile(
 
 class SQLiteRules(DialectRules):
     name = "sqlite"
+    limits = limits.SQLITE
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         text = str(error)
