@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import mysql
 
 import dbshift
 from dbshift import autogen
@@ -106,6 +107,28 @@ def _check_named_as_a_foreign_key(md: sa.MetaData) -> None:
     table.append_constraint(sa.CheckConstraint("x > 0", name="same_name"))
 
 
+def _typed_child(md: sa.MetaData, type_: sa.types.TypeEngine[int]) -> None:
+    _parent(md)
+    sa.Table(
+        "child",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("x", type_, sa.ForeignKey("parent.id")),
+    )
+
+
+def _fk_from_a_bigger_integer(md: sa.MetaData) -> None:
+    _typed_child(md, sa.BigInteger())
+
+
+def _fk_from_an_unsigned_integer(md: sa.MetaData) -> None:
+    _typed_child(md, mysql.INTEGER(unsigned=True))
+
+
+def _fk_from_the_same_integer_spelt_otherwise(md: sa.MetaData) -> None:
+    _typed_child(md, mysql.INTEGER(display_width=11))
+
+
 def _long_table_name(md: sa.MetaData) -> None:
     sa.Table(LONG, md, sa.Column("id", sa.Integer, primary_key=True))
 
@@ -169,6 +192,19 @@ CASES: dict[str, Case] = {
         _fk_to_missing_column,
         _on("postgresql mysql"),
         "references parent.nope, which does not exist",
+    ),
+    "foreign key from a bigger integer": Case(
+        _fk_from_a_bigger_integer,
+        _on("mysql"),
+        "column 'x' is BIGINT but parent.id is INTEGER",
+    ),
+    "foreign key from an unsigned integer": Case(
+        _fk_from_an_unsigned_integer,
+        _on("mysql"),
+        "column 'x' is INTEGER UNSIGNED but parent.id is INTEGER",
+    ),
+    "foreign key from the same integer, spelt otherwise": Case(
+        _fk_from_the_same_integer_spelt_otherwise, _on(""), ""
     ),
     "index names clash across tables": Case(
         _index_names_clash_across_tables,

@@ -125,7 +125,7 @@ def models_snapshot(config: Config, dialect: Dialect, *, allow_empty: bool = Fal
             f"the models have no tables in {wanted}, only in schema {', '.join(theirs)}",
             hint="set `schema` in dbshift.toml to the schema the models are in",
         )
-    validate_models(snapshot, dialect_for(dialect).limits)
+    validate_models(snapshot, dialect_for(dialect).limits, dialect)
     return snapshot
 
 

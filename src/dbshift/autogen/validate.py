@@ -11,8 +11,12 @@ snapshot through `autogen.models_snapshot`, so all of them refuse alike.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 
+from sqlalchemy.engine import Dialect
+
+from dbshift.dialects.base import type_sql
 from dbshift.dialects.limits import Kind, SchemaLimits
 from dbshift.errors import UsageError
 from dbshift.ops import DropTable, Operation
@@ -33,27 +37,29 @@ _KIND_WORDS: dict[str, str] = {
 }
 
 
-def validate_models(snapshot: Snapshot, limits: SchemaLimits) -> None:
+def validate_models(snapshot: Snapshot, limits: SchemaLimits, dialect: Dialect) -> None:
     """Raise a `UsageError` (exit 2) for the first thing in `snapshot` that the backend
-    cannot create."""
-    problems = list(_problems(snapshot, limits, limits.backend))
+    (`dialect`, with its `limits`) cannot create."""
+    problems = list(_problems(snapshot, limits, dialect))
     if problems:
         message, hint = problems[0]
         more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
         raise UsageError(message + more, hint=hint)
 
 
-def _problems(snapshot: Snapshot, limits: SchemaLimits, backend: str) -> Iterator[Problem]:
+def _problems(snapshot: Snapshot, limits: SchemaLimits, dialect: Dialect) -> Iterator[Problem]:
+    backend = limits.backend
     tables = [snapshot.tables[key] for key in sorted(snapshot.tables)]
     for table in tables:
-        yield from _table_problems(snapshot, table, limits, backend)
+        yield from _table_problems(snapshot, table, limits, dialect)
         yield from _long_names(table, limits, backend)
     yield from _duplicate_names(snapshot, tables, limits, backend)
 
 
 def _table_problems(
-    snapshot: Snapshot, table: Table, limits: SchemaLimits, backend: str
+    snapshot: Snapshot, table: Table, limits: SchemaLimits, dialect: Dialect
 ) -> Iterator[Problem]:
+    backend = limits.backend
     where = f"table {table.name!r}"
     if limits.tables_need_columns and not table.columns:
         yield (
@@ -67,12 +73,13 @@ def _table_problems(
                 f"give it columns, e.g. sa.Index({index.name!r}, table.c.name)",
             )
     for fk in table.foreign_keys:
-        yield from _foreign_key_problems(snapshot, table, fk, limits, backend)
+        yield from _foreign_key_problems(snapshot, table, fk, limits, dialect)
 
 
 def _foreign_key_problems(
-    snapshot: Snapshot, table: Table, fk: ForeignKey, limits: SchemaLimits, backend: str
+    snapshot: Snapshot, table: Table, fk: ForeignKey, limits: SchemaLimits, dialect: Dialect
 ) -> Iterator[Problem]:
+    backend = limits.backend
     if not limits.foreign_key_target_exists or fk.ref_schema not in (None, table.schema):
         return  # another schema's tables are not in the models
     what = f"table {table.name!r}: foreign key {_fk_name(fk)}"
@@ -94,6 +101,19 @@ def _foreign_key_problems(
             f"reference a column of {fk.ref_table!r}",
         )
         return
+    if limits.foreign_key_integers_match:
+        for column, ref_column in zip(fk.columns, fk.ref_columns, strict=False):
+            mine, theirs = table.column(column), target.column(ref_column)
+            if mine is None or theirs is None:
+                continue
+            kinds = _integer(type_sql(dialect, mine.type)), _integer(type_sql(dialect, theirs.type))
+            if None not in kinds and kinds[0] != kinds[1]:
+                yield (
+                    f"{what}: column {column!r} is {kinds[0]} but {fk.ref_table}.{ref_column} "
+                    f"is {kinds[1]}: {backend} refuses a foreign key between integers of "
+                    "different size or sign",
+                    f"give {column!r} the type of {fk.ref_table}.{ref_column}",
+                )
     referenced = f"{fk.ref_table} ({', '.join(fk.ref_columns)})"
     if limits.foreign_key_target == "unique" and not _is_unique(target, fk.ref_columns):
         yield (
@@ -107,6 +127,24 @@ def _foreign_key_problems(
             f"starts with: {backend} refuses it",
             f"add an index or a unique constraint on {referenced}, or reference its primary key",
         )
+
+
+_INTEGER = re.compile(
+    r"^(TINYINT|SMALLINT|MEDIUMINT|INTEGER|INT|BIGINT|BOOL|BOOLEAN)\b(?:\(\d+\))?( UNSIGNED)?",
+    re.IGNORECASE,
+)
+#: what the server stores each spelling as (MariaDB: BOOL is TINYINT(1))
+_INTEGER_NAMES = {"INT": "INTEGER", "BOOL": "TINYINT", "BOOLEAN": "TINYINT"}
+
+
+def _integer(sql: str) -> str | None:
+    """An integer type as the server stores it (`BIGINT UNSIGNED`; display widths do
+    not count), or None for any other type."""
+    match = _INTEGER.match(sql)
+    if match is None:
+        return None
+    name = match.group(1).upper()
+    return _INTEGER_NAMES.get(name, name) + (" UNSIGNED" if match.group(2) else "")
 
 
 def _fk_name(fk: ForeignKey) -> str:

@@ -49,6 +49,9 @@ class SchemaLimits:
     foreign_key_target: Literal["unique", "indexed"] | None = None
     #: whether the referenced table and columns must exist when the key is created
     foreign_key_target_exists: bool = False
+    #: whether an integer column may only reference an integer of the same size and
+    #: sign (InnoDB: INT to BIGINT, or to INT UNSIGNED, is "incorrectly formed")
+    foreign_key_integers_match: bool = False
     #: whether a table must have at least one column
     tables_need_columns: bool = False
 
@@ -80,6 +83,7 @@ MYSQL = SchemaLimits(
     identifier_length=64,
     foreign_key_target="indexed",
     foreign_key_target_exists=True,
+    foreign_key_integers_match=True,
     tables_need_columns=True,
 )
 
