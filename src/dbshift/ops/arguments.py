@@ -5,8 +5,10 @@ the migration would "succeed" having recorded nothing. Every public method of th
 recorder (and of `batch_alter_table`'s `batch_op`) is wrapped here: a keyword the method
 does not name is accepted only when it is a dialect keyword (`postgresql_where=`) that
 the SQLAlchemy dialects of the supported backends declare for the construct the method
-builds (`construct_arguments`), and only for methods that take `**kw` at all. Anything
-else raises a `MigrationError` naming the argument, with the nearest valid name; the
+builds (`construct_arguments`), and only for methods that take `**kw` at all. The
+dialect keywords dbshift itself acts on (`postgresql_concurrently`, `postgresql_not_valid`,
+`postgresql_using_index`) are named parameters, whatever SQLAlchemy version declares.
+Anything else raises a `MigrationError` naming the argument, with the nearest valid name; the
 loader adds the migration's file and line.
 """
 

@@ -218,6 +218,7 @@ class Op:
         schema: str | None = None,
         unique: bool = False,
         if_not_exists: bool | None = None,
+        postgresql_concurrently: bool = False,
         **kw: Any,
     ) -> None:
         """`columns`: names, or SQL expressions (`sa.text("lower(name)")`). Dialect keywords
@@ -227,7 +228,7 @@ class Op:
             columns = [columns]
         entries = tuple(c if isinstance(c, str) else clause_sql(c, self.dialect) for c in columns)
         expressions = tuple(clause_sql(c, self.dialect) for c in columns if not isinstance(c, str))
-        concurrently = bool(kw.pop("postgresql_concurrently", False))
+        concurrently = bool(postgresql_concurrently)
         options = tuple(
             sorted((k, option_value(v, self.dialect)) for k, v in kw.items() if v is not None)
         )
@@ -241,9 +242,10 @@ class Op:
         table_name: str | None = None,
         schema: str | None = None,
         if_exists: bool | None = None,
+        postgresql_concurrently: bool = False,
         **kw: Any,
     ) -> None:
-        concurrently = bool(kw.get("postgresql_concurrently", False))
+        concurrently = bool(postgresql_concurrently)
         self._add(DropIndex(index_name, table_name, schema, concurrently, bool(if_exists)))
 
     @dialect_keywords(sa.ForeignKeyConstraint)
@@ -261,6 +263,7 @@ class Op:
         match: str | None = None,
         source_schema: str | None = None,
         referent_schema: str | None = None,
+        postgresql_not_valid: bool = False,
         **dialect_kw: Any,
     ) -> None:
         fk = ForeignKey(
@@ -274,8 +277,7 @@ class Op:
             deferrable,
             initially,
         )
-        not_valid = bool(dialect_kw.get("postgresql_not_valid", False))
-        self._add(AddForeignKey(source_table, fk, source_schema, not_valid))
+        self._add(AddForeignKey(source_table, fk, source_schema, bool(postgresql_not_valid)))
 
     @dialect_keywords(sa.UniqueConstraint)
     def create_unique_constraint(
@@ -300,11 +302,12 @@ class Op:
         table_name: str,
         condition: Any,
         schema: str | None = None,
+        postgresql_not_valid: bool = False,
         **kw: Any,
     ) -> None:
         text = condition if isinstance(condition, str) else clause_sql(condition, self.dialect)
-        not_valid = bool(kw.get("postgresql_not_valid", False))
-        self._add(AddCheckConstraint(table_name, Check(constraint_name, text), schema, not_valid))
+        check = Check(constraint_name, text)
+        self._add(AddCheckConstraint(table_name, check, schema, bool(postgresql_not_valid)))
 
     def validate_constraint(
         self, constraint_name: str, table_name: str, schema: str | None = None
