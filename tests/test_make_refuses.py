@@ -287,6 +287,8 @@ def test_make_refuses_what_the_server_refuses(
             assert refused.value.exit_code == 2 and refused.value.hint
         with pytest.raises(UsageError):
             dbshift.diff(config, against="migrations")
+        models = next(i for i in dbshift.check(config).items if i.name == "models")
+        assert models.status == "failed" and bad.fragment in models.detail, models
         assert project.fingerprint() == before
     # the oracle: what the server does with the migration make would otherwise write
     monkeypatch.setattr(autogen, "validate_models", lambda *args, **kwargs: None)
