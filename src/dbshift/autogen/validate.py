@@ -187,12 +187,13 @@ def _long_names(table: Table, limits: SchemaLimits, backend: str) -> Iterator[Pr
     named += [("column", c.name) for c in table.columns]
     named += [("index", i.name) for i in table.indexes]
     named += [("constraint", n) for n in _constraint_names(table)]
+    unit = "bytes" if limits.identifier_in_bytes else "characters"
     for kind, name in named:
-        if len(name.encode()) <= limit:
+        if len(name.encode() if limits.identifier_in_bytes else name) <= limit:
             continue
         yield (
             f"table {table.name!r}: {kind} name {name!r} is longer than the {limit} "
-            f"characters {backend} allows: it {limits.long_names}",
+            f"{unit} {backend} allows: it {limits.long_names}",
             "give it a shorter name",
         )
 

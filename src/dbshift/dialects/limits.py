@@ -40,8 +40,10 @@ class SchemaLimits:
     backend: str = "the database"
     #: names that must be distinct
     name_scopes: tuple[NameScope, ...] = ()
-    #: longest identifier the server takes as written (None: no practical limit)
+    #: longest identifier the server takes as written (None: no practical limit), in
+    #: UTF-8 bytes (PostgreSQL's NAMEDATALEN) or in characters (MariaDB)
     identifier_length: int | None = None
+    identifier_in_bytes: bool = False
     #: what happens to a longer one, in words
     long_names: str = "refuses it"
     #: what a foreign key's referenced columns must be: "unique" (exactly a primary
@@ -66,6 +68,7 @@ POSTGRESQL = SchemaLimits(
         scope("table", "primary_key", "unique", "foreign_key", "check"),
     ),
     identifier_length=63,
+    identifier_in_bytes=True,
     long_names="truncates it, so the database never matches the models",
     foreign_key_target="unique",
     foreign_key_target_exists=True,
