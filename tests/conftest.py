@@ -22,6 +22,9 @@ SERVER_URLS = {
     "mysql": os.environ.get("DBSHIFT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
 }
 BACKENDS = ("sqlite", "postgresql", "mysql")
+#: the async driver dbshift supports per backend (README: asyncpg, aiosqlite); MariaDB
+#: has none (aiomysql and asyncmy are not among dbshift's extras)
+ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
 REQUIRE_SERVERS = os.environ.get("DBSHIFT_REQUIRE_SERVERS") == "1"
 
 _server_errors: dict[str, str | None] = {}
@@ -96,6 +99,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         callspec = getattr(item, "callspec", None)
         name = callspec.params.get("backend") if callspec is not None else None
         relevant = marker is None or name is None or name in marker.args
+        if callspec is not None and callspec.params.get("driver") == "async":
+            relevant = relevant and name in ASYNC_DRIVERS
         (keep if relevant else drop).append(item)
     if drop:
         config.hook.pytest_deselected(items=drop)
@@ -108,6 +113,25 @@ def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param
     require_backend(name)
     return name
+
+
+@pytest.fixture(params=("sync", "async"))
+def driver(request: pytest.FixtureRequest, backend: str) -> str:
+    """Parametrizes a test over the backend's default driver and its async one (only
+    backends with an async driver dbshift supports get the "async" run)."""
+    name: str = request.param
+    return name
+
+
+def with_driver(url: str, driver: str) -> str:
+    """`url` with the backend's async driver when `driver` is "async"."""
+    if driver != "async":
+        return url
+    parsed = sa.make_url(url)
+    async_driver = ASYNC_DRIVERS[parsed.get_backend_name()]
+    return parsed.set(drivername=f"{parsed.get_backend_name()}+{async_driver}").render_as_string(
+        hide_password=False
+    )
 
 
 @pytest.fixture

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import dataclasses
 import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +20,8 @@ from dbshift.cli import main
 from dbshift.errors import DbshiftError
 from dbshift.migrations import sumfile
 from dbshift.migrations.scripts import scan
+
+T = TypeVar("T")
 
 
 @dataclasses.dataclass
@@ -206,3 +210,28 @@ def _indent(code: str) -> str:
     return "".join(
         f"    {line}\n" if line.strip() else "\n" for line in code.strip("\n").splitlines()
     )
+
+
+def connected(url: str, fn: Callable[[sa.Connection], T]) -> T:
+    """`fn(connection)` through the URL's own driver: async drivers (asyncpg,
+    aiosqlite) through `run_sync`, as dbshift drives them."""
+    if sa.make_url(url).get_driver_name() not in ("asyncpg", "aiosqlite"):
+        engine = sa.create_engine(url, poolclass=sa.NullPool)
+        try:
+            with engine.connect() as conn:
+                return fn(conn)
+        finally:
+            engine.dispose()
+
+    async def run() -> T:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        async_engine = create_async_engine(url, poolclass=sa.NullPool)
+        try:
+            async with async_engine.connect() as conn:
+                result: T = await conn.run_sync(fn)
+                return result
+        finally:
+            await async_engine.dispose()
+
+    return asyncio.run(run())

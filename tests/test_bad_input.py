@@ -71,6 +71,18 @@ def _nothing(p: Project) -> None:
     pass
 
 
+def _models(text: str) -> Callable[[Project], None]:
+    """Models for `make`: a module of its own (never one imported before) holding `text`."""
+
+    def setup(p: Project) -> None:
+        module = f"bad_models_{uuid.uuid4().hex[:8]}"
+        (p.root / f"{module}.py").write_text("import sqlalchemy as sa\n" + text)
+        with (p.root / "dbshift.toml").open("a") as toml:
+            toml.write(f'models = ["{module}:db"]\n')
+
+    return setup
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     setup: Callable[[Project], object]
@@ -447,6 +459,33 @@ CASES: dict[str, Case] = {
     "merge with one head": Case(_nothing, ["merge"], 2, "nothing to merge", database=True),
     "sql for an unknown dialect": Case(
         _nothing, ["sql", "--dialect", "oracle9"], 2, "unknown dialect 'oracle9'"
+    ),
+    # -- migration code and models ------------------------------------------------------
+    "migration: an op keyword misspelt": Case(
+        lambda p: p.python("typo", 'op.alter_column("t", "id", nulable=False)'),
+        ["upgrade"],
+        3,
+        "op.alter_column() got an unknown argument 'nulable'",
+        database=True,
+    ),
+    "migration: an alter_column that changes nothing": Case(
+        lambda p: p.python("noop", 'op.alter_column("t", "id", existing_type=sa.Integer)'),
+        ["upgrade"],
+        3,
+        "op.alter_column('t', 'id') changes nothing",
+        database=True,
+    ),
+    "models with no tables": Case(
+        _models("db = sa.MetaData()\n"), ["make", "-m", "x", "--no-input"], 2, ":db has no tables"
+    ),
+    "models no database can create": Case(
+        _models(
+            "db = sa.MetaData()\n"
+            'sa.Table("t", db, sa.Column("id", sa.Integer, primary_key=True), sa.Index("ix"))\n'
+        ),
+        ["make", "-m", "x", "--no-input"],
+        2,
+        "table 't': index 'ix' has no columns",
     ),
 }
 

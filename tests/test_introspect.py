@@ -25,6 +25,8 @@ from dbshift.schema.snapshot import (
     Table,
     Unique,
 )
+from tests.conftest import with_driver
+from tests.helpers import connected
 
 HOSTILE = 'x"; DROP TABLE y; --'
 BACKTICK = "b`tick"
@@ -323,12 +325,19 @@ def as_json(table: Table | None) -> Any:
 # --- tests -------------------------------------------------------------------------------
 
 
-def test_introspect_equals_per_table_reflection(backend: str, engine: sa.Engine) -> None:
+def test_introspect_equals_per_table_reflection(
+    backend: str, driver: str, db_url: str, engine: sa.Engine
+) -> None:
     _readable(engine, backend)
-    with engine.connect() as conn:
-        snapshot = introspect(conn)
+
+    def read(conn: sa.Connection) -> tuple[Snapshot, dict[str, Table]]:
         names = sa.inspect(conn).get_table_names()
-        expected = {name: sqlalchemy_table(conn, name) for name in names}
+        return introspect(conn), {name: sqlalchemy_table(conn, name) for name in names}
+
+    # the catalog queries go through the driver under test; the oracle stays on the
+    # default driver, so a driver's own types (asyncpg's bytes for "char") show up
+    snapshot = connected(with_driver(db_url, driver), lambda conn: read(conn)[0])
+    expected = connected(db_url, lambda conn: read(conn)[1])
     assert set(snapshot.tables) == set(expected) >= {HOSTILE, BACKTICK, "parent", "child"}
     for name, table in expected.items():
         got = snapshot.tables[name]
@@ -348,14 +357,20 @@ def test_introspect_equals_per_table_reflection(backend: str, engine: sa.Engine)
         assert as_json(got) == as_json(table), name
 
 
-def test_what_per_table_reflection_lacks(backend: str, engine: sa.Engine) -> None:
+def test_what_per_table_reflection_lacks(
+    backend: str, driver: str, db_url: str, engine: sa.Engine
+) -> None:
     _readable(engine, backend)
-    with engine.connect() as conn:
+
+    def read(conn: sa.Connection) -> tuple[Snapshot, Table | None, Table | None]:
         snapshot = introspect(conn, exclude=lambda n: n in ("node", "egg"))
-        parent = snapshot.tables["parent"]
-        child = snapshot.tables["child"]
-        assert as_json(reflect_table(conn, "parent")) == as_json(parent)
-        assert reflect_table(conn, "nothing") is None
+        return snapshot, reflect_table(conn, "parent"), reflect_table(conn, "nothing")
+
+    snapshot, reflected, nothing = connected(with_driver(db_url, driver), read)
+    parent = snapshot.tables["parent"]
+    child = snapshot.tables["child"]
+    assert as_json(reflected) == as_json(parent)
+    assert nothing is None
     assert "node" not in snapshot.tables and "egg" not in snapshot.tables
     indexes = {i.name: i for i in parent.indexes}
     fk = next(f for f in child.foreign_keys if f.name == "fk_child_parent")
@@ -377,10 +392,14 @@ def test_what_per_table_reflection_lacks(backend: str, engine: sa.Engine) -> Non
         assert not snapshot.sequences
 
 
-def test_tables_limits_what_is_read(backend: str, engine: sa.Engine) -> None:
+def test_tables_limits_what_is_read(
+    backend: str, driver: str, db_url: str, engine: sa.Engine
+) -> None:
     _readable(engine, backend)
-    with engine.connect() as conn:
-        snapshot = introspect(conn, tables=["child", HOSTILE, "missing"])
+    snapshot = connected(
+        with_driver(db_url, driver),
+        lambda conn: introspect(conn, tables=["child", HOSTILE, "missing"]),
+    )
     assert set(snapshot.tables) == {"child", HOSTILE}
 
 
@@ -398,27 +417,32 @@ def _many(engine: sa.Engine, start: int, stop: int) -> None:
     md.create_all(engine)
 
 
-def _queries(engine: sa.Engine) -> int:
-    count = 0
+def _queries(url: str) -> int:
+    def count(conn: sa.Connection) -> int:
+        queries = 0
 
-    def counted(*_: Any) -> None:
-        nonlocal count
-        count += 1
+        def counted(*_: Any) -> None:
+            nonlocal queries
+            queries += 1
 
-    with engine.connect() as conn:
         conn.execute(sa.text("SELECT 1"))  # connection set-up queries are not ours
+        introspect(conn)  # SQLAlchemy's PostgreSQL dialect looks up btree's oid once
         sa.event.listen(conn, "before_cursor_execute", counted)
         introspect(conn)
         sa.event.remove(conn, "before_cursor_execute", counted)
-    return count
+        return queries
+
+    return connected(url, count)
 
 
-def test_query_count_does_not_grow_with_tables(backend: str, engine: sa.Engine) -> None:
+def test_query_count_does_not_grow_with_tables(
+    backend: str, driver: str, db_url: str, engine: sa.Engine
+) -> None:
+    url = with_driver(db_url, driver)
     _many(engine, 0, 3)
-    _queries(engine)  # SQLAlchemy's PostgreSQL dialect looks up btree's oid once per engine
-    few = _queries(engine)
+    few = _queries(url)
     _many(engine, 3, 30)
-    many = _queries(engine)
+    many = _queries(url)
     assert few == many
     assert many <= 12
 

@@ -109,7 +109,7 @@ def test_no_command_prints_the_password(project: Project, backend: str) -> None:
         project.ok("--json", "repair"),
         project.ok("sql"),
         project.ok("sql", "-o", "out.sql"),
-        project.ok("make", "-m", "from models"),
+        project.ok("make", "-m", "from models", "--allow-drop-all"),
         project.ok("--json", "make", "--check"),
     ]
     project.python("branch", 'op.execute("SELECT 1")', parents=[base])

@@ -700,11 +700,14 @@ def make(
     dev_url: str | None = None,
     check: bool = False,
     safe: bool | None = None,
+    allow_drop_all: bool = False,
 ) -> Path | None:
     """Write the migration that brings the schema to what the models declare; return
     its path, or None when the migrations already match the models. `safe` (default:
     the config's `safe`) writes PostgreSQL changes that do not block the application,
-    possibly as a chain of migrations; the path returned is the last one."""
+    possibly as a chain of migrations; the path returned is the last one. Models with
+    no tables, or a change that drops every table, are refused (exit 2) unless
+    `allow_drop_all`: they are nearly always model modules that were not imported."""
     return make_report(
         config,
         message,
@@ -714,6 +717,7 @@ def make(
         dev_url=dev_url,
         check=check,
         safe=safe,
+        allow_drop_all=allow_drop_all,
     ).path
 
 
@@ -730,6 +734,7 @@ def make_report(
     dev_url: str | None = None,
     check: bool = False,
     safe: bool | None = None,
+    allow_drop_all: bool = False,
 ) -> MakeResult:
     """`make` with everything it found (the CLI shows it). With several `backends`
     configured, the models are compared per backend and the one file written is right
@@ -757,10 +762,12 @@ def make_report(
     dialect = _make_dialect(config)
     dialects = _backend_dialects(config, dialect)
     source = _current_schema(project, dialect, dev_url)
-    targets = autogen.models_targets(config, dialects)
+    targets = autogen.models_targets(config, dialects, allow_empty=allow_drop_all)
     diffs = _backend_diffs(project, source, targets, _decider(renames, decide))
     folded = autogen.reconcile(diffs)
     operations = folded.diff.operations
+    if not allow_drop_all:
+        autogen.refuse_dropping_everything(source.snapshot, operations)
     notes = folded.diff.notes
     names = tuple(name for name, _ in diffs)
     by_backend = tuple((name, d.operations) for name, d in diffs)

@@ -20,7 +20,9 @@ from sqlalchemy.engine import Dialect
 
 from dbshift.autogen.backends import Reconciled, differences, merge_targets, reconcile
 from dbshift.autogen.compare import Diff, RenameDecider, diff, never
+from dbshift.autogen.validate import refuse_dropping_everything, validate_models
 from dbshift.config import Config
+from dbshift.dialects import dialect_for
 from dbshift.errors import ConfigError, UsageError
 from dbshift.history import History
 from dbshift.schema.models import metadata_of, snapshot_from_metadata
@@ -36,8 +38,10 @@ class Source:
     kind: str
 
 
-def load_models(config: Config) -> list[sa.MetaData]:
-    """The `MetaData` of every entry in `config.models` ("pkg.module:attr" or objects)."""
+def load_models(config: Config, *, allow_empty: bool = False) -> list[sa.MetaData]:
+    """The `MetaData` of every entry in `config.models` ("pkg.module:attr" or objects).
+    An entry without tables is an error unless `allow_empty`: its models' modules were
+    most likely never imported, and comparing would propose dropping every table."""
     specs = config.models
     if not specs:
         raise ConfigError(
@@ -49,7 +53,25 @@ def load_models(config: Config) -> list[sa.MetaData]:
     root = str(config.source.parent if config.source else Path.cwd())
     if root not in sys.path:
         sys.path.insert(0, root)
-    return [_metadata(spec) for spec in specs]
+    found = [_metadata(spec) for spec in specs]
+    for spec, metadata in zip(specs, found, strict=True):
+        if not metadata.tables and not allow_empty:
+            raise _no_tables(spec)
+    return found
+
+
+def _no_tables(spec: Any) -> ConfigError:
+    if isinstance(spec, str):
+        module = spec.partition(":")[0]
+        return ConfigError(
+            f"{spec} has no tables",
+            hint=f"import the modules that define the models in {module}, "
+            'or list them in `models` (models = ["app.models:Base"])',
+        )
+    return ConfigError(
+        f"the models given ({type(spec).__name__}) have no tables",
+        hint="import the modules that define the models before passing their MetaData",
+    )
 
 
 def _metadata(spec: Any) -> sa.MetaData:
@@ -92,16 +114,32 @@ def _metadata(spec: Any) -> sa.MetaData:
         ) from None
 
 
-def models_snapshot(config: Config, dialect: Dialect) -> Snapshot:
-    return snapshot_from_metadata(load_models(config), dialect, config.schema)
+def models_snapshot(config: Config, dialect: Dialect, *, allow_empty: bool = False) -> Snapshot:
+    """What the models declare for `dialect` (see `models_targets`)."""
+    return models_targets(config, [dialect], allow_empty=allow_empty)[0][1]
 
 
-def models_targets(config: Config, dialects: Sequence[Dialect]) -> list[tuple[Dialect, Snapshot]]:
-    """The models as they resolve on each of `dialects`; `merge_targets` makes one
-    snapshot of them that is right on each (the first's types plain, the others' as
-    variants where they differ)."""
-    metadatas = load_models(config)
-    return [(d, snapshot_from_metadata(metadatas, d, config.schema)) for d in dialects]
+def models_targets(
+    config: Config, dialects: Sequence[Dialect], *, allow_empty: bool = False
+) -> list[tuple[Dialect, Snapshot]]:
+    """The models as they resolve on each of `dialects`, each refused (exit 2) when its
+    backend could not create it (`validate.py`) or, unless `allow_empty`, when there are
+    no models; `merge_targets` makes one snapshot of them that is right on each (the
+    first's types plain, the others' as variants where they differ)."""
+    metadatas = load_models(config, allow_empty=allow_empty)
+    targets = []
+    for dialect in dialects:
+        snapshot = snapshot_from_metadata(metadatas, dialect, config.schema)
+        if not snapshot.tables and not allow_empty:
+            theirs = sorted({str(t.schema) for md in metadatas for t in md.tables.values()})
+            wanted = repr(config.schema) if config.schema else "the default schema"
+            raise ConfigError(
+                f"the models have no tables in {wanted}, only in schema {', '.join(theirs)}",
+                hint="set `schema` in dbshift.toml to the schema the models are in",
+            )
+        validate_models(snapshot, dialect_for(dialect).limits, dialect)
+        targets.append((dialect, snapshot))
+    return targets
 
 
 def database_snapshot(conn: sa.Connection, config: Config) -> Snapshot:
@@ -146,4 +184,6 @@ __all__ = [
     "never",
     "parse_renames",
     "reconcile",
+    "refuse_dropping_everything",
+    "validate_models",
 ]

@@ -384,6 +384,11 @@ def repair(state: State, applied: tuple[str, ...], rolled_back: tuple[str, ...])
     help="A backend the migrations must be right on (repeatable): sqlite, postgresql, "
     "mysql, mariadb. Default: the config's `backends`, else the URL's backend.",
 )
+@click.option(
+    "--allow-drop-all",
+    is_flag=True,
+    help="Accept models with no tables, and a migration that drops every table.",
+)
 @reporting
 @pass_state
 def make(
@@ -396,6 +401,7 @@ def make(
     dev_url: str | None,
     safe: bool | None,
     backends: tuple[str, ...],
+    allow_drop_all: bool,
 ) -> None:
     """Write the migration that brings the schema to what the models declare."""
     reporter = state.reporter
@@ -411,6 +417,7 @@ def make(
         dev_url=dev_url,
         check=check,
         safe=safe,
+        allow_drop_all=allow_drop_all,
     )
     reporter.made(result)
     if check and result.operations:

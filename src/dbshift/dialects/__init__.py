@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import functools
+from typing import Any
+
+from sqlalchemy.dialects import registry
 from sqlalchemy.engine import Dialect
 
 from dbshift.dialects.base import DialectRules
@@ -23,4 +27,26 @@ def dialect_for(dialect: Dialect) -> DialectRules:
     return _RULES.get(dialect.name, _DEFAULT)
 
 
-__all__ = ["DialectRules", "MySQLRules", "PostgreSQLRules", "SQLiteRules", "dialect_for"]
+@functools.cache
+def dialect_arguments(construct: type[Any]) -> frozenset[str]:
+    """The `<dialect>_<argument>` keywords that the SQLAlchemy dialects of the supported
+    backends declare for `construct` (an `Index`, a `Table`, ...) in their
+    `construct_arguments`, the declarations SQLAlchemy itself checks such keywords
+    against; `<dialect>_*` where a dialect takes any (MySQL's table options)."""
+    names: set[str] = set()
+    for backend in _RULES:
+        declared: Any = registry.load(backend).construct_arguments or ()
+        for kind, arguments in declared:
+            if issubclass(construct, kind):
+                names.update(f"{backend}_{argument}" for argument in arguments)
+    return frozenset(names)
+
+
+__all__ = [
+    "DialectRules",
+    "MySQLRules",
+    "PostgreSQLRules",
+    "SQLiteRules",
+    "dialect_arguments",
+    "dialect_for",
+]

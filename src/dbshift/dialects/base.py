@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
+from dbshift.dialects.limits import SchemaLimits
 from dbshift.errors import MigrationError
 from dbshift.schema.snapshot import (
     Check,
@@ -159,6 +160,8 @@ class DialectRules:
     """Generic SQL (and PostgreSQL, which follows the standard closely)."""
 
     name = "default"
+    #: what the backend refuses to create (`make` checks the models against it)
+    limits: SchemaLimits = SchemaLimits()
     #: DDL is transactional: a migration and its history row commit together
     transactional_ddl = True
     #: SQLSTATEs meaning "what this statement creates is already there"

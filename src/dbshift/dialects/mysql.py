@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy import exc
 
+from dbshift.dialects import limits
 from dbshift.dialects.base import (
     ColumnChange,
     Constraint,
@@ -70,6 +71,7 @@ def _code(error: BaseException) -> int | None:
 
 class MySQLRules(DialectRules):
     name = "mysql"
+    limits = limits.MYSQL
     transactional_ddl = False
     session_query = "SELECT CONNECTION_ID()"
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
+from dbshift.dialects import limits
 from dbshift.dialects.base import DialectRules, Restore, Timeouts, type_sql
 
 if TYPE_CHECKING:
@@ -33,6 +34,7 @@ def _ms(seconds: float | None) -> str | None:
 
 class PostgreSQLRules(DialectRules):
     name = "postgresql"
+    limits = limits.POSTGRESQL
     session_query = "SELECT pg_backend_pid()"
     enum_types = True
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
+from dbshift.dialects import limits
 from dbshift.dialects.base import (
     ColumnChange,
     Constraint,
@@ -48,6 +49,7 @@ _CONSTANT_DEFAULT = re.compile(
 class SQLiteRules(DialectRules):
     name = "sqlite"
     late_references = True
+    limits = limits.SQLITE
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         text = str(error)

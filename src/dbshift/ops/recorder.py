@@ -3,6 +3,7 @@
 Each call records an operation; nothing touches the database while the migration
 function runs. Names and signatures follow Alembic's, so Alembic migrations convert
 mechanically (`batch_alter_table` included; dbshift needs no batch mode on SQLite).
+A keyword argument a method does not know is an error, not ignored (`ops/arguments.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 
 from dbshift.dialects.base import KEEP, Keep
 from dbshift.errors import MigrationError
+from dbshift.ops.arguments import checked, dialect_keywords
 from dbshift.ops.base import Operation
 from dbshift.ops.columns import AddColumn, AlterColumn, DropColumn, RenameColumn
 from dbshift.ops.constraints import (
@@ -53,6 +55,7 @@ from dbshift.schema.models import (
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Unique
 
 
+@checked("op")
 class Op:
     """Records operations: `op.add_column(...)` appends an `AddColumn` to `op.operations`."""
 
@@ -79,6 +82,7 @@ class Op:
 
     # -- tables ----------------------------------------------------------------------
 
+    @dialect_keywords(sa.Table)
     def create_table(
         self,
         table_name: str,
@@ -93,6 +97,7 @@ class Op:
         self._add(CreateTable(table_from_sqlalchemy(table, dialect=self.dialect), source=table))
         return table
 
+    @dialect_keywords(sa.Table)
     def drop_table(self, table_name: str, schema: str | None = None, **kw: Any) -> None:
         self._add(DropTable(table_name, schema))
 
@@ -152,8 +157,11 @@ class Op:
         existing_comment: str | None = None,
         schema: str | None = None,
         postgresql_using: str | None = None,
+        existing_autoincrement: bool | None = None,
         **kw: Any,
     ) -> None:
+        """`existing_*` describe the column as it is (Alembic's migrations pass them);
+        they change nothing, so a call that passes nothing else is an error."""
         default: str | Keep | None = (
             KEEP if server_default is False else server_default_sql(server_default, self.dialect)
         )
@@ -168,12 +176,21 @@ class Op:
                 comment=existing_comment,
             )
         new_type = sa.types.to_instance(type_) if type_ is not None else None
-        if (
+        renamed = new_column_name is not None and new_column_name != column_name
+        changes = (
             new_type is not None
             or nullable is not None
             or default is not KEEP
             or new_comment is not KEEP
-        ):
+        )
+        if not changes and not renamed:
+            # the existing_* arguments only describe the column: nothing would be recorded
+            raise MigrationError(
+                f"op.alter_column({table_name!r}, {column_name!r}) changes nothing",
+                hint="pass what changes: type_=, nullable=, server_default=, comment= "
+                "or new_column_name=",
+            )
+        if changes:
             self._add(
                 AlterColumn(
                     table_name,
@@ -187,11 +204,12 @@ class Op:
                     postgresql_using=postgresql_using,
                 )
             )
-        if new_column_name is not None and new_column_name != column_name:
+        if renamed and new_column_name is not None:
             self._add(RenameColumn(table_name, column_name, new_column_name, schema))
 
     # -- indexes and constraints -------------------------------------------------------
 
+    @dialect_keywords(sa.Index)
     def create_index(
         self,
         index_name: str,
@@ -200,6 +218,7 @@ class Op:
         schema: str | None = None,
         unique: bool = False,
         if_not_exists: bool | None = None,
+        postgresql_concurrently: bool = False,
         **kw: Any,
     ) -> None:
         """`columns`: names, or SQL expressions (`sa.text("lower(name)")`). Dialect keywords
@@ -209,24 +228,27 @@ class Op:
             columns = [columns]
         entries = tuple(c if isinstance(c, str) else clause_sql(c, self.dialect) for c in columns)
         expressions = tuple(clause_sql(c, self.dialect) for c in columns if not isinstance(c, str))
-        concurrently = bool(kw.pop("postgresql_concurrently", False))
+        concurrently = bool(postgresql_concurrently)
         options = tuple(
             sorted((k, option_value(v, self.dialect)) for k, v in kw.items() if v is not None)
         )
         index = Index(index_name, entries, unique, options, expressions)
         self._add(CreateIndex(table_name, index, schema, concurrently, bool(if_not_exists)))
 
+    @dialect_keywords(sa.Index)
     def drop_index(
         self,
         index_name: str,
         table_name: str | None = None,
         schema: str | None = None,
         if_exists: bool | None = None,
+        postgresql_concurrently: bool = False,
         **kw: Any,
     ) -> None:
-        concurrently = bool(kw.get("postgresql_concurrently", False))
+        concurrently = bool(postgresql_concurrently)
         self._add(DropIndex(index_name, table_name, schema, concurrently, bool(if_exists)))
 
+    @dialect_keywords(sa.ForeignKeyConstraint)
     def create_foreign_key(
         self,
         constraint_name: str | None,
@@ -241,6 +263,7 @@ class Op:
         match: str | None = None,
         source_schema: str | None = None,
         referent_schema: str | None = None,
+        postgresql_not_valid: bool = False,
         **dialect_kw: Any,
     ) -> None:
         fk = ForeignKey(
@@ -254,34 +277,37 @@ class Op:
             deferrable,
             initially,
         )
-        not_valid = bool(dialect_kw.get("postgresql_not_valid", False))
-        self._add(AddForeignKey(source_table, fk, source_schema, not_valid))
+        self._add(AddForeignKey(source_table, fk, source_schema, bool(postgresql_not_valid)))
 
+    @dialect_keywords(sa.UniqueConstraint)
     def create_unique_constraint(
         self,
         constraint_name: str | None,
         table_name: str,
         columns: Sequence[str],
         schema: str | None = None,
+        postgresql_using_index: str | None = None,
         **kw: Any,
     ) -> None:
         """`postgresql_using_index="ix"` adopts the unique index `ix` (built beforehand,
         e.g. concurrently) instead of building one under lock."""
         unique = Unique(constraint_name, tuple(columns))
-        using = kw.get("postgresql_using_index")
+        using = postgresql_using_index
         self._add(AddUniqueConstraint(table_name, unique, schema, using_index=using))
 
+    @dialect_keywords(sa.CheckConstraint)
     def create_check_constraint(
         self,
         constraint_name: str | None,
         table_name: str,
         condition: Any,
         schema: str | None = None,
+        postgresql_not_valid: bool = False,
         **kw: Any,
     ) -> None:
         text = condition if isinstance(condition, str) else clause_sql(condition, self.dialect)
-        not_valid = bool(kw.get("postgresql_not_valid", False))
-        self._add(AddCheckConstraint(table_name, Check(constraint_name, text), schema, not_valid))
+        check = Check(constraint_name, text)
+        self._add(AddCheckConstraint(table_name, check, schema, bool(postgresql_not_valid)))
 
     def validate_constraint(
         self, constraint_name: str, table_name: str, schema: str | None = None
@@ -393,21 +419,28 @@ class Op:
 
     @contextmanager
     def batch_alter_table(
-        self, table_name: str, schema: str | None = None, **kw: Any
+        self, table_name: str, schema: str | None = None, recreate: str = "auto"
     ) -> Iterator[_Batch]:
-        """Alembic's batch mode, for converted migrations: the same calls on one table."""
+        """Alembic's batch mode, for converted migrations: the same calls on one table.
+        `recreate` is accepted and has no effect: dbshift rebuilds a SQLite table when,
+        and only when, a change needs it."""
         yield _Batch(self, table_name, schema)
 
 
+@checked(
+    "batch_op",
+    forwards=Op,
+    filled=("table_name", "source_table", "schema", "source_schema"),
+)
 class _Batch:
     def __init__(self, op: Op, table: str, schema: str | None) -> None:
         self._op, self._table, self._schema = op, table, schema
 
     def add_column(self, column: sa.Column[Any], **kw: Any) -> None:
-        self._op.add_column(self._table, column, schema=self._schema)
+        self._op.add_column(self._table, column, schema=self._schema, **kw)
 
     def drop_column(self, column_name: str, **kw: Any) -> None:
-        self._op.drop_column(self._table, column_name, schema=self._schema)
+        self._op.drop_column(self._table, column_name, schema=self._schema, **kw)
 
     def alter_column(self, column_name: str, **kw: Any) -> None:
         self._op.alter_column(self._table, column_name, schema=self._schema, **kw)
@@ -416,7 +449,7 @@ class _Batch:
         self._op.create_index(index_name, self._table, columns, schema=self._schema, **kw)
 
     def drop_index(self, index_name: str, **kw: Any) -> None:
-        self._op.drop_index(index_name, self._table, schema=self._schema)
+        self._op.drop_index(index_name, self._table, schema=self._schema, **kw)
 
     def create_foreign_key(
         self,
@@ -437,10 +470,10 @@ class _Batch:
         )
 
     def create_unique_constraint(self, name: str | None, columns: Sequence[str], **kw: Any) -> None:
-        self._op.create_unique_constraint(name, self._table, columns, schema=self._schema)
+        self._op.create_unique_constraint(name, self._table, columns, schema=self._schema, **kw)
 
     def create_check_constraint(self, name: str | None, condition: Any, **kw: Any) -> None:
-        self._op.create_check_constraint(name, self._table, condition, schema=self._schema)
+        self._op.create_check_constraint(name, self._table, condition, schema=self._schema, **kw)
 
     def drop_constraint(self, name: str, type_: str | None = None) -> None:
         self._op.drop_constraint(name, self._table, type_, schema=self._schema)

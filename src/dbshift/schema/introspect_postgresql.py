@@ -7,6 +7,11 @@ expression entries through `pg_get_indexdef(indexrelid, k, true)`, check text th
 `pg_get_expr`. The result equals SQLAlchemy's PostgreSQL reflection (normalized as
 `introspect.py` does), at a fraction of its Python cost.
 
+Every catalog value arrives as text, integers, booleans or integer arrays whatever the
+driver: `"char"` columns (`contype`, `confupdtype`) and `name` columns are cast to
+`text` in SQL, since asyncpg returns `"char"` as bytes where psycopg returns str, and
+`int2vector` columns are cast to `int2[]`.
+
 Column types are SQLAlchemy's own: the dialect's type resolution runs once per distinct
 `format_type()` text (and collation), not once per column; enums and domains are read
 only when a type needs them.
@@ -42,7 +47,7 @@ from dbshift.schema.snapshot import (
 #: the tables `Inspector.get_multi_*` reads by default: ordinary, partitioned and
 #: foreign tables, not temporary ones
 _TABLES = """
-SELECT c.oid, c.relname, d.description
+SELECT c.oid, c.relname::text, d.description
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_description d ON d.objoid = c.oid AND d.objsubid = 0
@@ -52,7 +57,7 @@ ORDER BY c.relname
 """
 
 _COLUMNS = """
-SELECT a.attrelid, a.attnum, a.attname,
+SELECT a.attrelid, a.attnum, a.attname::text,
     pg_catalog.format_type(a.atttypid, a.atttypmod),
     a.attnotnull,
     CASE WHEN a.atthasdef THEN pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) END,
@@ -69,8 +74,8 @@ SELECT a.attrelid, a.attnum, a.attname,
                 AND dep.deptype = 'i' AND dep.classid = 'pg_catalog.pg_class'::regclass)
     ] END,
     d.description,
-    co.collname,
-    CASE WHEN NOT pg_catalog.pg_collation_is_visible(co.oid) THEN cn.nspname END
+    co.collname::text,
+    CASE WHEN NOT pg_catalog.pg_collation_is_visible(co.oid) THEN cn.nspname::text END
 FROM pg_catalog.pg_attribute a
 JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
 LEFT JOIN pg_catalog.pg_attrdef ad ON a.atthasdef AND ad.adrelid = a.attrelid
@@ -89,15 +94,15 @@ ORDER BY a.attrelid, a.attnum
 #: numbers are named from the columns read, except those of a table not read (a foreign
 #: key's target elsewhere), named here
 _CONSTRAINTS = """
-SELECT con.conrelid, con.contype, con.conname, con.conkey::int2[],
+SELECT con.conrelid, con.contype::text, con.conname::text, con.conkey::int2[],
     CASE WHEN con.contype = 'c' THEN pg_catalog.pg_get_expr(con.conbin, con.conrelid, true) END,
     con.confrelid, con.confkey::int2[],
     CASE WHEN con.contype = 'f' AND NOT con.confrelid = ANY(:oids) THEN
         ARRAY(SELECT a.attname::text FROM unnest(con.confkey) WITH ORDINALITY k(num, ord)
             JOIN pg_catalog.pg_attribute a ON a.attrelid = con.confrelid AND a.attnum = k.num
             ORDER BY k.ord) END,
-    rc.relname, rn.nspname, pg_catalog.pg_table_is_visible(con.confrelid),
-    con.confupdtype, con.confdeltype, con.condeferrable, con.condeferred,
+    rc.relname::text, rn.nspname::text, pg_catalog.pg_table_is_visible(con.confrelid),
+    con.confupdtype::text, con.confdeltype::text, con.condeferrable, con.condeferred,
     CASE WHEN con.contype = 'f' AND (con.confupdtype IN ('n', 'd') OR con.confdeltype IN ('n', 'd'))
         THEN pg_catalog.pg_get_constraintdef(con.oid, true) END
 FROM pg_catalog.pg_constraint con
@@ -109,7 +114,7 @@ WHERE con.conrelid = ANY(:oids) AND con.contype IN ('p', 'u', 'f', 'c')
 #: indexes that are not behind a primary key, unique or exclusion constraint: the
 #: column numbers (0 for an expression) and the expressions' text, in order
 _INDEXES = """
-SELECT i.indrelid, ic.relname, i.indisunique, am.amname,
+SELECT i.indrelid, ic.relname::text, i.indisunique, am.amname::text,
     CASE WHEN i.indpred IS NOT NULL THEN pg_catalog.pg_get_expr(i.indpred, i.indrelid) END,
     {nulls_not_distinct}, i.indkey::int2[], {key_columns},
     CASE WHEN i.indexprs IS NOT NULL THEN
@@ -428,7 +433,7 @@ class _Types:
 def pg_enums(conn: sa.Connection, schema: str | None) -> list[Enum]:
     rows = conn.execute(
         sa.text(
-            "SELECT t.typname, array_agg(e.enumlabel ORDER BY e.enumsortorder) "
+            "SELECT t.typname::text, array_agg(e.enumlabel::text ORDER BY e.enumsortorder) "
             "FROM pg_catalog.pg_type t "
             "JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace "
             "JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid "
@@ -445,7 +450,7 @@ def pg_sequences(conn: sa.Connection, schema: str | None) -> list[Sequence]:
     belong to the column and are left out."""
     rows = conn.execute(
         sa.text(
-            "SELECT c.relname, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle, "
+            "SELECT c.relname::text, s.seqstart, s.seqincrement, s.seqmin, s.seqmax, s.seqcycle, "
             "format_type(s.seqtypid, NULL) "
             "FROM pg_catalog.pg_sequence s "
             "JOIN pg_catalog.pg_class c ON c.oid = s.seqrelid "
