@@ -161,7 +161,7 @@ def _rename_columns(
         added = [c for c in new.columns if c.name not in old_names]
         for column in gone:
             for candidate in added:
-                if norm.type(column.type) != norm.type(candidate.type):
+                if not norm.same_type(column.type, candidate.type):
                     continue
                 if renames("column", f"{old.name}.{column.name}", candidate.name):
                     rename = RenameColumn(new.name, column.name, candidate.name, new.schema)
@@ -302,7 +302,7 @@ def _identity(column: Column) -> bool | None:
 
 def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterColumn | None:
     changes: dict[str, Any] = {}
-    if norm.type(old.type) != norm.type(new.type):
+    if not norm.same_type(old.type, new.type):
         changes["type"] = new.type
         if norm.dialect.name == "postgresql":
             type_sql = new.type.compile(dialect=norm.dialect)
@@ -391,22 +391,11 @@ def _compare_foreign_keys(old: Table, new: Table, norm: Normalizer, out: _Phases
 
 
 def _index_options(index: Index, norm: Normalizer) -> tuple[Any, ...]:
-    prefix = {"postgresql": "postgresql_", "sqlite": "sqlite_"}.get(
-        norm.dialect.name, "mysql_" if norm.dialect.name in ("mysql", "mariadb") else "-"
-    )
     options = []
     for name, value in index.options:
-        if not name.startswith(prefix) or value in (None, "", {}, [], ()):
-            continue
-        if name.endswith("_where"):
-            value = norm.sql(str(value))
-        elif name == "postgresql_using" and str(value).lower() == "btree":
-            continue
-        elif name == "mysql_length" and isinstance(value, int):
-            value = dict.fromkeys(index.columns, value)  # the form MySQL reports
-        if isinstance(value, dict):
-            value = sorted(value.items())
-        options.append((name, repr(value)))
+        value = norm.index_option(name, value, index.columns)
+        if value is not None:
+            options.append((name, repr(value)))
     return tuple(sorted(options))
 
 
