@@ -160,7 +160,9 @@ class PostgreSQLNormalizer(Normalizer):
         match = _FLOAT.fullmatch(text)
         if match:
             return "REAL" if int(match.group(1)) <= 24 else "DOUBLE PRECISION"
-        return {"DECIMAL": "NUMERIC", "INT": "INTEGER"}.get(text, text)
+        text = re.sub(r"^DECIMAL\b", "NUMERIC", text)
+        text = re.sub(r"^NUMERIC\((\d+)\)$", r"NUMERIC(\1,0)", text)  # stored with scale 0
+        return {"INT": "INTEGER"}.get(text, text)
 
     def strip_casts(self, text: str) -> str:
         # 'abc'::character varying, (0)::numeric, '{}'::jsonb[]
