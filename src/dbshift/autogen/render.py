@@ -350,9 +350,14 @@ class Renderer:
             if value is parameter.default or value == parameter.default:
                 continue
             args.append(f"{parameter.name}={self._value(value)}")
-        for flag in ("unsigned", "zerofill"):  # MySQL's numeric types take them as **kw
-            if getattr(type_, flag, False) is True:
+        # MySQL's types take these as **kw: numbers' flags, strings' character set
+        for flag in ("unsigned", "zerofill", "binary", "ascii", "unicode", "national"):
+            if getattr(type_, flag, False) is True and not _is_argument(parameters, flag):
                 args.append(f"{flag}=True")
+        for name in ("charset", "collation"):
+            value = getattr(type_, name, None)
+            if isinstance(value, str) and not _is_argument(parameters, name):
+                args.append(f"{name}={value!r}")
         return args
 
     def _value(self, value: Any) -> str:
@@ -364,6 +369,10 @@ class Renderer:
             items = ", ".join(self._value(v) for v in value)
             return f"[{items}]" if isinstance(value, list) else f"({items}{',' if value else ''})"
         return repr(value)
+
+
+def _is_argument(parameters: Iterable[inspect.Parameter], name: str) -> bool:
+    return any(p.name == name for p in parameters)
 
 
 def _pk_name(pk: PrimaryKey | None) -> str | None:

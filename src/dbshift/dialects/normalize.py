@@ -160,6 +160,8 @@ class PostgreSQLNormalizer(Normalizer):
         match = _FLOAT.fullmatch(text)
         if match:
             return "REAL" if int(match.group(1)) <= 24 else "DOUBLE PRECISION"
+        if text == "CHAR":
+            return "CHAR(1)"
         text = re.sub(r"^DECIMAL\b", "NUMERIC", text)
         text = re.sub(r"^NUMERIC\((\d+)\)$", r"NUMERIC(\1,0)", text)  # stored with scale 0
         return {"INT": "INTEGER"}.get(text, text)
