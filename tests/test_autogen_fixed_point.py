@@ -423,3 +423,33 @@ def test_unknown_character_set_text_matches_only_sizes_some_set_gives() -> None:
     assert not norm.same_type(mysql.MEDIUMTEXT(), sa.Text(100))
     assert norm.same_type(mysql.MEDIUMTEXT(), sa.Text(20000))
     assert not norm.same_type(mysql.TINYTEXT(), sa.Text(20000))
+
+
+def _indexed_later(with_index: bool, covering: bool = False) -> sa.MetaData:
+    metadata = sa.MetaData(naming_convention=NAMING)
+    sa.Table("parents", metadata, C("id", sa.Integer, primary_key=True))
+    items: list[Item] = []
+    if with_index:
+        columns = ("parent_id", "rank") if covering else ("parent_id",)
+        items.append(sa.Index("ix_children_explicit", *columns))
+    sa.Table(
+        "children",
+        metadata,
+        C("id", sa.Integer, primary_key=True),
+        C("parent_id", sa.ForeignKey("parents.id")),
+        C("rank", sa.Integer),
+        *items,
+    )
+    return metadata
+
+
+@pytest.mark.parametrize("covering", [False, True], ids=["same columns", "covering"])
+def test_explicit_index_on_a_foreign_key_added_and_dropped(loop: Loop, covering: bool) -> None:
+    """InnoDB keeps an index named after a foreign key while no other index serves it,
+    drops it when one is created, and refuses to drop the last one that serves it."""
+    loop.step(_indexed_later(False))
+    loop.step(_indexed_later(True, covering))
+    loop.step(_indexed_later(False))
+    loop.back(_indexed_later(False))
+    loop.back(_indexed_later(True, covering))
+    loop.back(_indexed_later(False))

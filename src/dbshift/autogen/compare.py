@@ -406,20 +406,11 @@ def _compare_indexes(old: Table, new: Table, norm: Normalizer, out: _Phases) -> 
 
     extra, missing = _pair(old.indexes, new.indexes, key)
     for index in extra:
-        if norm.dialect.name in ("mysql", "mariadb") and _mysql_owned(index, new):
+        if norm.owned_index(index, new):
             continue
         out.add(DROP_KEY, DropIndex(index.name, new.name, new.schema))
     for index in missing:
         out.add(ADD_KEY, CreateIndex(new.name, index, new.schema))
-
-
-def _mysql_owned(index: Index, table: Table) -> bool:
-    """On MySQL an index can belong to something else: a unique index is the model's
-    unique constraint, and InnoDB keeps an index on a foreign key's columns (creating
-    one when none exists, refusing to drop it while the key is there)."""
-    if index.unique:
-        return any(u.columns == index.columns for u in table.uniques)
-    return any(index.columns[: len(fk.columns)] == fk.columns for fk in table.foreign_keys)
 
 
 def _compare_uniques(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:

@@ -274,6 +274,12 @@ class DialectRules:
     ) -> None:
         ctx.emit(sa.schema.DropConstraint(sa_constraint(table, schema, constraint)))
 
+    def drop_index(
+        self, ctx: ExecutionContext, table: str | None, schema: str | None, index: sa.Index
+    ) -> None:
+        """`index` is on a stub of `table`, with the dialect keywords of the statement."""
+        ctx.emit(sa.schema.DropIndex(index, if_exists=bool(index.info.get("if_exists"))))
+
     def set_table_comment(
         self, ctx: ExecutionContext, table: str, schema: str | None, comment: str | None
     ) -> None:

@@ -16,6 +16,9 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
+from dbshift.dialects.mysql import implicit_index_name
+from dbshift.schema.snapshot import Index, Table
+
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _FLOAT = re.compile(r"FLOAT\((\d+)\)")  # FLOAT(p): single precision up to p = 24
@@ -128,6 +131,10 @@ class Normalizer:
 
     #: the prefix of the index keywords this backend reads (`postgresql_where`, ...)
     index_prefix = "-"
+
+    def owned_index(self, index: Index, table: Table) -> bool:
+        """Whether a database index the models lack belongs to something they have."""
+        return False
 
     def index_option(self, name: str, value: Any, columns: tuple[str, ...]) -> Any:
         """An index keyword's value as the server keeps it, comparable; None when the
@@ -309,6 +316,20 @@ class MySQLNormalizer(Normalizer):
         return None if action == "RESTRICT" else action
 
     index_prefix = "mysql_"
+
+    def owned_index(self, index: Index, table: Table) -> bool:
+        """A unique index is the model's unique constraint; the index InnoDB made for a
+        foreign key (named after the key, or after its first column when the server
+        named the key) belongs to the key. An index named otherwise is the project's,
+        and dropping it works even when it is the last one a key can use (see
+        `MySQLRules.drop_index`)."""
+        if index.unique:
+            return any(u.columns == index.columns for u in table.uniques)
+        return any(
+            index.columns[: len(fk.columns)] == fk.columns
+            and index.name in (fk.name, implicit_index_name(table.name, fk))
+            for fk in table.foreign_keys
+        )
 
     def index_option(self, name: str, value: Any, columns: tuple[str, ...]) -> Any:
         """`mysql_using` is left out: InnoDB builds a B-tree whatever is asked for, and
