@@ -344,7 +344,10 @@ class Renderer:
         except (TypeError, ValueError):
             parameters = []  # type: ignore[assignment]
         for parameter in list(parameters)[1:]:
-            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            if parameter.kind == parameter.VAR_POSITIONAL:  # MySQL's SET(*values)
+                args[:0] = [self._value(v) for v in getattr(type_, parameter.name, ())]
+                continue
+            if parameter.kind == parameter.VAR_KEYWORD:
                 continue
             value = getattr(type_, parameter.name, parameter.default)
             if value is parameter.default or value == parameter.default:

@@ -379,6 +379,10 @@ class SQLiteNormalizer(Normalizer):
     comments = False
     index_prefix = "sqlite_"
 
+    def type_alias(self, text: str) -> str:
+        # a declared DOUBLE PRECISION is read back by its affinity, REAL
+        return "REAL" if text == "DOUBLE PRECISION" else text
+
 
 _KINDS: dict[str, type[Normalizer]] = {
     "postgresql": PostgreSQLNormalizer,
