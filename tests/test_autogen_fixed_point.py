@@ -134,6 +134,8 @@ PORTABLE: dict[str, Build] = {
             C("c", sa.Boolean, server_default=sa.text("false")),
             C("d", sa.Boolean, server_default=sa.true()),
             C("e", sa.Boolean, server_default=sa.text("TRUE")),
+            C("f", sa.Boolean, server_default="0"),
+            C("g", sa.Boolean, server_default="1", nullable=False),
         ]
     ),
     "other defaults": one_table(

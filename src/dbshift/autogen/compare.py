@@ -311,7 +311,11 @@ def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterCol
     if old.nullable != new.nullable and not _rowid(table, new, norm):
         changes["nullable"] = new.nullable
     retyped = "type" in changes and new.server_default is not None
-    if retyped or norm.default(old.server_default) != norm.default(new.server_default):
+    before, after = (
+        norm.default(old.server_default, old.type),
+        norm.default(new.server_default, new.type),
+    )
+    if retyped or before != after:
         # a type change restates the default, which PostgreSQL keeps cast to the old type
         changes["server_default"] = new.server_default
     if norm.comments and (old.comment or None) != (new.comment or None):

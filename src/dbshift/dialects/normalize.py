@@ -14,6 +14,7 @@ import re
 from typing import Any
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects.mysql import implicit_index_name
@@ -111,8 +112,9 @@ class Normalizer:
     def strip_casts(self, text: str) -> str:
         return text
 
-    def default(self, text: str | None) -> str | None:
-        """A server default's canonical text; None for no default."""
+    def default(self, text: str | None, type_: TypeEngine[Any] | None = None) -> str | None:
+        """A server default's canonical text; None for no default. `type_`, the
+        column's, tells how the server reads a literal (PostgreSQL's boolean `'0'`)."""
         if text is None:
             return None
         text = _strip_parens(self.strip_casts(text.strip()))
@@ -182,10 +184,16 @@ class PostgreSQLNormalizer(Normalizer):
             return None  # the default
         return super().index_option(name, value, columns)
 
-    def default(self, text: str | None) -> str | None:
+    _BOOLEANS = dict.fromkeys(("0", "'0'", "'f'", "'false'", "'n'", "'no'", "'off'"), "false")
+    _BOOLEANS.update(dict.fromkeys(("1", "'1'", "'t'", "'true'", "'y'", "'yes'", "'on'"), "true"))
+
+    def default(self, text: str | None, type_: TypeEngine[Any] | None = None) -> str | None:
         if text is not None and text.startswith("nextval("):
             return None  # the sequence of a SERIAL column: part of autoincrement
-        return super().default(text)
+        text = super().default(text, type_)
+        if text is not None and isinstance(type_, sqltypes.Boolean):
+            return self._BOOLEANS.get(text.strip().lower(), text)  # stored as false / true
+        return text
 
 
 #: the largest value, in bytes, of each size of BLOB and TEXT
@@ -306,9 +314,9 @@ class MySQLNormalizer(Normalizer):
             return False
         return type_a == type_b or _fits(type_a, type_b) or _fits(type_b, type_a)
 
-    def default(self, text: str | None) -> str | None:
+    def default(self, text: str | None, type_: TypeEngine[Any] | None = None) -> str | None:
         """`DEFAULT false` is stored as 0, `true` as 1."""
-        text = super().default(text)
+        text = super().default(text, type_)
         return {"false": "0", "true": "1"}.get(text or "", text)
 
     def fk_action(self, action: str | None) -> str | None:
