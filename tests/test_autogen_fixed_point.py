@@ -22,7 +22,11 @@ from sqlalchemy.dialects import mysql
 
 import dbshift
 from dbshift.dialects.normalize import normalizer_for
+from dbshift.ops import DropIndex
+from dbshift.ops.context import OfflineContext
 from dbshift.schema.introspect import introspect
+from dbshift.schema.models import snapshot_from_metadata
+from dbshift.schema.snapshot import Index
 from tests.autogen_support import NAMING, Loop, schema_of
 from tests.conftest import SERVER_URLS, ScratchDatabases, require_backend
 
@@ -450,3 +454,21 @@ def test_explicit_index_on_a_foreign_key_added_and_dropped(loop: Loop, covering:
     loop.back(_indexed_later(False))
     loop.back(_indexed_later(True, covering))
     loop.back(_indexed_later(False))
+
+
+def test_offline_sql_creates_the_key_index_before_dropping_the_last_one() -> None:
+    """`make --sql` and `dbshift sql` write the same statements as a live run; with
+    another index serving the key, the drop alone."""
+    dialect = sa.make_url("mysql+pymysql://").get_dialect()()
+    before = snapshot_from_metadata([_indexed_later(True)], dialect)
+    ctx = OfflineContext(dialect, before)
+    ctx.run(DropIndex("ix_children_explicit", "children"))
+    assert ctx.take() == [
+        "CREATE INDEX fk_children_parent_id ON children (parent_id)",
+        "DROP INDEX ix_children_explicit ON children",
+    ]
+    children = before.tables["children"]
+    served = children.replace(indexes=(*children.indexes, Index("ix_other", ("parent_id",))))
+    ctx = OfflineContext(dialect, before.with_table(served))
+    ctx.run(DropIndex("ix_children_explicit", "children"))
+    assert ctx.take() == ["DROP INDEX ix_children_explicit ON children"]
