@@ -338,7 +338,7 @@ class Renderer:
     def _type_args(self, type_: TypeEngine[Any]) -> list[str]:
         """Constructor arguments that differ from their defaults, read back from the
         attributes of the same name (SQLAlchemy's own convention)."""
-        args = []
+        args: list[str] = []
         try:
             parameters = inspect.signature(type(type_).__init__).parameters.values()
         except (TypeError, ValueError):
