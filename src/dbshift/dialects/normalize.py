@@ -216,9 +216,24 @@ def _smallest(family: str, size: int) -> str:
     return next((f"{s}{family}" for top, s in _SIZES if size <= top), f"LONG{family}")
 
 
-def _charset(name: str) -> str:
-    """`utf8` is MariaDB's (and MySQL 8's) alias of `utf8mb3`."""
-    return "utf8mb3" if name == "utf8" else name
+def _encoding(attributes: list[str], national: bool) -> tuple[str | None, str | None]:
+    """The character set and collation a type's attributes state (a collation names its
+    set, so then only the collation). `utf8` is MariaDB's (and MySQL 8's) `utf8mb3`;
+    NATIONAL is utf8mb3, ASCII latin1, UNICODE ucs2."""
+    charset = collation = None
+    for i, word in enumerate(attributes):
+        if word == "SET" and attributes[i - 1] == "CHARACTER":
+            charset = attributes[i + 1].lower()
+        elif word == "COLLATE":
+            collation = re.sub(r"^utf8_", "utf8mb3_", attributes[i + 1].lower())
+    for given, implied in (("ASCII", "latin1"), ("UNICODE", "ucs2")):
+        if given in attributes:
+            charset = implied
+    if national:
+        charset = "utf8mb3"
+    if collation is not None:
+        return None, collation
+    return ("utf8mb3" if charset == "utf8" else charset), None
 
 
 class MySQLNormalizer(Normalizer):
@@ -260,21 +275,7 @@ class MySQLNormalizer(Normalizer):
         national, name, args = base.groups()
         name = self._ALIASES.get(name, name)
         flags = {a for a in attributes if a in ("UNSIGNED", "ZEROFILL", "BINARY")}
-        charset = collation = None
-        for i, word in enumerate(attributes):
-            if word == "SET" and attributes[i - 1] == "CHARACTER":
-                charset = _charset(attributes[i + 1].lower())
-            elif word == "COLLATE":
-                collation = attributes[i + 1].lower()
-        if collation is not None:
-            collation = re.sub(r"^utf8_", "utf8mb3_", collation)
-            charset = None  # the collation names it
-        if national:
-            charset = "utf8mb3"
-        if "ASCII" in attributes:
-            charset = "latin1"
-        if "UNICODE" in attributes:
-            charset = "ucs2"
+        charset, collation = _encoding(attributes, bool(national))
         if "ZEROFILL" in flags:
             flags.add("UNSIGNED")
         if name == "JSON" and self._mariadb:
@@ -289,9 +290,7 @@ class MySQLNormalizer(Normalizer):
         if name == "FLOAT" and args is not None and args.isdigit():
             name, args = ("FLOAT" if int(args) <= 24 else "DOUBLE"), None
         text = name if args is None else f"{name}({args})"
-        if text in ("BOOL", "BOOLEAN", "TINYINT(1)"):
-            text = "TINYINT(1)"
-        else:
+        if text != "TINYINT(1)":  # BOOLEAN; other display widths mean nothing
             text = self._WIDTH.sub(r"\1", text)
         if name in _SIZED and args is not None and args.isdigit():
             known = _MAXLEN.get((charset or (collation or "").split("_")[0]) or "")
