@@ -422,8 +422,8 @@ def _compare_uniques(old: Table, new: Table, norm: Normalizer, out: _Phases) -> 
         return unique.columns
 
     olds = list(old.uniques)
-    if norm.dialect.name in ("mysql", "mariadb"):
-        # MySQL has unique indexes only: the model's unique constraints match them.
+    if norm.unique_indexes:
+        # the model's unique constraints match the unique indexes
         olds += [Unique(i.name, i.columns) for i in old.indexes if i.unique and not i.expressions]
     extra, missing = _pair(olds, new.uniques, key)
     for unique in extra:
@@ -436,7 +436,7 @@ def _compare_uniques(old: Table, new: Table, norm: Normalizer, out: _Phases) -> 
 def _compare_checks(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
     """Checks are matched by name (servers rewrite their SQL); a check the model leaves
     unnamed by its SQL, loosely, and failing that by being one of as many unnamed ones."""
-    olds = [c for c in old.checks if not _implicit_check(c, old, norm)]
+    olds = [c for c in old.checks if not norm.owned_check(c, old)]
     named = [c for c in new.checks if c.name]
 
     def columns(check: Check) -> frozenset[str]:
@@ -453,14 +453,6 @@ def _compare_checks(old: Table, new: Table, norm: Normalizer, out: _Phases) -> N
         out.add(DROP_KEY, _drop(new, check, "check"))
     for check in missing:
         out.add(ADD_KEY, add_constraint(new.name, check, new.schema))
-
-
-def _implicit_check(check: Check, table: Table, norm: Normalizer) -> bool:
-    """MariaDB's `json_valid()` check of a JSON column belongs to the type."""
-    if norm.dialect.name not in ("mysql", "mariadb"):
-        return False
-    column = table.column(check.name or "")
-    return column is not None and norm.sql(check.sqltext) == f"json_valid{column.name.lower()}"
 
 
 # -- enum types and sequences -------------------------------------------------------------

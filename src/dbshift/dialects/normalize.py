@@ -18,7 +18,7 @@ from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects.mysql import implicit_index_name
-from dbshift.schema.snapshot import Index, Table
+from dbshift.schema.snapshot import Check, Index, Table
 
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -136,6 +136,13 @@ class Normalizer:
 
     def owned_index(self, index: Index, table: Table) -> bool:
         """Whether a database index the models lack belongs to something they have."""
+        return False
+
+    #: whether unique constraints are unique indexes (MySQL has no other kind)
+    unique_indexes = False
+
+    def owned_check(self, check: Check, table: Table) -> bool:
+        """Whether a database check belongs to a column's type rather than the models."""
         return False
 
     def index_option(self, name: str, value: Any, columns: tuple[str, ...]) -> Any:
@@ -323,6 +330,12 @@ class MySQLNormalizer(Normalizer):
         return None if action == "RESTRICT" else action
 
     index_prefix = "mysql_"
+    unique_indexes = True
+
+    def owned_check(self, check: Check, table: Table) -> bool:
+        """MariaDB's `json_valid()` check of a JSON column belongs to the type."""
+        column = table.column(check.name or "")
+        return column is not None and self.sql(check.sqltext) == f"json_valid{column.name.lower()}"
 
     def owned_index(self, index: Index, table: Table) -> bool:
         """A unique index is the model's unique constraint; the index InnoDB made for a
