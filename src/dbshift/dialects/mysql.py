@@ -198,7 +198,12 @@ class MySQLRules(DialectRules):
         super().drop_column(ctx, table, schema, column, change)
 
     def drop_index(
-        self, ctx: ExecutionContext, table: str | None, schema: str | None, index: sa.Index
+        self,
+        ctx: ExecutionContext,
+        table: str | None,
+        schema: str | None,
+        index: sa.Index,
+        if_exists: bool,
     ) -> None:
         """InnoDB refuses to drop the last index a foreign key can use, and keeps one of
         its own (named after the key) only while no other serves: before dropping that
@@ -222,7 +227,7 @@ class MySQLRules(DialectRules):
                     on = qualified(d, table or "", schema)
                     ctx.emit(f"CREATE INDEX {quote(d, name)} ON {on} ({columns})")
                 kept.append(fk.columns)
-        super().drop_index(ctx, table, schema, index)
+        super().drop_index(ctx, table, schema, index, if_exists)
 
     def drop_constraint(
         self,
