@@ -27,9 +27,11 @@ FAMILIES: dict[str, list[Any]] = {
     "t": [sa.Text()],
     "f": [sa.Float(), sa.Numeric(10, 2)],
     "b": [sa.Boolean()],
+    # TINYBLOB and BLOB on MariaDB/MySQL
+    "x": [sa.LargeBinary(100), sa.LargeBinary(70000)],
 }
-SAMPLE = {"n": 7, "s": "v", "t": "text", "f": 1.5, "b": True}
-DEFAULTS = {"n": "3", "s": "x", "t": None, "f": "0", "b": None}
+SAMPLE = {"n": 7, "s": "v", "t": "text", "f": 1.5, "b": True, "x": b"\x00x"}
+DEFAULTS = {"n": "3", "s": "x", "t": None, "f": "0", "b": "0", "x": None}
 TABLES = ("alpha", "beta", "gamma")
 
 
@@ -79,7 +81,7 @@ def column_specs() -> st.SearchStrategy[ColumnSpec]:
 
     return st.builds(
         build,
-        st.sampled_from(["n1", "n2", "s1", "s2", "t1", "f1", "b1"]),
+        st.sampled_from(["n1", "n2", "s1", "s2", "t1", "f1", "b1", "x1"]),
         st.integers(0, 1),
         st.booleans(),
         st.booleans(),

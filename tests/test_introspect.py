@@ -255,10 +255,21 @@ def _undoubled(table: Table) -> Table:
 
 
 def _oracle_index(info: Any) -> Index:
+    """SQLAlchemy's `column_sorting` becomes part of the entry (`num DESC NULLS LAST`),
+    an expression as a model writes it with `sa.desc(...)`."""
     names = info["column_names"]
     sql = info.get("expressions") or [None] * len(names)
-    entries = tuple(n if n is not None else e for n, e in zip(names, sql, strict=False))
-    expressions = tuple(e for n, e in zip(names, sql, strict=False) if n is None)
+    sorting = info.get("column_sorting") or {}
+    entries_list, expressions_list = [], []
+    for n, e in zip(names, sql, strict=False):
+        order = sorting.get(n if n is not None else e, ())
+        if n is not None and not order:
+            entries_list.append(n)
+            continue
+        entry = " ".join([n if n is not None else e, *(o.upper().replace("_", " ") for o in order)])
+        entries_list.append(entry)
+        expressions_list.append(entry)
+    entries, expressions = tuple(entries_list), tuple(expressions_list)
     opts = info.get("dialect_options") or {}
     options = [(k, opts[k]) for k in _OPTIONS if opts.get(k)]
     options += [(k, str(opts[k])) for k in ("sqlite_where",) if opts.get(k) is not None]

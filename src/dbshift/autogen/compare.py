@@ -174,7 +174,7 @@ def _rename_columns(
         added = [c for c in new.columns if c.name not in old_names]
         for column in gone:
             for candidate in added:
-                if norm.type(column.type) != norm.type(candidate.type):
+                if not norm.same_type(column.type, candidate.type):
                     continue
                 if renames("column", f"{old.name}.{column.name}", candidate.name):
                     rename = RenameColumn(new.name, column.name, candidate.name, new.schema)
@@ -328,7 +328,7 @@ def _identity(column: Column) -> bool | None:
 
 def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterColumn | None:
     changes: dict[str, Any] = {}
-    if norm.type(old.type) != norm.type(new.type):
+    if not norm.same_type(old.type, new.type):
         changes["type"] = new.type
         if norm.dialect.name == "postgresql":
             type_sql = new.type.compile(dialect=norm.dialect)
@@ -337,7 +337,11 @@ def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterCol
     if old.nullable != new.nullable and not _rowid(table, new, norm):
         changes["nullable"] = new.nullable
     retyped = "type" in changes and new.server_default is not None
-    if retyped or norm.default(old.server_default) != norm.default(new.server_default):
+    before, after = (
+        norm.default(old.server_default, old.type),
+        norm.default(new.server_default, new.type),
+    )
+    if retyped or before != after:
         # a type change restates the default, which PostgreSQL keeps cast to the old type
         changes["server_default"] = new.server_default
     if norm.comments and (old.comment or None) != (new.comment or None):
@@ -417,22 +421,11 @@ def _compare_foreign_keys(old: Table, new: Table, norm: Normalizer, out: _Phases
 
 
 def _index_options(index: Index, norm: Normalizer) -> tuple[Any, ...]:
-    prefix = {"postgresql": "postgresql_", "sqlite": "sqlite_"}.get(
-        norm.dialect.name, "mysql_" if norm.dialect.name in ("mysql", "mariadb") else "-"
-    )
     options = []
     for name, value in index.options:
-        if not name.startswith(prefix) or value in (None, "", {}, [], ()):
-            continue
-        if name.endswith("_where"):
-            value = norm.sql(str(value))
-        elif name == "postgresql_using" and str(value).lower() == "btree":
-            continue
-        elif name == "mysql_length" and isinstance(value, int):
-            value = dict.fromkeys(index.columns, value)  # the form MySQL reports
-        if isinstance(value, dict):
-            value = sorted(value.items())
-        options.append((name, repr(value)))
+        value = norm.index_option(name, value, index.columns)
+        if value is not None:
+            options.append((name, repr(value)))
     return tuple(sorted(options))
 
 
@@ -443,20 +436,11 @@ def _compare_indexes(old: Table, new: Table, norm: Normalizer, out: _Phases) -> 
 
     extra, missing = _pair(old.indexes, new.indexes, key)
     for index in extra:
-        if norm.dialect.name in ("mysql", "mariadb") and _mysql_owned(index, new):
+        if norm.owned_index(index, new):
             continue
         out.add(DROP_KEY, DropIndex(index.name, new.name, new.schema))
     for index in missing:
         out.add(ADD_KEY, CreateIndex(new.name, index, new.schema))
-
-
-def _mysql_owned(index: Index, table: Table) -> bool:
-    """On MySQL an index can belong to something else: a unique index is the model's
-    unique constraint, and InnoDB keeps an index on a foreign key's columns (creating
-    one when none exists, refusing to drop it while the key is there)."""
-    if index.unique:
-        return any(u.columns == index.columns for u in table.uniques)
-    return any(index.columns[: len(fk.columns)] == fk.columns for fk in table.foreign_keys)
 
 
 def _compare_uniques(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
@@ -464,8 +448,8 @@ def _compare_uniques(old: Table, new: Table, norm: Normalizer, out: _Phases) -> 
         return unique.columns
 
     olds = list(old.uniques)
-    if norm.dialect.name in ("mysql", "mariadb"):
-        # MySQL has unique indexes only: the model's unique constraints match them.
+    if norm.unique_indexes:
+        # the model's unique constraints match the unique indexes
         olds += [Unique(i.name, i.columns) for i in old.indexes if i.unique and not i.expressions]
     extra, missing = _pair(olds, new.uniques, key)
     for unique in extra:
@@ -478,7 +462,7 @@ def _compare_uniques(old: Table, new: Table, norm: Normalizer, out: _Phases) -> 
 def _compare_checks(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
     """Checks are matched by name (servers rewrite their SQL); a check the model leaves
     unnamed by its SQL, loosely, and failing that by being one of as many unnamed ones."""
-    olds = [c for c in old.checks if not _implicit_check(c, old, norm)]
+    olds = [c for c in old.checks if not norm.owned_check(c, old)]
     named = [c for c in new.checks if c.name]
 
     def columns(check: Check) -> frozenset[str]:
@@ -495,14 +479,6 @@ def _compare_checks(old: Table, new: Table, norm: Normalizer, out: _Phases) -> N
         out.add(DROP_KEY, _drop(new, check, "check"))
     for check in missing:
         out.add(ADD_KEY, add_constraint(new.name, check, new.schema))
-
-
-def _implicit_check(check: Check, table: Table, norm: Normalizer) -> bool:
-    """MariaDB's `json_valid()` check of a JSON column belongs to the type."""
-    if norm.dialect.name not in ("mysql", "mariadb"):
-        return False
-    column = table.column(check.name or "")
-    return column is not None and norm.sql(check.sqltext) == f"json_valid{column.name.lower()}"
 
 
 # -- enum types and sequences -------------------------------------------------------------

@@ -356,22 +356,30 @@ class Renderer:
         """Constructor arguments (of `cls`, by default the type's class) that differ
         from their defaults, read back from the attributes of the same name
         (SQLAlchemy's own convention)."""
-        args = []
+        args: list[str] = []
         try:
             owner = cls or type(type_)
             parameters = inspect.signature(owner.__init__).parameters.values()
         except (TypeError, ValueError):
             parameters = []  # type: ignore[assignment]
         for parameter in list(parameters)[1:]:
-            if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            if parameter.kind == parameter.VAR_POSITIONAL:  # MySQL's SET(*values)
+                args[:0] = [self._value(v) for v in getattr(type_, parameter.name, ())]
+                continue
+            if parameter.kind == parameter.VAR_KEYWORD:
                 continue
             value = getattr(type_, parameter.name, parameter.default)
             if value is parameter.default or value == parameter.default:
                 continue
             args.append(f"{parameter.name}={self._value(value)}")
-        for flag in ("unsigned", "zerofill"):  # MySQL's numeric types take them as **kw
-            if getattr(type_, flag, False) is True:
+        # MySQL's types take these as **kw: numbers' flags, strings' character set
+        for flag in ("unsigned", "zerofill", "binary", "ascii", "unicode", "national"):
+            if getattr(type_, flag, False) is True and not _is_argument(parameters, flag):
                 args.append(f"{flag}=True")
+        for name in ("charset", "collation"):
+            value = getattr(type_, name, None)
+            if isinstance(value, str) and not _is_argument(parameters, name):
+                args.append(f"{name}={value!r}")
         return args
 
     def _value(self, value: Any) -> str:
@@ -400,6 +408,10 @@ def _public_class(cls: type[TypeEngine[Any]]) -> type[TypeEngine[Any]]:
         if public is base:
             return cast("type[TypeEngine[Any]]", base)
     return cls
+
+
+def _is_argument(parameters: Iterable[inspect.Parameter], name: str) -> bool:
+    return any(p.name == name for p in parameters)
 
 
 def _pk_name(pk: PrimaryKey | None) -> str | None:

@@ -177,9 +177,8 @@ def _is_indexed(table: Table, columns: Sequence[str]) -> bool:
 
 
 def _long_names(table: Table, limits: SchemaLimits, backend: str) -> Iterator[Problem]:
-    """Names longer than the backend takes. Names a naming convention made are no
-    exception: SQLAlchemy would shorten them, but the migration spells them out in full
-    and the upgrade fails on them."""
+    """Names longer than the backend takes. Names a naming convention made arrive here
+    already cut as SQLAlchemy cuts them (`schema/models.py`)."""
     limit = limits.identifier_length
     if limit is None:
         return

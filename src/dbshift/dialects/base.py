@@ -283,6 +283,17 @@ class DialectRules:
     ) -> None:
         ctx.emit(sa.schema.DropConstraint(sa_constraint(table, schema, constraint)))
 
+    def drop_index(
+        self,
+        ctx: ExecutionContext,
+        table: str | None,
+        schema: str | None,
+        index: sa.Index,
+        if_exists: bool,
+    ) -> None:
+        """`index` is on a stub of `table`, with the dialect keywords of the statement."""
+        ctx.emit(sa.schema.DropIndex(index, if_exists=if_exists))
+
     def set_table_comment(
         self, ctx: ExecutionContext, table: str, schema: str | None, comment: str | None
     ) -> None:

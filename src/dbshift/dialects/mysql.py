@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -62,6 +63,31 @@ _OLDEST_TRANSACTION = sa.text(
 def _doing(command: object, info: object) -> str:
     query = " ".join(str(info or "").split())
     return f"running `{query[:57]}`" if query else str(command).lower()
+
+
+def implicit_index_name(table: str, fk: ForeignKey) -> str:
+    """InnoDB names the index it makes for a foreign key after the key, or after its
+    first column when the server named the key (`<table>_ibfk_<n>`)."""
+    if fk.name is None or re.fullmatch(rf"{re.escape(table)}_ibfk_\d+", fk.name):
+        return fk.columns[0]
+    return fk.name
+
+
+def _index_exists(ctx: ExecutionContext, table: str, schema: str | None, name: str) -> bool:
+    """Introspection leaves out the index InnoDB keeps for a foreign key: ask the server
+    (offline, where the replayed schema has none either, it does not exist)."""
+    conn = ctx.connection
+    if conn is None:
+        return False
+    found = conn.execute(
+        sa.text(
+            "SELECT 1 FROM information_schema.statistics WHERE "
+            "table_schema = COALESCE(:schema, DATABASE()) AND table_name = :table "
+            "AND index_name = :name LIMIT 1"
+        ),
+        {"schema": schema, "table": table, "name": name},
+    ).first()
+    return found is not None
 
 
 def _code(error: BaseException) -> int | None:
@@ -172,6 +198,38 @@ class MySQLRules(DialectRules):
             if check.name and check.uses(column):
                 ctx.emit(sa.schema.DropConstraint(sa_constraint(table, schema, check)))
         super().drop_column(ctx, table, schema, column, change)
+
+    def drop_index(
+        self,
+        ctx: ExecutionContext,
+        table: str | None,
+        schema: str | None,
+        index: sa.Index,
+        if_exists: bool,
+    ) -> None:
+        """InnoDB refuses to drop the last index a foreign key can use, and keeps one of
+        its own (named after the key) only while no other serves: before dropping that
+        last one, create the key's own, so the table ends as `create_all` makes it."""
+        current = ctx.table(table, schema) if table is not None else None
+        dropped = (
+            next((i for i in current.indexes if i.name == index.name), None) if current else None
+        )
+        if current is not None and dropped is not None:
+            kept = [i.columns for i in current.indexes if i is not dropped]
+            if current.primary_key is not None:
+                kept.append(current.primary_key.columns)
+            for fk in current.foreign_keys:
+                serves = [c[: len(fk.columns)] == fk.columns for c in kept]
+                if dropped.columns[: len(fk.columns)] != fk.columns or any(serves):
+                    continue
+                name = implicit_index_name(table or "", fk)
+                if not _index_exists(ctx, table or "", schema, name):
+                    d = ctx.dialect
+                    columns = ", ".join(quote(d, c) for c in fk.columns)
+                    on = qualified(d, table or "", schema)
+                    ctx.emit(f"CREATE INDEX {quote(d, name)} ON {on} ({columns})")
+                kept.append(fk.columns)
+        super().drop_index(ctx, table, schema, index, if_exists)
 
     def drop_constraint(
         self,

@@ -129,7 +129,7 @@ class DropIndex(Operation):
         extra: dict[str, Any] = {"postgresql_concurrently": True} if self.concurrently else {}
         stub = stub_table(self.table or "unknown", self.schema)
         index = sa.Index(self.name, _table=stub, **extra)
-        ctx.emit(sa.schema.DropIndex(index, if_exists=self.if_exists))
+        dialect_for(ctx.dialect).drop_index(ctx, self.table, self.schema, index, self.if_exists)
 
     @property
     def transactional(self) -> bool:

@@ -73,16 +73,16 @@ def mysql_tables(
     ):
         if row[0] in tables:
             tables[row[0]]["columns"].append(_mysql_column(conn.dialect, row, tables[row[0]]))
-    for table, index, non_unique, column, sub_part in _mysql_rows(
+    for table, index, *part in _mysql_rows(
         conn,
-        "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART "
+        "SELECT TABLE_NAME, INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, COLLATION, INDEX_TYPE "
         f"FROM information_schema.STATISTICS WHERE TABLE_SCHEMA = {_DATABASE} {NAMES}"
         "ORDER BY TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
         database,
         wanted,
     ):
         if table in tables:
-            tables[table]["indexes"][index].append((not int(non_unique), column, sub_part))
+            tables[table]["indexes"][index].append(part)
     rules = {
         (table, name): (delete, update)
         for table, name, delete, update in _mysql_rows(
@@ -128,10 +128,13 @@ def mysql_tables(
     for table, name, clause in _mysql_rows(conn, check_sql, database, wanted, check_column):
         if table in tables:
             tables[table]["checks"].append(Check(name, clause))
-    return [_mysql_table(name, schema, database, info) for name, info in tables.items()]
+    quote = conn.dialect.identifier_preparer.quote
+    return [_mysql_table(name, schema, database, info, quote) for name, info in tables.items()]
 
 
-def _mysql_table(name: str, schema: str | None, database: str, info: dict[str, Any]) -> Table:
+def _mysql_table(
+    name: str, schema: str | None, database: str, info: dict[str, Any], quote: Any
+) -> Table:
     """One table, normalized as `reflect.py` does: a unique key is a unique index, and the
     index InnoDB keeps for a foreign key belongs to the key."""
     fks = []
@@ -156,12 +159,10 @@ def _mysql_table(name: str, schema: str | None, database: str, info: dict[str, A
         if index_name == "PRIMARY":
             primary_key = PrimaryKey(columns)
             continue
-        unique = parts[0][0]
+        unique = not int(parts[0][0])
         if not unique and (index_name, columns) in implicit:
             continue
-        lengths = {p[1]: int(p[2]) for p in parts if p[2] is not None}
-        options = (("mysql_length", lengths),) if lengths else ()
-        indexes.append(Index(index_name, columns, unique, options))
+        indexes.append(_mysql_index(index_name, parts, unique, quote))
     return Table(
         name=name,
         columns=tuple(info["columns"]),
@@ -173,6 +174,25 @@ def _mysql_table(name: str, schema: str | None, database: str, info: dict[str, A
         comment=info["comment"],
         options=(("mysql_engine", info["engine"]),) if info["engine"] else (),
     )
+
+
+def _mysql_index(name: str, parts: list[Any], unique: bool, quote: Any) -> Index:
+    """A FULLTEXT or SPATIAL index as `mysql_prefix` says it, a descending column as the
+    expression `col DESC` (as a model writes `sa.desc(col)`); a SPATIAL index's key
+    length is the server's own, not a prefix."""
+    kind = parts[0][4]
+    entries, expressions, lengths = [], [], {}
+    for _, column, sub_part, collation, _ in parts:
+        entry = column if collation != "D" else f"{quote(column)} DESC"
+        entries.append(entry)
+        if collation == "D":
+            expressions.append(entry)
+        if sub_part is not None and kind != "SPATIAL":
+            lengths[column] = int(sub_part)
+    options: list[tuple[str, Any]] = [("mysql_length", lengths)] if lengths else []
+    if kind in ("FULLTEXT", "SPATIAL"):
+        options.append(("mysql_prefix", kind))
+    return Index(name, tuple(entries), unique, tuple(sorted(options)), tuple(expressions))
 
 
 def _mysql_rule(rule: str | None) -> str | None:

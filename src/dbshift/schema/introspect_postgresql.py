@@ -120,7 +120,8 @@ SELECT i.indrelid, ic.relname::text, i.indisunique, am.amname::text,
     CASE WHEN i.indexprs IS NOT NULL THEN
         ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k.ord::int, true)
             FROM unnest(i.indkey) WITH ORDINALITY k(num, ord)
-            WHERE k.num = 0 AND k.ord <= {key_columns} ORDER BY k.ord) END
+            WHERE k.num = 0 AND k.ord <= {key_columns} ORDER BY k.ord) END,
+    i.indoption::int2[]
 FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
@@ -136,6 +137,11 @@ _RULES = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 _SET_RULE = re.compile(r"ON (UPDATE|DELETE) (SET (?:NULL|DEFAULT)(?: \([^)]*\))?)")
 _NEXTVAL = re.compile(r"""(nextval\(')([^']+)('.*$)""")
 _OUTER_PARENS = re.compile(r"^[\s\n]*\((.+)\)[\s\n]*$", flags=re.DOTALL)
+
+
+#: `pg_index.indoption` bits (1: DESC, 2: NULLS FIRST) as a model writes them; DESC
+#: puts nulls first unless told otherwise
+_ORDER = {1: " DESC NULLS LAST", 2: " NULLS FIRST", 3: " DESC"}
 
 
 def _strip_outer_parens(text: str) -> str:
@@ -232,14 +238,22 @@ def _pg_tables(
     key_columns = "i.indnkeyatts" if version >= (11,) else "i.indnatts"
     nulls_not_distinct = "i.indnullsnotdistinct" if version >= (15,) else "false"
     index_sql = _INDEXES.format(key_columns=key_columns, nulls_not_distinct=nulls_not_distinct)
-    for oid, name, unique, method, where_sql, nnd, keys, key_count, expressions in conn.execute(
-        sa.text(index_sql), oids
-    ).all():
+    quote = conn.dialect.identifier_preparer.quote
+    for row in conn.execute(sa.text(index_sql), oids).all():
+        oid, name, unique, method, where_sql, nnd, keys, key_count, expressions, order = row
         if (oid, name) in unique_names:
             continue
-        expressions = tuple(expressions or ())
-        pending = iter(expressions)
-        entries = tuple([attnames[(oid, n)] if n else next(pending, "") for n in keys[:key_count]])
+        pending = iter(expressions or ())
+        entries, ordered = [], []
+        for i, n in enumerate(keys[:key_count]):
+            suffix = _ORDER.get(order[i] & 3, "") if order else ""
+            if n and not suffix:
+                entries.append(attnames[(oid, n)])
+                continue
+            entry = (quote(attnames[(oid, n)]) if n else next(pending, "")) + suffix
+            entries.append(entry)
+            ordered.append(entry)
+        expressions = tuple(ordered)
         include = [attnames[(oid, n)] for n in keys[key_count:]]
         options: list[tuple[str, Any]] = []
         if include:
@@ -251,7 +265,7 @@ def _pg_tables(
         if where_sql:
             options.append(("postgresql_where", where_sql))
         tables[oid]["indexes"].append(
-            Index(name, entries, bool(unique), tuple(sorted(options)), expressions)
+            Index(name, tuple(entries), bool(unique), tuple(sorted(options)), expressions)
         )
     return [
         Table(

@@ -69,10 +69,10 @@ def sqlite_tables(
         if pk:
             info["pk"].append((pk, name))
     index_parts: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for table, index, unique, origin, partial, cid, column, index_sql in conn.execute(
+    for table, index, unique, origin, partial, cid, column, index_sql, desc in conn.execute(
         named(
-            'SELECT m.name, il.name, il."unique", il.origin, il.partial, x.cid, x.name, s.sql '
-            f"FROM {master} m JOIN pragma_index_list(m.name{arg}) il "
+            'SELECT m.name, il.name, il."unique", il.origin, il.partial, x.cid, x.name, s.sql, '
+            f"x.desc FROM {master} m JOIN pragma_index_list(m.name{arg}) il "
             f"JOIN pragma_index_xinfo(il.name{arg}) x "
             f"LEFT JOIN {master} s ON s.type = 'index' AND s.name = il.name "
             f"WHERE m.type = 'table' AND x.key = 1 {NAMES}ORDER BY m.name, il.name, x.seqno",
@@ -82,7 +82,8 @@ def sqlite_tables(
         params,
     ):
         if table in tables:
-            index_parts[(table, index)].append((unique, origin, partial, cid, column, index_sql))
+            part = (unique, origin, partial, cid, column, index_sql, desc)
+            index_parts[(table, index)].append(part)
     fk_parts: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for table, fk_id, ref_table, column, ref_column, on_update, on_delete in conn.execute(
         named(
@@ -135,14 +136,15 @@ def _sqlite_table(
     for index_name, parts in indexes:
         if parts[0][1] != "c":  # indexes behind PRIMARY KEY and UNIQUE constraints
             continue
-        unique, _, partial, _, _, sql = parts[0]
+        unique, _, partial, _, _, sql, _ = parts[0]
         plain = not partial and all(p[3] >= 0 for p in parts)
         entries, where = ([], None) if plain else _parse_create_index(sql or "")
         columns = tuple(
-            p[4] if p[3] >= 0 else (entries[i] if i < len(entries) else "")
+            (p[4] if p[3] >= 0 else (entries[i] if i < len(entries) else ""))
+            + (" DESC" if p[6] else "")  # as a model writes sa.desc(column)
             for i, p in enumerate(parts)
         )
-        expressions = tuple(c for c, p in zip(columns, parts, strict=True) if p[3] < 0)
+        expressions = tuple(c for c, p in zip(columns, parts, strict=True) if p[3] < 0 or p[6])
         options = (("sqlite_where", where),) if partial and where else ()
         own.append(Index(index_name, columns, bool(unique), options, expressions))
     foreign_keys = []

@@ -15,6 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.default import DefaultDialect
+from sqlalchemy.sql.elements import _truncated_label
 from sqlalchemy.sql.schema import DefaultClause
 
 from dbshift.dialects.backends import resolve_type
@@ -95,11 +96,13 @@ def identity_options(identity: sa.Identity | None) -> tuple[tuple[str, Any], ...
     return tuple(sorted((k, v) for k, v in options.items() if v is not None))
 
 
-def foreign_key_from_sqlalchemy(constraint: sa.ForeignKeyConstraint) -> ForeignKey:
+def foreign_key_from_sqlalchemy(
+    constraint: sa.ForeignKeyConstraint, dialect: str = "default"
+) -> ForeignKey:
     targets = [element.target_fullname.split(".") for element in constraint.elements]
     ref_schema = ".".join(targets[0][:-2]) or None
     return ForeignKey(
-        name=_name(constraint.name),
+        name=stored_name(constraint, dialect),
         columns=tuple(element.parent.name for element in constraint.elements),
         ref_table=targets[0][-2],
         ref_columns=tuple(t[-1] for t in targets),
@@ -123,7 +126,7 @@ def index_from_sqlalchemy(index: sa.Index, dialect: str = "default") -> Index:
     options = tuple(
         sorted((k, option_value(v, dialect)) for k, v in index.kwargs.items() if v is not None)
     )
-    name = _name(index.name) or ""
+    name = stored_name(index, dialect) or ""
     return Index(name, tuple(columns), bool(index.unique), options, tuple(expressions))
 
 
@@ -141,15 +144,16 @@ def table_from_sqlalchemy(
     foreign_keys, uniques, checks = [], [], []
     column_checks = [c for column in table.columns for c in column.constraints]
     everything = [*table.constraints, *column_checks]
-    for constraint in sorted(everything, key=lambda c: (type(c).__name__, str(c.name))):
+    # unnamed ones in the order create_all writes them, which is the order the server
+    # numbers them in (c_ibfk_1, c_ibfk_2, ...)
+    for constraint in sorted(everything, key=_constraint_order):
+        name = stored_name(constraint, dialect)
         if isinstance(constraint, sa.ForeignKeyConstraint):
-            foreign_keys.append(foreign_key_from_sqlalchemy(constraint))
+            foreign_keys.append(foreign_key_from_sqlalchemy(constraint, dialect))
         elif isinstance(constraint, sa.UniqueConstraint):
-            uniques.append(
-                Unique(_name(constraint.name), tuple(c.name for c in constraint.columns))
-            )
+            uniques.append(Unique(name, tuple(c.name for c in constraint.columns)))
         elif isinstance(constraint, sa.CheckConstraint) and not _type_generated(constraint):
-            checks.append(Check(_name(constraint.name), clause_sql(constraint.sqltext, dialect)))
+            checks.append(Check(name, clause_sql(constraint.sqltext, dialect)))
     return Table(
         name=table.name,
         schema=table.schema,
@@ -191,6 +195,25 @@ def add_referenced_stubs(table: sa.Table) -> None:
             target = sa.Table(ref_table, metadata, schema=".".join(schema) or None)
         if ref_column not in target.c:
             target.append_column(sa.Column(ref_column, sa.Integer))
+
+
+def _constraint_order(constraint: sa.Constraint) -> tuple[str, str, int]:
+    order = getattr(constraint, "_creation_order", 0)
+    return (type(constraint).__name__, str(constraint.name), order)
+
+
+def stored_name(item: sa.Constraint | sa.Index, dialect: str = "default") -> str | None:
+    """The name the server keeps: one made by a naming convention is cut to the
+    backend's limit (64 characters on MySQL, 63 on PostgreSQL) with a hash suffix, as
+    `create_all` cuts it. A name given in full is kept whole (the server refuses a
+    name that is too long, as it does under `create_all`)."""
+    name = _name(item.name)
+    if name is None or not isinstance(item.name, _truncated_label):
+        return name
+    preparer = _writing_for(dialect).identifier_preparer
+    if isinstance(item, sa.Index):
+        return str(preparer.truncate_and_render_index_name(item.name, _alembic_quote=False))
+    return str(preparer.truncate_and_render_constraint_name(item.name, _alembic_quote=False))
 
 
 def _name(name: Any) -> str | None:
