@@ -67,7 +67,7 @@ def run_pair(project: manifest.Project, backend: str, tools: str) -> dict[str, A
         capture_output=True,
         text=True,
         timeout=3600,
-        env={**os.environ, "PYTHONPATH": str(venvs.REPO)},
+        env={**os.environ, "PYTHONPATH": venvs.path()},
     )
     lines = done.stdout.strip().splitlines()
     if done.returncode != 0 or not lines:

@@ -101,7 +101,9 @@ def _error(exc: BaseException) -> str:
 def _env(project: manifest.Project) -> dict[str, str]:
     env = dict(os.environ)
     env.update(project.env)
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    # this checkout's dbshift and tests, whatever tree built the venv
+    here = os.pathsep.join([str(REPO / "src"), str(REPO)])
+    env["PYTHONPATH"] = os.pathsep.join([here, env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
     env.pop("DBSHIFT_ENV", None)
     return env
 

@@ -1,8 +1,10 @@
 """One virtualenv per corpus project, outside the repository, reused while its pins hold.
 
 Each holds the project's pinned requirements, the drivers and Alembic (the comparison
-tool: a dependency of the corpus only, never of dbshift), and dbshift itself installed
-editable from this checkout, so a venv follows the working tree without reinstalling.
+tool: a dependency of the corpus only, never of dbshift) and dbshift's own runtime
+dependencies. dbshift itself is not installed: every run puts this checkout's `src/` first
+on `PYTHONPATH` (`path()`), so one venv serves any clone or worktree, and a run always
+tests the tree it was started from.
 A stamp file records what was installed; a venv whose stamp differs is rebuilt.
 """
 
@@ -24,6 +26,11 @@ CACHE = Path(os.environ.get("DBSHIFT_CORPUS_CACHE", Path.home() / ".cache" / "db
 #: installed into every venv next to the project (exact pins, like the projects)
 COMMON = ("alembic==1.20.1", "psycopg[binary]==3.3.9", "PyMySQL==1.2.4")
 STAMP = "dbshift-corpus.json"
+
+
+def path() -> str:
+    """`PYTHONPATH` for a run in a corpus venv: this checkout's dbshift, then its tests."""
+    return os.pathsep.join([str(REPO / "src"), str(REPO)])
 
 
 def venv_dir(project: Project) -> Path:
@@ -66,7 +73,6 @@ def _install(project: Project, target: Path, log: Path | None) -> None:
         subprocess.run([sys.executable, "-m", "venv", str(target)], check=True)
         pip = [str(python(project)), "-m", "pip", "install", "-q", "--no-input"]
         subprocess.run([*pip, *project.requirements, *COMMON], check=True, stdout=out, stderr=out)
-        subprocess.run([*pip, "--no-deps", "-e", str(REPO)], check=True, stdout=out, stderr=out)
         # dbshift's own runtime dependencies, without letting them move the project's pins
         subprocess.run(
             [*pip, "click>=8.1", "rich>=13.0", "sqlglot>=25"], check=True, stdout=out, stderr=out
