@@ -85,6 +85,9 @@ def load_results() -> dict[str, dict[str, Any]]:
     return data
 
 
+TOOLS = ("dbshift", "alembic")
+
+
 def run(names: list[str] | None, backends: list[str] | None, tools: str) -> int:
     results = load_results()
     for project in _selected(names):
@@ -97,7 +100,14 @@ def run(names: list[str] | None, backends: list[str] | None, tools: str) -> int:
             start = time.monotonic()
             result = run_pair(project, backend, tools)
             result["seconds"] = round(time.monotonic() - start)
-            results[f"{project.name}/{backend}"] = result
+            key = f"{project.name}/{backend}"
+            # a run of some tools keeps the other tools' last results for the pair
+            kept = {
+                t: v
+                for t, v in results.get(key, {}).items()
+                if t in TOOLS and t not in tools.split(",")
+            }
+            results[key] = {**kept, **result}
             RESULTS.write_text(json.dumps(results, indent=1, sort_keys=True))
             print(_row(result), flush=True)
     return 0
