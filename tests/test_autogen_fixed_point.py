@@ -241,6 +241,18 @@ MYSQL: dict[str, Build] = {
             sa.Index("ix_things_b_c", "b", "c", mysql_length=8),
         ]
     ),
+    # a prefix as long as the column is the whole column: the server keeps no prefix
+    # (dagster's `Index(..., mysql_length=32)` on a String(32) column)
+    "prefix as long as the column": one_table(
+        lambda: [
+            C("key", sa.String(32)),
+            C("kind", sa.String(20)),
+            C("c", sa.Text),
+            sa.Index("ix_things_key", "key", mysql_length=32),
+            sa.Index("ix_things_kind_key", "kind", "key", mysql_length={"kind": 20, "key": 8}),
+            sa.Index("ix_things_c_key", "c", "key", mysql_length=32),
+        ]
+    ),
     "index kinds": one_table(
         lambda: [
             C("a", sa.Integer),

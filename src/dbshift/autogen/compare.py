@@ -420,10 +420,10 @@ def _compare_foreign_keys(old: Table, new: Table, norm: Normalizer, out: _Phases
         out.add(ADD_FK, AddForeignKey(new.name, fk, new.schema))
 
 
-def _index_options(index: Index, norm: Normalizer) -> tuple[Any, ...]:
+def _index_options(index: Index, table: Table, norm: Normalizer) -> tuple[Any, ...]:
     options = []
     for name, value in index.options:
-        value = norm.index_option(name, value, index.columns)
+        value = norm.index_option(name, value, index, table)
         if value is not None:
             options.append((name, repr(value)))
     return tuple(sorted(options))
@@ -432,7 +432,7 @@ def _index_options(index: Index, norm: Normalizer) -> tuple[Any, ...]:
 def _compare_indexes(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
     def key(index: Index) -> tuple[Any, ...]:
         entries = tuple(norm.sql(c) if c in index.expressions else c for c in index.columns)
-        return (entries, index.unique, _index_options(index, norm))
+        return (entries, index.unique, _index_options(index, new, norm))
 
     extra, missing = _pair(old.indexes, new.indexes, key)
     for index in extra:

@@ -155,9 +155,10 @@ class Normalizer:
         """Whether a database check belongs to a column's type rather than the models."""
         return False
 
-    def index_option(self, name: str, value: Any, columns: tuple[str, ...]) -> Any:
-        """An index keyword's value as the server keeps it, comparable; None when the
-        keyword is another backend's or makes no difference here."""
+    def index_option(self, name: str, value: Any, index: Index, table: Table) -> Any:
+        """An index keyword's value as the server keeps it for `index` of `table`,
+        comparable; None when the keyword is another backend's or makes no difference
+        here."""
         if not name.startswith(self.index_prefix) or value in (None, "", {}, [], ()):
             return None
         if name.endswith("_where"):
@@ -196,10 +197,10 @@ class PostgreSQLNormalizer(Normalizer):
         # 'abc'::character varying, (0)::numeric, '{}'::jsonb[]
         return self._CAST.sub("", text)
 
-    def index_option(self, name: str, value: Any, columns: tuple[str, ...]) -> Any:
+    def index_option(self, name: str, value: Any, index: Index, table: Table) -> Any:
         if name == "postgresql_using" and str(value).lower() == "btree":
             return None  # the default
-        return super().index_option(name, value, columns)
+        return super().index_option(name, value, index, table)
 
     _BOOLEANS = dict.fromkeys(("0", "'0'", "'f'", "'false'", "'n'", "'no'", "'off'"), "false")
     _BOOLEANS.update(dict.fromkeys(("1", "'1'", "'t'", "'true'", "'y'", "'yes'", "'on'"), "true"))
@@ -365,17 +366,31 @@ class MySQLNormalizer(Normalizer):
             for fk in table.foreign_keys
         )
 
-    def index_option(self, name: str, value: Any, columns: tuple[str, ...]) -> Any:
+    def index_option(self, name: str, value: Any, index: Index, table: Table) -> Any:
         """`mysql_using` is left out: InnoDB builds a B-tree whatever is asked for, and
         `information_schema` reports what it built. A prefix length given as a number
-        applies to every column, which is how the server reports it."""
+        applies to every column, which is how the server reports it; a prefix as long
+        as a CHAR or VARCHAR column is the whole column, kept as no prefix."""
         if name == "mysql_using":
             return None
         if name == "mysql_prefix" and isinstance(value, str):
             return value.upper()
         if name == "mysql_length" and isinstance(value, int):
-            value = dict.fromkeys(columns, value)
-        return super().index_option(name, value, columns)
+            value = dict.fromkeys(index.columns, value)
+        if name == "mysql_length" and isinstance(value, dict):
+            value = {c: n for c, n in value.items() if not _whole(table, c, n)}
+        return super().index_option(name, value, index, table)
+
+
+def _whole(table: Table, name: str, prefix: Any) -> bool:
+    """Whether a prefix of `prefix` characters covers all of the CHAR/VARCHAR `name`."""
+    column = table.column(name)
+    if column is None or not isinstance(prefix, int):
+        return False
+    type_ = column.type
+    if not isinstance(type_, sqltypes.String) or isinstance(type_, sqltypes.Text):
+        return False
+    return isinstance(type_.length, int) and prefix >= type_.length
 
 
 def _encoded(text: str) -> tuple[str, str]:
