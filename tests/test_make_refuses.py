@@ -44,6 +44,28 @@ def _child(md: sa.MetaData, target: str, name: str = "child", fk: str | None = N
     )
 
 
+def _jsonb_column(md: sa.MetaData) -> None:
+    from sqlalchemy.dialects import postgresql
+
+    _parent(md, sa.Column("doc", postgresql.JSONB))  # aiida-core's models
+
+
+def _varchar_without_length(md: sa.MetaData) -> None:
+    _parent(md, sa.Column("name", sa.String()))  # prefect's models
+
+
+def _deferrable_fk(md: sa.MetaData) -> None:
+    _parent(md)
+    sa.Table(
+        "child",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column(
+            "x", sa.Integer, sa.ForeignKey("parent.id", deferrable=True, initially="DEFERRED")
+        ),
+    )
+
+
 def _index_without_columns(md: sa.MetaData) -> None:
     _parent(md, sa.Index("ix_nothing"))
 
@@ -170,6 +192,19 @@ def _on(refusing: str, other: str = "ok") -> dict[str, str]:
 BACKENDS = ("sqlite", "postgresql", "mysql")
 
 CASES: dict[str, Case] = {
+    "a type the backend has not": Case(
+        _jsonb_column,
+        {"sqlite": "ok", "postgresql": "ok", "mysql": "fails"},
+        "table 'parent': column 'doc': MariaDB/MySQL cannot store JSONB(",
+    ),
+    "a VARCHAR without a length": Case(
+        _varchar_without_length,
+        _on("mysql"),
+        "table 'parent': column 'name': MariaDB/MySQL cannot store String(): VARCHAR requires a length",
+    ),
+    "a deferrable foreign key": Case(
+        _deferrable_fk, _on("mysql"), "table 'child': foreign key (x) is DEFERRABLE: MariaDB/MySQL"
+    ),
     "index without columns": Case(
         _index_without_columns,
         _on("sqlite postgresql mysql"),
@@ -404,3 +439,36 @@ def test_dropping_every_table_needs_allow_drop_all(
     project.ok("upgrade")
     assert project.tables() - {"dbshift_history", "dbshift_log", "dbshift_lock"} >= {"unrelated"}
     assert not project.tables() & {"users", "posts"}
+
+
+def test_a_default_the_backend_cannot_write_is_refused(
+    backend: str, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A project's SQL function with a compilation for one backend only (prefect's
+    `GenerateUUID`): on the others `make` names the column instead of crashing."""
+    from sqlalchemy.ext.compiler import compiles
+    from sqlalchemy.sql.functions import FunctionElement
+
+    class new_id(FunctionElement[str]):
+        name = "new_id"
+        inherit_cache = True
+
+    @compiles(new_id, "postgresql")
+    def _pg(element: new_id, compiler: object, **kw: object) -> str:
+        return "gen_random_uuid()"
+
+    md = sa.MetaData()
+    _parent(md, sa.Column("uid", sa.String(36), server_default=new_id()))
+    project = _models_project(tmp_path, db_url, capsys)
+    before = project.fingerprint()
+    if backend == "postgresql":
+        assert dbshift.make(_config(project, md), message="ok") is not None
+        return
+    with pytest.raises(UsageError) as refused:
+        dbshift.make(_config(project, md), message="bad")
+    assert refused.value.message.startswith("parent.uid: SQLAlchemy cannot write it for "), (
+        refused.value.message
+    )
+    assert "new_id" in refused.value.message and "object at 0x" not in refused.value.message
+    assert refused.value.exit_code == 2
+    assert project.fingerprint() == before

@@ -14,12 +14,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Sequence
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from dbshift.dialects.base import type_sql
 from dbshift.dialects.limits import Kind, SchemaLimits
 from dbshift.errors import UsageError
 from dbshift.ops import DropTable, Operation
+from dbshift.schema.models import compile_error
 from dbshift.schema.snapshot import ForeignKey, Snapshot, Table, table_key
 
 #: a problem: the message, and the hint
@@ -66,6 +68,7 @@ def _table_problems(
             f"{where} has no columns: {backend} refuses a table without columns",
             "give the table a column, or leave it out of the models",
         )
+    yield from _type_problems(table, backend, dialect)
     for index in table.indexes:
         if not index.columns:
             yield (
@@ -76,6 +79,21 @@ def _table_problems(
         yield from _foreign_key_problems(snapshot, table, fk, limits, dialect)
 
 
+def _type_problems(table: Table, backend: str, dialect: Dialect) -> Iterator[Problem]:
+    """Column types the backend has no DDL for (`JSONB` on MariaDB, a `VARCHAR` without
+    a length on MySQL): `create_all` fails on them, and so would the migration."""
+    for column in table.columns:
+        try:
+            type_sql(dialect, column.type)
+        except sa.exc.CompileError as error:
+            yield (
+                f"table {table.name!r}: column {column.name!r}: {backend} cannot store "
+                f"{column.type!r}: {compile_error(error)}",
+                "give the column a type this backend has (a `with_variant` for it, or a "
+                "`TypeDecorator` whose load_dialect_impl picks one), or leave the backend out",
+            )
+
+
 def _foreign_key_problems(
     snapshot: Snapshot, table: Table, fk: ForeignKey, limits: SchemaLimits, dialect: Dialect
 ) -> Iterator[Problem]:
@@ -83,6 +101,11 @@ def _foreign_key_problems(
     if not limits.foreign_key_target_exists or fk.ref_schema not in (None, table.schema):
         return  # another schema's tables are not in the models
     what = f"table {table.name!r}: foreign key {_fk_name(fk)}"
+    if not limits.deferrable_foreign_keys and (fk.deferrable or fk.initially):
+        yield (
+            f"{what} is DEFERRABLE: {backend} has no deferrable constraints",
+            "leave out deferrable= and initially= for this backend",
+        )
     target = snapshot.table(fk.ref_table, table.schema)
     if target is None:
         yield (

@@ -56,6 +56,8 @@ class SchemaLimits:
     foreign_key_integers_match: bool = False
     #: whether a table must have at least one column
     tables_need_columns: bool = False
+    #: whether a foreign key may be DEFERRABLE / INITIALLY ... (MariaDB: a syntax error)
+    deferrable_foreign_keys: bool = True
 
 
 POSTGRESQL = SchemaLimits(
@@ -88,6 +90,7 @@ MYSQL = SchemaLimits(
     foreign_key_target_exists=True,
     foreign_key_integers_match=True,
     tables_need_columns=True,
+    deferrable_foreign_keys=False,
 )
 
 SQLITE = SchemaLimits(

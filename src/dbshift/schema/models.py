@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -19,6 +20,7 @@ from sqlalchemy.sql.elements import _truncated_label
 from sqlalchemy.sql.schema import DefaultClause
 
 from dbshift.dialects.backends import resolve_type
+from dbshift.errors import UsageError
 from dbshift.schema.snapshot import (
     Check,
     Column,
@@ -265,16 +267,39 @@ def snapshot_from_metadata(
                     sequences, sa_column.default, dialect
                 )
                 serial = sa_column is autoincrement and not fed
-                column = column_from_sqlalchemy(sa_column, serial, dialect.name)
+                try:
+                    column = column_from_sqlalchemy(sa_column, serial, dialect.name)
+                except sa.exc.CompileError as error:
+                    raise _unwritable(f"{sa_table.name}.{sa_column.name}", dialect, error) from None
                 column = dataclasses.replace(column, type=resolve_type(column.type, dialect))
                 columns.append(column)
                 enum = _named_enum(column.type)
                 if enum is not None:
                     enums[enum.key] = enum
-            tables.append(table_from_sqlalchemy(sa_table, tuple(columns), dialect.name))
+            try:
+                tables.append(table_from_sqlalchemy(sa_table, tuple(columns), dialect.name))
+            except sa.exc.CompileError as error:
+                raise _unwritable(sa_table.name, dialect, error) from None
         for sequence in metadata._sequences.values():
             _add_sequence(sequences, sequence, dialect)
     return Snapshot.of(tables, enums.values(), sequences.values())
+
+
+def compile_error(error: sa.exc.CompileError) -> str:
+    """SQLAlchemy's compile error in a line, without the compiler object's repr."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    text = re.sub(r"Compiler <[^>]*> ", "", text)
+    return re.sub(r"\s*\(Background on this error at: [^)]*\)", "", text)
+
+
+def _unwritable(where: str, dialect: Dialect, error: sa.exc.CompileError) -> UsageError:
+    """A default, check or index expression of the models that SQLAlchemy cannot write
+    for `dialect` (a project's `FunctionElement` with no compilation for it)."""
+    return UsageError(
+        f"{where}: SQLAlchemy cannot write it for {dialect.name}: {compile_error(error)}",
+        hint="give the construct a compilation for this backend (@compiles), or leave "
+        "the backend out",
+    )
 
 
 def _named_enum(type_: Any) -> Enum | None:
