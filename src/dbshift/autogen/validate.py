@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects.base import type_sql
 from dbshift.dialects.limits import Kind, SchemaLimits
+from dbshift.dialects.normalize import public_attributes
 from dbshift.errors import UsageError
 from dbshift.ops import DropTable, Operation
 from dbshift.schema.models import compile_error
@@ -52,14 +55,15 @@ def validate_models(snapshot: Snapshot, limits: SchemaLimits, dialect: Dialect) 
 def _problems(snapshot: Snapshot, limits: SchemaLimits, dialect: Dialect) -> Iterator[Problem]:
     backend = limits.backend
     tables = [snapshot.tables[key] for key in sorted(snapshot.tables)]
+    writable: set[Any] = set()  # the types that compiled, by class and attributes
     for table in tables:
-        yield from _table_problems(snapshot, table, limits, dialect)
+        yield from _table_problems(snapshot, table, limits, dialect, writable)
         yield from _long_names(table, limits, backend)
     yield from _duplicate_names(snapshot, tables, limits, backend)
 
 
 def _table_problems(
-    snapshot: Snapshot, table: Table, limits: SchemaLimits, dialect: Dialect
+    snapshot: Snapshot, table: Table, limits: SchemaLimits, dialect: Dialect, writable: set[Any]
 ) -> Iterator[Problem]:
     backend = limits.backend
     where = f"table {table.name!r}"
@@ -68,7 +72,7 @@ def _table_problems(
             f"{where} has no columns: {backend} refuses a table without columns",
             "give the table a column, or leave it out of the models",
         )
-    yield from _type_problems(table, backend, dialect)
+    yield from _type_problems(table, backend, dialect, writable)
     for index in table.indexes:
         if not index.columns:
             yield (
@@ -79,19 +83,38 @@ def _table_problems(
         yield from _foreign_key_problems(snapshot, table, fk, limits, dialect)
 
 
-def _type_problems(table: Table, backend: str, dialect: Dialect) -> Iterator[Problem]:
+def _type_problems(
+    table: Table, backend: str, dialect: Dialect, writable: set[Any]
+) -> Iterator[Problem]:
     """Column types the backend has no DDL for (`JSONB` on MariaDB, a `VARCHAR` without
     a length on MySQL): `create_all` fails on them, and so would the migration."""
     for column in table.columns:
-        try:
-            type_sql(dialect, column.type)
-        except sa.exc.CompileError as error:
+        error = _compile_error(dialect, column.type, writable)
+        if error is not None:
             yield (
                 f"table {table.name!r}: column {column.name!r}: {backend} cannot store "
-                f"{column.type!r}: {compile_error(error)}",
+                f"{column.type!r}: {error}",
                 "give the column a type this backend has (a `with_variant` for it, or a "
                 "`TypeDecorator` whose load_dialect_impl picks one), or leave the backend out",
             )
+
+
+def _compile_error(dialect: Dialect, type_: TypeEngine[Any], writable: set[Any]) -> str | None:
+    """Why `dialect` cannot write `type_`, or None; types that compiled once are
+    remembered in `writable` by class and attributes (a schema has few distinct types)."""
+    try:
+        key: Any = (type(type_), public_attributes(type_))
+        if key in writable:
+            return None
+    except TypeError:  # unhashable attributes (enum values, ...)
+        key = None
+    try:
+        type_sql(dialect, type_)
+    except sa.exc.CompileError as error:
+        return compile_error(error)
+    if key is not None:
+        writable.add(key)
+    return None
 
 
 def _foreign_key_problems(

@@ -38,7 +38,7 @@ def _outside_quotes(text: str, change: Any) -> str:
     return "".join(out)
 
 
-def _public(type_: TypeEngine[Any]) -> tuple[tuple[str, Any], ...]:
+def public_attributes(type_: TypeEngine[Any]) -> tuple[tuple[str, Any], ...]:
     """The attributes a type was built with (a class sets them in one order)."""
     return tuple((k, v) for k, v in vars(type_).items() if k[0] != "_")
 
@@ -74,7 +74,7 @@ class Normalizer:
         more than comparing it."""
         type_ = resolve_type(type_, self.dialect)
         try:
-            key = (type(type_), _public(type_))
+            key = (type(type_), public_attributes(type_))
             return self._types[key]
         except TypeError:  # unhashable attributes (enum values, ...): no cache
             return self._type(type_)
