@@ -21,7 +21,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from dbshift.autogen.compare import Diff
-from dbshift.dialects.backends import type_ddl
+from dbshift.dialects.backends import compiled_by_hook, type_ddl
 from dbshift.dialects.base import Keep
 from dbshift.dialects.normalize import normalizer_for
 from dbshift.ops import AlterColumn, Operation, SetTableComment
@@ -32,10 +32,12 @@ def merged_type(
     primary: TypeEngine[Any], others: Sequence[tuple[Dialect, TypeEngine[Any]]]
 ) -> TypeEngine[Any]:
     """`primary` with a variant for each other backend where it would write other DDL
-    than that backend's own type (`others`: resolved types, no variants of their own)."""
+    than that backend's own type (`others`: resolved types, no variants of their own), or
+    would write it only through a project's `@compiles` hook, absent where the file runs."""
     merged = primary
     for dialect, type_ in others:
-        if type_ddl(primary, dialect) != type_ddl(type_, dialect):
+        hooked = compiled_by_hook(primary, dialect)
+        if hooked or type_ddl(primary, dialect) != type_ddl(type_, dialect):
             merged = merged.with_variant(type_, dialect.name)
     return merged
 

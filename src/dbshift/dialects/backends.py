@@ -10,6 +10,7 @@ only `"mariadb"` variants do.
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -19,7 +20,14 @@ from sqlalchemy.types import TypeEngine
 
 from dbshift.config import BACKENDS
 
-__all__ = ["BACKENDS", "offline_dialect", "resolve_type", "type_ddl"]
+__all__ = [
+    "BACKENDS",
+    "as_written",
+    "compiled_by_hook",
+    "offline_dialect",
+    "resolve_type",
+    "type_ddl",
+]
 
 
 @functools.cache
@@ -33,11 +41,17 @@ def offline_dialect(name: str) -> Dialect:
 def resolve_type(type_: TypeEngine[Any], dialect: Dialect) -> TypeEngine[Any]:
     """The type `metadata.create_all()` gives a column of `type_` on `dialect`: a variant
     through its mapping, a `TypeDecorator` through `load_dialect_impl(dialect)`, until a
-    plain type is left. The result carries no variants of its own."""
+    plain type is left. The result carries no variants of its own.
+
+    A type whose DDL on `dialect` comes from a project's `@compiles` hook becomes a type
+    that writes that DDL by itself (`as_written`): a migration file runs where the
+    project's code is not imported."""
     for _ in range(20):  # a decorator whose impl is a decorator, and so on
         variant = type_._variant_mapping.get(dialect.name)
         if variant is not None:
             type_ = variant
+        elif compiled_by_hook(type_, dialect):
+            return as_written(type_, dialect)
         elif isinstance(type_, sa.types.TypeDecorator):
             type_ = type_.load_dialect_impl(dialect)
         else:
@@ -46,6 +60,57 @@ def resolve_type(type_: TypeEngine[Any], dialect: Dialect) -> TypeEngine[Any]:
         type_ = type_.copy()
         type_._variant_mapping = sa.util.immutabledict()
     return type_
+
+
+def compiled_by_hook(type_: TypeEngine[Any], dialect: Dialect) -> bool:
+    """Whether compiling `type_` on `dialect` runs a function registered with
+    `sqlalchemy.ext.compiler.compiles`: for the dialect's name or as "default", on the
+    type's class or the base class it inherits its compilation from. (`compiles` puts a
+    dispatcher on the class; for the dialects it was not given, its "default" is the
+    class's own compilation, which is no hook.)"""
+    for cls in type(type_).__mro__:
+        if "_compiler_dispatch" not in cls.__dict__:
+            continue  # compiled as a base class is
+        dispatcher = cls.__dict__.get("_compiler_dispatcher")
+        if dispatcher is None:
+            return False
+        specs: dict[str, Any] = dispatcher.specs
+        hook = specs.get(dialect.name) or specs.get("default")
+        return hook is not None and not _original_compilation(hook)
+    return False
+
+
+def _original_compilation(fn: Any) -> bool:
+    """The "default" `compiles` keeps for a class's own compilation."""
+    return bool(
+        getattr(fn, "__module__", "") == "sqlalchemy.ext.compiler"
+        and getattr(fn, "__name__", "") == "_wrap_existing_dispatch"
+    )
+
+
+def as_written(type_: TypeEngine[Any], dialect: Dialect) -> TypeEngine[Any]:
+    """A type that writes on `dialect` the DDL `type_` gets there (from a hook): the
+    backend's own type read from that text when it compiles back to it, unhooked;
+    otherwise a `DeclaredType` of the text."""
+    from dbshift.dialects import dialect_for
+    from dbshift.schema.sqltypes import DeclaredType
+
+    text = str(type_.compile(dialect=dialect))
+    try:
+        found = dialect_for(dialect).type_from_ddl(dialect, text)
+    except Exception:  # a text the backend's type reader does not take
+        found = None
+    if found is not None and not compiled_by_hook(found, dialect):
+        if _same_ddl(type_ddl(found, dialect), text):
+            return copy.copy(found)  # readers cache; enums and booleans hold table state
+    return DeclaredType(text)
+
+
+def _same_ddl(a: str, b: str) -> bool:
+    def canonical(text: str) -> str:
+        return " ".join(text.upper().replace(", ", ",").split())
+
+    return canonical(a) == canonical(b)
 
 
 def type_ddl(type_: TypeEngine[Any], dialect: Dialect) -> str:

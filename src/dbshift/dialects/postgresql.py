@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects.base import DialectRules, Restore, Timeouts, type_sql
@@ -31,10 +32,34 @@ def _ms(seconds: float | None) -> str | None:
     return None if seconds is None else f"{round(seconds * 1000)}ms"
 
 
+class _NoNamedTypes:
+    """The enums and domains `_reflect_type` may name: none, without a database."""
+
+    enums: dict[tuple[str, ...], Any] = {}
+    domains: dict[tuple[str, ...], Any] = {}
+
+
 class PostgreSQLRules(DialectRules):
     name = "postgresql"
     session_query = "SELECT pg_backend_pid()"
     enum_types = True
+
+    def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
+        """As `format_type()` text is read back: by the dialect's `_reflect_type`, with
+        no enums or domains to name (a name it does not know is no type)."""
+        import inspect
+        import warnings
+
+        reflect: Any = cast(Any, dialect)._reflect_type
+        args: tuple[Any, ...] = (_NoNamedTypes(),)
+        if "named_type_loader" not in inspect.signature(reflect).parameters:
+            args = ({}, {})  # SQLAlchemy 2.0: enums and domains as dicts
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sa.exc.SAWarning)
+            found: TypeEngine[Any] = reflect(
+                " ".join(text.lower().split()), *args, type_description="type", collation=None
+            )
+        return None if isinstance(found, sa.types.NullType) else found
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Never for `CONCURRENTLY`: a concurrent index build that was cut off leaves

@@ -20,9 +20,11 @@ scripts use the parking order too, since the client's setting is unknown.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects.base import (
     ColumnChange,
@@ -48,6 +50,11 @@ _CONSTANT_DEFAULT = re.compile(
 class SQLiteRules(DialectRules):
     name = "sqlite"
     late_references = True
+
+    def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
+        from dbshift.schema.introspect_sqlite import declared_type
+
+        return declared_type(dialect, text)
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         text = str(error)

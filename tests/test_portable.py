@@ -1,0 +1,206 @@
+"""A generated migration carries everything its DDL depends on (issue 10).
+
+A project's `@compiles` hook on a type decides the DDL `create_all` writes; the
+migration `make` writes must give the same DDL in a process that never imports the
+project (`dbshift upgrade` from CI, say). Every step runs the real CLI in its own
+process; the project's models log each process that imports them, so the test sees
+that upgrading did not.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+import dbshift
+from tests.autogen_support import _difference, schema_of
+from tests.conftest import ScratchDatabases
+from tests.helpers import run_process
+
+ALL = ("sqlite", "postgresql", "mysql")
+
+HOOKED_MODELS = '''
+import os
+import pathlib
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+
+with pathlib.Path(__file__).with_name("imports.log").open("a") as log:
+    log.write(f"{os.getpid()}\\n")
+
+
+@compiles(sa.DateTime, "mysql")  # what dagster does
+def _datetime(element, compiler, **kw):
+    return "DATETIME(6)"
+
+
+class Money(sa.Numeric):
+    """Compiled as its base class is: through the hook below."""
+
+    cache_ok = True
+
+
+@compiles(sa.Numeric)  # a "default" hook: every backend
+def _numeric(element, compiler, **kw):
+    return "NUMERIC(20, 4)"
+
+
+class Label(sa.types.TypeDecorator):
+    impl = sa.String(40)
+    cache_ok = True
+
+
+@compiles(Label, "sqlite")  # a name SQLAlchemy has no type for: kept as text
+def _label(element, compiler, **kw):
+    return "STRING"
+
+
+metadata = sa.MetaData()
+sa.Table(
+    "events",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("at", sa.DateTime),
+    sa.Column("amount", Money),
+    sa.Column("label", Label),
+)
+'''
+
+
+def _project(folder: Path, url: str, models: str, backends: tuple[str, ...] = ()) -> Path:
+    dbshift.init(folder)
+    (folder / "models.py").write_text(models)
+    lines = [f'url = "{url}"', 'migrations = "migrations"', 'models = ["models:metadata"]']
+    if backends:
+        lines.append("backends = " + json.dumps(list(backends)))
+    (folder / "dbshift.toml").write_text("\n".join(lines) + "\n")
+    return folder
+
+
+def _run(folder: Path, *args: str, code: int = 0) -> str:
+    done = run_process(list(args), folder)
+    assert done.returncode == code, done.stdout + done.stderr
+    return done.stdout + done.stderr
+
+
+def _python(folder: Path, source: str) -> None:
+    """Run `source` in a fresh interpreter in the project (which may import models)."""
+    import subprocess
+
+    done = subprocess.run(
+        [sys.executable, "-c", source], cwd=folder, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _created(folder: Path, scratch: ScratchDatabases) -> str:
+    """`create_all` of the project's models, in a process that imports them."""
+    url = scratch.create()
+    _python(
+        folder,
+        "import sqlalchemy as sa, models\n"
+        f"engine = sa.create_engine({url!r})\n"
+        "models.metadata.create_all(engine)\n"
+        "engine.dispose()\n",
+    )
+    return schema_of(url)
+
+
+def _upgrade_without_the_project(folder: Path, url: str) -> None:
+    log = folder / "imports.log"
+    log.write_text("")
+    _run(folder, "--url", url, "upgrade", "head")
+    assert log.read_text() == "", "upgrading imported the project's models"
+
+
+def _exact(folder: Path, url: str, scratch: ScratchDatabases, migration: Path) -> None:
+    """The database is what `create_all` makes, and nothing is left to do: from the
+    migrations (make --check) and from the database (diff)."""
+    after, expected = schema_of(url), _created(folder, scratch)
+    assert after == expected, migration.read_text() + _difference(after, expected)
+    _run(folder, "--url", url, "make", "--check")
+    _python(
+        folder,
+        "import dbshift\n"
+        f"config = dbshift.Config.load(url={url!r})\n"
+        "found = dbshift.diff(config)\n"
+        "assert found == [], found\n",
+    )
+
+
+def test_a_compiles_hook_is_written_into_the_migration(
+    db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    folder = _project(tmp_path / "proj", db_url, HOOKED_MODELS)
+    _run(folder, "make", "-m", "events", "--no-input")
+    (migration,) = (folder / "migrations").glob("*.py")
+    text = migration.read_text()
+    assert "models" not in text.replace("dbshift", ""), "the file must not need the project"
+    _upgrade_without_the_project(folder, db_url)
+    _exact(folder, db_url, scratch, migration)
+    name = sa.make_url(db_url).get_backend_name()
+    expected = {
+        "sqlite": {"at": "DATETIME", "amount": "NUMERIC(20, 4)", "label": "STRING"},
+        "postgresql": {
+            "at": "timestamp without time zone",
+            "amount": "numeric(20,4)",
+            "label": "character varying(40)",
+        },
+        "mysql": {"at": "datetime(6)", "amount": "decimal(20,4)", "label": "varchar(40)"},
+    }[name]
+    assert _client_types(db_url, "events", tuple(expected)) == expected
+
+
+def test_a_compiles_hook_on_one_backend_is_a_variant_in_a_history_for_several(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    dev = f"sqlite:///{tmp_path / 'dev.sqlite'}"
+    folder = _project(tmp_path / "proj", dev, HOOKED_MODELS, ALL)
+    _run(folder, "make", "-m", "events", "--no-input")
+    (migration,) = (folder / "migrations").glob("*.py")
+    text = migration.read_text()
+    assert "DATETIME(fsp=6)" in text and "with_variant" in text, text
+    _upgrade_without_the_project(folder, db_url)
+    _exact(folder, db_url, scratch, migration)
+    _run(folder, "make", "--check")  # every backend, from the migrations
+
+
+def _client_types(url: str, table: str, wanted: tuple[str, ...]) -> dict[str, str]:
+    """The column types as the backend's own command-line client shows them."""
+    import subprocess
+
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        query = f"SELECT name, type FROM pragma_table_info('{table}')"
+        command = ["sqlite3", "-separator", "|", str(parsed.database), query]
+    elif parsed.get_backend_name() == "postgresql":
+        query = f"SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        query += f"WHERE attrelid = '{table}'::regclass AND attnum > 0"
+        command = ["psql", "-At", "-F", "|", "-h", str(parsed.host), "-U", str(parsed.username)]
+        command += ["-d", str(parsed.database), "-c", query]
+    else:
+        query = (
+            "SELECT column_name, column_type FROM information_schema.columns "
+            f"WHERE table_schema = '{parsed.database}' AND table_name = '{table}'"
+        )
+        command = ["mariadb", "-N", "-B", "-h", str(parsed.host), "-u", str(parsed.username)]
+        command += ["-e", query]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    rows = [line.replace("\t", "|").split("|") for line in out.splitlines() if line]
+    return {name: kind for name, kind in rows if name in wanted}
+
+
+@pytest.mark.parametrize("backend_name", ["sqlite", "postgresql", "mysql", "mariadb"])
+def test_types_without_hooks_resolve_as_before(backend_name: str) -> None:
+    """No hook: the type is the model's (the dispatcher check finds nothing)."""
+    from dbshift.dialects.backends import compiled_by_hook, offline_dialect, resolve_type
+
+    dialect = offline_dialect(backend_name)
+    for type_ in (sa.DateTime(), sa.Numeric(10, 2), sa.String(5), sa.JSON(), sa.Integer()):
+        assert not compiled_by_hook(type_, dialect)
+        assert resolve_type(type_, dialect) is type_
