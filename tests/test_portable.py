@@ -179,7 +179,7 @@ def _client_types(url: str, table: str, wanted: tuple[str, ...]) -> dict[str, st
         query = f"SELECT name, type FROM pragma_table_info('{table}')"
         command = ["sqlite3", "-separator", "|", str(parsed.database), query]
     elif parsed.get_backend_name() == "postgresql":
-        query = f"SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        query = "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
         query += f"WHERE attrelid = '{table}'::regclass AND attnum > 0"
         command = ["psql", "-At", "-F", "|", "-h", str(parsed.host), "-U", str(parsed.username)]
         command += ["-d", str(parsed.database), "-c", query]

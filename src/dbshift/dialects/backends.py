@@ -100,9 +100,9 @@ def as_written(type_: TypeEngine[Any], dialect: Dialect) -> TypeEngine[Any]:
         found = dialect_for(dialect).type_from_ddl(dialect, text)
     except Exception:  # a text the backend's type reader does not take
         found = None
-    if found is not None and not compiled_by_hook(found, dialect):
-        if _same_ddl(type_ddl(found, dialect), text):
-            return copy.copy(found)  # readers cache; enums and booleans hold table state
+    unhooked = found is not None and not compiled_by_hook(found, dialect)
+    if found is not None and unhooked and _same_ddl(type_ddl(found, dialect), text):
+        return copy.copy(found)  # readers cache; enums and booleans hold table state
     return DeclaredType(text)
 
 
