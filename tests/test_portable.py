@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 import dbshift
-from tests.autogen_support import _difference, schema_of
+from tests.autogen_support import _difference, created_schema, schema_of
 from tests.conftest import ScratchDatabases
 from tests.helpers import run_process
 
@@ -204,3 +204,150 @@ def test_types_without_hooks_resolve_as_before(backend_name: str) -> None:
     for type_ in (sa.DateTime(), sa.Numeric(10, 2), sa.String(5), sa.JSON(), sa.Integer()):
         assert not compiled_by_hook(type_, dialect)
         assert resolve_type(type_, dialect) is type_
+
+
+# -- ddl_if: what create_all creates on one backend and not another ------------------------
+
+
+def _conditional_models(rule: object = None) -> sa.MetaData:
+    """prefect's shape: a GIN index on PostgreSQL only; a check on two backends; a
+    unique constraint whose callable rule leaves MySQL out."""
+    from sqlalchemy.dialects import postgresql
+
+    def not_on_mysql(ddl: object, target: object, bind: object, **kw: object) -> bool:
+        return getattr(kw["dialect"], "name", None) != "mysql"
+
+    metadata = sa.MetaData()
+    table = sa.Table(
+        "runs",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("tags", sa.JSON().with_variant(postgresql.JSONB(), "postgresql")),
+        sa.Column("qty", sa.Integer),
+        sa.Column("code", sa.String(8)),
+        sa.CheckConstraint("qty >= 0", name="ck_runs_qty").ddl_if(dialect=("postgresql", "mysql")),
+        sa.UniqueConstraint("code", name="uq_runs_code").ddl_if(callable_=rule or not_on_mysql),
+    )
+    sa.Index("ix_runs_tags", table.c.tags, postgresql_using="gin").ddl_if(dialect="postgresql")
+    sa.Index("ix_runs_qty", table.c.qty)
+    return metadata
+
+
+def test_ddl_if_objects_are_made_where_create_all_makes_them(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    from tests.autogen_support import Loop
+
+    loop = Loop(db_url, tmp_path, scratch)
+    path = loop.step(_conditional_models(), "runs")  # upgrade = create_all, fixed point
+    assert path is not None
+    text = path.read_text()
+    name = sa.make_url(db_url).get_dialect().name
+    assert ("ix_runs_tags" in text) == (name == "postgresql"), text
+    assert ("ck_runs_qty" in text) == (name in ("postgresql", "mysql")), text
+    assert ("uq_runs_code" in text) == (name != "mysql"), text
+    assert dbshift.diff(loop.config(_conditional_models())) == []
+    loop.back(_conditional_models())
+
+
+def test_ddl_if_objects_on_some_backends_are_refused_naming_them(tmp_path: Path) -> None:
+    from dbshift.errors import UsageError
+
+    dbshift.init(tmp_path / "proj")
+    config = dbshift.Config(
+        url=f"sqlite:///{tmp_path / 'dev.sqlite'}",
+        migrations=tmp_path / "proj" / "migrations",
+        models=[_conditional_models()],
+        backends=ALL,
+    )
+    for check in (False, True):
+        with pytest.raises(UsageError) as raised:
+            dbshift.api.make_report(config, "runs", check=check)
+        message = raised.value.message
+        assert "table runs: index ix_runs_tags only on postgresql" in message, message
+        assert "table runs: check constraint ck_runs_qty only on postgresql" in message
+        assert "table runs: unique constraint uq_runs_code not on mysql" in message
+        assert raised.value.exit_code == 2
+    assert list((tmp_path / "proj" / "migrations").iterdir()) == []
+
+
+def test_a_ddl_if_callable_that_needs_a_connection_is_a_config_error(tmp_path: Path) -> None:
+    from dbshift.errors import ConfigError
+
+    def by_server(ddl: object, target: object, bind: sa.Connection, **kw: object) -> bool:
+        return bind.dialect.server_version_info is not None
+
+    dbshift.init(tmp_path / "proj")
+    config = dbshift.Config(
+        url=f"sqlite:///{tmp_path / 'dev.sqlite'}",
+        migrations=tmp_path / "proj" / "migrations",
+        models=[_conditional_models(by_server)],
+    )
+    with pytest.raises(ConfigError, match="constraint uq_runs_code on table runs") as raised:
+        dbshift.make(config, "runs")
+    assert "without a database connection" in raised.value.message
+    assert list((tmp_path / "proj" / "migrations").iterdir()) == []
+
+
+HAND_WRITTEN = """
+def upgrade(op):
+    if op.dialect == "postgresql":
+        op.create_index("ix_runs_tags", "runs", ["tags"], postgresql_using="gin")
+    if op.dialect in ("postgresql", "mysql"):
+        op.create_check_constraint("ck_runs_qty", "runs", "qty >= 0")
+    if op.dialect != "mysql":
+        op.create_unique_constraint("uq_runs_code", "runs", ["code"])
+"""
+
+
+def test_what_some_backends_get_is_written_by_hand_under_op_dialect(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    """The way out the refusal names: the common part made, the rest by hand; each
+    backend replays its own operations, so the history is exact on every one."""
+    folder = tmp_path / "proj"
+    dbshift.init(folder)
+    dev = f"sqlite:///{tmp_path / 'dev.sqlite'}"
+    common = _conditional_models()
+    runs = common.tables["runs"]
+    for item in [*runs.indexes, *runs.constraints]:
+        if item._ddl_if is not None:
+            (runs.indexes if isinstance(item, sa.Index) else runs.constraints).discard(item)
+    config = dbshift.Config(
+        url=dev, migrations=folder / "migrations", models=[common], backends=ALL
+    )
+    assert dbshift.make(config, "runs") is not None
+    extra = dbshift.new(config, "runs on some backends")
+    text = extra.read_text()
+    extra.write_text(text[: text.index("def upgrade(op):")] + HAND_WRITTEN.lstrip())
+    dbshift.api.rehash(config)
+    full = config.replace(models=[_conditional_models()])
+    assert dbshift.api.make_report(full, check=True).operations == ()
+    here = full.replace(url=db_url, backends=())
+    dbshift.api.upgrade(here, "head")
+    after, expected = schema_of(db_url), created_schema(_conditional_models(), scratch)
+    assert after == expected, _difference(after, expected)
+    assert dbshift.diff(here) == []
+    assert dbshift.api.make_report(here, check=True).operations == ()
+
+
+def test_a_ddl_if_index_added_to_an_existing_table_is_refused_naming_it(tmp_path: Path) -> None:
+    from dbshift.errors import UsageError
+
+    dbshift.init(tmp_path / "proj")
+    plain = _conditional_models(lambda *args, **kw: True)
+    runs = plain.tables["runs"]
+    for item in [*runs.indexes, *runs.constraints]:
+        if item._ddl_if is not None:
+            (runs.indexes if isinstance(item, sa.Index) else runs.constraints).discard(item)
+    config = dbshift.Config(
+        url=f"sqlite:///{tmp_path / 'dev.sqlite'}",
+        migrations=tmp_path / "proj" / "migrations",
+        models=[plain],
+        backends=ALL,
+    )
+    assert dbshift.make(config, "runs") is not None
+    later = config.replace(models=[_conditional_models(lambda *args, **kw: True)])
+    with pytest.raises(UsageError, match='only on postgresql: create index "ix_runs_tags"'):
+        dbshift.make(later, "tags index")
+    assert len(list((tmp_path / "proj" / "migrations").glob("*.py"))) == 1

@@ -18,7 +18,13 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from dbshift.autogen.backends import Reconciled, differences, merge_targets, reconcile
+from dbshift.autogen.backends import (
+    Reconciled,
+    backend_target,
+    differences,
+    merge_targets,
+    reconcile,
+)
 from dbshift.autogen.compare import Diff, RenameDecider, diff, never
 from dbshift.config import Config
 from dbshift.errors import ConfigError, UsageError
@@ -136,6 +142,7 @@ __all__ = [
     "Reconciled",
     "RenameDecider",
     "Source",
+    "backend_target",
     "database_snapshot",
     "diff",
     "differences",

@@ -24,8 +24,8 @@ from dbshift.autogen.compare import Diff
 from dbshift.dialects.backends import compiled_by_hook, type_ddl
 from dbshift.dialects.base import Keep
 from dbshift.dialects.normalize import normalizer_for
-from dbshift.ops import AlterColumn, Operation, SetTableComment
-from dbshift.schema.snapshot import Snapshot
+from dbshift.ops import AlterColumn, CreateTable, Operation, SetTableComment
+from dbshift.schema.snapshot import Snapshot, Table
 
 
 def merged_type(
@@ -93,6 +93,25 @@ def differences(targets: Sequence[tuple[Dialect, Snapshot]]) -> list[str]:
     return found
 
 
+def backend_target(merged: Snapshot, own: Snapshot) -> Snapshot:
+    """The target one backend is diffed against: `merged`, except that a table whose
+    indexes and constraints are not the same set on this backend (`ddl_if(dialect=...)`
+    or a callable rule) takes this backend's own. Its diff then asks for exactly what
+    it lacks, and `reconcile` names what only some backends get."""
+    tables = []
+    for key, table in merged.tables.items():
+        mine = own.tables[key]
+        if _objects(table) != _objects(mine):
+            table = table.replace(
+                indexes=mine.indexes,
+                uniques=mine.uniques,
+                checks=mine.checks,
+                foreign_keys=mine.foreign_keys,
+            )
+        tables.append(table)
+    return Snapshot.of(tables, merged.enums.values(), merged.sequences.values())
+
+
 @dataclasses.dataclass(frozen=True)
 class Reconciled:
     """The backends' diffs as one: the operations to write, and, when the backends ask
@@ -123,6 +142,9 @@ def reconcile(diffs: Sequence[tuple[str, Diff]]) -> Reconciled:
             elif _harmless(op):
                 matched.add(len(result))
                 result.append((phase, op))
+            elif (twin := _same_table(result, matched, op)) is not None:
+                matched.add(twin)
+                problems += _table_objects_differ(result[twin][1], op, backend)
             else:
                 problems.append(f"only on {backend}: {op.describe()}")
         for at, (_, op) in enumerate(result):
@@ -144,6 +166,47 @@ def _find(result: list[tuple[int, Operation]], matched: set[int], op: Operation)
             if at not in matched and isinstance(mine, AlterColumn) and _same_column(mine, op):
                 return at
     return None
+
+
+def _same_table(
+    result: list[tuple[int, Operation]], matched: set[int], op: Operation
+) -> int | None:
+    """The other backend's `create_table` of the table `op` creates, when they differ."""
+    if not isinstance(op, CreateTable):
+        return None
+    for at, (_, mine) in enumerate(result):
+        if at not in matched and isinstance(mine, CreateTable) and mine.table.key == op.table.key:
+            return at
+    return None
+
+
+def _table_objects_differ(mine: Operation, other: Operation, backend: str) -> list[str]:
+    """Why two backends create one table differently, object by object (an index with
+    `ddl_if(dialect=...)` exists on some backends only)."""
+    assert isinstance(mine, CreateTable) and isinstance(other, CreateTable)
+    ours, theirs = _objects(mine.table), _objects(other.table)
+    where = mine.table.key
+    found = [f"table {where}: {what} only on {backend}" for what in sorted(theirs - ours)]
+    found += [f"table {where}: {what} not on {backend}" for what in sorted(ours - theirs)]
+    if not found:  # the columns themselves differ
+        found.append(f"table {where} is created differently on {backend}")
+    return found
+
+
+def _objects(table: Table) -> set[str]:
+    """A table's indexes and constraints by what a message calls them."""
+    found: set[str] = set()
+    kinds: tuple[tuple[str, Sequence[Any]], ...] = (
+        ("index", table.indexes),
+        ("unique constraint", table.uniques),
+        ("check constraint", table.checks),
+        ("foreign key", table.foreign_keys),
+    )
+    for kind, items in kinds:
+        for item in items:
+            label = item.name or "(unnamed) on " + ", ".join(getattr(item, "columns", ()))
+            found.add(f"{kind} {label}")
+    return found
 
 
 def _same_column(a: AlterColumn, b: AlterColumn) -> bool:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -18,6 +18,7 @@ from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.sql.schema import DefaultClause
 
 from dbshift.dialects.backends import resolve_type
+from dbshift.errors import ConfigError
 from dbshift.schema.snapshot import (
     Check,
     Column,
@@ -133,14 +134,21 @@ def option_value(value: Any, dialect: str = "default") -> Any:
 
 
 def table_from_sqlalchemy(
-    table: sa.Table, columns: tuple[Column, ...] | None = None, dialect: str = "default"
+    table: sa.Table,
+    columns: tuple[Column, ...] | None = None,
+    dialect: str = "default",
+    created: Callable[[sa.Index | sa.Constraint], bool] | None = None,
 ) -> Table:
     """`table` as a snapshot table, its SQL expressions written for the named dialect;
-    `columns`, when given, are its columns already made."""
+    `columns`, when given, are its columns already made; `created`, when given, says
+    which indexes and constraints the backend gets (`ddl_if`)."""
     pk = table.primary_key
     foreign_keys, uniques, checks = [], [], []
     column_checks = [c for column in table.columns for c in column.constraints]
     everything = [*table.constraints, *column_checks]
+    if created is not None:
+        everything = [c for c in everything if c is pk or created(c)]
+    indexes = [i for i in table.indexes if created is None or created(i)]
     for constraint in sorted(everything, key=lambda c: (type(c).__name__, str(c.name))):
         if isinstance(constraint, sa.ForeignKeyConstraint):
             foreign_keys.append(foreign_key_from_sqlalchemy(constraint))
@@ -160,8 +168,7 @@ def table_from_sqlalchemy(
         if pk is not None and len(pk.columns)
         else None,
         indexes=tuple(
-            index_from_sqlalchemy(i, dialect)
-            for i in sorted(table.indexes, key=lambda i: str(i.name))
+            index_from_sqlalchemy(i, dialect) for i in sorted(indexes, key=lambda i: str(i.name))
         ),
         foreign_keys=tuple(foreign_keys),
         uniques=tuple(uniques),
@@ -248,10 +255,43 @@ def snapshot_from_metadata(
                 enum = _named_enum(column.type)
                 if enum is not None:
                     enums[enum.key] = enum
-            tables.append(table_from_sqlalchemy(sa_table, tuple(columns), dialect.name))
+            tables.append(
+                table_from_sqlalchemy(
+                    sa_table,
+                    tuple(columns),
+                    dialect.name,
+                    functools.partial(created_on, dialect=dialect, table=sa_table),
+                )
+            )
         for sequence in metadata._sequences.values():
             _add_sequence(sequences, sequence, dialect)
     return Snapshot.of(tables, enums.values(), sequences.values())
+
+
+def created_on(item: sa.Index | sa.Constraint, dialect: Dialect, table: sa.Table) -> bool:
+    """Whether `create_all` creates `item` on `dialect`, by its `ddl_if(dialect=...,
+    callable_=...)` rule evaluated as SQLAlchemy does. dbshift reads models without a
+    database: a callable gets the dialect and a DDL compiler but no connection (`bind`
+    is None, as for constraints inside CREATE TABLE); one that needs it is refused."""
+    rule = getattr(item, "_ddl_if", None)
+    if rule is None:
+        return True
+    compiler = dialect.ddl_compiler(dialect, cast(Any, None))
+    try:
+        if isinstance(item, sa.Index):  # as SchemaGenerator asks before CREATE INDEX
+            create: Any = sa.schema.CreateIndex(item)
+            return bool(create._should_execute(item, None, compiler=compiler))
+        # as CREATE TABLE asks of its constraints (AddConstraint would detach `item`)
+        return bool(item._should_create_for_compiler(compiler))
+    except Exception as error:
+        kind = "index" if isinstance(item, sa.Index) else "constraint"
+        name = _name(item.name) or "(unnamed)"
+        raise ConfigError(
+            f"the ddl_if rule of {kind} {name} on table {table.fullname} failed without a "
+            f"database connection: {type(error).__name__}: {error}",
+            hint="dbshift reads models offline: decide by the `dialect` keyword the "
+            "callable is given, not by `bind`",
+        ) from None
 
 
 def _named_enum(type_: Any) -> Enum | None:
