@@ -351,3 +351,91 @@ def test_a_ddl_if_index_added_to_an_existing_table_is_refused_naming_it(tmp_path
     with pytest.raises(UsageError, match='only on postgresql: create index "ix_runs_tags"'):
         dbshift.make(later, "tags index")
     assert len(list((tmp_path / "proj" / "migrations").glob("*.py"))) == 1
+
+
+# -- SQL in a history for several backends: each gets its own quoting ---------------------
+
+HOSTILE = 'odd "col` x'
+
+
+def _ledger(index_expression: bool = False) -> sa.MetaData:
+    metadata = sa.MetaData()
+    table = sa.Table(
+        "ledger",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("order", sa.Integer),
+        sa.Column(HOSTILE, sa.Integer),
+        sa.CheckConstraint(sa.column("order") >= 0, name="ck_ledger_order"),
+        sa.CheckConstraint(sa.column(HOSTILE) < 100, name="ck_ledger_hostile"),
+    )
+    if index_expression:  # MariaDB has no expression indexes; MySQL 8 has
+        sa.Index("ix_ledger_abs", sa.func.abs(table.c.order))
+    return metadata
+
+
+def _rejected(url: str, values: dict[str, int]) -> bool:
+    """Whether the database refuses the row (a check that holds)."""
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    table = _ledger().tables["ledger"]
+    try:
+        with engine.begin() as conn:
+            conn.execute(table.insert().values(values))
+            conn.execute(table.delete())
+        return False
+    except sa.exc.DBAPIError:
+        return True
+    finally:
+        engine.dispose()
+
+
+def test_expressions_are_quoted_for_each_backend_in_one_history(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    dbshift.init(tmp_path / "proj")
+    config = dbshift.Config(
+        url=f"sqlite:///{tmp_path / 'dev.sqlite'}",
+        migrations=tmp_path / "proj" / "migrations",
+        models=[_ledger()],
+        backends=ALL,
+    )
+    path = dbshift.make(config, "ledger")
+    assert path is not None
+    assert "op.sql(" in path.read_text()
+    here = config.replace(url=db_url)
+    dbshift.api.upgrade(here, "head")
+    after, expected = schema_of(db_url), created_schema(_ledger(), scratch)
+    assert after == expected, path.read_text() + _difference(after, expected)
+    assert dbshift.diff(here.replace(backends=())) == []
+    assert dbshift.api.make_report(here, check=True).operations == ()
+    # the checks hold: `'order' >= 0` (a string on MariaDB) would let -1 in
+    assert not _rejected(db_url, {"id": 1, "order": 0, HOSTILE: 99})
+    assert _rejected(db_url, {"id": 2, "order": -1, HOSTILE: 0})
+    assert _rejected(db_url, {"id": 3, "order": 0, HOSTILE: 100})
+
+
+def test_an_index_expression_replays_as_each_backend_writes_it(tmp_path: Path) -> None:
+    """No server: the file restates the expression per backend, and each backend's
+    replay of it is what its models give (`make --check` clean for all)."""
+    from dbshift.migrations.loader import load
+    from dbshift.migrations.scripts import read_script
+
+    dbshift.init(tmp_path / "proj")
+    config = dbshift.Config(
+        url=f"sqlite:///{tmp_path / 'dev.sqlite'}",
+        migrations=tmp_path / "proj" / "migrations",
+        models=[_ledger(index_expression=True)],
+        backends=ALL,
+    )
+    path = dbshift.make(config, "ledger")
+    assert path is not None
+    assert dbshift.api.make_report(config, check=True).operations == ()
+    written = {}
+    for name in ALL:
+        (_create_table, create_index) = load(read_script(path), name).upgrade
+        written[name] = create_index.index.columns  # type: ignore[attr-defined]
+    assert written == {
+        "sqlite": ('abs("order")',),
+        "postgresql": ('abs("order")',),
+        "mysql": ("abs(`order`)",),
+    }

@@ -24,6 +24,7 @@ from dbshift.autogen.backends import (
     differences,
     merge_targets,
     reconcile,
+    with_backend_sql,
 )
 from dbshift.autogen.compare import Diff, RenameDecider, diff, never
 from dbshift.config import Config
@@ -107,7 +108,9 @@ def models_targets(config: Config, dialects: Sequence[Dialect]) -> list[tuple[Di
     snapshot of them that is right on each (the first's types plain, the others' as
     variants where they differ)."""
     metadatas = load_models(config)
-    return [(d, snapshot_from_metadata(metadatas, d, config.schema)) for d in dialects]
+    return with_backend_sql(
+        [(d, snapshot_from_metadata(metadatas, d, config.schema)) for d in dialects]
+    )
 
 
 def database_snapshot(conn: sa.Connection, config: Config) -> Snapshot:

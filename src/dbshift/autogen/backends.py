@@ -25,7 +25,7 @@ from dbshift.dialects.backends import compiled_by_hook, type_ddl
 from dbshift.dialects.base import Keep
 from dbshift.dialects.normalize import normalizer_for
 from dbshift.ops import AlterColumn, CreateTable, Operation, SetTableComment
-from dbshift.schema.snapshot import Snapshot, Table
+from dbshift.schema.snapshot import BackendSQL, Snapshot, Table
 
 
 def merged_type(
@@ -40,6 +40,68 @@ def merged_type(
         if hooked or type_ddl(primary, dialect) != type_ddl(type_, dialect):
             merged = merged.with_variant(type_, dialect.name)
     return merged
+
+
+def with_backend_sql(
+    targets: Sequence[tuple[Dialect, Snapshot]],
+) -> list[tuple[Dialect, Snapshot]]:
+    """`targets` with each check's and index expression's SQL a `BackendSQL` where the
+    backends write it differently (quoting), so that one file can restate it for each
+    while each backend's target keeps its own text. Objects are matched by name."""
+    if len(targets) < 2:
+        return list(targets)
+    names = [dialect.name for dialect, _ in targets]
+    result: list[list[Table]] = [[] for _ in targets]
+    for key in targets[0][1].tables:
+        tables = [snapshot.tables[key] for _, snapshot in targets]
+        checks = _aligned(names, [{c.name: c.sqltext for c in t.checks if c.name} for t in tables])
+        entries = _aligned(names, [_expressions(t) for t in tables])
+        for at, table in enumerate(tables):
+            new_checks = tuple(
+                dataclasses.replace(c, sqltext=checks[c.name].on(names[at]))
+                if c.name in checks
+                else c
+                for c in table.checks
+            )
+            indexes = []
+            for index in table.indexes:
+                columns = tuple(
+                    entries[(index.name, n)].on(names[at]) if (index.name, n) in entries else c
+                    for n, c in enumerate(index.columns)
+                )
+                expressions = tuple(
+                    new
+                    for new, old in zip(columns, index.columns, strict=True)
+                    if old in index.expressions
+                )
+                indexes.append(dataclasses.replace(index, columns=columns, expressions=expressions))
+            result[at].append(table.replace(checks=new_checks, indexes=tuple(indexes)))
+    return [
+        (dialect, Snapshot.of(tables, snapshot.enums.values(), snapshot.sequences.values()))
+        for (dialect, snapshot), tables in zip(targets, result, strict=True)
+    ]
+
+
+def _expressions(table: Table) -> dict[Any, str]:
+    return {
+        (index.name, n): entry
+        for index in table.indexes
+        for n, entry in enumerate(index.columns)
+        if entry in index.expressions
+    }
+
+
+def _aligned(names: list[str], per_backend: list[dict[Any, str]]) -> dict[Any, BackendSQL]:
+    """The texts whose spelling differs between backends, by key, as `BackendSQL` (of
+    the first backend that has it; `.on(name)` gives another's)."""
+    found: dict[Any, BackendSQL] = {}
+    for key in {k for texts in per_backend for k in texts}:
+        spelled = [
+            (n, texts[key]) for n, texts in zip(names, per_backend, strict=True) if key in texts
+        ]
+        if len({text for _, text in spelled}) > 1:
+            found[key] = BackendSQL(spelled[0][1], spelled)
+    return found
 
 
 def merge_targets(targets: Sequence[tuple[Dialect, Snapshot]]) -> Snapshot:
@@ -94,21 +156,21 @@ def differences(targets: Sequence[tuple[Dialect, Snapshot]]) -> list[str]:
 
 
 def backend_target(merged: Snapshot, own: Snapshot) -> Snapshot:
-    """The target one backend is diffed against: `merged`, except that a table whose
-    indexes and constraints are not the same set on this backend (`ddl_if(dialect=...)`
-    or a callable rule) takes this backend's own. Its diff then asks for exactly what
-    it lacks, and `reconcile` names what only some backends get."""
+    """The target one backend is diffed against: `merged` (columns with their variants)
+    with this backend's own indexes and constraints: those it gets (`ddl_if`), with
+    SQL as it writes them. Its diff then asks for exactly what it lacks, and
+    `reconcile` names what only some backends get."""
     tables = []
     for key, table in merged.tables.items():
         mine = own.tables[key]
-        if _objects(table) != _objects(mine):
-            table = table.replace(
+        tables.append(
+            table.replace(
                 indexes=mine.indexes,
                 uniques=mine.uniques,
                 checks=mine.checks,
                 foreign_keys=mine.foreign_keys,
             )
-        tables.append(table)
+        )
     return Snapshot.of(tables, merged.enums.values(), merged.sequences.values())
 
 
@@ -238,6 +300,8 @@ def _shape(value: Any) -> Any:
     left out: what must be the same on every backend."""
     if isinstance(value, TypeEngine):
         return "<type>"
+    if isinstance(value, BackendSQL):  # one expression, spelled for each backend
+        return ("<sql>", value.by_backend)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return (
             type(value).__name__,

@@ -64,6 +64,12 @@ class Op:
         self.source = source
         self.lines: list[int] = []
 
+    def sql(self, default: str, **by_backend: str) -> str:
+        """SQL text for the backend the migration runs on (`op.dialect`): its entry in
+        `by_backend`, else `default`. `make` writes it for a history of several
+        backends where an expression quotes a name differently on each."""
+        return by_backend.get(self.dialect, default)
+
     def _add(self, operation: Operation) -> None:
         self.operations.append(operation)
         if self.source is not None:
