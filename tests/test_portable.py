@@ -439,3 +439,63 @@ def test_an_index_expression_replays_as_each_backend_writes_it(tmp_path: Path) -
         "postgresql": ('abs("order")',),
         "mysql": ("abs(`order`)",),
     }
+
+
+def test_a_history_written_before_the_hook_was_honoured_is_found_out(tmp_path: Path) -> None:
+    """A file made by an older dbshift says `sa.DateTime()`, which a process without
+    the project writes as DATETIME: `make --check` (run with the project imported, so
+    the hook is live) still sees that MySQL needs DATETIME(6)."""
+    dev = f"sqlite:///{tmp_path / 'dev.sqlite'}"
+    folder = _project(tmp_path / "proj", dev, HOOKED_MODELS, ALL)
+    _run(folder, "make", "-m", "events", "--no-input")
+    (migration,) = (folder / "migrations").glob("*.py")
+    text = migration.read_text()
+    old = text.replace('.with_variant(mysql.DATETIME(fsp=6), "mysql")', "")
+    assert old != text, text
+    migration.write_text(old)
+    _run(folder, "rehash")
+    out = _run(folder, "make", "--check", code=1)
+    assert "mysql" in out and "at" in out, out
+
+
+TRAVELLING_MODELS = """
+import sqlalchemy as sa
+
+from geo import Point
+
+metadata = sa.MetaData()
+sa.Table("places", metadata, sa.Column("id", sa.Integer, primary_key=True), sa.Column("at", Point()))
+"""
+
+GEO = """
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.types import UserDefinedType
+
+
+class Point(UserDefinedType):
+    cache_ok = True
+
+    def get_col_spec(self, **kw):
+        return "POINT_PLAIN"
+
+
+@compiles(Point, "sqlite")
+def _point(element, compiler, **kw):
+    return "POINT_HOOKED"
+"""
+
+
+@pytest.mark.backends("sqlite")
+def test_a_hook_that_comes_with_the_type_the_file_imports_is_kept(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    """A library's (or project's) own type is imported by the migration, and the hook
+    in its package with it: the file names the type, and upgrade gets the hooked DDL."""
+    folder = _project(tmp_path / "proj", db_url, TRAVELLING_MODELS)
+    (folder / "geo.py").write_text(GEO)
+    _run(folder, "make", "-m", "places", "--no-input")
+    (migration,) = (folder / "migrations").glob("*.py")
+    assert "geo.Point()" in migration.read_text(), migration.read_text()
+    _run(folder, "upgrade", "head")
+    _exact(folder, db_url, scratch, migration)
+    assert _client_types(db_url, "places", ("at",)) == {"at": "POINT_HOOKED"}

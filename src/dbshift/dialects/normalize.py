@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from dbshift.dialects.backends import resolve_type
+from dbshift.dialects.backends import resolve_type, unhooked_ddl
 
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
@@ -69,7 +69,7 @@ class Normalizer:
         backend (a variant's mapping and a decorator's `load_dialect_impl` are not
         public attributes): a schema has few distinct types, and compiling one costs
         more than comparing it."""
-        type_ = resolve_type(type_, self.dialect)
+        type_ = resolve_type(type_, self.dialect, hooks=False)
         try:
             key = (type(type_), _public(type_))
             return self._types[key]
@@ -81,7 +81,7 @@ class Normalizer:
 
     def _type(self, type_: TypeEngine[Any]) -> str:
         try:
-            text = str(type_.compile(dialect=self.dialect))
+            text = unhooked_ddl(type_, self.dialect)  # as the migration writes it
         except Exception:  # a type this dialect cannot compile: compare its repr
             return repr(type_)
         text = _outside_quotes(text, lambda part: re.sub(r"\s+", " ", part.upper()))
