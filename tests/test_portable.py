@@ -323,6 +323,8 @@ def test_what_some_backends_get_is_written_by_hand_under_op_dialect(
     dbshift.api.rehash(config)
     full = config.replace(models=[_conditional_models()])
     assert dbshift.api.make_report(full, check=True).operations == ()
+    assert "ix_runs_tags" in dbshift.api.sql(full, dialect="postgresql")
+    assert "ix_runs_tags" not in dbshift.api.sql(full, dialect="mysql")
     here = full.replace(url=db_url, backends=())
     dbshift.api.upgrade(here, "head")
     after, expected = schema_of(db_url), created_schema(_conditional_models(), scratch)
@@ -439,6 +441,9 @@ def test_an_index_expression_replays_as_each_backend_writes_it(tmp_path: Path) -
         "postgresql": ('abs("order")',),
         "mysql": ("abs(`order`)",),
     }
+    # offline SQL is recorded for its dialect too
+    assert "CHECK (`order` >= 0)" in dbshift.api.sql(config, dialect="mysql")
+    assert 'CHECK ("order" >= 0)' in dbshift.api.sql(config, dialect="postgresql")
 
 
 def test_a_history_written_before_the_hook_was_honoured_is_found_out(tmp_path: Path) -> None:
