@@ -54,14 +54,15 @@ def with_backend_sql(
     result: list[list[Table]] = [[] for _ in targets]
     for key in targets[0][1].tables:
         tables = [snapshot.tables[key] for _, snapshot in targets]
-        checks = _aligned(names, [{c.name: c.sqltext for c in t.checks if c.name} for t in tables])
+        checks = _aligned(
+            names,
+            [dict(zip(_check_keys(t), (c.sqltext for c in t.checks), strict=True)) for t in tables],
+        )
         entries = _aligned(names, [_expressions(t) for t in tables])
         for at, table in enumerate(tables):
             new_checks = tuple(
-                dataclasses.replace(c, sqltext=checks[c.name].on(names[at]))
-                if c.name in checks
-                else c
-                for c in table.checks
+                dataclasses.replace(c, sqltext=checks[k].on(names[at])) if k in checks else c
+                for k, c in zip(_check_keys(table), table.checks, strict=True)
             )
             indexes = []
             for index in table.indexes:
@@ -80,6 +81,13 @@ def with_backend_sql(
         (dialect, Snapshot.of(tables, snapshot.enums.values(), snapshot.sequences.values()))
         for (dialect, snapshot), tables in zip(targets, result, strict=True)
     ]
+
+
+def _check_keys(table: Table) -> list[Any]:
+    """A key per check: its name, or its place among the unnamed ones (the models are
+    the same on every backend, and read in the same order)."""
+    unnamed = iter(range(len(table.checks)))
+    return [c.name if c.name else ("unnamed", next(unnamed)) for c in table.checks]
 
 
 def _expressions(table: Table) -> dict[Any, str]:
