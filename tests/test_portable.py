@@ -269,6 +269,8 @@ def test_ddl_if_objects_on_some_backends_are_refused_naming_them(tmp_path: Path)
         assert "table runs: unique constraint uq_runs_code not on mysql" in message
         assert raised.value.exit_code == 2
     assert list((tmp_path / "proj" / "migrations").iterdir()) == []
+    item = next(i for i in dbshift.api.check(config).items if i.name == "models")
+    assert item.status == "failed" and "ix_runs_tags only on postgresql" in item.detail
 
 
 def test_a_ddl_if_callable_that_needs_a_connection_is_a_config_error(tmp_path: Path) -> None:

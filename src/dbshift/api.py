@@ -595,7 +595,10 @@ def check(
     def models() -> CheckItem:
         if not config.models:
             return CheckItem("models", "skipped", "no models configured")
-        found = make_report(config, check=True)
+        try:
+            found = make_report(config, check=True)
+        except _BackendsDiffer as error:  # a failed check, not a wrong command
+            return CheckItem("models", "failed", error.message, (error.hint or "",))
         several = len(found.backends) > 1
         on = f" on {', '.join(found.backends)}" if several else ""
         where: dict[str, list[str]] = {}  # each change, with the backends that need it
@@ -812,8 +815,12 @@ def make_report(
     )
 
 
+class _BackendsDiffer(UsageError):
+    """The configured backends need different migrations (exit 2)."""
+
+
 def _different_migrations(problems: list[str]) -> UsageError:
-    return UsageError(
+    return _BackendsDiffer(
         f"the backends need different migrations ({'; '.join(problems)})",
         hint="make the models the same on every backend (types may differ), or write "
         "what only some backends get by hand, under `if op.dialect == NAME:` (see "
