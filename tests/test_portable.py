@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import dbshift
 from tests.autogen_support import _difference, created_schema, schema_of
@@ -508,3 +510,72 @@ def test_a_hook_that_comes_with_the_type_the_file_imports_is_kept(
     _run(folder, "upgrade", "head")
     _exact(folder, db_url, scratch, migration)
     assert _client_types(db_url, "places", ("at",)) == {"at": "POINT_HOOKED"}
+
+
+class _Hooked(sa.types.TypeEngine[object]):
+    """A test type whose DDL on every backend is whatever `_HOOK_TEXT` holds."""
+
+    __visit_name__ = "dbshift_test_hooked"
+
+
+_HOOK_TEXT = ["INTEGER"]
+
+
+def _hooked_ddl(element: object, compiler: object, **kw: object) -> str:
+    return _HOOK_TEXT[0]
+
+
+from sqlalchemy.ext.compiler import compiles  # noqa: E402
+
+compiles(_Hooked)(_hooked_ddl)
+
+_TYPES = (
+    sa.Integer(),
+    sa.BigInteger(),
+    sa.SmallInteger(),
+    sa.String(30),
+    sa.Numeric(12, 3),
+    sa.DateTime(timezone=True),
+    sa.DateTime(),
+    sa.Text(),
+    sa.LargeBinary(),
+    sa.Float(),
+    sa.Date(),
+    sa.Time(),
+    sa.JSON(),
+    sa.Uuid(),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    backend_name=st.sampled_from(["sqlite", "postgresql", "mysql", "mariadb"]),
+    written=st.one_of(
+        st.sampled_from(_TYPES),
+        st.sampled_from(["STRING", "POINT_Z", "DATETIME(6)", "DOUBLE PRECISION", "CITEXT"]),
+    ),
+)
+def test_a_hooked_type_becomes_one_that_writes_the_hooks_ddl_by_itself(
+    backend_name: str, written: object
+) -> None:
+    """Whatever DDL a hook gives (a real type's, or any text), the resolved type writes
+    the same DDL with no hook at all: a backend type read from it, or the text."""
+    from dbshift.dialects.backends import compiled_by_hook, offline_dialect, resolve_type
+    from dbshift.schema.sqltypes import DeclaredType
+
+    dialect = offline_dialect(backend_name)
+    if isinstance(written, sa.types.TypeEngine):
+        try:
+            text = str(written.compile(dialect=dialect))
+        except sa.exc.CompileError:
+            return  # a type this backend has no DDL for
+    else:
+        text = str(written)
+    _HOOK_TEXT[0] = text
+    assert compiled_by_hook(_Hooked(), dialect)
+    resolved = resolve_type(_Hooked(), dialect)
+    assert not compiled_by_hook(resolved, dialect)
+    canonical = " ".join(str(resolved.compile(dialect=dialect)).upper().replace(", ", ",").split())
+    assert canonical == " ".join(text.upper().replace(", ", ",").split())
+    if isinstance(written, sa.types.TypeEngine):
+        assert not isinstance(resolved, DeclaredType), (text, resolved)
