@@ -579,3 +579,34 @@ def test_a_hooked_type_becomes_one_that_writes_the_hooks_ddl_by_itself(
     assert canonical == " ".join(text.upper().replace(", ", ",").split())
     if isinstance(written, sa.types.TypeEngine):
         assert not isinstance(resolved, DeclaredType), (text, resolved)
+
+
+@pytest.mark.backends("postgresql")
+def test_a_postgresql_option_is_written_for_postgresql_whatever_the_url(
+    backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    """`postgresql_where=` is SQL only PostgreSQL reads: made with a MySQL URL (no
+    server needed) it is still quoted PostgreSQL's way."""
+
+    def models() -> sa.MetaData:
+        metadata = _ledger()
+        table = metadata.tables["ledger"]
+        sa.Index("ix_ledger_live", table.c.id, postgresql_where=sa.column("order") > 0)
+        return metadata
+
+    dbshift.init(tmp_path / "proj")
+    config = dbshift.Config(
+        url="mysql+pymysql://root@127.0.0.1:1/nowhere",
+        migrations=tmp_path / "proj" / "migrations",
+        models=[models()],
+        backends=("mysql", "postgresql"),
+    )
+    path = dbshift.make(config, "ledger")
+    assert path is not None
+    assert 'postgresql_where=sa.text("\\"order\\" > 0")' in path.read_text(), path.read_text()
+    here = config.replace(url=db_url, backends=())
+    dbshift.api.upgrade(here, "head")
+    after, expected = schema_of(db_url), created_schema(models(), scratch)
+    assert after == expected, path.read_text() + _difference(after, expected)
+    assert dbshift.diff(here) == []
+    assert dbshift.api.make_report(config.replace(url=db_url), check=True).operations == ()

@@ -217,7 +217,7 @@ class Op:
         expressions = tuple(clause_sql(c, self.dialect) for c in columns if not isinstance(c, str))
         concurrently = bool(kw.pop("postgresql_concurrently", False))
         options = tuple(
-            sorted((k, option_value(v, self.dialect)) for k, v in kw.items() if v is not None)
+            sorted((k, option_value(v, self.dialect, k)) for k, v in kw.items() if v is not None)
         )
         index = Index(index_name, entries, unique, options, expressions)
         self._add(CreateIndex(table_name, index, schema, concurrently, bool(if_not_exists)))

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.sql.schema import DefaultClause
 
-from dbshift.dialects.backends import resolve_type
+from dbshift.dialects.backends import BACKENDS, resolve_type
 from dbshift.errors import ConfigError
 from dbshift.schema.snapshot import (
     Check,
@@ -122,15 +122,20 @@ def index_from_sqlalchemy(index: sa.Index, dialect: str = "default") -> Index:
         columns.append(sql)
         expressions.append(sql)
     options = tuple(
-        sorted((k, option_value(v, dialect)) for k, v in index.kwargs.items() if v is not None)
+        sorted((k, option_value(v, dialect, k)) for k, v in index.kwargs.items() if v is not None)
     )
     name = _name(index.name) or ""
     return Index(name, tuple(columns), bool(index.unique), options, tuple(expressions))
 
 
-def option_value(value: Any, dialect: str = "default") -> Any:
-    """A dialect option as plain data: SQL (`postgresql_where=t.c.x > 0`) as its text."""
-    return clause_sql(value, dialect) if isinstance(value, sa.ClauseElement) else value
+def option_value(value: Any, dialect: str = "default", key: str = "") -> Any:
+    """A dialect option as plain data: SQL (`postgresql_where=t.c.x > 0`) as its text,
+    written for the backend the option is for (only that backend reads it), whatever
+    backend the model is read for."""
+    if not isinstance(value, sa.ClauseElement):
+        return value
+    owner = key.partition("_")[0]
+    return clause_sql(value, owner if owner in BACKENDS else dialect)
 
 
 def table_from_sqlalchemy(
@@ -182,7 +187,7 @@ def table_options(table: sa.Table, dialect: str = "default") -> tuple[tuple[str,
     """The dialect keywords `table` was given (`sqlite_autoincrement=True`, ...), as
     sorted pairs of plain data."""
     return tuple(
-        sorted((k, option_value(v, dialect)) for k, v in table.kwargs.items() if v is not None)
+        sorted((k, option_value(v, dialect, k)) for k, v in table.kwargs.items() if v is not None)
     )
 
 
