@@ -120,6 +120,12 @@ TYPOS: list[tuple[str, str, str, str | None]] = [
         "sqlite_without_rowid",
         "sqlite_with_rowid",
     ),
+    (
+        "sql",
+        'op.execute("UPDATE t SET c = 1 WHERE " + op.sql("1 = 1", postgres="TRUE"))',
+        "postgres",
+        "postgresql",
+    ),
 ]
 
 #: the same through `batch_alter_table`'s `batch_op`
@@ -266,7 +272,10 @@ def test_commands_that_load_migrations_report_the_typo(
 ) -> None:
     """`make` replays the migrations, `lint` and `sql` load them: each names the typo."""
     models = tmp_path / "typo_models.py"
-    models.write_text("import sqlalchemy as sa\nmetadata = sa.MetaData()\n")
+    models.write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        'sa.Table("t", metadata, sa.Column("id", sa.Integer, primary_key=True))\n'
+    )
     project = Project(tmp_path, db_url, capsys)
     with (tmp_path / "dbshift.toml").open("a") as toml:
         toml.write('models = ["typo_models:metadata"]\n')

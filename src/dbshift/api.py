@@ -595,7 +595,10 @@ def check(
     def models() -> CheckItem:
         if not config.models:
             return CheckItem("models", "skipped", "no models configured")
-        found = make_report(config, check=True)
+        try:
+            found = make_report(config, check=True)
+        except _BackendsDiffer as error:  # a failed check, not a wrong command
+            return CheckItem("models", "failed", error.message, (error.hint or "",))
         several = len(found.backends) > 1
         on = f" on {', '.join(found.backends)}" if several else ""
         where: dict[str, list[str]] = {}  # each change, with the backends that need it
@@ -761,8 +764,8 @@ def make_report(
         )
     dialect = _make_dialect(config)
     dialects = _backend_dialects(config, dialect)
-    source = _current_schema(project, dialect, dev_url)
     targets = autogen.models_targets(config, dialects, allow_empty=allow_drop_all)
+    source = _current_schema(project, dialect, dev_url)
     diffs = _backend_diffs(project, source, targets, _decider(renames, decide))
     folded = autogen.reconcile(diffs)
     operations = folded.diff.operations
@@ -773,17 +776,15 @@ def make_report(
     by_backend = tuple((name, d.operations) for name, d in diffs)
     if safe and dialect.name != "postgresql":
         notes = (*notes, SAFE_ONLY_POSTGRESQL.format(backend=_backend(dialect)))
+    if folded.problems and check:  # one backend needs what the others must not get
+        raise _different_migrations(list(folded.problems))
     if not operations or check:
         return MakeResult(
             None, operations, source.kind, notes, backends=names, by_backend=by_backend
         )
     problems = [*autogen.differences(targets), *folded.problems]
     if problems:
-        raise UsageError(
-            f"the backends need different migrations ({'; '.join(problems)})",
-            hint="make the models the same on every backend (types may differ), or "
-            "configure fewer backends and write the rest by hand",
-        )
+        raise _different_migrations(problems)
     if safe and sql and dialect.name == "postgresql":
         raise UsageError(
             "--safe writes Python migrations on PostgreSQL",
@@ -821,6 +822,19 @@ def make_report(
     )
 
 
+class _BackendsDiffer(UsageError):
+    """The configured backends need different migrations (exit 2)."""
+
+
+def _different_migrations(problems: list[str]) -> UsageError:
+    return _BackendsDiffer(
+        f"the backends need different migrations ({'; '.join(problems)})",
+        hint="make the models the same on every backend (types may differ), or write "
+        "what only some backends get by hand, under `if op.dialect == NAME:` (see "
+        "docs/autogenerate.md), or configure fewer backends",
+    )
+
+
 def _backend_diffs(
     project: Project,
     source: autogen.Source,
@@ -837,7 +851,7 @@ def _backend_diffs(
     live, portable = source.kind != "migrations", bool(others)
     first = autogen.diff(source.snapshot, target, primary, decide, live=live, portable=portable)
     diffs = [(primary.name, first)]
-    for other, _ in others:
+    for other, own in others:
         replayed = project.replayed(other) if not live else None
         if replayed is None:
             raise UsageError(
@@ -846,7 +860,8 @@ def _backend_diffs(
                 hint="the migrations must replay for several backends (no raw DDL in "
                 "op.execute); or pass --backend with the URL's backend alone",
             )
-        diffs.append((other.name, autogen.diff(replayed, target, other, decide, portable=True)))
+        mine = autogen.backend_target(target, own)
+        diffs.append((other.name, autogen.diff(replayed, mine, other, decide, portable=True)))
     return diffs
 
 

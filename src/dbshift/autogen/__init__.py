@@ -18,7 +18,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from dbshift.autogen.backends import Reconciled, differences, merge_targets, reconcile
+from dbshift.autogen.backends import (
+    Reconciled,
+    backend_target,
+    differences,
+    merge_targets,
+    reconcile,
+    with_backend_sql,
+)
 from dbshift.autogen.compare import Diff, RenameDecider, diff, never
 from dbshift.autogen.validate import refuse_dropping_everything, validate_models
 from dbshift.config import Config
@@ -139,7 +146,7 @@ def models_targets(
             )
         validate_models(snapshot, dialect_for(dialect).limits, dialect)
         targets.append((dialect, snapshot))
-    return targets
+    return with_backend_sql(targets)
 
 
 def database_snapshot(conn: sa.Connection, config: Config) -> Snapshot:
@@ -174,6 +181,7 @@ __all__ = [
     "Reconciled",
     "RenameDecider",
     "Source",
+    "backend_target",
     "database_snapshot",
     "diff",
     "differences",

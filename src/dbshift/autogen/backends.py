@@ -21,23 +21,95 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from dbshift.autogen.compare import Diff
-from dbshift.dialects.backends import type_ddl
+from dbshift.dialects.backends import compiled_by_hook, type_ddl
 from dbshift.dialects.base import Keep
 from dbshift.dialects.normalize import normalizer_for
-from dbshift.ops import AlterColumn, Operation, SetTableComment
-from dbshift.schema.snapshot import Snapshot
+from dbshift.ops import AlterColumn, CreateTable, Operation, SetTableComment
+from dbshift.schema.snapshot import BackendSQL, Snapshot, Table
 
 
 def merged_type(
     primary: TypeEngine[Any], others: Sequence[tuple[Dialect, TypeEngine[Any]]]
 ) -> TypeEngine[Any]:
     """`primary` with a variant for each other backend where it would write other DDL
-    than that backend's own type (`others`: resolved types, no variants of their own)."""
+    than that backend's own type (`others`: resolved types, no variants of their own), or
+    would write it only through a project's `@compiles` hook, absent where the file runs."""
     merged = primary
     for dialect, type_ in others:
-        if type_ddl(primary, dialect) != type_ddl(type_, dialect):
+        hooked = compiled_by_hook(primary, dialect)
+        if hooked or type_ddl(primary, dialect) != type_ddl(type_, dialect):
             merged = merged.with_variant(type_, dialect.name)
     return merged
+
+
+def with_backend_sql(
+    targets: Sequence[tuple[Dialect, Snapshot]],
+) -> list[tuple[Dialect, Snapshot]]:
+    """`targets` with each check's and index expression's SQL a `BackendSQL` where the
+    backends write it differently (quoting), so that one file can restate it for each
+    while each backend's target keeps its own text. Objects are matched by name."""
+    if len(targets) < 2:
+        return list(targets)
+    names = [dialect.name for dialect, _ in targets]
+    result: list[list[Table]] = [[] for _ in targets]
+    for key in targets[0][1].tables:
+        tables = [snapshot.tables[key] for _, snapshot in targets]
+        checks = _aligned(
+            names,
+            [dict(zip(_check_keys(t), (c.sqltext for c in t.checks), strict=True)) for t in tables],
+        )
+        entries = _aligned(names, [_expressions(t) for t in tables])
+        for at, table in enumerate(tables):
+            new_checks = tuple(
+                dataclasses.replace(c, sqltext=checks[k].on(names[at])) if k in checks else c
+                for k, c in zip(_check_keys(table), table.checks, strict=True)
+            )
+            indexes = []
+            for index in table.indexes:
+                columns = tuple(
+                    entries[(index.name, n)].on(names[at]) if (index.name, n) in entries else c
+                    for n, c in enumerate(index.columns)
+                )
+                expressions = tuple(
+                    new
+                    for new, old in zip(columns, index.columns, strict=True)
+                    if old in index.expressions
+                )
+                indexes.append(dataclasses.replace(index, columns=columns, expressions=expressions))
+            result[at].append(table.replace(checks=new_checks, indexes=tuple(indexes)))
+    return [
+        (dialect, Snapshot.of(tables, snapshot.enums.values(), snapshot.sequences.values()))
+        for (dialect, snapshot), tables in zip(targets, result, strict=True)
+    ]
+
+
+def _check_keys(table: Table) -> list[Any]:
+    """A key per check: its name, or its place among the unnamed ones (the models are
+    the same on every backend, and read in the same order)."""
+    unnamed = iter(range(len(table.checks)))
+    return [c.name if c.name else ("unnamed", next(unnamed)) for c in table.checks]
+
+
+def _expressions(table: Table) -> dict[Any, str]:
+    return {
+        (index.name, n): entry
+        for index in table.indexes
+        for n, entry in enumerate(index.columns)
+        if entry in index.expressions
+    }
+
+
+def _aligned(names: list[str], per_backend: list[dict[Any, str]]) -> dict[Any, BackendSQL]:
+    """The texts whose spelling differs between backends, by key, as `BackendSQL` (of
+    the first backend that has it; `.on(name)` gives another's)."""
+    found: dict[Any, BackendSQL] = {}
+    for key in {k for texts in per_backend for k in texts}:
+        spelled = [
+            (n, texts[key]) for n, texts in zip(names, per_backend, strict=True) if key in texts
+        ]
+        if len({text for _, text in spelled}) > 1:
+            found[key] = BackendSQL(spelled[0][1], spelled)
+    return found
 
 
 def merge_targets(targets: Sequence[tuple[Dialect, Snapshot]]) -> Snapshot:
@@ -91,6 +163,25 @@ def differences(targets: Sequence[tuple[Dialect, Snapshot]]) -> list[str]:
     return found
 
 
+def backend_target(merged: Snapshot, own: Snapshot) -> Snapshot:
+    """The target one backend is diffed against: `merged` (columns with their variants)
+    with this backend's own indexes and constraints: those it gets (`ddl_if`), with
+    SQL as it writes them. Its diff then asks for exactly what it lacks, and
+    `reconcile` names what only some backends get."""
+    tables = []
+    for key, table in merged.tables.items():
+        mine = own.tables[key]
+        tables.append(
+            table.replace(
+                indexes=mine.indexes,
+                uniques=mine.uniques,
+                checks=mine.checks,
+                foreign_keys=mine.foreign_keys,
+            )
+        )
+    return Snapshot.of(tables, merged.enums.values(), merged.sequences.values())
+
+
 @dataclasses.dataclass(frozen=True)
 class Reconciled:
     """The backends' diffs as one: the operations to write, and, when the backends ask
@@ -121,6 +212,9 @@ def reconcile(diffs: Sequence[tuple[str, Diff]]) -> Reconciled:
             elif _harmless(op):
                 matched.add(len(result))
                 result.append((phase, op))
+            elif (twin := _same_table(result, matched, op)) is not None:
+                matched.add(twin)
+                problems += _table_objects_differ(result[twin][1], op, backend)
             else:
                 problems.append(f"only on {backend}: {op.describe()}")
         for at, (_, op) in enumerate(result):
@@ -142,6 +236,47 @@ def _find(result: list[tuple[int, Operation]], matched: set[int], op: Operation)
             if at not in matched and isinstance(mine, AlterColumn) and _same_column(mine, op):
                 return at
     return None
+
+
+def _same_table(
+    result: list[tuple[int, Operation]], matched: set[int], op: Operation
+) -> int | None:
+    """The other backend's `create_table` of the table `op` creates, when they differ."""
+    if not isinstance(op, CreateTable):
+        return None
+    for at, (_, mine) in enumerate(result):
+        if at not in matched and isinstance(mine, CreateTable) and mine.table.key == op.table.key:
+            return at
+    return None
+
+
+def _table_objects_differ(mine: Operation, other: Operation, backend: str) -> list[str]:
+    """Why two backends create one table differently, object by object (an index with
+    `ddl_if(dialect=...)` exists on some backends only)."""
+    assert isinstance(mine, CreateTable) and isinstance(other, CreateTable)
+    ours, theirs = _objects(mine.table), _objects(other.table)
+    where = mine.table.key
+    found = [f"table {where}: {what} only on {backend}" for what in sorted(theirs - ours)]
+    found += [f"table {where}: {what} not on {backend}" for what in sorted(ours - theirs)]
+    if not found:  # the columns themselves differ
+        found.append(f"table {where} is created differently on {backend}")
+    return found
+
+
+def _objects(table: Table) -> set[str]:
+    """A table's indexes and constraints by what a message calls them."""
+    found: set[str] = set()
+    kinds: tuple[tuple[str, Sequence[Any]], ...] = (
+        ("index", table.indexes),
+        ("unique constraint", table.uniques),
+        ("check constraint", table.checks),
+        ("foreign key", table.foreign_keys),
+    )
+    for kind, items in kinds:
+        for item in items:
+            label = item.name or "(unnamed) on " + ", ".join(getattr(item, "columns", ()))
+            found.add(f"{kind} {label}")
+    return found
 
 
 def _same_column(a: AlterColumn, b: AlterColumn) -> bool:
@@ -173,6 +308,8 @@ def _shape(value: Any) -> Any:
     left out: what must be the same on every backend."""
     if isinstance(value, TypeEngine):
         return "<type>"
+    if isinstance(value, BackendSQL):  # one expression, spelled for each backend
+        return ("<sql>", value.by_backend)
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return (
             type(value).__name__,

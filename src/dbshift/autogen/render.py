@@ -39,7 +39,15 @@ from dbshift.ops import (
     SetTableComment,
     ValidateConstraint,
 )
-from dbshift.schema.snapshot import Check, Column, ForeignKey, PrimaryKey, Table, Unique
+from dbshift.schema.snapshot import (
+    BackendSQL,
+    Check,
+    Column,
+    ForeignKey,
+    PrimaryKey,
+    Table,
+    Unique,
+)
 
 INDENT = "    "
 
@@ -84,7 +92,7 @@ class Renderer:
         items += [self.foreign_key_item(fk) for fk in table.foreign_keys]
         items += [_constraint_call("sa.UniqueConstraint", u.columns, u.name) for u in table.uniques]
         items += [
-            f"sa.CheckConstraint({_str(c.sqltext)}"
+            f"sa.CheckConstraint({_sql(c.sqltext)}"
             + (f", name={_str(c.name)}" if c.name else "")
             + ")"
             for c in table.checks
@@ -146,7 +154,7 @@ class Renderer:
     def create_index(self, op: CreateIndex) -> list[str]:
         index = op.index
         entries = ", ".join(
-            f"sa.text({_str(c)})" if c in index.expressions else _str(c) for c in index.columns
+            f"sa.text({_sql(c)})" if c in index.expressions else _str(c) for c in index.columns
         )
         options = {key: _option(key, value) for key, value in index.options}
         return self._call(
@@ -203,7 +211,7 @@ class Renderer:
                 "create_unique_constraint", *args, schema=schema, postgresql_using_index=using
             )
         if isinstance(c, Check):
-            args = (_opt(c.name) or "None", table, _str(c.sqltext))
+            args = (_opt(c.name) or "None", table, _sql(c.sqltext))
             not_valid = "True" if op.not_valid else None
             return self._call(
                 "create_check_constraint", *args, schema=schema, postgresql_not_valid=not_valid
@@ -430,6 +438,15 @@ def _str(value: str) -> str:
     """A Python string literal for any text (quotes, backslashes, newlines escaped)."""
     text = repr(str(value))
     return '"' + text[1:-1].replace('"', '\\"').replace("\\'", "'") + '"'
+
+
+def _sql(value: str) -> str:
+    """SQL text; one spelled differently per backend as `op.sql(...)`, which gives
+    each backend its own when the migration runs or replays there."""
+    if not isinstance(value, BackendSQL):
+        return _str(value)
+    others = [f"{name}={_str(text)}" for name, text in value.by_backend if text != value]
+    return f"op.sql({', '.join([_str(value), *others])})"
 
 
 def _opt(value: str | None) -> str | None:

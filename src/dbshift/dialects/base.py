@@ -303,6 +303,12 @@ class DialectRules:
         else:
             ctx.emit(sa.schema.SetTableComment(sa_table))
 
+    def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
+        """This backend's own SQLAlchemy type for a column type written as DDL text
+        (`DATETIME(6)`), as introspection reads the catalog's text; None if it has none.
+        The caller compiles the result back and keeps it only if it gives `text`."""
+        return None
+
     def current_table(self, ctx: ExecutionContext, table: str, schema: str | None) -> Table:
         found = ctx.table(table, schema)
         if found is None:

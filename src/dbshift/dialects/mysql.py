@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy import exc
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects import limits
 from dbshift.dialects.base import (
@@ -100,6 +102,11 @@ class MySQLRules(DialectRules):
     limits = limits.MYSQL
     transactional_ddl = False
     session_query = "SELECT CONNECTION_ID()"
+
+    def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
+        from dbshift.schema.introspect_mysql import _parsed_type
+
+        return _parsed_type(dialect, text, None, None)
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         code = _code(error)

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeEngine
 
-from dbshift.dialects.backends import resolve_type
+from dbshift.dialects.backends import resolve_type, unhooked_ddl
 from dbshift.dialects.mysql import implicit_index_name
 from dbshift.schema.snapshot import Check, Index, Table
 
@@ -72,7 +72,7 @@ class Normalizer:
         backend (a variant's mapping and a decorator's `load_dialect_impl` are not
         public attributes): a schema has few distinct types, and compiling one costs
         more than comparing it."""
-        type_ = resolve_type(type_, self.dialect)
+        type_ = resolve_type(type_, self.dialect, hooks=False)
         try:
             key = (type(type_), public_attributes(type_))
             return self._types[key]
@@ -84,7 +84,7 @@ class Normalizer:
 
     def _type(self, type_: TypeEngine[Any]) -> str:
         try:
-            text = str(type_.compile(dialect=self.dialect))
+            text = unhooked_ddl(type_, self.dialect)  # as the migration writes it
         except Exception:  # a type this dialect cannot compile: compare its repr
             return repr(type_)
         text = _outside_quotes(text, lambda part: re.sub(r"\s+", " ", part.upper()))

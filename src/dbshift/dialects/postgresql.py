@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import re
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects import limits
@@ -32,11 +34,51 @@ def _ms(seconds: float | None) -> str | None:
     return None if seconds is None else f"{round(seconds * 1000)}ms"
 
 
+#: SQL spellings `format_type()` (which `_reflect_type` reads) writes otherwise
+_FORMAT_TYPE_NAMES = {
+    "varchar": "character varying",
+    "char": "character",
+    "int": "integer",
+    "int2": "smallint",
+    "int4": "integer",
+    "int8": "bigint",
+    "float4": "real",
+    "float8": "double precision",
+    "bool": "boolean",
+    "decimal": "numeric",
+    "timestamptz": "timestamp with time zone",
+    "timetz": "time with time zone",
+}
+
+
+class _NoNamedTypes:
+    """The enums and domains `_reflect_type` may name: none, without a database."""
+
+    enums: dict[tuple[str, ...], Any] = {}
+    domains: dict[tuple[str, ...], Any] = {}
+
+
 class PostgreSQLRules(DialectRules):
     name = "postgresql"
     limits = limits.POSTGRESQL
     session_query = "SELECT pg_backend_pid()"
     enum_types = True
+
+    def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
+        """As `format_type()` text is read back: by the dialect's `_reflect_type`, with
+        no enums or domains to name (a name it does not know is no type)."""
+        import inspect
+
+        reflect: Any = cast(Any, dialect)._reflect_type
+        args: tuple[Any, ...] = (_NoNamedTypes(),)
+        if "named_type_loader" not in inspect.signature(reflect).parameters:
+            args = ({}, {})  # SQLAlchemy 2.0: enums and domains as dicts
+        words = " ".join(text.lower().split())
+        name = re.match(r"[a-z0-9_]+", words)
+        if name is not None and name.group() in _FORMAT_TYPE_NAMES:  # as format_type spells
+            words = _FORMAT_TYPE_NAMES[name.group()] + words[name.end() :]
+        found: TypeEngine[Any] = reflect(words, *args, type_description="type", collation=None)
+        return None if isinstance(found, sa.types.NullType) else found
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Never for `CONCURRENTLY`: a concurrent index build that was cut off leaves

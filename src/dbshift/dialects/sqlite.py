@@ -20,9 +20,11 @@ scripts use the parking order too, since the client's setting is unknown.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects import limits
 from dbshift.dialects.base import (
@@ -50,6 +52,11 @@ class SQLiteRules(DialectRules):
     name = "sqlite"
     late_references = True
     limits = limits.SQLITE
+
+    def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
+        from dbshift.schema.introspect_sqlite import declared_type
+
+        return declared_type(dialect, text)
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         text = str(error)

@@ -67,6 +67,23 @@ class Op:
         self.source = source
         self.lines: list[int] = []
 
+    def sql(
+        self,
+        default: str,
+        *,
+        sqlite: str | None = None,
+        postgresql: str | None = None,
+        mysql: str | None = None,
+        mariadb: str | None = None,
+    ) -> str:
+        """SQL text for the backend the migration runs on (`op.dialect`): the one given
+        for it, else `default`. `make` writes it for a history of several backends where
+        an expression quotes a name differently on each. The backends are named
+        parameters, so a misspelt one is an error like any unknown argument."""
+        given = {"sqlite": sqlite, "postgresql": postgresql, "mysql": mysql, "mariadb": mariadb}
+        text = given.get(self.dialect)
+        return default if text is None else text
+
     def _add(self, operation: Operation) -> None:
         self.operations.append(operation)
         if self.source is not None:
@@ -230,7 +247,7 @@ class Op:
         expressions = tuple(clause_sql(c, self.dialect) for c in columns if not isinstance(c, str))
         concurrently = bool(postgresql_concurrently)
         options = tuple(
-            sorted((k, option_value(v, self.dialect)) for k, v in kw.items() if v is not None)
+            sorted((k, option_value(v, self.dialect, k)) for k, v in kw.items() if v is not None)
         )
         index = Index(index_name, entries, unique, options, expressions)
         self._add(CreateIndex(table_name, index, schema, concurrently, bool(if_not_exists)))

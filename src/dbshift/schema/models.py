@@ -10,8 +10,8 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -19,8 +19,8 @@ from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.sql.elements import _truncated_label
 from sqlalchemy.sql.schema import DefaultClause
 
-from dbshift.dialects.backends import resolve_type
-from dbshift.errors import UsageError
+from dbshift.dialects.backends import BACKENDS, resolve_type
+from dbshift.errors import ConfigError, UsageError
 from dbshift.schema.snapshot import (
     Check,
     Column,
@@ -126,26 +126,38 @@ def index_from_sqlalchemy(index: sa.Index, dialect: str = "default") -> Index:
         columns.append(sql)
         expressions.append(sql)
     options = tuple(
-        sorted((k, option_value(v, dialect)) for k, v in index.kwargs.items() if v is not None)
+        sorted((k, option_value(v, dialect, k)) for k, v in index.kwargs.items() if v is not None)
     )
     name = stored_name(index, dialect) or ""
     return Index(name, tuple(columns), bool(index.unique), options, tuple(expressions))
 
 
-def option_value(value: Any, dialect: str = "default") -> Any:
-    """A dialect option as plain data: SQL (`postgresql_where=t.c.x > 0`) as its text."""
-    return clause_sql(value, dialect) if isinstance(value, sa.ClauseElement) else value
+def option_value(value: Any, dialect: str = "default", key: str = "") -> Any:
+    """A dialect option as plain data: SQL (`postgresql_where=t.c.x > 0`) as its text,
+    written for the backend the option is for (only that backend reads it), whatever
+    backend the model is read for."""
+    if not isinstance(value, sa.ClauseElement):
+        return value
+    owner = key.partition("_")[0]
+    return clause_sql(value, owner if owner in BACKENDS else dialect)
 
 
 def table_from_sqlalchemy(
-    table: sa.Table, columns: tuple[Column, ...] | None = None, dialect: str = "default"
+    table: sa.Table,
+    columns: tuple[Column, ...] | None = None,
+    dialect: str = "default",
+    created: Callable[[sa.Index | sa.Constraint], bool] | None = None,
 ) -> Table:
     """`table` as a snapshot table, its SQL expressions written for the named dialect;
-    `columns`, when given, are its columns already made."""
+    `columns`, when given, are its columns already made; `created`, when given, says
+    which indexes and constraints the backend gets (`ddl_if`)."""
     pk = table.primary_key
     foreign_keys, uniques, checks = [], [], []
     column_checks = [c for column in table.columns for c in column.constraints]
     everything = [*table.constraints, *column_checks]
+    if created is not None:
+        everything = [c for c in everything if c is pk or created(c)]
+    indexes = [i for i in table.indexes if created is None or created(i)]
     # unnamed ones in the order create_all writes them, which is the order the server
     # numbers them in (c_ibfk_1, c_ibfk_2, ...)
     for constraint in sorted(everything, key=_constraint_order):
@@ -166,8 +178,7 @@ def table_from_sqlalchemy(
         if pk is not None and len(pk.columns)
         else None,
         indexes=tuple(
-            index_from_sqlalchemy(i, dialect)
-            for i in sorted(table.indexes, key=lambda i: str(i.name))
+            index_from_sqlalchemy(i, dialect) for i in sorted(indexes, key=lambda i: str(i.name))
         ),
         foreign_keys=tuple(foreign_keys),
         uniques=tuple(uniques),
@@ -181,7 +192,7 @@ def table_options(table: sa.Table, dialect: str = "default") -> tuple[tuple[str,
     """The dialect keywords `table` was given (`sqlite_autoincrement=True`, ...), as
     sorted pairs of plain data."""
     return tuple(
-        sorted((k, option_value(v, dialect)) for k, v in table.kwargs.items() if v is not None)
+        sorted((k, option_value(v, dialect, k)) for k, v in table.kwargs.items() if v is not None)
     )
 
 
@@ -277,7 +288,14 @@ def snapshot_from_metadata(
                 if enum is not None:
                     enums[enum.key] = enum
             try:
-                tables.append(table_from_sqlalchemy(sa_table, tuple(columns), dialect.name))
+                tables.append(
+                    table_from_sqlalchemy(
+                        sa_table,
+                        tuple(columns),
+                        dialect.name,
+                        functools.partial(created_on, dialect=dialect, table=sa_table),
+                    )
+                )
             except sa.exc.CompileError as error:
                 raise _unwritable(sa_table.name, dialect, error) from None
         for sequence in metadata._sequences.values():
@@ -300,6 +318,32 @@ def _unwritable(where: str, dialect: Dialect, error: sa.exc.CompileError) -> Usa
         hint="give the construct a compilation for this backend (@compiles), or leave "
         "the backend out",
     )
+
+
+def created_on(item: sa.Index | sa.Constraint, dialect: Dialect, table: sa.Table) -> bool:
+    """Whether `create_all` creates `item` on `dialect`, by its `ddl_if(dialect=...,
+    callable_=...)` rule evaluated as SQLAlchemy does. dbshift reads models without a
+    database: a callable gets the dialect and a DDL compiler but no connection (`bind`
+    is None, as for constraints inside CREATE TABLE); one that needs it is refused."""
+    rule = getattr(item, "_ddl_if", None)
+    if rule is None:
+        return True
+    compiler = dialect.ddl_compiler(dialect, cast(Any, None))
+    try:
+        if isinstance(item, sa.Index):  # as SchemaGenerator asks before CREATE INDEX
+            create: Any = sa.schema.CreateIndex(item)
+            return bool(create._should_execute(item, None, compiler=compiler))
+        # as CREATE TABLE asks of its constraints (AddConstraint would detach `item`)
+        return bool(item._should_create_for_compiler(compiler))
+    except Exception as error:
+        kind = "index" if isinstance(item, sa.Index) else "constraint"
+        name = _name(item.name) or "(unnamed)"
+        raise ConfigError(
+            f"the ddl_if rule of {kind} {name} on table {table.fullname} failed without a "
+            f"database connection: {type(error).__name__}: {error}",
+            hint="dbshift reads models offline: decide by the `dialect` keyword the "
+            "callable is given, not by `bind`",
+        ) from None
 
 
 def _named_enum(type_: Any) -> Enum | None:

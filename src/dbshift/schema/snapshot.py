@@ -17,6 +17,27 @@ import sqlalchemy as sa
 from sqlalchemy.types import TypeEngine
 
 
+class BackendSQL(str):
+    """SQL text of a model expression that each backend writes its own way (`"order"`
+    on SQLite and PostgreSQL, `` `order` `` on MySQL). As a string it is the text of one
+    backend; `by_backend` holds every backend's, so a migration for several can restate
+    each (`op.sql(...)`) and backends compare it by what it is on all of them."""
+
+    by_backend: tuple[tuple[str, str], ...]
+
+    def __new__(cls, text: str, by_backend: Iterable[tuple[str, str]]) -> BackendSQL:
+        made = super().__new__(cls, text)
+        made.by_backend = tuple(sorted(by_backend))
+        return made
+
+    def on(self, backend: str) -> BackendSQL:
+        """The same expression as `backend` writes it."""
+        return BackendSQL(dict(self.by_backend)[backend], self.by_backend)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (BackendSQL, (str(self), self.by_backend))
+
+
 @dataclasses.dataclass(frozen=True)
 class Column:
     name: str
