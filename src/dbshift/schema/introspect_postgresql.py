@@ -121,7 +121,31 @@ SELECT i.indrelid, ic.relname::text, i.indisunique, am.amname::text,
         ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k.ord::int, true)
             FROM unnest(i.indkey) WITH ORDINALITY k(num, ord)
             WHERE k.num = 0 AND k.ord <= {key_columns} ORDER BY k.ord) END,
-    i.indoption::int2[]
+    i.indoption::int2[],
+    ARRAY(SELECT CASE WHEN NOT oc.opcdefault THEN
+            CASE WHEN pg_catalog.pg_opclass_is_visible(oc.oid) THEN ''
+                ELSE pg_catalog.quote_ident(ocn.nspname) || '.' END
+            || pg_catalog.quote_ident(oc.opcname) END
+        FROM unnest(i.indclass::oid[]) WITH ORDINALITY k(class, ord)
+        JOIN pg_catalog.pg_opclass oc ON oc.oid = k.class
+        JOIN pg_catalog.pg_namespace ocn ON ocn.oid = oc.opcnamespace
+        ORDER BY k.ord),
+    ARRAY(SELECT CASE WHEN k.coll <> 0 AND k.coll <> CASE WHEN n.num <> 0
+                THEN ta.attcollation ELSE ty.typcollation END THEN
+            CASE WHEN pg_catalog.pg_collation_is_visible(co.oid) THEN ''
+                ELSE pg_catalog.quote_ident(con.nspname) || '.' END
+            || pg_catalog.quote_ident(co.collname) END
+        FROM unnest(i.indcollation::oid[]) WITH ORDINALITY k(coll, ord)
+        JOIN unnest(i.indkey::int2[]) WITH ORDINALITY n(num, ord) ON n.ord = k.ord
+        JOIN pg_catalog.pg_attribute ia ON ia.attrelid = i.indexrelid AND ia.attnum = k.ord
+        JOIN pg_catalog.pg_type ty ON ty.oid = ia.atttypid
+        LEFT JOIN pg_catalog.pg_attribute ta ON ta.attrelid = i.indrelid AND ta.attnum = n.num
+        LEFT JOIN pg_catalog.pg_collation co ON co.oid = k.coll
+        LEFT JOIN pg_catalog.pg_namespace con ON con.oid = co.collnamespace
+        ORDER BY k.ord),
+    ic.reloptions,
+    CASE WHEN ic.reltablespace <> 0 THEN (SELECT ts.spcname::text
+        FROM pg_catalog.pg_tablespace ts WHERE ts.oid = ic.reltablespace) END
 FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
@@ -240,24 +264,35 @@ def _pg_tables(
     index_sql = _INDEXES.format(key_columns=key_columns, nulls_not_distinct=nulls_not_distinct)
     quote = conn.dialect.identifier_preparer.quote
     for row in conn.execute(sa.text(index_sql), oids).all():
-        oid, name, unique, method, where_sql, nnd, keys, key_count, expressions, order = row
+        oid, name, unique, method, where_sql, nnd, keys, key_count, expressions, order = row[:10]
+        classes, collations, storage, tablespace = row[10:]
         if (oid, name) in unique_names:
             continue
         pending = iter(expressions or ())
-        entries, ordered = [], []
+        entries, ordered, ops = [], [], {}
         for i, n in enumerate(keys[:key_count]):
             suffix = _ORDER.get(order[i] & 3, "") if order else ""
+            if collations[i]:
+                suffix = f" COLLATE {collations[i]}{suffix}"
             if n and not suffix:
-                entries.append(attnames[(oid, n)])
-                continue
-            entry = (quote(attnames[(oid, n)]) if n else next(pending, "")) + suffix
+                entry = attnames[(oid, n)]
+            else:
+                entry = (quote(attnames[(oid, n)]) if n else next(pending, "")) + suffix
+                ordered.append(entry)
             entries.append(entry)
-            ordered.append(entry)
+            if classes[i]:
+                ops[entry] = classes[i]
         expressions = tuple(ordered)
         include = [attnames[(oid, n)] for n in keys[key_count:]]
         options: list[tuple[str, Any]] = []
         if include:
             options.append(("postgresql_include", tuple(include)))
+        if ops:
+            options.append(("postgresql_ops", ops))
+        if storage:
+            options.append(("postgresql_with", dict(o.partition("=")[::2] for o in storage)))
+        if tablespace:
+            options.append(("postgresql_tablespace", tablespace))
         if nnd:
             options.append(("postgresql_nulls_not_distinct", True))
         if method != "btree":
