@@ -111,7 +111,10 @@ def pg_only(metadata: sa.MetaData, changed: Kwargs | None = None) -> None:
         "ix_spgist": (lambda: [table.c.body], {"postgresql_using": "spgist"}),
         "ix_coll": (lambda: [table.c.label.collate("C"), table.c.n], {}),
         "ix_coll_desc": (lambda: [table.c.body.collate("C").desc()], {}),
-        "ix_nulls": (lambda: [table.c.n.asc().nulls_first(), table.c.label.desc().nulls_last()], {}),
+        "ix_nulls": (
+            lambda: [table.c.n.asc().nulls_first(), table.c.label.desc().nulls_last()],
+            {},
+        ),
     }
     for name, (parts, kwargs) in entries.items():
         sa.Index(name, *parts(), **(changed or {}).get(name, kwargs))
@@ -213,11 +216,16 @@ def test_a_change_of_each_property_is_one_drop_and_create(loop: Loop, backend: s
         table = next(t.name for t in changed.tables.values() if name in {i.name for i in t.indexes})
         unique = "unique " if kwargs.get("unique") else ""
         found = sorted(str(op) for op in dbshift.diff(loop.config(changed)))
-        assert found == [f'create {unique}index "{name}" on "{table}"', f'drop index "{name}" on "{table}"']
+        assert found == [
+            f'create {unique}index "{name}" on "{table}"',
+            f'drop index "{name}" on "{table}"',
+        ]
 
 
 @pytest.mark.backends("postgresql")
-def test_a_change_of_collation_or_order_is_found_and_spellings_are_not(loop: Loop, backend: str) -> None:
+def test_a_change_of_collation_or_order_is_found_and_spellings_are_not(
+    loop: Loop, backend: str
+) -> None:
     loop.step(models(backend))
     changed = sa.MetaData(naming_convention=NAMING)
     portable(changed)

@@ -11,8 +11,13 @@ index is re-created until the model names no class there.
 
 from __future__ import annotations
 
+
+def _set(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
 DEFAULT_OPCLASSES: dict[str, frozenset[str]] = {
-    "brin": frozenset(
+    "brin": _set(
         """
         bit_minmax_ops box_inclusion_ops bpchar_minmax_ops bytea_minmax_ops
         char_minmax_ops date_minmax_ops float4_minmax_ops float8_minmax_ops
@@ -22,9 +27,9 @@ DEFAULT_OPCLASSES: dict[str, frozenset[str]] = {
         range_inclusion_ops text_minmax_ops tid_minmax_ops time_minmax_ops
         timestamp_minmax_ops timestamptz_minmax_ops timetz_minmax_ops
         uuid_minmax_ops varbit_minmax_ops
-        """.split()
+        """
     ),
-    "btree": frozenset(
+    "btree": _set(
         """
         array_ops bit_ops bool_ops bpchar_ops bytea_ops char_ops date_ops
         enum_ops float4_ops float8_ops inet_ops int2_ops int4_ops int8_ops
@@ -32,20 +37,20 @@ DEFAULT_OPCLASSES: dict[str, frozenset[str]] = {
         name_ops numeric_ops oid_ops oidvector_ops pg_lsn_ops range_ops
         record_ops text_ops tid_ops time_ops timestamp_ops timestamptz_ops
         timetz_ops tsquery_ops tsvector_ops uuid_ops varbit_ops xid8_ops
-        """.split()
+        """
     ),
-    "gin": frozenset(
+    "gin": _set(
         """
         array_ops jsonb_ops tsvector_ops
-        """.split()
+        """
     ),
-    "gist": frozenset(
+    "gist": _set(
         """
         box_ops circle_ops multirange_ops point_ops poly_ops range_ops
         tsquery_ops tsvector_ops
-        """.split()
+        """
     ),
-    "hash": frozenset(
+    "hash": _set(
         """
         aclitem_ops array_ops bool_ops bpchar_ops bytea_ops char_ops cid_ops
         date_ops enum_ops float4_ops float8_ops inet_ops int2_ops int4_ops
@@ -53,11 +58,11 @@ DEFAULT_OPCLASSES: dict[str, frozenset[str]] = {
         name_ops numeric_ops oid_ops oidvector_ops pg_lsn_ops range_ops
         record_ops text_ops tid_ops time_ops timestamp_ops timestamptz_ops
         timetz_ops uuid_ops xid8_ops xid_ops
-        """.split()
+        """
     ),
-    "spgist": frozenset(
+    "spgist": _set(
         """
         box_ops inet_ops poly_ops quad_point_ops range_ops text_ops
-        """.split()
+        """
     ),
 }

@@ -4,8 +4,9 @@ Each query reads every wanted table at once (tables and their comments; columns;
 primary keys, unique, foreign-key and check constraints; indexes) and does in SQL what
 SQLAlchemy's reflection does in Python: column lists from `conkey`/`confkey`/`indkey`,
 expression entries through `pg_get_indexdef(indexrelid, k, true)`, check text through
-`pg_get_expr`. The result equals SQLAlchemy's PostgreSQL reflection (normalized as
-`introspect.py` does), at a fraction of its Python cost.
+`pg_get_expr`, operator classes and collations named as `pg_get_indexdef` names them
+(schema-qualified only when not visible). The result equals SQLAlchemy's PostgreSQL
+reflection (normalized as `introspect.py` does), at a fraction of its Python cost.
 
 Every catalog value arrives as text, integers, booleans or integer arrays whatever the
 driver: `"char"` columns (`contype`, `confupdtype`) and `name` columns are cast to
@@ -112,7 +113,11 @@ WHERE con.conrelid = ANY(:oids) AND con.contype IN ('p', 'u', 'f', 'c')
 """
 
 #: indexes that are not behind a primary key, unique or exclusion constraint: the
-#: column numbers (0 for an expression) and the expressions' text, in order
+#: column numbers (0 for an expression) and the expressions' text, in order; per key
+#: column the operator class unless it is its type's default (`opcdefault`) and the
+#: collation unless it is the column's own (an expression's: its type's); the storage
+#: parameters (`reloptions`, `name=value` texts) and a tablespace that is not the
+#: database's default (`reltablespace` 0)
 _INDEXES = """
 SELECT i.indrelid, ic.relname::text, i.indisunique, am.amname::text,
     CASE WHEN i.indpred IS NOT NULL THEN pg_catalog.pg_get_expr(i.indpred, i.indrelid) END,

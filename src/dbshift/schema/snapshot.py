@@ -185,7 +185,7 @@ def index_to_sqlalchemy(index: Index, table: sa.Table, **extra: Any) -> sa.Index
     `postgresql_concurrently`."""
     ops = dict(index.options).get("postgresql_ops") or {}
     # an expression with an operator class needs a key naming it, as a column has
-    parts = [
+    parts: list[Any] = [
         (sa.literal_column(c) if c in ops else sa.text(c)) if c in index.expressions else table.c[c]
         for c in index.columns
     ]
