@@ -111,6 +111,7 @@ def pg_only(metadata: sa.MetaData, changed: Kwargs | None = None) -> None:
         "ix_spgist": (lambda: [table.c.body], {"postgresql_using": "spgist"}),
         "ix_coll": (lambda: [table.c.label.collate("C"), table.c.n], {}),
         "ix_coll_desc": (lambda: [table.c.body.collate("C").desc()], {}),
+        "ix_coll_expr": (lambda: [sa.func.lower(table.c.body).collate("POSIX")], {}),
         "ix_nulls": (
             lambda: [table.c.n.asc().nulls_first(), table.c.label.desc().nulls_last()],
             {},
@@ -181,6 +182,7 @@ def test_index_options_reach_the_fixed_point(
         assert "INCLUDE (label) WITH (fillfactor='70')" in made["ix_cover"]
         assert 'label COLLATE "C", n' in made["ix_coll"]
         assert 'body COLLATE "C" DESC' in made["ix_coll_desc"]
+        assert 'lower(body) COLLATE "POSIX"' in made["ix_coll_expr"]
         assert "NULLS NOT DISTINCT" in made["ix_nnd"]
     loop.back(metadata)
     assert schema_of(loop.url) == empty
@@ -252,11 +254,12 @@ def test_a_change_of_collation_or_order_is_found_and_spellings_are_not(
     sa.Index("ix_spgist", table.c.body, postgresql_using="spgist")
     sa.Index("ix_coll", table.c.label.collate("POSIX"), table.c.n)
     sa.Index("ix_coll_desc", table.c.body.collate("C"))
+    sa.Index("ix_coll_expr", sa.func.lower(table.c.body))
     sa.Index("ix_nulls", table.c.n.asc().nulls_first(), table.c.label.desc())
     found = sorted(str(op) for op in dbshift.diff(loop.config(changed)))
     assert found == sorted(
         f'{verb} index "{name}" on "docs"'
-        for name in ("ix_coll", "ix_coll_desc", "ix_nulls")
+        for name in ("ix_coll", "ix_coll_desc", "ix_coll_expr", "ix_nulls")
         for verb in ("create", "drop")
     )
 
