@@ -306,3 +306,31 @@ def test_default_operator_classes_are_the_servers(db_url: str, backend: str) -> 
     for method, name in rows:
         server.setdefault(method, set()).add(name)
     assert {k: set(v) for k, v in DEFAULT_OPCLASSES.items()} == server
+
+
+def test_a_renamed_column_keeps_its_operator_class_and_inclusion(loop: Loop, backend: str) -> None:
+    """Renaming a column renames it in the keywords that name columns too, as the
+    server does: the migration is a rename alone, and replay equals the database."""
+    loop.step(models(backend))
+    renamed = sa.MetaData(naming_convention=NAMING)
+    table = sa.Table(
+        "things",
+        renamed,
+        C("id", sa.Integer, primary_key=True),
+        C("title", sa.String(40)),
+        C("code", sa.String(20), key="code_key"),
+        C("n", sa.Integer),
+        C("m", sa.Integer),
+    )
+    on = {**_ON, "ix_pat": ("title",), "ix_where": ("title", "n")}
+    kwargs = {**PORTABLE, "ix_pat": {"postgresql_ops": {"title": "varchar_pattern_ops"}}}
+    kwargs["ix_cover"] = {**PORTABLE["ix_cover"], "postgresql_include": ["title"]}
+    for name, options in kwargs.items():
+        sa.Index(name, *[table.c[c] for c in on[name]], **options)
+    sa.Index("ix_desc", table.c.n.desc(), table.c.title)
+    if backend == "postgresql":
+        pg_only(renamed)
+    path = loop.step(renamed, renames=["things.label=title"])
+    assert path is not None
+    assert "index" not in path.read_text().split("def downgrade")[0]
+    assert dbshift.diff(loop.config(renamed), against="migrations") == []
