@@ -127,3 +127,32 @@ def test_dropping_a_column_drops_what_uses_it() -> None:
     for operation in drop.reverse(START):
         restored = operation.apply(restored)
     assert canonical(restored) == canonical(START)
+
+
+def test_index_keywords_that_name_columns_follow_them() -> None:
+    """A rename renames the column in INCLUDE and in `postgresql_ops`/`mysql_length`
+    keys; a drop drops the index that INCLUDEs it (as PostgreSQL does), and its reverse
+    brings the index back."""
+    state = START
+    for operation in record(
+        'op.create_index("ix_w", "t", ["w"], postgresql_include=["v"])\n'
+        'op.create_index("ix_v", "t", ["v"], postgresql_ops={"v": "varchar_pattern_ops"},'
+        ' mysql_length={"v": 10}, postgresql_with={"v": 1})\n'
+        'op.rename_column("t", "v", "x")'
+    ):
+        state = operation.apply(state)
+    t = state.table("t")
+    assert t is not None
+    indexes = {i.name: dict(i.options) for i in t.indexes}
+    assert indexes["ix_w"]["postgresql_include"] == ["x"]
+    assert indexes["ix_v"]["postgresql_ops"] == {"x": "varchar_pattern_ops"}
+    assert indexes["ix_v"]["mysql_length"] == {"x": 10}
+    assert indexes["ix_v"]["postgresql_with"] == {"v": 1}  # parameters, not columns
+    (drop,) = record('op.drop_column("t", "x")')
+    dropped = drop.apply(state).table("t")
+    assert dropped is not None
+    assert {i.name for i in dropped.indexes} == set()
+    restored = drop.apply(state)
+    for operation in drop.reverse(state):
+        restored = operation.apply(restored)
+    assert canonical(restored) == canonical(state)

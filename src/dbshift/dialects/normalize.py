@@ -19,11 +19,13 @@ from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects.backends import resolve_type, unhooked_ddl
 from dbshift.dialects.mysql import implicit_index_name
+from dbshift.dialects.pg_opclasses import DEFAULT_OPCLASSES
 from dbshift.schema.snapshot import Check, Index, Table
 
 _QUOTED = re.compile(r"'(?:[^']|'')*'")
 _NUMBER = re.compile(r"[+-]?\d+(\.\d+)?")
 _FLOAT = re.compile(r"FLOAT\((\d+)\)")  # FLOAT(p): single precision up to p = 24
+_ASC = re.compile(r"\s+ASC(?=\s+NULLS\b|\s*$)", re.IGNORECASE)
 _NOW = re.compile(r"\b(now\(\)|current_timestamp\(\)|current_timestamp|localtimestamp\(\))")
 
 
@@ -106,6 +108,8 @@ class Normalizer:
         if text is None:
             return None
         text = self.strip_casts(text.strip())
+        # an index entry's ASC is the default order: servers do not repeat it
+        text = _outside_quotes(text, lambda part: _ASC.sub("", part))
 
         def loose(part: str) -> str:
             part = re.sub(r'["`\[\]]', "", part.lower())
@@ -163,12 +167,20 @@ class Normalizer:
             return None
         if name.endswith("_where"):
             return self.sql(str(value))
+        if isinstance(value, list):  # a model's list, read back as a tuple
+            return tuple(value)
         return sorted(value.items()) if isinstance(value, dict) else value
 
     #: whether the server keeps comments
     comments = True
     #: whether foreign keys can be DEFERRABLE
     deferrable = False
+
+
+def _opclass(name: str) -> str:
+    """An operator class's name without quotes and without `pg_catalog.`."""
+    name = name.replace('"', "").lower()
+    return name.removeprefix("pg_catalog.")
 
 
 class PostgreSQLNormalizer(Normalizer):
@@ -197,9 +209,39 @@ class PostgreSQLNormalizer(Normalizer):
         # 'abc'::character varying, (0)::numeric, '{}'::jsonb[]
         return self._CAST.sub("", text)
 
+    #: storage parameters' boolean values, as the server accepts them
+    _ON_OFF = dict.fromkeys(("on", "true", "yes"), "true") | dict.fromkeys(
+        ("off", "false", "no"), "false"
+    )
+
     def index_option(self, name: str, value: Any, index: Index, table: Table) -> Any:
+        """The server keeps an access method, operator class, tablespace or storage
+        parameter by its lower-case name; the defaults (btree, the database's default
+        tablespace) are not kept. Operator classes compare by the position of the entry
+        they apply to (the server knows no labels, and spells expressions its own way),
+        without the `pg_catalog` schema every built-in one lives in, and a class that
+        is its type's default is no class (the server reports none). Storage parameters
+        compare as text, as `reloptions` holds them (`fillfactor=70`, `fastupdate=off`)."""
         if name == "postgresql_using" and str(value).lower() == "btree":
             return None  # the default
+        if name == "postgresql_concurrently":
+            return None  # how the statement runs, not what it makes
+        if name == "postgresql_tablespace" and isinstance(value, str):
+            value = value.strip('"').lower()
+            return None if value == "pg_default" else value
+        if name == "postgresql_ops" and isinstance(value, dict):
+            method = str(dict(index.options).get("postgresql_using") or "btree").lower()
+            defaults = DEFAULT_OPCLASSES.get(method, frozenset())
+            value = {
+                index.columns.index(entry): _opclass(opclass)
+                for entry, opclass in value.items()
+                if entry in index.columns and _opclass(opclass) not in defaults
+            }
+        if name == "postgresql_with" and isinstance(value, dict):
+            value = {
+                str(k).lower(): self._ON_OFF.get(str(v).lower(), str(v).lower())
+                for k, v in value.items()
+            }
         return super().index_option(name, value, index, table)
 
     _BOOLEANS = dict.fromkeys(("0", "'0'", "'f'", "'false'", "'n'", "'no'", "'off'"), "false")

@@ -12,7 +12,12 @@ from dbshift.dialects import dialect_for
 from dbshift.dialects.base import KEEP, ColumnChange, Keep, qualified, quote
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.constraints import CreateIndex, add_constraint
-from dbshift.schema.snapshot import Check, Column, ForeignKey, Snapshot, Table, Unique
+from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, Snapshot, Table, Unique
+
+
+def index_uses(index: Index, column: str) -> bool:
+    """Whether `index` is on `column` or INCLUDEs it (PostgreSQL drops it with either)."""
+    return column in (*index.columns, *(dict(index.options).get("postgresql_include") or ()))
 
 
 def without_column(table: Table, column: str) -> Table:
@@ -25,7 +30,7 @@ def without_column(table: Table, column: str) -> Table:
     return table.replace(
         columns=tuple(c for c in table.columns if c.name != column),
         primary_key=pk,
-        indexes=tuple(i for i in table.indexes if column not in i.columns),
+        indexes=tuple(i for i in table.indexes if not index_uses(i, column)),
         uniques=tuple(u for u in table.uniques if column not in u.columns),
         foreign_keys=tuple(f for f in table.foreign_keys if column not in f.columns),
         checks=tuple(c for c in table.checks if not c.uses(column)),
@@ -44,12 +49,37 @@ def renamed_column(table: Table, old: str, new: str) -> Table:
             dataclasses.replace(c, name=new) if c.name == old else c for c in table.columns
         ),
         primary_key=dataclasses.replace(pk, columns=swap(pk.columns)) if pk else None,
-        indexes=tuple(dataclasses.replace(i, columns=swap(i.columns)) for i in table.indexes),
+        indexes=tuple(
+            dataclasses.replace(
+                i, columns=swap(i.columns), options=_renamed_options(i.options, old, new)
+            )
+            for i in table.indexes
+        ),
         uniques=tuple(dataclasses.replace(u, columns=swap(u.columns)) for u in table.uniques),
         foreign_keys=tuple(
             dataclasses.replace(f, columns=swap(f.columns)) for f in table.foreign_keys
         ),
     )
+
+
+#: index keywords that name columns: as a list, and as the keys of a dict
+_COLUMN_LISTS = ("postgresql_include",)
+_COLUMN_KEYS = ("postgresql_ops", "mysql_length", "mariadb_length")
+
+
+def _renamed_options(
+    options: tuple[tuple[str, Any], ...], old: str, new: str
+) -> tuple[tuple[str, Any], ...]:
+    """An index's keywords with column `old` named `new` where they name columns."""
+
+    def rename(key: str, value: Any) -> Any:
+        if key in _COLUMN_LISTS and isinstance(value, list | tuple):
+            return type(value)(new if n == old else n for n in value)
+        if key in _COLUMN_KEYS and isinstance(value, dict):
+            return {(new if k == old else k): v for k, v in value.items()}
+        return value
+
+    return tuple((key, rename(key, value)) for key, value in options)
 
 
 def with_renamed_references(
@@ -132,7 +162,7 @@ class DropColumn(Operation):
         restore += [
             CreateIndex(self.table, i, self.schema)
             for i in table.indexes
-            if self.column in i.columns
+            if index_uses(i, self.column)
         ]
         constraints: list[Unique | ForeignKey | Check] = [*table.uniques, *table.foreign_keys]
         constraints += [c for c in table.checks if c.uses(self.column)]

@@ -77,6 +77,9 @@ class CreateIndex(Operation):
 
     def execute(self, ctx: ExecutionContext) -> None:
         plain = [c for c in self.index.columns if c not in self.index.expressions]
+        # INCLUDE columns are named through the table too
+        include = dict(self.index.options).get("postgresql_include") or ()
+        plain += [c for c in include if c not in plain]
         extra = {"postgresql_concurrently": True} if self.concurrently else {}
         sa_index = index_to_sqlalchemy(
             self.index, stub_table(self.table, self.schema, plain), **extra

@@ -4,8 +4,9 @@ Each query reads every wanted table at once (tables and their comments; columns;
 primary keys, unique, foreign-key and check constraints; indexes) and does in SQL what
 SQLAlchemy's reflection does in Python: column lists from `conkey`/`confkey`/`indkey`,
 expression entries through `pg_get_indexdef(indexrelid, k, true)`, check text through
-`pg_get_expr`. The result equals SQLAlchemy's PostgreSQL reflection (normalized as
-`introspect.py` does), at a fraction of its Python cost.
+`pg_get_expr`, operator classes and collations named as `pg_get_indexdef` names them
+(schema-qualified only when not visible). The result equals SQLAlchemy's PostgreSQL
+reflection (normalized as `introspect.py` does), at a fraction of its Python cost.
 
 Every catalog value arrives as text, integers, booleans or integer arrays whatever the
 driver: `"char"` columns (`contype`, `confupdtype`) and `name` columns are cast to
@@ -112,7 +113,11 @@ WHERE con.conrelid = ANY(:oids) AND con.contype IN ('p', 'u', 'f', 'c')
 """
 
 #: indexes that are not behind a primary key, unique or exclusion constraint: the
-#: column numbers (0 for an expression) and the expressions' text, in order
+#: column numbers (0 for an expression) and the expressions' text, in order; per key
+#: column the operator class unless it is its type's default (`opcdefault`) and the
+#: collation unless it is the column's own (an expression's: its type's); the storage
+#: parameters (`reloptions`, `name=value` texts) and a tablespace that is not the
+#: database's default (`reltablespace` 0)
 _INDEXES = """
 SELECT i.indrelid, ic.relname::text, i.indisunique, am.amname::text,
     CASE WHEN i.indpred IS NOT NULL THEN pg_catalog.pg_get_expr(i.indpred, i.indrelid) END,
@@ -121,7 +126,31 @@ SELECT i.indrelid, ic.relname::text, i.indisunique, am.amname::text,
         ARRAY(SELECT pg_catalog.pg_get_indexdef(i.indexrelid, k.ord::int, true)
             FROM unnest(i.indkey) WITH ORDINALITY k(num, ord)
             WHERE k.num = 0 AND k.ord <= {key_columns} ORDER BY k.ord) END,
-    i.indoption::int2[]
+    i.indoption::int2[],
+    ARRAY(SELECT CASE WHEN NOT oc.opcdefault THEN
+            CASE WHEN pg_catalog.pg_opclass_is_visible(oc.oid) THEN ''
+                ELSE pg_catalog.quote_ident(ocn.nspname) || '.' END
+            || pg_catalog.quote_ident(oc.opcname) END
+        FROM unnest(i.indclass::oid[]) WITH ORDINALITY k(class, ord)
+        JOIN pg_catalog.pg_opclass oc ON oc.oid = k.class
+        JOIN pg_catalog.pg_namespace ocn ON ocn.oid = oc.opcnamespace
+        ORDER BY k.ord),
+    ARRAY(SELECT CASE WHEN k.coll <> 0 AND k.coll <> CASE WHEN n.num <> 0
+                THEN ta.attcollation ELSE ty.typcollation END THEN
+            CASE WHEN pg_catalog.pg_collation_is_visible(co.oid) THEN ''
+                ELSE pg_catalog.quote_ident(con.nspname) || '.' END
+            || pg_catalog.quote_ident(co.collname) END
+        FROM unnest(i.indcollation::oid[]) WITH ORDINALITY k(coll, ord)
+        JOIN unnest(i.indkey::int2[]) WITH ORDINALITY n(num, ord) ON n.ord = k.ord
+        JOIN pg_catalog.pg_attribute ia ON ia.attrelid = i.indexrelid AND ia.attnum = k.ord
+        JOIN pg_catalog.pg_type ty ON ty.oid = ia.atttypid
+        LEFT JOIN pg_catalog.pg_attribute ta ON ta.attrelid = i.indrelid AND ta.attnum = n.num
+        LEFT JOIN pg_catalog.pg_collation co ON co.oid = k.coll
+        LEFT JOIN pg_catalog.pg_namespace con ON con.oid = co.collnamespace
+        ORDER BY k.ord),
+    ic.reloptions,
+    CASE WHEN ic.reltablespace <> 0 THEN (SELECT ts.spcname::text
+        FROM pg_catalog.pg_tablespace ts WHERE ts.oid = ic.reltablespace) END
 FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_catalog.pg_am am ON am.oid = ic.relam
@@ -240,24 +269,35 @@ def _pg_tables(
     index_sql = _INDEXES.format(key_columns=key_columns, nulls_not_distinct=nulls_not_distinct)
     quote = conn.dialect.identifier_preparer.quote
     for row in conn.execute(sa.text(index_sql), oids).all():
-        oid, name, unique, method, where_sql, nnd, keys, key_count, expressions, order = row
+        oid, name, unique, method, where_sql, nnd, keys, key_count, expressions, order = row[:10]
+        classes, collations, storage, tablespace = row[10:]
         if (oid, name) in unique_names:
             continue
         pending = iter(expressions or ())
-        entries, ordered = [], []
+        entries, ordered, ops = [], [], {}
         for i, n in enumerate(keys[:key_count]):
             suffix = _ORDER.get(order[i] & 3, "") if order else ""
+            if collations[i]:
+                suffix = f" COLLATE {collations[i]}{suffix}"
             if n and not suffix:
-                entries.append(attnames[(oid, n)])
-                continue
-            entry = (quote(attnames[(oid, n)]) if n else next(pending, "")) + suffix
+                entry = attnames[(oid, n)]
+            else:
+                entry = (quote(attnames[(oid, n)]) if n else next(pending, "")) + suffix
+                ordered.append(entry)
             entries.append(entry)
-            ordered.append(entry)
+            if classes[i]:
+                ops[entry] = classes[i]
         expressions = tuple(ordered)
         include = [attnames[(oid, n)] for n in keys[key_count:]]
         options: list[tuple[str, Any]] = []
         if include:
             options.append(("postgresql_include", tuple(include)))
+        if ops:
+            options.append(("postgresql_ops", ops))
+        if storage:
+            options.append(("postgresql_with", dict(o.partition("=")[::2] for o in storage)))
+        if tablespace:
+            options.append(("postgresql_tablespace", tablespace))
         if nnd:
             options.append(("postgresql_nulls_not_distinct", True))
         if method != "btree":

@@ -125,11 +125,28 @@ def index_from_sqlalchemy(index: sa.Index, dialect: str = "default") -> Index:
         sql = clause_sql(expression, dialect)
         columns.append(sql)
         expressions.append(sql)
+    # CONCURRENTLY is how the statement runs, not part of the index (see CreateIndex)
+    kwargs = {k: v for k, v in index.kwargs.items() if k != "postgresql_concurrently"}
+    if kwargs.get("postgresql_ops"):
+        kwargs["postgresql_ops"] = _ops_by_entry(index, columns, kwargs["postgresql_ops"])
     options = tuple(
-        sorted((k, option_value(v, dialect, k)) for k, v in index.kwargs.items() if v is not None)
+        sorted((k, option_value(v, dialect, k)) for k, v in kwargs.items() if v is not None)
     )
     name = stored_name(index, dialect) or ""
     return Index(name, tuple(columns), bool(index.unique), options, tuple(expressions))
+
+
+def _ops_by_entry(index: sa.Index, entries: list[str], ops: dict[str, str]) -> dict[str, str]:
+    """`postgresql_ops` keyed by the entries it applies to (a column's name, an
+    expression's SQL) rather than by SQLAlchemy's keys (a column's key, an expression's
+    label), which the database cannot know; an operator class SQLAlchemy would not
+    write (its key names no entry) is left out, as CREATE INDEX leaves it out."""
+    found = {}
+    for expression, entry in zip(index.expressions, entries, strict=True):
+        key = getattr(expression, "key", None)
+        if key is not None and key in ops:
+            found[entry] = ops[key]
+    return found
 
 
 def option_value(value: Any, dialect: str = "default", key: str = "") -> Any:

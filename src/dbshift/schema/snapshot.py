@@ -204,7 +204,12 @@ def index_to_sqlalchemy(index: Index, table: sa.Table, **extra: Any) -> sa.Index
 
     `extra` are dialect keywords about the statement rather than the index, such as
     `postgresql_concurrently`."""
-    parts = [sa.text(c) if c in index.expressions else table.c[c] for c in index.columns]
+    ops = dict(index.options).get("postgresql_ops") or {}
+    # an expression with an operator class needs a key naming it, as a column has
+    parts: list[Any] = [
+        (sa.literal_column(c) if c in ops else sa.text(c)) if c in index.expressions else table.c[c]
+        for c in index.columns
+    ]
     options: dict[str, Any] = {
         key: sa.text(value) if key.endswith("_where") and isinstance(value, str) else value
         for key, value in index.options
