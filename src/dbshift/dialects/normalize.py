@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 from sqlalchemy.sql import sqltypes
-from sqlalchemy.types import TypeEngine
+from sqlalchemy.types import TypeEngine, UserDefinedType
 
 from dbshift.dialects.backends import resolve_type, unhooked_ddl
 from dbshift.dialects.mysql import implicit_index_name
@@ -425,14 +425,18 @@ class MySQLNormalizer(Normalizer):
 
 
 def _whole(table: Table, name: str, prefix: Any) -> bool:
-    """Whether a prefix of `prefix` characters covers all of the CHAR/VARCHAR `name`."""
+    """Whether the server keeps a prefix of `prefix` on column `name` as no prefix: it
+    covers all of a CHAR/VARCHAR/BINARY/VARBINARY, or the column is no string at all
+    (MariaDB takes `DATETIME(6)` with a prefix and ignores it; dagster's models do so)."""
     column = table.column(name)
     if column is None or not isinstance(prefix, int):
         return False
     type_ = column.type
-    if not isinstance(type_, sqltypes.String) or isinstance(type_, sqltypes.Text):
-        return False
-    return isinstance(type_.length, int) and prefix >= type_.length
+    if isinstance(type_, sqltypes.Text | sqltypes.LargeBinary | UserDefinedType):
+        return False  # TEXT and BLOB need their prefix; a type of unknown kind keeps it
+    if isinstance(type_, sqltypes.String | sqltypes._Binary):
+        return isinstance(type_.length, int) and prefix >= type_.length
+    return True
 
 
 def _encoded(text: str) -> tuple[str, str]:
