@@ -162,7 +162,7 @@ def table_from_sqlalchemy(
         columns=columns
         if columns is not None
         else tuple(column_from_sqlalchemy(c, dialect=dialect) for c in table.columns),
-        primary_key=PrimaryKey(tuple(c.name for c in pk.columns), _name(pk.name))
+        primary_key=PrimaryKey(tuple(c.name for c in pk.columns), stored_name(pk, dialect))
         if pk is not None and len(pk.columns)
         else None,
         indexes=tuple(
