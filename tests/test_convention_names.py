@@ -48,7 +48,9 @@ def test_long_convention_names_are_cut_as_create_all_cuts_them(loop: Loop) -> No
 @pytest.mark.backends("postgresql")
 def test_a_long_primary_key_name_is_cut_on_postgresql(loop: Loop, engine: sa.Engine) -> None:
     loop.step(models(), "long names")
-    query = "SELECT conname FROM pg_constraint WHERE contype = 'p' AND conrelid = CAST(:t AS regclass)"
+    query = (
+        "SELECT conname FROM pg_constraint WHERE contype = 'p' AND conrelid = CAST(:t AS regclass)"
+    )
     with engine.connect() as conn:
         name = conn.scalar(sa.text(query), {"t": LONG})
     assert name != f"{LONG}_pkey"[:63], "cut with a hash suffix, as create_all does"
