@@ -71,3 +71,19 @@ def test_the_named_one_is_kept_whatever_the_order(loop: Loop, engine: sa.Engine)
     }
     with engine.connect() as conn:
         assert "uq_b" in conn.scalar(sa.text(catalog[engine.dialect.name]))
+
+
+def test_under_a_naming_convention_the_first_declared_is_kept(loop: Loop) -> None:
+    """Galaxy's case: a convention names the `unique=True` one too; PostgreSQL keeps the
+    first in CREATE TABLE order, so `make` writes them in the order create_all does."""
+    metadata = sa.MetaData(naming_convention={"uq": "%(table_name)s_%(column_0_name)s_key"})
+    # made before the table, as declarative makes __table_args__ (created first)
+    named = sa.UniqueConstraint("uuid", name="uq_uuid_column")
+    sa.Table(
+        "dataset",
+        metadata,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("uuid", sa.String(32), unique=True),
+        named,
+    )
+    assert loop.step(metadata, "d")

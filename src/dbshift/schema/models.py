@@ -146,8 +146,9 @@ def table_from_sqlalchemy(
     foreign_keys, uniques, checks = [], [], []
     column_checks = [c for column in table.columns for c in column.constraints]
     everything = [*table.constraints, *column_checks]
-    # unnamed ones in the order create_all writes them, which is the order the server
-    # numbers them in (c_ibfk_1, c_ibfk_2, ...)
+    # in the order create_all writes them (creation order): the order the server numbers
+    # unnamed ones in (c_ibfk_1, c_ibfk_2, ...), and the one PostgreSQL keeps of several
+    # unique constraints on the same columns is the first
     for constraint in sorted(everything, key=_constraint_order):
         name = stored_name(constraint, dialect)
         if isinstance(constraint, sa.ForeignKeyConstraint):
@@ -199,9 +200,9 @@ def add_referenced_stubs(table: sa.Table) -> None:
             target.append_column(sa.Column(ref_column, sa.Integer))
 
 
-def _constraint_order(constraint: sa.Constraint) -> tuple[str, str, int]:
+def _constraint_order(constraint: sa.Constraint) -> tuple[str, int, str]:
     order = getattr(constraint, "_creation_order", 0)
-    return (type(constraint).__name__, str(constraint.name), order)
+    return (type(constraint).__name__, order, str(constraint.name))
 
 
 def stored_name(item: sa.Constraint | sa.Index, dialect: str = "default") -> str | None:
