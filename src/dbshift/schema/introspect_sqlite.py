@@ -127,7 +127,7 @@ def _sqlite_table(
 ) -> Table:
     parsed: _CreateTable = info["parsed"]
     auto_unique = [tuple(p[4] for p in parts) for _, parts in indexes if parts[0][1] == "u"]
-    uniques = []
+    uniques: list[Unique] = []
     for unique_name, columns in parsed.uniques:
         # SQLite made an index for it: a real constraint; a second one on the same
         # columns shares the first one's index
