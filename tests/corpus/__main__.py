@@ -4,8 +4,10 @@
     python -m tests.corpus run [--project X]... [--backend Y]... [--tools dbshift,alembic]
     python -m tests.corpus table [--markdown]            the table of the last results
 
-Results are kept in ~/.cache/dbshift-corpus/results.json (one entry per pair, replaced
-when that pair runs again), so a partial run adds to the table.
+Results are kept in ~/.cache/dbshift-corpus/results.json, or the file the environment
+variable DBSHIFT_CORPUS_RESULTS names (one entry per pair, replaced when that pair runs
+again), so a partial run adds to the table; two people running the corpus at once on one
+machine give each run a results file of its own.
 """
 
 from __future__ import annotations
@@ -17,11 +19,12 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from tests.corpus import manifest, venvs
 
-RESULTS = venvs.CACHE / "results.json"
+RESULTS = Path(os.environ.get("DBSHIFT_CORPUS_RESULTS", venvs.CACHE / "results.json"))
 
 
 def _selected(names: list[str] | None) -> list[manifest.Project]:

@@ -381,10 +381,12 @@ def _pair(
     key: Callable[[Any], Any],
 ) -> tuple[list[Any], list[Any]]:
     """Items only in `olds`, items only in `news`, matching by `key` and by name where
-    the new side names it (an unnamed one matches whatever name the backend chose)."""
+    the new side names it (an unnamed one matches whatever name the backend chose, of
+    those the named ones leave: Galaxy declares `unique=True` and a named
+    `UniqueConstraint` on one column)."""
     remaining = list(olds)
     missing = []
-    for item in news:
+    for item in sorted(news, key=lambda n: not n.name):
         match = next(
             (
                 o
@@ -447,16 +449,28 @@ def _compare_uniques(old: Table, new: Table, norm: Normalizer, out: _Phases) -> 
     def key(unique: Unique) -> tuple[str, ...]:
         return unique.columns
 
-    olds = list(old.uniques)
+    olds, news = list(old.uniques), list(new.uniques)
+    if norm.merges_duplicate_uniques:
+        olds, news = _merged(olds), _merged(news)
     if norm.unique_indexes:
         # the model's unique constraints match the unique indexes
         olds += [Unique(i.name, i.columns) for i in old.indexes if i.unique and not i.expressions]
-    extra, missing = _pair(olds, new.uniques, key)
+    extra, missing = _pair(olds, news, key)
     for unique in extra:
         if unique in old.uniques:
             out.add(DROP_KEY, _drop(new, unique, "unique"))
     for unique in missing:
         out.add(ADD_KEY, add_constraint(new.name, unique, new.schema))
+
+
+def _merged(uniques: list[Unique]) -> list[Unique]:
+    """One unique constraint per column list, named by the first one given a name."""
+    kept: dict[tuple[str, ...], Unique] = {}
+    for unique in uniques:
+        first = kept.get(unique.columns)
+        if first is None or (first.name is None and unique.name):
+            kept[unique.columns] = unique
+    return list(kept.values())
 
 
 def _compare_checks(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:

@@ -338,6 +338,10 @@ class Renderer:
                 args.append(f"schema={_str(type_.schema)}")
             if not type_.native_enum:
                 args.append("native_enum=False")
+            # a VARCHAR where the backend has no enum type: longer than the longest value
+            # when the model says so (Airflow's dag_run.triggered_by, length=50)
+            if type_.length != getattr(type_, "_default_length", type_.length):
+                args.append(f"length={type_.length!r}")
             return f"sa.Enum({', '.join(args)})"
         cls = _public_class(type(type_))
         return f"{self._type_class(cls)}({', '.join(self._type_args(type_, cls))})"

@@ -154,6 +154,9 @@ class Normalizer:
 
     #: whether unique constraints are unique indexes (MySQL has no other kind)
     unique_indexes = False
+    #: whether the server keeps one of several unique constraints on the same columns
+    #: (PostgreSQL's CREATE TABLE does, the first name given winning)
+    merges_duplicate_uniques = False
 
     def owned_check(self, check: Check, table: Table) -> bool:
         """Whether a database check belongs to a column's type rather than the models."""
@@ -185,6 +188,7 @@ def _opclass(name: str) -> str:
 
 class PostgreSQLNormalizer(Normalizer):
     deferrable = True
+    merges_duplicate_uniques = True
     index_prefix = "postgresql_"
     _CAST = re.compile(
         r'::(?:"(?:[^"]|"")+"|character varying|double precision|bit varying'

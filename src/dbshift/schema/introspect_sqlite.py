@@ -127,10 +127,13 @@ def _sqlite_table(
 ) -> Table:
     parsed: _CreateTable = info["parsed"]
     auto_unique = [tuple(p[4] for p in parts) for _, parts in indexes if parts[0][1] == "u"]
-    uniques = []
+    uniques: list[Unique] = []
     for unique_name, columns in parsed.uniques:
-        if columns in auto_unique:  # SQLite made an index for it: a real constraint
-            auto_unique.remove(columns)
+        # SQLite made an index for it: a real constraint; a second one on the same
+        # columns shares the first one's index
+        if columns in auto_unique or any(u.columns == columns for u in uniques):
+            if columns in auto_unique:
+                auto_unique.remove(columns)
             uniques.append(Unique(unique_name, columns))
     own = []
     for index_name, parts in indexes:

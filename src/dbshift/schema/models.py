@@ -175,8 +175,9 @@ def table_from_sqlalchemy(
     if created is not None:
         everything = [c for c in everything if c is pk or created(c)]
     indexes = [i for i in table.indexes if created is None or created(i)]
-    # unnamed ones in the order create_all writes them, which is the order the server
-    # numbers them in (c_ibfk_1, c_ibfk_2, ...)
+    # in the order create_all writes them (creation order): the order the server numbers
+    # unnamed ones in (c_ibfk_1, c_ibfk_2, ...), and the one PostgreSQL keeps of several
+    # unique constraints on the same columns is the first
     for constraint in sorted(everything, key=_constraint_order):
         name = stored_name(constraint, dialect)
         if isinstance(constraint, sa.ForeignKeyConstraint):
@@ -191,7 +192,7 @@ def table_from_sqlalchemy(
         columns=columns
         if columns is not None
         else tuple(column_from_sqlalchemy(c, dialect=dialect) for c in table.columns),
-        primary_key=PrimaryKey(tuple(c.name for c in pk.columns), _name(pk.name))
+        primary_key=PrimaryKey(tuple(c.name for c in pk.columns), stored_name(pk, dialect))
         if pk is not None and len(pk.columns)
         else None,
         indexes=tuple(
@@ -227,9 +228,9 @@ def add_referenced_stubs(table: sa.Table) -> None:
             target.append_column(sa.Column(ref_column, sa.Integer))
 
 
-def _constraint_order(constraint: sa.Constraint) -> tuple[str, str, int]:
+def _constraint_order(constraint: sa.Constraint) -> tuple[str, int, str]:
     order = getattr(constraint, "_creation_order", 0)
-    return (type(constraint).__name__, str(constraint.name), order)
+    return (type(constraint).__name__, order, str(constraint.name))
 
 
 def stored_name(item: sa.Constraint | sa.Index, dialect: str = "default") -> str | None:
