@@ -441,6 +441,24 @@ CASES: dict[str, Case] = {
         3,
         "nonexistent.invalid",
     ),
+    "url with a raw @ in its password": Case(
+        _nothing,
+        ["--url", "postgresql+psycopg://u:sec@hunter22@127.0.0.1:1/x", "status"],
+        2,
+        "ambiguous database URL 'postgresql+psycopg://u:***@127.0.0.1:1/x'",
+    ),
+    "url with a raw @ in its user name": Case(
+        _nothing,
+        ["--url", "mysql+pymysql://u@x:hunter22@127.0.0.1:1/x", "status"],
+        2,
+        "ambiguous database URL 'mysql+pymysql://u@x:***@127.0.0.1:1/x'",
+    ),
+    "configured url with a raw @ in its password": Case(
+        _toml('url = "postgresql+psycopg://u:sec@hunter22@127.0.0.1:1/x"\n'),
+        ["upgrade"],
+        2,
+        "more than one '@' before the host",
+    ),
     "database that does not exist": Case(_no_database, ["upgrade"], 3, "database error", True),
     "bookkeeping schema that does not exist": Case(
         lambda p: p.python("more", TABLE.replace('"t"', '"t2"')),

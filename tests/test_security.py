@@ -7,7 +7,7 @@ import logging
 import sys
 import traceback
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +17,7 @@ import dbshift
 from dbshift.config import mask_url, redact
 from dbshift.schema.introspect import introspect
 from dbshift.schema.snapshot import Snapshot
-from tests.conftest import SERVER_URLS, ScratchDatabases
+from tests.conftest import ASYNC_DRIVERS, SERVER_URLS, ScratchDatabases, with_driver
 from tests.helpers import Project, run_process
 
 SECRET = "s3cr3t-P4ss"
@@ -212,6 +212,105 @@ def test_debug_traceback_of_a_connection_error_hides_the_password(project: Proje
     no_secret(result.stdout, result.stderr)
 
 
+#: a password with a raw `@`: SQLAlchemy would send `sec` and a host `hunter22@...`
+AT_SECRET = "sec@hunter22"
+AT_FRAGMENTS = ("sec@hunter22", "sec%40hunter22", "hunter22", "sec")
+
+
+def no_fragment(*texts: str) -> None:
+    for text in texts:
+        for fragment in AT_FRAGMENTS:
+            assert fragment not in text, text
+
+
+@pytest.fixture
+def at_login(backend: str, db_url: str) -> Iterator[sa.URL]:
+    """The test database through a role or user whose password is AT_SECRET."""
+    name = f"dbshift_at_{uuid.uuid4().hex[:8]}"
+    database = sa.make_url(db_url).database
+    admin = admin_engine(backend)
+    with admin.connect() as conn:
+        if backend == "postgresql":
+            conn.execute(sa.text(f"CREATE ROLE {name} LOGIN PASSWORD '{AT_SECRET}'"))
+            conn.execute(sa.text(f"ALTER DATABASE {database} OWNER TO {name}"))
+        else:
+            conn.execute(sa.text(f"CREATE USER '{name}'@'%' IDENTIFIED BY '{AT_SECRET}'"))
+            conn.execute(sa.text(f"GRANT ALL ON `{database}`.* TO '{name}'@'%'"))
+    try:
+        yield sa.make_url(db_url).set(username=name, password=AT_SECRET)
+    finally:
+        with admin.connect() as conn:
+            if backend == "postgresql":
+                conn.execute(sa.text(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+                conn.execute(sa.text(f"DROP ROLE IF EXISTS {name}"))
+            else:
+                conn.execute(sa.text(f"DROP USER IF EXISTS '{name}'@'%'"))
+        admin.dispose()
+
+
+@pytest.mark.backends("postgresql", "mysql")
+def test_a_password_with_a_raw_at_is_refused_masked_and_works_encoded(
+    tmp_path: Path,
+    at_login: sa.URL,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every way a URL reaches dbshift (--url, DATABASE_URL through dbshift.toml,
+    make --dev-url, --json) refuses the raw spelling before any driver sees it, naming
+    the URL masked; the `%40` spelling the hint asks for logs in (MariaDB checks it)."""
+    encoded = at_login.render_as_string(hide_password=False)
+    assert "sec%40hunter22@" in encoded
+    raw = encoded.replace("sec%40hunter22", AT_SECRET)
+    masked = encoded.replace("sec%40hunter22", "***")
+    project = Project(tmp_path / "proj", "${DATABASE_URL}", capsys)
+    module = f"atmodels_{uuid.uuid4().hex[:8]}"
+    (project.root / f"{module}.py").write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        "sa.Table('m', metadata, sa.Column('id', sa.Integer, primary_key=True))\n"
+    )
+    with (project.root / "dbshift.toml").open("a") as toml:
+        toml.write(f'models = ["{module}:metadata"]\n')
+    monkeypatch.syspath_prepend(str(project.root))
+    project.python("base", 'op.create_table("t", sa.Column("id", sa.Integer))')
+    monkeypatch.setenv("DATABASE_URL", raw)
+    refused = [
+        project.fails(2, "status"),
+        project.fails(2, "upgrade"),
+        project.fails(2, "--url", raw, "upgrade"),
+        project.fails(2, "--url", raw, "history"),
+        project.fails(2, "--json", "--url", raw, "upgrade"),
+        project.fails(2, "--json", "status"),
+    ]
+    if at_login.get_backend_name() in ASYNC_DRIVERS:  # the async API parses it alike
+        async_raw = with_driver(encoded, "async").replace("sec%40hunter22", AT_SECRET)
+        refused.append(project.fails(2, "--url", async_raw, "upgrade"))
+        masked_async = with_driver(encoded, "async").replace("sec%40hunter22", "***")
+        assert masked_async in refused[-1].err, refused[-1].err
+    monkeypatch.setenv("DATABASE_URL", encoded)
+    refused.append(project.fails(2, "make", "-m", "x", "--dev-url", raw))
+    refused.append(project.fails(2, "--json", "make", "--check", "--dev-url", raw))
+    for result in refused:
+        no_fragment(result.out, result.err)
+        shown = result.out + result.err
+        assert "ambiguous database URL '" in shown and "%40" in shown, shown
+        assert masked.split("://", 1)[1] in shown, shown
+        if not result.out:
+            assert len(result.err.strip().splitlines()) == 1, result.err
+    with sa.create_engine(encoded, poolclass=sa.NullPool).connect() as conn:
+        assert "t" not in sa.inspect(conn).get_table_names()  # nothing ran
+    worked = [
+        project.ok("upgrade"),
+        project.ok("--json", "status"),
+        project.ok("--url", encoded, "history"),
+        project.ok("make", "-m", "m table", "--dev-url", encoded, "--allow-drop-all"),
+    ]
+    for result in worked:
+        no_fragment(result.out, result.err)
+    assert f'"url": "{masked}"' in worked[1].out, worked[1].out
+    with sa.create_engine(encoded, poolclass=sa.NullPool).connect() as conn:
+        assert "t" in sa.inspect(conn).get_table_names()
+
+
 # -- identifiers ---------------------------------------------------------------------
 
 #: one name per quote character a dialect might use, each trying to end its quoting
@@ -383,6 +482,8 @@ def test_a_configuration_prints_without_its_password() -> None:
         ),
         ("postgresql://postgres:postgres@h/x", "postgresql://postgres:***@h/x"),
         ("postgresql://u:p@ss@h/x?application_name=a", "postgresql://u:***@h/x?application_name=a"),
+        ("postgresql://u:sec@hunter22@h/x", "postgresql://u:***@h/x"),
+        ("postgresql://u@x:sec@hunter22@h/x", "postgresql://u@x:***@h/x"),
         ("sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db"),
     ],
 )
@@ -416,3 +517,25 @@ def test_a_check_on_a_column_whose_name_needs_quoting(project: Project) -> None:
             conn.execute(sa.text(f"INSERT INTO t (id, {quote('order')}) VALUES (2, -1)"))
     finally:
         engine.dispose()
+
+
+def test_redact_masks_every_piece_of_a_password_with_a_raw_at() -> None:
+    """What the drivers print when SQLAlchemy split `sec@hunter22` at its first `@`."""
+    url = "postgresql://u:sec@hunter22@127.0.0.1/db"
+    psycopg = "failed to resolve host 'hunter22@127.0.0.1': Name or service not known"
+    pymysql = "(2003) Can't connect to MySQL server on 'hunter22@127.0.0.1'"
+    for text in (psycopg, pymysql, "password sec rejected", "sec%40hunter22"):
+        no_fragment(redact(text, url))
+    assert redact(psycopg, url).startswith("failed to resolve host '***@127.0.0.1'")
+
+
+@pytest.mark.parametrize("command", [dbshift.status, dbshift.upgrade])
+def test_the_api_refuses_a_raw_at_before_connecting(
+    tmp_path: Path, command: Callable[[dbshift.Config], object]
+) -> None:
+    config = dbshift.Config(url="postgresql://u:sec@hunter22@127.0.0.1/x", migrations=tmp_path)
+    with pytest.raises(dbshift.ConfigError) as raised:
+        command(config)
+    error = raised.value
+    no_fragment(str(error), repr(error), error.hint or "")
+    assert "ambiguous database URL 'postgresql://u:***@127.0.0.1/x'" in str(error)

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from dbshift import database
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, DbshiftError, IntegrityError, UsageError
+from dbshift.files import write_atomic
 from dbshift.history import History, HistoryRow
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import CleanSums, Script, new_id, replace_parents, scan
@@ -394,8 +395,7 @@ def rebase(config: Config, migration: str | None = None) -> RebaseResult:
         new_parents = [p for p in parents if p in branch] + [onto]
         rewritten[migration_id] = replace_parents(text, script.kind, new_parents)
     for migration_id, text in rewritten.items():
-        with open(scripts[migration_id].location, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
+        write_atomic(Path(scripts[migration_id].location), text)
     project.write_sums()
     return RebaseResult(tuple(graph.topo_order(branch)), onto, tuple(rewritten))
 
@@ -452,7 +452,8 @@ def init(directory: str | Path = ".", *, migrations: str = "migrations") -> Path
         raise UsageError(f"{config_path} already exists", hint="edit it, or init elsewhere")
     root.mkdir(parents=True, exist_ok=True)
     (root / migrations).mkdir(exist_ok=True)
-    config_path.write_text(
+    write_atomic(
+        config_path,
         "# dbshift configuration (all keys: README, section Configuration)\n"
         'url = "${DATABASE_URL:-sqlite:///app.db}"\n'
         f'migrations = "{migrations}"\n'
@@ -461,7 +462,7 @@ def init(directory: str | Path = ".", *, migrations: str = "migrations") -> Path
         "\n"
         "# [environments.production]\n"
         '# url = "${PRODUCTION_DATABASE_URL}"\n',
-        encoding="utf-8",
+        exclusive=True,
     )
     return config_path
 

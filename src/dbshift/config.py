@@ -383,8 +383,9 @@ _PASSWORD_IN_QUERY = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&\s]*)",
 
 
 #: the password of one whole URL: up to its last `@` before any `?`, so that one with an
-#: unencoded `@` or space is masked whole (SQLAlchemy would stop at the first `@`)
-_URL_PASSWORD = re.compile(r"^(?P<head>[a-zA-Z][\w+.-]*://[^:/@]*:)(?P<password>[^?]*)@")
+#: unencoded `@` or space is masked whole (SQLAlchemy would stop at the first `@`); the
+#: user name may hold a raw `@` too, as SQLAlchemy reads it (`u@x:pw@host`)
+_URL_PASSWORD = re.compile(r"^(?P<head>[a-zA-Z][\w+.-]*://[^:/]*:)(?P<password>[^?]*)@")
 
 
 def mask_url(url: str | None) -> str:
@@ -433,6 +434,9 @@ def _secrets(url: str | None) -> re.Pattern[str] | None:
             found.add(str(parsed.password))
         value = parsed.query.get("password")
         found.update([value] if isinstance(value, str) else list(value or ()))
+    # A password with a raw `@` is split there by SQLAlchemy, so a driver may echo any
+    # piece of it (`hunter22@host` of `sec@hunter22`): mask every piece too.
+    found.update(piece for secret in list(found) for piece in secret.split("@"))
     spellings = {s for secret in found for s in (secret, unquote(secret), quote_plus(secret))}
     words = sorted((s for s in spellings if len(s) >= 3), key=len, reverse=True)
     if not words:

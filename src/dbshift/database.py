@@ -43,6 +43,7 @@ def parse_url(config: Config) -> URL:
             f"invalid database URL {mask_url(raw)!r}",
             hint="expected dialect+driver://user:password@host/database, e.g. sqlite:///app.db",
         ) from None
+    _refuse_ambiguous_at(raw, url)
     try:
         url.get_dialect()
     except exc.NoSuchModuleError:
@@ -50,6 +51,20 @@ def parse_url(config: Config) -> URL:
     except ImportError as error:
         raise _missing_driver(url, error) from None
     return url
+
+
+def _refuse_ambiguous_at(raw: str, url: URL) -> None:
+    """Refuse a URL with more than one unencoded `@` before its host.
+
+    SQLAlchemy ends the password at the first `@`, so `u:sec@hunter22@host` would reach
+    the driver as password `sec` and host `hunter22@host`, and the driver's error would
+    print the rest of the password. No server has `@` in a host name or needs it raw in
+    a user name, so such a URL is a password that wanted `%40`."""
+    if "@" in (url.host or "") or "@" in (url.username or ""):
+        raise ConfigError(
+            f"ambiguous database URL {mask_url(raw)!r}: more than one '@' before the host",
+            hint="percent-encode each '@' in the user name or password as %40",
+        )
 
 
 def _unknown_dialect(url: URL) -> ConfigError:

@@ -18,6 +18,7 @@ from dbshift._version import __version__
 from dbshift.cli.report import Reporter
 from dbshift.config import Config, redact
 from dbshift.errors import DbshiftError, UsageError, mask_error
+from dbshift.files import write_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -324,7 +325,7 @@ def sql_command(
     """Offline SQL for a range of migrations, with no database connection."""
     script = api.sql(state.config(), range_, dialect=dialect, down=down)
     if output:
-        Path(output).write_text(script, encoding="utf-8")
+        write_atomic(Path(output), script)
         state.reporter.written(Path(output), "wrote")
     else:
         sys.stdout.write(script)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from dbshift.files import write_atomic
 from dbshift.linter.model import Example, Rule
 from dbshift.linter.rules import load_rules
 
@@ -95,7 +96,7 @@ def updated(document: str) -> str:
 
 def main(argv: list[str]) -> int:
     path = Path(argv[0] if argv else "docs/lint.md")
-    path.write_text(updated(path.read_text(encoding="utf-8")), encoding="utf-8")
+    write_atomic(path, updated(path.read_text(encoding="utf-8")))
     return 0
 
 

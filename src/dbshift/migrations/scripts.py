@@ -25,6 +25,7 @@ from typing import Any, Literal
 
 from dbshift.config import parse_duration
 from dbshift.errors import ConfigError, GraphError, IntegrityError
+from dbshift.files import write_atomic
 
 Kind = Literal["python", "sql"]
 SUFFIXES: Mapping[str, Kind] = {".py": "python", ".sql": "sql"}
@@ -212,11 +213,9 @@ class CleanSums:
 def write_cache(path: Path, data: bytes) -> None:
     """Replace a cache file in `__pycache__` atomically (readers never see half of it).
     A read-only checkout just has no cache: every run does the work again."""
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     try:
         path.parent.mkdir(exist_ok=True)
-        temporary.write_bytes(data)
-        os.replace(temporary, path)
+        write_atomic(path, data)
     except OSError:
         pass
 

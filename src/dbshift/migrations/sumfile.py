@@ -28,6 +28,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from dbshift.errors import IntegrityError
+from dbshift.files import write_atomic
 from dbshift.migrations.scripts import CleanSums, Script
 
 NAME = "dbshift.sum"
@@ -58,9 +59,7 @@ def write(folder: Path, scripts: Iterable[Script]) -> Path:
     """Write the sum file atomically (a reader never sees half of it)."""
     path = folder / NAME
     text = render(scripts)
-    temporary = path.with_name(f".{NAME}.{os.getpid()}.tmp")
-    temporary.write_text(text, encoding="utf-8", newline="\n")
-    os.replace(temporary, path)
+    write_atomic(path, text)
     return path
 
 

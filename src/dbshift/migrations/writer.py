@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from dbshift.errors import ConfigError, UsageError
+from dbshift.files import write_atomic
 
 PYTHON_TEMPLATE = '''"""{message}"""
 
@@ -106,8 +107,7 @@ def write_new(folder: Path, migration_id: str, kind: str, content: str) -> Path:
         )
     path = folder / f"{migration_id}.{'sql' if kind == 'sql' else 'py'}"
     try:
-        with path.open("x", encoding="utf-8", newline="\n") as handle:
-            handle.write(content)
+        write_atomic(path, content, exclusive=True)
     except FileExistsError:
         raise UsageError(f"{path.name} already exists", hint="try again") from None
     except OSError as exc:
