@@ -70,6 +70,9 @@ class SqlStatement:
     text: str
     #: 1-based source line where `text` starts (counting from `first_line`)
     line: int
+    #: its first words (up to three), upper-cased: what kind of statement it is (derived
+    #: from `text`, so not compared)
+    keywords: tuple[str, ...] = dataclasses.field(default=(), compare=False)
 
 
 def split_sql(source: str, dialect: str = "default", *, first_line: int = 1) -> list[SqlStatement]:
@@ -122,6 +125,7 @@ class _Splitter:
         self.on_terminator_line = after_terminator
         self.mode = _UNDECIDED
         self.header: list[str] = []
+        self.keywords: list[str] = []  # the first words, whatever the mode
         self.blocks: list[str] = []  # open compound blocks, innermost last
         self.parens = 0
         self.prev = ""  # the previous token: a word upper-cased, a punctuation character
@@ -166,6 +170,8 @@ class _Splitter:
             command_end = self._delimiter_command(end)
             if command_end is not None:
                 return command_end
+        if len(self.keywords) < 3:
+            self.keywords.append(word)
         prev = self.prev
         if self.mode == _UNDECIDED and prev not in ("=", "@"):  # `DEFINER = user@host`
             self._header(word)
@@ -258,7 +264,8 @@ class _Splitter:
             start = self.start
             self._line += self.source.count("\n", self._counted_to, start)
             self._counted_to = start
-            self.statements.append(SqlStatement(self.source[start : self.end], self._line))
+            text = self.source[start : self.end]
+            self.statements.append(SqlStatement(text, self._line, tuple(self.keywords)))
         self._reset(after_terminator=True)
 
     def _header(self, word: str) -> None:
