@@ -496,6 +496,22 @@ CASES: dict[str, Case] = {
     "models with no tables": Case(
         _models("db = sa.MetaData()\n"), ["make", "-m", "x", "--no-input"], 2, ":db has no tables"
     ),
+    "COMMIT in a transactional sql migration": Case(
+        lambda p: p.sql(
+            "commit", "CREATE TABLE half (id INTEGER);\nCOMMIT;\nCREATE TABLE half (id INTEGER);"
+        ),
+        ["upgrade"],
+        3,
+        "_commit.sql:6: `COMMIT` ends or starts a transaction",
+        database=True,
+    ),
+    "ROLLBACK in op.execute in a transactional python migration": Case(
+        lambda p: p.python("rollback", 'op.execute("CREATE TABLE half (id INTEGER); ROLLBACK")'),
+        ["upgrade"],
+        3,
+        "_rollback.py: `ROLLBACK` ends or starts a transaction",
+        database=True,
+    ),
     "models no database can create": Case(
         _models(
             "db = sa.MetaData()\n"

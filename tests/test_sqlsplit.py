@@ -445,15 +445,18 @@ def _fragment(draw: st.DrawFn, dialect: str) -> str:
     if kind == "executable comment":
         return "/*!40101 " + text.replace("*", "").replace("/", "") + " */"
     if kind == "line comment":
-        return "-- " + text.replace("\n", "") + "\n"
+        return "-- " + text.replace("\n", "").replace("\r", "") + "\n"
     tag = draw(st.sampled_from(["", "q", "body_1"]))
     return f"${tag}$" + text.replace("$", "") + f"${tag}$"
 
 
 @st.composite
 def _statement(draw: st.DrawFn, dialect: str) -> str:
-    parts = draw(st.lists(_fragment(dialect), max_size=6))
-    return " ".join(["select", *parts, draw(_WORDS)])
+    parts = ["select", *draw(st.lists(_fragment(dialect), max_size=6)), draw(_WORDS)]
+    depth = 0  # PostgreSQL: a `;` inside parentheses does not end a statement (as psql)
+    for part in parts:
+        depth = depth + 1 if part == "(" else max(depth - 1, 0) if part == ")" else depth
+    return " ".join(parts + [")"] * depth)
 
 
 @dataclasses.dataclass

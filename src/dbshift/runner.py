@@ -274,6 +274,8 @@ class Runner:
         if single_transaction:
             self._check_single_transaction(plan)
         operations = {step.id: self._operations(step) for step in plan.steps}
+        for step in plan.steps:
+            self._refuse_transaction_control(step, operations[step.id])
         with self._locked():
             rows = self.rows()
             self._rows = {r.id: r for r in rows}
@@ -287,6 +289,7 @@ class Runner:
             for step in current.steps:
                 if step.id not in operations:
                     operations[step.id] = self._operations(step)
+                    self._refuse_transaction_control(step, operations[step.id])
             if single_transaction:
                 with self._locked_transaction():
                     results += self._run_steps(current.steps, operations, in_transaction=True)
@@ -362,6 +365,17 @@ class Runner:
                     "inside --single-transaction",
                     hint="run without --single-transaction",
                 )
+
+    def _refuse_transaction_control(self, step: Step, ops: Sequence[Operation]) -> None:
+        """Before anything runs: no COMMIT/BEGIN/ROLLBACK in a transactional migration
+        (it would commit half of it early; see `dbshift.migrations.txcontrol`)."""
+        from dbshift.migrations.txcontrol import check_transactional
+
+        if not step.script.transactional:
+            return
+        code = self._code.get(step.id)
+        lines = (code.up_lines if step.direction == "up" else code.down_lines) if code else ()
+        check_transactional(step.script.name, ops, lines, self.conn.dialect.name)
 
     def _refuse_partial(
         self, rows: Sequence[HistoryRow], direction: Direction, single_transaction: bool

@@ -52,10 +52,13 @@ def _sqlglot() -> Any:
 
 def facts_from_sql(sql: str, dialect: str = "postgresql") -> list[Fact]:
     """The facts of one or more SQL statements, for `dialect` (a SQLAlchemy name)."""
-    sqlglot = _sqlglot()
     text = _LEADING_COMMENTS.sub("", sql).strip().rstrip(";").strip()
     if not text:
         return []
+    control = _transaction_control(text, dialect)
+    if control:  # sqlglot reads BEGIN/COMMIT as harmless; here they end a transaction
+        return control
+    sqlglot = _sqlglot()
     try:
         statements = sqlglot.parse(text, read=_DIALECTS.get(dialect, "postgres"))
     except sqlglot.errors.SqlglotError as error:
@@ -64,6 +67,28 @@ def facts_from_sql(sql: str, dialect: str = "postgresql") -> list[Fact]:
     for statement in statements:
         if statement is not None:
             facts.extend(_statement(statement, text))
+    return facts
+
+
+def _transaction_control(text: str, dialect: str) -> list[Fact]:
+    """A `transaction_control` fact per statement that ends or starts a transaction,
+    with the rest of `text` read as usual; none when there is no such statement."""
+    from dbshift.errors import MigrationError
+    from dbshift.migrations.sqlsplit import split_sql
+    from dbshift.migrations.txcontrol import is_transaction_control
+
+    try:
+        statements = split_sql(text, dialect)
+    except MigrationError:
+        return []  # an unterminated string: sqlglot reports it as unparsable
+    if not any(is_transaction_control(s.keywords) for s in statements):
+        return []
+    facts: list[Fact] = []
+    for statement in statements:
+        if is_transaction_control(statement.keywords):
+            facts.append(Fact("transaction_control", sql=" ".join(statement.text.split())))
+        else:
+            facts.extend(facts_from_sql(statement.text, dialect))
     return facts
 
 

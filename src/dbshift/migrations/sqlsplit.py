@@ -16,15 +16,17 @@ all           '...' strings with '' doubling, "..." identifiers with "" doubling
               ``-- ...`` line comments, ``/* ... */`` block comments
 postgresql    nested block comments; E'...' strings with backslash escapes (plain
               '...' has none); ``$$...$$`` and ``$tag$...$tag$`` dollar quoting
-              (``$1`` is a parameter); ``BEGIN ATOMIC ... END`` bodies
+              (``$1`` is a parameter); ``BEGIN ATOMIC ... END`` bodies; a ``;``
+              inside parentheses ends nothing (``CREATE RULE ... DO (a; b)``), and
+              a ``--`` comment ends at ``\r`` as at ``\n`` (both as psql)
 mysql,        backslash escapes in '...' and in "..." (a string, not an
 mariadb       identifier); ```...``` identifiers; ``#`` comments; ``--`` is a
               comment only when followed by whitespace; ``/*! ... */`` and
               ``/*M! ... */`` executable comments are code; the ``DELIMITER``
               client command; compound ``CREATE PROCEDURE/FUNCTION/TRIGGER/EVENT``
               and MariaDB ``BEGIN NOT ATOMIC`` bodies without DELIMITER
-sqlite        ```...``` and ``[...]`` identifiers; ``CREATE TRIGGER ... BEGIN ...;
-              END`` (the rule of ``sqlite3_complete``: inside a trigger only the
+sqlite        ```...``` and ``[...]`` identifiers; ``[EXPLAIN] CREATE TRIGGER ...
+              BEGIN ...; END`` (the rule of ``sqlite3_complete``: inside a trigger only the
               ``;`` of ``; END ;`` ends it, so CASE ... END in the body is harmless)
 generic       ``BEGIN ATOMIC ... END`` bodies
 ============  =================================================================
@@ -70,6 +72,9 @@ class SqlStatement:
     text: str
     #: 1-based source line where `text` starts (counting from `first_line`)
     line: int
+    #: its first words (up to three), upper-cased: what kind of statement it is (derived
+    #: from `text`, so not compared)
+    keywords: tuple[str, ...] = dataclasses.field(default=(), compare=False)
 
 
 def split_sql(source: str, dialect: str = "default", *, first_line: int = 1) -> list[SqlStatement]:
@@ -88,6 +93,7 @@ def split_sql(source: str, dialect: str = "default", *, first_line: int = 1) -> 
 _TOKEN = re.compile(r"(\s+)|(\w[\w$]*)|([^\s\w'\"`\[/$;#\-()=@:]+)|(.)", re.DOTALL)
 _DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*)?\$")
 _PG_COMMENT_MARK = re.compile(r"/\*|\*/")
+_PG_LINE_END = re.compile(r"[\r\n]")
 _ESCAPED_QUOTE = {"'": re.compile(r"[\\']"), '"': re.compile(r'[\\"]')}
 
 _UNDECIDED, _PLAIN, _MYSQL_COMPOUND, _SQLITE_TRIGGER = range(4)
@@ -122,6 +128,7 @@ class _Splitter:
         self.on_terminator_line = after_terminator
         self.mode = _UNDECIDED
         self.header: list[str] = []
+        self.keywords: list[str] = []  # the first words, whatever the mode
         self.blocks: list[str] = []  # open compound blocks, innermost last
         self.parens = 0
         self.prev = ""  # the previous token: a word upper-cased, a punctuation character
@@ -166,6 +173,8 @@ class _Splitter:
             command_end = self._delimiter_command(end)
             if command_end is not None:
                 return command_end
+        if len(self.keywords) < 3:
+            self.keywords.append(word)
         prev = self.prev
         if self.mode == _UNDECIDED and prev not in ("=", "@"):  # `DEFINER = user@host`
             self._header(word)
@@ -221,8 +230,10 @@ class _Splitter:
         return self._code(pos, pos + 1, char)
 
     def _semicolon(self, pos: int) -> int:
-        if self.blocks or (
-            self.mode == _SQLITE_TRIGGER and not (self.prev == "END" and self.prev2 == ";")
+        if (
+            self.blocks
+            or (self.postgresql and self.parens)
+            or (self.mode == _SQLITE_TRIGGER and not (self.prev == "END" and self.prev2 == ";"))
         ):
             return self._code(pos, pos + 1, ";")  # inside a compound body
         self._finish()
@@ -258,13 +269,18 @@ class _Splitter:
             start = self.start
             self._line += self.source.count("\n", self._counted_to, start)
             self._counted_to = start
-            self.statements.append(SqlStatement(self.source[start : self.end], self._line))
+            text = self.source[start : self.end]
+            self.statements.append(SqlStatement(text, self._line, tuple(self.keywords)))
         self._reset(after_terminator=True)
 
     def _header(self, word: str) -> None:
         """Decide from its first words whether a statement has a compound body."""
         header = self.header
         header.append(word)
+        if self.sqlite and header[0] == "EXPLAIN":  # as sqlite3_complete: EXPLAIN CREATE
+            header = header[1:]
+            if not header:
+                return
         if header[0] == "CREATE":
             if len(header) == 1 or word in _CREATE_FILLERS:
                 return
@@ -371,6 +387,9 @@ class _Splitter:
         return self._unterminated(what, pos, hint)
 
     def _line_comment(self, pos: int) -> int:
+        if self.postgresql:  # PostgreSQL's lexer ends a comment at \n or \r alike
+            found = _PG_LINE_END.search(self.source, pos)
+            return self._comment(pos, len(self.source) if found is None else found.start())
         newline = self.source.find("\n", pos)
         return self._comment(pos, len(self.source) if newline < 0 else newline)
 

@@ -312,3 +312,40 @@ def json_not_jsonb(fact: Fact, ctx: Context) -> str | None:
         if column.type.name == "json":
             return f"{quoted(fact.schema, fact.table, column.name)} is json: prefer jsonb"
     return None
+
+
+@rule(
+    "DS611",
+    "transaction-control",
+    "error",
+    "hygiene",
+    ALL,
+    summary="COMMIT, ROLLBACK or BEGIN in a transactional migration",
+    why="dbshift runs a transactional migration in one transaction with its history row. "
+    "A COMMIT in it commits the first half early: when a later statement fails, that half "
+    "stays, no history row is written, and every re-run fails on what already exists. "
+    "`dbshift upgrade` refuses such a migration before running anything.",
+    instead="Remove the statement (dbshift commits the migration), or mark the migration "
+    "`transactional = False` (`-- transactional: false`) to run its statements as written.",
+    fires=(
+        Example(
+            'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
+            "UPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
+        ),
+    ),
+    passes=(
+        Example(
+            'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
+            "UPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
+            transactional=False,
+        ),
+        Example(
+            'op.execute("SAVEPOINT s")\nop.execute("ROLLBACK TO SAVEPOINT s")',
+            "SAVEPOINT s;\nROLLBACK TO SAVEPOINT s;",
+        ),
+    ),
+)
+def transaction_control(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind == "transaction_control" and ctx.migration.transactional:
+        return f"`{fact.sql}` ends or starts a transaction inside a transactional migration"
+    return None
