@@ -736,7 +736,7 @@ class Runner:
         journal: Journal | None = None,
     ) -> int:
         """Execute a migration's operations; the number of statements that ran."""
-        from dbshift.ops.context import OnlineContext
+        from dbshift.ops.context import CodeFailed, OnlineContext
 
         ctx = OnlineContext(
             self.conn,
@@ -749,6 +749,9 @@ class Runner:
                 op.execute(ctx)
             except exc.DBAPIError as error:
                 raise self._failure(step, index, error) from error
+            except CodeFailed as failed:
+                done = len(journal.marks) if isinstance(journal, _Journal) else ctx.executed
+                raise self._code_failure(step, done, failed.error) from failed.error
             except IntegrityError:
                 raise
             except DbshiftError as error:
@@ -756,6 +759,19 @@ class Runner:
                     f"{step.script.name}: {error.message}", migration=step.id, hint=error.hint
                 ) from error
         return ctx.executed
+
+    def _code_failure(self, step: Step, executed: int, error: BaseException) -> MigrationError:
+        """An `op.run` callable raised: the migration failed, with the state it left."""
+        from dbshift.migrations.loader import code_failed
+
+        failure = code_failed(step.script.path, step.id, error)
+        if self._in_one_transaction(step):
+            state = "the migration was rolled back"
+        else:
+            state = f"the {executed} statement(s) before it stay committed and recorded"
+        failure.message = self.config.redact(f"{failure.message}; {state}")
+        failure.args = (failure.message,)
+        return failure
 
     def _failure(self, step: Step, index: int, error: exc.DBAPIError) -> MigrationError:
         from dbshift.database import driver_message

@@ -33,6 +33,26 @@ class Journal(Protocol):
         earlier run had completed it (the statement then counts as done)."""
 
 
+class CodeFailed(Exception):
+    """A migration's `op.run` callable raised `error`: any exception, `sys.exit()`, any
+    BaseException but a Ctrl-C. The runner reports it as that migration's failure
+    (its statement errors stay `DBAPIError`s, reported with the statement)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _call(fn: Callable[[sa.Connection], Any], connection: sa.Connection) -> None:
+    """The one place an `op.run` callable is called."""
+    try:
+        fn(connection)
+    except (exc.DBAPIError, KeyboardInterrupt):
+        raise
+    except BaseException as error:
+        raise CodeFailed(error) from error
+
+
 def python_marker(fn: Callable[..., Any]) -> str:
     return f"-- python: {getattr(fn, '__name__', 'function')}()"
 
@@ -97,14 +117,12 @@ class OnlineContext(ExecutionContext):
             self._connection.execute(statement, params)
 
     def run_python(self, fn: Callable[[sa.Connection], Any]) -> None:
-        if self.journal is None:
-            fn(self._connection)
-            return
         marker = python_marker(fn)
-        if self.journal.skip(marker):
+        if self.journal is not None and self.journal.skip(marker):
             return
-        fn(self._connection)
-        self.journal.done(marker)
+        _call(fn, self._connection)
+        if self.journal is not None:
+            self.journal.done(marker)
 
     def table(self, name: str, schema: str | None = None) -> Table | None:
         return reflect_table(self._connection, name, schema)

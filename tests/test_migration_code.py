@@ -1,0 +1,70 @@
+"""Migration code that misbehaves: it exits the process, raises a BaseException, or
+prints. Whatever it does is that migration's failure or output, never the run's end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.helpers import Project
+
+QUITS = """\
+def quit_now(conn):
+    import sys
+
+    sys.exit(0)
+
+
+op.create_table("t1", sa.Column("id", sa.Integer, primary_key=True))
+op.run(quit_now)
+op.create_table("t2", sa.Column("id", sa.Integer, primary_key=True))
+"""
+
+
+@pytest.fixture
+def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
+    return Project(tmp_path / "proj", db_url, capsys)
+
+
+@pytest.mark.parametrize("transactional", [True, False])
+def test_sys_exit_in_op_run_is_the_migrations_failure(
+    project: Project, transactional: bool
+) -> None:
+    header = "" if transactional else "transactional = False\n"
+    migration = project.python("quits", QUITS, header=header)
+    result = project.fails(3, "upgrade")
+    message = result.err.strip()
+    assert len(message.splitlines()) == 1, message
+    assert message.startswith(f"error: {migration}.py:") and "called sys.exit(0)" in message
+    status = project.ok("status", "--json").json
+    assert status["applied"] == []
+    partial = status["partial"]
+    # MariaDB commits DDL implicitly: there every migration runs statement by statement
+    assert bool(partial) == (not transactional or project.url.startswith("mysql"))
+    if not partial:  # the migration ran in one transaction (SQLite, PostgreSQL)
+        assert "the migration was rolled back" in message
+        assert "t1" not in project.tables()
+    else:  # statement by statement (MariaDB, or transactional = False)
+        assert "the 1 statement(s) before it stay committed and recorded" in message
+        (row,) = partial
+        assert row["id"] == migration and row["statements_done"] == 1
+        assert row["failed"]["statement"] == "-- python: quit_now()"
+        assert "t1" in project.tables() and "t2" not in project.tables()
+    # Fixed, it runs (and, where it stopped part-way, resumes after the table it made).
+    path = project.migrations / f"{migration}.py"
+    path.write_text(path.read_text().replace("sys.exit(0)", "pass"))
+    project.record_sums()
+    project.ok("upgrade")
+    assert project.applied() == [migration]
+    assert {"t1", "t2"} <= project.tables()
+
+
+def test_the_run_goes_on_to_report_after_sys_exit_at_import(project: Project) -> None:
+    """sys.exit(0) at import once made `upgrade` exit 0 with nothing applied."""
+    project.python("fine", 'op.create_table("a", sa.Column("id", sa.Integer, primary_key=True))')
+    project.python("quits", "pass", header="import sys\nsys.exit(0)\n")
+    result = project.fails(3, "upgrade", "--json")
+    assert "called sys.exit(0)" in json.loads(result.out)["error"]["message"]
+    assert project.applied() == [] and "a" not in project.tables()
