@@ -4,6 +4,7 @@ prints. Whatever it does is that migration's failure or output, never the run's 
 from __future__ import annotations
 
 import json
+import uuid
 from pathlib import Path
 
 import pytest
@@ -68,3 +69,54 @@ def test_the_run_goes_on_to_report_after_sys_exit_at_import(project: Project) ->
     result = project.fails(3, "upgrade", "--json")
     assert "called sys.exit(0)" in json.loads(result.out)["error"]["message"]
     assert project.applied() == [] and "a" not in project.tables()
+
+
+PRINTS = """\
+print("in upgrade")
+
+
+def talk(conn):
+    print("in op.run")
+
+
+op.create_table("p", sa.Column("id", sa.Integer, primary_key=True))
+op.run(talk)
+"""
+
+
+def _printing_project(project: Project) -> str:
+    """A migration that prints at import, in upgrade(op) and in op.run, and models for
+    `make` that add a table to what it creates."""
+    migration = project.python("talks", PRINTS, header='print("at import")\n')
+    module = f"talk_models_{uuid.uuid4().hex[:8]}"
+    (project.root / f"{module}.py").write_text(
+        "import sqlalchemy as sa\n\ndb = sa.MetaData()\n"
+        'sa.Table("p", db, sa.Column("id", sa.Integer, primary_key=True))\n'
+        'sa.Table("q", db, sa.Column("id", sa.Integer, primary_key=True))\n'
+    )
+    with (project.root / "dbshift.toml").open("a") as toml:
+        toml.write(f'models = ["{module}:db"]\n')
+    return migration
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+def test_migration_output_goes_to_stderr_with_json(project: Project, where: str) -> None:
+    """With --json, stdout is the JSON document alone; what migration code prints is on
+    stderr, whether it prints at import, in upgrade(op) or in an op.run function."""
+    migration = _printing_project(project)
+
+    def run(*args: str) -> tuple[dict[str, object], str]:
+        flags = ["--json", *args] if where == "before" else [*args, "--json"]
+        result = project.ok(*flags)
+        return json.loads(result.out), result.err
+
+    document, err = run("upgrade")
+    assert [r["id"] for r in document["results"]] == [migration]  # type: ignore[index]
+    assert err.splitlines() == ["at import", "in upgrade", "in op.run"]
+    document, err = run("make", "-m", "add q", "--no-input")
+    assert "q" in json.dumps(document)
+    assert "at import" in err and "in upgrade" in err
+    document, _ = run("status")
+    assert [r["id"] for r in document["applied"]] == [migration]  # type: ignore[index]
+    document, err = run("show", migration)
+    assert "at import" in err

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import logging
@@ -9,7 +10,7 @@ import sys
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -38,6 +39,15 @@ class Secrets:
         for url in self.urls:
             text = redact(text, url)
         return text
+
+
+@dataclasses.dataclass
+class Outside:
+    """What `main()` hands the commands: the run's secrets and the stdout that is the
+    command's own (with --json, sys.stdout is stderr while commands run: see `main`)."""
+
+    secrets: Secrets = dataclasses.field(default_factory=Secrets)
+    stdout: TextIO = dataclasses.field(default_factory=lambda: sys.stdout)
 
 
 _SQL_LOG = logging.getLogger("sqlalchemy.engine")
@@ -155,7 +165,8 @@ def cli(
     verbose: int,
 ) -> None:
     """dbshift: versioned, exact, safe schema migrations."""
-    secrets = ctx.obj if isinstance(ctx.obj, Secrets) else Secrets()
+    outside = ctx.obj if isinstance(ctx.obj, Outside) else Outside()
+    secrets = outside.secrets
     secrets.add(url)
     if verbose:
         handler = logging.StreamHandler(sys.stderr)
@@ -172,7 +183,7 @@ def cli(
         "table_prefix": table_prefix,
         "lock_timeout": lock_timeout,
     }
-    reporter = Reporter(as_json=as_json, quiet=quiet)
+    reporter = Reporter(as_json=as_json, quiet=quiet, out=outside.stdout)
     ctx.obj = State(overrides, config_path, env, reporter, secrets)
 
 
@@ -327,7 +338,7 @@ def sql_command(
         Path(output).write_text(script, encoding="utf-8")
         state.reporter.written(Path(output), "wrote")
     else:
-        sys.stdout.write(script)
+        state.reporter.out.write(script)
 
 
 @cli.command()
@@ -548,8 +559,13 @@ def main(argv: list[str] | None = None) -> NoReturn:
     debug = "--debug" in args
     as_json = "--json" in args
     secrets = Secrets()
+    # With --json, stdout carries the JSON document alone: whatever else writes to
+    # sys.stdout while a command runs (migration code's print()) goes to stderr.
+    outside = Outside(secrets, sys.stdout)
+    aside = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     try:
-        cli.main(args=args, prog_name="dbshift", standalone_mode=False, obj=secrets)
+        with aside:
+            cli.main(args=args, prog_name="dbshift", standalone_mode=False, obj=outside)
     except _Exit as done:
         sys.exit(done.code)
     except DbshiftError as error:
