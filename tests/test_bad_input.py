@@ -333,6 +333,13 @@ CASES: dict[str, Case] = {
         "20260101T000002_ex.py:9: KeyError: 'missing'",
         database=True,
     ),
+    "KeyboardInterrupt raised in upgrade(op)": Case(
+        lambda p: p.python("ex", "raise KeyboardInterrupt"),
+        ["upgrade"],
+        130,
+        "20260101T000002_ex.py:9 interrupted by SIGINT while it was loaded: nothing ran",
+        database=True,
+    ),
     "python syntax error": Case(
         lambda p: p.python("syn", "op.create_table(("),
         ["upgrade"],

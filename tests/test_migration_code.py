@@ -4,6 +4,10 @@ prints. Whatever it does is that migration's failure or output, never the run's 
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -120,3 +124,62 @@ def test_migration_output_goes_to_stderr_with_json(project: Project, where: str)
     assert [r["id"] for r in document["applied"]] == [migration]  # type: ignore[index]
     document, err = run("show", migration)
     assert "at import" in err
+
+
+SLOW = """\
+def wait(conn):
+    import pathlib
+    import time
+
+    pathlib.Path("started").write_text("")
+    time.sleep(60)
+
+
+op.create_table("s1", sa.Column("id", sa.Integer, primary_key=True))
+op.run(wait)
+op.create_table("s2", sa.Column("id", sa.Integer, primary_key=True))
+"""
+
+
+@pytest.mark.parametrize("transactional", [True, False])
+@pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_signal_names_the_migration_and_its_state(
+    project: Project, signum: int, code: int, transactional: bool
+) -> None:
+    """A real `dbshift upgrade` stopped by SIGINT or SIGTERM in a slow migration: the
+    documented exit code, one line naming the migration and the state it left, and a
+    re-run (the sleep edited out) that finishes."""
+    header = "" if transactional else "transactional = False\n"
+    migration = project.python("slow", SLOW, header=header)
+    marker = project.root / "started"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dbshift", "upgrade"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not marker.exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.send_signal(signum)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == code, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    name = signal.Signals(signum).name
+    assert lines[0].startswith(f"error: {migration}.py interrupted by {name}: "), err
+    # statement by statement: MariaDB, and transactional = False
+    partial = not transactional or project.url.startswith("mysql")
+    if partial:
+        assert "partial with 1 statement(s) committed and recorded" in lines[0], err
+        assert project.ok("status", "--json").json["partial"][0]["statements_done"] == 1
+    else:
+        assert "rolled back (nothing ran)" in lines[0], err
+        assert "s1" not in project.tables()
+    assert project.applied() == []
+    path = project.migrations / f"{migration}.py"
+    path.write_text(path.read_text().replace("time.sleep(60)", "pass"))
+    project.record_sums()
+    project.ok("upgrade")
+    assert project.applied() == [migration] and {"s1", "s2"} <= project.tables()

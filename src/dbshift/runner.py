@@ -26,6 +26,7 @@ from dbshift.errors import (
     ChecksumMismatch,
     DbshiftError,
     IntegrityError,
+    Interrupted,
     IrreversibleMigration,
     LockTimeout,
     MigrationError,
@@ -448,13 +449,46 @@ class Runner:
             self.listener.step_started(step, index, len(steps))
             ops = operations[step.id]
             run = functools.partial(self._run_step, step, ops, in_transaction)
-            if in_transaction:  # one step cannot be retried inside the run's transaction
-                result = self._attempt(run)
-            else:
-                result = self._retrying(step, functools.partial(self._attempt, run))
+            try:
+                if in_transaction:  # one step cannot be retried inside the run's transaction
+                    result = self._attempt(run)
+                else:
+                    result = self._retrying(step, functools.partial(self._attempt, run))
+            except (KeyboardInterrupt, Interrupted) as stop:
+                raise self._interrupted(step, stop, in_transaction) from None
             results.append(result)
             self.listener.step_finished(result)
         return results
+
+    def _interrupted(
+        self, step: Step, stop: KeyboardInterrupt | Interrupted, in_transaction: bool
+    ) -> Interrupted:
+        """A signal stopped `step`: which migration, and the state the history shows."""
+        signal_name = stop.signal_name if isinstance(stop, Interrupted) else "SIGINT"
+        if in_transaction:
+            state = "rolled back with the whole run (--single-transaction)"
+        else:
+            state = self._state_after_stop(step)
+        return Interrupted(signal_name, f"{step.script.name} interrupted by {signal_name}: {state}")
+
+    def _state_after_stop(self, step: Step) -> str:
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+            row = self.history.row(self.conn, step.id)
+            self.conn.commit()
+        except Exception:  # the connection is gone: the history says (`dbshift status`)
+            return "its state is unknown (see `dbshift status`)"
+        if step.direction == "down":
+            return "reverted" if row is None else "rolled back (still applied)"
+        if row is None:
+            return "rolled back (nothing ran)"
+        if row.applied:
+            return "applied"
+        return (
+            f"partial with {len(row.done)} statement(s) committed and recorded "
+            "(`dbshift upgrade` resumes it)"
+        )
 
     def _run_step(self, step: Step, ops: Sequence[Operation], in_transaction: bool) -> StepResult:
         if in_transaction:

@@ -6,7 +6,9 @@ import contextlib
 import dataclasses
 import difflib
 import logging
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
@@ -18,7 +20,7 @@ from dbshift import api
 from dbshift._version import __version__
 from dbshift.cli.report import Reporter
 from dbshift.config import Config, redact
-from dbshift.errors import DbshiftError, UsageError, mask_error
+from dbshift.errors import DbshiftError, Interrupted, UsageError, mask_error
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -562,6 +564,10 @@ def main(argv: list[str] | None = None) -> NoReturn:
     # With --json, stdout carries the JSON document alone: whatever else writes to
     # sys.stdout while a command runs (migration code's print()) goes to stderr.
     outside = Outside(secrets, sys.stdout)
+    # Ctrl-C and SIGTERM (a deployment stopping the runner) stop the run with one line
+    # naming what they stopped (see `Runner._interrupted`)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {number: signal.signal(number, _on_signal) for number in _SIGNALS} if in_main else {}
     aside = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     try:
         with aside:
@@ -584,6 +590,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         mask_error(usage, secrets.redact)
         Reporter(as_json=as_json).error(usage)
         sys.exit(UsageError.exit_code)
+    except Interrupted as stop:
+        _stopped(stop, as_json)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
@@ -600,7 +608,24 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(DbshiftError.exit_code)
     finally:
         _stop_sql_log()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     sys.exit(0)
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _stopped(stop: Interrupted, as_json: bool) -> NoReturn:
+    """One line: what the signal stopped and the state it left; exit 130 or 143."""
+    report = DbshiftError(stop.message, hint=stop.hint)
+    report.exit_code = stop.exit_code
+    Reporter(as_json=as_json).error(report)
+    sys.exit(stop.exit_code)
 
 
 __all__ = ["cli", "main"]

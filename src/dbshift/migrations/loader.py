@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dbshift.errors import DbshiftError, MigrationError
+from dbshift.errors import DbshiftError, Interrupted, MigrationError
 from dbshift.migrations.scripts import Script, sql_sections
 from dbshift.migrations.sqlsplit import SqlStatement, split_sql
 from dbshift.ops import Operation
@@ -118,8 +118,8 @@ def _record_lines(
         raise MigrationError(
             f"{_where(script, error)}: {error.message}", migration=script.id, hint=error.hint
         ) from error
-    except KeyboardInterrupt:
-        raise
+    except (KeyboardInterrupt, Interrupted) as stop:
+        raise interrupted(script.path, stop) from None
     except BaseException as error:  # SystemExit too: the migration failed, not the run
         raise code_failed(script.path, script.id, error) from error
     return tuple(recorder.operations), tuple(recorder.lines)
@@ -135,14 +135,24 @@ def import_module(path: Path, migration_id: str) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Interrupted) as stop:
         sys.modules.pop(name, None)
-        raise
+        raise interrupted(path, stop) from None
     except BaseException as error:  # SystemExit too: the migration failed, not the run
         sys.modules.pop(name, None)
         problem, hint = _import_problem(path, error)
         raise MigrationError(problem, migration=migration_id, hint=hint) from error
     return module
+
+
+def interrupted(path: Path, stop: KeyboardInterrupt | Interrupted) -> Interrupted:
+    """A Ctrl-C, SIGTERM or KeyboardInterrupt while migration code was read: no
+    statement had run."""
+    signal_name = stop.signal_name if isinstance(stop, Interrupted) else "SIGINT"
+    return Interrupted(
+        signal_name,
+        f"{_where_path(path, stop)} interrupted by {signal_name} while it was loaded: nothing ran",
+    )
 
 
 def code_failed(path: Path, migration_id: str, error: BaseException) -> MigrationError:
