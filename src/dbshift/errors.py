@@ -9,6 +9,8 @@ Exit codes are part of the interface (scripts and CI read them):
 3     a migration or database error
 4     an integrity error (checksum, sum file, graph)
 5     the database lock could not be had in time
+130   interrupted by Ctrl-C (SIGINT)
+143   stopped by SIGTERM
 ====  =========================================================================
 """
 
@@ -87,6 +89,21 @@ class LockTimeout(DbshiftError):
     """Another runner held the database lock for longer than the timeout (exit 5)."""
 
     exit_code = 5
+
+
+class Interrupted(BaseException):
+    """The run was stopped by a signal: SIGINT (Ctrl-C, or migration code raising
+    KeyboardInterrupt: exit 130) or SIGTERM (exit 143). A BaseException, so that no
+    `except Exception` swallows it, and not a KeyboardInterrupt, which click would turn
+    into a bare "Aborted!"; the runner names the migration it stopped and the state it
+    left (`message`)."""
+
+    def __init__(self, signal_name: str = "SIGINT", message: str | None = None) -> None:
+        self.signal_name = signal_name
+        self.exit_code = 143 if signal_name == "SIGTERM" else 130
+        self.message = message or f"interrupted by {signal_name}"
+        self.hint = "run the command again: it finishes what was left"
+        super().__init__(self.message)
 
 
 def mask_error(error: DbshiftError, redact: Callable[[str], str]) -> None:

@@ -26,6 +26,7 @@ from dbshift.errors import (
     ChecksumMismatch,
     DbshiftError,
     IntegrityError,
+    Interrupted,
     IrreversibleMigration,
     LockTimeout,
     MigrationError,
@@ -462,13 +463,46 @@ class Runner:
             self.listener.step_started(step, index, len(steps))
             ops = operations[step.id]
             run = functools.partial(self._run_step, step, ops, in_transaction)
-            if in_transaction:  # one step cannot be retried inside the run's transaction
-                result = self._attempt(run)
-            else:
-                result = self._retrying(step, functools.partial(self._attempt, run))
+            try:
+                if in_transaction:  # one step cannot be retried inside the run's transaction
+                    result = self._attempt(run)
+                else:
+                    result = self._retrying(step, functools.partial(self._attempt, run))
+            except (KeyboardInterrupt, Interrupted) as stop:
+                raise self._interrupted(step, stop, in_transaction) from None
             results.append(result)
             self.listener.step_finished(result)
         return results
+
+    def _interrupted(
+        self, step: Step, stop: KeyboardInterrupt | Interrupted, in_transaction: bool
+    ) -> Interrupted:
+        """A signal stopped `step`: which migration, and the state the history shows."""
+        signal_name = stop.signal_name if isinstance(stop, Interrupted) else "SIGINT"
+        if in_transaction:
+            state = "rolled back with the whole run (--single-transaction)"
+        else:
+            state = self._state_after_stop(step)
+        return Interrupted(signal_name, f"{step.script.name} interrupted by {signal_name}: {state}")
+
+    def _state_after_stop(self, step: Step) -> str:
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+            row = self.history.row(self.conn, step.id)
+            self.conn.commit()
+        except Exception:  # the connection is gone: the history says (`dbshift status`)
+            return "its state is unknown (see `dbshift status`)"
+        if step.direction == "down":
+            return "reverted" if row is None else "rolled back (still applied)"
+        if row is None:
+            return "rolled back (nothing ran)"
+        if row.applied:
+            return "applied"
+        return (
+            f"partial with {len(row.done)} statement(s) committed and recorded "
+            "(`dbshift upgrade` resumes it)"
+        )
 
     def _run_step(self, step: Step, ops: Sequence[Operation], in_transaction: bool) -> StepResult:
         if in_transaction:
@@ -750,7 +784,7 @@ class Runner:
         journal: Journal | None = None,
     ) -> int:
         """Execute a migration's operations; the number of statements that ran."""
-        from dbshift.ops.context import OnlineContext
+        from dbshift.ops.context import CodeFailed, OnlineContext
 
         ctx = OnlineContext(
             self.conn,
@@ -763,6 +797,9 @@ class Runner:
                 op.execute(ctx)
             except exc.DBAPIError as error:
                 raise self._failure(step, index, error) from error
+            except CodeFailed as failed:
+                done = len(journal.marks) if isinstance(journal, _Journal) else ctx.executed
+                raise self._code_failure(step, done, failed.error) from failed.error
             except IntegrityError:
                 raise
             except DbshiftError as error:
@@ -770,6 +807,19 @@ class Runner:
                     f"{step.script.name}: {error.message}", migration=step.id, hint=error.hint
                 ) from error
         return ctx.executed
+
+    def _code_failure(self, step: Step, executed: int, error: BaseException) -> MigrationError:
+        """An `op.run` callable raised: the migration failed, with the state it left."""
+        from dbshift.migrations.loader import code_failed
+
+        failure = code_failed(step.script.path, step.id, error)
+        if self._in_one_transaction(step):
+            state = "the migration was rolled back"
+        else:
+            state = f"the {executed} statement(s) before it stay committed and recorded"
+        failure.message = self.config.redact(f"{failure.message}; {state}")
+        failure.args = (failure.message,)
+        return failure
 
     def _failure(self, step: Step, index: int, error: exc.DBAPIError) -> MigrationError:
         from dbshift.database import driver_message

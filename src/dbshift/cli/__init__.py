@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
 import logging
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn, TextIO, TypeVar
 
 import click
 
@@ -17,7 +20,7 @@ from dbshift import api
 from dbshift._version import __version__
 from dbshift.cli.report import Reporter
 from dbshift.config import Config, redact
-from dbshift.errors import DbshiftError, UsageError, mask_error
+from dbshift.errors import DbshiftError, Interrupted, UsageError, mask_error
 from dbshift.files import write_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,6 +42,15 @@ class Secrets:
         for url in self.urls:
             text = redact(text, url)
         return text
+
+
+@dataclasses.dataclass
+class Outside:
+    """What `main()` hands the commands: the run's secrets and the stdout that is the
+    command's own (with --json, sys.stdout is stderr while commands run: see `main`)."""
+
+    secrets: Secrets = dataclasses.field(default_factory=Secrets)
+    stdout: TextIO = dataclasses.field(default_factory=lambda: sys.stdout)
 
 
 _SQL_LOG = logging.getLogger("sqlalchemy.engine")
@@ -156,7 +168,8 @@ def cli(
     verbose: int,
 ) -> None:
     """dbshift: versioned, exact, safe schema migrations."""
-    secrets = ctx.obj if isinstance(ctx.obj, Secrets) else Secrets()
+    outside = ctx.obj if isinstance(ctx.obj, Outside) else Outside()
+    secrets = outside.secrets
     secrets.add(url)
     if verbose:
         handler = logging.StreamHandler(sys.stderr)
@@ -173,7 +186,7 @@ def cli(
         "table_prefix": table_prefix,
         "lock_timeout": lock_timeout,
     }
-    reporter = Reporter(as_json=as_json, quiet=quiet)
+    reporter = Reporter(as_json=as_json, quiet=quiet, out=outside.stdout)
     ctx.obj = State(overrides, config_path, env, reporter, secrets)
 
 
@@ -328,7 +341,7 @@ def sql_command(
         write_atomic(Path(output), script)
         state.reporter.written(Path(output), "wrote")
     else:
-        sys.stdout.write(script)
+        state.reporter.out.write(script)
 
 
 @cli.command()
@@ -549,8 +562,17 @@ def main(argv: list[str] | None = None) -> NoReturn:
     debug = "--debug" in args
     as_json = "--json" in args
     secrets = Secrets()
+    # With --json, stdout carries the JSON document alone: whatever else writes to
+    # sys.stdout while a command runs (migration code's print()) goes to stderr.
+    outside = Outside(secrets, sys.stdout)
+    # Ctrl-C and SIGTERM (a deployment stopping the runner) stop the run with one line
+    # naming what they stopped (see `Runner._interrupted`)
+    in_main = threading.current_thread() is threading.main_thread()
+    previous = {number: signal.signal(number, _on_signal) for number in _SIGNALS} if in_main else {}
+    aside = contextlib.redirect_stdout(sys.stderr) if as_json else contextlib.nullcontext()
     try:
-        cli.main(args=args, prog_name="dbshift", standalone_mode=False, obj=secrets)
+        with aside:
+            cli.main(args=args, prog_name="dbshift", standalone_mode=False, obj=outside)
     except _Exit as done:
         sys.exit(done.code)
     except DbshiftError as error:
@@ -569,6 +591,8 @@ def main(argv: list[str] | None = None) -> NoReturn:
         mask_error(usage, secrets.redact)
         Reporter(as_json=as_json).error(usage)
         sys.exit(UsageError.exit_code)
+    except Interrupted as stop:
+        _stopped(stop, as_json)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
@@ -585,7 +609,24 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(DbshiftError.exit_code)
     finally:
         _stop_sql_log()
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     sys.exit(0)
+
+
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _on_signal(signum: int, _frame: object) -> None:
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def _stopped(stop: Interrupted, as_json: bool) -> NoReturn:
+    """One line: what the signal stopped and the state it left; exit 130 or 143."""
+    report = DbshiftError(stop.message, hint=stop.hint)
+    report.exit_code = stop.exit_code
+    Reporter(as_json=as_json).error(report)
+    sys.exit(stop.exit_code)
 
 
 __all__ = ["cli", "main"]

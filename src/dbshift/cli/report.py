@@ -21,10 +21,12 @@ if TYPE_CHECKING:
 
 
 class Reporter:
-    def __init__(self, *, as_json: bool = False, quiet: bool = False) -> None:
+    def __init__(
+        self, *, as_json: bool = False, quiet: bool = False, out: TextIO | None = None
+    ) -> None:
         self.as_json = as_json
         self.quiet = quiet
-        self.out: TextIO = sys.stdout
+        self.out: TextIO = sys.stdout if out is None else out
         self.tty = self.out.isatty() and not as_json
 
     # -- primitives ------------------------------------------------------------------

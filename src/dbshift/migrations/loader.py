@@ -17,7 +17,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from dbshift.errors import DbshiftError, MigrationError
+from dbshift.errors import DbshiftError, Interrupted, MigrationError
 from dbshift.migrations.scripts import Script, sql_sections
 from dbshift.migrations.sqlsplit import SqlStatement, split_sql
 from dbshift.ops import Operation
@@ -118,12 +118,10 @@ def _record_lines(
         raise MigrationError(
             f"{_where(script, error)}: {error.message}", migration=script.id, hint=error.hint
         ) from error
-    except Exception as error:
-        raise MigrationError(
-            f"{_where(script, error)}: {type(error).__name__}: {_first_line(error)}",
-            migration=script.id,
-            hint="fix the migration; run with --debug for the traceback",
-        ) from error
+    except (KeyboardInterrupt, Interrupted) as stop:
+        raise interrupted(script.path, stop) from None
+    except BaseException as error:  # SystemExit too: the migration failed, not the run
+        raise code_failed(script.path, script.id, error) from error
     return tuple(recorder.operations), tuple(recorder.lines)
 
 
@@ -137,24 +135,53 @@ def import_module(path: Path, migration_id: str) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except Exception as error:
+    except (KeyboardInterrupt, Interrupted) as stop:
+        sys.modules.pop(name, None)
+        raise interrupted(path, stop) from None
+    except BaseException as error:  # SystemExit too: the migration failed, not the run
         sys.modules.pop(name, None)
         problem, hint = _import_problem(path, error)
         raise MigrationError(problem, migration=migration_id, hint=hint) from error
     return module
 
 
-def _import_problem(path: Path, error: Exception) -> tuple[str, str]:
+def interrupted(path: Path, stop: KeyboardInterrupt | Interrupted) -> Interrupted:
+    """A Ctrl-C, SIGTERM or KeyboardInterrupt while migration code was read: no
+    statement had run."""
+    signal_name = stop.signal_name if isinstance(stop, Interrupted) else "SIGINT"
+    return Interrupted(
+        signal_name,
+        f"{_where_path(path, stop)} interrupted by {signal_name} while it was loaded: nothing ran",
+    )
+
+
+def code_failed(path: Path, migration_id: str, error: BaseException) -> MigrationError:
+    """Migration code raised `error` (an exception, `sys.exit()`, any BaseException but
+    a Ctrl-C): one line naming the file and the line in it where known."""
+    return MigrationError(
+        f"{_where_path(path, error)}: {_describe(error)}",
+        migration=migration_id,
+        hint=_CODE_HINT,
+    )
+
+
+_CODE_HINT = "fix the migration; run with --debug for the traceback"
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, SystemExit):
+        return f"called sys.exit({error.code!r}) (migration code must not end the process)"
+    return f"{type(error).__name__}: {_first_line(error)}"
+
+
+def _import_problem(path: Path, error: BaseException) -> tuple[str, str]:
     """One line saying why a migration file did not import, and what to do."""
     if isinstance(error, ModuleNotFoundError):
         problem = f"imports {error.name!r}, which is not installed"
         return f"{_where_path(path, error)}: {problem}", f"install {error.name} or fix the import"
     if isinstance(error, SyntaxError):
         return f"{path.name}:{error.lineno}: syntax error: {error.msg}", "fix the Python syntax"
-    return (
-        f"{_where_path(path, error)}: {type(error).__name__}: {_first_line(error)}",
-        "fix the migration; run with --debug for the traceback",
-    )
+    return f"{_where_path(path, error)}: {_describe(error)}", _CODE_HINT
 
 
 def _where(script: Script, error: BaseException) -> str:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 
+from dbshift.errors import Interrupted
 from dbshift.ops.base import ExecutionContext, Operation
 from dbshift.schema.reflect import reflect_table
 from dbshift.schema.snapshot import Snapshot, Table
@@ -31,6 +32,26 @@ class Journal(Protocol):
     def settled(self, sql: str, error: exc.DBAPIError) -> bool:
         """Called when it failed: True when the failure shows that an interrupted
         earlier run had completed it (the statement then counts as done)."""
+
+
+class CodeFailed(Exception):
+    """A migration's `op.run` callable raised `error`: any exception, `sys.exit()`, any
+    BaseException but a Ctrl-C. The runner reports it as that migration's failure
+    (its statement errors stay `DBAPIError`s, reported with the statement)."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def _call(fn: Callable[[sa.Connection], Any], connection: sa.Connection) -> None:
+    """The one place an `op.run` callable is called."""
+    try:
+        fn(connection)
+    except (exc.DBAPIError, KeyboardInterrupt, Interrupted):
+        raise
+    except BaseException as error:
+        raise CodeFailed(error) from error
 
 
 def python_marker(fn: Callable[..., Any]) -> str:
@@ -97,14 +118,12 @@ class OnlineContext(ExecutionContext):
             self._connection.execute(statement, params)
 
     def run_python(self, fn: Callable[[sa.Connection], Any]) -> None:
-        if self.journal is None:
-            fn(self._connection)
-            return
         marker = python_marker(fn)
-        if self.journal.skip(marker):
+        if self.journal is not None and self.journal.skip(marker):
             return
-        fn(self._connection)
-        self.journal.done(marker)
+        _call(fn, self._connection)
+        if self.journal is not None:
+            self.journal.done(marker)
 
     def table(self, name: str, schema: str | None = None) -> Table | None:
         return reflect_table(self._connection, name, schema)
