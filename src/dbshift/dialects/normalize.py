@@ -415,8 +415,9 @@ class MySQLNormalizer(Normalizer):
     def index_option(self, name: str, value: Any, index: Index, table: Table) -> Any:
         """`mysql_using` is left out: InnoDB builds a B-tree whatever is asked for, and
         `information_schema` reports what it built. A prefix length given as a number
-        applies to every column, which is how the server reports it; a prefix as long
-        as a CHAR or VARCHAR column is the whole column, kept as no prefix."""
+        applies to every column, which is how the server reports it; a prefix the server
+        keeps as none (the whole of a CHAR/VARCHAR, or on a column that is no string) is
+        left out."""
         if name == "mysql_using":
             return None
         if name == "mysql_prefix" and isinstance(value, str):
@@ -424,11 +425,11 @@ class MySQLNormalizer(Normalizer):
         if name == "mysql_length" and isinstance(value, int):
             value = dict.fromkeys(index.columns, value)
         if name == "mysql_length" and isinstance(value, dict):
-            value = {c: n for c, n in value.items() if not _whole(table, c, n)}
+            value = {c: n for c, n in value.items() if not _kept_as_no_prefix(table, c, n)}
         return super().index_option(name, value, index, table)
 
 
-def _whole(table: Table, name: str, prefix: Any) -> bool:
+def _kept_as_no_prefix(table: Table, name: str, prefix: Any) -> bool:
     """Whether the server keeps a prefix of `prefix` on column `name` as no prefix: it
     covers all of a CHAR/VARCHAR/BINARY/VARBINARY, or the column is no string at all
     (MariaDB takes `DATETIME(6)` with a prefix and ignores it; dagster's models do so)."""
