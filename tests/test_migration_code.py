@@ -183,3 +183,27 @@ def test_a_signal_names_the_migration_and_its_state(
     project.record_sums()
     project.ok("upgrade")
     assert project.applied() == [migration] and {"s1", "s2"} <= project.tables()
+
+
+@pytest.mark.parametrize("where", ["import", "upgrade", "op.run"])
+def test_api_callers_see_a_keyboard_interrupt_naming_the_migration(
+    project: Project, where: str
+) -> None:
+    """An application calling the API gets the KeyboardInterrupt it expects from a Ctrl-C
+    (so its own shutdown handling runs), carrying the migration and the state it left."""
+    import dbshift
+    from dbshift.config import Config
+    from dbshift.errors import Interrupted
+
+    body = {
+        "import": 'raise KeyboardInterrupt\nop.create_table("t", sa.Column("id", sa.Integer))',
+        "upgrade": 'op.create_table("t", sa.Column("id", sa.Integer))\nraise KeyboardInterrupt',
+        "op.run": "def stop(conn):\n    raise KeyboardInterrupt\n\n\nop.run(stop)",
+    }[where]
+    migration = project.python("stops", body)
+    with pytest.raises(KeyboardInterrupt) as raised:
+        dbshift.upgrade(Config.load(project.root / "dbshift.toml"))
+    assert isinstance(raised.value, Interrupted)
+    assert raised.value.signal_name == "SIGINT" and raised.value.exit_code == 130
+    assert migration in raised.value.message
+    assert project.ok("status", "--json").json["applied"] == []

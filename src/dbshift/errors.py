@@ -91,12 +91,12 @@ class LockTimeout(DbshiftError):
     exit_code = 5
 
 
-class Interrupted(BaseException):
+class Interrupted(KeyboardInterrupt):
     """The run was stopped by a signal: SIGINT (Ctrl-C, or migration code raising
-    KeyboardInterrupt: exit 130) or SIGTERM (exit 143). A BaseException, so that no
-    `except Exception` swallows it, and not a KeyboardInterrupt, which click would turn
-    into a bare "Aborted!"; the runner names the migration it stopped and the state it
-    left (`message`)."""
+    KeyboardInterrupt: exit 130) or SIGTERM (exit 143). A KeyboardInterrupt, so that an
+    application calling the API sees the Ctrl-C it expects (and no `except Exception`
+    swallows it); the runner names the migration it stopped and the state it left
+    (`message`). The CLI reports it in one line (click wraps it in `Abort`)."""
 
     def __init__(self, signal_name: str = "SIGINT", message: str | None = None) -> None:
         self.signal_name = signal_name

@@ -124,7 +124,23 @@ def _target(ctx: click.Context, _param: click.Parameter, value: str | None) -> s
     return value
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Signalled(BaseException):
+    """Carries an `Interrupted` (a KeyboardInterrupt) past click, which would turn it into
+    a bare `Abort` after printing a newline."""
+
+    def __init__(self, stop: Interrupted) -> None:
+        self.stop = stop
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Interrupted as stop:
+            raise _Signalled(stop) from None
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="dbshift")
 @click.option(
     "-c",
@@ -591,7 +607,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         mask_error(usage, secrets.redact)
         Reporter(as_json=as_json).error(usage)
         sys.exit(UsageError.exit_code)
-    except Interrupted as stop:
+    except _Signalled as signalled:
+        _stopped(signalled.stop, as_json)
+    except Interrupted as stop:  # a signal outside a command (while click parses)
         _stopped(stop, as_json)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

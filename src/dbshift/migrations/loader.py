@@ -118,7 +118,7 @@ def _record_lines(
         raise MigrationError(
             f"{_where(script, error)}: {error.message}", migration=script.id, hint=error.hint
         ) from error
-    except (KeyboardInterrupt, Interrupted) as stop:
+    except KeyboardInterrupt as stop:
         raise interrupted(script.path, stop) from None
     except BaseException as error:  # SystemExit too: the migration failed, not the run
         raise code_failed(script.path, script.id, error) from error
@@ -135,7 +135,7 @@ def import_module(path: Path, migration_id: str) -> ModuleType:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except (KeyboardInterrupt, Interrupted) as stop:
+    except KeyboardInterrupt as stop:
         sys.modules.pop(name, None)
         raise interrupted(path, stop) from None
     except BaseException as error:  # SystemExit too: the migration failed, not the run
@@ -145,7 +145,7 @@ def import_module(path: Path, migration_id: str) -> ModuleType:
     return module
 
 
-def interrupted(path: Path, stop: KeyboardInterrupt | Interrupted) -> Interrupted:
+def interrupted(path: Path, stop: KeyboardInterrupt) -> Interrupted:
     """A Ctrl-C, SIGTERM or KeyboardInterrupt while migration code was read: no
     statement had run."""
     signal_name = stop.signal_name if isinstance(stop, Interrupted) else "SIGINT"

@@ -9,7 +9,6 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 
-from dbshift.errors import Interrupted
 from dbshift.ops.base import ExecutionContext, Operation
 from dbshift.schema.reflect import reflect_table
 from dbshift.schema.snapshot import Snapshot, Table
@@ -48,7 +47,7 @@ def _call(fn: Callable[[sa.Connection], Any], connection: sa.Connection) -> None
     """The one place an `op.run` callable is called."""
     try:
         fn(connection)
-    except (exc.DBAPIError, KeyboardInterrupt, Interrupted):
+    except (exc.DBAPIError, KeyboardInterrupt):
         raise
     except BaseException as error:
         raise CodeFailed(error) from error
