@@ -262,7 +262,9 @@ def test_make_lints_the_migration_it_wrote(tmp_path: Path, as_sql: bool) -> None
     """`make` lints what it generated, on the schema it starts from: an index on an
     existing table is a locking finding on PostgreSQL, a new table's index is not."""
     metadata = sa.MetaData()
-    users = sa.Table("users", metadata, sa.Column("id", sa.BigInteger, primary_key=True))
+    users = sa.Table(
+        "users", metadata, sa.Column("id", sa.BigInteger, sa.Identity(), primary_key=True)
+    )
     config = dbshift.Config(
         url="postgresql+psycopg://nobody@nowhere/db", migrations=tmp_path, models=[metadata]
     )

@@ -21,7 +21,7 @@ _DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sq
 # Statements sqlglot keeps as an opaque `Command`, recognised by their words.
 _ADD_VALUE = re.compile(
     r"^\s*ALTER\s+TYPE\s+(?P<name>[\w.\"]+)\s+ADD\s+VALUE\s+(IF\s+NOT\s+EXISTS\s+)?"
-    r"'(?P<value>(?:[^']|'')*)'(\s+(BEFORE|AFTER)\s+'(?P<pos>(?:[^']|'')*)')?",
+    r"'(?P<value>(?:[^']|'')*)'(\s+(?P<where>BEFORE|AFTER)\s+'(?P<pos>(?:[^']|'')*)')?",
     re.IGNORECASE,
 )
 _USING_INDEX = re.compile(
@@ -116,8 +116,15 @@ def _statement(node: Any, text: str) -> list[Fact]:
         return [Fact("truncate", *_table(t), sql=text) for t in node.expressions]
     if isinstance(node, exp.Delete | exp.Update):
         kind = "delete" if isinstance(node, exp.Delete) else "update"
+        assigned = _assigned(node) if kind == "update" else ()
         return [
-            Fact(kind, *_table(node.this), has_where=node.args.get("where") is not None, sql=text)
+            Fact(
+                kind,
+                *_table(node.this),
+                has_where=node.args.get("where") is not None,
+                assigned=assigned,
+                sql=text,
+            )
         ]
     if isinstance(node, exp.Insert):
         target = node.this.this if isinstance(node.this, exp.Schema) else node.this
@@ -129,6 +136,23 @@ def _statement(node: Any, text: str) -> list[Fact]:
     if isinstance(node, exp.Select | exp.Pragma) or _HARMLESS.match(text):
         return [Fact("other", sql=text)]
     return [Fact("unknown_sql", sql=text, problem=f"{type(node).__name__} statement")]
+
+
+def _assigned(node: Any) -> tuple[str, ...]:
+    """The columns an UPDATE's SET assigns, in order (`SET (a, b) = ...` gives both),
+    named as the server compares them: an unquoted name folded to lower case."""
+    from sqlglot import exp
+
+    names: list[str] = []
+    for item in node.expressions:
+        target = item.this if isinstance(item, exp.EQ) else None
+        columns = target.expressions if isinstance(target, exp.Tuple) else [target]
+        for column in columns:
+            if isinstance(column, exp.Column):
+                identifier = column.this
+                quoted = isinstance(identifier, exp.Identifier) and identifier.quoted
+                names.append(column.name if quoted else column.name.lower())
+    return tuple(names)
 
 
 def _table(node: Any) -> tuple[str | None, str | None]:
@@ -362,6 +386,7 @@ def _command(node: Any, text: str) -> list[Fact]:
                 name=bare,
                 values=(match["value"].replace("''", "'"),),
                 position=match["pos"].replace("''", "'") if match["pos"] else None,
+                after=(match["where"] or "").upper() == "AFTER",
                 sql=text,
             )
         ]
@@ -398,6 +423,7 @@ def _column(node: Any, pk_cols: set[str]) -> ColumnFact:
     from sqlglot import exp
 
     nullable, default, pk, reference, generated = True, None, node.name in pk_cols, False, False
+    identity = False
     for constraint in node.args.get("constraints") or []:
         kind = constraint.args.get("kind")
         if isinstance(kind, exp.NotNullColumnConstraint):
@@ -408,10 +434,10 @@ def _column(node: Any, pk_cols: set[str]) -> ColumnFact:
             pk = True
         elif isinstance(kind, exp.Reference):
             reference = True
-        elif isinstance(
-            kind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint
-        ):
+        elif isinstance(kind, exp.AutoIncrementColumnConstraint):
             generated = True
+        elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
+            generated = identity = True
     type_ = _type(node.args.get("kind"))
     if node.args.get("kind") is not None and node.args["kind"].this.name in (
         "SERIAL",
@@ -421,7 +447,7 @@ def _column(node: Any, pk_cols: set[str]) -> ColumnFact:
         generated = True
     if pk:
         nullable = False
-    return ColumnFact(node.name, type_, nullable, default, pk, reference, generated)
+    return ColumnFact(node.name, type_, nullable, default, pk, reference, generated, identity)
 
 
 _TYPE_NAMES = {
