@@ -27,6 +27,7 @@ from dbshift.runner import Listener, Runner, RunReport, integrity_problems
 
 if TYPE_CHECKING:
     from dbshift import autogen
+    from dbshift.autogen.advice import Advice
     from dbshift.autogen.compare import RenameDecider
     from dbshift.autogen.safe import Step
     from dbshift.linter import Finding, LintReport
@@ -680,6 +681,8 @@ class MakeResult:
     backends: tuple[str, ...] = ()
     #: what each backend's comparison found, in `backends` order (`check` names them)
     by_backend: tuple[tuple[str, tuple[Operation, ...]], ...] = ()
+    #: the findings `dbshift check` would fail on, each with the step that avoids it
+    advice: tuple[Advice, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -691,6 +694,7 @@ class MakeResult:
             "by_backend": {b: [op.describe() for op in ops] for b, ops in self.by_backend},
             "notes": list(self.notes),
             "lint": [f.to_json() for f in self.findings],
+            "fails_check": [a.to_json() for a in self.advice],
         }
 
 
@@ -707,9 +711,10 @@ def make(
     allow_drop_all: bool = False,
 ) -> Path | None:
     """Write the migration that brings the schema to what the models declare; return
-    its path, or None when the migrations already match the models. `safe` (default:
-    the config's `safe`) writes PostgreSQL changes that do not block the application,
-    possibly as a chain of migrations; the path returned is the last one. Models with
+    its path, or None when the migrations already match the models. `safe` writes
+    PostgreSQL changes that do not block the application, possibly as a chain of
+    migrations; the path returned is the last one. It defaults to the config's `safe`,
+    and when that is unset to on for Python migrations on PostgreSQL. Models with
     no tables, or a change that drops every table, are refused (exit 2) unless
     `allow_drop_all`: they are nearly always model modules that were not imported."""
     return make_report(
@@ -744,7 +749,9 @@ def make_report(
     configured, the models are compared per backend and the one file written is right
     on each of them (docs/autogenerate.md, "One history, several backends")."""
     from dbshift import autogen
+    from dbshift.autogen.advice import Written, advise
     from dbshift.autogen.safe import Step, safe_steps
+    from dbshift.dialects import dialect_for
     from dbshift.linter.engine import state_from_snapshot
 
     if not check and not message.strip():
@@ -756,7 +763,7 @@ def make_report(
             hint="leave out --sql: a Python migration runs on every backend; or pass "
             "--backend with the URL's backend alone",
         )
-    safe = config.safe if safe is None else safe
+    asked = config.safe if safe is None else safe
     project = Project.read(config)
     if len(project.graph.heads) > 1:
         raise UsageError(
@@ -764,6 +771,8 @@ def make_report(
             hint="run `dbshift merge` first, so the new migration has one parent",
         )
     dialect = _make_dialect(config)
+    online = dialect_for(dialect).online_rewrites
+    safe = _writes_safe(asked, online, sql)
     dialects = _backend_dialects(config, dialect)
     targets = autogen.models_targets(config, dialects, allow_empty=allow_drop_all)
     source = _current_schema(project, dialect, dev_url)
@@ -775,7 +784,7 @@ def make_report(
     notes = folded.diff.notes
     names = tuple(name for name, _ in diffs)
     by_backend = tuple((name, d.operations) for name, d in diffs)
-    if safe and dialect.name != "postgresql":
+    if safe and not online:
         notes = (*notes, SAFE_ONLY_POSTGRESQL.format(backend=_backend(dialect)))
     if folded.problems and check:  # one backend needs what the others must not get
         raise _different_migrations(list(folded.problems))
@@ -786,7 +795,7 @@ def make_report(
     problems = [*autogen.differences(targets), *folded.problems]
     if problems:
         raise _different_migrations(problems)
-    if safe and sql and dialect.name == "postgresql":
+    if safe and sql and online:
         raise UsageError(
             "--safe writes Python migrations on PostgreSQL",
             hint="an invalid index left by a failed build can only be dropped online: "
@@ -811,6 +820,8 @@ def make_report(
         findings += _lint_written(config, path, dialect, lint_state)
         parents, paths = [path.stem], [*paths, path]
         taken.append(path.stem)
+    threshold = str(config.lint.get("fail_on", "error"))
+    written = Written(message, paths, safe, online, sql)
     return MakeResult(
         paths[-1],
         operations,
@@ -820,7 +831,19 @@ def make_report(
         tuple(paths),
         names,
         by_backend,
+        advise(findings, threshold, written),
     )
+
+
+def _writes_safe(asked: bool | None, online: bool, sql: bool) -> bool:
+    """Whether `make` writes the online rewrites: as asked (`--safe/--no-safe`, the
+    config's `safe`), else wherever they exist (PostgreSQL) and can be written (Python
+    migrations: cleaning up after a failed concurrent build needs a live connection).
+    Left to the plain form, an index on an existing table is a DS301 error that
+    `dbshift check` fails on: the default must not write what the linter rejects."""
+    if asked is None:
+        return online and not sql
+    return asked
 
 
 class _BackendsDiffer(UsageError):

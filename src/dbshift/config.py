@@ -84,8 +84,9 @@ class Config:
     lock_retry_delay: float = DEFAULT_LOCK_RETRY_DELAY
     #: a command run on each file `make` writes, e.g. "ruff format"
     format: str | None = None
-    #: `make` writes PostgreSQL changes the non-blocking way (docs/autogenerate.md)
-    safe: bool = False
+    #: `make` writes PostgreSQL changes the non-blocking way (docs/autogenerate.md);
+    #: None (unset): it does where it can (PostgreSQL, Python migrations), False: never
+    safe: bool | None = None
     #: the backends `make` writes migrations for, e.g. ("sqlite", "postgresql"); empty:
     #: the URL's backend alone
     backends: tuple[str, ...] = ()

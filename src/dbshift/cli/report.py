@@ -96,6 +96,11 @@ class Reporter:
         for f in result.findings:
             lock = f" (lock: {f.lock})" if f.category == "locking" and f.lock else ""
             self.line(f"  {Path(f.file).name}:{f.line}: {f.severity} {f.code} {f.message}{lock}")
+        if result.advice:
+            self.line(f"`dbshift check` fails on {len(result.advice)} of these; next step:")
+        for advice in result.advice:
+            f = advice.finding
+            self.line(f"  {Path(f.file).name}:{f.line} {f.code}: {advice.hint}")
 
     def ids(self, ids: Sequence[str], key: str) -> None:
         if self.as_json:
