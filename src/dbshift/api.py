@@ -488,6 +488,7 @@ def lint(
     since: str | None = None,
     dialect: str | None = None,
     server_version: str | None = None,
+    baseline: bool = True,
 ) -> LintReport:
     """Check migrations for data loss, breaking changes, locks and hygiene (docs/lint.md).
 
@@ -495,11 +496,76 @@ def lint(
     server version; or `range_` (`FROM:TO`, `:TO` or one id), `every` migration, or
     those whose files were added `since` a git ref. Without a database, `dialect` and
     `server_version` (or `[lint]` in the configuration) say which server to check for;
-    with neither, PostgreSQL, MySQL and SQLite are all checked."""
+    with neither, PostgreSQL, MySQL and SQLite are all checked. The findings the lint
+    baseline accepts are left out (counted in `baselined`) unless `baseline=False`."""
+    from dbshift.linter import baseline as lint_baseline
+
+    project = Project.read(config)
+    accepted = lint_baseline.read(config.migrations_dir) if baseline else None
+    report = _lint(project, range_, every, since, dialect, server_version)
+    if accepted is not None:
+        checksums = {s.id: s.checksum for s in project.scripts}
+        new, count = accepted.split(report.findings, checksums)
+        report = dataclasses.replace(report, findings=tuple(new), baselined=count)
+    return report
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineWritten:
+    """What `lint --baseline write` recorded: the file, the findings it now accepts in
+    the migrations linted, and those migrations."""
+
+    path: Path
+    accepted: int
+    migrations: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "accepted": self.accepted,
+            "migrations": list(self.migrations),
+        }
+
+
+def write_lint_baseline(
+    config: Config,
+    range_: str | None = None,
+    *,
+    every: bool = False,
+    since: str | None = None,
+    dialect: str | None = None,
+    server_version: str | None = None,
+) -> BaselineWritten:
+    """Accept every finding of the migrations linted (all of them unless `range_` or
+    `since` says otherwise) in the lint baseline, `dbshift.lint-baseline` next to
+    `dbshift.sum`, written atomically. Entries of other migrations are kept while those
+    migrations exist; `lint` and `check` then fail on new findings only."""
+    from dbshift.linter import baseline as lint_baseline
+
+    project = Project.read(config)
+    every = every or not (range_ or since)
+    older = lint_baseline.read(config.migrations_dir) or lint_baseline.Baseline()
+    report = _lint(project, range_, every, since, dialect, server_version)
+    checksums = {s.id: s.checksum for s in project.scripts}
+    newer = lint_baseline.Baseline.of(report.findings, checksums)
+    merged = older.merged(newer, report.migrations, checksums)
+    path = lint_baseline.write(config.migrations_dir, merged)
+    return BaselineWritten(path, len(report.findings), report.migrations)
+
+
+def _lint(
+    project: Project,
+    range_: str | None,
+    every: bool,
+    since: str | None,
+    dialect: str | None,
+    server_version: str | None,
+) -> LintReport:
+    """The lint report of the chosen migrations, before any baseline."""
     from dbshift.linter import Settings, lint_scripts
     from dbshift.linter.select import select
 
-    project = Project.read(config)
+    config = project.config
     settings = Settings.of(config)
     chosen = select(
         config,
@@ -636,11 +702,12 @@ def check(
             for f in report.findings
             if _at_least(f.severity, threshold)
         )
+        accepted = f"; {report.baselined} accepted by the baseline" if report.baselined else ""
         return CheckItem(
             "lint",
             "failed" if failing else "ok",
             f"{len(report.findings)} finding(s) in {len(report.migrations)} migration(s) "
-            f"({report.selection}); fails at {threshold}",
+            f"({report.selection}){accepted}; fails at {threshold}",
             failing,
         )
 

@@ -300,6 +300,8 @@ class Reporter:
             return
         targets = ", ".join(t.label for t in report.targets)
         summary = f"{len(report.migrations)} migration(s) ({report.selection}) for {targets}"
+        if report.baselined:
+            summary += f"; {report.baselined} accepted by the baseline"
         if not report.findings:
             self.line(f"ok: {summary}, no findings")
             return
@@ -330,6 +332,16 @@ class Reporter:
             if (n := sum(f.severity == s for f in report.findings))
         )
         self.line(f"{counts} in {summary}")
+
+    def baseline_written(self, result: Any) -> None:
+        """`lint --baseline write`: the file and what it now accepts."""
+        if self.as_json:
+            self.json(result.to_json())
+            return
+        self.line(
+            f"wrote {result.path}: {result.accepted} finding(s) accepted in "
+            f"{len(result.migrations)} migration(s) linted"
+        )
 
     def checked(self, report: Any, fmt: str = "text") -> None:
         """`check`: one line per check, then its problems; lint findings as annotations

@@ -287,6 +287,8 @@ class LintReport:
     findings: tuple[Finding, ...]
     #: how the migrations were chosen, in words ("pending on ...", "all", ...)
     selection: str = ""
+    #: findings left out because the lint baseline accepts them (docs/lint.md, Baseline)
+    baselined: int = 0
 
     def worst(self) -> Severity | None:
         if not self.findings:
@@ -303,4 +305,5 @@ class LintReport:
             "selection": self.selection,
             "findings": [f.to_json() for f in self.findings],
             "counts": {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES},
+            "baselined": self.baselined,
         }
