@@ -138,3 +138,29 @@ def test_an_op_call_adds_before_like_the_operation_does() -> None:
     state.apply(Fact("add_enum_value", name="mood", values=("meh",), position="sad"))
     state.apply(Fact("add_enum_value", name="mood", values=("zen",)))
     assert state.enums["mood"] == ("happy", "meh", "sad", "zen")
+
+
+def _sql_codes(sql: str) -> set[str]:
+    from dbshift.linter.engine import check
+    from dbshift.linter.model import MigrationFacts, Target
+
+    facts = tuple((fact, 1) for fact in facts_from_sql(sql, "postgresql"))
+    info = MigrationFacts("m", "m.sql", "sql", True, facts)
+    return {f.code for f in check(info, Target("postgresql"), SchemaState())}
+
+
+def test_a_reference_is_compared_with_the_key_it_resolves_to() -> None:
+    """DS620 follows a bare `REFERENCES t` to t's primary key, a table referring to
+    itself, and says nothing when the referred table is unknown."""
+    assert "DS620" in _sql_codes(
+        "CREATE TABLE tree (id BIGINT PRIMARY KEY, parent INT REFERENCES tree)"
+    )
+    assert "DS620" not in _sql_codes(
+        "CREATE TABLE tree (id INT PRIMARY KEY, parent INT REFERENCES tree)"
+    )
+    assert "DS620" not in _sql_codes("CREATE TABLE t (id BIGINT, u INT REFERENCES elsewhere)")
+    assert "DS620" in _sql_codes(
+        "CREATE TABLE a (id BIGINT PRIMARY KEY);\n"
+        "CREATE TABLE b (id BIGINT PRIMARY KEY, a_id INT);\n"
+        "ALTER TABLE b ADD CONSTRAINT b_a FOREIGN KEY (a_id) REFERENCES a (id)"
+    )

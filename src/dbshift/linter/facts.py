@@ -40,7 +40,7 @@ from dbshift.ops import (
     SetEnumValues,
     ValidateConstraint,
 )
-from dbshift.schema.snapshot import Column
+from dbshift.schema.snapshot import Column, ForeignKey
 
 #: kinds of change that alter the schema (as opposed to data or session settings)
 SCHEMA_KINDS = frozenset(
@@ -116,6 +116,22 @@ class ColumnFact:
 
 
 @dataclasses.dataclass(frozen=True)
+class Reference:
+    """A foreign key as rules compare it: its columns and what they refer to (no
+    `ref_columns`: the referred table's primary key)."""
+
+    columns: tuple[str, ...]
+    table: str
+    schema: str | None = None
+    ref_columns: tuple[str, ...] = ()
+
+    @property
+    def key(self) -> str:
+        """The referred table's key in the schema state."""
+        return f"{self.schema}.{self.table}" if self.schema else self.table
+
+
+@dataclasses.dataclass(frozen=True)
 class Fact:
     """One change. `kind` says what it is; the other fields are filled where they apply."""
 
@@ -154,6 +170,8 @@ class Fact:
     algorithm: str | None = None
     #: set_lock_timeout: the setting's name
     setting: str | None = None
+    #: create_table, add_column, add_foreign_key: the foreign keys it declares
+    references: tuple[Reference, ...] = ()
     #: update: the columns assigned, in order, as the server compares names (unquoted
     #: ones folded to lower case)
     assigned: tuple[str, ...] = ()
@@ -259,6 +277,7 @@ def facts_from_operation(op: Operation, dialect: str = "postgresql") -> list[Fac
                 t.name,
                 t.schema,
                 columns=tuple(column_from_snapshot(c, c.name in pk) for c in t.columns),
+                references=tuple(_reference(fk) for fk in t.foreign_keys),
             )
         ]
     if isinstance(op, DropTable):
@@ -304,6 +323,9 @@ def facts_from_operation(op: Operation, dialect: str = "postgresql") -> list[Fac
                 name=op.constraint.name,
                 on_columns=getattr(op.constraint, "columns", ()),
                 not_valid=op.not_valid,
+                references=(_reference(op.constraint),)
+                if isinstance(op.constraint, ForeignKey)
+                else (),
             )
         ]
     if isinstance(op, AddCheckConstraint):
@@ -357,6 +379,10 @@ def facts_from_operation(op: Operation, dialect: str = "postgresql") -> list[Fac
     if isinstance(op, DropEnum):
         return [Fact("drop_enum", schema=op.schema, name=op.name)]
     return [Fact("other", name=op.describe())]
+
+
+def _reference(fk: ForeignKey) -> Reference:
+    return Reference(fk.columns, fk.ref_table, fk.ref_schema, fk.ref_columns)
 
 
 def _alter_column(op: AlterColumn) -> list[Fact]:

@@ -14,7 +14,7 @@ import logging
 import re
 from typing import Any
 
-from dbshift.linter.facts import ColumnFact, Fact, TypeInfo
+from dbshift.linter.facts import ColumnFact, Fact, Reference, TypeInfo
 
 _DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 
@@ -182,7 +182,10 @@ def _create(node: Any, text: str) -> list[Fact]:
         columns = tuple(
             _column(c, pk_cols) for c in node.this.expressions if isinstance(c, exp.ColumnDef)
         )
-        return [Fact("create_table", table, schema, columns=columns, sql=text)]
+        references = tuple(_references(node.this.expressions))
+        return [
+            Fact("create_table", table, schema, columns=columns, references=references, sql=text)
+        ]
     if kind == "TABLE":  # CREATE TABLE ... AS SELECT
         table, schema = _table(node.this)
         return [Fact("create_table", table, schema, sql=text)]
@@ -265,7 +268,16 @@ def _alter(node: Any, text: str) -> list[Fact]:
     for action in node.args.get("actions") or []:
         if isinstance(action, exp.ColumnDef):
             column = _column(action, set())
-            facts.append(Fact("add_column", column=column.name, columns=(column,), **common))
+            references = tuple(_references([action]))
+            facts.append(
+                Fact(
+                    "add_column",
+                    column=column.name,
+                    columns=(column,),
+                    references=references,
+                    **common,
+                )
+            )
         elif isinstance(action, exp.Drop):
             kind = (action.args.get("kind") or "").upper()
             names = [e.name for e in action.args.get("tables") or action.expressions]
@@ -340,6 +352,7 @@ def _constraint(constraint: Any, not_valid: bool, common: dict[str, Any]) -> Fac
             name=name,
             not_valid=not_valid,
             on_columns=tuple(_names(inner.expressions)),
+            references=tuple(_references([inner])),
             **common,
         )
     if isinstance(inner, exp.CheckColumnConstraint):
@@ -413,6 +426,38 @@ def _command(node: Any, text: str) -> list[Fact]:
         return [Fact("other", sql=text)]
     words = " ".join(text.split()[:3])
     return [Fact("unknown_sql", sql=text, problem=f"statement `{words} ...` is not understood")]
+
+
+def _references(items: Any) -> list[Reference]:
+    """The foreign keys among a table's items: a column's `REFERENCES`, a table-level
+    `FOREIGN KEY (...) REFERENCES` (named or not)."""
+    from sqlglot import exp
+
+    found: list[Reference] = []
+    for item in items:
+        if isinstance(item, exp.Constraint):
+            found += _references(item.expressions)
+        elif isinstance(item, exp.ForeignKey):
+            target = _referred(item.args.get("reference"), tuple(_names(item.expressions)))
+            found += [target] if target else []
+        elif isinstance(item, exp.ColumnDef):
+            for constraint in item.args.get("constraints") or []:
+                kind = constraint.args.get("kind")
+                if isinstance(kind, exp.Reference):
+                    target = _referred(kind, (item.name,))
+                    found += [target] if target else []
+    return found
+
+
+def _referred(reference: Any, columns: tuple[str, ...]) -> Reference | None:
+    from sqlglot import exp
+
+    if not isinstance(reference, exp.Reference):
+        return None
+    node = reference.this
+    ref_columns = tuple(_names(node.expressions)) if isinstance(node, exp.Schema) else ()
+    table, schema = _table(node)
+    return Reference(columns, table, schema, ref_columns) if table else None
 
 
 def _names(expressions: Any) -> list[str]:

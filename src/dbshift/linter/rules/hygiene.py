@@ -3,7 +3,7 @@ cannot be reverted or checked."""
 
 from __future__ import annotations
 
-from dbshift.linter.facts import ColumnFact, Fact, TypeInfo
+from dbshift.linter.facts import INTEGER_RANK, ColumnFact, Fact, TypeInfo
 from dbshift.linter.model import (
     ALL,
     MYSQL,
@@ -494,6 +494,65 @@ def integer_sequence(fact: Fact, ctx: Context) -> str | None:
             where = quoted(fact.schema, fact.table, column.name)
             top = _MAXIMUM[column.type.name]
             return f"{where} is a generated {column.type.name}: it stops at {top}; use bigint"
+    return None
+
+
+@rule(
+    "DS620",
+    "integer-reference",
+    "warning",
+    "hygiene",
+    SERVERS,
+    summary="a foreign key column narrower than the key it refers to",
+    why="An `integer` column referring to a `bigint` key can hold only the first "
+    "2,147,483,647 ids: once the referred table's ids pass that, inserting a row that "
+    "refers to a new one fails, and widening the column then rewrites the table. "
+    "(SQLite's integers are all 64-bit.)",
+    instead="Give the column the referred key's type (`sa.BigInteger` for a bigint key).",
+    fires=(
+        Example(
+            'op.add_column("events", sa.Column("user_id", sa.Integer, sa.ForeignKey("users.id")))',
+            "ALTER TABLE events ADD COLUMN user_id INTEGER REFERENCES users (id);",
+            mysql_sql="ALTER TABLE events ADD COLUMN user_id INT, "
+            "ADD FOREIGN KEY (user_id) REFERENCES users (id);",
+        ),
+        Example(
+            'op.create_table("visits", sa.Column("id", sa.BigInteger, primary_key=True), '
+            'sa.Column("user_id", sa.SmallInteger, sa.ForeignKey("users.id")))',
+            "CREATE TABLE visits (id BIGINT PRIMARY KEY, user_id SMALLINT, "
+            "FOREIGN KEY (user_id) REFERENCES users);",
+        ),
+    ),
+    passes=(
+        Example(
+            'op.add_column("events", sa.Column("user_id", sa.BigInteger, '
+            'sa.ForeignKey("users.id")))',
+            "ALTER TABLE events ADD COLUMN user_id BIGINT REFERENCES users (id);",
+            mysql_sql="ALTER TABLE events ADD COLUMN user_id BIGINT, "
+            "ADD FOREIGN KEY (user_id) REFERENCES users (id);",
+        ),
+    ),
+)
+def integer_reference(fact: Fact, ctx: Context) -> str | None:
+    own = {c.name: c for c in _declared(fact)}
+    for ref in fact.references:
+        referred = own if ref.key == fact.key and fact.kind == "create_table" else None
+        referred = referred or ctx.state.tables.get(ref.key, {})
+        targets = ref.ref_columns or tuple(c.name for c in referred.values() if c.primary_key)
+        for name, target in zip(ref.columns, targets, strict=False):
+            column = own.get(name) or ctx.state.tables.get(fact.key or "", {}).get(name)
+            key = referred.get(target)
+            if column is None or key is None:
+                continue
+            narrow = INTEGER_RANK.get(column.type.name, 0)
+            wide = INTEGER_RANK.get(key.type.name, 0)
+            if 0 < narrow < wide:
+                where = quoted(fact.schema, fact.table, name)
+                return (
+                    f"{where} is {column.type.name} and refers to {key.type.name} "
+                    f"{quoted(ref.schema, ref.table, target)}: it stops at "
+                    f"{_MAXIMUM[column.type.name]}"
+                )
     return None
 
 
