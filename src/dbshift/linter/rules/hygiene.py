@@ -589,7 +589,9 @@ def smallint_column(fact: Fact, ctx: Context) -> str | None:
     for column, type_ in _changed_types(fact):
         primary = any(c.primary_key or c.generated for c in _declared(fact) if c.name == column)
         if type_.name == "smallint" and type_.length != 1 and not primary:
-            return f"{quoted(fact.schema, fact.table, column)} is smallint: it stops at 32,767"
+            tiny = " (TINYINT: 127)" if ctx.target.backend in MYSQL else ""
+            where = quoted(fact.schema, fact.table, column)
+            return f"{where} is smallint: it stops at 32,767{tiny}"
     return None
 
 
