@@ -14,6 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 
 import dbshift
+import dbshift.api
 from dbshift.schema.introspect import introspect
 from tests.conftest import ScratchDatabases
 
@@ -61,7 +62,8 @@ class Loop:
         self.folder = folder / "migrations"
         self.folder.mkdir(parents=True, exist_ok=True)
         self.states: list[str] = [schema_of(url)]
-        self.written: list[bool] = []
+        #: how many migrations each step wrote (PostgreSQL's online form may be a chain)
+        self.written: list[int] = []
 
     def config(self, metadata: sa.MetaData, **extra: Any) -> dbshift.Config:
         return dbshift.Config(url=self.url, migrations=self.folder, models=[metadata], **extra)
@@ -69,7 +71,8 @@ class Loop:
     def step(self, metadata: sa.MetaData, message: str = "step", **make: Any) -> Path | None:
         """make + upgrade to `metadata`, then check it is exact; return the file."""
         config = self.config(metadata)
-        path = dbshift.make(config, message=message, **make)
+        made = dbshift.api.make_report(config, message=message, **make)
+        path = made.path
         dbshift.upgrade(config, "head")
         after = schema_of(self.url)
         expected = created_schema(metadata, self.scratch)
@@ -77,14 +80,15 @@ class Loop:
         assert dbshift.make(config, message="again") is None, "make found changes right after"
         assert dbshift.diff(config) == [], "the database differs from the models"
         self.states.append(after)
-        self.written.append(path is not None)
+        self.written.append(len(made.paths))
         return path
 
     def back(self, metadata: sa.MetaData) -> None:
         """Downgrade one step (if it wrote a migration): the schema must be the one
         before it."""
-        if self.written.pop():
-            dbshift.downgrade(self.config(metadata), "-1")
+        count = self.written.pop()
+        if count:
+            dbshift.downgrade(self.config(metadata), f"-{count}")
         self.states.pop()
         assert schema_of(self.url) == self.states[-1]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dbshift.linter import Finding, Target, lint_scripts
+from dbshift.linter import Finding, Settings, Target, lint_scripts, load_rules
 from dbshift.linter.model import Example
 from dbshift.linter.rules import EXAMPLE_BASE
 from dbshift.migrations import sumfile
@@ -53,5 +53,6 @@ def lint_folder(
 ) -> list[Finding]:
     scripts = scan(folder)
     graph = Graph({s.id: s.parents for s in scripts})
-    report = lint_scripts(scripts, graph, ids, [Target(backend, version)])
+    every = Settings(enable=frozenset(load_rules()))  # opt-in rules too: examples test them
+    report = lint_scripts(scripts, graph, ids, [Target(backend, version)], settings=every)
     return list(report.findings)

@@ -27,6 +27,7 @@ from dbshift.runner import Listener, Runner, RunReport, integrity_problems
 
 if TYPE_CHECKING:
     from dbshift import autogen
+    from dbshift.autogen.advice import Advice
     from dbshift.autogen.compare import RenameDecider
     from dbshift.autogen.safe import Step
     from dbshift.linter import Finding, LintReport
@@ -487,6 +488,7 @@ def lint(
     since: str | None = None,
     dialect: str | None = None,
     server_version: str | None = None,
+    baseline: bool = True,
 ) -> LintReport:
     """Check migrations for data loss, breaking changes, locks and hygiene (docs/lint.md).
 
@@ -494,11 +496,76 @@ def lint(
     server version; or `range_` (`FROM:TO`, `:TO` or one id), `every` migration, or
     those whose files were added `since` a git ref. Without a database, `dialect` and
     `server_version` (or `[lint]` in the configuration) say which server to check for;
-    with neither, PostgreSQL, MySQL and SQLite are all checked."""
+    with neither, PostgreSQL, MySQL and SQLite are all checked. The findings the lint
+    baseline accepts are left out (counted in `baselined`) unless `baseline=False`."""
+    from dbshift.linter import baseline as lint_baseline
+
+    project = Project.read(config)
+    accepted = lint_baseline.read(config.migrations_dir) if baseline else None
+    report = _lint(project, range_, every, since, dialect, server_version)
+    if accepted is not None:
+        checksums = {s.id: s.checksum for s in project.scripts}
+        new, count = accepted.split(report.findings, checksums)
+        report = dataclasses.replace(report, findings=tuple(new), baselined=count)
+    return report
+
+
+@dataclasses.dataclass(frozen=True)
+class BaselineWritten:
+    """What `lint --baseline write` recorded: the file, the findings it now accepts in
+    the migrations linted, and those migrations."""
+
+    path: Path
+    accepted: int
+    migrations: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "accepted": self.accepted,
+            "migrations": list(self.migrations),
+        }
+
+
+def write_lint_baseline(
+    config: Config,
+    range_: str | None = None,
+    *,
+    every: bool = False,
+    since: str | None = None,
+    dialect: str | None = None,
+    server_version: str | None = None,
+) -> BaselineWritten:
+    """Accept every finding of the migrations linted (all of them unless `range_` or
+    `since` says otherwise) in the lint baseline, `dbshift.lint-baseline` next to
+    `dbshift.sum`, written atomically. Entries of other migrations are kept while those
+    migrations exist; `lint` and `check` then fail on new findings only."""
+    from dbshift.linter import baseline as lint_baseline
+
+    project = Project.read(config)
+    every = every or not (range_ or since)
+    older = lint_baseline.read(config.migrations_dir) or lint_baseline.Baseline()
+    report = _lint(project, range_, every, since, dialect, server_version)
+    checksums = {s.id: s.checksum for s in project.scripts}
+    newer = lint_baseline.Baseline.of(report.findings, checksums)
+    merged = older.merged(newer, report.migrations, checksums)
+    path = lint_baseline.write(config.migrations_dir, merged)
+    return BaselineWritten(path, len(report.findings), report.migrations)
+
+
+def _lint(
+    project: Project,
+    range_: str | None,
+    every: bool,
+    since: str | None,
+    dialect: str | None,
+    server_version: str | None,
+) -> LintReport:
+    """The lint report of the chosen migrations, before any baseline."""
     from dbshift.linter import Settings, lint_scripts
     from dbshift.linter.select import select
 
-    project = Project.read(config)
+    config = project.config
     settings = Settings.of(config)
     chosen = select(
         config,
@@ -635,11 +702,12 @@ def check(
             for f in report.findings
             if _at_least(f.severity, threshold)
         )
+        accepted = f"; {report.baselined} accepted by the baseline" if report.baselined else ""
         return CheckItem(
             "lint",
             "failed" if failing else "ok",
             f"{len(report.findings)} finding(s) in {len(report.migrations)} migration(s) "
-            f"({report.selection}); fails at {threshold}",
+            f"({report.selection}){accepted}; fails at {threshold}",
             failing,
         )
 
@@ -680,6 +748,8 @@ class MakeResult:
     backends: tuple[str, ...] = ()
     #: what each backend's comparison found, in `backends` order (`check` names them)
     by_backend: tuple[tuple[str, tuple[Operation, ...]], ...] = ()
+    #: the findings `dbshift check` would fail on, each with the step that avoids it
+    advice: tuple[Advice, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -691,6 +761,7 @@ class MakeResult:
             "by_backend": {b: [op.describe() for op in ops] for b, ops in self.by_backend},
             "notes": list(self.notes),
             "lint": [f.to_json() for f in self.findings],
+            "fails_check": [a.to_json() for a in self.advice],
         }
 
 
@@ -707,9 +778,10 @@ def make(
     allow_drop_all: bool = False,
 ) -> Path | None:
     """Write the migration that brings the schema to what the models declare; return
-    its path, or None when the migrations already match the models. `safe` (default:
-    the config's `safe`) writes PostgreSQL changes that do not block the application,
-    possibly as a chain of migrations; the path returned is the last one. Models with
+    its path, or None when the migrations already match the models. `safe` writes
+    PostgreSQL changes that do not block the application, possibly as a chain of
+    migrations; the path returned is the last one. It defaults to the config's `safe`,
+    and when that is unset to on for Python migrations on PostgreSQL. Models with
     no tables, or a change that drops every table, are refused (exit 2) unless
     `allow_drop_all`: they are nearly always model modules that were not imported."""
     return make_report(
@@ -744,7 +816,9 @@ def make_report(
     configured, the models are compared per backend and the one file written is right
     on each of them (docs/autogenerate.md, "One history, several backends")."""
     from dbshift import autogen
+    from dbshift.autogen.advice import Written, advise
     from dbshift.autogen.safe import Step, safe_steps
+    from dbshift.dialects import dialect_for
     from dbshift.linter.engine import state_from_snapshot
 
     if not check and not message.strip():
@@ -756,7 +830,7 @@ def make_report(
             hint="leave out --sql: a Python migration runs on every backend; or pass "
             "--backend with the URL's backend alone",
         )
-    safe = config.safe if safe is None else safe
+    asked = config.safe if safe is None else safe
     project = Project.read(config)
     if len(project.graph.heads) > 1:
         raise UsageError(
@@ -764,6 +838,8 @@ def make_report(
             hint="run `dbshift merge` first, so the new migration has one parent",
         )
     dialect = _make_dialect(config)
+    online = dialect_for(dialect).online_rewrites
+    safe = _writes_safe(asked, online, sql)
     dialects = _backend_dialects(config, dialect)
     targets = autogen.models_targets(config, dialects, allow_empty=allow_drop_all)
     source = _current_schema(project, dialect, dev_url)
@@ -775,7 +851,7 @@ def make_report(
     notes = folded.diff.notes
     names = tuple(name for name, _ in diffs)
     by_backend = tuple((name, d.operations) for name, d in diffs)
-    if safe and dialect.name != "postgresql":
+    if safe and not online:
         notes = (*notes, SAFE_ONLY_POSTGRESQL.format(backend=_backend(dialect)))
     if folded.problems and check:  # one backend needs what the others must not get
         raise _different_migrations(list(folded.problems))
@@ -786,7 +862,7 @@ def make_report(
     problems = [*autogen.differences(targets), *folded.problems]
     if problems:
         raise _different_migrations(problems)
-    if safe and sql and dialect.name == "postgresql":
+    if safe and sql and online:
         raise UsageError(
             "--safe writes Python migrations on PostgreSQL",
             hint="an invalid index left by a failed build can only be dropped online: "
@@ -811,6 +887,8 @@ def make_report(
         findings += _lint_written(config, path, dialect, lint_state)
         parents, paths = [path.stem], [*paths, path]
         taken.append(path.stem)
+    threshold = str(config.lint.get("fail_on", "error"))
+    written = Written(message, paths, safe, online, sql)
     return MakeResult(
         paths[-1],
         operations,
@@ -820,7 +898,19 @@ def make_report(
         tuple(paths),
         names,
         by_backend,
+        advise(findings, threshold, written),
     )
+
+
+def _writes_safe(asked: bool | None, online: bool, sql: bool) -> bool:
+    """Whether `make` writes the online rewrites: as asked (`--safe/--no-safe`, the
+    config's `safe`), else wherever they exist (PostgreSQL) and can be written (Python
+    migrations: cleaning up after a failed concurrent build needs a live connection).
+    Left to the plain form, an index on an existing table is a DS301 error that
+    `dbshift check` fails on: the default must not write what the linter rejects."""
+    if asked is None:
+        return online and not sql
+    return asked
 
 
 class _BackendsDiffer(UsageError):

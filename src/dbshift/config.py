@@ -48,7 +48,7 @@ _KEYS = frozenset(
 #: what `with_variant(type, name)` matches (see dbshift/dialects/backends.py)
 BACKENDS = ("sqlite", "postgresql", "mysql", "mariadb")
 #: keys of the `[lint]` table (see docs/lint.md)
-LINT_KEYS = frozenset({"disable", "severity", "fail_on", "server_version", "dialect"})
+LINT_KEYS = frozenset({"disable", "enable", "severity", "fail_on", "server_version", "dialect"})
 _LEVELS = ("info", "warning", "error")
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -84,8 +84,9 @@ class Config:
     lock_retry_delay: float = DEFAULT_LOCK_RETRY_DELAY
     #: a command run on each file `make` writes, e.g. "ruff format"
     format: str | None = None
-    #: `make` writes PostgreSQL changes the non-blocking way (docs/autogenerate.md)
-    safe: bool = False
+    #: `make` writes PostgreSQL changes the non-blocking way (docs/autogenerate.md);
+    #: None (unset): it does where it can (PostgreSQL, Python migrations), False: never
+    safe: bool | None = None
     #: the backends `make` writes migrations for, e.g. ("sqlite", "postgresql"); empty:
     #: the URL's backend alone
     backends: tuple[str, ...] = ()
@@ -337,9 +338,12 @@ def check_lint_table(table: Any, source: Path | None) -> None:
             f"{where}: unknown key {unknown[0]!r}",
             hint="known keys: " + ", ".join(sorted(LINT_KEYS)),
         )
-    disable = table.get("disable", [])
-    if not isinstance(disable, list) or not all(isinstance(c, str) for c in disable):
-        raise ConfigError(f"{where}: `disable` must be a list of rule codes", hint='e.g. ["DS312"]')
+    for key, example in (("disable", '["DS312"]'), ("enable", '["DS619"]')):
+        codes = table.get(key, [])
+        if not isinstance(codes, list) or not all(isinstance(c, str) for c in codes):
+            raise ConfigError(
+                f"{where}: `{key}` must be a list of rule codes", hint=f"e.g. {example}"
+            )
     severity = table.get("severity", {})
     if not isinstance(severity, Mapping) or not all(v in _LEVELS for v in severity.values()):
         raise ConfigError(

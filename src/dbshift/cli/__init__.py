@@ -476,6 +476,14 @@ def make(
 @click.option("--dialect", help="postgresql, mysql, mariadb or sqlite (default: from the URL).")
 @click.option("--server-version", help="The server version to check for, e.g. 11 or 10.4.")
 @click.option("--rules", "list_rules", is_flag=True, help="List every rule and exit.")
+@click.option(
+    "--baseline",
+    type=click.Choice(["read", "write", "ignore"]),
+    default="read",
+    show_default=True,
+    help="read: leave out the findings the lint baseline accepts; write: accept every "
+    "finding of the migrations linted (default: all) in it; ignore: report everything.",
+)
 @reporting
 @pass_state
 def lint(
@@ -488,6 +496,7 @@ def lint(
     dialect: str | None,
     server_version: str | None,
     list_rules: bool,
+    baseline: str,
 ) -> None:
     """Check migrations for data loss, breaking changes and locks (default: the pending ones).
 
@@ -498,8 +507,20 @@ def lint(
         state.reporter.rules(list(load_rules().values()))
         return
     config = state.config()
+    if baseline == "write":
+        written = api.write_lint_baseline(
+            config, range_, every=every, since=since, dialect=dialect, server_version=server_version
+        )
+        state.reporter.baseline_written(written)
+        return
     report = api.lint(
-        config, range_, every=every, since=since, dialect=dialect, server_version=server_version
+        config,
+        range_,
+        every=every,
+        since=since,
+        dialect=dialect,
+        server_version=server_version,
+        baseline=baseline == "read",
     )
     state.reporter.linted(report, fmt)
     if report.fails(fail_on or str(config.lint.get("fail_on", "error"))):

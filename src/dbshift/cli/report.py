@@ -96,6 +96,11 @@ class Reporter:
         for f in result.findings:
             lock = f" (lock: {f.lock})" if f.category == "locking" and f.lock else ""
             self.line(f"  {Path(f.file).name}:{f.line}: {f.severity} {f.code} {f.message}{lock}")
+        if result.advice:
+            self.line(f"`dbshift check` fails on {len(result.advice)} of these; next step:")
+        for advice in result.advice:
+            f = advice.finding
+            self.line(f"  {Path(f.file).name}:{f.line} {f.code}: {advice.hint}")
 
     def ids(self, ids: Sequence[str], key: str) -> None:
         if self.as_json:
@@ -295,6 +300,8 @@ class Reporter:
             return
         targets = ", ".join(t.label for t in report.targets)
         summary = f"{len(report.migrations)} migration(s) ({report.selection}) for {targets}"
+        if report.baselined:
+            summary += f"; {report.baselined} accepted by the baseline"
         if not report.findings:
             self.line(f"ok: {summary}, no findings")
             return
@@ -325,6 +332,16 @@ class Reporter:
             if (n := sum(f.severity == s for f in report.findings))
         )
         self.line(f"{counts} in {summary}")
+
+    def baseline_written(self, result: Any) -> None:
+        """`lint --baseline write`: the file and what it now accepts."""
+        if self.as_json:
+            self.json(result.to_json())
+            return
+        self.line(
+            f"wrote {result.path}: {result.accepted} finding(s) accepted in "
+            f"{len(result.migrations)} migration(s) linted"
+        )
 
     def checked(self, report: Any, fmt: str = "text") -> None:
         """`check`: one line per check, then its problems; lint findings as annotations

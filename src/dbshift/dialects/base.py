@@ -176,6 +176,9 @@ class DialectRules:
     #: foreign keys are checked when used, not when created: a table may refer to one
     #: that does not exist yet, and be dropped while others still refer to it
     late_references = False
+    #: `make` has online rewrites for this backend (`make --safe`: indexes built
+    #: concurrently, constraints added NOT VALID then validated), written by default
+    online_rewrites = False
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Whether `sql` failing with `error` shows the statement already took effect:

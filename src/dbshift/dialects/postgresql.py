@@ -63,6 +63,7 @@ class PostgreSQLRules(DialectRules):
     limits = limits.POSTGRESQL
     session_query = "SELECT pg_backend_pid()"
     enum_types = True
+    online_rewrites = True
 
     def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
         """As `format_type()` text is read back: by the dialect's `_reflect_type`, with

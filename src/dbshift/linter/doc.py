@@ -57,7 +57,8 @@ def render() -> str:
     lines = [START, "", "| code | name | severity | category | backends |", "|---|---|---|---|---|"]
     for r in rules.values():
         lines.append(
-            f"| [{r.code}](#{r.code.lower()}) | {r.name} | {r.severity} | {r.category} | "
+            f"| [{r.code}](#{r.code.lower()}) | {r.name}{' (opt-in)' if r.opt_in else ''} "
+            f"| {r.severity} | {r.category} | "
             f"{_backends(r)} |"
         )
     for r in rules.values():
@@ -67,7 +68,8 @@ def render() -> str:
             "",
             f"**{r.name}**: {r.summary}.",
             "",
-            f"- severity: {r.severity}; category: {r.category}",
+            f"- severity: {r.severity}; category: {r.category}"
+            + ("; off unless `[lint] enable` lists it" if r.opt_in else ""),
             f"- backends: {_backends(r)}; versions: {r.versions}",
             "",
             f"Why: {r.why}",

@@ -34,10 +34,20 @@ UNUSED = "DS609"
 
 @dataclasses.dataclass(frozen=True)
 class Settings:
-    """Rule configuration (`[lint]` in dbshift.toml): rules turned off, severities changed."""
+    """Rule configuration (`[lint]` in dbshift.toml): rules turned off, opt-in rules
+    turned on, severities changed."""
 
     disable: frozenset[str] = frozenset()
     severity: Mapping[str, Severity] = dataclasses.field(default_factory=dict)
+    #: opt-in rules to run (they are off otherwise)
+    enable: frozenset[str] = frozenset()
+
+    def runs(self, code: str) -> bool:
+        """Whether rule `code` reports: not disabled, and enabled when it is opt-in."""
+        if code in self.disable:
+            return False
+        rule = load_rules().get(code)
+        return rule is None or not rule.opt_in or code in self.enable
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any] | None) -> Settings:
@@ -46,6 +56,7 @@ class Settings:
         table = table or {}
         rules = load_rules()
         disable = frozenset(str(code).upper() for code in table.get("disable") or ())
+        enable = frozenset(str(code).upper() for code in table.get("enable") or ())
         severity: dict[str, Severity] = {}
         for code, level in (table.get("severity") or {}).items():
             if level not in SEVERITIES:
@@ -53,13 +64,13 @@ class Settings:
                     f"[lint] severity of {code}: {level!r} is not one of {', '.join(SEVERITIES)}"
                 )
             severity[str(code).upper()] = level
-        for code in [*disable, *severity]:
+        for code in [*disable, *enable, *severity]:
             if code not in rules:
                 raise ConfigError(
                     f"[lint]: unknown rule code {code!r}",
                     hint="see `dbshift lint --rules` or docs/lint.md for the codes",
                 )
-        return cls(disable, severity)
+        return cls(disable, severity, enable)
 
     @classmethod
     def of(cls, config: Config) -> Settings:
@@ -158,12 +169,13 @@ def _finding(
 
 
 def _apply_settings(findings: Iterable[Finding], settings: Settings | None) -> list[Finding]:
-    if settings is None:
-        return list(findings)
+    """The findings the settings let through, at the severity they give; without
+    settings, the defaults (opt-in rules off)."""
+    settings = settings or Settings()
     return [
         dataclasses.replace(f, severity=settings.severity.get(f.code, f.severity))
         for f in findings
-        if f.code not in settings.disable
+        if settings.runs(f.code)
     ]
 
 

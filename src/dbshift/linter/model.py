@@ -130,8 +130,22 @@ class SchemaState:
                 self.not_null_checks.add((key, validated))
         if fact.kind in ("create_enum", "set_enum_values") and fact.name:
             self.enums[fact.name] = fact.values
+        elif fact.kind == "add_enum_value" and fact.name in self.enums and fact.values:
+            assert fact.name is not None
+            self.enums[fact.name] = _with_value(self.enums[fact.name], fact.values[0], fact)
         elif fact.kind == "drop_enum" and fact.name:
             self.enums.pop(fact.name, None)
+
+
+def _with_value(values: tuple[str, ...], value: str, fact: Fact) -> tuple[str, ...]:
+    """`values` with `value` where `ALTER TYPE ... ADD VALUE` puts it: before (or with
+    AFTER, after) its neighbour `fact.position`, else at the end."""
+    if value in values:
+        return values
+    at = len(values)
+    if fact.position in values:
+        at = values.index(fact.position) + (1 if fact.after else 0)
+    return (*values[:at], value, *values[at:])
 
 
 def _not_null_column(condition: str | None) -> str | None:
@@ -225,6 +239,8 @@ class Rule:
     passes: tuple[Example, ...]
     check: Check | None = None
     check_migration: MigrationCheck | None = None
+    #: off unless `[lint] enable` lists it: a house style, not a hazard
+    opt_in: bool = False
 
     def applies_to(self, target: Target) -> bool:
         return target.backend in self.backends
@@ -240,6 +256,7 @@ class Rule:
             "message": self.summary,
             "why": self.why,
             "instead": self.instead,
+            "opt_in": self.opt_in,
         }
 
 
@@ -270,6 +287,8 @@ class LintReport:
     findings: tuple[Finding, ...]
     #: how the migrations were chosen, in words ("pending on ...", "all", ...)
     selection: str = ""
+    #: findings left out because the lint baseline accepts them (docs/lint.md, Baseline)
+    baselined: int = 0
 
     def worst(self) -> Severity | None:
         if not self.findings:
@@ -286,4 +305,5 @@ class LintReport:
             "selection": self.selection,
             "findings": [f.to_json() for f in self.findings],
             "counts": {s: sum(f.severity == s for f in self.findings) for s in SEVERITIES},
+            "baselined": self.baselined,
         }

@@ -14,14 +14,14 @@ import logging
 import re
 from typing import Any
 
-from dbshift.linter.facts import ColumnFact, Fact, TypeInfo
+from dbshift.linter.facts import ColumnFact, Fact, Reference, TypeInfo
 
 _DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 
 # Statements sqlglot keeps as an opaque `Command`, recognised by their words.
 _ADD_VALUE = re.compile(
     r"^\s*ALTER\s+TYPE\s+(?P<name>[\w.\"]+)\s+ADD\s+VALUE\s+(IF\s+NOT\s+EXISTS\s+)?"
-    r"'(?P<value>(?:[^']|'')*)'(\s+(BEFORE|AFTER)\s+'(?P<pos>(?:[^']|'')*)')?",
+    r"'(?P<value>(?:[^']|'')*)'(\s+(?P<where>BEFORE|AFTER)\s+'(?P<pos>(?:[^']|'')*)')?",
     re.IGNORECASE,
 )
 _USING_INDEX = re.compile(
@@ -116,8 +116,15 @@ def _statement(node: Any, text: str) -> list[Fact]:
         return [Fact("truncate", *_table(t), sql=text) for t in node.expressions]
     if isinstance(node, exp.Delete | exp.Update):
         kind = "delete" if isinstance(node, exp.Delete) else "update"
+        assigned = _assigned(node) if kind == "update" else ()
         return [
-            Fact(kind, *_table(node.this), has_where=node.args.get("where") is not None, sql=text)
+            Fact(
+                kind,
+                *_table(node.this),
+                has_where=node.args.get("where") is not None,
+                assigned=assigned,
+                sql=text,
+            )
         ]
     if isinstance(node, exp.Insert):
         target = node.this.this if isinstance(node.this, exp.Schema) else node.this
@@ -129,6 +136,23 @@ def _statement(node: Any, text: str) -> list[Fact]:
     if isinstance(node, exp.Select | exp.Pragma) or _HARMLESS.match(text):
         return [Fact("other", sql=text)]
     return [Fact("unknown_sql", sql=text, problem=f"{type(node).__name__} statement")]
+
+
+def _assigned(node: Any) -> tuple[str, ...]:
+    """The columns an UPDATE's SET assigns, in order (`SET (a, b) = ...` gives both),
+    named as the server compares them: an unquoted name folded to lower case."""
+    from sqlglot import exp
+
+    names: list[str] = []
+    for item in node.expressions:
+        target = item.this if isinstance(item, exp.EQ) else None
+        columns = target.expressions if isinstance(target, exp.Tuple) else [target]
+        for column in columns:
+            if isinstance(column, exp.Column):
+                identifier = column.this
+                quoted = isinstance(identifier, exp.Identifier) and identifier.quoted
+                names.append(column.name if quoted else column.name.lower())
+    return tuple(names)
 
 
 def _table(node: Any) -> tuple[str | None, str | None]:
@@ -158,7 +182,10 @@ def _create(node: Any, text: str) -> list[Fact]:
         columns = tuple(
             _column(c, pk_cols) for c in node.this.expressions if isinstance(c, exp.ColumnDef)
         )
-        return [Fact("create_table", table, schema, columns=columns, sql=text)]
+        references = tuple(_references(node.this.expressions))
+        return [
+            Fact("create_table", table, schema, columns=columns, references=references, sql=text)
+        ]
     if kind == "TABLE":  # CREATE TABLE ... AS SELECT
         table, schema = _table(node.this)
         return [Fact("create_table", table, schema, sql=text)]
@@ -241,7 +268,16 @@ def _alter(node: Any, text: str) -> list[Fact]:
     for action in node.args.get("actions") or []:
         if isinstance(action, exp.ColumnDef):
             column = _column(action, set())
-            facts.append(Fact("add_column", column=column.name, columns=(column,), **common))
+            references = tuple(_references([action]))
+            facts.append(
+                Fact(
+                    "add_column",
+                    column=column.name,
+                    columns=(column,),
+                    references=references,
+                    **common,
+                )
+            )
         elif isinstance(action, exp.Drop):
             kind = (action.args.get("kind") or "").upper()
             names = [e.name for e in action.args.get("tables") or action.expressions]
@@ -316,6 +352,7 @@ def _constraint(constraint: Any, not_valid: bool, common: dict[str, Any]) -> Fac
             name=name,
             not_valid=not_valid,
             on_columns=tuple(_names(inner.expressions)),
+            references=tuple(_references([inner])),
             **common,
         )
     if isinstance(inner, exp.CheckColumnConstraint):
@@ -362,6 +399,7 @@ def _command(node: Any, text: str) -> list[Fact]:
                 name=bare,
                 values=(match["value"].replace("''", "'"),),
                 position=match["pos"].replace("''", "'") if match["pos"] else None,
+                after=(match["where"] or "").upper() == "AFTER",
                 sql=text,
             )
         ]
@@ -390,6 +428,38 @@ def _command(node: Any, text: str) -> list[Fact]:
     return [Fact("unknown_sql", sql=text, problem=f"statement `{words} ...` is not understood")]
 
 
+def _references(items: Any) -> list[Reference]:
+    """The foreign keys among a table's items: a column's `REFERENCES`, a table-level
+    `FOREIGN KEY (...) REFERENCES` (named or not)."""
+    from sqlglot import exp
+
+    found: list[Reference] = []
+    for item in items:
+        if isinstance(item, exp.Constraint):
+            found += _references(item.expressions)
+        elif isinstance(item, exp.ForeignKey):
+            target = _referred(item.args.get("reference"), tuple(_names(item.expressions)))
+            found += [target] if target else []
+        elif isinstance(item, exp.ColumnDef):
+            for constraint in item.args.get("constraints") or []:
+                kind = constraint.args.get("kind")
+                if isinstance(kind, exp.Reference):
+                    target = _referred(kind, (item.name,))
+                    found += [target] if target else []
+    return found
+
+
+def _referred(reference: Any, columns: tuple[str, ...]) -> Reference | None:
+    from sqlglot import exp
+
+    if not isinstance(reference, exp.Reference):
+        return None
+    node = reference.this
+    ref_columns = tuple(_names(node.expressions)) if isinstance(node, exp.Schema) else ()
+    table, schema = _table(node)
+    return Reference(columns, table, schema, ref_columns) if table else None
+
+
 def _names(expressions: Any) -> list[str]:
     return [e.name for e in expressions]
 
@@ -398,6 +468,7 @@ def _column(node: Any, pk_cols: set[str]) -> ColumnFact:
     from sqlglot import exp
 
     nullable, default, pk, reference, generated = True, None, node.name in pk_cols, False, False
+    identity = False
     for constraint in node.args.get("constraints") or []:
         kind = constraint.args.get("kind")
         if isinstance(kind, exp.NotNullColumnConstraint):
@@ -408,10 +479,10 @@ def _column(node: Any, pk_cols: set[str]) -> ColumnFact:
             pk = True
         elif isinstance(kind, exp.Reference):
             reference = True
-        elif isinstance(
-            kind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint
-        ):
+        elif isinstance(kind, exp.AutoIncrementColumnConstraint):
             generated = True
+        elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
+            generated = identity = True
     type_ = _type(node.args.get("kind"))
     if node.args.get("kind") is not None and node.args["kind"].this.name in (
         "SERIAL",
@@ -421,7 +492,7 @@ def _column(node: Any, pk_cols: set[str]) -> ColumnFact:
         generated = True
     if pk:
         nullable = False
-    return ColumnFact(node.name, type_, nullable, default, pk, reference, generated)
+    return ColumnFact(node.name, type_, nullable, default, pk, reference, generated, identity)
 
 
 _TYPE_NAMES = {

@@ -37,6 +37,7 @@ class About(TypedDict):
     fires: tuple[Example, ...]
     passes: tuple[Example, ...]
     versions: NotRequired[str]  # the server versions it applies to, in words
+    opt_in: NotRequired[bool]  # off unless `[lint] enable` lists it
 
 
 def rule(
@@ -98,6 +99,7 @@ def _rule(
         about["passes"],
         check=check,
         check_migration=check_migration,
+        opt_in=about.get("opt_in", False),
     )
 
 
