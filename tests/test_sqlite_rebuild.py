@@ -182,8 +182,8 @@ def test_offline_rebuild_parks_rows_in_a_temporary_table() -> None:
     statements = ctx.take()
     text = "\n".join(statements)
     parked = '"temp"._dbshift_rebuild_parent'
-    assert f"CREATE TEMPORARY TABLE {parked} AS SELECT id, code FROM parent" in text
-    assert f"INSERT INTO parent (id, code) SELECT id, code FROM {parked}" in text
+    assert f"CREATE TEMPORARY TABLE {parked} AS SELECT rowid AS rowid, id, code FROM parent" in text
+    assert f"INSERT INTO parent (rowid, id, code) SELECT rowid, id, code FROM {parked}" in text
     assert statements[-1] == f"DROP TABLE {parked}"
     parent = ctx.snapshot.table("parent")
     assert parent is not None and parent.column("code").nullable is False  # type: ignore[union-attr]
