@@ -394,6 +394,7 @@ class _Editor:
         self.parsed, self.table, self.dialect = parsed, table, dialect
         self.edits: list[_Edit] = []
         self.removed: set[int] = set()  # indexes of items removed whole
+        self.removed_clauses: set[int] = set()  # id() of clauses removed
 
     def put(self, start: int, end: int, text: str) -> None:
         self.edits.append(_Edit(start, end, len(self.edits), text))
@@ -402,14 +403,23 @@ class _Editor:
         return Unfaithful(f"cannot rebuild table {self.table}: {what}", hint=hint)
 
     def remove_clause(self, item: Definition, clause: Clause) -> None:
-        if all(c is clause for c in item.clauses) and item.column is None:
+        """Remove one clause; a table-constraint item left with none goes whole."""
+        if id(clause) in self.removed_clauses:
+            return
+        self.removed_clauses.add(id(clause))
+        if item.column is None and all(id(c) in self.removed_clauses for c in item.clauses):
             self.removed.add(self.parsed.items.index(item))
             return
-        start = clause.start
-        sql = self.parsed.sql
-        while start > 0 and sql[start - 1] in " \t":  # the space before it, not a newline
+        # the spaces before it go with it (never a newline, which may end a -- comment);
+        # first on its line, the spaces after it instead, so the indentation stays
+        sql, start, end = self.parsed.sql, clause.start, clause.end
+        while start > 0 and sql[start - 1] in " \t":
             start -= 1
-        self.put(start, clause.end, "")
+        if start == 0 or sql[start - 1] in "\r\n(,":
+            start = clause.start
+            while end < item.end and sql[end] in " \t":
+                end += 1
+        self.put(start, end, "")
 
     def append(self, after: Definition, text: str) -> None:
         """A new item after `after`, spaced as the items before it are."""
@@ -607,9 +617,25 @@ def _edit_constraints(editor: _Editor, parsed: CreateTable, old: Table, new: Tab
     dropped = {c.name.lower() for c in old.columns if new.column(c.name) is None}
     for constraint in gone:
         _remove_constraint(editor, parsed, constraint, dropped)
+    _remove_users(editor, parsed, dropped)
     last = parsed.items[max(i for i in range(len(parsed.items)) if i not in editor.removed)]
     for constraint in added:
         editor.append(last, _constraint_sql(editor, new, constraint))
+
+
+def _remove_users(editor: _Editor, parsed: CreateTable, dropped: set[str]) -> None:
+    """Constraints the text has on a dropped column, whether or not the model knew them
+    (a constraint after another without a comma, say): they go with the column."""
+    for item in parsed.items:
+        for clause in item.clauses:
+            if clause.kind not in ("unique", "references", "check") or not dropped:
+                continue
+            if clause.kind == "check":
+                uses = any(Check(None, clause.text).uses(d) for d in dropped)
+            else:
+                uses = any(c.lower() in dropped for c in clause.columns)
+            if uses:
+                editor.remove_clause(item, clause)
 
 
 def _missing(these: tuple[Any, ...], others: tuple[Any, ...]) -> list[Any]:
