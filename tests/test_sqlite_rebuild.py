@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import sqlite3
 from collections.abc import Iterator
 from typing import Any
 
@@ -369,3 +371,104 @@ def test_the_table_that_exists_is_rebuilt_with_one_change(
             insert("ANN@X.org", 5, 1, 1)
     with pytest.raises(sa.exc.IntegrityError, match="cannot store TEXT value in INTEGER"):
         insert("eve@x.org", 6, 2, "abc")  # STRICT
+
+
+def test_int_primary_key_typeless_columns_and_without_rowid_survive(
+    db: sa.Engine, backend: str
+) -> None:
+    """`INT PRIMARY KEY` is no rowid alias: its text keys copy as they are. A column
+    without a type stays without one. WITHOUT ROWID stays, and so do rowids."""
+    kv = "CREATE TABLE kv (k INT PRIMARY KEY, v, w TEXT)"
+    wr = "CREATE TABLE wr (k TEXT PRIMARY KEY, v INTEGER NOT NULL, w) WITHOUT ROWID"
+    sql(
+        db,
+        kv,
+        wr,
+        "INSERT INTO kv VALUES ('a-key', 1, 'x'), (7, 'two', 'y')",
+        "INSERT INTO wr VALUES ('k', 1, 2)",
+    )
+    sql(db, "DELETE FROM kv WHERE k = 'a-key'", "INSERT INTO kv VALUES ('b', 3, 'z')")
+    before = rows(db, "SELECT rowid, * FROM kv ORDER BY rowid")
+    assert before == [(2, 7, "two", "y"), (3, "b", 3, "z")]
+    run(db, record('op.alter_column("kv", "w", nullable=False)'))
+    run(db, record('op.create_check_constraint("ck_v", "wr", "v > 0")'))
+    assert table_sql(db, "kv") == 'CREATE TABLE "kv" (k INT PRIMARY KEY, v, w TEXT NOT NULL)'
+    assert without_head(table_sql(db, "wr")) == without_head(
+        wr.replace(", w)", ", w, CONSTRAINT ck_v CHECK (v > 0))")
+    )
+    assert rows(db, "SELECT rowid, * FROM kv ORDER BY rowid") == before  # rowids kept too
+    assert rows(db, "SELECT typeof(k) FROM kv ORDER BY rowid") == [("integer",), ("text",)]
+
+
+REFUSALS = [
+    (
+        f'op.alter_column({Q}, "raw", type_=sa.String(20))',
+        "STRICT allows no type VARCHAR(20) (column raw)",
+    ),
+    (
+        f'op.alter_column({Q}, "id", type_=sa.Text())',
+        "lose AUTOINCREMENT (column id would no longer be INTEGER)",
+    ),
+    (
+        f'op.drop_constraint("pk", {Q}, type_="primary")',
+        "lose AUTOINCREMENT (its primary key would change)",
+    ),
+    (f'op.drop_column({Q}, "n")', "generated column g uses column n"),
+    (
+        'op.drop_constraint("pk", "wr", type_="primary")',
+        "a WITHOUT ROWID table needs a primary key",
+    ),
+    (
+        'op.alter_column("wr", "k", nullable=True)',
+        "column k is NOT NULL without a NOT NULL of its own",
+    ),
+]
+
+
+@pytest.mark.parametrize(("change", "message"), REFUSALS, ids=[m for _, m in REFUSALS])
+def test_what_cannot_be_rebuilt_faithfully_is_refused_before_anything_runs(
+    db: sa.Engine, backend: str, change: str, message: str
+) -> None:
+    sql(db, *RICH_SETUP, "CREATE TABLE wr (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID")
+    everything = "SELECT type, name, sql FROM sqlite_master ORDER BY name"
+    before, before_rows = rows(db, everything), rich_rows(db)
+    with pytest.raises(MigrationError, match=re.escape(message)) as refused:
+        run(db, record(change))
+    assert refused.value.hint and "cannot rebuild table" in str(refused.value)
+    assert rows(db, everything) == before and rich_rows(db) == before_rows
+
+
+def test_a_virtual_table_is_refused(db: sa.Engine, backend: str) -> None:
+    from dbshift.dialects.sqlite_ddl import Unfaithful, read
+
+    with pytest.raises(Unfaithful, match="cannot rebuild table docs: .* a virtual table"):
+        read("CREATE VIRTUAL TABLE docs USING fts5(body)", "docs")
+
+
+def test_offline_script_builds_what_the_online_rebuild_builds(tmp_path: Any) -> None:
+    """Offline, the table's text is the migrations' snapshot as SQLAlchemy writes it,
+    which is what `op.create_table` wrote: the script and the online run agree."""
+    calls = """
+op.create_table("u", sa.Column("id", sa.Integer, primary_key=True), sa.Column("email", sa.String(50, collation="NOCASE"), unique=True), sa.Column("n", sa.Integer, nullable=False), sqlite_autoincrement=True)
+op.execute("INSERT INTO u (email, n) VALUES ('a', 1), ('b', 2), ('c', 3)")
+op.execute("DELETE FROM u WHERE id = 3")
+op.alter_column("u", "n", nullable=True)
+op.create_check_constraint("ck_n", "u", "n > 0")
+"""
+    online = create_engine(Config(url=f"sqlite:///{tmp_path / 'online.db'}"))
+    run(online, record(calls))
+    ctx = OfflineContext(sa.make_url("sqlite://").get_dialect()(), Snapshot())
+    for operation in record(calls):
+        ctx.run(operation)
+    path = tmp_path / "offline.db"
+    connection = sqlite3.connect(path)
+    connection.executescript(";\n".join(ctx.take()) + ";")
+    connection.close()
+    offline = create_engine(Config(url=f"sqlite:///{path}"))
+    assert without_head(table_sql(offline, "u")) == without_head(table_sql(online, "u"))
+    assert "COLLATE" in table_sql(online, "u") and "AUTOINCREMENT" in table_sql(online, "u")
+    for query in ("SELECT rowid, * FROM u", "SELECT * FROM sqlite_sequence"):
+        assert rows(offline, query) == rows(online, query)
+    assert rows(online, "SELECT * FROM sqlite_sequence") == [("u", 3)]
+    online.dispose()
+    offline.dispose()
