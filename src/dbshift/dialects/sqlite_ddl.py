@@ -144,7 +144,11 @@ def read(sql: str, table: str) -> CreateTable:
     close_at = _closing(tokens, open_at)
     if tokens[close_at].text != ")":
         raise _unreadable(table, "an unclosed column list")
-    items = [_definition(sql, part, table) for part in _parts(tokens[open_at + 1 : close_at])]
+    body = tokens[open_at + 1 : close_at]
+    items = [_definition(sql, part, table) for part in _parts(body)]
+    ends = [t.start for t in body if t.text == "," and _depth(body, t) == 0]
+    for item, limit in zip(items, [*ends, tokens[close_at].start], strict=True):
+        item.end = _with_comments(sql, item.end, limit)
     if not items or any(not i.clauses and i.column is None for i in items):
         raise _unreadable(table, "an empty definition")
     options = {t.word() for t in tokens[close_at + 1 :]}
@@ -157,6 +161,28 @@ def read(sql: str, table: str) -> CreateTable:
         strict="STRICT" in options,
         without_rowid="ROWID" in options,
     )
+
+
+def _depth(tokens: list[_Token], token: _Token) -> int:
+    """How deep in parentheses `token` is within `tokens`."""
+    depth = 0
+    for t in tokens:
+        if t is token:
+            return depth
+        depth += (t.text == "(") - (t.text == ")")
+    return depth
+
+
+_BLOCK_COMMENT = re.compile(r"\s*/\*.*?(?:\*/|$)", re.DOTALL)
+
+
+def _with_comments(sql: str, end: int, limit: int) -> int:
+    """An item's end moved past the /* comments */ that close it, so that what is
+    appended to the item comes after them; never past a -- comment, which would
+    swallow it."""
+    while (comment := _BLOCK_COMMENT.match(sql, end, limit)) is not None:
+        end = comment.end()
+    return end
 
 
 def _unreadable(table: str, what: str) -> Unfaithful:
