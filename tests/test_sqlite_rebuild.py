@@ -711,3 +711,14 @@ def _check_one_random_change(engine: sa.Engine, table: RandomTable, pick: int) -
     }
     assert after["attached"] == before["attached"]
     assert after["sequence"] == before["sequence"]
+
+
+def test_constraints_without_a_comma_between_are_all_seen(db: sa.Engine, backend: str) -> None:
+    """SQLite takes table constraints one after another without commas: introspection
+    reads each, so the second can be dropped by name."""
+    sql(db, "CREATE TABLE t2 (a INT, b INT, CHECK (a > 0) CONSTRAINT uq_b UNIQUE (b))")
+    with db.connect() as conn:
+        table = reflect_table(conn, "t2")
+    assert table is not None and [(u.name, u.columns) for u in table.uniques] == [("uq_b", ("b",))]
+    run(db, record('op.drop_constraint("uq_b", "t2")'))
+    assert table_sql(db, "t2") == 'CREATE TABLE "t2" (a INT, b INT, CHECK (a > 0))'

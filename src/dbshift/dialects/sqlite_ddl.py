@@ -248,19 +248,32 @@ class _Reader:
         self.i = close + 1
         return text, names
 
+    def name(self) -> str:
+        """The next token, unquoted: a name, or the one word after a keyword."""
+        if self.done():
+            raise self.unknown()
+        self.i += 1
+        return _unquote(self.tokens[self.i - 1])
+
+    def constraint_name(self) -> str | None:
+        """The name of `CONSTRAINT name`, if that comes next."""
+        return self.name() if self.take("CONSTRAINT") else None
+
     def conflict(self) -> None:
         if self.take("ON", "CONFLICT"):
-            self.i += 1
+            self.name()
 
     def last_end(self) -> int:
         return self.tokens[self.i - 1].end
 
     def default_value(self) -> None:
+        """`(expr)`, a signed number or blob literal (several tokens), or one token."""
         if self.text() == "(":
             self.group()
             return
-        start = self.tokens[self.i].start
-        literal = _LITERAL.match(self.sql, start)
+        if self.done():
+            raise self.unknown()
+        literal = _LITERAL.match(self.sql, self.tokens[self.i].start)
         if literal is None:
             self.i += 1
             return
@@ -270,8 +283,7 @@ class _Reader:
     def references(self, clause: Clause) -> None:
         """`REFERENCES t [(cols)]` and its actions, MATCH and deferrability."""
         self.expect("REFERENCES")
-        clause.ref_table = _unquote(self.tokens[self.i]).lower()
-        self.i += 1
+        clause.ref_table = self.name().lower()
         if self.text() == "(":
             self.group()
         while not self.done():
@@ -281,10 +293,10 @@ class _Reader:
                 if not any(self.take(*action) for action in _ACTIONS):
                     raise self.unknown()
             elif self.take("MATCH"):
-                self.i += 1
+                self.name()
             elif self.take("NOT", "DEFERRABLE") or self.take("DEFERRABLE"):
                 if self.take("INITIALLY"):
-                    self.i += 1
+                    self.name()
             else:
                 return
 
@@ -321,18 +333,13 @@ def _column_clauses(reader: _Reader, column: str) -> list[Clause]:
     clauses: list[Clause] = []
     while not reader.done():
         start = reader.tokens[reader.i].start
-        name = None
-        if reader.take("CONSTRAINT"):
-            if reader.done():
-                raise reader.unknown()
-            name = _unquote(reader.tokens[reader.i])
-            reader.i += 1
-            if reader.done():  # a name alone: SQLite accepts it and ignores it
-                break
+        name = reader.constraint_name()
+        if reader.done():  # a name alone: SQLite accepts it and ignores it
+            break
         clause = Clause("", start, 0, name, (column,))
         if reader.take("PRIMARY", "KEY"):
             clause.kind = "primary"
-            reader.take("ASC") or reader.take("DESC")
+            _ = reader.take("ASC") or reader.take("DESC")
             reader.conflict()
             clause.autoincrement = reader.take("AUTOINCREMENT")
         elif reader.take("NOT", "NULL"):
@@ -349,12 +356,12 @@ def _column_clauses(reader: _Reader, column: str) -> list[Clause]:
             clause.text = reader.group()[0]
         elif reader.take("DEFAULT"):
             clause.kind = "default"
-            value_start = reader.tokens[reader.i].start if not reader.done() else 0
+            value_at = reader.i
             reader.default_value()
-            clause.text = reader.sql[value_start : reader.last_end()]
+            clause.text = reader.sql[reader.tokens[value_at].start : reader.last_end()]
         elif reader.take("COLLATE"):
             clause.kind = "collate"
-            reader.i += 1
+            reader.name()
         elif reader.word() == "REFERENCES":
             clause.kind = "references"
             reader.references(clause)
@@ -375,14 +382,9 @@ def _table_clauses(reader: _Reader) -> list[Clause]:
     clauses: list[Clause] = []
     while not reader.done():
         start = reader.tokens[reader.i].start
-        name = None
-        if reader.take("CONSTRAINT"):
-            if reader.done():
-                raise reader.unknown()
-            name = _unquote(reader.tokens[reader.i])
-            reader.i += 1
-            if reader.done():
-                break
+        name = reader.constraint_name()
+        if reader.done():
+            break
         clause = Clause("", start, 0, name)
         if reader.take("PRIMARY", "KEY") or reader.take("UNIQUE"):
             clause.kind = "primary" if reader.word(-1) == "KEY" else "unique"
