@@ -722,3 +722,55 @@ def test_constraints_without_a_comma_between_are_all_seen(db: sa.Engine, backend
     assert table is not None and [(u.name, u.columns) for u in table.uniques] == [("uq_b", ("b",))]
     run(db, record('op.drop_constraint("uq_b", "t2")'))
     assert table_sql(db, "t2") == 'CREATE TABLE "t2" (a INT, b INT, CHECK (a > 0))'
+
+
+def test_parked_rebuild_keeps_the_text_the_sequence_and_rowids(
+    fk_db: sa.Engine, backend: str
+) -> None:
+    """With foreign keys enforced and a referencing table, the rows are parked in a
+    temporary table: the sequence value is parked with them."""
+    parent = (
+        "CREATE TABLE parent (id INTEGER PRIMARY KEY AUTOINCREMENT, "
+        "code TEXT COLLATE NOCASE UNIQUE, note TEXT)"
+    )
+    sql(
+        fk_db,
+        parent,
+        "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent (id))",
+        "INSERT INTO parent (code, note) VALUES ('a', 'n'), ('b', 'n'), ('c', 'n')",
+        "DELETE FROM parent WHERE id = 3",
+        "INSERT INTO child VALUES (1, 2)",
+    )
+    run(fk_db, record('op.alter_column("parent", "note", nullable=False, server_default="-")'))
+    assert table_sql(fk_db, "parent") == parent.replace(
+        "note TEXT)", "note TEXT NOT NULL DEFAULT '-')"
+    )
+    assert rows(fk_db, "SELECT name, seq FROM sqlite_sequence") == [("parent", 3)]
+    assert rows(fk_db, "SELECT rowid, id, code FROM parent") == [(1, 1, "a"), (2, 2, "b")]
+    assert not {"_dbshift_rebuild_parent", "_dbshift_sequence_parent"} & {
+        r[0] for r in rows(fk_db, "SELECT name FROM sqlite_temp_master")
+    }
+    sql(fk_db, "INSERT INTO parent (code, note) VALUES ('d', 'x')")
+    assert rows(fk_db, "SELECT max(id) FROM parent") == [(4,)]
+    with pytest.raises(sa.exc.IntegrityError, match="UNIQUE"):
+        sql(fk_db, "INSERT INTO parent (code, note) VALUES ('A', 'y')")
+
+
+def test_a_table_in_an_attached_database(db: sa.Engine, backend: str, tmp_path: Any) -> None:
+    other = tmp_path / f"{uuid.uuid4().hex}.db"
+
+    @sa.event.listens_for(db, "connect")
+    def _attach(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute(f"ATTACH DATABASE '{other}' AS aux")
+
+    db.dispose()
+    text = "CREATE TABLE t (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT COLLATE NOCASE)"
+    sql(db, text.replace("TABLE t", "TABLE aux.t"), "INSERT INTO aux.t (name) VALUES ('a'), ('b')")
+    sql(db, "DELETE FROM aux.t WHERE id = 2")
+    run(db, record('op.alter_column("t", "name", nullable=False, schema="aux")'))
+    assert rows(db, "SELECT sql FROM aux.sqlite_master WHERE name = 't'") == [
+        (
+            'CREATE TABLE "t" (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT COLLATE NOCASE NOT NULL)',
+        )
+    ]
+    assert rows(db, "SELECT name, seq FROM aux.sqlite_sequence") == [("t", 2)]

@@ -9,6 +9,12 @@ migration's transaction and never commits: `defer_foreign_keys` replaces
 keeps the rename from checking or rewriting references in other tables, views and
 triggers (which name the table, not its temporary name).
 
+The new table is the old one's own CREATE TABLE text with the change made in place
+(`sqlite_ddl`), not a restatement from the snapshot model, which knows nothing of
+COLLATE, AUTOINCREMENT, STRICT, conflict clauses or comments. The copy keeps rowids, and
+an AUTOINCREMENT table's sqlite_sequence value is carried over (the copy alone would
+lower it to the largest id copied, handing out deleted ids again).
+
 With `foreign_keys` on and other tables referencing the rebuilt one, DROP TABLE first
 deletes every row: referencing rows become deferred violations that the rename never
 clears, and ON DELETE actions run. The rows are then parked in a temporary table and
@@ -176,14 +182,14 @@ class SQLiteRules(DialectRules):
                 ctx.emit(sequence.park())
             ctx.emit(f"DROP TABLE {source}")
             name = qualified(d, table, schema) if schema else parsed.name_text()
-            ctx.emit(_renamed(edited, parsed, name))
+            ctx.emit(edited.creating(name))
             ctx.emit(f"INSERT INTO {source} ({into}) SELECT {into} FROM {parked}")
             ctx.emit(f"DROP TABLE {parked}")
             if sequence is not None:
                 for statement in sequence.unpark():
                     ctx.emit(statement)
         else:  # the documented order: new table under a scratch name, copy, drop, rename
-            ctx.emit(_renamed(edited, parsed, target))
+            ctx.emit(edited.creating(target))
             ctx.emit(f"INSERT INTO {target} ({into}) SELECT {into} FROM {source}")
             if sequence is not None:
                 for statement in sequence.copy_to(scratch):
@@ -226,12 +232,6 @@ def _create_sql(ctx: ExecutionContext, table: Table) -> str:
         {"t": table.name},
     ).scalar()
     return str(sql or "")
-
-
-def _renamed(edited: str, parsed: sqlite_ddl.CreateTable, name: str) -> str:
-    """`edited` (the parsed text with edits after its name) creating table `name`."""
-    start, end = parsed.name_span
-    return f"{edited[:start]}{name}{edited[end:]}"
 
 
 def _rowid(parsed: sqlite_ddl.CreateTable, columns: list[str]) -> str | None:

@@ -27,7 +27,13 @@ from sqlalchemy.engine import Dialect
 
 from dbshift.dialects.base import Constraint, column_spec, sa_constraint, type_sql
 from dbshift.errors import MigrationError
-from dbshift.schema.introspect_sqlite import _closing, _Token, _tokens, _unquote
+from dbshift.schema.introspect_sqlite import (
+    _CONSTRAINT_WORDS,
+    _closing,
+    _Token,
+    _tokens,
+    _unquote,
+)
 from dbshift.schema.snapshot import Check, Column, ForeignKey, PrimaryKey, Table, Unique
 
 #: the only column types a STRICT table accepts (https://www.sqlite.org/stricttables.html)
@@ -49,7 +55,6 @@ _CLAUSE_START = frozenset(
         "AS",
     }
 )
-_TABLE_CONSTRAINT_START = frozenset({"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"})
 _LITERAL = re.compile(
     r"[+-]?\s*(?:0[xX][0-9a-fA-F]+|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)(?![\w$])"
     r"|[xX]'[0-9a-fA-F]*'"
@@ -114,13 +119,23 @@ class CreateTable:
     def autoincrement(self) -> bool:
         return any(c.autoincrement for i in self.items for c in i.clauses)
 
-    def with_name(self, name_sql: str) -> str:
-        """The statement creating this table under `name_sql` (quoted, maybe qualified)."""
+    def name_text(self) -> str:
+        """The table's name as the text writes it."""
+        return self.sql[self.name_span[0] : self.name_span[1]]
+
+
+@dataclasses.dataclass(frozen=True)
+class Edited:
+    """A CREATE TABLE text after `edit`: edits never touch the head, so the table's
+    name is where it was in the text read."""
+
+    sql: str
+    name_span: tuple[int, int]
+
+    def creating(self, name_sql: str) -> str:
+        """The statement creating the table under `name_sql` (quoted, maybe qualified)."""
         start, end = self.name_span
         return f"{self.sql[:start]}{name_sql}{self.sql[end:]}"
-
-    def name_text(self) -> str:
-        return self.sql[self.name_span[0] : self.name_span[1]]
 
 
 def read(sql: str, table: str) -> CreateTable:
@@ -144,10 +159,11 @@ def read(sql: str, table: str) -> CreateTable:
     close_at = _closing(tokens, open_at)
     if tokens[close_at].text != ")":
         raise _unreadable(table, "an unclosed column list")
-    body = tokens[open_at + 1 : close_at]
-    items = [_definition(sql, part, table) for part in _parts(body)]
-    ends = [t.start for t in body if t.text == "," and _depth(body, t) == 0]
-    for item, limit in zip(items, [*ends, tokens[close_at].start], strict=True):
+    parts = _parts(tokens[open_at + 1 : close_at])
+    items = [_definition(sql, part, table) for part in parts]
+    # each item ends before the next one's comma, the last one before ")"
+    limits = [*(p[0].start for p in parts[1:] if p), tokens[close_at].start]
+    for item, limit in zip(items, limits, strict=False):
         item.end = _with_comments(sql, item.end, limit)
     if not items or any(not i.clauses and i.column is None for i in items):
         raise _unreadable(table, "an empty definition")
@@ -161,16 +177,6 @@ def read(sql: str, table: str) -> CreateTable:
         strict="STRICT" in options,
         without_rowid="ROWID" in options,
     )
-
-
-def _depth(tokens: list[_Token], token: _Token) -> int:
-    """How deep in parentheses `token` is within `tokens`."""
-    depth = 0
-    for t in tokens:
-        if t is token:
-            return depth
-        depth += (t.text == "(") - (t.text == ")")
-    return depth
 
 
 _BLOCK_COMMENT = re.compile(r"\s*/\*.*?(?:\*/|$)", re.DOTALL)
@@ -308,7 +314,7 @@ def _definition(sql: str, tokens: list[_Token], table: str) -> Definition:
     if not tokens:
         return Definition(0, 0, [])
     reader = _Reader(sql, tokens, table)
-    if tokens[0].word() in _TABLE_CONSTRAINT_START:
+    if tokens[0].word() in _CONSTRAINT_WORDS:
         return Definition(tokens[0].start, tokens[-1].end, _table_clauses(reader))
     column = _unquote(tokens[0])
     reader.i = 1
@@ -480,7 +486,7 @@ class _Editor:
         return "".join(out)
 
 
-def edit(parsed: CreateTable, old: Table, new: Table, dialect: Dialect) -> str:
+def edit(parsed: CreateTable, old: Table, new: Table, dialect: Dialect) -> Edited:
     """The CREATE TABLE text of `parsed` with the change from `old` to `new` made: the
     same statement (table name included) but for the spans that change touches."""
     editor = _Editor(parsed, old.key, dialect)
@@ -491,7 +497,7 @@ def edit(parsed: CreateTable, old: Table, new: Table, dialect: Dialect) -> str:
     _check_columns(editor, parsed, old, new)
     _edit_columns(editor, parsed, old, new)
     _edit_constraints(editor, parsed, old, new)
-    return editor.render()
+    return Edited(editor.render(), parsed.name_span)
 
 
 def _check_columns(editor: _Editor, parsed: CreateTable, old: Table, new: Table) -> None:
