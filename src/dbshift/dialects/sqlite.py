@@ -228,7 +228,7 @@ def _create_sql(ctx: ExecutionContext, table: Table) -> str:
             ) from error
     master = _master(ctx.dialect, table.schema)
     sql = conn.execute(
-        sa.text(f"SELECT sql FROM {master} WHERE type = 'table' AND name = :t"),
+        sa.text(f"SELECT sql FROM {master} WHERE type = 'table' AND name = :t COLLATE NOCASE"),
         {"t": table.name},
     ).scalar()
     return str(sql or "")
