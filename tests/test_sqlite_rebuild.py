@@ -774,3 +774,24 @@ def test_a_table_in_an_attached_database(db: sa.Engine, backend: str, tmp_path: 
         )
     ]
     assert rows(db, "SELECT name, seq FROM aux.sqlite_sequence") == [("t", 2)]
+
+
+CLAUSE_FORMS = [
+    "CREATE TABLE f (a INTEGER, z INT, PRIMARY KEY (a AUTOINCREMENT))",
+    "CREATE TABLE f (a INT CONSTRAINT lonely, z INT)",  # a name alone, which SQLite ignores
+    "CREATE TABLE f (a DEFAULT X'0aF0', b DEFAULT - 1, c DEFAULT +.5e-3, d DEFAULT CURRENT_TIMESTAMP, z INT)",
+    'CREATE TABLE f (a "quoted type" DEFAULT "ident", b UNSIGNED BIG INT, c DOUBLE PRECISION, z INT)',
+    "CREATE TABLE f (a PRIMARY KEY DESC ON CONFLICT REPLACE, b NULL ON CONFLICT IGNORE, z INT)",
+    "CREATE TABLE f (a INTEGER PRIMARY KEY REFERENCES f MATCH SIMPLE ON UPDATE NO ACTION NOT DEFERRABLE, z INT)",
+    "CREATE TABLE f (\n  a TEXT, -- a line comment\n  b TEXT /* block */, /* between */ z INT -- last\n)",
+    "CREATE TABLE [f] (`a` TEXT COLLATE RTRIM, 'b' INT, [c d] INT, z INT)",
+    "CREATE TABLE f (a INT, z INT, CHECK (a > 0) UNIQUE (a) FOREIGN KEY (a) REFERENCES f (a))",
+]
+
+
+@pytest.mark.parametrize("ddl", CLAUSE_FORMS)
+def test_every_clause_form_is_read_and_kept(db: sa.Engine, backend: str, ddl: str) -> None:
+    sql(db, ddl)
+    run(db, record('op.alter_column("f", "z", nullable=False)'))
+    expected = ddl.replace("z INT", "z INT NOT NULL", 1)
+    assert without_head(table_sql(db, "f")) == without_head(expected)
