@@ -795,3 +795,25 @@ def test_every_clause_form_is_read_and_kept(db: sa.Engine, backend: str, ddl: st
     run(db, record('op.alter_column("f", "z", nullable=False)'))
     expected = ddl.replace("z INT", "z INT NOT NULL", 1)
     assert without_head(table_sql(db, "f")) == without_head(expected)
+
+
+def test_stored_generated_columns_stay_stored_online_and_offline(
+    db: sa.Engine, backend: str, tmp_path: Any
+) -> None:
+    """An added `Computed(persisted=True)` column is STORED (SQLite's ADD COLUMN cannot
+    add one: it is a rebuild); offline, the snapshot remembers `persisted` too."""
+    calls = """
+op.create_table("gen", sa.Column("id", sa.Integer, primary_key=True), sa.Column("a", sa.Integer), sa.Column("s", sa.Integer, sa.Computed("a * 2", persisted=True)))
+op.add_column("gen", sa.Column("t", sa.Integer, sa.Computed("a * 3", persisted=True)))
+op.alter_column("gen", "a", nullable=False)
+"""
+    run(db, record(calls))
+    stored = "SELECT name, hidden FROM pragma_table_xinfo('gen') WHERE hidden"
+    assert rows(db, stored) == [("s", 3), ("t", 3)]
+    ctx = OfflineContext(sa.make_url("sqlite://").get_dialect()(), Snapshot())
+    for operation in record(calls):
+        ctx.run(operation)
+    connection = sqlite3.connect(tmp_path / "offline.db")
+    connection.executescript(";\n".join(ctx.take()) + ";")
+    assert connection.execute(stored).fetchall() == [("s", 3), ("t", 3)]
+    connection.close()
