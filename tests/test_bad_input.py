@@ -83,6 +83,17 @@ def _models(text: str) -> Callable[[Project], None]:
     return setup
 
 
+def _strict_table_then_varchar(p: Project) -> None:
+    """A STRICT table (applied), then a migration giving it a type STRICT refuses."""
+    p.python(
+        "strict",
+        'op.execute("CREATE TABLE s (id INTEGER PRIMARY KEY, n INT) STRICT")\n'
+        'op.execute("INSERT INTO s VALUES (1, 2)")',
+    )
+    p.ok("upgrade")
+    p.python("widen", 'op.alter_column("s", "n", type_=sa.String(9))')
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     setup: Callable[[Project], object]
@@ -553,6 +564,12 @@ CASES: dict[str, Case] = {
         3,
         "_rollback.py: `ROLLBACK` ends or starts a transaction",
         database=True,
+    ),
+    "SQLite rebuild that would break a STRICT table": Case(
+        _strict_table_then_varchar,
+        ["upgrade"],
+        3,
+        "cannot rebuild table s: STRICT allows no type VARCHAR(9) (column n)",
     ),
     "models no database can create": Case(
         _models(

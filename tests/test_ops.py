@@ -170,7 +170,7 @@ def test_offline_rendering(dialect_name: str) -> None:
     sql = "\n".join(ctx.take())
     assert "CREATE TABLE parent" in sql and "CREATE INDEX ix_child_parent_id" in sql
     expected = {
-        "sqlite": "INSERT INTO child (id, parent_id, name, note) SELECT",
+        "sqlite": "INSERT INTO child (rowid, id, parent_id, name, note) SELECT",
         "postgresql": "ALTER COLUMN name TYPE TEXT",
         "mysql": "MODIFY COLUMN name TEXT NOT NULL",
     }[dialect_name]

@@ -9,6 +9,12 @@ migration's transaction and never commits: `defer_foreign_keys` replaces
 keeps the rename from checking or rewriting references in other tables, views and
 triggers (which name the table, not its temporary name).
 
+The new table is the old one's own CREATE TABLE text with the change made in place
+(`sqlite_ddl`), not a restatement from the snapshot model, which knows nothing of
+COLLATE, AUTOINCREMENT, STRICT, conflict clauses or comments. The copy keeps rowids, and
+an AUTOINCREMENT table's sqlite_sequence value is carried over (the copy alone would
+lower it to the largest id copied, handing out deleted ids again).
+
 With `foreign_keys` on and other tables referencing the rebuilt one, DROP TABLE first
 deletes every row: referencing rows become deferred violations that the rename never
 clears, and ON DELETE actions run. The rows are then parked in a temporary table and
@@ -26,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from dbshift.dialects import limits
+from dbshift.dialects import limits, sqlite_ddl
 from dbshift.dialects.base import (
     ColumnChange,
     Constraint,
@@ -38,7 +44,7 @@ from dbshift.dialects.base import (
     quote,
 )
 from dbshift.errors import MigrationError
-from dbshift.schema.snapshot import Column, index_to_sqlalchemy, table_key
+from dbshift.schema.snapshot import Column, Table, index_to_sqlalchemy, table_key
 
 if TYPE_CHECKING:
     from dbshift.ops.base import ExecutionContext
@@ -134,10 +140,14 @@ class SQLiteRules(DialectRules):
     def rebuild(
         self, ctx: ExecutionContext, table: str, schema: str | None, change: TableChange
     ) -> None:
-        """SQLite's 12-step procedure, inside the migration's transaction."""
+        """SQLite's 12-step procedure, inside the migration's transaction. The new table
+        is the table's own CREATE TABLE text with the change made (`sqlite_ddl`), its
+        rows keep their rowids, and an AUTOINCREMENT table keeps its sqlite_sequence."""
         old = self.current_table(ctx, table, schema)
         new = change(old)
         d = ctx.dialect
+        parsed = sqlite_ddl.read(_create_sql(ctx, old), old.key)
+        edited = sqlite_ddl.edit(parsed, old, new, d)  # refuses before anything runs
         saved = _saved_sql(ctx, table, schema)
         conn = ctx.connection
         referencing = _referencing(conn, table, schema) if conn is not None else {}
@@ -153,9 +163,12 @@ class SQLiteRules(DialectRules):
             for c in new.columns
             if c.computed is None and (o := old.column(c.name)) and not o.computed
         ]
+        rowid = _rowid(parsed, [c.name for c in (*old.columns, *new.columns)])
         names = ", ".join(quote(d, c) for c in copied)
+        into = f"{rowid}, {names}" if rowid else names
         scratch = f"_dbshift_rebuild_{table}"
         source, target = qualified(d, table, schema), qualified(d, scratch, schema)
+        sequence = _Sequence(d, schema, table) if parsed.autoincrement else None
         ctx.emit("PRAGMA defer_foreign_keys = ON")
         if park:
             # Other tables reference this one and foreign keys are enforced (offline: may
@@ -163,14 +176,24 @@ class SQLiteRules(DialectRules):
             # as a deferred violation that only an INSERT into a table of that name clears:
             # park the rows in a temporary table, then copy them into the final table.
             parked = qualified(d, scratch, "temp")
-            ctx.emit(f"CREATE TEMPORARY TABLE {parked} AS SELECT {names} FROM {source}")
+            kept = f"rowid AS {rowid}, {names}" if rowid else names
+            ctx.emit(f"CREATE TEMPORARY TABLE {parked} AS SELECT {kept} FROM {source}")
+            if sequence is not None:
+                ctx.emit(sequence.park())
             ctx.emit(f"DROP TABLE {source}")
-            ctx.emit(sa.schema.CreateTable(new.replace(indexes=()).to_sqlalchemy()))
-            ctx.emit(f"INSERT INTO {source} ({names}) SELECT {names} FROM {parked}")
+            name = qualified(d, table, schema) if schema else parsed.name_text()
+            ctx.emit(edited.creating(name))
+            ctx.emit(f"INSERT INTO {source} ({into}) SELECT {into} FROM {parked}")
             ctx.emit(f"DROP TABLE {parked}")
+            if sequence is not None:
+                for statement in sequence.unpark():
+                    ctx.emit(statement)
         else:  # the documented order: new table under a scratch name, copy, drop, rename
-            ctx.emit(sa.schema.CreateTable(new.replace(name=scratch, indexes=()).to_sqlalchemy()))
-            ctx.emit(f"INSERT INTO {target} ({names}) SELECT {names} FROM {source}")
+            ctx.emit(edited.creating(target))
+            ctx.emit(f"INSERT INTO {target} ({into}) SELECT {into} FROM {source}")
+            if sequence is not None:
+                for statement in sequence.copy_to(scratch):
+                    ctx.emit(statement)
             ctx.emit(f"DROP TABLE {source}")
             ctx.emit("PRAGMA legacy_alter_table = ON")
             ctx.emit(f"ALTER TABLE {target} RENAME TO {quote(d, table)}")
@@ -178,16 +201,84 @@ class SQLiteRules(DialectRules):
         sa_table = new.to_sqlalchemy()
         old_indexes = {i.name: i for i in old.indexes}
         for index in new.indexes:
-            kept = old_indexes.get(index.name) == index and ("index", index.name) in saved
+            kept_index = old_indexes.get(index.name) == index and ("index", index.name) in saved
             ctx.emit(
                 saved[("index", index.name)]
-                if kept
+                if kept_index
                 else sa.schema.CreateIndex(index_to_sqlalchemy(index, sa_table))
             )
         for (kind, name), sql in saved.items():
             if kind == "trigger" or (kind == "index" and name not in old_indexes):
                 ctx.emit(sql)  # triggers, and indexes reflection cannot describe
         _refuse_new_violations(ctx, schema, violations, _violations(ctx, schema, checked))
+
+
+def _create_sql(ctx: ExecutionContext, table: Table) -> str:
+    """The table's CREATE TABLE text: SQLite's own (sqlite_schema) on a connection;
+    offline, the migrations' snapshot of the table as SQLAlchemy writes it, which is
+    what a table created by `op.create_table` has (raw SQL's changes it cannot know)."""
+    conn = ctx.connection
+    if conn is None:
+        try:
+            return str(sa.schema.CreateTable(table.to_sqlalchemy()).compile(dialect=ctx.dialect))
+        except sa.exc.CompileError as error:
+            raise MigrationError(
+                f"cannot rebuild table {table.key} offline: {error}",
+                hint="run the migration online, where SQLite has the table's text",
+            ) from error
+    master = _master(ctx.dialect, table.schema)
+    sql = conn.execute(
+        sa.text(f"SELECT sql FROM {master} WHERE type = 'table' AND name = :t COLLATE NOCASE"),
+        {"t": table.name},
+    ).scalar()
+    return str(sql or "")
+
+
+def _rowid(parsed: sqlite_ddl.CreateTable, columns: list[str]) -> str | None:
+    """A name the copy can use for the rowid: rows keep theirs (external-content FTS
+    and `SELECT rowid` users rely on them). None for WITHOUT ROWID, or when columns
+    take all three names."""
+    taken = {c.lower() for c in columns}
+    if parsed.without_rowid:
+        return None
+    return next((n for n in ("rowid", "_rowid_", "oid") if n not in taken), None)
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+class _Sequence:
+    """An AUTOINCREMENT table's row of sqlite_sequence, carried over the rebuild. The
+    copy would set it to the largest id copied, so the ids of deleted rows above that
+    would be handed out again."""
+
+    def __init__(self, dialect: Dialect, schema: str | None, table: str) -> None:
+        self.sequences = qualified(dialect, "sqlite_sequence", schema)
+        self.name = table
+        self.parked = qualified(dialect, f"_dbshift_sequence_{table}", "temp")
+
+    def copy_to(self, scratch: str) -> list[str]:
+        """The table's sequence value, given to the scratch table before the rename."""
+        return [
+            f"DELETE FROM {self.sequences} WHERE name = {_literal(scratch)}",
+            f"INSERT INTO {self.sequences} (name, seq) SELECT {_literal(scratch)}, seq "
+            f"FROM {self.sequences} WHERE name = {_literal(self.name)}",
+        ]
+
+    def park(self) -> str:
+        return (
+            f"CREATE TEMPORARY TABLE {self.parked} AS SELECT seq FROM {self.sequences} "
+            f"WHERE name = {_literal(self.name)}"
+        )
+
+    def unpark(self) -> list[str]:
+        return [
+            f"DELETE FROM {self.sequences} WHERE name = {_literal(self.name)}",
+            f"INSERT INTO {self.sequences} (name, seq) SELECT {_literal(self.name)}, seq "
+            f"FROM {self.parked}",
+            f"DROP TABLE {self.parked}",
+        ]
 
 
 def _enforced(conn: sa.Connection) -> bool:

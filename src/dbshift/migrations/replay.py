@@ -53,7 +53,7 @@ class ReplayCache:
     migrations themselves it is trusted code (a pickle); a read-only folder or any
     unreadable cache just means a full replay."""
 
-    VERSION = 1
+    VERSION = 2  # 2: columns remember `persisted`
 
     def __init__(self, folder: Path, dialect: str) -> None:
         self.path = folder / "__pycache__" / f"dbshift-replay-{dialect}.pickle"

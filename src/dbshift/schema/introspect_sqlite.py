@@ -307,8 +307,9 @@ def _parse_create_table(sql: str) -> _CreateTable:
     for item in _split(tokens[start + 1 : end]):
         if not item:
             continue
-        if item[0].word() in ("CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"):
-            _table_constraint(sql, item, result)
+        if item[0].word() in _CONSTRAINT_WORDS:
+            for constraint in _constraints(item):
+                _table_constraint(sql, constraint, result)
         else:
             _column_constraints(sql, item, result)
     after = [t.word() for t in tokens[end + 1 :]]
@@ -317,6 +318,25 @@ def _parse_create_table(sql: str) -> _CreateTable:
     if "STRICT" in after and "strict" in _TABLE_KEYWORDS:
         result.options["sqlite_strict"] = True
     return result
+
+
+_CONSTRAINT_WORDS = frozenset({"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"})
+
+
+def _constraints(item: list[_Token]) -> Iterator[list[_Token]]:
+    """The table constraints of one item: SQLite takes them without a comma between
+    (`CHECK (x) UNIQUE (y)`), each starting with one of `_CONSTRAINT_WORDS`."""
+    current: list[_Token] = []
+    depth = 0
+    for token in item:
+        named = len(current) == 2 and current[0].word() == "CONSTRAINT"
+        if depth == 0 and token.word() in _CONSTRAINT_WORDS and current and not named:
+            yield current
+            current = []
+        depth += (token.text == "(") - (token.text == ")")
+        current.append(token)
+    if current:
+        yield current
 
 
 #: the table keywords this SQLAlchemy's SQLite dialect accepts (`strict` since 2.0.37)

@@ -83,6 +83,7 @@ def column_from_sqlalchemy(
         comment=column.comment,
         computed=str(computed.sqltext) if computed is not None else None,
         identity=identity_options(column.identity),
+        persisted=computed.persisted if computed is not None else None,
     )
 
 

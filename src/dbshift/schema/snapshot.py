@@ -50,6 +50,10 @@ class Column:
     #: an identity column (`GENERATED ... AS IDENTITY`): its options as sorted pairs,
     #: `always` among them; None for other columns
     identity: tuple[tuple[str, Any], ...] | None = None
+    #: a computed column's `persisted=` (True: STORED), kept so that DDL written from
+    #: the snapshot (an offline SQLite rebuild, an added column) says what the migration
+    #: said; not compared, as autogenerate neither reads nor changes it
+    persisted: bool | None = dataclasses.field(default=None, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -150,7 +154,11 @@ class Table:
             sa.Column(
                 col.name,
                 col.type,
-                *([sa.Computed(sa.text(col.computed))] if col.computed else []),
+                *(
+                    [sa.Computed(sa.text(col.computed), persisted=col.persisted)]
+                    if col.computed
+                    else []
+                ),
                 *([sa.Identity(**dict(col.identity))] if col.identity is not None else []),
                 nullable=col.nullable,
                 server_default=sa.text(col.server_default)
