@@ -8,7 +8,7 @@ is parsed into them by `dbshift.linter.sqlfacts`.
 from __future__ import annotations
 
 import dataclasses
-import re
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,9 +68,16 @@ SCHEMA_KINDS = frozenset(
         "set_enum_values",
         "drop_enum",
         "drop_schema",
+        "drop_database",
+        "detach_partition",
+        "create_domain",
+        "add_domain_constraint",
+        "create_function",
         "other_ddl",
     }
 )
+#: maintenance commands that lock or rewrite a table without changing its definition
+MAINTENANCE_KINDS = frozenset({"cluster", "vacuum", "vacuum_full", "reindex"})
 #: kinds of change that read or write rows
 DATA_KINDS = frozenset({"insert", "update", "delete", "truncate", "run_python"})
 
@@ -86,8 +93,14 @@ class TypeInfo:
     length: int | None = None
     scale: int | None = None
     values: tuple[str, ...] = ()
+    #: array dimensions: `timestamp[]` is the timestamp type with `array=1`, so that a
+    #: rule about the element type sees it
+    array: int = 0
 
     def __str__(self) -> str:
+        return self._element() + "[]" * self.array
+
+    def _element(self) -> str:
         if self.values:
             return f"{self.name}({', '.join(self.values)})"
         if self.length is not None and self.scale is not None:
@@ -111,6 +124,13 @@ class ColumnFact:
     inline_reference: bool = False
     #: an identity / serial / auto-increment column
     generated: bool = False
+    #: a generated column (`GENERATED ALWAYS AS (expr)`, `sa.Computed`): its expression
+    computed: str | None = None
+    #: whether a generated column is stored: True for STORED, False for VIRTUAL, None
+    #: when the statement does not say (the server's default: stored before PostgreSQL 18)
+    stored: bool | None = None
+    #: a column-level UNIQUE (raw SQL; `op.add_column` records a separate constraint)
+    unique: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,6 +155,10 @@ class Fact:
     concurrently: bool = False
     not_valid: bool = False
     using_index: bool = False
+    #: truncate / drop: CASCADE (other tables are emptied or dropped with it)
+    cascade: bool = False
+    #: create_function: IMMUTABLE, STABLE or VOLATILE (the default), lower case
+    volatility: str | None = None
     #: update / delete: whether the statement has a WHERE clause
     has_where: bool = True
     unique: bool = False
@@ -177,6 +201,9 @@ class Fact:
 def type_from_sqlalchemy(type_: TypeEngine[Any]) -> TypeInfo:
     """The canonical form of a SQLAlchemy type."""
     visit = type(type_).__name__.lower()
+    if isinstance(type_, sa.ARRAY):
+        element = type_from_sqlalchemy(type_.item_type)
+        return dataclasses.replace(element, array=element.array + (type_.dimensions or 1))
     if isinstance(type_, sa.Enum):
         return TypeInfo("enum", values=tuple(type_.enums))
     if isinstance(type_, sa.BigInteger):
@@ -223,6 +250,7 @@ def column_from_snapshot(column: Column, primary_key: bool = False) -> ColumnFac
         primary_key=primary_key,
         generated=column.identity is not None
         or (primary_key and column.autoincrement in (True, "auto")),
+        computed=column.computed,
     )
 
 
@@ -383,13 +411,25 @@ def _facts_from_executable(statement: Any, dialect: str) -> list[Fact]:
     return facts_from_sql(text, dialect)
 
 
-_VOLATILE = re.compile(
-    r"\b(random|gen_random_uuid|uuid_generate_v[14]\w*|clock_timestamp|timeofday|nextval|"
-    r"uuid|rand|sys_guid|statement_timestamp)\s*\(",
-    re.IGNORECASE,
-)
+def transaction_effect(fact: Fact) -> str | None:
+    """What a `transaction_control` fact does: "begin" (BEGIN, START TRANSACTION),
+    "end" (COMMIT, ROLLBACK, END, ABORT, PREPARE TRANSACTION ...), else None."""
+    if fact.kind != "transaction_control" or not fact.sql:
+        return None
+    first = fact.sql.split()[0].upper().rstrip(";")
+    return "begin" if first in ("BEGIN", "START") else "end"
 
 
-def is_volatile(default: str | None) -> bool:
-    """Whether a default expression is evaluated per row (a rewrite on PostgreSQL)."""
-    return default is not None and _VOLATILE.search(default) is not None
+def explicit_block_open(facts: Iterable[Fact]) -> bool:
+    """Whether a BEGIN among `facts` (in order) is left open by the end of them."""
+    open_ = False
+    for fact in facts:
+        effect = transaction_effect(fact)
+        if effect is not None:
+            open_ = effect == "begin"
+    return open_
+
+
+def added_column(fact: Fact) -> ColumnFact | None:
+    """The column an `add_column` fact adds, else None."""
+    return fact.columns[0] if fact.kind == "add_column" and fact.columns else None

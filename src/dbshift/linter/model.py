@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from dbshift.linter.facts import ColumnFact, Fact
+from dbshift.linter.facts import ColumnFact, Fact, explicit_block_open
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
@@ -76,6 +76,9 @@ class SchemaState:
     #: `CHECK (col IS NOT NULL) NOT VALID` not validated yet: (table key, name) -> column.
     #: A later migration's `VALIDATE CONSTRAINT` moves it to `not_null_checks`.
     pending_checks: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    #: functions the migrations created (`name` and `schema.name`, lower case) -> their
+    #: declared volatility: a default calling one declared STABLE rewrites nothing
+    functions: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def column(self, fact: Fact) -> ColumnFact | None:
         key = fact.key
@@ -89,6 +92,7 @@ class SchemaState:
             dict(self.enums),
             set(self.not_null_checks),
             dict(self.pending_checks),
+            dict(self.functions),
         )
 
     def apply(self, fact: Fact) -> None:
@@ -132,6 +136,10 @@ class SchemaState:
             self.enums[fact.name] = fact.values
         elif fact.kind == "drop_enum" and fact.name:
             self.enums.pop(fact.name, None)
+        if fact.kind == "create_function" and fact.name and fact.volatility:
+            self.functions[fact.name.lower()] = fact.volatility
+            if fact.schema:
+                self.functions[f"{fact.schema}.{fact.name}".lower()] = fact.volatility
 
 
 def _not_null_column(condition: str | None) -> str | None:
@@ -171,6 +179,12 @@ class Context:
     created: set[str]
     #: the facts of this migration before this one
     earlier: list[Fact]
+
+    @property
+    def in_transaction(self) -> bool:
+        """Whether the statement runs inside a transaction block: the migration's own,
+        or one a non-transactional migration opened itself with BEGIN."""
+        return self.migration.transactional or explicit_block_open(self.earlier)
 
     def existing(self, fact: Fact) -> bool:
         """Whether the fact's table existed before this migration (so it may hold rows

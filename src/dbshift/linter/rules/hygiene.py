@@ -3,7 +3,7 @@ cannot be reverted or checked."""
 
 from __future__ import annotations
 
-from dbshift.linter.facts import ColumnFact, Fact
+from dbshift.linter.facts import ColumnFact, Fact, explicit_block_open, transaction_effect
 from dbshift.linter.model import ALL, PG, SERVERS, Context, Example, MigrationFacts, Target
 from dbshift.linter.rules import migration_rule, rule
 from dbshift.ops.base import quoted
@@ -64,6 +64,10 @@ def integer_primary_key(fact: Fact, ctx: Context) -> str | None:
         Example(
             'op.add_column("users", sa.Column("seen_at", sa.DateTime))',
             "ALTER TABLE users ADD COLUMN seen_at TIMESTAMP;",
+        ),
+        Example(
+            'op.add_column("users", sa.Column("visits", sa.ARRAY(sa.DateTime)))',
+            "ALTER TABLE users ADD COLUMN visits TIMESTAMP[];",
         ),
     ),
     passes=(
@@ -213,6 +217,13 @@ def schema_and_data(migration: MigrationFacts, target: Target) -> list[tuple[int
     fires=(Example('op.execute("CREATE TABLE (")', "CREATE TABLE (;"),),
     passes=(
         Example('op.execute("CREATE TABLE tmp (id BIGINT)")', "CREATE TABLE tmp (id BIGINT);"),
+        Example(
+            sql='DROP INDEX "ix_users_name", ix_users_email;\n'
+            "CLUSTER users USING users_pkey;\n"
+            "ALTER TABLE users ADD COLUMN flags bit varying(8);\n"
+            "INSERT INTO k (a.x, a.y) VALUES (1, 2);",
+            only=frozenset({"postgresql"}),
+        ),
     ),
 )
 def unparsable_sql(fact: Fact, ctx: Context) -> str | None:
@@ -230,7 +241,7 @@ def unparsable_sql(fact: Fact, ctx: Context) -> str | None:
     summary="a raw SQL statement the linter does not understand",
     why="The statement parses, but no rule knows what it locks or changes, so it is not checked.",
     instead="Review it by hand; suppress the finding once reviewed.",
-    fires=(Example('op.execute("VACUUM")', "VACUUM;"),),
+    fires=(Example('op.execute("LISTEN jobs")', "LISTEN jobs;"),),
     passes=(Example('op.execute("SELECT 1")', "SELECT 1;"),),
 )
 def unknown_sql(fact: Fact, ctx: Context) -> str | None:
@@ -320,17 +331,31 @@ def json_not_jsonb(fact: Fact, ctx: Context) -> str | None:
     "error",
     "hygiene",
     ALL,
-    summary="COMMIT, ROLLBACK or BEGIN in a transactional migration",
+    summary="COMMIT, ROLLBACK or BEGIN that breaks the migration's transaction",
     why="dbshift runs a transactional migration in one transaction with its history row. "
     "A COMMIT in it commits the first half early: when a later statement fails, that half "
     "stays, no history row is written, and every re-run fails on what already exists. "
-    "`dbshift upgrade` refuses such a migration before running anything.",
+    "`dbshift upgrade` refuses such a migration before running anything. In a "
+    "non-transactional migration, a BEGIN that is never committed leaves what follows it "
+    "to be rolled back when the connection closes, and a BEGIN inside an open one does "
+    "not nest (PostgreSQL ignores it with a warning, MySQL commits the open one).",
     instead="Remove the statement (dbshift commits the migration), or mark the migration "
-    "`transactional = False` (`-- transactional: false`) to run its statements as written.",
+    "`transactional = False` (`-- transactional: false`) to run its statements as written, "
+    "each BEGIN closed by a COMMIT before the next.",
     fires=(
         Example(
             'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
             "UPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
+        ),
+        Example(
+            'op.execute("BEGIN")\nop.execute("UPDATE users SET score = 0 WHERE score IS NULL")',
+            "BEGIN;\nUPDATE users SET score = 0 WHERE score IS NULL;",
+            transactional=False,
+        ),
+        Example(
+            'op.execute("BEGIN")\nop.execute("BEGIN")\nop.execute("COMMIT")',
+            "BEGIN;\nBEGIN;\nCOMMIT;",
+            transactional=False,
         ),
     ),
     passes=(
@@ -340,12 +365,27 @@ def json_not_jsonb(fact: Fact, ctx: Context) -> str | None:
             transactional=False,
         ),
         Example(
+            'op.execute("BEGIN")\nop.execute("UPDATE users SET score = 0 WHERE score IS NULL")\n'
+            'op.execute("COMMIT")',
+            "BEGIN;\nUPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
+            transactional=False,
+        ),
+        Example(
             'op.execute("SAVEPOINT s")\nop.execute("ROLLBACK TO SAVEPOINT s")',
             "SAVEPOINT s;\nROLLBACK TO SAVEPOINT s;",
         ),
     ),
 )
 def transaction_control(fact: Fact, ctx: Context) -> str | None:
-    if fact.kind == "transaction_control" and ctx.migration.transactional:
+    if fact.kind != "transaction_control":
+        return None
+    if ctx.migration.transactional:
         return f"`{fact.sql}` ends or starts a transaction inside a transactional migration"
+    if transaction_effect(fact) != "begin":
+        return None
+    if explicit_block_open(ctx.earlier):
+        return f"`{fact.sql}` inside the transaction opened above: transactions do not nest"
+    later = [f for f, _line in ctx.migration.facts[len(ctx.earlier) + 1 :]]
+    if not any(transaction_effect(f) == "end" for f in later):
+        return f"`{fact.sql}` opens a transaction the migration never commits"
     return None
