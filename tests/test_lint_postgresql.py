@@ -336,3 +336,37 @@ def test_the_rewrites_the_linter_claims_happen(pg: sa.Connection, tmp_path: Path
         assert (_filenode(pg, "r") != before) == rewrites, sql
         findings = lint_operations([ExecuteSQL(sql)], Target("postgresql", (15,)), before=state)
         assert (code in {f.code for f in findings}) == rewrites, (sql, findings)
+
+
+#: what DS303 and DS321 say cannot run in a transaction block (the names exist in _SETUP)
+OUTSIDE_BLOCKS = [
+    ("VACUUM users", "DS321"),
+    ("VACUUM FULL users", "DS321"),
+    ("CLUSTER", "DS321"),
+    ("REINDEX SCHEMA public", "DS321"),
+    ("DROP DATABASE IF EXISTS dbshift_no_such_database", "DS321"),
+    ("REINDEX INDEX CONCURRENTLY ix_users_name", "DS303"),
+    ("ALTER TABLE events DETACH PARTITION events_2020 CONCURRENTLY", "DS303"),
+    ("CREATE INDEX CONCURRENTLY ix_users_score ON users (score)", "DS303"),
+]
+
+
+@pytest.mark.backends("postgresql")
+def test_what_must_run_outside_a_transaction_block_is_refused_in_one(pg: sa.Connection) -> None:
+    from dbshift.linter import lint_operations
+    from dbshift.linter.model import Target
+    from dbshift.ops.raw import ExecuteSQL
+
+    for statement in _SETUP:
+        pg.execute(sa.text(statement))
+    for sql, code in OUTSIDE_BLOCKS:
+        findings = lint_operations([ExecuteSQL(sql)], Target("postgresql", (15,)))
+        assert code in {f.code for f in findings}, (sql, findings)
+        pg.execute(sa.text("BEGIN"))
+        try:
+            with pytest.raises(sa.exc.DBAPIError, match="cannot run inside a transaction block"):
+                pg.execute(sa.text(sql))
+        finally:
+            pg.execute(sa.text("ROLLBACK"))
+        quiet = lint_operations([ExecuteSQL(sql)], Target("postgresql", (15,)), transactional=False)
+        assert code not in {f.code for f in quiet}, sql

@@ -159,6 +159,8 @@ class Fact:
     cascade: bool = False
     #: create_function: IMMUTABLE, STABLE or VOLATILE (the default), lower case
     volatility: str | None = None
+    #: reindex: what it rebuilds (INDEX, TABLE, SCHEMA, DATABASE or SYSTEM)
+    scope: str | None = None
     #: update / delete: whether the statement has a WHERE clause
     has_where: bool = True
     unique: bool = False

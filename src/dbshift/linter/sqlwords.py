@@ -304,9 +304,10 @@ def _reindex(reader: Reader, text: str) -> list[Fact] | None:
     if not reader.at_end():
         return None
     schema, bare = name if name is not None else (None, None)
+    common: dict[str, Any] = {"concurrently": concurrently, "scope": what, "sql": text}
     if what == "TABLE":
-        return [Fact("reindex", bare, schema, concurrently=concurrently, sql=text)]
-    return [Fact("reindex", schema=schema, name=bare, concurrently=concurrently, sql=text)]
+        return [Fact("reindex", bare, schema, **common)]
+    return [Fact("reindex", schema=schema, name=bare, **common)]
 
 
 def _create_domain(reader: Reader, text: str) -> list[Fact] | None:

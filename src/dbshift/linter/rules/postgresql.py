@@ -779,3 +779,82 @@ def domain_constraint_not_valid(fact: Fact, ctx: Context) -> str | None:
             "using it is checked under a lock"
         )
     return None
+
+
+def _outside_blocks_only(fact: Fact) -> str | None:
+    """The statement `fact` is, when PostgreSQL refuses to run it in a transaction block."""
+    if fact.kind in ("vacuum", "vacuum_full"):
+        return "VACUUM"
+    if fact.kind == "drop_database":
+        return "DROP DATABASE"
+    if fact.kind == "cluster" and fact.table is None:
+        return "CLUSTER without a table"
+    if fact.kind == "reindex" and fact.scope in ("SCHEMA", "DATABASE", "SYSTEM"):
+        return f"REINDEX {fact.scope}"
+    return None
+
+
+@rule(
+    "DS321",
+    "not-in-transaction-block",
+    "error",
+    "locking",
+    PG,
+    summary="a statement PostgreSQL cannot run inside a transaction block",
+    why="VACUUM, DROP DATABASE, CLUSTER without a table and REINDEX SCHEMA/DATABASE/SYSTEM "
+    "refuse to run in a transaction block: a transactional migration (or one inside its "
+    "own BEGIN) fails when it reaches the statement.",
+    instead="Put the statement in a migration marked `transactional = False` "
+    "(`-- transactional: false`), outside any BEGIN; better, run maintenance outside the "
+    "migrations.",
+    fires=(
+        Example('op.execute("VACUUM users")', "VACUUM users;"),
+        Example('op.execute("REINDEX SCHEMA public")', "REINDEX SCHEMA public;"),
+    ),
+    passes=(Example('op.execute("VACUUM users")', "VACUUM users;", transactional=False),),
+)
+def not_in_transaction_block(fact: Fact, ctx: Context) -> str | None:
+    what = _outside_blocks_only(fact)
+    if what is not None and ctx.in_transaction:
+        return f"{what} cannot run inside a transaction block: the migration fails on it"
+    return None
+
+
+@rule(
+    "DS322",
+    "concurrent-index-not-retryable",
+    "warning",
+    "locking",
+    PG,
+    summary="CREATE INDEX CONCURRENTLY with nothing to clear a failed build first",
+    why="A concurrent build that fails (a duplicate for a unique index, a deadlock, a "
+    "timeout, a cancel) leaves an INVALID index under the name: still maintained on every "
+    "write, never used by reads. The retry (dbshift resumes a non-transactional migration "
+    "at the statement that failed) then fails on the existing name, and `IF NOT EXISTS` "
+    "would keep the invalid index silently.",
+    instead="Drop a leftover invalid index right before the build: `op.drop_invalid_index("
+    "name)` (what `make --safe` writes), or `DROP INDEX CONCURRENTLY IF EXISTS name` in SQL.",
+    fires=(
+        Example(
+            'op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)',
+            "CREATE INDEX CONCURRENTLY ix_users_email ON users (email);",
+            transactional=False,
+        ),
+    ),
+    passes=(
+        Example(
+            'op.drop_invalid_index("ix_users_email")\n'
+            'op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)',
+            "DROP INDEX CONCURRENTLY IF EXISTS ix_users_email;\n"
+            "CREATE INDEX CONCURRENTLY ix_users_email ON users (email);",
+            transactional=False,
+        ),
+    ),
+)
+def concurrent_index_not_retryable(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind != "create_index" or not fact.concurrently or ctx.in_transaction:
+        return None  # in a transaction it fails outright (DS303)
+    cleared = any(e.kind == "drop_index" and e.name == fact.name for e in ctx.earlier)
+    if fact.name is not None and not cleared:
+        return f"a failed build of {quoted(fact.name)} leaves an invalid index the retry trips on"
+    return None
