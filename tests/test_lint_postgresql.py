@@ -370,3 +370,30 @@ def test_what_must_run_outside_a_transaction_block_is_refused_in_one(pg: sa.Conn
             pg.execute(sa.text("ROLLBACK"))
         quiet = lint_operations([ExecuteSQL(sql)], Target("postgresql", (15,)), transactional=False)
         assert code not in {f.code for f in quiet}, sql
+
+
+@pytest.mark.parametrize("form", ["python", "sql"])
+def test_a_statement_timeout_in_the_header_or_the_config_silences_ds323(
+    tmp_path: Path, form: str
+) -> None:
+    from dbshift.config import Config
+    from dbshift.linter.engine import Settings
+    from dbshift.migrations import sumfile
+    from dbshift.migrations.scripts import scan
+
+    text = {
+        "python": 'op.alter_column("users", "score", type_=sa.BigInteger)',
+        "sql": "ALTER TABLE users ALTER COLUMN score TYPE bigint;",
+    }[form]
+    assert "DS323" in _codes(tmp_path, form, text)
+    folder = tmp_path / form
+    path = next(folder.glob("20260101T000002_example.*"))
+    header = 'statement_timeout = "30s"\n' if form == "python" else "-- statement_timeout: 30s\n"
+    lines = path.read_text().splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if "parents" in line) + 1
+    path.write_text("".join([*lines[:at], header, *lines[at:]]))
+    sumfile.write(folder, scan(folder))
+    findings = lint_folder(folder, "postgresql", None, ["20260101T000002_example"])
+    assert "DS323" not in {f.code for f in findings}
+    assert "DS323" in Settings.of(Config(statement_timeout=30)).disable
+    assert "DS323" not in Settings.of(Config()).disable

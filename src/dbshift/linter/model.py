@@ -165,6 +165,8 @@ class MigrationFacts:
     #: False when the migration has no downgrade and none can be derived
     reversible: bool = True
     has_downgrade: bool = True
+    #: the file's own `statement_timeout` header in seconds (0: none), None without one
+    statement_timeout: float | None = None
 
 
 @dataclasses.dataclass

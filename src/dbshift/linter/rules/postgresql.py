@@ -858,3 +858,57 @@ def concurrent_index_not_retryable(fact: Fact, ctx: Context) -> str | None:
     if fact.name is not None and not cleared:
         return f"a failed build of {quoted(fact.name)} leaves an invalid index the retry trips on"
     return None
+
+
+@migration_rule(
+    "DS323",
+    "no-statement-timeout",
+    "info",
+    "locking",
+    PG,
+    summary="a blocking change with no statement_timeout",
+    why="A statement that runs longer than expected (a rewrite, a validation scan on a "
+    "table bigger than in testing) holds its lock all the while: with a statement_timeout "
+    "it fails and rolls back instead of stalling the application for an unknown time.",
+    instead="Set `statement_timeout` in dbshift.toml (this rule is then off), or in the "
+    'migration\'s header (`statement_timeout = "30s"`, `-- statement_timeout: 30s`), or '
+    "`SET statement_timeout = '30s'` first. Concurrent builds and VALIDATE CONSTRAINT "
+    "block nothing and are not counted: a timeout would only cut them short.",
+    fires=(
+        Example(
+            'op.alter_column("users", "score", type_=sa.BigInteger)',
+            "ALTER TABLE users ALTER COLUMN score TYPE bigint;",
+        ),
+    ),
+    passes=(
+        Example(
+            "op.execute(\"SET statement_timeout = '30s'\")\n"
+            'op.alter_column("users", "score", type_=sa.BigInteger)',
+            "SET statement_timeout = '30s';\nALTER TABLE users ALTER COLUMN score TYPE bigint;",
+        ),
+        Example(
+            'op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)',
+            "CREATE INDEX CONCURRENTLY ix_users_email ON users (email);",
+            transactional=False,
+        ),
+    ),
+)
+def no_statement_timeout(migration: MigrationFacts, target: Target) -> list[tuple[int, str]]:
+    if migration.statement_timeout is not None:
+        return []
+    created: set[str | None] = set()
+    for fact, line in migration.facts:
+        if fact.kind == "set" and fact.setting == "statement_timeout":
+            return []
+        if fact.kind == "create_table":
+            created.add(fact.key)
+        elif _blocks(fact) and (fact.key is None or fact.key not in created):
+            return [(line, f"{fact.kind.replace('_', ' ')} runs with no statement_timeout set")]
+    return []
+
+
+def _blocks(fact: Fact) -> bool:
+    """Whether `fact` holds a lock that blocks the application while it runs."""
+    if fact.concurrently or fact.kind == "validate_constraint":
+        return False
+    return fact.kind in PG_TABLE_LOCKING
