@@ -70,14 +70,10 @@ SCHEMA_KINDS = frozenset(
         "drop_schema",
         "drop_database",
         "detach_partition",
-        "create_domain",
         "add_domain_constraint",
-        "create_function",
         "other_ddl",
     }
 )
-#: maintenance commands that lock or rewrite a table without changing its definition
-MAINTENANCE_KINDS = frozenset({"cluster", "vacuum", "vacuum_full", "reindex"})
 #: kinds of change that read or write rows
 DATA_KINDS = frozenset({"insert", "update", "delete", "truncate", "run_python"})
 

@@ -3,9 +3,9 @@
 sqlglot does not model some statements (CLUSTER, VACUUM, REINDEX, domains, DETACH
 PARTITION), and fails on valid PostgreSQL it has no grammar for (`DROP INDEX a, b`, a
 `bit varying` column, `INSERT INTO k (a.x)`). Reporting those as unparsable (DS606, an
-error) would lose the real check, so this module reads them from sqlglot's tokens: the
-statement kind, its table, and the clauses rules look at (CONCURRENTLY, NOT VALID,
-CASCADE, a column's NOT NULL / DEFAULT / UNIQUE ...).
+error) would lose the real check, so this module reads them word by word (with a small
+tokenizer of PostgreSQL's lexical rules): the statement kind, its table, and the clauses
+rules look at (CONCURRENTLY, NOT VALID, CASCADE, a column's NOT NULL / DEFAULT / UNIQUE).
 
 The reading is strict about the shape it accepts: every reader returns None when a word
 is not where the grammar puts it, so SQL that really is invalid stays unparsable.
@@ -20,7 +20,7 @@ from typing import Any
 
 from dbshift.linter.facts import ColumnFact, Fact, TypeInfo
 
-_NAME = re.compile(r"[A-Za-z_][\w$]*\Z")
+_NAME = re.compile(r"[^\W\d][\w$]*\Z")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -292,12 +292,13 @@ def _vacuum(reader: Reader, text: str) -> list[Fact] | None:
 
 
 def _reindex(reader: Reader, text: str) -> list[Fact] | None:
-    """REINDEX [(options)] {INDEX | TABLE | SCHEMA | DATABASE | SYSTEM} [CONCURRENTLY] name"""
-    _options(reader)
+    """REINDEX [(options)] {INDEX | TABLE | SCHEMA | DATABASE | SYSTEM} [CONCURRENTLY] name
+    (CONCURRENTLY may be an option too, from PostgreSQL 14)"""
+    options = _options(reader)
     what = reader.take("INDEX", "TABLE", "SCHEMA", "DATABASE", "SYSTEM")
     if what is None:
         return None
-    concurrently = reader.accept("CONCURRENTLY")
+    concurrently = reader.accept("CONCURRENTLY") or "CONCURRENTLY" in options
     name = reader.name()
     if name is None and what in ("INDEX", "TABLE", "SCHEMA"):
         return None
@@ -330,8 +331,8 @@ def _create_domain(reader: Reader, text: str) -> list[Fact] | None:
 
 
 def _alter_domain(reader: Reader, text: str) -> list[Fact] | None:
-    """ALTER DOMAIN name ADD [CONSTRAINT c] {CHECK (e) | NOT NULL} [NOT VALID]; other
-    ALTER DOMAIN forms change no rows."""
+    """ALTER DOMAIN name {ADD [CONSTRAINT c] {CHECK (e) | NOT NULL} [NOT VALID] | SET NOT
+    NULL}: both check every column using the domain; the other forms check no rows."""
     name = reader.name()
     if name is None or reader.at_end():
         return None
