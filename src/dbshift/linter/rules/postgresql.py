@@ -459,11 +459,7 @@ def primary_key_without_index(fact: Fact, ctx: Context) -> str | None:
     ),
 )
 def enum_value_in_transaction(fact: Fact, ctx: Context) -> str | None:
-    if (
-        fact.kind == "add_enum_value"
-        and ctx.migration.transactional
-        and not ctx.target.at_least(12)
-    ):
+    if fact.kind == "add_enum_value" and ctx.in_transaction and not ctx.target.at_least(12):
         return f"ADD VALUE to enum {quoted(fact.name)} fails in a transaction before PostgreSQL 12"
     return None
 
@@ -529,7 +525,8 @@ def enum_rebuild(fact: Fact, ctx: Context) -> str | None:
     PG,
     summary="a NOT VALID constraint is validated in the same transaction",
     why="NOT VALID is only useful when VALIDATE runs in a separate transaction: in the same "
-    "one the lock taken by ADD CONSTRAINT is held during the whole validation scan.",
+    "one (the migration's, or a BEGIN it writes) the lock taken by ADD CONSTRAINT is held "
+    "during the whole validation scan.",
     instead="Move `VALIDATE CONSTRAINT` to the next migration (or mark this one "
     "`transactional = False`).",
     fires=(
@@ -539,20 +536,36 @@ def enum_rebuild(fact: Fact, ctx: Context) -> str | None:
             "ALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0) NOT VALID;\n"
             "ALTER TABLE users VALIDATE CONSTRAINT ck_score;",
         ),
+        Example(
+            'op.execute("BEGIN")\n'
+            'op.execute("ALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0) NOT VALID")\n'
+            'op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_score")\n'
+            'op.execute("COMMIT")',
+            "BEGIN;\nALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0) NOT VALID;\n"
+            "ALTER TABLE users VALIDATE CONSTRAINT ck_score;\nCOMMIT;",
+            transactional=False,
+        ),
     ),
     passes=(
         Example(
             'op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_score")',
             "ALTER TABLE users VALIDATE CONSTRAINT ck_score;",
         ),
+        Example(
+            'op.execute("ALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0) NOT VALID")\n'
+            'op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_score")',
+            "ALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0) NOT VALID;\n"
+            "ALTER TABLE users VALIDATE CONSTRAINT ck_score;",
+            transactional=False,
+        ),
     ),
 )
 def validate_same_transaction(fact: Fact, ctx: Context) -> str | None:
-    if fact.kind != "validate_constraint" or not ctx.migration.transactional:
+    if fact.kind != "validate_constraint":
         return None
     added = any(
         e.kind in ("add_check", "add_foreign_key") and e.not_valid and e.name == fact.name
-        for e in ctx.earlier
+        for e in ctx.same_transaction()
     )
     if added:
         return f"constraint {quoted(fact.name)} is validated in the transaction that added it"
