@@ -398,3 +398,40 @@ def test_a_statement_timeout_in_the_header_or_the_config_silences_ds323(
     assert "DS323" not in {f.code for f in findings}
     assert "DS323" in Settings.of(Config(statement_timeout=30)).disable
     assert "DS323" not in Settings.of(Config()).disable
+
+
+_CONSTRAINTS = {
+    "not_null": "NOT NULL",
+    "null": "NULL",
+    "default": "DEFAULT 0",
+    "unique": "UNIQUE",
+    "primary_key": "PRIMARY KEY",
+    "references": "REFERENCES users (id) ON DELETE SET NULL",
+    "check": "CHECK (c IS NOT NULL)",
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    type_=st.sampled_from(["bit varying(8)", "bit varying", "integer", "timestamp[]", "text"]),
+    constraints=st.lists(st.sampled_from(sorted(_CONSTRAINTS)), unique=True, max_size=5).filter(
+        lambda c: not {"null", "not_null"} <= set(c) and not {"null", "primary_key"} <= set(c)
+    ),
+    named=st.booleans(),
+)
+def test_a_column_definition_is_read_the_same_whoever_parses_it(
+    type_: str, constraints: list[str], named: bool
+) -> None:
+    """sqlglot reads `integer` columns, the word readers `bit varying` ones: the facts
+    are the same, whatever the order of the constraints."""
+    written = " ".join(("CONSTRAINT k " if named else "") + _CONSTRAINTS[c] for c in constraints)
+    facts = facts_from_sql(f"ALTER TABLE users ADD COLUMN c {type_} {written}", "postgresql")
+    assert [f.kind for f in facts] == ["add_column"], facts
+    column = facts[0].columns[0]
+    assert column.name == "c"
+    assert column.nullable == ("not_null" not in constraints and "primary_key" not in constraints)
+    assert column.unique == ("unique" in constraints)
+    assert column.primary_key == ("primary_key" in constraints)
+    assert column.inline_reference == ("references" in constraints)
+    assert (column.default is not None) == ("default" in constraints)
+    assert column.type.array == type_.count("[]")
