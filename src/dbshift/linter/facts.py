@@ -8,7 +8,6 @@ is parsed into them by `dbshift.linter.sqlfacts`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -411,21 +410,14 @@ def _facts_from_executable(statement: Any, dialect: str) -> list[Fact]:
 
 def transaction_effect(fact: Fact) -> str | None:
     """What a `transaction_control` fact does: "begin" (BEGIN, START TRANSACTION),
-    "end" (COMMIT, ROLLBACK, END, ABORT, PREPARE TRANSACTION ...), else None."""
+    "rollback" (ROLLBACK, ABORT), "commit" (COMMIT, END, PREPARE TRANSACTION ...), else
+    None."""
     if fact.kind != "transaction_control" or not fact.sql:
         return None
     first = fact.sql.split()[0].upper().rstrip(";")
-    return "begin" if first in ("BEGIN", "START") else "end"
-
-
-def explicit_block_open(facts: Iterable[Fact]) -> bool:
-    """Whether a BEGIN among `facts` (in order) is left open by the end of them."""
-    open_ = False
-    for fact in facts:
-        effect = transaction_effect(fact)
-        if effect is not None:
-            open_ = effect == "begin"
-    return open_
+    if first in ("BEGIN", "START"):
+        return "begin"
+    return "rollback" if first in ("ROLLBACK", "ABORT") else "commit"
 
 
 def added_column(fact: Fact) -> ColumnFact | None:

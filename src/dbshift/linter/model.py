@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from dbshift.linter.facts import ColumnFact, Fact, explicit_block_open, transaction_effect
+from dbshift.linter.facts import ColumnFact, Fact
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
@@ -181,23 +181,6 @@ class Context:
     created: set[str]
     #: the facts of this migration before this one
     earlier: list[Fact]
-
-    @property
-    def in_transaction(self) -> bool:
-        """Whether the statement runs inside a transaction block: the migration's own,
-        or one a non-transactional migration opened itself with BEGIN."""
-        return self.migration.transactional or explicit_block_open(self.earlier)
-
-    def same_transaction(self) -> list[Fact]:
-        """The earlier facts that run in this statement's transaction: all of them in a
-        transactional migration, those since the open BEGIN in a non-transactional one
-        (where each statement outside a BEGIN commits on its own)."""
-        if self.migration.transactional:
-            return list(self.earlier)
-        if not explicit_block_open(self.earlier):
-            return []
-        begins = [i for i, f in enumerate(self.earlier) if transaction_effect(f) == "begin"]
-        return self.earlier[begins[-1] + 1 :]
 
     def existing(self, fact: Fact) -> bool:
         """Whether the fact's table existed before this migration (so it may hold rows

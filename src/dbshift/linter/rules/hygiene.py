@@ -3,7 +3,7 @@ cannot be reverted or checked."""
 
 from __future__ import annotations
 
-from dbshift.linter.facts import ColumnFact, Fact, explicit_block_open, transaction_effect
+from dbshift.linter.facts import ColumnFact, Fact, transaction_effect
 from dbshift.linter.model import ALL, PG, SERVERS, Context, Example, MigrationFacts, Target
 from dbshift.linter.rules import migration_rule, rule
 from dbshift.ops.base import quoted
@@ -331,17 +331,17 @@ def json_not_jsonb(fact: Fact, ctx: Context) -> str | None:
     "error",
     "hygiene",
     ALL,
-    summary="COMMIT, ROLLBACK or BEGIN that breaks the migration's transaction",
+    summary="BEGIN, COMMIT or ROLLBACK that does not do what it says",
     why="dbshift runs a transactional migration in one transaction with its history row. "
     "A COMMIT in it commits the first half early: when a later statement fails, that half "
     "stays, no history row is written, and every re-run fails on what already exists. "
-    "`dbshift upgrade` refuses such a migration before running anything. In a "
-    "non-transactional migration, a BEGIN that is never committed leaves what follows it "
-    "to be rolled back when the connection closes, and a BEGIN inside an open one does "
-    "not nest (PostgreSQL ignores it with a warning, MySQL commits the open one).",
-    instead="Remove the statement (dbshift commits the migration), or mark the migration "
-    "`transactional = False` (`-- transactional: false`) to run its statements as written, "
-    "each BEGIN closed by a COMMIT before the next.",
+    "`dbshift upgrade` refuses such a migration before running anything. A "
+    "non-transactional migration runs statement by statement, each committed with its "
+    "progress record: a BEGIN there groups nothing (the statements after it commit one by "
+    "one, whether a COMMIT follows or not, and a second BEGIN nests nothing), a ROLLBACK "
+    "undoes nothing, and on SQLite a COMMIT or ROLLBACK fails, no transaction being active.",
+    instead="Statements that must commit together belong in a transactional migration "
+    "(the default) without BEGIN or COMMIT; dbshift commits it. Remove the statement.",
     fires=(
         Example(
             'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
@@ -353,9 +353,15 @@ def json_not_jsonb(fact: Fact, ctx: Context) -> str | None:
             transactional=False,
         ),
         Example(
-            'op.execute("BEGIN")\nop.execute("BEGIN")\nop.execute("COMMIT")',
-            "BEGIN;\nBEGIN;\nCOMMIT;",
+            'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("ROLLBACK")',
+            "UPDATE users SET score = 0 WHERE score IS NULL;\nROLLBACK;",
             transactional=False,
+        ),
+        Example(
+            'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
+            "UPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
+            transactional=False,
+            only=frozenset({"sqlite"}),
         ),
     ),
     passes=(
@@ -363,12 +369,7 @@ def json_not_jsonb(fact: Fact, ctx: Context) -> str | None:
             'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
             "UPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
             transactional=False,
-        ),
-        Example(
-            'op.execute("BEGIN")\nop.execute("UPDATE users SET score = 0 WHERE score IS NULL")\n'
-            'op.execute("COMMIT")',
-            "BEGIN;\nUPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
-            transactional=False,
+            only=frozenset({"postgresql", "mysql", "mariadb"}),
         ),
         Example(
             'op.execute("SAVEPOINT s")\nop.execute("ROLLBACK TO SAVEPOINT s")',
@@ -381,11 +382,11 @@ def transaction_control(fact: Fact, ctx: Context) -> str | None:
         return None
     if ctx.migration.transactional:
         return f"`{fact.sql}` ends or starts a transaction inside a transactional migration"
-    if transaction_effect(fact) != "begin":
-        return None
-    if explicit_block_open(ctx.earlier):
-        return f"`{fact.sql}` inside the transaction opened above: transactions do not nest"
-    later = [f for f, _line in ctx.migration.facts[len(ctx.earlier) + 1 :]]
-    if not any(transaction_effect(f) == "end" for f in later):
-        return f"`{fact.sql}` opens a transaction the migration never commits"
-    return None
+    effect = transaction_effect(fact)
+    if effect == "begin":
+        return f"`{fact.sql}` groups nothing: each statement after it commits on its own"
+    if ctx.target.backend == "sqlite":  # it refuses COMMIT/ROLLBACK outside a transaction
+        return f"`{fact.sql}` fails: each statement before it is committed, none is active"
+    if effect == "rollback":
+        return f"`{fact.sql}` undoes nothing: each statement before it is already committed"
+    return None  # a COMMIT there is redundant (PostgreSQL warns), not harmful

@@ -94,23 +94,15 @@ def drop_index_not_concurrently(fact: Fact, ctx: Context) -> str | None:
     "error",
     "locking",
     PG,
-    summary="CONCURRENTLY inside a transaction block",
+    summary="CONCURRENTLY inside a transactional migration",
     why="CREATE/DROP INDEX, REINDEX and DETACH PARTITION ... CONCURRENTLY cannot run inside "
-    "a transaction block: the migration fails as soon as it reaches the statement. That "
-    "holds for a transactional migration and for a BEGIN the migration writes itself.",
+    "a transaction block: the migration fails as soon as it reaches the statement.",
     instead="Mark the migration `transactional = False` (Python) or `-- transactional: false` "
-    "(SQL), keep the concurrent statement alone in it, and open no transaction around it.",
+    "(SQL), and keep the concurrent statement alone in it.",
     fires=(
         Example(
             'op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)',
             "CREATE INDEX CONCURRENTLY ix_users_email ON users (email);",
-        ),
-        Example(
-            'op.execute("BEGIN")\n'
-            'op.create_index("ix_users_email", "users", ["email"], postgresql_concurrently=True)\n'
-            'op.execute("COMMIT")',
-            "BEGIN;\nCREATE INDEX CONCURRENTLY ix_users_email ON users (email);\nCOMMIT;",
-            transactional=False,
         ),
         Example(
             'op.execute("REINDEX INDEX CONCURRENTLY ix_users_name")',
@@ -126,7 +118,7 @@ def drop_index_not_concurrently(fact: Fact, ctx: Context) -> str | None:
     ),
 )
 def concurrently_in_transaction(fact: Fact, ctx: Context) -> str | None:
-    if fact.concurrently and ctx.in_transaction:
+    if fact.concurrently and ctx.migration.transactional:
         what = f"{fact.kind.replace('_', ' ')} {quoted(fact.name or fact.table)}"
         return f"{what} CONCURRENTLY cannot run in a transaction"
     return None
@@ -459,7 +451,11 @@ def primary_key_without_index(fact: Fact, ctx: Context) -> str | None:
     ),
 )
 def enum_value_in_transaction(fact: Fact, ctx: Context) -> str | None:
-    if fact.kind == "add_enum_value" and ctx.in_transaction and not ctx.target.at_least(12):
+    if (
+        fact.kind == "add_enum_value"
+        and ctx.migration.transactional
+        and not ctx.target.at_least(12)
+    ):
         return f"ADD VALUE to enum {quoted(fact.name)} fails in a transaction before PostgreSQL 12"
     return None
 
@@ -525,8 +521,7 @@ def enum_rebuild(fact: Fact, ctx: Context) -> str | None:
     PG,
     summary="a NOT VALID constraint is validated in the same transaction",
     why="NOT VALID is only useful when VALIDATE runs in a separate transaction: in the same "
-    "one (the migration's, or a BEGIN it writes) the lock taken by ADD CONSTRAINT is held "
-    "during the whole validation scan.",
+    "one the lock taken by ADD CONSTRAINT is held during the whole validation scan.",
     instead="Move `VALIDATE CONSTRAINT` to the next migration (or mark this one "
     "`transactional = False`).",
     fires=(
@@ -535,15 +530,6 @@ def enum_rebuild(fact: Fact, ctx: Context) -> str | None:
             'op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_score")',
             "ALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0) NOT VALID;\n"
             "ALTER TABLE users VALIDATE CONSTRAINT ck_score;",
-        ),
-        Example(
-            'op.execute("BEGIN")\n'
-            'op.execute("ALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0) NOT VALID")\n'
-            'op.execute("ALTER TABLE users VALIDATE CONSTRAINT ck_score")\n'
-            'op.execute("COMMIT")',
-            "BEGIN;\nALTER TABLE users ADD CONSTRAINT ck_score CHECK (score >= 0) NOT VALID;\n"
-            "ALTER TABLE users VALIDATE CONSTRAINT ck_score;\nCOMMIT;",
-            transactional=False,
         ),
     ),
     passes=(
@@ -561,11 +547,11 @@ def enum_rebuild(fact: Fact, ctx: Context) -> str | None:
     ),
 )
 def validate_same_transaction(fact: Fact, ctx: Context) -> str | None:
-    if fact.kind != "validate_constraint":
+    if fact.kind != "validate_constraint" or not ctx.migration.transactional:
         return None
     added = any(
         e.kind in ("add_check", "add_foreign_key") and e.not_valid and e.name == fact.name
-        for e in ctx.same_transaction()
+        for e in ctx.earlier
     )
     if added:
         return f"constraint {quoted(fact.name)} is validated in the transaction that added it"
@@ -815,11 +801,10 @@ def _outside_blocks_only(fact: Fact) -> str | None:
     PG,
     summary="a statement PostgreSQL cannot run inside a transaction block",
     why="VACUUM, DROP DATABASE, CLUSTER without a table and REINDEX SCHEMA/DATABASE/SYSTEM "
-    "refuse to run in a transaction block: a transactional migration (or one inside its "
-    "own BEGIN) fails when it reaches the statement.",
+    "refuse to run in a transaction block: a transactional migration fails when it "
+    "reaches the statement.",
     instead="Put the statement in a migration marked `transactional = False` "
-    "(`-- transactional: false`), outside any BEGIN; better, run maintenance outside the "
-    "migrations.",
+    "(`-- transactional: false`); better, run maintenance outside the migrations.",
     fires=(
         Example('op.execute("VACUUM users")', "VACUUM users;"),
         Example('op.execute("REINDEX SCHEMA public")', "REINDEX SCHEMA public;"),
@@ -828,7 +813,7 @@ def _outside_blocks_only(fact: Fact) -> str | None:
 )
 def not_in_transaction_block(fact: Fact, ctx: Context) -> str | None:
     what = _outside_blocks_only(fact)
-    if what is not None and ctx.in_transaction:
+    if what is not None and ctx.migration.transactional:
         return f"{what} cannot run inside a transaction block: the migration fails on it"
     return None
 
@@ -865,7 +850,7 @@ def not_in_transaction_block(fact: Fact, ctx: Context) -> str | None:
     ),
 )
 def concurrent_index_not_retryable(fact: Fact, ctx: Context) -> str | None:
-    if fact.kind != "create_index" or not fact.concurrently or ctx.in_transaction:
+    if fact.kind != "create_index" or not fact.concurrently or ctx.migration.transactional:
         return None  # in a transaction it fails outright (DS303)
     cleared = any(e.kind == "drop_index" and e.name == fact.name for e in ctx.earlier)
     if fact.name is not None and not cleared:
