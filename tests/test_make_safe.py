@@ -18,7 +18,7 @@ from tests.autogen_support import NAMING, created_schema, schema_of
 from tests.conftest import ScratchDatabases
 
 #: the locking rules whose safe alternatives `--safe` writes (docs/lint.md)
-SAFE_RULES = {"DS301", "DS302", "DS303", "DS304", "DS305", "DS306", "DS309", "DS314"}
+SAFE_RULES = {"DS301", "DS302", "DS303", "DS304", "DS305", "DS306", "DS309", "DS314", "DS322"}
 
 
 def models(

@@ -75,11 +75,15 @@ class Settings:
     @classmethod
     def of(cls, config: Config) -> Settings:
         """The settings for a project: `[lint]`, and DS312 (no lock_timeout) off while
-        the runner sets one itself (`migration_lock_timeout`, on by default)."""
+        the runner sets one itself (`migration_lock_timeout`, on by default), DS323 (no
+        statement_timeout) off when `statement_timeout` is configured."""
         settings = cls.from_config(config.lint)
+        off = set(settings.disable)
         if config.migration_lock_timeout:
-            return dataclasses.replace(settings, disable=settings.disable | {"DS312"})
-        return settings
+            off.add("DS312")
+        if config.statement_timeout is not None:
+            off.add("DS323")
+        return dataclasses.replace(settings, disable=frozenset(off))
 
 
 def lint_operations(
@@ -264,6 +268,7 @@ def _read(script: Script, target: Target, snapshot: Snapshot) -> tuple[Migration
         facts,
         reversible,
         has_downgrade,
+        statement_timeout=script.statement_timeout,
     )
     return info, after
 
@@ -288,6 +293,7 @@ def _read_sql(script: Script, target: Target) -> MigrationFacts:
         tuple(facts),
         down is not None,
         down is not None,
+        statement_timeout=script.statement_timeout,
     )
 
 

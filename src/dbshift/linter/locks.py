@@ -30,6 +30,10 @@ _PG = {
     "delete": "ROW EXCLUSIVE",
     "insert": "ROW EXCLUSIVE",
     "set_enum_values": "ACCESS EXCLUSIVE",
+    "cluster": "ACCESS EXCLUSIVE",
+    "vacuum_full": "ACCESS EXCLUSIVE",
+    "reindex": "SHARE (ACCESS EXCLUSIVE on the index)",
+    "detach_partition": "ACCESS EXCLUSIVE",
 }
 #: changes that lock a whole existing table on PostgreSQL (rows aside)
 PG_TABLE_LOCKING = frozenset(_PG) - {"update", "delete", "insert"}
@@ -40,7 +44,12 @@ def lock_level(fact: Fact, target: Target) -> str | None:
     """The table lock `fact` takes on `target`, or None when it takes none worth naming
     (a new table, a session setting, unknown SQL)."""
     if target.backend == "postgresql":
-        if fact.concurrently and fact.kind in ("create_index", "drop_index"):
+        if fact.concurrently and fact.kind in (
+            "create_index",
+            "drop_index",
+            "reindex",
+            "detach_partition",
+        ):
             return "SHARE UPDATE EXCLUSIVE"
         return _PG.get(fact.kind)
     if target.backend in ("mysql", "mariadb"):

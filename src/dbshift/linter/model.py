@@ -76,6 +76,9 @@ class SchemaState:
     #: `CHECK (col IS NOT NULL) NOT VALID` not validated yet: (table key, name) -> column.
     #: A later migration's `VALIDATE CONSTRAINT` moves it to `not_null_checks`.
     pending_checks: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    #: functions the migrations created (`name` and `schema.name`, lower case) -> their
+    #: declared volatility: a default calling one declared STABLE rewrites nothing
+    functions: dict[str, str] = dataclasses.field(default_factory=dict)
 
     def column(self, fact: Fact) -> ColumnFact | None:
         key = fact.key
@@ -89,6 +92,7 @@ class SchemaState:
             dict(self.enums),
             set(self.not_null_checks),
             dict(self.pending_checks),
+            dict(self.functions),
         )
 
     def apply(self, fact: Fact) -> None:
@@ -135,6 +139,10 @@ class SchemaState:
             self.enums[fact.name] = _with_value(self.enums[fact.name], fact.values[0], fact)
         elif fact.kind == "drop_enum" and fact.name:
             self.enums.pop(fact.name, None)
+        if fact.kind == "create_function" and fact.name and fact.volatility:
+            self.functions[fact.name.lower()] = fact.volatility
+            if fact.schema:
+                self.functions[f"{fact.schema}.{fact.name}".lower()] = fact.volatility
 
 
 def _with_value(values: tuple[str, ...], value: str, fact: Fact) -> tuple[str, ...]:
@@ -171,6 +179,8 @@ class MigrationFacts:
     #: False when the migration has no downgrade and none can be derived
     reversible: bool = True
     has_downgrade: bool = True
+    #: the file's own `statement_timeout` header in seconds (0: none), None without one
+    statement_timeout: float | None = None
 
 
 @dataclasses.dataclass

@@ -9,6 +9,7 @@ silently.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import logging
 import re
@@ -52,44 +53,78 @@ def _sqlglot() -> Any:
 
 def facts_from_sql(sql: str, dialect: str = "postgresql") -> list[Fact]:
     """The facts of one or more SQL statements, for `dialect` (a SQLAlchemy name)."""
-    text = _LEADING_COMMENTS.sub("", sql).strip().rstrip(";").strip()
-    if not text:
-        return []
-    control = _transaction_control(text, dialect)
-    if control:  # sqlglot reads BEGIN/COMMIT as harmless; here they end a transaction
-        return control
+    return [
+        fact
+        for text, keywords in _statements(sql, dialect)
+        for fact in _facts_of(text, keywords, dialect)
+    ]
+
+
+def _strip(sql: str) -> str:
+    return _LEADING_COMMENTS.sub("", sql).strip().rstrip(";").strip()
+
+
+def _statements(sql: str, dialect: str) -> list[tuple[str, tuple[str, ...]]]:
+    """Each statement's text (comments above it and the terminator removed) with its
+    first words; the whole text as one statement when the splitter cannot read it (an
+    unterminated string, which sqlglot then reports)."""
+    from dbshift.errors import MigrationError
+    from dbshift.migrations.sqlsplit import split_sql
+
+    try:
+        split = split_sql(sql, dialect)
+    except MigrationError:
+        text = _strip(sql)
+        return [(text, ())] if text else []
+    return [(_strip(s.text), s.keywords) for s in split if _strip(s.text)]
+
+
+def _facts_of(text: str, keywords: tuple[str, ...], dialect: str) -> list[Fact]:
+    """One statement's facts. sqlglot reads BEGIN/COMMIT as harmless, but here they end
+    a transaction; PostgreSQL statements sqlglot does not model, or fails on, are read
+    word by word (`dbshift.linter.sqlwords`) before the statement counts as unparsable."""
+    from dbshift.linter import sqlwords
+    from dbshift.migrations.txcontrol import is_transaction_control
+
+    if is_transaction_control(keywords):
+        return [Fact("transaction_control", sql=" ".join(text.split()))]
+    read = _DIALECTS.get(dialect, "postgres")
+    postgres = read == "postgres"
+    if postgres and (unmodelled := sqlwords.read_unmodelled(text)) is not None:
+        return unmodelled
     sqlglot = _sqlglot()
     try:
-        statements = sqlglot.parse(text, read=_DIALECTS.get(dialect, "postgres"))
+        statements = sqlglot.parse(text, read=read)
     except sqlglot.errors.SqlglotError as error:
+        fallback = sqlwords.read_fallback(text) if postgres else None
+        if fallback is not None:
+            return fallback
         return [Fact("unparsable", sql=text, problem=_problem(error))]
     facts: list[Fact] = []
     for statement in statements:
         if statement is not None:
             facts.extend(_statement(statement, text))
+    if postgres and any(f.kind == "unknown_sql" for f in facts):
+        return sqlwords.read_fallback(text) or facts
     return facts
 
 
-def _transaction_control(text: str, dialect: str) -> list[Fact]:
-    """A `transaction_control` fact per statement that ends or starts a transaction,
-    with the rest of `text` read as usual; none when there is no such statement."""
-    from dbshift.errors import MigrationError
-    from dbshift.migrations.sqlsplit import split_sql
-    from dbshift.migrations.txcontrol import is_transaction_control
+def type_from_text(text: str) -> TypeInfo:
+    """A PostgreSQL type as written (`bit varying(8)[]`, `timestamp with time zone`):
+    through sqlglot's type reader where it knows the type, else `other:<words>`."""
+    from sqlglot import exp
 
-    try:
-        statements = split_sql(text, dialect)
-    except MigrationError:
-        return []  # an unterminated string: sqlglot reports it as unparsable
-    if not any(is_transaction_control(s.keywords) for s in statements):
-        return []
-    facts: list[Fact] = []
-    for statement in statements:
-        if is_transaction_control(statement.keywords):
-            facts.append(Fact("transaction_control", sql=" ".join(statement.text.split())))
-        else:
-            facts.extend(facts_from_sql(statement.text, dialect))
-    return facts
+    base, dimensions = text.strip(), 0
+    while (bare := re.sub(r"\[\s*\d*\s*\]\Z", "", base).strip()) != base:
+        base, dimensions = bare, dimensions + 1
+    sqlglot = _sqlglot()
+    try:  # a cast must consume the whole type (DataType.build stops at `bit`)
+        cast = sqlglot.parse_one(f"CAST(NULL AS {base})", read="postgres")
+        info = _type(cast.args.get("to") if isinstance(cast, exp.Cast) else None)
+    except sqlglot.errors.SqlglotError:
+        words = re.sub(r"\(.*\)", "", base).lower().split()
+        info = TypeInfo("other:" + " ".join(words))
+    return dataclasses.replace(info, array=info.array + dimensions)
 
 
 def _problem(error: Exception) -> str:
@@ -113,7 +148,8 @@ def _statement(node: Any, text: str) -> list[Fact]:
     if isinstance(node, exp.Alter):
         return _alter(node, text)
     if isinstance(node, exp.TruncateTable):
-        return [Fact("truncate", *_table(t), sql=text) for t in node.expressions]
+        cascade = str(node.args.get("option") or "").upper() == "CASCADE"
+        return [Fact("truncate", *_table(t), cascade=cascade, sql=text) for t in node.expressions]
     if isinstance(node, exp.Delete | exp.Update):
         kind = "delete" if isinstance(node, exp.Delete) else "update"
         assigned = _assigned(node) if kind == "update" else ()
@@ -229,7 +265,8 @@ def _drop(node: Any, text: str) -> list[Fact]:
     for target in node.args.get("tables") or node.expressions or [None]:
         table, schema = _table(target)
         if kind == "TABLE":
-            facts.append(Fact("drop_table", table, schema, sql=text))
+            cascade = bool(node.args.get("cascade"))
+            facts.append(Fact("drop_table", table, schema, cascade=cascade, sql=text))
         elif kind == "INDEX":
             on = node.args.get("cluster")
             owner, owner_schema = _table(on.this) if on is not None else (None, schema)
@@ -247,6 +284,8 @@ def _drop(node: Any, text: str) -> list[Fact]:
             facts.append(Fact("drop_schema", name=schema or table, sql=text))
         elif kind == "TYPE":
             facts.append(Fact("drop_enum", schema=schema, name=table, sql=text))
+        elif kind == "DATABASE":
+            facts.append(Fact("drop_database", name=table, sql=text))
         else:
             facts.append(Fact("other_ddl", sql=text))
     return facts
@@ -300,8 +339,9 @@ def _alter(node: Any, text: str) -> list[Fact]:
                     Fact("rename_column", column=old_name.name, new_name=column.name, **common)
                 )
             facts.append(Fact("alter_type", column=column.name, new_type=column.type, **common))
-            if not column.nullable:
-                facts.append(Fact("set_not_null", column=column.name, **common))
+            # MODIFY restates the whole column: without NOT NULL it becomes nullable
+            nullness = "drop_not_null" if column.nullable else "set_not_null"
+            facts.append(Fact(nullness, column=column.name, **common))
         elif isinstance(action, exp.RenameColumn):
             facts.append(
                 Fact(
@@ -334,7 +374,8 @@ def _alter_column(action: Any, common: dict[str, Any]) -> list[Fact]:
     if action.args.get("drop"):  # DROP DEFAULT
         return [Fact("set_default", column=column, **common)]
     if action.args.get("default") is not None:
-        return [Fact("set_default", column=column, default=action.args["default"].sql(), **common)]
+        default = _expression(action.args["default"])
+        return [Fact("set_default", column=column, default=default, **common)]
     return [Fact("other_ddl", column=column, **common)]
 
 
@@ -467,32 +508,44 @@ def _names(expressions: Any) -> list[str]:
 def _column(node: Any, pk_cols: set[str]) -> ColumnFact:
     from sqlglot import exp
 
-    nullable, default, pk, reference, generated = True, None, node.name in pk_cols, False, False
-    identity = False
+    column: dict[str, Any] = {"primary_key": node.name in pk_cols}
     for constraint in node.args.get("constraints") or []:
         kind = constraint.args.get("kind")
         if isinstance(kind, exp.NotNullColumnConstraint):
-            nullable = bool(kind.args.get("allow_null"))
+            column["nullable"] = bool(kind.args.get("allow_null"))
         elif isinstance(kind, exp.DefaultColumnConstraint):
-            default = kind.this.sql()
+            column["default"] = _expression(kind.this)
         elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
-            pk = True
+            column["primary_key"] = True
+        elif isinstance(kind, exp.UniqueColumnConstraint):
+            column["unique"] = True
         elif isinstance(kind, exp.Reference):
-            reference = True
+            column["inline_reference"] = True
+        elif isinstance(kind, exp.ComputedColumnConstraint):  # GENERATED ALWAYS AS (...) STORED
+            column["computed"] = _expression(kind.this)
+            persisted = kind.args.get("persisted")  # MySQL's STORED / VIRTUAL
+            column["stored"] = True if persisted is None else bool(persisted)
+        elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) and kind.expression:
+            column["computed"] = _expression(kind.expression)  # GENERATED ALWAYS AS (...)
         elif isinstance(kind, exp.AutoIncrementColumnConstraint):
-            generated = True
+            column["generated"] = True
         elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
-            generated = identity = True
-    type_ = _type(node.args.get("kind"))
-    if node.args.get("kind") is not None and node.args["kind"].this.name in (
-        "SERIAL",
-        "BIGSERIAL",
-        "SMALLSERIAL",
-    ):
-        generated = True
-    if pk:
-        nullable = False
-    return ColumnFact(node.name, type_, nullable, default, pk, reference, generated, identity)
+            column["generated"] = column["identity"] = True
+    type_node = node.args.get("kind")
+    if isinstance(type_node, exp.DataType) and type_node.this.name in _SERIALS:
+        column["generated"] = True
+    if column["primary_key"]:
+        column["nullable"] = False
+    return ColumnFact(node.name, _type(type_node), **column)
+
+
+def _expression(node: Any) -> str:
+    """An expression as PostgreSQL spells it (the generic dialect renames functions:
+    `gen_random_uuid()` would read `UUID()`); only the PostgreSQL rules read them."""
+    return str(node.sql(dialect="postgres"))
+
+
+_SERIALS = ("SERIAL", "BIGSERIAL", "SMALLSERIAL")
 
 
 _TYPE_NAMES = {
@@ -538,6 +591,9 @@ def _type(node: Any) -> TypeInfo:
 
     if not isinstance(node, exp.DataType):
         return TypeInfo("other:unknown")
+    if node.this == exp.DataType.Type.ARRAY and node.expressions:  # timestamp[]
+        element = _type(node.expressions[0])
+        return dataclasses.replace(element, array=element.array + 1)
     name = node.this.name
     canonical = _TYPE_NAMES.get(name, f"other:{name.lower()}")
     if canonical in ("enum", "set"):

@@ -96,13 +96,23 @@ def rename_column(fact: Fact, ctx: Context) -> str | None:
             'op.add_column("users", sa.Column("age", sa.Integer))',
             "ALTER TABLE users ADD COLUMN age INTEGER;",
         ),
+        Example(
+            'op.add_column("users", sa.Column("score2", sa.Numeric, '
+            'sa.Computed("score * 2", persisted=True), nullable=False))',
+            "ALTER TABLE users ADD COLUMN score2 NUMERIC "
+            "GENERATED ALWAYS AS (score * 2) STORED NOT NULL;",
+            mysql_sql="ALTER TABLE users ADD COLUMN score2 DECIMAL(12, 2) "
+            "GENERATED ALWAYS AS (score * 2) STORED NOT NULL;",
+        ),
     ),
 )
 def not_null_without_default(fact: Fact, ctx: Context) -> str | None:
     if fact.kind != "add_column" or not fact.columns or not ctx.existing(fact):
         return None
     column = fact.columns[0]
-    if not column.nullable and column.default is None and not column.generated:
+    if column.generated or column.computed is not None:
+        return None  # identity, serial and generated columns fill every row themselves
+    if not column.nullable and column.default is None:
         where = quoted(fact.schema, fact.table, column.name)
         return f"{where} is added NOT NULL without a default"
     return None
@@ -142,3 +152,40 @@ def set_not_null(fact: Fact, ctx: Context) -> str | None:
     if column is not None and not column.nullable:
         return None  # MySQL's MODIFY restates NOT NULL on a column that had it
     return f"{quoted(fact.schema, fact.table, fact.column)} becomes NOT NULL"
+
+
+@rule(
+    "DS205",
+    "drop-not-null",
+    "warning",
+    "backward-incompatible",
+    ALL,
+    summary="an existing column's NOT NULL is dropped",
+    why="Code of the running release, reports and other readers of the table count on the "
+    "column always holding a value; once a NULL is written they break on it. And the "
+    "downgrade (SET NOT NULL) fails as soon as one NULL is stored.",
+    instead="Make every reader handle NULL first, in a release of its own; then drop the "
+    "constraint and suppress this finding (`# dbshift: ignore[DS205]`).",
+    fires=(
+        Example(
+            'op.alter_column("users", "email", nullable=True)',
+            "ALTER TABLE users ALTER COLUMN email DROP NOT NULL;",
+            mysql_sql="ALTER TABLE users MODIFY email VARCHAR(200) NULL;",
+        ),
+    ),
+    passes=(
+        Example(
+            'op.alter_column("users", "name", nullable=True)',
+            "ALTER TABLE users ALTER COLUMN name DROP NOT NULL;",
+            mysql_sql="ALTER TABLE users MODIFY name VARCHAR(100) NULL;",
+        ),
+        Example(_NEW_TABLE + 'op.alter_column("tmp", "id", nullable=True)'),
+    ),
+)
+def drop_not_null(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind != "drop_not_null" or not ctx.existing(fact):
+        return None
+    column = ctx.state.column(fact)
+    if column is not None and column.nullable:
+        return None  # already nullable (MySQL's MODIFY restates NULL)
+    return f"{quoted(fact.schema, fact.table, fact.column)} may now hold NULL"

@@ -196,3 +196,44 @@ def enum_values_removed(fact: Fact, ctx: Context) -> str | None:
         if gone:
             return f"enum {quoted(fact.name)} loses value(s) {', '.join(gone)}"
     return None
+
+
+@rule(
+    "DS108",
+    "drop-database",
+    "error",
+    "data-loss",
+    SERVERS,
+    summary="a database is dropped",
+    why="DROP DATABASE removes every schema, table and row in it at once, and no "
+    "downgrade brings them back. (On PostgreSQL it cannot run in a transaction block "
+    "either, so a transactional migration fails on it.)",
+    instead="Drop databases by hand, after a backup, outside the migrations.",
+    fires=(Example('op.execute("DROP DATABASE archive")', "DROP DATABASE archive;"),),
+    passes=(Example('op.execute("DROP TABLE IF EXISTS tmp")', "DROP TABLE IF EXISTS tmp;"),),
+)
+def drop_database(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind == "drop_database":
+        return f"drop database {quoted(fact.name)}: everything in it is lost"
+    return None
+
+
+@rule(
+    "DS109",
+    "truncate-cascade",
+    "error",
+    "data-loss",
+    PG,
+    summary="TRUNCATE ... CASCADE empties the tables that reference it too",
+    why="CASCADE truncates every table with a foreign key to the named ones, and the "
+    "tables referencing those, recursively: tables the migration never names lose "
+    "their rows (the server only says so in a NOTICE).",
+    instead="Name every table to empty in the TRUNCATE, so that the statement fails "
+    "rather than reaching further than meant; suppressing DS105 does not cover this.",
+    fires=(Example('op.execute("TRUNCATE users CASCADE")', "TRUNCATE users CASCADE;"),),
+    passes=(Example('op.execute("TRUNCATE users, events")', "TRUNCATE users, events;"),),
+)
+def truncate_cascade(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind == "truncate" and fact.cascade:
+        return f"TRUNCATE {quoted(fact.schema, fact.table)} CASCADE also empties every table referencing it"
+    return None

@@ -3,7 +3,7 @@ cannot be reverted or checked."""
 
 from __future__ import annotations
 
-from dbshift.linter.facts import INTEGER_RANK, ColumnFact, Fact, TypeInfo
+from dbshift.linter.facts import INTEGER_RANK, ColumnFact, Fact, TypeInfo, transaction_effect
 from dbshift.linter.model import (
     ALL,
     MYSQL,
@@ -73,6 +73,10 @@ def integer_primary_key(fact: Fact, ctx: Context) -> str | None:
         Example(
             'op.add_column("users", sa.Column("seen_at", sa.DateTime))',
             "ALTER TABLE users ADD COLUMN seen_at TIMESTAMP;",
+        ),
+        Example(
+            'op.add_column("users", sa.Column("visits", sa.ARRAY(sa.DateTime)))',
+            "ALTER TABLE users ADD COLUMN visits TIMESTAMP[];",
         ),
     ),
     passes=(
@@ -222,6 +226,13 @@ def schema_and_data(migration: MigrationFacts, target: Target) -> list[tuple[int
     fires=(Example('op.execute("CREATE TABLE (")', "CREATE TABLE (;"),),
     passes=(
         Example('op.execute("CREATE TABLE tmp (id BIGINT)")', "CREATE TABLE tmp (id BIGINT);"),
+        Example(
+            sql='DROP INDEX "ix_users_name", ix_users_email;\n'
+            "CLUSTER users USING users_pkey;\n"
+            "ALTER TABLE users ADD COLUMN flags bit varying(8);\n"
+            "INSERT INTO k (a.x, a.y) VALUES (1, 2);",
+            only=frozenset({"postgresql"}),
+        ),
     ),
 )
 def unparsable_sql(fact: Fact, ctx: Context) -> str | None:
@@ -239,7 +250,7 @@ def unparsable_sql(fact: Fact, ctx: Context) -> str | None:
     summary="a raw SQL statement the linter does not understand",
     why="The statement parses, but no rule knows what it locks or changes, so it is not checked.",
     instead="Review it by hand; suppress the finding once reviewed.",
-    fires=(Example('op.execute("VACUUM")', "VACUUM;"),),
+    fires=(Example('op.execute("LISTEN jobs")', "LISTEN jobs;"),),
     passes=(Example('op.execute("SELECT 1")', "SELECT 1;"),),
 )
 def unknown_sql(fact: Fact, ctx: Context) -> str | None:
@@ -329,17 +340,37 @@ def json_not_jsonb(fact: Fact, ctx: Context) -> str | None:
     "error",
     "hygiene",
     ALL,
-    summary="COMMIT, ROLLBACK or BEGIN in a transactional migration",
+    summary="BEGIN, COMMIT or ROLLBACK that does not do what it says",
     why="dbshift runs a transactional migration in one transaction with its history row. "
     "A COMMIT in it commits the first half early: when a later statement fails, that half "
     "stays, no history row is written, and every re-run fails on what already exists. "
-    "`dbshift upgrade` refuses such a migration before running anything.",
-    instead="Remove the statement (dbshift commits the migration), or mark the migration "
-    "`transactional = False` (`-- transactional: false`) to run its statements as written.",
+    "`dbshift upgrade` refuses such a migration before running anything. A "
+    "non-transactional migration runs statement by statement, each committed with its "
+    "progress record: a BEGIN there groups nothing (the statements after it commit one by "
+    "one, whether a COMMIT follows or not, and a second BEGIN nests nothing), a ROLLBACK "
+    "undoes nothing, and on SQLite a COMMIT or ROLLBACK fails, no transaction being active.",
+    instead="Statements that must commit together belong in a transactional migration "
+    "(the default) without BEGIN or COMMIT; dbshift commits it. Remove the statement.",
     fires=(
         Example(
             'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
             "UPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
+        ),
+        Example(
+            'op.execute("BEGIN")\nop.execute("UPDATE users SET score = 0 WHERE score IS NULL")',
+            "BEGIN;\nUPDATE users SET score = 0 WHERE score IS NULL;",
+            transactional=False,
+        ),
+        Example(
+            'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("ROLLBACK")',
+            "UPDATE users SET score = 0 WHERE score IS NULL;\nROLLBACK;",
+            transactional=False,
+        ),
+        Example(
+            'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
+            "UPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
+            transactional=False,
+            only=frozenset({"sqlite"}),
         ),
     ),
     passes=(
@@ -347,6 +378,7 @@ def json_not_jsonb(fact: Fact, ctx: Context) -> str | None:
             'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
             "UPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
             transactional=False,
+            only=frozenset({"postgresql", "mysql", "mariadb"}),
         ),
         Example(
             'op.execute("SAVEPOINT s")\nop.execute("ROLLBACK TO SAVEPOINT s")',
@@ -355,9 +387,18 @@ def json_not_jsonb(fact: Fact, ctx: Context) -> str | None:
     ),
 )
 def transaction_control(fact: Fact, ctx: Context) -> str | None:
-    if fact.kind == "transaction_control" and ctx.migration.transactional:
+    if fact.kind != "transaction_control":
+        return None
+    if ctx.migration.transactional:
         return f"`{fact.sql}` ends or starts a transaction inside a transactional migration"
-    return None
+    effect = transaction_effect(fact)
+    if effect == "begin":
+        return f"`{fact.sql}` groups nothing: each statement after it commits on its own"
+    if ctx.target.backend == "sqlite":  # it refuses COMMIT/ROLLBACK outside a transaction
+        return f"`{fact.sql}` fails: each statement before it is committed, none is active"
+    if effect == "rollback":
+        return f"`{fact.sql}` undoes nothing: each statement before it is already committed"
+    return None  # a COMMIT there is redundant (PostgreSQL warns), not harmful
 
 
 # -- column types that cost later (PostgreSQL's text, bigint, identity) --------------------
