@@ -30,6 +30,7 @@ from dbshift.ops import (
     DropEnum,
     DropIndex,
     DropInvalidIndex,
+    DropSequence,
     DropTable,
     ExecuteSQL,
     Operation,
@@ -68,6 +69,7 @@ SCHEMA_KINDS = frozenset(
         "drop_enum",
         "drop_schema",
         "drop_database",
+        "drop_sequence",
         "detach_partition",
         "add_domain_constraint",
         "other_ddl",
@@ -403,6 +405,8 @@ def facts_from_operation(op: Operation, dialect: str = "postgresql") -> list[Fac
         return [Fact("set_enum_values", schema=op.schema, name=op.name, values=op.values)]
     if isinstance(op, DropEnum):
         return [Fact("drop_enum", schema=op.schema, name=op.name)]
+    if isinstance(op, DropSequence):
+        return [Fact("drop_sequence", schema=op.schema, name=op.name)]
     return [Fact("other", name=op.describe())]
 
 

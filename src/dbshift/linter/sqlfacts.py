@@ -286,6 +286,8 @@ def _drop(node: Any, text: str) -> list[Fact]:
             facts.append(Fact("drop_enum", schema=schema, name=table, sql=text))
         elif kind == "DATABASE":
             facts.append(Fact("drop_database", name=table, sql=text))
+        elif kind == "SEQUENCE":
+            facts.append(Fact("drop_sequence", schema=schema, name=table, sql=text))
         else:
             facts.append(Fact("other_ddl", sql=text))
     return facts

@@ -425,15 +425,23 @@ _UNMODELLED: _Readers = (
 def _drop_index(reader: Reader, text: str) -> list[Fact] | None:
     """DROP INDEX [CONCURRENTLY] [IF EXISTS] name [, ...] [CASCADE | RESTRICT]"""
     concurrently = reader.accept("CONCURRENTLY")
+    return _drop_list(reader, text, "drop_index", concurrently=concurrently)
+
+
+def _drop_sequence(reader: Reader, text: str) -> list[Fact] | None:
+    """DROP SEQUENCE [IF EXISTS] name [, ...] [CASCADE | RESTRICT]"""
+    return _drop_list(reader, text, "drop_sequence")
+
+
+def _drop_list(reader: Reader, text: str, kind: str, **common: Any) -> list[Fact] | None:
+    """The rest of a DROP of a list of named objects: one fact each."""
     reader.accept("IF", "EXISTS")
     facts = []
     while True:
         name = reader.name()
         if name is None:
             return None
-        facts.append(
-            Fact("drop_index", schema=name[0], name=name[1], concurrently=concurrently, sql=text)
-        )
+        facts.append(Fact(kind, schema=name[0], name=name[1], sql=text, **common))
         if not reader.symbol(","):
             break
     cascade = reader.take("CASCADE") is not None
@@ -735,6 +743,7 @@ def _action(reader: Reader, common: dict[str, Any]) -> Fact | None:
 
 _FALLBACK: _Readers = (
     (("DROP", "INDEX"), _drop_index),
+    (("DROP", "SEQUENCE"), _drop_sequence),
     (("INSERT", "INTO"), _insert),
     (("UPDATE",), _update),
     (("DELETE", "FROM"), _delete),

@@ -237,3 +237,34 @@ def truncate_cascade(fact: Fact, ctx: Context) -> str | None:
     if fact.kind == "truncate" and fact.cascade:
         return f"TRUNCATE {quoted(fact.schema, fact.table)} CASCADE also empties every table referencing it"
     return None
+
+
+@rule(
+    "DS110",
+    "drop-sequence",
+    "warning",
+    "data-loss",
+    frozenset({"postgresql", "mariadb"}),
+    summary="a sequence is dropped",
+    why="A sequence's state is its position: dropped, it is gone, and one created again "
+    "under the name starts over and hands out numbers already used. The release still "
+    "running fails on every `nextval()` (or insert whose default calls it) until it is "
+    "replaced. (A serial or identity column's own sequence goes with its column or "
+    "table, and DS101/DS102 report those.)",
+    instead="Drop the sequence in a later release, once no code uses it; to renumber, "
+    "`ALTER SEQUENCE ... RESTART` says so explicitly.",
+    fires=(
+        Example('op.drop_sequence("invoice_numbers")', "DROP SEQUENCE invoice_numbers;"),
+        Example(sql="DROP SEQUENCE IF EXISTS a, b CASCADE;", only=PG),
+    ),
+    passes=(
+        Example(
+            'op.create_sequence("invoice_numbers")',
+            "CREATE SEQUENCE invoice_numbers;",
+        ),
+    ),
+)
+def drop_sequence(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind == "drop_sequence":
+        return f"drop sequence {quoted(fact.schema, fact.name)}: its position is lost"
+    return None
