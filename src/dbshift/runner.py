@@ -278,7 +278,7 @@ class Runner:
         verify(self.scripts, rows)
         self._refuse_partial(rows, direction, single_transaction)
         plan = make_plan(self.graph, self.scripts, rows, direction, target)
-        _log_plan(command, plan, rows, self.graph, self.conn, self.config, dry_run)
+        self._log_plan(command, plan, rows, dry_run)
         warnings = self._warn(other_backend(plan, self.conn.dialect.name))
         if dry_run or not plan.steps:
             return RunReport(command, plan, (), dry_run, warnings)
@@ -327,7 +327,7 @@ class Runner:
 
         rows = self.rows()
         plan = plan_for(rows)
-        _log_plan("stamp", plan, rows, self.graph, self.conn, self.config)
+        self._log_plan("stamp", plan, rows)
         results = []
         with self._locked(), self._locked_transaction():
             current = plan_for(self.history.rows(self.conn))
@@ -350,6 +350,37 @@ class Runner:
         return RunReport("stamp", plan, tuple(results))
 
     # -- internals -----------------------------------------------------------------
+
+    def _log_plan(
+        self, command: str, plan: Plan, rows: Sequence[HistoryRow], dry_run: bool = False
+    ) -> None:
+        """INFO: what a run is about to do, from which revisions to which, and where (the
+        URL with its password masked). Built once per run, and only when someone listens."""
+        if not log.isEnabledFor(logging.INFO):
+            return
+        graph = self.graph
+        applied = {r.id for r in rows if r.applied and r.id in graph}
+        after = set(applied)
+        if plan.direction == "up":
+            after.update(s.id for s in plan.steps)
+        else:
+            after.difference_update(s.id for s in plan.steps)
+        if command == "stamp":
+            verb = "record" if plan.direction == "up" else "unrecord"
+        else:
+            verb = "apply" if plan.direction == "up" else "revert"
+        log.info(
+            "%s%s on %s (%s): %d migration(s) to %s, from %s to %s (target %s)",
+            command,
+            " (dry run)" if dry_run else "",
+            self.conn.dialect.name,
+            mask_url(self.config.url),
+            len(plan.steps),
+            verb,
+            _revisions(graph, applied),
+            _revisions(graph, after),
+            plan.target,
+        )
 
     def _warn(self, *texts: str | None) -> tuple[str, ...]:
         found = tuple(t for t in texts if t)
@@ -512,8 +543,9 @@ class Runner:
         return stopped
 
     def _log_failure(self, step: Step, error: DbshiftError, in_transaction: bool) -> None:
-        """ERROR: the migration that failed, why, and the state the history shows now
-        (read back only for a statement-by-statement run: a transaction rolled back)."""
+        """ERROR: the migration that failed, why, and the state it left. A transaction
+        rolled back; a statement-by-statement run's state is read back from the history
+        (a query, so only when someone listens)."""
         if not log.isEnabledFor(logging.ERROR):
             return
         if in_transaction:
@@ -991,40 +1023,6 @@ def _done(step: Step) -> str:
 
 
 _STAMPED = {"up": "applied", "down": "not applied"}
-
-
-def _log_plan(
-    command: str,
-    plan: Plan,
-    rows: Sequence[HistoryRow],
-    graph: Graph,
-    conn: sa.Connection,
-    config: Config,
-    dry_run: bool = False,
-) -> None:
-    """INFO: what a run is about to do, from which revisions to which, and where (the
-    URL with its password masked). Built once per run, and only when someone listens."""
-    if not log.isEnabledFor(logging.INFO):
-        return
-    applied = {r.id for r in rows if r.applied and r.id in graph}
-    after = set(applied)
-    if plan.direction == "up":
-        after.update(s.id for s in plan.steps)
-    else:
-        after.difference_update(s.id for s in plan.steps)
-    verb = "record" if command == "stamp" else "apply" if plan.direction == "up" else "revert"
-    where = f"{conn.dialect.name} ({mask_url(config.url)})"
-    log.info(
-        "%s%s on %s: %d migration(s) to %s, from %s to %s (target %s)",
-        command,
-        " (dry run)" if dry_run else "",
-        where,
-        len(plan.steps),
-        "unrecord" if command == "stamp" and plan.direction == "down" else verb,
-        _revisions(graph, applied),
-        _revisions(graph, after),
-        plan.target,
-    )
 
 
 def _revisions(graph: Graph, applied: Collection[str]) -> str:
