@@ -17,6 +17,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -301,6 +302,29 @@ def test_check_logs_each_item_a_failed_one_as_a_warning(
     info = messages(logged, "dbshift.api", "INFO")
     assert "check models skipped: no models configured" in info
     assert any(m.startswith("check integrity ok: ") for m in info)
+
+
+@pytest.mark.backends("sqlite")
+def test_make_logs_the_file_it_wrote_or_that_nothing_changed(
+    project: Project,
+    backend: str,
+    logged: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = f"logmodels_{uuid.uuid4().hex[:8]}"
+    (project.root / f"{module}.py").write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        "sa.Table('m', metadata, sa.Column('id', sa.Integer, primary_key=True))\n"
+    )
+    monkeypatch.syspath_prepend(str(project.root))
+    config = config_of(project, "sync", models=[f"{module}:metadata"])
+    path = dbshift.make(config, "add m")
+    assert messages(logged, "dbshift.api", "INFO") == [f"make: wrote {path} (1 operation(s))"]
+    logged.clear()
+    assert dbshift.make(config, "again") is None
+    assert messages(logged, "dbshift.api", "INFO") == [
+        "make: 0 change(s) between the models and the migrations"
+    ]
 
 
 def test_the_library_adds_a_null_handler_and_configures_nothing(tmp_path: Path) -> None:
