@@ -259,6 +259,43 @@ def test_waiting_for_the_runner_lock_says_who_holds_it_and_how_long_it_took(
     assert f"applied {a}" in " ".join(messages(logged, "dbshift.runner", "INFO"))
 
 
+@pytest.mark.backends("postgresql", "sqlite")
+def test_waiting_for_a_lease_names_its_holder_then_its_takeover(
+    project: Project, backend: str, api: str, logged: pytest.LogCaptureFixture
+) -> None:
+    """A migration outside a transaction waits for another runner's live lease (on
+    SQLite too), and takes it over once it expired."""
+    project.python("first", 'op.create_table("first", sa.Column("id", sa.Integer))')
+    dbshift.upgrade(config_of(project, "sync"))
+    index = project.python(
+        "index", 'op.create_index("ix_first", "first", ["id"])', header="transactional = False\n"
+    )
+    clock = {
+        "postgresql": "extract(epoch from clock_timestamp())",
+        "sqlite": "(julianday('now') - 2440587.5) * 86400.0",
+    }[backend]
+    engine = project.engine()
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO dbshift_lock (name, token, holder, pid, process, migration_id, "
+                f"since, renewed, ttl) VALUES ('migrations', 'elsewhere', 'ops@pod-7', 42, "
+                f"'another-machine', :index, {clock}, {clock}, 1)"
+            ),
+            {"index": index},
+        )
+    engine.dispose()
+    logged.clear()
+    call(api, "upgrade", config_of(project, api, lock_timeout=10))
+    waiting, taken_over, took = messages(logged, "dbshift.lock", "INFO")
+    assert waiting.startswith(
+        "waiting up to 10 s for the migration lock, held by another runner "
+        f"(lease of ops@pod-7 pid 42, applying {index}, since "
+    )
+    assert took.startswith("took the migration lock after ")
+    assert taken_over.startswith("took over a stale lease (lease of ops@pod-7 pid 42")
+
+
 @SERVERS
 def test_a_retry_is_a_warning_with_the_attempt_and_the_reason(
     project: Project, backend: str, api: str, logged: pytest.LogCaptureFixture

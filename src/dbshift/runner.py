@@ -1290,7 +1290,7 @@ class _Held:
             conn.execute(
                 history.log_event("lease", migration_id, None, "took over from" + describe(before))
             )
-            lock_log.info("took over the lease from%s", describe(before))
+            lock_log.info("took over a stale lease%s", describe(before))
         if self._heartbeat is None:
             self._heartbeat = Heartbeat(self._renew, self.lease.ttl / 3)
 
