@@ -29,6 +29,7 @@ import dbshift
 import dbshift.aio
 from dbshift.config import mask_url
 from dbshift.dialects.locking import MySQLLock, PostgresLock, lock_for
+from dbshift.errors import Interrupted
 from tests.conftest import ASYNC_DRIVERS, with_driver
 from tests.helpers import Project, connected, run_process
 from tests.test_security import SECRET, secret_url
@@ -176,6 +177,20 @@ def test_a_failing_migration_is_an_error_naming_it_and_the_state_left(
             "(`dbshift upgrade` resumes it)"
         )
     assert messages(logged, "dbshift.runner", "INFO")[-1] == f"applying {bad} (1 of 1)"
+
+
+def test_a_migration_stopped_by_a_signal_is_an_error_naming_it_and_the_state(
+    project: Project, backend: str, logged: pytest.LogCaptureFixture
+) -> None:
+    stop = project.python("stop", "def stop(conn):\n    raise KeyboardInterrupt\n\nop.run(stop)")
+    with pytest.raises(Interrupted):
+        dbshift.upgrade(config_of(project, "sync"))
+    (error,) = messages(logged, "dbshift.runner", "ERROR")
+    assert error.startswith(f"{stop}.py interrupted by SIGINT: ")
+    assert error.removeprefix(f"{stop}.py interrupted by SIGINT: ") in (
+        "rolled back (nothing ran)",
+        "partial with 0 statement(s) committed and recorded (`dbshift upgrade` resumes it)",
+    )
 
 
 # -- waiting for locks ------------------------------------------------------------------
