@@ -5,6 +5,7 @@ config = dbshift.Config(url="sqlite:///app.db", migrations="migrations")
 dbshift.upgrade(config, "head")
 """
 
+import logging
 from typing import TYPE_CHECKING, Any
 
 from dbshift._version import __version__
@@ -53,6 +54,11 @@ from dbshift.errors import (
 
 if TYPE_CHECKING:
     from dbshift.runner import Plan, RunReport, Step, StepResult
+
+# The library logs under `dbshift` (docs/api.md, "Logging") and configures nothing: the
+# application decides where records go. Without a handler of its own anywhere, Python
+# would print WARNING and above to stderr (`logging.lastResort`).
+logging.getLogger("dbshift").addHandler(logging.NullHandler())
 
 _RUNNER_TYPES = frozenset({"Plan", "RunReport", "Step", "StepResult"})
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -37,6 +38,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+#: repair, make and check outcomes (runs log to `dbshift.runner`; docs/api.md, "Logging")
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -719,7 +723,11 @@ def check(
         ("lint", lint_findings),
     ):
         attempt(name, run)
-    return CheckReport(tuple(items), linted[0] if linted else None)
+    report = CheckReport(tuple(items), linted[0] if linted else None)
+    for item in report.items:
+        level = logging.WARNING if item.status == "failed" else logging.INFO
+        log.log(level, "check %s %s: %s", item.name, item.status, config.redact(item.detail))
+    return report
 
 
 def _at_least(severity: str, threshold: str) -> bool:
@@ -856,6 +864,12 @@ def make_report(
     if folded.problems and check:  # one backend needs what the others must not get
         raise _different_migrations(list(folded.problems))
     if not operations or check:
+        log.info(
+            "make%s: %d change(s) between the models and the %s",
+            " --check" if check else "",
+            len(operations),
+            source.kind,
+        )
         return MakeResult(
             None, operations, source.kind, notes, backends=names, by_backend=by_backend
         )
@@ -887,6 +901,7 @@ def make_report(
         findings += _lint_written(config, path, dialect, lint_state)
         parents, paths = [path.stem], [*paths, path]
         taken.append(path.stem)
+        log.info("make: wrote %s (%d operation(s))", path, len(step.operations))
     threshold = str(config.lint.get("fail_on", "error"))
     written = Written(message, paths, safe, online, sql)
     return MakeResult(
@@ -1382,6 +1397,8 @@ class _jobs:
                                 )
                             )
                             changes.append((script.id, "accepted new checksum"))
+            for migration_id, change in changes:
+                log.info("repair: %s %s", migration_id, change)
             return RepairReport(tuple(changes))
 
         return job

@@ -5,6 +5,9 @@ without transactional DDL (MySQL/MariaDB), or for a migration marked
 `transactional = False`, statements run in autocommit mode and the runner records each
 completed statement, so a failure part-way is reported honestly. A statement waits for
 a table lock only briefly; when it gives up, the migration is retried (see `retry`).
+
+What a run does is logged to `dbshift.runner` (the plan, each migration, retries,
+failures) and `dbshift.lock` (waiting for another runner); see docs/api.md, "Logging".
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import logging
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
@@ -20,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 import sqlalchemy as sa
 from sqlalchemy import exc
 
-from dbshift.config import Config
+from dbshift.config import Config, mask_url
 from dbshift.database import WRITER
 from dbshift.errors import (
     ChecksumMismatch,
@@ -38,7 +42,7 @@ from dbshift.migrations.scripts import Script
 
 if TYPE_CHECKING:
     from dbshift.dialects.base import DialectRules, Timeouts
-    from dbshift.lease import Heartbeat
+    from dbshift.lease import Busy, Heartbeat
     from dbshift.migrations.loader import MigrationCode
     from dbshift.ops import Operation
     from dbshift.ops.context import Journal
@@ -50,6 +54,11 @@ if TYPE_CHECKING:
 
 Direction = Literal["up", "down"]
 T = TypeVar("T")
+
+log = logging.getLogger(__name__)
+#: waiting for, taking and giving up on the runner lock (also `dialects/locking.py`)
+lock_log = logging.getLogger("dbshift.lock")
+_DOING = {"up": "applying", "down": "reverting"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -269,6 +278,7 @@ class Runner:
         verify(self.scripts, rows)
         self._refuse_partial(rows, direction, single_transaction)
         plan = make_plan(self.graph, self.scripts, rows, direction, target)
+        self._log_plan(command, plan, rows, dry_run)
         warnings = self._warn(other_backend(plan, self.conn.dialect.name))
         if dry_run or not plan.steps:
             return RunReport(command, plan, (), dry_run, warnings)
@@ -287,6 +297,8 @@ class Runner:
             results = [
                 StepResult(s.id, direction, "skipped") for s in plan.steps if s.id not in pending
             ]
+            for skipped in results:
+                log.info("skipped %s: another runner did it meanwhile", skipped.id)
             for step in current.steps:
                 if step.id not in operations:
                     operations[step.id] = self._operations(step)
@@ -313,7 +325,9 @@ class Runner:
                 plan = make_plan(self.graph, self.scripts, rows, "down", target)
             return plan
 
-        plan = plan_for(self.rows())
+        rows = self.rows()
+        plan = plan_for(rows)
+        self._log_plan("stamp", plan, rows)
         results = []
         with self._locked(), self._locked_transaction():
             current = plan_for(self.history.rows(self.conn))
@@ -332,12 +346,46 @@ class Runner:
                     self.history.log_event("stamp", step.id, step.script.checksum, step.direction)
                 )
                 results.append(StepResult(step.id, step.direction, "stamped"))
+                log.info("stamped %s as %s", step.id, _STAMPED[step.direction])
         return RunReport("stamp", plan, tuple(results))
 
     # -- internals -----------------------------------------------------------------
 
+    def _log_plan(
+        self, command: str, plan: Plan, rows: Sequence[HistoryRow], dry_run: bool = False
+    ) -> None:
+        """INFO: what a run is about to do, from which revisions to which, and where (the
+        URL with its password masked). Built once per run, and only when someone listens."""
+        if not log.isEnabledFor(logging.INFO):
+            return
+        graph = self.graph
+        applied = {r.id for r in rows if r.applied and r.id in graph}
+        after = set(applied)
+        if plan.direction == "up":
+            after.update(s.id for s in plan.steps)
+        else:
+            after.difference_update(s.id for s in plan.steps)
+        if command == "stamp":
+            verb = "record" if plan.direction == "up" else "unrecord"
+        else:
+            verb = "apply" if plan.direction == "up" else "revert"
+        log.info(
+            "%s%s on %s (%s): %d migration(s) to %s, from %s to %s (target %s)",
+            command,
+            " (dry run)" if dry_run else "",
+            self.conn.dialect.name,
+            mask_url(self.config.url),
+            len(plan.steps),
+            verb,
+            _revisions(graph, applied),
+            _revisions(graph, after),
+            plan.target,
+        )
+
     def _warn(self, *texts: str | None) -> tuple[str, ...]:
         found = tuple(t for t in texts if t)
+        for text in found:
+            log.warning("%s", text)
         told = getattr(self.listener, "warned", None)
         if callable(told):
             for text in found:
@@ -460,6 +508,7 @@ class Runner:
         self._check_resumable(steps, operations)
         results = []
         for index, step in enumerate(steps):
+            log.info("%s %s (%d of %d)", _DOING[step.direction], step.id, index + 1, len(steps))
             self.listener.step_started(step, index, len(steps))
             ops = operations[step.id]
             run = functools.partial(self._run_step, step, ops, in_transaction)
@@ -470,6 +519,10 @@ class Runner:
                     result = self._retrying(step, functools.partial(self._attempt, run))
             except (KeyboardInterrupt, Interrupted) as stop:
                 raise self._interrupted(step, stop, in_transaction) from None
+            except DbshiftError as error:
+                self._log_failure(step, error, in_transaction)
+                raise
+            _log_result(result)
             results.append(result)
             self.listener.step_finished(result)
         return results
@@ -483,7 +536,27 @@ class Runner:
             state = "rolled back with the whole run (--single-transaction)"
         else:
             state = self._state_after_stop(step)
-        return Interrupted(signal_name, f"{step.script.name} interrupted by {signal_name}: {state}")
+        stopped = Interrupted(
+            signal_name, f"{step.script.name} interrupted by {signal_name}: {state}"
+        )
+        log.error("%s", stopped.message)
+        return stopped
+
+    def _log_failure(self, step: Step, error: DbshiftError, in_transaction: bool) -> None:
+        """ERROR: the migration that failed, why, and the state it left. A transaction
+        rolled back; a statement-by-statement run's state is read back from the history
+        (a query, so only when someone listens)."""
+        if not log.isEnabledFor(logging.ERROR):
+            return
+        if in_transaction:
+            state = "rolled back with the whole run (--single-transaction)"
+        elif self._in_one_transaction(step):
+            state = "rolled back"
+        else:
+            state = self._state_after_stop(step)
+        verb = "upgrade" if step.direction == "up" else "downgrade"
+        message = self.config.redact(error.message)
+        log.error("%s of %s failed: %s; state: %s", verb, step.id, message, state)
 
     def _state_after_stop(self, step: Step) -> str:
         try:
@@ -560,6 +633,7 @@ class Runner:
                     blocker,
                 )
                 self._log(step, "retry", f"{retry.reason}; {error.message}")
+                log.warning("%s; %s", retry.describe(), self.config.redact(error.message))
                 self._reread(step)
                 told = getattr(self.listener, "step_retrying", None)
                 if callable(told):
@@ -926,10 +1000,16 @@ def busy_as_lock_timeout(timeout: float) -> Iterator[None]:
     except exc.OperationalError as error:
         if "database is locked" not in str(error.orig):
             raise
-        raise LockTimeout(
+        gave_up = LockTimeout(
             f"the database is locked by another writer; gave up after {timeout:g} s",
             hint="wait for the other run to finish, or raise --lock-timeout",
-        ) from None
+        )
+        lock_log.error("%s", gave_up.message)
+        raise gave_up from None
+
+
+def _since(started: float) -> float:
+    return time.monotonic() - started
 
 
 def _short(statement: str, width: int = 120) -> str:
@@ -940,6 +1020,28 @@ def _short(statement: str, width: int = 120) -> str:
 
 def _done(step: Step) -> str:
     return "applied" if step.direction == "up" else "reverted"
+
+
+_STAMPED = {"up": "applied", "down": "not applied"}
+
+
+def _revisions(graph: Graph, applied: Collection[str]) -> str:
+    """The applied migrations none of whose children is applied, or `base`."""
+    leaves = sorted(i for i in applied if not any(c in applied for c in graph.children_of(i)))
+    return ", ".join(leaves) or "base"
+
+
+def _log_result(result: StepResult) -> None:
+    if result.status == "skipped":
+        log.info("skipped %s: another runner did it meanwhile", result.id)
+    else:
+        log.info(
+            "%s %s in %d ms (%d statement(s))",
+            result.status,
+            result.id,
+            result.duration_ms,
+            result.statements,
+        )
 
 
 def _connection_lost(error: BaseException) -> bool:
@@ -1132,21 +1234,45 @@ class _Held:
         timeout = self.runner.config.lock_timeout
         deadline = time.monotonic() + timeout
         pause = 0.02
+        waiting_since: float | None = None
         while True:
             try:
                 with busy_as_lock_timeout(timeout):
-                    return fn()
+                    done = fn()
+                if waiting_since is not None:
+                    lock_log.info("took the migration lock after %.1f s", _since(waiting_since))
+                return done
             except Busy as busy:
                 if self.runner.conn.in_transaction():
                     self.runner.conn.rollback()
                 if time.monotonic() >= deadline:
-                    raise LockTimeout(
+                    gave_up = LockTimeout(
                         f"the migration lock is held by another runner{busy.holder()}; "
                         f"gave up after {timeout:g} s",
                         hint="wait for the other run to finish, or raise --lock-timeout",
-                    ) from None
+                    )
+                    lock_log.error("%s", gave_up.message)
+                    raise gave_up from None
+                if waiting_since is None:
+                    waiting_since = time.monotonic()
+                    self._log_waiting(busy, timeout)
             time.sleep(min(pause * random.uniform(0.5, 1.0), max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 0.5)
+
+    def _log_waiting(self, busy: Busy, timeout: float) -> None:
+        """INFO, once per wait: who holds the lock (a query on PostgreSQL, so only
+        when someone listens; outside any transaction)."""
+        if not lock_log.isEnabledFor(logging.INFO):
+            return
+        try:
+            holder = busy.holder()
+        except exc.SQLAlchemyError:
+            holder = ""
+            with contextlib.suppress(exc.SQLAlchemyError):
+                self.runner.conn.rollback()
+        lock_log.info(
+            "waiting up to %g s for the migration lock, held by another runner%s", timeout, holder
+        )
 
     def take_lease(self, migration_id: str) -> None:
         """Inside a guarded transaction: take the lease for a step that runs outside
@@ -1164,6 +1290,7 @@ class _Held:
             conn.execute(
                 history.log_event("lease", migration_id, None, "took over from" + describe(before))
             )
+            lock_log.info("took over a stale lease%s", describe(before))
         if self._heartbeat is None:
             self._heartbeat = Heartbeat(self._renew, self.lease.ttl / 3)
 

@@ -55,13 +55,28 @@ class Outside:
 
 _SQL_LOG = logging.getLogger("sqlalchemy.engine")
 _SQL_LOG_HANDLER = "dbshift -v"
+#: the library's own records (docs/api.md, "Logging"): the CLI prints its own output
+#: from results and listeners, so they reach stderr only with --debug
+_DBSHIFT_LOG = logging.getLogger("dbshift")
+_DBSHIFT_LOG_HANDLER = "dbshift --debug"
 
 
-def _stop_sql_log() -> None:
-    """Detach what `-v` attached, so that `main()` called in a process leaves no trace."""
-    for handler in [h for h in _SQL_LOG.handlers if h.get_name() == _SQL_LOG_HANDLER]:
-        _SQL_LOG.removeHandler(handler)
-        _SQL_LOG.setLevel(logging.NOTSET)
+def _log_to_stderr(logger: logging.Logger, name: str, level: int, secrets: Secrets) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    handler.addFilter(_RedactingFilter(secrets))
+    handler.set_name(name)
+    logger.addHandler(handler)
+    logger.setLevel(level)
+
+
+def _stop_logs() -> None:
+    """Detach what `-v` and `--debug` attached, so that `main()` called in a process
+    leaves no trace."""
+    for logger, name in ((_SQL_LOG, _SQL_LOG_HANDLER), (_DBSHIFT_LOG, _DBSHIFT_LOG_HANDLER)):
+        for handler in [h for h in logger.handlers if h.get_name() == name]:
+            logger.removeHandler(handler)
+            logger.setLevel(logging.NOTSET)
 
 
 class _RedactingFilter(logging.Filter):
@@ -164,7 +179,7 @@ class _Group(click.Group):
 )
 @click.option("--env", help="Environment from [environments.NAME] (or DBSHIFT_ENV).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--debug", is_flag=True, help="Show tracebacks.")
+@click.option("--debug", is_flag=True, help="Show tracebacks and dbshift's log on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.option("-v", "--verbose", count=True, help="Log every SQL statement to stderr.")
 @click.pass_context
@@ -188,12 +203,9 @@ def cli(
     secrets = outside.secrets
     secrets.add(url)
     if verbose:
-        handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
-        handler.addFilter(_RedactingFilter(secrets))
-        handler.set_name(_SQL_LOG_HANDLER)
-        _SQL_LOG.addHandler(handler)
-        _SQL_LOG.setLevel(logging.INFO)
+        _log_to_stderr(_SQL_LOG, _SQL_LOG_HANDLER, logging.INFO, secrets)
+    if debug:
+        _log_to_stderr(_DBSHIFT_LOG, _DBSHIFT_LOG_HANDLER, logging.DEBUG, secrets)
     overrides = {
         "url": url,
         "migrations": migrations,
@@ -647,7 +659,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         Reporter(as_json=as_json).error(internal)
         sys.exit(DbshiftError.exit_code)
     finally:
-        _stop_sql_log()
+        _stop_logs()
         for number, handler in previous.items():
             signal.signal(number, handler)
     sys.exit(0)

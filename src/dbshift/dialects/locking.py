@@ -17,17 +17,23 @@
 
 Locks that are not `exclusive` exclude other runners one transaction at a time, so the
 runner re-reads a migration's history row inside its transaction.
+
+Waiting for another runner is logged to `dbshift.lock` (see docs/api.md, "Logging").
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
 
 import sqlalchemy as sa
 
 from dbshift.errors import LockTimeout
+
+#: the name `Runner` logs its lock waits under too (not this module's: one concept)
+log = logging.getLogger("dbshift.lock")
 
 
 class DatabaseLock:
@@ -68,20 +74,33 @@ class DatabaseLock:
         name: Callable[[str], str] | None = None,
     ) -> None:
         """Poll `attempt` with a growing pause until it succeeds or `timeout` passes."""
-        deadline = time.monotonic() + timeout
+        started = time.monotonic()
+        deadline = started + timeout
         pause = 0.02
+        waiting = False
         while True:
             got = attempt()
             if conn.in_transaction():
                 conn.commit()  # never hold a snapshot open while waiting
             if got:
+                if waiting:
+                    log.info("took the migration lock after %.1f s", time.monotonic() - started)
                 return
             if time.monotonic() >= deadline:
-                raise LockTimeout(
+                gave_up = LockTimeout(
                     f"the migration lock is held by another runner{self.holder(conn, name)}; "
                     f"gave up after {timeout:g} s",
                     hint="wait for the other run to finish, or raise --lock-timeout",
                 )
+                log.error("%s", gave_up.message)
+                raise gave_up
+            if not waiting and log.isEnabledFor(logging.INFO):  # holder() is a query
+                log.info(
+                    "waiting up to %g s for the migration lock, held by another runner%s",
+                    timeout,
+                    self.holder(conn, name),
+                )
+            waiting = True
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 0.5)
 
