@@ -381,13 +381,13 @@ CASES: tuple[Case, ...] = (
     bad(
         "ban-create-domain-with-constraint",
         "CREATE DOMAIN percent AS integer CHECK (VALUE BETWEEN 0 AND 100);",
-        "DS316",
+        "DS319",
     ),
     good("ban-create-domain-with-constraint", "CREATE DOMAIN label AS text;"),
     bad(
         "ban-alter-domain-with-add-constraint",
         "ALTER DOMAIN positive_int ADD CONSTRAINT positive CHECK (VALUE > 0);",
-        "DS316",
+        "DS320",
         given=DOMAIN,
     ),
     good(
@@ -396,7 +396,7 @@ CASES: tuple[Case, ...] = (
         given=DOMAIN,
     ),
     # -- ban-truncate-cascade
-    bad("ban-truncate-cascade", "TRUNCATE users CASCADE;", "DS105"),
+    bad("ban-truncate-cascade", "TRUNCATE users CASCADE;", "DS105", "DS109"),
     # -- syntax-error: invalid SQL is an error; valid SQL sqlglot cannot read is not
     bad("syntax-error", "ALTER TABLE users ADD COLUMN;", "DS606"),
     good(
@@ -454,7 +454,7 @@ CASES: tuple[Case, ...] = (
         transactional=False,
     ),
     # -- require-concurrent-reindex
-    bad("require-concurrent-reindex", "REINDEX INDEX ix_users_name;", "DS319"),
+    bad("require-concurrent-reindex", "REINDEX INDEX ix_users_name;", "DS316"),
     good(
         "require-concurrent-reindex",
         "REINDEX INDEX CONCURRENTLY ix_users_name;",
