@@ -695,11 +695,12 @@ def section(
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, text: str) -> None:
-    """Replace the Autogenerate section of RESULTS.md (up to the next `## `), or append it."""
+def write_section(path: Path, text: str, section: str = SECTION) -> None:
+    """Replace `section` of RESULTS.md (up to the next `## `), or append it; bench/run.py
+    keeps every section from the Autogenerate one on when it rewrites the file."""
     old = path.read_text() if path.exists() else "# dbshift benchmark results\n"
     lines = old.splitlines(keepends=True)
-    start = next((i for i, line in enumerate(lines) if line.rstrip() == SECTION), None)
+    start = next((i for i, line in enumerate(lines) if line.rstrip() == section), None)
     if start is None:
         path.write_text(old.rstrip("\n") + "\n\n" + text)
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from dbshift.linter import Finding, Settings, Target, lint_scripts, load_rules
 from dbshift.linter.model import Example
@@ -10,6 +11,9 @@ from dbshift.linter.rules import EXAMPLE_BASE
 from dbshift.migrations import sumfile
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import scan
+
+if TYPE_CHECKING:
+    from tests.lint_cases import Case
 
 BASE_ID = "20260101T000001_base"
 
@@ -56,3 +60,47 @@ def lint_folder(
     every = Settings(enable=frozenset(load_rules()))  # opt-in rules too: examples test them
     report = lint_scripts(scripts, graph, ids, [Target(backend, version)], settings=every)
     return list(report.findings)
+
+
+# -- the squawk-intent cases (tests/lint_cases.py) ------------------------------------
+
+GIVEN_ID = "20260101T000002_given"
+CASE_ID = "20260101T000003_case"
+PG16 = Target("postgresql", (16,))
+#: a project's defaults: dbshift sets the lock timeout itself, so DS312 is off
+DEFAULTS = Settings(disable=frozenset({"DS312"}))
+
+
+def _sql_migration(folder: Path, migration_id: str, parent: str, sql: str, tx: bool) -> None:
+    header = "" if tx else "-- transactional: false\n"
+    text = f"-- {migration_id}\n-- parents: {parent}\n{header}\n-- dbshift:up\n{sql}\n"
+    text += "-- dbshift:down\nSELECT 1;\n"
+    (folder / f"{migration_id}.sql").write_text(text)
+
+
+def write_case(folder: Path, case: Case, form: str) -> None:
+    """The base, the case's `given` migration if any (non-transactional when it builds an
+    index concurrently), and the case itself in `form` ("sql" or "python")."""
+    write_base(folder)
+    parent = BASE_ID
+    if case.given is not None:
+        _sql_migration(folder, GIVEN_ID, BASE_ID, case.given, "CONCURRENTLY" not in case.given)
+        parent = GIVEN_ID
+    if form == "sql":
+        _sql_migration(folder, CASE_ID, parent, case.sql, case.transactional)
+    else:
+        assert case.python is not None
+        header = "" if case.transactional else "transactional = False\n"
+        text = f'"""case"""\n\nparents = ["{parent}"]\n{header}\nimport sqlalchemy as sa\n\n\n'
+        text += "def upgrade(op):\n" + _indent(case.python)
+        text += "\n\ndef downgrade(op):\n    pass\n"
+        (folder / f"{CASE_ID}.py").write_text(text)
+    sumfile.write(folder, scan(folder))
+
+
+def lint_case(folder: Path, case: Case, form: str) -> list[Finding]:
+    """The findings of the case's migration on PostgreSQL 16, with a project's defaults."""
+    write_case(folder, case, form)
+    scripts = scan(folder)
+    graph = Graph({s.id: s.parents for s in scripts})
+    return list(lint_scripts(scripts, graph, [CASE_ID], [PG16], settings=DEFAULTS).findings)
