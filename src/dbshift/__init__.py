@@ -11,6 +11,7 @@ from dbshift._version import __version__
 from dbshift.api import (
     CheckReport,
     HistoryEntry,
+    HistoryReport,
     MakeResult,
     MigrationInfo,
     RebaseResult,
@@ -50,6 +51,7 @@ from dbshift.errors import (
     MigrationError,
     UsageError,
 )
+from dbshift.integrity import Problem
 
 if TYPE_CHECKING:
     from dbshift.runner import Plan, RunReport, Step, StepResult
@@ -75,6 +77,7 @@ __all__ = [
     "DbshiftError",
     "GraphError",
     "HistoryEntry",
+    "HistoryReport",
     "IntegrityError",
     "IrreversibleMigration",
     "LockTimeout",
@@ -82,6 +85,7 @@ __all__ = [
     "MigrationError",
     "MigrationInfo",
     "Plan",
+    "Problem",
     "RebaseResult",
     "RepairReport",
     "RunReport",

@@ -23,7 +23,6 @@ from sqlalchemy import exc
 from dbshift.config import Config
 from dbshift.database import WRITER
 from dbshift.errors import (
-    ChecksumMismatch,
     DbshiftError,
     IntegrityError,
     Interrupted,
@@ -33,6 +32,7 @@ from dbshift.errors import (
     UsageError,
 )
 from dbshift.history import History, HistoryRow, LeaseRow, StatementMark
+from dbshift.integrity import in_history, refusal
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
 
@@ -198,27 +198,11 @@ def other_backend(plan: Plan, backend: str) -> str | None:
     )
 
 
-def integrity_problems(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> list[str]:
-    """One line per applied migration whose file is missing or was edited."""
-    problems = []
-    for row in rows:
-        script = scripts.get(row.id)
-        if script is None:
-            problems.append(f"applied migration {row.id} has no file in the migrations folder")
-        elif row.applied and script.checksum != row.checksum:
-            problems.append(f"{script.name} was edited after it was applied")
-    return problems
-
-
 def verify(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> None:
-    problems = integrity_problems(scripts, rows)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ChecksumMismatch(
-            problems[0] + more,
-            hint="restore the file from version control, or run `dbshift repair` "
-            "to accept its current content after review",
-        )
+    """Refuse to run on a history whose applied files were edited or are gone."""
+    error = refusal(in_history(scripts, rows), "`dbshift status` marks every one")
+    if error is not None:
+        raise error
 
 
 # -- execution --------------------------------------------------------------------------
