@@ -663,7 +663,13 @@ def check(
     `database_check`), and no lint finding at or above `fail_on` (default: error, or
     `[lint] fail_on`) in the migrations added since the git ref `since`, or else the
     pending ones (with `database_check`), or else all of them. Usage and connection
-    errors raise as in every command; everything else is an item of the report."""
+    errors raise as in every command, and so does a `since` ref git cannot find (a
+    shallow CI checkout: the error says how to fetch it); everything else is an item of
+    the report."""
+    if since:
+        from dbshift.linter.select import require_ref
+
+        require_ref(config.migrations_dir, since)
     items: list[CheckItem] = []
 
     def attempt(name: str, run: Callable[[], CheckItem]) -> None:

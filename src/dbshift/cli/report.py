@@ -354,7 +354,9 @@ class Reporter:
                 f"::error title=dbshift check: {item.name}::{item.detail}"
                 + "".join(f"%0A{p}" for p in item.problems if p)
                 for item in report.items
-                if item.status == "failed" and item.name != "lint"
+                # failed lint findings are annotated one by one, below; a lint check that
+                # could not run at all has no report and gets its line here
+                if item.status == "failed" and not (item.name == "lint" and report.lint)
             ]
             if report.lint is not None and report.lint.findings:
                 lines.append(formats.github(report.lint))
