@@ -202,3 +202,31 @@ def test_the_api_returns_problems(project: Project, driver: str) -> None:
         dbshift.upgrade(config)
     project.ok("repair")
     assert dbshift.status(config).ok and dbshift.history(config).ok
+
+
+def test_a_partial_migration_upgrade_cannot_resume(project: Project) -> None:
+    """Status says, without importing anything, what `upgrade` would refuse: a partial
+    migration whose file no longer starts with the statements that ran. An edit after
+    those statements (the fix of the one that failed) is no problem."""
+    project.python("base", TABLE.format("t1"))
+    header = "-- transactional: false"
+    ran, bad, left = "CREATE TABLE a (id INTEGER);", "INSERT INTO nowhere VALUES (1);", "SELECT 1;"
+    half = project.sql("half", f"{ran}\n{bad}\n{left}", header=header)
+    path = project.migrations / f"{half}.sql"
+    original = path.read_text()
+    project.fails(3, "upgrade")
+    assert project.ok("status", "--json").json["problems"] == []
+
+    path.write_text(original.replace(bad, "CREATE TABLE b (id INTEGER);"))  # the fix
+    assert project.ok("status", "--json").json["problems"] == []
+
+    path.write_text(original.replace(ran, "CREATE TABLE a2 (id INTEGER);"))
+    document = project.fails(4, "status", "--json").json
+    (partial,) = document["partial"]
+    assert _kinds(partial["problems"]) == [(half, "partial")] == _kinds(document["problems"])
+    message = partial["problems"][0]["message"]
+    assert "statement 1 differs from the one that ran: it ran `CREATE TABLE a (id" in message
+    assert message in project.fails(4, "upgrade").err  # the very refusal upgrade makes
+    assert _kinds(project.fails(4, "history", "--json").json["migrations"][-1]["problems"]) == [
+        (half, "partial")
+    ]

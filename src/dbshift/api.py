@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar, overload
@@ -19,7 +19,7 @@ from dbshift import database, integrity
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, DbshiftError, IntegrityError, UsageError
 from dbshift.files import write_atomic
-from dbshift.history import History, HistoryRow
+from dbshift.history import History, HistoryRow, StatementMark
 from dbshift.integrity import Problem, refusal
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import CleanSums, Script, new_id, replace_parents, scan
@@ -1255,7 +1255,7 @@ class _jobs:
                 for i in sorted(applied_ids)
                 if not any(c in applied_ids for c in project.graph.children_of(i))
             )
-            problems = (*on_files, *integrity.in_history(known, rows))
+            problems = (*on_files, *_history_problems(known, rows, conn))
             if not problems:
                 project.settle()
             return Status(
@@ -1265,7 +1265,10 @@ class _jobs:
                 pending=tuple(project.graph.plan_up(applied_ids, "heads")),
                 applied=tuple(applied),
                 partial=tuple(
-                    PartialRun(r, _statement_lines(known.get(r.id), conn.dialect.name))
+                    PartialRun(
+                        r,
+                        tuple(m.text for m in _statement_marks(known.get(r.id), conn.dialect.name)),
+                    )
                     for r in rows
                     if not r.applied
                 ),
@@ -1283,7 +1286,7 @@ class _jobs:
             rows = {r.id: r for r in found}
             heads = set(project.graph.heads)
             scripts = {s.id: s for s in project.scripts}
-            problems = (*on_files, *integrity.in_history(scripts, found))
+            problems = (*on_files, *_history_problems(scripts, found, conn))
             entries = []
             for migration_id in project.graph.topo_order():
                 s, row = scripts[migration_id], rows.get(migration_id)
@@ -1403,20 +1406,31 @@ class _jobs:
         return job
 
 
-def _statement_lines(script: Script | None, dialect: str) -> tuple[str, ...]:
-    """First lines of a SQL migration's up statements (a text split, no import)."""
+def _statement_marks(script: Script | None, dialect: str) -> tuple[StatementMark, ...]:
+    """A SQL migration's up statements as the history records them (a text split, no
+    import); () for a Python migration or a file that cannot be split."""
     if script is None or script.kind != "sql":
         return ()
     from dbshift.errors import MigrationError
-    from dbshift.history import first_line
     from dbshift.migrations.scripts import sql_sections
     from dbshift.migrations.sqlsplit import split_sql
 
     try:
         (up, line), _down = sql_sections(script.path.read_text(encoding="utf-8"))
-        return tuple(first_line(s.text) for s in split_sql(up, dialect, first_line=line))
+        return tuple(StatementMark.of(s.text) for s in split_sql(up, dialect, first_line=line))
     except (OSError, MigrationError):
         return ()
+
+
+def _history_problems(
+    scripts: Mapping[str, Script], rows: Sequence[HistoryRow], conn: sa.Connection
+) -> tuple[Problem, ...]:
+    """What the history disagrees with the files on, as `status` and `history` report
+    it: applied files edited or gone, and partial migrations `upgrade` cannot resume."""
+    partial = integrity.in_partial_rows(
+        scripts, rows, lambda script: _statement_marks(script, conn.dialect.name)
+    )
+    return (*integrity.in_history(scripts, rows), *partial)
 
 
 def _row_id(ref: str, rows: dict[str, HistoryRow]) -> str:

@@ -32,7 +32,13 @@ from dbshift.errors import (
     UsageError,
 )
 from dbshift.history import History, HistoryRow, LeaseRow, StatementMark
-from dbshift.integrity import in_history, refusal
+from dbshift.integrity import (
+    edited_partial,
+    in_history,
+    refusal,
+    resume_conflict,
+    undo_or_finish,
+)
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
 
@@ -386,9 +392,8 @@ class Runner:
                 first = "resume it with `dbshift upgrade` first; "
             raise IntegrityError(
                 f"{row.id} stopped part-way: {len(row.done)} statement(s) ran and were committed",
-                hint=first + "or undo them by hand and "
-                f"`dbshift repair --rolled-back {row.id}`, or finish it by hand and "
-                f"`dbshift repair --applied {row.id}`",
+                migration=row.id,
+                hint=first + "or " + undo_or_finish(row.id),
             )
 
     def _check_resumable(
@@ -403,22 +408,9 @@ class Runner:
             if row.checksum == step.script.checksum:
                 continue  # the same file: its statements are the ones that ran
             now = self._first_statements(ops[step.id], len(row.done))
-            for index, (ran, current) in enumerate(zip(row.done, now, strict=False), 1):
-                if ran.hash != current.hash:
-                    raise _differs(
-                        step,
-                        row,
-                        f"statement {index} differs from the one "
-                        f"that ran: it ran `{ran.text}`, the file now has "
-                        f"`{current.text}`",
-                    )
-            if len(now) < len(row.done):
-                raise _differs(
-                    step,
-                    row,
-                    f"the file now has {len(now)} statement(s), "
-                    f"fewer than the {len(row.done)} that ran",
-                )
+            conflict = resume_conflict(row.done, now)
+            if conflict is not None:
+                raise _differs(step, row, conflict)
 
     def _first_statements(self, ops: Sequence[Operation], count: int) -> list[StatementMark]:
         """The first `count` statements the operations would send now, without sending
@@ -936,14 +928,9 @@ def _connection_lost(error: BaseException) -> bool:
     return False
 
 
-def _differs(step: Step, row: HistoryRow, problem: str) -> IntegrityError:
-    return IntegrityError(
-        f"{step.script.name} stopped part-way after {len(row.done)} statement(s) and was "
-        f"edited since: {problem}; dbshift cannot resume it",
-        hint="restore the statements that ran and run `dbshift upgrade` again; or undo "
-        f"them by hand and `dbshift repair --rolled-back {step.id}`, or finish the "
-        f"migration by hand and `dbshift repair --applied {step.id}`",
-    )
+def _differs(step: Step, row: HistoryRow, conflict: str) -> IntegrityError:
+    problem = edited_partial(step.script, row, conflict)
+    return IntegrityError(problem.message, migration=problem.migration, hint=problem.hint)
 
 
 class _Journal:
