@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -160,8 +161,12 @@ def _problems_json(problems: Sequence[Problem]) -> list[dict[str, Any]]:
     return [p.to_json() for p in problems]
 
 
-def _concerning(problems: Sequence[Problem], migration_id: str) -> tuple[Problem, ...]:
-    return tuple(p for p in problems if p.migration == migration_id)
+def _by_migration(problems: Sequence[Problem]) -> dict[str | None, tuple[Problem, ...]]:
+    """The problems grouped by the migration they concern, in their order."""
+    grouped: dict[str | None, list[Problem]] = {}
+    for problem in problems:
+        grouped.setdefault(problem.migration, []).append(problem)
+    return {migration: tuple(found) for migration, found in grouped.items()}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -186,7 +191,11 @@ class Status:
 
     def problems_of(self, migration_id: str) -> tuple[Problem, ...]:
         """The problems that concern one migration."""
-        return _concerning(self.problems, migration_id)
+        return self._by_migration.get(migration_id, ())
+
+    @functools.cached_property
+    def _by_migration(self) -> dict[str | None, tuple[Problem, ...]]:
+        return _by_migration(self.problems)
 
     def refusal(self) -> IntegrityError | None:
         """The one error that stands for the problems (None when there are none)."""
@@ -1287,6 +1296,7 @@ class _jobs:
             heads = set(project.graph.heads)
             scripts = {s.id: s for s in project.scripts}
             problems = (*on_files, *_history_problems(scripts, found, conn))
+            by_migration = _by_migration(problems)
             entries = []
             for migration_id in project.graph.topo_order():
                 s, row = scripts[migration_id], rows.get(migration_id)
@@ -1300,7 +1310,7 @@ class _jobs:
                         s.id in heads,
                         applied.applied_at if applied else None,
                         applied.duration_ms if applied else None,
-                        _concerning(problems, s.id),
+                        by_migration.get(s.id, ()),
                         partial=row is not None and not row.applied,
                     )
                 )
