@@ -9,9 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import dbshift
 import dbshift.aio
+from dbshift.history import StatementMark
+from dbshift.integrity import resume_conflict
 from tests.conftest import with_driver
 from tests.helpers import Project
 
@@ -230,3 +234,24 @@ def test_a_partial_migration_upgrade_cannot_resume(project: Project) -> None:
     assert _kinds(project.fails(4, "history", "--json").json["migrations"][-1]["problems"]) == [
         (half, "partial")
     ]
+
+
+_MARKS = st.lists(st.sampled_from(["SELECT 1", "SELECT 2", "CREATE TABLE a (id INT)"]), max_size=5)
+
+
+@given(ran=_MARKS, now=_MARKS)
+def test_a_partial_migration_resumes_exactly_when_it_still_starts_with_what_ran(
+    ran: list[str], now: list[str]
+) -> None:
+    """`resume_conflict`, which status and upgrade share: no conflict exactly when the
+    file's statements begin with those that ran (whitespace aside); else it names the
+    first statement that differs, or says the file is shorter."""
+    done = [StatementMark.of(sql) for sql in ran]
+    current = [StatementMark.of("  " + sql.replace(" ", "\n  ")) for sql in now]
+    conflict = resume_conflict(done, current)
+    assert (conflict is None) == (now[: len(ran)] == ran)
+    first = next((i for i, (a, b) in enumerate(zip(ran, now, strict=False)) if a != b), None)
+    if first is not None:
+        assert conflict is not None and conflict.startswith(f"statement {first + 1} differs")
+    elif conflict is not None:
+        assert f"the file now has {len(now)} statement(s)" in conflict
