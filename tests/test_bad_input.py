@@ -3,6 +3,7 @@ traceback unless --debug, and the database and files exactly as they were."""
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import os
 import shutil
@@ -221,6 +222,30 @@ CASES: dict[str, Case] = {
         f"{BASE}.py changed since dbshift.sum recorded it",
     ),
     "rebase with one head": Case(_nothing, ["rebase"], 2, "nothing to rebase"),
+    # -- status and history report integrity problems (and their one line), exit 4 ----
+    "status with a tampered sum file": Case(
+        lambda p: _edit_sums(p, lambda text: text.replace(" ", " x", 2)),
+        ["status"],
+        4,
+        "dbshift.sum was edited by hand",
+    ),
+    "history with an older migration edited": Case(
+        lambda p: (
+            p.python("next", 'op.execute("SELECT 1")'),
+            _malformed_file(f"{BASE}.py", (p.migrations / f"{BASE}.py").read_text() + "#\n")(p),
+        ),
+        ["history"],
+        4,
+        f"{BASE}.py changed since dbshift.sum recorded it (and 1 more",
+        database=True,
+    ),
+    "status with a deleted applied migration": Case(
+        lambda p: ((p.migrations / f"{BASE}.py").unlink(), p.record_sums()),
+        ["status"],
+        4,
+        f"applied migration {BASE} has no file in the migrations folder",
+        database=True,
+    ),
     # -- targets ---------------------------------------------------------------------
     "ambiguous prefix": Case(
         lambda p: p.python("other", 'op.execute("SELECT 1")'),
@@ -528,6 +553,24 @@ CASES: dict[str, Case] = {
     "new without message": Case(_nothing, ["new"], 2, "--message"),
     "new with an empty message": Case(_nothing, ["new", "-m", " "], 2, "needs a message"),
     "merge with one head": Case(_nothing, ["merge"], 2, "nothing to merge", database=True),
+    "check --since outside a git work tree": Case(
+        _nothing, ["check", "--since", "main"], 2, "git rev-parse: fatal: not a git repository"
+    ),
+    "lint --since a ref that is not one": Case(
+        _nothing, ["lint", "--since", "-p"], 2, "--since -p: not a git ref"
+    ),
+    "check --since with no migrations folder": Case(
+        _nothing,
+        ["--migrations", "nowhere", "check", "--since", "main"],
+        2,
+        "migrations folder not found",
+    ),
+    "config [lint] dialect unknown": Case(
+        _toml('url = "{url}"\n[lint]\ndialect = "oracle9"\n'),
+        ["lint", "--all"],
+        2,
+        "`dialect` must be postgresql, mysql, mariadb or sqlite, not 'oracle9'",
+    ),
     "sql for an unknown dialect": Case(
         _nothing, ["sql", "--dialect", "oracle9"], 2, "unknown dialect 'oracle9'"
     ),
@@ -585,6 +628,37 @@ CASES: dict[str, Case] = {
 
 def test_the_catalogue_is_complete() -> None:
     assert len(CASES) >= 40
+
+
+def _error_classes(tree: ast.Module) -> set[str]:
+    names = {n for n in dir(errors) if isinstance(getattr(errors, n), type)}
+    names = {n for n in names if issubclass(getattr(errors, n), errors.DbshiftError)}
+    found = {  # subclasses defined elsewhere (one level is what the code has)
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        and any(isinstance(b, ast.Name) and b.id in names for b in node.bases)
+    }
+    return names | found
+
+
+def test_every_error_dbshift_raises_has_a_hint() -> None:
+    """The one line always says what to do: every DbshiftError built in the source
+    passes `hint=` (or forwards keyword arguments that hold one)."""
+    source = Path(dbshift.__file__).parent
+    trees = {path: ast.parse(path.read_text()) for path in sorted(source.rglob("*.py"))}
+    classes = set().union(*(_error_classes(tree) for tree in trees.values()))
+    missing = []
+    for path, tree in trees.items():
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.Call):
+                continue
+            func = node.func
+            name = getattr(func, "id", None) or getattr(func, "attr", None)
+            keywords = {k.arg for k in node.keywords}
+            if name in classes and not keywords & {"hint", None}:
+                missing.append(f"{path.relative_to(source)}:{node.lineno}: {name}")
+    assert missing == []
 
 
 @pytest.mark.parametrize(

@@ -3,11 +3,14 @@ each kind of trouble fails exactly its own check, with exit 1 and one JSON repor
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from dbshift.api import CheckItem, CheckReport
+from dbshift.cli.report import Reporter
 from tests.helpers import Project
 
 USERS = 'op.create_table("users", sa.Column("id", sa.BigInteger, primary_key=True))'
@@ -90,3 +93,86 @@ def test_integrity_and_heads_fail_without_exit_4(project: Project) -> None:
     sums.write_text(sums.read_text().replace(" ", " x", 1))
     statuses = _statuses(project)
     assert statuses["integrity"] == "failed" and statuses["models"] == "failed"
+
+
+def _git(cwd: Path, *args: str) -> str:
+    who = ["-c", "user.email=t@example.com", "-c", "user.name=t"]
+    done = subprocess.run(["git", *who, *args], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.fixture
+def shallow(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[Project, str]:
+    """A CI checkout: a branch adding a migration that drops a table, cloned from a real
+    repository with `git clone --depth 1`, as actions/checkout does by default."""
+    url = f"sqlite:///{tmp_path / 'ci.sqlite'}"
+    upstream = Project(tmp_path / "upstream", url, capsys)
+    _git(upstream.root, "init", "-q", "-b", "main")
+    upstream.python("users", USERS)
+    _git(upstream.root, "add", "-A")
+    _git(upstream.root, "commit", "-q", "-m", "users")
+    _git(upstream.root, "checkout", "-q", "-b", "feature")
+    added = upstream.python("drop", 'op.drop_table("users")', "pass")
+    _git(upstream.root, "add", "-A")
+    _git(upstream.root, "commit", "-q", "-m", "drop users")
+    clone = tmp_path / "clone"
+    source = f"file://{upstream.root}"
+    _git(tmp_path, "clone", "-q", "--depth", "1", "--branch", "feature", source, str(clone))
+    assert _git(clone, "rev-parse", "--is-shallow-repository").strip() == "true"
+    return Project(clone, url, capsys), added
+
+
+def _one_line(err: str) -> str:
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "(hint: " in lines[0], err
+    return lines[0]
+
+
+@pytest.mark.backends("sqlite")
+def test_since_a_ref_a_shallow_clone_lacks(shallow: tuple[Project, str]) -> None:
+    clone, added = shallow
+    fetch = "git fetch --depth=1 origin main:refs/remotes/origin/main"
+    for args in (["check", "--format", "github"], ["check"], ["lint"]):
+        line = _one_line(clone.fails(2, *args, "--since", "origin/main").err)
+        assert "--since origin/main: git has no such commit here: this clone is shallow" in line
+        assert fetch in line and "fetch-depth: 0" in line
+    error = clone.fails(2, "check", "--since", "origin/main", "--json").json["error"]
+    assert error["exit_code"] == 2 and fetch in error["hint"]
+    deepen = _one_line(clone.fails(2, "check", "--since", "HEAD~1").err)
+    assert "git fetch --deepen=100" in deepen and "shallow" in deepen
+
+    _git(clone.root, *fetch.split()[1:])  # what the hint says
+    found = clone.fails(1, "check", "--since", "origin/main", "--format", "github").out
+    assert "::error file=" in found and f"{added}.py" in found and "DS101" in found
+    report = clone.fails(1, "check", "--since", "origin/main", "--json").json
+    assert report["lint"]["migrations"] == [added]
+
+
+@pytest.mark.backends("sqlite")
+def test_since_outside_git_and_a_ref_nobody_has(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = Project(tmp_path / "proj", f"sqlite:///{tmp_path / 'x.sqlite'}", capsys)
+    project.python("users", USERS)
+    line = _one_line(project.fails(2, "check", "--since", "main").err)
+    assert "not a git repository" in line and "run it in a git work tree" in line
+    _git(project.root, "init", "-q")
+    _git(project.root, "add", "-A")
+    _git(project.root, "commit", "-q", "-m", "users")
+    line = _one_line(project.fails(2, "check", "--since", "origin/nope").err)
+    assert "no branch, tag or commit of this repository has that name" in line
+    assert "not a git ref" in _one_line(project.fails(2, "check", "--since", "--cached").err)
+
+
+def test_github_format_shows_a_lint_check_that_could_not_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Every failed check has its annotation, the lint check included when it failed
+    before finding anything: it used to be dropped (exit 1 and no output at all)."""
+    cannot = CheckItem("lint", "failed", "git diff: fatal: bad object", ("check the ref",))
+    report = CheckReport((CheckItem("heads", "ok", "1 head(s)"), cannot), lint=None)
+    Reporter().checked(report, "github")
+    assert capsys.readouterr().out == (
+        "::error title=dbshift check: lint::git diff: fatal: bad object%0Acheck the ref\n"
+    )

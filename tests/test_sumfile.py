@@ -274,7 +274,7 @@ def test_rebase_of_a_longer_branch_rewrites_only_its_first_migration(project: Pr
     assert "shared by every branch" in project.fails(2, "rebase", base).err
     result = project.ok("rebase", b1, "--json").json
     assert result == {"branch": [b1, b2], "onto": a2, "reparented": [b1]}
-    assert project.ok("history", "--json").json[1]["id"] == a1
+    assert project.ok("history", "--json").json["migrations"][1]["id"] == a1
     assert project.ok("heads", "--json").json["heads"] == [b2]
     assert f"-- parents: {b1}" in (project.migrations / f"{b2}.sql").read_text()
     project.ok("upgrade")

@@ -195,7 +195,7 @@ def test_branches_heads_and_merge(project: Project) -> None:
     merged = Path(project.ok("merge", "-m", "join").out.split()[-1])
     assert project.ok("heads", "--json").json == {"heads": [merged.stem]}
     project.ok("upgrade")
-    history = project.ok("history", "--json").json
+    history = project.ok("history", "--json").json["migrations"]
     assert [e["id"] for e in history] == [root, left, right, merged.stem]
     assert all(e["applied"] for e in history)
     assert history[-1]["parents"] == [left, right] and history[-1]["head"]

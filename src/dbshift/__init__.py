@@ -12,6 +12,7 @@ from dbshift._version import __version__
 from dbshift.api import (
     CheckReport,
     HistoryEntry,
+    HistoryReport,
     MakeResult,
     MigrationInfo,
     RebaseResult,
@@ -51,6 +52,7 @@ from dbshift.errors import (
     MigrationError,
     UsageError,
 )
+from dbshift.integrity import Problem
 
 if TYPE_CHECKING:
     from dbshift.runner import Plan, RunReport, Step, StepResult
@@ -81,6 +83,7 @@ __all__ = [
     "DbshiftError",
     "GraphError",
     "HistoryEntry",
+    "HistoryReport",
     "IntegrityError",
     "IrreversibleMigration",
     "LockTimeout",
@@ -88,6 +91,7 @@ __all__ = [
     "MigrationError",
     "MigrationInfo",
     "Plan",
+    "Problem",
     "RebaseResult",
     "RepairReport",
     "RunReport",

@@ -14,7 +14,7 @@ from typing import TypeVar
 import sqlalchemy as sa
 
 from dbshift import database
-from dbshift.api import HistoryEntry, RepairReport, Status, VerifyReport, _jobs
+from dbshift.api import HistoryReport, RepairReport, Status, VerifyReport, _jobs
 from dbshift.config import Config
 from dbshift.runner import Listener, RunReport
 
@@ -54,7 +54,7 @@ async def status(config: Config) -> Status:
     return await _run(config, _jobs.status(config))
 
 
-async def history(config: Config) -> list[HistoryEntry]:
+async def history(config: Config) -> HistoryReport:
     return await _run(config, _jobs.history(config))
 
 

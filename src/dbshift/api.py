@@ -8,23 +8,25 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 import sqlalchemy as sa
 
-from dbshift import database
+from dbshift import database, integrity
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, DbshiftError, IntegrityError, UsageError
 from dbshift.files import write_atomic
-from dbshift.history import History, HistoryRow
+from dbshift.history import History, HistoryRow, StatementMark
+from dbshift.integrity import Problem, refusal
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import CleanSums, Script, new_id, replace_parents, scan
 from dbshift.migrations.writer import render_python, render_sql, write_new
-from dbshift.runner import Listener, Runner, RunReport, integrity_problems
+from dbshift.runner import Listener, Runner, RunReport
 
 if TYPE_CHECKING:
     from dbshift import autogen
@@ -58,18 +60,34 @@ class Project:
     def read(cls, config: Config, *, check_sums: bool = True) -> Project:
         """The headers, the graph, and (unless `check_sums=False`, for the commands
         that rewrite it) the verdict of `dbshift.sum`, which raises IntegrityError."""
-        scripts = tuple(scan(config.migrations_dir))
-        graph = Graph({s.id: s.parents for s in scripts}, files={s.id: s.name for s in scripts})
-        if not check_sums or CleanSums(config.migrations_dir, scripts).hit():
-            return cls(config, scripts, graph)
+        if not check_sums:
+            return cls._scanned(config)
+        project, problems = cls.audited(config)
+        error = refusal(problems, "`dbshift status` marks every one")
+        if error is not None:
+            raise error
+        return project
+
+    @classmethod
+    def audited(cls, config: Config) -> tuple[Project, tuple[Problem, ...]]:
+        """The headers, the graph, and what `dbshift.sum` finds wrong, unraised: for
+        the commands that report problems rather than refuse (`status`, `history`).
+        Header and graph errors still raise: without a graph there is no report."""
+        project = cls._scanned(config)
+        scripts, folder = project.scripts, config.migrations_dir
+        if CleanSums(folder, scripts).hit():
+            return project, ()
         from dbshift.migrations import sumfile
 
-        found = sumfile.audit(config.migrations_dir, scripts, graph.heads)
-        if found.errors:
-            first, others = found.errors[0], len(found.errors) - 1
-            more = f" (and {others} more: see `dbshift verify`)" if others else ""
-            raise IntegrityError(first.message + more, hint=first.hint)
-        return cls(config, scripts, graph, found.unrecorded)
+        found = sumfile.audit(folder, scripts, project.graph.heads)
+        project = dataclasses.replace(project, unrecorded=found.unrecorded)
+        return project, tuple(integrity.from_sums(found.errors))
+
+    @classmethod
+    def _scanned(cls, config: Config) -> Project:
+        scripts = tuple(scan(config.migrations_dir))
+        graph = Graph({s.id: s.parents for s in scripts}, files={s.id: s.name for s in scripts})
+        return cls(config, scripts, graph)
 
     def settle(self) -> None:
         """Record uncommitted changes in `dbshift.sum` after a command succeeded (a
@@ -144,15 +162,49 @@ class PartialRun:
         }
 
 
+def _problems_json(problems: Sequence[Problem]) -> list[dict[str, Any]]:
+    return [p.to_json() for p in problems]
+
+
+def _by_migration(problems: Sequence[Problem]) -> dict[str | None, tuple[Problem, ...]]:
+    """The problems grouped by the migration they concern, in their order."""
+    grouped: dict[str | None, list[Problem]] = {}
+    for problem in problems:
+        grouped.setdefault(problem.migration, []).append(problem)
+    return {migration: tuple(found) for migration, found in grouped.items()}
+
+
 @dataclasses.dataclass(frozen=True)
 class Status:
+    """The database against the files. `problems` lists every integrity problem (an
+    applied migration edited or gone, `dbshift.sum` disagreeing with the files), each
+    naming the migration it concerns: status reports them rather than raising, and the
+    CLI exits 4 when there are any (`refusal()` is the error it prints)."""
+
     url: str
     current: tuple[str, ...]
     heads: tuple[str, ...]
     pending: tuple[str, ...]
     applied: tuple[HistoryRow, ...]
     partial: tuple[PartialRun, ...]
-    problems: tuple[str, ...]
+    problems: tuple[Problem, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        """No integrity problem (pending or partial migrations are not problems)."""
+        return not self.problems
+
+    def problems_of(self, migration_id: str) -> tuple[Problem, ...]:
+        """The problems that concern one migration."""
+        return self._by_migration.get(migration_id, ())
+
+    @functools.cached_property
+    def _by_migration(self) -> dict[str | None, tuple[Problem, ...]]:
+        return _by_migration(self.problems)
+
+    def refusal(self) -> IntegrityError | None:
+        """The one error that stands for the problems (None when there are none)."""
+        return refusal(self.problems, "every one is marked in the report")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -160,9 +212,15 @@ class Status:
             "current": list(self.current),
             "heads": list(self.heads),
             "pending": list(self.pending),
-            "applied": [r.to_json() for r in self.applied],
-            "partial": [r.to_json() for r in self.partial],
-            "problems": list(self.problems),
+            "applied": [
+                {**r.to_json(), "problems": _problems_json(self.problems_of(r.id))}
+                for r in self.applied
+            ],
+            "partial": [
+                {**r.to_json(), "problems": _problems_json(self.problems_of(r.id))}
+                for r in self.partial
+            ],
+            "problems": _problems_json(self.problems),
         }
 
 
@@ -175,6 +233,10 @@ class HistoryEntry:
     head: bool
     applied_at: datetime | None
     duration_ms: int | None
+    #: the integrity problems that concern this migration
+    problems: tuple[Problem, ...] = ()
+    #: it stopped part-way (see `Status.partial`): neither applied nor pending
+    partial: bool = False
 
     @property
     def applied(self) -> bool:
@@ -188,8 +250,47 @@ class HistoryEntry:
             "kind": self.kind,
             "head": self.head,
             "applied": self.applied,
+            "partial": self.partial,
             "applied_at": self.applied_at.isoformat() + "Z" if self.applied_at else None,
             "duration_ms": self.duration_ms,
+            "problems": _problems_json(self.problems),
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class HistoryReport(Sequence[HistoryEntry]):
+    """Every migration in graph order (a sequence of `HistoryEntry`, as `history` always
+    returned) and every integrity problem: those that concern a migration with a file
+    are also on its entry; one about a history row no file has, or about `dbshift.sum`
+    as a whole, is here only. Reported, not raised; the CLI exits 4 when there are any."""
+
+    entries: tuple[HistoryEntry, ...]
+    problems: tuple[Problem, ...] = ()
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    @overload
+    def __getitem__(self, index: int) -> HistoryEntry: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[HistoryEntry]: ...
+
+    def __getitem__(self, index: int | slice) -> HistoryEntry | Sequence[HistoryEntry]:
+        return self.entries[index]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def refusal(self) -> IntegrityError | None:
+        """The one error that stands for the problems (None when there are none)."""
+        return refusal(self.problems, "every one is marked in the report")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "migrations": [e.to_json() for e in self.entries],
+            "problems": _problems_json(self.problems),
         }
 
 
@@ -256,11 +357,14 @@ def stamp(config: Config, target: str) -> RunReport:
 
 
 def status(config: Config) -> Status:
+    """Applied, pending and partial migrations, and every integrity problem (reported,
+    not raised: see `Status.problems`). Header and graph errors raise."""
     return database.run(config, _jobs.status(config))
 
 
-def history(config: Config) -> list[HistoryEntry]:
-    """The whole graph, oldest first, with what is applied."""
+def history(config: Config) -> HistoryReport:
+    """The whole graph, oldest first, with what is applied and every integrity problem
+    (reported, not raised: see `HistoryReport`)."""
     return database.run(config, _jobs.history(config))
 
 
@@ -639,7 +743,13 @@ def check(
     `database_check`), and no lint finding at or above `fail_on` (default: error, or
     `[lint] fail_on`) in the migrations added since the git ref `since`, or else the
     pending ones (with `database_check`), or else all of them. Usage and connection
-    errors raise as in every command; everything else is an item of the report."""
+    errors raise as in every command, and so does a `since` ref git cannot find (a
+    shallow CI checkout: the error says how to fetch it); everything else is an item of
+    the report."""
+    if since:
+        from dbshift.linter.select import require_ref
+
+        require_ref(config.migrations_dir, since)
     items: list[CheckItem] = []
 
     def attempt(name: str, run: Callable[[], CheckItem]) -> None:
@@ -1247,10 +1357,9 @@ class _jobs:
 
     @staticmethod
     def status(config: Config) -> Callable[[sa.Connection], Status]:
-        project = Project.read(config)
+        project, on_files = Project.audited(config)
 
         def job(conn: sa.Connection) -> Status:
-
             rows = History(config.table_prefix, config.schema).rows(conn)
             known = {s.id: s for s in project.scripts}
             applied = [r for r in rows if r.applied]
@@ -1260,7 +1369,7 @@ class _jobs:
                 for i in sorted(applied_ids)
                 if not any(c in applied_ids for c in project.graph.children_of(i))
             )
-            problems = tuple(integrity_problems(known, rows))
+            problems = (*on_files, *_history_problems(known, rows, conn))
             if not problems:
                 project.settle()
             return Status(
@@ -1270,7 +1379,10 @@ class _jobs:
                 pending=tuple(project.graph.plan_up(applied_ids, "heads")),
                 applied=tuple(applied),
                 partial=tuple(
-                    PartialRun(r, _statement_lines(known.get(r.id), conn.dialect.name))
+                    PartialRun(
+                        r,
+                        tuple(m.text for m in _statement_marks(known.get(r.id), conn.dialect.name)),
+                    )
                     for r in rows
                     if not r.applied
                 ),
@@ -1280,17 +1392,20 @@ class _jobs:
         return job
 
     @staticmethod
-    def history(config: Config) -> Callable[[sa.Connection], list[HistoryEntry]]:
-        project = Project.read(config)
+    def history(config: Config) -> Callable[[sa.Connection], HistoryReport]:
+        project, on_files = Project.audited(config)
 
-        def job(conn: sa.Connection) -> list[HistoryEntry]:
-            rows = {r.id: r for r in History(config.table_prefix, config.schema).rows(conn)}
+        def job(conn: sa.Connection) -> HistoryReport:
+            found = History(config.table_prefix, config.schema).rows(conn)
+            rows = {r.id: r for r in found}
             heads = set(project.graph.heads)
             scripts = {s.id: s for s in project.scripts}
+            problems = (*on_files, *_history_problems(scripts, found, conn))
+            by_migration = _by_migration(problems)
             entries = []
             for migration_id in project.graph.topo_order():
                 s, row = scripts[migration_id], rows.get(migration_id)
-                applied = row is not None and row.applied
+                applied = row if row is not None and row.applied else None
                 entries.append(
                     HistoryEntry(
                         s.id,
@@ -1298,13 +1413,17 @@ class _jobs:
                         s.parents,
                         s.kind,
                         s.id in heads,
-                        row.applied_at if applied and row else None,
-                        row.duration_ms if applied and row else None,
+                        applied.applied_at if applied else None,
+                        applied.duration_ms if applied else None,
+                        by_migration.get(s.id, ()),
+                        partial=row is not None and not row.applied,
                     )
                 )
-            return entries
+            if not problems:
+                project.settle()
+            return HistoryReport(tuple(entries), problems)
 
-        return project.settled(job)
+        return job
 
     @staticmethod
     def show(config: Config, ref: str) -> Callable[[sa.Connection | None], MigrationInfo]:
@@ -1356,7 +1475,7 @@ class _jobs:
                 for r in rows
                 if not r.applied
             ]
-            found_in_db = integrity_problems(known, rows) + partial
+            found_in_db = [p.line() for p in integrity.in_history(known, rows)] + partial
             return VerifyReport(len(known), mask_url(config.url), (*problems, *found_in_db))
 
         return job
@@ -1404,20 +1523,31 @@ class _jobs:
         return job
 
 
-def _statement_lines(script: Script | None, dialect: str) -> tuple[str, ...]:
-    """First lines of a SQL migration's up statements (a text split, no import)."""
+def _statement_marks(script: Script | None, dialect: str) -> tuple[StatementMark, ...]:
+    """A SQL migration's up statements as the history records them (a text split, no
+    import); () for a Python migration or a file that cannot be split."""
     if script is None or script.kind != "sql":
         return ()
     from dbshift.errors import MigrationError
-    from dbshift.history import first_line
     from dbshift.migrations.scripts import sql_sections
     from dbshift.migrations.sqlsplit import split_sql
 
     try:
         (up, line), _down = sql_sections(script.path.read_text(encoding="utf-8"))
-        return tuple(first_line(s.text) for s in split_sql(up, dialect, first_line=line))
+        return tuple(StatementMark.of(s.text) for s in split_sql(up, dialect, first_line=line))
     except (OSError, MigrationError):
         return ()
+
+
+def _history_problems(
+    scripts: Mapping[str, Script], rows: Sequence[HistoryRow], conn: sa.Connection
+) -> tuple[Problem, ...]:
+    """What the history disagrees with the files on, as `status` and `history` report
+    it: applied files edited or gone, and partial migrations `upgrade` cannot resume."""
+    partial = integrity.in_partial_rows(
+        scripts, rows, lambda script: _statement_marks(script, conn.dialect.name)
+    )
+    return (*integrity.in_history(scripts, rows), *partial)
 
 
 def _row_id(ref: str, rows: dict[str, HistoryRow]) -> str:

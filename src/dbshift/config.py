@@ -278,7 +278,10 @@ def _read_table(source: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: invalid TOML: {exc}", hint="fix the syntax") from None
     except OSError as exc:
-        raise ConfigError(f"{source}: cannot read: {exc.strerror}") from None
+        raise ConfigError(
+            f"{source}: cannot read: {exc.strerror}",
+            hint="check the file's permissions, or point --config at another file",
+        ) from None
     if source.name == "pyproject.toml":
         data = data.get("tool", {}).get("dbshift", {})
     return dict(data)
@@ -351,15 +354,23 @@ def check_lint_table(table: Any, source: Path | None) -> None:
             hint='e.g. severity = { DS601 = "error" }',
         )
     if table.get("fail_on", "error") not in _LEVELS:
-        raise ConfigError(f"{where}: `fail_on` must be info, warning or error")
+        raise ConfigError(
+            f"{where}: `fail_on` must be info, warning or error", hint='e.g. fail_on = "warning"'
+        )
     version = table.get("server_version")
     if version is not None and (
         isinstance(version, bool) or not isinstance(version, str | int | float)
     ):
-        raise ConfigError(f'{where}: `server_version` must be a version such as "15" or "10.11"')
+        raise ConfigError(
+            f'{where}: `server_version` must be a version such as "15" or "10.11"',
+            hint='write it as text: server_version = "10.11"',
+        )
     dialect = table.get("dialect")
     if dialect is not None and dialect not in ("postgresql", "mysql", "mariadb", "sqlite"):
-        raise ConfigError(f"{where}: `dialect` must be postgresql, mysql, mariadb or sqlite")
+        raise ConfigError(
+            f"{where}: `dialect` must be postgresql, mysql, mariadb or sqlite, not {dialect!r}",
+            hint="fix `dialect` under [lint], or leave it out to lint for the URL's backend",
+        )
 
 
 def _interpolate(value: Any) -> Any:

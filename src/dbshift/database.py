@@ -123,7 +123,10 @@ def create_engine(config: Config, url: URL | None = None) -> Any:
     except (exc.NoSuchModuleError, ModuleNotFoundError, ImportError) as error:
         raise _missing_driver(url, error) from None
     except exc.ArgumentError as error:
-        raise ConfigError(f"invalid database URL {mask_url(str(url))!r}: {error}") from None
+        raise ConfigError(
+            f"invalid database URL {mask_url(str(url))!r}: {error}",
+            hint="write it as dialect+driver://user:password@host:port/database",
+        ) from None
     if url.get_backend_name() == "sqlite":
         _sqlite_transactional_ddl(sync_engine)
     return engine

@@ -72,9 +72,16 @@ class IrreversibleMigration(MigrationError):
 
 
 class IntegrityError(DbshiftError):
-    """Files and database disagree, or the graph is broken (exit 4)."""
+    """Files and database disagree, or the graph is broken (exit 4). `migration` is the
+    id of the migration it concerns, when there is one (`status` marks it there)."""
 
     exit_code = 4
+
+    def __init__(
+        self, message: str, *, migration: str | None = None, hint: str | None = None
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.migration = migration
 
 
 class GraphError(IntegrityError):

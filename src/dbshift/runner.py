@@ -27,7 +27,6 @@ from sqlalchemy import exc
 from dbshift.config import Config, mask_url
 from dbshift.database import WRITER
 from dbshift.errors import (
-    ChecksumMismatch,
     DbshiftError,
     IntegrityError,
     Interrupted,
@@ -37,6 +36,13 @@ from dbshift.errors import (
     UsageError,
 )
 from dbshift.history import History, HistoryRow, LeaseRow, StatementMark
+from dbshift.integrity import (
+    edited_partial,
+    in_history,
+    refusal,
+    resume_conflict,
+    undo_or_finish,
+)
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
 
@@ -207,27 +213,11 @@ def other_backend(plan: Plan, backend: str) -> str | None:
     )
 
 
-def integrity_problems(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> list[str]:
-    """One line per applied migration whose file is missing or was edited."""
-    problems = []
-    for row in rows:
-        script = scripts.get(row.id)
-        if script is None:
-            problems.append(f"applied migration {row.id} has no file in the migrations folder")
-        elif row.applied and script.checksum != row.checksum:
-            problems.append(f"{script.name} was edited after it was applied")
-    return problems
-
-
 def verify(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> None:
-    problems = integrity_problems(scripts, rows)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ChecksumMismatch(
-            problems[0] + more,
-            hint="restore the file from version control, or run `dbshift repair` "
-            "to accept its current content after review",
-        )
+    """Refuse to run on a history whose applied files were edited or are gone."""
+    error = refusal(in_history(scripts, rows), "`dbshift status` marks every one")
+    if error is not None:
+        raise error
 
 
 # -- execution --------------------------------------------------------------------------
@@ -450,9 +440,8 @@ class Runner:
                 first = "resume it with `dbshift upgrade` first; "
             raise IntegrityError(
                 f"{row.id} stopped part-way: {len(row.done)} statement(s) ran and were committed",
-                hint=first + "or undo them by hand and "
-                f"`dbshift repair --rolled-back {row.id}`, or finish it by hand and "
-                f"`dbshift repair --applied {row.id}`",
+                migration=row.id,
+                hint=first + "or " + undo_or_finish(row.id),
             )
 
     def _check_resumable(
@@ -467,22 +456,9 @@ class Runner:
             if row.checksum == step.script.checksum:
                 continue  # the same file: its statements are the ones that ran
             now = self._first_statements(ops[step.id], len(row.done))
-            for index, (ran, current) in enumerate(zip(row.done, now, strict=False), 1):
-                if ran.hash != current.hash:
-                    raise _differs(
-                        step,
-                        row,
-                        f"statement {index} differs from the one "
-                        f"that ran: it ran `{ran.text}`, the file now has "
-                        f"`{current.text}`",
-                    )
-            if len(now) < len(row.done):
-                raise _differs(
-                    step,
-                    row,
-                    f"the file now has {len(now)} statement(s), "
-                    f"fewer than the {len(row.done)} that ran",
-                )
+            conflict = resume_conflict(row.done, now)
+            if conflict is not None:
+                raise _differs(step, row, conflict)
 
     def _first_statements(self, ops: Sequence[Operation], count: int) -> list[StatementMark]:
         """The first `count` statements the operations would send now, without sending
@@ -1054,14 +1030,9 @@ def _connection_lost(error: BaseException) -> bool:
     return False
 
 
-def _differs(step: Step, row: HistoryRow, problem: str) -> IntegrityError:
-    return IntegrityError(
-        f"{step.script.name} stopped part-way after {len(row.done)} statement(s) and was "
-        f"edited since: {problem}; dbshift cannot resume it",
-        hint="restore the statements that ran and run `dbshift upgrade` again; or undo "
-        f"them by hand and `dbshift repair --rolled-back {step.id}`, or finish the "
-        f"migration by hand and `dbshift repair --applied {step.id}`",
-    )
+def _differs(step: Step, row: HistoryRow, conflict: str) -> IntegrityError:
+    problem = edited_partial(step.script, row, conflict)
+    return IntegrityError(problem.message, migration=problem.migration, hint=problem.hint)
 
 
 class _Journal:

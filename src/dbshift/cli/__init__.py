@@ -314,7 +314,7 @@ def status(state: State, check: bool) -> None:
     """Applied, pending and head migrations."""
     result = api.status(state.config())
     state.reporter.status(result)
-    if result.problems:
+    if result.problems:  # the report marks each one; the reporter printed its error
         raise _Exit(4)
     if check and (result.pending or result.partial):
         raise _Exit(1)
@@ -324,8 +324,11 @@ def status(state: State, check: bool) -> None:
 @reporting
 @pass_state
 def history(state: State) -> None:
-    """Every migration, oldest first, with applied marks and durations."""
-    state.reporter.history(api.history(state.config()))
+    """Every migration, oldest first, with applied marks, durations and integrity problems."""
+    report = api.history(state.config())
+    state.reporter.history(report)
+    if report.problems:
+        raise _Exit(4)
 
 
 @cli.command()

@@ -15,7 +15,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from dbshift.errors import DbshiftError
 
 if TYPE_CHECKING:
-    from dbshift.api import MakeResult
+    from dbshift.api import HistoryEntry, HistoryReport, MakeResult, Status
+    from dbshift.integrity import Problem
     from dbshift.linter import LintReport
     from dbshift.runner import Listener, Retry, RunReport, Step, StepResult
 
@@ -45,16 +46,7 @@ class Reporter:
 
     def error(self, error: DbshiftError, debug: bool = False) -> None:
         if self.as_json:
-            self.json(
-                {
-                    "error": {
-                        "message": error.message,
-                        "hint": error.hint,
-                        "exit_code": error.exit_code,
-                        "type": type(error).__name__,
-                    }
-                }
-            )
+            self.json({"error": _error_json(error)})
             return
         text = f"error: {error.message}"
         if error.hint:
@@ -156,9 +148,23 @@ class Reporter:
         stream = sys.stderr if self.as_json or self.quiet else self.out
         print(text, file=stream, flush=True)
 
-    def status(self, status: Any) -> None:
+    def _refused(self, document: dict[str, Any], error: DbshiftError | None) -> None:
+        """A report that also stands for an error (integrity problems in `status` and
+        `history`): with --json, the error is a key of the one document; as text, its
+        one line follows the report, on stderr."""
         if self.as_json:
-            self.json(status.to_json())
+            self.json({**document, "error": _error_json(error)} if error else document)
+        elif error is not None:
+            self.error(error)
+
+    def _integrity(self, problems: Sequence[Problem]) -> None:
+        for problem in problems:
+            where = f"{problem.migration}: " if problem.migration else ""
+            self.line(f"INTEGRITY: {where}{problem.line()}")
+
+    def status(self, status: Status) -> None:
+        if self.as_json:
+            self._refused(status.to_json(), status.refusal())
             return
         self.line(f"database: {status.url}")
         self.line(f"applied:  {len(status.applied)}")
@@ -169,8 +175,8 @@ class Reporter:
             self.line(f"  - {migration_id}")
         for run in status.partial:
             self._partial(run)
-        for problem in status.problems:
-            self.line(f"INTEGRITY: {problem}")
+        self._integrity(status.problems)
+        self._refused({}, status.refusal())
 
     def _partial(self, run: Any) -> None:
         """A migration that stopped part-way: what ran, what failed, what is left."""
@@ -197,17 +203,17 @@ class Reporter:
             "undoing / finishing it by hand"
         )
 
-    def history(self, entries: Sequence[Any]) -> None:
+    def history(self, report: HistoryReport) -> None:
         if self.as_json:
-            self.json([e.to_json() for e in entries])
+            self._refused(report.to_json(), report.refusal())
             return
         if self.tty:
             from rich.table import Table
 
             table = Table("", "id", "message", "parents", "applied at", "ms", box=None)
-            for e in entries:
+            for e in report:
                 table.add_row(
-                    "[green]✓[/]" if e.applied else "·",
+                    _history_mark(e),
                     e.id + (" (head)" if e.head else ""),
                     e.message,
                     ", ".join(e.parents) if len(e.parents) != 1 else "",
@@ -215,14 +221,23 @@ class Reporter:
                     str(e.duration_ms) if e.duration_ms is not None else "",
                 )
             self._console().print(table)
-            return
-        for e in entries:
-            mark = "applied" if e.applied else "pending"
-            extra = f" parents={','.join(e.parents)}" if len(e.parents) > 1 else ""
-            when = (
-                f" at={e.applied_at:%Y-%m-%dT%H:%M:%S} ms={e.duration_ms}" if e.applied_at else ""
-            )
-            self.line(f"{mark} {e.id}{' (head)' if e.head else ''}{extra}{when}  {e.message}")
+            self._integrity(report.problems)
+        else:
+            for e in report:
+                mark = "applied" if e.applied else "partial" if e.partial else "pending"
+                extra = f" parents={','.join(e.parents)}" if len(e.parents) > 1 else ""
+                when = (
+                    f" at={e.applied_at:%Y-%m-%dT%H:%M:%S} ms={e.duration_ms}"
+                    if e.applied_at
+                    else ""
+                )
+                head = " (head)" if e.head else ""
+                self.line(f"{mark} {e.id}{head}{extra}{when}  {e.message}")
+                for problem in e.problems:
+                    self.line(f"  INTEGRITY: {problem.line()}")
+            marked = {e.id for e in report}
+            self._integrity([p for p in report.problems if p.migration not in marked])
+        self._refused({}, report.refusal())
 
     def show(self, info: Any) -> None:
         if self.as_json:
@@ -356,7 +371,9 @@ class Reporter:
                 f"::error title=dbshift check: {item.name}::{item.detail}"
                 + "".join(f"%0A{p}" for p in item.problems if p)
                 for item in report.items
-                if item.status == "failed" and item.name != "lint"
+                # failed lint findings are annotated one by one, below; a lint check that
+                # could not run at all has no report and gets its line here
+                if item.status == "failed" and not (item.name == "lint" and report.lint)
             ]
             if report.lint is not None and report.lint.findings:
                 lines.append(formats.github(report.lint))
@@ -379,6 +396,24 @@ class Reporter:
         for r in rules:
             backends = ", ".join(sorted(r.backends))
             self.line(f"{r.code} {r.severity:<7} {r.category:<21} {r.name} [{backends}]")
+
+
+def _error_json(error: DbshiftError) -> dict[str, Any]:
+    return {
+        "message": error.message,
+        "hint": error.hint,
+        "exit_code": error.exit_code,
+        "type": type(error).__name__,
+    }
+
+
+def _history_mark(entry: HistoryEntry) -> str:
+    """The first column of `history` in a terminal: a problem outranks the state."""
+    if entry.problems:
+        return "[red]✗[/]"
+    if entry.applied:
+        return "[green]✓[/]"
+    return "[yellow]~[/]" if entry.partial else "·"
 
 
 def _result_line(result: StepResult) -> str:

@@ -61,7 +61,8 @@ class Settings:
         for code, level in (table.get("severity") or {}).items():
             if level not in SEVERITIES:
                 raise ConfigError(
-                    f"[lint] severity of {code}: {level!r} is not one of {', '.join(SEVERITIES)}"
+                    f"[lint] severity of {code}: {level!r} is not one of {', '.join(SEVERITIES)}",
+                    hint='e.g. severity = { DS601 = "error" }',
                 )
             severity[str(code).upper()] = level
         for code in [*disable, *enable, *severity]:

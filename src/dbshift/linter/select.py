@@ -8,6 +8,7 @@ added since a git ref (what a pull request adds).
 from __future__ import annotations
 
 import dataclasses
+import os
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, DatabaseError, UsageError
 from dbshift.linter.model import BACKENDS, Target, parse_version
 from dbshift.migrations.graph import Graph
-from dbshift.migrations.scripts import Script
+from dbshift.migrations.scripts import Script, require_folder
 
 #: what is linted when neither a database nor --dialect says which backend
 DEFAULT_BACKENDS = ("postgresql", "mysql", "sqlite")
@@ -51,7 +52,9 @@ def select(
     if backend is None and config.url:
         backend = _backend_of_url(config.url)
     if sum(bool(x) for x in (range_, every, since)) > 1:
-        raise UsageError("give one of RANGE, --all and --since")
+        raise UsageError(
+            "give one of RANGE, --all and --since", hint="each chooses the migrations linted"
+        )
     if every:
         ids, description = graph.topo_order(), "all migrations"
     elif since:
@@ -145,25 +148,79 @@ def _pending(config: Config, graph: Graph) -> tuple[list[str], _Server]:
 
 
 def _added_since(ref: str, folder: Path, scripts: Sequence[Script]) -> list[str]:
-    """Migrations whose files git shows as added since `ref` (committed or not)."""
+    """Migrations whose files git shows as added since `ref` (committed or not). The
+    trees are compared (`git diff REF`): no merge base is needed, only REF's commit."""
+    require_ref(folder, ref)
     names = _git(folder, "diff", "--name-only", "--diff-filter=A", ref, "--", ".")
     names += _git(folder, "ls-files", "--others", "--exclude-standard", "--", ".")
     added = {Path(n).name for n in names}
     return [s.id for s in scripts if s.name in added]
 
 
-def _git(folder: Path, *args: str) -> list[str]:
+def require_ref(folder: Path, ref: str) -> None:
+    """Refuse (exit 2) a `--since` ref that git cannot resolve to a commit here, saying
+    how to fetch it. The usual cause is a CI checkout: GitHub's actions/checkout clones
+    one commit of one branch by default, so `origin/main` is not there at all."""
+    if ref.startswith("-"):
+        raise UsageError(f"--since {ref}: not a git ref", hint="give a branch, tag or commit")
+    require_folder(folder)  # git would say "cannot change to" it
+    found = _run_git(folder, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    if found.returncode == 0:
+        return
+    if found.stderr.strip():  # not a work tree, or git itself failed
+        _git(folder, "rev-parse", "--verify", "--quiet", f"{ref}^{{commit}}")
+    shallow = _git(folder, "rev-parse", "--is-shallow-repository") == ["true"]
+    where = (
+        "this clone is shallow (it holds only the last commit(s) it checked out, as CI "
+        "checkouts do by default)"
+        if shallow
+        else "no branch, tag or commit of this repository has that name"
+    )
+    raise UsageError(
+        f"--since {ref}: git has no such commit here: {where}",
+        hint=f"fetch it first: {_fetch_command(folder, ref, shallow)}; in GitHub Actions, "
+        "give actions/checkout `fetch-depth: 0`",
+    )
+
+
+def _fetch_command(folder: Path, ref: str, shallow: bool) -> str:
+    """The git command that brings `ref` here: its remote branch when it names one
+    (`origin/main`), else more of the history."""
+    remote, _, branch = ref.partition("/")
+    if branch and remote in _git(folder, "remote"):
+        # the refspec in full: a single-branch clone would fetch into FETCH_HEAD only
+        return f"`git fetch --depth=1 {remote} {branch}:refs/remotes/{ref}`"
+    if shallow:
+        return "`git fetch --deepen=100` (or `git fetch --unshallow`)"
+    return f"`git fetch origin {ref}`"
+
+
+def _run_git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     try:
-        done = subprocess.run(
+        return subprocess.run(
             ["git", "-C", str(folder), *args],
             capture_output=True,
             text=True,
             timeout=60,
             check=False,
+            env={**os.environ, "LC_ALL": "C"},
         )
     except (OSError, subprocess.TimeoutExpired) as error:
-        raise UsageError(f"--since needs git: {error}") from None
+        raise UsageError(
+            f"--since needs git: {error}",
+            hint="install git, or lint without it: --all or a range",
+        ) from None
+
+
+def _git(folder: Path, *args: str) -> list[str]:
+    """The lines git prints; its first error line (exit 2) when it fails."""
+    done = _run_git(folder, *args)
     if done.returncode != 0:
         first = (done.stderr.strip().splitlines() or ["git failed"])[0]
-        raise UsageError(f"git {args[0]}: {first}", hint="check the ref given to --since")
+        hint = (
+            "--since compares git commits: run it in a git work tree"
+            if "not a git repository" in first
+            else "check the ref given to --since"
+        )
+        raise UsageError(f"git {args[0]}: {first}", hint=hint)
     return [line for line in done.stdout.splitlines() if line.strip()]

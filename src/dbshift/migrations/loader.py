@@ -130,7 +130,11 @@ def import_module(path: Path, migration_id: str) -> ModuleType:
     name = "dbshift_migration_" + re.sub(r"\W", "_", migration_id)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise MigrationError(f"{path.name}: cannot be imported", migration=migration_id)
+        raise MigrationError(
+            f"{path.name}: cannot be imported",
+            migration=migration_id,
+            hint="a Python migration is a .py file Python can load; check its name",
+        )
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

@@ -80,14 +80,19 @@ def checksum(content: bytes) -> str:
     return hashlib.sha256(content).hexdigest()
 
 
-def scan(folder: Path) -> list[Script]:
-    """Every migration in `folder`, sorted by id. Raises on unreadable headers and
-    duplicate ids; the graph checks parents and cycles."""
+def require_folder(folder: Path) -> None:
+    """Refuse a migrations folder that does not exist (exit 2)."""
     if not folder.is_dir():
         raise ConfigError(
             f"migrations folder not found: {folder}",
             hint="run `dbshift init`, or point --migrations at the folder",
         )
+
+
+def scan(folder: Path) -> list[Script]:
+    """Every migration in `folder`, sorted by id. Raises on unreadable headers and
+    duplicate ids; the graph checks parents and cycles."""
+    require_folder(folder)
     found: dict[str, Script] = {}
     cache = _HeaderCache(folder)
     for entry in _migration_files(folder):

@@ -275,6 +275,7 @@ def _audit(folder: Path, scripts: Sequence[Script], heads: Iterable[str], mergin
     errors = [
         IntegrityError(
             f"{name} changed since {NAME} recorded it",
+            migration=_id(name),
             hint="restore it from version control: a migration others may have applied "
             "is never edited, write a new one. If it is applied nowhere, `dbshift rehash`",
         )
@@ -284,6 +285,7 @@ def _audit(folder: Path, scripts: Sequence[Script], heads: Iterable[str], mergin
     errors += [
         IntegrityError(
             f"{name} is recorded in {NAME} but the file is gone",
+            migration=_id(name),
             hint="restore it from version control; if removing it is intended (it must be "
             "applied nowhere), `dbshift rehash`",
         )
@@ -293,6 +295,7 @@ def _audit(folder: Path, scripts: Sequence[Script], heads: Iterable[str], mergin
     errors += [
         IntegrityError(
             f"{name} is not recorded in {NAME}",
+            migration=_id(name),
             hint="create migrations with `dbshift new` or `make`; if this file belongs, "
             "`dbshift rehash`",
         )
@@ -315,6 +318,11 @@ def _audit(folder: Path, scripts: Sequence[Script], heads: Iterable[str], mergin
             )
         )
     return Audit(tuple(errors), tuple(fresh.items()))
+
+
+def _id(name: str) -> str:
+    """The migration id of a file name in the sum file (its name without the suffix)."""
+    return name.rsplit(".", 1)[0]
 
 
 _RESTORE_OR_REHASH = (
