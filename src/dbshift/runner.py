@@ -901,10 +901,21 @@ def derive_downgrade(code: MigrationCode, before: Snapshot) -> tuple[Operation, 
     """The inverse of a migration's operations, last first, or IrreversibleMigration."""
     name = code.script.name
     if code.script.kind == "sql":
+        by_hand = (
+            f", or revert it by hand and record that with `dbshift repair --rolled-back "
+            f"{code.script.id}`"
+        )
+        if code.empty_down:
+            raise IrreversibleMigration(
+                f"the `-- dbshift:down` section of {name} is empty",
+                migration=code.script.id,
+                hint="write the statements that undo the up section under it" + by_hand,
+            )
         raise IrreversibleMigration(
             f"{name} has no `-- dbshift:down` section",
             migration=code.script.id,
-            hint="write the down statements, or `dbshift stamp` past it after undoing it by hand",
+            hint="add `-- dbshift:down` after the up section, with the statements that undo "
+            "it" + by_hand,
         )
     from dbshift.ops.base import inverse
 

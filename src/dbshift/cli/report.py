@@ -240,7 +240,7 @@ class Reporter:
         self.line("upgrade:")
         for op in info.upgrade:
             self.line(f"  {op}")
-        self.line("downgrade:" + ("" if info.downgrade is not None else " derived from upgrade"))
+        self.line("downgrade:" + _downgrade_source(info))
         for op in info.downgrade or ():
             self.line(f"  {op}")
 
@@ -362,6 +362,16 @@ class Reporter:
         for r in rules:
             backends = ", ".join(sorted(r.backends))
             self.line(f"{r.code} {r.severity:<7} {r.category:<21} {r.name} [{backends}]")
+
+
+def _downgrade_source(info: Any) -> str:
+    """What `show` says above the downgrade's operations: nothing when written; a SQL
+    migration's is never derived (there is no downgrade to run)."""
+    if info.downgrade is not None:
+        return ""
+    if info.script.kind == "sql":
+        return " none (no statement under `-- dbshift:down`: `downgrade` refuses it)"
+    return " derived from upgrade"
 
 
 def _result_line(result: StepResult) -> str:

@@ -1,0 +1,87 @@
+"""Hints that send the user the right way (issue 11, item 11): an empty down section is
+not a missing one, a schema made by hand asks for `stamp`, a migration that moves the
+session's search path does not lose the history, and a file on another git branch is
+checked out rather than repaired away."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from tests.conftest import SERVER_URLS, with_driver
+from tests.helpers import Project, Result
+
+USERS = "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(40));"
+
+
+@pytest.fixture
+def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
+    return Project(tmp_path / "proj", db_url, capsys)
+
+
+def _hint(result: Result) -> str:
+    message = result.err.strip()
+    assert len(message.splitlines()) == 1 and "(hint: " in message, message
+    return message.split("(hint: ", 1)[1]
+
+
+# -- a) an empty `-- dbshift:down` section -------------------------------------------------
+
+
+def test_downgrade_of_an_empty_down_section_says_it_is_empty(project: Project) -> None:
+    """`new --sql` writes an empty down section: downgrading it says the section is
+    there and empty, not missing, and names the file; nothing changes."""
+    path = Path(project.ok("new", "-m", "users", "--sql").out.split()[-1])
+    path.write_text(path.read_text().replace("-- dbshift:up\n", f"-- dbshift:up\n{USERS}\n"))
+    project.record_sums()
+    project.ok("upgrade")
+    before = project.fingerprint()
+    result = project.fails(3, "downgrade", "base")
+    assert f"error: the `-- dbshift:down` section of {path.name} is empty" in result.err
+    hint = _hint(result)
+    assert hint.startswith("write the statements that undo the up section under it")
+    assert f"`dbshift repair --rolled-back {path.stem}`" in hint
+    assert "has no" not in result.err
+    assert project.fingerprint() == before
+
+
+def test_a_down_section_of_comments_only_is_empty_too(project: Project) -> None:
+    project.sql("users", USERS, down="-- TODO: drop the table\n\n")
+    project.ok("upgrade")
+    result = project.fails(3, "downgrade", "base")
+    assert "section of 20260101T000001_users.sql is empty" in result.err
+
+
+def test_a_missing_down_section_is_still_called_missing(project: Project) -> None:
+    migration = project.sql("users", USERS)
+    project.ok("upgrade")
+    result = project.fails(3, "downgrade", "base")
+    assert f"error: {migration}.sql has no `-- dbshift:down` section" in result.err
+    assert _hint(result).startswith("add `-- dbshift:down` after the up section")
+
+
+@pytest.mark.backends("sqlite")
+def test_offline_down_script_tells_the_two_apart(project: Project) -> None:
+    project.sql("users", USERS, down="")
+    assert "section of 20260101T000001_users.sql is empty" in project.fails(3, "sql", "--down").err
+
+
+@pytest.mark.backends("sqlite")
+def test_show_and_lint_know_an_empty_down_section_reverts_nothing(project: Project) -> None:
+    """`show` used to call it "derived from upgrade" and the linter counted it as a
+    downgrade (DS604 stayed silent), though `downgrade` refuses it."""
+    empty = project.sql("users", USERS, down="")
+    show = project.ok("show", empty).out
+    assert "downgrade: none (no statement under `-- dbshift:down`" in show
+    assert "derived" not in show
+    findings = project.cli("lint", "--all", "--json", "--dialect", "sqlite").json["findings"]
+    assert [f["code"] for f in findings if f["migration"] == empty] == ["DS604"]
+    written = project.sql("more", "CREATE TABLE t (id INTEGER);", down="DROP TABLE t;")
+    findings = project.cli("lint", "--all", "--json", "--dialect", "sqlite").json["findings"]
+    assert not [f for f in findings if f["migration"] == written]
