@@ -85,3 +85,67 @@ def test_show_and_lint_know_an_empty_down_section_reverts_nothing(project: Proje
     written = project.sql("more", "CREATE TABLE t (id INTEGER);", down="DROP TABLE t;")
     findings = project.cli("lint", "--all", "--json", "--dialect", "sqlite").json["findings"]
     assert not [f for f in findings if f["migration"] == written]
+
+
+# -- b) a schema that was there before dbshift ---------------------------------------------
+
+
+def _create_by_hand(url: str, sql: str) -> None:
+    engine = sa.create_engine(url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql(sql)
+    engine.dispose()
+
+
+def test_a_baseline_over_an_existing_schema_points_at_stamp(
+    tmp_path: Path, db_url: str, driver: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The database was made by another tool: the first migration's CREATE TABLE
+    fails with "already exists", and the hint names `dbshift stamp ID` (which then
+    works), not "fix it and run again". On every backend and driver, through each
+    backend's classification of the error."""
+    _create_by_hand(db_url, USERS)
+    project = Project(tmp_path / "proj", db_url, capsys)
+    url = ("--url", with_driver(db_url, driver))
+    baseline = project.sql("baseline", USERS + "\nCREATE INDEX ix_users_name ON users (name);")
+    later = project.python("more", 'op.add_column("users", sa.Column("age", sa.Integer))')
+    result = project.fails(3, *url, "upgrade")
+    assert f"{baseline}.sql:5: upgrade failed at `CREATE TABLE users" in result.err
+    hint = _hint(result)
+    assert "seems to have this schema already" in hint, hint
+    assert f"`dbshift stamp {baseline}`" in hint and "fix it" not in hint
+    assert project.applied() == [] and project.columns("users") == ["id", "name"]
+    project.ok(*url, "stamp", baseline)
+    project.ok(*url, "upgrade")
+    assert project.applied() == [baseline, later]
+
+
+def test_a_python_baseline_too(project: Project) -> None:
+    _create_by_hand(project.url, USERS)
+    baseline = project.python(
+        "baseline", 'op.create_table("users", sa.Column("id", sa.Integer, primary_key=True))'
+    )
+    assert f"`dbshift stamp {baseline}`" in _hint(project.fails(3, "upgrade"))
+
+
+def test_already_exists_later_in_a_history_is_a_mistake_to_fix(project: Project) -> None:
+    """Past the first migration of a database dbshift migrated, "already exists" is a
+    migration that repeats another: no stamp hint. Nor for a later statement."""
+    project.sql("users", USERS)
+    project.ok("upgrade")
+    again = project.sql("again", USERS)
+    hint = _hint(project.fails(3, "upgrade"))
+    assert "stamp" not in hint and "fix" in hint, hint
+    (project.migrations / f"{again}.sql").unlink()
+    project.sql("second", "CREATE TABLE other (id INTEGER);\n" + USERS)
+    hint = _hint(project.fails(3, "upgrade"))
+    assert "stamp" not in hint, hint
+
+
+def test_a_root_migration_over_existing_tables_points_at_stamp(project: Project) -> None:
+    """A second root (another history joined to this one) whose tables exist."""
+    project.sql("users", "CREATE TABLE t (id INTEGER);")
+    project.ok("upgrade")
+    _create_by_hand(project.url, USERS)
+    root = project.sql("billing", USERS, parents=[])
+    assert f"`dbshift stamp {root}`" in _hint(project.fails(3, "upgrade", "heads"))

@@ -840,6 +840,13 @@ class Runner:
                 else "completed statements stay committed and recorded (`dbshift status`); "
                 "run the command again to resume"
             )
+        elif self._schema_already_there(step, index, error):
+            problem = driver_message(error)
+            hint = (
+                "the database seems to have this schema already (made by another tool or "
+                f"by hand): if it matches the migrations up to {step.id}, record them as "
+                f"applied without running them: `dbshift stamp {step.id}`"
+            )
         else:
             problem = driver_message(error)
             hint = (
@@ -854,6 +861,20 @@ class Runner:
             statement=statement,
             hint=hint,
         )
+
+    def _schema_already_there(self, step: Step, index: int, error: exc.DBAPIError) -> bool:
+        """Whether the first statement of an upgrade failed because what it creates
+        exists, on a database dbshift never migrated (or in a first migration): the
+        schema was made some other way, and the history should be stamped, not fixed."""
+        if step.direction != "up" or index != 0:
+            return False
+        if not self.dialect.already_exists(error.orig or error):
+            return False
+        row = self._rows.get(step.id)
+        if row is not None and row.done:  # a resumed migration: its first ran before
+            return False
+        never_migrated = not any(r.applied for r in self._rows.values())
+        return never_migrated or not step.script.parents
 
     def _record(
         self, step: Step, duration_ms: int, replace: bool, detail: str | None = None
