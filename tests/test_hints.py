@@ -149,3 +149,111 @@ def test_a_root_migration_over_existing_tables_points_at_stamp(project: Project)
     _create_by_hand(project.url, USERS)
     root = project.sql("billing", USERS, parents=[])
     assert f"`dbshift stamp {root}`" in _hint(project.fails(3, "upgrade", "heads"))
+
+
+# -- c) a migration that moves the session's search path -----------------------------------
+
+
+def _history(project: Project, where: str) -> list[tuple[str, str]]:
+    return [
+        (str(i), str(s)) for i, s in project.query(f"SELECT id, state FROM {where} ORDER BY id")
+    ]
+
+
+@pytest.mark.backends("postgresql")
+def test_clearing_the_search_path_does_not_lose_the_history(project: Project) -> None:
+    first = project.sql("a", "CREATE TABLE a (id INTEGER PRIMARY KEY);")
+    cleared = project.sql("clear", "SET search_path = '';")
+    after = project.sql("b", "CREATE TABLE public.b (id INTEGER PRIMARY KEY);")
+    slow = project.sql(
+        "ix", "CREATE INDEX CONCURRENTLY ix_b ON public.b (id);", header="-- transactional: false"
+    )
+    project.ok("upgrade")
+    ids = [first, cleared, after, slow]
+    assert _history(project, "public.dbshift_history") == [(i, "applied") for i in ids]
+    events = project.query("SELECT migration_id FROM public.dbshift_log WHERE event = 'upgrade'")
+    assert sorted(e for (e,) in events) == ids
+    assert project.ok("status", "--check", "--json").json["pending"] == []
+
+
+@pytest.mark.backends("postgresql")
+def test_a_search_path_moved_to_another_schema(project: Project) -> None:
+    """Unqualified names in later migrations follow the session's search path (it is
+    the migration's to set); dbshift's own tables stay where they were created."""
+    moved = project.sql(
+        "other", "CREATE SCHEMA other;\nSET search_path = other;\nCREATE TABLE c (id INTEGER);"
+    )
+    later = project.sql("d", "CREATE TABLE d (id INTEGER);")
+    slow = project.sql(
+        "ix", "CREATE INDEX CONCURRENTLY ix_d ON d (id);", header="-- transactional: false"
+    )
+    project.ok("upgrade")
+    assert _history(project, "public.dbshift_history") == [
+        (moved, "applied"),
+        (later, "applied"),
+        (slow, "applied"),
+    ]
+    located = project.query(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_schema IN ('public', 'other') ORDER BY 1, 2"
+    )
+    assert located == [
+        ("other", "c"),
+        ("other", "d"),
+        ("public", "dbshift_history"),
+        ("public", "dbshift_lock"),
+        ("public", "dbshift_log"),
+    ]
+
+
+@pytest.mark.backends("postgresql")
+def test_the_history_is_found_where_the_search_path_finds_it(project: Project) -> None:
+    """The schema is resolved as an unqualified name would be: the history created in
+    `public` before `app` existed is still the one used when the search path now
+    starts with `app` (a fresh CREATE TABLE would go to `app`)."""
+    first = project.sql("a", "CREATE TABLE a (id INTEGER);")
+    project.ok("upgrade")
+    database = sa.make_url(project.url).database
+    _create_by_hand(project.url, "CREATE SCHEMA app")
+    _create_by_hand(project.url, f"ALTER DATABASE {database} SET search_path = app, public")
+    second = project.sql("b", "CREATE TABLE b (id INTEGER);")
+    project.ok("upgrade")
+    assert _history(project, "public.dbshift_history") == [(first, "applied"), (second, "applied")]
+    assert project.query("SELECT count(*) FROM pg_tables WHERE schemaname = 'app'") == [(1,)]
+
+
+@pytest.fixture
+def other_database(backend: str) -> Iterator[str]:
+    """A second database on the MariaDB server, for a migration to `USE`."""
+    name = f"dbshift_o_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(SERVER_URLS["mysql"], poolclass=sa.NullPool)
+    yield name
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP DATABASE IF EXISTS {name}")
+    admin.dispose()
+
+
+@pytest.mark.backends("mysql")
+def test_use_of_another_database_does_not_lose_the_history(
+    project: Project, other_database: str
+) -> None:
+    moved = project.sql(
+        "use",
+        f"CREATE DATABASE {other_database};\nUSE {other_database};\nCREATE TABLE c (id INT);",
+    )
+    later = project.sql("d", "CREATE TABLE d (id INT);")
+    project.ok("upgrade")
+    assert _history(project, "dbshift_history") == [(moved, "applied"), (later, "applied")]
+    database = sa.make_url(project.url).database
+    located = project.query(
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        f"WHERE table_schema IN ('{database}', '{other_database}') ORDER BY 1 = '{database}', 2"
+    )
+    assert located == [
+        (other_database, "c"),
+        (other_database, "d"),
+        (database, "dbshift_history"),
+        (database, "dbshift_lock"),
+        (database, "dbshift_log"),
+    ]
+    assert project.ok("status", "--check", "--json").json["pending"] == []

@@ -256,6 +256,14 @@ class Runner:
         self.conn.commit()
         return rows
 
+    def pin_bookkeeping(self) -> None:
+        """Name the bookkeeping tables with the schema (database, on MySQL) they are in
+        now, before any migration runs: one that sets `search_path` or runs `USE` must
+        not make dbshift write its history elsewhere, or fail to find it."""
+        if self.history.schema is None:
+            found = self.dialect.bookkeeping_schema(self.conn, self.history.table.name)
+            self.history = self.history.in_schema(found)
+
     def migrate(
         self,
         direction: Direction,
@@ -1103,6 +1111,7 @@ class _Held:
 
     def __enter__(self) -> _Held:
         conn = self.runner.conn
+        self.runner.pin_bookkeeping()
         if conn.in_transaction():
             conn.commit()
         self.lock.acquire(conn, self.runner.config.lock_timeout, self._signed_by)

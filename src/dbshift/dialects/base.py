@@ -197,6 +197,14 @@ class DialectRules:
             return True
         return _sqlstate(error) in self._gone_states and is_drop(sql)
 
+    def bookkeeping_schema(self, conn: sa.Connection, table: str) -> str | None:
+        """The schema an unqualified `table` means on this connection now: where it is,
+        else where CREATE TABLE would put it. Called before any migration runs, so that
+        the runner names its tables with it and a migration that changes the session's
+        search path (`SET search_path`, MySQL's `USE`) cannot lose them. None where
+        unqualified names do not depend on the session (SQLite)."""
+        return None
+
     def lock_timed_out(self, error: BaseException) -> bool:
         """Whether the driver's `error` is a statement giving up waiting for a lock
         (SQLSTATE 55P03 lock_not_available): the migration may be retried."""

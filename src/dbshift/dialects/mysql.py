@@ -108,6 +108,11 @@ class MySQLRules(DialectRules):
 
         return _parsed_type(dialect, text, None, None)
 
+    def bookkeeping_schema(self, conn: sa.Connection, table: str) -> str | None:
+        """The connection's current database (`USE` changes it)."""
+        database = conn.execute(sa.text("SELECT DATABASE()")).scalar()
+        return str(database) if database is not None else None
+
     def already_exists(self, error: BaseException) -> bool:
         return _code(error) in _EXISTS
 
