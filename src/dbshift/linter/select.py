@@ -8,7 +8,6 @@ added since a git ref (what a pull request adds).
 from __future__ import annotations
 
 import dataclasses
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -153,16 +152,12 @@ def _added_since(ref: str, folder: Path, scripts: Sequence[Script]) -> list[str]
 
 
 def _git(folder: Path, *args: str) -> list[str]:
+    from dbshift import git
+
     try:
-        done = subprocess.run(
-            ["git", "-C", str(folder), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
-        raise UsageError(f"--since needs git: {error}") from None
+        done = git.run(folder, *args, timeout=60)
+    except git.GitFailed as error:
+        raise UsageError(f"--since needs git: {error.reason}") from None
     if done.returncode != 0:
         first = (done.stderr.strip().splitlines() or ["git failed"])[0]
         raise UsageError(f"git {args[0]}: {first}", hint="check the ref given to --since")
