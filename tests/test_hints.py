@@ -257,3 +257,86 @@ def test_use_of_another_database_does_not_lose_the_history(
         (database, "dbshift_log"),
     ]
     assert project.ok("status", "--check", "--json").json["pending"] == []
+
+
+# -- d) an applied migration whose file is on another git branch ----------------------------
+
+
+def _git(root: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@example.com",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@example.com",
+    }
+    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+
+
+def _on_a_branch(project: Project) -> str:
+    """A migration applied from branch `feature`, then `main` checked out without it."""
+    project.sql("base", "CREATE TABLE t (id INTEGER);")
+    (project.root / ".gitignore").write_text("__pycache__/\n")
+    _git(project.root, "init", "-q", "-b", "main")
+    _git(project.root, "add", "-A")
+    _git(project.root, "commit", "-qm", "base")
+    _git(project.root, "checkout", "-qb", "feature")
+    feature = project.sql("feature", "CREATE TABLE f (id INTEGER);")
+    _git(project.root, "add", "-A")
+    _git(project.root, "commit", "-qm", "feature")
+    project.ok("upgrade")
+    _git(project.root, "checkout", "-q", "main")
+    assert not (project.migrations / f"{feature}.sql").exists()
+    return feature
+
+
+def test_a_file_on_another_branch_is_checked_out_not_repaired(project: Project) -> None:
+    feature = _on_a_branch(project)
+    before = project.fingerprint()
+    result = project.fails(4, "upgrade")
+    assert (
+        f"applied migration {feature} has no file in the migrations folder; "
+        f"{feature}.sql exists on branch feature" in result.err
+    )
+    hint = _hint(result)
+    assert hint.startswith("check out feature (or merge it) before running"), hint
+    assert "repair" not in hint
+    assert project.fingerprint() == before
+    status = project.fails(4, "status").out
+    assert f"INTEGRITY: applied migration {feature} has no file" in status
+    assert "exists on branch feature" in status
+    _git(project.root, "checkout", "-q", "feature")
+    project.ok("upgrade")
+
+
+def test_a_file_deleted_from_the_work_tree_is_restored_from_the_commit(
+    project: Project,
+) -> None:
+    feature = _on_a_branch(project)
+    _git(project.root, "checkout", "-q", "feature")
+    (project.migrations / f"{feature}.sql").unlink()
+    project.ok("rehash")  # else dbshift.sum says the file is gone first
+    result = project.fails(4, "upgrade")
+    assert "is in the current commit but deleted from the work tree" in result.err
+    assert "git checkout HEAD -- " in _hint(result)
+
+
+def test_a_file_gone_from_every_branch_suggests_repair(project: Project) -> None:
+    feature = _on_a_branch(project)
+    _git(project.root, "branch", "-qD", "feature")
+    result = project.fails(4, "upgrade")
+    assert "exists on branch" not in result.err
+    hint = _hint(result)
+    assert hint.startswith("restore the file from version control"), hint
+    assert f"`dbshift repair --rolled-back {feature}`" in hint
+    project.ok("repair", "--rolled-back", feature)
+    project.ok("upgrade")
+
+
+@pytest.mark.backends("sqlite")
+def test_outside_git_a_missing_file_suggests_repair(project: Project) -> None:
+    gone = project.sql("gone", "CREATE TABLE g (id INTEGER);")
+    project.ok("upgrade")
+    (project.migrations / f"{gone}.sql").unlink()
+    hint = _hint(project.fails(4, "upgrade"))
+    assert f"`dbshift repair --rolled-back {gone}`" in hint and "branch" not in hint

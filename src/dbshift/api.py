@@ -1155,7 +1155,7 @@ class _jobs:
                 for i in sorted(applied_ids)
                 if not any(c in applied_ids for c in project.graph.children_of(i))
             )
-            problems = tuple(integrity_problems(known, rows))
+            problems = tuple(integrity_problems(known, rows, config.migrations_dir))
             if not problems:
                 project.settle()
             return Status(
@@ -1251,7 +1251,7 @@ class _jobs:
                 for r in rows
                 if not r.applied
             ]
-            found_in_db = integrity_problems(known, rows) + partial
+            found_in_db = integrity_problems(known, rows, config.migrations_dir) + partial
             return VerifyReport(len(known), mask_url(config.url), (*problems, *found_in_db))
 
         return job

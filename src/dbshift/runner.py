@@ -15,6 +15,7 @@ import functools
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -198,27 +199,91 @@ def other_backend(plan: Plan, backend: str) -> str | None:
     )
 
 
-def integrity_problems(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> list[str]:
-    """One line per applied migration whose file is missing or was edited."""
+def integrity_problems(
+    scripts: Mapping[str, Script], rows: Iterable[HistoryRow], folder: Path | None = None
+) -> list[str]:
+    """One line per applied migration whose file is missing or was edited; with the
+    migrations `folder`, a missing file that a git branch has says so."""
+    return [text for text, _hint in _integrity(scripts, rows, folder)]
+
+
+def verify(
+    scripts: Mapping[str, Script], rows: Iterable[HistoryRow], folder: Path | None = None
+) -> None:
+    problems = _integrity(scripts, rows, folder)
+    if problems:
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        text, hint = problems[0]
+        raise ChecksumMismatch(text + more, hint=hint)
+
+
+def _integrity(
+    scripts: Mapping[str, Script], rows: Iterable[HistoryRow], folder: Path | None
+) -> list[tuple[str, str]]:
+    """(problem, hint) per applied migration whose file is missing or was edited."""
+    rows = list(rows)
+    missing = [row.id for row in rows if row.id not in scripts]
+    found = _files_elsewhere(folder, missing) if folder is not None and missing else {}
     problems = []
     for row in rows:
         script = scripts.get(row.id)
         if script is None:
-            problems.append(f"applied migration {row.id} has no file in the migrations folder")
+            text = f"applied migration {row.id} has no file in the migrations folder"
+            where = found.get(row.id)
+            if where is None:
+                problems.append((text, _gone_hint(row.id)))
+            else:
+                problems.append((f"{text}; {where[0]}", where[1]))
         elif row.applied and script.checksum != row.checksum:
-            problems.append(f"{script.name} was edited after it was applied")
+            problems.append(
+                (
+                    f"{script.name} was edited after it was applied",
+                    "restore the file from version control, or run `dbshift repair` "
+                    "to accept its current content after review",
+                )
+            )
     return problems
 
 
-def verify(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> None:
-    problems = integrity_problems(scripts, rows)
-    if problems:
-        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
-        raise ChecksumMismatch(
-            problems[0] + more,
-            hint="restore the file from version control, or run `dbshift repair` "
-            "to accept its current content after review",
-        )
+def _gone_hint(migration_id: str) -> str:
+    return (
+        "restore the file from version control; if it is gone for good, `dbshift repair "
+        f"--rolled-back {migration_id}` removes it from the history (the schema stays)"
+    )
+
+
+def _files_elsewhere(folder: Path, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """For missing files that git has in a commit (the current one: deleted from the
+    work tree; else a branch, a remote branch, a tag): what to say, and the hint.
+    After switching branches, the database may have applied another branch's
+    migrations: checking that branch out is the remedy, not `repair`."""
+    from dbshift import git
+
+    names = [f"{i}{suffix}" for i in ids for suffix in (".py", ".sql")]
+    refs = git.refs_holding(folder, names)
+    if refs is None:
+        return {}
+    found = {}
+    for migration_id in ids:
+        for name in (f"{migration_id}.py", f"{migration_id}.sql"):
+            holding = refs.get(name) or []
+            if holding and holding[0] == "HEAD":
+                path = folder / name
+                found[migration_id] = (
+                    f"{name} is in the current commit but deleted from the work tree",
+                    f"restore it (`git checkout HEAD -- {path}`) before running",
+                )
+            elif holding:
+                others = f" (and {len(holding) - 1} more)" if len(holding) > 1 else ""
+                found[migration_id] = (
+                    f"{name} exists on branch {holding[0]}{others}",
+                    f"check out {holding[0]} (or merge it) before running: this database "
+                    "has migrations from it",
+                )
+            else:
+                continue
+            break
+    return found
 
 
 # -- execution --------------------------------------------------------------------------
@@ -274,7 +339,7 @@ class Runner:
     ) -> RunReport:
         command = "upgrade" if direction == "up" else "downgrade"
         rows = self.rows()
-        verify(self.scripts, rows)
+        verify(self.scripts, rows, self.config.migrations_dir)
         self._refuse_partial(rows, direction, single_transaction)
         plan = make_plan(self.graph, self.scripts, rows, direction, target)
         warnings = self._warn(other_backend(plan, self.conn.dialect.name))
@@ -288,7 +353,7 @@ class Runner:
         with self._locked():
             rows = self.rows()
             self._rows = {r.id: r for r in rows}
-            verify(self.scripts, rows)
+            verify(self.scripts, rows, self.config.migrations_dir)
             self._refuse_partial(rows, direction, single_transaction)
             current = make_plan(self.graph, self.scripts, rows, direction, target)
             pending = {s.id for s in current.steps}
