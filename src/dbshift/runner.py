@@ -25,6 +25,7 @@ from dbshift.config import Config
 from dbshift.database import WRITER
 from dbshift.errors import (
     ChecksumMismatch,
+    DatabaseError,
     DbshiftError,
     IntegrityError,
     Interrupted,
@@ -325,9 +326,15 @@ class Runner:
         """Name the bookkeeping tables with the schema (database, on MySQL) they are in
         now, before any migration runs: one that sets `search_path` or runs `USE` must
         not make dbshift write its history elsewhere, or fail to find it."""
-        if self.history.schema is None:
+        schema = self.history.schema
+        if schema is None:
             found = self.dialect.bookkeeping_schema(self.conn, self.history.table.name)
             self.history = self.history.in_schema(found)
+        elif not sa.inspect(self.conn).has_schema(schema):
+            raise DatabaseError(
+                f"the schema of the bookkeeping tables, {schema!r}, does not exist",
+                hint="create it, or correct --schema (`schema` in the configuration)",
+            )
 
     def migrate(
         self,
