@@ -340,3 +340,32 @@ def test_outside_git_a_missing_file_suggests_repair(project: Project) -> None:
     (project.migrations / f"{gone}.sql").unlink()
     hint = _hint(project.fails(4, "upgrade"))
     assert f"`dbshift repair --rolled-back {gone}`" in hint and "branch" not in hint
+
+
+def test_refs_holding_names_branches_then_remote_branches_then_tags(tmp_path: Path) -> None:
+    from dbshift import git
+
+    root = tmp_path / "repo"
+    (root / "migrations").mkdir(parents=True)
+    (root / "migrations" / "a.sql").write_text("-- a\n")
+    (root / "migrations" / "keep.sql").write_text("-- keep\n")
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "a")
+    _git(root, "tag", "v1")
+    _git(root, "update-ref", "refs/remotes/origin/main", "HEAD")
+    _git(root, "symbolic-ref", "refs/remotes/origin/HEAD", "refs/remotes/origin/main")
+    _git(root, "checkout", "-qb", "work")
+    _git(root, "rm", "-q", "migrations/a.sql")
+    _git(root, "commit", "-qm", "no a")
+    found = git.refs_holding(root / "migrations", ["a.sql", "b.sql"])
+    assert found is not None
+    assert [str(ref) for ref in found["a.sql"]] == [
+        "branch main",
+        "remote branch origin/main",
+        "tag v1",
+    ]
+    assert found["b.sql"] == []
+    outside = tmp_path / "plain"
+    outside.mkdir()
+    assert git.refs_holding(outside, ["a.sql"]) is None

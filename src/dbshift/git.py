@@ -11,13 +11,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     import subprocess
 
 #: refs whose trees may hold a migration file the work tree lacks, most telling first
-_REF_KINDS = ("refs/heads/", "refs/remotes/", "refs/tags/")
+_REF_KINDS = {"refs/heads/": "branch", "refs/remotes/": "remote branch", "refs/tags/": "tag"}
+
+
+class Ref(NamedTuple):
+    """A ref by its short name, and what it is: `HEAD`, `branch`, `remote branch`, `tag`."""
+
+    kind: str
+    name: str
+
+    def __str__(self) -> str:
+        return self.name if self.kind == "HEAD" else f"{self.kind} {self.name}"
 
 
 class GitFailed(Exception):
@@ -78,11 +88,11 @@ def committed(folder: os.PathLike[str] | str, names: Sequence[str]) -> set[str] 
 
 def refs_holding(
     folder: os.PathLike[str] | str, names: Sequence[str], timeout: float = 5
-) -> dict[str, list[str]] | None:
+) -> dict[str, list[Ref]] | None:
     """For each file name of `folder`, the branches (then remote branches, then tags)
-    whose latest commit has it, by short name; `HEAD` first when the current commit
-    has it (the work tree lost it). None when nothing can be known: not a repository,
-    no git, or git too slow (two processes, whatever the number of refs)."""
+    whose latest commit has it; `HEAD` first when the current commit has it (the work
+    tree lost it). None when nothing can be known: not a repository, no git, or git
+    too slow (two processes, whatever the number of refs)."""
     try:
         refs = lines(folder, "for-each-ref", "--format=%(refname)", *_REF_KINDS, timeout=timeout)
         branches = [ref for ref in refs if not ref.endswith("/HEAD")]  # origin/HEAD
@@ -96,7 +106,7 @@ def refs_holding(
     answers = done.stdout.splitlines()
     if done.returncode != 0 or len(answers) != len(asked):
         return None
-    found: dict[str, list[str]] = {name: [] for name in names}
+    found: dict[str, list[Ref]] = {name: [] for name in names}
     for (ref, name), answer in zip(asked, answers, strict=True):
         if not answer.endswith(" missing") and " blob " in answer:
             found[name].append(_short(ref))
@@ -108,8 +118,8 @@ def _ref_rank(ref: str) -> tuple[int, str]:
     return kind, ref
 
 
-def _short(ref: str) -> str:
-    for prefix in _REF_KINDS:
+def _short(ref: str) -> Ref:
+    for prefix, kind in _REF_KINDS.items():
         if ref.startswith(prefix):
-            return ref[len(prefix) :]
-    return ref
+            return Ref(kind, ref[len(prefix) :])
+    return Ref("HEAD", ref)

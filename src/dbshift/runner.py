@@ -268,21 +268,21 @@ def _files_elsewhere(folder: Path, ids: Sequence[str]) -> dict[str, tuple[str, s
     for migration_id in ids:
         for name in (f"{migration_id}.py", f"{migration_id}.sql"):
             holding = refs.get(name) or []
-            if holding and holding[0] == "HEAD":
-                path = folder / name
+            if not holding:
+                continue
+            first = holding[0]
+            if first.kind == "HEAD":
                 found[migration_id] = (
                     f"{name} is in the current commit but deleted from the work tree",
-                    f"restore it (`git checkout HEAD -- {path}`) before running",
-                )
-            elif holding:
-                others = f" (and {len(holding) - 1} more)" if len(holding) > 1 else ""
-                found[migration_id] = (
-                    f"{name} exists on branch {holding[0]}{others}",
-                    f"check out {holding[0]} (or merge it) before running: this database "
-                    "has migrations from it",
+                    f"restore it (`git checkout HEAD -- {folder / name}`) before running",
                 )
             else:
-                continue
+                others = f" (and {len(holding) - 1} more)" if len(holding) > 1 else ""
+                found[migration_id] = (
+                    f"{name} exists on {first}{others}",
+                    f"check out {first.name} (or merge it) before running: this database "
+                    "has migrations from it",
+                )
             break
     return found
 
