@@ -161,14 +161,15 @@ def _history(project: Project, where: str) -> list[tuple[str, str]]:
 
 
 @pytest.mark.backends("postgresql")
-def test_clearing_the_search_path_does_not_lose_the_history(project: Project) -> None:
+def test_clearing_the_search_path_does_not_lose_the_history(project: Project, driver: str) -> None:
+    url = ("--url", with_driver(project.url, driver))
     first = project.sql("a", "CREATE TABLE a (id INTEGER PRIMARY KEY);")
     cleared = project.sql("clear", "SET search_path = '';")
     after = project.sql("b", "CREATE TABLE public.b (id INTEGER PRIMARY KEY);")
     slow = project.sql(
         "ix", "CREATE INDEX CONCURRENTLY ix_b ON public.b (id);", header="-- transactional: false"
     )
-    project.ok("upgrade")
+    project.ok(*url, "upgrade")
     ids = [first, cleared, after, slow]
     assert _history(project, "public.dbshift_history") == [(i, "applied") for i in ids]
     events = project.query("SELECT migration_id FROM public.dbshift_log WHERE event = 'upgrade'")
