@@ -142,6 +142,34 @@ def test_already_exists_later_in_a_history_is_a_mistake_to_fix(project: Project)
     assert "stamp" not in hint, hint
 
 
+def test_already_exists_after_the_first_statement_is_a_mistake_to_fix(project: Project) -> None:
+    """A first migration whose first statement ran: the schema was not there before."""
+    _create_by_hand(project.url, USERS)
+    project.python(
+        "baseline",
+        'op.create_table("fresh", sa.Column("id", sa.Integer, primary_key=True))\n'
+        'op.create_table("users", sa.Column("id", sa.Integer, primary_key=True))',
+    )
+    hint = _hint(project.fails(3, "upgrade"))
+    assert "stamp" not in hint and "fix" in hint, hint
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_already_exists_in_the_second_statement_of_one_operation(project: Project) -> None:
+    """One `op.create_table` sends CREATE TABLE, then CREATE INDEX: the index name is
+    taken (index names are per schema here), but the table was new."""
+    _create_by_hand(project.url, "CREATE TABLE other (name VARCHAR(10))")
+    _create_by_hand(project.url, "CREATE INDEX ix_fresh_name ON other (name)")
+    project.python(
+        "baseline",
+        'op.create_table("fresh", sa.Column("id", sa.Integer, primary_key=True), '
+        'sa.Column("name", sa.String(10), index=True))',
+    )
+    result = project.fails(3, "upgrade")
+    assert "CREATE INDEX ix_fresh_name" in result.err
+    assert "stamp" not in _hint(result)
+
+
 def test_a_root_migration_over_existing_tables_points_at_stamp(project: Project) -> None:
     """A second root (another history joined to this one) whose tables exist."""
     project.sql("users", "CREATE TABLE t (id INTEGER);")

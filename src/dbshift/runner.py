@@ -876,7 +876,7 @@ class Runner:
             try:
                 op.execute(ctx)
             except exc.DBAPIError as error:
-                raise self._failure(step, index, error) from error
+                raise self._failure(step, index, error, ctx.executed) from error
             except CodeFailed as failed:
                 done = len(journal.marks) if isinstance(journal, _Journal) else ctx.executed
                 raise self._code_failure(step, done, failed.error) from failed.error
@@ -901,7 +901,9 @@ class Runner:
         failure.args = (failure.message,)
         return failure
 
-    def _failure(self, step: Step, index: int, error: exc.DBAPIError) -> MigrationError:
+    def _failure(
+        self, step: Step, index: int, error: exc.DBAPIError, executed: int = 0
+    ) -> MigrationError:
         from dbshift.database import driver_message
 
         code = self._code.get(step.id)
@@ -920,7 +922,7 @@ class Runner:
                 else "completed statements stay committed and recorded (`dbshift status`); "
                 "run the command again to resume"
             )
-        elif self._schema_already_there(step, index, error):
+        elif self._schema_already_there(step, executed, error):
             problem = driver_message(error)
             hint = (
                 "the database seems to have this schema already (made by another tool or "
@@ -942,16 +944,14 @@ class Runner:
             hint=hint,
         )
 
-    def _schema_already_there(self, step: Step, index: int, error: exc.DBAPIError) -> bool:
-        """Whether the first statement of an upgrade failed because what it creates
-        exists, on a database dbshift never migrated (or in a first migration): the
-        schema was made some other way, and the history should be stamped, not fixed."""
-        if step.direction != "up" or index != 0:
+    def _schema_already_there(self, step: Step, executed: int, error: exc.DBAPIError) -> bool:
+        """Whether the first statement of an upgrade (`executed` ran before it) failed
+        because what it creates exists, on a database dbshift never migrated or in a
+        root migration: the schema was made some other way, and the history should be
+        stamped, not the migration fixed. Not for a migration an earlier run started."""
+        if step.direction != "up" or executed or step.id in self._rows:
             return False
         if not self.dialect.already_exists(error.orig or error):
-            return False
-        row = self._rows.get(step.id)
-        if row is not None and row.done:  # a resumed migration: its first ran before
             return False
         never_migrated = not any(r.applied for r in self._rows.values())
         return never_migrated or not step.script.parents
