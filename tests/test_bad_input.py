@@ -72,6 +72,27 @@ def _nothing(p: Project) -> None:
     pass
 
 
+def _git(p: Project, *args: str) -> None:
+    who = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.com"}
+    who |= {"GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.com"}
+    env = {**os.environ, **who}
+    subprocess.run(["git", *args], cwd=p.root, env=env, check=True, capture_output=True)
+
+
+def _applied_on_another_branch(p: Project) -> None:
+    """A migration applied from branch `feature`, then `main` checked out without it."""
+    (p.root / ".gitignore").write_text("__pycache__/\n")
+    _git(p, "init", "-q", "-b", "main")
+    _git(p, "add", "-A")
+    _git(p, "commit", "-qm", "base")
+    _git(p, "checkout", "-qb", "feature")
+    p.python("feature", 'op.execute("SELECT 1")')
+    _git(p, "add", "-A")
+    _git(p, "commit", "-qm", "feature")
+    p.ok("upgrade")
+    _git(p, "checkout", "-q", "main")
+
+
 def _models(text: str) -> Callable[[Project], None]:
     """Models for `make`: a module of its own (never one imported before) holding `text`."""
 
@@ -104,6 +125,8 @@ class Case:
     fragment: str
     #: the case reaches the database: run it on every backend, not only SQLite
     database: bool = False
+    #: text the hint must contain, where the hint is what the case is about
+    hint: str = ""
 
 
 CASES: dict[str, Case] = {
@@ -406,6 +429,22 @@ CASES: dict[str, Case] = {
         "20260101T000002_raw.sql has no `-- dbshift:down` section",
         database=True,
     ),
+    "downgrade of a sql migration with an empty down section": Case(
+        _applied(lambda p: p.sql("raw", "UPDATE t SET id = id;", down="")),
+        ["downgrade", "base"],
+        3,
+        "the `-- dbshift:down` section of 20260101T000002_raw.sql is empty",
+        database=True,
+        hint="write the statements that undo the up section",
+    ),
+    "a root migration over tables that already exist": Case(
+        lambda p: p.sql("again", "CREATE TABLE t (id INTEGER);", parents=[]),
+        ["upgrade", "heads"],
+        3,
+        "20260101T000002_again.sql:5: upgrade failed at `CREATE TABLE t",
+        database=True,
+        hint="`dbshift stamp 20260101T000002_again`",
+    ),
     "single transaction with a non-transactional migration": Case(
         lambda p: p.python("ix", 'op.execute("SELECT 1")', header="transactional = False\n"),
         ["upgrade", "--single-transaction"],
@@ -429,6 +468,15 @@ CASES: dict[str, Case] = {
         4,
         "has no file",
         database=True,
+        hint=f"`dbshift repair --rolled-back {BASE}`",
+    ),
+    "applied migration whose file is on another git branch": Case(
+        _applied_on_another_branch,
+        ["upgrade"],
+        4,
+        "20260101T000002_feature.py exists on branch feature",
+        database=True,
+        hint="check out feature (or merge it)",
     ),
     # -- configuration ---------------------------------------------------------------
     "invalid toml": Case(_toml("url = ["), ["status"], 2, "invalid TOML"),
@@ -542,8 +590,9 @@ CASES: dict[str, Case] = {
         lambda p: p.python("more", TABLE.replace('"t"', '"t2"')),
         ["--schema", "dbshift_nope", "upgrade"],
         3,
-        "nope",
+        "the schema of the bookkeeping tables, 'dbshift_nope', does not exist",
         database=True,
+        hint="create it, or correct --schema",
     ),
     # -- the command line ------------------------------------------------------------
     "unknown command": Case(_nothing, ["upgrad"], 2, "No such command 'upgrad'"),
@@ -675,6 +724,7 @@ def test_bad_input(project: Project, case: str) -> None:
     result = project.fails(bad.code, *bad.args)
     message = result.err.strip()
     assert bad.fragment in message, message
+    assert bad.hint in message.partition("(hint: ")[2], message
     assert "hunter22" not in result.err + result.out
     assert len(message.splitlines()) == 1, message
     assert message.startswith("error: ") and "(hint: " in message, message
@@ -691,6 +741,7 @@ def test_bad_input_as_json(project: Project, case: str) -> None:
     error = result.json["error"]
     assert error["exit_code"] == bad.code and bad.fragment in error["message"], error
     assert error["hint"] and issubclass(getattr(errors, error["type"]), errors.DbshiftError)
+    assert bad.hint in error["hint"], error
     assert result.err == ""
 
 

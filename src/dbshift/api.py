@@ -1369,7 +1369,7 @@ class _jobs:
                 for i in sorted(applied_ids)
                 if not any(c in applied_ids for c in project.graph.children_of(i))
             )
-            problems = (*on_files, *_history_problems(known, rows, conn))
+            problems = (*on_files, *_history_problems(known, rows, conn, config.migrations_dir))
             if not problems:
                 project.settle()
             return Status(
@@ -1400,7 +1400,7 @@ class _jobs:
             rows = {r.id: r for r in found}
             heads = set(project.graph.heads)
             scripts = {s.id: s for s in project.scripts}
-            problems = (*on_files, *_history_problems(scripts, found, conn))
+            problems = (*on_files, *_history_problems(scripts, found, conn, config.migrations_dir))
             by_migration = _by_migration(problems)
             entries = []
             for migration_id in project.graph.topo_order():
@@ -1475,7 +1475,9 @@ class _jobs:
                 for r in rows
                 if not r.applied
             ]
-            found_in_db = [p.line() for p in integrity.in_history(known, rows)] + partial
+            found_in_db = [
+                p.line() for p in integrity.in_history(known, rows, config.migrations_dir)
+            ] + partial
             return VerifyReport(len(known), mask_url(config.url), (*problems, *found_in_db))
 
         return job
@@ -1540,14 +1542,17 @@ def _statement_marks(script: Script | None, dialect: str) -> tuple[StatementMark
 
 
 def _history_problems(
-    scripts: Mapping[str, Script], rows: Sequence[HistoryRow], conn: sa.Connection
+    scripts: Mapping[str, Script],
+    rows: Sequence[HistoryRow],
+    conn: sa.Connection,
+    folder: Path,
 ) -> tuple[Problem, ...]:
     """What the history disagrees with the files on, as `status` and `history` report
     it: applied files edited or gone, and partial migrations `upgrade` cannot resume."""
     partial = integrity.in_partial_rows(
         scripts, rows, lambda script: _statement_marks(script, conn.dialect.name)
     )
-    return (*integrity.in_history(scripts, rows), *partial)
+    return (*integrity.in_history(scripts, rows, folder), *partial)
 
 
 def _row_id(ref: str, rows: dict[str, HistoryRow]) -> str:

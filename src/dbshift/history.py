@@ -197,6 +197,7 @@ class History:
 
     def __init__(self, prefix: str = "dbshift_", schema: str | None = None) -> None:
         self.metadata = sa.MetaData(schema=schema)
+        self.prefix = prefix
         self.schema = schema
         self.table = sa.Table(
             f"{prefix}history",
@@ -238,6 +239,10 @@ class History:
             # the holder's connection id under a session lock (MySQL), to name it
             sa.Column("session", sa.String(64), nullable=True),
         )
+
+    def in_schema(self, schema: str | None) -> History:
+        """The same tables, named with `schema` (this one when it is already)."""
+        return self if schema == self.schema else History(self.prefix, schema)
 
     # -- schema of the bookkeeping tables -------------------------------------------
 

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from dbshift.errors import ChecksumMismatch, IntegrityError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dbshift.history import HistoryRow, StatementMark
     from dbshift.migrations.scripts import Script
 
@@ -50,24 +52,23 @@ def from_sums(errors: Iterable[IntegrityError]) -> list[Problem]:
     return [Problem("sum", e.message, e.hint, e.migration) for e in errors]
 
 
-def in_history(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> list[Problem]:
+def in_history(
+    scripts: Mapping[str, Script], rows: Iterable[HistoryRow], folder: Path | None = None
+) -> list[Problem]:
     """One problem per history row whose file is missing or was edited after it was
-    applied (a partial row's file may change: the runner checks what ran on resume)."""
+    applied (a partial row's file may change: the runner checks what ran on resume).
+    With the migrations `folder`, a missing file that git has elsewhere says where."""
+    rows = list(rows)
+    missing = [row.id for row in rows if row.id not in scripts]
+    found = _files_elsewhere(folder, missing) if folder is not None and missing else {}
     problems = []
     for row in rows:
         script = scripts.get(row.id)
         if script is None:
             what = "applied migration" if row.applied else "migration stopped part-way,"
-            problems.append(
-                Problem(
-                    "no-file",
-                    f"{what} {row.id} has no file in the migrations folder",
-                    "restore the file from version control (a migration is never renamed "
-                    f"or deleted once applied); if it was undone by hand, `dbshift repair "
-                    f"--rolled-back {row.id}`",
-                    row.id,
-                )
-            )
+            text = f"{what} {row.id} has no file in the migrations folder"
+            where, hint = found.get(row.id, (None, _gone_hint(row.id)))
+            problems.append(Problem("no-file", f"{text}; {where}" if where else text, hint, row.id))
         elif row.applied and script.checksum != row.checksum:
             problems.append(
                 Problem(
@@ -79,6 +80,48 @@ def in_history(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> lis
                 )
             )
     return problems
+
+
+def _gone_hint(migration_id: str) -> str:
+    return (
+        "restore the file from version control (a migration is never renamed or deleted "
+        f"once applied); if it is gone for good, `dbshift repair --rolled-back {migration_id}` "
+        "removes it from the history (the schema stays)"
+    )
+
+
+def _files_elsewhere(folder: Path, ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """For missing files that git has in a commit (the current one: deleted from the
+    work tree; else a branch, a remote branch, a tag): what to say, and the hint.
+    After switching branches, the database may have applied another branch's
+    migrations: checking that branch out is the remedy, not `repair`."""
+    from dbshift import git
+
+    names = [f"{i}{suffix}" for i in ids for suffix in (".py", ".sql")]
+    refs = git.refs_holding(folder, names)
+    if refs is None:
+        return {}
+    found = {}
+    for migration_id in ids:
+        for name in (f"{migration_id}.py", f"{migration_id}.sql"):
+            holding = refs.get(name) or []
+            if not holding:
+                continue
+            first = holding[0]
+            if first.kind == "HEAD":
+                found[migration_id] = (
+                    f"{name} is in the current commit but deleted from the work tree",
+                    f"restore it (`git checkout HEAD -- {folder / name}`) before running",
+                )
+            else:
+                others = f" (and {len(holding) - 1} more)" if len(holding) > 1 else ""
+                found[migration_id] = (
+                    f"{name} exists on {first}{others}",
+                    f"check out {first.name} (or merge it) before running: this database "
+                    "has migrations from it",
+                )
+            break
+    return found
 
 
 def resume_conflict(ran: Sequence[StatementMark], now: Sequence[StatementMark]) -> str | None:

@@ -19,6 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 
 import sqlalchemy as sa
@@ -27,6 +28,7 @@ from sqlalchemy import exc
 from dbshift.config import Config, mask_url
 from dbshift.database import WRITER
 from dbshift.errors import (
+    DatabaseError,
     DbshiftError,
     IntegrityError,
     Interrupted,
@@ -213,9 +215,12 @@ def other_backend(plan: Plan, backend: str) -> str | None:
     )
 
 
-def verify(scripts: Mapping[str, Script], rows: Iterable[HistoryRow]) -> None:
-    """Refuse to run on a history whose applied files were edited or are gone."""
-    error = refusal(in_history(scripts, rows), "`dbshift status` marks every one")
+def verify(
+    scripts: Mapping[str, Script], rows: Iterable[HistoryRow], folder: Path | None = None
+) -> None:
+    """Refuse to run on a history whose applied files were edited or are gone; with the
+    migrations `folder`, a missing file that a git branch has says so."""
+    error = refusal(in_history(scripts, rows, folder), "`dbshift status` marks every one")
     if error is not None:
         raise error
 
@@ -255,6 +260,20 @@ class Runner:
         self.conn.commit()
         return rows
 
+    def pin_bookkeeping(self) -> None:
+        """Name the bookkeeping tables with the schema (database, on MySQL) they are in
+        now, before any migration runs: one that sets `search_path` or runs `USE` must
+        not make dbshift write its history elsewhere, or fail to find it."""
+        schema = self.history.schema
+        if schema is None:
+            found = self.dialect.bookkeeping_schema(self.conn, self.history.table.name)
+            self.history = self.history.in_schema(found)
+        elif not sa.inspect(self.conn).has_schema(schema):
+            raise DatabaseError(
+                f"the schema of the bookkeeping tables, {schema!r}, does not exist",
+                hint="create it, or correct --schema (`schema` in the configuration)",
+            )
+
     def migrate(
         self,
         direction: Direction,
@@ -265,7 +284,7 @@ class Runner:
     ) -> RunReport:
         command = "upgrade" if direction == "up" else "downgrade"
         rows = self.rows()
-        verify(self.scripts, rows)
+        verify(self.scripts, rows, self.config.migrations_dir)
         self._refuse_partial(rows, direction, single_transaction)
         plan = make_plan(self.graph, self.scripts, rows, direction, target)
         self._log_plan(command, plan, rows, dry_run)
@@ -280,7 +299,7 @@ class Runner:
         with self._locked():
             rows = self.rows()
             self._rows = {r.id: r for r in rows}
-            verify(self.scripts, rows)
+            verify(self.scripts, rows, self.config.migrations_dir)
             self._refuse_partial(rows, direction, single_transaction)
             current = make_plan(self.graph, self.scripts, rows, direction, target)
             pending = {s.id for s in current.steps}
@@ -846,7 +865,7 @@ class Runner:
             try:
                 op.execute(ctx)
             except exc.DBAPIError as error:
-                raise self._failure(step, index, error) from error
+                raise self._failure(step, index, error, ctx.executed) from error
             except CodeFailed as failed:
                 done = len(journal.marks) if isinstance(journal, _Journal) else ctx.executed
                 raise self._code_failure(step, done, failed.error) from failed.error
@@ -871,7 +890,9 @@ class Runner:
         failure.args = (failure.message,)
         return failure
 
-    def _failure(self, step: Step, index: int, error: exc.DBAPIError) -> MigrationError:
+    def _failure(
+        self, step: Step, index: int, error: exc.DBAPIError, executed: int = 0
+    ) -> MigrationError:
         from dbshift.database import driver_message
 
         code = self._code.get(step.id)
@@ -890,6 +911,13 @@ class Runner:
                 else "completed statements stay committed and recorded (`dbshift status`); "
                 "run the command again to resume"
             )
+        elif self._schema_already_there(step, executed, error):
+            problem = driver_message(error)
+            hint = (
+                "the database seems to have this schema already (made by another tool or "
+                f"by hand): if it matches the migrations up to {step.id}, record them as "
+                f"applied without running them: `dbshift stamp {step.id}`"
+            )
         else:
             problem = driver_message(error)
             hint = (
@@ -904,6 +932,18 @@ class Runner:
             statement=statement,
             hint=hint,
         )
+
+    def _schema_already_there(self, step: Step, executed: int, error: exc.DBAPIError) -> bool:
+        """Whether the first statement of an upgrade (`executed` ran before it) failed
+        because what it creates exists, on a database dbshift never migrated or in a
+        root migration: the schema was made some other way, and the history should be
+        stamped, not the migration fixed. Not for a migration an earlier run started."""
+        if step.direction != "up" or executed or step.id in self._rows:
+            return False
+        if not self.dialect.already_exists(error.orig or error):
+            return False
+        never_migrated = not any(r.applied for r in self._rows.values())
+        return never_migrated or not step.script.parents
 
     def _record(
         self, step: Step, duration_ms: int, replace: bool, detail: str | None = None
@@ -951,10 +991,21 @@ def derive_downgrade(code: MigrationCode, before: Snapshot) -> tuple[Operation, 
     """The inverse of a migration's operations, last first, or IrreversibleMigration."""
     name = code.script.name
     if code.script.kind == "sql":
+        by_hand = (
+            f", or revert it by hand and record that with `dbshift repair --rolled-back "
+            f"{code.script.id}`"
+        )
+        if code.empty_down:
+            raise IrreversibleMigration(
+                f"the `-- dbshift:down` section of {name} is empty",
+                migration=code.script.id,
+                hint="write the statements that undo the up section under it" + by_hand,
+            )
         raise IrreversibleMigration(
             f"{name} has no `-- dbshift:down` section",
             migration=code.script.id,
-            hint="write the down statements, or `dbshift stamp` past it after undoing it by hand",
+            hint="add `-- dbshift:down` after the up section, with the statements that undo "
+            "it" + by_hand,
         )
     from dbshift.ops.base import inverse
 
@@ -1144,6 +1195,7 @@ class _Held:
 
     def __enter__(self) -> _Held:
         conn = self.runner.conn
+        self.runner.pin_bookkeeping()
         if conn.in_transaction():
             conn.commit()
         self.lock.acquire(conn, self.runner.config.lock_timeout, self._signed_by)

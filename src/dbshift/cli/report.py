@@ -260,7 +260,7 @@ class Reporter:
         self.line("upgrade:")
         for op in info.upgrade:
             self.line(f"  {op}")
-        self.line("downgrade:" + ("" if info.downgrade is not None else " derived from upgrade"))
+        self.line("downgrade:" + _downgrade_source(info))
         for op in info.downgrade or ():
             self.line(f"  {op}")
 
@@ -414,6 +414,16 @@ def _history_mark(entry: HistoryEntry) -> str:
     if entry.applied:
         return "[green]✓[/]"
     return "[yellow]~[/]" if entry.partial else "·"
+
+
+def _downgrade_source(info: Any) -> str:
+    """What `show` says above the downgrade's operations: nothing when written; a SQL
+    migration's is never derived (there is no downgrade to run)."""
+    if info.downgrade is not None:
+        return ""
+    if info.script.kind == "sql":
+        return " none (no statement under `-- dbshift:down`: `downgrade` refuses it)"
+    return " derived from upgrade"
 
 
 def _result_line(result: StepResult) -> str:

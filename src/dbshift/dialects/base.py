@@ -139,6 +139,12 @@ def _nothing() -> None:
     return None
 
 
+def _sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE a PostgreSQL driver's error carries (psycopg, asyncpg)."""
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
 def is_drop(sql: str) -> bool:
     return re.search(r"\bDROP\b", sql, re.IGNORECASE) is not None
 
@@ -164,8 +170,9 @@ class DialectRules:
     limits: SchemaLimits = SchemaLimits()
     #: DDL is transactional: a migration and its history row commit together
     transactional_ddl = True
-    #: SQLSTATEs meaning "what this statement creates is already there"
-    _exists_states: Final = frozenset({"42P07", "42701", "42710"})
+    #: SQLSTATEs meaning "what this statement creates is already there": a table, a
+    #: column, an object (type, constraint, ...), a schema, a function
+    _exists_states: Final = frozenset({"42P07", "42701", "42710", "42P06", "42723"})
     #: SQLSTATEs meaning "what this DROP removes is already gone"
     _gone_states: Final = frozenset({"42P01", "42703", "42704"})
     #: the query for this connection's id as other sessions see it (for `blocker`)
@@ -180,20 +187,31 @@ class DialectRules:
     #: concurrently, constraints added NOT VALID then validated), written by default
     online_rewrites = False
 
+    def already_exists(self, error: BaseException) -> bool:
+        """Whether the driver's `error` says that what the statement creates is already
+        there (a table, a column, an index, ...)."""
+        return _sqlstate(error) in self._exists_states
+
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Whether `sql` failing with `error` shows the statement already took effect:
         what it creates exists, or what it drops is gone. Asked only about the one
         statement that may have completed in a run that was killed or cut off."""
-        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-        if state in self._exists_states:
+        if self.already_exists(error):
             return True
-        return state in self._gone_states and is_drop(sql)
+        return _sqlstate(error) in self._gone_states and is_drop(sql)
+
+    def bookkeeping_schema(self, conn: sa.Connection, table: str) -> str | None:
+        """The schema an unqualified `table` means on this connection now: where it is,
+        else where CREATE TABLE would put it. Called before any migration runs, so that
+        the runner names its tables with it and a migration that changes the session's
+        search path (`SET search_path`, MySQL's `USE`) cannot lose them. None where
+        unqualified names do not depend on the session (SQLite)."""
+        return None
 
     def lock_timed_out(self, error: BaseException) -> bool:
         """Whether the driver's `error` is a statement giving up waiting for a lock
         (SQLSTATE 55P03 lock_not_available): the migration may be retried."""
-        state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-        return state == "55P03"
+        return _sqlstate(error) == "55P03"
 
     def set_timeouts(self, conn: sa.Connection, timeouts: Timeouts, *, local: bool) -> Restore:
         """Apply `timeouts` to the statements that follow: until the transaction ends

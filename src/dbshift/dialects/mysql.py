@@ -108,9 +108,16 @@ class MySQLRules(DialectRules):
 
         return _parsed_type(dialect, text, None, None)
 
+    def bookkeeping_schema(self, conn: sa.Connection, table: str) -> str | None:
+        """The connection's current database (`USE` changes it)."""
+        database = conn.execute(sa.text("SELECT DATABASE()")).scalar()
+        return str(database) if database is not None else None
+
+    def already_exists(self, error: BaseException) -> bool:
+        return _code(error) in _EXISTS
+
     def already_applied(self, sql: str, error: BaseException) -> bool:
-        code = _code(error)
-        return code in _EXISTS or (code in _GONE and is_drop(sql))
+        return self.already_exists(error) or (_code(error) in _GONE and is_drop(sql))
 
     def lock_timed_out(self, error: BaseException) -> bool:
         return _code(error) == _LOCK_WAIT_TIMEOUT

@@ -21,6 +21,14 @@ _SET = sa.text(
     "current_setting('statement_timeout')), :local)"
 )
 _CURRENT = sa.text("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
+#: the schema holding the table an unqualified `:table` resolves to (through the search
+#: path, as every statement would), else the one CREATE TABLE would put it in
+_SCHEMA_OF = sa.text(
+    "SELECT COALESCE((SELECT n.nspname FROM pg_catalog.pg_class c "
+    "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE c.oid = pg_catalog.to_regclass(pg_catalog.quote_ident(:table))), "
+    "pg_catalog.current_schema())"
+)
 #: the relation `:pid` waits to lock, and the sessions in its way
 _BLOCKER = sa.text(
     "SELECT l.relation::regclass::text, a.pid, a.application_name, a.state, a.query "
@@ -80,6 +88,10 @@ class PostgreSQLRules(DialectRules):
             words = _FORMAT_TYPE_NAMES[name.group()] + words[name.end() :]
         found: TypeEngine[Any] = reflect(words, *args, type_description="type", collation=None)
         return None if isinstance(found, sa.types.NullType) else found
+
+    def bookkeeping_schema(self, conn: sa.Connection, table: str) -> str | None:
+        schema = conn.execute(_SCHEMA_OF, {"table": table}).scalar()
+        return str(schema) if schema is not None else None
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Never for `CONCURRENTLY`: a concurrent index build that was cut off leaves

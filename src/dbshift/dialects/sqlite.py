@@ -64,10 +64,15 @@ class SQLiteRules(DialectRules):
 
         return declared_type(dialect, text)
 
-    def already_applied(self, sql: str, error: BaseException) -> bool:
+    def already_exists(self, error: BaseException) -> bool:
+        """sqlite3 raises a bare OperationalError: its message is all there is."""
         text = str(error)
-        if "already exists" in text or "duplicate column name" in text:
+        return "already exists" in text or "duplicate column name" in text
+
+    def already_applied(self, sql: str, error: BaseException) -> bool:
+        if self.already_exists(error):
             return True
+        text = str(error)
         return is_drop(sql) and ("no such table" in text or "no such index" in text)
 
     def add_column(

@@ -286,14 +286,16 @@ def _read_sql(script: Script, target: Target) -> MigrationFacts:
     for statement in split_sql(up_text, dialect, first_line=up_line):
         line = _first_code_line(statement.text, statement.line)
         facts.extend((fact, line) for fact in facts_from_sql(statement.text, target.backend))
+    # an empty `-- dbshift:down` section (what `new --sql` writes) reverts nothing
+    has_down = down is not None and bool(split_sql(down[0], dialect, first_line=down[1]))
     return MigrationFacts(
         script.id,
         script.location,
         "sql",
         script.transactional,
         tuple(facts),
-        down is not None,
-        down is not None,
+        has_down,
+        has_down,
         statement_timeout=script.statement_timeout,
     )
 

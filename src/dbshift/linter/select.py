@@ -8,11 +8,9 @@ added since a git ref (what a pull request adds).
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
@@ -21,6 +19,9 @@ from dbshift.errors import ConfigError, DatabaseError, UsageError
 from dbshift.linter.model import BACKENDS, Target, parse_version
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script, require_folder
+
+if TYPE_CHECKING:
+    import subprocess
 
 #: what is linted when neither a database nor --dialect says which backend
 DEFAULT_BACKENDS = ("postgresql", "mysql", "sqlite")
@@ -196,18 +197,13 @@ def _fetch_command(folder: Path, ref: str, shallow: bool) -> str:
 
 
 def _run_git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    from dbshift import git
+
     try:
-        return subprocess.run(
-            ["git", "-C", str(folder), *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-            env={**os.environ, "LC_ALL": "C"},
-        )
-    except (OSError, subprocess.TimeoutExpired) as error:
+        return git.run(folder, *args, timeout=60)
+    except git.GitFailed as error:
         raise UsageError(
-            f"--since needs git: {error}",
+            f"--since needs git: {error.reason}",
             hint="install git, or lint without it: --all or a range",
         ) from None
 

@@ -40,6 +40,9 @@ class MigrationCode:
     #: the source line of each upgrade operation, Python and SQL alike (the `op.` call
     #: of a Python migration); 0 where unknown
     op_lines: tuple[int, ...] = ()
+    #: for SQL migrations: a `-- dbshift:down` marker is there, with no statement under
+    #: it (what `dbshift new --sql` writes), as opposed to no marker at all
+    empty_down: bool = False
 
     @functools.cached_property
     def downgrade(self) -> tuple[Operation, ...] | None:
@@ -73,6 +76,7 @@ def _load_sql(script: Script, dialect_name: str) -> MigrationCode:
         up_lines=tuple(s.line for s in up),
         down_lines=tuple(s.line for s in down_statements or ()),
         op_lines=tuple(s.line for s in up),
+        empty_down=down is not None and not down_statements,
     )
 
 

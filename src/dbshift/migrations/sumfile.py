@@ -23,10 +23,10 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
-import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+from dbshift import git
 from dbshift.errors import IntegrityError
 from dbshift.files import write_atomic
 from dbshift.migrations.scripts import CleanSums, Script
@@ -183,32 +183,6 @@ def drift(recorded: SumFile, scripts: Sequence[Script]) -> Drift:
     )
 
 
-def committed(folder: Path, names: Sequence[str]) -> set[str] | None:
-    """Which of these files git has in HEAD (shared with others), or None when the
-    folder is not in a git work tree or git is not installed."""
-    if not names:
-        return set()
-    import subprocess  # only when something differs: status stays light
-
-    try:
-        done = subprocess.run(
-            ["git", "ls-tree", "--name-only", "HEAD", "--", *names],
-            cwd=folder,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-            env={**os.environ, "LC_ALL": "C"},  # the messages below are matched
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if done.returncode != 0:
-        if "not a git repository" in done.stderr:
-            return None
-        return set()  # a repository without commits yet: nothing is shared
-    return {line.rsplit("/", 1)[-1] for line in done.stdout.splitlines() if line}
-
-
 # -- policy ------------------------------------------------------------------------------
 
 
@@ -270,7 +244,7 @@ def _audit(folder: Path, scripts: Sequence[Script], heads: Iterable[str], mergin
         **{name: "added" for name in found.added if name in head_names},
         **{name: "removed" for name in found.removed},
     }
-    shared = committed(folder, sorted(candidates)) if candidates else set()
+    shared = git.committed(folder, sorted(candidates)) if candidates else set()
     fresh = {n: what for n, what in candidates.items() if shared is None or n not in shared}
     errors = [
         IntegrityError(
