@@ -3,6 +3,7 @@ through the dialect, so a hostile name creates exactly that object and nothing e
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 import traceback
@@ -539,3 +540,32 @@ def test_the_api_refuses_a_raw_at_before_connecting(
     error = raised.value
     no_fragment(str(error), repr(error), error.hint or "")
     assert "ambiguous database URL 'postgresql://u:***@127.0.0.1/x'" in str(error)
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.backends("sqlite")
+def test_text_from_files_is_never_read_as_terminal_markup(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A migration's message and a lint finding's names go into rich tables on a
+    terminal: printed as written, never as markup (`[/]` alone would make rich raise)."""
+    from dbshift.cli.report import Reporter
+    from dbshift.config import Config
+
+    hostile = "[bold red]loud[/] [/nope] [link=file:///etc/passwd]x[/link]"
+    migration = project.python("m", "op.execute('UPDATE \"[/x]\" SET a = 1')")
+    path = project.migrations / f"{migration}.py"
+    path.write_text(path.read_text().replace('"""m"""', f'"""{hostile}"""', 1))
+    project.record_sums()
+    config = Config.load(project.root / "dbshift.toml")
+    monkeypatch.setenv("COLUMNS", "400")  # one line per row
+    out = _Terminal()
+    Reporter(out=out).history(dbshift.history(config))
+    assert hostile in out.getvalue()
+    out = _Terminal()
+    Reporter(out=out).linted(dbshift.lint(config, every=True, dialect="postgresql"))
+    assert "DS106" in out.getvalue() and '"[/x]"' in out.getvalue()

@@ -208,15 +208,16 @@ class Reporter:
             self._refused(report.to_json(), report.refusal())
             return
         if self.tty:
+            from rich.markup import escape
             from rich.table import Table
 
             table = Table("", "id", "message", "parents", "applied at", "ms", box=None)
-            for e in report:
+            for e in report:  # text from the files is printed as written, never as markup
                 table.add_row(
                     _history_mark(e),
-                    e.id + (" (head)" if e.head else ""),
-                    e.message,
-                    ", ".join(e.parents) if len(e.parents) != 1 else "",
+                    escape(e.id + (" (head)" if e.head else "")),
+                    escape(e.message),
+                    escape(", ".join(e.parents) if len(e.parents) != 1 else ""),
                     f"{e.applied_at:%Y-%m-%d %H:%M:%S}" if e.applied_at else "",
                     str(e.duration_ms) if e.duration_ms is not None else "",
                 )
@@ -321,16 +322,17 @@ class Reporter:
             self.line(f"ok: {summary}, no findings")
             return
         if self.tty:
+            from rich.markup import escape
             from rich.table import Table
 
             table = Table("severity", "code", "where", "message", box=None)
             colour = {"error": "red", "warning": "yellow", "info": "cyan"}
-            for f in report.findings:
+            for f in report.findings:  # names in messages are the files', never markup
                 table.add_row(
                     f"[{colour[f.severity]}]{f.severity}[/]",
                     f.code,
-                    f"{Path(f.file).name}:{f.line}",
-                    f.message
+                    escape(f"{Path(f.file).name}:{f.line}"),
+                    escape(f.message)
                     + (f" [dim](lock: {f.lock})[/]" if f.category == "locking" and f.lock else "")
                     + (f" [dim]({f.backend})[/]" if len(report.targets) > 1 else ""),
                 )
@@ -474,7 +476,7 @@ class _BarListener:
 
     def step_finished(self, result: StepResult) -> None:
         self.bar.advance(self.task)
-        self.bar.console.print(_result_line(result))
+        self.bar.console.print(_result_line(result), markup=False)
 
     def step_retrying(self, retry: Retry) -> None:
         self.bar.console.print(retry.describe(), markup=False)
