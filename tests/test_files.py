@@ -3,6 +3,7 @@ whole (its old text or its new text) and no temporary file dbshift would read.""
 
 from __future__ import annotations
 
+import ast
 import os
 import random
 import shutil
@@ -143,3 +144,40 @@ def test_write_atomic_replaces_whole_keeps_the_mode_and_cleans_up(tmp_path: Path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["20260101T000000_x.py", "new.sql"]
     hidden = temporary_name(path).name
     assert hidden.startswith(".") and hidden.endswith(".tmp")
+
+
+def test_every_file_dbshift_writes_goes_through_write_atomic() -> None:
+    """The mechanism, guarded: outside `dbshift.files`, no module writes, moves or opens
+    a file for writing itself (a direct write is what SIGKILL cuts short)."""
+    import dbshift
+
+    package = Path(dbshift.__file__).parent
+    found = []
+    for path in sorted(package.rglob("*.py")):
+        if path == package / "files.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and _writes(node):
+                found.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert not found, found
+
+
+def _writes(call: ast.Call) -> bool:
+    """`p.write_text(...)`, `p.write_bytes(...)`, `p.touch()`, `os.replace/rename(...)`,
+    `shutil.move/copy*(...)`, or `open(...)` / `p.open(...)` with a writing mode."""
+    func = call.func
+    if isinstance(func, ast.Attribute):
+        owner = func.value.id if isinstance(func.value, ast.Name) else None
+        if func.attr in ("write_text", "write_bytes", "touch"):
+            return True
+        if owner == "os" and func.attr in ("replace", "rename", "open"):
+            return True
+        if owner == "shutil" and func.attr in ("move", "copy", "copyfile", "copy2"):
+            return True
+        modes = call.args[:1] if func.attr == "open" else []
+    elif isinstance(func, ast.Name) and func.id == "open":
+        modes = call.args[1:2]
+    else:
+        return False
+    modes += [k.value for k in call.keywords if k.arg == "mode"]
+    return any(isinstance(m, ast.Constant) and set(str(m.value)) & set("wax+") for m in modes)
