@@ -800,7 +800,9 @@ class Runner:
             try:
                 op.execute(ctx)
             except exc.DBAPIError as error:
-                raise self._failure(step, index, error) from error
+                committing = isinstance(journal, _Journal) and journal.committing
+                running = journal.running if isinstance(journal, _Journal) and committing else None
+                raise self._failure(step, index, error, running) from error
             except CodeFailed as failed:
                 done = len(journal.marks) if isinstance(journal, _Journal) else ctx.executed
                 raise self._code_failure(step, done, failed.error) from failed.error
@@ -825,14 +827,24 @@ class Runner:
         failure.args = (failure.message,)
         return failure
 
-    def _failure(self, step: Step, index: int, error: exc.DBAPIError) -> MigrationError:
+    def _failure(
+        self,
+        step: Step,
+        index: int,
+        error: exc.DBAPIError,
+        running: StatementMark | None = None,
+    ) -> MigrationError:
+        """`error` from a statement, or from recording and committing the statement
+        `running` (the error's statement is then the journal's, or none)."""
         from dbshift.database import driver_message
 
         code = self._code.get(step.id)
         lines = (code.up_lines if step.direction == "up" else code.down_lines) if code else ()
         where = step.script.name + (f":{lines[index]}" if index < len(lines) else "")
         statement = " ".join(str(error.statement or "").split())
-        shown = _short(statement)
+        at = f"at `{_short(statement)}`"
+        if running is not None:
+            at = f"committing `{running.text}`"
         verb = "upgrade" if step.direction == "up" else "downgrade"
         in_transaction = self._in_one_transaction(step)
         lost = _connection_lost(error)
@@ -853,7 +865,7 @@ class Runner:
                 "them); fix this one and run `dbshift upgrade` to resume here"
             )
         return MigrationError(
-            self.config.redact(f"{where}: {verb} failed at `{shown}`: {problem}"),
+            self.config.redact(f"{where}: {verb} failed {at}: {problem}"),
             migration=step.id,
             statement=statement,
             hint=hint,
@@ -997,6 +1009,7 @@ class _Journal:
             row is not None and row.interrupted and row.checksum == step.script.checksum
         )
         self.settled_at: int | None = None
+        self.committing = False  # recording the running statement and committing
 
     def skip(self, sql: str) -> bool:
         if self.position < self.resume_at:
@@ -1064,15 +1077,20 @@ class _Journal:
                 conn.execution_options(isolation_level=level)
 
     def done(self, sql: str) -> None:
-        mark = self.running or StatementMark.of(sql)
+        """Record the statement and commit: with it, unless it committed by itself or
+        ran in autocommit mode. Until that commit succeeds it is still `running` (a
+        deferred constraint fails at the commit, and then the statement did not run)."""
+        mark = self.running = self.running or StatementMark.of(sql)
+        conn = self.runner.conn
+        self.committing = True
+        self.runner.history.record_progress(
+            conn, self.step.id, self.step.script.checksum, [*self.marks, mark]
+        )
+        conn.commit()
+        self.committing = False
         self.running = None
         self.position += 1
         self.marks.append(mark)
-        conn = self.runner.conn
-        self.runner.history.record_progress(
-            conn, self.step.id, self.step.script.checksum, self.marks
-        )
-        conn.commit()
 
     def settled(self, sql: str, error: exc.DBAPIError) -> bool:
         if not self.uncertain or self.position != self.resume_at:
@@ -1293,8 +1311,7 @@ class _Held:
         self.runner._held = None
         conn.execution_options(**{WRITER: False})
         try:
-            if conn.in_transaction():
-                conn.rollback()
+            conn.rollback()  # also the transaction a lost connection left pending
             self.lock.release(conn)
-        except exc.DBAPIError:
+        except (exc.DBAPIError, exc.InvalidRequestError):
             pass  # the connection is gone, and the server dropped the lock with it

@@ -68,9 +68,7 @@ _NAMED = {
     "DATABASE": "SELECT 1 FROM pg_database WHERE datname = :name",
     "TABLESPACE": "SELECT 1 FROM pg_tablespace WHERE spcname = :name",
 }
-_INDEX_STATE = sa.text(
-    "SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)"
-)
+_INDEX_STATE = sa.text("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)")
 _ENUM_LABEL = sa.text(
     "SELECT 1 FROM pg_enum WHERE enumtypid = to_regtype(:type) AND enumlabel = :label"
 )
@@ -90,7 +88,7 @@ def _name_at(words: list[str], at: int) -> str | None:
     if at >= len(words) or not (words[at][:1].isalpha() or words[at][:1] in '"_'):
         return None
     name = words[at]
-    while at + 2 < len(words) and words[at + 1] == "." :
+    while at + 2 < len(words) and words[at + 1] == ".":
         name += "." + words[at + 2]
         at += 2
     return name

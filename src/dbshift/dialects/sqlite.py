@@ -48,7 +48,13 @@ if TYPE_CHECKING:
     from dbshift.ops.base import ExecutionContext
 
 #: statements SQLite refuses (or, for the PRAGMAs, ignores) inside a transaction
-_OUTSIDE = (["VACUUM"], ["ATTACH"], ["DETACH"], ["PRAGMA", "FOREIGN_KEYS"], ["PRAGMA", "JOURNAL_MODE"])
+_OUTSIDE = (
+    ["VACUUM"],
+    ["ATTACH"],
+    ["DETACH"],
+    ["PRAGMA", "FOREIGN_KEYS"],
+    ["PRAGMA", "JOURNAL_MODE"],
+)
 
 _CONSTANT_DEFAULT = re.compile(
     r"^\s*(?:'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?|NULL|TRUE|FALSE)\s*$", re.I
