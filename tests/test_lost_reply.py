@@ -27,6 +27,8 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 from dbshift.dialects import MySQLRules, PostgreSQLRules, SQLiteRules
 from dbshift.dialects.base import Commit
@@ -398,37 +400,60 @@ def _wait_for(conn: sa.Connection, sql: str, runner: subprocess.Popen[str]) -> i
 # -- which statements commit with their record ----------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("sql", "commit"),
-    [
-        ("UPDATE counter SET n = n + 1", Commit.WITH_RECORD),
-        ("CREATE INDEX ix ON t (v)", Commit.WITH_RECORD),
-        ("CREATE INDEX concurrently_named ON t (v)", Commit.WITH_RECORD),
-        ("-- a comment\nCREATE INDEX CONCURRENTLY ix ON t (v)", Commit.OUTSIDE),
-        ("create unique index concurrently if not exists ix on t (v)", Commit.OUTSIDE),
-        ("DROP INDEX CONCURRENTLY IF EXISTS ix", Commit.OUTSIDE),
-        ("REINDEX INDEX CONCURRENTLY ix", Commit.OUTSIDE),
-        ("REINDEX (VERBOSE, CONCURRENTLY) TABLE t", Commit.OUTSIDE),
-        ("REINDEX TABLE t", Commit.WITH_RECORD),
-        ("VACUUM (ANALYZE) t", Commit.OUTSIDE),
-        ("ANALYZE t", Commit.WITH_RECORD),
-        ("CLUSTER", Commit.OUTSIDE),
-        ("CLUSTER t USING ix", Commit.WITH_RECORD),
-        ("CREATE DATABASE other", Commit.OUTSIDE),
-        ("ALTER SYSTEM SET work_mem = '64MB'", Commit.OUTSIDE),
-        ("ALTER DATABASE d SET TABLESPACE s", Commit.OUTSIDE),
-        ("ALTER DATABASE d SET work_mem = '64MB'", Commit.WITH_RECORD),
-        ("ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY", Commit.OUTSIDE),
-        ("ALTER TABLE p DETACH PARTITION p1", Commit.WITH_RECORD),
-        ("ALTER TYPE mood ADD VALUE 'calm'", Commit.WITH_RECORD),  # PostgreSQL 12 and later
-        ("CALL backfill()", Commit.OUTSIDE),
-        ("DO $$ BEGIN PERFORM 1; END $$", Commit.WITH_RECORD),
-        ("DO $body$ BEGIN UPDATE t SET v = 0; COMMIT; END $body$", Commit.OUTSIDE),
-        ("-- python: backfill()", Commit.WITH_RECORD),
-    ],
-)
+POSTGRESQL_STATEMENTS = [
+    ("UPDATE counter SET n = n + 1", Commit.WITH_RECORD),
+    ("CREATE INDEX ix ON t (v)", Commit.WITH_RECORD),
+    ("CREATE INDEX concurrently_named ON t (v)", Commit.WITH_RECORD),
+    ("-- a comment\nCREATE INDEX CONCURRENTLY ix ON t (v)", Commit.OUTSIDE),
+    ("create unique index concurrently if not exists ix on t (v)", Commit.OUTSIDE),
+    ("DROP INDEX CONCURRENTLY IF EXISTS ix", Commit.OUTSIDE),
+    ("REINDEX INDEX CONCURRENTLY ix", Commit.OUTSIDE),
+    ("REINDEX (VERBOSE, CONCURRENTLY) TABLE t", Commit.OUTSIDE),
+    ("REINDEX TABLE t", Commit.WITH_RECORD),
+    ("VACUUM (ANALYZE) t", Commit.OUTSIDE),
+    ("ANALYZE t", Commit.WITH_RECORD),
+    ("CLUSTER", Commit.OUTSIDE),
+    ("CLUSTER t USING ix", Commit.WITH_RECORD),
+    ("CREATE DATABASE other", Commit.OUTSIDE),
+    ("ALTER SYSTEM SET work_mem = '64MB'", Commit.OUTSIDE),
+    ("ALTER DATABASE d SET TABLESPACE s", Commit.OUTSIDE),
+    ("ALTER DATABASE d SET work_mem = '64MB'", Commit.WITH_RECORD),
+    ("ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY", Commit.OUTSIDE),
+    ("ALTER TABLE p DETACH PARTITION p1", Commit.WITH_RECORD),
+    ("ALTER TYPE mood ADD VALUE 'calm'", Commit.WITH_RECORD),  # PostgreSQL 12 and later
+    ("CALL backfill()", Commit.OUTSIDE),
+    ("DO $$ BEGIN PERFORM 1; END $$", Commit.WITH_RECORD),
+    ("DO $body$ BEGIN UPDATE t SET v = 0; COMMIT; END $body$", Commit.OUTSIDE),
+    ("-- python: backfill()", Commit.WITH_RECORD),
+]
+
+
+@pytest.mark.parametrize(("sql", "commit"), POSTGRESQL_STATEMENTS)
 def test_postgresql_statements_that_cannot_run_in_a_transaction(sql: str, commit: Commit) -> None:
     assert PostgreSQLRules().commit_of(sql, (15, 4)) is commit
+
+
+@given(
+    case=st.sampled_from(POSTGRESQL_STATEMENTS),
+    spaces=st.lists(st.sampled_from([" ", "\n", "\t  ", " /* c */ ", " -- c\n"]), min_size=40),
+    upper=st.lists(st.booleans(), min_size=40),
+    lead=st.sampled_from(["", "\n\n", "-- a comment\n", "/* a\ncomment */ "]),
+)
+def test_how_a_statement_is_written_does_not_change_how_it_commits(
+    case: tuple[str, Commit], spaces: list[str], upper: list[bool], lead: str
+) -> None:
+    """Case, line breaks and comments between words: the same statement to the server
+    (strings and quoted names keep their case: it is their content)."""
+    sql, commit = case
+    if sql.startswith("--"):
+        return  # a marker, not a statement
+    words = sql.split(" ")  # the statements above have single spaces between words
+    cased = [
+        w if w.startswith(("'", '"')) else w.upper() if up else w.lower()
+        for w, up in zip(words, upper, strict=False)
+    ]
+    text = lead + "".join(w + gap for w, gap in zip(cased, spaces, strict=False))
+    assert PostgreSQLRules().commit_of(text, (15, 4)) is commit, text
 
 
 def test_add_value_cannot_run_in_a_transaction_before_postgresql_12() -> None:

@@ -800,9 +800,8 @@ class Runner:
             try:
                 op.execute(ctx)
             except exc.DBAPIError as error:
-                committing = isinstance(journal, _Journal) and journal.committing
-                running = journal.running if isinstance(journal, _Journal) and committing else None
-                raise self._failure(step, index, error, running) from error
+                committing = journal.committing if isinstance(journal, _Journal) else None
+                raise self._failure(step, index, error, committing) from error
             except CodeFailed as failed:
                 done = len(journal.marks) if isinstance(journal, _Journal) else ctx.executed
                 raise self._code_failure(step, done, failed.error) from failed.error
@@ -832,10 +831,10 @@ class Runner:
         step: Step,
         index: int,
         error: exc.DBAPIError,
-        running: StatementMark | None = None,
+        committing: StatementMark | None = None,
     ) -> MigrationError:
         """`error` from a statement, or from recording and committing the statement
-        `running` (the error's statement is then the journal's, or none)."""
+        `committing` (the error's statement is then the journal's, or none)."""
         from dbshift.database import driver_message
 
         code = self._code.get(step.id)
@@ -843,8 +842,8 @@ class Runner:
         where = step.script.name + (f":{lines[index]}" if index < len(lines) else "")
         statement = " ".join(str(error.statement or "").split())
         at = f"at `{_short(statement)}`"
-        if running is not None:
-            at = f"committing `{running.text}`"
+        if committing is not None:
+            at = f"committing `{committing.text}`"
         verb = "upgrade" if step.direction == "up" else "downgrade"
         in_transaction = self._in_one_transaction(step)
         lost = _connection_lost(error)
@@ -1009,7 +1008,8 @@ class _Journal:
             row is not None and row.interrupted and row.checksum == step.script.checksum
         )
         self.settled_at: int | None = None
-        self.committing = False  # recording the running statement and committing
+        #: the statement whose record `done` is writing and committing, meanwhile
+        self.committing: StatementMark | None = None
 
     def skip(self, sql: str) -> bool:
         if self.position < self.resume_at:
@@ -1063,7 +1063,7 @@ class _Journal:
             return
         conn = self.runner.conn
         level = conn.default_isolation_level
-        if conn.in_transaction():
+        if conn.in_transaction():  # what the operation read first (a reflected table)
             conn.commit()
         conn.execution_options(isolation_level="AUTOCOMMIT")
         try:
@@ -1080,15 +1080,13 @@ class _Journal:
         """Record the statement and commit: with it, unless it committed by itself or
         ran in autocommit mode. Until that commit succeeds it is still `running` (a
         deferred constraint fails at the commit, and then the statement did not run)."""
-        mark = self.running = self.running or StatementMark.of(sql)
+        mark = self.running = self.committing = self.running or StatementMark.of(sql)
         conn = self.runner.conn
-        self.committing = True
         self.runner.history.record_progress(
             conn, self.step.id, self.step.script.checksum, [*self.marks, mark]
         )
         conn.commit()
-        self.committing = False
-        self.running = None
+        self.running = self.committing = None
         self.position += 1
         self.marks.append(mark)
 
