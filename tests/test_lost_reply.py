@@ -443,13 +443,13 @@ def test_how_a_statement_is_written_does_not_change_how_it_commits(
     case: tuple[str, Commit], spaces: list[str], upper: list[bool], lead: str
 ) -> None:
     """Case, line breaks and comments between words: the same statement to the server
-    (strings and quoted names keep their case: it is their content)."""
+    (strings, quoted names and dollar-quote tags keep their case: it is part of them)."""
     sql, commit = case
     if sql.startswith("--"):
         return  # a marker, not a statement
     words = sql.split(" ")  # the statements above have single spaces between words
     cased = [
-        w if w.startswith(("'", '"')) else w.upper() if up else w.lower()
+        w if w.startswith(("'", '"', "$")) else w.upper() if up else w.lower()
         for w, up in zip(words, upper, strict=False)
     ]
     text = lead + "".join(w + gap for w, gap in zip(cased, spaces, strict=False))
