@@ -472,3 +472,81 @@ def test_mysql_and_sqlite_statements() -> None:
     assert sqlite.commit_of("VACUUM") is Commit.OUTSIDE
     assert sqlite.commit_of("pragma foreign_keys = on") is Commit.OUTSIDE
     assert sqlite.commit_of("PRAGMA foreign_key_check") is Commit.WITH_RECORD
+
+
+@pytest.mark.backends("postgresql")
+def test_what_the_catalog_shows_of_a_statement_in_doubt(engine: sa.Engine, backend: str) -> None:
+    """`in_doubt` on a real server, for each kind of check it makes."""
+    rules = PostgreSQLRules()
+    with engine.connect() as conn:
+        conn.exec_driver_sql("CREATE TABLE t (v INTEGER)")
+        conn.exec_driver_sql("CREATE INDEX ix_there ON t (v)")
+        conn.exec_driver_sql("CREATE TYPE mood AS ENUM ('sad', 'it''s fine')")
+        conn.commit()
+        database = conn.exec_driver_sql("SELECT current_database()").scalar()
+
+        def verdict(sql: str) -> str:
+            return rules.in_doubt(conn, sql).verdict
+
+        assert verdict("CREATE INDEX CONCURRENTLY ix_there ON t (v)") == "done"
+        assert verdict('CREATE INDEX CONCURRENTLY IF NOT EXISTS "ix_there" ON t (v)') == "done"
+        assert verdict("CREATE INDEX CONCURRENTLY ix_missing ON t (v)") == "run"
+        assert verdict("CREATE INDEX CONCURRENTLY ON t (v)") == "ask"  # no name to look for
+        assert verdict("DROP INDEX CONCURRENTLY IF EXISTS ix_missing") == "done"
+        assert verdict("DROP INDEX CONCURRENTLY ix_there") == "run"
+        assert verdict(f"CREATE DATABASE {database}") == "done"
+        assert verdict("CREATE DATABASE dbshift_never_made") == "run"
+        assert verdict("DROP DATABASE IF EXISTS dbshift_never_made") == "done"
+        assert verdict("ALTER TYPE mood ADD VALUE 'sad'") == "done"
+        assert verdict("ALTER TYPE mood ADD VALUE IF NOT EXISTS 'it''s fine' AFTER 'sad'") == "done"
+        assert verdict("ALTER TYPE mood ADD VALUE 'calm'") == "run"
+        assert verdict("VACUUM t") == "run"
+        assert verdict("REINDEX INDEX CONCURRENTLY ix_there") == "run"
+        found = rules.in_doubt(conn, "CALL backfill()")
+        assert found.verdict == "ask" and "cannot tell" in found.reason
+
+
+@pytest.mark.backends("postgresql")
+def test_a_cut_call_stops_the_run_and_names_it(project: Project, backend: str) -> None:
+    """A procedure may commit part of its work: nothing shows how far it got."""
+    project.sql(
+        "procedure",
+        "CREATE TABLE after_it (id INTEGER PRIMARY KEY);\n"
+        "CREATE PROCEDURE slow() LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(30); END $$;",
+    )
+    call = project.sql("call", "CALL slow();", header="-- transactional: false")
+    project.ok("upgrade", _first_id(project))
+    runner = subprocess.Popen(
+        [sys.executable, "-m", "dbshift", "upgrade"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    engine = project.engine()
+    try:
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
+            pid = _wait_for(
+                watcher,
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND query LIKE 'CALL slow%%'",
+                runner,
+            )
+            watcher.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        _, err = runner.communicate(timeout=60)
+    finally:
+        engine.dispose()
+        if runner.poll() is None:
+            runner.kill()
+    assert runner.returncode == 3 and "lost the database connection" in err, err
+    before = project.fingerprint()
+
+    stopped = project.fails(4, "upgrade")
+    (line,) = stopped.err.strip().splitlines()
+    assert line.startswith(f"error: {call}.sql: the previous run was cut off while statement 1")
+    assert "`CALL slow()`" in line and "the database cannot tell whether it completed" in line
+    assert f"dbshift repair --applied {call}" in line
+    assert project.fingerprint() == before
+
+    project.ok("repair", "--applied", call)
+    assert project.ok("status", "--json").json["partial"] == [] and project.applied()[-1] == call
