@@ -63,6 +63,25 @@ _FORMAT_TYPE_NAMES = {
 #: statements that cannot run in a transaction block and run again harmlessly when a run
 #: was cut off while they ran (maintenance, settings)
 _REPEATABLE = ("VACUUM", "ALTER SYSTEM", "DISCARD ALL", "REINDEX", "CLUSTER", "ALTER DATABASE")
+#: statements that, beginning so, never run in a transaction block (the manual's page of
+#: each command says so; the server calls `PreventInTransactionBlock`)
+_NEVER_IN_A_TRANSACTION = (
+    "VACUUM",
+    "ALTER SYSTEM",
+    "DISCARD ALL",
+    "CALL",  # a procedure may COMMIT only when called outside one
+    "COMMIT PREPARED",
+    "ROLLBACK PREPARED",
+    "CREATE SUBSCRIPTION",
+    "DROP SUBSCRIPTION",
+    "CREATE DATABASE",
+    "DROP DATABASE",
+    "CREATE TABLESPACE",
+    "DROP TABLESPACE",
+    "CREATE INDEX CONCURRENTLY",
+    "CREATE UNIQUE INDEX CONCURRENTLY",
+    "DROP INDEX CONCURRENTLY",
+)
 #: what `CREATE/DROP <kind> name` makes or removes, found by name in the catalog
 _NAMED = {
     "DATABASE": "SELECT 1 FROM pg_database WHERE datname = :name",
@@ -147,24 +166,10 @@ class PostgreSQLRules(DialectRules):
         return Commit.OUTSIDE if self._outside(sql, server_version) else Commit.WITH_RECORD
 
     def _outside(self, sql: str, server_version: tuple[int, ...]) -> bool:
+        """Whether PostgreSQL refuses `sql` in a transaction block (see `commit_of`)."""
         raw = leading_words(sql, 40)
         words = upper(raw)
-        if _starts(
-            words,
-            *_REPEATABLE[:3],
-            "CALL",
-            "COMMIT PREPARED",
-            "ROLLBACK PREPARED",
-            "CREATE SUBSCRIPTION",
-            "DROP SUBSCRIPTION",
-            "CREATE DATABASE",
-            "DROP DATABASE",
-            "CREATE TABLESPACE",
-            "DROP TABLESPACE",
-            "CREATE INDEX CONCURRENTLY",
-            "CREATE UNIQUE INDEX CONCURRENTLY",
-            "DROP INDEX CONCURRENTLY",
-        ):
+        if _starts(words, *_NEVER_IN_A_TRANSACTION):
             return True
         if _starts(words, "ALTER SUBSCRIPTION"):
             return "REFRESH" in words or "PUBLICATION" in words
