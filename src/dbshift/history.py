@@ -4,10 +4,12 @@
 head); `<prefix>log` is an append-only journal of every event. A migration that failed
 part-way on a backend without transactional DDL (MySQL/MariaDB), or a non-transactional
 migration anywhere, keeps a row in state `partial` while it runs: its `progress` gets one
-line per completed statement, `<hash> <first line of the statement>`, written right after
-the statement, and a last line `!<hash> <first line>` when a statement failed. A partial
-row without that last line was interrupted (the runner was killed or lost its
-connection): the statement after the recorded ones may or may not have completed.
+line per completed statement, `<hash> <first line of the statement>`, written with the
+statement (in its transaction, where it can run in one), and a last line `!<hash> <first
+line>` when a statement failed. A partial row without that last line was interrupted
+(the runner was killed or lost its connection): the statement after the recorded ones
+did not commit, unless it commits apart from its record (MySQL's DDL, `CREATE INDEX
+CONCURRENTLY`; see `dbshift.dialects.base.Commit`).
 `<prefix>lock` holds the lease of a runner applying a migration outside a transaction
 (see `dbshift.lease`).
 """
@@ -155,7 +157,8 @@ class HistoryRow:
     @property
     def interrupted(self) -> bool:
         """A partial row with no recorded failure: the run stopped without seeing one
-        (killed, connection lost), so the next statement may have completed."""
+        (killed, connection lost), so the next statement may have completed if it
+        commits apart from its record."""
         return not self.applied and self.failed is None
 
     def to_json(self) -> dict[str, Any]:
@@ -339,7 +342,8 @@ class History:
         done: Sequence[StatementMark],
         failed: StatementMark | None = None,
     ) -> None:
-        """Rewrite a partial row's progress: one small UPDATE per completed statement."""
+        """Rewrite a partial row's progress: one small UPDATE per completed statement,
+        in the caller's transaction (the statement's own, where it has one)."""
         conn.execute(
             self.table.update()
             .where(self.table.c.id == migration_id)

@@ -2,8 +2,9 @@
 
 Each migration runs in its own transaction together with its history row. On a backend
 without transactional DDL (MySQL/MariaDB), or for a migration marked
-`transactional = False`, statements run in autocommit mode and the runner records each
-completed statement, so a failure part-way is reported honestly. A statement waits for
+`transactional = False`, it runs statement by statement, each in a transaction of its
+own with the history's record of it (see `_Journal`), so a failure part-way is reported
+honestly and a lost connection never makes a statement run twice. A statement waits for
 a table lock only briefly; when it gives up, the migration is retried (see `retry`).
 
 What a run does is logged to `dbshift.runner` (the plan, each migration, retries,
@@ -578,7 +579,7 @@ class Runner:
         if self._in_one_transaction(step):
             with self.conn.begin():
                 return self._execute(step, ops)
-        return self._execute_autocommit(step, ops)
+        return self._execute_by_statement(step, ops)
 
     def _recorded(self, step: Step) -> HistoryRow | None:
         """The step's history row, called first in the step's transaction. Under an
@@ -741,7 +742,7 @@ class Runner:
         self._record(step, duration, replace=row is not None)
         return StepResult(step.id, step.direction, _done(step), duration, count)
 
-    def _execute_autocommit(self, step: Step, ops: Sequence[Operation]) -> StepResult:
+    def _execute_by_statement(self, step: Step, ops: Sequence[Operation]) -> StepResult:
         """Run one migration statement by statement, outside a migration-wide transaction.
 
         Going up, the history follows the run: a `partial` row is written before the
@@ -756,14 +757,17 @@ class Runner:
         if self._already_done(step, row):
             return StepResult(step.id, step.direction, "skipped")
         journal = _Journal(self, step, row) if step.direction == "up" else None
-        # Where DDL commits implicitly (MySQL), each statement runs in a transaction
-        # with its progress record, so data changes and their record commit together.
-        # Elsewhere this path is for statements that cannot run in a transaction.
-        autocommit = self.dialect.transactional_ddl
+        # Going up, each statement runs in a transaction with its progress record (the
+        # journal runs one that cannot run in a transaction in autocommit mode). Going
+        # down nothing is recorded until the end: with transactional DDL, each statement
+        # commits on its own, as it runs.
+        autocommit = journal is None and self.dialect.transactional_ddl
         default_level = self.conn.default_isolation_level
         if autocommit:
             self.conn.execution_options(isolation_level="AUTOCOMMIT")
         restore = self.dialect.set_timeouts(self.conn, self._timeouts(step), local=False)
+        if self.conn.in_transaction():  # the session's settings outlive a failed statement
+            self.conn.commit()
         succeeded = False
         started = time.perf_counter()
         try:
@@ -865,7 +869,8 @@ class Runner:
             try:
                 op.execute(ctx)
             except exc.DBAPIError as error:
-                raise self._failure(step, index, error, ctx.executed) from error
+                committing = journal.committing if isinstance(journal, _Journal) else None
+                raise self._failure(step, index, error, ctx.executed, committing) from error
             except CodeFailed as failed:
                 done = len(journal.marks) if isinstance(journal, _Journal) else ctx.executed
                 raise self._code_failure(step, done, failed.error) from failed.error
@@ -891,15 +896,25 @@ class Runner:
         return failure
 
     def _failure(
-        self, step: Step, index: int, error: exc.DBAPIError, executed: int = 0
+        self,
+        step: Step,
+        index: int,
+        error: exc.DBAPIError,
+        executed: int = 0,
+        committing: StatementMark | None = None,
     ) -> MigrationError:
+        """`error` from a statement (`executed` ran before it in this run), or from
+        recording and committing the statement `committing` (the error's statement is
+        then the journal's, or none)."""
         from dbshift.database import driver_message
 
         code = self._code.get(step.id)
         lines = (code.up_lines if step.direction == "up" else code.down_lines) if code else ()
         where = step.script.name + (f":{lines[index]}" if index < len(lines) else "")
         statement = " ".join(str(error.statement or "").split())
-        shown = _short(statement)
+        at = f"at `{_short(statement)}`"
+        if committing is not None:
+            at = f"committing `{committing.text}`"
         verb = "upgrade" if step.direction == "up" else "downgrade"
         in_transaction = self._in_one_transaction(step)
         lost = _connection_lost(error)
@@ -927,7 +942,7 @@ class Runner:
                 "them); fix this one and run `dbshift upgrade` to resume here"
             )
         return MigrationError(
-            self.config.redact(f"{where}: {verb} failed at `{shown}`: {problem}"),
+            self.config.redact(f"{where}: {verb} failed {at}: {problem}"),
             migration=step.id,
             statement=statement,
             hint=hint,
@@ -1091,15 +1106,23 @@ class _Journal:
     `dbshift.ops.context.Journal`).
 
     Starting from the statements a partial row says ran, it skips them, then records
-    each completed statement with one UPDATE, committed with it. When the earlier run
-    was interrupted, the first statement it runs may already have completed on the
-    server (MySQL finishes a DDL statement whose client died); if the database answers
-    that what it creates exists (or what it drops is gone), and the file is unchanged,
-    it counts as done."""
+    each completed statement with one UPDATE. A statement that can run in a transaction
+    runs in one with that UPDATE (`Commit.WITH_RECORD`): it is recorded exactly when it
+    commits, so a run cut off at any moment leaves an exact record. One that cannot
+    (`CREATE INDEX CONCURRENTLY`) runs in autocommit mode, and one that commits by
+    itself (MySQL's DDL) commits before its record: when the earlier run was cut off
+    during such a statement, the re-run asks the database whether it completed
+    (`DialectRules.in_doubt`) and, for the same file, counts it as done, runs it (its
+    error may still show that it had completed: `already_applied`), or stops and asks
+    a person."""
 
     def __init__(self, runner: Runner, step: Step, row: HistoryRow | None) -> None:
+        from dbshift.dialects.base import server_version
+
         self.runner = runner
         self.step = step
+        self.rules = runner.dialect
+        self.server_version = server_version(runner.conn)
         # `row` is None, or the partial row of an earlier run (an applied one is skipped)
         self.marks: list[StatementMark] = list(row.done) if row is not None else []
         self.resume_at = len(self.marks)
@@ -1109,29 +1132,92 @@ class _Journal:
             row is not None and row.interrupted and row.checksum == step.script.checksum
         )
         self.settled_at: int | None = None
+        #: the statement whose record `done` is writing and committing, meanwhile
+        self.committing: StatementMark | None = None
 
     def skip(self, sql: str) -> bool:
         if self.position < self.resume_at:
             self.position += 1
             return True
         self.running = StatementMark.of(sql)
+        if self.uncertain and self.position == self.resume_at:
+            return self._completed_before(sql)
         return False
 
+    def _completed_before(self, sql: str) -> bool:
+        """The statement the cut-off run was in: True when it had completed (it is
+        recorded now); False to run it; an IntegrityError when nobody can tell."""
+        from dbshift.dialects.base import Commit
+
+        if self.rules.commit_of(sql, self.server_version) is Commit.WITH_RECORD:
+            self.uncertain = False  # it committed with its record, or not at all
+            return False
+        conn = self.runner.conn
+        found = self.rules.in_doubt(conn, sql)
+        if conn.in_transaction():
+            conn.rollback()
+        if found.verdict == "run":
+            return False
+        if found.verdict == "ask":
+            raise self._cannot_tell(sql, found.reason, found.hint)
+        self.settled_at = self.position + 1
+        self.done(sql)
+        return True
+
+    def _cannot_tell(self, sql: str, reason: str, hint: str | None) -> IntegrityError:
+        step = self.step
+        return IntegrityError(
+            f"{step.script.name}: the previous run was cut off while statement "
+            f"{self.position + 1} (`{_short(sql, 80)}`) ran outside a transaction, and "
+            f"{reason}; dbshift cannot resume it",
+            hint=hint
+            or "look at the database: if the statement completed, finish the migration by "
+            f"hand and run `dbshift repair --applied {step.id}`; if it did not, undo "
+            f"the statements before it and run `dbshift repair --rolled-back {step.id}`",
+        )
+
+    @contextlib.contextmanager
+    def executing(self, sql: str) -> Iterator[None]:
+        """In autocommit mode for a statement that cannot run in a transaction; else in
+        the transaction `done` commits with the statement's record."""
+        from dbshift.dialects.base import Commit
+
+        if self.rules.commit_of(sql, self.server_version) is not Commit.OUTSIDE:
+            yield
+            return
+        conn = self.runner.conn
+        level = conn.default_isolation_level
+        if conn.in_transaction():  # what the operation read first (a reflected table)
+            conn.commit()
+        conn.execution_options(isolation_level="AUTOCOMMIT")
+        try:
+            yield
+        finally:
+            # SQLAlchemy keeps the level while it holds a transaction (even an autocommit
+            # one): end it first, or the rest of the run stays in autocommit mode
+            with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
+                if conn.in_transaction():
+                    conn.rollback()
+                conn.execution_options(isolation_level=level)
+
     def done(self, sql: str) -> None:
-        mark = self.running or StatementMark.of(sql)
-        self.running = None
-        self.position += 1
-        self.marks.append(mark)
+        """Record the statement and commit: with it, unless it committed by itself or
+        ran in autocommit mode. Until that commit succeeds it is still `running` (a
+        deferred constraint fails at the commit, and then the statement did not run)."""
+        mark = self.running = self.committing = self.running or StatementMark.of(sql)
         conn = self.runner.conn
         self.runner.history.record_progress(
-            conn, self.step.id, self.step.script.checksum, self.marks
+            conn, self.step.id, self.step.script.checksum, [*self.marks, mark]
         )
         conn.commit()
+        self.running = self.committing = None
+        self.position += 1
+        self.marks.append(mark)
 
     def settled(self, sql: str, error: exc.DBAPIError) -> bool:
         if not self.uncertain or self.position != self.resume_at:
             return False
-        if not self.runner.dialect.already_applied(sql, error.orig or error):
+        if not self.rules.already_applied(sql, error.orig or error):
             return False
         if self.runner.conn.in_transaction():
             self.runner.conn.rollback()
@@ -1167,6 +1253,9 @@ class _Probe:
             raise _Probe.Enough
         self.marks.append(StatementMark.of(sql))
         return True
+
+    def executing(self, sql: str) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
 
     def done(self, sql: str) -> None:
         pass
@@ -1370,8 +1459,7 @@ class _Held:
         self.runner._held = None
         conn.execution_options(**{WRITER: False})
         try:
-            if conn.in_transaction():
-                conn.rollback()
+            conn.rollback()  # also the transaction a lost connection left pending
             self.lock.release(conn)
-        except exc.DBAPIError:
+        except (exc.DBAPIError, exc.InvalidRequestError):
             pass  # the connection is gone, and the server dropped the lock with it

@@ -186,7 +186,10 @@ class Reporter:
         if row.failed is not None:
             what = f"statement {done + 1}{of} failed"
         else:
-            what = f"interrupted after statement {done}{of} (the next one may have completed)"
+            what = (
+                f"interrupted after statement {done}{of} (`dbshift upgrade` checks whether "
+                "the next one completed)"
+            )
         self.line(f"PARTIAL: {row.id}: {done}{of} statement(s) ran and stayed committed; {what}")
         for number, mark in enumerate(row.done, 1):
             self.line(f"  done    {number:>3}  {mark.text}")

@@ -7,9 +7,10 @@ statements to; they never see operation objects, so this layer sits below `ops/`
 from __future__ import annotations
 
 import dataclasses
+import enum
 import re
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -145,6 +146,11 @@ def _sqlstate(error: BaseException) -> str | None:
     return state if isinstance(state, str) else None
 
 
+def server_version(conn: sa.Connection) -> tuple[int, ...]:
+    """The server's version, as the dialect read it on connecting."""
+    return tuple(getattr(conn.dialect, "server_version_info", None) or ())
+
+
 def is_drop(sql: str) -> bool:
     return re.search(r"\bDROP\b", sql, re.IGNORECASE) is not None
 
@@ -160,6 +166,60 @@ class Timeouts:
 
 #: undoes a session setting; `set_timeouts` returns one for a session-wide change
 Restore = Callable[[], None]
+
+
+class Commit(enum.Enum):
+    """How one statement of a statement-by-statement migration commits, and so whether
+    the history's record of it can commit with it (see `DialectRules.commit_of`)."""
+
+    #: in a transaction of its own that also records it: it is recorded exactly when
+    #: it commits, so after a lost connection the history is exact
+    WITH_RECORD = "with its record"
+    #: the statement commits itself (MySQL's DDL); its record follows in a second commit
+    ITSELF = "by itself"
+    #: it cannot run inside a transaction block (`CREATE INDEX CONCURRENTLY`): it runs
+    #: in autocommit mode, and its record follows
+    OUTSIDE = "outside a transaction"
+
+
+@dataclasses.dataclass(frozen=True)
+class InDoubt:
+    """What the database shows about a statement that a run cut off may have completed
+    (one that does not commit with its record; see `DialectRules.in_doubt`)."""
+
+    #: done: it completed, count it; run: run it (it did not complete, or running it
+    #: again is harmless, or its error will tell: `already_applied`); ask: stop, a person
+    #: must look
+    verdict: Literal["done", "run", "ask"]
+    #: what was seen, for the message (`index ix is INVALID`)
+    reason: str = ""
+    hint: str | None = None
+
+
+def leading_words(sql: str, count: int = 12) -> list[str]:
+    """The first `count` tokens of a statement, comments skipped: words (as written),
+    quoted names and strings whole, and single punctuation characters."""
+    words = []
+    for match in _TOKEN.finditer(sql):
+        token = match.group("token")
+        if token is None:
+            continue
+        words.append(token)
+        if len(words) >= count:
+            break
+    return words
+
+
+_TOKEN = re.compile(
+    r"""\s+|--[^\n]*|/\*.*?\*/|(?P<token>"(?:[^"]|"")*"|`(?:[^`]|``)*`|'(?:[^']|'')*'"""
+    r"""|\$(?P<tag>[A-Za-z_]\w*|)\$.*?\$(?P=tag)\$|[A-Za-z_][\w$]*|.)""",
+    re.S,
+)
+
+
+def upper(words: Sequence[str]) -> list[str]:
+    """`words` with unquoted words in capitals, to compare with keywords."""
+    return [w.upper() if w[:1].isalpha() or w[:1] == "_" else w for w in words]
 
 
 class DialectRules:
@@ -191,6 +251,21 @@ class DialectRules:
         """Whether the driver's `error` says that what the statement creates is already
         there (a table, a column, an index, ...)."""
         return _sqlstate(error) in self._exists_states
+
+    def commit_of(self, sql: str, server_version: tuple[int, ...] = ()) -> Commit:
+        """How `sql` commits in a statement-by-statement migration: the one place that
+        decides which statements can run in a transaction with their progress record.
+        Standard SQL with transactional DDL: every statement can."""
+        return Commit.WITH_RECORD
+
+    def in_doubt(self, conn: sa.Connection, sql: str) -> InDoubt:
+        """Asked on resuming a run that was cut off while `sql` ran, for a statement
+        that does not commit with its record (`commit_of`): did it complete? By default
+        a statement that commits by itself runs again (its error, `already_applied`,
+        shows whether it had completed); one run outside a transaction cannot be told."""
+        if self.commit_of(sql, server_version(conn)) is Commit.ITSELF:
+            return InDoubt("run")
+        return InDoubt("ask", "the database cannot tell whether it completed")
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Whether `sql` failing with `error` shows the statement already took effect:

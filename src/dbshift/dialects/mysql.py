@@ -14,6 +14,7 @@ from sqlalchemy.types import TypeEngine
 from dbshift.dialects import limits
 from dbshift.dialects.base import (
     ColumnChange,
+    Commit,
     Constraint,
     DialectRules,
     Restore,
@@ -21,6 +22,7 @@ from dbshift.dialects.base import (
     Timeouts,
     column_spec,
     is_drop,
+    leading_words,
     qualified,
     quote,
     sa_constraint,
@@ -36,6 +38,9 @@ if TYPE_CHECKING:
 _EXISTS = frozenset({1050, 1060, 1061, 1826})
 #: unknown table, can't DROP (column or key gone)
 _GONE = frozenset({1051, 1091})
+#: statements that change rows and commit only with the transaction (on InnoDB): the
+#: rest of what a migration holds (DDL, LOCK TABLES, ...) commits implicitly
+_DATA = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH", "VALUES", "DO"})
 #: ER_LOCK_WAIT_TIMEOUT: a metadata lock (lock_wait_timeout) or a row lock
 _LOCK_WAIT_TIMEOUT = 1205
 #: the largest lock_wait_timeout (a year): "no limit"
@@ -115,6 +120,13 @@ class MySQLRules(DialectRules):
 
     def already_exists(self, error: BaseException) -> bool:
         return _code(error) in _EXISTS
+
+    def commit_of(self, sql: str, server_version: tuple[int, ...] = ()) -> Commit:
+        """A data statement commits in a transaction with its record; DDL (and anything
+        else) commits by itself, and its record follows. (A table of a non-transactional
+        engine, MyISAM, keeps its changes at once: that is the engine's choice.)"""
+        first = leading_words(sql, 1)
+        return Commit.WITH_RECORD if first and first[0].upper() in _DATA else Commit.ITSELF
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         return self.already_exists(error) or (_code(error) in _GONE and is_drop(sql))

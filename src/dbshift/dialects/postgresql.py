@@ -10,7 +10,16 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects import limits
-from dbshift.dialects.base import DialectRules, Restore, Timeouts, type_sql
+from dbshift.dialects.base import (
+    Commit,
+    DialectRules,
+    InDoubt,
+    Restore,
+    Timeouts,
+    leading_words,
+    type_sql,
+    upper,
+)
 
 if TYPE_CHECKING:
     from dbshift.ops.base import ExecutionContext
@@ -59,6 +68,71 @@ _FORMAT_TYPE_NAMES = {
 }
 
 
+#: statements that cannot run in a transaction block and run again harmlessly when a run
+#: was cut off while they ran (maintenance, settings)
+_REPEATABLE = ("VACUUM", "ALTER SYSTEM", "DISCARD ALL", "REINDEX", "CLUSTER", "ALTER DATABASE")
+#: statements that, beginning so, never run in a transaction block (the manual's page of
+#: each command says so; the server calls `PreventInTransactionBlock`)
+_NEVER_IN_A_TRANSACTION = (
+    "VACUUM",
+    "ALTER SYSTEM",
+    "DISCARD ALL",
+    "CALL",  # a procedure may COMMIT only when called outside one
+    "COMMIT PREPARED",
+    "ROLLBACK PREPARED",
+    "CREATE SUBSCRIPTION",
+    "DROP SUBSCRIPTION",
+    "CREATE DATABASE",
+    "DROP DATABASE",
+    "CREATE TABLESPACE",
+    "DROP TABLESPACE",
+    "CREATE INDEX CONCURRENTLY",
+    "CREATE UNIQUE INDEX CONCURRENTLY",
+    "DROP INDEX CONCURRENTLY",
+)
+#: what `CREATE/DROP <kind> name` makes or removes, found by name in the catalog
+_NAMED = {
+    "DATABASE": "SELECT 1 FROM pg_database WHERE datname = :name",
+    "TABLESPACE": "SELECT 1 FROM pg_tablespace WHERE spcname = :name",
+}
+_INDEX_STATE = sa.text("SELECT indisvalid FROM pg_index WHERE indexrelid = to_regclass(:name)")
+_ENUM_LABEL = sa.text(
+    "SELECT 1 FROM pg_enum WHERE enumtypid = to_regtype(:type) AND enumlabel = :label"
+)
+
+
+def _starts(words: list[str], *phrases: str) -> str | None:
+    """The phrase among `phrases` that `words` start with."""
+    for phrase in phrases:
+        wanted = phrase.split()
+        if words[: len(wanted)] == wanted:
+            return phrase
+    return None
+
+
+def _name_at(words: list[str], at: int) -> str | None:
+    """The possibly schema-qualified name starting at `words[at]`, as written."""
+    if at >= len(words) or not (words[at][:1].isalpha() or words[at][:1] in '"_'):
+        return None
+    name = words[at]
+    while at + 2 < len(words) and words[at + 1] == ".":
+        name += "." + words[at + 2]
+        at += 2
+    return name
+
+
+def _after_if(words: list[str], at: int, *clause: str) -> int:
+    """`at`, moved past `IF [NOT] EXISTS` when the statement has it there."""
+    return at + len(clause) if words[at : at + len(clause)] == list(clause) else at
+
+
+def _unquoted(name: str) -> str:
+    """A database or tablespace name as the catalog stores it."""
+    if name.startswith('"'):
+        return name[1:-1].replace('""', '"')
+    return name.lower()
+
+
 class _NoNamedTypes:
     """The enums and domains `_reflect_type` may name: none, without a database."""
 
@@ -92,6 +166,72 @@ class PostgreSQLRules(DialectRules):
     def bookkeeping_schema(self, conn: sa.Connection, table: str) -> str | None:
         schema = conn.execute(_SCHEMA_OF, {"table": table}).scalar()
         return str(schema) if schema is not None else None
+
+    def commit_of(self, sql: str, server_version: tuple[int, ...] = ()) -> Commit:
+        """Everything commits with its record but what PostgreSQL refuses to run in a
+        transaction block: `CREATE/DROP INDEX CONCURRENTLY`, `REINDEX CONCURRENTLY` (and
+        of a system or database), `VACUUM`, `CLUSTER` of every table, `CREATE/DROP
+        DATABASE`, `ALTER DATABASE ... SET TABLESPACE`, `CREATE/DROP TABLESPACE`, `ALTER
+        SYSTEM`, `DISCARD ALL`, subscriptions that touch a replication slot, `COMMIT/
+        ROLLBACK PREPARED`, `ALTER TABLE ... DETACH PARTITION ... CONCURRENTLY`, `ALTER
+        TYPE ... ADD VALUE` before PostgreSQL 12; and a `CALL` or a `DO` block whose
+        body commits, which may control transactions only outside one."""
+        return Commit.OUTSIDE if self._outside(sql, server_version) else Commit.WITH_RECORD
+
+    def _outside(self, sql: str, server_version: tuple[int, ...]) -> bool:
+        """Whether PostgreSQL refuses `sql` in a transaction block (see `commit_of`)."""
+        raw = leading_words(sql, 40)
+        words = upper(raw)
+        if _starts(words, *_NEVER_IN_A_TRANSACTION):
+            return True
+        if _starts(words, "ALTER SUBSCRIPTION"):
+            return "REFRESH" in words or "PUBLICATION" in words
+        if _starts(words, "ALTER DATABASE"):
+            return "TABLESPACE" in words
+        if _starts(words, "REINDEX"):
+            return "CONCURRENTLY" in words[:8] or words[1:2] in (["SYSTEM"], ["DATABASE"])
+        if _starts(words, "CLUSTER"):
+            return [w for w in words[1:] if w != ";"] in ([], ["VERBOSE"])
+        if _starts(words, "ALTER TABLE"):
+            return "DETACH" in words and "CONCURRENTLY" in words
+        if _starts(words, "ALTER TYPE"):
+            return "ADD" in words and "VALUE" in words and server_version[:1] < (12,)
+        if _starts(words, "DO"):
+            return _body_controls_transactions(raw)
+        return False
+
+    def in_doubt(self, conn: sa.Connection, sql: str) -> InDoubt:
+        """What the catalog shows of a statement run outside a transaction that a run
+        was cut off in: the index `CREATE INDEX CONCURRENTLY` builds exists and is valid
+        (an INVALID one is what an unfinished build leaves), the index or database a
+        DROP removes is gone, the enum value is there; `VACUUM`, `REINDEX` and other
+        maintenance statements simply run again."""
+        raw = leading_words(sql, 40)
+        words = upper(raw)
+        if _starts(words, "CREATE INDEX", "CREATE UNIQUE INDEX"):
+            return _index_built(conn, raw, words)
+        if _starts(words, "DROP INDEX"):
+            name = _name_at(raw, _after_if(words, 3, "IF", "EXISTS"))
+            if name is not None and conn.execute(_INDEX_STATE, {"name": name}).first() is None:
+                return InDoubt("done", f"index {name} is gone")
+            return InDoubt("run")
+        kind = _starts(
+            words, "CREATE DATABASE", "DROP DATABASE", "CREATE TABLESPACE", "DROP TABLESPACE"
+        )
+        if kind is not None:
+            verb, noun = kind.split()
+            name = _name_at(raw, _after_if(words, 2, "IF", "EXISTS"))
+            if name is None:
+                return InDoubt("ask", "the database cannot tell whether it completed")
+            exists = conn.execute(sa.text(_NAMED[noun]), {"name": _unquoted(name)}).first()
+            if (exists is not None) == (verb == "CREATE"):
+                return InDoubt("done", f"{noun.lower()} {name} {'exists' if exists else 'is gone'}")
+            return InDoubt("run")
+        if _starts(words, "ALTER TYPE"):
+            return _enum_value_added(conn, raw, words)
+        if _starts(words, *_REPEATABLE):
+            return InDoubt("run")
+        return InDoubt("ask", "the database cannot tell whether it completed")
 
     def already_applied(self, sql: str, error: BaseException) -> bool:
         """Never for `CONCURRENTLY`: a concurrent index build that was cut off leaves
@@ -132,3 +272,50 @@ class PostgreSQLRules(DialectRules):
         (e.g. text to integer); it is SQL written by the migration, as in Alembic."""
         clause = f"{head} TYPE {type_sql(ctx.dialect, type_)}"
         ctx.emit(clause + (f" USING {using}" if using else ""))
+
+
+def _body_controls_transactions(raw: list[str]) -> bool:
+    """Whether a `DO` block's body commits or rolls back: then it cannot run in a
+    transaction block."""
+    body = next((w for w in raw[1:] if w[:1] in ("$", "'")), "")
+    return re.search(r"\b(COMMIT|ROLLBACK)\b", body, re.IGNORECASE) is not None
+
+
+def _index_built(conn: sa.Connection, raw: list[str], words: list[str]) -> InDoubt:
+    """`CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] name ON ...`: done when the
+    index is valid; not begun when it does not exist; an INVALID one stops the run."""
+    at = words.index("CONCURRENTLY") + 1 if "CONCURRENTLY" in words else len(words)
+    at = _after_if(words, at, "IF", "NOT", "EXISTS")
+    name = _name_at(raw, at) if at < len(words) and words[at] != "ON" else None
+    if name is None:
+        return InDoubt(
+            "ask",
+            "the index has no name in the statement, so the database cannot tell "
+            "whether it was built",
+        )
+    valid = conn.execute(_INDEX_STATE, {"name": name}).scalar()
+    if valid is None:
+        return InDoubt("run")
+    if valid:
+        return InDoubt("done", f"index {name} exists and is valid")
+    return InDoubt(
+        "ask",
+        f"index {name} exists but is INVALID: the build did not finish",
+        hint=f"drop it (`DROP INDEX CONCURRENTLY {name}`) and run `dbshift upgrade` "
+        "again to build it anew",
+    )
+
+
+def _enum_value_added(conn: sa.Connection, raw: list[str], words: list[str]) -> InDoubt:
+    """`ALTER TYPE name ADD VALUE [IF NOT EXISTS] 'label' ...`: done when the label is
+    there."""
+    name = _name_at(raw, 2)
+    at = words.index("VALUE") + 1 if "VALUE" in words else len(words)
+    at = _after_if(words, at, "IF", "NOT", "EXISTS")
+    label = raw[at] if at < len(raw) and raw[at].startswith("'") else None
+    if name is None or label is None:
+        return InDoubt("ask", "the database cannot tell whether it completed")
+    found = conn.execute(_ENUM_LABEL, {"type": name, "label": label[1:-1].replace("''", "'")})
+    if found.first() is not None:
+        return InDoubt("done", f"type {name} has the value {label}")
+    return InDoubt("run")

@@ -35,19 +35,32 @@ from sqlalchemy.types import TypeEngine
 from dbshift.dialects import limits, sqlite_ddl
 from dbshift.dialects.base import (
     ColumnChange,
+    Commit,
     Constraint,
     DialectRules,
+    InDoubt,
     Keep,
     TableChange,
     is_drop,
+    leading_words,
     qualified,
     quote,
+    upper,
 )
 from dbshift.errors import MigrationError
 from dbshift.schema.snapshot import Column, Table, index_to_sqlalchemy, table_key
 
 if TYPE_CHECKING:
     from dbshift.ops.base import ExecutionContext
+
+#: statements SQLite refuses (or, for the PRAGMAs, ignores) inside a transaction
+_OUTSIDE = (
+    ["VACUUM"],
+    ["ATTACH"],
+    ["DETACH"],
+    ["PRAGMA", "FOREIGN_KEYS"],
+    ["PRAGMA", "JOURNAL_MODE"],
+)
 
 _CONSTANT_DEFAULT = re.compile(
     r"^\s*(?:'(?:[^']|'')*'|[-+]?\d+(?:\.\d+)?|NULL|TRUE|FALSE)\s*$", re.I
@@ -63,6 +76,18 @@ class SQLiteRules(DialectRules):
         from dbshift.schema.introspect_sqlite import declared_type
 
         return declared_type(dialect, text)
+
+    def commit_of(self, sql: str, server_version: tuple[int, ...] = ()) -> Commit:
+        """Everything commits with its record but `VACUUM`, `ATTACH`, `DETACH` and the
+        `foreign_keys` and `journal_mode` PRAGMAs, which need autocommit mode."""
+        words = upper(leading_words(sql, 2))
+        outside = any(words[: len(start)] == start for start in _OUTSIDE)
+        return Commit.OUTSIDE if outside else Commit.WITH_RECORD
+
+    def in_doubt(self, conn: sa.Connection, sql: str) -> InDoubt:
+        """Each of those can run again: VACUUM rebuilds, and ATTACH and the PRAGMAs
+        hold for the connection only (the run that was cut off had another)."""
+        return InDoubt("run")
 
     def already_exists(self, error: BaseException) -> bool:
         """sqlite3 raises a bare OperationalError: its message is all there is."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -24,6 +25,10 @@ class Journal(Protocol):
 
     def skip(self, sql: str) -> bool:
         """Called before a statement runs: True when it already ran (a resumed run)."""
+
+    def executing(self, sql: str) -> contextlib.AbstractContextManager[None]:
+        """Around a statement that was not skipped: the journal readies the connection
+        for it (a statement that cannot run in a transaction runs in autocommit mode)."""
 
     def done(self, sql: str) -> None:
         """Called after the statement succeeded."""
@@ -93,13 +98,14 @@ class OnlineContext(ExecutionContext):
         text = sql_text(statement, self.dialect) if journal or self.on_statement else ""
         if journal is not None and journal.skip(text):
             return
-        try:
-            self._execute(statement, params)
-        except exc.DBAPIError as error:
-            if journal is None or not journal.settled(text, error):
-                raise
-        else:
-            self.executed += 1
+        with journal.executing(text) if journal is not None else contextlib.nullcontext():
+            try:
+                self._execute(statement, params)
+            except exc.DBAPIError as error:
+                if journal is None or not journal.settled(text, error):
+                    raise
+            else:
+                self.executed += 1
         if self.on_statement is not None:
             self.on_statement(text)
         if journal is not None:
@@ -120,7 +126,8 @@ class OnlineContext(ExecutionContext):
         marker = python_marker(fn)
         if self.journal is not None and self.journal.skip(marker):
             return
-        _call(fn, self._connection)
+        with self.journal.executing(marker) if self.journal else contextlib.nullcontext():
+            _call(fn, self._connection)
         if self.journal is not None:
             self.journal.done(marker)
 
