@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import re
 import socket
 import struct
 import subprocess
@@ -147,7 +148,7 @@ class CuttingProxy:
         with contextlib.suppress(OSError, ConnectionError):
             for message, sql in self.wire.client_messages(client):
                 waiting = not self.cut.is_set() and state.seen < len(self.after)
-                if waiting and sql is not None and sql.lstrip().startswith(self.after[state.seen]):
+                if waiting and sql is not None and re.match(self.after[state.seen], sql.lstrip()):
                     state.seen += 1
                     state.armed = state.seen == len(self.after)  # before the server answers
                 server.sendall(message)
@@ -227,10 +228,13 @@ def _check_resumed(project: Project, bump: str, committed: bool) -> None:
     assert events == [("upgrade", "resumed after statement 1" if committed else None)]
 
 
-#: where the answer is lost: the statement's own, its record's, or the commit's
+#: the journal's UPDATE, its table qualified with the bookkeeping schema
+RECORD = r"UPDATE (\S+\.)?dbshift_history"
+#: where the answer is lost (patterns matched at the start of each statement): the
+#: statement's own, its record's, or the commit's
 CUTS = {
     "statement": (["UPDATE counter"], False),
-    "record": (["UPDATE counter", "UPDATE dbshift_history"], False),
+    "record": (["UPDATE counter", RECORD], False),
     "commit": (["UPDATE counter", "COMMIT"], True),
 }
 
@@ -253,7 +257,7 @@ def test_lost_answer_never_runs_a_statement_twice(project: Project, backend: str
 #: a runner whose process dies right after a statement starting with the last of
 #: argv[1:] returned (and after the others, in order): as if the machine went away
 _DIES_AFTER = """
-import os, sys
+import os, re, sys
 import sqlalchemy as sa
 from dbshift.cli import main
 
@@ -261,7 +265,7 @@ wanted = sys.argv[1:]
 
 @sa.event.listens_for(sa.engine.Engine, "after_cursor_execute")
 def _die(conn, cursor, statement, parameters, context, executemany):
-    if wanted and statement.lstrip().startswith(wanted[0]):
+    if wanted and re.match(wanted[0], statement.lstrip()):
         wanted.pop(0)
         if not wanted:
             os._exit(9)
