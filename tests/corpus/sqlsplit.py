@@ -136,16 +136,17 @@ _PSQL_UNSAFE = re.compile(r"\\(?:!|(?:watch|prompt|o|out|w|write|copy|i|ir|inclu
 
 
 def psql_statements(sql: str, scratch: Path) -> list[str] | None:
-    if _PSQL_UNSAFE.search(sql):
+    if _PSQL_UNSAFE.search(_blanked(sql, "postgresql")):
         return None
     path = scratch / "input.sql"
     path.write_text(sql, encoding="utf-8", errors="surrogateescape")
     with recorders.recording("postgresql") as (port, queries):
         conninfo = f"host=127.0.0.1 port={port} user=u dbname=d sslmode=disable gssencmode=disable"
         command = ["psql", "-X", "-q", "-o", "/dev/null", "-f", str(path), conninfo]
-        subprocess.run(
-            command, stdin=subprocess.DEVNULL, capture_output=True, timeout=120, check=False
-        )
+        try:
+            subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, timeout=60)
+        except subprocess.TimeoutExpired:
+            return None
     return list(queries)
 
 
@@ -204,7 +205,10 @@ def sqlite_cli_statements(sql: str, scratch: Path, prelude: str = "") -> list[st
         command += ["-cmd", ".output /dev/null"]
         command += ["-cmd", ".trace stdout --profile --plain", ":memory:"]
         try:
-            done = subprocess.run(command, stdin=stdin, capture_output=True, timeout=20)
+            # in the scratch folder: SQLite's test files ATTACH and write files of their own
+            done = subprocess.run(
+                command, stdin=stdin, capture_output=True, timeout=20, cwd=scratch
+            )
         except subprocess.TimeoutExpired:
             return None
     if done.returncode or done.stderr:
@@ -263,6 +267,14 @@ def fingerprint(text: str, backend: str) -> str:
         if match.group("drop") is None and not match.group().isspace():
             parts.append(match.group())
     return "".join(parts).strip(";")
+
+
+def _blanked(text: str, backend: str) -> str:
+    """`text` with its strings, quoted names and comments blanked out (what is left is
+    what a client could read as its own commands)."""
+    kept, dropped = _LEXEMES[backend]
+    lexer = re.compile(rf"(?P<keep>{kept})|(?P<drop>{dropped})", re.DOTALL)
+    return lexer.sub(" ", text)
 
 
 def _after_nested_comment(text: str, pos: int) -> int:
