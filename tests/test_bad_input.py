@@ -853,3 +853,36 @@ def test_new_in_a_read_only_folder(project: Project) -> None:
     assert "(hint: check that the migrations folder is writable)" in message
     assert len(message.splitlines()) == 1 and "Traceback" not in message
     assert project.fingerprint() == before
+
+
+@pytest.mark.backends("postgresql")
+@pytest.mark.parametrize(
+    ("body", "fragment"),
+    [
+        ("CREATE TABLE a (id INTEGER);\n\\set n 1\n", "line 6: \\set is a psql meta-command"),
+        (
+            "CREATE TABLE a (id INTEGER);\nCOPY a FROM stdin;\n1\n\\.\n",
+            "line 6: COPY ... FROM STDIN moves rows through the client (psql)",
+        ),
+    ],
+)
+def test_psql_client_commands_refused_before_anything_runs(
+    project: Project, body: str, fragment: str
+) -> None:
+    """A .sql file written for psql is refused when loaded, naming its line: nothing of
+    it runs (the CREATE TABLE before it included)."""
+    project.sql("psql", body)
+    before = project.fingerprint()
+    message = project.fails(3, "upgrade").err.strip()
+    assert "_psql.sql: " + fragment in message and "(hint: " in message, message
+    assert len(message.splitlines()) == 1
+    assert project.fingerprint() == before
+
+
+@pytest.mark.backends("mysql")
+def test_mysql_source_command_refused_before_anything_runs(project: Project) -> None:
+    project.sql("src", "CREATE TABLE a (id INTEGER);\nSOURCE ./more.sql;\n")
+    before = project.fingerprint()
+    message = project.fails(3, "upgrade").err.strip()
+    assert "_src.sql: line 6: SOURCE is a mysql client command, not SQL" in message, message
+    assert project.fingerprint() == before

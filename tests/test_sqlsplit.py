@@ -134,6 +134,93 @@ def test_generic_begin_atomic() -> None:
     assert texts(source) == [source[: source.index("; SELECT")], "SELECT 1"]
 
 
+@pytest.mark.parametrize(
+    ("source", "message"),
+    [
+        ("select 1;\n\\set x 1\nselect :x;", "line 2: \\set is a psql meta-command, not SQL"),
+        ("select 1 \\gset\n", "line 1: \\gset is a psql meta-command, not SQL"),
+        ("select 1 \\; select 2;", "line 1: \\; is a psql meta-command, not SQL"),
+        ("\n\n  \\d+ t", "line 3: \\d+ is a psql meta-command, not SQL"),
+        ("select 'a' \\", "line 1: \\ is a psql meta-command, not SQL"),
+        (
+            "copy t (a, b) from stdin;\n1\t'x\n\\.\n",
+            "line 1: COPY ... FROM STDIN moves rows through the client (psql), "
+            "which a migration does not have",
+        ),
+        (
+            "select 1;\nCOPY (select 1)\n  TO STDOUT with csv;",
+            "line 3: COPY ... TO STDOUT moves rows through the client (psql), "
+            "which a migration does not have",
+        ),
+    ],
+)
+def test_postgresql_refuses_psql_client_commands(source: str, message: str) -> None:
+    """What only psql can do (meta-commands, COPY data through the client) is refused
+    before anything runs, naming its line; its data lines are never read as SQL."""
+    with pytest.raises(MigrationError) as caught:
+        split_sql(source, "postgresql")
+    assert caught.value.message == message
+    assert caught.value.hint and "\n" not in caught.value.hint
+
+
+def test_postgresql_backslashes_inside_tokens_are_not_commands() -> None:
+    source = (
+        "select 'a\\', E'\\\\', $$\\set$$, \"x\\y\" /* \\d */ -- \\g\n, 1;"
+        " copy t from '/srv/stdin.csv'; copy t to '/tmp/x'; select 'from stdin'"
+    )
+    assert texts(source, "postgresql") == [
+        "select 'a\\', E'\\\\', $$\\set$$, \"x\\y\" /* \\d */ -- \\g\n, 1",
+        "copy t from '/srv/stdin.csv'",
+        "copy t to '/tmp/x'",
+        "select 'from stdin'",
+    ]
+    # other dialects: not psql's business (MySQL has backslash escapes of its own)
+    assert texts("select 1 \\g x; select 2") == ["select 1 \\g x", "select 2"]
+
+
+@given(st.integers(0, 5), st.sampled_from(["\\set a 1", "\\i x.sql", "\\.", "select 1 \\g"]))
+def test_postgresql_meta_command_line_is_named(before: int, command: str) -> None:
+    source = "select 'x\\';\n" * before + "/* \\ */ " + command + "\nselect 2;"
+    with pytest.raises(MigrationError, match=rf"^line {before + 1}: \\"):
+        split_sql(source, "postgresql")
+
+
+def test_postgresql_follows_standard_conforming_strings() -> None:
+    """With it off the server (and psql, told by the server) read backslash escapes in
+    '...'; U&'...', B'...' and X'...' never have them."""
+    source = (
+        "select 'a\\';\n"
+        "SET standard_conforming_strings = off;\n"
+        "select 'b\\'; still'; select U&'\\' UESCAPE '!', B'1\\', X'f\\';\n"
+        "set session standard_conforming_strings to 'on';\n"
+        "select 'c\\';\n"
+        "set local standard_conforming_strings to off;\n"
+        "select 'd\\';x';\n"
+        "reset all;\n"
+        "select 'e\\'"
+    )
+    assert texts(source, "postgresql") == [
+        "select 'a\\'",
+        "SET standard_conforming_strings = off",
+        "select 'b\\'; still'",
+        "select U&'\\' UESCAPE '!', B'1\\', X'f\\'",
+        "set session standard_conforming_strings to 'on'",
+        "select 'c\\'",
+        "set local standard_conforming_strings to off",
+        "select 'd\\';x'",
+        "reset all",
+        "select 'e\\'",
+    ]
+    # a SET of another parameter, or one inside a string, changes nothing
+    assert texts(
+        "set x = 'standard_conforming_strings = off'; select 'f\\'; select 1", "postgresql"
+    ) == [
+        "set x = 'standard_conforming_strings = off'",
+        "select 'f\\'",
+        "select 1",
+    ]
+
+
 # -- MySQL and MariaDB --------------------------------------------------------------------
 
 
@@ -267,6 +354,17 @@ def test_mysql_without_compound_header_splits_at_every_semicolon() -> None:
         "BEGIN",
         "SELECT 2",
         "END",
+    ]
+
+
+@pytest.mark.parametrize("dialect", ["mysql", "mariadb"])
+def test_mysql_refuses_the_source_command(dialect: str) -> None:
+    with pytest.raises(MigrationError) as caught:
+        split_sql("select 1;\n  source ./views/x.sql;\nselect 2", dialect)
+    assert caught.value.message == "line 2: SOURCE is a mysql client command, not SQL"
+    assert texts("select source from t; select 1 source", dialect) == [
+        "select source from t",
+        "select 1 source",
     ]
 
 

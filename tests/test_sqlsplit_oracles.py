@@ -1,5 +1,7 @@
 """The splitter against the clients themselves: psql's own split (what `psql -e` echoes
-as it sends each query) and `sqlite3.complete_statement`."""
+as it sends each query, and what it sends to a recording listener), the mariadb client's
+(what it sends to one), and `sqlite3.complete_statement`. The same oracles on other
+projects' SQL files: tests/corpus/test_sqlsplit_corpus.py."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dbshift.migrations.sqlsplit import split_sql
+from tests.corpus.sqlsplit import fingerprint, mariadb_statements, psql_statements
 
 PSQL = shutil.which("psql")
 
@@ -96,3 +99,42 @@ def test_sqlite_split_is_complete_statements(sql: str) -> None:
             ends.append(sql[start:index].strip())
             start = index + 1
     assert [s.text for s in split_sql(sql, "sqlite")] == ends
+
+
+# -- through the recording listeners: the client's own boundaries, no server involved ------
+
+#: psql follows the server's `standard_conforming_strings` (the listener reports it back
+#: as the server would) from the next line on; U&'...' and B'...' never have backslash
+#: escapes
+PG_RECORDED_CASES = [
+    "select 'a\\';\nset standard_conforming_strings = off;\nselect 'b\\';c'; select 2;",
+    "SET standard_conforming_strings TO off;\nselect U&'\\' UESCAPE '!', B'1\\';\n"
+    "RESET standard_conforming_strings;\nselect 'd\\'; select 3;",
+]
+#: the mariadb client with DELIMITER, compound bodies and executable comments
+MYSQL_RECORDED_CASES = [
+    "DELIMITER //\nCREATE PROCEDURE p() BEGIN SELECT 1; SELECT ';'; END//\n"
+    "DELIMITER ;\nSELECT 'a\\';' /*!50001 , 1 */;\n# c;\nSELECT 2 -- x;\n;",
+    "DELIMITER $$\nCREATE TRIGGER t BEFORE INSERT ON x FOR EACH ROW\nBEGIN\n"
+    "  IF NEW.a THEN SET NEW.b = 1; END IF;\nEND$$\nCREATE EVENT e ON SCHEDULE EVERY 1 DAY "
+    "DO BEGIN DELETE FROM x; END$$\nDELIMITER ;\nUSE test;\nSELECT 3;",
+]
+
+
+@pytest.mark.skipif(PSQL is None, reason="psql is not installed")
+@pytest.mark.parametrize("sql", PG_RECORDED_CASES)
+def test_postgresql_split_is_what_psql_sends(tmp_path: Path, sql: str) -> None:
+    sent = psql_statements(sql, tmp_path)
+    assert sent is not None
+    theirs = [fingerprint(q, "postgresql") for q in sent]
+    assert [fingerprint(s.text, "postgresql") for s in split_sql(sql, "postgresql")] == theirs
+
+
+@pytest.mark.skipif(
+    shutil.which("mariadb") is None and shutil.which("mysql") is None,
+    reason="the mariadb/mysql client is not installed",
+)
+@pytest.mark.parametrize("sql", MYSQL_RECORDED_CASES)
+def test_mariadb_split_is_what_the_client_sends(tmp_path: Path, sql: str) -> None:
+    theirs = [fingerprint(q, "mysql") for q in mariadb_statements(sql, tmp_path)]
+    assert [fingerprint(s.text, "mysql") for s in split_sql(sql, "mariadb")] == theirs

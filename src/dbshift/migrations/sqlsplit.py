@@ -1,4 +1,4 @@
-"""Split a SQL migration into statements, the way each database's own client would.
+r"""Split a SQL migration into statements, the way each database's own client would.
 
 SQL migrations run statement by statement through a DB-API driver, so the split must
 agree with the database's lexer: a `;` inside a string, a quoted identifier, a comment,
@@ -15,16 +15,22 @@ Per dialect (a SQLAlchemy dialect name; anything not listed is generic ANSI SQL)
 all           '...' strings with '' doubling, "..." identifiers with "" doubling,
               ``-- ...`` line comments, ``/* ... */`` block comments
 postgresql    nested block comments; E'...' strings with backslash escapes (plain
-              '...' has none); ``$$...$$`` and ``$tag$...$tag$`` dollar quoting
-              (``$1`` is a parameter); ``BEGIN ATOMIC ... END`` bodies; a ``;``
-              inside parentheses ends nothing (``CREATE RULE ... DO (a; b)``), and
-              a ``--`` comment ends at ``\r`` as at ``\n`` (both as psql)
+              '...' has none until ``SET standard_conforming_strings = off``, which
+              is followed, as the server and psql do; U&'...', B'...', X'...' never);
+              ``$$...$$`` and ``$tag$...$tag$`` dollar quoting (``$1`` is a
+              parameter); ``BEGIN ATOMIC ... END`` bodies; a ``;`` inside parentheses
+              ends nothing (``CREATE RULE ... DO (a; b)``), and a ``--`` comment ends
+              at ``\r`` as at ``\n`` (both as psql). Refused, naming the line: a
+              backslash outside quotes and comments (a psql meta-command: ``\set``,
+              ``\gset``, ``\.``; never SQL) and ``COPY ... FROM STDIN`` / ``TO
+              STDOUT`` (rows through the client, which a migration does not have)
 mysql,        backslash escapes in '...' and in "..." (a string, not an
 mariadb       identifier); ```...``` identifiers; ``#`` comments; ``--`` is a
               comment only when followed by whitespace; ``/*! ... */`` and
               ``/*M! ... */`` executable comments are code; the ``DELIMITER``
               client command; compound ``CREATE PROCEDURE/FUNCTION/TRIGGER/EVENT``
-              and MariaDB ``BEGIN NOT ATOMIC`` bodies without DELIMITER
+              and MariaDB ``BEGIN NOT ATOMIC`` bodies without DELIMITER; the
+              ``SOURCE file`` client command is refused, naming the line
 sqlite        ```...``` and ``[...]`` identifiers; ``[EXPLAIN] CREATE TRIGGER ...
               BEGIN ...; END`` (the rule of ``sqlite3_complete``: inside a trigger only the
               ``;`` of ``; END ;`` ends it, so CASE ... END in the body is harmless)
@@ -48,9 +54,10 @@ Compound bodies are found with the heuristics the clients use, not a parser:
   one statement, which the database then rejects. The ``mysql`` client itself needs
   ``DELIMITER`` for these; with a custom delimiter only the delimiter ends a statement.
 
-Not handled: MySQL's ``NO_BACKSLASH_ESCAPES`` and ``ANSI_QUOTES`` modes, PostgreSQL with
-``standard_conforming_strings = off``, psql backslash commands and ``COPY ... FROM
-stdin`` data, other client commands than ``DELIMITER``.
+Not handled: MySQL's ``NO_BACKSLASH_ESCAPES`` and ``ANSI_QUOTES`` modes, a server whose
+``standard_conforming_strings`` is off by default, other mysql client commands than
+``DELIMITER`` and ``SOURCE``. How this compares with psql, the mariadb client and sqlite3
+on other projects' files: docs/migrations.md and tests/corpus/sqlsplit.py.
 """
 
 from __future__ import annotations
@@ -90,7 +97,8 @@ def split_sql(source: str, dialect: str = "default", *, first_line: int = 1) -> 
 
 # One token per match: whitespace, a word (identifier, keyword or number), a run of
 # punctuation that means nothing to the splitter, or any other single character.
-_TOKEN = re.compile(r"(\s+)|(\w[\w$]*)|([^\s\w'\"`\[/$;#\-()=@:]+)|(.)", re.DOTALL)
+_TOKEN = re.compile(r"(\s+)|(\w[\w$]*)|([^\s\w'\"`\[/$;#\-()=@:\\]+)|(.)", re.DOTALL)
+_PSQL_META = re.compile(r"\\(?:[A-Za-z]+\+?|.)?")
 _DOLLAR_TAG = re.compile(r"\$(?:[^\W\d]\w*)?\$")
 _PG_COMMENT_MARK = re.compile(r"/\*|\*/")
 _PG_LINE_END = re.compile(r"[\r\n]")
@@ -102,6 +110,12 @@ _MYSQL_ROUTINES = frozenset({"PROCEDURE", "FUNCTION", "TRIGGER", "EVENT"})
 _MYSQL_CONTROL = frozenset({"IF", "LOOP", "WHILE", "REPEAT", "FOR"})
 _MYSQL_STATEMENT_AFTER = frozenset({";", ":", "BEGIN", "ATOMIC", "DO", "LOOP", "REPEAT"})
 _CASE_EXPRESSION = "CASE expression"
+_PG_STRING_PREFIXES = {"E": "'", "U": "&'", "B": "'", "X": "'"}
+_SCS_SETTING = re.compile(
+    r"^\s*(?:SET\s+(?:SESSION\s+|LOCAL\s+)?standard_conforming_strings\s*(?:=|TO\b)\s*'?(\w+)"
+    r"|RESET\s+(?:standard_conforming_strings|ALL)\b)",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 class _Splitter:
@@ -113,6 +127,8 @@ class _Splitter:
         self.sqlite = name == "sqlite"
         self.first_line = first_line
         self.delimiter = ";"
+        # PostgreSQL after `SET standard_conforming_strings = off`: '...' has escapes
+        self.pg_backslashes = False
         self.statements: list[SqlStatement] = []
         self._counted_to = 0  # newlines before this offset are counted in _line
         self._line = first_line
@@ -167,8 +183,12 @@ class _Splitter:
     def _word(self, pos: int, end: int) -> int:
         source = self.source
         word = source[pos:end].upper()
-        if word == "E" and self.postgresql and source.startswith("'", end):
-            return self._code(pos, self._skip_quoted(pos, end + 1, "'", backslashes=True), "")
+        if self.postgresql and word in _PG_STRING_PREFIXES:
+            body = end + len(_PG_STRING_PREFIXES[word])
+            if source.startswith(_PG_STRING_PREFIXES[word], end):
+                # E'...' has backslash escapes; U&'...', B'...', X'...' never do
+                escapes = word == "E"
+                return self._code(pos, self._skip_quoted(pos, body, "'", escapes), "")
         if word == "DELIMITER" and self.mysql and not self.has_code and self._line_start(pos):
             command_end = self._delimiter_command(end)
             if command_end is not None:
@@ -176,6 +196,7 @@ class _Splitter:
         if len(self.keywords) < 3:
             self.keywords.append(word)
         prev = self.prev
+        self._refuse_client_command(word, prev, pos)
         if self.mode == _UNDECIDED and prev not in ("=", "@"):  # `DEFINER = user@host`
             self._header(word)
         if self.mysql:
@@ -193,7 +214,8 @@ class _Splitter:
     def _punctuation(self, char: str, pos: int) -> int:
         source = self.source
         if char == "'":
-            return self._code(pos, self._skip_quoted(pos, pos + 1, "'", self.mysql), "")
+            backslashes = self.mysql or self.pg_backslashes
+            return self._code(pos, self._skip_quoted(pos, pos + 1, "'", backslashes), "")
         if char == '"':
             return self._code(pos, self._skip_quoted(pos, pos + 1, '"', self.mysql), "")
         if char == "`" and (self.mysql or self.sqlite):
@@ -221,6 +243,8 @@ class _Splitter:
                     what = f"dollar-quoted string {tag.group()}"
                     raise self._unterminated(what, pos, f"close it with {tag.group()}")
                 return self._code(pos, close + len(tag.group()), "")
+        elif char == "\\" and self.postgresql:
+            raise self._psql_meta_command(pos)
         elif char == ";" and self.delimiter == ";":
             return self._semicolon(pos)
         elif char == "(":
@@ -271,7 +295,18 @@ class _Splitter:
             self._counted_to = start
             text = self.source[start : self.end]
             self.statements.append(SqlStatement(text, self._line, tuple(self.keywords)))
+            if self.postgresql and self.keywords[:1] in (["SET"], ["RESET"]):
+                self._follow_string_setting(text)
         self._reset(after_terminator=True)
+
+    def _follow_string_setting(self, text: str) -> None:
+        """The server lexes '...' with backslash escapes while
+        `standard_conforming_strings` is off, and psql follows it (the server reports
+        the change), so the rest of the file is split the same way."""
+        setting = _SCS_SETTING.search(text)
+        if setting is not None:
+            value = (setting.group(1) or "on").lower()
+            self.pg_backslashes = value in ("off", "false", "no", "0")
 
     def _header(self, word: str) -> None:
         """Decide from its first words whether a statement has a compound body."""
@@ -320,6 +355,35 @@ class _Splitter:
             return bool(self.blocks) and self.blocks[-1] != _CASE_EXPRESSION
         # the body of a routine, trigger or event before any block is open
         return not self.blocks and prev in ("ROW", ")")
+
+    # -- client commands -------------------------------------------------------------------
+
+    def _refuse_client_command(self, word: str, prev: str, pos: int) -> None:
+        """What only a client can do is refused, naming the line: a migration's statements
+        go to the server through a driver, where they would fail or wait for data."""
+        if self.postgresql and word in ("STDIN", "STDOUT") and prev in ("FROM", "TO"):
+            if self.keywords[0] == "COPY":
+                raise MigrationError(
+                    f"line {self._line_of(pos)}: COPY ... {prev} {word} moves rows through "
+                    "the client (psql), which a migration does not have",
+                    hint="insert the rows with INSERT ... VALUES, or COPY a file on the server",
+                )
+        elif self.mysql and word == "SOURCE" and not self.has_code and self._line_start(pos):
+            raise MigrationError(
+                f"line {self._line_of(pos)}: SOURCE is a mysql client command, not SQL",
+                hint="put the statements of that file into the migration itself",
+            )
+
+    def _psql_meta_command(self, pos: int) -> MigrationError:
+        """A backslash outside quotes and comments is never PostgreSQL SQL: psql reads it
+        as one of its meta-commands (`\\set`, `\\gset`, `\\.` ending COPY data ...)."""
+        match = _PSQL_META.match(self.source, pos)
+        command = match.group() if match is not None else "\\"
+        return MigrationError(
+            f"line {self._line_of(pos)}: {command} is a psql meta-command, not SQL",
+            hint="dbshift sends each statement to the server itself, not through psql: "
+            "write it as SQL or remove it",
+        )
 
     # -- MySQL's DELIMITER ------------------------------------------------------------------
 
