@@ -277,13 +277,20 @@ def _read(script: Script, target: Target, snapshot: Snapshot) -> tuple[Migration
 def _read_sql(script: Script, target: Target) -> MigrationFacts:
     from dbshift.linter.sqlfacts import facts_from_sql
     from dbshift.migrations.scripts import sql_sections
-    from dbshift.migrations.sqlsplit import split_sql
+    from dbshift.migrations.sqlsplit import SplitRefused, split_sql
 
     text = script.path.read_text(encoding="utf-8")
     (up_text, up_line), down = sql_sections(text)
     dialect = "mysql" if target.backend == "mariadb" else target.backend
     facts: list[tuple[Fact, int]] = []
-    for statement in split_sql(up_text, dialect, first_line=up_line):
+    try:
+        statements = split_sql(up_text, dialect, first_line=up_line)
+    except SplitRefused as refused:  # `upgrade` refuses it too: one finding, on its line
+        statements = []
+        facts.append(
+            (Fact("unparsable", sql=up_text.strip(), problem=refused.problem), refused.line)
+        )
+    for statement in statements:
         line = _first_code_line(statement.text, statement.line)
         facts.extend((fact, line) for fact in facts_from_sql(statement.text, target.backend))
     # an empty `-- dbshift:down` section (what `new --sql` writes) reverts nothing

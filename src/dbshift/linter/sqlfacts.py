@@ -52,31 +52,28 @@ def _sqlglot() -> Any:
 
 
 def facts_from_sql(sql: str, dialect: str = "postgresql") -> list[Fact]:
-    """The facts of one or more SQL statements, for `dialect` (a SQLAlchemy name)."""
-    return [
-        fact
-        for text, keywords in _statements(sql, dialect)
-        for fact in _facts_of(text, keywords, dialect)
-    ]
-
-
-def _strip(sql: str) -> str:
-    return _LEADING_COMMENTS.sub("", sql).strip().rstrip(";").strip()
-
-
-def _statements(sql: str, dialect: str) -> list[tuple[str, tuple[str, ...]]]:
-    """Each statement's text (comments above it and the terminator removed) with its
-    first words; the whole text as one statement when the splitter cannot read it (an
-    unterminated string, which sqlglot then reports)."""
+    """The facts of one or more SQL statements, for `dialect` (a SQLAlchemy name). Text
+    the splitter refuses (an unterminated string, a psql meta-command, `COPY ... FROM
+    STDIN`) is one unparsable fact carrying the splitter's reason, as `upgrade` would
+    refuse it."""
     from dbshift.errors import MigrationError
     from dbshift.migrations.sqlsplit import split_sql
 
     try:
         split = split_sql(sql, dialect)
-    except MigrationError:
+    except MigrationError as refused:
         text = _strip(sql)
-        return [(text, ())] if text else []
-    return [(_strip(s.text), s.keywords) for s in split if _strip(s.text)]
+        return [Fact("unparsable", sql=text, problem=refused.message)] if text else []
+    return [
+        fact
+        for s in split
+        if (text := _strip(s.text))
+        for fact in _facts_of(text, s.keywords, dialect)
+    ]
+
+
+def _strip(sql: str) -> str:
+    return _LEADING_COMMENTS.sub("", sql).strip().rstrip(";").strip()
 
 
 def _facts_of(text: str, keywords: tuple[str, ...], dialect: str) -> list[Fact]:

@@ -67,6 +67,17 @@ import re
 
 from dbshift.errors import MigrationError
 
+
+class SplitRefused(MigrationError):
+    """Text the splitter cannot send as statements (an unterminated string, what only a
+    client understands), at `line` of the file; the message starts `line N: `."""
+
+    def __init__(self, line: int, problem: str, *, hint: str) -> None:
+        super().__init__(f"line {line}: {problem}", hint=hint)
+        self.line = line
+        self.problem = problem
+
+
 __all__ = ["SqlStatement", "split_sql"]
 
 
@@ -363,24 +374,27 @@ class _Splitter:
         go to the server through a driver, where they would fail or wait for data."""
         if self.postgresql and word in ("STDIN", "STDOUT") and prev in ("FROM", "TO"):
             if self.keywords[0] == "COPY":
-                raise MigrationError(
-                    f"line {self._line_of(pos)}: COPY ... {prev} {word} moves rows through "
+                raise SplitRefused(
+                    self._line_of(pos),
+                    f"COPY ... {prev} {word} moves rows through "
                     "the client (psql), which a migration does not have",
                     hint="insert the rows with INSERT ... VALUES, or COPY a file on the server",
                 )
         elif self.mysql and word == "SOURCE" and not self.has_code and self._line_start(pos):
-            raise MigrationError(
-                f"line {self._line_of(pos)}: SOURCE is a mysql client command, not SQL",
+            raise SplitRefused(
+                self._line_of(pos),
+                "SOURCE is a mysql client command, not SQL",
                 hint="put the statements of that file into the migration itself",
             )
 
-    def _psql_meta_command(self, pos: int) -> MigrationError:
+    def _psql_meta_command(self, pos: int) -> SplitRefused:
         """A backslash outside quotes and comments is never PostgreSQL SQL: psql reads it
         as one of its meta-commands (`\\set`, `\\gset`, `\\.` ending COPY data ...)."""
         match = _PSQL_META.match(self.source, pos)
         command = match.group() if match is not None else "\\"
-        return MigrationError(
-            f"line {self._line_of(pos)}: {command} is a psql meta-command, not SQL",
+        return SplitRefused(
+            self._line_of(pos),
+            f"{command} is a psql meta-command, not SQL",
             hint="dbshift sends each statement to the server itself, not through psql: "
             "write it as SQL or remove it",
         )
@@ -400,16 +414,18 @@ class _Splitter:
         line_end = len(source) if line_end < 0 else line_end
         argument = source[pos:line_end].split()
         if not argument:
-            raise MigrationError(
-                f"line {self._line_of(pos)}: DELIMITER without a terminator",
+            raise SplitRefused(
+                self._line_of(pos),
+                "DELIMITER without a terminator",
                 hint="write e.g. `DELIMITER //`, end statements with //, then `DELIMITER ;`",
             )
         delimiter = argument[0]
         if len(delimiter) > 2 and delimiter[0] == delimiter[-1] and delimiter[0] in "'\"`":
             delimiter = delimiter[1:-1]
         if "\\" in delimiter:
-            raise MigrationError(
-                f"line {self._line_of(pos)}: DELIMITER cannot contain a backslash",
+            raise SplitRefused(
+                self._line_of(pos),
+                "DELIMITER cannot contain a backslash",
                 hint="choose another terminator, e.g. // or $$",
             )
         self.delimiter = delimiter
@@ -441,7 +457,7 @@ class _Splitter:
                 return close + 1
             scan = close + 2  # a doubled quote
 
-    def _unterminated_quote(self, pos: int, quote: str) -> MigrationError:
+    def _unterminated_quote(self, pos: int, quote: str) -> SplitRefused:
         if quote == "'" or (self.mysql and quote == '"'):
             what, hint = "string", f"close it with {quote}; write {quote * 2} for a {quote} inside"
         else:
@@ -477,5 +493,5 @@ class _Splitter:
     def _line_of(self, pos: int) -> int:
         return self.first_line + self.source.count("\n", 0, pos)
 
-    def _unterminated(self, what: str, pos: int, hint: str) -> MigrationError:
-        return MigrationError(f"line {self._line_of(pos)}: unterminated {what}", hint=hint)
+    def _unterminated(self, what: str, pos: int, hint: str) -> SplitRefused:
+        return SplitRefused(self._line_of(pos), f"unterminated {what}", hint=hint)

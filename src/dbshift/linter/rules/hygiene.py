@@ -223,7 +223,14 @@ def schema_and_data(migration: MigrationFacts, target: Target) -> list[tuple[int
     "it cannot parse is not checked at all (and may be a typo the server rejects).",
     instead="Fix the statement, or suppress this finding on it when the server accepts "
     "syntax the parser does not know.",
-    fires=(Example('op.execute("CREATE TABLE (")', "CREATE TABLE (;"),),
+    fires=(
+        Example('op.execute("CREATE TABLE (")', "CREATE TABLE (;"),
+        Example(  # what only psql understands, as `upgrade` refuses it
+            'op.execute("\\\\set ON_ERROR_STOP on")',
+            "\\set ON_ERROR_STOP on\nUPDATE users SET score = 0 WHERE id = 1;",
+            only=frozenset({"postgresql"}),
+        ),
+    ),
     passes=(
         Example('op.execute("CREATE TABLE tmp (id BIGINT)")', "CREATE TABLE tmp (id BIGINT);"),
         Example(
