@@ -548,7 +548,27 @@ CASES: tuple[Case, ...] = (
         given="CREATE EXTENSION IF NOT EXISTS citext;",
     ),
     good("ban-drop-extension", "CREATE EXTENSION IF NOT EXISTS pg_trgm;"),
-    bad("ban-drop-domain", "DROP TYPE user_status CASCADE;", "DS111"),
+    # -- ban-drop-type / ban-drop-view / ban-drop-function
+    bad("ban-drop-type", "DROP TYPE user_status CASCADE;", "DS111"),
+    good(
+        "ban-drop-type",
+        "DROP TYPE mood;",
+        differs="without CASCADE the server refuses while a column uses the type",
+    ),
+    bad("ban-drop-view", "DROP VIEW active_users;", "DS214", given=VIEW),
+    bad(
+        "ban-drop-view",
+        "DROP MATERIALIZED VIEW user_totals;",
+        "DS214",
+        given="CREATE MATERIALIZED VIEW user_totals AS SELECT count(*) AS n FROM users;",
+    ),
+    bad("ban-drop-function", "DROP FUNCTION user_rank(bigint);", "DS214", given=FUNCTION),
+    good(
+        "ban-drop-function",
+        "CREATE FUNCTION tmp_rank() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql;\n"
+        "DROP FUNCTION tmp_rank();",
+        differs="a function created in the same migration: no running code calls it yet",
+    ),
     # -- ban-drop-constraint: the guarantee the running release relies on goes
     bad(
         "ban-drop-constraint",
@@ -675,6 +695,12 @@ CASES: tuple[Case, ...] = (
         "ALTER VIEW active_users SET SCHEMA archive;",
         "DS213",
         given="CREATE SCHEMA archive;\n" + VIEW,
+    ),
+    good(
+        "ban-set-schema",
+        "ALTER DOMAIN positive_int SET SCHEMA archive;",
+        given="CREATE SCHEMA archive;\n" + DOMAIN,
+        differs="columns refer to a domain by its oid and follow it, as for a rename",
     ),
     good(
         "ban-set-schema",

@@ -77,6 +77,7 @@ SCHEMA_KINDS = frozenset(
         "drop_domain",
         "drop_extension",
         "rename_object",
+        "drop_object",
         "set_schema",
         "drop_schema",
         "drop_database",
@@ -189,9 +190,9 @@ class Fact:
     cascade: bool = False
     #: create_function: IMMUTABLE, STABLE or VOLATILE (the default), lower case
     volatility: str | None = None
-    #: reindex: what it rebuilds (INDEX, TABLE, SCHEMA, DATABASE or SYSTEM); rename_object
-    #: and set_schema: the kind of object (TABLE, VIEW, MATERIALIZED VIEW, SEQUENCE, TYPE,
-    #: DOMAIN, FUNCTION, PROCEDURE, SCHEMA, INDEX), upper case
+    #: reindex: what it rebuilds (INDEX, TABLE, SCHEMA, DATABASE or SYSTEM); rename_object,
+    #: drop_object and set_schema: the kind of object (TABLE, VIEW, MATERIALIZED VIEW,
+    #: SEQUENCE, TYPE, DOMAIN, FUNCTION, PROCEDURE, SCHEMA, INDEX), upper case
     scope: str | None = None
     #: update / delete: whether the statement has a WHERE clause
     has_where: bool = True

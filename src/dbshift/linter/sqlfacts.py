@@ -36,7 +36,7 @@ _VALIDATE = re.compile(
 )
 _HARMLESS = re.compile(
     r"^\s*(COMMENT|GRANT|REVOKE|ANALYZE|PRAGMA|SELECT|BEGIN|COMMIT|CREATE\s+(EXTENSION|FUNCTION|"
-    r"OR\s+REPLACE|TRIGGER|VIEW|SEQUENCE)|DROP\s+(VIEW|FUNCTION|TRIGGER))\b",
+    r"OR\s+REPLACE|TRIGGER|VIEW|SEQUENCE)|DROP\s+TRIGGER)\b",
     re.IGNORECASE,
 )
 _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*\s*", re.DOTALL)
@@ -289,6 +289,14 @@ def _drop(node: Any, text: str) -> list[Fact]:
             facts.append(Fact("drop_database", name=table, sql=text))
         elif kind == "SEQUENCE":
             facts.append(Fact("drop_sequence", schema=schema, name=table, sql=text))
+        elif kind in ("VIEW", "FUNCTION", "PROCEDURE"):
+            scope = "MATERIALIZED VIEW" if node.args.get("materialized") else kind
+            cascade = bool(node.args.get("cascade"))
+            facts.append(
+                Fact(
+                    "drop_object", schema=schema, name=table, scope=scope, cascade=cascade, sql=text
+                )
+            )
         else:
             facts.append(Fact("other_ddl", sql=text))
     return facts

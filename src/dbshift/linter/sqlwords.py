@@ -420,12 +420,12 @@ def _drop_extension(reader: Reader, text: str) -> list[Fact] | None:
 def _rename_or_move(
     reader: Reader, text: str, scope: str, name: tuple[str | None, str]
 ) -> list[Fact] | None:
-    """The rest of `ALTER <scope> name`: `RENAME TO new` or `SET SCHEMA s` (a schema
-    has no SET SCHEMA), else None with the cursor where it was."""
+    """The rest of `ALTER <scope> name`: `RENAME TO new` or `SET SCHEMA s` (a schema has
+    none, an index moves with its table), else None with the cursor where it was."""
     start = reader.at
     if reader.accept("RENAME", "TO"):
         kind = "rename_object"
-    elif scope != "SCHEMA" and reader.accept("SET", "SCHEMA"):
+    elif scope not in ("SCHEMA", "INDEX") and reader.accept("SET", "SCHEMA"):
         kind = "set_schema"
     else:
         return None
@@ -528,6 +528,36 @@ def _drop_list(reader: Reader, text: str, kind: str, **common: Any) -> list[Fact
     if not reader.at_end():  # one of CASCADE and RESTRICT at most
         return None
     return [dataclasses.replace(f, cascade=cascade) for f in facts]
+
+
+def _drop_routines(scope: str) -> Callable[[Reader, str], list[Fact] | None]:
+    """A reader of DROP {FUNCTION | PROCEDURE} [IF EXISTS] name [(args)] [, ...]
+    [CASCADE | RESTRICT] (sqlglot reads one function, without a list)."""
+
+    def read(reader: Reader, text: str) -> list[Fact] | None:
+        reader.accept("IF", "EXISTS")
+        names = []
+        while True:
+            name = reader.name()
+            if name is None:
+                return None
+            opening = reader.peek()
+            if opening is not None and opening.is_symbol("("):
+                reader.group()
+            names.append(name)
+            if not reader.symbol(","):
+                break
+        cascade = reader.take("CASCADE") is not None
+        if not cascade:
+            reader.accept("RESTRICT")
+        if not reader.at_end():
+            return None
+        return [
+            Fact("drop_object", schema=s, name=n, scope=scope, cascade=cascade, sql=text)
+            for s, n in names
+        ]
+
+    return read
 
 
 def _dml_target(reader: Reader) -> tuple[str | None, str] | None:
@@ -896,6 +926,8 @@ def _action(reader: Reader, common: dict[str, Any]) -> Fact | None:
 _FALLBACK: _Readers = (
     (("DROP", "INDEX"), _drop_index),
     (("DROP", "SEQUENCE"), _drop_sequence),
+    (("DROP", "FUNCTION"), _drop_routines("FUNCTION")),
+    (("DROP", "PROCEDURE"), _drop_routines("PROCEDURE")),
     (("INSERT", "INTO"), _insert),
     (("UPDATE",), _update),
     (("DELETE", "FROM"), _delete),

@@ -504,6 +504,49 @@ def drop_identity(fact: Fact, ctx: Context) -> str | None:
     return f"{where} loses its identity: inserts that leave the key to the server fail"
 
 
+_DROPPED = {
+    "VIEW": "view",
+    "MATERIALIZED VIEW": "materialized view",
+    "FUNCTION": "function",
+    "PROCEDURE": "procedure",
+}
+
+
+@rule(
+    "DS214",
+    "drop-view-or-function",
+    "warning",
+    "backward-incompatible",
+    ALL,
+    summary="a view, materialized view, function or procedure is dropped",
+    why="Nothing is lost that a CREATE cannot bring back, but the running release still "
+    "selects from the view or calls the function, and fails from the commit on; the "
+    "server refuses the drop only while another stored object (a view, a trigger, a "
+    "default) uses it. (A view created by SQL in the same migration is reported too: "
+    "its fact does not carry its name.)",
+    instead="Drop it in a release after the code stops using it, and suppress this "
+    "finding there; to change a view or function, `CREATE OR REPLACE` it.",
+    fires=(
+        Example('op.execute("DROP VIEW active_users")', "DROP VIEW active_users;"),
+        Example(sql="DROP FUNCTION user_rank(bigint), user_level(bigint);", only=PG),
+        Example(sql="DROP MATERIALIZED VIEW IF EXISTS user_totals;", only=PG),
+    ),
+    passes=(
+        Example(
+            sql="CREATE FUNCTION tmp_rank() RETURNS int AS $$ SELECT 1 $$ LANGUAGE sql;\n"
+            "DROP FUNCTION tmp_rank();",
+            only=PG,
+        ),
+        Example(sql="DROP TRIGGER IF EXISTS users_touch ON users;", only=PG),
+    ),
+)
+def drop_view_or_function(fact: Fact, ctx: Context) -> str | None:
+    what = _DROPPED.get(fact.scope or "") if fact.kind == "drop_object" else None
+    if what is None or _created_here(fact, ctx):
+        return None
+    return f"drop {what} {quoted(fact.schema, fact.name)}: running code that uses it fails"
+
+
 #: what running code names in its queries (an index, a domain it does not: columns refer to
 #: a domain by its oid, and no query names an index)
 _NAMED_BY_CODE = {
@@ -579,7 +622,8 @@ def _created_names(ctx: Context) -> set[str | None]:
     summary="a table, view, sequence, function or type in use moves to another schema",
     why="`SET SCHEMA` is a rename as far as running code is concerned: queries that "
     "qualify the old schema fail at once, and unqualified ones fail as soon as the new "
-    "schema is not on their `search_path`. Indexes move with their table.",
+    "schema is not on their `search_path`. Indexes move with their table; a domain is "
+    "not reported, as for DS212.",
     instead="Leave the object where it is, or create it in the new schema (a view over "
     "the old table), switch the code, and drop the old one in a later release.",
     fires=(
@@ -595,7 +639,7 @@ def _created_names(ctx: Context) -> set[str | None]:
             _NEW_TABLE + 'op.execute("ALTER TABLE tmp SET SCHEMA archive")',
             _NEW_TABLE_SQL + "ALTER TABLE tmp SET SCHEMA archive;",
         ),
-        Example(sql="ALTER INDEX ix_users_name SET SCHEMA archive;"),
+        Example(sql="ALTER DOMAIN positive_int SET SCHEMA archive;"),
     ),
 )
 def set_schema(fact: Fact, ctx: Context) -> str | None:
