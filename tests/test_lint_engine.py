@@ -251,6 +251,8 @@ def test_unknown_and_unparsable_sql_are_never_silent() -> None:
         ("postgresql", "DROP FUNCTION f(int) CASCADE RESTRICT", ["unparsable"]),
         ("postgresql", "ALTER TABLE t ALTER COLUMN id SET GENERATED SOMETIMES", ["unknown_sql"]),
         ("postgresql", "ALTER TABLE t ALTER COLUMN c DROP EXPRESSION CASCADE", ["unknown_sql"]),
+        ("postgresql", "ALTER TABLE t ALTER COLUMN id RESTART WITH 5 6", ["unknown_sql"]),
+        ("postgresql", "ALTER TABLE t ALTER COLUMN id RESTART WITH -5 SET CACHE 2", ["other_ddl"]),
         ("postgresql", "ALTER TABLE t SET SCHEMA a.b", ["unknown_sql"]),
         ("postgresql", "ALTER SCHEMA a.b RENAME TO c", ["unknown_sql"]),
         ("postgresql", "ALTER SCHEMA a SET SCHEMA c", ["unknown_sql"]),

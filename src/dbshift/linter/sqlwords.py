@@ -1,8 +1,9 @@
 """PostgreSQL statements read word by word, where sqlglot's parser cannot help.
 
-sqlglot does not model some statements (CLUSTER, VACUUM, REINDEX, domains, DETACH
-PARTITION), and fails on valid PostgreSQL it has no grammar for (`DROP INDEX a, b`, a
-`bit varying` column, `INSERT INTO k (a.x)`). Reporting those as unparsable (DS606, an
+sqlglot does not model some statements (CLUSTER, VACUUM, REINDEX, domains, extensions,
+DETACH PARTITION, identity and generated-column ALTERs, RENAME TO / SET SCHEMA of types,
+sequences, functions and schemas), and fails on valid PostgreSQL it has no grammar for
+(`DROP INDEX a, b`, a `bit varying` column, `INSERT INTO k (a.x)`). Reporting those as unparsable (DS606, an
 error) would lose the real check, so this module reads them word by word (with a small
 tokenizer of PostgreSQL's lexical rules): the statement kind, its table, and the clauses
 rules look at (CONCURRENTLY, NOT VALID, CASCADE, a column's NOT NULL / DEFAULT / UNIQUE).
@@ -849,14 +850,20 @@ def _identity_options(reader: Reader) -> bool:
     while not reader.at_end():
         if reader.accept("RESTART"):
             reader.accept("WITH")
-        elif reader.accept("SET"):
-            word = reader.peek()
-            if word is None or not word.is_(*_SEQUENCE_OPTIONS):
+            value = reader.until(lambda w: w.is_("SET", "RESTART"))
+            if value and not _INTEGER.fullmatch(value):
                 return False
-        else:
+            continue
+        if not reader.accept("SET"):
+            return False
+        word = reader.peek()
+        if word is None or not word.is_(*_SEQUENCE_OPTIONS):
             return False
         reader.until(lambda w: w.is_("SET", "RESTART"))
     return True
+
+
+_INTEGER = re.compile(r"[+-]?\s*\d+")
 
 
 def _identity(reader: Reader, column: str, common: dict[str, Any]) -> Fact | None:
