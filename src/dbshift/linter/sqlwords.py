@@ -3,10 +3,11 @@
 sqlglot does not model some statements (CLUSTER, VACUUM, REINDEX, domains, extensions,
 DETACH PARTITION, identity and generated-column ALTERs, RENAME TO / SET SCHEMA of types,
 sequences, functions and schemas), and fails on valid PostgreSQL it has no grammar for
-(`DROP INDEX a, b`, a `bit varying` column, `INSERT INTO k (a.x)`). Reporting those as unparsable (DS606, an
-error) would lose the real check, so this module reads them word by word (with a small
-tokenizer of PostgreSQL's lexical rules): the statement kind, its table, and the clauses
-rules look at (CONCURRENTLY, NOT VALID, CASCADE, a column's NOT NULL / DEFAULT / UNIQUE).
+(`DROP INDEX a, b`, a `bit varying` column, `INSERT INTO k (a.x)`). Reporting those as
+unparsable (DS606, an error) would lose the real check, so this module reads them word
+by word (with a small tokenizer of PostgreSQL's lexical rules): the statement kind, its
+table, and the clauses rules look at (CONCURRENTLY, NOT VALID, CASCADE, a column's NOT
+NULL / DEFAULT / UNIQUE).
 
 The reading is strict about the shape it accepts: every reader returns None when a word
 is not where the grammar puts it, so SQL that really is invalid stays unparsable.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dbshift.linter.facts import Fact
-from dbshift.linter.model import ALL, PG, SERVERS, Context, Example
+from dbshift.linter.model import ALL, MYSQL, PG, SERVERS, Context, Example
 from dbshift.linter.rules import rule
 from dbshift.ops.base import quoted
 
@@ -244,7 +244,7 @@ def _created_here(fact: Fact, ctx: Context) -> bool:
         ),
         Example(
             mysql_sql="ALTER TABLE users MODIFY score INTEGER;",
-            only=frozenset({"mysql", "mariadb"}),
+            only=MYSQL,
         ),
         Example(
             'op.alter_column("users", "score", server_default=None)', only=frozenset({"sqlite"})
@@ -269,7 +269,7 @@ def _created_here(fact: Fact, ctx: Context) -> bool:
         ),
         Example(
             mysql_sql="ALTER TABLE users MODIFY id BIGINT NOT NULL AUTO_INCREMENT;",
-            only=frozenset({"mysql", "mariadb"}),
+            only=MYSQL,
         ),
     ),
 )
@@ -319,7 +319,7 @@ _RE_ADDS = {
         Example(sql="ALTER TABLE users DROP CONSTRAINT users_email_key;", only=SERVERS),
         Example(
             mysql_sql="ALTER TABLE users DROP CHECK users_score_check;",
-            only=frozenset({"mysql", "mariadb"}),
+            only=MYSQL,
         ),
     ),
     passes=(
