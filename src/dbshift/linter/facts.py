@@ -55,6 +55,11 @@ SCHEMA_KINDS = frozenset(
         "set_not_null",
         "drop_not_null",
         "set_default",
+        "drop_default",
+        "drop_expression",
+        "add_identity",
+        "set_identity",
+        "drop_identity",
         "create_index",
         "drop_index",
         "add_foreign_key",
@@ -63,10 +68,17 @@ SCHEMA_KINDS = frozenset(
         "add_primary_key",
         "drop_primary_key",
         "drop_constraint",
+        "rename_constraint",
         "create_enum",
         "add_enum_value",
         "set_enum_values",
         "drop_enum",
+        "rename_enum_value",
+        "drop_domain",
+        "drop_extension",
+        "rename_object",
+        "drop_object",
+        "set_schema",
         "drop_schema",
         "drop_database",
         "drop_sequence",
@@ -156,8 +168,10 @@ class Fact:
     table: str | None = None
     schema: str | None = None
     column: str | None = None
-    #: the index, constraint, enum type or schema name; the new name of a rename
+    #: the index, constraint, enum type, schema or other object's name (the object of a
+    #: rename_object / set_schema; a table's is `table`)
     name: str | None = None
+    #: the new name of a rename; set_schema: the schema the object moves to
     new_name: str | None = None
     #: create_table: its columns; add_column: the one column
     columns: tuple[ColumnFact, ...] = ()
@@ -167,6 +181,8 @@ class Fact:
     old_type: TypeInfo | None = None
     #: set_default: the default expression
     default: str | None = None
+    #: add_identity / set_identity: how the identity generates, "always" or "by default"
+    generation: str | None = None
     concurrently: bool = False
     not_valid: bool = False
     using_index: bool = False
@@ -174,7 +190,9 @@ class Fact:
     cascade: bool = False
     #: create_function: IMMUTABLE, STABLE or VOLATILE (the default), lower case
     volatility: str | None = None
-    #: reindex: what it rebuilds (INDEX, TABLE, SCHEMA, DATABASE or SYSTEM)
+    #: reindex: what it rebuilds (INDEX, TABLE, SCHEMA, DATABASE or SYSTEM); rename_object,
+    #: drop_object and set_schema: the kind of object (TABLE, VIEW, MATERIALIZED VIEW,
+    #: SEQUENCE, TYPE, DOMAIN, FUNCTION, PROCEDURE, SCHEMA, INDEX), upper case
     scope: str | None = None
     #: update / delete: whether the statement has a WHERE clause
     has_where: bool = True
@@ -183,7 +201,7 @@ class Fact:
     position: str | None = None
     #: add_enum_value: the value goes AFTER `position` (an `op` call always means before)
     after: bool = False
-    #: set_enum_values: the values wanted
+    #: set_enum_values: the values wanted; rename_enum_value: the old value and the new
     values: tuple[str, ...] = ()
     #: index / constraint columns
     on_columns: tuple[str, ...] = ()
@@ -428,6 +446,8 @@ def _alter_column(op: AlterColumn) -> list[Fact]:
         facts.append(Fact("drop_not_null", **base))
     if isinstance(op.server_default, str):
         facts.append(Fact("set_default", **base, default=op.server_default))
+    elif op.server_default is None:  # server_default=None drops it
+        facts.append(Fact("drop_default", **base))
     return facts
 
 

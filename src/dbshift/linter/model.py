@@ -122,6 +122,12 @@ class SchemaState:
                 assert fact.column is not None
                 nullable = fact.kind == "drop_not_null"
                 columns[fact.column] = dataclasses.replace(columns[fact.column], nullable=nullable)
+            elif fact.column in columns and fact.kind in _COLUMN_CHANGES:
+                assert fact.column is not None
+                columns[fact.column] = _COLUMN_CHANGES[fact.kind](columns[fact.column], fact)
+        if fact.kind == "set_schema" and fact.scope == "TABLE" and key and fact.new_name:
+            assert fact.table is not None
+            self.tables[f"{fact.new_name}.{fact.table}"] = self.tables.pop(key, {})
         if fact.kind == "add_check" and key:
             column = _not_null_column(fact.condition)
             if column is not None and not fact.not_valid:
@@ -139,10 +145,27 @@ class SchemaState:
             self.enums[fact.name] = _with_value(self.enums[fact.name], fact.values[0], fact)
         elif fact.kind == "drop_enum" and fact.name:
             self.enums.pop(fact.name, None)
+        elif fact.kind == "rename_enum_value" and fact.name in self.enums:
+            assert fact.name is not None
+            old, new = fact.values
+            self.enums[fact.name] = tuple(new if v == old else v for v in self.enums[fact.name])
+        elif fact.kind == "rename_object" and fact.scope == "TYPE" and fact.name in self.enums:
+            assert fact.name is not None
+            self.enums[fact.new_name or fact.name] = self.enums.pop(fact.name)
         if fact.kind == "create_function" and fact.name and fact.volatility:
             self.functions[fact.name.lower()] = fact.volatility
             if fact.schema:
                 self.functions[f"{fact.schema}.{fact.name}".lower()] = fact.volatility
+
+
+#: how a column fact changes under the ALTER COLUMN forms that keep its type
+_COLUMN_CHANGES: dict[str, Callable[[ColumnFact, Fact], ColumnFact]] = {
+    "set_default": lambda c, f: dataclasses.replace(c, default=f.default),
+    "drop_default": lambda c, f: dataclasses.replace(c, default=None),
+    "drop_expression": lambda c, f: dataclasses.replace(c, computed=None, stored=None),
+    "add_identity": lambda c, f: dataclasses.replace(c, generated=True, identity=True),
+    "drop_identity": lambda c, f: dataclasses.replace(c, generated=False, identity=False),
+}
 
 
 def _with_value(values: tuple[str, ...], value: str, fact: Fact) -> tuple[str, ...]:

@@ -36,7 +36,7 @@ _VALIDATE = re.compile(
 )
 _HARMLESS = re.compile(
     r"^\s*(COMMENT|GRANT|REVOKE|ANALYZE|PRAGMA|SELECT|BEGIN|COMMIT|CREATE\s+(EXTENSION|FUNCTION|"
-    r"OR\s+REPLACE|TRIGGER|VIEW|SEQUENCE)|DROP\s+(VIEW|FUNCTION|TRIGGER))\b",
+    r"OR\s+REPLACE|TRIGGER|VIEW|SEQUENCE)|DROP\s+TRIGGER)\b",
     re.IGNORECASE,
 )
 _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*\s*", re.DOTALL)
@@ -280,11 +280,20 @@ def _drop(node: Any, text: str) -> list[Fact]:
         elif kind == "SCHEMA":
             facts.append(Fact("drop_schema", name=schema or table, sql=text))
         elif kind == "TYPE":
-            facts.append(Fact("drop_enum", schema=schema, name=table, sql=text))
+            cascade = bool(node.args.get("cascade"))
+            facts.append(Fact("drop_enum", schema=schema, name=table, cascade=cascade, sql=text))
         elif kind == "DATABASE":
             facts.append(Fact("drop_database", name=table, sql=text))
         elif kind == "SEQUENCE":
             facts.append(Fact("drop_sequence", schema=schema, name=table, sql=text))
+        elif kind in ("VIEW", "FUNCTION", "PROCEDURE"):
+            scope = "MATERIALIZED VIEW" if node.args.get("materialized") else kind
+            cascade = bool(node.args.get("cascade"))
+            facts.append(
+                Fact(
+                    "drop_object", schema=schema, name=table, scope=scope, cascade=cascade, sql=text
+                )
+            )
         else:
             facts.append(Fact("other_ddl", sql=text))
     return facts
@@ -293,8 +302,9 @@ def _drop(node: Any, text: str) -> list[Fact]:
 def _alter(node: Any, text: str) -> list[Fact]:
     from sqlglot import exp
 
-    if (node.args.get("kind") or "").upper() != "TABLE":
-        return [Fact("other_ddl", sql=text)]
+    kind = (node.args.get("kind") or "").upper()
+    if kind != "TABLE":
+        return [_alter_object(node, kind, text)]
     table, schema = _table(node.this)
     algorithm = None
     for option in node.args.get("options") or []:
@@ -322,7 +332,7 @@ def _alter(node: Any, text: str) -> list[Fact]:
             for name in names:
                 if kind == "COLUMN":
                     facts.append(Fact("drop_column", column=name, **common))
-                elif kind in ("CONSTRAINT", "PRIMARY KEY", "FOREIGN KEY"):
+                elif kind in ("CONSTRAINT", "PRIMARY KEY", "FOREIGN KEY", "CHECK"):
                     facts.append(Fact("drop_constraint", name=name, **common))
                 elif kind == "INDEX":
                     facts.append(Fact("drop_index", name=name, **common))
@@ -338,9 +348,16 @@ def _alter(node: Any, text: str) -> list[Fact]:
                     Fact("rename_column", column=old_name.name, new_name=column.name, **common)
                 )
             facts.append(Fact("alter_type", column=column.name, new_type=column.type, **common))
-            # MODIFY restates the whole column: without NOT NULL it becomes nullable
+            # MODIFY restates the whole column: without NOT NULL it becomes nullable,
+            # without DEFAULT it loses its default
             nullness = "drop_not_null" if column.nullable else "set_not_null"
             facts.append(Fact(nullness, column=column.name, **common))
+            if column.default is None and not column.generated:  # AUTO_INCREMENT restated
+                facts.append(Fact("drop_default", column=column.name, **common))
+            else:
+                facts.append(
+                    Fact("set_default", column=column.name, default=column.default, **common)
+                )
         elif isinstance(action, exp.RenameColumn):
             facts.append(
                 Fact(
@@ -362,6 +379,20 @@ def _alter(node: Any, text: str) -> list[Fact]:
     return facts
 
 
+def _alter_object(node: Any, kind: str, text: str) -> Fact:
+    """ALTER VIEW / INDEX / ... : a rename (`RENAME TO`), else DDL no rule reads."""
+    from sqlglot import exp
+
+    actions = node.args.get("actions") or []
+    name, schema = _table(node.this)
+    if len(actions) == 1 and isinstance(actions[0], exp.AlterRename) and name:
+        new_name = actions[0].this.name
+        return Fact(
+            "rename_object", schema=schema, name=name, new_name=new_name, scope=kind, sql=text
+        )
+    return Fact("other_ddl", sql=text)
+
+
 def _alter_column(action: Any, common: dict[str, Any]) -> list[Fact]:
     column = action.name
     if action.args.get("dtype") is not None:
@@ -371,7 +402,7 @@ def _alter_column(action: Any, common: dict[str, Any]) -> list[Fact]:
     if action.args.get("allow_null") is True:
         return [Fact("drop_not_null", column=column, **common)]
     if action.args.get("drop"):  # DROP DEFAULT
-        return [Fact("set_default", column=column, **common)]
+        return [Fact("drop_default", column=column, **common)]
     if action.args.get("default") is not None:
         default = _expression(action.args["default"])
         return [Fact("set_default", column=column, default=default, **common)]

@@ -1,11 +1,13 @@
 """PostgreSQL statements read word by word, where sqlglot's parser cannot help.
 
-sqlglot does not model some statements (CLUSTER, VACUUM, REINDEX, domains, DETACH
-PARTITION), and fails on valid PostgreSQL it has no grammar for (`DROP INDEX a, b`, a
-`bit varying` column, `INSERT INTO k (a.x)`). Reporting those as unparsable (DS606, an
-error) would lose the real check, so this module reads them word by word (with a small
-tokenizer of PostgreSQL's lexical rules): the statement kind, its table, and the clauses
-rules look at (CONCURRENTLY, NOT VALID, CASCADE, a column's NOT NULL / DEFAULT / UNIQUE).
+sqlglot does not model some statements (CLUSTER, VACUUM, REINDEX, domains, extensions,
+DETACH PARTITION, identity and generated-column ALTERs, RENAME TO / SET SCHEMA of types,
+sequences, functions and schemas), and fails on valid PostgreSQL it has no grammar for
+(`DROP INDEX a, b`, a `bit varying` column, `INSERT INTO k (a.x)`). Reporting those as
+unparsable (DS606, an error) would lose the real check, so this module reads them word
+by word (with a small tokenizer of PostgreSQL's lexical rules): the statement kind, its
+table, and the clauses rules look at (CONCURRENTLY, NOT VALID, CASCADE, a column's NOT
+NULL / DEFAULT / UNIQUE).
 
 The reading is strict about the shape it accepts: every reader returns None when a word
 is not where the grammar puts it, so SQL that really is invalid stays unparsable.
@@ -346,6 +348,8 @@ def _alter_domain(reader: Reader, text: str) -> list[Fact] | None:
                 sql=text,
             )
         ]
+    if (moved := _rename_or_move(reader, text, "DOMAIN", name)) is not None:
+        return moved
     if not reader.accept("ADD"):
         return [Fact("other_ddl", schema=name[0], name=name[1], sql=text)]
     constraint = None
@@ -403,6 +407,80 @@ def _create_or_replace(reader: Reader, text: str) -> list[Fact] | None:
     return None
 
 
+def _drop_domain(reader: Reader, text: str) -> list[Fact] | None:
+    """DROP DOMAIN [IF EXISTS] name [, ...] [CASCADE | RESTRICT]"""
+    return _drop_list(reader, text, "drop_domain")
+
+
+def _drop_extension(reader: Reader, text: str) -> list[Fact] | None:
+    """DROP EXTENSION [IF EXISTS] name [, ...] [CASCADE | RESTRICT] (an extension's name
+    is never schema-qualified)"""
+    facts = _drop_list(reader, text, "drop_extension")
+    return None if facts is None or any(f.schema for f in facts) else facts
+
+
+def _rename_or_move(
+    reader: Reader, text: str, scope: str, name: tuple[str | None, str]
+) -> list[Fact] | None:
+    """The rest of `ALTER <scope> name`: `RENAME TO new` or `SET SCHEMA s` (a schema has
+    none, an index moves with its table), else None with the cursor where it was."""
+    start = reader.at
+    if reader.accept("RENAME", "TO"):
+        kind = "rename_object"
+    elif scope not in ("SCHEMA", "INDEX") and reader.accept("SET", "SCHEMA"):
+        kind = "set_schema"
+    else:
+        return None
+    target = reader.name()
+    if target is None or target[0] is not None or not reader.at_end():
+        reader.at = start
+        return None
+    return [Fact(kind, schema=name[0], name=name[1], new_name=target[1], scope=scope, sql=text)]
+
+
+def _alter_object(
+    scope: str, *, if_exists: bool = False, arguments: bool = False
+) -> Callable[[Reader, str], list[Fact] | None]:
+    """A reader of `ALTER <scope> [IF EXISTS] name [(arguments)] {RENAME TO new | SET
+    SCHEMA s}`: `if_exists` where the grammar allows IF EXISTS, `arguments` for the
+    argument list that picks a function among its overloads."""
+
+    def read(reader: Reader, text: str) -> list[Fact] | None:
+        if if_exists:
+            reader.accept("IF", "EXISTS")
+        name = reader.name()
+        if name is None or (scope == "SCHEMA" and name[0] is not None):
+            return None
+        opening = reader.peek()
+        if arguments and opening is not None and opening.is_symbol("("):
+            reader.group()
+        if scope == "TYPE" and reader.accept("RENAME", "VALUE"):
+            return _rename_value(reader, text, name)
+        return _rename_or_move(reader, text, scope, name)
+
+    return read
+
+
+def _rename_value(reader: Reader, text: str, name: tuple[str | None, str]) -> list[Fact] | None:
+    """The rest of ALTER TYPE name RENAME VALUE 'old' TO 'new'."""
+    old = _string(reader)
+    if old is None or not reader.accept("TO"):
+        return None
+    new = _string(reader)
+    if new is None or not reader.at_end():
+        return None
+    return [Fact("rename_enum_value", schema=name[0], name=name[1], values=(old, new), sql=text)]
+
+
+def _string(reader: Reader) -> str | None:
+    """A plain string constant ('it''s'), unquoted; None for any other word."""
+    word = reader.peek()
+    if word is None or not word.string or not word.text.startswith("'"):
+        return None
+    reader.at += 1
+    return word.text[1:-1].replace("''", "'")
+
+
 def _detach_partition(reader: Reader, text: str) -> list[Fact] | None:
     return _alter_table(reader, text, detach_only=True)
 
@@ -413,6 +491,8 @@ _UNMODELLED: _Readers = (
     (("REINDEX",), _reindex),
     (("CREATE", "DOMAIN"), _create_domain),
     (("ALTER", "DOMAIN"), _alter_domain),
+    (("DROP", "DOMAIN"), _drop_domain),
+    (("DROP", "EXTENSION"), _drop_extension),
     (("CREATE", "FUNCTION"), _create_function),
     (("CREATE", "OR", "REPLACE"), _create_or_replace),
     (("ALTER", "TABLE"), _detach_partition),
@@ -445,9 +525,41 @@ def _drop_list(reader: Reader, text: str, kind: str, **common: Any) -> list[Fact
         if not reader.symbol(","):
             break
     cascade = reader.take("CASCADE") is not None
-    if not _end(reader, "RESTRICT"):
+    if not cascade:
+        reader.accept("RESTRICT")
+    if not reader.at_end():  # one of CASCADE and RESTRICT at most
         return None
     return [dataclasses.replace(f, cascade=cascade) for f in facts]
+
+
+def _drop_routines(scope: str) -> Callable[[Reader, str], list[Fact] | None]:
+    """A reader of DROP {FUNCTION | PROCEDURE} [IF EXISTS] name [(args)] [, ...]
+    [CASCADE | RESTRICT] (sqlglot reads one function, without a list)."""
+
+    def read(reader: Reader, text: str) -> list[Fact] | None:
+        reader.accept("IF", "EXISTS")
+        names = []
+        while True:
+            name = reader.name()
+            if name is None:
+                return None
+            opening = reader.peek()
+            if opening is not None and opening.is_symbol("("):
+                reader.group()
+            names.append(name)
+            if not reader.symbol(","):
+                break
+        cascade = reader.take("CASCADE") is not None
+        if not cascade:
+            reader.accept("RESTRICT")
+        if not reader.at_end():
+            return None
+        return [
+            Fact("drop_object", schema=s, name=n, scope=scope, cascade=cascade, sql=text)
+            for s, n in names
+        ]
+
+    return read
 
 
 def _dml_target(reader: Reader) -> tuple[str | None, str] | None:
@@ -680,6 +792,13 @@ def _alter_table(reader: Reader, text: str, *, detach_only: bool = False) -> lis
         return _detach(reader, common)
     if detach_only:
         return None
+    if reader.accept("SET", "SCHEMA"):
+        target = reader.name()
+        if target is None or target[0] is not None or not reader.at_end():
+            return None
+        return [Fact("set_schema", scope="TABLE", new_name=target[1], **common)]
+    if reader.accept("RENAME", "CONSTRAINT"):
+        return _rename_constraint(reader, common)
     parts = reader.split()
     if parts is None:
         return None
@@ -703,6 +822,73 @@ def _detach(reader: Reader, common: dict[str, Any]) -> list[Fact] | None:
     if finalize:  # ends a concurrent detach that was interrupted
         return [Fact("other_ddl", name=partition[1], **common)]
     return [Fact("detach_partition", name=partition[1], concurrently=concurrently, **common)]
+
+
+def _rename_constraint(reader: Reader, common: dict[str, Any]) -> list[Fact] | None:
+    """The rest of ALTER TABLE name RENAME CONSTRAINT old TO new."""
+    old = reader.name()
+    if old is None or old[0] is not None or not reader.accept("TO"):
+        return None
+    new = reader.name()
+    if new is None or new[0] is not None or not reader.at_end():
+        return None
+    return [Fact("rename_constraint", name=old[1], new_name=new[1], **common)]
+
+
+def _generation(reader: Reader) -> str | None:
+    """ALWAYS or BY DEFAULT, as "always" / "by default"."""
+    if reader.accept("ALWAYS"):
+        return "always"
+    return "by default" if reader.accept("BY", "DEFAULT") else None
+
+
+_SEQUENCE_OPTIONS = ("INCREMENT", "MINVALUE", "MAXVALUE", "NO", "START", "CACHE", "CYCLE")
+
+
+def _identity_options(reader: Reader) -> bool:
+    """The rest of an identity column's ALTER: `SET <sequence option>` and `RESTART [[WITH]
+    n]`, any number of them; False when something else is there."""
+    while not reader.at_end():
+        if reader.accept("RESTART"):
+            reader.accept("WITH")
+            value = reader.until(lambda w: w.is_("SET", "RESTART"))
+            if value and not _INTEGER.fullmatch(value):
+                return False
+            continue
+        if not reader.accept("SET"):
+            return False
+        word = reader.peek()
+        if word is None or not word.is_(*_SEQUENCE_OPTIONS):
+            return False
+        reader.until(lambda w: w.is_("SET", "RESTART"))
+    return True
+
+
+_INTEGER = re.compile(r"[+-]?\s*\d+")
+
+
+def _identity(reader: Reader, column: str, common: dict[str, Any]) -> Fact | None:
+    """ALTER COLUMN c {ADD GENERATED ... AS IDENTITY [(options)] | SET GENERATED ...
+    [options] | DROP IDENTITY [IF EXISTS] | options}, the cursor after the column."""
+    if reader.accept("ADD", "GENERATED"):
+        generation = _generation(reader)
+        if generation is None or not reader.accept("AS", "IDENTITY"):
+            return None
+        reader.group()
+        if not reader.at_end():
+            return None
+        return Fact("add_identity", column=column, generation=generation, **common)
+    if reader.accept("DROP", "IDENTITY"):
+        reader.accept("IF", "EXISTS")
+        return Fact("drop_identity", column=column, **common) if reader.at_end() else None
+    if reader.accept("SET", "GENERATED"):
+        generation = _generation(reader)
+        if generation is None or not _identity_options(reader):
+            return None
+        return Fact("set_identity", column=column, generation=generation, **common)
+    if reader.peek() is not None and _identity_options(reader):
+        return Fact("other_ddl", column=column, **common)  # RESTART, SET INCREMENT ...
+    return None
 
 
 def _action(reader: Reader, common: dict[str, Any]) -> Fact | None:
@@ -734,16 +920,22 @@ def _action(reader: Reader, common: dict[str, Any]) -> Fact | None:
         if reader.accept("DROP", "NOT", "NULL") and reader.at_end():
             return Fact("drop_not_null", column=target, **common)
         if reader.accept("DROP", "DEFAULT") and reader.at_end():
-            return Fact("set_default", column=target, **common)
+            return Fact("drop_default", column=target, **common)
         if reader.accept("SET", "DEFAULT"):
             default = reader.until(lambda w: False)
             return Fact("set_default", column=target, default=default, **common)
+        if reader.accept("DROP", "EXPRESSION"):
+            reader.accept("IF", "EXISTS")
+            return Fact("drop_expression", column=target, **common) if reader.at_end() else None
+        return _identity(reader, target, common)
     return None
 
 
 _FALLBACK: _Readers = (
     (("DROP", "INDEX"), _drop_index),
     (("DROP", "SEQUENCE"), _drop_sequence),
+    (("DROP", "FUNCTION"), _drop_routines("FUNCTION")),
+    (("DROP", "PROCEDURE"), _drop_routines("PROCEDURE")),
     (("INSERT", "INTO"), _insert),
     (("UPDATE",), _update),
     (("DELETE", "FROM"), _delete),
@@ -752,4 +944,12 @@ _FALLBACK: _Readers = (
     (("CREATE", "TEMP", "TABLE"), _create_table),
     (("CREATE", "TEMPORARY", "TABLE"), _create_table),
     (("ALTER", "TABLE"), _alter_table),
+    (("ALTER", "TYPE"), _alter_object("TYPE")),
+    (("ALTER", "SEQUENCE"), _alter_object("SEQUENCE", if_exists=True)),
+    (("ALTER", "VIEW"), _alter_object("VIEW", if_exists=True)),
+    (("ALTER", "MATERIALIZED", "VIEW"), _alter_object("MATERIALIZED VIEW", if_exists=True)),
+    (("ALTER", "INDEX"), _alter_object("INDEX", if_exists=True)),
+    (("ALTER", "FUNCTION"), _alter_object("FUNCTION", arguments=True)),
+    (("ALTER", "PROCEDURE"), _alter_object("PROCEDURE", arguments=True)),
+    (("ALTER", "SCHEMA"), _alter_object("SCHEMA")),
 )

@@ -17,7 +17,7 @@ op.create_table(
     sa.Column("id", sa.BigInteger, primary_key=True),
     sa.Column("email", sa.String(200), nullable=False),
     sa.Column("name", sa.String(100)),
-    sa.Column("score", sa.Integer),
+    sa.Column("score", sa.Integer, server_default="0"),
     sa.Column("status", sa.Enum("new", "active", name="user_status")),
     sa.Column("created_at", sa.DateTime(timezone=True)),
 )

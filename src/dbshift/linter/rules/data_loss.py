@@ -268,3 +268,45 @@ def drop_sequence(fact: Fact, ctx: Context) -> str | None:
     if fact.kind == "drop_sequence":
         return f"drop sequence {quoted(fact.schema, fact.name)}: its position is lost"
     return None
+
+
+#: what a CASCADE drop of each kind takes with it
+_TYPE_OWNERS = {
+    "drop_domain": ("domain", "every column of the domain"),
+    "drop_extension": ("extension", "every column of a type it defines"),
+    "drop_enum": ("type", "every column of the type"),
+}
+
+
+@rule(
+    "DS111",
+    "drop-type-cascade",
+    "error",
+    "data-loss",
+    PG,
+    summary="a domain, type or extension is dropped with CASCADE",
+    why="CASCADE drops every column whose type is the domain, the enum or a type the "
+    "extension defines (citext, hstore, geometry, ...), values and all, and the indexes, "
+    "views and functions that use them: objects the migration never names, listed only "
+    "in a NOTICE. Without CASCADE the server refuses while anything uses the type, "
+    "which is why a plain DROP DOMAIN is not reported.",
+    instead="Drop without CASCADE, so that the statement fails rather than reaching "
+    "further than meant; change or drop the columns that use the type first, each in "
+    "a reviewed migration.",
+    fires=(
+        Example(
+            'op.execute("DROP DOMAIN positive_int CASCADE")', "DROP DOMAIN positive_int CASCADE;"
+        ),
+        Example(sql="DROP EXTENSION citext CASCADE;"),
+        Example(sql="DROP TYPE user_status CASCADE;"),
+    ),
+    passes=(
+        Example('op.execute("DROP DOMAIN positive_int")', "DROP DOMAIN positive_int;"),
+        Example(sql="DROP TYPE IF EXISTS mood RESTRICT;"),
+    ),
+)
+def drop_type_cascade(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind not in _TYPE_OWNERS or not fact.cascade:
+        return None
+    what, columns = _TYPE_OWNERS[fact.kind]
+    return f"drop {what} {quoted(fact.schema, fact.name)} CASCADE: {columns} is dropped, values and all"

@@ -12,6 +12,7 @@ _REBUILDS = {
     "set_not_null": "SET NOT NULL",
     "drop_not_null": "DROP NOT NULL",
     "set_default": "a default change",
+    "drop_default": "a default change",
     "add_foreign_key": "adding a foreign key",
     "add_check": "adding a check constraint",
     "add_unique": "adding a unique constraint",
