@@ -134,7 +134,9 @@ def differences(rows: Sequence[Row]) -> list[str]:
     lines = []
     for row in rows:
         if row.case.differs:
-            verdict = "squawk flags it" if row.squawk_flags else "squawk agrees"
+            judged = "bad" if row.case.bad else "good"
+            said = "flags it" if row.squawk_flags else "is quiet"
+            verdict = f"dbshift: {judged}, squawk {said}"
             first = row.case.sql.splitlines()[0]
             lines.append(f"- `{first}` ({row.case.intent}, {verdict}): {row.case.differs}")
     return lines
