@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import io
+import tempfile
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import dbshift
 import dbshift.aio
@@ -232,3 +235,59 @@ def test_a_lock_timeout_carries_the_report_of_a_run_that_did_nothing(
     assert raised.value.report is not None and raised.value.report.done == []
     assert [s.id for s in raised.value.report.plan.steps] == ids
     assert document["applied"] == [] and document["error"]["type"] == "LockTimeout"
+
+
+@st.composite
+def _runs(draw: st.DrawFn) -> tuple[int, int | None, str]:
+    """How many migrations, which one fails (None: none), and the direction."""
+    count = draw(st.integers(1, 6))
+    failing = draw(st.one_of(st.none(), st.integers(1, count)))
+    return count, failing, draw(st.sampled_from(["upgrade", "downgrade"]))
+
+
+@pytest.mark.backends("sqlite")
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(run=_runs())
+def test_what_a_run_reports_is_what_the_history_holds(
+    run: tuple[int, int | None, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Whichever migration fails, in either direction: the error's report, the text and
+    the JSON name exactly the migrations the history shows done by this run."""
+    count, failing, command = run
+    with tempfile.TemporaryDirectory() as root:
+        project = Project(Path(root), f"sqlite:///{root}/db.sqlite", capsys)
+        ids = []
+        for n in range(1, count + 1):
+            up = f"CREATE TABLE t{n} (id INTEGER PRIMARY KEY)"
+            down = f"DROP TABLE t{n}"
+            if n == failing:
+                up, down = (BROKEN, down) if command == "upgrade" else (up, BROKEN)
+            ids.append(project.sql(f"m{n}", up, down))
+        if command == "downgrade":
+            project.ok("upgrade")
+        args = ("upgrade",) if command == "upgrade" else ("downgrade", "base")
+        order = ids if command == "upgrade" else ids[::-1]
+        expected = order if failing is None else order[: order.index(ids[failing - 1])]
+        before = project.applied()
+
+        shown = project.cli(*args)
+        changed = set(before) ^ set(project.applied())
+        assert sorted(changed) == sorted(expected)
+        verb = "applied" if command == "upgrade" else "reverted"
+        lines = [
+            line.split()[1] for line in shown.out.splitlines() if line.startswith(f"{verb} 2026")
+        ]
+        assert lines == expected
+        if failing is not None and expected:
+            assert shown.out.splitlines()[-1].endswith(", ".join(expected))
+        if failing is None:
+            return
+        assert shown.code == 3 and len(shown.err.splitlines()) == 1
+        assert project.cli(*args, "--json").json[verb] == []  # the second try: nothing more
+
+        config = dbshift.Config(url=project.url, migrations=project.migrations)
+        with pytest.raises(MigrationError) as raised:
+            (dbshift.upgrade if command == "upgrade" else dbshift.downgrade)(config, *args[1:])
+        assert raised.value.report is not None and raised.value.report.done == []
