@@ -41,7 +41,7 @@ def _five_with_the_third_broken(project: Project) -> list[str]:
     return ids
 
 
-def _three_with_the_second_irreversible(project: Project) -> list[str]:
+def _three_applied_the_second_failing_to_revert(project: Project) -> list[str]:
     """Three applied migrations; reverting the second fails."""
     ids = [
         project.sql(f"m{n}", f"CREATE TABLE t{n} (id INTEGER PRIMARY KEY)", down)
@@ -79,7 +79,7 @@ def test_upgrade_json_error_names_what_was_applied(project: Project) -> None:
 
 
 def test_downgrade_names_what_was_reverted_before_the_failure(project: Project) -> None:
-    ids = _three_with_the_second_irreversible(project)
+    ids = _three_applied_the_second_failing_to_revert(project)
     failed = project.fails(3, "downgrade", "base")
     assert failed.out.splitlines()[0].startswith(f"reverted {ids[2]} in ")
     assert (
@@ -142,7 +142,7 @@ def test_the_api_error_carries_the_partial_report(project: Project) -> None:
 
 
 def test_the_api_error_carries_what_a_downgrade_reverted(project: Project) -> None:
-    ids = _three_with_the_second_irreversible(project)
+    ids = _three_applied_the_second_failing_to_revert(project)
     config = dbshift.Config(url=project.url, migrations=project.migrations)
     with pytest.raises(MigrationError) as raised:
         dbshift.downgrade(config, "base")
