@@ -72,7 +72,11 @@ def test_connection_cut_mid_migration(project: Project, backend: str) -> None:
     (line,) = done.stderr.strip().splitlines()
     assert line.startswith(f"error: {cut}.sql:")
     assert "lost the database connection" in line and "run the command again" in line
-    assert "Traceback" not in done.stderr and done.stdout == ""
+    assert "Traceback" not in done.stderr
+    assert done.stdout.splitlines()[0].startswith(f"applied {first} in ")
+    assert done.stdout.splitlines()[1:] == [
+        f"stopped part-way: 1 of 3 migration(s) applied: {first}"
+    ]
 
     assert project.applied() == [first]
     status = project.ok("status", "--json").json

@@ -17,12 +17,19 @@ Exit codes are part of the interface (scripts and CI read them):
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from dbshift.runner import RunReport
 
 
 class DbshiftError(Exception):
     """Base of every error dbshift reports to a user."""
 
     exit_code = 3
+    #: set when the error stopped an upgrade or downgrade part-way: what the run did
+    #: before it (`report.done`: the migrations that stay applied, or reverted)
+    report: RunReport | None = None
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -104,6 +111,9 @@ class Interrupted(KeyboardInterrupt):
     application calling the API sees the Ctrl-C it expects (and no `except Exception`
     swallows it); the runner names the migration it stopped and the state it left
     (`message`). The CLI reports it in one line (click wraps it in `Abort`)."""
+
+    #: as `DbshiftError.report`: what the run did before the signal
+    report: RunReport | None = None
 
     def __init__(self, signal_name: str = "SIGINT", message: str | None = None) -> None:
         self.signal_name = signal_name

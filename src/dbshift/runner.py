@@ -297,14 +297,19 @@ class Runner:
         operations = {step.id: self._operations(step) for step in plan.steps}
         for step in plan.steps:
             self._refuse_transaction_control(step, operations[step.id])
-        with self._locked():
+        results: list[StepResult] = []  # what stays done, whatever happens next
+
+        def so_far() -> RunReport:
+            return RunReport(command, plan, tuple(results), warnings=warnings)
+
+        with self._reporting(so_far), self._locked():
             rows = self.rows()
             self._rows = {r.id: r for r in rows}
             verify(self.scripts, rows, self.config.migrations_dir)
             self._refuse_partial(rows, direction, single_transaction)
             current = make_plan(self.graph, self.scripts, rows, direction, target)
             pending = {s.id for s in current.steps}
-            results = [
+            results += [
                 StepResult(s.id, direction, "skipped") for s in plan.steps if s.id not in pending
             ]
             for skipped in results:
@@ -314,10 +319,12 @@ class Runner:
                     operations[step.id] = self._operations(step)
                     self._refuse_transaction_control(step, operations[step.id])
             if single_transaction:
+                ran: list[StepResult] = []  # done only once the transaction commits
                 with self._locked_transaction():
-                    results += self._run_steps(current.steps, operations, in_transaction=True)
+                    self._run_steps(current.steps, operations, ran, in_transaction=True)
+                results += ran
             else:
-                results += self._run_steps(current.steps, operations, in_transaction=False)
+                self._run_steps(current.steps, operations, results, in_transaction=False)
         return RunReport(command, plan, tuple(results), warnings=warnings)
 
     def stamp(self, target: str) -> RunReport:
@@ -494,15 +501,29 @@ class Runner:
             self.conn.rollback()
         return probe.marks
 
+    @staticmethod
+    @contextlib.contextmanager
+    def _reporting(so_far: Callable[[], RunReport]) -> Iterator[None]:
+        """An error that stops a run carries the report of what the run did before it
+        (`error.report`): those migrations stay applied (or reverted), and whoever
+        called must be able to tell the user so."""
+        try:
+            yield
+        except (DbshiftError, Interrupted) as error:
+            error.report = so_far()
+            raise
+
     def _run_steps(
         self,
         steps: Sequence[Step],
         operations: Mapping[str, Sequence[Operation]],
+        results: list[StepResult],
         *,
         in_transaction: bool,
-    ) -> list[StepResult]:
+    ) -> None:
+        """Run `steps` in order, appending each one's result to `results` as it
+        completes (so that a failure leaves there what was done before it)."""
         self._check_resumable(steps, operations)
-        results = []
         for index, step in enumerate(steps):
             log.info("%s %s (%d of %d)", _DOING[step.direction], step.id, index + 1, len(steps))
             self.listener.step_started(step, index, len(steps))
@@ -521,7 +542,6 @@ class Runner:
             _log_result(result)
             results.append(result)
             self.listener.step_finished(result)
-        return results
 
     def _interrupted(
         self, step: Step, stop: KeyboardInterrupt | Interrupted, in_transaction: bool

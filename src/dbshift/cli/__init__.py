@@ -283,7 +283,7 @@ def rebase(state: State, migration: str | None) -> None:
 @pass_state
 def upgrade(state: State, target: str, dry_run: bool, single_transaction: bool) -> None:
     """Apply migrations up to TARGET (default: head)."""
-    with state.reporter.progress() as listener:
+    with state.reporter.progress(single_transaction=single_transaction) as listener:
         report = api.upgrade(
             state.config(),
             target,
@@ -677,9 +677,9 @@ def _on_signal(signum: int, _frame: object) -> None:
 
 def _stopped(stop: Interrupted, as_json: bool) -> NoReturn:
     """One line: what the signal stopped and the state it left; exit 130 or 143."""
-    report = DbshiftError(stop.message, hint=stop.hint)
-    report.exit_code = stop.exit_code
-    Reporter(as_json=as_json).error(report)
+    shown = DbshiftError(stop.message, hint=stop.hint)
+    shown.exit_code, shown.report = stop.exit_code, stop.report
+    Reporter(as_json=as_json).error(shown)
     sys.exit(stop.exit_code)
 
 

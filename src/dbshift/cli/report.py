@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from dbshift.errors import DbshiftError
+from dbshift.errors import DbshiftError, Interrupted
 
 if TYPE_CHECKING:
     from dbshift.api import HistoryEntry, HistoryReport, MakeResult, Status
@@ -29,6 +29,7 @@ class Reporter:
         self.quiet = quiet
         self.out: TextIO = sys.stdout if out is None else out
         self.tty = self.out.isatty() and not as_json
+        self._live = False  # a listener printed each migration as it completed
 
     # -- primitives ------------------------------------------------------------------
 
@@ -45,8 +46,13 @@ class Reporter:
         return Console(file=self.out, highlight=False)
 
     def error(self, error: DbshiftError, debug: bool = False) -> None:
+        """One line on stderr; with --json, the error document on stdout, which names
+        the migrations a run stopped part-way had applied (or reverted) before it."""
         if self.as_json:
-            self.json({"error": _error_json(error)})
+            document: dict[str, Any] = {"error": _error_json(error)}
+            if error.report is not None:
+                document |= _so_far(error.report)
+            self.json(document)
             return
         text = f"error: {error.message}"
         if error.hint:
@@ -114,11 +120,11 @@ class Reporter:
         if not report.results:
             self.line("nothing to do: already at the target")
             return
-        if not self.tty:
-            for result in report.results:
+        for result in report.results:
+            if not (self._live and result.status != "skipped"):  # else printed as it ended
                 self.line(_result_line(result))
         done, skipped = report.done, report.skipped
-        verb = {"upgrade": "applied", "downgrade": "reverted", "stamp": "stamped"}[report.command]
+        verb = _VERBS[report.command]
         if skipped and not done:
             summary = (
                 f"nothing to do: all {len(skipped)} migration(s) already {verb} by another runner"
@@ -130,17 +136,31 @@ class Reporter:
         self.line(summary)
 
     @contextmanager
-    def progress(self) -> Iterator[Listener]:
-        """A progress bar in a terminal, drawn from the first step on; in a pipe, plain
-        lines are printed after the run instead."""
-        if not self.tty or self.quiet:
-            yield _NoProgress(self._retry_line)
-            return
-        listener = _BarListener(self._console())
+    def progress(self, *, single_transaction: bool = False) -> Iterator[Listener]:
+        """A line for each migration as it completes (under a progress bar in a
+        terminal), so that a run that stops part-way has shown what it did; then, when
+        an error stops it after one of them, a line saying what stays done (the error
+        follows on stderr: alone when it came first)."""
+        listener: _BarListener | _LineListener
+        if self.tty and not self.quiet:
+            listener = _BarListener(self._console())
+        else:
+            shown = None if self.as_json else self._result_now
+            listener = _LineListener(self._retry_line, shown)
+        self._live = True
         try:
             yield listener
+        except (DbshiftError, Interrupted) as error:
+            listener.close()
+            if error.report is not None and listener.finished and not self.as_json:
+                self.line(_stopped_line(error.report, single_transaction))
+            raise
         finally:
             listener.close()
+
+    def _result_now(self, result: StepResult) -> None:
+        self.line(_result_line(result))
+        self.out.flush()
 
     def _retry_line(self, text: str) -> None:
         """A retry as it happens: on stdout with the other lines, on stderr when stdout
@@ -431,6 +451,29 @@ def _downgrade_source(info: Any) -> str:
     return " derived from upgrade"
 
 
+_VERBS = {"upgrade": "applied", "downgrade": "reverted", "stamp": "stamped"}
+
+
+def _so_far(report: RunReport) -> dict[str, Any]:
+    """The error document's account of a run stopped part-way: the ids it applied (or
+    reverted) and every step's result, as in the document of a run that finished."""
+    return {
+        "command": report.command,
+        _VERBS[report.command]: report.done,
+        "results": [r.to_json() for r in report.results],
+    }
+
+
+def _stopped_line(report: RunReport, single_transaction: bool) -> str:
+    """How far a run got before the error that stopped it: what stays done."""
+    verb = _VERBS[report.command]
+    if single_transaction:
+        return f"stopped: nothing {verb}, the whole run rolled back (--single-transaction)"
+    done = report.done
+    ids = f": {', '.join(done)}" if done else ""
+    return f"stopped part-way: {len(done)} of {len(report.plan.steps)} migration(s) {verb}{ids}"
+
+
 def _result_line(result: StepResult) -> str:
     if result.status == "skipped":
         verb = "applied" if result.direction == "up" else "reverted"
@@ -439,15 +482,23 @@ def _result_line(result: StepResult) -> str:
     return f"{result.status} {result.id}{timing}"
 
 
-class _NoProgress:
-    def __init__(self, line: Callable[[str], None]) -> None:
+class _LineListener:
+    """No bar: each result as a plain line (unless stdout carries JSON), and retries."""
+
+    def __init__(
+        self, line: Callable[[str], None], shown: Callable[[StepResult], None] | None
+    ) -> None:
         self.line = line
+        self.shown = shown
+        self.finished = 0
 
     def step_started(self, step: Step, index: int, total: int) -> None:
         pass
 
     def step_finished(self, result: StepResult) -> None:
-        pass
+        self.finished += 1
+        if self.shown is not None:
+            self.shown(result)
 
     def step_retrying(self, retry: Retry) -> None:
         self.line(retry.describe())
@@ -455,12 +506,16 @@ class _NoProgress:
     def warned(self, text: str) -> None:
         print(f"warning: {text}", file=sys.stderr, flush=True)
 
+    def close(self) -> None:
+        pass
+
 
 class _BarListener:
     def __init__(self, console: Any) -> None:
         self.console = console
         self.bar: Any = None
         self.task: Any = None
+        self.finished = 0
 
     def step_started(self, step: Step, index: int, total: int) -> None:
         if self.bar is None:
@@ -478,6 +533,7 @@ class _BarListener:
         self.bar.update(self.task, description=step.id)
 
     def step_finished(self, result: StepResult) -> None:
+        self.finished += 1
         self.bar.advance(self.task)
         self.bar.console.print(_result_line(result), markup=False)
 
@@ -490,3 +546,4 @@ class _BarListener:
     def close(self) -> None:
         if self.bar is not None:
             self.bar.stop()
+            self.bar = None
