@@ -4,6 +4,7 @@ migration files in graph order with the schema each one starts from."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -107,7 +108,8 @@ def lint_operations(
         for fact in facts_from_operation(op, target.backend)
     )
     info = MigrationFacts(migration, file, "python", transactional, facts, reversible)
-    return _apply_settings(check(info, target, before or SchemaState()), settings)
+    state = before.copy() if before is not None else SchemaState()
+    return _apply_settings(check(info, target, state), settings)
 
 
 def state_from_snapshot(snapshot: Snapshot, backend: str) -> SchemaState:
@@ -125,10 +127,10 @@ def state_from_snapshot(snapshot: Snapshot, backend: str) -> SchemaState:
     return state
 
 
-def check(migration: MigrationFacts, target: Target, before: SchemaState) -> list[Finding]:
-    """Every rule that applies to `target`, over one migration's facts."""
-    rules = [r for r in load_rules().values() if r.applies_to(target)]
-    state = before.copy()
+def check(migration: MigrationFacts, target: Target, state: SchemaState) -> list[Finding]:
+    """Every rule that applies to `target`, over one migration's facts, each judged on
+    the schema before it; `state` is advanced past the migration (copy it to keep it)."""
+    rules = _rules_for(target)
     created: set[str] = set()
     earlier: list[Fact] = []
     findings: list[Finding] = []
@@ -149,6 +151,12 @@ def check(migration: MigrationFacts, target: Target, before: SchemaState) -> lis
             for line, message in rule.check_migration(migration, target):
                 findings.append(_finding(rule, migration, line, message, target))
     return findings
+
+
+@functools.lru_cache(maxsize=16)
+def _rules_for(target: Target) -> tuple[Rule, ...]:
+    """The rules that apply to `target` (the registry does not change once loaded)."""
+    return tuple(r for r in load_rules().values() if r.applies_to(target))
 
 
 def _finding(
@@ -210,10 +218,11 @@ def lint_scripts(
         for migration_id in order:
             info, snapshot = _read(by_id[migration_id], target, snapshot)
             if migration_id in chosen:
-                raw = check(info, target, state)
+                raw = check(info, target, state)  # which advances the state
                 findings.extend(_suppressed(raw, by_id[migration_id], info, target))
-            for fact, _line in info.facts:
-                state.apply(fact)
+            else:
+                for fact, _line in info.facts:
+                    state.apply(fact)
     findings = _apply_settings(findings, settings)
     rank = {t.backend: i for i, t in enumerate(targets)}
     findings.sort(key=lambda f: (f.migration, f.line, f.code, rank.get(f.backend, 0)))

@@ -115,8 +115,10 @@ def drop_schema(fact: Fact, ctx: Context) -> str | None:
     ),
 )
 def narrowing_type(fact: Fact, ctx: Context) -> str | None:
+    if fact.kind != "alter_type" or fact.new_type is None:
+        return None
     old = old_type(fact, ctx)
-    if fact.kind == "alter_type" and fact.new_type and old and narrows(old, fact.new_type):
+    if old and narrows(old, fact.new_type):
         where = quoted(fact.schema, fact.table, fact.column)
         return f"{where} changes from {old} to {fact.new_type}: values that do not fit are lost"
     return None
