@@ -1,6 +1,7 @@
-"""DS611's account of a non-transactional migration is what the runner does, on every
-backend: each statement commits with its progress record, so a BEGIN in the file groups
-nothing and a ROLLBACK undoes nothing."""
+"""BEGIN, COMMIT and ROLLBACK in a migration, transactional or not, on every backend:
+`upgrade` refuses them before anything runs (dbshift owns the transactions: a
+non-transactional migration commits each statement with its progress record, so a
+BEGIN there groups nothing), and DS611 says so in the same words."""
 
 from __future__ import annotations
 
@@ -23,49 +24,25 @@ def _ds611(project: Project) -> list[str]:
     return [f["message"] for f in report["findings"] if f["code"] == "DS611"]
 
 
-@pytest.mark.backends("mysql", "postgresql", "sqlite")
-def test_begin_groups_nothing(project: Project, backend: str) -> None:
-    project.sql(
-        "grouped",
-        "CREATE TABLE g1 (id INTEGER PRIMARY KEY);\nBEGIN;\nINSERT INTO g1 VALUES (1);\n"
-        "INSERT INTO no_such_table VALUES (1);\nCOMMIT;",
-        header=NON_TRANSACTIONAL,
-    )
-    project.fails(3, "upgrade")
-    assert project.query("SELECT id FROM g1") == [
-        (1,)
-    ]  # committed, though its "transaction" failed
-    messages = _ds611(project)
-    assert any("`BEGIN` groups nothing" in m for m in messages), messages
-
-
-@pytest.mark.backends("mysql", "postgresql")
-def test_rollback_undoes_nothing(project: Project, backend: str) -> None:
-    project.sql(
-        "undo",
-        "CREATE TABLE u1 (id INTEGER PRIMARY KEY);\nROLLBACK;",
-        header=NON_TRANSACTIONAL,
-    )
-    project.ok("upgrade")
-    assert "u1" in project.tables()
-    (message,) = _ds611(project)
-    assert "ROLLBACK" in message and "undoes nothing" in message
+CASES = {
+    "begin": ("BEGIN;\nINSERT INTO g1 VALUES (1);\nCOMMIT;", "groups nothing"),
+    "rollback": ("INSERT INTO g1 VALUES (1);\nROLLBACK;", "undoes nothing"),
+    "commit": ("INSERT INTO g1 VALUES (1);\nCOMMIT;", "commits dbshift's transaction"),
+}
 
 
 @pytest.mark.backends("mysql", "postgresql", "sqlite")
-def test_a_commit_is_redundant_except_on_sqlite_where_it_fails(
-    project: Project, backend: str
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_transaction_control_in_a_non_transactional_migration_is_refused(
+    project: Project, backend: str, case: str
 ) -> None:
-    project.sql(
-        "commit",
-        "CREATE TABLE c1 (id INTEGER PRIMARY KEY);\nCOMMIT;",
-        header=NON_TRANSACTIONAL,
-    )
-    findings = _ds611(project)
-    if backend == "sqlite":
-        assert "no transaction is active" in project.fails(3, "upgrade").err
-        (message,) = findings
-        assert "COMMIT" in message and "fails" in message
-    else:
-        project.ok("upgrade")
-        assert findings == []
+    body, lint_words = CASES[case]
+    project.sql("table", "CREATE TABLE g1 (id INTEGER PRIMARY KEY);")
+    migration = project.sql("tx", body, header=NON_TRANSACTIONAL)
+    before = project.fingerprint()
+    line = project.fails(3, "upgrade").err.strip()
+    assert line.startswith(f"error: {migration}.sql:") and "nothing was run" in line, line
+    assert "groups or undoes nothing" in line
+    assert project.fingerprint() == before  # the first migration neither: all or nothing
+    messages = _ds611(project)
+    assert any(lint_words in m for m in messages), messages

@@ -132,15 +132,16 @@ def test_single_transaction_run_refuses_it_too(project: Project) -> None:
     assert project.fingerprint() == before
 
 
-def test_a_non_transactional_migration_is_not_refused(project: Project) -> None:
+def test_a_non_transactional_migration_is_refused_too(project: Project) -> None:
     """There each statement runs in a transaction of its own with its history record:
-    the COMMIT reaches the database and commits that one early, harmlessly."""
-    project.sql(
+    the COMMIT would commit before the record, so it is refused the same way
+    (tests/test_lint_transaction_control.py covers BEGIN and ROLLBACK)."""
+    migration = project.sql(
         "own", "CREATE TABLE own_a (id INTEGER);\nCOMMIT;", header="-- transactional: false"
     )
-    project.ok("upgrade")
-    assert "pending:  0" in project.ok("status").out
-    assert "own_a" in project.tables()
+    line = project.fails(3, "upgrade").err.strip()
+    assert line.startswith(f"error: {migration}.sql:") and "nothing was run" in line, line
+    assert "own_a" not in project.tables()
 
 
 def test_lint_reports_it(project: Project) -> None:

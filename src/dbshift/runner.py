@@ -433,15 +433,15 @@ class Runner:
                 )
 
     def _refuse_transaction_control(self, step: Step, ops: Sequence[Operation]) -> None:
-        """Before anything runs: no COMMIT/BEGIN/ROLLBACK in a transactional migration
-        (it would commit half of it early; see `dbshift.migrations.txcontrol`)."""
-        from dbshift.migrations.txcontrol import check_transactional
+        """Before anything runs: no COMMIT/BEGIN/ROLLBACK in a migration (dbshift owns the
+        transactions; see `dbshift.migrations.txcontrol`)."""
+        from dbshift.migrations.txcontrol import check_transaction_control
 
-        if not step.script.transactional:
-            return
         code = self._code.get(step.id)
         lines = (code.up_lines if step.direction == "up" else code.down_lines) if code else ()
-        check_transactional(step.script.name, ops, lines, self.conn.dialect.name)
+        check_transaction_control(
+            step.script.name, ops, lines, self.conn.dialect.name, step.script.transactional
+        )
 
     def _refuse_partial(
         self, rows: Sequence[HistoryRow], direction: Direction, single_transaction: bool

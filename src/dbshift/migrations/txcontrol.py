@@ -1,9 +1,13 @@
-"""Statements that end or start a transaction, refused in a transactional migration.
+"""Statements that end or start a transaction, refused in every migration.
 
-dbshift runs a transactional migration inside one transaction with its history row. A
-`COMMIT` in it commits the first half early: when a later statement fails, that half
-stays, no history row is written, and every re-run fails on what already exists. So
-such statements are found before anything runs, with the splitter's view of the SQL.
+dbshift owns the transactions. It runs a transactional migration inside one transaction
+with its history row: a `COMMIT` in it commits the first half early, and when a later
+statement fails that half stays, no history row is written, and every re-run fails on
+what already exists. It runs a non-transactional migration statement by statement, each
+statement in a transaction of its own with its progress record: there a `BEGIN` groups
+nothing (SQLite refuses it outright), a `COMMIT` commits dbshift's transaction before
+its record, and a `ROLLBACK` undoes nothing. So such statements are found before
+anything runs, with the splitter's view of the SQL.
 
 What ends or starts a transaction, by backend:
 
@@ -17,8 +21,8 @@ What ends or starts a transaction, by backend:
   it on SQLite either), ``BEGIN ATOMIC`` and MariaDB's ``BEGIN NOT ATOMIC`` (bodies).
 
 MySQL/MariaDB run no migration in one transaction (DDL commits implicitly), but each
-statement runs in a transaction with its progress record: the file's BEGIN/COMMIT could
-not group statements there either, so the rule is the same on every backend.
+data statement runs in a transaction with its progress record: the file's BEGIN/COMMIT
+could not group statements there either, so the rule is the same on every backend.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ import sqlalchemy as sa
 from dbshift.errors import MigrationError
 from dbshift.migrations.sqlsplit import SqlStatement, split_sql
 
-__all__ = ["check_transactional", "is_transaction_control", "transaction_statements"]
+__all__ = ["check_transaction_control", "is_transaction_control", "transaction_statements"]
 
 _ENDS = frozenset({"COMMIT", "END", "ABORT"})
 
@@ -71,11 +75,15 @@ def _sql_of(op: object) -> str | None:
     return None
 
 
-def check_transactional(
-    name: str, operations: Sequence[object], lines: Sequence[int], dialect: str
+def check_transaction_control(
+    name: str,
+    operations: Sequence[object],
+    lines: Sequence[int],
+    dialect: str,
+    transactional: bool = True,
 ) -> None:
-    """Raise `MigrationError` when a transactional migration's operations hold a
-    statement that ends or starts a transaction. `lines` is each operation's line."""
+    """Raise `MigrationError` when a migration's operations hold a statement that ends
+    or starts a transaction. `lines` is each operation's line."""
     for index, op in enumerate(operations):
         sql = _sql_of(op)
         if sql is None:
@@ -85,9 +93,18 @@ def check_transactional(
             words = " ".join(statement.text.split())
             shown = words if len(words) <= 60 else words[:57] + "..."
             raise MigrationError(
-                f"{where}: `{shown}` ends or starts a transaction inside a transactional "
-                "migration (a later failure would leave it half-applied); nothing was run",
-                hint="remove it: dbshift commits the migration; to commit part-way, split it "
-                "in two migrations or mark it `transactional = False` (`-- transactional: "
-                "false`), where each statement commits on its own",
+                f"{where}: `{shown}` {_WHY[transactional]}; nothing was run", hint=_HINT
             )
+
+
+_WHY = {
+    True: "ends or starts a transaction inside a transactional migration (a later "
+    "failure would leave it half-applied)",
+    False: "in a non-transactional migration groups or undoes nothing: each statement "
+    "commits on its own, with its progress record",
+}
+_HINT = (
+    "remove it: dbshift commits each migration (or, with `transactional = False`, each "
+    "statement); statements that must commit together belong in a transactional "
+    "migration of their own, the ones that cannot run in a transaction in another"
+)

@@ -347,17 +347,17 @@ def json_not_jsonb(fact: Fact, ctx: Context) -> str | None:
     "error",
     "hygiene",
     ALL,
-    summary="BEGIN, COMMIT or ROLLBACK that does not do what it says",
+    summary="BEGIN, COMMIT or ROLLBACK in a migration, where dbshift owns the transactions",
     why="dbshift runs a transactional migration in one transaction with its history row. "
     "A COMMIT in it commits the first half early: when a later statement fails, that half "
-    "stays, no history row is written, and every re-run fails on what already exists. "
-    "`dbshift upgrade` refuses such a migration before running anything. A "
-    "non-transactional migration runs statement by statement, each committed with its "
-    "progress record: a BEGIN there groups nothing (the statements after it commit one by "
-    "one, whether a COMMIT follows or not, and a second BEGIN nests nothing), a ROLLBACK "
-    "undoes nothing, and on SQLite a COMMIT or ROLLBACK fails, no transaction being active.",
-    instead="Statements that must commit together belong in a transactional migration "
-    "(the default) without BEGIN or COMMIT; dbshift commits it. Remove the statement.",
+    "stays, no history row is written, and every re-run fails on what already exists. A "
+    "non-transactional migration runs statement by statement, each in a transaction of "
+    "its own with its progress record: a BEGIN there groups nothing (SQLite refuses it), "
+    "a COMMIT commits before the record, a ROLLBACK undoes nothing. `dbshift upgrade` "
+    "refuses either before running anything.",
+    instead="Remove the statement. Statements that must commit together belong in a "
+    "transactional migration of their own (the default; dbshift commits it), those that "
+    "cannot run in a transaction (CONCURRENTLY, VACUUM) in a non-transactional one.",
     fires=(
         Example(
             'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
@@ -377,16 +377,9 @@ def json_not_jsonb(fact: Fact, ctx: Context) -> str | None:
             'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
             "UPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
             transactional=False,
-            only=frozenset({"sqlite"}),
         ),
     ),
     passes=(
-        Example(
-            'op.execute("UPDATE users SET score = 0 WHERE score IS NULL")\nop.execute("COMMIT")',
-            "UPDATE users SET score = 0 WHERE score IS NULL;\nCOMMIT;",
-            transactional=False,
-            only=frozenset({"postgresql", "mysql", "mariadb"}),
-        ),
         Example(
             'op.execute("SAVEPOINT s")\nop.execute("ROLLBACK TO SAVEPOINT s")',
             "SAVEPOINT s;\nROLLBACK TO SAVEPOINT s;",
@@ -401,11 +394,9 @@ def transaction_control(fact: Fact, ctx: Context) -> str | None:
     effect = transaction_effect(fact)
     if effect == "begin":
         return f"`{fact.sql}` groups nothing: each statement after it commits on its own"
-    if ctx.target.backend == "sqlite":  # it refuses COMMIT/ROLLBACK outside a transaction
-        return f"`{fact.sql}` fails: each statement before it is committed, none is active"
     if effect == "rollback":
         return f"`{fact.sql}` undoes nothing: each statement before it is already committed"
-    return None  # a COMMIT there is redundant (PostgreSQL warns), not harmful
+    return f"`{fact.sql}` commits dbshift's transaction before the statement's progress record"
 
 
 # -- column types that cost later (PostgreSQL's text, bigint, identity) --------------------
