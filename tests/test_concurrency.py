@@ -346,11 +346,11 @@ def test_a_working_holder_keeps_its_lease_alive(
     import dbshift
     import dbshift.lease
 
-    monkeypatch.setattr(dbshift.lease, "TTL", 0.6)
+    monkeypatch.setattr(dbshift.lease, "TTL", 1.5)  # short, but renewals survive a busy CI box
     project.python("first", 'op.create_table("first", sa.Column("id", sa.Integer))')
     project.python(
         "long",
-        'op.run(lambda conn: __import__("time").sleep(2.5))\n'
+        'op.run(lambda conn: __import__("time").sleep(6))\n'
         'op.create_index("ix_first", "first", ["id"])',
         header="transactional = False\n",
     )
@@ -363,7 +363,7 @@ def test_a_working_holder_keeps_its_lease_alive(
         while not project.query("SELECT token FROM dbshift_lock WHERE token IS NOT NULL"):
             assert time.monotonic() < deadline and holder.is_alive()
             time.sleep(0.05)
-        time.sleep(0.8)  # the holder took the lease; without renewal it expired by now
+        time.sleep(2.0)  # the holder took the lease; without renewal it expired by now
         waiting = project.fails(5, "--lock-timeout", "1", "upgrade")
         assert "lease of " in waiting.err
     finally:
