@@ -626,6 +626,14 @@ CASES: tuple[Case, ...] = (
     ),
     good(
         "ban-drop-constraint",
+        'ALTER TABLE users DROP CONSTRAINT "users_email_key";\n'
+        'ALTER TABLE users ADD CONSTRAINT "users_email_key" UNIQUE USING INDEX users_email_idx;',
+        given="CREATE UNIQUE INDEX CONCURRENTLY users_email_idx ON users (email);",
+        differs="replaced under its (quoted) name in the same migration, from an index built "
+        "beforehand",
+    ),
+    good(
+        "ban-drop-constraint",
         "ALTER TABLE users ADD CONSTRAINT users_name_nn CHECK (name IS NOT NULL) NOT VALID;\n"
         "ALTER TABLE users VALIDATE CONSTRAINT users_name_nn;\n"
         "ALTER TABLE users ALTER COLUMN name SET NOT NULL;\n"

@@ -479,7 +479,8 @@ def _command(node: Any, text: str) -> list[Fact]:
         table = match["table"].replace('"', "")
         schema, _, bare = table.rpartition(".")
         kind = "add_unique" if match["kind"].upper() == "UNIQUE" else "add_primary_key"
-        return [Fact(kind, bare, schema or None, name=match["name"], using_index=True, sql=text)]
+        name = match["name"].replace('"', "") if match["name"] else None
+        return [Fact(kind, bare, schema or None, name=name, using_index=True, sql=text)]
     match = _VALIDATE.match(text)
     if match:
         table = match["table"].replace('"', "")
