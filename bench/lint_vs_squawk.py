@@ -56,11 +56,14 @@ def ensure_squawk() -> str:
     return done.stdout.strip()
 
 
-def squawk_rules(files: Sequence[Path], in_transaction: bool) -> dict[str, set[str]]:
-    """The squawk rules that fire on each file (by path)."""
+def squawk_rules(
+    files: Sequence[Path], in_transaction: bool, include: Sequence[str] = ()
+) -> dict[str, set[str]]:
+    """The squawk rules that fire on each file (by path), with the opt-in rules `include`."""
     if not files:
         return {}
     cmd = [str(SQUAWK), "--reporter", "json", "--pg-version", "16"]
+    cmd += [f"--include={rule}" for rule in include]
     cmd.append("--assume-in-transaction" if in_transaction else "--no-assume-in-transaction")
     done = subprocess.run([*cmd, *map(str, files)], capture_output=True, text=True)
     fired: dict[str, set[str]] = {str(f): set() for f in files}
@@ -104,7 +107,7 @@ def compare(work: Path) -> list[Row]:
     return rows
 
 
-def _ratio(hits: int, rows: Sequence[Row]) -> str:
+def _ratio(hits: int, rows: Sequence[object]) -> str:
     return f"{hits}/{len(rows)}" if rows else "-"
 
 
@@ -159,6 +162,10 @@ SQUAWK_REPO = Path("/work/.mirror/sbdchd+squawk/repo")
 #: squawk rules of its repository that 2.70's CLI reports under other names
 CLI_NAMES = {"require-timeout-settings": ("require-lock-timeout", "require-statement-timeout")}
 OWN_SECTION = "### On squawk's own test cases"
+#: squawk's opt-in rules, on for its own tests (each test enables the rule it tests)
+OPT_IN = ("require-table-schema",)
+#: squawk's comment that turns --assume-in-transaction off for a file
+NO_TRANSACTION = "squawk-disable-assume-in-transaction"
 #: the dbshift codes of intents our cases have no bad case for (dbshift's runner sets the
 #: lock timeout, DS312 is off by default, DS323 is info; DS619 is opt-in)
 OWN_CODES = {
@@ -194,6 +201,8 @@ class OwnRow:
     findings: tuple[tuple[str, str], ...]
     #: the dbshift codes that cover the rule's intent (tests/lint_cases.py)
     codes: frozenset[str]
+    #: the other squawk rules 2.70 reports on the same SQL
+    others: frozenset[str] = frozenset()
 
     @property
     def warned(self) -> list[str]:
@@ -240,11 +249,11 @@ def _transactions(statements: Sequence[SqlStatement]) -> list[list[str]] | None:
 
 def as_migration(test: SquawkTest) -> AsMigration:
     """The test's SQL as a dbshift migration: in a transaction where the test assumes
-    one. A file made of BEGIN ... COMMIT blocks runs as transactional migrations without
+    one (and the file does not turn that off). A file made of BEGIN ... COMMIT blocks runs as transactional migrations without
     those statements (dbshift owns the transaction), the last block the case and the
     ones before it a `given` migration, except for the rules about those statements."""
     sql = test.sql.strip()
-    plain = AsMigration(sql, test.assume_in_transaction)
+    plain = AsMigration(sql, test.assume_in_transaction and NO_TRANSACTION not in sql)
     if test.rule in TRANSACTION_RULES:
         return plain
     try:
@@ -270,7 +279,7 @@ def compare_own(work: Path, tests: Sequence[SquawkTest]) -> list[OwnRow]:
         path = work / f"squawk_{number:03d}.sql"
         path.write_text(test.sql)
         files[test.assume_in_transaction].append(path)
-    fired = squawk_rules(files[True], True) | squawk_rules(files[False], False)
+    fired = squawk_rules(files[True], True, OPT_IN) | squawk_rules(files[False], False, OPT_IN)
     codes = mapped_codes()
     rows = []
     for number, test in enumerate(tests):
@@ -285,9 +294,9 @@ def compare_own(work: Path, tests: Sequence[SquawkTest]) -> list[OwnRow]:
         found = lint_case(work / f"squawk_project_{number:03d}", case, "sql")
         rules = fired[str(work / f"squawk_{number:03d}.sql")]
         findings = tuple(sorted({(f.code, f.severity) for f in found}))
-        rows.append(
-            OwnRow(test, _fires(test.rule, rules), findings, codes.get(test.rule, frozenset()))
-        )
+        own = codes.get(test.rule, frozenset())
+        others = frozenset(rules - set(CLI_NAMES.get(test.rule, (test.rule,))))
+        rows.append(OwnRow(test, _fires(test.rule, rules), findings, own, others))
     return rows
 
 
@@ -328,17 +337,41 @@ def _said(row: OwnRow) -> str:
     return f"dbshift: {said}" if said else "dbshift: nothing"
 
 
+#: squawk rules that fire on most SQL (dbshift's runner makes them unnecessary, or opt-in)
+NOISE = frozenset(
+    {"prefer-robust-stmts", "require-lock-timeout", "require-statement-timeout", *OPT_IN}
+)
+
+
+def _disagreement(row: OwnRow) -> str:
+    other = sorted(row.others - NOISE)
+    others = f"; squawk also reports {', '.join(other)}" if other else ""
+    drift = "; the snapshot expects findings" if row.test.expects_findings else ""
+    return (
+        f"- `{_first_line(row.test.sql)}` ({row.test.rule}, {row.test.name}): "
+        f"{_said(row)}{others}{drift if not row.squawk_fires else ''}"
+    )
+
+
 def own_disagreements(rows: Sequence[OwnRow]) -> list[str]:
-    lines = []
-    for row in rows:
-        if row.agrees:
-            continue
-        judged = "bad" if row.squawk_fires else "good"
-        lines.append(
-            f"- `{_first_line(row.test.sql)}` ({row.test.rule}, squawk: {judged}, "
-            f"{row.test.name}): {_said(row)}"
-        )
-    return lines
+    """The disagreements in three lists: bad cases dbshift does not flag with the rule's
+    codes, good cases it flags with them, good cases where it reports only other rules."""
+    missed = [r for r in rows if r.squawk_fires and not r.agrees]
+    own = [r for r in rows if not r.squawk_fires and r.mapped and r.warned]
+    other = [r for r in rows if not r.squawk_fires and not r.agrees and not r.mapped]
+    return [
+        f"Bad cases dbshift does not flag with the rule's own codes ({len(missed)}):",
+        "",
+        *map(_disagreement, missed),
+        "",
+        f"Good cases dbshift flags with the rule's own codes ({len(own)}):",
+        "",
+        *(map(_disagreement, own) if own else ["- none"]),
+        "",
+        f"Good cases where dbshift reports only other rules' findings ({len(other)}):",
+        "",
+        *map(_disagreement, other),
+    ]
 
 
 def own_drift(rows: Sequence[OwnRow]) -> list[str]:
