@@ -8,10 +8,18 @@ and by dbshift as a migration after the cases' base schema. Per squawk rule the 
 how many bad cases each tool flags and how many good cases each leaves quiet; the
 deliberate differences are listed with their reasons (docs/lint.md says the same).
 
+Second, the outside measurement: squawk's own per-rule test cases, read at run time from
+a local snapshot of the squawk repository (`--squawk-repo`, a bare git directory; see
+bench/squawk_tests.py; nothing of squawk is copied into dbshift). squawk 2.70's verdict on
+each case is its label; the subsection counts per rule the bad cases dbshift flags with
+the codes our cases give the rule's intent and the good cases it leaves quiet, and lists
+every disagreement. Without the snapshot the subsection says so and the rest runs.
+
 Then speed: `dbshift lint --all` on a project of 1,000 migrations (half SQL, half Python),
 as a whole process, median of the runs, beside squawk on the 500 SQL files.
 
     .venv/bin/python bench/lint_vs_squawk.py [--runs 5] [--output bench/RESULTS.md]
+        [--squawk-repo /work/.mirror/sbdchd+squawk/repo]
 """
 
 from __future__ import annotations
