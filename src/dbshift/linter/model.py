@@ -76,6 +76,8 @@ class SchemaState:
     #: `CHECK (col IS NOT NULL) NOT VALID` not validated yet: (table key, name) -> column.
     #: A later migration's `VALIDATE CONSTRAINT` moves it to `not_null_checks`.
     pending_checks: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
+    #: every named `CHECK (col IS NOT NULL)`, validated or not: (table key, name) -> column
+    named_not_null_checks: dict[tuple[str, str], str] = dataclasses.field(default_factory=dict)
     #: functions the migrations created (`name` and `schema.name`, lower case) -> their
     #: declared volatility: a default calling one declared STABLE rewrites nothing
     functions: dict[str, str] = dataclasses.field(default_factory=dict)
@@ -92,6 +94,7 @@ class SchemaState:
             dict(self.enums),
             set(self.not_null_checks),
             dict(self.pending_checks),
+            dict(self.named_not_null_checks),
             dict(self.functions),
         )
 
@@ -134,6 +137,10 @@ class SchemaState:
                 self.not_null_checks.add((key, column))
             elif column is not None and fact.name:
                 self.pending_checks[(key, fact.name)] = column
+            if column is not None and fact.name:
+                self.named_not_null_checks[(key, fact.name)] = column
+        if fact.kind == "drop_constraint" and key and fact.name:
+            self.named_not_null_checks.pop((key, fact.name), None)
         if fact.kind == "validate_constraint" and key and fact.name:
             validated = self.pending_checks.pop((key, fact.name), None)
             if validated is not None:

@@ -479,7 +479,8 @@ def _command(node: Any, text: str) -> list[Fact]:
         table = match["table"].replace('"', "")
         schema, _, bare = table.rpartition(".")
         kind = "add_unique" if match["kind"].upper() == "UNIQUE" else "add_primary_key"
-        return [Fact(kind, bare, schema or None, name=match["name"], using_index=True, sql=text)]
+        name = match["name"].replace('"', "") if match["name"] else None
+        return [Fact(kind, bare, schema or None, name=name, using_index=True, sql=text)]
     match = _VALIDATE.match(text)
     if match:
         table = match["table"].replace('"', "")
@@ -561,7 +562,7 @@ def _column(node: Any, pk_cols: set[str]) -> ColumnFact:
             column["generated"] = True
         elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
             column["generated"] = column["identity"] = True
-    type_node = node.args.get("kind")
+    type_node = _builtin(node.args.get("kind"))
     if isinstance(type_node, exp.DataType) and type_node.this.name in _SERIALS:
         column["generated"] = True
     if column["primary_key"]:
@@ -576,6 +577,30 @@ def _expression(node: Any) -> str:
 
 
 _SERIALS = ("SERIAL", "BIGSERIAL", "SMALLSERIAL")
+#: PostgreSQL's aliases of the serials, which sqlglot reads as user-defined types
+_SERIAL_ALIASES = {"serial2": "smallserial", "serial4": "serial", "serial8": "bigserial"}
+
+
+def _builtin(node: Any) -> Any:
+    """A type sqlglot reads as user-defined that PostgreSQL knows as built in, as the
+    built-in type: a `pg_catalog.`-qualified name (`pg_catalog.varchar(100)`) or a
+    serial's alias (`serial4`). A quoted `"char"` stays itself: a one-byte type, not
+    `char(n)`."""
+    from sqlglot import exp
+
+    if not isinstance(node, exp.DataType) or node.this != exp.DataType.Type.USERDEFINED:
+        return node
+    name = str(node.args.get("kind") or "")
+    bare = re.sub(r"(?i)\Apg_catalog\.", "", name)
+    bare = _SERIAL_ALIASES.get(bare.lower(), bare)
+    if bare == name or not bare:
+        return node
+    params = ", ".join(param.sql(dialect="postgres") for param in node.expressions)
+    try:
+        built = exp.DataType.build(f"{bare}({params})" if params else bare, dialect="postgres")
+    except (_sqlglot().errors.SqlglotError, ValueError):
+        return node
+    return node if built.this == exp.DataType.Type.USERDEFINED else built
 
 
 _TYPE_NAMES = {
@@ -593,6 +618,7 @@ _TYPE_NAMES = {
     "NVARCHAR": "varchar",
     "CHAR": "char",
     "NCHAR": "char",
+    "BPCHAR": "char",
     "TEXT": "text",
     "MEDIUMTEXT": "text",
     "LONGTEXT": "text",
@@ -619,6 +645,7 @@ _TYPE_NAMES = {
 def _type(node: Any) -> TypeInfo:
     from sqlglot import exp
 
+    node = _builtin(node)
     if not isinstance(node, exp.DataType):
         return TypeInfo("other:unknown")
     if node.this == exp.DataType.Type.ARRAY and node.expressions:  # timestamp[]

@@ -251,7 +251,8 @@ def _options(reader: Reader) -> set[str]:
 
 
 def _cluster(reader: Reader, text: str) -> list[Fact] | None:
-    """CLUSTER [(options)] [VERBOSE] [table [USING index]]"""
+    """CLUSTER [(options)] [VERBOSE] [table [USING index]], or the pre-8.3 spelling
+    PostgreSQL still accepts, CLUSTER [VERBOSE] index ON table"""
     _options(reader)
     reader.accept("VERBOSE")
     if reader.at_end():
@@ -260,6 +261,11 @@ def _cluster(reader: Reader, text: str) -> list[Fact] | None:
     if name is None:
         return None
     index = None
+    if name[0] is None and reader.accept("ON"):
+        index, name = name[1], reader.name()
+        if name is None or not reader.at_end():
+            return None
+        return [Fact("cluster", name[1], name[0], name=index, sql=text)]
     if reader.accept("USING"):
         index_name = reader.name()
         if index_name is None:

@@ -313,7 +313,9 @@ _RE_ADDS = {
     "it back fails on them.",
     instead="Drop a constraint only once no code relies on it; to change one, add the "
     "new constraint (NOT VALID, then VALIDATE) before dropping the old, or drop and add "
-    "it under the same name in one migration, which is not reported.",
+    "it under the same name in one migration, which is not reported (nor is a "
+    "constraint dropped by the migration that added it, nor a `CHECK (col IS NOT NULL)` "
+    "dropped once its column is NOT NULL: the check only made `SET NOT NULL` cheap).",
     fires=(
         Example('op.drop_constraint("users_email_key", "users", type_="unique")'),
         Example(sql="ALTER TABLE users DROP CONSTRAINT users_email_key;", only=SERVERS),
@@ -336,6 +338,10 @@ _RE_ADDS = {
             _NEW_TABLE + 'op.create_unique_constraint("tmp_x_key", "tmp", ["x"])\n'
             'op.drop_constraint("tmp_x_key", "tmp", type_="unique")',
         ),
+        Example(
+            'op.create_check_constraint("users_name_nn", "users", "name IS NOT NULL")\n'
+            'op.drop_constraint("users_name_nn", "users", type_="check")',
+        ),
     ),
 )
 def drop_constraint(fact: Fact, ctx: Context) -> str | None:
@@ -343,9 +349,30 @@ def drop_constraint(fact: Fact, ctx: Context) -> str | None:
         return None
     if any(_re_adds(fact, later) for later in _later(ctx)):
         return None  # replaced in the same migration
+    if any(_re_adds(fact, earlier) for earlier in ctx.earlier):
+        return None  # added in the same migration: no running code relies on it yet
+    if _kept_by_not_null(fact, ctx):
+        return None
     where = quoted(fact.schema, fact.table)
     what = f"constraint {quoted(fact.name)}" if fact.name else "the primary key"
     return f"{what} of {where} is dropped: rows it refused can now be written"
+
+
+def _kept_by_not_null(dropped: Fact, ctx: Context) -> bool:
+    """Whether `dropped` is a `CHECK (col IS NOT NULL)` whose column is NOT NULL by now:
+    the check only made `SET NOT NULL` skip its scan, and the column keeps the guarantee."""
+    if dropped.key is None or dropped.name is None:
+        return False
+    column = ctx.state.named_not_null_checks.get((dropped.key, dropped.name))
+    if column is None:
+        return False
+    known = ctx.state.tables.get(dropped.key, {}).get(column)
+    if known is not None:
+        return not known.nullable
+    return any(  # a table the history does not show: this migration's own SET NOT NULL
+        f.kind == "set_not_null" and f.key == dropped.key and f.column == column
+        for f in ctx.earlier
+    )
 
 
 def _re_adds(dropped: Fact, later: Fact) -> bool:

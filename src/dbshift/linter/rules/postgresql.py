@@ -625,7 +625,9 @@ def generated_column_rewrite(fact: Fact, ctx: Context) -> str | None:
     PG,
     summary="REINDEX without CONCURRENTLY",
     why="A plain REINDEX blocks writes to the table while the index is rebuilt, and takes "
-    "an ACCESS EXCLUSIVE lock on the index: queries that would use it wait too.",
+    "an ACCESS EXCLUSIVE lock on the index: queries that would use it wait too. "
+    "(`REINDEX SYSTEM` is not reported: system catalogs cannot be reindexed "
+    "concurrently.)",
     instead="`REINDEX ... CONCURRENTLY` (PostgreSQL 12+) in a migration marked "
     "`transactional = False`; before 12, build a new index CONCURRENTLY and drop the old one.",
     versions="all; CONCURRENTLY from 12",
@@ -639,11 +641,12 @@ def generated_column_rewrite(fact: Fact, ctx: Context) -> str | None:
             "REINDEX INDEX CONCURRENTLY ix_users_name;",
             transactional=False,
         ),
+        Example(sql="REINDEX SYSTEM app;", transactional=False),
     ),
 )
 def reindex_not_concurrently(fact: Fact, ctx: Context) -> str | None:
-    if fact.kind != "reindex" or fact.concurrently:
-        return None
+    if fact.kind != "reindex" or fact.concurrently or fact.scope == "SYSTEM":
+        return None  # REINDEX SYSTEM has no CONCURRENTLY: there is nothing to ask for
     what = " ".join((fact.sql or "REINDEX").split()[:3])
     if not ctx.target.at_least(12):
         return f"`{what}` blocks writes (no CONCURRENTLY before PostgreSQL 12)"
