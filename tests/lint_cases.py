@@ -489,6 +489,28 @@ CASES: tuple[Case, ...] = (
         "CREATE TABLE plain (id bigint PRIMARY KEY);",
         differs="opt-in in both tools: dbshift's DS619, off by default",
     ),
+    # -- ban-duplicate-column-assignments: PostgreSQL refuses them, the others drop one
+    bad(
+        "ban-duplicate-column-assignments",
+        "UPDATE users SET score = 0, score = 1 WHERE id = 1;",
+        "DS618",
+        python='op.execute("UPDATE users SET score = 0, score = 1 WHERE id = 1")',
+    ),
+    bad(
+        "ban-duplicate-column-assignments",
+        "INSERT INTO events (id, id) VALUES (1, 2);",
+        "DS618",
+    ),
+    bad(
+        "ban-duplicate-column-assignments",
+        "INSERT INTO users (id, email) VALUES (1, 'a') "
+        "ON CONFLICT (id) DO UPDATE SET (score, name) = (1, 'b'), score = 2;",
+        "DS618",
+    ),
+    good(
+        "ban-duplicate-column-assignments",
+        "UPDATE users SET score = 0, name = 'x' WHERE id = 1;",
+    ),
     # -- identifier-too-long
     bad(
         "identifier-too-long",

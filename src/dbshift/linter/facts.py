@@ -214,8 +214,10 @@ class Fact:
     #: create_table, add_column, add_foreign_key: the foreign keys it declares
     references: tuple[Reference, ...] = ()
     #: update: the columns assigned, in order, as the server compares names (unquoted
-    #: ones folded to lower case)
+    #: ones folded to lower case); insert: those of `ON CONFLICT ... DO UPDATE SET`
     assigned: tuple[str, ...] = ()
+    #: insert: its column list, named the same way
+    inserted: tuple[str, ...] = ()
     #: raw SQL this fact came from (for messages), or None for `op` calls
     sql: str | None = None
     #: unparsable / unknown_sql: why

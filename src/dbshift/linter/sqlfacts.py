@@ -160,8 +160,18 @@ def _statement(node: Any, text: str) -> list[Fact]:
             )
         ]
     if isinstance(node, exp.Insert):
-        target = node.this.this if isinstance(node.this, exp.Schema) else node.this
-        return [Fact("insert", *_table(target), sql=text)]
+        schema = node.this if isinstance(node.this, exp.Schema) else None
+        target = schema.this if schema is not None else node.this
+        conflict = node.args.get("conflict")
+        return [
+            Fact(
+                "insert",
+                *_table(target),
+                sql=text,
+                inserted=_names_as_compared(schema.expressions) if schema is not None else (),
+                assigned=_assigned(conflict) if conflict is not None else (),
+            )
+        ]
     if isinstance(node, exp.Set):
         return _set(node, text)
     if isinstance(node, exp.Command):
@@ -176,15 +186,23 @@ def _assigned(node: Any) -> tuple[str, ...]:
     named as the server compares them: an unquoted name folded to lower case."""
     from sqlglot import exp
 
-    names: list[str] = []
+    targets: list[Any] = []
     for item in node.expressions:
         target = item.this if isinstance(item, exp.EQ) else None
-        columns = target.expressions if isinstance(target, exp.Tuple) else [target]
-        for column in columns:
-            if isinstance(column, exp.Column):
-                identifier = column.this
-                quoted = isinstance(identifier, exp.Identifier) and identifier.quoted
-                names.append(column.name if quoted else column.name.lower())
+        targets += target.expressions if isinstance(target, exp.Tuple) else [target]
+    return _names_as_compared(targets)
+
+
+def _names_as_compared(nodes: Any) -> tuple[str, ...]:
+    """Column (or identifier) nodes' names as the server compares them: an unquoted name
+    folded to lower case; other nodes left out."""
+    from sqlglot import exp
+
+    names = []
+    for node in nodes:
+        identifier = node.this if isinstance(node, exp.Column) else node
+        if isinstance(identifier, exp.Identifier):
+            names.append(identifier.name if identifier.quoted else identifier.name.lower())
     return tuple(names)
 
 

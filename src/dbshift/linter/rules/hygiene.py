@@ -745,11 +745,14 @@ def enum_value_order(fact: Fact, ctx: Context) -> str | None:
     "warning",
     "hygiene",
     ALL,
-    summary="an UPDATE that assigns the same column twice",
+    summary="an UPDATE (or an INSERT's column list, or its ON CONFLICT SET) that names a "
+    "column twice",
     why="PostgreSQL refuses the statement (`multiple assignments to same column`), so the "
     "migration fails when it runs; MySQL, MariaDB and SQLite apply both, left to right, "
-    "so one assignment is dead, and usually a typo for another column.",
-    instead="Assign each column once.",
+    "so one assignment is dead, and usually a typo for another column. An INSERT that "
+    "lists a column twice, or an upsert's `DO UPDATE SET` that assigns one twice, is "
+    "refused by the servers that have them.",
+    instead="Name each column once.",
     fires=(
         Example(
             'op.execute("UPDATE users SET score = 0, score = 1 WHERE score IS NULL")',
@@ -759,22 +762,43 @@ def enum_value_order(fact: Fact, ctx: Context) -> str | None:
             sql="UPDATE users SET (score, name) = (0, 'x'), SCORE = 1 WHERE score IS NULL;",
             only=PG,
         ),
+        Example(sql="INSERT INTO users (id, email, email) VALUES (1, 'a', 'b');"),
+        Example(
+            sql="INSERT INTO users (id, email) VALUES (1, 'a') "
+            "ON CONFLICT (id) DO UPDATE SET score = 1, score = 2;",
+            only=PG,
+        ),
     ),
     passes=(
         Example(
             "op.execute(\"UPDATE users SET score = 0, name = 'x' WHERE score IS NULL\")",
             "UPDATE users SET score = 0, name = 'x' WHERE score IS NULL;",
         ),
+        Example(
+            sql="INSERT INTO users (id, email) VALUES (1, 'a') "
+            "ON CONFLICT (id) DO UPDATE SET email = excluded.email;",
+            only=PG,
+        ),
     ),
 )
 def duplicate_assignment(fact: Fact, ctx: Context) -> str | None:
-    if fact.kind != "update":
-        return None
+    table = quoted(fact.schema, fact.table)
+    if fact.kind == "update" and (twice := _repeated(fact.assigned)):
+        return f"UPDATE {table} assigns {quoted(twice)} twice"
+    if fact.kind == "insert" and (twice := _repeated(fact.inserted)):
+        return f"INSERT INTO {table} lists {quoted(twice)} twice"
+    if fact.kind == "insert" and (twice := _repeated(fact.assigned)):
+        return f"the upsert into {table} assigns {quoted(twice)} twice"
+    return None
+
+
+def _repeated(names: tuple[str, ...]) -> str | None:
+    """The first name that comes a second time."""
     seen: set[str] = set()
-    for column in fact.assigned:
-        if column in seen:
-            return f"UPDATE {quoted(fact.schema, fact.table)} assigns {quoted(column)} twice"
-        seen.add(column)
+    for name in names:
+        if name in seen:
+            return name
+        seen.add(name)
     return None
 
 
