@@ -1,36 +1,51 @@
 """The public Python API: everything the CLI can do, returning typed results.
 
-Every command that needs the database is written as a function of a connection
-(`_jobs`), so `dbshift.aio` runs exactly the same code on async engines.
+This module is the typed surface; the work lives with the concept it belongs to:
+`dbshift.migrations.project` (the files a configuration describes), `dbshift.results`
+(what the commands return, re-exported here), `dbshift.jobs` (each command that needs
+the database, as a function of a connection, so `dbshift.aio` runs the same code on
+async engines) and `dbshift.autogen.make` (`make` and `diff`).
+
+`dbshift status` and `history` import this module and nothing else of the commands, so
+it imports at the top only what they need: the linter (and sqlglot), the autogenerate,
+the migration loader and the writers are imported inside the commands that use them.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import functools
 import logging
-from collections.abc import Callable, Mapping, Sequence
-from datetime import datetime
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
-from dbshift import database, integrity
+from dbshift import database, jobs
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, DbshiftError, IntegrityError, UsageError
 from dbshift.files import write_atomic
-from dbshift.history import History, HistoryRow, StatementMark
-from dbshift.integrity import Problem, refusal
-from dbshift.migrations.graph import Graph
-from dbshift.migrations.scripts import CleanSums, Script, new_id, replace_parents, scan
+from dbshift.migrations.project import Project
+from dbshift.migrations.scripts import new_id, replace_parents
 from dbshift.migrations.writer import render_python, render_sql, write_new
-from dbshift.runner import Listener, Runner, RunReport
+from dbshift.results import (
+    BaselineWritten,
+    CheckItem,
+    CheckReport,
+    HistoryEntry,
+    HistoryReport,
+    MakeResult,
+    MigrationInfo,
+    PartialRun,
+    RebaseResult,
+    RepairReport,
+    Status,
+    VerifyReport,
+)
+from dbshift.runner import Listener, RunReport
 
 if TYPE_CHECKING:
     from dbshift import autogen
-    from dbshift.autogen.advice import Advice
     from dbshift.autogen.compare import RenameDecider
     from dbshift.autogen.safe import Step
     from dbshift.linter import Finding, LintReport
@@ -38,293 +53,46 @@ if TYPE_CHECKING:
     from dbshift.ops import Operation
     from dbshift.schema.snapshot import Snapshot
 
-T = TypeVar("T")
-R = TypeVar("R")
-
 #: repair, make and check outcomes (runs log to `dbshift.runner`; docs/api.md, "Logging")
 log = logging.getLogger(__name__)
 
-
-@dataclasses.dataclass(frozen=True)
-class Project:
-    """The migration files of a configuration, read from their headers only."""
-
-    config: Config
-    scripts: tuple[Script, ...]
-    graph: Graph
-    #: changes git has not committed that `dbshift.sum` does not record yet (a head
-    #: being written): tolerated, and recorded by `settle` once a command succeeds
-    unrecorded: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def read(cls, config: Config, *, check_sums: bool = True) -> Project:
-        """The headers, the graph, and (unless `check_sums=False`, for the commands
-        that rewrite it) the verdict of `dbshift.sum`, which raises IntegrityError."""
-        if not check_sums:
-            return cls._scanned(config)
-        project, problems = cls.audited(config)
-        error = refusal(problems, "`dbshift status` marks every one")
-        if error is not None:
-            raise error
-        return project
-
-    @classmethod
-    def audited(cls, config: Config) -> tuple[Project, tuple[Problem, ...]]:
-        """The headers, the graph, and what `dbshift.sum` finds wrong, unraised: for
-        the commands that report problems rather than refuse (`status`, `history`).
-        Header and graph errors still raise: without a graph there is no report."""
-        project = cls._scanned(config)
-        scripts, folder = project.scripts, config.migrations_dir
-        if CleanSums(folder, scripts).hit():
-            return project, ()
-        from dbshift.migrations import sumfile
-
-        found = sumfile.audit(folder, scripts, project.graph.heads)
-        project = dataclasses.replace(project, unrecorded=found.unrecorded)
-        return project, tuple(integrity.from_sums(found.errors))
-
-    @classmethod
-    def _scanned(cls, config: Config) -> Project:
-        scripts = tuple(scan(config.migrations_dir))
-        graph = Graph({s.id: s.parents for s in scripts}, files={s.id: s.name for s in scripts})
-        return cls(config, scripts, graph)
-
-    def settle(self) -> None:
-        """Record uncommitted changes in `dbshift.sum` after a command succeeded (a
-        failed command leaves every file as it was). A read-only folder is left alone."""
-        if self.unrecorded:
-            from dbshift.migrations import sumfile
-
-            with contextlib.suppress(OSError):
-                sumfile.write(self.config.migrations_dir, self.scripts)
-
-    def settled(self, job: Callable[[T], R]) -> Callable[[T], R]:
-        """`job`, followed by `settle` when it returns."""
-
-        def run(arg: T) -> R:
-            result = job(arg)
-            self.settle()
-            return result
-
-        return run
-
-    def write_sums(self) -> Path:
-        """Rewrite `dbshift.sum` from the files as they are now."""
-        from dbshift.migrations import sumfile
-
-        return sumfile.write(self.config.migrations_dir, scan(self.config.migrations_dir))
-
-    def script(self, ref: str) -> Script:
-        wanted = self.graph.resolve(ref)
-        return next(s for s in self.scripts if s.id == wanted)
-
-    def replayed(self, dialect: sa.engine.Dialect) -> Snapshot | None:
-        """The schema the migrations build, or None when one runs raw DDL."""
-        from dbshift.migrations.replay import replayed
-
-        return replayed(self.scripts, self.graph, self.config.migrations_dir, dialect)
-
-    def runner(self, conn: sa.Connection, listener: Listener | None = None) -> Runner:
-        from dbshift.runner import Runner
-
-        return Runner(self.config, conn, self.scripts, self.graph, listener)
-
-
-@dataclasses.dataclass(frozen=True)
-class PartialRun:
-    """A migration that stopped part-way (see `HistoryRow.done` and `.failed`).
-
-    `statements` are the first lines of the migration's statements as its file has them
-    now, when that is known without importing code: for a SQL migration, a cheap split
-    of the file; for a Python migration, () (its statements exist only once it runs, so
-    status shows what ran, from the history, and no total)."""
-
-    row: HistoryRow
-    statements: tuple[str, ...] = ()
-
-    @property
-    def id(self) -> str:
-        return self.row.id
-
-    @property
-    def total(self) -> int | None:
-        return len(self.statements) if self.statements else None
-
-    def to_json(self) -> dict[str, Any]:
-        row = self.row
-        return {
-            **row.to_json(),
-            "statements_total": self.total,
-            "interrupted": row.interrupted,
-            "done": [mark.to_json() for mark in row.done],
-            "failed": row.failed.to_json() if row.failed else None,
-            "remaining": list(self.statements[len(row.done) :]),
-        }
-
-
-def _problems_json(problems: Sequence[Problem]) -> list[dict[str, Any]]:
-    return [p.to_json() for p in problems]
-
-
-def _by_migration(problems: Sequence[Problem]) -> dict[str | None, tuple[Problem, ...]]:
-    """The problems grouped by the migration they concern, in their order."""
-    grouped: dict[str | None, list[Problem]] = {}
-    for problem in problems:
-        grouped.setdefault(problem.migration, []).append(problem)
-    return {migration: tuple(found) for migration, found in grouped.items()}
-
-
-@dataclasses.dataclass(frozen=True)
-class Status:
-    """The database against the files. `problems` lists every integrity problem (an
-    applied migration edited or gone, `dbshift.sum` disagreeing with the files), each
-    naming the migration it concerns: status reports them rather than raising, and the
-    CLI exits 4 when there are any (`refusal()` is the error it prints)."""
-
-    url: str
-    current: tuple[str, ...]
-    heads: tuple[str, ...]
-    pending: tuple[str, ...]
-    applied: tuple[HistoryRow, ...]
-    partial: tuple[PartialRun, ...]
-    problems: tuple[Problem, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        """No integrity problem (pending or partial migrations are not problems)."""
-        return not self.problems
-
-    def problems_of(self, migration_id: str) -> tuple[Problem, ...]:
-        """The problems that concern one migration."""
-        return self._by_migration.get(migration_id, ())
-
-    @functools.cached_property
-    def _by_migration(self) -> dict[str | None, tuple[Problem, ...]]:
-        return _by_migration(self.problems)
-
-    def refusal(self) -> IntegrityError | None:
-        """The one error that stands for the problems (None when there are none)."""
-        return refusal(self.problems, "every one is marked in the report")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "url": self.url,
-            "current": list(self.current),
-            "heads": list(self.heads),
-            "pending": list(self.pending),
-            "applied": [
-                {**r.to_json(), "problems": _problems_json(self.problems_of(r.id))}
-                for r in self.applied
-            ],
-            "partial": [
-                {**r.to_json(), "problems": _problems_json(self.problems_of(r.id))}
-                for r in self.partial
-            ],
-            "problems": _problems_json(self.problems),
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class HistoryEntry:
-    id: str
-    message: str
-    parents: tuple[str, ...]
-    kind: str
-    head: bool
-    applied_at: datetime | None
-    duration_ms: int | None
-    #: the integrity problems that concern this migration
-    problems: tuple[Problem, ...] = ()
-    #: it stopped part-way (see `Status.partial`): neither applied nor pending
-    partial: bool = False
-
-    @property
-    def applied(self) -> bool:
-        return self.applied_at is not None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "message": self.message,
-            "parents": list(self.parents),
-            "kind": self.kind,
-            "head": self.head,
-            "applied": self.applied,
-            "partial": self.partial,
-            "applied_at": self.applied_at.isoformat() + "Z" if self.applied_at else None,
-            "duration_ms": self.duration_ms,
-            "problems": _problems_json(self.problems),
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class HistoryReport(Sequence[HistoryEntry]):
-    """Every migration in graph order (a sequence of `HistoryEntry`, as `history` always
-    returned) and every integrity problem: those that concern a migration with a file
-    are also on its entry; one about a history row no file has, or about `dbshift.sum`
-    as a whole, is here only. Reported, not raised; the CLI exits 4 when there are any."""
-
-    entries: tuple[HistoryEntry, ...]
-    problems: tuple[Problem, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.entries)
-
-    @overload
-    def __getitem__(self, index: int) -> HistoryEntry: ...
-
-    @overload
-    def __getitem__(self, index: slice) -> Sequence[HistoryEntry]: ...
-
-    def __getitem__(self, index: int | slice) -> HistoryEntry | Sequence[HistoryEntry]:
-        return self.entries[index]
-
-    @property
-    def ok(self) -> bool:
-        return not self.problems
-
-    def refusal(self) -> IntegrityError | None:
-        """The one error that stands for the problems (None when there are none)."""
-        return refusal(self.problems, "every one is marked in the report")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "migrations": [e.to_json() for e in self.entries],
-            "problems": _problems_json(self.problems),
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class MigrationInfo:
-    script: Script
-    children: tuple[str, ...]
-    row: HistoryRow | None
-    upgrade: tuple[str, ...]
-    downgrade: tuple[str, ...] | None
-
-    def to_json(self) -> dict[str, Any]:
-        s = self.script
-        return {
-            "id": s.id,
-            "message": s.message,
-            "path": str(s.path),
-            "kind": s.kind,
-            "parents": list(s.parents),
-            "children": list(self.children),
-            "transactional": s.transactional,
-            "checksum": s.checksum,
-            "applied": self.row.to_json() if self.row else None,
-            "upgrade": list(self.upgrade),
-            "downgrade": list(self.downgrade) if self.downgrade is not None else None,
-        }
-
-
-@dataclasses.dataclass(frozen=True)
-class RepairReport:
-    changes: tuple[tuple[str, str], ...]  # (migration id, what was done)
-
-    def to_json(self) -> dict[str, Any]:
-        return {"changes": [{"id": i, "action": a} for i, a in self.changes]}
+__all__ = [
+    "SAFE_ONLY_POSTGRESQL",
+    "BaselineWritten",
+    "CheckItem",
+    "CheckReport",
+    "HistoryEntry",
+    "HistoryReport",
+    "MakeResult",
+    "MigrationInfo",
+    "PartialRun",
+    "Project",
+    "RebaseResult",
+    "RepairReport",
+    "Status",
+    "VerifyReport",
+    "check",
+    "diff",
+    "downgrade",
+    "heads",
+    "history",
+    "init",
+    "lint",
+    "make",
+    "make_report",
+    "merge",
+    "new",
+    "rebase",
+    "rehash",
+    "repair",
+    "show",
+    "sql",
+    "stamp",
+    "status",
+    "upgrade",
+    "verify",
+    "write_lint_baseline",
+]
 
 
 # -- commands that need the database -----------------------------------------------------
@@ -339,71 +107,52 @@ def upgrade(
     listener: Listener | None = None,
 ) -> RunReport:
     """Apply pending migrations up to `target` (default `head`)."""
-    return database.run(
-        config, _jobs.upgrade(config, target, dry_run, single_transaction, listener)
-    )
+    return database.run(config, jobs.upgrade(config, target, dry_run, single_transaction, listener))
 
 
 def downgrade(
     config: Config, target: str, *, dry_run: bool = False, listener: Listener | None = None
 ) -> RunReport:
     """Revert applied migrations down to `target` (`-1`, an id, or `base`)."""
-    return database.run(config, _jobs.downgrade(config, target, dry_run, listener))
+    return database.run(config, jobs.downgrade(config, target, dry_run, listener))
 
 
 def stamp(config: Config, target: str) -> RunReport:
     """Record `target` as the applied state without running any migration."""
-    return database.run(config, _jobs.stamp(config, target))
+    return database.run(config, jobs.stamp(config, target))
 
 
 def status(config: Config) -> Status:
     """Applied, pending and partial migrations, and every integrity problem (reported,
     not raised: see `Status.problems`). Header and graph errors raise."""
-    return database.run(config, _jobs.status(config))
+    return database.run(config, jobs.status(config))
 
 
 def history(config: Config) -> HistoryReport:
     """The whole graph, oldest first, with what is applied and every integrity problem
     (reported, not raised: see `HistoryReport`)."""
-    return database.run(config, _jobs.history(config))
+    return database.run(config, jobs.history(config))
 
 
 def show(config: Config, ref: str) -> MigrationInfo:
     """One migration: header, place in the graph, history row and its operations."""
     if config.url:
-        return database.run(config, _jobs.show(config, ref))
-    return _jobs.show(config, ref)(None)
+        return database.run(config, jobs.show(config, ref))
+    return jobs.show(config, ref)(None)
 
 
 def repair(
     config: Config, *, applied: Sequence[str] = (), rolled_back: Sequence[str] = ()
 ) -> RepairReport:
     """Accept edited checksums, or mark migrations applied / rolled back by hand."""
-    return database.run(config, _jobs.repair(config, applied, rolled_back))
-
-
-@dataclasses.dataclass(frozen=True)
-class VerifyReport:
-    """What `verify` checked and every problem it found (empty: all is well)."""
-
-    migrations: int
-    database: str | None  # the (masked) URL whose history was checked
-    problems: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": not self.problems,
-            "migrations": self.migrations,
-            "database": self.database,
-            "problems": list(self.problems),
-        }
+    return database.run(config, jobs.repair(config, applied, rolled_back))
 
 
 def verify(config: Config, *, database_check: bool = True) -> VerifyReport:
     """Check the headers and graph (raising on the first error, as every command does),
     `dbshift.sum`, and, when a URL is configured, every applied checksum. Changes
     nothing: unlike other commands, it does not record an edit to an uncommitted head."""
-    job = _jobs.verify(config)
+    job = jobs.verify(config)
     if database_check and config.url:
         return database.run(config, job)
     return job(None)
@@ -451,19 +200,6 @@ def rehash(config: Config) -> Path:
     """Rewrite `dbshift.sum` from the migration files as they are: the user's word that
     they are the intended ones. The graph must be valid."""
     return Project.read(config, check_sums=False).write_sums()
-
-
-@dataclasses.dataclass(frozen=True)
-class RebaseResult:
-    """`rebase` moved `branch` after `onto`; `reparented` are the migrations whose
-    `parents` header changed (so did their checksums)."""
-
-    branch: tuple[str, ...]
-    onto: str
-    reparented: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {"branch": list(self.branch), "onto": self.onto, "reparented": list(self.reparented)}
 
 
 def rebase(config: Config, migration: str | None = None) -> RebaseResult:
@@ -618,23 +354,6 @@ def lint(
     return report
 
 
-@dataclasses.dataclass(frozen=True)
-class BaselineWritten:
-    """What `lint --baseline write` recorded: the file, the findings it now accepts in
-    the migrations linted, and those migrations."""
-
-    path: Path
-    accepted: int
-    migrations: tuple[str, ...]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path),
-            "accepted": self.accepted,
-            "migrations": list(self.migrations),
-        }
-
-
 def write_lint_baseline(
     config: Config,
     range_: str | None = None,
@@ -698,36 +417,6 @@ def _lint(
 
 
 # -- check: the one CI command ------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class CheckItem:
-    """One thing `check` looked at: passed, failed (with its problems) or skipped."""
-
-    name: str
-    status: str  # "ok", "failed" or "skipped"
-    detail: str
-    problems: tuple[str, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-@dataclasses.dataclass(frozen=True)
-class CheckReport:
-    items: tuple[CheckItem, ...]
-    lint: LintReport | None = None
-
-    @property
-    def ok(self) -> bool:
-        return all(item.status != "failed" for item in self.items)
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "ok": self.ok,
-            "checks": [item.to_json() for item in self.items],
-            "lint": self.lint.to_json() if self.lint is not None else None,
-        }
 
 
 def check(
@@ -847,40 +536,6 @@ def _at_least(severity: str, threshold: str) -> bool:
 
 
 # -- autogenerate ---------------------------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class MakeResult:
-    """What `make` found: the operations, where the current schema came from, and the
-    file written (None when there was nothing to do, or with `check=True`). With
-    `safe`, `paths` lists every migration of the chain written, `path` the last one."""
-
-    path: Path | None
-    operations: tuple[Operation, ...]
-    source: str
-    notes: tuple[str, ...] = ()
-    #: what `dbshift lint` says of the files written (docs/lint.md)
-    findings: tuple[Finding, ...] = ()
-    paths: tuple[Path, ...] = ()
-    #: the backends the migration is (or would be) written for, the URL's first
-    backends: tuple[str, ...] = ()
-    #: what each backend's comparison found, in `backends` order (`check` names them)
-    by_backend: tuple[tuple[str, tuple[Operation, ...]], ...] = ()
-    #: the findings `dbshift check` would fail on, each with the step that avoids it
-    advice: tuple[Advice, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "path": str(self.path) if self.path else None,
-            "paths": [str(p) for p in self.paths],
-            "source": self.source,
-            "backends": list(self.backends),
-            "operations": [op.describe() for op in self.operations],
-            "by_backend": {b: [op.describe() for op in ops] for b, ops in self.by_backend},
-            "notes": list(self.notes),
-            "lint": [f.to_json() for f in self.findings],
-            "fails_check": [a.to_json() for a in self.advice],
-        }
 
 
 def make(
@@ -1254,7 +909,7 @@ def _current_schema(
         upgrade(config, "heads")
 
     def job(conn: sa.Connection) -> Snapshot:
-        pending = _jobs.status(config)(conn).pending
+        pending = jobs.status(config)(conn).pending
         if pending:
             raise UsageError(
                 f"the database is not at head ({len(pending)} pending), and some migration "
@@ -1322,250 +977,3 @@ def _post_write(config: Config, path: Path) -> None:
             f"format command failed on {path.name}: {first[0] if first else done.returncode}",
             hint="the file was written; fix `format` in dbshift.toml",
         )
-
-
-# -- the database jobs, shared with dbshift.aio -------------------------------------------
-
-
-class _jobs:
-    """Builders of `fn(connection) -> result` for each database command."""
-
-    @staticmethod
-    def upgrade(
-        config: Config, target: str, dry_run: bool, single: bool, listener: Listener | None
-    ) -> Callable[[sa.Connection], RunReport]:
-        project = Project.read(config)
-        return project.settled(
-            lambda conn: project.runner(conn, listener).migrate(
-                "up", target, dry_run=dry_run, single_transaction=single
-            )
-        )
-
-    @staticmethod
-    def downgrade(
-        config: Config, target: str, dry_run: bool, listener: Listener | None
-    ) -> Callable[[sa.Connection], RunReport]:
-        project = Project.read(config)
-        return project.settled(
-            lambda conn: project.runner(conn, listener).migrate("down", target, dry_run=dry_run)
-        )
-
-    @staticmethod
-    def stamp(config: Config, target: str) -> Callable[[sa.Connection], RunReport]:
-        project = Project.read(config)
-        return project.settled(lambda conn: project.runner(conn).stamp(target))
-
-    @staticmethod
-    def status(config: Config) -> Callable[[sa.Connection], Status]:
-        project, on_files = Project.audited(config)
-
-        def job(conn: sa.Connection) -> Status:
-            rows = History(config.table_prefix, config.schema).rows(conn)
-            known = {s.id: s for s in project.scripts}
-            applied = [r for r in rows if r.applied]
-            applied_ids = {r.id for r in applied if r.id in known}
-            current = tuple(
-                i
-                for i in sorted(applied_ids)
-                if not any(c in applied_ids for c in project.graph.children_of(i))
-            )
-            problems = (*on_files, *_history_problems(known, rows, conn, config.migrations_dir))
-            if not problems:
-                project.settle()
-            return Status(
-                url=mask_url(config.url),
-                current=current,
-                heads=project.graph.heads,
-                pending=tuple(project.graph.plan_up(applied_ids, "heads")),
-                applied=tuple(applied),
-                partial=tuple(
-                    PartialRun(
-                        r,
-                        tuple(m.text for m in _statement_marks(known.get(r.id), conn.dialect.name)),
-                    )
-                    for r in rows
-                    if not r.applied
-                ),
-                problems=problems,
-            )
-
-        return job
-
-    @staticmethod
-    def history(config: Config) -> Callable[[sa.Connection], HistoryReport]:
-        project, on_files = Project.audited(config)
-
-        def job(conn: sa.Connection) -> HistoryReport:
-            found = History(config.table_prefix, config.schema).rows(conn)
-            rows = {r.id: r for r in found}
-            heads = set(project.graph.heads)
-            scripts = {s.id: s for s in project.scripts}
-            problems = (*on_files, *_history_problems(scripts, found, conn, config.migrations_dir))
-            by_migration = _by_migration(problems)
-            entries = []
-            for migration_id in project.graph.topo_order():
-                s, row = scripts[migration_id], rows.get(migration_id)
-                applied = row if row is not None and row.applied else None
-                entries.append(
-                    HistoryEntry(
-                        s.id,
-                        s.message,
-                        s.parents,
-                        s.kind,
-                        s.id in heads,
-                        applied.applied_at if applied else None,
-                        applied.duration_ms if applied else None,
-                        by_migration.get(s.id, ()),
-                        partial=row is not None and not row.applied,
-                    )
-                )
-            if not problems:
-                project.settle()
-            return HistoryReport(tuple(entries), problems)
-
-        return job
-
-    @staticmethod
-    def show(config: Config, ref: str) -> Callable[[sa.Connection | None], MigrationInfo]:
-        project = Project.read(config)
-        script = project.script(ref)
-
-        def job(conn: sa.Connection | None) -> MigrationInfo:
-            row = None
-            dialect = "default"
-            if conn is not None:
-                row = History(config.table_prefix, config.schema).row_if_exists(conn, script.id)
-                dialect = conn.dialect.name
-            from dbshift.migrations import loader
-
-            code = loader.load(script, dialect)
-            return MigrationInfo(
-                script,
-                project.graph.children_of(script.id),
-                row,
-                tuple(op.describe() for op in code.upgrade),
-                tuple(op.describe() for op in code.downgrade)
-                if code.downgrade is not None
-                else None,
-            )
-
-        return project.settled(job)
-
-    @staticmethod
-    def verify(config: Config) -> Callable[[sa.Connection | None], VerifyReport]:
-        project = Project.read(config, check_sums=False)
-        from dbshift.migrations import sumfile
-
-        found = sumfile.audit(config.migrations_dir, project.scripts, project.graph.heads)
-        problems = [f"{e.message} (hint: {e.hint})" for e in found.errors]
-        problems += [
-            f"{name} was {what} since {sumfile.NAME} was written (not committed yet: the "
-            "next dbshift command records it, or run `dbshift rehash`)"
-            for name, what in found.unrecorded
-        ]
-        known = {s.id: s for s in project.scripts}
-
-        def job(conn: sa.Connection | None) -> VerifyReport:
-            if conn is None:
-                return VerifyReport(len(known), None, tuple(problems))
-            rows = History(config.table_prefix, config.schema).rows(conn)
-            partial = [
-                f"{r.id} stopped part-way after {len(r.done)} statement(s) (`dbshift "
-                "upgrade` resumes it; `dbshift status` shows them)"
-                for r in rows
-                if not r.applied
-            ]
-            found_in_db = [
-                p.line() for p in integrity.in_history(known, rows, config.migrations_dir)
-            ] + partial
-            return VerifyReport(len(known), mask_url(config.url), (*problems, *found_in_db))
-
-        return job
-
-    @staticmethod
-    def repair(
-        config: Config, applied: Sequence[str], rolled_back: Sequence[str]
-    ) -> Callable[[sa.Connection], RepairReport]:
-        project = Project.read(config)
-        mark_applied = [project.script(ref) for ref in applied]
-        history = History(config.table_prefix, config.schema)
-
-        def job(conn: sa.Connection) -> RepairReport:
-            runner = project.runner(conn)
-            rows = {r.id: r for r in runner.rows()}
-            forget = [_row_id(ref, rows) for ref in rolled_back]
-            changes: list[tuple[str, str]] = []
-            with runner._locked() as held, held.transaction():
-                for migration_id in forget:
-                    history.remove(conn, migration_id)
-                    conn.execute(history.log_event("repair", migration_id, None, "rolled back"))
-                    changes.append((migration_id, "marked rolled back"))
-                for script in mark_applied:
-                    history.record_applied(conn, script.id, script.checksum, 0)
-                    conn.execute(history.log_event("repair", script.id, script.checksum, "applied"))
-                    changes.append((script.id, "marked applied"))
-                if not applied and not rolled_back:
-                    for script in project.scripts:
-                        row = rows.get(script.id)
-                        if row is not None and row.applied and row.checksum != script.checksum:
-                            history.update_checksum(conn, script.id, script.checksum)
-                            conn.execute(
-                                history.log_event(
-                                    "repair",
-                                    script.id,
-                                    script.checksum,
-                                    f"checksum {row.checksum[:12]} -> {script.checksum[:12]}",
-                                )
-                            )
-                            changes.append((script.id, "accepted new checksum"))
-            for migration_id, change in changes:
-                log.info("repair: %s %s", migration_id, change)
-            return RepairReport(tuple(changes))
-
-        return job
-
-
-def _statement_marks(script: Script | None, dialect: str) -> tuple[StatementMark, ...]:
-    """A SQL migration's up statements as the history records them (a text split, no
-    import); () for a Python migration or a file that cannot be split."""
-    if script is None or script.kind != "sql":
-        return ()
-    from dbshift.errors import MigrationError
-    from dbshift.migrations.scripts import sql_sections
-    from dbshift.migrations.sqlsplit import split_sql
-
-    try:
-        (up, line), _down = sql_sections(script.path.read_text(encoding="utf-8"))
-        return tuple(StatementMark.of(s.text) for s in split_sql(up, dialect, first_line=line))
-    except (OSError, MigrationError):
-        return ()
-
-
-def _history_problems(
-    scripts: Mapping[str, Script],
-    rows: Sequence[HistoryRow],
-    conn: sa.Connection,
-    folder: Path,
-) -> tuple[Problem, ...]:
-    """What the history disagrees with the files on, as `status` and `history` report
-    it: applied files edited or gone, and partial migrations `upgrade` cannot resume."""
-    partial = integrity.in_partial_rows(
-        scripts, rows, lambda script: _statement_marks(script, conn.dialect.name)
-    )
-    return (*integrity.in_history(scripts, rows, folder), *partial)
-
-
-def _row_id(ref: str, rows: dict[str, HistoryRow]) -> str:
-    """A history row's id from an id or prefix; the file may already be gone."""
-    matches = [ref] if ref in rows else [i for i in rows if i.startswith(ref)]
-    if len(matches) == 1:
-        return matches[0]
-    if matches:
-        raise UsageError(
-            f"ambiguous migration {ref!r}: {', '.join(sorted(matches))}",
-            hint="give more characters of the id",
-        )
-    raise UsageError(
-        f"{ref} is not recorded in the history; nothing to mark rolled back",
-        hint="see `dbshift status` for what is applied",
-    )
