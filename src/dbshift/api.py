@@ -4,11 +4,13 @@ This module is the typed surface; the work lives with the concept it belongs to:
 `dbshift.migrations.project` (the files a configuration describes), `dbshift.results`
 (what the commands return, re-exported here), `dbshift.jobs` (each command that needs
 the database, as a function of a connection, so `dbshift.aio` runs the same code on
-async engines) and `dbshift.autogen.make` (`make` and `diff`).
+async engines), `dbshift.migrations.edit` (`new`, `merge`, `rebase`) and
+`dbshift.autogen.make` (`make` and `diff`). `lint` and `check` stay here: `check` is
+the other commands put together.
 
-`dbshift status` and `history` import this module and nothing else of the commands, so
-it imports at the top only what they need: the linter (and sqlglot), the autogenerate,
-the migration loader and the writers are imported inside the commands that use them.
+`dbshift status` and `history` start here, so the top imports only what they need: the
+linter (and sqlglot), the autogenerate, the migration loader and the offline renderer
+are imported inside the commands that use them.
 """
 
 from __future__ import annotations
@@ -217,7 +219,7 @@ def sql(
     config: Config, range_: str | None = None, *, dialect: str | None = None, down: bool = False
 ) -> str:
     """The offline SQL script for a range `[FROM:]TO`, with no database connection."""
-    from dbshift.offline import render_script
+    from dbshift.offline import render_script  # the loader and the SQL renderer
 
     return render_script(Project.read(config), range_, dialect=dialect, down=down)
 
@@ -243,7 +245,7 @@ def lint(
     `server_version` (or `[lint]` in the configuration) say which server to check for;
     with neither, PostgreSQL, MySQL and SQLite are all checked. The findings the lint
     baseline accepts are left out (counted in `baselined`) unless `baseline=False`."""
-    from dbshift.linter import baseline as lint_baseline
+    from dbshift.linter import baseline as lint_baseline  # the linter brings sqlglot
 
     project = Project.read(config)
     accepted = lint_baseline.read(config.migrations_dir) if baseline else None
@@ -290,7 +292,7 @@ def _lint(
     server_version: str | None,
 ) -> LintReport:
     """The lint report of the chosen migrations, before any baseline."""
-    from dbshift.linter import Settings, lint_scripts
+    from dbshift.linter import Settings, lint_scripts  # sqlglot: lint and check only
     from dbshift.linter.select import select
 
     config = project.config

@@ -359,7 +359,8 @@ def _current_schema(
             return autogen.Source(snapshot, "migrations")
     config = project.config if dev_url is None else project.config.replace(url=dev_url)
     if dev_url is not None:
-        database.run(config, jobs.upgrade(config, "heads", False, False, None))
+        at_head = jobs.upgrade(config, "heads", dry_run=False, single=False, listener=None)
+        database.run(config, at_head)
 
     def job(conn: sa.Connection) -> Snapshot:
         pending = jobs.status(config)(conn).pending
