@@ -4,9 +4,9 @@ This module is the typed surface; the work lives with the concept it belongs to:
 `dbshift.migrations.project` (the files a configuration describes), `dbshift.results`
 (what the commands return, re-exported here), `dbshift.jobs` (each command that needs
 the database, as a function of a connection, so `dbshift.aio` runs the same code on
-async engines), `dbshift.migrations.edit` (`new`, `merge`, `rebase`) and
-`dbshift.autogen.make` (`make` and `diff`). `lint` and `check` stay here: `check` is
-the other commands put together.
+async engines), `dbshift.migrations.edit` (`new`, `merge`, `rebase`),
+`dbshift.linter.run` (`lint`), `dbshift.checks` (`check`) and `dbshift.autogen.make`
+(`make` and `diff`).
 
 `dbshift status` and `history` start here, so the top imports only what they need: the
 linter (and sqlglot), the autogenerate, the migration loader and the offline renderer
@@ -15,15 +15,14 @@ are imported inside the commands that use them.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dbshift import database, jobs
-from dbshift.config import Config, mask_url
-from dbshift.errors import ConfigError, IntegrityError, UsageError
+from dbshift.config import Config
+from dbshift.errors import UsageError
 from dbshift.files import write_atomic
 from dbshift.migrations import edit
 from dbshift.migrations.project import Project
@@ -48,7 +47,8 @@ if TYPE_CHECKING:
     from dbshift.linter import LintReport
     from dbshift.ops import Operation
 
-#: repair, make and check outcomes (runs log to `dbshift.runner`; docs/api.md, "Logging")
+#: repair, make and check outcomes (runs log to `dbshift.runner`; docs/api.md, "Logging"):
+#: `dbshift.jobs`, `dbshift.autogen.make` and `dbshift.checks` log under this name
 log = logging.getLogger(__name__)
 
 __all__ = [
@@ -146,10 +146,7 @@ def verify(config: Config, *, database_check: bool = True) -> VerifyReport:
     """Check the headers and graph (raising on the first error, as every command does),
     `dbshift.sum`, and, when a URL is configured, every applied checksum. Changes
     nothing: unlike other commands, it does not record an edit to an uncommitted head."""
-    job = jobs.verify(config)
-    if database_check and config.url:
-        return database.run(config, job)
-    return job(None)
+    return jobs.verify_now(config, database_check=database_check)
 
 
 # -- commands that work on files only ---------------------------------------------------
@@ -245,16 +242,17 @@ def lint(
     `server_version` (or `[lint]` in the configuration) say which server to check for;
     with neither, PostgreSQL, MySQL and SQLite are all checked. The findings the lint
     baseline accepts are left out (counted in `baselined`) unless `baseline=False`."""
-    from dbshift.linter import baseline as lint_baseline  # the linter brings sqlglot
+    from dbshift.linter import run as linting  # the linter brings sqlglot
 
-    project = Project.read(config)
-    accepted = lint_baseline.read(config.migrations_dir) if baseline else None
-    report = _lint(project, range_, every, since, dialect, server_version)
-    if accepted is not None:
-        checksums = {s.id: s.checksum for s in project.scripts}
-        new, count = accepted.split(report.findings, checksums)
-        report = dataclasses.replace(report, findings=tuple(new), baselined=count)
-    return report
+    return linting.lint(
+        config,
+        range_,
+        every=every,
+        since=since,
+        dialect=dialect,
+        server_version=server_version,
+        baseline=baseline,
+    )
 
 
 def write_lint_baseline(
@@ -270,53 +268,16 @@ def write_lint_baseline(
     `since` says otherwise) in the lint baseline, `dbshift.lint-baseline` next to
     `dbshift.sum`, written atomically. Entries of other migrations are kept while those
     migrations exist; `lint` and `check` then fail on new findings only."""
-    from dbshift.linter import baseline as lint_baseline
+    from dbshift.linter import run as linting  # the linter brings sqlglot
 
-    project = Project.read(config)
-    every = every or not (range_ or since)
-    older = lint_baseline.read(config.migrations_dir) or lint_baseline.Baseline()
-    report = _lint(project, range_, every, since, dialect, server_version)
-    checksums = {s.id: s.checksum for s in project.scripts}
-    newer = lint_baseline.Baseline.of(report.findings, checksums)
-    merged = older.merged(newer, report.migrations, checksums)
-    path = lint_baseline.write(config.migrations_dir, merged)
-    return BaselineWritten(path, len(report.findings), report.migrations)
-
-
-def _lint(
-    project: Project,
-    range_: str | None,
-    every: bool,
-    since: str | None,
-    dialect: str | None,
-    server_version: str | None,
-) -> LintReport:
-    """The lint report of the chosen migrations, before any baseline."""
-    from dbshift.linter import Settings, lint_scripts  # sqlglot: lint and check only
-    from dbshift.linter.select import select
-
-    config = project.config
-    settings = Settings.of(config)
-    chosen = select(
+    return linting.write_baseline(
         config,
-        project.scripts,
-        project.graph,
         range_,
         every=every,
         since=since,
         dialect=dialect,
         server_version=server_version,
     )
-    report = lint_scripts(
-        project.scripts,
-        project.graph,
-        chosen.ids,
-        chosen.targets,
-        settings=settings,
-        selection=chosen.description,
-    )
-    project.settle()
-    return report
 
 
 # -- check: the one CI command ------------------------------------------------------------
@@ -338,106 +299,9 @@ def check(
     errors raise as in every command, and so does a `since` ref git cannot find (a
     shallow CI checkout: the error says how to fetch it); everything else is an item of
     the report."""
-    if since:
-        from dbshift.linter.select import require_ref
+    from dbshift import checks  # the linter and the autogenerate: check only
 
-        require_ref(config.migrations_dir, since)
-    items: list[CheckItem] = []
-
-    def attempt(name: str, run: Callable[[], CheckItem]) -> None:
-        try:
-            items.append(run())
-        except (IntegrityError, UsageError) as error:
-            if isinstance(error, ConfigError):
-                raise
-            items.append(CheckItem(name, "failed", error.message, (str(error.hint or ""),)))
-
-    def integrity() -> CheckItem:
-        report = verify(config, database_check=database_check)
-        where = "dbshift.sum, the graph" + (" and applied checksums" if report.database else "")
-        status = "failed" if report.problems else "ok"
-        return CheckItem("integrity", status, where, report.problems)
-
-    def heads() -> CheckItem:
-        found = Project.read(config, check_sums=False).graph.heads
-        if len(found) > 1:
-            return CheckItem(
-                "heads", "failed", f"{len(found)} heads: run `dbshift merge`", tuple(found)
-            )
-        return CheckItem("heads", "ok", f"{len(found)} head(s)")
-
-    def models() -> CheckItem:
-        from dbshift.autogen.make import BackendsDiffer  # the models comparison: check only
-
-        if not config.models:
-            return CheckItem("models", "skipped", "no models configured")
-        try:
-            found = make_report(config, check=True)
-        except BackendsDiffer as error:  # a failed check, not a wrong command
-            return CheckItem("models", "failed", error.message, (error.hint or "",))
-        several = len(found.backends) > 1
-        on = f" on {', '.join(found.backends)}" if several else ""
-        where: dict[str, list[str]] = {}  # each change, with the backends that need it
-        for backend, ops in found.by_backend:
-            for op in ops:
-                where.setdefault(op.describe(), []).append(backend)
-        if where:
-            changes = tuple(
-                f"{', '.join(backends)}: {change}" if several else change
-                for change, backends in where.items()
-            )
-            failing = [b for b, ops in found.by_backend if ops]
-            detail = f"{len(changes)} change(s)" + (f" on {', '.join(failing)}" if several else "")
-            return CheckItem("models", "failed", f"{detail}: run `dbshift make`", changes)
-        return CheckItem("models", "ok", f"the models match the {found.source}{on}")
-
-    def pending() -> CheckItem:
-        if not database_check:
-            return CheckItem("pending", "skipped", "no database checked (--database)")
-        waiting = status(config).pending
-        if waiting:
-            return CheckItem("pending", "failed", f"{len(waiting)} pending", waiting)
-        return CheckItem("pending", "ok", f"nothing pending on {mask_url(config.url)}")
-
-    threshold = fail_on or str(config.lint.get("fail_on", "error"))
-    linted: list[LintReport] = []
-
-    def lint_findings() -> CheckItem:
-        report = lint(config, every=not since and not database_check, since=since)
-        linted.append(report)
-        failing = tuple(
-            f"{Path(f.file).name}:{f.line}: {f.severity} {f.code} {f.message}"
-            for f in report.findings
-            if _at_least(f.severity, threshold)
-        )
-        accepted = f"; {report.baselined} accepted by the baseline" if report.baselined else ""
-        return CheckItem(
-            "lint",
-            "failed" if failing else "ok",
-            f"{len(report.findings)} finding(s) in {len(report.migrations)} migration(s) "
-            f"({report.selection}){accepted}; fails at {threshold}",
-            failing,
-        )
-
-    for name, run in (
-        ("integrity", integrity),
-        ("heads", heads),
-        ("models", models),
-        ("pending", pending),
-        ("lint", lint_findings),
-    ):
-        attempt(name, run)
-    report = CheckReport(tuple(items), linted[0] if linted else None)
-    for item in report.items:
-        level = logging.WARNING if item.status == "failed" else logging.INFO
-        log.log(level, "check %s %s: %s", item.name, item.status, config.redact(item.detail))
-    return report
-
-
-def _at_least(severity: str, threshold: str) -> bool:
-    from dbshift.linter.model import rank
-
-    return rank(severity) >= rank(threshold)
+    return checks.check(config, database_check=database_check, since=since, fail_on=fail_on)
 
 
 # -- autogenerate ---------------------------------------------------------------------------

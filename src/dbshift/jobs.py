@@ -17,7 +17,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from dbshift import integrity
+from dbshift import database, integrity
 from dbshift.config import Config, mask_url
 from dbshift.errors import UsageError
 from dbshift.history import History, HistoryRow, StatementMark
@@ -189,6 +189,15 @@ def verify(config: Config) -> Callable[[sa.Connection | None], VerifyReport]:
         return VerifyReport(len(known), mask_url(config.url), (*problems, *found_in_db))
 
     return job
+
+
+def verify_now(config: Config, *, database_check: bool) -> VerifyReport:
+    """`verify` run at once: on the configured database when asked and there is a URL,
+    else on the files alone (no connection)."""
+    job = verify(config)
+    if database_check and config.url:
+        return database.run(config, job)
+    return job(None)
 
 
 def repair(
