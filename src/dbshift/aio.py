@@ -13,9 +13,9 @@ from typing import TypeVar
 
 import sqlalchemy as sa
 
-from dbshift import database
-from dbshift.api import HistoryReport, RepairReport, Status, VerifyReport, _jobs
+from dbshift import database, jobs
 from dbshift.config import Config
+from dbshift.results import HistoryReport, RepairReport, Status, VerifyReport
 from dbshift.runner import Listener, RunReport
 
 __all__ = ["downgrade", "history", "repair", "stamp", "status", "upgrade"]
@@ -37,33 +37,33 @@ async def upgrade(
     single_transaction: bool = False,
     listener: Listener | None = None,
 ) -> RunReport:
-    return await _run(config, _jobs.upgrade(config, target, dry_run, single_transaction, listener))
+    return await _run(config, jobs.upgrade(config, target, dry_run, single_transaction, listener))
 
 
 async def downgrade(
     config: Config, target: str, *, dry_run: bool = False, listener: Listener | None = None
 ) -> RunReport:
-    return await _run(config, _jobs.downgrade(config, target, dry_run, listener))
+    return await _run(config, jobs.downgrade(config, target, dry_run, listener))
 
 
 async def stamp(config: Config, target: str) -> RunReport:
-    return await _run(config, _jobs.stamp(config, target))
+    return await _run(config, jobs.stamp(config, target))
 
 
 async def status(config: Config) -> Status:
-    return await _run(config, _jobs.status(config))
+    return await _run(config, jobs.status(config))
 
 
 async def history(config: Config) -> HistoryReport:
-    return await _run(config, _jobs.history(config))
+    return await _run(config, jobs.history(config))
 
 
 async def repair(
     config: Config, *, applied: tuple[str, ...] = (), rolled_back: tuple[str, ...] = ()
 ) -> RepairReport:
-    return await _run(config, _jobs.repair(config, applied, rolled_back))
+    return await _run(config, jobs.repair(config, applied, rolled_back))
 
 
 async def verify(config: Config) -> VerifyReport:
     """`dbshift.verify` with the history read through the async engine."""
-    return await _run(config, _jobs.verify(config))
+    return await _run(config, jobs.verify(config))

@@ -24,7 +24,7 @@ from dbshift.runner import derive_downgrade
 from dbshift.schema.snapshot import Snapshot
 
 if TYPE_CHECKING:
-    from dbshift.api import Project
+    from dbshift.migrations.project import Project
 
 
 def render_script(

@@ -1,0 +1,128 @@
+"""`dbshift check`, the one CI command: integrity, heads, models, pending migrations
+and lint, each an item of one report. `dbshift.api.check` is the typed entry point;
+this module is imported only when it runs (it brings the linter and the autogenerate)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from dbshift import database, jobs
+from dbshift.autogen.make import BackendsDiffer, make_report
+from dbshift.config import Config, mask_url
+from dbshift.errors import ConfigError, IntegrityError, UsageError
+from dbshift.linter import LintReport
+from dbshift.linter import run as linting
+from dbshift.linter.model import rank
+from dbshift.linter.select import require_ref
+from dbshift.migrations.project import Project
+from dbshift.results import CheckItem, CheckReport
+
+#: each item is logged under the name docs/api.md documents, `dbshift.api`
+log = logging.getLogger("dbshift.api")
+
+
+def check(
+    config: Config,
+    *,
+    database_check: bool = False,
+    since: str | None = None,
+    fail_on: str | None = None,
+) -> CheckReport:
+    """`dbshift.api.check`: each item run in turn; a usage or integrity error in one
+    is that item failing, a configuration error raises."""
+    if since:
+        require_ref(config.migrations_dir, since)
+    items: list[CheckItem] = []
+
+    def attempt(name: str, run: Callable[[], CheckItem]) -> None:
+        try:
+            items.append(run())
+        except (IntegrityError, UsageError) as error:
+            if isinstance(error, ConfigError):
+                raise
+            items.append(CheckItem(name, "failed", error.message, (str(error.hint or ""),)))
+
+    def integrity() -> CheckItem:
+        report = jobs.verify_now(config, database_check=database_check)
+        where = "dbshift.sum, the graph" + (" and applied checksums" if report.database else "")
+        status = "failed" if report.problems else "ok"
+        return CheckItem("integrity", status, where, report.problems)
+
+    def heads() -> CheckItem:
+        found = Project.read(config, check_sums=False).graph.heads
+        if len(found) > 1:
+            return CheckItem(
+                "heads", "failed", f"{len(found)} heads: run `dbshift merge`", tuple(found)
+            )
+        return CheckItem("heads", "ok", f"{len(found)} head(s)")
+
+    def models() -> CheckItem:
+        if not config.models:
+            return CheckItem("models", "skipped", "no models configured")
+        try:
+            found = make_report(config, check=True)
+        except BackendsDiffer as error:  # a failed check, not a wrong command
+            return CheckItem("models", "failed", error.message, (error.hint or "",))
+        several = len(found.backends) > 1
+        on = f" on {', '.join(found.backends)}" if several else ""
+        where: dict[str, list[str]] = {}  # each change, with the backends that need it
+        for backend, ops in found.by_backend:
+            for op in ops:
+                where.setdefault(op.describe(), []).append(backend)
+        if where:
+            changes = tuple(
+                f"{', '.join(backends)}: {change}" if several else change
+                for change, backends in where.items()
+            )
+            failing = [b for b, ops in found.by_backend if ops]
+            detail = f"{len(changes)} change(s)" + (f" on {', '.join(failing)}" if several else "")
+            return CheckItem("models", "failed", f"{detail}: run `dbshift make`", changes)
+        return CheckItem("models", "ok", f"the models match the {found.source}{on}")
+
+    def pending() -> CheckItem:
+        if not database_check:
+            return CheckItem("pending", "skipped", "no database checked (--database)")
+        waiting = database.run(config, jobs.status(config)).pending
+        if waiting:
+            return CheckItem("pending", "failed", f"{len(waiting)} pending", waiting)
+        return CheckItem("pending", "ok", f"nothing pending on {mask_url(config.url)}")
+
+    threshold = fail_on or str(config.lint.get("fail_on", "error"))
+    linted: list[LintReport] = []
+
+    def lint_findings() -> CheckItem:
+        report = linting.lint(config, every=not since and not database_check, since=since)
+        linted.append(report)
+        failing = tuple(
+            f"{Path(f.file).name}:{f.line}: {f.severity} {f.code} {f.message}"
+            for f in report.findings
+            if _at_least(f.severity, threshold)
+        )
+        accepted = f"; {report.baselined} accepted by the baseline" if report.baselined else ""
+        return CheckItem(
+            "lint",
+            "failed" if failing else "ok",
+            f"{len(report.findings)} finding(s) in {len(report.migrations)} migration(s) "
+            f"({report.selection}){accepted}; fails at {threshold}",
+            failing,
+        )
+
+    for name, run in (
+        ("integrity", integrity),
+        ("heads", heads),
+        ("models", models),
+        ("pending", pending),
+        ("lint", lint_findings),
+    ):
+        attempt(name, run)
+    report = CheckReport(tuple(items), linted[0] if linted else None)
+    for item in report.items:
+        level = logging.WARNING if item.status == "failed" else logging.INFO
+        log.log(level, "check %s %s: %s", item.name, item.status, config.redact(item.detail))
+    return report
+
+
+def _at_least(severity: str, threshold: str) -> bool:
+    return rank(severity) >= rank(threshold)

@@ -1,0 +1,288 @@
+"""The commands that need the database, each a builder of `fn(connection) -> result`.
+
+The files are read (and refused, when `dbshift.sum` disagrees) when the job is built,
+before any connection; the job itself only talks to the database. `dbshift.api` runs
+the jobs on a sync engine, `dbshift.aio` on an async one (or a worker thread): one
+implementation for both.
+
+`status` and `history` come through here on every start-up: the migration loader
+(`show`) and the SQL splitter (a partial SQL migration's statements) are imported by the
+code that needs them, so reading the history imports no migration code."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from dbshift import database, integrity
+from dbshift.config import Config, mask_url
+from dbshift.errors import UsageError
+from dbshift.history import History, HistoryRow, StatementMark
+from dbshift.integrity import Problem
+from dbshift.migrations.project import Project
+from dbshift.migrations.scripts import Script
+from dbshift.results import (
+    HistoryEntry,
+    HistoryReport,
+    MigrationInfo,
+    PartialRun,
+    RepairReport,
+    Status,
+    VerifyReport,
+    problems_by_migration,
+)
+from dbshift.runner import Listener, RunReport
+
+#: `repair` logs its changes under the name docs/api.md documents, `dbshift.api`,
+#: whichever module does the work
+log = logging.getLogger("dbshift.api")
+
+
+def upgrade(
+    config: Config, target: str, dry_run: bool, single: bool, listener: Listener | None
+) -> Callable[[sa.Connection], RunReport]:
+    project = Project.read(config)
+    return project.settled(
+        lambda conn: project.runner(conn, listener).migrate(
+            "up", target, dry_run=dry_run, single_transaction=single
+        )
+    )
+
+
+def downgrade(
+    config: Config, target: str, dry_run: bool, listener: Listener | None
+) -> Callable[[sa.Connection], RunReport]:
+    project = Project.read(config)
+    return project.settled(
+        lambda conn: project.runner(conn, listener).migrate("down", target, dry_run=dry_run)
+    )
+
+
+def stamp(config: Config, target: str) -> Callable[[sa.Connection], RunReport]:
+    project = Project.read(config)
+    return project.settled(lambda conn: project.runner(conn).stamp(target))
+
+
+def status(config: Config) -> Callable[[sa.Connection], Status]:
+    project, on_files = Project.audited(config)
+
+    def job(conn: sa.Connection) -> Status:
+        rows = History(config.table_prefix, config.schema).rows(conn)
+        known = {s.id: s for s in project.scripts}
+        applied = [r for r in rows if r.applied]
+        applied_ids = {r.id for r in applied if r.id in known}
+        current = tuple(
+            i
+            for i in sorted(applied_ids)
+            if not any(c in applied_ids for c in project.graph.children_of(i))
+        )
+        problems = (*on_files, *_history_problems(known, rows, conn, config.migrations_dir))
+        if not problems:
+            project.settle()
+        return Status(
+            url=mask_url(config.url),
+            current=current,
+            heads=project.graph.heads,
+            pending=tuple(project.graph.plan_up(applied_ids, "heads")),
+            applied=tuple(applied),
+            partial=tuple(
+                PartialRun(
+                    r,
+                    tuple(m.text for m in _statement_marks(known.get(r.id), conn.dialect.name)),
+                )
+                for r in rows
+                if not r.applied
+            ),
+            problems=problems,
+        )
+
+    return job
+
+
+def history(config: Config) -> Callable[[sa.Connection], HistoryReport]:
+    project, on_files = Project.audited(config)
+
+    def job(conn: sa.Connection) -> HistoryReport:
+        found = History(config.table_prefix, config.schema).rows(conn)
+        rows = {r.id: r for r in found}
+        heads = set(project.graph.heads)
+        scripts = {s.id: s for s in project.scripts}
+        problems = (*on_files, *_history_problems(scripts, found, conn, config.migrations_dir))
+        by_migration = problems_by_migration(problems)
+        entries = []
+        for migration_id in project.graph.topo_order():
+            s, row = scripts[migration_id], rows.get(migration_id)
+            applied = row if row is not None and row.applied else None
+            entries.append(
+                HistoryEntry(
+                    s.id,
+                    s.message,
+                    s.parents,
+                    s.kind,
+                    s.id in heads,
+                    applied.applied_at if applied else None,
+                    applied.duration_ms if applied else None,
+                    by_migration.get(s.id, ()),
+                    partial=row is not None and not row.applied,
+                )
+            )
+        if not problems:
+            project.settle()
+        return HistoryReport(tuple(entries), problems)
+
+    return job
+
+
+def show(config: Config, ref: str) -> Callable[[sa.Connection | None], MigrationInfo]:
+    project = Project.read(config)
+    script = project.script(ref)
+
+    def job(conn: sa.Connection | None) -> MigrationInfo:
+        row = None
+        dialect = "default"
+        if conn is not None:
+            row = History(config.table_prefix, config.schema).row_if_exists(conn, script.id)
+            dialect = conn.dialect.name
+        from dbshift.migrations import loader
+
+        code = loader.load(script, dialect)
+        return MigrationInfo(
+            script,
+            project.graph.children_of(script.id),
+            row,
+            tuple(op.describe() for op in code.upgrade),
+            tuple(op.describe() for op in code.downgrade) if code.downgrade is not None else None,
+        )
+
+    return project.settled(job)
+
+
+def verify(config: Config) -> Callable[[sa.Connection | None], VerifyReport]:
+    project = Project.read(config, check_sums=False)
+    from dbshift.migrations import sumfile
+
+    found = sumfile.audit(config.migrations_dir, project.scripts, project.graph.heads)
+    problems = [f"{e.message} (hint: {e.hint})" for e in found.errors]
+    problems += [
+        f"{name} was {what} since {sumfile.NAME} was written (not committed yet: the "
+        "next dbshift command records it, or run `dbshift rehash`)"
+        for name, what in found.unrecorded
+    ]
+    known = {s.id: s for s in project.scripts}
+
+    def job(conn: sa.Connection | None) -> VerifyReport:
+        if conn is None:
+            return VerifyReport(len(known), None, tuple(problems))
+        rows = History(config.table_prefix, config.schema).rows(conn)
+        partial = [
+            f"{r.id} stopped part-way after {len(r.done)} statement(s) (`dbshift "
+            "upgrade` resumes it; `dbshift status` shows them)"
+            for r in rows
+            if not r.applied
+        ]
+        found_in_db = [
+            p.line() for p in integrity.in_history(known, rows, config.migrations_dir)
+        ] + partial
+        return VerifyReport(len(known), mask_url(config.url), (*problems, *found_in_db))
+
+    return job
+
+
+def verify_now(config: Config, *, database_check: bool) -> VerifyReport:
+    """`verify` run at once: on the configured database when asked and there is a URL,
+    else on the files alone (no connection)."""
+    job = verify(config)
+    if database_check and config.url:
+        return database.run(config, job)
+    return job(None)
+
+
+def repair(
+    config: Config, applied: Sequence[str], rolled_back: Sequence[str]
+) -> Callable[[sa.Connection], RepairReport]:
+    project = Project.read(config)
+    mark_applied = [project.script(ref) for ref in applied]
+    history = History(config.table_prefix, config.schema)
+
+    def job(conn: sa.Connection) -> RepairReport:
+        runner = project.runner(conn)
+        rows = {r.id: r for r in runner.rows()}
+        forget = [_row_id(ref, rows) for ref in rolled_back]
+        changes: list[tuple[str, str]] = []
+        with runner._locked() as held, held.transaction():
+            for migration_id in forget:
+                history.remove(conn, migration_id)
+                conn.execute(history.log_event("repair", migration_id, None, "rolled back"))
+                changes.append((migration_id, "marked rolled back"))
+            for script in mark_applied:
+                history.record_applied(conn, script.id, script.checksum, 0)
+                conn.execute(history.log_event("repair", script.id, script.checksum, "applied"))
+                changes.append((script.id, "marked applied"))
+            if not applied and not rolled_back:
+                for script in project.scripts:
+                    row = rows.get(script.id)
+                    if row is not None and row.applied and row.checksum != script.checksum:
+                        history.update_checksum(conn, script.id, script.checksum)
+                        conn.execute(
+                            history.log_event(
+                                "repair",
+                                script.id,
+                                script.checksum,
+                                f"checksum {row.checksum[:12]} -> {script.checksum[:12]}",
+                            )
+                        )
+                        changes.append((script.id, "accepted new checksum"))
+        for migration_id, change in changes:
+            log.info("repair: %s %s", migration_id, change)
+        return RepairReport(tuple(changes))
+
+    return job
+
+
+def _statement_marks(script: Script | None, dialect: str) -> tuple[StatementMark, ...]:
+    """A SQL migration's up statements as the history records them (a text split, no
+    import); () for a Python migration or a file that cannot be split."""
+    if script is None or script.kind != "sql":
+        return ()
+    from dbshift.errors import MigrationError
+    from dbshift.migrations.scripts import sql_sections
+    from dbshift.migrations.sqlsplit import split_sql
+
+    try:
+        (up, line), _down = sql_sections(script.path.read_text(encoding="utf-8"))
+        return tuple(StatementMark.of(s.text) for s in split_sql(up, dialect, first_line=line))
+    except (OSError, MigrationError):
+        return ()
+
+
+def _history_problems(
+    scripts: Mapping[str, Script],
+    rows: Sequence[HistoryRow],
+    conn: sa.Connection,
+    folder: Path,
+) -> tuple[Problem, ...]:
+    """What the history disagrees with the files on, as `status` and `history` report
+    it: applied files edited or gone, and partial migrations `upgrade` cannot resume."""
+    partial = integrity.in_partial_rows(
+        scripts, rows, lambda script: _statement_marks(script, conn.dialect.name)
+    )
+    return (*integrity.in_history(scripts, rows, folder), *partial)
+
+
+def _row_id(ref: str, rows: dict[str, HistoryRow]) -> str:
+    """A history row's id from an id or prefix; the file may already be gone."""
+    matches = [ref] if ref in rows else [i for i in rows if i.startswith(ref)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise UsageError(
+            f"ambiguous migration {ref!r}: {', '.join(sorted(matches))}",
+            hint="give more characters of the id",
+        )
+    raise UsageError(
+        f"{ref} is not recorded in the history; nothing to mark rolled back",
+        hint="see `dbshift status` for what is applied",
+    )

@@ -1,0 +1,93 @@
+"""`dbshift lint` over a project's migrations, and `lint --baseline write`: which
+migrations (`dbshift.linter.select`), their findings (`lint_scripts`), and the lint
+baseline applied or rewritten. `dbshift.api.lint` and `write_lint_baseline` are the
+typed entry points; importing this module imports the linter, sqlglot with it, so only
+`lint`, `check` and `make` do."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from dbshift.config import Config
+from dbshift.linter import LintReport, Settings, lint_scripts
+from dbshift.linter import baseline as lint_baseline
+from dbshift.linter.select import select
+from dbshift.migrations.project import Project
+from dbshift.results import BaselineWritten
+
+
+def lint(
+    config: Config,
+    range_: str | None = None,
+    *,
+    every: bool = False,
+    since: str | None = None,
+    dialect: str | None = None,
+    server_version: str | None = None,
+    baseline: bool = True,
+) -> LintReport:
+    """`dbshift.api.lint`: the chosen migrations' findings, less those the baseline
+    accepts."""
+    project = Project.read(config)
+    accepted = lint_baseline.read(config.migrations_dir) if baseline else None
+    report = _lint(project, range_, every, since, dialect, server_version)
+    if accepted is not None:
+        checksums = {s.id: s.checksum for s in project.scripts}
+        new, count = accepted.split(report.findings, checksums)
+        report = dataclasses.replace(report, findings=tuple(new), baselined=count)
+    return report
+
+
+def write_baseline(
+    config: Config,
+    range_: str | None = None,
+    *,
+    every: bool = False,
+    since: str | None = None,
+    dialect: str | None = None,
+    server_version: str | None = None,
+) -> BaselineWritten:
+    """`dbshift.api.write_lint_baseline`: the baseline merged with every finding of the
+    migrations linted, written atomically."""
+    project = Project.read(config)
+    every = every or not (range_ or since)
+    older = lint_baseline.read(config.migrations_dir) or lint_baseline.Baseline()
+    report = _lint(project, range_, every, since, dialect, server_version)
+    checksums = {s.id: s.checksum for s in project.scripts}
+    newer = lint_baseline.Baseline.of(report.findings, checksums)
+    merged = older.merged(newer, report.migrations, checksums)
+    path = lint_baseline.write(config.migrations_dir, merged)
+    return BaselineWritten(path, len(report.findings), report.migrations)
+
+
+def _lint(
+    project: Project,
+    range_: str | None,
+    every: bool,
+    since: str | None,
+    dialect: str | None,
+    server_version: str | None,
+) -> LintReport:
+    """The lint report of the chosen migrations, before any baseline."""
+    config = project.config
+    settings = Settings.of(config)
+    chosen = select(
+        config,
+        project.scripts,
+        project.graph,
+        range_,
+        every=every,
+        since=since,
+        dialect=dialect,
+        server_version=server_version,
+    )
+    report = lint_scripts(
+        project.scripts,
+        project.graph,
+        chosen.ids,
+        chosen.targets,
+        settings=settings,
+        selection=chosen.description,
+    )
+    project.settle()
+    return report
