@@ -1,4 +1,4 @@
-"""The `Runner`: upgrade, downgrade and stamp on one connection, under the
+"""The `Runner`: upgrade, downgrade, stamp and repair on one connection, under the
 runner lock, each migration with its history row.
 
 A migration runs in one transaction with its row where the backend has transactional
@@ -185,6 +185,43 @@ class Runner:
                 results.append(StepResult(step.id, step.direction, "stamped"))
                 log.info("stamped %s as %s", step.id, _STAMPED[step.direction])
         return RunReport("stamp", plan, tuple(results))
+
+    def repair(
+        self,
+        applied: Sequence[Script],
+        rolled_back: Sequence[str],
+        rows: Mapping[str, HistoryRow],
+    ) -> list[tuple[str, str]]:
+        """Correct the history by hand, under the lock and in one transaction: forget
+        the `rolled_back` migrations, record the `applied` ones without running them;
+        given neither, accept the new checksum of each applied file that changed since
+        `rows` (the history, by id) were read. Returns (migration id, what changed)."""
+        history, conn = self.history, self.conn
+        changes: list[tuple[str, str]] = []
+        with self._locked(), self._locked_transaction():
+            for migration_id in rolled_back:
+                history.remove(conn, migration_id)
+                conn.execute(history.log_event("repair", migration_id, None, "rolled back"))
+                changes.append((migration_id, "marked rolled back"))
+            for script in applied:
+                history.record_applied(conn, script.id, script.checksum, 0)
+                conn.execute(history.log_event("repair", script.id, script.checksum, "applied"))
+                changes.append((script.id, "marked applied"))
+            if not applied and not rolled_back:
+                for script in self.scripts.values():
+                    row = rows.get(script.id)
+                    if row is not None and row.applied and row.checksum != script.checksum:
+                        history.update_checksum(conn, script.id, script.checksum)
+                        conn.execute(
+                            history.log_event(
+                                "repair",
+                                script.id,
+                                script.checksum,
+                                f"checksum {row.checksum[:12]} -> {script.checksum[:12]}",
+                            )
+                        )
+                        changes.append((script.id, "accepted new checksum"))
+        return changes
 
     def replay(self, ids: Collection[str]) -> Snapshot:
         """The schema the given migrations build, replayed in memory."""
