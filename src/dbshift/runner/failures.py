@@ -1,9 +1,10 @@
 """How a migration's failure is told: the error (a `MigrationError` naming the file,
 line and statement), the state the database was left in, and what to do about it.
 
-Everything here builds text from what it is given; only `state_after_stop` reads the
-history. The caller redacts nothing itself: each message passes through `redact` (the
-configuration's, which hides the password).
+Everything here builds text from what it is given: only `state_after_stop` reads the
+history, and `interrupted` and `log_failure` log (to `dbshift.runner`). A message built
+from a driver's error passes through `redact` (the configuration's: it hides the
+password).
 """
 
 from __future__ import annotations
@@ -18,11 +19,10 @@ from sqlalchemy import exc
 from dbshift.errors import DbshiftError, Interrupted, MigrationError
 from dbshift.history import History, HistoryRow, StatementMark
 from dbshift.runner.plan import Step
+from dbshift.runner.report import log
 
 if TYPE_CHECKING:
     from dbshift.dialects.base import DialectRules
-
-log = logging.getLogger("dbshift.runner")
 
 Redact = Callable[[str], str]
 
