@@ -205,36 +205,12 @@ def repair(
 ) -> Callable[[sa.Connection], RepairReport]:
     project = Project.read(config)
     mark_applied = [project.script(ref) for ref in applied]
-    history = History(config.table_prefix, config.schema)
 
     def job(conn: sa.Connection) -> RepairReport:
         runner = project.runner(conn)
         rows = {r.id: r for r in runner.rows()}
         forget = [_row_id(ref, rows) for ref in rolled_back]
-        changes: list[tuple[str, str]] = []
-        with runner._locked() as held, held.transaction():
-            for migration_id in forget:
-                history.remove(conn, migration_id)
-                conn.execute(history.log_event("repair", migration_id, None, "rolled back"))
-                changes.append((migration_id, "marked rolled back"))
-            for script in mark_applied:
-                history.record_applied(conn, script.id, script.checksum, 0)
-                conn.execute(history.log_event("repair", script.id, script.checksum, "applied"))
-                changes.append((script.id, "marked applied"))
-            if not applied and not rolled_back:
-                for script in project.scripts:
-                    row = rows.get(script.id)
-                    if row is not None and row.applied and row.checksum != script.checksum:
-                        history.update_checksum(conn, script.id, script.checksum)
-                        conn.execute(
-                            history.log_event(
-                                "repair",
-                                script.id,
-                                script.checksum,
-                                f"checksum {row.checksum[:12]} -> {script.checksum[:12]}",
-                            )
-                        )
-                        changes.append((script.id, "accepted new checksum"))
+        changes = runner.repair(mark_applied, forget, rows)
         for migration_id, change in changes:
             log.info("repair: %s %s", migration_id, change)
         return RepairReport(tuple(changes))

@@ -1,0 +1,645 @@
+"""The `Runner`: upgrade, downgrade, stamp and repair on one connection, under the
+runner lock, each migration with its history row.
+
+A migration runs in one transaction with its row where the backend has transactional
+DDL and the file does not say `transactional = False`; otherwise statement by statement,
+each recorded as it completes (`StatementJournal`). A statement whose lock wait times
+out makes the migration run again, a few times (`Runner._retrying`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import time
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy import exc
+
+from dbshift.config import Config
+from dbshift.errors import (
+    DatabaseError,
+    DbshiftError,
+    IntegrityError,
+    Interrupted,
+    MigrationError,
+)
+from dbshift.history import History, HistoryRow, StatementMark
+from dbshift.migrations.graph import Graph
+from dbshift.migrations.scripts import Script
+from dbshift.runner import checks, failures
+from dbshift.runner.journal import StatementJournal
+from dbshift.runner.lock import Held, busy_as_lock_timeout
+from dbshift.runner.operations import Operations
+from dbshift.runner.plan import Direction, Plan, Step, make_plan, other_backend, stamp_plan, verify
+from dbshift.runner.report import (
+    Listener,
+    Retry,
+    RunReport,
+    Silent,
+    StepResult,
+    log,
+    log_plan,
+    log_result,
+)
+
+if TYPE_CHECKING:
+    from dbshift.dialects.base import DialectRules, Timeouts
+    from dbshift.ops import Operation
+    from dbshift.ops.context import Journal
+    from dbshift.retry import BlockerWatch
+    from dbshift.schema.snapshot import Snapshot
+
+# Listing, status and history never execute operations: the modules that do are
+# imported on first use (see `Runner.dialect` and `Operations.load`), keeping start-up
+# short.
+
+_DOING = {"up": "applying", "down": "reverting"}
+_STAMPED = {"up": "applied", "down": "not applied"}
+
+
+class Runner:
+    """Executes plans on one connection. Holds the database lock while it works."""
+
+    def __init__(
+        self,
+        config: Config,
+        conn: sa.Connection,
+        scripts: Sequence[Script],
+        graph: Graph,
+        listener: Listener | None = None,
+    ) -> None:
+        self.config = config
+        self.conn = conn
+        self.scripts = {s.id: s for s in scripts}
+        self.graph = graph
+        self.listener = listener or Silent()
+        self.history = History(config.table_prefix, config.schema)
+        self._code = Operations(self.scripts, graph, conn.dialect.name)
+        self._held: Held | None = None  # set while the lock is held (`_locked`)
+        self._rows: dict[str, HistoryRow] = {}  # the history as read under the lock
+
+    @property
+    def dialect(self) -> DialectRules:
+        from dbshift.dialects import dialect_for
+
+        return dialect_for(self.conn.dialect)
+
+    def rows(self) -> list[HistoryRow]:
+        rows = self.history.rows(self.conn)
+        self.conn.commit()
+        return rows
+
+    def pin_bookkeeping(self) -> None:
+        """Name the bookkeeping tables with the schema (database, on MySQL) they are in
+        now, before any migration runs: one that sets `search_path` or runs `USE` must
+        not make dbshift write its history elsewhere, or fail to find it."""
+        schema = self.history.schema
+        if schema is None:
+            found = self.dialect.bookkeeping_schema(self.conn, self.history.table.name)
+            self.history = self.history.in_schema(found)
+        elif not sa.inspect(self.conn).has_schema(schema):
+            raise DatabaseError(
+                f"the schema of the bookkeeping tables, {schema!r}, does not exist",
+                hint="create it, or correct --schema (`schema` in the configuration)",
+            )
+
+    def migrate(
+        self,
+        direction: Direction,
+        target: str,
+        *,
+        dry_run: bool = False,
+        single_transaction: bool = False,
+    ) -> RunReport:
+        command = "upgrade" if direction == "up" else "downgrade"
+        rows = self.rows()
+        verify(self.scripts, rows, self.config.migrations_dir)
+        checks.refuse_partial(rows, self.scripts, self.dialect, direction, single_transaction)
+        plan = make_plan(self.graph, self.scripts, rows, direction, target)
+        self._log_plan(command, plan, rows, dry_run)
+        warnings = self._warn(other_backend(plan, self.conn.dialect.name))
+        if dry_run or not plan.steps:
+            return RunReport(command, plan, (), dry_run, warnings)
+        if single_transaction:
+            checks.check_single_transaction(plan, self.dialect, self.conn.dialect.name)
+        operations = {step.id: self._code.of(step) for step in plan.steps}
+        for step in plan.steps:
+            self._refuse_transaction_control(step, operations[step.id])
+        results: list[StepResult] = []  # what stays done, whatever happens next
+
+        def so_far() -> RunReport:
+            return RunReport(command, plan, tuple(results), warnings=warnings)
+
+        with self._reporting(so_far), self._locked():
+            rows = self.rows()
+            self._rows = {r.id: r for r in rows}
+            verify(self.scripts, rows, self.config.migrations_dir)
+            checks.refuse_partial(rows, self.scripts, self.dialect, direction, single_transaction)
+            current = make_plan(self.graph, self.scripts, rows, direction, target)
+            pending = {s.id for s in current.steps}
+            results += [
+                StepResult(s.id, direction, "skipped") for s in plan.steps if s.id not in pending
+            ]
+            for skipped in results:
+                log.info("skipped %s: another runner did it meanwhile", skipped.id)
+            for step in current.steps:
+                if step.id not in operations:
+                    operations[step.id] = self._code.of(step)
+                    self._refuse_transaction_control(step, operations[step.id])
+            if single_transaction:
+                ran: list[StepResult] = []  # done only once the transaction commits
+                with self._locked_transaction():
+                    self._run_steps(current.steps, operations, ran, in_transaction=True)
+                results += ran
+            else:
+                self._run_steps(current.steps, operations, results, in_transaction=False)
+        return RunReport(command, plan, tuple(results), warnings=warnings)
+
+    def stamp(self, target: str) -> RunReport:
+        """Record the target state in the history without running anything (see
+        `stamp_plan`). The plan is made again under the lock: what another runner
+        recorded meanwhile is skipped."""
+        rows = self.rows()
+        plan = stamp_plan(self.graph, self.scripts, rows, target)
+        self._log_plan("stamp", plan, rows)
+        results = []
+        with self._locked(), self._locked_transaction():
+            current = stamp_plan(self.graph, self.scripts, self.history.rows(self.conn), target)
+            pending = {(s.id, s.direction) for s in current.steps}
+            results += [
+                StepResult(s.id, s.direction, "skipped")
+                for s in plan.steps
+                if (s.id, s.direction) not in pending
+            ]
+            for step in current.steps:
+                if step.direction == "up":
+                    self.history.record_applied(self.conn, step.id, step.script.checksum, 0)
+                else:
+                    self.history.remove(self.conn, step.id)
+                self.conn.execute(
+                    self.history.log_event("stamp", step.id, step.script.checksum, step.direction)
+                )
+                results.append(StepResult(step.id, step.direction, "stamped"))
+                log.info("stamped %s as %s", step.id, _STAMPED[step.direction])
+        return RunReport("stamp", plan, tuple(results))
+
+    def repair(
+        self,
+        applied: Sequence[Script],
+        rolled_back: Sequence[str],
+        rows: Mapping[str, HistoryRow],
+    ) -> list[tuple[str, str]]:
+        """Correct the history by hand, under the lock and in one transaction: forget
+        the `rolled_back` migrations, record the `applied` ones without running them;
+        given neither, accept the new checksum of each applied file that changed since
+        `rows` (the history, by id) were read. Returns (migration id, what changed)."""
+        history, conn = self.history, self.conn
+        changes: list[tuple[str, str]] = []
+        with self._locked(), self._locked_transaction():
+            for migration_id in rolled_back:
+                history.remove(conn, migration_id)
+                conn.execute(history.log_event("repair", migration_id, None, "rolled back"))
+                changes.append((migration_id, "marked rolled back"))
+            for script in applied:
+                history.record_applied(conn, script.id, script.checksum, 0)
+                conn.execute(history.log_event("repair", script.id, script.checksum, "applied"))
+                changes.append((script.id, "marked applied"))
+            if not applied and not rolled_back:
+                for script in self.scripts.values():
+                    row = rows.get(script.id)
+                    if row is not None and row.applied and row.checksum != script.checksum:
+                        history.update_checksum(conn, script.id, script.checksum)
+                        conn.execute(
+                            history.log_event(
+                                "repair",
+                                script.id,
+                                script.checksum,
+                                f"checksum {row.checksum[:12]} -> {script.checksum[:12]}",
+                            )
+                        )
+                        changes.append((script.id, "accepted new checksum"))
+        return changes
+
+    def replay(self, ids: Collection[str]) -> Snapshot:
+        """The schema the given migrations build, replayed in memory."""
+        return self._code.replay(ids)
+
+    # -- internals -----------------------------------------------------------------
+
+    def _log_plan(
+        self, command: str, plan: Plan, rows: Sequence[HistoryRow], dry_run: bool = False
+    ) -> None:
+        backend = self.conn.dialect.name
+        log_plan(command, plan, rows, self.graph, backend, self.config.url, dry_run)
+
+    def _warn(self, *texts: str | None) -> tuple[str, ...]:
+        found = tuple(t for t in texts if t)
+        for text in found:
+            log.warning("%s", text)
+        told = getattr(self.listener, "warned", None)
+        if callable(told):
+            for text in found:
+                told(text)
+        return found
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[Held]:
+        """The runner lock for the block (`Held`), on bookkeeping tables pinned to the
+        schema they are in; the runner keeps it as `_held` until the block ends."""
+        self.pin_bookkeeping()
+        with Held(self.conn, self.config, self.history) as held:
+            self._held = held
+            try:
+                yield held
+            finally:
+                self._held = None
+
+    def _locked_transaction(self) -> contextlib.AbstractContextManager[sa.RootTransaction]:
+        """Inside `_locked()`: a transaction in which this runner alone writes."""
+        assert self._held is not None
+        return self._held.transaction()
+
+    def _refuse_transaction_control(self, step: Step, ops: Sequence[Operation]) -> None:
+        lines = self._code.lines(step)
+        checks.refuse_transaction_control(step, ops, lines, self.conn.dialect.name)
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _reporting(so_far: Callable[[], RunReport]) -> Iterator[None]:
+        """An error that stops a run carries the report of what the run did before it
+        (`error.report`): those migrations stay applied (or reverted), and whoever
+        called must be able to tell the user so."""
+        try:
+            yield
+        except (DbshiftError, Interrupted) as error:
+            error.report = so_far()
+            raise
+
+    def _run_steps(
+        self,
+        steps: Sequence[Step],
+        operations: Mapping[str, Sequence[Operation]],
+        results: list[StepResult],
+        *,
+        in_transaction: bool,
+    ) -> None:
+        """Run `steps` in order, appending each one's result to `results` as it
+        completes (so that a failure leaves there what was done before it)."""
+
+        def first_statements(ops: Sequence[Operation], count: int) -> list[StatementMark]:
+            return checks.first_statements(self.conn, self.config.schema, ops, count)
+
+        checks.check_resumable(steps, operations, self._rows, first_statements)
+        for index, step in enumerate(steps):
+            log.info("%s %s (%d of %d)", _DOING[step.direction], step.id, index + 1, len(steps))
+            self.listener.step_started(step, index, len(steps))
+            ops = operations[step.id]
+            run = functools.partial(self._run_step, step, ops, in_transaction)
+            try:
+                if in_transaction:  # one step cannot be retried inside the run's transaction
+                    result = self._attempt(run)
+                else:
+                    result = self._retrying(step, functools.partial(self._attempt, run))
+            except (KeyboardInterrupt, Interrupted) as stop:
+                if in_transaction:
+                    state = failures.ROLLED_BACK_WITH_RUN
+                else:
+                    state = failures.state_after_stop(self.conn, self.history, step)
+                raise failures.interrupted(step, stop, state) from None
+            except DbshiftError as error:
+                self._log_failure(step, error, in_transaction)
+                raise
+            log_result(result)
+            results.append(result)
+            self.listener.step_finished(result)
+
+    def _log_failure(self, step: Step, error: DbshiftError, in_transaction: bool) -> None:
+        """ERROR: the failure and the state it left. A transaction rolled back; a
+        statement-by-statement run's state is read back from the history."""
+
+        def state() -> str:
+            if in_transaction:
+                return failures.ROLLED_BACK_WITH_RUN
+            if self._in_one_transaction(step):
+                return "rolled back"
+            return failures.state_after_stop(self.conn, self.history, step)
+
+        failures.log_failure(step, error, state, self.config.redact)
+
+    def _run_step(self, step: Step, ops: Sequence[Operation], in_transaction: bool) -> StepResult:
+        if in_transaction:
+            return self._execute(step, ops)
+        if self._in_one_transaction(step):
+            with self.conn.begin():
+                return self._execute(step, ops)
+        return self._execute_by_statement(step, ops)
+
+    def _recorded(self, step: Step) -> HistoryRow | None:
+        """The step's history row, called first in the step's transaction. Under an
+        exclusive lock (MySQL) the history read at locking is current. Otherwise this
+        transaction takes the lock (or raises `Busy`, and the step is retried) and reads
+        the row again: another runner may have done the work since the plan was made. A
+        step that will run outside a transaction takes the lease here."""
+        if self._exclusive:
+            return self._rows.get(step.id)
+        held = self._held
+        assert held is not None
+        held.guard(check_lease=False)
+        row, lease = self.history.row_with_lease(self.conn, step.id, held.lease.name)
+        held.check_lease(lease)
+        outside = not self._in_one_transaction(step)
+        if outside and not self._already_done(step, row):
+            held.take_lease(step.id)
+        return row
+
+    def _retrying(self, step: Step, run: Callable[[], StepResult]) -> StepResult:
+        """`run()`, tried again after a growing pause while a statement's lock wait
+        times out, at most `lock_retries` times. Each retry is logged (a `retry` event)
+        and told to the listener; after the last, the error says what it waited for."""
+        from dbshift.retry import backoff, lock_timed_out
+
+        attempts = self.config.lock_retries + 1
+        blocker: str | None = None
+        for attempt in range(1, attempts + 1):
+            watch = self._blocker_watch(step) if attempt > 1 else None
+            try:
+                with watch or contextlib.nullcontext():
+                    return run()
+            except MigrationError as error:
+                if not lock_timed_out(error, self.dialect):
+                    raise
+                blocker = (watch.found if watch else None) or blocker
+                if attempt == attempts:
+                    gave_up = failures.gave_up(
+                        step,
+                        error,
+                        attempts,
+                        blocker,
+                        lock_timeout=self._timeouts(step).lock,
+                        in_transaction=self._in_one_transaction(step),
+                        redact=self.config.redact,
+                    )
+                    if self._in_one_transaction(step):  # else `_stopped` logged it
+                        self._log(step, "failed", f"lock timeout; {gave_up.message}")
+                    raise gave_up from error
+                retry = Retry(
+                    step,
+                    attempt + 1,
+                    attempts,
+                    backoff(attempt, self.config.lock_retry_delay),
+                    blocker,
+                )
+                self._log(step, "retry", f"{retry.reason}; {error.message}")
+                log.warning("%s; %s", retry.describe(), self.config.redact(error.message))
+                self._reread(step)
+                told = getattr(self.listener, "step_retrying", None)
+                if callable(told):
+                    told(retry)
+                time.sleep(retry.delay)
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _timeouts(self, step: Step) -> Timeouts:
+        """The step's own header settings, else the configuration's."""
+        from dbshift.dialects.base import Timeouts
+
+        script, config = step.script, self.config
+        lock = script.lock_timeout
+        statement = script.statement_timeout
+        return Timeouts(
+            lock=config.migration_lock_timeout if lock is None else lock,
+            statement=config.statement_timeout if statement is None else statement,
+        )
+
+    def _blocker_watch(self, step: Step) -> BlockerWatch | None:
+        """On a retry: a watch that asks, from a second connection, what the step's
+        statement waits for, shortly before its lock wait would time out."""
+        from dbshift import database
+        from dbshift.retry import BlockerWatch
+
+        dialect, lock = self.dialect, self._timeouts(step).lock
+        if dialect.session_query is None or lock <= 0:
+            return None
+        session = str(self.conn.execute(sa.text(dialect.session_query)).scalar())
+        self.conn.commit()
+        config = self.config
+        return BlockerWatch(
+            lambda: database.run(config, lambda c: dialect.blocker(c, session)), lock * 0.7
+        )
+
+    def _reread(self, step: Step) -> None:
+        """Under an exclusive lock (MySQL) `_recorded` answers from the history read at
+        locking; a failed attempt changed the step's row (its completed statements)."""
+        if not self._exclusive:
+            return
+        self._rows.pop(step.id, None)
+        row = self.history.row(self.conn, step.id)
+        self.conn.commit()
+        if row is not None:
+            self._rows[step.id] = row
+
+    def _log(self, step: Step, event: str, detail: str) -> None:
+        """A log event in a transaction of its own (the log is append-only, so it needs
+        no runner lock); best effort: the run's own error says what went wrong."""
+        with contextlib.suppress(exc.DBAPIError):
+            if self.conn.in_transaction():
+                self.conn.rollback()
+            with self.conn.begin():
+                self.conn.execute(
+                    self.history.log_event(event, step.id, step.script.checksum, detail[:1000])
+                )
+
+    def _in_one_transaction(self, step: Step) -> bool:
+        """Whether the step runs in one transaction (else statement by statement)."""
+        return step.script.transactional and self.dialect.transactional_ddl
+
+    def _attempt(self, step: Callable[[], StepResult]) -> StepResult:
+        if self._held is None:
+            with busy_as_lock_timeout(self.config.lock_timeout):
+                return step()
+        try:
+            return self._held.attempt(step)
+        finally:
+            self._held.free_lease()
+
+    @property
+    def _exclusive(self) -> bool:
+        return self._held is not None and self._held.exclusive
+
+    @staticmethod
+    def _already_done(step: Step, row: HistoryRow | None) -> bool:
+        return (row is not None and row.applied) if step.direction == "up" else row is None
+
+    def _execute(self, step: Step, ops: Sequence[Operation]) -> StepResult:
+        """Run one migration inside the caller's transaction, with its history row."""
+        row = self._recorded(step)
+        if self._already_done(step, row):
+            return StepResult(step.id, step.direction, "skipped")
+        self.dialect.set_timeouts(self.conn, self._timeouts(step), local=True)
+        started = time.perf_counter()
+        count = self._emit(step, ops, on_statement=None)
+        duration = int((time.perf_counter() - started) * 1000)
+        self._record(step, duration, replace=row is not None)
+        return StepResult(step.id, step.direction, _done(step), duration, count)
+
+    def _execute_by_statement(self, step: Step, ops: Sequence[Operation]) -> StepResult:
+        """Run one migration statement by statement, outside a migration-wide transaction.
+
+        Going up, the history follows the run: a `partial` row is written before the
+        first statement and updated after each one (`StatementJournal`), so a failure, a
+        kill or a lost connection leaves an exact record, and the next `upgrade` resumes
+        after the last recorded statement."""
+        if self._exclusive:  # no query to make: no transaction to open
+            row = self._recorded(step)
+        else:
+            with self.conn.begin():
+                row = self._recorded(step)
+        if self._already_done(step, row):
+            return StepResult(step.id, step.direction, "skipped")
+        journal = (
+            StatementJournal(self.conn, self.history, self.dialect, step, row)
+            if step.direction == "up"
+            else None
+        )
+        # Going up, each statement runs in a transaction with its progress record (the
+        # journal runs one that cannot run in a transaction in autocommit mode). Going
+        # down nothing is recorded until the end: with transactional DDL, each statement
+        # commits on its own, as it runs.
+        autocommit = journal is None and self.dialect.transactional_ddl
+        default_level = self.conn.default_isolation_level
+        if autocommit:
+            self.conn.execution_options(isolation_level="AUTOCOMMIT")
+        restore = self.dialect.set_timeouts(self.conn, self._timeouts(step), local=False)
+        if self.conn.in_transaction():  # the session's settings outlive a failed statement
+            self.conn.commit()
+        succeeded = False
+        started = time.perf_counter()
+        try:
+            if journal is not None and row is None:
+                self.history.start_partial(self.conn, step.id, step.script.checksum)
+                self.conn.commit()
+            count = self._emit(step, ops, on_statement=None, journal=journal)
+            self.conn.commit()
+            succeeded = True
+        except MigrationError as error:
+            self._stopped(journal, error)
+            if journal is not None and journal.in_doubt:
+                raise failures.in_doubt(step, error) from error
+            raise
+        except BaseException as error:
+            self._stopped(journal, error)
+            raise
+        finally:
+            if not succeeded:  # else restored with the history row, saving a commit
+                with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
+                    restore()
+                    if self.conn.in_transaction():
+                        self.conn.commit()
+            if autocommit:
+                with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
+                    self.conn.execution_options(isolation_level=default_level)
+        duration = int((time.perf_counter() - started) * 1000)
+        with self.conn.begin():
+            restore()
+            self._record(
+                step,
+                duration,
+                replace=row is not None or journal is not None,
+                detail=journal.summary() if journal is not None else None,
+            )
+        return StepResult(step.id, step.direction, _done(step), duration, count)
+
+    def _stopped(self, journal: StatementJournal | None, error: BaseException) -> None:
+        """After a statement-by-statement run stopped: end its transaction, and let the
+        journal record the statement that failed (`StatementJournal.record_stop`)."""
+        try:
+            if self.conn.in_transaction():
+                self.conn.rollback()
+        except (exc.DBAPIError, exc.InvalidRequestError):
+            return
+        if journal is not None:
+            journal.record_stop(error)
+
+    def _emit(
+        self,
+        step: Step,
+        ops: Sequence[Operation],
+        on_statement: Callable[[str], None] | None,
+        journal: Journal | None = None,
+    ) -> int:
+        """Execute a migration's operations; the number of statements that ran."""
+        from dbshift.ops.context import CodeFailed, OnlineContext
+
+        ctx = OnlineContext(
+            self.conn,
+            default_schema=self.config.schema,
+            on_statement=on_statement,
+            journal=journal,
+        )
+        recorded = journal if isinstance(journal, StatementJournal) else None
+        for index, op in enumerate(ops):
+            try:
+                op.execute(ctx)
+            except exc.DBAPIError as error:
+                committing = recorded.committing if recorded is not None else None
+                failure = self._statement_failure(step, index, error, ctx.executed, committing)
+                raise failure from error
+            except CodeFailed as failed:
+                done = len(recorded.marks) if recorded is not None else ctx.executed
+                raise failures.code_failure(
+                    step,
+                    done,
+                    failed.error,
+                    in_transaction=self._in_one_transaction(step),
+                    redact=self.config.redact,
+                ) from failed.error
+            except IntegrityError:
+                raise
+            except DbshiftError as error:
+                raise MigrationError(
+                    f"{step.script.name}: {error.message}", migration=step.id, hint=error.hint
+                ) from error
+        return ctx.executed
+
+    def _statement_failure(
+        self,
+        step: Step,
+        index: int,
+        error: exc.DBAPIError,
+        executed: int,
+        committing: StatementMark | None,
+    ) -> MigrationError:
+        """`error` from operation `index` of the step (`executed` statements ran before
+        it in this run), or from committing the statement `committing`."""
+        lines = self._code.lines(step)
+        schema_there = not failures.connection_lost(error) and failures.schema_already_there(
+            step, executed, error, self._rows, self.dialect
+        )
+        return failures.statement_failure(
+            step,
+            error,
+            line=lines[index] if index < len(lines) else None,
+            in_transaction=self._in_one_transaction(step),
+            schema_there=schema_there,
+            committing=committing,
+            redact=self.config.redact,
+        )
+
+    def _record(
+        self, step: Step, duration_ms: int, replace: bool, detail: str | None = None
+    ) -> None:
+        checksum = step.script.checksum
+        if step.direction == "up":
+            if replace:  # the partial row of a statement-by-statement run
+                self.history.remove(self.conn, step.id)
+            self.conn.execute(self.history.insert_applied(step.id, checksum, duration_ms))
+            self.conn.execute(self.history.log_event("upgrade", step.id, checksum, detail))
+        else:
+            self.history.remove(self.conn, step.id)
+            self.conn.execute(self.history.log_event("downgrade", step.id, checksum))
+
+
+def _done(step: Step) -> str:
+    return "applied" if step.direction == "up" else "reverted"
