@@ -11,9 +11,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
+
+from tests.helpers import Project
+
+if TYPE_CHECKING:
+    from tests.autogen_support import Loop
 
 SERVER_URLS = {
     "postgresql": os.environ.get(
@@ -152,3 +158,19 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
     eng = sa.create_engine(db_url, poolclass=sa.NullPool)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
+    """An empty project in `tmp_path/proj` on the current backend's database; files that
+    need a project set up further define a `project` of their own."""
+    return Project(tmp_path / "proj", db_url, capsys)
+
+
+@pytest.fixture
+def loop(db_url: str, tmp_path: Path, scratch: ScratchDatabases) -> Loop:
+    """The autogenerate round trip (models -> make -> upgrade -> compare) on this backend."""
+    # imported here: tests.autogen_support imports this module for ScratchDatabases
+    from tests.autogen_support import Loop
+
+    return Loop(db_url, tmp_path, scratch)

@@ -178,11 +178,6 @@ def upgrade_at_once(project: Project, backend: str, check_url: str) -> None:
     )
 
 
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
-
-
 def test_sixteen_processes_upgrade_at_once(project: Project, backend: str, db_url: str) -> None:
     upgrade_at_once(project, backend, db_url)
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -22,11 +21,6 @@ FIND = {
     "WHERE db = DATABASE() AND info LIKE 'SELECT SLEEP%%' AND id <> CONNECTION_ID()",
 }
 CUT = {"postgresql": "SELECT pg_terminate_backend({})", "mysql": "KILL {}"}
-
-
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
 
 
 def _cut_while_sleeping(

@@ -19,12 +19,6 @@ import pytest
 from dbshift.files import temporary_name, write_atomic
 from tests.helpers import Project
 
-
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
-
-
 TABLE = 'op.create_table("{0}", sa.Column("id", sa.Integer, primary_key=True))'
 
 

@@ -4,18 +4,11 @@ nothing and a ROLLBACK undoes nothing."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.helpers import Project
 
 NON_TRANSACTIONAL = "-- transactional: false"
-
-
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
 
 
 def _ds611(project: Project) -> list[str]:

@@ -24,7 +24,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -189,11 +188,6 @@ def _proxy_url(project: Project, proxy: CuttingProxy) -> str:
     if url.get_backend_name() == "postgresql":  # plain messages, to read them
         url = url.update_query_dict({"sslmode": "disable", "gssencmode": "disable"})
     return url.render_as_string(hide_password=False)
-
-
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
 
 
 def _counter_project(project: Project) -> tuple[str, str]:

@@ -16,11 +16,6 @@ from dbshift.migrations.sqlsplit import split_sql
 from tests.helpers import Project, run_process
 
 
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
-
-
 def _tables(project: Project, count: int) -> list[str]:
     return [
         project.python(
