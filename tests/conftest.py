@@ -50,7 +50,36 @@ def _server_error(backend: str) -> str | None:
     return _server_errors[backend]
 
 
+#: the backends this run covers (`--backends`, default all); set by pytest_configure
+_selected_backends: tuple[str, ...] = BACKENDS
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=(
+            "comma-separated backends to run on (default all: "
+            f"{','.join(BACKENDS)}); tests for the others are deselected"
+        ),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _selected_backends
+    chosen = tuple(name.strip() for name in config.getoption("backends").split(",") if name.strip())
+    unknown = sorted(set(chosen) - set(BACKENDS))
+    if unknown or not chosen:
+        raise pytest.UsageError(
+            f"--backends: unknown backend {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(BACKENDS)}"
+        )
+    _selected_backends = chosen
+
+
 def require_backend(backend: str) -> None:
+    if backend not in _selected_backends:
+        pytest.skip(f"{backend} not selected (--backends {','.join(_selected_backends)})")
     if backend == "sqlite":
         return
     error = _server_error(backend)
@@ -98,13 +127,15 @@ class ScratchDatabases:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`@pytest.mark.backends(...)` tests run only on the backends they name."""
+    """`@pytest.mark.backends(...)` tests run only on the backends they name, and a
+    `--backends` run only on the backends it names."""
     keep, drop = [], []
     for item in items:
         marker = item.get_closest_marker("backends")
         callspec = getattr(item, "callspec", None)
         name = callspec.params.get("backend") if callspec is not None else None
         relevant = marker is None or name is None or name in marker.args
+        relevant = relevant and (name is None or name in _selected_backends)
         if callspec is not None and callspec.params.get("driver") == "async":
             relevant = relevant and name in ASYNC_DRIVERS
         (keep if relevant else drop).append(item)
