@@ -27,6 +27,9 @@ import sqlalchemy as sa
 from tests.conftest import REQUIRE_SERVERS
 from tests.helpers import Project, run_process
 
+# many processes at once, leases that must expire, PgBouncer: the whole file is slow
+pytestmark = pytest.mark.slow
+
 RUNNERS = 16
 
 # `python -m dbshift ARGS`, started when the file `go` appears: the slow imports are done

@@ -10,6 +10,9 @@ import pytest
 
 from tests.helpers import Project
 
+# each test cuts a live connection mid-migration (seconds of waiting per backend)
+pytestmark = pytest.mark.slow
+
 #: a statement the test can see running, and then cut
 SLEEP = {"postgresql": "SELECT pg_sleep(3)", "mysql": "SELECT SLEEP(3)"}
 #: the server's id of the connection running it

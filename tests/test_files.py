@@ -58,6 +58,7 @@ def no_stray_migrations(before: dict[str, bytes], after: dict[str, bytes]) -> No
         assert "def upgrade(op)" in text, text
 
 
+@pytest.mark.slow
 @pytest.mark.backends("sqlite")
 def test_sigkill_during_rebase_leaves_every_file_old_or_new(project: Project) -> None:
     base = project.python("users", TABLE.format("users"))
@@ -97,6 +98,7 @@ def test_sigkill_during_rebase_leaves_every_file_old_or_new(project: Project) ->
             (folder / name).write_bytes(text)
 
 
+@pytest.mark.slow
 @pytest.mark.backends("sqlite")
 def test_sigkill_during_new_and_init_leaves_whole_files(project: Project) -> None:
     project.python("users", TABLE.format("users"))

@@ -233,6 +233,7 @@ CUTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.backends("postgresql", "mysql")
 @pytest.mark.parametrize("cut", sorted(CUTS))
 def test_lost_answer_never_runs_a_statement_twice(project: Project, backend: str, cut: str) -> None:
@@ -269,6 +270,7 @@ main()
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cut", ["statement", "record"])
 def test_runner_dying_after_the_statement_never_runs_it_twice(project: Project, cut: str) -> None:
     _, bump = _counter_project(project)
@@ -306,6 +308,7 @@ def _index_valid(project: Project) -> bool | None:
     return rows[0][0] if rows else None
 
 
+@pytest.mark.slow
 @pytest.mark.backends("postgresql")
 def test_concurrent_index_built_before_the_cut_counts_as_done(
     project: Project, backend: str
@@ -327,6 +330,7 @@ def test_concurrent_index_built_before_the_cut_counts_as_done(
     assert detail == "resumed after statement 0; statement 1 had completed in the interrupted run"
 
 
+@pytest.mark.slow
 @pytest.mark.backends("postgresql")
 def test_invalid_index_left_by_a_cut_build_stops_the_run(project: Project, backend: str) -> None:
     """A writer's open transaction holds the concurrent build after it created the
@@ -431,6 +435,7 @@ def test_postgresql_statements_that_cannot_run_in_a_transaction(sql: str, commit
     assert PostgreSQLRules().commit_of(sql, (15, 4)) is commit
 
 
+@pytest.mark.slow
 @given(
     case=st.sampled_from(POSTGRESQL_STATEMENTS),
     spaces=st.lists(st.sampled_from([" ", "\n", "\t  ", " /* c */ ", " -- c\n"]), min_size=40),
@@ -504,6 +509,7 @@ def test_what_the_catalog_shows_of_a_statement_in_doubt(engine: sa.Engine, backe
         assert found.verdict == "ask" and "cannot tell" in found.reason
 
 
+@pytest.mark.slow
 @pytest.mark.backends("postgresql")
 def test_a_cut_call_stops_the_run_and_names_it(project: Project, backend: str) -> None:
     """A procedure may commit part of its work: nothing shows how far it got."""

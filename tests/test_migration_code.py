@@ -135,6 +135,7 @@ op.create_table("s2", sa.Column("id", sa.Integer, primary_key=True))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transactional", [True, False])
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_names_the_migration_and_its_state(

@@ -82,6 +82,7 @@ def test_concurrent_runners_apply_each_migration_once(project: Project, backend:
     assert sorted(e for (e,) in events) == ids
 
 
+@pytest.mark.slow
 def test_processes_at_once(project: Project) -> None:
     ids = _tables(project, 5)
     with ThreadPoolExecutor(4) as pool:
