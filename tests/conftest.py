@@ -2,7 +2,8 @@
 
 Servers come from `DBSHIFT_TEST_POSTGRESQL_URL` and `DBSHIFT_TEST_MYSQL_URL` (defaults: the
 local PostgreSQL and MariaDB). Without a server those tests skip with the reason; with
-`DBSHIFT_REQUIRE_SERVERS=1` (CI) a missing server fails them instead.
+`DBSHIFT_REQUIRE_SERVERS=1` (CI) a missing server fails them instead. `--backends sqlite`
+(any comma-separated subset) runs only those backends: the fast loop in README "Tests".
 """
 
 from __future__ import annotations
