@@ -2,7 +2,8 @@
 
 Servers come from `DBSHIFT_TEST_POSTGRESQL_URL` and `DBSHIFT_TEST_MYSQL_URL` (defaults: the
 local PostgreSQL and MariaDB). Without a server those tests skip with the reason; with
-`DBSHIFT_REQUIRE_SERVERS=1` (CI) a missing server fails them instead.
+`DBSHIFT_REQUIRE_SERVERS=1` (CI) a missing server fails them instead. `--backends sqlite`
+(any comma-separated subset) runs only those backends: the fast loop in README "Tests".
 """
 
 from __future__ import annotations
@@ -11,9 +12,15 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import sqlalchemy as sa
+
+from tests.helpers import Project
+
+if TYPE_CHECKING:
+    from tests.autogen_support import Loop
 
 SERVER_URLS = {
     "postgresql": os.environ.get(
@@ -44,7 +51,36 @@ def _server_error(backend: str) -> str | None:
     return _server_errors[backend]
 
 
+#: the backends this run covers (`--backends`, default all); set by pytest_configure
+_selected_backends: tuple[str, ...] = BACKENDS
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--backends",
+        default=",".join(BACKENDS),
+        help=(
+            "comma-separated backends to run on (default all: "
+            f"{','.join(BACKENDS)}); tests for the others are deselected"
+        ),
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    global _selected_backends
+    chosen = tuple(name.strip() for name in config.getoption("backends").split(",") if name.strip())
+    unknown = sorted(set(chosen) - set(BACKENDS))
+    if unknown or not chosen:
+        raise pytest.UsageError(
+            f"--backends: unknown backend {', '.join(unknown) or '(none given)'}; "
+            f"choose from {', '.join(BACKENDS)}"
+        )
+    _selected_backends = chosen
+
+
 def require_backend(backend: str) -> None:
+    if backend not in _selected_backends:
+        pytest.skip(f"{backend} not selected (--backends {','.join(_selected_backends)})")
     if backend == "sqlite":
         return
     error = _server_error(backend)
@@ -92,13 +128,16 @@ class ScratchDatabases:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """`@pytest.mark.backends(...)` tests run only on the backends they name."""
-    keep, drop = [], []
+    """`@pytest.mark.backends(...)` tests run only on the backends they name, and a
+    `--backends` run only on the backends it names."""
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
     for item in items:
         marker = item.get_closest_marker("backends")
         callspec = getattr(item, "callspec", None)
         name = callspec.params.get("backend") if callspec is not None else None
         relevant = marker is None or name is None or name in marker.args
+        relevant = relevant and (name is None or name in _selected_backends)
         if callspec is not None and callspec.params.get("driver") == "async":
             relevant = relevant and name in ASYNC_DRIVERS
         (keep if relevant else drop).append(item)
@@ -152,3 +191,19 @@ def engine(db_url: str) -> Iterator[sa.Engine]:
     eng = sa.create_engine(db_url, poolclass=sa.NullPool)
     yield eng
     eng.dispose()
+
+
+@pytest.fixture
+def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
+    """An empty project in `tmp_path/proj` on the current backend's database; files that
+    need a project set up further define a `project` of their own."""
+    return Project(tmp_path / "proj", db_url, capsys)
+
+
+@pytest.fixture
+def loop(db_url: str, tmp_path: Path, scratch: ScratchDatabases) -> Loop:
+    """The autogenerate round trip (models -> make -> upgrade -> compare) on this backend."""
+    # imported here: tests.autogen_support imports this module for ScratchDatabases
+    from tests.autogen_support import Loop
+
+    return Loop(db_url, tmp_path, scratch)

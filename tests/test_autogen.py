@@ -13,12 +13,6 @@ import sqlalchemy as sa
 import dbshift
 from dbshift.cli import main
 from tests.autogen_support import NAMING, Loop, schema_of
-from tests.conftest import ScratchDatabases
-
-
-@pytest.fixture
-def loop(db_url: str, tmp_path: Path, scratch: ScratchDatabases) -> Loop:
-    return Loop(db_url, tmp_path, scratch)
 
 
 def users(metadata: sa.MetaData, *extra: sa.Column[object] | sa.Index, **kw: str) -> sa.Table:

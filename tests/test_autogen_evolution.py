@@ -203,6 +203,7 @@ SETTINGS = dict(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.backends("sqlite")
 @settings(max_examples=40, **SETTINGS)
 @given(evolution=evolutions())
@@ -214,6 +215,7 @@ def test_random_evolutions_on_sqlite(
     run_evolution(evolution, backend, tmp_path_factory)
 
 
+@pytest.mark.slow
 @pytest.mark.backends("postgresql", "mysql")
 @settings(max_examples=10, **SETTINGS)
 @given(evolution=evolutions())

@@ -12,7 +12,6 @@ from __future__ import annotations
 import shutil
 import subprocess
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -32,11 +31,6 @@ from tests.conftest import SERVER_URLS, ScratchDatabases, require_backend
 
 C = sa.Column
 Build = Callable[[sa.MetaData], object]
-
-
-@pytest.fixture
-def loop(db_url: str, tmp_path: Path, scratch: ScratchDatabases) -> Loop:
-    return Loop(db_url, tmp_path, scratch)
 
 
 Item = sa.Column[object] | sa.Index | sa.Constraint

@@ -27,6 +27,9 @@ import sqlalchemy as sa
 from tests.conftest import REQUIRE_SERVERS
 from tests.helpers import Project, run_process
 
+# many processes at once, leases that must expire, PgBouncer: the whole file is slow
+pytestmark = pytest.mark.slow
+
 RUNNERS = 16
 
 # `python -m dbshift ARGS`, started when the file `go` appears: the slow imports are done
@@ -176,11 +179,6 @@ def upgrade_at_once(project: Project, backend: str, check_url: str) -> None:
         f"{RUNNERS} runners x {len(ids)} migrations on {backend}: {elapsed:.1f} s, "
         f"{after_release:.1f} s of them after the barrier"
     )
-
-
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
 
 
 def test_sixteen_processes_upgrade_at_once(project: Project, backend: str, db_url: str) -> None:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
 from tests.helpers import Project
+
+# each test cuts a live connection mid-migration (seconds of waiting per backend)
+pytestmark = pytest.mark.slow
 
 #: a statement the test can see running, and then cut
 SLEEP = {"postgresql": "SELECT pg_sleep(3)", "mysql": "SELECT SLEEP(3)"}
@@ -22,11 +24,6 @@ FIND = {
     "WHERE db = DATABASE() AND info LIKE 'SELECT SLEEP%%' AND id <> CONNECTION_ID()",
 }
 CUT = {"postgresql": "SELECT pg_terminate_backend({})", "mysql": "KILL {}"}
-
-
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
 
 
 def _cut_while_sleeping(

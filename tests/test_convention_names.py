@@ -4,13 +4,10 @@ corpus: Galaxy's `"pk": "%(table_name)s_pkey"` on a 62-character table name)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
 from tests.autogen_support import Loop
-from tests.conftest import ScratchDatabases
 
 CONVENTION = {
     "pk": "%(table_name)s_pkey",
@@ -19,11 +16,6 @@ CONVENTION = {
     "fk": "%(table_name)s_%(column_0_name)s_fkey",
 }
 LONG = "workflow_invocation_step_output_dataset_collection_association"  # 62 characters
-
-
-@pytest.fixture
-def loop(db_url: str, tmp_path: Path, scratch: ScratchDatabases) -> Loop:
-    return Loop(db_url, tmp_path, scratch)
 
 
 def models() -> sa.MetaData:

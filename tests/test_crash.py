@@ -382,6 +382,7 @@ class WorkStarted:
         self.engine.dispose()
 
 
+@pytest.mark.slow
 def test_sigkill_at_random_moments(
     tmp_path: Path,
     db_url: str,
@@ -487,6 +488,7 @@ RUNNING = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.backends("mysql", "postgresql")
 def test_statement_in_flight_at_the_kill_is_settled_on_resume(
     tmp_path: Path, db_url: str, backend: str, capsys: pytest.CaptureFixture[str]

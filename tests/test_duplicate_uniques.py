@@ -6,20 +6,12 @@ against the migrations or the database."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
 import dbshift
 import dbshift.errors
 from tests.autogen_support import Loop
-from tests.conftest import ScratchDatabases
-
-
-@pytest.fixture
-def loop(db_url: str, tmp_path: Path, scratch: ScratchDatabases) -> Loop:
-    return Loop(db_url, tmp_path, scratch)
 
 
 def models(*extra: sa.SchemaItem) -> sa.MetaData:

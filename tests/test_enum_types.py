@@ -4,18 +4,9 @@ Airflow's `Enum(..., native_enum=False, length=50)`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 
 from tests.autogen_support import Loop
-from tests.conftest import ScratchDatabases
-
-
-@pytest.fixture
-def loop(db_url: str, tmp_path: Path, scratch: ScratchDatabases) -> Loop:
-    return Loop(db_url, tmp_path, scratch)
 
 
 def models(*columns: sa.Column[object]) -> sa.MetaData:

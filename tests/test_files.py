@@ -19,12 +19,6 @@ import pytest
 from dbshift.files import temporary_name, write_atomic
 from tests.helpers import Project
 
-
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
-
-
 TABLE = 'op.create_table("{0}", sa.Column("id", sa.Integer, primary_key=True))'
 
 
@@ -64,6 +58,7 @@ def no_stray_migrations(before: dict[str, bytes], after: dict[str, bytes]) -> No
         assert "def upgrade(op)" in text, text
 
 
+@pytest.mark.slow
 @pytest.mark.backends("sqlite")
 def test_sigkill_during_rebase_leaves_every_file_old_or_new(project: Project) -> None:
     base = project.python("users", TABLE.format("users"))
@@ -103,6 +98,7 @@ def test_sigkill_during_rebase_leaves_every_file_old_or_new(project: Project) ->
             (folder / name).write_bytes(text)
 
 
+@pytest.mark.slow
 @pytest.mark.backends("sqlite")
 def test_sigkill_during_new_and_init_leaves_whole_files(project: Project) -> None:
     project.python("users", TABLE.format("users"))

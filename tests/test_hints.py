@@ -20,11 +20,6 @@ from tests.helpers import Project, Result
 USERS = "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(40));"
 
 
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
-
-
 def _hint(result: Result) -> str:
     message = result.err.strip()
     assert len(message.splitlines()) == 1 and "(hint: " in message, message

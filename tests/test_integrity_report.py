@@ -23,11 +23,6 @@ TABLE = 'op.create_table("{0}", sa.Column("id", sa.Integer, primary_key=True))'
 STATUS_KEYS = {"url", "current", "heads", "pending", "applied", "partial", "problems"}
 
 
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
-
-
 def _applied_pair(project: Project) -> tuple[str, str]:
     """Two applied migrations, base then top."""
     base = project.python("base", TABLE.format("t1"))

@@ -5,18 +5,11 @@ BEGIN there groups nothing), and DS611 says so in the same words."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.helpers import Project
 
 NON_TRANSACTIONAL = "-- transactional: false"
-
-
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
 
 
 def _ds611(project: Project) -> list[str]:

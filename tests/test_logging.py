@@ -274,6 +274,7 @@ def test_waiting_for_the_runner_lock_says_who_holds_it_and_how_long_it_took(
     assert f"applied {a}" in " ".join(messages(logged, "dbshift.runner", "INFO"))
 
 
+@pytest.mark.slow
 @pytest.mark.backends("postgresql", "sqlite")
 def test_waiting_for_a_lease_names_its_holder_then_its_takeover(
     project: Project, backend: str, api: str, logged: pytest.LogCaptureFixture

@@ -24,7 +24,6 @@ import sys
 import threading
 import time
 from collections.abc import Iterator, Sequence
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -191,11 +190,6 @@ def _proxy_url(project: Project, proxy: CuttingProxy) -> str:
     return url.render_as_string(hide_password=False)
 
 
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
-
-
 def _counter_project(project: Project) -> tuple[str, str]:
     first = project.sql(
         "counter", "CREATE TABLE counter (n INTEGER NOT NULL);\nINSERT INTO counter VALUES (0);"
@@ -239,6 +233,7 @@ CUTS = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.backends("postgresql", "mysql")
 @pytest.mark.parametrize("cut", sorted(CUTS))
 def test_lost_answer_never_runs_a_statement_twice(project: Project, backend: str, cut: str) -> None:
@@ -275,6 +270,7 @@ main()
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cut", ["statement", "record"])
 def test_runner_dying_after_the_statement_never_runs_it_twice(project: Project, cut: str) -> None:
     _, bump = _counter_project(project)
@@ -312,6 +308,7 @@ def _index_valid(project: Project) -> bool | None:
     return rows[0][0] if rows else None
 
 
+@pytest.mark.slow
 @pytest.mark.backends("postgresql")
 def test_concurrent_index_built_before_the_cut_counts_as_done(
     project: Project, backend: str
@@ -333,6 +330,7 @@ def test_concurrent_index_built_before_the_cut_counts_as_done(
     assert detail == "resumed after statement 0; statement 1 had completed in the interrupted run"
 
 
+@pytest.mark.slow
 @pytest.mark.backends("postgresql")
 def test_invalid_index_left_by_a_cut_build_stops_the_run(project: Project, backend: str) -> None:
     """A writer's open transaction holds the concurrent build after it created the
@@ -437,6 +435,7 @@ def test_postgresql_statements_that_cannot_run_in_a_transaction(sql: str, commit
     assert PostgreSQLRules().commit_of(sql, (15, 4)) is commit
 
 
+@pytest.mark.slow
 @given(
     case=st.sampled_from(POSTGRESQL_STATEMENTS),
     spaces=st.lists(st.sampled_from([" ", "\n", "\t  ", " /* c */ ", " -- c\n"]), min_size=40),
@@ -510,6 +509,7 @@ def test_what_the_catalog_shows_of_a_statement_in_doubt(engine: sa.Engine, backe
         assert found.verdict == "ask" and "cannot tell" in found.reason
 
 
+@pytest.mark.slow
 @pytest.mark.backends("postgresql")
 def test_a_cut_call_stops_the_run_and_names_it(project: Project, backend: str) -> None:
     """A procedure may commit part of its work: nothing shows how far it got."""

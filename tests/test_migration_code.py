@@ -9,7 +9,6 @@ import subprocess
 import sys
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -26,11 +25,6 @@ op.create_table("t1", sa.Column("id", sa.Integer, primary_key=True))
 op.run(quit_now)
 op.create_table("t2", sa.Column("id", sa.Integer, primary_key=True))
 """
-
-
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
 
 
 @pytest.mark.parametrize("transactional", [True, False])
@@ -141,6 +135,7 @@ op.create_table("s2", sa.Column("id", sa.Integer, primary_key=True))
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("transactional", [True, False])
 @pytest.mark.parametrize(("signum", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_a_signal_names_the_migration_and_its_state(

@@ -232,6 +232,7 @@ def _migration_line(path: Path, typo: str) -> int:
     return next(n for n, line in enumerate(lines, 1) if f"{typo}=" in line)
 
 
+@pytest.mark.slow
 def test_a_typo_fails_the_upgrade_and_changes_nothing(
     tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:

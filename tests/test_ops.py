@@ -207,6 +207,7 @@ COLUMN_CHANGES = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )

@@ -14,7 +14,6 @@ says the migrations built what `create_all` builds.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -127,11 +126,6 @@ def models(backend: str, changed: Kwargs | None = None) -> sa.MetaData:
     if backend == "postgresql":
         pg_only(metadata, changed)
     return metadata
-
-
-@pytest.fixture
-def loop(db_url: str, tmp_path: Path, scratch: ScratchDatabases) -> Loop:
-    return Loop(db_url, tmp_path, scratch)
 
 
 def indexdefs(url: str) -> dict[str, str]:

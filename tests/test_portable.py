@@ -135,6 +135,7 @@ def _exact(folder: Path, url: str, scratch: ScratchDatabases, migration: Path) -
     )
 
 
+@pytest.mark.slow
 def test_a_compiles_hook_is_written_into_the_migration(
     db_url: str, scratch: ScratchDatabases, tmp_path: Path
 ) -> None:
@@ -158,6 +159,7 @@ def test_a_compiles_hook_is_written_into_the_migration(
     assert _client_types(db_url, "events", tuple(expected)) == expected
 
 
+@pytest.mark.slow
 def test_a_compiles_hook_on_one_backend_is_a_variant_in_a_history_for_several(
     backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path
 ) -> None:
@@ -452,6 +454,7 @@ def test_an_index_expression_replays_as_each_backend_writes_it(tmp_path: Path) -
     assert 'CHECK ("order" >= 0)' in dbshift.api.sql(config, dialect="postgresql")
 
 
+@pytest.mark.slow
 def test_a_history_written_before_the_hook_was_honoured_is_found_out(tmp_path: Path) -> None:
     """A file made by an older dbshift says `sa.DateTime()`, which a process without
     the project writes as DATETIME: `make --check` (run with the project imported, so
@@ -496,6 +499,7 @@ def _point(element, compiler, **kw):
 """
 
 
+@pytest.mark.slow
 @pytest.mark.backends("sqlite")
 def test_a_hook_that_comes_with_the_type_the_file_imports_is_kept(
     backend: str, db_url: str, scratch: ScratchDatabases, tmp_path: Path

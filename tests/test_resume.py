@@ -7,8 +7,6 @@ marked `transactional = False` runs the same way on PostgreSQL and SQLite.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from tests.helpers import Project, run_process
@@ -20,11 +18,6 @@ FOUR = (
     "CREATE TABLE r4 (id INTEGER PRIMARY KEY);\n"
 )
 NON_TRANSACTIONAL = "-- transactional: false"
-
-
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
 
 
 def _edit(project: Project, migration_id: str, old: str, new: str) -> None:

@@ -16,11 +16,6 @@ from dbshift.migrations.sqlsplit import split_sql
 from tests.helpers import Project, run_process
 
 
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
-
-
 def _tables(project: Project, count: int) -> list[str]:
     return [
         project.python(
@@ -87,6 +82,7 @@ def test_concurrent_runners_apply_each_migration_once(project: Project, backend:
     assert sorted(e for (e,) in events) == ids
 
 
+@pytest.mark.slow
 def test_processes_at_once(project: Project) -> None:
     ids = _tables(project, 5)
     with ThreadPoolExecutor(4) as pool:

@@ -151,6 +151,7 @@ def test_failures_on_the_server_hide_the_password(
         no_secret(result.out, result.err)
 
 
+@pytest.mark.slow
 def test_verbose_logs_and_debug_tracebacks_hide_the_password(
     project: Project, backend: str
 ) -> None:

@@ -583,6 +583,7 @@ def _script(draw: st.DrawFn, dialect: str) -> list[_Piece]:
     return pieces
 
 
+@pytest.mark.slow
 @settings(max_examples=400)
 @given(st.data(), _PROPERTY_DIALECTS)
 def test_split_finds_the_statements_joined(data: st.DataObject, dialect: str) -> None:

@@ -31,6 +31,7 @@ names = st.lists(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=200, deadline=None)
 @given(names, st.data())
 def test_every_single_change_names_its_file(files: list[str], data: st.DataObject) -> None:

@@ -5,20 +5,12 @@ rather than dropped (celery's models set `sqlite_autoincrement=True`)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import sqlalchemy as sa
 
 import dbshift
 from dbshift.api import make_report
 from tests.autogen_support import Loop
-from tests.conftest import ScratchDatabases
-
-
-@pytest.fixture
-def loop(db_url: str, tmp_path: Path, scratch: ScratchDatabases) -> Loop:
-    return Loop(db_url, tmp_path, scratch)
 
 
 def models(**options: object) -> sa.MetaData:

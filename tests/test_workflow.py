@@ -18,11 +18,6 @@ op.create_index("ix_users_name", "users", ["name"])
 """
 
 
-@pytest.fixture
-def project(tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]) -> Project:
-    return Project(tmp_path / "proj", db_url, capsys)
-
-
 def test_new_upgrade_status_downgrade(project: Project) -> None:
     created = Path(project.ok("new", "-m", "create users").out.split()[-1])
     assert created.parent == project.migrations and created.suffix == ".py"
