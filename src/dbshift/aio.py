@@ -9,16 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy as sa
 
 from dbshift import database, jobs
 from dbshift.config import Config
 from dbshift.results import HistoryReport, RepairReport, Status, VerifyReport
-from dbshift.runner import Listener, RunReport
 
-__all__ = ["downgrade", "history", "repair", "stamp", "status", "upgrade"]
+if TYPE_CHECKING:
+    from dbshift.runner import Listener, RunReport  # annotations only
+
+__all__ = ["downgrade", "history", "repair", "stamp", "status", "upgrade", "verify"]
 
 T = TypeVar("T")
 

@@ -15,7 +15,6 @@ are imported inside the commands that use them.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,16 +39,13 @@ from dbshift.results import (
     Status,
     VerifyReport,
 )
-from dbshift.runner import Listener, RunReport
 
 if TYPE_CHECKING:
     from dbshift.autogen.compare import RenameDecider
     from dbshift.linter import LintReport
     from dbshift.ops import Operation
+    from dbshift.runner import Listener, RunReport  # annotations only: status stays light
 
-#: repair, make and check outcomes (runs log to `dbshift.runner`; docs/api.md, "Logging"):
-#: `dbshift.jobs`, `dbshift.autogen.make` and `dbshift.checks` log under this name
-log = logging.getLogger(__name__)
 
 __all__ = [
     "BaselineWritten",

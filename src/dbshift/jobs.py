@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
@@ -34,7 +35,9 @@ from dbshift.results import (
     VerifyReport,
     problems_by_migration,
 )
-from dbshift.runner import Listener, RunReport
+
+if TYPE_CHECKING:
+    from dbshift.runner import Listener, RunReport  # annotations only: status stays light
 
 #: `repair` logs its changes under the name docs/api.md documents, `dbshift.api`,
 #: whichever module does the work
