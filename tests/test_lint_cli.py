@@ -281,3 +281,14 @@ def test_make_lints_the_migration_it_wrote(tmp_path: Path, as_sql: bool) -> None
     text = second.path.read_text().splitlines()
     assert "ix_users_email" in text[index.line - 1] or "index" in text[index.line - 1].lower()
     assert second.to_json()["lint"][0]["code"] in codes
+
+
+def test_a_down_section_the_splitter_refuses_does_not_stop_the_lint(offline: Project) -> None:
+    """Only the up section is linted; a down section holding what only psql understands
+    (or an unterminated string) counts as a downgrade, and every migration is linted."""
+    offline.sql("first", "CREATE TABLE t (id BIGINT PRIMARY KEY);", down="\\set x 1\nDROP TABLE t;")
+    offline.sql("second", "DELETE FROM t;", down="SELECT 'unterminated")
+    report = offline.fails(1, "lint", "--all", "--dialect", "postgresql", "--json").json
+    codes = {f["code"] for f in report["findings"]}
+    assert "DS106" in codes and "DS604" not in codes, codes
+    assert len(report["migrations"]) == 2

@@ -47,8 +47,7 @@ class Settings:
         """Whether rule `code` reports: not disabled, and enabled when it is opt-in."""
         if code in self.disable:
             return False
-        rule = load_rules().get(code)
-        return rule is None or not rule.opt_in or code in self.enable
+        return code not in _opt_in() or code in self.enable
 
     @classmethod
     def from_config(cls, table: Mapping[str, Any] | None) -> Settings:
@@ -151,6 +150,12 @@ def check(migration: MigrationFacts, target: Target, state: SchemaState) -> list
             for line, message in rule.check_migration(migration, target):
                 findings.append(_finding(rule, migration, line, message, target))
     return findings
+
+
+@functools.lru_cache(maxsize=1)
+def _opt_in() -> frozenset[str]:
+    """The codes of the opt-in rules (the registry does not change once loaded)."""
+    return frozenset(code for code, rule in load_rules().items() if rule.opt_in)
 
 
 @functools.lru_cache(maxsize=16)
@@ -284,7 +289,7 @@ def _read(script: Script, target: Target, snapshot: Snapshot) -> tuple[Migration
 
 
 def _read_sql(script: Script, target: Target) -> MigrationFacts:
-    from dbshift.linter.sqlfacts import facts_from_sql
+    from dbshift.linter.sqlfacts import statement_facts
     from dbshift.migrations.scripts import sql_sections
     from dbshift.migrations.sqlsplit import SplitRefused, split_sql
 
@@ -301,9 +306,13 @@ def _read_sql(script: Script, target: Target) -> MigrationFacts:
         )
     for statement in statements:
         line = _first_code_line(statement.text, statement.line)
-        facts.extend((fact, line) for fact in facts_from_sql(statement.text, target.backend))
-    # an empty `-- dbshift:down` section (what `new --sql` writes) reverts nothing
-    has_down = down is not None and bool(split_sql(down[0], dialect, first_line=down[1]))
+        facts.extend((fact, line) for fact in statement_facts(statement, target.backend))
+    # an empty `-- dbshift:down` section (what `new --sql` writes) reverts nothing; one the
+    # splitter refuses is not empty (`downgrade` reports it)
+    try:
+        has_down = down is not None and bool(split_sql(down[0], dialect, first_line=down[1]))
+    except SplitRefused:
+        has_down = True
     return MigrationFacts(
         script.id,
         script.location,

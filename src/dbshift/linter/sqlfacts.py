@@ -13,9 +13,12 @@ import dataclasses
 import functools
 import logging
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbshift.linter.facts import ColumnFact, Fact, Reference, TypeInfo
+
+if TYPE_CHECKING:
+    from dbshift.migrations.sqlsplit import SqlStatement
 
 _DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 
@@ -64,12 +67,14 @@ def facts_from_sql(sql: str, dialect: str = "postgresql") -> list[Fact]:
     except MigrationError as refused:
         text = _strip(sql)
         return [Fact("unparsable", sql=text, problem=refused.message)] if text else []
-    return [
-        fact
-        for s in split
-        if (text := _strip(s.text))
-        for fact in _facts_of(text, s.keywords, dialect)
-    ]
+    return [fact for statement in split for fact in statement_facts(statement, dialect)]
+
+
+def statement_facts(statement: SqlStatement, dialect: str = "postgresql") -> list[Fact]:
+    """The facts of one statement the splitter already cut (a `.sql` migration's): not
+    split again, which could cut a body a `DELIMITER` kept whole."""
+    text = _strip(statement.text)
+    return _facts_of(text, statement.keywords, dialect) if text else []
 
 
 def _strip(sql: str) -> str:
