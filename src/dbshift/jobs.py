@@ -82,7 +82,17 @@ def status(config: Config) -> Callable[[sa.Connection], Status]:
             for i in sorted(applied_ids)
             if not any(c in applied_ids for c in project.graph.children_of(i))
         )
-        problems = (*on_files, *_history_problems(known, rows, conn, config.migrations_dir))
+        # a partial SQL migration's statements: split once, for its problems and its report
+        marks = {
+            r.id: _statement_marks(known.get(r.id), conn.dialect.name)
+            for r in rows
+            if not r.applied
+        }
+
+        def statements(script: Script) -> Sequence[StatementMark]:
+            return marks.get(script.id, ())
+
+        problems = (*on_files, *_history_problems(known, rows, statements, config.migrations_dir))
         if not problems:
             project.settle()
         return Status(
@@ -92,12 +102,7 @@ def status(config: Config) -> Callable[[sa.Connection], Status]:
             pending=tuple(project.graph.plan_up(applied_ids, "heads")),
             applied=tuple(applied),
             partial=tuple(
-                PartialRun(
-                    r,
-                    tuple(m.text for m in _statement_marks(known.get(r.id), conn.dialect.name)),
-                )
-                for r in rows
-                if not r.applied
+                PartialRun(r, tuple(m.text for m in marks[r.id])) for r in rows if not r.applied
             ),
             problems=problems,
         )
@@ -113,7 +118,15 @@ def history(config: Config) -> Callable[[sa.Connection], HistoryReport]:
         rows = {r.id: r for r in found}
         heads = set(project.graph.heads)
         scripts = {s.id: s for s in project.scripts}
-        problems = (*on_files, *_history_problems(scripts, found, conn, config.migrations_dir))
+        problems = (
+            *on_files,
+            *_history_problems(
+                scripts,
+                found,
+                lambda script: _statement_marks(script, conn.dialect.name),
+                config.migrations_dir,
+            ),
+        )
         by_migration = problems_by_migration(problems)
         entries = []
         for migration_id in project.graph.topo_order():
@@ -240,14 +253,13 @@ def _statement_marks(script: Script | None, dialect: str) -> tuple[StatementMark
 def _history_problems(
     scripts: Mapping[str, Script],
     rows: Sequence[HistoryRow],
-    conn: sa.Connection,
+    statements: Callable[[Script], Sequence[StatementMark]],
     folder: Path,
 ) -> tuple[Problem, ...]:
     """What the history disagrees with the files on, as `status` and `history` report
-    it: applied files edited or gone, and partial migrations `upgrade` cannot resume."""
-    partial = integrity.in_partial_rows(
-        scripts, rows, lambda script: _statement_marks(script, conn.dialect.name)
-    )
+    it: applied files edited or gone, and partial migrations `upgrade` cannot resume
+    (`statements` gives a SQL file's statements, split without importing it)."""
+    partial = integrity.in_partial_rows(scripts, rows, statements)
     return (*integrity.in_history(scripts, rows, folder), *partial)
 
 
