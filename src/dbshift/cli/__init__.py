@@ -644,9 +644,9 @@ def main(argv: list[str] | None = None) -> NoReturn:
         Reporter(as_json=as_json).error(usage)
         sys.exit(UsageError.exit_code)
     except _Signalled as signalled:
-        _stopped(signalled.stop, as_json)
+        _stopped(signalled.stop, as_json, secrets.redact)
     except Interrupted as stop:  # a signal outside a command (while click parses)
-        _stopped(stop, as_json)
+        _stopped(stop, as_json, secrets.redact)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         sys.exit(130)
@@ -675,10 +675,12 @@ def _on_signal(signum: int, _frame: object) -> None:
     raise Interrupted(signal.Signals(signum).name)
 
 
-def _stopped(stop: Interrupted, as_json: bool) -> NoReturn:
-    """One line: what the signal stopped and the state it left; exit 130 or 143."""
+def _stopped(stop: Interrupted, as_json: bool, redact: Callable[[str], str]) -> NoReturn:
+    """One line: what the signal stopped and the state it left; exit 130 or 143. Masked
+    like every other error: the state comes from a driver that may echo the URL."""
     shown = DbshiftError(stop.message, hint=stop.hint)
     shown.exit_code, shown.report = stop.exit_code, stop.report
+    mask_error(shown, redact)
     Reporter(as_json=as_json).error(shown)
     sys.exit(stop.exit_code)
 
