@@ -79,6 +79,7 @@ class Runner:
         self.history = History(config.table_prefix, config.schema)
         self._code = Operations(self.scripts, graph, conn.dialect.name)
         self._held: Held | None = None  # set while the lock is held (`_locked`)
+        self._pinned = False  # the bookkeeping tables' schema is resolved (`pin_bookkeeping`)
         self._rows: dict[str, HistoryRow] = {}  # the history as read under the lock
 
     @property
@@ -96,7 +97,10 @@ class Runner:
         """Name the bookkeeping tables with the schema (database, on MySQL) they are in
         now, before any migration runs: one that sets `search_path` or runs `USE` must
         not make dbshift write its history elsewhere, or fail to find it."""
-        schema = self.history.schema
+        if self._pinned:  # a second lock in one run (stamp, repair) finds them pinned
+            return
+        self._pinned = True
+        schema = self.config.schema
         if schema is None:
             found = self.dialect.bookkeeping_schema(self.conn, self.history.table.name)
             self.history = self.history.in_schema(found)
