@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from dbshift import integrity
 from dbshift.config import Config
-from dbshift.errors import IntegrityError, UsageError
+from dbshift.errors import UsageError
 from dbshift.files import write_atomic
 from dbshift.migrations.project import Project
 from dbshift.migrations.scripts import new_id, replace_parents
@@ -39,8 +40,9 @@ def read_merging(config: Config) -> Project:
     from dbshift.migrations import sumfile
 
     found = sumfile.audit(config.migrations_dir, project.scripts, project.graph.heads, merging=True)
-    if found.errors:
-        raise IntegrityError(found.errors[0].message, hint=found.errors[0].hint)
+    error = integrity.refusal(integrity.from_sums(found.errors), "`dbshift verify` lists them")
+    if error is not None:
+        raise error
     return project
 
 
