@@ -98,3 +98,19 @@ def test_make_with_a_dev_database(
     assert "note" in made.out and "dev database" in made.out, made.out
     written = sorted(project.migrations.glob("*_note.py"))
     assert len(written) == 1 and "op.add_column" in written[0].read_text()
+
+
+def test_make_after_raw_ddl_refuses_a_database_not_at_head(
+    db_url: str,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With a migration that runs raw DDL, the database is the only source of the
+    current schema: one with pending migrations is refused, counting them."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    project = _project(tmp_path, db_url, capsys)
+    line = project.fails(2, "make", "-m", "more").err.strip()
+    assert "the database is not at head (1 pending)" in line, line
+    project.ok("upgrade")
+    project.ok("make", "-m", "more")

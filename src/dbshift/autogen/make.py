@@ -20,6 +20,7 @@ from dbshift import autogen, database, jobs
 from dbshift.autogen.compare import RenameDecider
 from dbshift.config import Config
 from dbshift.errors import ConfigError, DbshiftError, UsageError
+from dbshift.history import History
 from dbshift.migrations.project import Project
 from dbshift.migrations.scripts import new_id
 from dbshift.migrations.writer import render_python, render_sql, write_new
@@ -363,7 +364,10 @@ def _current_schema(
         database.run(config, at_head)
 
     def job(conn: sa.Connection) -> Snapshot:
-        pending = jobs.status(config)(conn).pending
+        rows = History(config.table_prefix, config.schema).rows(conn)
+        known = {s.id for s in project.scripts}
+        applied = {r.id for r in rows if r.applied and r.id in known}
+        pending = project.graph.plan_up(applied, "heads")
         if pending:
             raise UsageError(
                 f"the database is not at head ({len(pending)} pending), and some migration "
