@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Any, cast
 
@@ -102,12 +103,18 @@ _ENUM_LABEL = sa.text(
 
 
 def _starts(words: list[str], *phrases: str) -> str | None:
-    """The phrase among `phrases` that `words` start with."""
+    """The phrase among `phrases` that `words` start with (asked for every statement of
+    a statement-by-statement run: the phrases are split once)."""
     for phrase in phrases:
-        wanted = phrase.split()
+        wanted = _phrase_words(phrase)
         if words[: len(wanted)] == wanted:
             return phrase
     return None
+
+
+@functools.cache
+def _phrase_words(phrase: str) -> list[str]:
+    return phrase.split()
 
 
 def _name_at(words: list[str], at: int) -> str | None:

@@ -377,16 +377,17 @@ class Runner:
                     raise
                 blocker = (watch.found if watch else None) or blocker
                 if attempt == attempts:
+                    in_transaction = self._in_one_transaction(step)
                     gave_up = failures.gave_up(
                         step,
                         error,
                         attempts,
                         blocker,
                         lock_timeout=self._timeouts(step).lock,
-                        in_transaction=self._in_one_transaction(step),
+                        in_transaction=in_transaction,
                         redact=self.config.redact,
                     )
-                    if self._in_one_transaction(step):  # else `_stopped` logged it
+                    if in_transaction:  # else `_stopped` logged it
                         self._log(step, "failed", f"lock timeout; {gave_up.message}")
                     raise gave_up from error
                 retry = Retry(
@@ -618,7 +619,8 @@ class Runner:
         """`error` from operation `index` of the step (`executed` statements ran before
         it in this run), or from committing the statement `committing`."""
         lines = self._code.lines(step)
-        schema_there = not failures.connection_lost(error) and failures.schema_already_there(
+        # (a lost connection outranks it: `statement_failure` checks that first)
+        schema_there = failures.schema_already_there(
             step, executed, error, self._rows, self.dialect
         )
         return failures.statement_failure(
