@@ -92,13 +92,13 @@ def _facts_of(text: str, keywords: tuple[str, ...], dialect: str) -> list[Fact]:
         return [Fact("transaction_control", sql=" ".join(text.split()))]
     read = _DIALECTS.get(dialect, "postgres")
     postgres = read == "postgres"
-    if postgres and (unmodelled := sqlwords.read_unmodelled(text)) is not None:
+    if postgres and (unmodelled := sqlwords.read_unmodelled(text, keywords)) is not None:
         return unmodelled
     sqlglot = _sqlglot()
     try:
         statements = sqlglot.parse(text, read=read)
     except sqlglot.errors.SqlglotError as error:
-        fallback = sqlwords.read_fallback(text) if postgres else None
+        fallback = sqlwords.read_fallback(text, keywords) if postgres else None
         if fallback is not None:
             return fallback
         return [Fact("unparsable", sql=text, problem=_problem(error))]
@@ -107,7 +107,7 @@ def _facts_of(text: str, keywords: tuple[str, ...], dialect: str) -> list[Fact]:
         if statement is not None:
             facts.extend(_statement(statement, text))
     if postgres and any(f.kind == "unknown_sql" for f in facts):
-        return sqlwords.read_fallback(text) or facts
+        return sqlwords.read_fallback(text, keywords) or facts
     return facts
 
 

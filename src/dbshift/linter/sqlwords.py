@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from dbshift.linter.facts import ColumnFact, Fact, TypeInfo
@@ -201,19 +201,23 @@ def words_of(text: str) -> list[Word] | None:
 _Readers = tuple[tuple[tuple[str, ...], Callable[["Reader", str], list[Fact] | None]], ...]
 
 
-def read_unmodelled(text: str) -> list[Fact] | None:
-    """Facts of a statement sqlglot keeps opaque or misreads, or None for any other."""
-    return _read(text, _UNMODELLED)
+def read_unmodelled(text: str, first: Sequence[str] = ()) -> list[Fact] | None:
+    """Facts of a statement sqlglot keeps opaque or misreads, or None for any other.
+    `first`: the statement's first words as the splitter read them, upper case (a
+    statement no reader starts with is then not tokenized at all)."""
+    return _read(text, _UNMODELLED, first)
 
 
-def read_fallback(text: str) -> list[Fact] | None:
+def read_fallback(text: str, first: Sequence[str] = ()) -> list[Fact] | None:
     """Facts of a statement sqlglot could not parse (or kept as a command), read word by
     word; None when the words do not make a statement these readers know."""
-    return _read(text, _FALLBACK)
+    return _read(text, _FALLBACK, first)
 
 
-def _read(text: str, readers: _Readers) -> list[Fact] | None:
+def _read(text: str, readers: _Readers, first: Sequence[str] = ()) -> list[Fact] | None:
     """The facts of the first reader whose leading keywords start `text`."""
+    if first and not any(tuple(first[: len(start)]) == start for start, _ in readers):
+        return None  # most statements: INSERTs, CREATE INDEX, ... need no words here
     words = words_of(text)
     if not words:
         return None
