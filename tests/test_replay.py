@@ -96,7 +96,7 @@ def test_a_derived_downgrade_starts_from_its_own_ancestors(files: Project) -> No
 
 
 def test_the_schema_before_each_migration_is_its_ancestors_replayed(files: Project) -> None:
-    """`Replay.base` keeps each chain's schemas; it must give what replaying the
+    """`Replay.schema_before` keeps each chain's schemas; it must give what replaying the
     ancestors anew gives, for every migration, whatever was asked before."""
     ids = _branched(files)
     graph = _replay(files).graph
@@ -104,8 +104,8 @@ def test_the_schema_before_each_migration_is_its_ancestors_replayed(files: Proje
         replay = _replay(files)
         for migration_id in asked_first:
             expected = _replay(files).schema(graph.ancestors([migration_id], inclusive=False))
-            assert replay.base(migration_id).to_json() == expected.to_json(), migration_id
-    after_merge = _replay(files).base(ids["drop_y"]).table("t")
+            assert replay.schema_before(migration_id).to_json() == expected.to_json(), migration_id
+    after_merge = _replay(files).schema_before(ids["drop_y"]).table("t")
     assert after_merge is not None and [c.name for c in after_merge.columns] == ["id", "y"]
 
 

@@ -46,13 +46,17 @@ class Replayed:
     operations: tuple[Operation, ...]
     #: the operations are the upgrade's inverse (no downgrade is written)
     derived: bool
-    #: raw SQL among the operations changes the schema (see `raw_ddl`): a snapshot
-    #: tracked past it misses what that SQL did
-    raw_ddl: bool
 
     @property
     def id(self) -> str:
         return self.script.id
+
+    @property
+    def raw_ddl(self) -> bool:
+        """Raw SQL among the operations changes the schema (see `raw_ddl`): a snapshot
+        tracked past it misses what that SQL did. Asked for by `make` only (it renders
+        SQLAlchemy statements as text)."""
+        return raw_ddl(self.operations)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,7 +77,7 @@ class Replay:
         self.graph = graph
         self.backend = backend
         self._code: dict[str, MigrationCode] = {}
-        #: the schema of a migration and its ancestors (see `base`), by id
+        #: the schema of a migration and its ancestors (see `schema_before`), by id
         self._built: dict[str, Snapshot] = {}
 
     def code(self, migration_id: str) -> MigrationCode:
@@ -125,16 +129,15 @@ class Replay:
             else:
                 if script.kind == "sql":  # never derived: no need for the schema before
                     raise _no_down_section(code)
-                operations = derive_downgrade(code, self.base(migration_id))
+                operations = derive_downgrade(code, self.schema_before(migration_id))
                 derived = True
-            ddl = raw_ddl(operations)
             if snapshot is None:
-                yield Replayed(script, direction, operations, derived, ddl)
+                yield Replayed(script, direction, operations, derived)
                 continue
             after = snapshot
             for op in operations:
                 after = op.apply(after)
-            yield Tracked(script, direction, operations, derived, ddl, snapshot, after)
+            yield Tracked(script, direction, operations, derived, snapshot, after)
             snapshot = after
 
     def schema(self, ids: Iterable[str], start: Snapshot | None = None) -> Snapshot:
@@ -145,7 +148,7 @@ class Replay:
             snapshot = step.after
         return snapshot
 
-    def base(self, migration_id: str) -> Snapshot:
+    def schema_before(self, migration_id: str) -> Snapshot:
         """The schema a migration's upgrade starts from, as its derived downgrade sees
         it: its ancestors' upgrades replayed on an empty schema in the graph's order
         (migrations of other branches are not in it).
