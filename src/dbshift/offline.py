@@ -7,7 +7,6 @@ indistinguishable from one migrated by `dbshift upgrade`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -17,11 +16,8 @@ from dbshift._version import __version__
 from dbshift.dialects import dialect_for
 from dbshift.errors import UsageError
 from dbshift.history import History, utcnow
-from dbshift.migrations import loader
-from dbshift.ops import Operation
+from dbshift.migrations.replay import Replay
 from dbshift.ops.context import OfflineContext, render_statement
-from dbshift.runner import derive_downgrade
-from dbshift.schema.snapshot import Snapshot
 
 if TYPE_CHECKING:
     from dbshift.migrations.project import Project
@@ -48,18 +44,7 @@ def render_script(
     else:
         start_ids = graph.ancestors([graph.resolve(start)]) if start else set()
         ids = graph.plan_up(start_ids, target or "head")
-    scripts = {s.id: s for s in project.scripts}
-    codes = {
-        i: loader.load(scripts[i], sa_dialect.name) for i in graph.ancestors(set(ids) | start_ids)
-    }
-
-    def replay(upto: set[str]) -> Snapshot:
-        snapshot = Snapshot()
-        for migration_id in graph.topo_order(upto):
-            for op in codes[migration_id].upgrade:
-                snapshot = op.apply(snapshot)
-        return snapshot
-
+    replay = Replay({s.id: s for s in project.scripts}, graph, sa_dialect.name)
     history = History(config.table_prefix, config.schema)
     transactional = dialect_for(sa_dialect).transactional_ddl
     direction = "downgrade" if down else "upgrade"
@@ -69,22 +54,17 @@ def render_script(
         "",
     ]
     out += [render_statement(s, sa_dialect) + ";" for s in history.create_statements()]
-    ctx = OfflineContext(sa_dialect, replay(start_ids), default_schema=config.schema)
-    for migration_id in ids:
-        script = scripts[migration_id]
-        code = codes[migration_id]
-        ops: Sequence[Operation]
-        if down:
-            before = replay(graph.ancestors([migration_id], inclusive=False))
-            ops = code.downgrade if code.downgrade is not None else derive_downgrade(code, before)
-        else:
-            ops = code.upgrade
+    applied = replay.schema(start_ids)  # the schema the script starts on
+    ctx = OfflineContext(sa_dialect, applied, default_schema=config.schema)
+    for step in replay.walk(ids, "down" if down else "up", applied):
+        script, migration_id = step.script, step.id
         wrap = transactional and script.transactional
         out += ["", f"-- {migration_id}" + (f": {script.message}" if script.message else "")]
         if wrap:
             out.append("BEGIN;")
-        for op in ops:
-            ctx.run(op)  # renders, and moves the offline snapshot past the operation
+        ctx.snapshot = step.before  # and `ctx.run` moves it past each operation, as the walk did
+        for op in step.operations:
+            ctx.run(op)
         out += [_terminated(s) for s in ctx.take()]
         if down:
             bookkeeping: list[sa.Executable] = [history.delete(migration_id)]

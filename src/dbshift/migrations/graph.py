@@ -28,8 +28,13 @@ import heapq
 import re
 from bisect import bisect_left
 from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Literal
 
 from dbshift.errors import GraphError, UsageError
+
+#: which way a plan or a replay walks: `up` applies (parents first), `down` reverts
+#: (children first)
+Direction = Literal["up", "down"]
 
 _RELATIVE = re.compile(r"^(?P<base>.*?)(?P<sign>[+-])(?P<count>\d+)$")
 _SHOWN = 5  # candidates listed in an "ambiguous" error; more would not fit one line

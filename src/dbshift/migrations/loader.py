@@ -1,7 +1,8 @@
 """Turning a migration file into operations: the only place that imports migration code.
 
-Only the runner, `show` and offline SQL call this, and only for the migrations they
-run; listing and status stop at the header (`scripts.py`).
+The one replay (`replay.py`: the runner, offline SQL, `make`), `show` and the linter
+call this, and only for the migrations they need; listing and status stop at the
+header (`scripts.py`).
 """
 
 from __future__ import annotations

@@ -18,16 +18,16 @@ The modules, each readable alone:
 - `journal`: the history's record of a statement-by-statement run, and `Probe`;
 - `failures`: a driver's or a migration's error as the MigrationError the user reads;
 - `checks`: refusals made before anything runs;
-- `operations`: a step's operations, loaded or derived (`derive_downgrade`);
-- `execute`: the Runner (migrate, stamp, repair; running one step, retrying it).
+- `execute`: the Runner (migrate, stamp, repair; running one step, retrying it); what
+  each step runs comes from `dbshift.migrations.replay` (loaded once, or derived).
 
 Importing this package stays light (`status` does): operation, dialect and schema code
 is imported on first use, inside the functions that need it.
 """
 
+from dbshift.migrations.replay import derive_downgrade  # public here before it moved
 from dbshift.runner.execute import Runner
 from dbshift.runner.lock import busy_as_lock_timeout
-from dbshift.runner.operations import derive_downgrade
 from dbshift.runner.plan import Direction, Plan, Step, make_plan, other_backend, verify
 from dbshift.runner.report import Listener, Retry, RunReport, StepResult
 

@@ -28,11 +28,11 @@ from dbshift.errors import (
 )
 from dbshift.history import History, HistoryRow, StatementMark
 from dbshift.migrations.graph import Graph
+from dbshift.migrations.replay import Replay
 from dbshift.migrations.scripts import Script
 from dbshift.runner import checks, failures
 from dbshift.runner.journal import StatementJournal
 from dbshift.runner.lock import Held, busy_as_lock_timeout
-from dbshift.runner.operations import Operations
 from dbshift.runner.plan import Direction, Plan, Step, make_plan, other_backend, stamp_plan, verify
 from dbshift.runner.report import (
     Listener,
@@ -53,7 +53,7 @@ if TYPE_CHECKING:
     from dbshift.schema.snapshot import Snapshot
 
 # Listing, status and history never execute operations: the modules that do are
-# imported on first use (see `Runner.dialect` and `Operations.load`), keeping start-up
+# imported on first use (see `Runner.dialect` and `Replay.code`), keeping start-up
 # short.
 
 _DOING = {"up": "applying", "down": "reverting"}
@@ -77,7 +77,7 @@ class Runner:
         self.graph = graph
         self.listener = listener or Silent()
         self.history = History(config.table_prefix, config.schema)
-        self._code = Operations(self.scripts, graph, conn.dialect.name)
+        self._replay = Replay(self.scripts, graph, conn.dialect.name)  # loads on first use
         self._held: Held | None = None  # set while the lock is held (`_locked`)
         self._pinned = False  # the bookkeeping tables' schema is resolved (`pin_bookkeeping`)
         self._rows: dict[str, HistoryRow] = {}  # the history as read under the lock
@@ -129,7 +129,8 @@ class Runner:
             return RunReport(command, plan, (), dry_run, warnings)
         if single_transaction:
             checks.check_single_transaction(plan, self.dialect, self.conn.dialect.name)
-        operations = {step.id: self._code.of(step) for step in plan.steps}
+        walk = self._replay.walk([step.id for step in plan.steps], direction)
+        operations = {replayed.id: replayed.operations for replayed in walk}
         for step in plan.steps:
             self._refuse_transaction_control(step, operations[step.id])
         results: list[StepResult] = []  # what stays done, whatever happens next
@@ -149,10 +150,11 @@ class Runner:
             ]
             for skipped in results:
                 log.info("skipped %s: another runner did it meanwhile", skipped.id)
-            for step in current.steps:
-                if step.id not in operations:
-                    operations[step.id] = self._code.of(step)
-                    self._refuse_transaction_control(step, operations[step.id])
+            new = [step for step in current.steps if step.id not in operations]
+            walk = self._replay.walk([step.id for step in new], direction)
+            for step, replayed in zip(new, walk, strict=True):
+                operations[step.id] = replayed.operations
+                self._refuse_transaction_control(step, replayed.operations)
             if single_transaction:
                 ran: list[StepResult] = []  # done only once the transaction commits
                 with self._locked_transaction():
@@ -229,7 +231,7 @@ class Runner:
 
     def replay(self, ids: Collection[str]) -> Snapshot:
         """The schema the given migrations build, replayed in memory."""
-        return self._code.replay(ids)
+        return self._replay.schema(ids)
 
     # -- internals -----------------------------------------------------------------
 
@@ -267,7 +269,7 @@ class Runner:
         return self._held.transaction()
 
     def _refuse_transaction_control(self, step: Step, ops: Sequence[Operation]) -> None:
-        lines = self._code.lines(step)
+        lines = self._replay.lines(step.id, step.direction)
         checks.refuse_transaction_control(step, ops, lines, self.conn.dialect.name)
 
     @staticmethod
@@ -618,7 +620,7 @@ class Runner:
     ) -> MigrationError:
         """`error` from operation `index` of the step (`executed` statements ran before
         it in this run), or from committing the statement `committing`."""
-        lines = self._code.lines(step)
+        lines = self._replay.lines(step.id, step.direction)
         # (a lost connection outranks it: `statement_failure` checks that first)
         schema_there = failures.schema_already_there(
             step, executed, error, self._rows, self.dialect

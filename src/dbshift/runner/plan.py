@@ -9,14 +9,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from dbshift.history import HistoryRow
 from dbshift.integrity import in_history, refusal
+from dbshift.migrations.graph import Direction as Direction  # the runner modules import it here
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script
-
-Direction = Literal["up", "down"]
 
 
 @dataclasses.dataclass(frozen=True)
