@@ -48,8 +48,13 @@ class Traffic:
     statements: list[str] = dataclasses.field(default_factory=list)
     #: protocol messages by type: PostgreSQL's type letters, MariaDB's COM_* names
     messages: Counter[str] = dataclasses.field(default_factory=Counter)
+    #: PostgreSQL: the statements the server reported done or failed (CommandComplete,
+    #: EmptyQueryResponse, ErrorResponse), a check of `statements`; None elsewhere
+    server_statements: int | None = None
 
     def add(self, other: Traffic) -> None:
+        if other.server_statements is not None:
+            self.server_statements = (self.server_statements or 0) + other.server_statements
         self.connections += other.connections
         self.round_trips += other.round_trips
         self.connect_round_trips += other.connect_round_trips
@@ -202,6 +207,9 @@ class _Session:
         self.startup = backend == "postgresql"  # PostgreSQL's first messages have no type
         self.prepared: dict[bytes, str] = {}
         self.portals: dict[bytes, str] = {}
+        self.server_buffer = b""
+        if backend == "postgresql":
+            self.traffic.server_statements = 0
 
     def client_data(self, data: bytes, client: socket.socket) -> bytes:
         """Record data from the client; what to forward to the server."""
@@ -218,11 +226,27 @@ class _Session:
             client.sendall(reply)
         return forward
 
-    def server_data(self) -> None:
+    def server_data(self, data: bytes) -> None:
         with self.lock:
             if self.waiting:
                 self.waiting = False
                 self._round_trip()
+            if self.backend == "postgresql":
+                self._postgresql_server(data)
+
+    def _postgresql_server(self, data: bytes) -> None:
+        """Count the statements the server completed (its messages are all typed: the
+        proxy answers the untyped SSL refusal itself)."""
+        buffer = self.server_buffer + data
+        at = 0
+        while len(buffer) - at >= 5:
+            (length,) = struct.unpack("!i", buffer[at + 1 : at + 5])
+            if len(buffer) - at < 1 + length:
+                break
+            if buffer[at : at + 1] in (b"C", b"I", b"E"):
+                self.traffic.server_statements = (self.traffic.server_statements or 0) + 1
+            at += 1 + length
+        self.server_buffer = buffer[at:]
 
     def _round_trip(self) -> None:
         self.traffic.round_trips += 1
@@ -327,7 +351,12 @@ class Proxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
-            server = socket.create_connection(self.upstream)
+            try:
+                server = socket.create_connection(self.upstream, timeout=10)
+                server.settimeout(None)
+            except OSError:
+                client.close()  # the tool sees the connection fail, as without the proxy
+                continue
             for s in (client, server):
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             session = _Session(self.backend)
@@ -356,7 +385,7 @@ class Proxy:
     def _downstream(session: _Session, client: socket.socket, server: socket.socket) -> None:
         try:
             while data := server.recv(65536):
-                session.server_data()
+                session.server_data(data)
                 client.sendall(data)
         except OSError:
             pass

@@ -616,6 +616,8 @@ class Counted:
 
     apply: dict[str, roundtrips.PerMigration]
     check: dict[str, roundtrips.Traffic]
+    #: where the statements read from the client's SQL and the server's count disagree
+    warnings: list[str]
 
 
 def counted_run(
@@ -634,13 +636,25 @@ def counted_run(
         return roundtrips.read_sqlite_traces(prefix)
     counter.take()  # nothing from before this run
     run(command(counter.url(url)), what=what)
-    return counter.take()
+    traffic = counter.take()
+    server = traffic.server_statements
+    if server is not None and server != len(traffic.statements):
+        MISCOUNTS.append(
+            f"{what}: {len(traffic.statements)} statements read from the SQL sent, "
+            f"{server} reported by the server"
+        )
+    return traffic
+
+
+#: count_benchmark's warnings (counted_run appends)
+MISCOUNTS: list[str] = []
 
 
 def count_benchmark(backend: str, count: int, work: Work) -> Counted:
     """Every tool applying count_small(count) and `count` migrations, counted (the
     per-migration figures are the difference), then `check` at head."""
     small = count_small(count)
+    MISCOUNTS.clear()
     with ExitStack() as stack:
         counter = None
         if backend != "sqlite":
@@ -677,7 +691,7 @@ def count_benchmark(backend: str, count: int, work: Work) -> Counted:
 
                 what = f"{key} on {backend} (counted)"
                 check[key] = counted_run(backend, work, counter, url, check_command, what)
-    return Counted(apply, check)
+    return Counted(apply, check, list(MISCOUNTS))
 
 
 # -- profiling (--profile) --------------------------------------------------------------
@@ -1004,7 +1018,8 @@ def counts_section(counts: dict[str, Counted], count: int, commit: str) -> list[
     lines = [
         COUNTS_SECTION,
         "",
-        f"Counted on {today} at dbshift commit {commit}, by `bench/run.py` (`--only counts` "
+        f"Counted on {today} at dbshift commit {commit} (the last one changing src/), by "
+        "`bench/run.py` (`--only counts` "
         "rewrites this section alone): counts do not depend on the machine's load. Every tool "
         f"applies {small} and {count} migrations to empty databases; per migration is the "
         f"difference divided by {count - small}, *fixed* what a run costs besides its "
@@ -1013,8 +1028,12 @@ def counts_section(counts: dict[str, Counted], count: int, commit: str) -> list[
         "statements sent (Query messages split at semicolons, Execute messages; COM_QUERY "
         "packets), *round trips* the client's bursts the server answered (a pipeline is one). "
         "SQLite has no server: a tracer counts the statements SQLite runs "
-        "(`set_trace_callback`), each one call into the library.",
+        "(`set_trace_callback`), each one call into the library. On PostgreSQL the "
+        "statements read from the SQL are checked against the server's own count "
+        "(CommandComplete, EmptyQueryResponse and ErrorResponse messages).",
         "",
+        *[f"- **Warning:** {w}" for c in counts.values() for w in c.warnings],
+        *([""] if any(c.warnings for c in counts.values()) else []),
         "| backend | tool | statements per migration | round trips per migration | "
         "fixed statements | fixed round trips | connections |",
         "|---|---|---|---|---|---|---|",
@@ -1060,9 +1079,12 @@ def check_counts(traffic: roundtrips.Traffic) -> str:
 
 
 def git_commit() -> str:
-    """The commit measured, and whether src/ had changes beyond it."""
+    """The commit measured (the last one that changed src/: a bench-only commit measures
+    the same dbshift), and whether src/ had changes beyond it."""
     head = subprocess.run(
-        ["git", "-C", str(REPO), "log", "-1", "--format=%h"], capture_output=True, text=True
+        ["git", "-C", str(REPO), "log", "-1", "--format=%h", "--", "src"],
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     dirty = subprocess.run(
         ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
