@@ -108,6 +108,8 @@ def kind(sql: str, prefix: str = "dbshift_") -> str:
         return "commit"
     if word == "ROLLBACK":
         return "rollback"
+    if re.match(r"BEGIN\s+(IMMEDIATE|EXCLUSIVE)\b", up):
+        return "lock (BEGIN IMMEDIATE)"  # SQLite: the transaction that takes the write lock
     if word == "BEGIN" or up.startswith("START TRANSACTION"):
         return "begin"
     if "ADVISORY_" in up or "GET_LOCK(" in up or "RELEASE_LOCK(" in up or word == "LOCK":
@@ -124,6 +126,8 @@ def kind(sql: str, prefix: str = "dbshift_") -> str:
         if word in what:
             if name == "history" and word == "UPDATE":
                 return "journal update"
+            if name == "history" and word == "INSERT" and "'PARTIAL'" in up:
+                return "partial row insert"  # literal SQL (MariaDB): before the first statement
             return f"{name} {what[word]}"
         return f"{name} other"
     if word in ("CREATE", "ALTER", "DROP"):

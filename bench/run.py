@@ -1001,9 +1001,11 @@ COUNTS_SECTION = "## Round trips per migration (counts)"
 KIND_ORDER = (
     "begin",
     "lock",
+    "lock (BEGIN IMMEDIATE)",
     "history read",
     "SET",
     "DDL",
+    "partial row insert",
     "history insert",
     "log insert",
     "journal update",
@@ -1047,18 +1049,24 @@ def counts_section(counts: dict[str, Counted], count: int, commit: str) -> list[
             )
     lines += [
         "",
-        "dbshift's statements per migration by kind (`roundtrips.kind`: *lock* the migration "
-        "lock, *history read* the history-and-lease re-check, *SET* session or local settings, "
-        "*journal update* MariaDB's progress line, *history insert* / *history delete* the "
-        "history row, the `partial` row included), and the protocol messages per migration:",
+        "Statements per migration by kind (`roundtrips.kind`, from the SQL text and dbshift's "
+        "bookkeeping tables' names, so the other tools' bookkeeping is *other*): *lock* the "
+        "migration lock (on SQLite the `BEGIN IMMEDIATE` that takes the write lock), *history "
+        "read* the history-and-lease re-check, *SET* session or local settings, *partial row "
+        "insert* the `partial` row written before the first statement where SQL is literal "
+        "(MariaDB), *journal update* MariaDB's progress line after each statement, *history "
+        "insert* / *history delete* the history row; and the protocol messages per migration:",
         "",
-        "| backend | statements by kind | messages |",
-        "|---|---|---|",
+        "| backend | tool | statements by kind | messages |",
+        "|---|---|---|---|",
     ]
     for backend, c in counts.items():
-        m = c.apply["dbshift"]
-        messages = ", ".join(f"{k} {number(v)}" for k, v in m.messages.items() if abs(v) >= 0.005)
-        lines.append(f"| {backend} | {roundtrips.kinds_text(m.kinds, KIND_ORDER)} | {messages} |")
+        for tool, m in c.apply.items():
+            messages = ", ".join(
+                f"{k} {number(v)}" for k, v in m.messages.items() if abs(v) >= 0.005
+            )
+            kinds = roundtrips.kinds_text(m.kinds, KIND_ORDER)
+            lines.append(f"| {backend} | {tool} | {kinds} | {messages} |")
     lines += [
         "",
         f"`check` at head ({count} migrations applied), one run of each command:",
