@@ -6,7 +6,8 @@ Tool-agnostic, so that dbshift, Alembic, yoyo and raw are counted the same way:
   the client's protocol messages (PostgreSQL: Query, Parse, Bind, Execute, Sync, ...;
   MariaDB: COM_QUERY and the other COM_* packets) and forwards every byte unchanged. A
   *round trip* is a burst of client data that the server answered (however many
-  messages the burst held: a pipeline of several statements is one round trip). The proxy
+  messages the burst held: a pipeline of several statements, sent before the server's
+  first answer, is one round trip). The proxy
   answers PostgreSQL's SSLRequest / GSSENCRequest with "no" itself, so that the session
   stays readable (the benchmark's servers run without TLS anyway).
 - SQLite has no server: a `sitecustomize` module (`sqlite_tracer_env`) wraps

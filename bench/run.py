@@ -1,6 +1,7 @@
 """dbshift benchmarks against the physical limit, Alembic and yoyo; writes bench/RESULTS.md.
 
     .venv/bin/python bench/run.py [--quick] [--backends sqlite,postgresql,mariadb] [--profile]
+        [--only apply,status,check,counts] [--count N] [--output FILE]   (see --help)
 
 Every tool runs as a whole process (what a deployment runs), on a freshly created
 database, in one run of this script, so ratios compare like with like on a noisy
@@ -1028,7 +1029,8 @@ def counts_section(counts: dict[str, Counted], count: int, commit: str) -> list[
         "migrations (connecting, the tool's own tables and reads). PostgreSQL and MariaDB go "
         "through a counting TCP proxy (`bench/roundtrips.py`): *statements* are the SQL "
         "statements sent (Query messages split at semicolons, Execute messages; COM_QUERY "
-        "packets), *round trips* the client's bursts the server answered (a pipeline is one). "
+        "packets), *round trips* the client's bursts the server answered (a pipeline sent "
+        "before the first answer is one). "
         "SQLite has no server: a tracer counts the statements SQLite runs "
         "(`set_trace_callback`), each one call into the library. On PostgreSQL the "
         "statements read from the SQL are checked against the server's own count "
