@@ -76,11 +76,11 @@ class Settings:
     @classmethod
     def of(cls, config: Config) -> Settings:
         """The settings for a project: `[lint]`, and DS312 (no lock_timeout) off while
-        the runner sets one itself (`migration_lock_timeout`, on by default), DS323 (no
+        the runner sets one itself (`table_lock_timeout`, on by default), DS323 (no
         statement_timeout) off when `statement_timeout` is configured."""
         settings = cls.from_config(config.lint)
         off = set(settings.disable)
-        if config.migration_lock_timeout:
+        if config.table_lock_timeout:
             off.add("DS312")
         if config.statement_timeout is not None:
             off.add("DS323")

@@ -414,7 +414,7 @@ class Runner:
         lock = script.lock_timeout
         statement = script.statement_timeout
         return Timeouts(
-            lock=config.migration_lock_timeout if lock is None else lock,
+            lock=config.table_lock_timeout if lock is None else lock,
             statement=config.statement_timeout if statement is None else statement,
         )
 
@@ -462,7 +462,7 @@ class Runner:
 
     def _attempt(self, step: Callable[[], StepResult]) -> StepResult:
         if self._held is None:
-            with busy_as_lock_timeout(self.config.lock_timeout):
+            with busy_as_lock_timeout(self.config.runner_lock_timeout):
                 return step()
         try:
             return self._held.attempt(step)
