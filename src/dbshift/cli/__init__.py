@@ -21,7 +21,7 @@ from dbshift import api
 from dbshift._version import __version__
 from dbshift.cli.report import Reporter
 from dbshift.config import Config, RenamedSetting, redact
-from dbshift.errors import DbshiftError, Interrupted, UsageError, mask_error
+from dbshift.errors import DbshiftError, ExitCode, Interrupted, UsageError, mask_error
 from dbshift.files import write_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -278,7 +278,7 @@ def verify(state: State, offline: bool) -> None:
     report = api.verify(state.config(), database_check=not offline)
     state.reporter.verified(report)
     if report.problems:
-        raise _Exit(4)
+        raise _Exit(ExitCode.INTEGRITY)
 
 
 @cli.command()
@@ -338,9 +338,9 @@ def status(state: State, check: bool) -> None:
     result = api.status(state.config())
     state.reporter.status(result)
     if result.problems:  # the report marks each one; the reporter printed its error
-        raise _Exit(4)
+        raise _Exit(ExitCode.INTEGRITY)
     if check and (result.pending or result.partial):
-        raise _Exit(1)
+        raise _Exit(ExitCode.CHECK_FAILED)
 
 
 @cli.command()
@@ -351,7 +351,7 @@ def history(state: State) -> None:
     report = api.history(state.config())
     state.reporter.history(report)
     if report.problems:
-        raise _Exit(4)
+        raise _Exit(ExitCode.INTEGRITY)
 
 
 @cli.command()
@@ -489,7 +489,7 @@ def make(
     )
     reporter.made(result)
     if check and result.operations:
-        raise _Exit(1)
+        raise _Exit(ExitCode.CHECK_FAILED)
 
 
 @cli.command()
@@ -562,7 +562,7 @@ def lint(
     )
     state.reporter.linted(report, fmt)
     if report.fails(fail_on or str(config.lint.get("fail_on", "error"))):
-        raise _Exit(1)
+        raise _Exit(ExitCode.CHECK_FAILED)
 
 
 @cli.command("check")
@@ -611,7 +611,7 @@ def check_command(
     report = api.check(config, database_check=database_check, since=since, fail_on=fail_on)
     state.reporter.checked(report, fmt)
     if not report.ok:
-        raise _Exit(1)
+        raise _Exit(ExitCode.CHECK_FAILED)
 
 
 def _ask_rename(kind: str, old: str, new: str) -> bool:
@@ -627,7 +627,7 @@ def _usage_error(error: click.ClickException) -> UsageError:
 
 
 class _Exit(Exception):
-    def __init__(self, code: int) -> None:
+    def __init__(self, code: ExitCode) -> None:
         self.code = code
 
 
@@ -658,7 +658,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(error.exit_code)
     except click.exceptions.Abort:
         print("aborted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except click.ClickException as error:
         if debug:
             sys.stderr.write(secrets.redact(traceback.format_exc()))
@@ -672,7 +672,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _stopped(stop, as_json, secrets.redact)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except Exception as error:
         if debug:
             sys.stderr.write(secrets.redact(traceback.format_exc()))
@@ -688,7 +688,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _stop_logs()
         for number, handler in previous.items():
             signal.signal(number, handler)
-    sys.exit(0)
+    sys.exit(ExitCode.SUCCESS)
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
