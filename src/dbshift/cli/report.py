@@ -34,6 +34,7 @@ if TYPE_CHECKING:  # rich, the results and the linter are imported where they ar
         VerifyReport,
     )
     from dbshift.runner import Listener, Retry, RunReport, Step, StepResult
+    from dbshift.runner.report import Command
 
 
 class Reporter:
@@ -466,7 +467,7 @@ def _downgrade_source(info: MigrationInfo) -> str:
     return " derived from upgrade"
 
 
-_VERBS = {"upgrade": "applied", "downgrade": "reverted", "stamp": "stamped"}
+_VERBS: dict[Command, str] = {"upgrade": "applied", "downgrade": "reverted", "stamp": "stamped"}
 
 
 def _so_far(report: RunReport) -> dict[str, Any]:
