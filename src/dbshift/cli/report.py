@@ -61,7 +61,7 @@ class Reporter:
 
         return Console(file=self.out, highlight=False)
 
-    def error(self, error: DbshiftError, debug: bool = False) -> None:
+    def error(self, error: DbshiftError) -> None:
         """One line on stderr; with --json, the error document on stdout, which names
         the migrations a run stopped part-way had applied (or reverted) before it."""
         if self.as_json:

@@ -343,7 +343,7 @@ def _suppressed(
     suppressions = (
         python_suppressions(source)
         if script.kind == "python"
-        else sql_suppressions(source, _sql_spans(source, info))
+        else sql_suppressions(source, _sql_spans(source))
     )
     if not suppressions:
         return findings
@@ -383,7 +383,7 @@ def _suppressed(
     return kept
 
 
-def _sql_spans(source: str, info: MigrationFacts) -> list[tuple[int, int]]:
+def _sql_spans(source: str) -> list[tuple[int, int]]:
     from dbshift.migrations.scripts import sql_sections
     from dbshift.migrations.sqlsplit import split_sql
 

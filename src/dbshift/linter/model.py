@@ -16,7 +16,6 @@ if TYPE_CHECKING:
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
 Category = Literal["data-loss", "backward-incompatible", "locking", "hygiene"]
-CATEGORIES: tuple[Category, ...] = ("data-loss", "backward-incompatible", "locking", "hygiene")
 BACKENDS = ("postgresql", "mysql", "mariadb", "sqlite")
 ALL = frozenset(BACKENDS)
 MYSQL = frozenset({"mysql", "mariadb"})
