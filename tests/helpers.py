@@ -44,7 +44,7 @@ class Project:
         self.capsys = capsys
         self.migrations = root / "migrations"
         self.migrations.mkdir(parents=True, exist_ok=True)
-        (root / "dbshift.toml").write_text(f'url = "{url}"\nlock_timeout = 10\n')
+        (root / "dbshift.toml").write_text(f'url = "{url}"\nrunner_lock_timeout = 10\n')
         self._counter = 0
 
     def cli(self, *args: str) -> Result:

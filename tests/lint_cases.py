@@ -50,7 +50,7 @@ ROBUST = (
     "(DS322 asks for the one guard a retry needs: dropping a failed concurrent build)"
 )
 TIMEOUTS = (
-    "dbshift sets lock_timeout for every migration itself (migration_lock_timeout, with "
+    "dbshift sets lock_timeout for every migration itself (table_lock_timeout, with "
     "retries), so DS312 fires only when the project turns dbshift's timeout off; a missing "
     "statement_timeout is reported at info (DS323)"
 )

@@ -493,17 +493,29 @@ CASES: dict[str, Case] = {
     "unknown config key": Case(
         _toml('url = "{url}"\nlock_timout = 3\n'), ["status"], 2, "unknown key 'lock_timout'"
     ),
-    "config lock_timeout not a number": Case(
-        _toml('url = "{url}"\nlock_timeout = "soon"\n'),
+    "config runner_lock_timeout not a number": Case(
+        _toml('url = "{url}"\nrunner_lock_timeout = "soon"\n'),
         ["status"],
         2,
-        "invalid lock_timeout 'soon'",
+        "invalid runner_lock_timeout 'soon'",
     ),
     "config url of the wrong type": Case(
         _toml("url = 5\n"), ["status"], 2, "`url` must be a string"
     ),
-    "config lock_timeout of the wrong type": Case(
+    "config runner_lock_timeout of the wrong type": Case(
+        _toml('url = "{url}"\nrunner_lock_timeout = [1]\n'),
+        ["status"],
+        2,
+        "`runner_lock_timeout` must be",
+    ),
+    "config runner_lock_timeout of the wrong type, under its old name": Case(
         _toml('url = "{url}"\nlock_timeout = [1]\n'), ["status"], 2, "`lock_timeout` must be"
+    ),
+    "config runner_lock_timeout under both names": Case(
+        _toml('url = "{url}"\nlock_timeout = 1\nrunner_lock_timeout = 2\n'),
+        ["status"],
+        2,
+        "both `lock_timeout` and `runner_lock_timeout` are given",
     ),
     "config migrations of the wrong type": Case(
         _toml('url = "{url}"\nmigrations = ["a"]\n'), ["status"], 2, "migrations"
@@ -521,13 +533,25 @@ CASES: dict[str, Case] = {
         _nothing, ["--migrations", "nowhere", "status"], 2, "migrations folder not found"
     ),
     "negative lock timeout": Case(
-        _nothing, ["--lock-timeout", "-1", "upgrade"], 2, "lock_timeout must not be negative"
+        _nothing,
+        ["--runner-lock-timeout", "-1", "upgrade"],
+        2,
+        "runner_lock_timeout must not be negative",
     ),
     "lock timeout not finite": Case(
-        _nothing, ["--lock-timeout", "nan", "upgrade"], 2, "lock_timeout must be a finite number"
+        _nothing,
+        ["--runner-lock-timeout", "nan", "upgrade"],
+        2,
+        "runner_lock_timeout must be a finite number",
+    ),
+    "lock timeout under the old and the new flag": Case(
+        _nothing,
+        ["--lock-timeout", "1", "--runner-lock-timeout", "2", "upgrade"],
+        2,
+        "both --lock-timeout and --runner-lock-timeout are given",
     ),
     "lock timeout not a number": Case(
-        _nothing, ["--lock-timeout", "soon", "upgrade"], 2, "'soon' is not a valid float"
+        _nothing, ["--runner-lock-timeout", "soon", "upgrade"], 2, "'soon' is not a valid float"
     ),
     # -- URLs and servers ------------------------------------------------------------
     "malformed url": Case(_nothing, ["--url", "not a url", "status"], 2, "invalid database URL"),

@@ -136,7 +136,9 @@ def twenty_migrations(project: Project, backend: str) -> list[str]:
 def upgrade_at_once(project: Project, backend: str, check_url: str) -> None:
     ids = twenty_migrations(project, backend)
     started = time.monotonic()
-    with started_together(RUNNERS, project.root, ["--lock-timeout", "60", "upgrade"]) as procs:
+    with started_together(
+        RUNNERS, project.root, ["--runner-lock-timeout", "60", "upgrade"]
+    ) as procs:
         released = time.monotonic()
         outputs = [p.communicate(timeout=120) for p in procs]
     elapsed = time.monotonic() - started
@@ -199,7 +201,7 @@ def test_concurrent_downgrades_and_stamps_each_record_once(
         for n in range(8)
     ]
     project.ok("upgrade")
-    config = dbshift.Config(url=db_url, migrations=project.migrations, lock_timeout=30)
+    config = dbshift.Config(url=db_url, migrations=project.migrations, runner_lock_timeout=30)
 
     def six_at_once(command: Callable[[], dbshift.RunReport]) -> list[dbshift.RunReport]:
         start = threading.Barrier(6)
@@ -259,7 +261,7 @@ def holder_killed_then_rerun(
             time.sleep(0.02)
 
         started = time.monotonic()
-        waiter = run_process(["--lock-timeout", "1", "upgrade"], project.root)
+        waiter = run_process(["--runner-lock-timeout", "1", "upgrade"], project.root)
         waited = time.monotonic() - started
         assert waiter.returncode == 5, waiter.stderr + waiter.stdout
         assert "gave up after 1 s" in waiter.stderr
@@ -279,7 +281,7 @@ def holder_killed_then_rerun(
 
     flag.unlink()
     started = time.monotonic()
-    rerun = run_process(["--lock-timeout", "5", "upgrade"], project.root)
+    rerun = run_process(["--runner-lock-timeout", "5", "upgrade"], project.root)
     elapsed = time.monotonic() - started
     assert rerun.returncode == 0, rerun.stderr + rerun.stdout
     assert f"applied {slow}" in rerun.stdout  # a lock left behind would exit 5 after 5 s
@@ -325,10 +327,10 @@ def test_an_expired_lease_of_another_machine_is_taken_over(
             {"later": later},
         )
     engine.dispose()
-    waiting = project.fails(5, "--lock-timeout", "0.5", "upgrade")
+    waiting = project.fails(5, "--runner-lock-timeout", "0.5", "upgrade")
     assert "lease of ops@pod-7 pid 42, applying" in waiting.err
     started = time.monotonic()
-    project.ok("--lock-timeout", "10", "upgrade")
+    project.ok("--runner-lock-timeout", "10", "upgrade")
     assert 1.5 < time.monotonic() - started < 8  # waited for the expiry, not longer
     assert project.applied()[-1] == later
     detail = project.query("SELECT detail FROM dbshift_log WHERE event = 'lease'")
@@ -353,7 +355,7 @@ def test_a_working_holder_keeps_its_lease_alive(
         header="transactional = False\n",
     )
     project.ok("upgrade", "+1")
-    config = dbshift.Config(url=db_url, migrations=project.migrations, lock_timeout=10)
+    config = dbshift.Config(url=db_url, migrations=project.migrations, runner_lock_timeout=10)
     holder = threading.Thread(target=dbshift.upgrade, args=(config,))
     holder.start()
     try:
@@ -362,7 +364,7 @@ def test_a_working_holder_keeps_its_lease_alive(
             assert time.monotonic() < deadline and holder.is_alive()
             time.sleep(0.05)
         time.sleep(2.0)  # the holder took the lease; without renewal it expired by now
-        waiting = project.fails(5, "--lock-timeout", "1", "upgrade")
+        waiting = project.fails(5, "--runner-lock-timeout", "1", "upgrade")
         assert "lease of " in waiting.err
     finally:
         holder.join()
@@ -533,9 +535,9 @@ def test_runs_through_pgbouncer_leave_no_lock_behind(
     with other_clients(pgbouncer_url):
         for n in range(6):
             project.python(f"t{n}", f'op.create_table("t{n}", sa.Column("id", sa.Integer))')
-            project.ok("--lock-timeout", "2", "upgrade")  # a leaked lock: exit 5
+            project.ok("--runner-lock-timeout", "2", "upgrade")  # a leaked lock: exit 5
             assert advisory_locks(db_url) == 0
-        project.ok("--lock-timeout", "2", "stamp", "base")
-        project.ok("--lock-timeout", "2", "stamp", "head")
+        project.ok("--runner-lock-timeout", "2", "stamp", "base")
+        project.ok("--runner-lock-timeout", "2", "stamp", "head")
         assert advisory_locks(db_url) == 0
     assert len(query(db_url, "SELECT id FROM dbshift_history")) == 6

@@ -193,8 +193,7 @@ def test_configuration_disables_and_changes_severity(offline: Project) -> None:
     report = offline.cli("lint", "--all", "--dialect", "postgresql", "--json").json
     assert "DS312" not in {f["code"] for f in report["findings"]}
     toml.write_text(
-        'migration_lock_timeout = "off"\n'
-        '[lint]\ndisable = ["DS101"]\nseverity = { DS312 = "error" }\n'
+        'table_lock_timeout = "off"\n[lint]\ndisable = ["DS101"]\nseverity = { DS312 = "error" }\n'
     )
     report = offline.cli("lint", "--all", "--dialect", "postgresql", "--json").json
     codes = {f["code"]: f["severity"] for f in report["findings"]}

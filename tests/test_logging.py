@@ -233,7 +233,7 @@ def test_giving_up_on_the_runner_lock_is_an_error(
     project: Project, backend: str, api: str, logged: pytest.LogCaptureFixture
 ) -> None:
     project.python("a", 'op.create_table("a", sa.Column("id", sa.Integer))')
-    config = config_of(project, api, lock_timeout=0.5)
+    config = config_of(project, api, runner_lock_timeout=0.5)
     dbshift.status(config_of(project, "sync"))  # the database file exists
     held = sqlite_write_lock if backend == "sqlite" else runner_lock_held
     with held(project.url), pytest.raises(dbshift.LockTimeout):
@@ -255,7 +255,7 @@ def test_waiting_for_the_runner_lock_says_who_holds_it_and_how_long_it_took(
     project: Project, backend: str, api: str, logged: pytest.LogCaptureFixture
 ) -> None:
     a = project.python("a", 'op.create_table("a", sa.Column("id", sa.Integer))')
-    config = config_of(project, api, lock_timeout=20)
+    config = config_of(project, api, runner_lock_timeout=20)
     with runner_lock_held(project.url) as holder:
         session = holder.execute(
             sa.text(
@@ -302,7 +302,7 @@ def test_waiting_for_a_lease_names_its_holder_then_its_takeover(
         )
     engine.dispose()
     logged.clear()
-    call(api, "upgrade", config_of(project, api, lock_timeout=10))
+    call(api, "upgrade", config_of(project, api, runner_lock_timeout=10))
     waiting, taken_over, took = messages(logged, "dbshift.lock", "INFO")
     assert waiting.startswith(
         "waiting up to 10 s for the migration lock, held by another runner "
@@ -319,7 +319,7 @@ def test_a_retry_is_a_warning_with_the_attempt_and_the_reason(
     project.python("t", 'op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))')
     dbshift.upgrade(config_of(project, "sync"))
     alter = project.python("alter", 'op.add_column("t", sa.Column("x", sa.Integer))')
-    config = config_of(project, api, migration_lock_timeout=0.3, lock_retry_delay=0.1)
+    config = config_of(project, api, table_lock_timeout=0.3, lock_retry_delay=0.1)
     logged.clear()
     engine = sa.create_engine(project.url, poolclass=sa.NullPool)
     with engine.connect() as reader:  # its open transaction holds a lock the ALTER needs

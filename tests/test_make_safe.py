@@ -165,7 +165,7 @@ def test_writer_is_never_blocked_while_the_safe_chain_runs(db_url: str, tmp_path
         sa.Index("ix_users_score", "score"),
         name_nullable=False,
     )
-    config = chain.config(target, lock_timeout=2)
+    config = chain.config(target, runner_lock_timeout=2)
     dbshift.make(config, "tighten users", safe=True)
     latencies: list[float] = []
     stop = threading.Event()

@@ -223,12 +223,12 @@ def test_a_lock_timeout_carries_the_report_of_a_run_that_did_nothing(
 ) -> None:
     """The lock wait is part of the run: its LockTimeout says nothing was applied."""
     ids = _five_with_the_third_broken(project)
-    config = dbshift.Config(url=project.url, migrations=project.migrations, lock_timeout=0.5)
+    config = dbshift.Config(url=project.url, migrations=project.migrations, runner_lock_timeout=0.5)
     engine, holder = _hold_lock(backend, project.url)
     try:
         with pytest.raises(LockTimeout) as raised:
             dbshift.upgrade(config)
-        document = project.fails(5, "--lock-timeout", "0.5", "upgrade", "--json").json
+        document = project.fails(5, "--runner-lock-timeout", "0.5", "upgrade", "--json").json
     finally:
         holder.close()
         engine.dispose()

@@ -50,7 +50,7 @@ def test_lock_timeout_exits_5_and_names_the_holder(project: Project, backend: st
     _tables(project, 1)
     engine, holder = _hold_lock(backend, project.url)
     try:
-        result = project.fails(5, "--lock-timeout", "0.5", "upgrade")
+        result = project.fails(5, "--runner-lock-timeout", "0.5", "upgrade")
     finally:
         holder.close()
         engine.dispose()
@@ -63,9 +63,38 @@ def test_lock_timeout_exits_5_and_names_the_holder(project: Project, backend: st
     assert len(project.applied()) == 1
 
 
+def test_the_old_lock_timeout_flag_and_key_still_bound_the_wait(
+    project: Project, backend: str
+) -> None:
+    """`--lock-timeout` and `lock_timeout`, the old names of `--runner-lock-timeout` and
+    `runner_lock_timeout`, still work, each with a one-line note naming the new one."""
+    _tables(project, 1)
+    config = project.root / "dbshift.toml"
+    engine, holder = _hold_lock(backend, project.url)
+    try:
+        flag = project.fails(5, "--lock-timeout", "0.5", "upgrade")
+        config.write_text(f'url = "{project.url}"\nlock_timeout = 0.5\n')
+        key = project.fails(5, "upgrade")
+    finally:
+        holder.close()
+        engine.dispose()
+    note, error = flag.err.strip().splitlines()
+    assert note == "note: --lock-timeout is deprecated, use --runner-lock-timeout"
+    assert error.startswith("error: ") and "gave up after 0.5 s" in error
+    note, error = key.err.strip().splitlines()
+    assert note == (
+        f"note: {config}: `lock_timeout` is deprecated, use `runner_lock_timeout` (the same "
+        "setting, renamed)"
+    )
+    assert error.startswith("error: ") and "gave up after 0.5 s" in error
+    assert "--runner-lock-timeout" in error  # the hint names the new flag
+    project.ok("upgrade")
+    assert len(project.applied()) == 1
+
+
 def test_concurrent_runners_apply_each_migration_once(project: Project, backend: str) -> None:
     ids = _tables(project, 12)
-    config = dbshift.Config(url=project.url, migrations=project.migrations, lock_timeout=60)
+    config = dbshift.Config(url=project.url, migrations=project.migrations, runner_lock_timeout=60)
     start = threading.Barrier(4)
 
     def run() -> dbshift.RunReport:

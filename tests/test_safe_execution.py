@@ -1,7 +1,7 @@
 """Safe execution: a migration waits for a table lock only briefly, and is retried.
 
 Another connection holds a lock that the migration's ALTER conflicts with; the
-migration's statement gives up after `migration_lock_timeout`, is rolled back and
+migration's statement gives up after `table_lock_timeout`, is rolled back and
 retried with a growing pause, and succeeds once the lock is released, or exits 3 naming
 what it waited for. Meanwhile the application's writes queued behind the ALTER wait no
 longer than the lock timeout.
@@ -87,7 +87,7 @@ def test_a_migration_waiting_for_a_lock_is_retried_until_it_is_released(
     backend: str, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     project = project_with(
-        tmp_path, db_url, capsys, migration_lock_timeout="300ms", lock_retry_delay=0.1
+        tmp_path, db_url, capsys, table_lock_timeout="300ms", lock_retry_delay=0.1
     )
     alter = project.python("alter", 'op.add_column("t", sa.Column("x", sa.Integer))')
     with holding(project, backend):
@@ -113,7 +113,7 @@ def test_after_the_last_retry_the_run_exits_3_naming_the_lock(
         tmp_path,
         db_url,
         capsys,
-        migration_lock_timeout="400ms",
+        table_lock_timeout="400ms",
         lock_retries=2,
         lock_retry_delay=0.05,
     )
@@ -153,7 +153,7 @@ def test_application_writes_queued_behind_the_migration_wait_at_most_the_lock_ti
     INSERT would queue behind the ALTER until the reader finished (here 2.5 s)."""
     lock_timeout = 0.5
     project = project_with(
-        tmp_path, db_url, capsys, migration_lock_timeout=lock_timeout, lock_retry_delay=0.2
+        tmp_path, db_url, capsys, table_lock_timeout=lock_timeout, lock_retry_delay=0.2
     )
     project.python("alter", 'op.add_column("t", sa.Column("x", sa.Integer))')
     waits: list[float] = []
@@ -193,7 +193,7 @@ def test_a_statement_by_statement_migration_retries_only_the_statement_that_wait
 ) -> None:
     """Every migration on MariaDB; a `transactional = False` one on PostgreSQL (there
     the timeout is a session setting)."""
-    project = project_with(tmp_path, db_url, capsys, migration_lock_timeout=1, lock_retry_delay=0.1)
+    project = project_with(tmp_path, db_url, capsys, table_lock_timeout=1, lock_retry_delay=0.1)
     two = project.sql(
         "two",
         "INSERT INTO t (id) VALUES (1);\nALTER TABLE t ADD COLUMN x INTEGER;",
@@ -236,13 +236,36 @@ def test_header_settings_override_the_configuration_on_postgresql(
 def test_header_settings_override_the_configuration_on_mariadb(
     backend: str, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = project_with(tmp_path, db_url, capsys, migration_lock_timeout=7)
+    project = project_with(tmp_path, db_url, capsys, table_lock_timeout=7)
     seen = "SELECT @@SESSION.lock_wait_timeout AS w"
     project.sql("default", f"CREATE TABLE a AS {seen};")
     project.sql("own", f"CREATE TABLE b AS {seen};", header="-- lock_timeout: 1500ms")
     project.ok("upgrade")
     assert project.query("SELECT w FROM a") == [(7,)]
     assert project.query("SELECT w FROM b") == [(2,)]  # whole seconds, rounded up
+
+
+@SERVERS
+@pytest.mark.parametrize("key", ["table_lock_timeout", "migration_lock_timeout"])
+def test_the_old_name_of_table_lock_timeout_sets_the_same_wait(
+    backend: str, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], key: str
+) -> None:
+    """`migration_lock_timeout`, the old name of `table_lock_timeout`, still sets the
+    wait, with a one-line note naming the new key."""
+    project = project_with(tmp_path, db_url, capsys, **{key: "2s"})
+    postgresql = backend == "postgresql"
+    seen = "current_setting('lock_timeout')" if postgresql else "@@SESSION.lock_wait_timeout"
+    project.sql("seen", f"CREATE TABLE a AS SELECT {seen} AS w;")
+    result = project.ok("upgrade")
+    assert project.query("SELECT w FROM a") == [("2s",) if postgresql else (2,)]
+    notes = [line for line in result.err.splitlines() if line.startswith("note: ")]
+    if key == "table_lock_timeout":
+        assert notes == []
+    else:
+        assert notes == [
+            f"note: {project.root / 'dbshift.toml'}: `migration_lock_timeout` is deprecated, "
+            "use `table_lock_timeout` (the same setting, renamed)"
+        ]
 
 
 @pytest.mark.backends("sqlite")
@@ -272,17 +295,17 @@ def test_durations() -> None:
 
 def test_configuration_keys(tmp_path: Path) -> None:
     defaults = Config()
-    assert (defaults.migration_lock_timeout, defaults.statement_timeout) == (3.0, None)
+    assert (defaults.table_lock_timeout, defaults.statement_timeout) == (3.0, None)
     assert (defaults.lock_retries, defaults.lock_retry_delay) == (5, 0.5)
     (tmp_path / "dbshift.toml").write_text(
-        'migration_lock_timeout = "2s"\nstatement_timeout = "${ST:-10min}"\n'
+        'table_lock_timeout = "2s"\nstatement_timeout = "${ST:-10min}"\n'
         "lock_retries = 0\nlock_retry_delay = 1\n"
     )
     config = Config.load(cwd=tmp_path)
-    assert (config.migration_lock_timeout, config.statement_timeout) == (2.0, 600.0)
+    assert (config.table_lock_timeout, config.statement_timeout) == (2.0, 600.0)
     assert (config.lock_retries, config.lock_retry_delay) == (0, 1.0)
-    with pytest.raises(ConfigError, match="invalid migration_lock_timeout 'soon'"):
-        Config(migration_lock_timeout="soon")
+    with pytest.raises(ConfigError, match="invalid table_lock_timeout 'soon'"):
+        Config(table_lock_timeout="soon")
     with pytest.raises(ConfigError, match="invalid lock_retries -1"):
         Config(lock_retries=-1)
     (tmp_path / "dbshift.toml").write_text("lock_retries = 1.5\n")
@@ -336,7 +359,7 @@ def test_session_settings_come_back_after_a_migration_outside_a_transaction(
 def test_with_json_the_retries_go_to_stderr(
     backend: str, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    project = project_with(tmp_path, db_url, capsys, migration_lock_timeout="200ms", lock_retries=1)
+    project = project_with(tmp_path, db_url, capsys, table_lock_timeout="200ms", lock_retries=1)
     alter = project.python("alter", 'op.add_column("t", sa.Column("x", sa.Integer))')
     with holding(project, backend):
         run = subprocess.run(

@@ -17,7 +17,7 @@ from dbshift.linter import run as linting
 from dbshift.linter.model import rank
 from dbshift.linter.select import require_ref
 from dbshift.migrations.project import Project
-from dbshift.results import CheckItem, CheckReport
+from dbshift.results import CheckItem, CheckReport, CheckStatus
 
 #: each item is logged under the name docs/api.md documents, `dbshift.api`
 log = logging.getLogger("dbshift.api")
@@ -47,7 +47,7 @@ def check(
     def integrity() -> CheckItem:
         report = jobs.verify_now(config, database_check=database_check)
         where = "dbshift.sum, the graph" + (" and applied checksums" if report.database else "")
-        status = "failed" if report.problems else "ok"
+        status: CheckStatus = "failed" if report.problems else "ok"
         return CheckItem("integrity", status, where, report.problems)
 
     def heads() -> CheckItem:

@@ -13,16 +13,18 @@ import math
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+import warnings
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from dbshift.errors import ConfigError
 
 CONFIG_FILE = "dbshift.toml"
-DEFAULT_LOCK_TIMEOUT = 60.0
+#: how long a runner waits for the runner lock another runner holds
+DEFAULT_RUNNER_LOCK_TIMEOUT = 60.0
 #: how long one migration statement waits for a table lock (PostgreSQL, MariaDB/MySQL)
-DEFAULT_MIGRATION_LOCK_TIMEOUT = 3.0
+DEFAULT_TABLE_LOCK_TIMEOUT = 3.0
 DEFAULT_LOCK_RETRIES = 5
 DEFAULT_LOCK_RETRY_DELAY = 0.5
 
@@ -33,8 +35,8 @@ _KEYS = frozenset(
         "models",
         "table_prefix",
         "schema",
-        "lock_timeout",
-        "migration_lock_timeout",
+        "runner_lock_timeout",
+        "table_lock_timeout",
         "statement_timeout",
         "lock_retries",
         "lock_retry_delay",
@@ -55,7 +57,64 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DURATION = re.compile(r"^\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|min|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
 
+#: keys (and `Config` keywords and attributes) under their old names, which read
+#: backwards: `lock_timeout` was the wait for *another runner*, while a migration's own
+#: `lock_timeout` header (PostgreSQL's setting of that name) is the wait for a *table*
+#: lock, which the configuration called `migration_lock_timeout`. The old names still
+#: work, with a `RenamedSetting` warning, and giving a setting under both is an error.
+RENAMED = {
+    "lock_timeout": "runner_lock_timeout",
+    "migration_lock_timeout": "table_lock_timeout",
+}
 
+
+class RenamedSetting(DeprecationWarning):
+    """A setting was given under its old name (see `RENAMED`); the CLI prints it as a
+    one-line note on stderr."""
+
+
+def renamed(values: Mapping[str, Any], where: str, *, stacklevel: int = 2) -> dict[str, Any]:
+    """`values` with every old key (`RENAMED`) under its new name, warning once for each;
+    a ConfigError when a setting is given under both names. `where` names the place the
+    values come from, `stacklevel` the caller the warning points at (as `warnings.warn`)."""
+    result = dict(values)
+    for old, new in RENAMED.items():
+        if old not in result:
+            continue
+        if new in result:
+            raise ConfigError(
+                f"{where}: both `{old}` and `{new}` are given",
+                hint=f"keep `{new}` alone: `{old}` is its old, deprecated name",
+            )
+        _warn_renamed(f"{where}: `{old}`", new, stacklevel + 1)
+        result = {new if key == old else key: value for key, value in result.items()}
+    return result
+
+
+def _warn_renamed(what: str, new: str, stacklevel: int) -> None:
+    warnings.warn(
+        f"{what} is deprecated, use `{new}` (the same setting, renamed)",
+        RenamedSetting,
+        stacklevel=stacklevel + 1,
+    )
+
+
+_C = TypeVar("_C")
+
+
+def _accept_renamed_keywords(cls: type[_C]) -> type[_C]:
+    """`cls(...)` also takes the old keywords of `RENAMED`, with a warning."""
+    generated: Callable[..., None] = cls.__init__
+
+    @functools.wraps(generated)
+    def __init__(self: _C, *args: Any, **keywords: Any) -> None:
+        generated(self, *args, **renamed(keywords, f"{cls.__name__}()", stacklevel=2))
+
+    setattr(cls, "__init__", __init__)  # noqa: B010 (mypy refuses assigning a method)
+    return cls
+
+
+@_accept_renamed_keywords
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Everything a dbshift command needs to know about a project.
@@ -69,16 +128,18 @@ class Config:
     models: Any = ()
     table_prefix: str = "dbshift_"
     schema: str | None = None
-    #: seconds a runner waits for the migration lock held by *another runner*
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT
+    #: seconds a runner waits for the runner lock held by *another runner* (formerly
+    #: `lock_timeout`)
+    runner_lock_timeout: float = DEFAULT_RUNNER_LOCK_TIMEOUT
     #: seconds a migration statement waits for a *table* lock before it gives up (and is
     #: retried): `lock_timeout` on PostgreSQL, `lock_wait_timeout` on MariaDB/MySQL; 0 is
-    #: no limit. A file's `lock_timeout` header overrides it.
-    migration_lock_timeout: float = DEFAULT_MIGRATION_LOCK_TIMEOUT
+    #: no limit. A file's `lock_timeout` header overrides it. Formerly
+    #: `migration_lock_timeout`.
+    table_lock_timeout: float = DEFAULT_TABLE_LOCK_TIMEOUT
     #: seconds a migration statement may run (PostgreSQL, MariaDB); 0 is no limit, and
     #: None (the default) leaves the server's setting alone
     statement_timeout: float | None = None
-    #: how many times a migration whose statement hit `migration_lock_timeout` is retried
+    #: how many times a migration whose statement hit `table_lock_timeout` is retried
     lock_retries: int = DEFAULT_LOCK_RETRIES
     #: the first pause before a retry, in seconds; it doubles (with jitter) up to 10 s
     lock_retry_delay: float = DEFAULT_LOCK_RETRY_DELAY
@@ -105,20 +166,23 @@ class Config:
                 hint="use letters, digits and underscores, starting with a letter",
             )
         try:
-            timeout = float(self.lock_timeout)
+            timeout = float(self.runner_lock_timeout)
         except (TypeError, ValueError):
             raise ConfigError(
-                f"invalid lock_timeout {self.lock_timeout!r}", hint="give a number of seconds"
+                f"invalid runner_lock_timeout {self.runner_lock_timeout!r}",
+                hint="give a number of seconds",
             ) from None
         if timeout < 0:
-            raise ConfigError("lock_timeout must not be negative", hint="give a number of seconds")
+            raise ConfigError(
+                "runner_lock_timeout must not be negative", hint="give a number of seconds"
+            )
         if not math.isfinite(timeout):
             raise ConfigError(
-                f"lock_timeout must be a finite number, not {self.lock_timeout!r}",
+                f"runner_lock_timeout must be a finite number, not {self.runner_lock_timeout!r}",
                 hint="give a number of seconds, e.g. 3600 to wait an hour",
             )
-        object.__setattr__(self, "lock_timeout", timeout)
-        for key in ("migration_lock_timeout", "statement_timeout", "lock_retry_delay"):
+        object.__setattr__(self, "runner_lock_timeout", timeout)
+        for key in ("table_lock_timeout", "statement_timeout", "lock_retry_delay"):
             value = getattr(self, key)
             if value is not None or key != "statement_timeout":
                 object.__setattr__(self, key, _duration_setting(key, value))
@@ -152,8 +216,20 @@ class Config:
             )
         return self.url
 
+    @property
+    def lock_timeout(self) -> float:
+        """Deprecated: the old name of `runner_lock_timeout`."""
+        _warn_renamed("`Config.lock_timeout`", "runner_lock_timeout", stacklevel=2)
+        return self.runner_lock_timeout
+
+    @property
+    def migration_lock_timeout(self) -> float:
+        """Deprecated: the old name of `table_lock_timeout`."""
+        _warn_renamed("`Config.migration_lock_timeout`", "table_lock_timeout", stacklevel=2)
+        return self.table_lock_timeout
+
     def replace(self, **changes: Any) -> Config:
-        return dataclasses.replace(self, **changes)
+        return dataclasses.replace(self, **renamed(changes, "Config.replace()", stacklevel=2))
 
     def redact(self, text: str) -> str:
         """Mask this configuration's password wherever it appears in `text`."""
@@ -183,6 +259,7 @@ class Config:
         values: dict[str, Any] = {}
         if source is not None:
             values = _read_table(source)
+        where = str(source or "configuration")
         environments = values.pop("environments", {})
         if not isinstance(environments, dict):
             raise ConfigError(
@@ -202,11 +279,16 @@ class Config:
                     f"{source}: [environments.{env}] must be a table",
                     hint=f"write [environments.{env}] with url = ... under it",
                 )
-            values.update(selected)
         _check_keys(values, source)
         _check_types(values, source)
+        values = renamed(values, where, stacklevel=2)
+        if env is not None:
+            _check_keys(selected, source)
+            _check_types(selected, source)
+            values.update(renamed(selected, f"{where}: [environments.{env}]", stacklevel=2))
         values = {key: _interpolate(value) for key, value in values.items()}
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        values.update(renamed(given, "Config.load()", stacklevel=2))
         if source is None and cwd is not None and "source" not in values:
             values.setdefault("migrations", Path(cwd) / str(values.get("migrations", "migrations")))
         return cls(**values, env=env, source=source)
@@ -288,7 +370,7 @@ def _read_table(source: Path) -> dict[str, Any]:
 
 
 def _check_keys(values: Mapping[str, Any], source: Path | None) -> None:
-    unknown = sorted(set(values) - _KEYS)
+    unknown = sorted(set(values) - _KEYS - set(RENAMED))
     if unknown:
         raise ConfigError(
             f"{source or 'configuration'}: unknown key {unknown[0]!r}",
@@ -303,8 +385,8 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "table_prefix": ((str,), "a string"),
     "schema": ((str,), "a string"),
     # a string too: "${LOCK_TIMEOUT:-60}" is converted after interpolation
-    "lock_timeout": ((int, float, str), "a number of seconds"),
-    "migration_lock_timeout": ((int, float, str), 'seconds, a number or text such as "3s"'),
+    "runner_lock_timeout": ((int, float, str), "a number of seconds"),
+    "table_lock_timeout": ((int, float, str), 'seconds, a number or text such as "3s"'),
     "statement_timeout": ((int, float, str), 'seconds, a number or text such as "15min"'),
     "lock_retries": ((int, str), "a whole number"),
     "lock_retry_delay": ((int, float, str), 'seconds, a number or text such as "500ms"'),
@@ -313,6 +395,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "safe": ((bool,), "true or false"),
     "backends": ((list,), "a list of backend names among " + ", ".join(BACKENDS)),
 }
+_TYPES.update({old: _TYPES[new] for old, new in RENAMED.items()})
 
 
 def _check_types(values: Mapping[str, Any], source: Path | None) -> None:

@@ -107,7 +107,7 @@ def create_engine(config: Config, url: URL | None = None) -> Any:
     url = url or parse_url(config)
     kwargs: dict[str, Any] = {"poolclass": sa.NullPool}
     if url.get_backend_name() == "sqlite":
-        kwargs["connect_args"] = {"timeout": config.lock_timeout}
+        kwargs["connect_args"] = {"timeout": config.runner_lock_timeout}
     elif url.get_driver_name() in ("psycopg", "psycopg_async"):
         # No server-side prepared statements: behind PgBouncer in transaction pooling
         # mode the next statement may reach a server connection that never saw them.

@@ -1,21 +1,13 @@
 """The errors dbshift raises: each carries its exit code and a hint for the user.
 
-Exit codes are part of the interface (scripts and CI read them):
-
-====  =========================================================================
-0     success
-1     a check found something (pending migrations, differences, lint findings)
-2     usage or configuration error
-3     a migration or database error
-4     an integrity error (checksum, sum file, graph)
-5     the database lock could not be had in time
-130   interrupted by Ctrl-C (SIGINT)
-143   stopped by SIGTERM
-====  =========================================================================
+Exit codes are part of the interface (scripts and CI read them): `ExitCode` holds them
+all, each with its meaning; the tables in README.md and docs/cli.md ("Exit codes") list
+the same codes (tests/test_exit_codes.py compares them).
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -23,10 +15,41 @@ if TYPE_CHECKING:
     from dbshift.runner import RunReport
 
 
+class ExitCode(enum.IntEnum):
+    """The exit status of the `dbshift` command; `meaning` says what each one means."""
+
+    SUCCESS = 0
+    CHECK_FAILED = 1
+    USAGE = 2
+    ERROR = 3
+    INTEGRITY = 4
+    LOCK_TIMEOUT = 5
+    INTERRUPTED = 130
+    TERMINATED = 143
+
+    @property
+    def meaning(self) -> str:
+        """The start of the meaning the documented tables give."""
+        return _MEANINGS[self]
+
+
+_MEANINGS = {
+    ExitCode.SUCCESS: "success",
+    ExitCode.CHECK_FAILED: "a check found something",
+    ExitCode.USAGE: "usage or configuration error",
+    ExitCode.ERROR: "a migration or database error",
+    ExitCode.INTEGRITY: "an integrity error",
+    ExitCode.LOCK_TIMEOUT: "the migration lock could not be had in time",
+    ExitCode.INTERRUPTED: "interrupted by Ctrl-C (SIGINT)",
+    ExitCode.TERMINATED: "stopped by SIGTERM",
+}
+
+
 class DbshiftError(Exception):
     """Base of every error dbshift reports to a user."""
 
-    exit_code = 3
+    #: the `ExitCode` the CLI exits with (an int: a subclass may pick its own)
+    exit_code: int = ExitCode.ERROR
     #: set when the error stopped an upgrade or downgrade part-way: what the run did
     #: before it (`report.done`: the migrations that stay applied, or reverted)
     report: RunReport | None = None
@@ -43,7 +66,7 @@ class DbshiftError(Exception):
 class UsageError(DbshiftError):
     """The command line or API call is wrong (exit 2)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class ConfigError(UsageError):
@@ -53,13 +76,13 @@ class ConfigError(UsageError):
 class DatabaseError(DbshiftError):
     """The database could not be reached or refused a statement (exit 3)."""
 
-    exit_code = 3
+    exit_code = ExitCode.ERROR
 
 
 class MigrationError(DbshiftError):
     """A migration failed to load or to run (exit 3)."""
 
-    exit_code = 3
+    exit_code = ExitCode.ERROR
 
     def __init__(
         self,
@@ -82,7 +105,7 @@ class IntegrityError(DbshiftError):
     """Files and database disagree, or the graph is broken (exit 4). `migration` is the
     id of the migration it concerns, when there is one (`status` marks it there)."""
 
-    exit_code = 4
+    exit_code = ExitCode.INTEGRITY
 
     def __init__(
         self, message: str, *, migration: str | None = None, hint: str | None = None
@@ -102,7 +125,7 @@ class ChecksumMismatch(IntegrityError):
 class LockTimeout(DbshiftError):
     """Another runner held the database lock for longer than the timeout (exit 5)."""
 
-    exit_code = 5
+    exit_code = ExitCode.LOCK_TIMEOUT
 
 
 class Interrupted(KeyboardInterrupt):
@@ -117,7 +140,7 @@ class Interrupted(KeyboardInterrupt):
 
     def __init__(self, signal_name: str = "SIGINT", message: str | None = None) -> None:
         self.signal_name = signal_name
-        self.exit_code = 143 if signal_name == "SIGTERM" else 130
+        self.exit_code = ExitCode.TERMINATED if signal_name == "SIGTERM" else ExitCode.INTERRUPTED
         self.message = message or f"interrupted by {signal_name}"
         self.hint = "run the command again: it finishes what was left"
         super().__init__(self.message)

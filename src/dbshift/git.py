@@ -11,19 +11,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Literal, NamedTuple
 
 if TYPE_CHECKING:
     import subprocess
 
 #: refs whose trees may hold a migration file the work tree lacks, most telling first
-_REF_KINDS = {"refs/heads/": "branch", "refs/remotes/": "remote branch", "refs/tags/": "tag"}
+#: what a ref is: `HEAD` (the current commit), a branch, a remote branch or a tag
+RefKind = Literal["HEAD", "branch", "remote branch", "tag"]
+_REF_KINDS: dict[str, RefKind] = {
+    "refs/heads/": "branch",
+    "refs/remotes/": "remote branch",
+    "refs/tags/": "tag",
+}
 
 
 class Ref(NamedTuple):
     """A ref by its short name, and what it is: `HEAD`, `branch`, `remote branch`, `tag`."""
 
-    kind: str
+    kind: RefKind
     name: str
 
     def __str__(self) -> str:

@@ -22,7 +22,7 @@ import hashlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import Any, Final, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -102,8 +102,13 @@ def _db_epoch_sqlite(element: db_epoch, compiler: SQLCompiler, **kw: Any) -> str
     return "((julianday('now') - 2440587.5) * 86400.0)"
 
 
-APPLIED = "applied"
-PARTIAL = "partial"
+#: the `state` of a history row: applied, or stopped part-way (see the module's docstring)
+State = Literal["applied", "partial"]
+APPLIED: Final = "applied"
+PARTIAL: Final = "partial"
+#: the `event` of a log row (docs/runs.md): a migration applied, reverted or stamped, a
+#: `repair`, a statement that `failed`, a lock-timeout `retry`, a `lease` taken over
+Event = Literal["upgrade", "downgrade", "stamp", "repair", "failed", "retry", "lease"]
 
 #: characters of a statement's first line kept in the history
 _SHOWN = 80
@@ -135,7 +140,7 @@ def first_line(sql: str) -> str:
 class HistoryRow:
     id: str
     checksum: str
-    state: str
+    state: State
     applied_at: datetime
     duration_ms: int
     applied_by: str
@@ -313,7 +318,7 @@ class History:
         migration_id: str,
         checksum: str,
         duration_ms: int,
-        state: str = APPLIED,
+        state: State = APPLIED,
         progress: Sequence[str] = (),
         at: Any = None,
     ) -> sa.Insert:
@@ -373,7 +378,7 @@ class History:
 
     def log_event(
         self,
-        event: str,
+        event: Event,
         migration_id: str | None = None,
         checksum: str | None = None,
         detail: str | None = None,

@@ -15,7 +15,7 @@ from dbshift import database
 from dbshift._version import __version__
 from dbshift.dialects import dialect_for
 from dbshift.errors import UsageError
-from dbshift.history import History, utcnow
+from dbshift.history import Event, History, utcnow
 from dbshift.migrations.replay import Replay
 from dbshift.ops.context import OfflineContext, render_statement
 
@@ -47,7 +47,7 @@ def render_script(
     replay = Replay({s.id: s for s in project.scripts}, graph, sa_dialect.name)
     history = History(config.table_prefix, config.schema)
     transactional = dialect_for(sa_dialect).transactional_ddl
-    direction = "downgrade" if down else "upgrade"
+    direction: Event = "downgrade" if down else "upgrade"
     out = [
         f"-- dbshift {__version__} offline {direction} script for {sa_dialect.name}",
         f"-- generated {utcnow():%Y-%m-%d %H:%M:%S} UTC; {len(ids)} migration(s)",

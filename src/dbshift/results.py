@@ -10,14 +10,15 @@ import functools
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from dbshift.errors import IntegrityError
 from dbshift.history import HistoryRow
 from dbshift.integrity import Problem, refusal
-from dbshift.migrations.scripts import Script
+from dbshift.migrations.scripts import Kind, Script
 
 if TYPE_CHECKING:
+    from dbshift.autogen import SourceKind
     from dbshift.autogen.advice import Advice
     from dbshift.linter import Finding, LintReport
     from dbshift.ops import Operation
@@ -122,7 +123,7 @@ class HistoryEntry:
     id: str
     message: str
     parents: tuple[str, ...]
-    kind: str
+    kind: Kind
     head: bool
     applied_at: datetime | None
     duration_ms: int | None
@@ -267,12 +268,16 @@ class BaselineWritten:
         }
 
 
+#: what became of one thing `check` looked at
+CheckStatus = Literal["ok", "failed", "skipped"]
+
+
 @dataclasses.dataclass(frozen=True)
 class CheckItem:
     """One thing `check` looked at: passed, failed (with its problems) or skipped."""
 
     name: str
-    status: str  # "ok", "failed" or "skipped"
+    status: CheckStatus
     detail: str
     problems: tuple[str, ...] = ()
 
@@ -305,7 +310,7 @@ class MakeResult:
 
     path: Path | None
     operations: tuple[Operation, ...]
-    source: str
+    source: SourceKind
     notes: tuple[str, ...] = ()
     #: what `dbshift lint` says of the files written (docs/lint.md)
     findings: tuple[Finding, ...] = ()

@@ -1,6 +1,6 @@
 """Retrying a migration whose statement gave up waiting for a table lock.
 
-A migration statement waits for its table lock at most `migration_lock_timeout` (or the
+A migration statement waits for its table lock at most `table_lock_timeout` (or the
 file's `lock_timeout`), so the application's queries queued behind it are never held up
 for longer. When the wait times out, the runner rolls the migration back (on MariaDB/
 MySQL: the statement; the ones before it stay committed and recorded) and tries again

@@ -13,7 +13,7 @@ import importlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
@@ -35,14 +35,17 @@ from dbshift.history import History
 from dbshift.schema.models import metadata_of, snapshot_from_metadata
 from dbshift.schema.snapshot import Snapshot
 
+#: where the schema the models are compared with came from: the migrations replayed,
+#: the database at head, or the `--dev-url` scratch database
+SourceKind = Literal["migrations", "database", "dev database"]
+
 
 @dataclasses.dataclass(frozen=True)
 class Source:
     """The schema the models are compared with, and where it came from."""
 
     snapshot: Snapshot
-    #: "migrations" (replayed), "database" (at head) or "dev database"
-    kind: str
+    kind: SourceKind
 
 
 def load_models(config: Config, *, allow_empty: bool = False) -> list[sa.MetaData]:

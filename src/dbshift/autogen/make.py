@@ -376,7 +376,7 @@ def _current_schema(
             )
         return autogen.database_snapshot(conn, config)
 
-    kind = "database" if dev_url is None else "dev database"
+    kind: autogen.SourceKind = "database" if dev_url is None else "dev database"
     return autogen.Source(database.run(config, job), kind)
 
 

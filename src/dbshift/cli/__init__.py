@@ -10,6 +10,7 @@ import signal
 import sys
 import threading
 import traceback
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn, TextIO, TypeVar
@@ -19,8 +20,8 @@ import click
 from dbshift import api
 from dbshift._version import __version__
 from dbshift.cli.report import Reporter
-from dbshift.config import Config, redact
-from dbshift.errors import DbshiftError, Interrupted, UsageError, mask_error
+from dbshift.config import Config, RenamedSetting, redact
+from dbshift.errors import DbshiftError, ExitCode, Interrupted, UsageError, mask_error
 from dbshift.files import write_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,7 +99,17 @@ class State:
     secrets: Secrets = dataclasses.field(default_factory=Secrets)
 
     def config(self) -> Config:
-        config = Config.load(self.config_path, env=self.env, **self.overrides)
+        """The configuration; a key under its old name costs a note on stderr."""
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RenamedSetting)
+            config = Config.load(self.config_path, env=self.env, **self.overrides)
+        for warning in caught:
+            if issubclass(warning.category, RenamedSetting):
+                print(f"note: {warning.message}", file=sys.stderr)
+            else:
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
         self.secrets.add(config.url)
         return config
 
@@ -175,8 +186,11 @@ class _Group(click.Group):
 @click.option("--schema", help="Schema holding the bookkeeping tables.")
 @click.option("--table-prefix", help="Prefix of the bookkeeping tables (default dbshift_).")
 @click.option(
-    "--lock-timeout", type=float, help="Seconds to wait for the migration lock (default 60)."
+    "--runner-lock-timeout",
+    type=float,
+    help="Seconds to wait for another runner's lock (default 60).",
 )
+@click.option("--lock-timeout", "old_lock_timeout", type=float, hidden=True)
 @click.option("--env", help="Environment from [environments.NAME] (or DBSHIFT_ENV).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and dbshift's log on stderr.")
@@ -191,7 +205,8 @@ def cli(
     models: tuple[str, ...],
     schema: str | None,
     table_prefix: str | None,
-    lock_timeout: float | None,
+    runner_lock_timeout: float | None,
+    old_lock_timeout: float | None,
     env: str | None,
     as_json: bool,
     debug: bool,
@@ -206,13 +221,21 @@ def cli(
         _log_to_stderr(_SQL_LOG, _SQL_LOG_HANDLER, logging.INFO, secrets)
     if debug:
         _log_to_stderr(_DBSHIFT_LOG, _DBSHIFT_LOG_HANDLER, logging.DEBUG, secrets)
+    if old_lock_timeout is not None:
+        if runner_lock_timeout is not None:
+            raise UsageError(
+                "both --lock-timeout and --runner-lock-timeout are given",
+                hint="keep --runner-lock-timeout alone: --lock-timeout is its old name",
+            )
+        print("note: --lock-timeout is deprecated, use --runner-lock-timeout", file=sys.stderr)
+        runner_lock_timeout = old_lock_timeout
     overrides = {
         "url": url,
         "migrations": migrations,
         "models": list(models) or None,
         "schema": schema,
         "table_prefix": table_prefix,
-        "lock_timeout": lock_timeout,
+        "runner_lock_timeout": runner_lock_timeout,
     }
     reporter = Reporter(as_json=as_json, quiet=quiet, out=outside.stdout)
     ctx.obj = State(overrides, config_path, env, reporter, secrets)
@@ -255,7 +278,7 @@ def verify(state: State, offline: bool) -> None:
     report = api.verify(state.config(), database_check=not offline)
     state.reporter.verified(report)
     if report.problems:
-        raise _Exit(4)
+        raise _Exit(ExitCode.INTEGRITY)
 
 
 @cli.command()
@@ -315,9 +338,9 @@ def status(state: State, check: bool) -> None:
     result = api.status(state.config())
     state.reporter.status(result)
     if result.problems:  # the report marks each one; the reporter printed its error
-        raise _Exit(4)
+        raise _Exit(ExitCode.INTEGRITY)
     if check and (result.pending or result.partial):
-        raise _Exit(1)
+        raise _Exit(ExitCode.CHECK_FAILED)
 
 
 @cli.command()
@@ -328,7 +351,7 @@ def history(state: State) -> None:
     report = api.history(state.config())
     state.reporter.history(report)
     if report.problems:
-        raise _Exit(4)
+        raise _Exit(ExitCode.INTEGRITY)
 
 
 @cli.command()
@@ -466,7 +489,7 @@ def make(
     )
     reporter.made(result)
     if check and result.operations:
-        raise _Exit(1)
+        raise _Exit(ExitCode.CHECK_FAILED)
 
 
 @cli.command()
@@ -539,7 +562,7 @@ def lint(
     )
     state.reporter.linted(report, fmt)
     if report.fails(fail_on or str(config.lint.get("fail_on", "error"))):
-        raise _Exit(1)
+        raise _Exit(ExitCode.CHECK_FAILED)
 
 
 @cli.command("check")
@@ -588,7 +611,7 @@ def check_command(
     report = api.check(config, database_check=database_check, since=since, fail_on=fail_on)
     state.reporter.checked(report, fmt)
     if not report.ok:
-        raise _Exit(1)
+        raise _Exit(ExitCode.CHECK_FAILED)
 
 
 def _ask_rename(kind: str, old: str, new: str) -> bool:
@@ -604,7 +627,7 @@ def _usage_error(error: click.ClickException) -> UsageError:
 
 
 class _Exit(Exception):
-    def __init__(self, code: int) -> None:
+    def __init__(self, code: ExitCode) -> None:
         self.code = code
 
 
@@ -635,7 +658,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         sys.exit(error.exit_code)
     except click.exceptions.Abort:
         print("aborted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except click.ClickException as error:
         if debug:
             sys.stderr.write(secrets.redact(traceback.format_exc()))
@@ -649,7 +672,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _stopped(stop, as_json, secrets.redact)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
-        sys.exit(130)
+        sys.exit(ExitCode.INTERRUPTED)
     except Exception as error:
         if debug:
             sys.stderr.write(secrets.redact(traceback.format_exc()))
@@ -665,7 +688,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
         _stop_logs()
         for number, handler in previous.items():
             signal.signal(number, handler)
-    sys.exit(0)
+    sys.exit(ExitCode.SUCCESS)
 
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)

@@ -14,11 +14,27 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from dbshift.errors import DbshiftError, Interrupted
 
-if TYPE_CHECKING:
-    from dbshift.api import HistoryEntry, HistoryReport, MakeResult, Status
+if TYPE_CHECKING:  # rich, the results and the linter are imported where they are used
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
+
     from dbshift.integrity import Problem
-    from dbshift.linter import LintReport
+    from dbshift.linter import LintReport, Rule
+    from dbshift.results import (
+        BaselineWritten,
+        CheckReport,
+        HistoryEntry,
+        HistoryReport,
+        MakeResult,
+        MigrationInfo,
+        PartialRun,
+        RebaseResult,
+        RepairReport,
+        Status,
+        VerifyReport,
+    )
     from dbshift.runner import Listener, Retry, RunReport, Step, StepResult
+    from dbshift.runner.report import Command
 
 
 class Reporter:
@@ -40,12 +56,12 @@ class Reporter:
     def json(self, data: Any) -> None:
         print(json.dumps(data, indent=2, default=str), file=self.out)
 
-    def _console(self) -> Any:
+    def _console(self) -> Console:
         from rich.console import Console
 
         return Console(file=self.out, highlight=False)
 
-    def error(self, error: DbshiftError, debug: bool = False) -> None:
+    def error(self, error: DbshiftError) -> None:
         """One line on stderr; with --json, the error document on stdout, which names
         the migrations a run stopped part-way had applied (or reverted) before it."""
         if self.as_json:
@@ -198,7 +214,7 @@ class Reporter:
         self._integrity(status.problems)
         self._refused({}, status.refusal())
 
-    def _partial(self, run: Any) -> None:
+    def _partial(self, run: PartialRun) -> None:
         """A migration that stopped part-way: what ran, what failed, what is left."""
         row = run.row
         done = len(row.done)
@@ -263,7 +279,7 @@ class Reporter:
             self._integrity([p for p in report.problems if p.migration not in marked])
         self._refused({}, report.refusal())
 
-    def show(self, info: Any) -> None:
+    def show(self, info: MigrationInfo) -> None:
         if self.as_json:
             self.json(info.to_json())
             return
@@ -288,7 +304,7 @@ class Reporter:
         for op in info.downgrade or ():
             self.line(f"  {op}")
 
-    def repair(self, report: Any) -> None:
+    def repair(self, report: RepairReport) -> None:
         if self.as_json:
             self.json(report.to_json())
             return
@@ -297,7 +313,7 @@ class Reporter:
         for migration_id, action in report.changes:
             self.line(f"{migration_id}: {action}")
 
-    def verified(self, report: Any) -> None:
+    def verified(self, report: VerifyReport) -> None:
         if self.as_json:
             self.json(report.to_json())
             return
@@ -308,7 +324,7 @@ class Reporter:
         for problem in report.problems:
             print(f"problem: {problem}", file=sys.stderr)
 
-    def rebased(self, result: Any) -> None:
+    def rebased(self, result: RebaseResult) -> None:
         if self.as_json:
             self.json(result.to_json())
             return
@@ -373,7 +389,7 @@ class Reporter:
         )
         self.line(f"{counts} in {summary}")
 
-    def baseline_written(self, result: Any) -> None:
+    def baseline_written(self, result: BaselineWritten) -> None:
         """`lint --baseline write`: the file and what it now accepts."""
         if self.as_json:
             self.json(result.to_json())
@@ -383,7 +399,7 @@ class Reporter:
             f"{len(result.migrations)} migration(s) linted"
         )
 
-    def checked(self, report: Any, fmt: str = "text") -> None:
+    def checked(self, report: CheckReport, fmt: str = "text") -> None:
         """`check`: one line per check, then its problems; lint findings as annotations
         with `--format github`."""
         if self.as_json or fmt == "json":
@@ -413,7 +429,7 @@ class Reporter:
                         self.line(f"          {problem}")
         self.line("check passed" if report.ok else "check failed")
 
-    def rules(self, rules: Sequence[Any]) -> None:
+    def rules(self, rules: Sequence[Rule]) -> None:
         """`lint --rules`: every rule with its code, severity and category."""
         if self.as_json:
             self.json([r.to_json() for r in rules])
@@ -441,7 +457,7 @@ def _history_mark(entry: HistoryEntry) -> str:
     return "[yellow]~[/]" if entry.partial else "·"
 
 
-def _downgrade_source(info: Any) -> str:
+def _downgrade_source(info: MigrationInfo) -> str:
     """What `show` says above the downgrade's operations: nothing when written; a SQL
     migration's is never derived (there is no downgrade to run)."""
     if info.downgrade is not None:
@@ -451,7 +467,7 @@ def _downgrade_source(info: Any) -> str:
     return " derived from upgrade"
 
 
-_VERBS = {"upgrade": "applied", "downgrade": "reverted", "stamp": "stamped"}
+_VERBS: dict[Command, str] = {"upgrade": "applied", "downgrade": "reverted", "stamp": "stamped"}
 
 
 def _so_far(report: RunReport) -> dict[str, Any]:
@@ -511,39 +527,45 @@ class _LineListener:
 
 
 class _BarListener:
-    def __init__(self, console: Any) -> None:
+    def __init__(self, console: Console) -> None:
         self.console = console
-        self.bar: Any = None
-        self.task: Any = None
+        #: the progress bar and its task, from the first step on
+        self.bar: tuple[Progress, TaskID] | None = None
         self.finished = 0
 
     def step_started(self, step: Step, index: int, total: int) -> None:
         if self.bar is None:
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self.bar = Progress(
+            progress = Progress(
                 TextColumn("{task.description}"),
                 BarColumn(),
                 TextColumn("{task.completed}/{task.total}"),
                 TimeElapsedColumn(),
                 console=self.console,
             )
-            self.bar.start()
-            self.task = self.bar.add_task("migrating", total=total)
-        self.bar.update(self.task, description=step.id)
+            progress.start()
+            self.bar = progress, progress.add_task("migrating", total=total)
+        progress, task = self.bar
+        progress.update(task, description=step.id)
+
+    def _started(self) -> tuple[Progress, TaskID]:
+        assert self.bar is not None, "the runner tells a step's start first"
+        return self.bar
 
     def step_finished(self, result: StepResult) -> None:
         self.finished += 1
-        self.bar.advance(self.task)
-        self.bar.console.print(_result_line(result), markup=False)
+        progress, task = self._started()
+        progress.advance(task)
+        progress.console.print(_result_line(result), markup=False)
 
     def step_retrying(self, retry: Retry) -> None:
-        self.bar.console.print(retry.describe(), markup=False)
+        self._started()[0].console.print(retry.describe(), markup=False)
 
     def warned(self, text: str) -> None:
         print(f"warning: {text}", file=sys.stderr, flush=True)
 
     def close(self) -> None:
         if self.bar is not None:
-            self.bar.stop()
+            self.bar[0].stop()
             self.bar = None

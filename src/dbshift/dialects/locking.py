@@ -90,7 +90,7 @@ class DatabaseLock:
                 gave_up = LockTimeout(
                     f"the migration lock is held by another runner{self.holder(conn, name)}; "
                     f"gave up after {timeout:g} s",
-                    hint="wait for the other run to finish, or raise --lock-timeout",
+                    hint="wait for the other run to finish, or raise --runner-lock-timeout",
                 )
                 log.error("%s", gave_up.message)
                 raise gave_up

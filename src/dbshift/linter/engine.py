@@ -76,11 +76,11 @@ class Settings:
     @classmethod
     def of(cls, config: Config) -> Settings:
         """The settings for a project: `[lint]`, and DS312 (no lock_timeout) off while
-        the runner sets one itself (`migration_lock_timeout`, on by default), DS323 (no
+        the runner sets one itself (`table_lock_timeout`, on by default), DS323 (no
         statement_timeout) off when `statement_timeout` is configured."""
         settings = cls.from_config(config.lint)
         off = set(settings.disable)
-        if config.migration_lock_timeout:
+        if config.table_lock_timeout:
             off.add("DS312")
         if config.statement_timeout is not None:
             off.add("DS323")
@@ -343,7 +343,7 @@ def _suppressed(
     suppressions = (
         python_suppressions(source)
         if script.kind == "python"
-        else sql_suppressions(source, _sql_spans(source, info))
+        else sql_suppressions(source, _sql_spans(source))
     )
     if not suppressions:
         return findings
@@ -383,7 +383,7 @@ def _suppressed(
     return kept
 
 
-def _sql_spans(source: str, info: MigrationFacts) -> list[tuple[int, int]]:
+def _sql_spans(source: str) -> list[tuple[int, int]]:
     from dbshift.migrations.scripts import sql_sections
     from dbshift.migrations.sqlsplit import split_sql
 

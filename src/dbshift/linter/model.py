@@ -11,9 +11,11 @@ from dbshift.linter.facts import ColumnFact, Fact
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
 
+    from dbshift.migrations.scripts import Kind
+
 Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("info", "warning", "error")
-CATEGORIES = ("data-loss", "backward-incompatible", "locking", "hygiene")
+Category = Literal["data-loss", "backward-incompatible", "locking", "hygiene"]
 BACKENDS = ("postgresql", "mysql", "mariadb", "sqlite")
 ALL = frozenset(BACKENDS)
 MYSQL = frozenset({"mysql", "mariadb"})
@@ -202,7 +204,7 @@ class MigrationFacts:
 
     id: str
     file: str
-    kind: str  # "python" or "sql"
+    kind: Kind
     transactional: bool
     #: every fact with its source line (0 when unknown)
     facts: tuple[tuple[Fact, int], ...]
@@ -267,7 +269,7 @@ class Rule:
     code: str
     name: str
     severity: Severity
-    category: str
+    category: Category
     backends: frozenset[str]
     #: which server versions it applies to, in words
     versions: str
@@ -304,7 +306,7 @@ class Rule:
 class Finding:
     code: str
     severity: Severity
-    category: str
+    category: Category
     migration: str
     file: str
     line: int

@@ -26,7 +26,7 @@ from dbshift.errors import (
     Interrupted,
     MigrationError,
 )
-from dbshift.history import History, HistoryRow, StatementMark
+from dbshift.history import Event, History, HistoryRow, StatementMark
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.replay import Replay
 from dbshift.migrations.scripts import Script
@@ -35,11 +35,13 @@ from dbshift.runner.journal import StatementJournal
 from dbshift.runner.lock import Held, busy_as_lock_timeout
 from dbshift.runner.plan import Direction, Plan, Step, make_plan, other_backend, stamp_plan, verify
 from dbshift.runner.report import (
+    Command,
     Listener,
     Retry,
     RunReport,
     Silent,
     StepResult,
+    StepStatus,
     log,
     log_plan,
     log_result,
@@ -118,7 +120,7 @@ class Runner:
         dry_run: bool = False,
         single_transaction: bool = False,
     ) -> RunReport:
-        command = "upgrade" if direction == "up" else "downgrade"
+        command: Command = "upgrade" if direction == "up" else "downgrade"
         rows = self.rows()
         verify(self.scripts, rows, self.config.migrations_dir)
         checks.refuse_partial(rows, self.scripts, self.dialect, direction, single_transaction)
@@ -236,7 +238,7 @@ class Runner:
     # -- internals -----------------------------------------------------------------
 
     def _log_plan(
-        self, command: str, plan: Plan, rows: Sequence[HistoryRow], dry_run: bool = False
+        self, command: Command, plan: Plan, rows: Sequence[HistoryRow], dry_run: bool = False
     ) -> None:
         backend = self.conn.dialect.name
         log_plan(command, plan, rows, self.graph, backend, self.config.url, dry_run)
@@ -416,7 +418,7 @@ class Runner:
         lock = script.lock_timeout
         statement = script.statement_timeout
         return Timeouts(
-            lock=config.migration_lock_timeout if lock is None else lock,
+            lock=config.table_lock_timeout if lock is None else lock,
             statement=config.statement_timeout if statement is None else statement,
         )
 
@@ -447,7 +449,7 @@ class Runner:
         if row is not None:
             self._rows[step.id] = row
 
-    def _log(self, step: Step, event: str, detail: str) -> None:
+    def _log(self, step: Step, event: Event, detail: str) -> None:
         """A log event in a transaction of its own (the log is append-only, so it needs
         no runner lock); best effort: the run's own error says what went wrong."""
         with contextlib.suppress(exc.DBAPIError):
@@ -464,7 +466,7 @@ class Runner:
 
     def _attempt(self, step: Callable[[], StepResult]) -> StepResult:
         if self._held is None:
-            with busy_as_lock_timeout(self.config.lock_timeout):
+            with busy_as_lock_timeout(self.config.runner_lock_timeout):
                 return step()
         try:
             return self._held.attempt(step)
@@ -649,5 +651,5 @@ class Runner:
             self.conn.execute(self.history.log_event("downgrade", step.id, checksum))
 
 
-def _done(step: Step) -> str:
+def _done(step: Step) -> StepStatus:
     return "applied" if step.direction == "up" else "reverted"

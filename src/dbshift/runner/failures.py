@@ -176,7 +176,7 @@ def gave_up(
         statement=error.statement,
         hint="find what holds the lock (a long transaction, often `idle in transaction`), "
         "let it finish or end it, and run the command again; or raise "
-        "lock_retries or migration_lock_timeout (a file's `lock_timeout`)",
+        "lock_retries or table_lock_timeout (a file's `lock_timeout`)",
     )
 
 

@@ -41,7 +41,7 @@ class Held:
     transaction takes the lock itself (`guard`, through `transaction` or the runner's
     `_recorded`)
     and checks the lease; when another runner has either, the transaction is rolled back
-    and tried again after a pause, outside any transaction, until `lock_timeout`."""
+    and tried again after a pause, outside any transaction, until `runner_lock_timeout`."""
 
     def __init__(self, conn: sa.Connection, config: Config, history: History) -> None:
         from dbshift.dialects.locking import lock_for
@@ -59,7 +59,7 @@ class Held:
         conn = self.conn
         if conn.in_transaction():
             conn.commit()
-        self.lock.acquire(conn, self.config.lock_timeout, self._signed_by)
+        self.lock.acquire(conn, self.config.runner_lock_timeout, self._signed_by)
         conn.execution_options(**{WRITER: True})
         try:
             with self.transaction(check_lease=False):
@@ -119,7 +119,7 @@ class Held:
         """`fn()`, called again after a growing pause while it raises `Busy`."""
         from dbshift.lease import Busy
 
-        timeout = self.config.lock_timeout
+        timeout = self.config.runner_lock_timeout
         deadline = time.monotonic() + timeout
         pause = 0.02
         waiting_since: float | None = None
@@ -137,7 +137,7 @@ class Held:
                     gave_up = LockTimeout(
                         f"the migration lock is held by another runner{busy.holder()}; "
                         f"gave up after {timeout:g} s",
-                        hint="wait for the other run to finish, or raise --lock-timeout",
+                        hint="wait for the other run to finish, or raise --runner-lock-timeout",
                     )
                     lock_log.error("%s", gave_up.message)
                     raise gave_up from None
@@ -250,7 +250,7 @@ def busy_as_lock_timeout(timeout: float) -> Iterator[None]:
             raise
         gave_up = LockTimeout(
             f"the database is locked by another writer; gave up after {timeout:g} s",
-            hint="wait for the other run to finish, or raise --lock-timeout",
+            hint="wait for the other run to finish, or raise --runner-lock-timeout",
         )
         lock_log.error("%s", gave_up.message)
         raise gave_up from None

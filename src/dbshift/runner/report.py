@@ -7,7 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from dbshift.config import mask_url
 from dbshift.history import HistoryRow
@@ -18,12 +18,18 @@ from dbshift.runner.plan import Direction, Plan, Step, after, revisions
 log = logging.getLogger("dbshift.runner")
 
 
+#: what became of a step: applied, reverted, stamped, or skipped (another runner had
+#: already done it)
+StepStatus = Literal["applied", "reverted", "stamped", "skipped"]
+#: the command a run report is of
+Command = Literal["upgrade", "downgrade", "stamp"]
+
+
 @dataclasses.dataclass(frozen=True)
 class StepResult:
     id: str
     direction: Direction
-    #: applied, reverted, stamped, or skipped (another runner had already done it)
-    status: str
+    status: StepStatus
     duration_ms: int = 0
     statements: int = 0
 
@@ -33,7 +39,7 @@ class StepResult:
 
 @dataclasses.dataclass(frozen=True)
 class RunReport:
-    command: str
+    command: Command
     plan: Plan
     results: tuple[StepResult, ...]
     dry_run: bool = False
@@ -101,7 +107,7 @@ class Silent:
 
 
 def log_plan(
-    command: str,
+    command: Command,
     plan: Plan,
     rows: Sequence[HistoryRow],
     graph: Graph,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import NotRequired, TypedDict, Unpack
 
-from dbshift.linter.model import Check, Example, MigrationCheck, Rule, Severity
+from dbshift.linter.model import Category, Check, Example, MigrationCheck, Rule, Severity
 
 RULES: dict[str, Rule] = {}
 
@@ -44,7 +44,7 @@ def rule(
     code: str,
     name: str,
     severity: Severity,
-    category: str,
+    category: Category,
     backends: frozenset[str],
     **about: Unpack[About],
 ) -> Callable[[Check], Check]:
@@ -61,7 +61,7 @@ def migration_rule(
     code: str,
     name: str,
     severity: Severity,
-    category: str,
+    category: Category,
     backends: frozenset[str],
     **about: Unpack[About],
 ) -> Callable[[MigrationCheck], MigrationCheck]:
@@ -78,7 +78,7 @@ def _rule(
     code: str,
     name: str,
     severity: Severity,
-    category: str,
+    category: Category,
     backends: frozenset[str],
     about: About,
     *,

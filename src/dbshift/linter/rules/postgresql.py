@@ -469,7 +469,7 @@ def enum_value_in_transaction(fact: Fact, ctx: Context) -> str | None:
     summary="DDL on an existing table without a lock_timeout",
     why="A DDL statement waiting for its lock (behind one long query) makes every later "
     "query on the table queue behind it: the application stalls for as long as it waits.",
-    instead="Let dbshift set it: `migration_lock_timeout` (3 s by default) with retries; "
+    instead="Let dbshift set it: `table_lock_timeout` (3 s by default) with retries; "
     "this rule runs only when that is turned off. Otherwise start the migration with "
     "`SET lock_timeout = '5s'` (`op.execute(...)`) and retry on timeout.",
     fires=(Example('op.drop_index("ix_users_name", "users")', "DROP INDEX ix_users_name;"),),
