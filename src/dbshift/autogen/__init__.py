@@ -8,10 +8,11 @@ some migration is raw DDL that cannot be replayed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,13 +59,29 @@ def load_models(config: Config, *, allow_empty: bool = False) -> list[sa.MetaDat
     if isinstance(specs, (str, sa.MetaData)) or not isinstance(specs, (list, tuple)):
         specs = [specs]
     root = str(config.source.parent if config.source else Path.cwd())
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    found = [_metadata(spec) for spec in specs]
+    with importable(root):
+        found = [_metadata(spec) for spec in specs]
     for spec, metadata in zip(specs, found, strict=True):
         if not metadata.tables and not allow_empty:
             raise _no_tables(spec)
     return found
+
+
+@contextlib.contextmanager
+def importable(root: str) -> Iterator[None]:
+    """`root` (the project's folder) first on `sys.path` for the duration of the block,
+    and taken off again afterwards, also when an import fails: `make` and `diff` leave
+    the importing process's path as they found it. The modules imported meanwhile stay
+    in `sys.modules`, as any import does. A `root` already on the path is left alone."""
+    if root in sys.path:
+        yield
+        return
+    sys.path.insert(0, root)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(root)
 
 
 def _no_tables(spec: Any) -> ConfigError:
