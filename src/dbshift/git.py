@@ -10,11 +10,9 @@ commands that never ask git do not pay for it.
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
-
-if TYPE_CHECKING:
-    import subprocess
+from typing import NamedTuple
 
 #: refs whose trees may hold a migration file the work tree lacks, most telling first
 _REF_KINDS = {"refs/heads/": "branch", "refs/remotes/": "remote branch", "refs/tags/": "tag"}
@@ -46,8 +44,6 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """`git -C folder ARGS`, whatever its exit status; raises `GitFailed` when git
     cannot be started or does not finish within `timeout` seconds."""
-    import subprocess
-
     try:
         return subprocess.run(
             ["git", "-C", os.fspath(folder), *args],

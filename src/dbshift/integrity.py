@@ -15,6 +15,7 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
+from dbshift import git
 from dbshift.errors import ChecksumMismatch, IntegrityError
 
 if TYPE_CHECKING:
@@ -95,8 +96,6 @@ def _files_elsewhere(folder: Path, ids: Sequence[str]) -> dict[str, tuple[str, s
     work tree; else a branch, a remote branch, a tag): what to say, and the hint.
     After switching branches, the database may have applied another branch's
     migrations: checking that branch out is the remedy, not `repair`."""
-    from dbshift import git
-
     names = [f"{i}{suffix}" for i in ids for suffix in (".py", ".sql")]
     refs = git.refs_holding(folder, names)
     if refs is None:

@@ -33,6 +33,7 @@ from dbshift.config import Config
 from dbshift.dialects import dialect_for
 from dbshift.errors import ConfigError, UsageError
 from dbshift.history import History
+from dbshift.schema.introspect import introspect
 from dbshift.schema.models import metadata_of, snapshot_from_metadata
 from dbshift.schema.snapshot import Snapshot
 
@@ -167,8 +168,6 @@ def models_targets(
 
 
 def database_snapshot(conn: sa.Connection, config: Config) -> Snapshot:
-    from dbshift.schema.introspect import introspect
-
     history = History(config.table_prefix, config.schema)
     bookkeeping = set(history.names)
     return introspect(conn, config.schema, exclude=lambda name: name in bookkeeping)
