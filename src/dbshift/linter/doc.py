@@ -30,7 +30,7 @@ def _backends(rule: Rule) -> str:
     )
 
 
-def _example(example: Example, rule: Rule) -> list[str]:
+def _example(example: Example) -> list[str]:
     notes = []
     if not example.transactional:
         notes.append("in a migration marked `transactional = False`")
@@ -80,11 +80,11 @@ def render() -> str:
         ]
         for n, example in enumerate(r.fires, start=1):
             lines += ["", "- example" + ("" if len(r.fires) == 1 else f" {n}")]
-            lines += _example(example, r)[:-1]
+            lines += _example(example)[:-1]
         lines += ["", "Does not fire:"]
         for n, example in enumerate(r.passes, start=1):
             lines += ["", "- example" + ("" if len(r.passes) == 1 else f" {n}")]
-            lines += _example(example, r)[:-1]
+            lines += _example(example)[:-1]
     lines += ["", END]
     return "\n".join(line.rstrip() for line in lines) + "\n"
 

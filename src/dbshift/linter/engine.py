@@ -339,7 +339,7 @@ def _suppressed(
     suppressions = (
         python_suppressions(source)
         if script.kind == "python"
-        else sql_suppressions(source, _sql_spans(source, info))
+        else sql_suppressions(source, _sql_spans(source))
     )
     if not suppressions:
         return findings
@@ -379,7 +379,7 @@ def _suppressed(
     return kept
 
 
-def _sql_spans(source: str, info: MigrationFacts) -> list[tuple[int, int]]:
+def _sql_spans(source: str) -> list[tuple[int, int]]:
     (up_text, up_line), _down = sql_sections(source)
     spans = []
     for statement in split_sql(up_text, "default", first_line=up_line):
