@@ -27,7 +27,7 @@ PACKAGE = SRC / "dbshift"
 
 @dataclasses.dataclass(frozen=True)
 class Import:
-    """One import statement's target inside dbshift."""
+    """One module named by an import statement of a dbshift module."""
 
     importer: str
     imported: str
