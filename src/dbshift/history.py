@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import getpass
 import hashlib
 import socket
 from collections.abc import Sequence
@@ -180,6 +179,9 @@ class HistoryRow:
 @cache
 def who() -> str:
     """`user@host` of this process, recorded with every change."""
+    # lazy: status start-up: only the commands that write name their user
+    import getpass
+
     try:
         user = getpass.getuser()
     except Exception:
