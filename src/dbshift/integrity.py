@@ -15,7 +15,6 @@ import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from dbshift import git
 from dbshift.errors import ChecksumMismatch, IntegrityError
 
 if TYPE_CHECKING:
@@ -96,6 +95,9 @@ def _files_elsewhere(folder: Path, ids: Sequence[str]) -> dict[str, tuple[str, s
     work tree; else a branch, a remote branch, a tag): what to say, and the hint.
     After switching branches, the database may have applied another branch's
     migrations: checking that branch out is the remedy, not `repair`."""
+    # lazy: status start-up: git runs only when applied migrations' files are missing
+    from dbshift import git
+
     names = [f"{i}{suffix}" for i in ids for suffix in (".py", ".sql")]
     refs = git.refs_holding(folder, names)
     if refs is None:
