@@ -475,3 +475,31 @@ def test_expressions_bound_to_the_table_compare_as_the_server_prints_them(
         sa.Index("ix_users_lower_email", sa.func.lower(table.c.email))
     path = loop.step(metadata)
     assert path is not None and "users." not in path.read_text().split("def downgrade")[0]
+
+
+def test_make_and_diff_leave_sys_path_as_they_found_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The project's folder is on `sys.path` only while the models are imported, also
+    when their import fails; the modules imported stay imported."""
+    (tmp_path / "scoped_models.py").write_text(
+        "import sqlalchemy as sa\nmetadata = sa.MetaData()\n"
+        "sa.Table('t', metadata, sa.Column('id', sa.Integer, primary_key=True))\n"
+    )
+    (tmp_path / "scoped_broken.py").write_text("raise RuntimeError('broken models')\n")
+    (tmp_path / "dbshift.toml").write_text(
+        f'url = "sqlite:///{tmp_path / "app.db"}"\nmodels = ["scoped_models:metadata"]\n'
+    )
+    (tmp_path / "migrations").mkdir()
+    for name in ("scoped_models", "scoped_broken"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    config = dbshift.Config.load(tmp_path / "dbshift.toml")
+    before = list(sys.path)
+    assert str(tmp_path) not in before
+    assert dbshift.diff(config, against="migrations") != []
+    assert sys.path == before and "scoped_models" in sys.modules
+    assert dbshift.make(config, "first").exists()
+    assert sys.path == before
+    with pytest.raises(dbshift.ConfigError, match="cannot import models 'scoped_broken'"):
+        dbshift.make(config.replace(models=["scoped_broken:metadata"]), "broken")
+    assert sys.path == before

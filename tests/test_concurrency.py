@@ -338,15 +338,14 @@ def test_an_expired_lease_of_another_machine_is_taken_over(
 
 
 @pytest.mark.backends("postgresql", "sqlite")
-def test_a_working_holder_keeps_its_lease_alive(
-    project: Project, db_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_working_holder_keeps_its_lease_alive(project: Project, db_url: str) -> None:
     """The heartbeat renews the lease while a long statement runs outside a transaction:
     nobody takes it over after `ttl` seconds."""
     import dbshift
-    import dbshift.lease
+    from dbshift import database
+    from dbshift.migrations.project import Project as Migrations
+    from dbshift.runner import Runner
 
-    monkeypatch.setattr(dbshift.lease, "TTL", 1.5)  # short, but renewals survive a busy CI box
     project.python("first", 'op.create_table("first", sa.Column("id", sa.Integer))')
     project.python(
         "long",
@@ -356,13 +355,21 @@ def test_a_working_holder_keeps_its_lease_alive(
     )
     project.ok("upgrade", "+1")
     config = dbshift.Config(url=db_url, migrations=project.migrations, runner_lock_timeout=10)
-    holder = threading.Thread(target=dbshift.upgrade, args=(config,))
+    found = Migrations.read(config)
+
+    def upgrade(conn: sa.Connection) -> None:
+        # a short lease, but renewals survive a busy CI box
+        runner = Runner(config, conn, found.scripts, found.graph, lease_ttl=1.5)
+        runner.migrate("up", "head")
+
+    holder = threading.Thread(target=database.run, args=(config, upgrade))
     holder.start()
     try:
         deadline = time.monotonic() + 10
         while not project.query("SELECT token FROM dbshift_lock WHERE token IS NOT NULL"):
             assert time.monotonic() < deadline and holder.is_alive()
             time.sleep(0.05)
+        assert project.query("SELECT ttl FROM dbshift_lock WHERE token IS NOT NULL") == [(1.5,)]
         time.sleep(2.0)  # the holder took the lease; without renewal it expired by now
         waiting = project.fails(5, "--runner-lock-timeout", "1", "upgrade")
         assert "lease of " in waiting.err

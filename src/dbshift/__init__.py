@@ -68,6 +68,7 @@ _RUNNER_TYPES = frozenset({"Plan", "RunReport", "Step", "StepResult"})
 def __getattr__(name: str) -> Any:
     """The runner's result types, imported on first use (keeps `status` start-up short)."""
     if name in _RUNNER_TYPES:
+        # lazy: status start-up: the runner loads on first use
         from dbshift import runner
 
         return getattr(runner, name)

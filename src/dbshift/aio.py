@@ -2,13 +2,14 @@
 
 With an async URL (`postgresql+asyncpg://`, `sqlite+aiosqlite://`) the work runs on the
 event loop through SQLAlchemy's `run_sync`; with a sync URL it runs in a worker thread.
-Either way it is the same code as the synchronous API.
+Either way it is the same code as the synchronous API, and each function takes the
+same arguments as its namesake in `dbshift.api` (a test compares the signatures).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy as sa
@@ -61,11 +62,15 @@ async def history(config: Config) -> HistoryReport:
 
 
 async def repair(
-    config: Config, *, applied: tuple[str, ...] = (), rolled_back: tuple[str, ...] = ()
+    config: Config, *, applied: Sequence[str] = (), rolled_back: Sequence[str] = ()
 ) -> RepairReport:
     return await _run(config, jobs.repair(config, applied, rolled_back))
 
 
-async def verify(config: Config) -> VerifyReport:
-    """`dbshift.verify` with the history read through the async engine."""
-    return await _run(config, jobs.verify(config))
+async def verify(config: Config, *, database_check: bool = True) -> VerifyReport:
+    """`dbshift.verify`, with the history read through the async engine when asked
+    (`database_check`) and a URL is configured; else on the files alone."""
+    job = jobs.verify(config)
+    if database_check and config.url:
+        return await _run(config, job)
+    return job(None)

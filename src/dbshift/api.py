@@ -212,7 +212,8 @@ def sql(
     config: Config, range_: str | None = None, *, dialect: str | None = None, down: bool = False
 ) -> str:
     """The offline SQL script for a range `[FROM:]TO`, with no database connection."""
-    from dbshift.offline import render_script  # the loader and the SQL renderer
+    # lazy: status start-up: the loader and the SQL renderer
+    from dbshift.offline import render_script
 
     return render_script(Project.read(config), range_, dialect=dialect, down=down)
 
@@ -238,7 +239,8 @@ def lint(
     `server_version` (or `[lint]` in the configuration) say which server to check for;
     with neither, PostgreSQL, MySQL and SQLite are all checked. The findings the lint
     baseline accepts are left out (counted in `baselined`) unless `baseline=False`."""
-    from dbshift.linter import run as linting  # the linter brings sqlglot
+    # lazy: status start-up: the linter (and sqlglot)
+    from dbshift.linter import run as linting
 
     return linting.lint(
         config,
@@ -264,7 +266,8 @@ def write_lint_baseline(
     `since` says otherwise) in the lint baseline, `dbshift.lint-baseline` next to
     `dbshift.sum`, written atomically. Entries of other migrations are kept while those
     migrations exist; `lint` and `check` then fail on new findings only."""
-    from dbshift.linter import run as linting  # the linter brings sqlglot
+    # lazy: status start-up: the linter (and sqlglot)
+    from dbshift.linter import run as linting
 
     return linting.write_baseline(
         config,
@@ -295,7 +298,8 @@ def check(
     errors raise as in every command, and so does a `since` ref git cannot find (a
     shallow CI checkout: the error says how to fetch it); everything else is an item of
     the report."""
-    from dbshift import checks  # the linter and the autogenerate: check only
+    # lazy: status start-up: the linter and the autogenerate
+    from dbshift import checks
 
     return checks.check(config, database_check=database_check, since=since, fail_on=fail_on)
 
@@ -350,7 +354,8 @@ def make_report(
     """`make` with everything it found (the CLI shows it). With several `backends`
     configured, the models are compared per backend and the one file written is right
     on each of them (docs/autogenerate.md, "One history, several backends")."""
-    from dbshift.autogen import make as pipeline  # the models comparison: make only
+    # lazy: status start-up: the models comparison
+    from dbshift.autogen import make as pipeline
 
     return pipeline.make_report(
         config,
@@ -373,7 +378,8 @@ def diff(
     sync. Against the migrations, every configured backend is compared, and the
     operations are those `make` would write; a database is one backend, and is
     compared with the models as they resolve there."""
-    from dbshift.autogen import make as pipeline  # the models comparison: diff only
+    # lazy: status start-up: the models comparison
+    from dbshift.autogen import make as pipeline
 
     return pipeline.diff(config, against=against, renames=renames)
 
@@ -383,6 +389,7 @@ def __getattr__(name: str) -> str:
     from `dbshift.autogen.make` on first use (importing it here would bring the models
     comparison into every command's start-up)."""
     if name == "SAFE_ONLY_POSTGRESQL":
+        # lazy: status start-up: the models comparison
         from dbshift.autogen import make as pipeline
 
         return pipeline.SAFE_ONLY_POSTGRESQL

@@ -7,6 +7,7 @@ All dbshift code below the API works on a synchronous `sa.Connection`. Async URL
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -114,6 +115,7 @@ def create_engine(config: Config, url: URL | None = None) -> Any:
         kwargs["connect_args"] = {"prepare_threshold": None}
     try:
         if is_async(url):
+            # lazy: only an async URL needs SQLAlchemy's asyncio extension
             from sqlalchemy.ext.asyncio import create_async_engine
 
             engine: Any = create_async_engine(url, **kwargs)
@@ -164,8 +166,6 @@ def run(config: Config, fn: Callable[[sa.Connection], T]) -> T:
     """Call `fn` with a connection to the configured database, and close it."""
     url = parse_url(config)
     if is_async(url):
-        import asyncio
-
         try:
             asyncio.get_running_loop()
         except RuntimeError:

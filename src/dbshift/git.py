@@ -3,18 +3,16 @@
 Every call runs `git -C <folder>` with a timeout and C messages. Git is optional: a
 folder outside a repository, a missing `git` binary, or a slow repository give the
 answers "nothing known" (`None`), except where a command asked for git itself
-(`lint --since`), which gets `GitFailed`. `subprocess` is imported on first use, so
-commands that never ask git do not pay for it.
+(`lint --since`), which gets `GitFailed`. Commands import this module on first use, so
+those that never ask git do not pay for `subprocess`.
 """
 
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Literal, NamedTuple
-
-if TYPE_CHECKING:
-    import subprocess
+from typing import Literal, NamedTuple
 
 #: refs whose trees may hold a migration file the work tree lacks, most telling first
 #: what a ref is: `HEAD` (the current commit), a branch, a remote branch or a tag
@@ -52,8 +50,6 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     """`git -C folder ARGS`, whatever its exit status; raises `GitFailed` when git
     cannot be started or does not finish within `timeout` seconds."""
-    import subprocess
-
     try:
         return subprocess.run(
             ["git", "-C", os.fspath(folder), *args],

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
@@ -41,6 +42,7 @@ class _Timestamp(sa.TypeDecorator[datetime]):
 
     def load_dialect_impl(self, dialect: sa.engine.Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name in ("mysql", "mariadb"):
+            # lazy: the MySQL dialect, for a MySQL/MariaDB connection only
             from sqlalchemy.dialects.mysql import DATETIME
 
             return dialect.type_descriptor(DATETIME(fsp=6))
@@ -182,8 +184,8 @@ class HistoryRow:
 @cache
 def who() -> str:
     """`user@host` of this process, recorded with every change."""
+    # lazy: status start-up: only the commands that write name their user
     import getpass
-    import socket
 
     try:
         user = getpass.getuser()

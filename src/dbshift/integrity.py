@@ -95,6 +95,7 @@ def _files_elsewhere(folder: Path, ids: Sequence[str]) -> dict[str, tuple[str, s
     work tree; else a branch, a remote branch, a tag): what to say, and the hint.
     After switching branches, the database may have applied another branch's
     migrations: checking that branch out is the remedy, not `repair`."""
+    # lazy: status start-up: git runs only when applied migrations' files are missing
     from dbshift import git
 
     names = [f"{i}{suffix}" for i in ids for suffix in (".py", ".sql")]

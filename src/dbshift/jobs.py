@@ -20,11 +20,11 @@ import sqlalchemy as sa
 
 from dbshift import database, integrity
 from dbshift.config import Config, mask_url
-from dbshift.errors import UsageError
+from dbshift.errors import MigrationError, UsageError
 from dbshift.history import History, HistoryRow, StatementMark
 from dbshift.integrity import Problem
 from dbshift.migrations.project import Project
-from dbshift.migrations.scripts import Script
+from dbshift.migrations.scripts import Script, sql_sections
 from dbshift.results import (
     HistoryEntry,
     HistoryReport,
@@ -162,6 +162,7 @@ def show(config: Config, ref: str) -> Callable[[sa.Connection | None], Migration
         if conn is not None:
             row = History(config.table_prefix, config.schema).row_if_exists(conn, script.id)
             dialect = conn.dialect.name
+        # lazy: status start-up: `show` alone imports migration code
         from dbshift.migrations import loader
 
         code = loader.load(script, dialect)
@@ -178,6 +179,7 @@ def show(config: Config, ref: str) -> Callable[[sa.Connection | None], Migration
 
 def verify(config: Config) -> Callable[[sa.Connection | None], VerifyReport]:
     project = Project.read(config, check_sums=False)
+    # lazy: status start-up: `verify` alone parses dbshift.sum
     from dbshift.migrations import sumfile
 
     found = sumfile.audit(config.migrations_dir, project.scripts, project.graph.heads)
@@ -239,8 +241,7 @@ def _statement_marks(script: Script | None, dialect: str) -> tuple[StatementMark
     import); () for a Python migration or a file that cannot be split."""
     if script is None or script.kind != "sql":
         return ()
-    from dbshift.errors import MigrationError
-    from dbshift.migrations.scripts import sql_sections
+    # lazy: status start-up: only a partial SQL migration is split
     from dbshift.migrations.sqlsplit import split_sql
 
     try:

@@ -25,7 +25,8 @@ from functools import cache
 
 from dbshift.history import LeaseRow, who
 
-#: seconds a lease lives without renewal; the heartbeat renews it every third of that
+#: seconds a lease lives without renewal unless the runner is given another
+#: (`Runner(lease_ttl=...)`, `Lease(name, ttl)`); the heartbeat renews it every third
 TTL = 30.0
 
 

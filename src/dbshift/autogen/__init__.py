@@ -8,10 +8,11 @@ some migration is raw DDL that cannot be replayed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Literal
 
@@ -32,6 +33,7 @@ from dbshift.config import Config
 from dbshift.dialects import dialect_for
 from dbshift.errors import ConfigError, UsageError
 from dbshift.history import History
+from dbshift.schema.introspect import introspect
 from dbshift.schema.models import metadata_of, snapshot_from_metadata
 from dbshift.schema.snapshot import Snapshot
 
@@ -61,13 +63,29 @@ def load_models(config: Config, *, allow_empty: bool = False) -> list[sa.MetaDat
     if isinstance(specs, (str, sa.MetaData)) or not isinstance(specs, (list, tuple)):
         specs = [specs]
     root = str(config.source.parent if config.source else Path.cwd())
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    found = [_metadata(spec) for spec in specs]
+    with importable(root):
+        found = [_metadata(spec) for spec in specs]
     for spec, metadata in zip(specs, found, strict=True):
         if not metadata.tables and not allow_empty:
             raise _no_tables(spec)
     return found
+
+
+@contextlib.contextmanager
+def importable(root: str) -> Iterator[None]:
+    """`root` (the project's folder) first on `sys.path` for the duration of the block,
+    and taken off again afterwards, also when an import fails: `make` and `diff` leave
+    the importing process's path as they found it. The modules imported meanwhile stay
+    in `sys.modules`, as any import does. A `root` already on the path is left alone."""
+    if root in sys.path:
+        yield
+        return
+    sys.path.insert(0, root)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(ValueError):
+            sys.path.remove(root)
 
 
 def _no_tables(spec: Any) -> ConfigError:
@@ -153,8 +171,6 @@ def models_targets(
 
 
 def database_snapshot(conn: sa.Connection, config: Config) -> Snapshot:
-    from dbshift.schema.introspect import introspect
-
     history = History(config.table_prefix, config.schema)
     bookkeeping = set(history.names)
     return introspect(conn, config.schema, exclude=lambda name: name in bookkeeping)

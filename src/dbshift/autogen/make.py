@@ -3,13 +3,15 @@ database), for every configured backend, and the migrations that close the gap w
 formatted and linted. `dbshift.api.make`, `make_report` and `diff` are the typed entry
 points; `check` compares through `make_report(check=True)`.
 
-This module is imported only by those commands (`dbshift.autogen` brings the models
-comparison with it). Within it, the linter, the renderer, the online rewrites and the
-loader are still imported by the function that needs them: `diff` needs none of them."""
+This module is imported only by those commands (`dbshift.api` imports it inside the
+functions that need it: it brings the models comparison, the renderer and the linter,
+which `status` must not load)."""
 
 from __future__ import annotations
 
 import logging
+import shlex
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,17 +19,27 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 
 from dbshift import autogen, database, jobs
+from dbshift.autogen.advice import Written, advise
 from dbshift.autogen.compare import RenameDecider
+from dbshift.autogen.render import Renderer
+from dbshift.autogen.safe import Step, safe_steps
 from dbshift.config import Config
+from dbshift.dialects import dialect_for
+from dbshift.dialects.backends import offline_dialect
 from dbshift.errors import ConfigError, DbshiftError, UsageError
 from dbshift.history import History
+from dbshift.linter import Settings, Target, lint_operations
+from dbshift.linter.engine import state_from_snapshot
+from dbshift.linter.facts import facts_from_operation
+from dbshift.migrations import loader
 from dbshift.migrations.project import Project
-from dbshift.migrations.scripts import new_id
+from dbshift.migrations.scripts import new_id, read_script
 from dbshift.migrations.writer import render_python, render_sql, write_new
+from dbshift.ops.base import inverse
+from dbshift.ops.context import OfflineContext
 from dbshift.results import MakeResult
 
 if TYPE_CHECKING:
-    from dbshift.autogen.safe import Step
     from dbshift.linter import Finding
     from dbshift.linter.model import SchemaState
     from dbshift.ops import Operation
@@ -54,11 +66,6 @@ def make_report(
 ) -> MakeResult:
     """`dbshift.api.make_report`: check the request, compare the models for each
     backend, then write (possibly as a chain of safe steps), format and lint."""
-    from dbshift.autogen.advice import Written, advise
-    from dbshift.autogen.safe import Step, safe_steps
-    from dbshift.dialects import dialect_for
-    from dbshift.linter.engine import state_from_snapshot
-
     if not check and not message.strip():
         raise UsageError("a migration needs a message", hint='pass -m "what it does"')
     if sql and not check and len(config.backends) > 1:
@@ -201,8 +208,6 @@ def backend_diffs(
 
 def _backend_dialects(config: Config, primary: sa.engine.Dialect) -> list[sa.engine.Dialect]:
     """The dialects `make` compares for: the URL's, then the other configured backends."""
-    from dbshift.dialects.backends import offline_dialect
-
     if not config.backends:
         return [primary]
     if primary.name not in config.backends:
@@ -227,8 +232,6 @@ def _remembered(decide: RenameDecider) -> RenameDecider:
 
 
 def _backend(dialect: sa.engine.Dialect) -> str:
-    from dbshift.linter import Target
-
     return Target.of(dialect).backend
 
 
@@ -245,8 +248,6 @@ def _write_step(
 ) -> tuple[Path, Snapshot]:
     """Write one migration of `make`'s output, its header naming the `backends` it was
     made for; return it with the schema after it."""
-    from dbshift.ops.base import inverse
-
     operations = step.operations
     undo = inverse(operations, before)
     after = before
@@ -274,11 +275,6 @@ def _lint_written(
     """Lint the file `make` just wrote, as written (lines included), on the schema it
     starts from (`state`, which then moves past it), for the backend it was generated
     for."""
-    from dbshift.linter import Settings, Target, lint_operations
-    from dbshift.linter.facts import facts_from_operation
-    from dbshift.migrations import loader
-    from dbshift.migrations.scripts import read_script
-
     backend = _backend(dialect)
     script = read_script(path)
     code = loader.load(script, dialect.name, lines=True)
@@ -388,8 +384,6 @@ def _render_python(
     transactional: bool = True,
     backends: Sequence[str] = (),
 ) -> str:
-    from dbshift.autogen.render import Renderer
-
     renderer = Renderer()
     up, down = renderer.body(operations), renderer.body(undo)
     return render_python(
@@ -406,8 +400,6 @@ def _render_python(
 def _offline_sql(
     operations: Sequence[Operation], before: Snapshot, dialect: sa.engine.Dialect
 ) -> str:
-    from dbshift.ops.context import OfflineContext
-
     ctx = OfflineContext(dialect, before)
     for op in operations:
         ctx.run(op)
@@ -418,9 +410,6 @@ def _post_write(config: Config, path: Path) -> None:
     """Run the configured `format` command (e.g. "ruff format") on the new file."""
     if not config.format:
         return
-    import shlex
-    import subprocess
-
     command = [*shlex.split(config.format), str(path)]
     try:
         done = subprocess.run(command, capture_output=True, text=True, check=False)

@@ -24,10 +24,16 @@ from dbshift.linter.model import (
     Target,
 )
 from dbshift.linter.rules import load_rules
+from dbshift.linter.sqlfacts import statement_facts
 from dbshift.linter.suppress import Suppression, python_suppressions, sql_suppressions
 from dbshift.migrations.graph import Graph
-from dbshift.migrations.scripts import Script
+from dbshift.migrations.loader import load
+from dbshift.migrations.scripts import Script, sql_sections
+from dbshift.migrations.sqlsplit import SplitRefused, split_sql
 from dbshift.ops import Operation
+from dbshift.ops.base import inverse
+from dbshift.ops.tables import CreateTable
+from dbshift.ops.types import CreateEnum
 from dbshift.schema.snapshot import Snapshot
 
 UNUSED = "DS609"
@@ -114,9 +120,6 @@ def lint_operations(
 def state_from_snapshot(snapshot: Snapshot, backend: str) -> SchemaState:
     """What the linter knows of a schema given as a snapshot: the schema `make` starts
     from, read the way the operations that would create it are read."""
-    from dbshift.ops.tables import CreateTable
-    from dbshift.ops.types import CreateEnum
-
     state = SchemaState()
     creations: list[Operation] = [CreateEnum(e) for e in snapshot.enums.values()]
     creations += [CreateTable(t) for t in snapshot.tables.values()]
@@ -254,9 +257,6 @@ def _read(script: Script, target: Target, snapshot: Snapshot) -> tuple[Migration
     """A migration's facts with their lines, and the snapshot after its operations."""
     if script.kind == "sql":
         return _read_sql(script, target), snapshot
-    from dbshift.migrations.loader import load
-    from dbshift.ops.base import inverse
-
     dialect = "mysql" if target.backend == "mariadb" else target.backend
     code = load(script, dialect, lines=True)
     facts = tuple(
@@ -289,10 +289,6 @@ def _read(script: Script, target: Target, snapshot: Snapshot) -> tuple[Migration
 
 
 def _read_sql(script: Script, target: Target) -> MigrationFacts:
-    from dbshift.linter.sqlfacts import statement_facts
-    from dbshift.migrations.scripts import sql_sections
-    from dbshift.migrations.sqlsplit import SplitRefused, split_sql
-
     text = script.path.read_text(encoding="utf-8")
     (up_text, up_line), down = sql_sections(text)
     dialect = "mysql" if target.backend == "mariadb" else target.backend
@@ -384,9 +380,6 @@ def _suppressed(
 
 
 def _sql_spans(source: str) -> list[tuple[int, int]]:
-    from dbshift.migrations.scripts import sql_sections
-    from dbshift.migrations.sqlsplit import split_sql
-
     (up_text, up_line), _down = sql_sections(source)
     spans = []
     for statement in split_sql(up_text, "default", first_line=up_line):

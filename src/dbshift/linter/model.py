@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -57,8 +58,6 @@ class Target:
 
 def parse_version(text: str) -> tuple[int, ...]:
     """`"15"`, `"10.11.6-MariaDB"`, `"8.0.36"` -> a tuple of ints."""
-    import re
-
     numbers = re.findall(r"\d+", text.split("-")[0])
     if not numbers:
         raise ValueError(f"not a version: {text!r}")
@@ -190,8 +189,6 @@ def _with_value(values: tuple[str, ...], value: str, fact: Fact) -> tuple[str, .
 
 def _not_null_column(condition: str | None) -> str | None:
     """The column of a `col IS NOT NULL` condition, else None."""
-    import re
-
     match = re.fullmatch(
         r"\(?\s*\"?(\w+)\"?\s+IS\s+NOT\s+NULL\s*\)?", condition or "", re.IGNORECASE
     )

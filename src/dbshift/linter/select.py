@@ -14,8 +14,10 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from dbshift import database, git
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, DatabaseError, UsageError
+from dbshift.history import History
 from dbshift.linter.model import BACKENDS, Target, parse_version
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script, require_folder
@@ -121,9 +123,6 @@ class _Server:
 def _pending(config: Config, graph: Graph) -> tuple[list[str], _Server]:
     """The migrations not applied yet, read from the history as `status` reads it, and
     the server they will run on."""
-    from dbshift import database
-    from dbshift.history import History
-
     if not config.url:
         raise ConfigError(
             "no database URL configured: `dbshift lint` checks the migrations pending on it",
@@ -197,8 +196,6 @@ def _fetch_command(folder: Path, ref: str, shallow: bool) -> str:
 
 
 def _run_git(folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    from dbshift import git
-
     try:
         return git.run(folder, *args, timeout=60)
     except git.GitFailed as error:

@@ -784,6 +784,7 @@ def _generated(reader: Reader, column: dict[str, Any]) -> bool:
 
 def _type(text: str) -> TypeInfo:
     """A type written out, through sqlglot's type reader where it knows the type."""
+    # lazy: breaks the facts/sqlfacts/sqlwords cycle (issue 13, KNOWN_CYCLES)
     from dbshift.linter.sqlfacts import type_from_text
 
     return type_from_text(text)

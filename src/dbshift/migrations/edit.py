@@ -37,6 +37,7 @@ def read_merging(config: Config) -> Project:
     """The project for `merge` and `rebase`, which resolve a conflicted `dbshift.sum`
     (or one that records only one side): recorded files must be unchanged."""
     project = Project.read(config, check_sums=False)
+    # lazy: status start-up (the API imports this module)
     from dbshift.migrations import sumfile
 
     found = sumfile.audit(config.migrations_dir, project.scripts, project.graph.heads, merging=True)
@@ -100,6 +101,7 @@ def _branch_to_move(project: Project, branches: dict[str, set[str]], ref: str | 
                 + "; ".join(f"{h} ({len(m)} migration(s))" for h, m in branches.items()),
             )
         return owners[0]
+    # lazy: status start-up (the API imports this module)
     from dbshift.migrations import sumfile
 
     recorded = sumfile.read(project.config.migrations_dir)

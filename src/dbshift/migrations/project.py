@@ -61,6 +61,7 @@ class Project:
         scripts, folder = project.scripts, config.migrations_dir
         if CleanSums(folder, scripts).hit():
             return project, ()
+        # lazy: status start-up: only a cache miss parses dbshift.sum
         from dbshift.migrations import sumfile
 
         found = sumfile.audit(folder, scripts, project.graph.heads)
@@ -77,6 +78,7 @@ class Project:
         """Record uncommitted changes in `dbshift.sum` after a command succeeded (a
         failed command leaves every file as it was). A read-only folder is left alone."""
         if self.unrecorded:
+            # lazy: status start-up: only unrecorded changes rewrite it
             from dbshift.migrations import sumfile
 
             with contextlib.suppress(OSError):
@@ -94,6 +96,7 @@ class Project:
 
     def write_sums(self) -> Path:
         """Rewrite `dbshift.sum` from the files as they are now."""
+        # lazy: status start-up: `rehash` alone writes it
         from dbshift.migrations import sumfile
 
         return sumfile.write(self.config.migrations_dir, scan(self.config.migrations_dir))
@@ -104,11 +107,13 @@ class Project:
 
     def replayed(self, dialect: sa.engine.Dialect) -> Snapshot | None:
         """The schema the migrations build, or None when one runs raw DDL."""
+        # lazy: status start-up: the replay loads migration code
         from dbshift.migrations.replay import replayed
 
         return replayed(self.scripts, self.graph, self.config.migrations_dir, dialect)
 
     def runner(self, conn: sa.Connection, listener: Listener | None = None) -> Runner:
+        # lazy: status start-up: the runner executes migration code
         from dbshift.runner import Runner
 
         return Runner(self.config, conn, self.scripts, self.graph, listener)

@@ -84,7 +84,8 @@ class Replay:
         """The migration's loaded code (loaded now if it was not yet)."""
         code = self._code.get(migration_id)
         if code is None:
-            from dbshift.migrations import loader  # imports migration code: on first use
+            # lazy: the loader imports migration code; status and history never reach it
+            from dbshift.migrations import loader
 
             code = loader.load(self.scripts[migration_id], self.backend)
             self._code[migration_id] = code
@@ -180,7 +181,8 @@ def derive_downgrade(code: MigrationCode, before: Snapshot) -> tuple[Operation, 
     migration (its downgrade is its `-- dbshift:down` section, never derived)."""
     if code.script.kind == "sql":
         raise _no_down_section(code)
-    from dbshift.ops.base import inverse  # operation code: on first use
+    # lazy: operation code, which status and history never load
+    from dbshift.ops.base import inverse
 
     name = code.script.name
     try:
@@ -221,7 +223,8 @@ def raw_ddl(operations: Sequence[Operation]) -> bool:
     """Whether raw SQL among `operations` changes the schema (CREATE, ALTER, DROP,
     RENAME, COMMENT, after any leading comments): replay cannot follow it. Raw data
     statements, bulk inserts and `op.run` functions are taken not to change it."""
-    from dbshift.ops import ExecuteSQL  # operation code: on first use
+    # lazy: operation code, which status and history never load
+    from dbshift.ops import ExecuteSQL
 
     for op in operations:
         if isinstance(op, ExecuteSQL):
@@ -269,9 +272,10 @@ class ReplayCache:
         self.path = folder / "__pycache__" / f"dbshift-replay-{dialect}.pickle"
 
     def load(self, scripts: dict[str, Script]) -> tuple[Snapshot, set[str]]:
+        # lazy: only make reads and writes the replay cache
         import pickle
 
-        from dbshift import __version__
+        from dbshift._version import __version__
 
         try:
             version, made_by, covered, snapshot = pickle.loads(self.path.read_bytes())
@@ -291,9 +295,10 @@ class ReplayCache:
         return (snapshot, set(covered)) if usable else (Snapshot(), set())
 
     def save(self, snapshot: Snapshot, scripts: dict[str, Script]) -> None:
+        # lazy: only make reads and writes the replay cache
         import pickle
 
-        from dbshift import __version__
+        from dbshift._version import __version__
 
         covered = {i: s.checksum for i, s in scripts.items()}
         try:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from dbshift.config import parse_duration
+from dbshift.config import BACKENDS, parse_duration
 from dbshift.errors import ConfigError, GraphError, IntegrityError
 from dbshift.files import write_atomic
 
@@ -332,8 +332,6 @@ def _parse_python_header(text: str, name: str) -> _Header:
 
 def _parse_backends(value: str, name: str, line: int) -> tuple[str, ...]:
     """`["sqlite", "postgresql"]` (Python) or `sqlite, postgresql` (SQL): known names."""
-    from dbshift.config import BACKENDS
-
     body = value.strip()
     if body[:1] + body[-1:] in ("[]", "()"):
         body = body[1:-1]

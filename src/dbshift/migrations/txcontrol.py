@@ -33,6 +33,7 @@ import sqlalchemy as sa
 
 from dbshift.errors import MigrationError
 from dbshift.migrations.sqlsplit import SqlStatement, split_sql
+from dbshift.ops.raw import ExecuteSQL
 
 __all__ = ["check_transaction_control", "is_transaction_control", "transaction_statements"]
 
@@ -64,8 +65,6 @@ def transaction_statements(sql: str, dialect: str) -> Iterator[SqlStatement]:
 
 def _sql_of(op: object) -> str | None:
     """The SQL text of a raw-SQL operation (a string or `sa.text`), else None."""
-    from dbshift.ops.raw import ExecuteSQL
-
     if not isinstance(op, ExecuteSQL):
         return None
     if isinstance(op.sql, str):

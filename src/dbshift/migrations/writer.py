@@ -1,4 +1,9 @@
-"""New migration files: the templates `new` and `merge` write."""
+"""New migration files: the text of a Python or SQL migration (`render_python`,
+`render_sql`) and the one way a new one is written (`write_new`: never over an existing
+file). `new` and `merge` (`migrations/edit.py`) write the empty templates; `make`
+(`autogen/make.py`) fills them with the rendered operations, the downgrade (or none, to
+have it derived) and the `backends` and `transactional` header lines. `rebase` edits
+an existing file's `parents` line in `migrations/edit.py`, not here."""
 
 from __future__ import annotations
 

@@ -72,8 +72,12 @@ class Runner:
         scripts: Sequence[Script],
         graph: Graph,
         listener: Listener | None = None,
+        *,
+        lease_ttl: float | None = None,
     ) -> None:
         self.config = config
+        #: seconds the lease of a step outside a transaction lives unrenewed (`lease.TTL`)
+        self.lease_ttl = lease_ttl
         self.conn = conn
         self.scripts = {s.id: s for s in scripts}
         self.graph = graph
@@ -258,7 +262,7 @@ class Runner:
         """The runner lock for the block (`Held`), on bookkeeping tables pinned to the
         schema they are in; the runner keeps it as `_held` until the block ends."""
         self.pin_bookkeeping()
-        with Held(self.conn, self.config, self.history) as held:
+        with Held(self.conn, self.config, self.history, self.lease_ttl) as held:
             self._held = held
             try:
                 yield held

@@ -43,7 +43,13 @@ class Held:
     and checks the lease; when another runner has either, the transaction is rolled back
     and tried again after a pause, outside any transaction, until `runner_lock_timeout`."""
 
-    def __init__(self, conn: sa.Connection, config: Config, history: History) -> None:
+    def __init__(
+        self,
+        conn: sa.Connection,
+        config: Config,
+        history: History,
+        lease_ttl: float | None = None,
+    ) -> None:
         from dbshift.dialects.locking import lock_for
         from dbshift.lease import Lease
 
@@ -51,7 +57,7 @@ class Held:
         self.config = config
         self.history = history
         self.lock = lock_for(conn, config.table_prefix, config.schema)
-        self.lease = Lease("migrations")
+        self.lease = Lease("migrations", lease_ttl)
         self._heartbeat: Heartbeat | None = None
         self._signed = False  # this runner's name is in the lease row (session locks)
 

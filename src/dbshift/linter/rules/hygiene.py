@@ -14,7 +14,7 @@ from dbshift.linter.model import (
     MigrationFacts,
     Target,
 )
-from dbshift.linter.rules import migration_rule, rule
+from dbshift.linter.rules.registry import migration_rule, rule
 from dbshift.ops.base import quoted
 
 _JSONB = "from sqlalchemy.dialects.postgresql import JSONB\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from dbshift.linter.facts import Fact
 from dbshift.linter.model import MYSQL, Context, Example
-from dbshift.linter.rules import rule
 from dbshift.linter.rules.data_loss import old_type
+from dbshift.linter.rules.registry import rule
 from dbshift.linter.typechange import copies_mysql, enum_change_copies
 from dbshift.ops.base import quoted
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dbshift.linter.facts import Fact, added_column
 from dbshift.linter.locks import PG_TABLE_LOCKING
 from dbshift.linter.model import PG, Context, Example, MigrationFacts, Target
-from dbshift.linter.rules import migration_rule, rule
 from dbshift.linter.rules.data_loss import old_type
+from dbshift.linter.rules.registry import migration_rule, rule
 from dbshift.linter.typechange import rewrites_postgresql
 from dbshift.linter.volatility import volatile_call
 from dbshift.ops.base import quoted

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dbshift.linter.facts import Fact
 from dbshift.linter.model import Context, Example
-from dbshift.linter.rules import rule
+from dbshift.linter.rules.registry import rule
 from dbshift.ops.base import quoted
 
 _REBUILDS = {
