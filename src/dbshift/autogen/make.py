@@ -22,7 +22,7 @@ from dbshift import autogen, database, jobs
 from dbshift.autogen.advice import Written, advise
 from dbshift.autogen.compare import RenameDecider
 from dbshift.autogen.render import Renderer
-from dbshift.autogen.safe import Step, safe_steps
+from dbshift.autogen.safe import ChainedMigration, safe_chain
 from dbshift.config import Config
 from dbshift.dialects import dialect_for
 from dbshift.dialects.backends import offline_dialect
@@ -120,7 +120,9 @@ def make_report(
             "leave out --sql",
         )
     steps = (
-        safe_steps(operations, source.snapshot, dialect.name) if safe else [Step("", operations)]
+        safe_chain(operations, source.snapshot, dialect.name)
+        if safe
+        else [ChainedMigration("", operations)]
     )
     backend = _backend(dialect)
     lint_state = state_from_snapshot(source.snapshot, backend)
@@ -237,7 +239,7 @@ def _backend(dialect: sa.engine.Dialect) -> str:
 
 def _write_step(
     config: Config,
-    step: Step,
+    step: ChainedMigration,
     message: str,
     parents: Sequence[str],
     taken: Sequence[str],

@@ -45,7 +45,7 @@ _MAX_NAME = 63
 
 
 @dataclasses.dataclass(frozen=True)
-class Step:
+class ChainedMigration:
     """One migration of the chain: a suffix for its message, its operations, and
     whether it runs in a transaction."""
 
@@ -55,7 +55,7 @@ class Step:
 
 
 @dataclasses.dataclass
-class _Steps:
+class _Phases:
     drops: list[Operation] = dataclasses.field(default_factory=list)
     main: list[Operation] = dataclasses.field(default_factory=list)
     builds: list[Operation] = dataclasses.field(default_factory=list)
@@ -65,11 +65,13 @@ class _Steps:
     finish: list[Operation] = dataclasses.field(default_factory=list)
 
 
-def safe_steps(operations: Sequence[Operation], before: Snapshot, dialect: str) -> list[Step]:
+def safe_chain(
+    operations: Sequence[Operation], before: Snapshot, dialect: str
+) -> list[ChainedMigration]:
     """The migrations that make the change of `operations` (run on `before`) without
     long locks; a single step, unchanged, on backends other than PostgreSQL."""
     if dialect != "postgresql":
-        return [Step("", tuple(operations))]
+        return [ChainedMigration("", tuple(operations))]
     created = {
         table_key(op.table.name, op.table.schema)
         for op in operations
@@ -83,7 +85,7 @@ def safe_steps(operations: Sequence[Operation], before: Snapshot, dialect: str) 
             and before.table(table, schema) is not None
         )
 
-    steps = _Steps()
+    steps = _Phases()
     for op in operations:
         if isinstance(op, DropIndex) and _drop_first(op, before, created):
             steps.drops.append(dataclasses.replace(op, concurrently=True))
@@ -105,10 +107,10 @@ def safe_steps(operations: Sequence[Operation], before: Snapshot, dialect: str) 
         else:
             steps.main.append(op)
     chain = [
-        Step("drop concurrently", tuple(steps.drops), transactional=False),
-        Step("", tuple(steps.main)),
-        Step("concurrently", tuple(steps.builds), transactional=False),
-        Step("validate", tuple(_with_current_columns(steps, before))),
+        ChainedMigration("drop concurrently", tuple(steps.drops), transactional=False),
+        ChainedMigration("", tuple(steps.main)),
+        ChainedMigration("concurrently", tuple(steps.builds), transactional=False),
+        ChainedMigration("validate", tuple(_with_current_columns(steps, before))),
     ]
     return [step for step in chain if step.operations]
 
@@ -141,7 +143,7 @@ def _build(op: CreateIndex) -> list[Operation]:
     ]
 
 
-def _set_not_null(op: AlterColumn, steps: _Steps) -> None:
+def _set_not_null(op: AlterColumn, steps: _Phases) -> None:
     """SET NOT NULL through `CHECK (col IS NOT NULL) NOT VALID`, validated later."""
     rest = dataclasses.replace(op, nullable=None)
     if rest.type is not None or rest.wanted != ColumnChange(using=rest.postgresql_using):
@@ -156,7 +158,7 @@ def _set_not_null(op: AlterColumn, steps: _Steps) -> None:
     ]
 
 
-def _with_current_columns(steps: _Steps, before: Snapshot) -> list[Operation]:
+def _with_current_columns(steps: _Phases, before: Snapshot) -> list[Operation]:
     """The validate step's `SET NOT NULL`s state the column as the earlier steps leave
     it (`existing_*`), as the plain migration states it as it was."""
     state = before
