@@ -15,7 +15,7 @@ import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from dbshift.linter.facts import ColumnFact, Fact, Reference, TypeInfo
+from dbshift.facts import ColumnFact, Fact, Reference, TypeInfo
 
 if TYPE_CHECKING:
     from dbshift.migrations.sqlsplit import SqlStatement

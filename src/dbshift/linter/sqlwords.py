@@ -20,7 +20,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dbshift.linter.facts import ColumnFact, Fact, TypeInfo
+from dbshift.facts import ColumnFact, Fact, TypeInfo
 
 _NAME = re.compile(r"[^\W\d][\w$]*\Z")
 
