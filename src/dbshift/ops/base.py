@@ -2,7 +2,8 @@
 
 An operation is an immutable description of one change. The same object is replayed on
 a snapshot (no database), executed on a connection, rendered as offline SQL, reversed
-for automatic downgrades, and described in plans.
+for automatic downgrades, described in plans, written as migration code by `make`
+(`render_python`) and read by the linter.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Dialect
 
+    from dbshift.ops.rendering import RenderContext
     from dbshift.schema.snapshot import Snapshot, Table
 
 Statement = "sa.Executable | str"
@@ -85,6 +87,13 @@ class Operation(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> str:
         """A one-line human description, e.g. `add column "users"."email"`."""
+
+    @abc.abstractmethod
+    def render_python(self, py: RenderContext) -> list[str]:
+        """The migration code that records this operation, as `make` writes it: one
+        `op.<name>(...)` call (lines unindented; `py` collects the imports it needs),
+        which run against the recorder gives this operation back. Operations no call can
+        restate (Python functions) raise TypeError (`rendering.not_renderable`)."""
 
     @property
     def transactional(self) -> bool:

@@ -12,6 +12,7 @@ from dbshift.dialects import dialect_for
 from dbshift.dialects.base import KEEP, ColumnChange, Keep, qualified, quote
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.constraints import CreateIndex, add_constraint
+from dbshift.ops.rendering import RenderContext, py_default, py_opt, py_str
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, Snapshot, Table, Unique
 
 
@@ -130,6 +131,10 @@ class AddColumn(Operation):
     def describe(self) -> str:
         return f"add column {quoted(self.schema, self.table, self.column.name)}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        column = py.column(self.column, None)
+        return py.call("add_column", py_str(self.table), column, schema=py_opt(self.schema))
+
 
 @dataclasses.dataclass(frozen=True)
 class DropColumn(Operation):
@@ -176,6 +181,11 @@ class DropColumn(Operation):
     def describe(self) -> str:
         return f"drop column {quoted(self.schema, self.table, self.column)}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call(
+            "drop_column", py_str(self.table), py_str(self.column), schema=py_opt(self.schema)
+        )
+
 
 @dataclasses.dataclass(frozen=True)
 class RenameColumn(Operation):
@@ -202,6 +212,15 @@ class RenameColumn(Operation):
 
     def describe(self) -> str:
         return f"rename column {quoted(self.schema, self.table, self.old)} to {quoted(self.new)}"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call(
+            "rename_column",
+            py_str(self.table),
+            py_str(self.old),
+            py_str(self.new),
+            schema=py_opt(self.schema),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,3 +305,28 @@ class AlterColumn(Operation):
             parts.append("comment")
         where = quoted(self.schema, self.table, self.column)
         return f"alter column {where}: " + ", ".join(parts)
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        old = self.existing
+        kwargs: dict[str, str | None] = {}
+        if self.type is not None:
+            kwargs["type_"] = py.type_code(self.type)
+        if self.nullable is not None:
+            kwargs["nullable"] = repr(self.nullable)
+        if not isinstance(self.server_default, Keep):
+            kwargs["server_default"] = py_default(self.server_default) or "None"
+        if not isinstance(self.comment, Keep):
+            kwargs["comment"] = py_str(self.comment) if self.comment is not None else "None"
+        if old is not None:
+            kwargs["existing_type"] = py.type_code(old.type)
+            kwargs["existing_nullable"] = repr(old.nullable)
+            kwargs["existing_server_default"] = py_default(old.server_default)
+            kwargs["existing_comment"] = py_opt(old.comment)
+        kwargs["postgresql_using"] = py_opt(self.postgresql_using)
+        return py.call(
+            "alter_column",
+            py_str(self.table),
+            py_str(self.column),
+            schema=py_opt(self.schema),
+            **kwargs,
+        )

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
+from dbshift.ops.rendering import RenderContext, not_renderable, py_literal, py_sql
 from dbshift.schema.snapshot import Snapshot
 
 
@@ -40,6 +41,17 @@ class ExecuteSQL(Operation):
 
     def describe(self) -> str:
         return f"execute {_short(str(self.sql))}"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        if not isinstance(self.sql, str):
+            raise not_renderable(self, "a SQLAlchemy statement has no literal form")
+        options = dict(self.execution_options) if self.execution_options else None
+        return py.call(
+            "execute",
+            py_sql(self.sql),
+            params=py_literal(self.params),
+            execution_options=py_literal(options),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +97,9 @@ class BulkInsert(Operation):
         where = quoted(self.table.schema, self.table.name)
         return f"insert {len(self.rows)} row(s) into {where}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        raise not_renderable(self, "its table's column types have no literal form")
+
 
 @dataclasses.dataclass(frozen=True)
 class RunPython(Operation):
@@ -108,6 +123,9 @@ class RunPython(Operation):
 
     def describe(self) -> str:
         return f"run {self._name}()"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        raise not_renderable(self, f"{self._name}() is Python code, not a call to restate")
 
 
 def _short(text: str, limit: int = 60) -> str:
