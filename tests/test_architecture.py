@@ -334,7 +334,6 @@ NOT_AUDITED = {
     "dbshift.dialects.mysql",
     "dbshift.dialects.postgresql",
     "dbshift.dialects.sqlite",
-    "dbshift.linter.facts",
     "dbshift.linter.sqlfacts",
     "dbshift.migrations.replay",
     "dbshift.ops.base",

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Dialect
 
+    from dbshift.facts import Fact, SQLReader
     from dbshift.ops.rendering import RenderContext
     from dbshift.schema.snapshot import Snapshot, Table
 
@@ -94,6 +95,14 @@ class Operation(abc.ABC):
         `op.<name>(...)` call (lines unindented; `py` collects the imports it needs),
         which run against the recorder gives this operation back. Operations no call can
         restate (Python functions) raise TypeError (`rendering.not_renderable`)."""
+
+    @abc.abstractmethod
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        """What the linter knows about this change (`dbshift.facts`): the same facts the
+        equivalent raw SQL gives. Raw SQL an operation holds is read with `read_sql`
+        (the linter passes one that parses for the backend it lints for). An operation
+        no rule is about gives `Fact("other", name=self.describe())`; an empty list
+        means no change a rule could see (an `AlterColumn` of a comment alone)."""
 
     @property
     def transactional(self) -> bool:

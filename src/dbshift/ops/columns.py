@@ -10,6 +10,7 @@ from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects import dialect_for
 from dbshift.dialects.base import KEEP, ColumnChange, Keep, qualified, quote
+from dbshift.facts import Fact, SQLReader, column_from_snapshot, type_from_sqlalchemy
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.constraints import CreateIndex, add_constraint
 from dbshift.ops.rendering import RenderContext, py_default, py_opt, py_str
@@ -135,6 +136,17 @@ class AddColumn(Operation):
         column = py.column(self.column, None)
         return py.call("add_column", py_str(self.table), column, schema=py_opt(self.schema))
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [
+            Fact(
+                "add_column",
+                self.table,
+                self.schema,
+                self.column.name,
+                columns=(column_from_snapshot(self.column),),
+            )
+        ]
+
 
 @dataclasses.dataclass(frozen=True)
 class DropColumn(Operation):
@@ -186,6 +198,9 @@ class DropColumn(Operation):
             "drop_column", py_str(self.table), py_str(self.column), schema=py_opt(self.schema)
         )
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_column", self.table, self.schema, self.column)]
+
 
 @dataclasses.dataclass(frozen=True)
 class RenameColumn(Operation):
@@ -221,6 +236,9 @@ class RenameColumn(Operation):
             py_str(self.new),
             schema=py_opt(self.schema),
         )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("rename_column", self.table, self.schema, self.old, new_name=self.new)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -330,3 +348,21 @@ class AlterColumn(Operation):
             schema=py_opt(self.schema),
             **kwargs,
         )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        """One fact per change: the type, nullability, the default (a comment has none)."""
+        facts: list[Fact] = []
+        base: dict[str, Any] = {"table": self.table, "schema": self.schema, "column": self.column}
+        old = type_from_sqlalchemy(self.existing.type) if self.existing is not None else None
+        if self.type is not None:
+            new = type_from_sqlalchemy(self.type)
+            facts.append(Fact("alter_type", **base, new_type=new, old_type=old))
+        if self.nullable is False:
+            facts.append(Fact("set_not_null", **base))
+        elif self.nullable is True:
+            facts.append(Fact("drop_not_null", **base))
+        if isinstance(self.server_default, str):
+            facts.append(Fact("set_default", **base, default=self.server_default))
+        elif self.server_default is None:  # server_default=None drops it
+            facts.append(Fact("drop_default", **base))
+        return facts

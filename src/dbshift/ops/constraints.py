@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from dbshift.dialects import dialect_for
 from dbshift.dialects.base import qualified, quote, sa_constraint, stub_table
 from dbshift.errors import MigrationError
+from dbshift.facts import Fact, SQLReader, reference_from_snapshot
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.rendering import (
     RenderContext,
@@ -34,6 +35,7 @@ from dbshift.schema.snapshot import (
 )
 
 Constraint = ForeignKey | Unique | Check | PrimaryKey
+_C = TypeVar("_C", ForeignKey, Unique, Check, PrimaryKey)
 KINDS = {"foreignkey": ForeignKey, "unique": Unique, "check": Check, "primary": PrimaryKey}
 
 
@@ -124,6 +126,19 @@ class CreateIndex(Operation):
             postgresql_concurrently="True" if self.concurrently else None,
         )
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [
+            Fact(
+                "create_index",
+                self.table,
+                self.schema,
+                name=self.index.name,
+                concurrently=self.concurrently,
+                unique=self.index.unique,
+                on_columns=self.index.columns,
+            )
+        ]
+
 
 @dataclasses.dataclass(frozen=True)
 class DropIndex(Operation):
@@ -188,6 +203,17 @@ class DropIndex(Operation):
             schema=py_opt(self.schema),
             postgresql_concurrently="True" if self.concurrently else None,
         )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [
+            Fact(
+                "drop_index",
+                self.table,
+                self.schema,
+                name=self.name,
+                concurrently=self.concurrently,
+            )
+        ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -261,13 +287,17 @@ class AddConstraint(Operation):
             f"add {_KIND_WORDS[type(self.constraint)]}{name} to {quoted(self.schema, self.table)}"
         )
 
+    def constraint_as(self, kind: type[_C]) -> _C:
+        """`constraint`, of the kind the subclass is named for (`add_constraint`)."""
+        assert isinstance(self.constraint, kind), self.constraint
+        return self.constraint
+
 
 class AddForeignKey(AddConstraint):
     """`op.create_foreign_key`; `constraint` is a `ForeignKey`."""
 
     def render_python(self, py: RenderContext) -> list[str]:
-        c = self.constraint
-        assert isinstance(c, ForeignKey), c
+        c = self.constraint_as(ForeignKey)
         return py.call(
             "create_foreign_key",
             py_opt(c.name) or "None",
@@ -284,13 +314,26 @@ class AddForeignKey(AddConstraint):
             postgresql_not_valid="True" if self.not_valid else None,
         )
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        c = self.constraint_as(ForeignKey)
+        return [
+            Fact(
+                "add_foreign_key",
+                self.table,
+                self.schema,
+                name=c.name,
+                on_columns=c.columns,
+                not_valid=self.not_valid,
+                references=(reference_from_snapshot(c),),
+            )
+        ]
+
 
 class AddUniqueConstraint(AddConstraint):
     """`op.create_unique_constraint`; `constraint` is a `Unique`."""
 
     def render_python(self, py: RenderContext) -> list[str]:
-        c = self.constraint
-        assert isinstance(c, Unique), c
+        c = self.constraint_as(Unique)
         return py.call(
             "create_unique_constraint",
             py_opt(c.name) or "None",
@@ -300,13 +343,25 @@ class AddUniqueConstraint(AddConstraint):
             postgresql_using_index=py_opt(self.using_index),
         )
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        c = self.constraint_as(Unique)
+        return [
+            Fact(
+                "add_unique",
+                self.table,
+                self.schema,
+                name=c.name,
+                on_columns=c.columns,
+                using_index=self.using_index is not None,
+            )
+        ]
+
 
 class AddCheckConstraint(AddConstraint):
     """`op.create_check_constraint`; `constraint` is a `Check`."""
 
     def render_python(self, py: RenderContext) -> list[str]:
-        c = self.constraint
-        assert isinstance(c, Check), c
+        c = self.constraint_as(Check)
         return py.call(
             "create_check_constraint",
             py_opt(c.name) or "None",
@@ -316,15 +371,31 @@ class AddCheckConstraint(AddConstraint):
             postgresql_not_valid="True" if self.not_valid else None,
         )
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        c = self.constraint_as(Check)
+        return [
+            Fact(
+                "add_check",
+                self.table,
+                self.schema,
+                name=c.name,
+                condition=c.sqltext,
+                not_valid=self.not_valid,
+            )
+        ]
+
 
 class AddPrimaryKey(AddConstraint):
     """`op.create_primary_key`; `constraint` is a `PrimaryKey`."""
 
     def render_python(self, py: RenderContext) -> list[str]:
-        c = self.constraint
-        assert isinstance(c, PrimaryKey), c
+        c = self.constraint_as(PrimaryKey)
         args = (py_opt(pk_name(c)) or "None", py_str(self.table), py_list(c.columns))
         return py.call("create_primary_key", *args, schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        c = self.constraint_as(PrimaryKey)
+        return [Fact("add_primary_key", self.table, self.schema, name=c.name, on_columns=c.columns)]
 
 
 _KIND_WORDS: dict[type, str] = {
@@ -408,6 +479,9 @@ class DropConstraint(Operation):
             schema=py_opt(self.schema),
         )
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_constraint", self.table, self.schema, name=self.name)]
+
 
 @dataclasses.dataclass(frozen=True)
 class ValidateConstraint(Operation):
@@ -439,6 +513,9 @@ class ValidateConstraint(Operation):
         return py.call(
             "validate_constraint", py_str(self.name), py_str(self.table), schema=py_opt(self.schema)
         )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("validate_constraint", self.table, self.schema, name=self.name)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -483,6 +560,9 @@ class DropInvalidIndex(Operation):
 
     def render_python(self, py: RenderContext) -> list[str]:
         return py.call("drop_invalid_index", py_str(self.name), schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_index", schema=self.schema, name=self.name, concurrently=True)]
 
 
 def _placeholder(kind: str, name: str) -> Constraint:

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dbshift.facts import Fact, SQLReader
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.rendering import RenderContext, not_renderable, py_literal, py_sql
 from dbshift.schema.snapshot import Snapshot
@@ -52,6 +53,20 @@ class ExecuteSQL(Operation):
             params=py_literal(self.params),
             execution_options=py_literal(options),
         )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        """SQL text is read by `read_sql`; of a SQLAlchemy statement, DML is read off its
+        class and anything else compiled to text and read."""
+        statement = self.sql
+        if isinstance(statement, str):
+            return read_sql(statement)
+        table = getattr(getattr(statement, "table", None), "name", None)
+        if getattr(statement, "is_dml", False):
+            if isinstance(statement, sa.Delete | sa.Update):
+                kind = "delete" if isinstance(statement, sa.Delete) else "update"
+                return [Fact(kind, table, has_where=statement.whereclause is not None)]
+            return [Fact("insert", table)]
+        return read_sql(str(statement))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,6 +115,9 @@ class BulkInsert(Operation):
     def render_python(self, py: RenderContext) -> list[str]:
         raise not_renderable(self, "its table's column types have no literal form")
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("insert", self.table.name, self.table.schema)]
+
 
 @dataclasses.dataclass(frozen=True)
 class RunPython(Operation):
@@ -126,6 +144,10 @@ class RunPython(Operation):
 
     def render_python(self, py: RenderContext) -> list[str]:
         raise not_renderable(self, f"{self._name}() is Python code, not a call to restate")
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        """One opaque fact: what the code does is not known."""
+        return [Fact("run_python", name=self._name)]
 
 
 def _short(text: str, limit: int = 60) -> str:

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from dbshift.dialects import dialect_for
 from dbshift.dialects.base import qualified, quote, separate_comments
+from dbshift.facts import Fact, SQLReader, column_from_snapshot, reference_from_snapshot
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.constraints import CreateIndex
 from dbshift.ops.rendering import (
@@ -74,6 +75,19 @@ class CreateTable(Operation):
             lines += CreateIndex(table.name, index, table.schema).render_python(py)
         return lines
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        t = self.table
+        pk = set(t.primary_key.columns) if t.primary_key else set()
+        return [
+            Fact(
+                "create_table",
+                t.name,
+                t.schema,
+                columns=tuple(column_from_snapshot(c, c.name in pk) for c in t.columns),
+                references=tuple(reference_from_snapshot(fk) for fk in t.foreign_keys),
+            )
+        ]
+
 
 @dataclasses.dataclass(frozen=True)
 class DropTable(Operation):
@@ -101,6 +115,9 @@ class DropTable(Operation):
 
     def render_python(self, py: RenderContext) -> list[str]:
         return py.call("drop_table", py_str(self.name), schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_table", self.name, self.schema)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,6 +160,9 @@ class RenameTable(Operation):
         return py.call(
             "rename_table", py_str(self.old), py_str(self.new), schema=py_opt(self.schema)
         )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("rename_table", self.old, self.schema, new_name=self.new)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -189,3 +209,6 @@ class SetTableComment(Operation):
             existing_comment=py_opt(self.existing),
             schema=py_opt(self.schema),
         )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("other", name=self.describe())]  # no rule is about comments

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from dbshift.dialects.base import qualified
+from dbshift.facts import Fact, SQLReader
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.rendering import RenderContext, py_int, py_list, py_opt, py_str
 from dbshift.schema import snapshot as s
@@ -51,6 +52,10 @@ class CreateEnum(Operation):
         e = self.enum
         return py.call("create_enum", py_str(e.name), py_list(e.values), schema=py_opt(e.schema))
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        e = self.enum
+        return [Fact("create_enum", schema=e.schema, name=e.name, values=e.values)]
+
 
 @dataclasses.dataclass(frozen=True)
 class DropEnum(Operation):
@@ -77,6 +82,9 @@ class DropEnum(Operation):
 
     def render_python(self, py: RenderContext) -> list[str]:
         return py.call("drop_enum", py_str(self.name), schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_enum", schema=self.schema, name=self.name)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,6 +132,17 @@ class AddEnumValue(Operation):
             schema=py_opt(self.schema),
             before=py_opt(self.before),
         )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [
+            Fact(
+                "add_enum_value",
+                schema=self.schema,
+                name=self.name,
+                position=self.before,
+                values=(self.value,),
+            )
+        ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,6 +199,9 @@ class SetEnumValues(Operation):
         args = (py_str(self.name), py_list(self.values))
         return py.call("set_enum_values", *args, schema=py_opt(self.schema))
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("set_enum_values", schema=self.schema, name=self.name, values=self.values)]
+
 
 def _sa_sequence(sequence: s.Sequence) -> sa.Sequence:
     return sa.Sequence(
@@ -223,6 +245,9 @@ class CreateSequence(Operation):
             cycle="True" if q.cycle else None,
         )
 
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("other", name=self.describe())]  # no rule is about new sequences
+
 
 @dataclasses.dataclass(frozen=True)
 class DropSequence(Operation):
@@ -247,3 +272,6 @@ class DropSequence(Operation):
 
     def render_python(self, py: RenderContext) -> list[str]:
         return py.call("drop_sequence", py_str(self.name), schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_sequence", schema=self.schema, name=self.name)]
