@@ -94,7 +94,8 @@ class Operation(abc.ABC):
         """The migration code that records this operation, as `make` writes it: one
         `op.<name>(...)` call (lines unindented; `py` collects the imports it needs),
         which run against the recorder gives this operation back. Operations no call can
-        restate (Python functions) raise TypeError (`rendering.not_renderable`)."""
+        restate (Python functions, bulk inserts, SQLAlchemy statements) raise TypeError
+        (`rendering.not_renderable`); `make` never writes them."""
 
     @abc.abstractmethod
     def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
