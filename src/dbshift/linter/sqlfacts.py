@@ -1,5 +1,6 @@
-"""Raw SQL parsed into facts with sqlglot (imported here only: `lint` is the one command
-that needs it, so `status` and `upgrade` never pay for it).
+"""Raw SQL parsed into facts with sqlglot (imported only here and in
+`dbshift.linter.typetext`, inside functions: `lint` is the one command that needs it, so
+`status` and `upgrade` never pay for it).
 
 A statement sqlglot cannot parse becomes an `unparsable` fact, and one it parses but
 dbshift does not recognise an `unknown_sql` fact: rules report both, nothing is skipped
