@@ -198,14 +198,10 @@ def test_no_import_cycles_among_module_level_imports() -> None:
 
 
 # Cycles that an import inside a function hides: the modules import each other once
-# their functions run. Issue 13 removes them; this list only shrinks (the test below
-# fails when one is gone, so that its entry goes too, and when one appears or grows).
-# Each entry is the set of modules that import each other.
-KNOWN_CYCLES: set[frozenset[str]] = {
-    # issue 13 item 4 (another change): the lint facts move beside the operations, and
-    # the SQL readers stop importing each other
-    frozenset({"dbshift.linter.facts", "dbshift.linter.sqlfacts", "dbshift.linter.sqlwords"}),
-}
+# their functions run. Issue 13 removed them all (the last: the lint facts and the two
+# SQL readers); the test below fails when one appears. An entry would be the set of
+# modules that import each other, and the list only shrinks.
+KNOWN_CYCLES: set[frozenset[str]] = set()
 
 
 def test_imports_inside_functions_hide_only_the_known_cycles() -> None:
@@ -335,7 +331,6 @@ NOT_AUDITED = {
     "dbshift.dialects.mysql",
     "dbshift.dialects.postgresql",
     "dbshift.dialects.sqlite",
-    "dbshift.linter.facts",
     "dbshift.linter.sqlfacts",
     "dbshift.migrations.replay",
     "dbshift.ops.base",

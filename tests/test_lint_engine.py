@@ -11,9 +11,9 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from dbshift.facts import ColumnFact, TypeInfo
 from dbshift.linter import SchemaState, Target, lint_operations
 from dbshift.linter.engine import check
-from dbshift.linter.facts import ColumnFact, TypeInfo
 from dbshift.linter.model import MigrationFacts
 from dbshift.linter.sqlfacts import facts_from_sql
 from dbshift.migrations import sumfile

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dbshift.linter.facts import Fact
+from dbshift.facts import Fact
 from dbshift.linter.model import SchemaState
 from dbshift.linter.sqlfacts import facts_from_sql
 from tests.helpers import Project

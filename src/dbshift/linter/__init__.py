@@ -6,8 +6,9 @@ function) picks the migrations (pending, a range, added since a git ref) and the
 The package is not named `lint`: importing it would replace that function on `dbshift`.
 """
 
+from dbshift.facts import Fact
 from dbshift.linter.engine import Settings, lint_operations, lint_scripts
-from dbshift.linter.facts import Fact, facts_from_operation
+from dbshift.linter.facts import facts_from_operation
 from dbshift.linter.model import Finding, LintReport, Rule, SchemaState, Target, parse_version
 from dbshift.linter.rules import load_rules
 

@@ -10,7 +10,8 @@ from typing import Any
 
 from dbshift.config import Config
 from dbshift.errors import ConfigError
-from dbshift.linter.facts import Fact, facts_from_operation
+from dbshift.facts import Fact
+from dbshift.linter.facts import facts_from_operation
 from dbshift.linter.locks import lock_level
 from dbshift.linter.model import (
     SEVERITIES,

@@ -3,7 +3,7 @@ beyond its message ("ACCESS EXCLUSIVE" means even reads wait)."""
 
 from __future__ import annotations
 
-from dbshift.linter.facts import Fact
+from dbshift.facts import Fact
 from dbshift.linter.model import Target
 
 _PG = {

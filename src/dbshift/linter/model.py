@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
-from dbshift.linter.facts import ColumnFact, Fact
+from dbshift.facts import ColumnFact, Fact
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect

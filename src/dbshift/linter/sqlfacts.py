@@ -1,5 +1,6 @@
-"""Raw SQL parsed into facts with sqlglot (imported here only: `lint` is the one command
-that needs it, so `status` and `upgrade` never pay for it).
+"""Raw SQL parsed into facts with sqlglot (imported only here and in
+`dbshift.linter.typetext`, inside functions: `lint` is the one command that needs it, so
+`status` and `upgrade` never pay for it).
 
 A statement sqlglot cannot parse becomes an `unparsable` fact, and one it parses but
 dbshift does not recognise an `unknown_sql` fact: rules report both, nothing is skipped
@@ -8,14 +9,12 @@ silently.
 
 from __future__ import annotations
 
-import contextlib
-import dataclasses
-import functools
-import logging
 import re
 from typing import TYPE_CHECKING, Any
 
-from dbshift.linter.facts import ColumnFact, Fact, Reference, TypeInfo
+from dbshift.facts import ColumnFact, Fact, Reference
+from dbshift.linter import sqlwords
+from dbshift.linter.typetext import SERIALS, builtin_type, sqlglot_module, type_from_node
 
 if TYPE_CHECKING:
     from dbshift.migrations.sqlsplit import SqlStatement
@@ -43,15 +42,6 @@ _HARMLESS = re.compile(
     re.IGNORECASE,
 )
 _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*(\n|$)|/\*.*?\*/))*\s*", re.DOTALL)
-
-
-@functools.lru_cache(maxsize=1)
-def _sqlglot() -> Any:
-    import sqlglot
-
-    # sqlglot logs a warning for each statement it keeps as a Command; we handle those.
-    logging.getLogger("sqlglot").setLevel(logging.ERROR)
-    return sqlglot
 
 
 def facts_from_sql(sql: str, dialect: str = "postgresql") -> list[Fact]:
@@ -85,7 +75,6 @@ def _facts_of(text: str, keywords: tuple[str, ...], dialect: str) -> list[Fact]:
     """One statement's facts. sqlglot reads BEGIN/COMMIT as harmless, but here they end
     a transaction; PostgreSQL statements sqlglot does not model, or fails on, are read
     word by word (`dbshift.linter.sqlwords`) before the statement counts as unparsable."""
-    from dbshift.linter import sqlwords
     from dbshift.migrations.txcontrol import is_transaction_control
 
     if is_transaction_control(keywords):
@@ -94,7 +83,7 @@ def _facts_of(text: str, keywords: tuple[str, ...], dialect: str) -> list[Fact]:
     postgres = read == "postgres"
     if postgres and (unmodelled := sqlwords.read_unmodelled(text, keywords)) is not None:
         return unmodelled
-    sqlglot = _sqlglot()
+    sqlglot = sqlglot_module()
     try:
         statements = sqlglot.parse(text, read=read)
     except sqlglot.errors.SqlglotError as error:
@@ -109,24 +98,6 @@ def _facts_of(text: str, keywords: tuple[str, ...], dialect: str) -> list[Fact]:
     if postgres and any(f.kind == "unknown_sql" for f in facts):
         return sqlwords.read_fallback(text, keywords) or facts
     return facts
-
-
-def type_from_text(text: str) -> TypeInfo:
-    """A PostgreSQL type as written (`bit varying(8)[]`, `timestamp with time zone`):
-    through sqlglot's type reader where it knows the type, else `other:<words>`."""
-    from sqlglot import exp
-
-    base, dimensions = text.strip(), 0
-    while (bare := re.sub(r"\[\s*\d*\s*\]\Z", "", base).strip()) != base:
-        base, dimensions = bare, dimensions + 1
-    sqlglot = _sqlglot()
-    try:  # a cast must consume the whole type (DataType.build stops at `bit`)
-        cast = sqlglot.parse_one(f"CAST(NULL AS {base})", read="postgres")
-        info = _type(cast.args.get("to") if isinstance(cast, exp.Cast) else None)
-    except sqlglot.errors.SqlglotError:
-        words = re.sub(r"\(.*\)", "", base).lower().split()
-        info = TypeInfo("other:" + " ".join(words))
-    return dataclasses.replace(info, array=info.array + dimensions)
 
 
 def _problem(error: Exception) -> str:
@@ -419,7 +390,11 @@ def _alter_object(node: Any, kind: str, text: str) -> Fact:
 def _alter_column(action: Any, common: dict[str, Any]) -> list[Fact]:
     column = action.name
     if action.args.get("dtype") is not None:
-        return [Fact("alter_type", column=column, new_type=_type(action.args["dtype"]), **common)]
+        return [
+            Fact(
+                "alter_type", column=column, new_type=type_from_node(action.args["dtype"]), **common
+            )
+        ]
     if action.args.get("allow_null") is False:
         return [Fact("set_not_null", column=column, **common)]
     if action.args.get("allow_null") is True:
@@ -585,106 +560,15 @@ def _column(node: Any, pk_cols: set[str]) -> ColumnFact:
             column["generated"] = True
         elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint):
             column["generated"] = column["identity"] = True
-    type_node = _builtin(node.args.get("kind"))
-    if isinstance(type_node, exp.DataType) and type_node.this.name in _SERIALS:
+    type_node = builtin_type(node.args.get("kind"))
+    if isinstance(type_node, exp.DataType) and type_node.this.name in SERIALS:
         column["generated"] = True
     if column["primary_key"]:
         column["nullable"] = False
-    return ColumnFact(node.name, _type(type_node), **column)
+    return ColumnFact(node.name, type_from_node(type_node), **column)
 
 
 def _expression(node: Any) -> str:
     """An expression as PostgreSQL spells it (the generic dialect renames functions:
     `gen_random_uuid()` would read `UUID()`); only the PostgreSQL rules read them."""
     return str(node.sql(dialect="postgres"))
-
-
-_SERIALS = ("SERIAL", "BIGSERIAL", "SMALLSERIAL")
-#: PostgreSQL's aliases of the serials, which sqlglot reads as user-defined types
-_SERIAL_ALIASES = {"serial2": "smallserial", "serial4": "serial", "serial8": "bigserial"}
-
-
-def _builtin(node: Any) -> Any:
-    """A type sqlglot reads as user-defined that PostgreSQL knows as built in, as the
-    built-in type: a `pg_catalog.`-qualified name (`pg_catalog.varchar(100)`) or a
-    serial's alias (`serial4`). A quoted `"char"` stays itself: a one-byte type, not
-    `char(n)`."""
-    from sqlglot import exp
-
-    if not isinstance(node, exp.DataType) or node.this != exp.DataType.Type.USERDEFINED:
-        return node
-    name = str(node.args.get("kind") or "")
-    bare = re.sub(r"(?i)\Apg_catalog\.", "", name)
-    bare = _SERIAL_ALIASES.get(bare.lower(), bare)
-    if bare == name or not bare:
-        return node
-    params = ", ".join(param.sql(dialect="postgres") for param in node.expressions)
-    try:
-        built = exp.DataType.build(f"{bare}({params})" if params else bare, dialect="postgres")
-    except (_sqlglot().errors.SqlglotError, ValueError):
-        return node
-    return node if built.this == exp.DataType.Type.USERDEFINED else built
-
-
-_TYPE_NAMES = {
-    "INT": "integer",
-    "UINT": "integer",
-    "MEDIUMINT": "integer",
-    "SERIAL": "integer",
-    "BIGINT": "bigint",
-    "UBIGINT": "bigint",
-    "BIGSERIAL": "bigint",
-    "SMALLINT": "smallint",
-    "TINYINT": "smallint",
-    "SMALLSERIAL": "smallint",
-    "VARCHAR": "varchar",
-    "NVARCHAR": "varchar",
-    "CHAR": "char",
-    "NCHAR": "char",
-    "BPCHAR": "char",
-    "TEXT": "text",
-    "MEDIUMTEXT": "text",
-    "LONGTEXT": "text",
-    "DECIMAL": "numeric",
-    "FLOAT": "float",
-    "DOUBLE": "float",
-    "TIMESTAMP": "timestamp",
-    "DATETIME": "timestamp",
-    "TIMESTAMPTZ": "timestamptz",
-    "TIMESTAMPLTZ": "timestamptz",
-    "DATE": "date",
-    "TIME": "time",
-    "BOOLEAN": "boolean",
-    "ENUM": "enum",
-    "SET": "set",
-    "JSON": "json",
-    "JSONB": "jsonb",
-    "UUID": "uuid",
-    "BLOB": "binary",
-    "VARBINARY": "binary",
-}
-
-
-def _type(node: Any) -> TypeInfo:
-    from sqlglot import exp
-
-    node = _builtin(node)
-    if not isinstance(node, exp.DataType):
-        return TypeInfo("other:unknown")
-    if node.this == exp.DataType.Type.ARRAY and node.expressions:  # timestamp[]
-        element = _type(node.expressions[0])
-        return dataclasses.replace(element, array=element.array + 1)
-    name = node.this.name
-    canonical = _TYPE_NAMES.get(name, f"other:{name.lower()}")
-    if canonical in ("enum", "set"):
-        return TypeInfo(canonical, values=tuple(e.name for e in node.expressions))
-    params: list[int] = []
-    for param in node.expressions:
-        value = param.this if isinstance(param, exp.DataTypeParam) else param
-        with contextlib.suppress(TypeError, ValueError, AttributeError):
-            params.append(int(value.name))
-    return TypeInfo(
-        canonical,
-        params[0] if params else None,
-        params[1] if len(params) > 1 else None,
-    )

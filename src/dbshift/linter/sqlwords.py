@@ -20,7 +20,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dbshift.linter.facts import ColumnFact, Fact, TypeInfo
+from dbshift.facts import ColumnFact, Fact
+from dbshift.linter.typetext import type_from_text
 
 _NAME = re.compile(r"[^\W\d][\w$]*\Z")
 
@@ -729,7 +730,7 @@ def _column(reader: Reader, pk_cols: set[str]) -> ColumnFact | None:
             return None
     if column["primary_key"]:
         column["nullable"] = False
-    type_ = _type(type_text)
+    type_ = type_from_text(type_text)
     if type_.name in ("integer", "bigint", "smallint") and type_text.upper().endswith("SERIAL"):
         column["generated"] = True
     return ColumnFact(word.text, type_, **column)
@@ -780,14 +781,6 @@ def _generated(reader: Reader, column: dict[str, Any]) -> bool:
     elif reader.accept("VIRTUAL"):
         column["stored"] = False
     return True
-
-
-def _type(text: str) -> TypeInfo:
-    """A type written out, through sqlglot's type reader where it knows the type."""
-    # lazy: breaks the facts/sqlfacts/sqlwords cycle (issue 13, KNOWN_CYCLES)
-    from dbshift.linter.sqlfacts import type_from_text
-
-    return type_from_text(text)
 
 
 def _alter_table(reader: Reader, text: str, *, detach_only: bool = False) -> list[Fact] | None:
@@ -925,7 +918,7 @@ def _action(reader: Reader, common: dict[str, Any]) -> Fact | None:
         target = name[1]
         if reader.accept("SET", "DATA", "TYPE") or reader.accept("TYPE"):
             type_text = reader.until(lambda w: w.is_("COLLATE", "USING"))
-            return Fact("alter_type", column=target, new_type=_type(type_text), **common)
+            return Fact("alter_type", column=target, new_type=type_from_text(type_text), **common)
         if reader.accept("SET", "NOT", "NULL") and reader.at_end():
             return Fact("set_not_null", column=target, **common)
         if reader.accept("DROP", "NOT", "NULL") and reader.at_end():

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbshift.linter.facts import INTEGER_RANK, TypeInfo
+from dbshift.facts import INTEGER_RANK, TypeInfo
 
 _TEXTUAL = ("varchar", "char", "text")
 

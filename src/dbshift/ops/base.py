@@ -2,7 +2,8 @@
 
 An operation is an immutable description of one change. The same object is replayed on
 a snapshot (no database), executed on a connection, rendered as offline SQL, reversed
-for automatic downgrades, and described in plans.
+for automatic downgrades, described in plans, written as migration code by `make`
+(`render_python`) and read by the linter.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Dialect
 
+    from dbshift.facts import Fact, SQLReader
+    from dbshift.ops.rendering import RenderContext
     from dbshift.schema.snapshot import Snapshot, Table
 
 Statement = "sa.Executable | str"
@@ -85,6 +88,22 @@ class Operation(abc.ABC):
     @abc.abstractmethod
     def describe(self) -> str:
         """A one-line human description, e.g. `add column "users"."email"`."""
+
+    @abc.abstractmethod
+    def render_python(self, py: RenderContext) -> list[str]:
+        """The migration code that records this operation, as `make` writes it: one
+        `op.<name>(...)` call (lines unindented; `py` collects the imports it needs),
+        which run against the recorder gives this operation back. Operations no call can
+        restate (Python functions, bulk inserts, SQLAlchemy statements) raise TypeError
+        (`rendering.not_renderable`); `make` never writes them."""
+
+    @abc.abstractmethod
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        """What the linter knows about this change (`dbshift.facts`): the same facts the
+        equivalent raw SQL gives. Raw SQL an operation holds is read with `read_sql`
+        (the linter passes one that parses for the backend it lints for). An operation
+        no rule is about gives `Fact("other", name=self.describe())`; an empty list
+        means no change a rule could see (an `AlterColumn` of a comment alone)."""
 
     @property
     def transactional(self) -> bool:

@@ -10,8 +10,10 @@ from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects import dialect_for
 from dbshift.dialects.base import KEEP, ColumnChange, Keep, qualified, quote
+from dbshift.facts import Fact, SQLReader, column_from_snapshot, type_from_sqlalchemy
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.constraints import CreateIndex, add_constraint
+from dbshift.ops.rendering import RenderContext, py_default, py_opt, py_str
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, Snapshot, Table, Unique
 
 
@@ -130,6 +132,21 @@ class AddColumn(Operation):
     def describe(self) -> str:
         return f"add column {quoted(self.schema, self.table, self.column.name)}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        column = py.column(self.column, None)
+        return py.call("add_column", py_str(self.table), column, schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [
+            Fact(
+                "add_column",
+                self.table,
+                self.schema,
+                self.column.name,
+                columns=(column_from_snapshot(self.column),),
+            )
+        ]
+
 
 @dataclasses.dataclass(frozen=True)
 class DropColumn(Operation):
@@ -176,6 +193,14 @@ class DropColumn(Operation):
     def describe(self) -> str:
         return f"drop column {quoted(self.schema, self.table, self.column)}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call(
+            "drop_column", py_str(self.table), py_str(self.column), schema=py_opt(self.schema)
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_column", self.table, self.schema, self.column)]
+
 
 @dataclasses.dataclass(frozen=True)
 class RenameColumn(Operation):
@@ -202,6 +227,18 @@ class RenameColumn(Operation):
 
     def describe(self) -> str:
         return f"rename column {quoted(self.schema, self.table, self.old)} to {quoted(self.new)}"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call(
+            "rename_column",
+            py_str(self.table),
+            py_str(self.old),
+            py_str(self.new),
+            schema=py_opt(self.schema),
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("rename_column", self.table, self.schema, self.old, new_name=self.new)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -286,3 +323,46 @@ class AlterColumn(Operation):
             parts.append("comment")
         where = quoted(self.schema, self.table, self.column)
         return f"alter column {where}: " + ", ".join(parts)
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        old = self.existing
+        kwargs: dict[str, str | None] = {}
+        if self.type is not None:
+            kwargs["type_"] = py.type_code(self.type)
+        if self.nullable is not None:
+            kwargs["nullable"] = repr(self.nullable)
+        if not isinstance(self.server_default, Keep):
+            kwargs["server_default"] = py_default(self.server_default) or "None"
+        if not isinstance(self.comment, Keep):
+            kwargs["comment"] = py_str(self.comment) if self.comment is not None else "None"
+        if old is not None:
+            kwargs["existing_type"] = py.type_code(old.type)
+            kwargs["existing_nullable"] = repr(old.nullable)
+            kwargs["existing_server_default"] = py_default(old.server_default)
+            kwargs["existing_comment"] = py_opt(old.comment)
+        kwargs["postgresql_using"] = py_opt(self.postgresql_using)
+        return py.call(
+            "alter_column",
+            py_str(self.table),
+            py_str(self.column),
+            schema=py_opt(self.schema),
+            **kwargs,
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        """One fact per change: the type, nullability, the default (a comment has none)."""
+        facts: list[Fact] = []
+        base: dict[str, Any] = {"table": self.table, "schema": self.schema, "column": self.column}
+        old = type_from_sqlalchemy(self.existing.type) if self.existing is not None else None
+        if self.type is not None:
+            new = type_from_sqlalchemy(self.type)
+            facts.append(Fact("alter_type", **base, new_type=new, old_type=old))
+        if self.nullable is False:
+            facts.append(Fact("set_not_null", **base))
+        elif self.nullable is True:
+            facts.append(Fact("drop_not_null", **base))
+        if isinstance(self.server_default, str):
+            facts.append(Fact("set_default", **base, default=self.server_default))
+        elif self.server_default is None:  # server_default=None drops it
+            facts.append(Fact("drop_default", **base))
+        return facts

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from dbshift.dialects import dialect_for
 from dbshift.dialects.base import qualified, quote, sa_constraint, stub_table
 from dbshift.errors import MigrationError
+from dbshift.facts import Fact, SQLReader, reference_from_snapshot
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
+from dbshift.ops.rendering import (
+    RenderContext,
+    pk_name,
+    py_list,
+    py_opt,
+    py_option,
+    py_sql,
+    py_str,
+)
 from dbshift.schema.snapshot import (
     Check,
     ForeignKey,
@@ -25,6 +35,7 @@ from dbshift.schema.snapshot import (
 )
 
 Constraint = ForeignKey | Unique | Check | PrimaryKey
+_C = TypeVar("_C", ForeignKey, Unique, Check, PrimaryKey)
 KINDS = {"foreignkey": ForeignKey, "unique": Unique, "check": Check, "primary": PrimaryKey}
 
 
@@ -98,6 +109,36 @@ class CreateIndex(Operation):
         where = quoted(self.schema, self.table)
         return f"create {unique}index {quoted(self.index.name)} on {where}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        index = self.index
+        entries = ", ".join(
+            f"sa.text({py_sql(c)})" if c in index.expressions else py_str(c) for c in index.columns
+        )
+        options = {key: py_option(key, value) for key, value in index.options}
+        return py.call(
+            "create_index",
+            py_str(index.name),
+            py_str(self.table),
+            f"[{entries}]",
+            schema=py_opt(self.schema),
+            unique="True" if index.unique else None,
+            **options,
+            postgresql_concurrently="True" if self.concurrently else None,
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [
+            Fact(
+                "create_index",
+                self.table,
+                self.schema,
+                name=self.index.name,
+                concurrently=self.concurrently,
+                unique=self.index.unique,
+                on_columns=self.index.columns,
+            )
+        ]
+
 
 @dataclasses.dataclass(frozen=True)
 class DropIndex(Operation):
@@ -154,14 +195,37 @@ class DropIndex(Operation):
         where = f" on {quoted(self.schema, self.table)}" if self.table else ""
         return f"drop index {quoted(self.name)}{where}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call(
+            "drop_index",
+            py_str(self.name),
+            table_name=py_opt(self.table),
+            schema=py_opt(self.schema),
+            postgresql_concurrently="True" if self.concurrently else None,
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [
+            Fact(
+                "drop_index",
+                self.table,
+                self.schema,
+                name=self.name,
+                concurrently=self.concurrently,
+            )
+        ]
+
 
 @dataclasses.dataclass(frozen=True)
 class AddConstraint(Operation):
-    """Add a constraint. Two PostgreSQL options are about the statement, not the
-    constraint, so they stay out of the snapshot (like `CreateIndex.concurrently`):
-    `not_valid` (foreign keys and checks: existing rows are checked later, by
-    `ValidateConstraint`) and `using_index` (unique constraints: adopt a unique index
-    built beforehand, typically `CONCURRENTLY`). Other backends ignore both."""
+    """Add a constraint: abstract, the operation is the subclass named for the kind of
+    constraint (`add_constraint` picks it), which renders and lints as that kind.
+
+    Two PostgreSQL options are about the statement, not the constraint, so they stay out
+    of the snapshot (like `CreateIndex.concurrently`): `not_valid` (foreign keys and
+    checks: existing rows are checked later, by `ValidateConstraint`) and `using_index`
+    (unique constraints: adopt a unique index built beforehand, typically
+    `CONCURRENTLY`). Other backends ignore both."""
 
     table: str
     constraint: Constraint
@@ -223,21 +287,115 @@ class AddConstraint(Operation):
             f"add {_KIND_WORDS[type(self.constraint)]}{name} to {quoted(self.schema, self.table)}"
         )
 
+    def constraint_as(self, kind: type[_C]) -> _C:
+        """`constraint`, of the kind the subclass is named for (`add_constraint`)."""
+        assert isinstance(self.constraint, kind), self.constraint
+        return self.constraint
+
 
 class AddForeignKey(AddConstraint):
     """`op.create_foreign_key`; `constraint` is a `ForeignKey`."""
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        c = self.constraint_as(ForeignKey)
+        return py.call(
+            "create_foreign_key",
+            py_opt(c.name) or "None",
+            py_str(self.table),
+            py_str(c.ref_table),
+            py_list(c.columns),
+            py_list(c.ref_columns),
+            ondelete=py_opt(c.ondelete),
+            onupdate=py_opt(c.onupdate),
+            deferrable=repr(c.deferrable) if c.deferrable is not None else None,
+            initially=py_opt(c.initially),
+            source_schema=py_opt(self.schema),
+            referent_schema=py_opt(c.ref_schema),
+            postgresql_not_valid="True" if self.not_valid else None,
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        c = self.constraint_as(ForeignKey)
+        return [
+            Fact(
+                "add_foreign_key",
+                self.table,
+                self.schema,
+                name=c.name,
+                on_columns=c.columns,
+                not_valid=self.not_valid,
+                references=(reference_from_snapshot(c),),
+            )
+        ]
 
 
 class AddUniqueConstraint(AddConstraint):
     """`op.create_unique_constraint`; `constraint` is a `Unique`."""
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        c = self.constraint_as(Unique)
+        return py.call(
+            "create_unique_constraint",
+            py_opt(c.name) or "None",
+            py_str(self.table),
+            py_list(c.columns),
+            schema=py_opt(self.schema),
+            postgresql_using_index=py_opt(self.using_index),
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        c = self.constraint_as(Unique)
+        return [
+            Fact(
+                "add_unique",
+                self.table,
+                self.schema,
+                name=c.name,
+                on_columns=c.columns,
+                using_index=self.using_index is not None,
+            )
+        ]
+
 
 class AddCheckConstraint(AddConstraint):
     """`op.create_check_constraint`; `constraint` is a `Check`."""
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        c = self.constraint_as(Check)
+        return py.call(
+            "create_check_constraint",
+            py_opt(c.name) or "None",
+            py_str(self.table),
+            py_sql(c.sqltext),
+            schema=py_opt(self.schema),
+            postgresql_not_valid="True" if self.not_valid else None,
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        c = self.constraint_as(Check)
+        return [
+            Fact(
+                "add_check",
+                self.table,
+                self.schema,
+                name=c.name,
+                condition=c.sqltext,
+                not_valid=self.not_valid,
+            )
+        ]
+
 
 class AddPrimaryKey(AddConstraint):
     """`op.create_primary_key`; `constraint` is a `PrimaryKey`."""
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        c = self.constraint_as(PrimaryKey)
+        args = (py_opt(pk_name(c)) or "None", py_str(self.table), py_list(c.columns))
+        return py.call("create_primary_key", *args, schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        c = self.constraint_as(PrimaryKey)
+        return [Fact("add_primary_key", self.table, self.schema, name=c.name, on_columns=c.columns)]
 
 
 _KIND_WORDS: dict[type, str] = {
@@ -312,6 +470,18 @@ class DropConstraint(Operation):
     def describe(self) -> str:
         return f"drop constraint {quoted(self.name)} from {quoted(self.schema, self.table)}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call(
+            "drop_constraint",
+            py_str(self.name),
+            py_str(self.table),
+            type_=py_opt(self.kind),
+            schema=py_opt(self.schema),
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_constraint", self.table, self.schema, name=self.name)]
+
 
 @dataclasses.dataclass(frozen=True)
 class ValidateConstraint(Operation):
@@ -338,6 +508,14 @@ class ValidateConstraint(Operation):
 
     def describe(self) -> str:
         return f"validate constraint {quoted(self.name)} on {quoted(self.schema, self.table)}"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call(
+            "validate_constraint", py_str(self.name), py_str(self.table), schema=py_opt(self.schema)
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("validate_constraint", self.table, self.schema, name=self.name)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -379,6 +557,12 @@ class DropInvalidIndex(Operation):
 
     def describe(self) -> str:
         return f"drop index {quoted(self.schema, self.name)} if a failed build left it invalid"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call("drop_invalid_index", py_str(self.name), schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_index", schema=self.schema, name=self.name, concurrently=True)]
 
 
 def _placeholder(kind: str, name: str) -> Constraint:

@@ -8,7 +8,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from dbshift.facts import Fact, SQLReader
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
+from dbshift.ops.rendering import RenderContext, not_renderable, py_literal, py_sql
 from dbshift.schema.snapshot import Snapshot
 
 
@@ -40,6 +42,31 @@ class ExecuteSQL(Operation):
 
     def describe(self) -> str:
         return f"execute {_short(str(self.sql))}"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        if not isinstance(self.sql, str):
+            raise not_renderable(self, "a SQLAlchemy statement has no literal form")
+        options = dict(self.execution_options) if self.execution_options else None
+        return py.call(
+            "execute",
+            py_sql(self.sql),
+            params=py_literal(self.params),
+            execution_options=py_literal(options),
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        """SQL text is read by `read_sql`; of a SQLAlchemy statement, DML is read off its
+        class and anything else compiled to text and read."""
+        statement = self.sql
+        if isinstance(statement, str):
+            return read_sql(statement)
+        table = getattr(getattr(statement, "table", None), "name", None)
+        if getattr(statement, "is_dml", False):
+            if isinstance(statement, sa.Delete | sa.Update):
+                kind = "delete" if isinstance(statement, sa.Delete) else "update"
+                return [Fact(kind, table, has_where=statement.whereclause is not None)]
+            return [Fact("insert", table)]
+        return read_sql(str(statement))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -85,6 +112,12 @@ class BulkInsert(Operation):
         where = quoted(self.table.schema, self.table.name)
         return f"insert {len(self.rows)} row(s) into {where}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        raise not_renderable(self, "its table's column types have no literal form")
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("insert", self.table.name, self.table.schema)]
+
 
 @dataclasses.dataclass(frozen=True)
 class RunPython(Operation):
@@ -108,6 +141,13 @@ class RunPython(Operation):
 
     def describe(self) -> str:
         return f"run {self._name}()"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        raise not_renderable(self, f"{self._name}() is Python code, not a call to restate")
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        """One opaque fact: what the code does is not known."""
+        return [Fact("run_python", name=self._name)]
 
 
 def _short(text: str, limit: int = 60) -> str:

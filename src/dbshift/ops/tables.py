@@ -9,7 +9,17 @@ import sqlalchemy as sa
 
 from dbshift.dialects import dialect_for
 from dbshift.dialects.base import qualified, quote, separate_comments
+from dbshift.facts import Fact, SQLReader, column_from_snapshot, reference_from_snapshot
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
+from dbshift.ops.constraints import CreateIndex
+from dbshift.ops.rendering import (
+    RenderContext,
+    constraint_call,
+    pk_name,
+    py_opt,
+    py_sql,
+    py_str,
+)
 from dbshift.schema.snapshot import Snapshot, Table
 
 
@@ -36,6 +46,48 @@ class CreateTable(Operation):
     def describe(self) -> str:
         return f"create table {quoted(self.table.schema, self.table.name)}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        table = self.table
+        items = [py.column(c, table) for c in table.columns]
+        pk = table.primary_key
+        if pk is not None and pk_name(pk):
+            items.append(constraint_call("sa.PrimaryKeyConstraint", pk.columns, pk.name))
+        items += [py.foreign_key_item(fk) for fk in table.foreign_keys]
+        items += [constraint_call("sa.UniqueConstraint", u.columns, u.name) for u in table.uniques]
+        items += [
+            f"sa.CheckConstraint({py_sql(c.sqltext)}"
+            + (f", name={py_str(c.name)}" if c.name else "")
+            + ")"
+            for c in table.checks
+        ]
+        # options are keywords; MySQL's spelled with a space (`mysql_default charset`) not
+        spaced = {key: value for key, value in table.options if not key.isidentifier()}
+        lines = py.call(
+            "create_table",
+            py_str(table.name),
+            *items,
+            *([f"**{spaced!r}"] if spaced else []),
+            schema=py_opt(table.schema),
+            comment=py_opt(table.comment),
+            **{key: repr(value) for key, value in table.options if key.isidentifier()},
+        )
+        for index in table.indexes:
+            lines += CreateIndex(table.name, index, table.schema).render_python(py)
+        return lines
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        t = self.table
+        pk = set(t.primary_key.columns) if t.primary_key else set()
+        return [
+            Fact(
+                "create_table",
+                t.name,
+                t.schema,
+                columns=tuple(column_from_snapshot(c, c.name in pk) for c in t.columns),
+                references=tuple(reference_from_snapshot(fk) for fk in t.foreign_keys),
+            )
+        ]
+
 
 @dataclasses.dataclass(frozen=True)
 class DropTable(Operation):
@@ -60,6 +112,12 @@ class DropTable(Operation):
 
     def describe(self) -> str:
         return f"drop table {quoted(self.schema, self.name)}"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call("drop_table", py_str(self.name), schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_table", self.name, self.schema)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,6 +156,14 @@ class RenameTable(Operation):
     def describe(self) -> str:
         return f"rename table {quoted(self.schema, self.old)} to {quoted(self.new)}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call(
+            "rename_table", py_str(self.old), py_str(self.new), schema=py_opt(self.schema)
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("rename_table", self.old, self.schema, new_name=self.new)]
+
 
 @dataclasses.dataclass(frozen=True)
 class SetTableComment(Operation):
@@ -127,3 +193,22 @@ class SetTableComment(Operation):
     def describe(self) -> str:
         verb = "drop" if self.comment is None else "set"
         return f"{verb} comment on table {quoted(self.schema, self.table)}"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        if self.comment is None:
+            return py.call(
+                "drop_table_comment",
+                py_str(self.table),
+                existing_comment=py_opt(self.existing),
+                schema=py_opt(self.schema),
+            )
+        return py.call(
+            "create_table_comment",
+            py_str(self.table),
+            py_str(self.comment),
+            existing_comment=py_opt(self.existing),
+            schema=py_opt(self.schema),
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("other", name=self.describe())]  # no rule is about comments

@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 
 from dbshift.dialects.base import qualified
+from dbshift.facts import Fact, SQLReader
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
+from dbshift.ops.rendering import RenderContext, py_int, py_list, py_opt, py_str
 from dbshift.schema import snapshot as s
 
 
@@ -46,6 +48,14 @@ class CreateEnum(Operation):
     def describe(self) -> str:
         return f"create enum {quoted(self.enum.schema, self.enum.name)}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        e = self.enum
+        return py.call("create_enum", py_str(e.name), py_list(e.values), schema=py_opt(e.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        e = self.enum
+        return [Fact("create_enum", schema=e.schema, name=e.name, values=e.values)]
+
 
 @dataclasses.dataclass(frozen=True)
 class DropEnum(Operation):
@@ -69,6 +79,12 @@ class DropEnum(Operation):
 
     def describe(self) -> str:
         return f"drop enum {quoted(self.schema, self.name)}"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call("drop_enum", py_str(self.name), schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_enum", schema=self.schema, name=self.name)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,6 +123,26 @@ class AddEnumValue(Operation):
 
     def describe(self) -> str:
         return f"add value {_literal(self.value)} to enum {quoted(self.schema, self.name)}"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call(
+            "add_enum_value",
+            py_str(self.name),
+            py_str(self.value),
+            schema=py_opt(self.schema),
+            before=py_opt(self.before),
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [
+            Fact(
+                "add_enum_value",
+                schema=self.schema,
+                name=self.name,
+                position=self.before,
+                values=(self.value,),
+            )
+        ]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -159,6 +195,13 @@ class SetEnumValues(Operation):
         values = ", ".join(self.values)
         return f"set the values of enum {quoted(self.schema, self.name)} to {values}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        args = (py_str(self.name), py_list(self.values))
+        return py.call("set_enum_values", *args, schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("set_enum_values", schema=self.schema, name=self.name, values=self.values)]
+
 
 def _sa_sequence(sequence: s.Sequence) -> sa.Sequence:
     return sa.Sequence(
@@ -189,6 +232,22 @@ class CreateSequence(Operation):
     def describe(self) -> str:
         return f"create sequence {quoted(self.sequence.schema, self.sequence.name)}"
 
+    def render_python(self, py: RenderContext) -> list[str]:
+        q = self.sequence
+        return py.call(
+            "create_sequence",
+            py_str(q.name),
+            schema=py_opt(q.schema),
+            start=py_int(q.start),
+            increment=py_int(q.increment),
+            minvalue=py_int(q.minvalue),
+            maxvalue=py_int(q.maxvalue),
+            cycle="True" if q.cycle else None,
+        )
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("other", name=self.describe())]  # no rule is about new sequences
+
 
 @dataclasses.dataclass(frozen=True)
 class DropSequence(Operation):
@@ -210,3 +269,9 @@ class DropSequence(Operation):
 
     def describe(self) -> str:
         return f"drop sequence {quoted(self.schema, self.name)}"
+
+    def render_python(self, py: RenderContext) -> list[str]:
+        return py.call("drop_sequence", py_str(self.name), schema=py_opt(self.schema))
+
+    def lint_facts(self, read_sql: SQLReader) -> list[Fact]:
+        return [Fact("drop_sequence", schema=self.schema, name=self.name)]

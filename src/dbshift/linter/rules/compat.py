@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbshift.linter.facts import Fact
+from dbshift.facts import Fact
 from dbshift.linter.model import ALL, MYSQL, PG, SERVERS, Context, Example
 from dbshift.linter.rules.registry import rule
 from dbshift.ops.base import quoted

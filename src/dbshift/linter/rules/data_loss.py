@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbshift.linter.facts import Fact, TypeInfo
+from dbshift.facts import Fact, TypeInfo
 from dbshift.linter.model import ALL, PG, SERVERS, Context, Example
 from dbshift.linter.rules.registry import rule
 from dbshift.linter.typechange import narrows

@@ -3,7 +3,7 @@ cannot be reverted or checked."""
 
 from __future__ import annotations
 
-from dbshift.linter.facts import INTEGER_RANK, ColumnFact, Fact, TypeInfo, transaction_effect
+from dbshift.facts import INTEGER_RANK, ColumnFact, Fact, TypeInfo, transaction_effect
 from dbshift.linter.model import (
     ALL,
     MYSQL,

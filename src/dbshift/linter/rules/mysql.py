@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbshift.linter.facts import Fact
+from dbshift.facts import Fact
 from dbshift.linter.model import MYSQL, Context, Example
 from dbshift.linter.rules.data_loss import old_type
 from dbshift.linter.rules.registry import rule

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dbshift.linter.facts import Fact, added_column
+from dbshift.facts import Fact, added_column
 from dbshift.linter.locks import PG_TABLE_LOCKING
 from dbshift.linter.model import PG, Context, Example, MigrationFacts, Target
 from dbshift.linter.rules.data_loss import old_type
