@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from dbshift.config import BACKENDS
+
 SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "dbshift"
 
@@ -286,6 +288,15 @@ HEAVY = (
     "sqlglot",
 )
 
+#: of `dbshift.dialects`, the backend lookup alone: flags and limits, which import a
+#: backend's rules, lock, normalizer and introspection only when asked (`status` asks it
+#: for the history's timestamp type, the engine's options and the splitter's lexicon)
+BACKEND_LOOKUP = frozenset(
+    {"dbshift.dialects", "dbshift.dialects.backend", "dbshift.dialects.limits"}
+    | {f"dbshift.dialects.{name}" for name in ("postgresql", "mysql", "sqlite")}
+    | {"dbshift.dialects.mysql.flavour"}
+)
+
 
 def test_status_and_history_import_no_migration_code_linter_or_sqlglot(tmp_path: Path) -> None:
     """The commands that only read the history and the files' headers stay light: the
@@ -313,7 +324,7 @@ def test_status_and_history_import_no_migration_code_linter_or_sqlglot(tmp_path:
     assert "second" in done.stdout  # status listed the pending migration
     imported = done.stdout.rpartition("imported:")[2].split()
     assert "dbshift.history" in imported and "dbshift.migrations.scripts" in imported
-    heavy = [name for name in imported if _under(name, HEAVY)]
+    heavy = [name for name in imported if _under(name, HEAVY) and name not in BACKEND_LOOKUP]
     migration_code = done.stdout.rpartition("migration code:")[2].partition("imported:")[0].split()
     assert not heavy and not migration_code, heavy + migration_code
 
@@ -328,9 +339,6 @@ NOT_AUDITED = {
     "dbshift.cli.report",
     "dbshift.config",
     "dbshift.dialects.backends",
-    "dbshift.dialects.mysql",
-    "dbshift.dialects.postgresql",
-    "dbshift.dialects.sqlite",
     "dbshift.linter.sqlfacts",
     "dbshift.migrations.replay",
     "dbshift.ops.base",
@@ -340,9 +348,6 @@ NOT_AUDITED = {
     "dbshift.runner.failures",
     "dbshift.runner.journal",
     "dbshift.runner.lock",
-    "dbshift.schema.introspect",
-    "dbshift.schema.introspect_mysql",
-    "dbshift.schema.introspect_postgresql",
 }
 
 
@@ -361,3 +366,103 @@ def test_every_import_inside_a_function_says_why() -> None:
     assert not wrong, f"imports inside functions without a `# lazy: <why>` line: {wrong}"
     done = sorted(NOT_AUDITED - set(unmarked))
     assert not done, f"audited now, take them out of NOT_AUDITED: {done}"
+
+
+# -- backend names -------------------------------------------------------------------------
+# Code outside the backend packages (`dbshift/dialects/`) reads a `Backend`'s flags and
+# methods (`dbshift.dialects.backend_for`), never a backend's name: a new backend is then
+# a new package plus flags, not a hunt for `dialect.name == "..."` through the code.
+
+BACKEND_PACKAGES = PACKAGE / "dialects"
+#: backend names, and the other spelling a name check might use
+NAMES = frozenset({*BACKENDS, "postgres"})
+_COMPARISONS = (ast.Eq, ast.NotEq, ast.In, ast.NotIn, ast.Is, ast.IsNot)
+
+
+def _outside_backend_packages() -> Iterator[Path]:
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if BACKEND_PACKAGES not in path.parents:
+            yield path
+
+
+def _names_a_backend(node: ast.expr) -> bool:
+    """A backend's name as a string, or a tuple, list or set holding one."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str) and node.value.lower() in NAMES
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return any(_names_a_backend(e) for e in node.elts)
+    return False
+
+
+def _is_a_name(node: ast.expr) -> bool:
+    """`x.name`, or `url.get_backend_name()`."""
+    if isinstance(node, ast.Attribute):
+        return node.attr == "name"
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "get_backend_name"
+    )
+
+
+def name_checks(tree: ast.AST) -> Iterator[tuple[int, str]]:
+    """(line, what) of each comparison of a `.name` with a backend name, and each use
+    of `is_mariadb` (attribute, name or string, as in `getattr(d, "is_mariadb")`)."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare) and isinstance(node.ops[0], _COMPARISONS):
+            sides = [node.left, *node.comparators]
+            if any(_is_a_name(s) for s in sides) and any(_names_a_backend(s) for s in sides):
+                yield node.lineno, ast.unparse(node)
+        elif isinstance(node, ast.Attribute) and node.attr == "is_mariadb":
+            yield node.lineno, ast.unparse(node)
+        elif isinstance(node, ast.Name) and node.id == "is_mariadb":
+            yield node.lineno, node.id
+        elif isinstance(node, ast.Constant) and node.value == "is_mariadb":
+            yield node.lineno, repr(node.value)
+
+
+def test_no_backend_name_checks_outside_the_backend_packages() -> None:
+    found = [
+        f"{path.relative_to(SRC)}:{line}: {what}"
+        for path in _outside_backend_packages()
+        for line, what in name_checks(ast.parse(path.read_text(), str(path)))
+    ]
+    assert not found, (
+        "backend-name checks outside src/dbshift/dialects/ (read a flag or a method of "
+        "`dbshift.dialects.backend_for(...)` instead):\n" + "\n".join(found)
+    )
+
+
+def test_the_guard_finds_what_it_guards_against() -> None:
+    """The scan itself: each form it must catch, and the forms that are data."""
+    caught = """
+if dialect.name == "postgresql": pass
+if conn.dialect.name in ("mysql", "mariadb"): pass
+if ctx.dialect.name != "sqlite": pass
+if "postgres" == rules.name: pass
+if url.get_backend_name() == "sqlite": pass
+flag = getattr(dialect, "is_mariadb", False)
+flag = dialect.is_mariadb
+"""
+    lines = [line for line, _ in name_checks(ast.parse(caught))]
+    assert sorted(lines) == [2, 3, 4, 5, 6, 7, 8]
+    data = """
+if column.name == "id": pass
+variants = {"sqlite": a, "postgresql": b}
+typ = sa.JSON().with_variant(JSONB(), "postgresql")
+if table.name in names: pass
+"""
+    assert list(name_checks(ast.parse(data))) == []
+
+
+def test_every_supported_backend_has_a_package() -> None:
+    """Each name `config.BACKENDS` accepts is served by a backend package's `Backend`,
+    and each backend package serves at least one."""
+    from dbshift.dialects import backend_for
+
+    for name in BACKENDS:
+        backend = backend_for(name)
+        assert name in backend.names, name
+        package = BACKEND_PACKAGES / backend.name
+        assert (package / "__init__.py").is_file(), package
+        assert type(backend).__module__ == f"dbshift.dialects.{backend.name}"

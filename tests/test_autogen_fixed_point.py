@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import mysql
 
 import dbshift
-from dbshift.dialects.normalize import normalizer_for
+from dbshift.dialects import backend_for
 from dbshift.ops import DropIndex
 from dbshift.ops.context import OfflineContext
 from dbshift.schema.introspect import introspect
@@ -405,7 +405,7 @@ def test_sizes_compare_as_the_server_stores_them(
         metadata.create_all(engine)
         with engine.connect() as conn:
             stored = introspect(conn).tables["sizes"]
-            norm = normalizer_for(conn.dialect)
+            norm = backend_for(conn.dialect).normalizer(conn.dialect)
     finally:
         metadata.drop_all(engine)
         engine.dispose()
@@ -428,7 +428,8 @@ def test_sizes_compare_as_the_server_stores_them(
 def test_unknown_character_set_text_matches_only_sizes_some_set_gives() -> None:
     """`TEXT(n)` with no character set: the stored size depends on the table's set
     (1 to 4 bytes a character), so each of those sizes matches, and no other."""
-    norm = normalizer_for(sa.make_url(SERVER_URLS["mysql"]).get_dialect()())
+    dialect = sa.make_url(SERVER_URLS["mysql"]).get_dialect()()
+    norm = backend_for(dialect).normalizer(dialect)
     assert norm.same_type(mysql.TINYTEXT(), sa.Text(63))
     assert not norm.same_type(mysql.TEXT(), sa.Text(63))
     assert norm.same_type(mysql.TINYTEXT(), sa.Text(100))  # latin1

@@ -151,16 +151,16 @@ def test_a_variant_and_a_plain_type_are_not_confused_by_the_type_cache() -> None
     private, so it compares the type as it resolves on the backend."""
     from sqlalchemy.dialects import postgresql, sqlite
 
+    from dbshift.dialects import backend_for
     from dbshift.dialects.backends import offline_dialect
-    from dbshift.dialects.normalize import normalizer_for
 
     for name, expected in (("sqlite", "INTEGER"), ("postgresql", "BIGINT")):
         variant = sqlite.INTEGER().with_variant(sa.BigInteger(), "postgresql")
-        norm = normalizer_for(offline_dialect(name))
+        norm = backend_for(name).normalizer(offline_dialect(name))
         assert (norm.type(sqlite.INTEGER()), norm.type(variant)) == ("INTEGER", expected)
-        norm = normalizer_for(offline_dialect(name))  # the other order: a fresh cache
+        norm = backend_for(name).normalizer(offline_dialect(name))  # the other order: a fresh cache
         assert (norm.type(variant), norm.type(sqlite.INTEGER())) == (expected, "INTEGER")
-    norm = normalizer_for(offline_dialect("postgresql"))
+    norm = backend_for("postgresql").normalizer(offline_dialect("postgresql"))
     assert norm.type(sa.JSON()) == "JSON"
     assert norm.type(sa.JSON().with_variant(postgresql.JSONB(), "postgresql")) == "JSONB"
 

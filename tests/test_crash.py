@@ -342,7 +342,7 @@ class WorkStarted:
         self.engine = sa.create_engine(url, poolclass=sa.NullPool)
         self.conn: sa.Connection | None = None
         if backend != "sqlite":
-            from dbshift.dialects.locking import lock_for
+            from dbshift.dialects import lock_for
 
             self.conn = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self.query = {

@@ -28,7 +28,9 @@ import sqlalchemy as sa
 import dbshift
 import dbshift.aio
 from dbshift.config import mask_url
-from dbshift.dialects.locking import MySQLLock, PostgresLock, lock_for
+from dbshift.dialects import lock_for
+from dbshift.dialects.mysql.lock import MySQLLock
+from dbshift.dialects.postgresql.lock import PostgresLock
 from dbshift.errors import Interrupted
 from tests.conftest import ASYNC_DRIVERS, with_driver
 from tests.helpers import Project, connected, run_process

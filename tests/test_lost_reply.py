@@ -30,8 +30,10 @@ import sqlalchemy as sa
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dbshift.dialects import MySQLRules, PostgreSQLRules, SQLiteRules
 from dbshift.dialects.base import Commit
+from dbshift.dialects.mysql.rules import MySQLRules
+from dbshift.dialects.postgresql.rules import PostgreSQLRules
+from dbshift.dialects.sqlite.rules import SQLiteRules
 from tests.helpers import Project, run_process
 
 

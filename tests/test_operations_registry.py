@@ -20,7 +20,7 @@ from sqlalchemy.types import TypeEngine
 from dbshift.autogen.render import Renderer
 from dbshift.config import Config
 from dbshift.database import create_engine
-from dbshift.dialects import dialect_for
+from dbshift.dialects import backend_for
 from dbshift.errors import IrreversibleMigration
 from dbshift.facts import Fact
 from dbshift.linter.facts import facts_from_operation
@@ -322,7 +322,7 @@ def run(engine: sa.Engine, operations: Sequence[Operation]) -> None:
     has no transactional DDL), or none for an operation that refuses one."""
     for operation in operations:
         with engine.connect() as conn:
-            if not operation.transactional or not dialect_for(conn.dialect).transactional_ddl:
+            if not operation.transactional or not backend_for(conn.dialect).transactional_ddl:
                 conn = conn.execution_options(isolation_level="AUTOCOMMIT")
             with conn.begin():
                 operation.execute(OnlineContext(conn))

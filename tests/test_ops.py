@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from dbshift.config import Config
 from dbshift.database import create_engine
-from dbshift.dialects import dialect_for
+from dbshift.dialects import backend_for
 from dbshift.ops import Operation
 from dbshift.ops.context import OfflineContext, OnlineContext
 from dbshift.ops.recorder import Op
@@ -31,7 +31,7 @@ def db(db_url: str) -> Iterator[sa.Engine]:
 def run(engine: sa.Engine, operations: Sequence[Operation]) -> None:
     """Execute like the runner: one transaction, or statement by statement on MySQL."""
     with engine.connect() as conn:
-        if not dialect_for(conn.dialect).transactional_ddl:
+        if not backend_for(conn.dialect).transactional_ddl:
             conn.execution_options(isolation_level="AUTOCOMMIT")
         ctx = OnlineContext(conn)
         with conn.begin():

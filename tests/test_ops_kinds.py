@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from dbshift.config import Config
 from dbshift.database import create_engine
-from dbshift.dialects import dialect_for
+from dbshift.dialects import backend_for
 from dbshift.ops import Operation
 from dbshift.ops.context import OnlineContext
 from dbshift.ops.recorder import Op
@@ -31,7 +31,7 @@ def run(engine: sa.Engine, operations: Sequence[Operation]) -> list[str]:
     operation refuses a transaction); returns the SQL each statement sent."""
     sent: list[str] = []
     with engine.connect() as conn:
-        if not dialect_for(conn.dialect).transactional_ddl or not all(
+        if not backend_for(conn.dialect).transactional_ddl or not all(
             o.transactional for o in operations
         ):
             conn.execution_options(isolation_level="AUTOCOMMIT")

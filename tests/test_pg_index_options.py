@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 import dbshift
-from dbshift.dialects.pg_opclasses import DEFAULT_OPCLASSES
+from dbshift.dialects.postgresql.opclasses import DEFAULT_OPCLASSES
 from dbshift.schema.introspect import introspect
 from tests.autogen_support import NAMING, Loop, schema_of
 from tests.conftest import ScratchDatabases, with_driver

@@ -37,7 +37,7 @@ def _hold_lock(backend: str, url: str) -> tuple[sa.Engine, sa.Connection]:
         conn.connection.driver_connection.isolation_level = None  # type: ignore[union-attr]
         conn.exec_driver_sql("BEGIN IMMEDIATE")
         return engine, conn
-    from dbshift.dialects.locking import lock_for
+    from dbshift.dialects import lock_for
 
     lock = lock_for(conn, "dbshift_", None)
     if lock.exclusive:  # a session lock (MySQL)

@@ -443,7 +443,7 @@ def test_what_cannot_be_rebuilt_faithfully_is_refused_before_anything_runs(
 
 
 def test_a_virtual_table_is_refused(db: sa.Engine, backend: str) -> None:
-    from dbshift.dialects.sqlite_ddl import Unfaithful, read
+    from dbshift.dialects.sqlite.ddl import Unfaithful, read
 
     with pytest.raises(Unfaithful, match=r"cannot rebuild table docs: .* a virtual table"):
         read("CREATE VIRTUAL TABLE docs USING fts5(body)", "docs")

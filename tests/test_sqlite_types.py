@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 from sqlalchemy.dialects import sqlite
 
 import dbshift
+from dbshift.dialects.sqlite.introspect import declared_type
 from dbshift.schema.introspect import introspect
-from dbshift.schema.introspect_sqlite import declared_type
 
 pytestmark = pytest.mark.backends("sqlite")
 

@@ -17,6 +17,7 @@ from sqlalchemy import event, exc
 from sqlalchemy.engine import URL
 
 from dbshift.config import Config, mask_url
+from dbshift.dialects import backend_for
 from dbshift.errors import ConfigError, DatabaseError, DbshiftError, mask_error
 
 T = TypeVar("T")
@@ -107,8 +108,9 @@ def create_engine(config: Config, url: URL | None = None) -> Any:
     """An engine (sync or async) with no pool: a command uses one connection."""
     url = url or parse_url(config)
     kwargs: dict[str, Any] = {"poolclass": sa.NullPool}
-    if url.get_backend_name() == "sqlite":
-        kwargs["connect_args"] = {"timeout": config.runner_lock_timeout}
+    backend = backend_for(url.get_backend_name())
+    if backend.write_lock_wait_argument is not None:
+        kwargs["connect_args"] = {backend.write_lock_wait_argument: config.runner_lock_timeout}
     elif url.get_driver_name() in ("psycopg", "psycopg_async"):
         # No server-side prepared statements: behind PgBouncer in transaction pooling
         # mode the next statement may reach a server connection that never saw them.
@@ -129,7 +131,7 @@ def create_engine(config: Config, url: URL | None = None) -> Any:
             f"invalid database URL {mask_url(str(url))!r}: {error}",
             hint="write it as dialect+driver://user:password@host:port/database",
         ) from None
-    if url.get_backend_name() == "sqlite":
+    if backend.begins_own_transactions:
         _sqlite_transactional_ddl(sync_engine)
     return engine
 

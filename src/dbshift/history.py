@@ -30,23 +30,19 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from dbshift._version import __version__
+from dbshift.dialects import backend_for
 
 
 class _Timestamp(sa.TypeDecorator[datetime]):
-    """UTC timestamps with microseconds: MySQL's DATETIME drops fractions unless asked,
-    and the order of applies needs them. (Resolved per dialect, so that reading the
-    history never imports the MySQL dialect.)"""
+    """UTC timestamps with microseconds: the order of applies needs them, and MySQL's
+    DATETIME drops fractions unless asked. (Resolved per dialect by the backend, so
+    that reading the history never imports the MySQL dialect elsewhere.)"""
 
     impl = sa.DateTime
     cache_ok = True
 
     def load_dialect_impl(self, dialect: sa.engine.Dialect) -> sa.types.TypeEngine[Any]:
-        if dialect.name in ("mysql", "mariadb"):
-            # lazy: the MySQL dialect, for a MySQL/MariaDB connection only
-            from sqlalchemy.dialects.mysql import DATETIME
-
-            return dialect.type_descriptor(DATETIME(fsp=6))
-        return dialect.type_descriptor(sa.DateTime())
+        return backend_for(dialect).history_timestamp(dialect)
 
 
 _TIMESTAMP = _Timestamp()

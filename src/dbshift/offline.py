@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from dbshift import database
 from dbshift._version import __version__
-from dbshift.dialects import dialect_for
+from dbshift.dialects import backend_for
 from dbshift.errors import UsageError
 from dbshift.history import Event, History, utcnow
 from dbshift.migrations.replay import Replay
@@ -46,7 +46,7 @@ def render_script(
         ids = graph.plan_up(start_ids, target or "head")
     replay = Replay({s.id: s for s in project.scripts}, graph, sa_dialect.name)
     history = History(config.table_prefix, config.schema)
-    transactional = dialect_for(sa_dialect).transactional_ddl
+    transactional = backend_for(sa_dialect).transactional_ddl
     direction: Event = "downgrade" if down else "upgrade"
     out = [
         f"-- dbshift {__version__} offline {direction} script for {sa_dialect.name}",

@@ -30,7 +30,7 @@ from dbshift.autogen.backends import (
 from dbshift.autogen.compare import Diff, RenameDecider, diff, never
 from dbshift.autogen.validate import refuse_dropping_everything, validate_models
 from dbshift.config import Config
-from dbshift.dialects import dialect_for
+from dbshift.dialects import backend_for
 from dbshift.errors import ConfigError, UsageError
 from dbshift.history import History
 from dbshift.schema.introspect import introspect
@@ -165,7 +165,7 @@ def models_targets(
                 f"the models have no tables in {wanted}, only in schema {', '.join(theirs)}",
                 hint="set `schema` in dbshift.toml to the schema the models are in",
             )
-        validate_models(snapshot, dialect_for(dialect).limits, dialect)
+        validate_models(snapshot, backend_for(dialect).limits, dialect)
         targets.append((dialect, snapshot))
     return with_backend_sql(targets)
 

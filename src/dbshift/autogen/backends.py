@@ -21,9 +21,9 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
 from dbshift.autogen.compare import Diff
+from dbshift.dialects import backend_for
 from dbshift.dialects.backends import compiled_by_hook, type_ddl
 from dbshift.dialects.base import Keep
-from dbshift.dialects.normalize import normalizer_for
 from dbshift.ops import AlterColumn, CreateTable, Operation, SetTableComment
 from dbshift.schema.snapshot import BackendSQL, Snapshot, Table
 
@@ -147,7 +147,7 @@ def differences(targets: Sequence[tuple[Dialect, Snapshot]]) -> list[str]:
     (first, primary), others = targets[0], targets[1:]
     found = []
     for dialect, snapshot in others:
-        norm = normalizer_for(dialect)
+        norm = backend_for(dialect).normalizer(dialect)
         for key, table in primary.tables.items():
             for column in table.columns:
                 twin = snapshot.tables[key].column(column.name)

@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy.engine import Dialect
 
-from dbshift.dialects import dialect_for
+from dbshift.dialects import backend_for
 from dbshift.dialects.base import KEEP
-from dbshift.dialects.normalize import Normalizer, normalizer_for
+from dbshift.dialects.normalize import Normalizer
 from dbshift.errors import UsageError
 from dbshift.ops import (
     AddColumn,
@@ -104,17 +104,18 @@ def diff(
     the column type (the models' snapshot records them on every backend). `portable`:
     the file is for other backends too, so SQLite's shortcuts (a foreign key cycle
     created inline, dropped with its tables) are not taken."""
-    norm = normalizer_for(dialect)
+    backend = backend_for(dialect)
+    norm = backend.normalizer(dialect)
     out = _Phases()
     current, created, dropped = _match_tables(current, target, norm, renames, out)
     current = _rename_columns(current, target, norm, renames, out)
     for key, new in sorted(target.tables.items()):
         if key in current.tables:
             _compare_table(current.tables[key], new, norm, out)
-    shortcuts = dialect_for(dialect).late_references and not portable
+    shortcuts = backend.late_references and not portable
     _create_tables(created, shortcuts, out)
     _drop_tables(dropped, shortcuts, out)
-    if not live or dialect_for(dialect).enum_types:
+    if not live or backend.has_enum_types:
         _compare_enums(current, target, out)
     _compare_sequences(current, target, out)
     return out.result()
@@ -279,7 +280,7 @@ def _compare_table(old: Table, new: Table, norm: Normalizer, out: _Phases) -> No
     _compare_indexes(old, new, norm, out)
     _compare_checks(old, new, norm, out)
     _compare_table_options(old, new, norm, out)
-    if norm.comments and (old.comment or None) != (new.comment or None):
+    if norm.backend.keeps_comments and (old.comment or None) != (new.comment or None):
         out.add(ALTER, SetTableComment(new.name, new.comment or None, new.schema, old.comment))
 
 
@@ -313,7 +314,7 @@ def _compare_columns(old: Table, new: Table, norm: Normalizer, out: _Phases) -> 
         change = _alter(new, before, column, norm)
         if change is not None:
             out.add(ALTER, change)
-        if _identity(before) != _identity(column) and norm.dialect.name == "postgresql":
+        if _identity(before) != _identity(column) and norm.backend.identity_columns:
             out.notes.append(
                 f"column {quoted(new.schema, new.name, column.name)} changes its identity "
                 "(GENERATED ... AS IDENTITY), which make does not write: add "
@@ -330,7 +331,7 @@ def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterCol
     changes: dict[str, Any] = {}
     if not norm.same_type(old.type, new.type):
         changes["type"] = new.type
-        if norm.dialect.name == "postgresql":
+        if norm.backend.alter_type_using:
             type_sql = new.type.compile(dialect=norm.dialect)
             column = norm.dialect.identifier_preparer.quote(new.name)
             changes["postgresql_using"] = f"{column}::{type_sql}"
@@ -344,7 +345,7 @@ def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterCol
     if retyped or before != after:
         # a type change restates the default, which PostgreSQL keeps cast to the old type
         changes["server_default"] = new.server_default
-    if norm.comments and (old.comment or None) != (new.comment or None):
+    if norm.backend.keeps_comments and (old.comment or None) != (new.comment or None):
         changes["comment"] = new.comment or None
     if not changes:
         return None
@@ -357,7 +358,7 @@ def _rowid(table: Table, column: Column, norm: Normalizer) -> bool:
     """SQLite's `INTEGER PRIMARY KEY` is the rowid: never NULL, whatever it declares."""
     pk = table.primary_key.columns if table.primary_key else ()
     return (
-        norm.dialect.name == "sqlite"
+        norm.backend.integer_primary_key_is_rowid
         and pk == (column.name,)
         and norm.type(column.type) == "INTEGER"
     )
@@ -404,7 +405,11 @@ def _pair(
 
 def _compare_foreign_keys(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
     def key(fk: ForeignKey) -> tuple[Any, ...]:
-        deferrable = (bool(fk.deferrable), (fk.initially or "").upper()) if norm.deferrable else ()
+        deferrable = (
+            (bool(fk.deferrable), (fk.initially or "").upper())
+            if norm.backend.reports_deferrable
+            else ()
+        )
         return (
             fk.columns,
             fk.ref_table,
@@ -450,9 +455,9 @@ def _compare_uniques(old: Table, new: Table, norm: Normalizer, out: _Phases) -> 
         return unique.columns
 
     olds, news = list(old.uniques), list(new.uniques)
-    if norm.merges_duplicate_uniques:
+    if norm.backend.merges_duplicate_uniques:
         olds, news = _merged(olds), _merged(news)
-    if norm.unique_indexes:
+    if norm.backend.unique_is_index:
         # the model's unique constraints match the unique indexes
         olds += [Unique(i.name, i.columns) for i in old.indexes if i.unique and not i.expressions]
     extra, missing = _pair(olds, news, key)

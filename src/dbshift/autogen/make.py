@@ -24,7 +24,7 @@ from dbshift.autogen.compare import RenameDecider
 from dbshift.autogen.render import Renderer
 from dbshift.autogen.safe import ChainedMigration, safe_chain
 from dbshift.config import Config
-from dbshift.dialects import dialect_for
+from dbshift.dialects import backend_for
 from dbshift.dialects.backends import offline_dialect
 from dbshift.errors import ConfigError, DbshiftError, UsageError
 from dbshift.history import History
@@ -83,7 +83,7 @@ def make_report(
             hint="run `dbshift merge` first, so the new migration has one parent",
         )
     dialect = _make_dialect(config)
-    online = dialect_for(dialect).online_rewrites
+    online = backend_for(dialect).online_rewrites
     safe = _writes_safe(asked, online, sql)
     dialects = _backend_dialects(config, dialect)
     targets = autogen.models_targets(config, dialects, allow_empty=allow_drop_all)
@@ -120,7 +120,7 @@ def make_report(
             "leave out --sql",
         )
     steps = (
-        safe_chain(operations, source.snapshot, dialect.name)
+        safe_chain(operations, source.snapshot, online)
         if safe
         else [ChainedMigration("", operations)]
     )
@@ -331,7 +331,7 @@ def _make_dialect(config: Config) -> sa.engine.Dialect:
     point at MySQL or MariaDB, whose DDL differs (MariaDB has sequences): the server is
     asked when it answers."""
     dialect = database.offline_dialect(config)
-    if dialect.name != "mysql":
+    if not backend_for(dialect).needs_live_dialect(dialect):
         return dialect
     try:
         live: sa.engine.Dialect = database.run(config, lambda conn: conn.dialect)

@@ -66,11 +66,12 @@ class _Phases:
 
 
 def safe_chain(
-    operations: Sequence[Operation], before: Snapshot, dialect: str
+    operations: Sequence[Operation], before: Snapshot, online: bool
 ) -> list[ChainedMigration]:
     """The migrations that make the change of `operations` (run on `before`) without
-    long locks; a single step, unchanged, on backends other than PostgreSQL."""
-    if dialect != "postgresql":
+    long locks; a single step, unchanged, where the backend has no online rewrites
+    (`online`: `Backend.online_rewrites`, PostgreSQL's)."""
+    if not online:
         return [ChainedMigration("", tuple(operations))]
     created = {
         table_key(op.table.name, op.table.schema)

@@ -16,7 +16,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from dbshift.dialects.limits import SchemaLimits
 from dbshift.errors import MigrationError
 from dbshift.schema.snapshot import (
     Check,
@@ -140,12 +139,6 @@ def _nothing() -> None:
     return None
 
 
-def _sqlstate(error: BaseException) -> str | None:
-    """The SQLSTATE a PostgreSQL driver's error carries (psycopg, asyncpg)."""
-    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
-    return state if isinstance(state, str) else None
-
-
 def server_version(conn: sa.Connection) -> tuple[int, ...]:
     """The server's version, as the dialect read it on connecting."""
     return tuple(getattr(conn.dialect, "server_version_info", None) or ())
@@ -223,34 +216,18 @@ def upper(words: Sequence[str]) -> list[str]:
 
 
 class DialectRules:
-    """Generic SQL (and PostgreSQL, which follows the standard closely)."""
+    """Generic SQL: how a backend's DDL is written and how its statements commit and
+    fail. The backend's flags and limits are on its `Backend`
+    (`dbshift.dialects.backend_for`); each backend's rules live in its package."""
 
-    name = "default"
-    #: what the backend refuses to create (`make` checks the models against it)
-    limits: SchemaLimits = SchemaLimits()
-    #: DDL is transactional: a migration and its history row commit together
-    transactional_ddl = True
-    #: SQLSTATEs meaning "what this statement creates is already there": a table, a
-    #: column, an object (type, constraint, ...), a schema, a function
-    _exists_states: Final = frozenset({"42P07", "42701", "42710", "42P06", "42723"})
-    #: SQLSTATEs meaning "what this DROP removes is already gone"
-    _gone_states: Final = frozenset({"42P01", "42703", "42704"})
     #: the query for this connection's id as other sessions see it (for `blocker`)
     session_query: str | None = None
-    #: enums are named schema objects (`CREATE TYPE ... AS ENUM`); elsewhere they live
-    #: inline in the column type, and a live database reports none to compare
-    enum_types = False
-    #: foreign keys are checked when used, not when created: a table may refer to one
-    #: that does not exist yet, and be dropped while others still refer to it
-    late_references = False
-    #: `make` has online rewrites for this backend (`make --safe`: indexes built
-    #: concurrently, constraints added NOT VALID then validated), written by default
-    online_rewrites = False
 
     def already_exists(self, error: BaseException) -> bool:
         """Whether the driver's `error` says that what the statement creates is already
-        there (a table, a column, an index, ...)."""
-        return _sqlstate(error) in self._exists_states
+        there (a table, a column, an index, ...). Standard SQL has no portable code for
+        it: never, unless the backend tells."""
+        return False
 
     def commit_of(self, sql: str, server_version: tuple[int, ...] = ()) -> Commit:
         """How `sql` commits in a statement-by-statement migration: the one place that
@@ -271,9 +248,7 @@ class DialectRules:
         """Whether `sql` failing with `error` shows the statement already took effect:
         what it creates exists, or what it drops is gone. Asked only about the one
         statement that may have completed in a run that was killed or cut off."""
-        if self.already_exists(error):
-            return True
-        return _sqlstate(error) in self._gone_states and is_drop(sql)
+        return self.already_exists(error)
 
     def bookkeeping_schema(self, conn: sa.Connection, table: str) -> str | None:
         """The schema an unqualified `table` means on this connection now: where it is,
@@ -284,9 +259,9 @@ class DialectRules:
         return None
 
     def lock_timed_out(self, error: BaseException) -> bool:
-        """Whether the driver's `error` is a statement giving up waiting for a lock
-        (SQLSTATE 55P03 lock_not_available): the migration may be retried."""
-        return _sqlstate(error) == "55P03"
+        """Whether the driver's `error` is a statement giving up waiting for a lock:
+        the migration may be retried. Never, unless the backend tells."""
+        return False
 
     def set_timeouts(self, conn: sa.Connection, timeouts: Timeouts, *, local: bool) -> Restore:
         """Apply `timeouts` to the statements that follow: until the transaction ends

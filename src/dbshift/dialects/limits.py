@@ -3,7 +3,8 @@
 Each fact was checked on the real servers (PostgreSQL 15, MariaDB 10.11, SQLite 3):
 a model that breaks one makes a migration that fails at upgrade, on MariaDB after
 part of it ran, so `make` refuses such models before writing anything
-(`autogen/validate.py`).
+(`autogen/validate.py`). Each backend's limits are its `Backend.limits`, in its
+package.
 """
 
 from __future__ import annotations
@@ -58,43 +59,3 @@ class SchemaLimits:
     tables_need_columns: bool = False
     #: whether a foreign key may be DEFERRABLE / INITIALLY ... (MariaDB: a syntax error)
     deferrable_foreign_keys: bool = True
-
-
-POSTGRESQL = SchemaLimits(
-    backend="PostgreSQL",
-    name_scopes=(
-        # tables, sequences and indexes (those behind unique and primary keys too) are
-        # relations; a table's row type shares the type namespace with enums
-        scope("schema", "table", "sequence", "index", "unique", "primary_key"),
-        scope("schema", "table", "enum"),
-        scope("table", "primary_key", "unique", "foreign_key", "check"),
-    ),
-    identifier_length=63,
-    identifier_in_bytes=True,
-    long_names="truncates it, so the database never matches the models",
-    foreign_key_target="unique",
-    foreign_key_target_exists=True,
-)
-
-MYSQL = SchemaLimits(
-    backend="MariaDB/MySQL",
-    name_scopes=(
-        scope("schema", "table", "sequence"),  # a MariaDB sequence is a table
-        scope("schema", "foreign_key"),
-        scope("table", "index", "unique"),
-        scope("table", "check", "unique"),
-        scope("table", "check", "foreign_key"),
-    ),
-    identifier_length=64,
-    foreign_key_target="indexed",
-    foreign_key_target_exists=True,
-    foreign_key_integers_match=True,
-    tables_need_columns=True,
-    deferrable_foreign_keys=False,
-)
-
-SQLITE = SchemaLimits(
-    backend="SQLite",
-    name_scopes=(scope("schema", "table", "index"),),
-    tables_need_columns=True,
-)

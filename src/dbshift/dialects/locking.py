@@ -1,5 +1,8 @@
 """Who may write the bookkeeping now: the database's own locks, per backend.
 
+Each backend's lock is in its package (`postgresql/lock.py`, `mysql/lock.py`) and is
+given by its `Backend.lock` (`dbshift.dialects.lock_for` names it):
+
 - PostgreSQL: a *transaction* advisory lock (`pg_try_advisory_xact_lock`), taken at the
   start of every transaction in which a runner writes (a migration with its history
   row, stamp, repair, creating the tables). It lives exactly as long as the transaction,
@@ -23,7 +26,6 @@ Waiting for another runner is logged to `dbshift.lock` (see docs/api.md, "Loggin
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Callable
@@ -108,93 +110,3 @@ class DatabaseLock:
         """` (pid …, host …, since …)` of the lock holder where the database tells;
         called outside any transaction."""
         return ""
-
-
-class PostgresLock(DatabaseLock):
-    exclusive = False
-
-    def __init__(self, name: str) -> None:
-        super().__init__(name)
-        digest = hashlib.sha256(name.encode()).digest()
-        # Two 31-bit keys: pg_locks shows them as classid/objid with objsubid = 2.
-        self.keys = (
-            int.from_bytes(digest[:4], "big") & 0x7FFFFFFF,
-            int.from_bytes(digest[4:8], "big") & 0x7FFFFFFF,
-        )
-
-    # One round trip; the holder names itself in pg_stat_activity for the rest of its
-    # transaction (set_config(..., true) is SET LOCAL: nothing outlives it).
-    GUARD = sa.text(
-        "SELECT CASE WHEN pg_try_advisory_xact_lock(:a, :b) "
-        "THEN set_config('application_name', :me, true) IS NOT NULL ELSE false END"
-    )
-
-    def guard(self, conn: sa.Connection, me: str) -> bool:
-        params = {"a": self.keys[0], "b": self.keys[1], "me": me}
-        return bool(conn.execute(self.GUARD, params).scalar())
-
-    def holder(self, conn: sa.Connection, name: Callable[[str], str] | None = None) -> str:
-        row = conn.execute(
-            sa.text(
-                "SELECT a.application_name, a.pid, COALESCE(host(a.client_addr), 'local'), "
-                "a.xact_start FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
-                "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = :a "
-                "AND l.objid = :b AND l.objsubid = 2"
-            ),
-            {"a": self.keys[0], "b": self.keys[1]},
-        ).first()
-        conn.rollback()
-        if row is None:
-            return ""
-        name, pid, client, since = row
-        who = f"{name}, " if name else ""
-        when = f", since {since:%Y-%m-%d %H:%M:%S %Z}" if since is not None else ""
-        return f" ({who}server pid {pid}, client {client}{when})"
-
-
-class MySQLLock(DatabaseLock):
-    exclusive = True
-
-    def __init__(self, name: str) -> None:
-        # GET_LOCK names are limited to 64 characters.
-        super().__init__(name if len(name) <= 64 else hashlib.sha256(name.encode()).hexdigest())
-
-    def acquire(
-        self, conn: sa.Connection, timeout: float, name: Callable[[str], str] | None = None
-    ) -> None:
-        query = sa.text("SELECT GET_LOCK(:name, 0)")
-        got = lambda: conn.execute(query, {"name": self.name}).scalar() == 1  # noqa: E731
-        self._wait(conn, timeout, got, name)
-
-    def session(self, conn: sa.Connection) -> str | None:
-        return str(conn.execute(sa.text("SELECT CONNECTION_ID()")).scalar())
-
-    def release(self, conn: sa.Connection) -> None:
-        conn.execute(sa.text("SELECT RELEASE_LOCK(:name)"), {"name": self.name})
-        conn.commit()
-
-    def holder(self, conn: sa.Connection, name: Callable[[str], str] | None = None) -> str:
-        row = conn.execute(
-            sa.text(
-                "SELECT p.id, p.host, p.time FROM information_schema.processlist p "
-                "WHERE p.id = IS_USED_LOCK(:name)"
-            ),
-            {"name": self.name},
-        ).first()
-        conn.rollback()
-        if row is None:
-            return ""
-        runner = name(str(row[0])) if name is not None else ""
-        runner = f"{runner}, " if runner else ""
-        return f" ({runner}connection {row[0]}, host {row[1]}, for {row[2]} s)"
-
-
-def lock_for(conn: sa.Connection, prefix: str, schema: str | None) -> DatabaseLock:
-    backend = conn.dialect.name
-    database = conn.engine.url.database or ""
-    name = f"dbshift:{database}:{schema or ''}:{prefix}"
-    if backend == "postgresql":
-        return PostgresLock(name)
-    if backend in ("mysql", "mariadb"):
-        return MySQLLock(name)
-    return DatabaseLock(name)

@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
+from dbshift.dialects import backend_for
 from dbshift.facts import ColumnFact, Fact
 
 if TYPE_CHECKING:
@@ -41,7 +42,7 @@ class Target:
     def of(cls, dialect: Dialect, *, live: bool = False) -> Target:
         """The target a SQLAlchemy dialect names (MariaDB is `mysql` to SQLAlchemy); with
         `live`, the version its connection reported."""
-        backend = "mariadb" if getattr(dialect, "is_mariadb", False) else dialect.name
+        backend = backend_for(dialect).server_name(dialect)
         info = dialect.server_version_info if live else None
         version = tuple(int(p) for p in info if isinstance(p, int)) if info else None
         return cls(backend, version)

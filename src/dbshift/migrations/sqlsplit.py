@@ -65,6 +65,7 @@ from __future__ import annotations
 import dataclasses
 import re
 
+from dbshift.dialects import backend_for
 from dbshift.errors import MigrationError
 
 
@@ -99,9 +100,10 @@ def split_sql(source: str, dialect: str = "default", *, first_line: int = 1) -> 
     """The statements of `source`, in order; comment-only fragments are dropped.
 
     `dialect` is a SQLAlchemy dialect name ("postgresql", "mysql", "mariadb", "sqlite";
-    anything else is generic SQL). `first_line` is the line `source` starts on in its
-    file. Raises `MigrationError` for a string, quoted identifier, dollar quote or block
-    comment left open at the end of the input.
+    anything else is generic SQL); its backend's lexicon flags say how it is read.
+    `first_line` is the line `source` starts on in its file. Raises `MigrationError`
+    for a string, quoted identifier, dollar quote or block comment left open at the end
+    of the input.
     """
     return _Splitter(source, dialect, first_line).run()
 
@@ -131,11 +133,11 @@ _SCS_SETTING = re.compile(
 
 class _Splitter:
     def __init__(self, source: str, dialect: str, first_line: int) -> None:
-        name = dialect.lower().split("+", 1)[0]
+        backend = backend_for(dialect)  # its lexical rules, by the flags below
         self.source = source
-        self.postgresql = name in ("postgresql", "postgres")
-        self.mysql = name in ("mysql", "mariadb")
-        self.sqlite = name == "sqlite"
+        self.postgresql = backend.postgresql_lexicon
+        self.mysql = backend.mysql_lexicon
+        self.sqlite = backend.sqlite_lexicon
         self.first_line = first_line
         self.delimiter = ";"
         # PostgreSQL after `SET standard_conforming_strings = off`: '...' has escapes

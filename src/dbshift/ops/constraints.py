@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
-from dbshift.dialects import dialect_for
+from dbshift.dialects import backend_for, dialect_for
 from dbshift.dialects.base import qualified, quote, sa_constraint, stub_table
 from dbshift.errors import MigrationError
 from dbshift.facts import Fact, SQLReader, reference_from_snapshot
@@ -165,7 +165,7 @@ class DropIndex(Operation):
         )
 
     def execute(self, ctx: ExecutionContext) -> None:
-        if self.table is None and ctx.dialect.name in ("mysql", "mariadb"):
+        if self.table is None and backend_for(ctx.dialect).drop_index_needs_table:
             raise MigrationError(
                 f"drop_index({self.name!r}) needs the table name on MySQL/MariaDB",
                 hint=f'write op.drop_index("{self.name}", "<table>")',
@@ -243,7 +243,10 @@ class AddConstraint(Operation):
         return with_constraint(table, self.constraint)
 
     def execute(self, ctx: ExecutionContext) -> None:
-        if ctx.dialect.name == "postgresql" and (self.not_valid or self.using_index):
+        backend = backend_for(ctx.dialect)
+        if (self.not_valid and backend.not_valid_constraints) or (
+            self.using_index and backend.unique_from_index
+        ):
             ctx.emit(self._postgresql_sql(ctx))
             return
         dialect_for(ctx.dialect).add_constraint(
@@ -430,8 +433,9 @@ class DropConstraint(Operation):
         )
 
     def execute(self, ctx: ExecutionContext) -> None:
-        rules = dialect_for(ctx.dialect)
-        needs_table = self.kind in (None, "primary") or rules.name == "sqlite"
+        backend = backend_for(ctx.dialect)
+        rules = backend.rules
+        needs_table = self.kind in (None, "primary") or backend.constraints_by_rebuild
         current = ctx.table(self.table, self.schema) if needs_table else None
         rules.drop_constraint(
             ctx,
@@ -498,7 +502,7 @@ class ValidateConstraint(Operation):
         return snapshot
 
     def execute(self, ctx: ExecutionContext) -> None:
-        if ctx.dialect.name != "postgresql":
+        if not backend_for(ctx.dialect).not_valid_constraints:
             return
         where = qualified(ctx.dialect, self.table, self.schema)
         ctx.emit(f"ALTER TABLE {where} VALIDATE CONSTRAINT {quote(ctx.dialect, self.name)}")
@@ -534,7 +538,7 @@ class DropInvalidIndex(Operation):
 
     def execute(self, ctx: ExecutionContext) -> None:
         connection = ctx.connection
-        if ctx.dialect.name != "postgresql" or connection is None:
+        if not backend_for(ctx.dialect).concurrent_indexes or connection is None:
             return
         invalid = connection.execute(
             sa.text(

@@ -24,9 +24,9 @@ def _literal(value: str) -> str:
 
 
 def _has_enum_types(ctx: ExecutionContext) -> bool:
-    from dbshift.dialects import dialect_for
+    from dbshift.dialects import backend_for
 
-    return dialect_for(ctx.dialect).enum_types
+    return backend_for(ctx.dialect).has_enum_types
 
 
 @dataclasses.dataclass(frozen=True)

@@ -19,14 +19,14 @@ from dbshift.runner.journal import Probe
 from dbshift.runner.plan import Direction, Plan, Step
 
 if TYPE_CHECKING:
-    from dbshift.dialects.base import DialectRules
+    from dbshift.dialects import Backend
     from dbshift.ops import Operation
 
 
-def check_single_transaction(plan: Plan, rules: DialectRules, backend: str) -> None:
-    if not rules.transactional_ddl:
+def check_single_transaction(plan: Plan, backend: Backend, name: str) -> None:
+    if not backend.transactional_ddl:
         raise UsageError(
-            f"--single-transaction is impossible on {backend}: it commits DDL implicitly",
+            f"--single-transaction is impossible on {name}: it commits DDL implicitly",
             hint="run without --single-transaction",
         )
     for step in plan.steps:
@@ -51,7 +51,7 @@ def refuse_transaction_control(
 def refuse_partial(
     rows: Sequence[HistoryRow],
     scripts: Mapping[str, Script],
-    rules: DialectRules,
+    backend: Backend,
     direction: Direction,
     single_transaction: bool,
 ) -> None:
@@ -64,7 +64,7 @@ def refuse_partial(
             continue
         script = scripts.get(row.id)
         statement_by_statement = script is not None and (
-            not script.transactional or not rules.transactional_ddl
+            not script.transactional or not backend.transactional_ddl
         )
         if direction == "up" and not single_transaction and statement_by_statement:
             continue

@@ -48,6 +48,7 @@ from dbshift.runner.report import (
 )
 
 if TYPE_CHECKING:
+    from dbshift.dialects import Backend
     from dbshift.dialects.base import DialectRules, Timeouts
     from dbshift.ops import Operation
     from dbshift.ops.context import Journal
@@ -89,10 +90,15 @@ class Runner:
         self._rows: dict[str, HistoryRow] = {}  # the history as read under the lock
 
     @property
-    def dialect(self) -> DialectRules:
-        from dbshift.dialects import dialect_for
+    def backend(self) -> Backend:
+        from dbshift.dialects import backend_for
 
-        return dialect_for(self.conn.dialect)
+        return backend_for(self.conn.dialect)
+
+    @property
+    def dialect(self) -> DialectRules:
+        """The backend's DDL rules: how statements commit, fail and wait."""
+        return self.backend.rules
 
     def rows(self) -> list[HistoryRow]:
         rows = self.history.rows(self.conn)
@@ -127,14 +133,14 @@ class Runner:
         command: Command = "upgrade" if direction == "up" else "downgrade"
         rows = self.rows()
         verify(self.scripts, rows, self.config.migrations_dir)
-        checks.refuse_partial(rows, self.scripts, self.dialect, direction, single_transaction)
+        checks.refuse_partial(rows, self.scripts, self.backend, direction, single_transaction)
         plan = make_plan(self.graph, self.scripts, rows, direction, target)
         self._log_plan(command, plan, rows, dry_run)
         warnings = self._warn(other_backend(plan, self.conn.dialect.name))
         if dry_run or not plan.steps:
             return RunReport(command, plan, (), dry_run, warnings)
         if single_transaction:
-            checks.check_single_transaction(plan, self.dialect, self.conn.dialect.name)
+            checks.check_single_transaction(plan, self.backend, self.conn.dialect.name)
         walk = self._replay.walk([step.id for step in plan.steps], direction)
         operations = {replayed.id: replayed.operations for replayed in walk}
         for step in plan.steps:
@@ -148,7 +154,7 @@ class Runner:
             rows = self.rows()
             self._rows = {r.id: r for r in rows}
             verify(self.scripts, rows, self.config.migrations_dir)
-            checks.refuse_partial(rows, self.scripts, self.dialect, direction, single_transaction)
+            checks.refuse_partial(rows, self.scripts, self.backend, direction, single_transaction)
             current = make_plan(self.graph, self.scripts, rows, direction, target)
             pending = {s.id for s in current.steps}
             results += [
@@ -466,7 +472,7 @@ class Runner:
 
     def _in_one_transaction(self, step: Step) -> bool:
         """Whether the step runs in one transaction (else statement by statement)."""
-        return step.script.transactional and self.dialect.transactional_ddl
+        return step.script.transactional and self.backend.transactional_ddl
 
     def _attempt(self, step: Callable[[], StepResult]) -> StepResult:
         if self._held is None:
@@ -520,7 +526,7 @@ class Runner:
         # journal runs one that cannot run in a transaction in autocommit mode). Going
         # down nothing is recorded until the end: with transactional DDL, each statement
         # commits on its own, as it runs.
-        autocommit = journal is None and self.dialect.transactional_ddl
+        autocommit = journal is None and self.backend.transactional_ddl
         default_level = self.conn.default_isolation_level
         if autocommit:
             self.conn.execution_options(isolation_level="AUTOCOMMIT")

@@ -50,7 +50,7 @@ class Held:
         history: History,
         lease_ttl: float | None = None,
     ) -> None:
-        from dbshift.dialects.locking import lock_for
+        from dbshift.dialects import lock_for
         from dbshift.lease import Lease
 
         self.conn = conn

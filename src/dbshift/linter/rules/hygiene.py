@@ -3,6 +3,7 @@ cannot be reverted or checked."""
 
 from __future__ import annotations
 
+from dbshift.dialects import backend_for
 from dbshift.facts import INTEGER_RANK, ColumnFact, Fact, TypeInfo, transaction_effect
 from dbshift.linter.model import (
     ALL,
@@ -99,9 +100,6 @@ def timestamp_without_time_zone(fact: Fact, ctx: Context) -> str | None:
     return None
 
 
-_LIMITS = {"postgresql": 63, "mysql": 64, "mariadb": 64}
-
-
 @rule(
     "DS603",
     "identifier-too-long",
@@ -128,12 +126,15 @@ _LIMITS = {"postgresql": 63, "mysql": 64, "mariadb": 64}
     ),
 )
 def identifier_too_long(fact: Fact, ctx: Context) -> str | None:
-    limit = _LIMITS[ctx.target.backend]
+    limits = backend_for(ctx.target.backend).limits  # the server's, as `make` checks them
+    limit = limits.identifier_length
+    if limit is None:
+        return None
     names = [fact.table, fact.column, fact.name, fact.new_name] + [c.name for c in _declared(fact)]
     for name in names:
         if name is None:
             continue
-        size = len(name.encode()) if ctx.target.backend == "postgresql" else len(name)
+        size = len(name.encode()) if limits.identifier_in_bytes else len(name)
         if size > limit:
             return f"name {quoted(name[:20] + '...')} is {size} long (limit {limit})"
     return None

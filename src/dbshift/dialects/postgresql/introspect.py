@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.base import SchemaEventTarget
 from sqlalchemy.types import TypeEngine
 
-from dbshift.schema.introspect_common import Keep, sequence
+from dbshift.dialects.introspect_common import Keep, sequence
 from dbshift.schema.snapshot import (
     Check,
     Column,
@@ -431,6 +431,7 @@ class _Types:
         self.new_style = (
             "named_type_loader" in inspect.signature(self.dialect._reflect_type).parameters
         )
+        # lazy: SQLAlchemy's PostgreSQL types, imported where a PostgreSQL catalog is read
         from sqlalchemy.dialects.postgresql import DOMAIN
 
         self.domain_class: type[Any] = DOMAIN

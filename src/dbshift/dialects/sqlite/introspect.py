@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite.base import SQLiteDialect
 from sqlalchemy.types import TypeEngine
 
-from dbshift.schema.introspect_common import NAMES, Keep, named
+from dbshift.dialects.introspect_common import NAMES, Keep, named
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Table, Unique
 from dbshift.schema.sqltypes import DeclaredType
 

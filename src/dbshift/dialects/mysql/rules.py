@@ -11,7 +11,6 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from dbshift.dialects import limits
 from dbshift.dialects.base import (
     ColumnChange,
     Commit,
@@ -27,6 +26,7 @@ from dbshift.dialects.base import (
     quote,
     sa_constraint,
 )
+from dbshift.dialects.mysql.introspect import _parsed_type
 from dbshift.errors import MigrationError
 from dbshift.schema.snapshot import Column, ForeignKey, Table, table_key
 
@@ -103,14 +103,9 @@ def _code(error: BaseException) -> int | None:
 
 
 class MySQLRules(DialectRules):
-    name = "mysql"
-    limits = limits.MYSQL
-    transactional_ddl = False
     session_query = "SELECT CONNECTION_ID()"
 
     def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
-        from dbshift.schema.introspect_mysql import _parsed_type
-
         return _parsed_type(dialect, text, None, None)
 
     def bookkeeping_schema(self, conn: sa.Connection, table: str) -> str | None:

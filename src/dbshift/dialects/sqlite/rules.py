@@ -10,7 +10,7 @@ keeps the rename from checking or rewriting references in other tables, views an
 triggers (which name the table, not its temporary name).
 
 The new table is the old one's own CREATE TABLE text with the change made in place
-(`sqlite_ddl`), not a restatement from the snapshot model, which knows nothing of
+(`ddl.py`), not a restatement from the snapshot model, which knows nothing of
 COLLATE, AUTOINCREMENT, STRICT, conflict clauses or comments. The copy keeps rowids, and
 an AUTOINCREMENT table's sqlite_sequence value is carried over (the copy alone would
 lower it to the largest id copied, handing out deleted ids again).
@@ -32,7 +32,6 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from dbshift.dialects import limits, sqlite_ddl
 from dbshift.dialects.base import (
     ColumnChange,
     Commit,
@@ -47,6 +46,8 @@ from dbshift.dialects.base import (
     quote,
     upper,
 )
+from dbshift.dialects.sqlite import ddl as sqlite_ddl
+from dbshift.dialects.sqlite.introspect import declared_type
 from dbshift.errors import MigrationError
 from dbshift.schema.snapshot import Column, Table, index_to_sqlalchemy, table_key
 
@@ -68,13 +69,7 @@ _CONSTANT_DEFAULT = re.compile(
 
 
 class SQLiteRules(DialectRules):
-    name = "sqlite"
-    late_references = True
-    limits = limits.SQLITE
-
     def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
-        from dbshift.schema.introspect_sqlite import declared_type
-
         return declared_type(dialect, text)
 
     def commit_of(self, sql: str, server_version: tuple[int, ...] = ()) -> Commit:
@@ -171,7 +166,7 @@ class SQLiteRules(DialectRules):
         self, ctx: ExecutionContext, table: str, schema: str | None, change: TableChange
     ) -> None:
         """SQLite's 12-step procedure, inside the migration's transaction. The new table
-        is the table's own CREATE TABLE text with the change made (`sqlite_ddl`), its
+        is the table's own CREATE TABLE text with the change made (`ddl.py`), its
         rows keep their rowids, and an AUTOINCREMENT table keeps its sqlite_sequence."""
         old = self.current_table(ctx, table, schema)
         new = change(old)

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import functools
+import inspect
 import re
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Final, cast
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
-from dbshift.dialects import limits
 from dbshift.dialects.base import (
     Commit,
     DialectRules,
     InDoubt,
     Restore,
     Timeouts,
+    is_drop,
     leading_words,
     type_sql,
     upper,
@@ -147,18 +148,37 @@ class _NoNamedTypes:
     domains: dict[tuple[str, ...], Any] = {}
 
 
+#: SQLSTATEs meaning "what this statement creates is already there": a table, a column,
+#: an object (type, constraint, ...), a schema, a function
+_EXISTS_STATES: Final = frozenset({"42P07", "42701", "42710", "42P06", "42723"})
+#: SQLSTATEs meaning "what this DROP removes is already gone"
+_GONE_STATES: Final = frozenset({"42P01", "42703", "42704"})
+#: lock_not_available: a statement gave up waiting for a lock (`lock_timeout`)
+_LOCK_NOT_AVAILABLE: Final = "55P03"
+
+
+def _sqlstate(error: BaseException) -> str | None:
+    """The SQLSTATE a PostgreSQL driver's error carries (psycopg, asyncpg)."""
+    state = getattr(error, "sqlstate", None) or getattr(error, "pgcode", None)
+    return state if isinstance(state, str) else None
+
+
 class PostgreSQLRules(DialectRules):
-    name = "postgresql"
-    limits = limits.POSTGRESQL
+    """The standard `ALTER` forms, `USING` for type changes, and PostgreSQL's error
+    codes, transaction-block rules and catalog."""
+
     session_query = "SELECT pg_backend_pid()"
-    enum_types = True
-    online_rewrites = True
+
+    def already_exists(self, error: BaseException) -> bool:
+        return _sqlstate(error) in _EXISTS_STATES
+
+    def lock_timed_out(self, error: BaseException) -> bool:
+        """SQLSTATE 55P03 lock_not_available."""
+        return _sqlstate(error) == _LOCK_NOT_AVAILABLE
 
     def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
         """As `format_type()` text is read back: by the dialect's `_reflect_type`, with
         no enums or domains to name (a name it does not know is no type)."""
-        import inspect
-
         reflect: Any = cast(Any, dialect)._reflect_type
         args: tuple[Any, ...] = (_NoNamedTypes(),)
         if "named_type_loader" not in inspect.signature(reflect).parameters:
@@ -245,7 +265,9 @@ class PostgreSQLRules(DialectRules):
         an INVALID index behind, which "already exists" too."""
         if "CONCURRENTLY" in sql.upper():
             return False
-        return super().already_applied(sql, error)
+        if self.already_exists(error):
+            return True
+        return _sqlstate(error) in _GONE_STATES and is_drop(sql)
 
     def set_timeouts(self, conn: sa.Connection, timeouts: Timeouts, *, local: bool) -> Restore:
         """`SET LOCAL` inside the migration's transaction (PgBouncer-safe, undone by the

@@ -1,5 +1,5 @@
 """MariaDB / MySQL: a whole schema from `information_schema`, a query per kind of object
-for all tables at once (see `introspect.py`)."""
+for all tables at once (see `dbshift.schema.introspect`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.base import SchemaEventTarget
 
-from dbshift.schema.introspect_common import NAMES, Keep, named, sequence
+from dbshift.dialects.introspect_common import NAMES, Keep, named, sequence
+from dbshift.dialects.mysql.flavour import is_mariadb
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Sequence, Table
 
 #: the schema as a constant: MariaDB narrows an information_schema scan to one database
@@ -107,7 +108,7 @@ def mysql_tables(
         if row[0] in tables:
             rule = rules.get((row[0], row[1]), (None, None))
             tables[row[0]]["fks"][row[1]].append((*row[2:], *rule))
-    if conn.dialect.name == "mariadb" or getattr(conn.dialect, "is_mariadb", False):
+    if is_mariadb(conn.dialect):
         # column-level checks (MariaDB's own for JSON columns) are part of the column
         check_sql = (
             "SELECT TABLE_NAME, CONSTRAINT_NAME, CHECK_CLAUSE "
@@ -251,6 +252,7 @@ def _mysql_type(
 def _parsed_type(
     dialect: sa.engine.Dialect, column_type: str, charset: str | None, collation: str | None
 ) -> sa.types.TypeEngine[Any]:
+    # lazy: SQLAlchemy's MySQL types, imported where a MySQL column type is read
     from sqlalchemy.dialects import mysql
 
     match = _COLUMN_TYPE.match(column_type.strip())

@@ -26,14 +26,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from dbshift.dialects.base import Constraint, column_spec, sa_constraint, type_sql
-from dbshift.errors import MigrationError
-from dbshift.schema.introspect_sqlite import (
+from dbshift.dialects.sqlite.introspect import (
     _CONSTRAINT_WORDS,
     _closing,
     _Token,
     _tokens,
     _unquote,
 )
+from dbshift.errors import MigrationError
 from dbshift.schema.snapshot import Check, Column, ForeignKey, PrimaryKey, Table, Unique
 
 #: the only column types a STRICT table accepts (https://www.sqlite.org/stricttables.html)

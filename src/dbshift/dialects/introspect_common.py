@@ -1,4 +1,5 @@
-"""What the per-backend introspection modules share (`introspect.py` dispatches to them)."""
+"""What the per-backend introspection modules share (`schema/introspect.py` is the entry
+point; it calls each backend's `Backend.read_tables`)."""
 
 from __future__ import annotations
 

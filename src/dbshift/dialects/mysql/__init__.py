@@ -1,0 +1,105 @@
+"""MariaDB and MySQL: what dbshift does there, in one package.
+
+`rules.py` (DDL: `MODIFY`, InnoDB's foreign-key indexes; implicit commits, error codes,
+timeouts), `lock.py` (the runner's `GET_LOCK`), `normalize.py` (how the server rewrites
+what it is given), `introspect.py` (a schema from `information_schema`). This module
+holds the flags and limits, and imports the rest only when asked (the lookup must stay
+light for `status`; see `dbshift.dialects.backend`).
+
+SQLAlchemy names a MariaDB server reached through `mysql://` `mysql` (with
+`is_mariadb`), through `mariadb://` `mariadb`: one backend serves both names.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from dbshift.dialects.backend import Backend
+from dbshift.dialects.limits import SchemaLimits, scope
+from dbshift.dialects.mysql.flavour import is_mariadb
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Dialect
+    from sqlalchemy.types import TypeEngine
+
+    from dbshift.dialects.base import DialectRules
+    from dbshift.dialects.introspect_common import Keep
+    from dbshift.dialects.locking import DatabaseLock
+    from dbshift.dialects.normalize import Normalizer
+    from dbshift.schema.snapshot import Sequence, Table
+
+
+class MySQL(Backend):
+    names = ("mysql", "mariadb")
+    limits = SchemaLimits(
+        backend="MariaDB/MySQL",
+        name_scopes=(
+            scope("schema", "table", "sequence"),  # a MariaDB sequence is a table
+            scope("schema", "foreign_key"),
+            scope("table", "index", "unique"),
+            scope("table", "check", "unique"),
+            scope("table", "check", "foreign_key"),
+        ),
+        identifier_length=64,
+        foreign_key_target="indexed",
+        foreign_key_target_exists=True,
+        foreign_key_integers_match=True,
+        tables_need_columns=True,
+        deferrable_foreign_keys=False,
+    )
+    transactional_ddl = False
+    drop_index_needs_table = True
+    unique_is_index = True  # MySQL has no other kind
+    mysql_lexicon = True
+
+    def server_name(self, dialect: Dialect) -> str:
+        return "mariadb" if is_mariadb(dialect) else str(dialect.name)
+
+    def needs_live_dialect(self, dialect: Dialect) -> bool:
+        """A `mysql://` URL may reach MySQL or MariaDB, whose DDL differs (MariaDB has
+        sequences); `mariadb://` says which."""
+        return str(dialect.name) == "mysql"
+
+    def history_timestamp(self, dialect: Dialect) -> TypeEngine[Any]:
+        """`DATETIME(6)`: DATETIME drops fractions unless asked. (Imported here, so that
+        reading the history elsewhere never imports the MySQL dialect.)"""
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from sqlalchemy.dialects.mysql import DATETIME
+
+        return dialect.type_descriptor(DATETIME(fsp=6))
+
+    def _new_rules(self) -> DialectRules:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.mysql.rules import MySQLRules
+
+        return MySQLRules()
+
+    def lock(self, name: str) -> DatabaseLock:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.mysql.lock import MySQLLock
+
+        return MySQLLock(name)
+
+    def normalizer(self, dialect: Dialect) -> Normalizer:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.mysql.normalize import MySQLNormalizer
+
+        return MySQLNormalizer(dialect, self)
+
+    def read_tables(
+        self, conn: sa.Connection, schema: str | None, keep: Keep, wanted: set[str] | None
+    ) -> list[Table]:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.mysql.introspect import mysql_tables
+
+        return mysql_tables(conn, schema, keep, wanted)
+
+    def read_sequences(self, conn: sa.Connection, schema: str | None) -> list[Sequence]:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.mysql.introspect import mysql_sequences
+
+        return mysql_sequences(conn, schema)
+
+
+BACKEND = MySQL()

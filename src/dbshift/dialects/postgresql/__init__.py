@@ -1,0 +1,95 @@
+"""PostgreSQL: what dbshift does there, in one package.
+
+`rules.py` (DDL, transaction blocks, error codes, what the catalog shows after a cut),
+`lock.py` (the runner's advisory lock), `normalize.py` (how it spells what it stores),
+`introspect.py` (a schema from the catalog), `opclasses.py` (default operator classes).
+This module holds the flags and limits, and imports the rest only when asked (the
+lookup must stay light for `status`; see `dbshift.dialects.backend`).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dbshift.dialects.backend import Backend
+from dbshift.dialects.limits import SchemaLimits, scope
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Dialect
+
+    from dbshift.dialects.base import DialectRules
+    from dbshift.dialects.introspect_common import Keep
+    from dbshift.dialects.locking import DatabaseLock
+    from dbshift.dialects.normalize import Normalizer
+    from dbshift.schema.snapshot import Enum, Sequence, Table
+
+
+class PostgreSQL(Backend):
+    names = ("postgresql",)
+    limits = SchemaLimits(
+        backend="PostgreSQL",
+        name_scopes=(
+            # tables, sequences and indexes (those behind unique and primary keys too) are
+            # relations; a table's row type shares the type namespace with enums
+            scope("schema", "table", "sequence", "index", "unique", "primary_key"),
+            scope("schema", "table", "enum"),
+            scope("table", "primary_key", "unique", "foreign_key", "check"),
+        ),
+        identifier_length=63,
+        identifier_in_bytes=True,
+        long_names="truncates it, so the database never matches the models",
+        foreign_key_target="unique",
+        foreign_key_target_exists=True,
+    )
+    has_enum_types = True
+    online_rewrites = True
+    not_valid_constraints = True
+    unique_from_index = True
+    concurrent_indexes = True
+    alter_type_using = True
+    identity_columns = True
+    merges_duplicate_uniques = True  # CREATE TABLE keeps the first of several
+    reports_deferrable = True
+    postgresql_lexicon = True
+
+    def _new_rules(self) -> DialectRules:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.postgresql.rules import PostgreSQLRules
+
+        return PostgreSQLRules()
+
+    def lock(self, name: str) -> DatabaseLock:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.postgresql.lock import PostgresLock
+
+        return PostgresLock(name)
+
+    def normalizer(self, dialect: Dialect) -> Normalizer:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.postgresql.normalize import PostgreSQLNormalizer
+
+        return PostgreSQLNormalizer(dialect, self)
+
+    def read_tables(
+        self, conn: sa.Connection, schema: str | None, keep: Keep, wanted: set[str] | None
+    ) -> list[Table]:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.postgresql.introspect import pg_tables
+
+        return pg_tables(conn, schema, keep, wanted)
+
+    def read_enums(self, conn: sa.Connection, schema: str | None) -> list[Enum]:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.postgresql.introspect import pg_enums
+
+        return pg_enums(conn, schema)
+
+    def read_sequences(self, conn: sa.Connection, schema: str | None) -> list[Sequence]:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.postgresql.introspect import pg_sequences
+
+        return pg_sequences(conn, schema)
+
+
+BACKEND = PostgreSQL()
