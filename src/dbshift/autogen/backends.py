@@ -23,7 +23,7 @@ from sqlalchemy.types import TypeEngine
 from dbshift.autogen.compare import Diff
 from dbshift.dialects import backend_for
 from dbshift.dialects.backends import compiled_by_hook, type_ddl
-from dbshift.dialects.base import Keep
+from dbshift.dialects.base import Unchanged
 from dbshift.ops import AlterColumn, CreateTable, Operation, SetTableComment
 from dbshift.schema.snapshot import BackendSQL, Snapshot, Table
 
@@ -298,8 +298,9 @@ def _merge(mine: Operation, other: Operation) -> Operation:
         if getattr(mine, name) is None and getattr(other, name) is not None:
             changes[name] = getattr(other, name)
     for name in ("server_default", "comment"):
-        if isinstance(getattr(mine, name), Keep) and not isinstance(getattr(other, name), Keep):
-            changes[name] = getattr(other, name)
+        theirs = getattr(other, name)
+        if isinstance(getattr(mine, name), Unchanged) and not isinstance(theirs, Unchanged):
+            changes[name] = theirs
     return dataclasses.replace(mine, **changes) if changes else mine
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 
 from dbshift.dialects import backend_for
-from dbshift.dialects.base import KEEP
+from dbshift.dialects.base import UNCHANGED
 from dbshift.dialects.normalize import Normalizer
 from dbshift.errors import UsageError
 from dbshift.ops import (
@@ -349,8 +349,8 @@ def _alter(table: Table, old: Column, new: Column, norm: Normalizer) -> AlterCol
         changes["comment"] = new.comment or None
     if not changes:
         return None
-    changes.setdefault("server_default", KEEP)
-    changes.setdefault("comment", KEEP)
+    changes.setdefault("server_default", UNCHANGED)
+    changes.setdefault("comment", UNCHANGED)
     return AlterColumn(table.name, new.name, table.schema, existing=old, **changes)
 
 

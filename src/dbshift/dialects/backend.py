@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from sqlalchemy.types import TypeEngine
 
     from dbshift.dialects.base import DialectRules
-    from dbshift.dialects.introspect_common import Keep
+    from dbshift.dialects.introspect_common import NameFilter
     from dbshift.dialects.locking import DatabaseLock
     from dbshift.dialects.normalize import Normalizer
     from dbshift.schema.snapshot import Enum, Sequence, Table
@@ -165,7 +165,7 @@ class Backend:
         return Normalizer(dialect, self)
 
     def read_tables(
-        self, conn: sa.Connection, schema: str | None, keep: Keep, wanted: set[str] | None
+        self, conn: sa.Connection, schema: str | None, keep: NameFilter, wanted: set[str] | None
     ) -> list[Table]:
         """Every table of `schema` that `keep` takes, read in a few bulk queries;
         `wanted` (when not None) narrows the queries to those names."""

@@ -34,24 +34,24 @@ Constraint = ForeignKey | Unique | Check | PrimaryKey
 TableChange = Callable[[Table], Table]
 
 
-class Keep:
+class Unchanged:
     """Marks an `alter_column` attribute that does not change."""
 
     def __repr__(self) -> str:
-        return "KEEP"
+        return "UNCHANGED"
 
 
-KEEP: Final = Keep()
+UNCHANGED: Final = Unchanged()
 
 
 @dataclasses.dataclass(frozen=True)
 class ColumnChange:
-    """What an `alter_column` asks for; `None`/`KEEP` mean unchanged."""
+    """What an `alter_column` asks for; `None`/`UNCHANGED` mean unchanged."""
 
     type: TypeEngine[Any] | None = None
     nullable: bool | None = None
-    server_default: str | Keep | None = KEEP
-    comment: str | Keep | None = KEEP
+    server_default: str | Unchanged | None = UNCHANGED
+    comment: str | Unchanged | None = UNCHANGED
     using: str | None = None
 
     def applied(self, column: Column) -> Column:
@@ -60,9 +60,9 @@ class ColumnChange:
             changes["type"] = self.type
         if self.nullable is not None:
             changes["nullable"] = self.nullable
-        if not isinstance(self.server_default, Keep):
+        if not isinstance(self.server_default, Unchanged):
             changes["server_default"] = self.server_default
-        if not isinstance(self.comment, Keep):
+        if not isinstance(self.comment, Unchanged):
             changes["comment"] = self.comment
         return dataclasses.replace(column, **changes)
 
@@ -317,10 +317,10 @@ class DialectRules:
             self.alter_type(ctx, head, wanted.type, wanted.using)
         if wanted.nullable is not None:
             ctx.emit(f"{head} {'DROP' if wanted.nullable else 'SET'} NOT NULL")
-        if not isinstance(wanted.server_default, Keep):
+        if not isinstance(wanted.server_default, Unchanged):
             default = wanted.server_default
             ctx.emit(f"{head} DROP DEFAULT" if default is None else f"{head} SET DEFAULT {default}")
-        if not isinstance(wanted.comment, Keep):
+        if not isinstance(wanted.comment, Unchanged):
             sa_column = sa.Column(column, sa.Integer(), comment=wanted.comment)
             sa.Table(table, sa.MetaData(), sa_column, schema=schema)
             if wanted.comment is None:

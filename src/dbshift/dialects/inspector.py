@@ -8,12 +8,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dbshift.dialects.introspect_common import Keep
+from dbshift.dialects.introspect_common import NameFilter
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Table, Unique
 
 
 def inspected_tables(
-    conn: sa.Connection, schema: str | None, keep: Keep, wanted: set[str] | None
+    conn: sa.Connection, schema: str | None, keep: NameFilter, wanted: set[str] | None
 ) -> list[Table]:
     """Tables from the inspector's `get_multi_*` methods, each one query (or a few) for
     all tables on PostgreSQL; `wanted` narrows the catalog queries themselves."""

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from dbshift.schema.snapshot import Sequence
 
 #: says whether a table is read
-Keep = Callable[[str], bool]
+NameFilter = Callable[[str], bool]
 
 #: where a query takes the condition that narrows it to the wanted tables
 NAMES = "/*names*/"

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects import dialect_for
-from dbshift.dialects.base import KEEP, ColumnChange, Keep, qualified, quote
+from dbshift.dialects.base import UNCHANGED, ColumnChange, Unchanged, qualified, quote
 from dbshift.facts import Fact, SQLReader, column_from_snapshot, type_from_sqlalchemy
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.constraints import CreateIndex, add_constraint
@@ -254,8 +254,8 @@ class AlterColumn(Operation):
     schema: str | None = None
     type: TypeEngine[Any] | None = None
     nullable: bool | None = None
-    server_default: str | Keep | None = KEEP
-    comment: str | Keep | None = KEEP
+    server_default: str | Unchanged | None = UNCHANGED
+    comment: str | Unchanged | None = UNCHANGED
     existing: Column | None = None
     postgresql_using: str | None = None
 
@@ -304,9 +304,9 @@ class AlterColumn(Operation):
                 type=old.type if self.type is not None else None,
                 nullable=old.nullable if self.nullable is not None else None,
                 server_default=old.server_default
-                if not isinstance(self.server_default, Keep)
-                else KEEP,
-                comment=old.comment if not isinstance(self.comment, Keep) else KEEP,
+                if not isinstance(self.server_default, Unchanged)
+                else UNCHANGED,
+                comment=old.comment if not isinstance(self.comment, Unchanged) else UNCHANGED,
                 existing=self.changed(old),
             )
         ]
@@ -317,9 +317,9 @@ class AlterColumn(Operation):
             parts.append(f"type {self.type!r}")
         if self.nullable is not None:
             parts.append("null" if self.nullable else "not null")
-        if not isinstance(self.server_default, Keep):
+        if not isinstance(self.server_default, Unchanged):
             parts.append(f"default {self.server_default}")
-        if not isinstance(self.comment, Keep):
+        if not isinstance(self.comment, Unchanged):
             parts.append("comment")
         where = quoted(self.schema, self.table, self.column)
         return f"alter column {where}: " + ", ".join(parts)
@@ -331,9 +331,9 @@ class AlterColumn(Operation):
             kwargs["type_"] = py.type_code(self.type)
         if self.nullable is not None:
             kwargs["nullable"] = repr(self.nullable)
-        if not isinstance(self.server_default, Keep):
+        if not isinstance(self.server_default, Unchanged):
             kwargs["server_default"] = py_default(self.server_default) or "None"
-        if not isinstance(self.comment, Keep):
+        if not isinstance(self.comment, Unchanged):
             kwargs["comment"] = py_str(self.comment) if self.comment is not None else "None"
         if old is not None:
             kwargs["existing_type"] = py.type_code(old.type)

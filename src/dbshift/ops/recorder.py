@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dbshift.dialects.base import KEEP, Keep
+from dbshift.dialects.base import UNCHANGED, Unchanged
 from dbshift.errors import MigrationError
 from dbshift.ops.arguments import checked, dialect_keywords
 from dbshift.ops.base import Operation
@@ -179,10 +179,13 @@ class Op:
     ) -> None:
         """`existing_*` describe the column as it is (Alembic's migrations pass them);
         they change nothing, so a call that passes nothing else is an error."""
-        default: str | Keep | None = (
-            KEEP if server_default is False else server_default_sql(server_default, self.dialect)
+        default: str | Unchanged | None = (
+            UNCHANGED
+            if server_default is False
+            else server_default_sql(server_default, self.dialect)
         )
-        new_comment: str | Keep | None = KEEP if comment is False else comment  # type: ignore[assignment]
+        new_comment: str | Unchanged | None
+        new_comment = UNCHANGED if comment is False else comment  # type: ignore[assignment]
         existing = None
         if existing_type is not None:
             existing = Column(
@@ -197,8 +200,8 @@ class Op:
         changes = (
             new_type is not None
             or nullable is not None
-            or default is not KEEP
-            or new_comment is not KEEP
+            or default is not UNCHANGED
+            or new_comment is not UNCHANGED
         )
         if not changes and not renamed:
             # the existing_* arguments only describe the column: nothing would be recorded

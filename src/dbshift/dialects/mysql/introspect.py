@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.sql.base import SchemaEventTarget
 
-from dbshift.dialects.introspect_common import NAMES, Keep, named, sequence
+from dbshift.dialects.introspect_common import NAMES, NameFilter, named, sequence
 from dbshift.dialects.mysql.flavour import is_mariadb
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Sequence, Table
 
@@ -40,7 +40,7 @@ def _mysql_database(conn: sa.Connection, schema: str | None) -> str:
 
 
 def mysql_tables(
-    conn: sa.Connection, schema: str | None, keep: Keep, wanted: set[str] | None
+    conn: sa.Connection, schema: str | None, keep: NameFilter, wanted: set[str] | None
 ) -> list[Table]:
     database = _mysql_database(conn, schema)
     tables: dict[str, dict[str, Any]] = {}

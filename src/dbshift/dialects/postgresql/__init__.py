@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
 
     from dbshift.dialects.base import DialectRules
-    from dbshift.dialects.introspect_common import Keep
+    from dbshift.dialects.introspect_common import NameFilter
     from dbshift.dialects.locking import DatabaseLock
     from dbshift.dialects.normalize import Normalizer
     from dbshift.schema.snapshot import Enum, Sequence, Table
@@ -72,7 +72,7 @@ class PostgreSQL(Backend):
         return PostgreSQLNormalizer(dialect, self)
 
     def read_tables(
-        self, conn: sa.Connection, schema: str | None, keep: Keep, wanted: set[str] | None
+        self, conn: sa.Connection, schema: str | None, keep: NameFilter, wanted: set[str] | None
     ) -> list[Table]:
         # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
         from dbshift.dialects.postgresql.introspect import pg_tables

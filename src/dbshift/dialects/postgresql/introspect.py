@@ -32,7 +32,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.base import SchemaEventTarget
 from sqlalchemy.types import TypeEngine
 
-from dbshift.dialects.introspect_common import Keep, sequence
+from dbshift.dialects.introspect_common import NameFilter, sequence
 from dbshift.schema.snapshot import (
     Check,
     Column,
@@ -182,7 +182,7 @@ def _strip_outer_parens(text: str) -> str:
 
 
 def pg_tables(
-    conn: sa.Connection, schema: str | None, keep: Keep, wanted: set[str] | None
+    conn: sa.Connection, schema: str | None, keep: NameFilter, wanted: set[str] | None
 ) -> list[Table]:
     """The tables of `schema` (None: those visible on the search path) that `keep`
     accepts; `wanted` narrows the catalog queries themselves."""
@@ -209,7 +209,7 @@ def _without_jit(conn: sa.Connection) -> Iterator[None]:
 
 
 def _pg_tables(
-    conn: sa.Connection, schema: str | None, keep: Keep, wanted: set[str] | None
+    conn: sa.Connection, schema: str | None, keep: NameFilter, wanted: set[str] | None
 ) -> list[Table]:
     dialect: Any = conn.dialect
     version = dialect.server_version_info or (0,)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
 
     from dbshift.dialects.base import DialectRules
-    from dbshift.dialects.introspect_common import Keep
+    from dbshift.dialects.introspect_common import NameFilter
     from dbshift.dialects.normalize import Normalizer
     from dbshift.schema.snapshot import Table
 
@@ -54,7 +54,7 @@ class SQLite(Backend):
         return SQLiteNormalizer(dialect, self)
 
     def read_tables(
-        self, conn: sa.Connection, schema: str | None, keep: Keep, wanted: set[str] | None
+        self, conn: sa.Connection, schema: str | None, keep: NameFilter, wanted: set[str] | None
     ) -> list[Table]:
         # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
         from dbshift.dialects.sqlite.introspect import sqlite_tables

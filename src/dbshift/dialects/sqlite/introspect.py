@@ -12,13 +12,13 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite.base import SQLiteDialect
 from sqlalchemy.types import TypeEngine
 
-from dbshift.dialects.introspect_common import NAMES, Keep, named
+from dbshift.dialects.introspect_common import NAMES, NameFilter, named
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, PrimaryKey, Table, Unique
 from dbshift.schema.sqltypes import DeclaredType
 
 
 def sqlite_tables(
-    conn: sa.Connection, schema: str | None, keep: Keep, wanted: set[str] | None
+    conn: sa.Connection, schema: str | None, keep: NameFilter, wanted: set[str] | None
 ) -> list[Table]:
     master = (
         f"{conn.dialect.identifier_preparer.quote(schema)}.sqlite_master"

@@ -38,8 +38,8 @@ from dbshift.dialects.base import (
     Constraint,
     DialectRules,
     InDoubt,
-    Keep,
     TableChange,
+    Unchanged,
     is_drop,
     leading_words,
     qualified,
@@ -139,7 +139,7 @@ class SQLiteRules(DialectRules):
         if (
             wanted.type is None
             and wanted.nullable is None
-            and isinstance(wanted.server_default, Keep)
+            and isinstance(wanted.server_default, Unchanged)
         ):
             return  # a comment only: SQLite keeps no comments
         self.rebuild(ctx, table, schema, change)
