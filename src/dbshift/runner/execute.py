@@ -532,7 +532,10 @@ class Runner:
         if autocommit:
             self.conn.execution_options(isolation_level="AUTOCOMMIT")
         restore = self._session_timeouts(step)
-        if self.conn.in_transaction():  # the session's settings outlive a failed statement
+        # the session's settings outlive a failed statement (PostgreSQL: once committed;
+        # a session lock's backend, MySQL, does not roll a SET back: it goes with what
+        # follows)
+        if self.conn.in_transaction() and not self._exclusive:
             self.conn.commit()
         succeeded = False
         started = time.perf_counter()
