@@ -25,10 +25,10 @@ class StatementJournal:
     `dbshift.ops.context.Journal`).
 
     Starting from the statements a partial row says ran, it skips them, then records
-    each completed statement with one UPDATE, committed before anything else is sent
-    that runs or skips a statement: before the next statement and before the next
-    operation, or, for the migration's last statement, with its applied row (one write
-    for both, `commit_with`). A statement that can run in a transaction
+    each completed statement with one UPDATE, committed before the next statement or
+    operation starts (`flush`); the migration's last statement is recorded by its
+    applied row instead (one write for both, `commit_with`). A statement that can run
+    in a transaction
     runs in one with that UPDATE (`Commit.WITH_RECORD`): it is recorded exactly when it
     commits, so a run cut off at any moment leaves an exact record. One that cannot
     (`CREATE INDEX CONCURRENTLY`) runs in autocommit mode, and one that commits by
@@ -191,8 +191,10 @@ class StatementJournal:
         """After the run stopped outside a statement (an operation's own query failed,
         a signal): record the pending statement if the database still takes it (it
         committed by itself, or its transaction is intact); else it stays unrecorded,
-        rolled back or in doubt, and not `running` (it did not fail)."""
-        if self.pending is None:
+        rolled back or in doubt, and not `running` (it did not fail). When the stop
+        came from committing that record (`committing`), the statement stays `running`:
+        its commit failed, or its answer was lost."""
+        if self.pending is None or self.committing is not None:
             return
         try:
             if self.conn.invalidated:
