@@ -115,8 +115,13 @@ def kind(sql: str, prefix: str = "dbshift_") -> str:
         return "begin"
     if "ADVISORY_" in up or "GET_LOCK(" in up or "RELEASE_LOCK(" in up or word == "LOCK":
         return "lock"  # PostgreSQL's lock statement also sets application_name
+    if word == "SELECT" and "SET_CONFIG(" in up and table is not None:
+        return "history read + SET LOCAL"  # PostgreSQL: the timeouts set by the re-check
     if word in ("SET", "RESET") or "SET_CONFIG(" in up:
         return "SET"
+    log_too = re.search(rf"\b{re.escape(prefix.upper())}LOG\b", up)
+    if word == "WITH" and table is not None and table.group(1) == "HISTORY" and log_too:
+        return "history + log write"  # PostgreSQL: the row and its event in one statement
     if table is not None:
         name = table.group(1).lower()
         if word in ("CREATE", "ALTER", "DROP"):
@@ -125,6 +130,8 @@ def kind(sql: str, prefix: str = "dbshift_") -> str:
             return "lease"
         what = {"SELECT": "read", "INSERT": "insert", "UPDATE": "update", "DELETE": "delete"}
         if word in what:
+            if name == "history" and word == "UPDATE" and "'APPLIED'" in up:
+                return "history update (applied)"  # literal SQL (MariaDB): the final row
             if name == "history" and word == "UPDATE":
                 return "journal update"
             if name == "history" and word == "INSERT" and "'PARTIAL'" in up:

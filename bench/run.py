@@ -1004,13 +1004,16 @@ KIND_ORDER = (
     "lock",
     "lock (BEGIN IMMEDIATE)",
     "history read",
+    "history read + SET LOCAL",
     "SET",
     "DDL",
     "partial row insert",
     "history insert",
     "log insert",
     "journal update",
+    "history update (applied)",
     "history delete",
+    "history + log write",
     "commit",
 )
 
@@ -1054,10 +1057,14 @@ def counts_section(counts: dict[str, Counted], count: int, commit: str) -> list[
         "Statements per migration by kind (`roundtrips.kind`, from the SQL text and dbshift's "
         "bookkeeping tables' names, so the other tools' bookkeeping is *other*): *lock* the "
         "migration lock (on SQLite the `BEGIN IMMEDIATE` that takes the write lock), *history "
-        "read* the history-and-lease re-check, *SET* session or local settings, *partial row "
+        "read* the history-and-lease re-check (*+ SET LOCAL*: with the migration's timeouts "
+        "set by the same query, PostgreSQL), *SET* session or local settings, *partial row "
         "insert* the `partial` row written before the first statement where SQL is literal "
         "(MariaDB), *journal update* MariaDB's progress line after each statement, *history "
-        "insert* / *history delete* the history row; and the protocol messages per migration:",
+        "update (applied)* the partial row turned applied, which also records the last "
+        "statement (MariaDB), *history insert* / *history delete* the history row, *history "
+        "+ log write* the row and its log event in one statement (PostgreSQL); and the "
+        "protocol messages per migration:",
         "",
         "| backend | tool | statements by kind | messages |",
         "|---|---|---|---|",

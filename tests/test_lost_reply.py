@@ -251,6 +251,33 @@ def test_lost_answer_never_runs_a_statement_twice(project: Project, backend: str
     _check_resumed(project, bump, committed)
 
 
+@pytest.mark.slow
+@pytest.mark.backends("postgresql", "mysql")
+def test_lost_answer_to_the_last_commit_finds_the_migration_applied(
+    project: Project, backend: str
+) -> None:
+    """The last statement's record is the applied row, written and committed with the
+    log event: when the answer to that commit is lost, the error names the statement
+    being committed, and the server has the migration applied, once."""
+    _, bump = _counter_project(project)
+    with proxied(project, backend, ["CREATE TABLE after_it", "COMMIT"]) as proxy:
+        lost = run_process(["--url", _proxy_url(project, proxy), "upgrade"], project.root)
+        assert proxy.cut.is_set(), lost.stderr
+    assert lost.returncode == 3, lost.stderr
+    (line,) = lost.stderr.strip().splitlines()
+    assert line.startswith(f"error: {bump}.sql:") and "lost the database connection" in line
+    assert "committing `CREATE TABLE after_it" in line, line
+    assert project.applied()[-1] == bump
+    assert project.ok("status", "--json").json["partial"] == []
+    assert project.ok("upgrade", "--json").json["results"] == []
+    assert project.query("SELECT n FROM counter") == [(1,)]
+    events = project.query(
+        f"SELECT event, detail FROM dbshift_log WHERE migration_id = '{bump}' "
+        "AND event <> 'lease' ORDER BY seq"
+    )
+    assert events == [("upgrade", None)]
+
+
 #: a runner whose process dies right after a statement starting with the last of
 #: argv[1:] returned (and after the others, in order): as if the machine went away
 _DIES_AFTER = """

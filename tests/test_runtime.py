@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import subprocess
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -14,6 +17,7 @@ import sqlalchemy as sa
 import dbshift
 import dbshift.aio
 import dbshift.api
+from dbshift.history import who
 from dbshift.migrations.sqlsplit import split_sql
 from tests.helpers import Project, run_process
 
@@ -92,6 +96,33 @@ def test_the_old_lock_timeout_flag_and_key_still_bound_the_wait(
     assert "--runner-lock-timeout" in error  # the hint names the new flag
     project.ok("upgrade")
     assert len(project.applied()) == 1
+
+
+@pytest.mark.backends("mysql")
+def test_a_waiting_runner_names_the_holder_after_its_first_migration(
+    project: Project, backend: str
+) -> None:
+    """The session lock's holder signs the lease row for the whole run, not only while
+    its first migration runs: a runner that gives up later still says who holds it."""
+    first = project.sql("first", "CREATE TABLE w1 (id INTEGER PRIMARY KEY);")
+    project.sql("slow", "DO SLEEP(4);")
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "dbshift", "upgrade"],
+        cwd=project.root,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while first not in project.applied():
+            assert holder.poll() is None and time.monotonic() < deadline, holder.stderr
+            time.sleep(0.05)
+        waiting = project.fails(5, "--runner-lock-timeout", "0.5", "upgrade")
+    finally:
+        holder.communicate(timeout=60)
+    assert holder.returncode == 0
+    assert f"dbshift {who()} pid {holder.pid}, since " in waiting.err, waiting.err
 
 
 def test_concurrent_runners_apply_each_migration_once(project: Project, backend: str) -> None:

@@ -230,6 +230,8 @@ class History:
             sa.Column("detail", sa.Text(), nullable=True),
         )
 
+        self._together: dict[str, sa.Insert] = {}  # `_with_event`
+        self._reads: dict[tuple[sa.ColumnElement[Any], ...], sa.Select[Any]] = {}
         self.lease = sa.Table(
             f"{prefix}lock",
             self.metadata,
@@ -311,6 +313,48 @@ class History:
         conn.execute(self.table.delete().where(self.table.c.id == migration_id))
         conn.execute(self.insert_applied(migration_id, checksum, duration_ms))
 
+    def applied_values(
+        self,
+        migration_id: str,
+        checksum: str,
+        duration_ms: int,
+        state: str = APPLIED,
+        progress: Sequence[str] = (),
+        at: Any = None,
+    ) -> dict[str, Any]:
+        """A history row's values: the one definition behind the literal statements
+        (`insert_applied`, for offline scripts and stamps) and the prebuilt ones the
+        runner executes with them as parameters (`write_applied`)."""
+        return {
+            "id": migration_id,
+            "checksum": checksum,
+            "state": state,
+            "applied_at": utcnow() if at is None else at,
+            "duration_ms": duration_ms,
+            "applied_by": who(),
+            "dbshift_version": __version__,
+            "progress": "\n".join(progress) if progress else None,
+        }
+
+    def event_values(
+        self,
+        event: str,
+        migration_id: str | None = None,
+        checksum: str | None = None,
+        detail: str | None = None,
+        at: Any = None,
+    ) -> dict[str, Any]:
+        """A log row's values (see `applied_values`)."""
+        return {
+            "event": event,
+            "migration_id": migration_id,
+            "checksum": checksum,
+            "at": utcnow() if at is None else at,
+            "by": who(),
+            "dbshift_version": __version__,
+            "detail": detail,
+        }
+
     def insert_applied(
         self,
         migration_id: str,
@@ -320,22 +364,112 @@ class History:
         progress: Sequence[str] = (),
         at: Any = None,
     ) -> sa.Insert:
-        return self.table.insert().values(
-            id=migration_id,
-            checksum=checksum,
-            state=state,
-            applied_at=utcnow() if at is None else at,
-            duration_ms=duration_ms,
-            applied_by=who(),
-            dbshift_version=__version__,
-            progress="\n".join(progress) if progress else None,
-        )
+        values = self.applied_values(migration_id, checksum, duration_ms, state, progress, at)
+        return self.table.insert().values(values)
+
+    # Prebuilt statements: built once per History, so SQLAlchemy finds their compiled
+    # form in its cache, and executed with `applied_values` / `event_values` as
+    # parameters (`h_<column>`, `l_<column>`; `h_key` names the row to update).
+
+    @functools.cached_property
+    def _history_values(self) -> dict[str, sa.BindParameter[Any]]:
+        return {c.name: sa.bindparam(f"h_{c.name}", type_=c.type) for c in self.table.c}
+
+    @functools.cached_property
+    def _insert_row(self) -> sa.Insert:
+        return self.table.insert().values(self._history_values)
+
+    @functools.cached_property
+    def _update_row(self) -> sa.Update:
+        values = {k: v for k, v in self._history_values.items() if k != "id"}
+        return self.table.update().where(self.table.c.id == sa.bindparam("h_key")).values(values)
+
+    @functools.cached_property
+    def _delete_row(self) -> sa.Delete:
+        return self.table.delete().where(self.table.c.id == sa.bindparam("h_key"))
+
+    @functools.cached_property
+    def _insert_event(self) -> sa.Insert:
+        values = {c.name: sa.bindparam(f"l_{c.name}", type_=c.type) for c in self.log.c}
+        del values["seq"]
+        return self.log.insert().inline().values(values)
+
+    def _with_event(self, write: str) -> sa.Insert:
+        """The log insert carrying the history write `write` (a key of `_writes`) as a
+        data-modifying CTE: both in one statement (PostgreSQL)."""
+        found = self._together.get(write)
+        if found is None:
+            cte = self._writes[write].cte(f"dbshift_{write}")
+            found = self._together[write] = self._insert_event.add_cte(cte)
+        return found
+
+    @property
+    def _writes(self) -> dict[str, sa.Insert | sa.Update | sa.Delete]:
+        return {"insert": self._insert_row, "update": self._update_row, "delete": self._delete_row}
+
+    def _write(
+        self,
+        conn: sa.Connection,
+        write: str,
+        params: dict[str, Any],
+        event: dict[str, Any],
+        together: bool,
+    ) -> None:
+        logged = {f"l_{k}": v for k, v in event.items()}
+        if together:
+            conn.execute(self._with_event(write), {**params, **logged})
+        else:
+            conn.execute(self._writes[write], params)
+            conn.execute(self._insert_event, logged)
+
+    def write_applied(
+        self,
+        conn: sa.Connection,
+        migration_id: str,
+        checksum: str,
+        duration_ms: int,
+        event: str,
+        detail: str | None = None,
+        *,
+        update: bool,
+        together: bool,
+    ) -> None:
+        """Record a migration applied, with its log event, in the caller's transaction:
+        its partial row turned applied (`update`), else a new row. `together`: one
+        statement (`DialectRules.writes_in_cte`), else two."""
+        values = self.applied_values(migration_id, checksum, duration_ms)
+        params = {f"h_{k}": v for k, v in values.items()}
+        if update:
+            params["h_key"] = params.pop("h_id")
+        logged = self.event_values(event, migration_id, checksum, detail)
+        self._write(conn, "update" if update else "insert", params, logged, together)
+
+    def write_removed(
+        self,
+        conn: sa.Connection,
+        migration_id: str,
+        checksum: str,
+        event: str,
+        detail: str | None = None,
+        *,
+        together: bool,
+    ) -> None:
+        """Forget a migration's row, with its log event (see `write_applied`)."""
+        logged = self.event_values(event, migration_id, checksum, detail)
+        self._write(conn, "delete", {"h_key": migration_id}, logged, together)
 
     def start_partial(self, conn: sa.Connection, migration_id: str, checksum: str) -> None:
-        """The row of a migration about to run statement by statement: partial, with
-        nothing done yet (a kill during its first statement leaves this trace)."""
-        conn.execute(self.table.delete().where(self.table.c.id == migration_id))
-        conn.execute(self.insert_applied(migration_id, checksum, 0, PARTIAL))
+        """The row of a migration about to run statement by statement, which has none:
+        partial, with nothing done yet (a kill during its first statement leaves this
+        trace)."""
+        values = self.applied_values(migration_id, checksum, 0, PARTIAL)
+        conn.execute(self._insert_row, {f"h_{k}": v for k, v in values.items()})
+
+    @functools.cached_property
+    def _update_progress(self) -> sa.Update:
+        names = ("checksum", "state", "applied_at", "applied_by", "progress")
+        values = {name: self._history_values[name] for name in names}
+        return self.table.update().where(self.table.c.id == sa.bindparam("h_key")).values(values)
 
     def record_progress(
         self,
@@ -348,15 +482,15 @@ class History:
         """Rewrite a partial row's progress: one small UPDATE per completed statement,
         in the caller's transaction (the statement's own, where it has one)."""
         conn.execute(
-            self.table.update()
-            .where(self.table.c.id == migration_id)
-            .values(
-                checksum=checksum,
-                state=PARTIAL,
-                applied_at=utcnow(),
-                applied_by=who(),
-                progress=format_progress(done, failed),
-            )
+            self._update_progress,
+            {
+                "h_key": migration_id,
+                "h_checksum": checksum,
+                "h_state": PARTIAL,
+                "h_applied_at": utcnow(),
+                "h_applied_by": who(),
+                "h_progress": format_progress(done, failed),
+            },
         )
 
     @staticmethod
@@ -382,29 +516,25 @@ class History:
         detail: str | None = None,
         at: Any = None,
     ) -> sa.Insert:
-        return (
-            self.log.insert()
-            .inline()
-            .values(
-                event=event,
-                migration_id=migration_id,
-                checksum=checksum,
-                at=utcnow() if at is None else at,
-                by=who(),
-                dbshift_version=__version__,
-                detail=detail,
-            )
-        )
+        values = self.event_values(event, migration_id, checksum, detail, at)
+        return self.log.insert().inline().values(values)
 
     # -- the lease (see dbshift.lease) ----------------------------------------------------
 
     def row_with_lease(
-        self, conn: sa.Connection, migration_id: str, lease_name: str
+        self,
+        conn: sa.Connection,
+        migration_id: str,
+        lease_name: str,
+        settings: tuple[sa.ColumnElement[Any], ...] = (),
+        params: dict[str, Any] | None = None,
     ) -> tuple[HistoryRow | None, LeaseRow | None]:
         """A migration's history row and the lease, in one round trip (every migration
-        of a run asks for both, under the runner lock)."""
-        params = {"migration_id": migration_id, "lease_name": lease_name}
-        found = conn.execute(self._row_with_lease, params).mappings().one()
+        of a run asks for both, under the runner lock). `settings`: more columns for
+        the same query, evaluated once, bound from `params` (the migration's local
+        timeouts: `DialectRules.local_timeouts`)."""
+        bound = {"migration_id": migration_id, "lease_name": lease_name, **(params or {})}
+        found = conn.execute(self._row_with_lease(settings), bound).mappings().one()
         h, t = self.table, self.lease
         row = _row({c.name: found[f"h_{c.name}"] for c in h.c}) if found["h_id"] else None
         lease = (
@@ -414,16 +544,21 @@ class History:
         )
         return row, lease
 
-    @functools.cached_property
-    def _row_with_lease(self) -> sa.Select[Any]:
-        """Built once: SQLAlchemy reuses its compiled form for every migration."""
+    def _row_with_lease(self, settings: tuple[sa.ColumnElement[Any], ...]) -> sa.Select[Any]:
+        """Built once (per set of extra columns): SQLAlchemy reuses its compiled form
+        for every migration."""
+        found = self._reads.get(settings)
+        if found is not None:
+            return found
         h, t = self.table, self.lease
         one = sa.select(sa.literal(1).label("one")).subquery("one")
         joined = one.outerjoin(h, h.c.id == sa.bindparam("migration_id")).outerjoin(
             t, t.c.name == sa.bindparam("lease_name")
         )
         labelled = [c.label(f"h_{c.name}") for c in h.c] + [c.label(f"l_{c.name}") for c in t.c]
-        return sa.select(*labelled, db_epoch().label("now")).select_from(joined)
+        select = sa.select(*labelled, db_epoch().label("now"), *settings).select_from(joined)
+        self._reads[settings] = select
+        return select
 
     def lease_row(self, conn: sa.Connection, name: str) -> LeaseRow | None:
         """The lease and the database's clock now."""

@@ -222,6 +222,9 @@ class DialectRules:
 
     #: the query for this connection's id as other sessions see it (for `blocker`)
     session_query: str | None = None
+    #: a data-modifying statement can ride in another one's WITH: the runner writes a
+    #: history row and its log event in one statement
+    writes_in_cte = False
 
     def already_exists(self, error: BaseException) -> bool:
         """Whether the driver's `error` says that what the statement creates is already
@@ -268,6 +271,14 @@ class DialectRules:
         when `local`, else for the session, until the returned function is called.
         Backends without such settings (SQLite: one writer, no lock queue) do nothing."""
         return _nothing
+
+    def local_timeouts(
+        self, timeouts: Timeouts
+    ) -> tuple[tuple[sa.ColumnElement[Any], ...], dict[str, Any]]:
+        """`set_timeouts(..., local=True)` as SELECT columns and their parameters, for
+        the runner to add to the history read that opens a migration's transaction
+        (one round trip fewer); `((), {})` where they would do nothing."""
+        return (), {}
 
     def blocker(self, conn: sa.Connection, session: str) -> str | None:
         """Asked on another connection while `session` waits: the lock it waits for

@@ -49,7 +49,7 @@ from dbshift.runner.report import (
 
 if TYPE_CHECKING:
     from dbshift.dialects import Backend
-    from dbshift.dialects.base import DialectRules, Timeouts
+    from dbshift.dialects.base import DialectRules, Restore, Timeouts
     from dbshift.ops import Operation
     from dbshift.ops.context import Journal
     from dbshift.retry import BlockerWatch
@@ -88,6 +88,8 @@ class Runner:
         self._held: Held | None = None  # set while the lock is held (`_locked`)
         self._pinned = False  # the bookkeeping tables' schema is resolved (`pin_bookkeeping`)
         self._rows: dict[str, HistoryRow] = {}  # the history as read under the lock
+        #: the session timeouts kept between steps, and what restores the session's own
+        self._kept: tuple[Timeouts, Restore] | None = None
 
     @property
     def backend(self) -> Backend:
@@ -173,7 +175,8 @@ class Runner:
                     self._run_steps(current.steps, operations, ran, in_transaction=True)
                 results += ran
             else:
-                self._run_steps(current.steps, operations, results, in_transaction=False)
+                with self._session():
+                    self._run_steps(current.steps, operations, results, in_transaction=False)
         return RunReport(command, plan, tuple(results), warnings=warnings)
 
     def stamp(self, target: str) -> RunReport:
@@ -355,18 +358,28 @@ class Runner:
                 return self._execute(step, ops)
         return self._execute_by_statement(step, ops)
 
-    def _recorded(self, step: Step) -> HistoryRow | None:
+    def _recorded(self, step: Step, local: Timeouts | None = None) -> HistoryRow | None:
         """The step's history row, called first in the step's transaction. Under an
         exclusive lock (MySQL) the history read at locking is current. Otherwise this
         transaction takes the lock (or raises `Busy`, and the step is retried) and reads
         the row again: another runner may have done the work since the plan was made. A
-        step that will run outside a transaction takes the lease here."""
+        step that will run outside a transaction takes the lease here. `local`: the
+        step's timeouts, set for the rest of the transaction by the same read where the
+        backend can (`DialectRules.local_timeouts`), else by a statement of their own."""
         if self._exclusive:
-            return self._rows.get(step.id)
+            row = self._rows.get(step.id)
+            if local is not None:
+                self.dialect.set_timeouts(self.conn, local, local=True)
+            return row
         held = self._held
         assert held is not None
         held.guard(check_lease=False)
-        row, lease = self.history.row_with_lease(self.conn, step.id, held.lease.name)
+        settings, params = self.dialect.local_timeouts(local) if local is not None else ((), {})
+        row, lease = self.history.row_with_lease(
+            self.conn, step.id, held.lease.name, settings, params
+        )
+        if local is not None and not settings:
+            self.dialect.set_timeouts(self.conn, local, local=True)
         held.check_lease(lease)
         outside = not self._in_one_transaction(step)
         if outside and not self._already_done(step, row):
@@ -493,10 +506,9 @@ class Runner:
 
     def _execute(self, step: Step, ops: Sequence[Operation]) -> StepResult:
         """Run one migration inside the caller's transaction, with its history row."""
-        row = self._recorded(step)
+        row = self._recorded(step, local=self._timeouts(step))
         if self._already_done(step, row):
             return StepResult(step.id, step.direction, "skipped")
-        self.dialect.set_timeouts(self.conn, self._timeouts(step), local=True)
         started = time.perf_counter()
         count = self._emit(step, ops, on_statement=None)
         duration = int((time.perf_counter() - started) * 1000)
@@ -509,7 +521,8 @@ class Runner:
         Going up, the history follows the run: a `partial` row is written before the
         first statement and updated after each one (`StatementJournal`), so a failure, a
         kill or a lost connection leaves an exact record, and the next `upgrade` resumes
-        after the last recorded statement."""
+        after the last recorded statement. The last statement's update is the row
+        turned applied (`_finish`)."""
         if self._exclusive:  # no query to make: no transaction to open
             row = self._recorded(step)
         else:
@@ -530,17 +543,23 @@ class Runner:
         default_level = self.conn.default_isolation_level
         if autocommit:
             self.conn.execution_options(isolation_level="AUTOCOMMIT")
-        restore = self.dialect.set_timeouts(self.conn, self._timeouts(step), local=False)
-        if self.conn.in_transaction():  # the session's settings outlive a failed statement
+        restore = self._session_timeouts(step)
+        # the session's settings outlive a failed statement (PostgreSQL: once committed;
+        # a session lock's backend, MySQL, does not roll a SET back: it goes with what
+        # follows)
+        if self.conn.in_transaction() and not self._exclusive:
             self.conn.commit()
         succeeded = False
         started = time.perf_counter()
         try:
             if journal is not None and row is None:
-                self.history.start_partial(self.conn, step.id, step.script.checksum)
-                self.conn.commit()
+                journal.start()
             count = self._emit(step, ops, on_statement=None, journal=journal)
-            self.conn.commit()
+            duration = int((time.perf_counter() - started) * 1000)
+            if journal is None:
+                self.conn.commit()
+            else:  # the last statement's record is the applied row
+                self._finish(step, ops, duration, journal, restore, count)
             succeeded = True
         except MigrationError as error:
             self._stopped(journal, error)
@@ -559,20 +578,81 @@ class Runner:
             if autocommit:
                 with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
                     self.conn.execution_options(isolation_level=default_level)
-        duration = int((time.perf_counter() - started) * 1000)
-        with self.conn.begin():
-            restore()
-            self._record(
-                step,
-                duration,
-                replace=row is not None or journal is not None,
-                detail=journal.summary() if journal is not None else None,
-            )
+        if journal is None:
+            with self.conn.begin():
+                restore()
+                self._record(step, duration, replace=False)
         return StepResult(step.id, step.direction, _done(step), duration, count)
+
+    def _finish(
+        self,
+        step: Step,
+        ops: Sequence[Operation],
+        duration_ms: int,
+        journal: StatementJournal,
+        restore: Restore,
+        count: int,
+    ) -> None:
+        """A statement-by-statement migration's partial row turned applied, with its log
+        event, in the transaction of its last statement's record: one commit for both.
+        A failure is the last statement's, as its record's would be."""
+        history, conn, script = self.history, self.conn, step.script
+
+        def write() -> None:
+            restore()
+            history.write_applied(
+                conn,
+                step.id,
+                script.checksum,
+                duration_ms,
+                "upgrade",
+                journal.summary(),
+                update=True,
+                together=self.dialect.writes_in_cte,
+            )
+
+        try:
+            journal.commit_with(write)
+        except exc.DBAPIError as error:
+            if journal.committing is None:  # nothing ran: the row's own write failed
+                raise
+            raise self._statement_failure(
+                step, len(ops) - 1, error, count, journal.committing
+            ) from error
+
+    @contextlib.contextmanager
+    def _session(self) -> Iterator[None]:
+        """The run's statement-by-statement steps: under a session lock (MySQL) the
+        session is this runner's for the whole run, so the timeouts one step sets stay
+        for the next that wants the same (`_session_timeouts`); restored at the end."""
+        try:
+            yield
+        finally:
+            kept, self._kept = self._kept, None
+            if kept is not None:
+                with contextlib.suppress(exc.DBAPIError, exc.InvalidRequestError):
+                    kept[1]()
+                    if self.conn.in_transaction():
+                        self.conn.commit()
+
+    def _session_timeouts(self, step: Step) -> Restore:
+        """`set_timeouts` for a step outside a transaction; what undoes it. Under a
+        session lock the settings are kept for the run (see `_session`): nothing to
+        undo here, and nothing to set when the previous step set the same."""
+        wanted = self._timeouts(step)
+        if not self._exclusive:
+            return self.dialect.set_timeouts(self.conn, wanted, local=False)
+        if self._kept is None or self._kept[0] != wanted:
+            if self._kept is not None:
+                self._kept[1]()
+            self._kept = (wanted, self.dialect.set_timeouts(self.conn, wanted, local=False))
+        return _nothing
 
     def _stopped(self, journal: StatementJournal | None, error: BaseException) -> None:
         """After a statement-by-statement run stopped: end its transaction, and let the
         journal record the statement that failed (`StatementJournal.record_stop`)."""
+        if journal is not None:
+            journal.flush_stopped()
         try:
             if self.conn.in_transaction():
                 self.conn.rollback()
@@ -599,6 +679,14 @@ class Runner:
         )
         recorded = journal if isinstance(journal, StatementJournal) else None
         for index, op in enumerate(ops):
+            if recorded is not None and recorded.pending is not None:
+                try:  # the previous operation's last statement: recorded before this one
+                    recorded.flush()
+                except exc.DBAPIError as error:
+                    failure = self._statement_failure(
+                        step, index - 1, error, ctx.executed, recorded.committing
+                    )
+                    raise failure from error
             try:
                 op.execute(ctx)
             except exc.DBAPIError as error:
@@ -647,18 +735,26 @@ class Runner:
             redact=self.config.redact,
         )
 
-    def _record(
-        self, step: Step, duration_ms: int, replace: bool, detail: str | None = None
-    ) -> None:
-        checksum = step.script.checksum
+    def _record(self, step: Step, duration_ms: int, replace: bool) -> None:
+        """The step's history row and log event, in the caller's transaction (one
+        statement where the backend can: `DialectRules.writes_in_cte`)."""
+        checksum, together = step.script.checksum, self.dialect.writes_in_cte
         if step.direction == "up":
-            if replace:  # the partial row of a statement-by-statement run
-                self.history.remove(self.conn, step.id)
-            self.conn.execute(self.history.insert_applied(step.id, checksum, duration_ms))
-            self.conn.execute(self.history.log_event("upgrade", step.id, checksum, detail))
+            self.history.write_applied(
+                self.conn,
+                step.id,
+                checksum,
+                duration_ms,
+                "upgrade",
+                update=replace,
+                together=together,
+            )
         else:
-            self.history.remove(self.conn, step.id)
-            self.conn.execute(self.history.log_event("downgrade", step.id, checksum))
+            self.history.write_removed(self.conn, step.id, checksum, "downgrade", together=together)
+
+
+def _nothing() -> None:
+    return None
 
 
 def _done(step: Step) -> StepStatus:

@@ -5,7 +5,7 @@ and a journal that runs nothing (`Probe`): both are `dbshift.ops.context.Journal
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -25,7 +25,10 @@ class StatementJournal:
     `dbshift.ops.context.Journal`).
 
     Starting from the statements a partial row says ran, it skips them, then records
-    each completed statement with one UPDATE. A statement that can run in a transaction
+    each completed statement with one UPDATE, committed before the next statement or
+    operation starts (`flush`); the migration's last statement is recorded by its
+    applied row instead (one write for both, `commit_with`). A statement that can run
+    in a transaction
     runs in one with that UPDATE (`Commit.WITH_RECORD`): it is recorded exactly when it
     commits, so a run cut off at any moment leaves an exact record. One that cannot
     (`CREATE INDEX CONCURRENTLY`) runs in autocommit mode, and one that commits by
@@ -59,13 +62,26 @@ class StatementJournal:
             row is not None and row.interrupted and row.checksum == step.script.checksum
         )
         self.settled_at: int | None = None
-        #: the statement whose record `done` is writing and committing, meanwhile
+        #: the statement whose record `flush` is writing and committing, meanwhile
         self.committing: StatementMark | None = None
+        #: a completed statement whose record is not written yet (`flush` writes it)
+        self.pending: StatementMark | None = None
+        #: the partial row `start` wrote, not committed yet
+        self._unsaved = False
+
+    def start(self) -> None:
+        """Write the partial row of a migration that has none. It commits before the
+        first statement runs, or with it when that statement commits by itself (MySQL
+        commits the open transaction before DDL; another such statement commits it
+        with its record): the row is there whenever any of the migration may be."""
+        self.history.start_partial(self.conn, self.step.id, self.step.script.checksum)
+        self._unsaved = True
 
     def skip(self, sql: str) -> bool:
         if self.position < self.resume_at:
             self.position += 1
             return True
+        self.flush()
         self.running = StatementMark.of(sql)
         if self.uncertain and self.position == self.resume_at:
             return self._completed_before(sql)
@@ -109,7 +125,12 @@ class StatementJournal:
         the transaction `done` commits with the statement's record."""
         from dbshift.dialects.base import Commit
 
-        if self.rules.commit_of(sql, self.server_version) is not Commit.OUTSIDE:
+        commit = self.rules.commit_of(sql, self.server_version)
+        if self._unsaved:
+            self._unsaved = False
+            if commit is Commit.WITH_RECORD:  # it commits with its record: the row first
+                self.conn.commit()
+        if commit is not Commit.OUTSIDE:
             yield
             return
         conn = self.conn
@@ -128,18 +149,59 @@ class StatementJournal:
                 conn.execution_options(isolation_level=level)
 
     def done(self, sql: str) -> None:
-        """Record the statement and commit: with it, unless it committed by itself or
-        ran in autocommit mode. Until that commit succeeds it is still `running` (a
-        deferred constraint fails at the commit, and then the statement did not run)."""
-        mark = self.running = self.committing = self.running or StatementMark.of(sql)
-        conn = self.conn
-        self.history.record_progress(
-            conn, self.step.id, self.step.script.checksum, [*self.marks, mark]
+        """The statement completed: its record waits in `pending` for `flush` (or for
+        the migration's applied row). A statement run in autocommit mode is recorded
+        at once: a cut-off run may leave it in doubt, and then only the catalog can
+        tell."""
+        from dbshift.dialects.base import Commit
+
+        self.pending = self.running or StatementMark.of(sql)
+        self.running = None
+        if self.rules.commit_of(sql, self.server_version) is Commit.OUTSIDE:
+            self.flush()
+
+    def flush(self) -> None:
+        """Record the pending statement and commit: with it, unless it committed by
+        itself or ran in autocommit mode. Until that commit succeeds it is still
+        `running` (a deferred constraint fails at the commit, and then the statement
+        did not run)."""
+        mark = self.pending
+        if mark is None:
+            return
+        step = self.step
+        self.commit_with(
+            lambda: self.history.record_progress(
+                self.conn, step.id, step.script.checksum, [*self.marks, mark]
+            )
         )
-        conn.commit()
-        self.running = self.committing = None
-        self.position += 1
-        self.marks.append(mark)
+
+    def commit_with(self, write: Callable[[], None]) -> None:
+        """`write()` (the pending statement's record, or the applied row that records
+        it too) and commit, the pending statement `running` and `committing` meanwhile."""
+        mark = self.pending
+        self.running = self.committing = mark
+        write()
+        self.conn.commit()
+        self.running = self.committing = self.pending = None
+        if mark is not None:
+            self.position += 1
+            self.marks.append(mark)
+
+    def flush_stopped(self) -> None:
+        """After the run stopped outside a statement (an operation's own query failed,
+        a signal): record the pending statement if the database still takes it (it
+        committed by itself, or its transaction is intact); else it stays unrecorded,
+        rolled back or in doubt, and not `running` (it did not fail). When the stop
+        came from committing that record (`committing`), the statement stays `running`:
+        its commit failed, or its answer was lost."""
+        if self.pending is None or self.committing is not None:
+            return
+        try:
+            if self.conn.invalidated:
+                raise exc.InvalidRequestError("the connection is gone")
+            self.flush()
+        except (exc.DBAPIError, exc.InvalidRequestError):
+            self.running = self.committing = self.pending = None
 
     def settled(self, sql: str, error: exc.DBAPIError) -> bool:
         if not self.uncertain or self.position != self.resume_at:

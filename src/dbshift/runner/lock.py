@@ -219,13 +219,17 @@ class Held:
         signed = row is not None and row.token is not None and row.session == session
         return signature(row) if signed and row is not None else ""
 
-    def free_lease(self) -> None:
-        if self._heartbeat is None and not self._signed:
+    def free_lease(self, signature: bool = False) -> None:
+        """Free the lease a step took (after each step); with `signature`, also the
+        session lock's signature (when the lock is released: it names this runner to
+        the runners that wait, for the whole run)."""
+        signed = signature and self._signed
+        if self._heartbeat is None and not signed:
             return
         if self._heartbeat is not None:
             self._heartbeat.stop()
         self._heartbeat = None
-        self._signed = False
+        self._signed = self._signed and not signature
         conn = self.conn
         try:
             if conn.in_transaction():
@@ -237,7 +241,7 @@ class Held:
 
     def _release(self) -> None:
         conn = self.conn
-        self.free_lease()
+        self.free_lease(signature=True)
         conn.execution_options(**{WRITER: False})
         try:
             conn.rollback()  # also the transaction a lost connection left pending

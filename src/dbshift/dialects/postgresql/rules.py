@@ -31,6 +31,18 @@ _SET = sa.text(
     "set_config('statement_timeout', COALESCE(:statement, "
     "current_setting('statement_timeout')), :local)"
 )
+#: `_SET` with `local` true, as columns of another SELECT (`local_timeouts`)
+_LOCAL_TIMEOUTS = (
+    sa.func.set_config("lock_timeout", sa.bindparam("dbshift_lock", type_=sa.String), True),
+    sa.func.set_config(
+        "statement_timeout",
+        sa.func.coalesce(
+            sa.bindparam("dbshift_statement", type_=sa.String),
+            sa.func.current_setting("statement_timeout"),
+        ),
+        True,
+    ),
+)
 _CURRENT = sa.text("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
 #: the schema holding the table an unqualified `:table` resolves to (through the search
 #: path, as every statement would), else the one CREATE TABLE would put it in
@@ -168,6 +180,7 @@ class PostgreSQLRules(DialectRules):
     codes, transaction-block rules and catalog."""
 
     session_query = "SELECT pg_backend_pid()"
+    writes_in_cte = True
 
     def already_exists(self, error: BaseException) -> bool:
         return _sqlstate(error) in _EXISTS_STATES
@@ -283,6 +296,12 @@ class PostgreSQLRules(DialectRules):
             conn.execute(_SET, {"lock": lock, "statement": statement, "local": False})
 
         return restore
+
+    def local_timeouts(
+        self, timeouts: Timeouts
+    ) -> tuple[tuple[sa.ColumnElement[Any], ...], dict[str, Any]]:
+        params = {"dbshift_lock": _ms(timeouts.lock), "dbshift_statement": _ms(timeouts.statement)}
+        return _LOCAL_TIMEOUTS, params
 
     def blocker(self, conn: sa.Connection, session: str) -> str | None:
         row = conn.execute(_BLOCKER, {"pid": int(session)}).first()
