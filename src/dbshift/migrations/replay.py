@@ -70,12 +70,22 @@ class Tracked(Replayed):
 
 class Replay:
     """Walks migrations for one backend (`backend` is the dialect name the migrations'
-    `op.dialect` reads); each migration's code is loaded at most once."""
+    `op.dialect` reads); each migration's code is loaded at most once. With `op_lines`,
+    loading also notes the line of each Python `op.` call (`MigrationCode.op_lines`, for
+    the linter's findings; runs and replays do without: it costs a frame walk per call)."""
 
-    def __init__(self, scripts: Mapping[str, Script], graph: Graph, backend: str) -> None:
+    def __init__(
+        self,
+        scripts: Mapping[str, Script],
+        graph: Graph,
+        backend: str,
+        *,
+        op_lines: bool = False,
+    ) -> None:
         self.scripts = scripts
         self.graph = graph
         self.backend = backend
+        self.op_lines = op_lines
         self._code: dict[str, MigrationCode] = {}
         #: the schema of a migration and its ancestors (see `schema_before`), by id
         self._built: dict[str, Snapshot] = {}
@@ -87,7 +97,7 @@ class Replay:
             # lazy: the loader imports migration code; status and history never reach it
             from dbshift.migrations import loader
 
-            code = loader.load(self.scripts[migration_id], self.backend)
+            code = loader.load(self.scripts[migration_id], self.backend, lines=self.op_lines)
             self._code[migration_id] = code
         return code
 
