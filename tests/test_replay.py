@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from dbshift.errors import IrreversibleMigration
+from dbshift.linter import Target, lint_scripts
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.replay import Replay, raw_ddl, replayed
 from dbshift.migrations.scripts import scan
@@ -171,6 +172,42 @@ def test_a_walk_loads_a_migration_only_when_it_reaches_it(files: Project) -> Non
     dialect = sa.create_engine("sqlite://").dialect
     assert replayed(scripts, graph, files.migrations, dialect) is None
     assert not marker.exists()
+
+
+def test_the_linter_judges_a_derived_downgrade_as_downgrade_derives_it(files: Project) -> None:
+    """DS604 (no downgrade, none derivable) is judged on `Replay.schema_before`, the
+    migration's own history, as `downgrade` derives it, and not on everything linted
+    before it in the graph's order. `left` and `right` both drop t.x, `make_u` and
+    `drop_v` branch off root too: before, `right` was judged after `left` had dropped x
+    (irreversible) and `drop_v` after `make_u` had made u (reversible); `downgrade`
+    restores x for `right` and knows no u for `drop_v`."""
+    root = files.python("root", TABLE, 'op.drop_table("t")')
+    ids = {
+        "left": files.python("left", 'op.drop_column("t", "x")', parents=[root]),
+        "right": files.python("right", 'op.drop_column("t", "x")', parents=[root]),
+        "make_u": files.python(
+            "make_u",
+            'op.create_table("u", sa.Column("id", sa.Integer, primary_key=True),\n'
+            '    sa.Column("v", sa.Integer, nullable=True))',
+            'op.drop_table("u")',
+            parents=[root],
+        ),
+        "drop_v": files.python("drop_v", 'op.drop_column("u", "v")', parents=[root]),
+    }
+    scripts = scan(files.migrations)
+    graph = Graph({s.id: s.parents for s in scripts})
+    assert graph.topo_order() == [root, *ids.values()]
+    report = lint_scripts(scripts, graph, graph.topo_order(), [Target("sqlite")])
+    flagged = {f.migration for f in report.findings if f.code == "DS604"}
+    assert flagged == {ids["drop_v"]}, report.findings
+    replay = _replay(files)
+    for name, migration_id in ids.items():
+        try:
+            next(replay.walk([migration_id], "down"))
+        except IrreversibleMigration:
+            assert migration_id in flagged, name
+        else:
+            assert migration_id not in flagged, name
 
 
 @pytest.mark.parametrize(

@@ -1,12 +1,14 @@
-"""Replay: walking migrations in memory, the one loop the runner, offline SQL and `make`
-share.
+"""Replay: walking migrations in memory, the one loop the runner, offline SQL, `make` and
+the linter share.
 
 `Replay.walk` takes migration ids in the order the caller chose and yields, for each,
 the operations it runs in that direction (its upgrade; its written downgrade; or, when
 none is written, the inverse of its upgrade, derived from the schema its upgrade starts
 from) and, when the walk tracks a snapshot, the schema before and after them. Each
 migration's code is loaded once per `Replay`. What the callers do with a step is theirs:
-the runner executes the operations, offline SQL renders them, `make` keeps the snapshot.
+the runner executes the operations, offline SQL renders them, `make` keeps the snapshot;
+the linter reads the facts of the loaded upgrades and asks for the downgrade (written or
+derived) of the migrations it judges.
 docs/architecture.md ("Replay") states the rules.
 
 `replayed` is `make`'s use: the schema the whole history builds, cached in
