@@ -1,6 +1,7 @@
 """The one replay (`dbshift.migrations.replay`): what a walk yields in each direction,
 the schema a derived downgrade starts from, raw DDL, loading each file once, its layer;
-and the runner and offline SQL reverting a branched history alike on every backend."""
+the linter judging a derived downgrade by it; and the runner and offline SQL reverting a
+branched history alike on every backend."""
 
 from __future__ import annotations
 
@@ -208,6 +209,21 @@ def test_the_linter_judges_a_derived_downgrade_as_downgrade_derives_it(files: Pr
             assert migration_id in flagged, name
         else:
             assert migration_id not in flagged, name
+
+
+def test_lint_loads_each_migration_once_per_dialect(files: Project) -> None:
+    """MySQL and MariaDB (two versions too) record the same operations: `lint` loads each
+    file once for them all, and judging DS604 on the replayed ancestors loads no file
+    again."""
+    marker = files.root / "imported"
+    files.python("table", _spy(marker, "table") + TABLE, 'op.drop_table("t")')
+    files.python("drop_x", _spy(marker, "drop_x") + 'op.drop_column("t", "x")')
+    scripts = scan(files.migrations)
+    graph = Graph({s.id: s.parents for s in scripts})
+    targets = [Target("mysql"), Target("mariadb"), Target("mysql", (5, 7))]
+    report = lint_scripts(scripts, graph, graph.topo_order(), targets)
+    assert "DS604" not in {f.code for f in report.findings}, report.findings
+    assert sorted(marker.read_text().split()) == ["drop_x", "table"]
 
 
 @pytest.mark.parametrize(
