@@ -218,13 +218,16 @@ def lint_scripts(
 ) -> LintReport:
     """Lint the `selected` migrations for each target. The migrations before them are
     read too (not checked), so that each selected one is judged on the schema it starts
-    from: an index on a table made by an earlier migration is an existing table."""
+    from: an index on a table made by an earlier migration is an existing table. The
+    rules' `SchemaState` follows the facts of every migration read before, in the
+    graph's order; whether a downgrade can be derived (DS604) is the replay's answer, on
+    the migration's own ancestors."""
     chosen = set(selected)
     by_id = {s.id: s for s in scripts}
     wanted = graph.ancestors(chosen) if chosen else set()
     order = graph.topo_order(wanted)
-    #: one replay per dialect the migrations record for: targets that share one (MySQL
-    #: and MariaDB, two versions of a server) load each migration once
+    # one replay per dialect the migrations record for: targets that share one (MySQL
+    # and MariaDB, two versions of a server) load each migration once
     replays: dict[str, Replay] = {}
     findings: list[Finding] = []
     for target in targets:
