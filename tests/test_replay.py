@@ -1,6 +1,7 @@
 """The one replay (`dbshift.migrations.replay`): what a walk yields in each direction,
 the schema a derived downgrade starts from, raw DDL, loading each file once, its layer;
-and the runner and offline SQL reverting a branched history alike on every backend."""
+the linter judging a derived downgrade by it; and the runner and offline SQL reverting a
+branched history alike on every backend."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from dbshift.errors import IrreversibleMigration
+from dbshift.linter import Target, lint_scripts
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.replay import Replay, raw_ddl, replayed
 from dbshift.migrations.scripts import scan
@@ -171,6 +173,57 @@ def test_a_walk_loads_a_migration_only_when_it_reaches_it(files: Project) -> Non
     dialect = sa.create_engine("sqlite://").dialect
     assert replayed(scripts, graph, files.migrations, dialect) is None
     assert not marker.exists()
+
+
+def test_the_linter_judges_a_derived_downgrade_as_downgrade_derives_it(files: Project) -> None:
+    """DS604 (no downgrade, none derivable) is judged on `Replay.schema_before`, the
+    migration's own history, as `downgrade` derives it, and not on everything linted
+    before it in the graph's order. `left` and `right` both drop t.x, `make_u` and
+    `drop_v` branch off root too: before, `right` was judged after `left` had dropped x
+    (irreversible) and `drop_v` after `make_u` had made u (reversible); `downgrade`
+    restores x for `right` and knows no u for `drop_v`."""
+    root = files.python("root", TABLE, 'op.drop_table("t")')
+    ids = {
+        "left": files.python("left", 'op.drop_column("t", "x")', parents=[root]),
+        "right": files.python("right", 'op.drop_column("t", "x")', parents=[root]),
+        "make_u": files.python(
+            "make_u",
+            'op.create_table("u", sa.Column("id", sa.Integer, primary_key=True),\n'
+            '    sa.Column("v", sa.Integer, nullable=True))',
+            'op.drop_table("u")',
+            parents=[root],
+        ),
+        "drop_v": files.python("drop_v", 'op.drop_column("u", "v")', parents=[root]),
+    }
+    scripts = scan(files.migrations)
+    graph = Graph({s.id: s.parents for s in scripts})
+    assert graph.topo_order() == [root, *ids.values()]
+    report = lint_scripts(scripts, graph, graph.topo_order(), [Target("sqlite")])
+    flagged = {f.migration for f in report.findings if f.code == "DS604"}
+    assert flagged == {ids["drop_v"]}, report.findings
+    replay = _replay(files)
+    for name, migration_id in ids.items():
+        try:
+            next(replay.walk([migration_id], "down"))
+        except IrreversibleMigration:
+            assert migration_id in flagged, name
+        else:
+            assert migration_id not in flagged, name
+
+
+def test_lint_loads_each_migration_once_per_dialect(files: Project) -> None:
+    """MySQL and MariaDB (two versions too) record the same operations: `lint` loads each
+    file once for them all, and judging DS604 on the replayed ancestors loads no file
+    again."""
+    marker = files.root / "imported"
+    files.python("table", _spy(marker, "table") + TABLE, 'op.drop_table("t")')
+    files.python("drop_x", _spy(marker, "drop_x") + 'op.drop_column("t", "x")')
+    scripts = scan(files.migrations)
+    graph = Graph({s.id: s.parents for s in scripts})
+    targets = [Target("mysql"), Target("mariadb"), Target("mysql", (5, 7))]
+    report = lint_scripts(scripts, graph, graph.topo_order(), targets)
+    assert "DS604" not in {f.code for f in report.findings}, report.findings
+    assert sorted(marker.read_text().split()) == ["drop_x", "table"]
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,9 @@
 """Runs the rules: over a list of operations (what `make` and `check` will call), or over
-migration files in graph order with the schema each one starts from."""
+migration files in graph order with the schema each one starts from.
+
+Python migrations are loaded through the one replay (`migrations/replay.py`: each once
+per dialect, and a derived downgrade judged on the schema `Replay.schema_before` gives,
+the migration's own history); SQL migrations are parsed into facts here, never loaded."""
 
 from __future__ import annotations
 
@@ -28,11 +32,10 @@ from dbshift.linter.rules import load_rules
 from dbshift.linter.sqlfacts import statement_facts
 from dbshift.linter.suppress import Suppression, python_suppressions, sql_suppressions
 from dbshift.migrations.graph import Graph
-from dbshift.migrations.loader import load
+from dbshift.migrations.replay import Replay
 from dbshift.migrations.scripts import Script, sql_sections
 from dbshift.migrations.sqlsplit import SplitRefused, split_sql
 from dbshift.ops import Operation
-from dbshift.ops.base import inverse
 from dbshift.ops.tables import CreateTable
 from dbshift.ops.types import CreateEnum
 from dbshift.schema.snapshot import Snapshot
@@ -215,28 +218,44 @@ def lint_scripts(
 ) -> LintReport:
     """Lint the `selected` migrations for each target. The migrations before them are
     read too (not checked), so that each selected one is judged on the schema it starts
-    from: an index on a table made by an earlier migration is an existing table."""
+    from: an index on a table made by an earlier migration is an existing table. The
+    rules' `SchemaState` follows the facts of every migration read before, in the
+    graph's order; whether a downgrade can be derived (DS604) is the replay's answer, on
+    the migration's own ancestors."""
     chosen = set(selected)
     by_id = {s.id: s for s in scripts}
     wanted = graph.ancestors(chosen) if chosen else set()
     order = graph.topo_order(wanted)
+    # one replay per dialect the migrations record for: targets that share one (MySQL
+    # and MariaDB, two versions of a server) load each migration once
+    replays: dict[str, Replay] = {}
     findings: list[Finding] = []
     for target in targets:
+        dialect = _dialect(target)
+        replay = replays.get(dialect)
+        if replay is None:
+            replay = replays[dialect] = Replay(by_id, graph, dialect, op_lines=True)
         state = SchemaState()
-        snapshot = Snapshot()
         for migration_id in order:
-            info, snapshot = _read(by_id[migration_id], target, snapshot)
+            script = by_id[migration_id]
             if migration_id in chosen:
+                info = _read(script, target, replay)
                 raw = check(info, target, state)  # which advances the state
-                findings.extend(_suppressed(raw, by_id[migration_id], info, target))
+                findings.extend(_suppressed(raw, script, info, target))
             else:
-                for fact, _line in info.facts:
+                for fact, _line in _facts(script, target, replay):
                     state.apply(fact)
     findings = _apply_settings(findings, settings)
     rank = {t.backend: i for i, t in enumerate(targets)}
     findings.sort(key=lambda f: (f.migration, f.line, f.code, rank.get(f.backend, 0)))
     linted = tuple(i for i in order if i in chosen)
     return LintReport(linted, tuple(targets), tuple(_dedupe(findings)), selection)
+
+
+def _dialect(target: Target) -> str:
+    """The SQLAlchemy dialect name a target's migrations record and split for (MariaDB is
+    `mysql` to SQLAlchemy)."""
+    return "mysql" if target.backend == "mariadb" else target.backend
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -254,48 +273,62 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return list(merged.values())
 
 
-def _read(script: Script, target: Target, snapshot: Snapshot) -> tuple[MigrationFacts, Snapshot]:
-    """A migration's facts with their lines, and the snapshot after its operations."""
+def _facts(script: Script, target: Target, replay: Replay) -> tuple[tuple[Fact, int], ...]:
+    """A migration's facts with their source lines: a SQL migration's up section parsed,
+    a Python migration's upgrade as `replay` loaded it."""
     if script.kind == "sql":
-        return _read_sql(script, target), snapshot
-    dialect = "mysql" if target.backend == "mariadb" else target.backend
-    code = load(script, dialect, lines=True)
-    facts = tuple(
+        return _sql_facts(script.path.read_text(encoding="utf-8"), target)
+    code = replay.code(script.id)
+    return tuple(
         (fact, code.op_lines[i] if i < len(code.op_lines) else 0)
         for i, op in enumerate(code.upgrade)
         for fact in facts_from_operation(op, target.backend)
     )
-    has_downgrade = code.downgrade is not None
-    reversible = has_downgrade
-    after = snapshot
-    for op in code.upgrade:
-        after = op.apply(after)
-    if not reversible:
-        try:
-            inverse(code.upgrade, snapshot)
-            reversible = True
-        except Exception:  # IrreversibleMigration, or a definition that cannot be known
-            reversible = False
-    info = MigrationFacts(
+
+
+def _read(script: Script, target: Target, replay: Replay) -> MigrationFacts:
+    """What the rules see of a migration they judge: its facts, and whether it has a
+    downgrade (written, or for a Python migration derived as the runner would)."""
+    if script.kind == "sql":
+        text = script.path.read_text(encoding="utf-8")
+        facts = _sql_facts(text, target)
+        has_downgrade = reversible = _has_down_section(text, target)
+    else:
+        facts = _facts(script, target, replay)
+        has_downgrade = replay.code(script.id).downgrade is not None
+        reversible = has_downgrade or _derivable(replay, script.id)
+    return MigrationFacts(
         script.id,
         script.location,
-        "python",
+        script.kind,
         script.transactional,
         facts,
         reversible,
         has_downgrade,
         statement_timeout=script.statement_timeout,
     )
-    return info, after
 
 
-def _read_sql(script: Script, target: Target) -> MigrationFacts:
-    text = script.path.read_text(encoding="utf-8")
-    (up_text, up_line), down = sql_sections(text)
-    dialect = "mysql" if target.backend == "mariadb" else target.backend
+def _derivable(replay: Replay, migration_id: str) -> bool:
+    """Whether `downgrade` could derive the Python migration's inverse: `Replay.walk`
+    going down derives it on `Replay.schema_before`, the schema its own ancestors build
+    (not other branches')."""
+    try:
+        next(replay.walk([migration_id], "down"))
+    except Exception:  # IrreversibleMigration; a definition that cannot be known; or an
+        # ancestor that cannot be loaded (a SQL file the splitter refuses), where the
+        # runner's downgrade stops too
+        return False
+    return True
+
+
+def _sql_facts(text: str, target: Target) -> tuple[tuple[Fact, int], ...]:
+    """A SQL migration's up section (`text` is the file) read into facts, parsed and not
+    executed, each on the line of its statement's first token."""
+    (up_text, up_line), _down = sql_sections(text)
     facts: list[tuple[Fact, int]] = []
     try:
-        statements = split_sql(up_text, dialect, first_line=up_line)
+        statements = split_sql(up_text, _dialect(target), first_line=up_line)
     except SplitRefused as refused:  # `upgrade` refuses it too: one finding, on its line
         statements = []
         facts.append(
@@ -304,22 +337,18 @@ def _read_sql(script: Script, target: Target) -> MigrationFacts:
     for statement in statements:
         line = _first_code_line(statement.text, statement.line)
         facts.extend((fact, line) for fact in statement_facts(statement, target.backend))
-    # an empty `-- dbshift:down` section (what `new --sql` writes) reverts nothing; one the
-    # splitter refuses is not empty (`downgrade` reports it)
+    return tuple(facts)
+
+
+def _has_down_section(text: str, target: Target) -> bool:
+    """Whether a SQL migration's `-- dbshift:down` section (`text` is the file) reverts
+    anything: an empty one (what `new --sql` writes) does not; one the splitter refuses
+    is not empty (`downgrade` reports it)."""
+    _up, down = sql_sections(text)
     try:
-        has_down = down is not None and bool(split_sql(down[0], dialect, first_line=down[1]))
+        return down is not None and bool(split_sql(down[0], _dialect(target), first_line=down[1]))
     except SplitRefused:
-        has_down = True
-    return MigrationFacts(
-        script.id,
-        script.location,
-        "sql",
-        script.transactional,
-        tuple(facts),
-        has_down,
-        has_down,
-        statement_timeout=script.statement_timeout,
-    )
+        return True
 
 
 def _first_code_line(text: str, line: int) -> int:

@@ -1,8 +1,8 @@
 """Turning a migration file into operations: the only place that imports migration code.
 
-The one replay (`replay.py`: the runner, offline SQL, `make`), `show` and the linter
-call this, and only for the migrations they need; listing and status stop at the
-header (`scripts.py`).
+The one replay (`replay.py`: the runner, offline SQL, `make`, the linter), `show` and
+`make`'s lint of the file it just wrote call this, and only for the migrations they
+need; listing and status stop at the header (`scripts.py`).
 """
 
 from __future__ import annotations

@@ -1,12 +1,14 @@
-"""Replay: walking migrations in memory, the one loop the runner, offline SQL and `make`
-share.
+"""Replay: walking migrations in memory, the one loop the runner, offline SQL, `make` and
+the linter share.
 
 `Replay.walk` takes migration ids in the order the caller chose and yields, for each,
 the operations it runs in that direction (its upgrade; its written downgrade; or, when
 none is written, the inverse of its upgrade, derived from the schema its upgrade starts
 from) and, when the walk tracks a snapshot, the schema before and after them. Each
 migration's code is loaded once per `Replay`. What the callers do with a step is theirs:
-the runner executes the operations, offline SQL renders them, `make` keeps the snapshot.
+the runner executes the operations, offline SQL renders them, `make` keeps the snapshot;
+the linter reads the facts of the loaded upgrades and asks for the downgrade (written or
+derived) of the migrations it judges.
 docs/architecture.md ("Replay") states the rules.
 
 `replayed` is `make`'s use: the schema the whole history builds, cached in
@@ -70,12 +72,22 @@ class Tracked(Replayed):
 
 class Replay:
     """Walks migrations for one backend (`backend` is the dialect name the migrations'
-    `op.dialect` reads); each migration's code is loaded at most once."""
+    `op.dialect` reads); each migration's code is loaded at most once. With `op_lines`,
+    loading also notes the line of each Python `op.` call (`MigrationCode.op_lines`, for
+    the linter's findings; runs and replays do without: it costs a frame walk per call)."""
 
-    def __init__(self, scripts: Mapping[str, Script], graph: Graph, backend: str) -> None:
+    def __init__(
+        self,
+        scripts: Mapping[str, Script],
+        graph: Graph,
+        backend: str,
+        *,
+        op_lines: bool = False,
+    ) -> None:
         self.scripts = scripts
         self.graph = graph
         self.backend = backend
+        self.op_lines = op_lines
         self._code: dict[str, MigrationCode] = {}
         #: the schema of a migration and its ancestors (see `schema_before`), by id
         self._built: dict[str, Snapshot] = {}
@@ -87,7 +99,7 @@ class Replay:
             # lazy: the loader imports migration code; status and history never reach it
             from dbshift.migrations import loader
 
-            code = loader.load(self.scripts[migration_id], self.backend)
+            code = loader.load(self.scripts[migration_id], self.backend, lines=self.op_lines)
             self._code[migration_id] = code
         return code
 
