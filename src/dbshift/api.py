@@ -241,16 +241,10 @@ def lint(
     baseline accepts are left out (counted in `baselined`) unless `baseline=False`."""
     # lazy: status start-up: the linter (and sqlglot)
     from dbshift.linter import run as linting
+    from dbshift.linter.select import Choice
 
-    return linting.lint(
-        config,
-        range_,
-        every=every,
-        since=since,
-        dialect=dialect,
-        server_version=server_version,
-        baseline=baseline,
-    )
+    choice = Choice(range_, every, since, dialect, server_version)
+    return linting.lint(config, choice, baseline=baseline)
 
 
 def write_lint_baseline(
@@ -268,15 +262,9 @@ def write_lint_baseline(
     migrations exist; `lint` and `check` then fail on new findings only."""
     # lazy: status start-up: the linter (and sqlglot)
     from dbshift.linter import run as linting
+    from dbshift.linter.select import Choice
 
-    return linting.write_baseline(
-        config,
-        range_,
-        every=every,
-        since=since,
-        dialect=dialect,
-        server_version=server_version,
-    )
+    return linting.write_baseline(config, Choice(range_, every, since, dialect, server_version))
 
 
 # -- check: the one CI command ------------------------------------------------------------

@@ -15,7 +15,7 @@ from dbshift.errors import ConfigError, IntegrityError, UsageError
 from dbshift.linter import LintReport
 from dbshift.linter import run as linting
 from dbshift.linter.model import rank
-from dbshift.linter.select import require_ref
+from dbshift.linter.select import Choice, require_ref
 from dbshift.migrations.project import Project
 from dbshift.results import CheckItem, CheckReport, CheckStatus
 
@@ -93,7 +93,7 @@ def check(
     linted: list[LintReport] = []
 
     def lint_findings() -> CheckItem:
-        report = linting.lint(config, every=not since and not database_check, since=since)
+        report = linting.lint(config, Choice(every=not since and not database_check, since=since))
         linted.append(report)
         failing = tuple(
             f"{Path(f.file).name}:{f.line}: {f.severity} {f.code} {f.message}"
