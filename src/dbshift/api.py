@@ -241,9 +241,8 @@ def lint(
     baseline accepts are left out (counted in `baselined`) unless `baseline=False`."""
     # lazy: status start-up: the linter (and sqlglot)
     from dbshift.linter import run as linting
-    from dbshift.linter.select import Choice
 
-    choice = Choice(range_, every, since, dialect, server_version)
+    choice = linting.Choice(range_, every, since, dialect, server_version)
     return linting.lint(config, choice, baseline=baseline)
 
 
@@ -262,9 +261,10 @@ def write_lint_baseline(
     migrations exist; `lint` and `check` then fail on new findings only."""
     # lazy: status start-up: the linter (and sqlglot)
     from dbshift.linter import run as linting
-    from dbshift.linter.select import Choice
 
-    return linting.write_baseline(config, Choice(range_, every, since, dialect, server_version))
+    return linting.write_baseline(
+        config, linting.Choice(range_, every, since, dialect, server_version)
+    )
 
 
 # -- check: the one CI command ------------------------------------------------------------
@@ -314,17 +314,11 @@ def make(
     and when that is unset to on for Python migrations on PostgreSQL. Models with
     no tables, or a change that drops every table, are refused (exit 2) unless
     `allow_drop_all`: they are nearly always model modules that were not imported."""
-    return make_report(
-        config,
-        message,
-        sql=sql,
-        renames=renames,
-        decide=decide,
-        dev_url=dev_url,
-        check=check,
-        safe=safe,
-        allow_drop_all=allow_drop_all,
-    ).path
+    # lazy: status start-up: the models comparison
+    from dbshift.autogen import make as pipeline
+
+    request = pipeline.Request(message, sql, renames, decide, dev_url, check, safe, allow_drop_all)
+    return pipeline.make_report(config, request).path
 
 
 def make_report(
@@ -345,17 +339,8 @@ def make_report(
     # lazy: status start-up: the models comparison
     from dbshift.autogen import make as pipeline
 
-    return pipeline.make_report(
-        config,
-        message,
-        sql=sql,
-        renames=renames,
-        decide=decide,
-        dev_url=dev_url,
-        check=check,
-        safe=safe,
-        allow_drop_all=allow_drop_all,
-    )
+    request = pipeline.Request(message, sql, renames, decide, dev_url, check, safe, allow_drop_all)
+    return pipeline.make_report(config, request)
 
 
 def diff(

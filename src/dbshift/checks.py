@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dbshift import database, jobs
-from dbshift.autogen.make import BackendsDiffer, make_report
+from dbshift.autogen.make import BackendsDiffer, Request, make_report
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, IntegrityError, UsageError
 from dbshift.linter import LintReport
@@ -62,7 +62,7 @@ def check(
         if not config.models:
             return CheckItem("models", "skipped", "no models configured")
         try:
-            found = make_report(config, check=True)
+            found = make_report(config, Request(check=True))
         except BackendsDiffer as error:  # a failed check, not a wrong command
             return CheckItem("models", "failed", error.message, (error.hint or "",))
         several = len(found.backends) > 1

@@ -15,6 +15,8 @@ from dbshift.linter.select import Choice, select
 from dbshift.migrations.project import Project
 from dbshift.results import BaselineWritten
 
+__all__ = ["Choice", "lint", "write_baseline"]
+
 
 def lint(config: Config, choice: Choice, *, baseline: bool = True) -> LintReport:
     """`dbshift.api.lint`: the chosen migrations' findings, less those the baseline
