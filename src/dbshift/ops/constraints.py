@@ -9,7 +9,14 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from dbshift.dialects import backend_for, dialect_for
-from dbshift.dialects.base import TableEdit, qualified, quote, sa_constraint, stub_table
+from dbshift.dialects.base import (
+    Constraint,
+    TableEdit,
+    qualified,
+    quote,
+    sa_constraint,
+    stub_table,
+)
 from dbshift.errors import MigrationError
 from dbshift.facts import Fact, SQLReader, reference_from_snapshot
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
@@ -34,7 +41,6 @@ from dbshift.schema.snapshot import (
     table_key,
 )
 
-Constraint = ForeignKey | Unique | Check | PrimaryKey
 _C = TypeVar("_C", ForeignKey, Unique, Check, PrimaryKey)
 KINDS = {"foreignkey": ForeignKey, "unique": Unique, "check": Check, "primary": PrimaryKey}
 
