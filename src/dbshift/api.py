@@ -242,15 +242,8 @@ def lint(
     # lazy: status start-up: the linter (and sqlglot)
     from dbshift.linter import run as linting
 
-    return linting.lint(
-        config,
-        range_,
-        every=every,
-        since=since,
-        dialect=dialect,
-        server_version=server_version,
-        baseline=baseline,
-    )
+    choice = linting.Choice(range_, every, since, dialect, server_version)
+    return linting.lint(config, choice, baseline=baseline)
 
 
 def write_lint_baseline(
@@ -270,12 +263,7 @@ def write_lint_baseline(
     from dbshift.linter import run as linting
 
     return linting.write_baseline(
-        config,
-        range_,
-        every=every,
-        since=since,
-        dialect=dialect,
-        server_version=server_version,
+        config, linting.Choice(range_, every, since, dialect, server_version)
     )
 
 
@@ -326,17 +314,11 @@ def make(
     and when that is unset to on for Python migrations on PostgreSQL. Models with
     no tables, or a change that drops every table, are refused (exit 2) unless
     `allow_drop_all`: they are nearly always model modules that were not imported."""
-    return make_report(
-        config,
-        message,
-        sql=sql,
-        renames=renames,
-        decide=decide,
-        dev_url=dev_url,
-        check=check,
-        safe=safe,
-        allow_drop_all=allow_drop_all,
-    ).path
+    # lazy: status start-up: the models comparison
+    from dbshift.autogen import make as pipeline
+
+    request = pipeline.Request(message, sql, renames, decide, dev_url, check, safe, allow_drop_all)
+    return pipeline.make_report(config, request).path
 
 
 def make_report(
@@ -357,17 +339,8 @@ def make_report(
     # lazy: status start-up: the models comparison
     from dbshift.autogen import make as pipeline
 
-    return pipeline.make_report(
-        config,
-        message,
-        sql=sql,
-        renames=renames,
-        decide=decide,
-        dev_url=dev_url,
-        check=check,
-        safe=safe,
-        allow_drop_all=allow_drop_all,
-    )
+    request = pipeline.Request(message, sql, renames, decide, dev_url, check, safe, allow_drop_all)
+    return pipeline.make_report(config, request)
 
 
 def diff(

@@ -9,13 +9,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from dbshift import database, jobs
-from dbshift.autogen.make import BackendsDiffer, make_report
+from dbshift.autogen.make import BackendsDiffer, Request, make_report
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, IntegrityError, UsageError
 from dbshift.linter import LintReport
 from dbshift.linter import run as linting
 from dbshift.linter.model import rank
-from dbshift.linter.select import require_ref
+from dbshift.linter.select import Choice, require_ref
 from dbshift.migrations.project import Project
 from dbshift.results import CheckItem, CheckReport, CheckStatus
 
@@ -62,7 +62,7 @@ def check(
         if not config.models:
             return CheckItem("models", "skipped", "no models configured")
         try:
-            found = make_report(config, check=True)
+            found = make_report(config, Request(check=True))
         except BackendsDiffer as error:  # a failed check, not a wrong command
             return CheckItem("models", "failed", error.message, (error.hint or "",))
         several = len(found.backends) > 1
@@ -93,7 +93,7 @@ def check(
     linted: list[LintReport] = []
 
     def lint_findings() -> CheckItem:
-        report = linting.lint(config, every=not since and not database_check, since=since)
+        report = linting.lint(config, Choice(every=not since and not database_check, since=since))
         linted.append(report)
         failing = tuple(
             f"{Path(f.file).name}:{f.line}: {f.severity} {f.code} {f.message}"

@@ -34,6 +34,23 @@ Constraint = ForeignKey | Unique | Check | PrimaryKey
 TableChange = Callable[[Table], Table]
 
 
+@dataclasses.dataclass(frozen=True)
+class TableEdit:
+    """The table one column or constraint hook alters: where its statements go, the
+    table, and the whole change as a function of the table's definition (what a
+    backend that rebuilds the table, SQLite, applies instead of an ALTER)."""
+
+    ctx: ExecutionContext
+    table: str
+    schema: str | None
+    change: TableChange
+
+    @property
+    def qualified(self) -> str:
+        """The table's name, quoted and schema-qualified for the context's dialect."""
+        return qualified(self.ctx.dialect, self.table, self.schema)
+
+
 class Unchanged:
     """Marks an `alter_column` attribute that does not change."""
 
@@ -285,45 +302,22 @@ class DialectRules:
         and who holds it, as words for an error message, if the database tells."""
         return None
 
-    def add_column(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        column: Column,
-        change: TableChange,
-    ) -> None:
-        shell = Table(table, (column,), schema=schema)
+    def add_column(self, edit: TableEdit, column: Column) -> None:
+        ctx = edit.ctx
+        shell = Table(edit.table, (column,), schema=edit.schema)
         spec = column_spec(ctx.dialect, shell, column.name)
-        ctx.emit(f"ALTER TABLE {qualified(ctx.dialect, table, schema)} ADD COLUMN {spec}")
+        ctx.emit(f"ALTER TABLE {edit.qualified} ADD COLUMN {spec}")
         separate_comments(ctx, shell.to_sqlalchemy())
 
-    def drop_column(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        column: str,
-        change: TableChange,
-    ) -> None:
-        ctx.emit(
-            f"ALTER TABLE {qualified(ctx.dialect, table, schema)} "
-            f"DROP COLUMN {quote(ctx.dialect, column)}"
-        )
+    def drop_column(self, edit: TableEdit, column: str) -> None:
+        edit.ctx.emit(f"ALTER TABLE {edit.qualified} DROP COLUMN {quote(edit.ctx.dialect, column)}")
 
     def alter_column(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        column: str,
-        wanted: ColumnChange,
-        existing: Column | None,
-        change: TableChange,
+        self, edit: TableEdit, column: str, wanted: ColumnChange, existing: Column | None
     ) -> None:
         """Standard `ALTER COLUMN` clauses, one statement per requested change."""
-        d = ctx.dialect
-        head = f"ALTER TABLE {qualified(d, table, schema)} ALTER COLUMN {quote(d, column)}"
+        ctx, table, schema = edit.ctx, edit.table, edit.schema
+        head = f"ALTER TABLE {edit.qualified} ALTER COLUMN {quote(ctx.dialect, column)}"
         if wanted.type is not None:
             self.alter_type(ctx, head, wanted.type, wanted.using)
         if wanted.nullable is not None:
@@ -345,25 +339,11 @@ class DialectRules:
         """`head` is `ALTER TABLE t ALTER COLUMN c`; `using` is PostgreSQL's only."""
         ctx.emit(f"{head} TYPE {type_sql(ctx.dialect, type_)}")
 
-    def add_constraint(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        constraint: Constraint,
-        change: TableChange,
-    ) -> None:
-        ctx.emit(sa.schema.AddConstraint(sa_constraint(table, schema, constraint)))
+    def add_constraint(self, edit: TableEdit, constraint: Constraint) -> None:
+        edit.ctx.emit(sa.schema.AddConstraint(sa_constraint(edit.table, edit.schema, constraint)))
 
-    def drop_constraint(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        constraint: Constraint,
-        change: TableChange,
-    ) -> None:
-        ctx.emit(sa.schema.DropConstraint(sa_constraint(table, schema, constraint)))
+    def drop_constraint(self, edit: TableEdit, constraint: Constraint) -> None:
+        edit.ctx.emit(sa.schema.DropConstraint(sa_constraint(edit.table, edit.schema, constraint)))
 
     def drop_index(
         self,

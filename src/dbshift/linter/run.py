@@ -11,26 +11,19 @@ import dataclasses
 from dbshift.config import Config
 from dbshift.linter import LintReport, Settings, lint_scripts
 from dbshift.linter import baseline as lint_baseline
-from dbshift.linter.select import select
+from dbshift.linter.select import Choice, select
 from dbshift.migrations.project import Project
 from dbshift.results import BaselineWritten
 
+__all__ = ["Choice", "lint", "write_baseline"]
 
-def lint(
-    config: Config,
-    range_: str | None = None,
-    *,
-    every: bool = False,
-    since: str | None = None,
-    dialect: str | None = None,
-    server_version: str | None = None,
-    baseline: bool = True,
-) -> LintReport:
+
+def lint(config: Config, choice: Choice, *, baseline: bool = True) -> LintReport:
     """`dbshift.api.lint`: the chosen migrations' findings, less those the baseline
     accepts."""
     project = Project.read(config)
     accepted = lint_baseline.read(config.migrations_dir) if baseline else None
-    report = _lint(project, range_, every, since, dialect, server_version)
+    report = _lint(project, choice)
     if accepted is not None:
         checksums = {s.id: s.checksum for s in project.scripts}
         new, count = accepted.split(report.findings, checksums)
@@ -38,21 +31,15 @@ def lint(
     return report
 
 
-def write_baseline(
-    config: Config,
-    range_: str | None = None,
-    *,
-    every: bool = False,
-    since: str | None = None,
-    dialect: str | None = None,
-    server_version: str | None = None,
-) -> BaselineWritten:
+def write_baseline(config: Config, choice: Choice) -> BaselineWritten:
     """`dbshift.api.write_lint_baseline`: the baseline merged with every finding of the
-    migrations linted, written atomically."""
+    migrations linted (all of them unless a range or `since` is chosen), written
+    atomically."""
     project = Project.read(config)
-    every = every or not (range_ or since)
+    if not (choice.range_ or choice.since):
+        choice = dataclasses.replace(choice, every=True)
     older = lint_baseline.read(config.migrations_dir) or lint_baseline.Baseline()
-    report = _lint(project, range_, every, since, dialect, server_version)
+    report = _lint(project, choice)
     checksums = {s.id: s.checksum for s in project.scripts}
     newer = lint_baseline.Baseline.of(report.findings, checksums)
     merged = older.merged(newer, report.migrations, checksums)
@@ -60,27 +47,11 @@ def write_baseline(
     return BaselineWritten(path, len(report.findings), report.migrations)
 
 
-def _lint(
-    project: Project,
-    range_: str | None,
-    every: bool,
-    since: str | None,
-    dialect: str | None,
-    server_version: str | None,
-) -> LintReport:
+def _lint(project: Project, choice: Choice) -> LintReport:
     """The lint report of the chosen migrations, before any baseline."""
     config = project.config
     settings = Settings.of(config)
-    chosen = select(
-        config,
-        project.scripts,
-        project.graph,
-        range_,
-        every=every,
-        since=since,
-        dialect=dialect,
-        server_version=server_version,
-    )
+    chosen = select(config, project.scripts, project.graph, choice)
     report = lint_scripts(
         project.scripts,
         project.graph,

@@ -37,17 +37,22 @@ class Selection:
     description: str
 
 
-def select(
-    config: Config,
-    scripts: Sequence[Script],
-    graph: Graph,
-    range_: str | None = None,
-    *,
-    every: bool = False,
-    since: str | None = None,
-    dialect: str | None = None,
-    server_version: str | None = None,
-) -> Selection:
+@dataclasses.dataclass(frozen=True)
+class Choice:
+    """What `dbshift lint` is asked for: `range_` (`FROM:TO`, `:TO` or one id), `every`
+    migration, or those added `since` a git ref (one at most; none: the pending ones),
+    and which server to check for (`dialect`, `server_version`)."""
+
+    range_: str | None = None
+    every: bool = False
+    since: str | None = None
+    dialect: str | None = None
+    server_version: str | None = None
+
+
+def select(config: Config, scripts: Sequence[Script], graph: Graph, choice: Choice) -> Selection:
+    range_, every, since = choice.range_, choice.every, choice.since
+    dialect, server_version = choice.dialect, choice.server_version
     settings: Mapping[str, Any] = config.lint
     version_text = server_version or _text(settings.get("server_version"))
     version = _version(version_text) if version_text else None

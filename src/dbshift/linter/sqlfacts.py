@@ -459,12 +459,11 @@ def _set(node: Any, text: str) -> list[Fact]:
 def _command(node: Any, text: str) -> list[Fact]:
     match = _ADD_VALUE.match(text)
     if match:
-        name = match["name"].replace('"', "")
-        schema, _, bare = name.rpartition(".")
+        schema, bare = _dotted(match["name"])
         return [
             Fact(
                 "add_enum_value",
-                schema=schema or None,
+                schema=schema,
                 name=bare,
                 values=(match["value"].replace("''", "'"),),
                 position=match["pos"].replace("''", "'") if match["pos"] else None,
@@ -474,20 +473,18 @@ def _command(node: Any, text: str) -> list[Fact]:
         ]
     match = _USING_INDEX.match(text)
     if match:
-        table = match["table"].replace('"', "")
-        schema, _, bare = table.rpartition(".")
+        schema, bare = _dotted(match["table"])
         kind = "add_unique" if match["kind"].upper() == "UNIQUE" else "add_primary_key"
         name = match["name"].replace('"', "") if match["name"] else None
-        return [Fact(kind, bare, schema or None, name=name, using_index=True, sql=text)]
+        return [Fact(kind, bare, schema, name=name, using_index=True, sql=text)]
     match = _VALIDATE.match(text)
     if match:
-        table = match["table"].replace('"', "")
-        schema, _, bare = table.rpartition(".")
+        schema, bare = _dotted(match["table"])
         return [
             Fact(
                 "validate_constraint",
                 bare,
-                schema or None,
+                schema,
                 name=match["name"].replace('"', ""),
                 sql=text,
             )
@@ -496,6 +493,13 @@ def _command(node: Any, text: str) -> list[Fact]:
         return [Fact("other", sql=text)]
     words = " ".join(text.split()[:3])
     return [Fact("unknown_sql", sql=text, problem=f"statement `{words} ...` is not understood")]
+
+
+def _dotted(name: str) -> tuple[str | None, str]:
+    """The schema (None without one) and the name of a `schema.name` the regular
+    expressions above matched, double quotes dropped."""
+    schema, _, bare = name.replace('"', "").rpartition(".")
+    return schema or None, bare
 
 
 def _references(items: Any) -> list[Reference]:

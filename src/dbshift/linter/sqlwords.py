@@ -526,21 +526,11 @@ def _drop_sequence(reader: Reader, text: str) -> list[Fact] | None:
 
 def _drop_list(reader: Reader, text: str, kind: str, **common: Any) -> list[Fact] | None:
     """The rest of a DROP of a list of named objects: one fact each."""
-    reader.accept("IF", "EXISTS")
-    facts = []
-    while True:
-        name = reader.name()
-        if name is None:
-            return None
-        facts.append(Fact(kind, schema=name[0], name=name[1], sql=text, **common))
-        if not reader.symbol(","):
-            break
-    cascade = reader.take("CASCADE") is not None
-    if not cascade:
-        reader.accept("RESTRICT")
-    if not reader.at_end():  # one of CASCADE and RESTRICT at most
+    found = _dropped_names(reader, arguments=False)
+    if found is None:
         return None
-    return [dataclasses.replace(f, cascade=cascade) for f in facts]
+    names, cascade = found
+    return [Fact(kind, schema=s, name=n, sql=text, cascade=cascade, **common) for s, n in names]
 
 
 def _drop_routines(scope: str) -> Callable[[Reader, str], list[Fact] | None]:
@@ -548,29 +538,42 @@ def _drop_routines(scope: str) -> Callable[[Reader, str], list[Fact] | None]:
     [CASCADE | RESTRICT] (sqlglot reads one function, without a list)."""
 
     def read(reader: Reader, text: str) -> list[Fact] | None:
-        reader.accept("IF", "EXISTS")
-        names = []
-        while True:
-            name = reader.name()
-            if name is None:
-                return None
-            opening = reader.peek()
-            if opening is not None and opening.is_symbol("("):
-                reader.group()
-            names.append(name)
-            if not reader.symbol(","):
-                break
-        cascade = reader.take("CASCADE") is not None
-        if not cascade:
-            reader.accept("RESTRICT")
-        if not reader.at_end():
+        found = _dropped_names(reader, arguments=True)
+        if found is None:
             return None
+        names, cascade = found
         return [
             Fact("drop_object", schema=s, name=n, scope=scope, cascade=cascade, sql=text)
             for s, n in names
         ]
 
     return read
+
+
+def _dropped_names(
+    reader: Reader, *, arguments: bool
+) -> tuple[list[tuple[str | None, str]], bool] | None:
+    """`[IF EXISTS] name [, ...] [CASCADE | RESTRICT]`, the rest of a DROP of a list of
+    objects (each name followed by an optional `(args)` where `arguments`): the names
+    and whether CASCADE is given; None if the statement does not read so."""
+    reader.accept("IF", "EXISTS")
+    names = []
+    while True:
+        name = reader.name()
+        if name is None:
+            return None
+        opening = reader.peek() if arguments else None
+        if opening is not None and opening.is_symbol("("):
+            reader.group()
+        names.append(name)
+        if not reader.symbol(","):
+            break
+    cascade = reader.take("CASCADE") is not None
+    if not cascade:
+        reader.accept("RESTRICT")
+    if not reader.at_end():  # one of CASCADE and RESTRICT at most
+        return None
+    return names, cascade
 
 
 def _dml_target(reader: Reader) -> tuple[str | None, str] | None:

@@ -246,35 +246,17 @@ def _audit(folder: Path, scripts: Sequence[Script], heads: Iterable[str], mergin
     }
     shared = git.committed(folder, sorted(candidates)) if candidates else set()
     fresh = {n: what for n, what in candidates.items() if shared is None or n not in shared}
+    drifted = (
+        (found.edited, True, _EDITED),
+        (found.removed, True, _REMOVED),
+        (found.added, not merging, _ADDED),
+    )
     errors = [
-        IntegrityError(
-            f"{name} changed since {NAME} recorded it",
-            migration=_id(name),
-            hint="restore it from version control: a migration others may have applied "
-            "is never edited, write a new one. If it is applied nowhere, `dbshift rehash`",
-        )
-        for name in found.edited
+        IntegrityError(message.format(name=name, sums=NAME), migration=_id(name), hint=hint)
+        for names, reported, (message, hint) in drifted
+        if reported
+        for name in names
         if name not in fresh
-    ]
-    errors += [
-        IntegrityError(
-            f"{name} is recorded in {NAME} but the file is gone",
-            migration=_id(name),
-            hint="restore it from version control; if removing it is intended (it must be "
-            "applied nowhere), `dbshift rehash`",
-        )
-        for name in found.removed
-        if name not in fresh
-    ]
-    errors += [
-        IntegrityError(
-            f"{name} is not recorded in {NAME}",
-            migration=_id(name),
-            hint="create migrations with `dbshift new` or `make`; if this file belongs, "
-            "`dbshift rehash`",
-        )
-        for name in found.added
-        if name not in fresh and not merging
     ]
     if recorded.conflicted and not merging:
         errors.append(
@@ -292,6 +274,23 @@ def _audit(folder: Path, scripts: Sequence[Script], heads: Iterable[str], mergin
             )
         )
     return Audit(tuple(errors), tuple(fresh.items()))
+
+
+#: the error (message, hint) of a file whose sum drifted: edited, gone, or not recorded
+_EDITED = (
+    "{name} changed since {sums} recorded it",
+    "restore it from version control: a migration others may have applied is never "
+    "edited, write a new one. If it is applied nowhere, `dbshift rehash`",
+)
+_REMOVED = (
+    "{name} is recorded in {sums} but the file is gone",
+    "restore it from version control; if removing it is intended (it must be applied "
+    "nowhere), `dbshift rehash`",
+)
+_ADDED = (
+    "{name} is not recorded in {sums}",
+    "create migrations with `dbshift new` or `make`; if this file belongs, `dbshift rehash`",
+)
 
 
 def _id(name: str) -> str:

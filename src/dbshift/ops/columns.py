@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects import dialect_for
-from dbshift.dialects.base import UNCHANGED, ColumnChange, Unchanged, qualified, quote
+from dbshift.dialects.base import UNCHANGED, ColumnChange, TableEdit, Unchanged, qualified, quote
 from dbshift.facts import Fact, SQLReader, column_from_snapshot, type_from_sqlalchemy
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.constraints import CreateIndex, add_constraint
@@ -111,20 +111,14 @@ class AddColumn(Operation):
     schema: str | None = None
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        return snapshot.update_table(
-            self.table,
-            self.schema,
-            lambda t: t.replace(columns=(*t.columns, self.column)),
-        )
+        return snapshot.update_table(self.table, self.schema, self._change_table)
+
+    def _change_table(self, table: Table) -> Table:
+        return table.replace(columns=(*table.columns, self.column))
 
     def execute(self, ctx: ExecutionContext) -> None:
-        dialect_for(ctx.dialect).add_column(
-            ctx,
-            self.table,
-            self.schema,
-            self.column,
-            lambda t: t.replace(columns=(*t.columns, self.column)),
-        )
+        edit = TableEdit(ctx, self.table, self.schema, self._change_table)
+        dialect_for(ctx.dialect).add_column(edit, self.column)
 
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
         return [DropColumn(self.table, self.column.name, self.schema)]
@@ -161,9 +155,8 @@ class DropColumn(Operation):
         )
 
     def execute(self, ctx: ExecutionContext) -> None:
-        dialect_for(ctx.dialect).drop_column(
-            ctx, self.table, self.schema, self.column, lambda t: without_column(t, self.column)
-        )
+        edit = TableEdit(ctx, self.table, self.schema, lambda t: without_column(t, self.column))
+        dialect_for(ctx.dialect).drop_column(edit, self.column)
 
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
         table = before.table(self.table, self.schema)
@@ -272,15 +265,8 @@ class AlterColumn(Operation):
         return snapshot.update_table(self.table, self.schema, self._change_table)
 
     def execute(self, ctx: ExecutionContext) -> None:
-        dialect_for(ctx.dialect).alter_column(
-            ctx,
-            self.table,
-            self.schema,
-            self.column,
-            self.wanted,
-            self.existing,
-            lambda t: self._change_table(t),
-        )
+        edit = TableEdit(ctx, self.table, self.schema, self._change_table)
+        dialect_for(ctx.dialect).alter_column(edit, self.column, self.wanted, self.existing)
 
     def _change_table(self, table: Table) -> Table:
         return table.replace(

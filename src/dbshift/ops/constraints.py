@@ -9,7 +9,14 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from dbshift.dialects import backend_for, dialect_for
-from dbshift.dialects.base import qualified, quote, sa_constraint, stub_table
+from dbshift.dialects.base import (
+    Constraint,
+    TableEdit,
+    qualified,
+    quote,
+    sa_constraint,
+    stub_table,
+)
 from dbshift.errors import MigrationError
 from dbshift.facts import Fact, SQLReader, reference_from_snapshot
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
@@ -34,7 +41,6 @@ from dbshift.schema.snapshot import (
     table_key,
 )
 
-Constraint = ForeignKey | Unique | Check | PrimaryKey
 _C = TypeVar("_C", ForeignKey, Unique, Check, PrimaryKey)
 KINDS = {"foreignkey": ForeignKey, "unique": Unique, "check": Check, "primary": PrimaryKey}
 
@@ -249,13 +255,10 @@ class AddConstraint(Operation):
         ):
             ctx.emit(self._postgresql_sql(ctx))
             return
-        dialect_for(ctx.dialect).add_constraint(
-            ctx,
-            self.table,
-            self.schema,
-            self.constraint,
-            lambda t: with_constraint(t, self.constraint),
+        edit = TableEdit(
+            ctx, self.table, self.schema, lambda t: with_constraint(t, self.constraint)
         )
+        dialect_for(ctx.dialect).add_constraint(edit, self.constraint)
 
     def _postgresql_sql(self, ctx: ExecutionContext) -> str:
         quote = ctx.dialect.identifier_preparer.quote
@@ -437,13 +440,10 @@ class DropConstraint(Operation):
         rules = backend.rules
         needs_table = self.kind in (None, "primary") or backend.constraints_by_rebuild
         current = ctx.table(self.table, self.schema) if needs_table else None
-        rules.drop_constraint(
-            ctx,
-            self.table,
-            self.schema,
-            self.resolve(current),
-            lambda t: without_constraint(t, self.name, self.kind),
+        edit = TableEdit(
+            ctx, self.table, self.schema, lambda t: without_constraint(t, self.name, self.kind)
         )
+        rules.drop_constraint(edit, self.resolve(current))
 
     def resolve(self, table: Table | None) -> Constraint:
         """The constraint being dropped: from the table's definition, or from `kind`."""

@@ -17,7 +17,7 @@ from dbshift.dialects.base import (
     Constraint,
     DialectRules,
     Restore,
-    TableChange,
+    TableEdit,
     Timeouts,
     column_spec,
     is_drop,
@@ -172,20 +172,14 @@ class MySQLRules(DialectRules):
         )
 
     def alter_column(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        column: str,
-        wanted: ColumnChange,
-        existing: Column | None,
-        change: TableChange,
+        self, edit: TableEdit, column: str, wanted: ColumnChange, existing: Column | None
     ) -> None:
         """`MODIFY COLUMN` with the full new definition: the live one (or the
         migration's `existing_*` arguments) with the requested changes."""
+        ctx, table, schema = edit.ctx, edit.table, edit.schema
         current = ctx.table(table, schema)
         if current is not None and current.column(column) is not None:
-            new_table = change(current)
+            new_table = edit.change(current)
         elif existing is not None:
             new_table = Table(table, (wanted.applied(existing),), schema=schema)
         else:
@@ -195,30 +189,23 @@ class MySQLRules(DialectRules):
                 hint="pass existing_type=, existing_nullable= and existing_server_default=",
             )
         spec = column_spec(ctx.dialect, new_table, column)
-        ctx.emit(f"ALTER TABLE {qualified(ctx.dialect, table, schema)} MODIFY COLUMN {spec}")
+        ctx.emit(f"ALTER TABLE {edit.qualified} MODIFY COLUMN {spec}")
 
-    def drop_column(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        column: str,
-        change: TableChange,
-    ) -> None:
+    def drop_column(self, edit: TableEdit, column: str) -> None:
         """MySQL shrinks a multi-column index when one of its columns is dropped, and
         refuses to drop a column a CHECK uses; PostgreSQL drops both. Drop them first
         so every backend ends the same."""
-        current = ctx.table(table, schema)
-        d = ctx.dialect
+        ctx = edit.ctx
+        current = ctx.table(edit.table, edit.schema)
         for index in current.indexes if current is not None else ():
             if column in index.columns and len(index.columns) > 1:
                 ctx.emit(
-                    f"ALTER TABLE {qualified(d, table, schema)} DROP INDEX {quote(d, index.name)}"
+                    f"ALTER TABLE {edit.qualified} DROP INDEX {quote(ctx.dialect, index.name)}"
                 )
         for check in current.checks if current is not None else ():
             if check.name and check.uses(column):
-                ctx.emit(sa.schema.DropConstraint(sa_constraint(table, schema, check)))
-        super().drop_column(ctx, table, schema, column, change)
+                ctx.emit(sa.schema.DropConstraint(sa_constraint(edit.table, edit.schema, check)))
+        super().drop_column(edit, column)
 
     def drop_index(
         self,
@@ -252,16 +239,10 @@ class MySQLRules(DialectRules):
                 kept.append(fk.columns)
         super().drop_index(ctx, table, schema, index, if_exists)
 
-    def drop_constraint(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        constraint: Constraint,
-        change: TableChange,
-    ) -> None:
+    def drop_constraint(self, edit: TableEdit, constraint: Constraint) -> None:
         """Dropping a foreign key also drops the index InnoDB created for it, so that
         adding then dropping a foreign key leaves the table as it was."""
+        ctx, table, schema = edit.ctx, edit.table, edit.schema
         implicit = None
         conn = ctx.connection
         if conn is not None and isinstance(constraint, ForeignKey) and constraint.name:
@@ -273,7 +254,6 @@ class MySQLRules(DialectRules):
                 ),
                 {"schema": schema, "table": table, "name": constraint.name},
             ).scalar()
-        super().drop_constraint(ctx, table, schema, constraint, change)
+        super().drop_constraint(edit, constraint)
         if implicit is not None:
-            d = ctx.dialect
-            ctx.emit(f"ALTER TABLE {qualified(d, table, schema)} DROP INDEX {quote(d, implicit)}")
+            ctx.emit(f"ALTER TABLE {edit.qualified} DROP INDEX {quote(ctx.dialect, implicit)}")

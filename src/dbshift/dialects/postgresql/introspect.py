@@ -420,6 +420,10 @@ class _NamedTypes:
         }
 
 
+#: what a column's reflected type depends on: format_type, collation, collation schema
+_TypeKey = tuple[str | None, str | None, str | None]
+
+
 class _Types:
     """SQLAlchemy type objects for `format_type()` texts, resolved once per distinct
     text and collation by the dialect's own `_reflect_type`."""
@@ -427,7 +431,7 @@ class _Types:
     def __init__(self, conn: sa.Connection) -> None:
         self.dialect: Any = cast(Any, conn.dialect)
         self.named = _NamedTypes(self.dialect, conn)
-        self.cache: dict[tuple[str | None, str | None, str | None], TypeEngine[Any]] = {}
+        self.cache: dict[_TypeKey, TypeEngine[Any]] = {}
         self.new_style = (
             "named_type_loader" in inspect.signature(self.dialect._reflect_type).parameters
         )
@@ -449,21 +453,16 @@ class _Types:
         key = (format_type, collation, collation_schema)
         found = self.cache.get(key)
         if found is None:
-            found = self.cache[key] = self._resolve(
-                format_type, column, collation, collation_schema
-            )
+            found = self.cache[key] = self._resolve(key, column)
         if isinstance(found, SchemaEventTarget):
             # enums, booleans, domains: attached to a table, they hold per-table state
             return copy.copy(found)
         return found
 
-    def _resolve(
-        self,
-        format_type: str | None,
-        column: str,
-        collation: str | None,
-        collation_schema: str | None,
-    ) -> TypeEngine[Any]:
+    def _resolve(self, key: _TypeKey, column: str) -> TypeEngine[Any]:
+        """The type of `key` (format_type, collation, collation_schema), all it depends
+        on; `column` names it in SQLAlchemy's warnings."""
+        format_type, collation, collation_schema = key
         description = f"column '{column}'"
         result: TypeEngine[Any]
         if self.new_style:

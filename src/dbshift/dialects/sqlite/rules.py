@@ -38,7 +38,7 @@ from dbshift.dialects.base import (
     Constraint,
     DialectRules,
     InDoubt,
-    TableChange,
+    TableEdit,
     Unchanged,
     is_drop,
     leading_words,
@@ -95,46 +95,25 @@ class SQLiteRules(DialectRules):
         text = str(error)
         return is_drop(sql) and ("no such table" in text or "no such index" in text)
 
-    def add_column(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        column: Column,
-        change: TableChange,
-    ) -> None:
+    def add_column(self, edit: TableEdit, column: Column) -> None:
         default = column.server_default
         if column.computed is None and (default is None or _CONSTANT_DEFAULT.match(default)):
-            super().add_column(ctx, table, schema, column, change)
+            super().add_column(edit, column)
         else:  # SQLite's ADD COLUMN takes constant defaults only
-            self.rebuild(ctx, table, schema, change)
+            self.rebuild(edit)
 
-    def drop_column(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        column: str,
-        change: TableChange,
-    ) -> None:
-        current = self.current_table(ctx, table, schema)
+    def drop_column(self, edit: TableEdit, column: str) -> None:
+        current = self.current_table(edit.ctx, edit.table, edit.schema)
         used = [i.columns for i in current.indexes] + [u.columns for u in current.uniques]
         used += [f.columns for f in current.foreign_keys]
         in_pk = current.primary_key is not None and column in current.primary_key.columns
         if in_pk or any(column in columns for columns in used) or current.checks:
-            self.rebuild(ctx, table, schema, change)
+            self.rebuild(edit)
         else:
-            super().drop_column(ctx, table, schema, column, change)
+            super().drop_column(edit, column)
 
     def alter_column(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        column: str,
-        wanted: ColumnChange,
-        existing: Column | None,
-        change: TableChange,
+        self, edit: TableEdit, column: str, wanted: ColumnChange, existing: Column | None
     ) -> None:
         if (
             wanted.type is None
@@ -142,34 +121,26 @@ class SQLiteRules(DialectRules):
             and isinstance(wanted.server_default, Unchanged)
         ):
             return  # a comment only: SQLite keeps no comments
-        self.rebuild(ctx, table, schema, change)
+        self.rebuild(edit)
 
     def set_table_comment(
         self, ctx: ExecutionContext, table: str, schema: str | None, comment: str | None
     ) -> None:
         return None  # SQLite keeps no comments
 
-    def add_constraint(
-        self,
-        ctx: ExecutionContext,
-        table: str,
-        schema: str | None,
-        constraint: Constraint,
-        change: TableChange,
-    ) -> None:
+    def add_constraint(self, edit: TableEdit, constraint: Constraint) -> None:
         """SQLite has no ALTER for constraints: adding or dropping one rebuilds."""
-        self.rebuild(ctx, table, schema, change)
+        self.rebuild(edit)
 
     drop_constraint = add_constraint
 
-    def rebuild(
-        self, ctx: ExecutionContext, table: str, schema: str | None, change: TableChange
-    ) -> None:
+    def rebuild(self, edit: TableEdit) -> None:
         """SQLite's 12-step procedure, inside the migration's transaction. The new table
         is the table's own CREATE TABLE text with the change made (`ddl.py`), its
         rows keep their rowids, and an AUTOINCREMENT table keeps its sqlite_sequence."""
+        ctx, table, schema = edit.ctx, edit.table, edit.schema
         old = self.current_table(ctx, table, schema)
-        new = change(old)
+        new = edit.change(old)
         d = ctx.dialect
         parsed = sqlite_ddl.read(_create_sql(ctx, old), old.key)
         edited = sqlite_ddl.edit(parsed, old, new, d)  # refuses before anything runs

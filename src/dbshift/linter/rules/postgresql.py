@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dbshift.facts import Fact, added_column
+from collections.abc import Callable
+
+from dbshift.facts import ColumnFact, Fact, added_column
 from dbshift.linter.locks import PG_TABLE_LOCKING
 from dbshift.linter.model import PG, Context, Example, MigrationFacts, Target
 from dbshift.linter.rules.data_loss import old_type
@@ -22,6 +24,26 @@ _STABLE_FUNCTION = (
 
 def _where(fact: Fact) -> str:
     return quoted(fact.schema, fact.table)
+
+
+def _added_under_lock(
+    fact: Fact,
+    ctx: Context,
+    statement: str | None,
+    inline: Callable[[ColumnFact], bool],
+    inline_message: str,
+) -> str | None:
+    """DS304, DS309, DS310: a constraint added to an existing table under a lock, by its
+    own statement (`statement`: the message, None when the fact is not one that locks)
+    or inline on a column being added (`inline` says whether the column carries it)."""
+    if not ctx.existing(fact):
+        return None
+    if statement is not None:
+        return statement
+    column = added_column(fact)
+    if column is not None and inline(column):
+        return f"{quoted(fact.schema, fact.table, column.name)} {inline_message}"
+    return None
 
 
 @rule(
@@ -155,15 +177,16 @@ def concurrently_in_transaction(fact: Fact, ctx: Context) -> str | None:
     ),
 )
 def foreign_key_not_valid(fact: Fact, ctx: Context) -> str | None:
-    if not ctx.existing(fact):
-        return None
-    if fact.kind == "add_foreign_key" and not fact.not_valid:
-        return f"foreign key {quoted(fact.name)} on {_where(fact)} is validated under a lock"
-    column = added_column(fact)
-    if column is not None and column.inline_reference:
-        where = quoted(fact.schema, fact.table, column.name)
-        return f"{where} is added with REFERENCES: the foreign key is validated under a lock"
-    return None
+    statement = fact.kind == "add_foreign_key" and not fact.not_valid
+    return _added_under_lock(
+        fact,
+        ctx,
+        f"foreign key {quoted(fact.name)} on {_where(fact)} is validated under a lock"
+        if statement
+        else None,
+        lambda column: column.inline_reference,
+        "is added with REFERENCES: the foreign key is validated under a lock",
+    )
 
 
 @rule(
@@ -369,17 +392,16 @@ def default_rewrite(fact: Fact, ctx: Context) -> str | None:
     ),
 )
 def unique_without_index(fact: Fact, ctx: Context) -> str | None:
-    if not ctx.existing(fact):
-        return None
-    if fact.kind == "add_unique" and not fact.using_index:
-        return (
-            f"unique constraint {quoted(fact.name)} on {_where(fact)} builds its index under a lock"
-        )
-    column = added_column(fact)
-    if column is not None and column.unique:
-        where = quoted(fact.schema, fact.table, column.name)
-        return f"{where} is added UNIQUE: its index is built under a lock"
-    return None
+    statement = fact.kind == "add_unique" and not fact.using_index
+    return _added_under_lock(
+        fact,
+        ctx,
+        f"unique constraint {quoted(fact.name)} on {_where(fact)} builds its index under a lock"
+        if statement
+        else None,
+        lambda column: column.unique,
+        "is added UNIQUE: its index is built under a lock",
+    )
 
 
 @rule(
@@ -408,15 +430,14 @@ def unique_without_index(fact: Fact, ctx: Context) -> str | None:
     ),
 )
 def primary_key_without_index(fact: Fact, ctx: Context) -> str | None:
-    if not ctx.existing(fact):
-        return None
-    if fact.kind == "add_primary_key" and not fact.using_index:
-        return f"primary key on {_where(fact)} builds its index under a lock"
-    column = added_column(fact)
-    if column is not None and column.primary_key:
-        where = quoted(fact.schema, fact.table, column.name)
-        return f"{where} is added as the PRIMARY KEY: its index is built under a lock"
-    return None
+    statement = fact.kind == "add_primary_key" and not fact.using_index
+    return _added_under_lock(
+        fact,
+        ctx,
+        f"primary key on {_where(fact)} builds its index under a lock" if statement else None,
+        lambda column: column.primary_key,
+        "is added as the PRIMARY KEY: its index is built under a lock",
+    )
 
 
 @rule(
