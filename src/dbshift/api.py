@@ -242,7 +242,13 @@ def lint(
     # lazy: status start-up: the linter (and sqlglot)
     from dbshift.linter import run as linting
 
-    choice = linting.Choice(range_, every, since, dialect, server_version)
+    choice = linting.Choice(
+        range_=range_,
+        every=every,
+        since=since,
+        dialect=dialect,
+        server_version=server_version,
+    )
     return linting.lint(config, choice, baseline=baseline)
 
 
@@ -262,9 +268,14 @@ def write_lint_baseline(
     # lazy: status start-up: the linter (and sqlglot)
     from dbshift.linter import run as linting
 
-    return linting.write_baseline(
-        config, linting.Choice(range_, every, since, dialect, server_version)
+    choice = linting.Choice(
+        range_=range_,
+        every=every,
+        since=since,
+        dialect=dialect,
+        server_version=server_version,
     )
+    return linting.write_baseline(config, choice)
 
 
 # -- check: the one CI command ------------------------------------------------------------
@@ -314,11 +325,17 @@ def make(
     and when that is unset to on for Python migrations on PostgreSQL. Models with
     no tables, or a change that drops every table, are refused (exit 2) unless
     `allow_drop_all`: they are nearly always model modules that were not imported."""
-    # lazy: status start-up: the models comparison
-    from dbshift.autogen import make as pipeline
-
-    request = pipeline.Request(message, sql, renames, decide, dev_url, check, safe, allow_drop_all)
-    return pipeline.make_report(config, request).path
+    return make_report(
+        config,
+        message,
+        sql=sql,
+        renames=renames,
+        decide=decide,
+        dev_url=dev_url,
+        check=check,
+        safe=safe,
+        allow_drop_all=allow_drop_all,
+    ).path
 
 
 def make_report(
@@ -339,7 +356,16 @@ def make_report(
     # lazy: status start-up: the models comparison
     from dbshift.autogen import make as pipeline
 
-    request = pipeline.Request(message, sql, renames, decide, dev_url, check, safe, allow_drop_all)
+    request = pipeline.Request(
+        message=message,
+        sql=sql,
+        renames=renames,
+        decide=decide,
+        dev_url=dev_url,
+        check=check,
+        safe=safe,
+        allow_drop_all=allow_drop_all,
+    )
     return pipeline.make_report(config, request)
 
 

@@ -53,7 +53,7 @@ log = logging.getLogger("dbshift.api")
 SAFE_ONLY_POSTGRESQL = "--safe changes nothing on {backend}: its rewrites are for PostgreSQL"
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Request:
     """What `make` is asked for: `dbshift.api.make_report`'s arguments after the config
     (documented there), carried as one value from the API to the pipeline."""

@@ -37,7 +37,7 @@ class Selection:
     description: str
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Choice:
     """What `dbshift lint` is asked for: `range_` (`FROM:TO`, `:TO` or one id), `every`
     migration, or those added `since` a git ref (one at most; none: the pending ones),
