@@ -17,6 +17,7 @@ import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import quote_plus, unquote
 
 from dbshift.errors import ConfigError
 
@@ -513,8 +514,6 @@ def _secrets(url: str | None) -> re.Pattern[str] | None:
     """A pattern matching the password of `url` in every spelling it may be printed in."""
     if not url:
         return None
-    from urllib.parse import quote_plus, unquote
-
     found: set[str] = set()
     for pattern in (_URL_PASSWORD, _PASSWORD_IN_URL):
         match = pattern.search(url)
@@ -522,6 +521,8 @@ def _secrets(url: str | None) -> re.Pattern[str] | None:
             found.add(match.group("password"))
     found.update(m.group("password") for m in _PASSWORD_IN_QUERY.finditer(url))
     try:
+        # lazy: SQLAlchemy, only once a URL is masked (the configuration is read by every
+        # command, `new` and `--help` too, before anything connects)
         import sqlalchemy as sa
 
         parsed = sa.make_url(url)

@@ -540,6 +540,7 @@ def lint(
 
     RANGE is FROM:TO, :TO or one migration id."""
     if list_rules:
+        # lazy: status start-up: the linter, for `lint --list-rules` alone
         from dbshift.linter import load_rules
 
         state.reporter.rules(list(load_rules().values()))

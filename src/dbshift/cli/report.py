@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from dbshift.errors import DbshiftError, Interrupted
 
 if TYPE_CHECKING:  # rich, the results and the linter are imported where they are used
+    # lazy: rich, only for a terminal: output in a pipe never imports it
     from rich.console import Console
     from rich.progress import Progress, TaskID
 
@@ -57,6 +58,7 @@ class Reporter:
         print(json.dumps(data, indent=2, default=str), file=self.out)
 
     def _console(self) -> Console:
+        # lazy: rich, only for a terminal: output in a pipe never imports it
         from rich.console import Console
 
         return Console(file=self.out, highlight=False)
@@ -247,6 +249,7 @@ class Reporter:
             self._refused(report.to_json(), report.refusal())
             return
         if self.tty:
+            # lazy: rich, only for a terminal: output in a pipe never imports it
             from rich.markup import escape
             from rich.table import Table
 
@@ -340,6 +343,7 @@ class Reporter:
     def linted(self, report: LintReport, fmt: str = "text") -> None:
         """`lint`: findings as text (a rich table in a terminal), JSON, GitHub Actions
         annotations or SARIF."""
+        # lazy: status start-up: the linter's output formats, for `lint` alone
         from dbshift.linter import formats
 
         if self.as_json or fmt == "json":
@@ -361,6 +365,7 @@ class Reporter:
             self.line(f"ok: {summary}, no findings")
             return
         if self.tty:
+            # lazy: rich, only for a terminal: output in a pipe never imports it
             from rich.markup import escape
             from rich.table import Table
 
@@ -406,6 +411,7 @@ class Reporter:
             self.json(report.to_json())
             return
         if fmt == "github":
+            # lazy: status start-up: the linter's output formats, for `lint` alone
             from dbshift.linter import formats
 
             lines = [
@@ -535,6 +541,7 @@ class _BarListener:
 
     def step_started(self, step: Step, index: int, total: int) -> None:
         if self.bar is None:
+            # lazy: rich, only for a terminal: output in a pipe never imports it
             from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
             progress = Progress(

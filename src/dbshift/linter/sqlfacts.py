@@ -10,14 +10,14 @@ silently.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from dbshift.errors import MigrationError
 from dbshift.facts import ColumnFact, Fact, Reference
 from dbshift.linter import sqlwords
 from dbshift.linter.typetext import SERIALS, builtin_type, sqlglot_module, type_from_node
-
-if TYPE_CHECKING:
-    from dbshift.migrations.sqlsplit import SqlStatement
+from dbshift.migrations.sqlsplit import SqlStatement, split_sql
+from dbshift.migrations.txcontrol import is_transaction_control
 
 _DIALECTS = {"postgresql": "postgres", "mysql": "mysql", "mariadb": "mysql", "sqlite": "sqlite"}
 
@@ -49,9 +49,6 @@ def facts_from_sql(sql: str, dialect: str = "postgresql") -> list[Fact]:
     the splitter refuses (an unterminated string, a psql meta-command, `COPY ... FROM
     STDIN`) is one unparsable fact carrying the splitter's reason, as `upgrade` would
     refuse it."""
-    from dbshift.errors import MigrationError
-    from dbshift.migrations.sqlsplit import split_sql
-
     try:
         split = split_sql(sql, dialect)
     except MigrationError as refused:
@@ -75,8 +72,6 @@ def _facts_of(text: str, keywords: tuple[str, ...], dialect: str) -> list[Fact]:
     """One statement's facts. sqlglot reads BEGIN/COMMIT as harmless, but here they end
     a transaction; PostgreSQL statements sqlglot does not model, or fails on, are read
     word by word (`dbshift.linter.sqlwords`) before the statement counts as unparsable."""
-    from dbshift.migrations.txcontrol import is_transaction_control
-
     if is_transaction_control(keywords):
         return [Fact("transaction_control", sql=" ".join(text.split()))]
     read = _DIALECTS.get(dialect, "postgres")
@@ -112,6 +107,7 @@ def _problem(error: Exception) -> str:
 
 
 def _statement(node: Any, text: str) -> list[Fact]:
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     if isinstance(node, exp.Create):
@@ -160,6 +156,7 @@ def _statement(node: Any, text: str) -> list[Fact]:
 def _assigned(node: Any) -> tuple[str, ...]:
     """The columns an UPDATE's SET assigns, in order (`SET (a, b) = ...` gives both),
     named as the server compares them: an unquoted name folded to lower case."""
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     targets: list[Any] = []
@@ -172,6 +169,7 @@ def _assigned(node: Any) -> tuple[str, ...]:
 def _names_as_compared(nodes: Any) -> tuple[str, ...]:
     """Column (or identifier) nodes' names as the server compares them: an unquoted name
     folded to lower case; other nodes left out."""
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     names = []
@@ -183,6 +181,7 @@ def _names_as_compared(nodes: Any) -> tuple[str, ...]:
 
 
 def _table(node: Any) -> tuple[str | None, str | None]:
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     if isinstance(node, exp.Schema):
@@ -193,6 +192,7 @@ def _table(node: Any) -> tuple[str | None, str | None]:
 
 
 def _create(node: Any, text: str) -> list[Fact]:
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     kind = (node.args.get("kind") or "").upper()
@@ -294,6 +294,7 @@ def _drop(node: Any, text: str) -> list[Fact]:
 
 
 def _alter(node: Any, text: str) -> list[Fact]:
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     kind = (node.args.get("kind") or "").upper()
@@ -375,6 +376,7 @@ def _alter(node: Any, text: str) -> list[Fact]:
 
 def _alter_object(node: Any, kind: str, text: str) -> Fact:
     """ALTER VIEW / INDEX / ... : a rename (`RENAME TO`), else DDL no rule reads."""
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     actions = node.args.get("actions") or []
@@ -408,6 +410,7 @@ def _alter_column(action: Any, common: dict[str, Any]) -> list[Fact]:
 
 
 def _constraint(constraint: Any, not_valid: bool, common: dict[str, Any]) -> Fact:
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     name = None
@@ -446,6 +449,7 @@ def _constraint(constraint: Any, not_valid: bool, common: dict[str, Any]) -> Fac
 
 
 def _set(node: Any, text: str) -> list[Fact]:
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     facts = []
@@ -505,6 +509,7 @@ def _dotted(name: str) -> tuple[str | None, str]:
 def _references(items: Any) -> list[Reference]:
     """The foreign keys among a table's items: a column's `REFERENCES`, a table-level
     `FOREIGN KEY (...) REFERENCES` (named or not)."""
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     found: list[Reference] = []
@@ -524,6 +529,7 @@ def _references(items: Any) -> list[Reference]:
 
 
 def _referred(reference: Any, columns: tuple[str, ...]) -> Reference | None:
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     if not isinstance(reference, exp.Reference):
@@ -539,6 +545,7 @@ def _names(expressions: Any) -> list[str]:
 
 
 def _column(node: Any, pk_cols: set[str]) -> ColumnFact:
+    # lazy: sqlglot, for `lint` alone (see the module's docstring)
     from sqlglot import exp
 
     column: dict[str, Any] = {"primary_key": node.name in pk_cols}

@@ -12,6 +12,8 @@ import abc
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
+from dbshift.errors import IrreversibleMigration, MigrationError
+
 if TYPE_CHECKING:
     import sqlalchemy as sa
     from sqlalchemy.engine import Dialect
@@ -53,8 +55,6 @@ class ExecutionContext(abc.ABC):
     def run_python(self, fn: Callable[[sa.Connection], Any]) -> None:
         connection = self.connection
         if connection is None:
-            from dbshift.errors import MigrationError
-
             raise MigrationError(
                 f"op.run({getattr(fn, '__name__', fn)!r}) needs a database connection",
                 hint="offline SQL cannot contain Python data migrations; run it online",
@@ -141,10 +141,4 @@ def quoted(*parts: str | None) -> str:
 
 
 def irreversible(what: str, hint: str = "write a downgrade(op) function") -> IrreversibleMigration:
-    from dbshift.errors import IrreversibleMigration
-
     return IrreversibleMigration(f"cannot reverse {what}", hint=hint)
-
-
-if TYPE_CHECKING:
-    from dbshift.errors import IrreversibleMigration

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from dbshift.dialects import backend_for
 from dbshift.dialects.base import qualified
 from dbshift.facts import Fact, SQLReader
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
@@ -24,8 +25,6 @@ def _literal(value: str) -> str:
 
 
 def _has_enum_types(ctx: ExecutionContext) -> bool:
-    from dbshift.dialects import backend_for
-
     return backend_for(ctx.dialect).has_enum_types
 
 
