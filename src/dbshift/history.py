@@ -338,7 +338,7 @@ class History:
 
     def event_values(
         self,
-        event: str,
+        event: Event,
         migration_id: str | None = None,
         checksum: str | None = None,
         detail: str | None = None,
@@ -415,7 +415,7 @@ class History:
         event: dict[str, Any],
         together: bool,
     ) -> None:
-        logged = {f"l_{k}": v for k, v in event.items()}
+        logged = _prefixed("l", event)
         if together:
             conn.execute(self._with_event(write), {**params, **logged})
         else:
@@ -428,7 +428,7 @@ class History:
         migration_id: str,
         checksum: str,
         duration_ms: int,
-        event: str,
+        event: Event,
         detail: str | None = None,
         *,
         update: bool,
@@ -436,9 +436,9 @@ class History:
     ) -> None:
         """Record a migration applied, with its log event, in the caller's transaction:
         its partial row turned applied (`update`), else a new row. `together`: one
-        statement (`DialectRules.writes_in_cte`), else two."""
+        statement (`Backend.writes_in_cte`), else two."""
         values = self.applied_values(migration_id, checksum, duration_ms)
-        params = {f"h_{k}": v for k, v in values.items()}
+        params = _prefixed("h", values)
         if update:
             params["h_key"] = params.pop("h_id")
         logged = self.event_values(event, migration_id, checksum, detail)
@@ -449,7 +449,7 @@ class History:
         conn: sa.Connection,
         migration_id: str,
         checksum: str,
-        event: str,
+        event: Event,
         detail: str | None = None,
         *,
         together: bool,
@@ -463,7 +463,7 @@ class History:
         partial, with nothing done yet (a kill during its first statement leaves this
         trace)."""
         values = self.applied_values(migration_id, checksum, 0, PARTIAL)
-        conn.execute(self._insert_row, {f"h_{k}": v for k, v in values.items()})
+        conn.execute(self._insert_row, _prefixed("h", values))
 
     @functools.cached_property
     def _update_progress(self) -> sa.Update:
@@ -665,3 +665,9 @@ def parse_progress(text: str | None) -> tuple[tuple[StatementMark, ...], Stateme
         else:
             done.append(StatementMark(hash_, shown))
     return tuple(done), failed
+
+
+def _prefixed(prefix: str, values: dict[str, Any]) -> dict[str, Any]:
+    """Row values as the parameters of the prebuilt statements: `h_<column>` for the
+    history, `l_<column>` for the log (see `History._history_values`)."""
+    return {f"{prefix}_{key}": value for key, value in values.items()}

@@ -68,6 +68,9 @@ class Backend:
     #: constraints are added and dropped by rebuilding the table, which needs its
     #: definition (SQLite has no ALTER for constraints)
     constraints_by_rebuild = False
+    #: a data-modifying statement can ride in another one's WITH: the runner writes a
+    #: history row and its log event in one statement
+    writes_in_cte = False
     #: a column type change may take a `USING` expression converting the old values
     alter_type_using = False
     #: columns can be `GENERATED ... AS IDENTITY`, and an identity is changed by DDL of

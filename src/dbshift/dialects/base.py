@@ -239,9 +239,6 @@ class DialectRules:
 
     #: the query for this connection's id as other sessions see it (for `blocker`)
     session_query: str | None = None
-    #: a data-modifying statement can ride in another one's WITH: the runner writes a
-    #: history row and its log event in one statement
-    writes_in_cte = False
 
     def already_exists(self, error: BaseException) -> bool:
         """Whether the driver's `error` says that what the statement creates is already

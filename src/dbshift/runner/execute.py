@@ -608,7 +608,7 @@ class Runner:
                 "upgrade",
                 journal.summary(),
                 update=True,
-                together=self.dialect.writes_in_cte,
+                together=self.backend.writes_in_cte,
             )
 
         try:
@@ -737,8 +737,8 @@ class Runner:
 
     def _record(self, step: Step, duration_ms: int, replace: bool) -> None:
         """The step's history row and log event, in the caller's transaction (one
-        statement where the backend can: `DialectRules.writes_in_cte`)."""
-        checksum, together = step.script.checksum, self.dialect.writes_in_cte
+        statement where the backend can: `Backend.writes_in_cte`)."""
+        checksum, together = step.script.checksum, self.backend.writes_in_cte
         if step.direction == "up":
             self.history.write_applied(
                 self.conn,

@@ -43,6 +43,7 @@ class PostgreSQL(Backend):
         foreign_key_target_exists=True,
     )
     has_enum_types = True
+    writes_in_cte = True
     online_rewrites = True
     not_valid_constraints = True
     unique_from_index = True

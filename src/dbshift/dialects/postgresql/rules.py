@@ -180,7 +180,6 @@ class PostgreSQLRules(DialectRules):
     codes, transaction-block rules and catalog."""
 
     session_query = "SELECT pg_backend_pid()"
-    writes_in_cte = True
 
     def already_exists(self, error: BaseException) -> bool:
         return _sqlstate(error) in _EXISTS_STATES
