@@ -771,16 +771,8 @@ def environment(servers: dict[str, str]) -> list[str]:
             if line.startswith("model name"):
                 cpu = line.split(":", 1)[1].strip()
                 break
-    git = subprocess.run(
-        ["git", "-C", str(REPO), "log", "-1", "--format=%h (%cd)", "--date=iso"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    git = _git("log", "-1", "--format=%h (%cd)", "--date=iso")
+    dirty = _git("status", "--porcelain", "--", "src")
     return [
         f"- machine: {len(os.sched_getaffinity(0))} cores (nproc), {cpu}, {platform.platform()}",
         f"- Python {platform.python_version()} (both virtualenvs)",
@@ -1098,17 +1090,15 @@ def check_counts(traffic: roundtrips.Traffic) -> str:
 def git_commit() -> str:
     """The commit measured (the last one that changed src/: a bench-only commit measures
     the same dbshift), and whether src/ had changes beyond it."""
-    head = subprocess.run(
-        ["git", "-C", str(REPO), "log", "-1", "--format=%h", "--", "src"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-    dirty = subprocess.run(
-        ["git", "-C", str(REPO), "status", "--porcelain", "--", "src"],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    head = _git("log", "-1", "--format=%h", "--", "src")
+    dirty = _git("status", "--porcelain", "--", "src")
     return head + (" (plus uncommitted changes in src/)" if dirty else "")
+
+
+def _git(*args: str) -> str:
+    """What `git -C <repo> <args>` prints, stripped."""
+    done = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True)
+    return done.stdout.strip()
 
 
 def write_counts_section(path: Path, text: str) -> None:
