@@ -245,6 +245,18 @@ def test_header_settings_override_the_configuration_on_mariadb(
     assert project.query("SELECT w FROM b") == [(2,)]  # whole seconds, rounded up
 
 
+@pytest.mark.backends("mysql")
+def test_statement_timeout_reaches_mariadb_through_a_mysql_url(
+    backend: str, db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A MariaDB server reached through `mysql://` (SQLAlchemy's MySQL dialect, told
+    MariaDB on connecting) gets `max_statement_time` as one reached by `mariadb://` does."""
+    project = project_with(tmp_path, db_url, capsys, statement_timeout="90s")
+    project.sql("seen", "CREATE TABLE a AS SELECT @@SESSION.max_statement_time AS s;")
+    project.ok("upgrade")
+    assert project.query("SELECT s FROM a") == [(90.0,)]
+
+
 @SERVERS
 @pytest.mark.parametrize("key", ["table_lock_timeout", "migration_lock_timeout"])
 def test_the_old_name_of_table_lock_timeout_sets_the_same_wait(

@@ -26,6 +26,7 @@ from dbshift.dialects.base import (
     quote,
     sa_constraint,
 )
+from dbshift.dialects.mysql.flavour import is_mariadb
 from dbshift.dialects.mysql.introspect import _parsed_type
 from dbshift.errors import MigrationError
 from dbshift.schema.snapshot import Column, ForeignKey, Table, table_key
@@ -136,7 +137,7 @@ class MySQLRules(DialectRules):
         `max_execution_time` limits SELECTs only, so there `statement_timeout` is unused."""
         lock = math.ceil(timeouts.lock) if timeouts.lock > 0 else _FOREVER
         settings: dict[str, float] = {"lock_wait_timeout": lock}
-        if timeouts.statement is not None and conn.dialect.name == "mariadb":
+        if timeouts.statement is not None and is_mariadb(conn.dialect):
             settings["max_statement_time"] = timeouts.statement
         # one round trip each way: the session's values wait in user variables
         keep = ", ".join(f"@dbshift_{n} = @@SESSION.{n}, SESSION {n} = :{n}" for n in settings)
