@@ -329,17 +329,6 @@ def test_status_and_history_import_no_migration_code_linter_or_sqlglot(tmp_path:
 
 # -- imports inside functions --------------------------------------------------------------
 
-# Modules whose imports inside functions are not audited yet (issue 13 item 7: other
-# changes are rewriting them). The list only shrinks: the test fails when one of them
-# has no unmarked import left, so that it goes from the list.
-NOT_AUDITED = {
-    "dbshift.runner.checks",
-    "dbshift.runner.execute",
-    "dbshift.runner.failures",
-    "dbshift.runner.journal",
-    "dbshift.runner.lock",
-}
-
 
 def _says_why(lines: list[str], index: int) -> bool:
     """Whether the import at `lines[index]` stands under a `# lazy: <why>` comment (of
@@ -364,10 +353,7 @@ def test_every_import_inside_a_function_says_why() -> None:
             continue
         if not _says_why(MODULES[e.importer].read_text().splitlines(), e.line - 1):
             unmarked.setdefault(e.importer, []).append(e.line)
-    wrong = {m: lines for m, lines in unmarked.items() if m not in NOT_AUDITED}
-    assert not wrong, f"imports inside functions without a `# lazy: <why>` line: {wrong}"
-    done = sorted(NOT_AUDITED - set(unmarked))
-    assert not done, f"audited now, take them out of NOT_AUDITED: {done}"
+    assert not unmarked, f"imports inside functions without a `# lazy: <why>` line: {unmarked}"
 
 
 # -- backend names -------------------------------------------------------------------------

@@ -18,7 +18,10 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy import exc
 
+from dbshift import database
 from dbshift.config import Config
+from dbshift.dialects import backend_for
+from dbshift.dialects.base import Timeouts
 from dbshift.errors import (
     DatabaseError,
     DbshiftError,
@@ -30,6 +33,8 @@ from dbshift.history import Event, History, HistoryRow, StatementMark
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.replay import Replay
 from dbshift.migrations.scripts import Script
+from dbshift.ops.context import CodeFailed, OnlineContext
+from dbshift.retry import BlockerWatch, backoff, lock_timed_out
 from dbshift.runner import checks, failures
 from dbshift.runner.journal import StatementJournal
 from dbshift.runner.lock import Held, busy_as_lock_timeout
@@ -49,10 +54,9 @@ from dbshift.runner.report import (
 
 if TYPE_CHECKING:
     from dbshift.dialects import Backend
-    from dbshift.dialects.base import DialectRules, Restore, Timeouts
+    from dbshift.dialects.base import DialectRules, Restore
     from dbshift.ops import Operation
     from dbshift.ops.context import Journal
-    from dbshift.retry import BlockerWatch
     from dbshift.schema.snapshot import Snapshot
 
 # Listing, status and history never execute operations: the modules that do are
@@ -93,8 +97,6 @@ class Runner:
 
     @property
     def backend(self) -> Backend:
-        from dbshift.dialects import backend_for
-
         return backend_for(self.conn.dialect)
 
     @property
@@ -390,8 +392,6 @@ class Runner:
         """`run()`, tried again after a growing pause while a statement's lock wait
         times out, at most `lock_retries` times. Each retry is logged (a `retry` event)
         and told to the listener; after the last, the error says what it waited for."""
-        from dbshift.retry import backoff, lock_timed_out
-
         attempts = self.config.lock_retries + 1
         blocker: str | None = None
         for attempt in range(1, attempts + 1):
@@ -435,8 +435,6 @@ class Runner:
 
     def _timeouts(self, step: Step) -> Timeouts:
         """The step's own header settings, else the configuration's."""
-        from dbshift.dialects.base import Timeouts
-
         script, config = step.script, self.config
         lock = script.lock_timeout
         statement = script.statement_timeout
@@ -448,9 +446,6 @@ class Runner:
     def _blocker_watch(self, step: Step) -> BlockerWatch | None:
         """On a retry: a watch that asks, from a second connection, what the step's
         statement waits for, shortly before its lock wait would time out."""
-        from dbshift import database
-        from dbshift.retry import BlockerWatch
-
         dialect, lock = self.dialect, self._timeouts(step).lock
         if dialect.session_query is None or lock <= 0:
             return None
@@ -669,8 +664,6 @@ class Runner:
         journal: Journal | None = None,
     ) -> int:
         """Execute a migration's operations; the number of statements that ran."""
-        from dbshift.ops.context import CodeFailed, OnlineContext
-
         ctx = OnlineContext(
             self.conn,
             default_schema=self.config.schema,

@@ -16,8 +16,10 @@ from typing import TYPE_CHECKING
 import sqlalchemy as sa
 from sqlalchemy import exc
 
+from dbshift.database import driver_message
 from dbshift.errors import DbshiftError, Interrupted, MigrationError
 from dbshift.history import History, HistoryRow, StatementMark
+from dbshift.migrations.loader import code_failed
 from dbshift.runner.plan import Step
 from dbshift.runner.report import log
 
@@ -60,8 +62,6 @@ def statement_failure(
     recording and committing the statement `committing` (the error's statement is then
     the journal's, or none). `in_transaction`: the step ran in one transaction;
     `schema_there`: see `schema_already_there`."""
-    from dbshift.database import driver_message
-
     where = step.script.name + (f":{line}" if line is not None else "")
     statement = " ".join(str(error.statement or "").split())
     at = f"at `{short(statement)}`"
@@ -124,8 +124,6 @@ def code_failure(
 ) -> MigrationError:
     """An `op.run` callable raised (`executed` statements committed before it, when
     the step ran outside a transaction): the migration failed, with the state it left."""
-    from dbshift.migrations.loader import code_failed
-
     failure = code_failed(step.script.path, step.id, error)
     if in_transaction:
         state = "the migration was rolled back"

@@ -6,18 +6,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
+from dbshift.dialects.base import Commit, DialectRules, server_version
 from dbshift.errors import IntegrityError, MigrationError
 from dbshift.history import History, HistoryRow, StatementMark
 from dbshift.runner.failures import connection_lost, short
 from dbshift.runner.plan import Step
-
-if TYPE_CHECKING:
-    from dbshift.dialects.base import DialectRules
 
 
 class StatementJournal:
@@ -46,8 +43,6 @@ class StatementJournal:
         step: Step,
         row: HistoryRow | None,
     ) -> None:
-        from dbshift.dialects.base import server_version
-
         self.conn = conn
         self.history = history
         self.step = step
@@ -90,8 +85,6 @@ class StatementJournal:
     def _completed_before(self, sql: str) -> bool:
         """The statement the cut-off run was in: True when it had completed (it is
         recorded now); False to run it; an IntegrityError when nobody can tell."""
-        from dbshift.dialects.base import Commit
-
         if self.rules.commit_of(sql, self.server_version) is Commit.WITH_RECORD:
             self.uncertain = False  # it committed with its record, or not at all
             return False
@@ -123,8 +116,6 @@ class StatementJournal:
     def executing(self, sql: str) -> Iterator[None]:
         """In autocommit mode for a statement that cannot run in a transaction; else in
         the transaction `done` commits with the statement's record."""
-        from dbshift.dialects.base import Commit
-
         commit = self.rules.commit_of(sql, self.server_version)
         if self._unsaved:
             self._unsaved = False
@@ -153,8 +144,6 @@ class StatementJournal:
         the migration's applied row). A statement run in autocommit mode is recorded
         at once: a cut-off run may leave it in doubt, and then only the catalog can
         tell."""
-        from dbshift.dialects.base import Commit
-
         self.pending = self.running or StatementMark.of(sql)
         self.running = None
         if self.rules.commit_of(sql, self.server_version) is Commit.OUTSIDE:

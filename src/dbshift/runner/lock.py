@@ -9,18 +9,18 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
+from dbshift import database
 from dbshift.config import Config
 from dbshift.database import WRITER
+from dbshift.dialects import lock_for
 from dbshift.errors import LockTimeout
 from dbshift.history import History, LeaseRow
-
-if TYPE_CHECKING:
-    from dbshift.lease import Busy, Heartbeat
+from dbshift.lease import Busy, Heartbeat, Lease, describe, signature
 
 T = TypeVar("T")
 
@@ -50,9 +50,6 @@ class Held:
         history: History,
         lease_ttl: float | None = None,
     ) -> None:
-        from dbshift.dialects import lock_for
-        from dbshift.lease import Lease
-
         self.conn = conn
         self.config = config
         self.history = history
@@ -87,8 +84,6 @@ class Held:
 
     def guard(self, check_lease: bool = True) -> None:
         """Inside a transaction: make it the only writing one, or raise `Busy`."""
-        from dbshift.lease import Busy
-
         conn = self.conn
         if not self.lock.guard(conn, self.lease.me):
             raise Busy(lambda: self.lock.holder(conn))
@@ -97,8 +92,6 @@ class Held:
 
     def check_lease(self, row: LeaseRow | None) -> None:
         """Raise `Busy` when another runner's live lease is `row`."""
-        from dbshift.lease import Busy, describe
-
         if not self.lock.exclusive and self.lease.blocks(row):
             assert row is not None
             raise Busy(lambda: describe(row))
@@ -123,8 +116,6 @@ class Held:
 
     def attempt(self, fn: Callable[[], T]) -> T:
         """`fn()`, called again after a growing pause while it raises `Busy`."""
-        from dbshift.lease import Busy
-
         timeout = self.config.runner_lock_timeout
         deadline = time.monotonic() + timeout
         pause = 0.02
@@ -171,8 +162,6 @@ class Held:
     def take_lease(self, migration_id: str) -> None:
         """Inside a guarded transaction: take the lease for a step that runs outside
         one; the heartbeat keeps it alive from the commit on until `free_lease`."""
-        from dbshift.lease import Busy, Heartbeat, describe
-
         conn, history = self.conn, self.history
         before = history.lease_row(conn, self.lease.name)
         if self.lease.blocks(before):  # only after a heartbeat renewed meanwhile
@@ -189,8 +178,6 @@ class Held:
             self._heartbeat = Heartbeat(self._renew, self.lease.ttl / 3)
 
     def _renew(self) -> bool:
-        from dbshift import database
-
         def renew(conn: sa.Connection) -> bool:
             with conn.begin():
                 return self.history.renew_lease(conn, self.lease.name, self.lease.token)
@@ -208,8 +195,6 @@ class Held:
 
     def _signed_by(self, session: str) -> str:
         """The runner that signed the lease row from database session `session`."""
-        from dbshift.lease import signature
-
         conn = self.conn
         try:
             row = self.history.lease_row(conn, self.lease.name)
