@@ -178,7 +178,8 @@ def read_project(
         "yes",
         "on",
     )
-    table, schema = _env_version_table(script / "env.py", options)
+    given = {"version_table": version_table, "version_table_schema": version_table_schema}
+    table, schema = _env_version_table(script / "env.py", options, given)
     return AlembicProject(
         ini,
         script,
@@ -219,10 +220,12 @@ def _split(value: str, options: Mapping[str, str]) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
-def _env_version_table(env: Path, options: Mapping[str, str]) -> tuple[str | None, str | None]:
+def _env_version_table(
+    env: Path, options: Mapping[str, str], given: Mapping[str, str | None]
+) -> tuple[str | None, str | None]:
     """`version_table` and `version_table_schema` as `env.py` passes them to
     `context.configure(...)`: a literal, or `config.get_main_option("key")` read from
-    alembic.ini. Anything else is refused (the flags give them)."""
+    alembic.ini. Anything else is refused, unless `given` (the flags) has it."""
     if not env.is_file():
         return None, None
     try:
@@ -240,7 +243,7 @@ def _env_version_table(env: Path, options: Mapping[str, str]) -> tuple[str | Non
         ):
             continue
         for keyword in node.keywords:
-            if keyword.arg in found:
+            if keyword.arg in found and given.get(keyword.arg) is None:
                 found[keyword.arg].add(_setting(keyword.value, options, env, keyword.arg))
     chosen: list[str | None] = []
     for key, values in found.items():
