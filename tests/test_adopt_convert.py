@@ -242,3 +242,26 @@ def test_aio_adopt_takes_over_through_the_async_engine(
         assert not sa.inspect(engine).has_table("alembic_version")
     finally:
         engine.dispose()
+
+
+@pytest.mark.backends("sqlite")
+def test_a_deploy_without_the_alembic_folder_takes_over_from_the_headers(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ini = alembic_project(tmp_path)
+    revision(tmp_path, "ab12", None)
+    revision(tmp_path, "cd34", "ab12")
+    config = Config(url=db_url, migrations=tmp_path / "db")
+    files = dbshift.api.adopt(config, ini, files_only=True)
+    assert [p.name for p in files.written] == ["ab12.py", "cd34.py"] and not files.took_over
+    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        assert not sa.inspect(conn).has_table("dbshift_history")  # --files-only: no database
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('ab12')"))
+    engine.dispose()
+    (tmp_path / "alembic.ini").unlink()
+    monkeypatch.chdir(tmp_path)
+    report = dbshift.api.adopt(config)
+    assert report.source is None and report.recorded == ("ab12",) and report.heads == ("ab12",)
+    assert dbshift.api.status(config).pending == ("cd34",)
