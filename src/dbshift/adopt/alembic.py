@@ -467,7 +467,7 @@ def convert_text(rev: Revision, parents: Sequence[str], where: str) -> str:
             f"{rev.path}: no upgrade() function", hint="every Alembic revision has one"
         )
     _refuse_global_op(rev, alias, functions)
-    signatures = {_signature_span(text, node): node.name for node in functions.values()}
+    signatures = {_signature_span(rev, node): node.name for node in functions.values()}
     out: list[str] = []
     removed = False  # a line was left out since the last line of text: blank runs shrink
     for index, line in enumerate(lines):
@@ -585,15 +585,16 @@ def _refuse_shared_lines(rev: Revision) -> None:
         previous = node.end_lineno or node.lineno
 
 
-def _signature_span(text: str, node: ast.FunctionDef) -> tuple[int, int, int, int]:
+def _signature_span(rev: Revision, node: ast.FunctionDef) -> tuple[int, int, int, int]:
     """(first line, its column, last line, the column after the `:`), 0-based lines,
     of a function's `def ...:` (annotations, line breaks and comments included)."""
     start = node.lineno - 1
     if node.decorator_list:
         raise AdoptError(
-            f"line {node.lineno}: {node.name}() has decorators", hint="remove the decorators"
+            f"{rev.path}:{node.decorator_list[0].lineno}: {node.name}() has decorators",
+            hint="dbshift calls upgrade(op) and downgrade(op) as they are: remove them",
         )
-    lines = text.splitlines(keepends=True)
+    lines = rev.text.splitlines(keepends=True)
     chunk = "".join(lines[start:])
     depth = 0
     seen_paren = False

@@ -40,7 +40,13 @@ def write_all(folder: Path, converted: Sequence[Converted], forbidden: Sequence[
     refuse_overlap(folder, forbidden)
     folder.mkdir(parents=True, exist_ok=True)
     require_folder(folder)
-    existing = {s.id: s for s in scan(folder)}
+    scripts = scan(folder)
+    existing = {s.id: s for s in scripts}
+    if scripts:  # rewriting dbshift.sum must not bless an edit made meanwhile
+        heads = Graph({s.id: s.parents for s in scripts}).heads
+        found = sumfile.audit(folder, scripts, heads)
+        if found.errors:
+            raise found.errors[0]
     new: list[Converted] = []
     same: list[Path] = []
     for item in sorted(converted, key=lambda c: c.id):
