@@ -5,6 +5,7 @@ table made by hand. The real projects are in tests/test_adopt.py (slow)."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ import dbshift.api
 from dbshift.adopt import alembic
 from dbshift.adopt.alembic import AdoptError
 from dbshift.config import Config
+from dbshift.errors import IntegrityError, UsageError
 from dbshift.migrations.scripts import read_script
 from tests.conftest import with_driver
 
@@ -265,3 +267,63 @@ def test_a_deploy_without_the_alembic_folder_takes_over_from_the_headers(
     report = dbshift.api.adopt(config)
     assert report.source is None and report.recorded == ("ab12",) and report.heads == ("ab12",)
     assert dbshift.api.status(config).pending == ("cd34",)
+
+
+def test_two_deploys_adopting_at_once_record_it_once(
+    tmp_path: Path, backend: str, db_url: str
+) -> None:
+    """The takeover runs under the runner lock: the second deploy finds the rows the
+    first wrote, records nothing and logs nothing."""
+    ini = alembic_project(tmp_path)
+    revision(tmp_path, "ab12", None)
+    revision(tmp_path, "cd34", "ab12")
+    config = Config(url=db_url, migrations=tmp_path / "db", runner_lock_timeout=30)
+    dbshift.api.adopt(config, ini, files_only=True)
+    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('cd34')"))
+    barrier = threading.Barrier(2)
+    reports: list[dbshift.api.AdoptReport] = []
+
+    def deploy() -> None:
+        barrier.wait()
+        reports.append(dbshift.api.adopt(config, ini))
+
+    threads = [threading.Thread(target=deploy) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(len(r.recorded) for r in reports) == [0, 2]
+    assert sorted(r.logged for r in reports) == [False, True]
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id FROM dbshift_history ORDER BY id")).all()
+        events = conn.execute(
+            sa.text("SELECT count(*) FROM dbshift_log WHERE event = 'adopt'")
+        ).scalar()
+    engine.dispose()
+    assert [r[0] for r in rows] == ["ab12", "cd34"] and events == 1
+
+
+@pytest.mark.backends("sqlite")
+def test_what_the_takeover_refuses(tmp_path: Path, db_url: str) -> None:
+    ini = alembic_project(tmp_path)
+    revision(tmp_path, "ab12", None)
+    config = Config(url=db_url, migrations=tmp_path / "db")
+    with pytest.raises(UsageError, match="no alembic_version table in the database"):
+        dbshift.api.adopt(config, ini)
+    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(sa.text("INSERT INTO alembic_version VALUES ('zz99')"))
+    with pytest.raises(IntegrityError, match="names revision zz99, which no converted"):
+        dbshift.api.adopt(config, ini)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE alembic_version SET version_num = 'ab12'"))
+    assert dbshift.api.adopt(config, ini).recorded == ("ab12",)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE dbshift_history SET checksum = 'x'"))
+    with pytest.raises(IntegrityError, match=r"ab12\.py is recorded in the history with another"):
+        dbshift.api.adopt(config, ini)
+    engine.dispose()
