@@ -327,3 +327,20 @@ def test_what_the_takeover_refuses(tmp_path: Path, db_url: str) -> None:
     with pytest.raises(IntegrityError, match=r"ab12\.py is recorded in the history with another"):
         dbshift.api.adopt(config, ini)
     engine.dispose()
+
+
+def test_pyproject_tool_alembic(tmp_path: Path) -> None:
+    """Alembic 1.16+ reads `[tool.alembic]`; its `version_locations` is a list there."""
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.alembic]\nscript_location = "%(here)s/alembic"\n'
+        'version_locations = ["%(here)s/alembic/versions", "%(here)s/more"]\n'
+    )
+    (tmp_path / "alembic" / "versions").mkdir(parents=True)
+    (tmp_path / "more").mkdir()
+    revision(tmp_path, "ab12", None)
+    (tmp_path / "more" / "x_b.py").write_text(REVISION.format(rev="cd34", down="ab12"))
+    (tmp_path / "alembic" / "versions" / ".#ab12_x.py").write_text("not python")
+    found = alembic.find(tmp_path)
+    assert found == tmp_path / "pyproject.toml"
+    converted = alembic.convert(alembic.read_project(found))
+    assert sorted(c.id for c in converted) == ["ab12", "cd34"]

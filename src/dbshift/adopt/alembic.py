@@ -76,7 +76,9 @@ class AlembicProject:
                 )
             pattern = "**/*.py" if self.recursive else "*.py"
             found += [
-                p for p in folder.glob(pattern) if p.is_file() and not p.name.startswith("__")
+                p
+                for p in folder.glob(pattern)
+                if p.is_file() and not p.name.startswith(("__", "."))
             ]
         return sorted(found)
 
@@ -143,8 +145,13 @@ def read_project(
     path = path.resolve()
     here = path.parent
     if path.name == "pyproject.toml":
-        section = {k: str(v) for k, v in _pyproject_tool(path).get("alembic", {}).items()}
-        options = {k: v.replace("%(here)s", str(here)) for k, v in section.items()}
+        section = _pyproject_tool(path).get("alembic", {})
+        options = {}
+        for key, value in section.items():  # lists (version_locations) one a line
+            text = "\n".join(map(str, value)) if isinstance(value, list) else str(value)
+            options[key] = text.replace("%(here)s", str(here))
+            if isinstance(value, list) and key == "version_locations":
+                options["path_separator"] = "newline"
         ini = None
     else:
         parser = configparser.ConfigParser(defaults={"here": str(here)})
