@@ -169,7 +169,7 @@ def test_nothing_is_written_when_one_revision_is_refused(tmp_path: Path) -> None
     config = Config(migrations=tmp_path / "db")
     with pytest.raises(AdoptError, match="no upgrade"):
         dbshift.api.adopt(config, ini)
-    assert not (tmp_path / "db").exists() or list((tmp_path / "db").iterdir()) == []
+    assert not (tmp_path / "db").exists()
 
 
 def test_the_version_table_as_env_py_configures_it(tmp_path: Path) -> None:

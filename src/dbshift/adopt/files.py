@@ -38,9 +38,7 @@ def write_all(folder: Path, converted: Sequence[Converted], forbidden: Sequence[
     other tool's folders, which must not be the dbshift migrations folder (a
     Flask-Migrate project's `migrations/` is Alembic's)."""
     refuse_overlap(folder, forbidden)
-    folder.mkdir(parents=True, exist_ok=True)
-    require_folder(folder)
-    scripts = scan(folder)
+    scripts = scan(folder) if folder.exists() else []
     existing = {s.id: s for s in scripts}
     if scripts:  # rewriting dbshift.sum must not bless an edit made meanwhile
         heads = Graph({s.id: s.parents for s in scripts}).heads
@@ -68,6 +66,8 @@ def write_all(folder: Path, converted: Sequence[Converted], forbidden: Sequence[
     ids = {s.id: s.parents for s in existing.values()}
     _check_graph(folder, ids, new)
     written: list[Path] = []
+    folder.mkdir(parents=True, exist_ok=True)
+    require_folder(folder)
     try:
         for item in new:
             path = folder / item.name
