@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from dbshift._version import __version__
 from dbshift.api import (
+    AdoptReport,
     CheckReport,
     HistoryEntry,
     HistoryReport,
@@ -19,6 +20,7 @@ from dbshift.api import (
     RepairReport,
     Status,
     VerifyReport,
+    adopt,
     check,
     diff,
     downgrade,
@@ -76,6 +78,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AdoptReport",
     "CheckReport",
     "ChecksumMismatch",
     "Config",
@@ -102,6 +105,7 @@ __all__ = [
     "UsageError",
     "VerifyReport",
     "__version__",
+    "adopt",
     "check",
     "diff",
     "downgrade",

@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy as sa
 
 from dbshift import database, jobs
 from dbshift.config import Config
-from dbshift.results import HistoryReport, RepairReport, Status, VerifyReport
+from dbshift.results import AdoptReport, HistoryReport, RepairReport, Status, VerifyReport
 
 if TYPE_CHECKING:
     from dbshift.runner import Listener, RunReport  # annotations only
 
-__all__ = ["downgrade", "history", "repair", "stamp", "status", "upgrade", "verify"]
+__all__ = ["adopt", "downgrade", "history", "repair", "stamp", "status", "upgrade", "verify"]
 
 T = TypeVar("T")
 
@@ -74,3 +75,29 @@ async def verify(config: Config, *, database_check: bool = True) -> VerifyReport
     if database_check and config.url:
         return await _run(config, job)
     return job(None)
+
+
+async def adopt(
+    config: Config,
+    source: str | Path | None = None,
+    *,
+    files_only: bool = False,
+    drop_alembic_version: bool = False,
+    version_table: str | None = None,
+    version_table_schema: str | None = None,
+) -> AdoptReport:
+    """`dbshift.api.adopt`: the files converted in a worker thread, the database taken
+    over through the async engine (or a worker thread, for a sync URL)."""
+    # lazy: status start-up: the converter parses Python with ast
+    from dbshift.adopt import run
+
+    prepared = await asyncio.to_thread(
+        run.prepare,
+        config,
+        source,
+        version_table=version_table,
+        version_table_schema=version_table_schema,
+    )
+    if files_only or not config.url:
+        return prepared.report()
+    return await _run(config, run.database_job(prepared, drop_version_table=drop_alembic_version))

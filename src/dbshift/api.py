@@ -26,6 +26,7 @@ from dbshift.files import write_atomic
 from dbshift.migrations import edit
 from dbshift.migrations.project import Project
 from dbshift.results import (
+    AdoptReport,
     BaselineWritten,
     CheckItem,
     CheckReport,
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
+    "AdoptReport",
     "BaselineWritten",
     "CheckItem",
     "CheckReport",
@@ -61,6 +63,7 @@ __all__ = [
     "RepairReport",
     "Status",
     "VerifyReport",
+    "adopt",
     "check",
     "diff",
     "downgrade",
@@ -143,6 +146,33 @@ def verify(config: Config, *, database_check: bool = True) -> VerifyReport:
     `dbshift.sum`, and, when a URL is configured, every applied checksum. Changes
     nothing: unlike other commands, it does not record an edit to an uncommitted head."""
     return jobs.verify_now(config, database_check=database_check)
+
+
+def adopt(
+    config: Config,
+    source: str | Path | None = None,
+    *,
+    files_only: bool = False,
+    drop_alembic_version: bool = False,
+    version_table: str | None = None,
+    version_table_schema: str | None = None,
+) -> AdoptReport:
+    """Take over an Alembic or Flask-Migrate project (docs/adopt.md): convert its
+    revisions into the migrations folder (all or none, with `dbshift.sum`), then, when
+    a URL is configured and not `files_only`, record in the history what its version
+    table says is applied. `source`: the alembic.ini, pyproject.toml or folder (default:
+    the working directory); without one there, the converted files already in the
+    folder are used. Running it again changes nothing that is already done."""
+    # lazy: status start-up: the converter parses Python with ast
+    from dbshift.adopt import run
+
+    prepared = run.prepare(
+        config, source, version_table=version_table, version_table_schema=version_table_schema
+    )
+    if files_only or not config.url:
+        return prepared.report()
+    job = run.database_job(prepared, drop_version_table=drop_alembic_version)
+    return database.run(config, job)
 
 
 # -- commands that work on files only ---------------------------------------------------

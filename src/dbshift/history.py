@@ -105,8 +105,12 @@ State = Literal["applied", "partial"]
 APPLIED: Final = "applied"
 PARTIAL: Final = "partial"
 #: the `event` of a log row (docs/runs.md): a migration applied, reverted or stamped, a
-#: `repair`, a statement that `failed`, a lock-timeout `retry`, a `lease` taken over
-Event = Literal["upgrade", "downgrade", "stamp", "repair", "failed", "retry", "lease"]
+#: `repair`, a statement that `failed`, a lock-timeout `retry`, a `lease` taken over, a
+#: database taken over from another tool (`adopt`, docs/adopt.md)
+Event = Literal["upgrade", "downgrade", "stamp", "repair", "failed", "retry", "lease", "adopt"]
+
+#: the `applied_by` of the rows `dbshift adopt` writes: `adopted from <tool>`
+ADOPTED_FROM = "adopted from "
 
 #: characters of a statement's first line kept in the history
 _SHOWN = 80
@@ -313,6 +317,26 @@ class History:
         conn.execute(self.table.delete().where(self.table.c.id == migration_id))
         conn.execute(self.insert_applied(migration_id, checksum, duration_ms))
 
+    def record_adopted(
+        self, conn: sa.Connection, migration_id: str, checksum: str, tool: str
+    ) -> None:
+        """A migration another tool applied, recorded as `adopted from <tool>`."""
+        values = self.applied_values(migration_id, checksum, 0, by=f"{ADOPTED_FROM}{tool}")
+        conn.execute(self.table.insert().values(values))
+
+    def last_event(self, conn: sa.Connection, event: Event) -> dict[str, Any] | None:
+        """The latest log row of `event`, or None (also when there is no log)."""
+        if not sa.inspect(conn).has_table(self.log.name, schema=self.schema):
+            return None
+        found = conn.execute(
+            sa.select(self.log)
+            .where(self.log.c.event == event)
+            .order_by(self.log.c.seq.desc())
+            .limit(1)
+        )
+        row = found.mappings().first()
+        return dict(row) if row is not None else None
+
     def applied_values(
         self,
         migration_id: str,
@@ -321,17 +345,19 @@ class History:
         state: str = APPLIED,
         progress: Sequence[str] = (),
         at: Any = None,
+        by: str | None = None,
     ) -> dict[str, Any]:
         """A history row's values: the one definition behind the literal statements
         (`insert_applied`, for offline scripts and stamps) and the prebuilt ones the
-        runner executes with them as parameters (`write_applied`)."""
+        runner executes with them as parameters (`write_applied`). `by`: who applied
+        it, when not this process's user (`adopted from alembic`)."""
         return {
             "id": migration_id,
             "checksum": checksum,
             "state": state,
             "applied_at": utcnow() if at is None else at,
             "duration_ms": duration_ms,
-            "applied_by": who(),
+            "applied_by": who() if by is None else by,
             "dbshift_version": __version__,
             "progress": "\n".join(progress) if progress else None,
         }

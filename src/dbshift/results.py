@@ -334,3 +334,48 @@ class MakeResult:
             "lint": [f.to_json() for f in self.findings],
             "fails_check": [a.to_json() for a in self.advice],
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class AdoptReport:
+    """What `dbshift adopt` did (docs/adopt.md): the files it converted, and, when it
+    took over a database, what the other tool's version table said and what it
+    recorded."""
+
+    tool: str  # "alembic"
+    source: Path | None  # the other tool's configuration (None: the converted files alone)
+    migrations: Path  # the dbshift migrations folder
+    written: tuple[Path, ...]  # converted files written now
+    unchanged: tuple[Path, ...]  # converted files already there, the same
+    #: the database part; None when no database was taken over (no URL, --files-only)
+    url: str | None = None
+    version_table: str | None = None
+    heads: tuple[str, ...] = ()  # the other tool's heads, as its table said
+    recorded: tuple[str, ...] = ()  # dbshift ids recorded as applied now
+    already: tuple[str, ...] = ()  # ids that were recorded before
+    dropped: bool = False
+    logged: bool = False  # an `adopt` event was written
+
+    @property
+    def took_over(self) -> bool:
+        return self.url is not None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "tool": self.tool,
+            "source": str(self.source) if self.source else None,
+            "migrations": str(self.migrations),
+            "written": [str(p) for p in self.written],
+            "unchanged": [str(p) for p in self.unchanged],
+            "database": None
+            if self.url is None
+            else {
+                "url": self.url,
+                "version_table": self.version_table,
+                "heads": list(self.heads),
+                "recorded": list(self.recorded),
+                "already": list(self.already),
+                "dropped": self.dropped,
+                "logged": self.logged,
+            },
+        }

@@ -380,6 +380,47 @@ def stamp(state: State, target: str) -> None:
     state.reporter.run(api.stamp(state.config(), target))
 
 
+@cli.command()
+@click.argument("source", required=False, type=click.Path(exists=True))
+@click.option("--url", help="The database to take over (overrides the configuration).")
+@click.option("--files-only", is_flag=True, help="Convert the files; take over no database.")
+@click.option(
+    "--drop-alembic-version",
+    is_flag=True,
+    help="Drop Alembic's version table once the history is recorded.",
+)
+@click.option("--version-table", help="Alembic's version table (default: as env.py says).")
+@click.option("--version-table-schema", help="The schema of Alembic's version table.")
+@reporting
+@pass_state
+def adopt(
+    state: State,
+    source: str | None,
+    url: str | None,
+    files_only: bool,
+    drop_alembic_version: bool,
+    version_table: str | None,
+    version_table_schema: str | None,
+) -> None:
+    """Take over an Alembic or Flask-Migrate project and its database.
+
+    SOURCE: alembic.ini, pyproject.toml or their folder (default: here, or
+    migrations/alembic.ini).
+    """
+    if url is not None:
+        state.overrides["url"] = url
+        state.secrets.add(url)
+    report = api.adopt(
+        state.config(),
+        source,
+        files_only=files_only,
+        drop_alembic_version=drop_alembic_version,
+        version_table=version_table,
+        version_table_schema=version_table_schema,
+    )
+    state.reporter.adopted(report)
+
+
 @cli.command("sql")
 @click.argument("range_", metavar="[FROM:]TO", required=False)
 @click.option("--dialect", help="postgresql, mysql or sqlite (default: from the URL).")

@@ -22,6 +22,7 @@ if TYPE_CHECKING:  # rich, the results and the linter are imported where they ar
     from dbshift.integrity import Problem
     from dbshift.linter import LintReport, Rule
     from dbshift.results import (
+        AdoptReport,
         BaselineWritten,
         CheckReport,
         HistoryEntry,
@@ -315,6 +316,30 @@ class Reporter:
             self.line("nothing to repair")
         for migration_id, action in report.changes:
             self.line(f"{migration_id}: {action}")
+
+    def adopted(self, report: AdoptReport) -> None:
+        if self.as_json:
+            self.json(report.to_json())
+            return
+        folder = report.migrations
+        if report.source is not None:
+            self.line(
+                f"converted {len(report.written)} {report.tool} revision(s) into {folder}"
+                + (f" ({len(report.unchanged)} already converted)" if report.unchanged else "")
+            )
+        if not report.took_over:
+            self.line("no database taken over (no URL, or --files-only)")
+            return
+        heads = ", ".join(report.heads) or "empty"
+        self.line(f"{report.version_table} in {report.url}: {heads}")
+        if report.recorded:
+            self.line(f"recorded {len(report.recorded)} migration(s) as applied")
+        elif report.logged:
+            self.line("nothing new to record; the adoption is logged")
+        else:
+            self.line("already adopted: nothing to do")
+        if report.dropped:
+            self.line(f"dropped {report.version_table}")
 
     def verified(self, report: VerifyReport) -> None:
         if self.as_json:

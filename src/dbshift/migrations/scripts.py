@@ -330,6 +330,12 @@ def _parse_python_header(text: str, name: str) -> _Header:
     return _docstring_first_line(text), parents, transactional, timeouts, backends
 
 
+def python_parents(text: str, name: str) -> tuple[str, ...]:
+    """The parents a Python migration's text names (its header read as `scan` reads
+    it), for a file not written yet."""
+    return _parse_python_header(text, name)[1]
+
+
 def _parse_backends(value: str, name: str, line: int) -> tuple[str, ...]:
     """`["sqlite", "postgresql"]` (Python) or `sqlite, postgresql` (SQL): known names."""
     body = value.strip()

@@ -13,12 +13,13 @@ import contextlib
 import functools
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 
 from dbshift import database
+from dbshift.adopt.guard import refuse_if_moved
 from dbshift.config import Config
 from dbshift.dialects import backend_for
 from dbshift.dialects.base import Timeouts
@@ -62,6 +63,8 @@ if TYPE_CHECKING:
 # Listing, status and history never execute operations: the modules that do are
 # imported on first use (see `Runner.dialect` and `Replay.code`), keeping start-up
 # short.
+
+T = TypeVar("T")
 
 _DOING = {"up": "applying", "down": "reverting"}
 _STAMPED = {"up": "applied", "down": "not applied"}
@@ -137,6 +140,8 @@ class Runner:
         command: Command = "upgrade" if direction == "up" else "downgrade"
         rows = self.rows()
         verify(self.scripts, rows, self.config.migrations_dir)
+        refuse_if_moved(self.conn, self.history, rows)
+        self.conn.commit()
         checks.refuse_partial(rows, self.scripts, self.backend, direction, single_transaction)
         plan = make_plan(self.graph, self.scripts, rows, direction, target)
         self._log_plan(command, plan, rows, dry_run)
@@ -208,6 +213,12 @@ class Runner:
                 results.append(StepResult(step.id, step.direction, "stamped"))
                 log.info("stamped %s as %s", step.id, _STAMPED[step.direction])
         return RunReport("stamp", plan, tuple(results))
+
+    def under_lock(self, work: Callable[[sa.Connection, History], T]) -> T:
+        """`work(connection, history)` in one transaction under the runner lock, on the
+        bookkeeping tables pinned (`dbshift adopt`: its history rows and event)."""
+        with self._locked(), self._locked_transaction():
+            return work(self.conn, self.history)
 
     def repair(
         self,

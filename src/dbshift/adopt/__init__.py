@@ -1,0 +1,17 @@
+"""`dbshift adopt`: take over a project another migration tool made (docs/adopt.md).
+
+Two halves, each independent of the tool it adopts from:
+
+- the files (`adopt/files.py`): every revision of the other tool converted into a
+  dbshift migration (`Converted`), checked as a whole, then written all or none with
+  `dbshift.sum`;
+- the database (`adopt/takeover.py`): the other tool's version table read, every
+  ancestor of what it says is applied recorded in dbshift's history under the runner
+  lock, an `adopt` event logged; until that table is dropped, `adopt/guard.py` makes
+  the runner refuse to run if the other tool moved it since.
+
+What is the tool's own lives in one module per tool: `adopt/alembic.py` (Alembic and
+Flask-Migrate) reads the project and converts it, `adopt/versions.py` reads and drops
+its version table. A yoyo source is the same pair (its folder of steps, its
+`_yoyo_migration` table) under the name `yoyo` in `versions.READERS`.
+"""
