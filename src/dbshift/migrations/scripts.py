@@ -29,6 +29,8 @@ from dbshift.files import write_atomic
 
 Kind = Literal["python", "sql"]
 SUFFIXES: Mapping[str, Kind] = {".py": "python", ".sql": "sql"}
+#: the file recording every migration's checksum (`migrations/sumfile.py`)
+SUM_FILE = "dbshift.sum"
 UP_MARKER = "-- dbshift:up"
 DOWN_MARKER = "-- dbshift:down"
 
@@ -195,7 +197,7 @@ class CleanSums:
     def __init__(self, folder: Path, scripts: Sequence[Script]) -> None:
         self.path = folder / "__pycache__" / "dbshift-sum.marshal"
         try:
-            st = os.stat(folder / "dbshift.sum")
+            st = os.stat(folder / SUM_FILE)
             key: tuple[int, ...] = (st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
         except OSError:
             key = ()
