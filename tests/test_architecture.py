@@ -327,6 +327,35 @@ def test_status_and_history_import_no_migration_code_linter_or_sqlglot(tmp_path:
     assert not heavy and not migration_code, heavy + migration_code
 
 
+def test_the_program_freezes_its_imports_for_the_collector_and_the_library_does_not(
+    tmp_path: Path,
+) -> None:
+    """`python -m dbshift` (and the console script, the same `cli.run`) moves what its
+    imports built out of the cyclic collector's reach; importing dbshift and calling
+    the CLI's `main` as a library leaves the collector alone."""
+    from importlib.metadata import entry_points
+
+    (script,) = [e for e in entry_points(group="console_scripts") if e.name == "dbshift"]
+    assert script.value == "dbshift.cli:run"
+    report = "import atexit, gc, sys\natexit.register(lambda: print(gc.get_freeze_count()))\n"
+    as_program = report + (
+        "import runpy\nsys.argv = ['dbshift', '--version']\n"
+        "runpy.run_module('dbshift', run_name='__main__', alter_sys=True)\n"
+    )
+    as_library = report + (
+        "import dbshift.api\nfrom dbshift.cli import main\n"
+        "try:\n    main(['--version'])\nexcept SystemExit:\n    pass\n"
+    )
+    frozen = []
+    for code in (as_program, as_library):
+        done = subprocess.run(
+            [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        frozen.append(int(done.stdout.split()[-1]))
+    assert frozen[0] > 10_000 and frozen[1] == 0, frozen
+
+
 # -- imports inside functions --------------------------------------------------------------
 
 

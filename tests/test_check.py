@@ -3,11 +3,16 @@ each kind of trouble fails exactly its own check, with exit 1 and one JSON repor
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from dbshift.api import CheckItem, CheckReport
 from dbshift.cli.report import Reporter
@@ -176,3 +181,84 @@ def test_github_format_shows_a_lint_check_that_could_not_run(
     assert capsys.readouterr().out == (
         "::error title=dbshift check: lint::git diff: fatal: bad object%0Acheck the ref\n"
     )
+
+
+class _Reads:
+    """What one command does: connections opened (the pools' `connect` event), reads of
+    the history table (statements, as the server sees them) and scans of a folder."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+        self.connections = self.history_reads = self.scans = 0
+        self.folder = os.path.realpath(folder)
+        sa.event.listen(sa.pool.Pool, "connect", self._connected)
+        sa.event.listen(sa.engine.Engine, "before_cursor_execute", self._executed)
+        scandir = os.scandir
+
+        def counted(path: Any = ".") -> Any:
+            if os.path.realpath(os.fspath(path)) == self.folder:
+                self.scans += 1
+            return scandir(path)
+
+        monkeypatch.setattr(os, "scandir", counted)
+
+    def _connected(self, *_args: Any) -> None:
+        self.connections += 1
+
+    def _executed(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if re.search(r"\bFROM\s+[`\"]?dbshift_history\b", statement, re.IGNORECASE):
+            self.history_reads += 1
+
+    def close(self) -> None:
+        sa.event.remove(sa.pool.Pool, "connect", self._connected)
+        sa.event.remove(sa.engine.Engine, "before_cursor_execute", self._executed)
+
+
+@pytest.fixture
+def reads(project: Project, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Reads]:
+    counting = _Reads(monkeypatch, project.migrations)
+    yield counting
+    counting.close()
+
+
+def test_check_database_connects_once_and_reads_everything_once(
+    project: Project, reads: _Reads
+) -> None:
+    """At head, every item of `check --database` (integrity, models, pending, lint) is
+    answered from one connection, one read of the history and one scan of the folder."""
+    assert _statuses(project, "--database", code=0) == {
+        "integrity": "ok",
+        "heads": "ok",
+        "models": "ok",
+        "pending": "ok",
+        "lint": "ok",
+    }
+    assert (reads.connections, reads.history_reads, reads.scans) == (1, 1, 1)
+
+    project.python("pending", 'op.add_column("users", sa.Column("age", sa.Integer))')
+    reads.connections = reads.history_reads = reads.scans = 0
+    found = project.cli("check", "--json", "--database")
+    assert found.code == 1, found.err + found.out
+    pending = next(item for item in found.json["checks"] if item["name"] == "pending")
+    assert pending["status"] == "failed" and len(pending["problems"]) == 1
+    assert "pending on" in found.json["lint"]["selection"]
+    assert found.json["lint"]["migrations"] == pending["problems"]
+    assert (reads.connections, reads.history_reads, reads.scans) == (1, 1, 1)
+
+
+def test_check_database_does_not_connect_when_the_files_cannot_be_read(
+    project: Project, reads: _Reads
+) -> None:
+    """A header dbshift cannot read fails every item that needs the files, before any
+    connection, as when each item read them on its own."""
+    project.python("broken", "pass")
+    broken = next(project.migrations.glob("*broken.py"))
+    broken.write_text(broken.read_text().replace("parents =", "parents_ ="))
+    statuses = _statuses(project, "--database")
+    assert statuses == {
+        "integrity": "failed",
+        "heads": "failed",
+        "models": "failed",
+        "pending": "failed",
+        "lint": "failed",
+    }
+    assert reads.connections == 0 and reads.history_reads == 0

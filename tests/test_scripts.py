@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from pathlib import Path
 
@@ -157,6 +158,7 @@ def test_header_cache_is_used_and_never_hides_an_edit(
         raise AssertionError("an unchanged file was read again")
 
     with monkeypatch.context() as patched:
+        patched.setattr(module, "read_with_status", no_reads)
         patched.setattr(module, "read_script", no_reads)
         assert scan(tmp_path) == first  # served from the cache
 
@@ -171,3 +173,75 @@ def test_read_only_folder_still_scans(tmp_path: Path) -> None:
     (tmp_path / "20260101T000000_a.py").write_text('"""one"""\nparents = []\n')
     (tmp_path / "__pycache__").write_text("not a folder")  # the cache cannot be written
     assert [s.message for s in scan(tmp_path)] == ["one"]
+
+
+def test_a_cold_scan_opens_each_file_once_and_its_status_keys_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a header cache each file is opened once, for its content and its status
+    together; that status is what the cache keeps, so the next scan opens none."""
+    import time
+
+    from dbshift import files
+    from dbshift.migrations import scripts as module
+
+    for n in range(3):
+        parents = f'["20260101T00000{n - 1}_m"]' if n else "[]"
+        (tmp_path / f"20260101T00000{n}_m.py").write_text(f'"""m{n}"""\nparents = {parents}\n')
+    time.sleep(2.1)  # older than the racy window of the cache written next
+    opened: list[str] = []
+
+    def counted(path: str) -> tuple[bytes, os.stat_result]:
+        opened.append(os.path.basename(path))
+        return files.read_with_status(path)
+
+    monkeypatch.setattr(module, "read_with_status", counted)
+    first = scan(tmp_path)
+    assert sorted(opened) == sorted(p.name for p in tmp_path.glob("*.py"))
+    opened.clear()
+    assert scan(tmp_path) == first and opened == []
+
+
+def test_read_with_status_gives_the_whole_file_and_its_own_status(tmp_path: Path) -> None:
+    from dbshift.files import read_with_status
+
+    for size in (0, 1, 70_000):
+        path = tmp_path / f"f{size}"
+        path.write_bytes(bytes(range(256)) * (size // 256) + b"x" * (size % 256))
+        content, status = read_with_status(str(path))
+        on_disk = path.stat()
+        assert content == path.read_bytes() and len(content) == size
+        assert (status.st_ino, status.st_size, status.st_mtime_ns) == (
+            on_disk.st_ino,
+            on_disk.st_size,
+            on_disk.st_mtime_ns,
+        )
+
+
+SETTINGS = """'''set'''
+parents = ["20260101T000000_plain"]  # after plain
+transactional = False
+lock_timeout = "2s"
+statement_timeout = "500ms"
+backends = ["sqlite",
+    "postgresql"]
+"""
+PLAIN = (
+    '\n\n   """plain one\n\nmore"""\nparents = []\n\ndef upgrade(op):\n    lock_timeout = "9s"\n'
+)
+
+
+def test_header_settings_are_read_where_they_are_and_defaulted_where_not(
+    tmp_path: Path,
+) -> None:
+    """Each setting of a Python header (each looked for only where its keyword occurs)
+    and the defaults of a header that names none (the code below it does not count)."""
+    (tmp_path / "20260101T000000_plain.py").write_text(PLAIN)
+    (tmp_path / "20260101T000001_set.py").write_text(SETTINGS)
+    plain, settings = scan(tmp_path)
+    assert (plain.message, plain.parents, plain.transactional) == ("plain one", (), True)
+    assert (plain.lock_timeout, plain.statement_timeout, plain.backends) == (None, None, None)
+    assert (settings.message, settings.parents) == ("set", ("20260101T000000_plain",))
+    assert settings.transactional is False
+    assert (settings.lock_timeout, settings.statement_timeout) == (2.0, 0.5)
+    assert settings.backends == ("sqlite", "postgresql")

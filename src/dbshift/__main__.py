@@ -1,3 +1,3 @@
-from dbshift.cli import main
+from dbshift.cli import run
 
-main()
+run()

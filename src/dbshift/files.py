@@ -1,4 +1,5 @@
-"""Crash-safe file writes: every file dbshift writes goes through `write_atomic`.
+"""Crash-safe file writes: every file dbshift writes goes through `write_atomic`; and
+`read_with_status`, a file's bytes and its status from one open.
 
 A process killed mid-write (SIGKILL, power loss) must leave each file whole, old text or
 new, never empty or cut short: the text goes to a temporary file in the same folder, is
@@ -17,6 +18,27 @@ from pathlib import Path
 def temporary_name(path: Path) -> Path:
     """A fresh sibling of `path` that no reader of the folder takes for a real file."""
     return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def read_with_status(path: str) -> tuple[bytes, os.stat_result]:
+    """A file's content and its status (`fstat` of the same open file, so both belong
+    to one inode), in as few system calls as Python allows: one open, one fstat, the
+    reads, one close, and no buffered file object."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        status = os.fstat(descriptor)
+        # One byte more than the size: exactly the size back is the whole file (a file
+        # changed since has another ctime, so a cache keyed by this status reads it
+        # again); more (it grew) or less (a short read) is read on to the end.
+        content = os.read(descriptor, status.st_size + 1)
+        if len(content) != status.st_size:
+            chunks = [content]
+            while chunk := os.read(descriptor, 1 << 16):
+                chunks.append(chunk)
+            content = b"".join(chunks)
+    finally:
+        os.close(descriptor)
+    return content, status
 
 
 def write_atomic(path: Path, data: str | bytes, *, exclusive: bool = False) -> None:

@@ -24,7 +24,7 @@ from dbshift.errors import MigrationError, UsageError
 from dbshift.history import History, HistoryRow, StatementMark
 from dbshift.integrity import Problem
 from dbshift.migrations.project import Project
-from dbshift.migrations.scripts import Script, sql_sections
+from dbshift.migrations.scripts import SUM_FILE, Script, sql_sections
 from dbshift.results import (
     HistoryEntry,
     HistoryReport,
@@ -69,11 +69,22 @@ def stamp(config: Config, target: str) -> Callable[[sa.Connection], RunReport]:
     return project.settled(lambda conn: project.runner(conn).stamp(target))
 
 
-def status(config: Config) -> Callable[[sa.Connection], Status]:
-    project, on_files = Project.audited(config)
+def status(
+    config: Config,
+    *,
+    project: Project | None = None,
+    observed: Sequence[HistoryRow] | None = None,
+) -> Callable[[sa.Connection], Status]:
+    """`project`: the files already read (`check` reads them once for every item);
+    `observed`: the history already read on the same connection."""
+    if project is None:
+        project, on_files = Project.audited(config)
+    else:
+        project = project.with_sums()
+        on_files = project.sum_problems()
 
     def job(conn: sa.Connection) -> Status:
-        rows = History(config.table_prefix, config.schema).rows(conn)
+        rows = _rows(config, conn, observed)
         known = {s.id: s for s in project.scripts}
         applied = [r for r in rows if r.applied]
         applied_ids = {r.id for r in applied if r.id in known}
@@ -177,24 +188,27 @@ def show(config: Config, ref: str) -> Callable[[sa.Connection | None], Migration
     return project.settled(job)
 
 
-def verify(config: Config) -> Callable[[sa.Connection | None], VerifyReport]:
-    project = Project.read(config, check_sums=False)
-    # lazy: status start-up: `verify` alone parses dbshift.sum
-    from dbshift.migrations import sumfile
-
-    found = sumfile.audit(config.migrations_dir, project.scripts, project.graph.heads)
-    problems = [f"{e.message} (hint: {e.hint})" for e in found.errors]
+def verify(
+    config: Config,
+    *,
+    project: Project | None = None,
+    observed: Sequence[HistoryRow] | None = None,
+) -> Callable[[sa.Connection | None], VerifyReport]:
+    """`project`: the files already read; `observed`: the history already read on the
+    connection the job is given (`check` reads both once for every item)."""
+    found = (project or Project.read(config, check_sums=False)).with_sums()
+    problems = [f"{e.message} (hint: {e.hint})" for e in found.sum_errors or ()]
     problems += [
-        f"{name} was {what} since {sumfile.NAME} was written (not committed yet: the "
+        f"{name} was {what} since {SUM_FILE} was written (not committed yet: the "
         "next dbshift command records it, or run `dbshift rehash`)"
         for name, what in found.unrecorded
     ]
-    known = {s.id: s for s in project.scripts}
+    known = {s.id: s for s in found.scripts}
 
     def job(conn: sa.Connection | None) -> VerifyReport:
         if conn is None:
             return VerifyReport(len(known), None, tuple(problems))
-        rows = History(config.table_prefix, config.schema).rows(conn)
+        rows = _rows(config, conn, observed)
         partial = [
             f"{r.id} stopped part-way after {len(r.done)} statement(s) (`dbshift "
             "upgrade` resumes it; `dbshift status` shows them)"
@@ -209,13 +223,32 @@ def verify(config: Config) -> Callable[[sa.Connection | None], VerifyReport]:
     return job
 
 
-def verify_now(config: Config, *, database_check: bool) -> VerifyReport:
-    """`verify` run at once: on the configured database when asked and there is a URL,
-    else on the files alone (no connection)."""
-    job = verify(config)
+def verify_now(
+    config: Config,
+    *,
+    database_check: bool,
+    project: Project | None = None,
+    connected: sa.Connection | None = None,
+    observed: Sequence[HistoryRow] | None = None,
+) -> VerifyReport:
+    """`verify` run at once: on the configured database when asked and there is a URL
+    (on `connected` when given, else on a connection of its own), else on the files
+    alone (no connection)."""
+    job = verify(config, project=project, observed=observed)
     if database_check and config.url:
-        return database.run(config, job)
+        return job(connected) if connected is not None else database.run(config, job)
     return job(None)
+
+
+def history_rows(config: Config, conn: sa.Connection) -> list[HistoryRow]:
+    """The history as every command reads it (`check` once, for all its items)."""
+    return History(config.table_prefix, config.schema).rows(conn)
+
+
+def _rows(
+    config: Config, conn: sa.Connection, observed: Sequence[HistoryRow] | None
+) -> Sequence[HistoryRow]:
+    return observed if observed is not None else history_rows(config, conn)
 
 
 def repair(

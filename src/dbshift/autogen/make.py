@@ -1,7 +1,8 @@
 """`dbshift make` and `dbshift diff`: the models compared with the migrations (or a
 database), for every configured backend, and the migrations that close the gap written,
 formatted and linted. `dbshift.api.make`, `make_report` and `diff` are the typed entry
-points; `check` compares through `make_report(config, Request(check=True))`.
+points; `check` compares through `make_report(config, Request(check=True), ...)`, with
+the project, connection and history it read once for all its items.
 
 This module is imported only by those commands (`dbshift.api` imports it inside the
 functions that need it: it brings the models comparison, the renderer and the linter,
@@ -28,7 +29,7 @@ from dbshift.config import Config
 from dbshift.dialects import backend_for
 from dbshift.dialects.backends import offline_dialect
 from dbshift.errors import ConfigError, DbshiftError, UsageError
-from dbshift.history import History
+from dbshift.history import History, HistoryRow
 from dbshift.linter import Settings, Target, lint_operations
 from dbshift.linter.engine import state_from_snapshot
 from dbshift.linter.facts import facts_from_operation
@@ -68,9 +69,19 @@ class Request:
     allow_drop_all: bool = False
 
 
-def make_report(config: Config, request: Request) -> MakeResult:
+def make_report(
+    config: Config,
+    request: Request,
+    *,
+    project: Project | None = None,
+    connected: sa.Connection | None = None,
+    observed: Sequence[HistoryRow] | None = None,
+) -> MakeResult:
     """`dbshift.api.make_report`: check the request, compare the models for each
-    backend, then write (possibly as a chain of safe steps), format and lint."""
+    backend, then write (possibly as a chain of safe steps), format and lint.
+    `project` (the files already read), `connected` (a connection to the configured
+    database, used wherever it is asked) and `observed` (the history already read on
+    it) let `check` read each once for all its items."""
     message, sql, check, dev_url = request.message, request.sql, request.check, request.dev_url
     allow_drop_all, renames, decide = request.allow_drop_all, request.renames, request.decide
     if not check and not message.strip():
@@ -83,18 +94,18 @@ def make_report(config: Config, request: Request) -> MakeResult:
             "--backend with the URL's backend alone",
         )
     asked = config.safe if request.safe is None else request.safe
-    project = Project.read(config)
+    project = Project.read(config) if project is None else project.sound()
     if len(project.graph.heads) > 1:
         raise UsageError(
             f"several heads: {', '.join(project.graph.heads)}",
             hint="run `dbshift merge` first, so the new migration has one parent",
         )
-    dialect = _make_dialect(config)
+    dialect = _make_dialect(config, connected)
     online = backend_for(dialect).online_rewrites
     safe = _writes_safe(asked, online, sql)
     dialects = _backend_dialects(config, dialect)
     targets = autogen.models_targets(config, dialects, allow_empty=allow_drop_all)
-    source = _current_schema(project, dialect, dev_url)
+    source = _current_schema(project, dialect, dev_url, connected, observed)
     diffs = backend_diffs(project, source, targets, _decider(renames, decide))
     folded = autogen.reconcile(diffs)
     operations = folded.diff.operations
@@ -333,13 +344,15 @@ def diff(
     return list(found.operations)
 
 
-def _make_dialect(config: Config) -> sa.engine.Dialect:
+def _make_dialect(config: Config, connected: sa.Connection | None = None) -> sa.engine.Dialect:
     """The dialect to generate for, without needing a database. A `mysql://` URL may
     point at MySQL or MariaDB, whose DDL differs (MariaDB has sequences): the server is
-    asked when it answers."""
+    asked when it answers (on `connected`, when a connection is open already)."""
     dialect = database.offline_dialect(config)
     if not backend_for(dialect).needs_live_dialect(dialect):
         return dialect
+    if connected is not None:
+        return connected.dialect
     try:
         live: sa.engine.Dialect = database.run(config, lambda conn: conn.dialect)
     except DbshiftError:
@@ -356,9 +369,14 @@ def _decider(renames: Sequence[str], decide: RenameDecider | None) -> RenameDeci
 
 
 def _current_schema(
-    project: Project, dialect: sa.engine.Dialect, dev_url: str | None
+    project: Project,
+    dialect: sa.engine.Dialect,
+    dev_url: str | None,
+    connected: sa.Connection | None = None,
+    observed: Sequence[HistoryRow] | None = None,
 ) -> autogen.Source:
-    """The replayed migrations; or, when one runs raw DDL, a database at head."""
+    """The replayed migrations; or, when one runs raw DDL, a database at head (the
+    configured one read on `connected` when given, its history `observed` if read)."""
     if dev_url is None:
         snapshot = project.replayed(dialect)
         if snapshot is not None:
@@ -368,8 +386,11 @@ def _current_schema(
         at_head = jobs.upgrade(config, "heads", dry_run=False, single=False, listener=None)
         database.run(config, at_head)
 
+    own = dev_url is None
+    mine = observed if own else None
+
     def job(conn: sa.Connection) -> Snapshot:
-        rows = History(config.table_prefix, config.schema).rows(conn)
+        rows = History(config.table_prefix, config.schema).rows(conn) if mine is None else mine
         known = {s.id for s in project.scripts}
         applied = {r.id for r in rows if r.applied and r.id in known}
         pending = project.graph.plan_up(applied, "heads")
@@ -381,8 +402,9 @@ def _current_schema(
             )
         return autogen.database_snapshot(conn, config)
 
-    kind: autogen.SourceKind = "database" if dev_url is None else "dev database"
-    return autogen.Source(database.run(config, job), kind)
+    kind: autogen.SourceKind = "database" if own else "dev database"
+    snapshot = job(connected) if own and connected is not None else database.run(config, job)
+    return autogen.Source(snapshot, kind)
 
 
 def _render_python(

@@ -7,8 +7,12 @@ typed entry points; importing this module imports the linter, sqlglot with it, s
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
+
+import sqlalchemy as sa
 
 from dbshift.config import Config
+from dbshift.history import HistoryRow
 from dbshift.linter import LintReport, Settings, lint_scripts
 from dbshift.linter import baseline as lint_baseline
 from dbshift.linter.select import Choice, select
@@ -18,12 +22,22 @@ from dbshift.results import BaselineWritten
 __all__ = ["Choice", "lint", "write_baseline"]
 
 
-def lint(config: Config, choice: Choice, *, baseline: bool = True) -> LintReport:
+def lint(
+    config: Config,
+    choice: Choice,
+    *,
+    baseline: bool = True,
+    project: Project | None = None,
+    connected: sa.Connection | None = None,
+    observed: Sequence[HistoryRow] | None = None,
+) -> LintReport:
     """`dbshift.api.lint`: the chosen migrations' findings, less those the baseline
-    accepts."""
-    project = Project.read(config)
+    accepts. `project` (the files already read), `connected` (the connection the
+    pending migrations are read on) and `observed` (the history already read on it)
+    let `check` read each once for all its items."""
+    project = Project.read(config) if project is None else project.sound()
     accepted = lint_baseline.read(config.migrations_dir) if baseline else None
-    report = _lint(project, choice)
+    report = _lint(project, choice, connected, observed)
     if accepted is not None:
         checksums = {s.id: s.checksum for s in project.scripts}
         new, count = accepted.split(report.findings, checksums)
@@ -39,7 +53,7 @@ def write_baseline(config: Config, choice: Choice) -> BaselineWritten:
     if not (choice.range_ or choice.since):
         choice = dataclasses.replace(choice, every=True)
     older = lint_baseline.read(config.migrations_dir) or lint_baseline.Baseline()
-    report = _lint(project, choice)
+    report = _lint(project, choice, None, None)
     checksums = {s.id: s.checksum for s in project.scripts}
     newer = lint_baseline.Baseline.of(report.findings, checksums)
     merged = older.merged(newer, report.migrations, checksums)
@@ -47,11 +61,18 @@ def write_baseline(config: Config, choice: Choice) -> BaselineWritten:
     return BaselineWritten(path, len(report.findings), report.migrations)
 
 
-def _lint(project: Project, choice: Choice) -> LintReport:
+def _lint(
+    project: Project,
+    choice: Choice,
+    connected: sa.Connection | None,
+    observed: Sequence[HistoryRow] | None,
+) -> LintReport:
     """The lint report of the chosen migrations, before any baseline."""
     config = project.config
     settings = Settings.of(config)
-    chosen = select(config, project.scripts, project.graph, choice)
+    chosen = select(
+        config, project.scripts, project.graph, choice, connected=connected, observed=observed
+    )
     report = lint_scripts(
         project.scripts,
         project.graph,

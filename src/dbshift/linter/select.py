@@ -13,11 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
+from sqlalchemy import exc
 
 from dbshift import database, git
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, DatabaseError, UsageError
-from dbshift.history import History
+from dbshift.history import History, HistoryRow
 from dbshift.linter.model import BACKENDS, Target, parse_version
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import Script, require_folder
@@ -50,7 +51,18 @@ class Choice:
     server_version: str | None = None
 
 
-def select(config: Config, scripts: Sequence[Script], graph: Graph, choice: Choice) -> Selection:
+def select(
+    config: Config,
+    scripts: Sequence[Script],
+    graph: Graph,
+    choice: Choice,
+    *,
+    connected: sa.Connection | None = None,
+    observed: Sequence[HistoryRow] | None = None,
+) -> Selection:
+    """The migrations `choice` asks for. The pending ones are read on `connected` when
+    given (else on a connection of their own), from `observed` when the history was
+    already read on it (`check` reads it once for every item)."""
     range_, every, since = choice.range_, choice.every, choice.since
     dialect, server_version = choice.dialect, choice.server_version
     settings: Mapping[str, Any] = config.lint
@@ -73,7 +85,7 @@ def select(config: Config, scripts: Sequence[Script], graph: Graph, choice: Choi
     elif range_:
         ids, description = _range(graph, range_), range_
     else:
-        ids, live = _pending(config, graph)
+        ids, live = _pending(config, graph, connected, observed)
         description = f"pending on {mask_url(config.url)}"
         if live.backend and not dialect:
             backend = live.backend
@@ -125,7 +137,12 @@ class _Server:
     version: tuple[int, ...] | None
 
 
-def _pending(config: Config, graph: Graph) -> tuple[list[str], _Server]:
+def _pending(
+    config: Config,
+    graph: Graph,
+    connected: sa.Connection | None,
+    observed: Sequence[HistoryRow] | None,
+) -> tuple[list[str], _Server]:
     """The migrations not applied yet, read from the history as `status` reads it, and
     the server they will run on."""
     if not config.url:
@@ -137,14 +154,21 @@ def _pending(config: Config, graph: Graph) -> tuple[list[str], _Server]:
     known = set(graph.topo_order())
 
     def job(conn: sa.Connection) -> tuple[list[str], _Server]:
-        rows = History(config.table_prefix, config.schema).rows(conn)
+        rows = observed
+        if rows is None:
+            rows = History(config.table_prefix, config.schema).rows(conn)
         applied = {r.id for r in rows if r.applied and r.id in known}
         live = Target.of(conn.dialect, live=True)
         backend = live.backend if live.backend in BACKENDS else None
         return graph.plan_up(applied, "heads"), _Server(backend, live.version)
 
     try:
-        return database.run(config, job)
+        if connected is None:
+            return database.run(config, job)
+        try:
+            return job(connected)
+        except exc.DBAPIError as error:
+            raise database.database_error(config, error) from error
     except DatabaseError as error:
         raise DatabaseError(
             f"cannot read the pending migrations: {error.message}",

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from dbshift import integrity
 from dbshift.config import Config
+from dbshift.errors import IntegrityError
 from dbshift.integrity import Problem, refusal
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.scripts import CleanSums, Script, scan
@@ -39,6 +40,8 @@ class Project:
     #: changes git has not committed that `dbshift.sum` does not record yet (a head
     #: being written): tolerated, and recorded by `settle` once a command succeeds
     unrecorded: tuple[tuple[str, str], ...] = ()
+    #: what the audit of `dbshift.sum` found wrong (`audited`); None: not audited
+    sum_errors: tuple[IntegrityError, ...] | None = None
 
     @classmethod
     def read(cls, config: Config, *, check_sums: bool = True) -> Project:
@@ -46,27 +49,41 @@ class Project:
         that rewrite it) the verdict of `dbshift.sum`, which raises IntegrityError."""
         if not check_sums:
             return cls._scanned(config)
-        project, problems = cls.audited(config)
-        error = refusal(problems, "`dbshift status` marks every one")
-        if error is not None:
-            raise error
-        return project
+        return cls.audited(config)[0].sound()
 
     @classmethod
     def audited(cls, config: Config) -> tuple[Project, tuple[Problem, ...]]:
         """The headers, the graph, and what `dbshift.sum` finds wrong, unraised: for
         the commands that report problems rather than refuse (`status`, `history`).
         Header and graph errors still raise: without a graph there is no report."""
-        project = cls._scanned(config)
-        scripts, folder = project.scripts, config.migrations_dir
+        project = cls._scanned(config).with_sums()
+        return project, project.sum_problems()
+
+    def with_sums(self) -> Project:
+        """This project with `dbshift.sum` audited (`sum_errors`, `unrecorded`), once."""
+        if self.sum_errors is not None:
+            return self
+        scripts, folder = self.scripts, self.config.migrations_dir
         if CleanSums(folder, scripts).hit():
-            return project, ()
+            return dataclasses.replace(self, sum_errors=())
         # lazy: status start-up: only a cache miss parses dbshift.sum
         from dbshift.migrations import sumfile
 
-        found = sumfile.audit(folder, scripts, project.graph.heads)
-        project = dataclasses.replace(project, unrecorded=found.unrecorded)
-        return project, tuple(integrity.from_sums(found.errors))
+        found = sumfile.audit(folder, scripts, self.graph.heads)
+        return dataclasses.replace(self, unrecorded=found.unrecorded, sum_errors=found.errors)
+
+    def sum_problems(self) -> tuple[Problem, ...]:
+        """What the audit of `dbshift.sum` found, as `status` reports it."""
+        return tuple(integrity.from_sums(self.with_sums().sum_errors or ()))
+
+    def sound(self) -> Project:
+        """This project, audited, when `dbshift.sum` agrees with the files; else the
+        IntegrityError every command but `status` and `history` refuses with."""
+        audited = self.with_sums()
+        error = refusal(audited.sum_problems(), "`dbshift status` marks every one")
+        if error is not None:
+            raise error
+        return audited
 
     @classmethod
     def _scanned(cls, config: Config) -> Project:

@@ -25,10 +25,12 @@ from typing import Any, Literal
 
 from dbshift.config import BACKENDS, parse_duration
 from dbshift.errors import ConfigError, GraphError, IntegrityError
-from dbshift.files import write_atomic
+from dbshift.files import read_with_status, write_atomic
 
 Kind = Literal["python", "sql"]
 SUFFIXES: Mapping[str, Kind] = {".py": "python", ".sql": "sql"}
+#: the file recording every migration's checksum (`migrations/sumfile.py`)
+SUM_FILE = "dbshift.sum"
 UP_MARKER = "-- dbshift:up"
 DOWN_MARKER = "-- dbshift:down"
 
@@ -36,6 +38,7 @@ _ID_TIME = "%Y%m%dT%H%M%S"
 _ID_TIME_RE = re.compile(r"^(\d{8}T\d{6})")
 _PY_PARENTS = re.compile(r"^parents[ \t]*=[ \t]*", re.MULTILINE)
 _PY_TRANSACTIONAL = re.compile(r"^transactional[ \t]*=(.*)$", re.MULTILINE)
+_LEADING_SPACE = re.compile(r"\s*")
 _PY_STRING = re.compile(r"""\s*(?:"([^"\\]*)"|'([^'\\]*)')\s*(?:,|$)""")
 _SQL_PARENTS_LINE = re.compile(r"^[ \t]*--[ \t]*parents[ \t]*:[ \t]*([^\r\n]*)", re.I | re.M)
 _PY_TIMEOUT = re.compile(r"^(lock_timeout|statement_timeout)[ \t]*=(.*)$", re.MULTILINE)
@@ -96,7 +99,10 @@ def scan(folder: Path) -> list[Script]:
     found: dict[str, Script] = {}
     cache = _HeaderCache(folder)
     for entry in _migration_files(folder):
-        script = cache.get(entry) or cache.put(entry, read_script(entry.path, entry.name))
+        script = cache.get(entry)
+        if script is None:  # one open gives the content and the status the cache keeps
+            content, status = read_with_status(entry.path)
+            script = cache.put(entry.name, status, script_of(entry.path, entry.name, content))
         other = found.get(script.id)
         if other is not None:
             raise GraphError(
@@ -133,8 +139,7 @@ class _HeaderCache:
             pass
 
     @staticmethod
-    def _key(entry: os.DirEntry[str]) -> tuple[int, int, int, int]:
-        st = entry.stat()
+    def _key(st: os.stat_result) -> tuple[int, int, int, int]:
         return st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns
 
     def get(self, entry: os.DirEntry[str]) -> Script | None:
@@ -142,7 +147,7 @@ class _HeaderCache:
         cached = self.entries.get(entry.name)
         if cached is None:
             return None
-        key = self._key(entry)
+        key = self._key(entry.stat())
         if cached[0] != key or max(key[2], key[3]) >= self.trusted_before:
             return None
         kind, parents, message, transactional, digest, lock, statement, backends = cached[1:]
@@ -160,10 +165,12 @@ class _HeaderCache:
             backends,
         )
 
-    def put(self, entry: os.DirEntry[str], script: Script) -> Script:
+    def put(self, name: str, status: os.stat_result, script: Script) -> Script:
+        """Remember `script`, read from the file whose status (taken as it was read)
+        is `status`."""
         s = script
-        self.entries[entry.name] = (
-            self._key(entry),
+        self.entries[name] = (
+            self._key(status),
             s.kind,
             s.parents,
             s.message,
@@ -195,7 +202,7 @@ class CleanSums:
     def __init__(self, folder: Path, scripts: Sequence[Script]) -> None:
         self.path = folder / "__pycache__" / "dbshift-sum.marshal"
         try:
-            st = os.stat(folder / "dbshift.sum")
+            st = os.stat(folder / SUM_FILE)
             key: tuple[int, ...] = (st.st_size, st.st_ino, st.st_mtime_ns, st.st_ctime_ns)
         except OSError:
             key = ()
@@ -237,10 +244,12 @@ def _migration_files(folder: Path) -> Iterator[os.DirEntry[str]]:
 
 def read_script(path: str | Path, name: str | None = None) -> Script:
     location = os.fspath(path)
-    name = name or os.path.basename(location)
+    return script_of(location, name or os.path.basename(location), read_with_status(location)[0])
+
+
+def script_of(location: str, name: str, content: bytes) -> Script:
+    """The migration `name` at `location` known from its `content` (read once)."""
     stem, _, suffix = name.rpartition(".")
-    with open(location, "rb") as handle:
-        content = handle.read()
     try:
         text = content.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -287,7 +296,8 @@ def _parse_python_header(text: str, name: str) -> _Header:
     body = text.find("\ndef ")  # the header ends where the code begins
     header = text if body == -1 else text[:body]
     transactional = True
-    flag = _PY_TRANSACTIONAL.search(header)
+    # each setting's regex runs only where its keyword occurs (most headers have none)
+    flag = _PY_TRANSACTIONAL.search(header) if "transactional" in header else None
     if flag is not None:
         value = _code(flag.group(1)).strip()
         if value not in ("True", "False"):
@@ -299,13 +309,13 @@ def _parse_python_header(text: str, name: str) -> _Header:
             )
         transactional = value == "True"
     timeouts = {}
-    for setting in _PY_TIMEOUT.finditer(header):
+    for setting in _PY_TIMEOUT.finditer(header) if "_timeout" in header else ():
         key, value = setting.group(1), _code(setting.group(2)).strip()
         line = header.count("\n", 0, setting.start()) + 1
         literal = value[1:-1] if value[:1] == value[-1:] and value[:1] in "\"'" else value
         timeouts[key] = _timeout(name, line, key, literal or value, '`{key} = "2s"`')
     backends = None
-    listed = _PY_BACKENDS.search(header)
+    listed = _PY_BACKENDS.search(header) if "backends" in header else None
     if listed is not None:
         line = header.count("\n", 0, listed.start()) + 1
         rest = header[listed.start(1) :]
@@ -321,11 +331,16 @@ def _parse_python_header(text: str, name: str) -> _Header:
             "add `parents = []` for a first migration, or the ids it builds on",
         )
     line = header.count("\n", 0, found.start()) + 1
-    rest = header[found.end() :]
-    closer = {"[": "]", "(": ")"}.get(rest[:1])
-    close = rest.find(closer) if closer else -1
-    value = rest[: close + 1] if close != -1 else rest.split("\n", 1)[0]
-    value = " ".join(_code(part) for part in value.split("\n"))
+    start = found.end()
+    closer = {"[": "]", "(": ")"}.get(header[start : start + 1])
+    close = header.find(closer, start) if closer else -1
+    if close == -1:  # not a bracketed list: the rest of the line
+        close = header.find("\n", start)
+        value = header[start:] if close == -1 else header[start:close]
+    else:
+        value = header[start : close + 1]
+    if "\n" in value or "#" in value:  # a list over lines, or comments in it
+        value = " ".join(_code(part) for part in value.split("\n"))
     parents = _parse_parent_list(value, name, line)
     return _docstring_first_line(text), parents, transactional, timeouts, backends
 
@@ -400,11 +415,12 @@ def _parse_parent_list(value: str, name: str, line: int) -> tuple[str, ...]:
 
 
 def _docstring_first_line(text: str) -> str:
-    stripped = text.lstrip()
+    leading = _LEADING_SPACE.match(text)  # the docstring may follow blank lines
+    start = leading.end() if leading else 0
     for quote in ('"""', "'''"):
-        if stripped.startswith(quote):
-            end = stripped.find(quote, 3)
-            body = stripped[3:end] if end != -1 else ""
+        if text.startswith(quote, start):
+            end = text.find(quote, start + 3)
+            body = text[start + 3 : end] if end != -1 else ""
             first = body.strip().split("\n", 1)[0].strip()
             if "\\" in first:  # unescape, as written by `writer.render_python`
                 first = re.sub(r"\\(.)", r"\1", first)

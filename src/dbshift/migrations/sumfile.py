@@ -29,9 +29,9 @@ from pathlib import Path
 from dbshift import git
 from dbshift.errors import IntegrityError
 from dbshift.files import write_atomic
-from dbshift.migrations.scripts import CleanSums, Script
+from dbshift.migrations.scripts import SUM_FILE, CleanSums, Script
 
-NAME = "dbshift.sum"
+NAME = SUM_FILE
 _TOTAL = "total"
 _CONFLICT = ("<<<<<<<", "=======", ">>>>>>>", "|||||||")
 
