@@ -4,6 +4,7 @@ is never read), and keep TLS, required and verified as asked, whenever it is ask
 
 from __future__ import annotations
 
+import os
 import ssl
 from pathlib import Path
 
@@ -114,3 +115,34 @@ def test_a_url_asking_for_tls_never_connects_in_plain() -> None:
         assert "SSL" in str(error)
     else:
         assert cipher
+
+
+#: a MariaDB/MySQL server with TLS and a user created `REQUIRE SSL`, as a PyMySQL URL
+#: naming the server's CA (`...?ssl_ca=/path/ca.pem`); the tests below skip without it
+TLS_URL = os.environ.get("DBSHIFT_TEST_MYSQL_TLS_URL")
+
+
+def _tls_config(url: sa.URL) -> dbshift.Config:
+    return dbshift.Config(url=url.render_as_string(hide_password=False))
+
+
+@pytest.mark.skipif(TLS_URL is None, reason="DBSHIFT_TEST_MYSQL_TLS_URL is not set")
+def test_a_user_requiring_tls_connects_verified_and_in_preferred_mode() -> None:
+    url = sa.make_url(str(TLS_URL))
+    assert url.query.get("ssl_ca"), "DBSHIFT_TEST_MYSQL_TLS_URL names the server's CA"
+    # verified against the server's CA (the URL's ssl_ca: PyMySQL requires TLS)
+    assert database.run(_tls_config(url), _tls_cipher)
+    # no TLS option: preferred mode negotiates TLS with the bundle-less context
+
+    def plain(conn: sa.Connection) -> tuple[object, str]:
+        return conn.connection.dbapi_connection, _tls_cipher(conn)
+
+    raw, cipher = database.run(_tls_config(url.difference_update_query(["ssl_ca"])), plain)
+    assert isinstance(raw, PreferredTLSConnection) and cipher
+    # TLS turned off: the server refuses the user
+    with pytest.raises(DatabaseError):
+        database.run(_tls_config(url.update_query_dict({"ssl_disabled": "true"})), _tls_cipher)
+    # a CA that did not sign the server's certificate: verification fails the connection
+    other_ca = url.update_query_dict({"ssl_ca": str(CA_FILE)})
+    with pytest.raises(DatabaseError, match="CERTIFICATE_VERIFY_FAILED"):
+        database.run(_tls_config(other_ca), _tls_cipher)
