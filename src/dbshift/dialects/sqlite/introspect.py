@@ -68,13 +68,22 @@ def sqlite_tables(
         )
         if pk:
             info["pk"].append((pk, name))
+    # each index's CREATE INDEX text, by name (unique in a schema): read apart, as a join
+    # to sqlite_master would look it up again for every column of every index
+    index_sql: dict[str, str | None] = dict(
+        conn.execute(
+            named(
+                f"SELECT name, sql FROM {master} WHERE type = 'index' {NAMES}", "tbl_name", wanted
+            ),
+            params,
+        ).all()
+    )
     index_parts: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for table, index, unique, origin, partial, cid, column, index_sql, desc in conn.execute(
+    for table, index, unique, origin, partial, cid, column, desc in conn.execute(
         named(
-            'SELECT m.name, il.name, il."unique", il.origin, il.partial, x.cid, x.name, s.sql, '
-            f"x.desc FROM {master} m JOIN pragma_index_list(m.name{arg}) il "
+            'SELECT m.name, il.name, il."unique", il.origin, il.partial, x.cid, x.name, x.desc '
+            f"FROM {master} m JOIN pragma_index_list(m.name{arg}) il "
             f"JOIN pragma_index_xinfo(il.name{arg}) x "
-            f"LEFT JOIN {master} s ON s.type = 'index' AND s.name = il.name "
             f"WHERE m.type = 'table' AND x.key = 1 {NAMES}ORDER BY m.name, il.name, x.seqno",
             "m.name",
             wanted,
@@ -82,7 +91,7 @@ def sqlite_tables(
         params,
     ):
         if table in tables:
-            part = (unique, origin, partial, cid, column, index_sql, desc)
+            part = (unique, origin, partial, cid, column, index_sql.get(index), desc)
             index_parts[(table, index)].append(part)
     fk_parts: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for table, fk_id, ref_table, column, ref_column, on_update, on_delete in conn.execute(
