@@ -407,6 +407,11 @@ def diff(
     sync. Against the migrations, every configured backend is compared, and the
     operations are those `make` would write; a database is one backend, and is
     compared with the models as they resolve there."""
+    if against == "database":  # the comparison alone: no renderer, linter or loader
+        # lazy: status start-up: the models comparison
+        from dbshift import autogen
+
+        return autogen.database_diff(config, renames)
     # lazy: status start-up: the models comparison
     from dbshift.autogen import make as pipeline
 

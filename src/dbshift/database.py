@@ -133,6 +133,7 @@ def create_engine(config: Config, url: URL | None = None) -> Any:
         ) from None
     if backend.begins_own_transactions:
         _sqlite_transactional_ddl(sync_engine)
+    backend.prepare_engine(sync_engine)
     return engine
 
 

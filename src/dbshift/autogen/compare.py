@@ -287,6 +287,8 @@ def _compare_table(old: Table, new: Table, norm: Normalizer, out: _Phases) -> No
 def _compare_table_options(old: Table, new: Table, norm: Normalizer, out: _Phases) -> None:
     """Table options (`sqlite_autoincrement`, `mysql_engine`, ...) are created exactly but
     not altered: a change is a note naming it, never silently dropped."""
+    if not old.options and not new.options:
+        return
     before, after = dict(old.options), dict(new.options)
     for key in sorted(before.keys() | after.keys()):
         was, now = norm.table_option(key, before.get(key)), norm.table_option(key, after.get(key))

@@ -335,13 +335,7 @@ def diff(
         diffs = backend_diffs(project, source, targets, _decider(renames, None))
         return list(autogen.reconcile(diffs).diff.operations)
 
-    def job(conn: sa.Connection) -> tuple[Snapshot, sa.engine.Dialect]:
-        return autogen.database_snapshot(conn, config), conn.dialect
-
-    current, dialect = database.run(config, job)
-    target = autogen.models_snapshot(config, dialect)
-    found = autogen.diff(current, target, dialect, _decider(renames, None), live=True)
-    return list(found.operations)
+    return autogen.database_diff(config, renames)
 
 
 def _make_dialect(config: Config, connected: sa.Connection | None = None) -> sa.engine.Dialect:

@@ -132,6 +132,11 @@ class Backend:
         DDL for the server the URL reaches (a `mysql://` URL may reach MariaDB)."""
         return False
 
+    def prepare_engine(self, engine: sa.Engine) -> None:
+        """Adjust how a new engine connects (`dbshift.database.create_engine`, on the
+        synchronous engine behind an async one too); nothing by default."""
+        return None
+
     def history_timestamp(self, dialect: Dialect) -> TypeEngine[Any]:
         """The column type of the history's timestamps: UTC with microseconds (the
         order of applies needs them)."""

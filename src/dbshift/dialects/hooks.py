@@ -23,6 +23,12 @@ def resolved(
     A type whose DDL on `dialect` comes from a project's `@compiles` hook becomes
     `written(type_, dialect)` when `written` is given (`backends.resolve_type`), and is
     left as it is otherwise."""
+    if (
+        not type_._variant_mapping
+        and not isinstance(type_, _DECORATOR)
+        and (written is None or not compiled_by_hook(type_, dialect))
+    ):
+        return type_  # a plain type, the usual case: what the loop below would return
     for _ in range(20):  # a decorator whose impl is a decorator, and so on
         variant = type_._variant_mapping.get(dialect.name)
         if variant is not None:
@@ -37,6 +43,9 @@ def resolved(
         type_ = type_.copy()
         type_._variant_mapping = sa.util.immutabledict()
     return type_
+
+
+_DECORATOR = sa.types.TypeDecorator
 
 
 def compiled_by_hook(type_: TypeEngine[Any], dialect: Dialect) -> bool:

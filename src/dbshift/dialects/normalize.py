@@ -42,8 +42,10 @@ def _outside_quotes(text: str, change: Any) -> str:
 
 
 def public_attributes(type_: TypeEngine[Any]) -> tuple[tuple[str, Any], ...]:
-    """The attributes a type was built with (a class sets them in one order)."""
-    return tuple((k, v) for k, v in vars(type_).items() if k[0] != "_")
+    """The attributes a type was built with (a class sets them in one order). Not
+    `dispatch`: a `SchemaType` (`Boolean`, `Enum`) holds its own event dispatcher, which
+    says nothing about the type and would make every instance a type of its own."""
+    return tuple([(k, v) for k, v in vars(type_).items() if k[0] != "_" and k != "dispatch"])
 
 
 def _strip_parens(text: str) -> str:

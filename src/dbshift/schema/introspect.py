@@ -62,9 +62,14 @@ def _canonical(table: Table) -> Table:
     def by_name(item: Any) -> tuple[bool, str, tuple[str, ...]]:
         return (item.name is None, item.name or "", item.columns)
 
-    return table.replace(
-        indexes=tuple(sorted(table.indexes, key=by_name)),
-        foreign_keys=tuple(sorted(table.foreign_keys, key=by_name)),
-        uniques=tuple(sorted(table.uniques, key=by_name)),
-        checks=tuple(sorted(table.checks, key=lambda c: (c.name is None, c.name or "", c.sqltext))),
-    )
+    ordered = {
+        "indexes": tuple(sorted(table.indexes, key=by_name)),
+        "foreign_keys": tuple(sorted(table.foreign_keys, key=by_name)),
+        "uniques": tuple(sorted(table.uniques, key=by_name)),
+        "checks": tuple(
+            sorted(table.checks, key=lambda c: (c.name is None, c.name or "", c.sqltext))
+        ),
+    }
+    if all(getattr(table, field) == items for field, items in ordered.items()):
+        return table  # in order already (most tables): no copy
+    return table.replace(**ordered)

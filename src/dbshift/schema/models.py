@@ -7,7 +7,6 @@ table they point at may not exist in this metadata).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 from collections.abc import Callable, Sequence
@@ -18,6 +17,7 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.sql.elements import _truncated_label
 from sqlalchemy.sql.schema import DefaultClause
+from sqlalchemy.types import TypeEngine
 
 from dbshift.dialects.backends import BACKENDS, resolve_type
 from dbshift.errors import ConfigError, UsageError
@@ -71,12 +71,17 @@ def server_default_sql(value: Any, dialect: str = "default") -> str | None:
 
 
 def column_from_sqlalchemy(
-    column: sa.Column[Any], autoincrement: bool | str | None = None, dialect: str = "default"
+    column: sa.Column[Any],
+    autoincrement: bool | str | None = None,
+    dialect: str = "default",
+    type_: TypeEngine[Any] | None = None,
 ) -> Column:
+    """`column` as a snapshot column; `type_`, when given, is its type (resolved for a
+    backend, say) instead of the column's own."""
     computed = column.computed
     return Column(
         name=column.name,
-        type=column.type,
+        type=column.type if type_ is None else type_,
         nullable=bool(column.nullable),
         server_default=server_default_sql(column.server_default, dialect),
         autoincrement=column.autoincrement if autoincrement is None else autoincrement,
@@ -297,11 +302,11 @@ def snapshot_from_metadata(
                     sequences, sa_column.default, dialect
                 )
                 serial = sa_column is autoincrement and not fed
+                type_ = resolve_type(sa_column.type, dialect)
                 try:
-                    column = column_from_sqlalchemy(sa_column, serial, dialect.name)
+                    column = column_from_sqlalchemy(sa_column, serial, dialect.name, type_)
                 except sa.exc.CompileError as error:
                     raise _unwritable(f"{sa_table.name}.{sa_column.name}", dialect, error) from None
-                column = dataclasses.replace(column, type=resolve_type(column.type, dialect))
                 columns.append(column)
                 enum = _named_enum(column.type)
                 if enum is not None:

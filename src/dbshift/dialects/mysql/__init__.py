@@ -61,6 +61,20 @@ class MySQL(Backend):
         sequences); `mariadb://` says which."""
         return str(dialect.name) == "mysql"
 
+    def prepare_engine(self, engine: sa.Engine) -> None:
+        """PyMySQL connects through `connect.py`'s connection, which asked for no TLS
+        does not load the system's CA bundle only to turn verification off."""
+        if engine.dialect.driver != "pymysql":
+            return
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from sqlalchemy import event
+
+        from dbshift.dialects.mysql.connect import connect
+
+        @event.listens_for(engine, "do_connect")
+        def _connect(dialect: Dialect, record: Any, cargs: Any, cparams: Any) -> Any:
+            return connect(*cargs, **cparams)
+
     def history_timestamp(self, dialect: Dialect) -> TypeEngine[Any]:
         """`DATETIME(6)`: DATETIME drops fractions unless asked. (Imported here, so that
         reading the history elsewhere never imports the MySQL dialect.)"""

@@ -68,13 +68,22 @@ def sqlite_tables(
         )
         if pk:
             info["pk"].append((pk, name))
+    # each index's CREATE INDEX text, by name (unique in a schema): read apart, as a join
+    # to sqlite_master would look it up again for every column of every index
+    index_sql: dict[str, str | None] = dict(
+        conn.execute(
+            named(
+                f"SELECT name, sql FROM {master} WHERE type = 'index' {NAMES}", "tbl_name", wanted
+            ),
+            params,
+        ).all()
+    )
     index_parts: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    for table, index, unique, origin, partial, cid, column, index_sql, desc in conn.execute(
+    for table, index, unique, origin, partial, cid, column, desc in conn.execute(
         named(
-            'SELECT m.name, il.name, il."unique", il.origin, il.partial, x.cid, x.name, s.sql, '
-            f"x.desc FROM {master} m JOIN pragma_index_list(m.name{arg}) il "
+            'SELECT m.name, il.name, il."unique", il.origin, il.partial, x.cid, x.name, x.desc '
+            f"FROM {master} m JOIN pragma_index_list(m.name{arg}) il "
             f"JOIN pragma_index_xinfo(il.name{arg}) x "
-            f"LEFT JOIN {master} s ON s.type = 'index' AND s.name = il.name "
             f"WHERE m.type = 'table' AND x.key = 1 {NAMES}ORDER BY m.name, il.name, x.seqno",
             "m.name",
             wanted,
@@ -82,7 +91,7 @@ def sqlite_tables(
         params,
     ):
         if table in tables:
-            part = (unique, origin, partial, cid, column, index_sql, desc)
+            part = (unique, origin, partial, cid, column, index_sql.get(index), desc)
             index_parts[(table, index)].append(part)
     fk_parts: dict[tuple[str, int], list[Any]] = defaultdict(list)
     for table, fk_id, ref_table, column, ref_column, on_update, on_delete in conn.execute(
@@ -237,13 +246,53 @@ class _Token:
         return self.text.upper() if self.kind == "word" else ""
 
 
-def _tokens(sql: str) -> list[_Token]:
+def _tokens(sql: str, start: int = 0, end: int | None = None) -> list[_Token]:
+    """The tokens of `sql[start:end]`, positions in `sql`; `start` and `end` must be
+    token boundaries (`_structure` gives such)."""
     found = []
-    for m in _TOKEN.finditer(sql):
+    for m in _TOKEN.finditer(sql, start, len(sql) if end is None else end):
         kind = m.lastgroup
         if kind is not None:
             found.append(_Token(kind, m.group(), m.start(), m.end()))
     return found
+
+
+# The tokens that give a statement its shape, found without tokenizing the rest: the
+# same comment and quoted-text rules in the same order as `_TOKEN` (the characters that
+# start them never occur inside a word), so the parentheses and commas found are the
+# tokenizer's, at the same places.
+_STRUCTURE = re.compile(
+    r"""--[^\n]*|/\*.*?\*/|"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\]|'(?:[^']|'')*'|([(),])""",
+    re.DOTALL,
+)
+#: the words that make a column definition or table constraint worth tokenizing: each
+#: clause `_column_constraints` and `_table_constraint` read starts with one of them
+_CLAUSE_WORDS = re.compile(
+    r"\b(?:CONSTRAINT|PRIMARY|UNIQUE|CHECK|FOREIGN|AS|REFERENCES|AUTOINCREMENT)\b", re.I
+)
+
+
+def _structure(sql: str) -> tuple[list[tuple[int, int]], int] | None:
+    """The spans of the comma-separated items inside a statement's first parenthesis,
+    and where the text after its closing one starts; None when it does not close."""
+    depth, items, begin = 0, [], -1
+    for m in _STRUCTURE.finditer(sql):
+        mark = m.group(1)
+        if mark is None:
+            continue
+        if mark == "(":
+            depth += 1
+            if depth == 1 and begin < 0:
+                begin = m.end()
+        elif mark == ")" and depth:
+            depth -= 1
+            if depth == 0:
+                items.append((begin, m.start()))
+                return items, m.end()
+        elif mark == "," and depth == 1:
+            items.append((begin, m.start()))
+            begin = m.end()
+    return None
 
 
 def _unquote(token: _Token) -> str:
@@ -298,6 +347,38 @@ class _CreateTable:
 
 
 def _parse_create_table(sql: str) -> _CreateTable:
+    """What the statement says beyond the pragmas. Only the items that have a clause to
+    read are tokenized (in a wide table, most columns are a name and a type)."""
+    shape = _structure(sql)
+    if shape is None:  # not a statement SQLite would have kept: read it all
+        return _parse_all(sql)
+    result = _CreateTable()
+    spans, rest = shape
+    for start, end in spans:
+        if not _CLAUSE_WORDS.search(sql, start, end):
+            continue
+        item = _tokens(sql, start, end)
+        if not item:
+            continue
+        if item[0].word() in _CONSTRAINT_WORDS:
+            for constraint in _constraints(item):
+                _table_constraint(sql, constraint, result)
+        else:
+            _column_constraints(sql, item, result)
+    _table_keywords([t.word() for t in _tokens(sql, rest)], result)
+    return result
+
+
+def _table_keywords(after: list[str], result: _CreateTable) -> None:
+    """The options written after the closing parenthesis."""
+    if "ROWID" in after:  # WITHOUT ROWID
+        result.options["sqlite_with_rowid"] = False
+    if "STRICT" in after and "strict" in _TABLE_KEYWORDS:
+        result.options["sqlite_strict"] = True
+
+
+def _parse_all(sql: str) -> _CreateTable:
+    """`_parse_create_table` over every token."""
     result = _CreateTable()
     tokens = _tokens(sql)
     start = next((i for i, t in enumerate(tokens) if t.text == "("), None)
@@ -312,11 +393,7 @@ def _parse_create_table(sql: str) -> _CreateTable:
                 _table_constraint(sql, constraint, result)
         else:
             _column_constraints(sql, item, result)
-    after = [t.word() for t in tokens[end + 1 :]]
-    if "ROWID" in after:  # WITHOUT ROWID
-        result.options["sqlite_with_rowid"] = False
-    if "STRICT" in after and "strict" in _TABLE_KEYWORDS:
-        result.options["sqlite_strict"] = True
+    _table_keywords([t.word() for t in tokens[end + 1 :]], result)
     return result
 
 
