@@ -12,6 +12,7 @@ resulting schemas and rows must be the same. Every backend.
 from __future__ import annotations
 
 import textwrap
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -481,6 +482,14 @@ def test_alembic_signatures_and_the_refusals() -> None:
         op.create_foreign_key("fk2", "child", "parent", ["pid"], ["id"], match="FULL")
     with pytest.raises(MigrationError, match="autocommit_block"):
         op.get_context().autocommit_block()
+    for call in (
+        lambda: op.drop_table("u", if_exists=True),
+        lambda: op.create_table("v", sa.Column("a", sa.Integer()), if_not_exists=True),
+        lambda: op.add_column("u", sa.Column("b", sa.Integer()), if_not_exists=True),
+        lambda: op.drop_constraint("uq", "u", type_="unique", if_exists=True),
+    ):
+        with pytest.raises(MigrationError, match="got an unknown argument 'if_"):
+            call()
     relaxed = Op("postgresql", transactional=False)
     with relaxed.get_context().autocommit_block():
         relaxed.execute("ALTER TYPE mood ADD VALUE 'calm'")
@@ -498,3 +507,81 @@ def test_inline_literal_renders_into_the_statement_text() -> None:
         assert "'it''s'" in str(compiled) or "'it\\'s'" in str(compiled)
     assert op.f("ix_a") == "ix_a"
     assert isinstance(op.f("ix_a"), sa.sql.elements.conv)
+
+
+ITEM_MODELS = """
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+sa.Table(
+    "item",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("code", sa.String(20)),
+    sa.Column("note", sa.String(50)),
+)
+"""
+
+
+def test_make_reads_the_database_after_a_live_migration(
+    tmp_path: Path,
+    db_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Replay cannot know what a body that reads the database did (here: a column it
+    adds only after looking): `make` treats it like raw DDL and reads the database."""
+    module = f"models_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{module}.py").write_text(ITEM_MODELS)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    project = Project(tmp_path, db_url, capsys)
+    with (tmp_path / "dbshift.toml").open("a") as toml:
+        toml.write(f'models = ["{module}:metadata"]\n')
+    project.python(
+        "item",
+        _body(
+            """
+            op.create_table('item', sa.Column('id', sa.Integer(), primary_key=True,
+                                              autoincrement=False))
+            if sa.inspect(op.get_bind()).has_table('item'):
+                op.add_column('item', sa.Column('code', sa.String(length=20)))
+            """
+        ),
+    )
+    line = project.fails(2, "make", "-m", "note").err.strip()
+    assert "the database is not at head (1 pending)" in line, line
+    project.ok("upgrade")
+    project.ok("make", "-m", "note", "--no-input")
+    (written,) = project.migrations.glob("*_note.py")
+    text = written.read_text()
+    assert "op.add_column" in text and "'note'" in text.replace('"', "'")
+    assert "create_table" not in text and "'code'" not in text.replace('"', "'")
+
+
+@pytest.mark.parametrize("transactional", [False, True])
+def test_autocommit_block_in_a_non_transactional_migration(
+    project: Project, transactional: bool
+) -> None:
+    """Alembic's `autocommit_block()` (for `ALTER TYPE ... ADD VALUE` and the like):
+    the block's statements, where the migration commits statement by statement; refused
+    before anything runs in a migration that runs in one transaction."""
+    project.python("base", _body(INITIAL))
+    project.ok("upgrade")
+    project.python(
+        "block",
+        _body(
+            """
+            op.add_column('account', sa.Column('a', sa.Integer()))
+            with op.get_context().autocommit_block():
+                op.add_column('account', sa.Column('b', sa.Integer()))
+            """
+        ),
+        header="" if transactional else "transactional = False",
+    )
+    if transactional:
+        before = project.fingerprint()
+        assert "autocommit_block" in project.fails(3, "upgrade").err
+        assert project.fingerprint() == before
+    else:
+        project.ok("upgrade")
+        assert {"a", "b"} <= set(project.columns("account"))

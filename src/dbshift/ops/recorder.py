@@ -74,9 +74,10 @@ class NeedsDatabase(BaseException):
 @functools.cache
 def dialect_named(name: str) -> Dialect:
     """A SQLAlchemy dialect for a backend name (`op.dialect`), with no driver loaded."""
-    if name == "default":
-        return sa.engine.default.DefaultDialect()
-    dialect: Dialect = sa.make_url(f"{name}://").get_dialect()()
+    try:
+        dialect: Dialect = sa.make_url(f"{name}://").get_dialect()()
+    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError):
+        dialect = sa.engine.default.DefaultDialect()  # "default", or one SQLAlchemy lacks
     return dialect
 
 
