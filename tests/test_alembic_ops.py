@@ -25,7 +25,7 @@ from dbshift.migrations.replay import raw_ddl
 from dbshift.migrations.scripts import scan
 from dbshift.ops import AddColumn, ExecuteSQL
 from dbshift.ops.live import RunLive
-from dbshift.ops.recorder import Op
+from dbshift.ops.recorder import NeedsDatabase, Op
 from tests.conftest import ScratchDatabases
 from tests.helpers import Project
 
@@ -319,6 +319,19 @@ def test_a_body_that_reads_the_database_is_one_live_operation(tmp_path: Path) ->
     assert code.downgrade is not None
     (down,) = code.downgrade
     assert isinstance(down, RunLive) and down.asked == "op.get_context().as_sql"
+
+
+def test_a_dialect_question_only_the_server_answers_makes_the_body_live() -> None:
+    """`server_version_info` is not known while recording: the body runs live, where
+    the real dialect answers, instead of taking a branch on a guess."""
+
+    def upgrade(op: Op) -> None:
+        if op.get_bind().dialect.server_version_info >= (12,):
+            op.execute("SELECT 1")
+
+    op = Op("postgresql")
+    with pytest.raises(NeedsDatabase, match=r"dialect\.server_version_info"):
+        upgrade(op)
 
 
 def test_offline_sql_renders_what_as_sql_allows_and_refuses_get_bind(project: Project) -> None:

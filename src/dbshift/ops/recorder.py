@@ -9,7 +9,6 @@ A keyword argument a method does not know is an error, not ignored (`ops/argumen
 from __future__ import annotations
 
 import contextlib
-import functools
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -71,16 +70,6 @@ class NeedsDatabase(BaseException):
         self.asked = asked
 
 
-@functools.cache
-def dialect_named(name: str) -> Dialect:
-    """A SQLAlchemy dialect for a backend name (`op.dialect`), with no driver loaded."""
-    try:
-        dialect: Dialect = sa.make_url(f"{name}://").get_dialect()()
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError):
-        dialect = sa.engine.default.DefaultDialect()  # "default", or one SQLAlchemy lacks
-    return dialect
-
-
 class MigrationContext:
     """What `op.get_context()` gives a body that runs (Alembic's `MigrationContext`, the
     parts a migration can use): `dialect`, `bind` and `connection` (None offline), and
@@ -127,11 +116,25 @@ class MigrationContext:
         )
 
 
+class _RecordingDialect:
+    """The stand-in connection's dialect: its `name` is known (`op.dialect`, the name the
+    live connection's dialect has); anything else (`server_version_info`, `is_mariadb`,
+    compiling with it) is asked of the database when the body runs (`NeedsDatabase`)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise NeedsDatabase(f"op.get_bind().dialect.{name}")
+
+
 class _RecordingBind:
-    """`op.get_bind()` while a body is recorded: its `dialect` (and `engine.name`) are
+    """`op.get_bind()` while a body is recorded: `dialect.name` (and `engine.name`) are
     known; anything else needs the database (`NeedsDatabase`)."""
 
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: _RecordingDialect) -> None:
         self.dialect = dialect
         self.engine = _RecordingEngine(dialect)
 
@@ -142,7 +145,7 @@ class _RecordingBind:
 
 
 class _RecordingEngine:
-    def __init__(self, dialect: Dialect) -> None:
+    def __init__(self, dialect: _RecordingDialect) -> None:
         self.dialect = dialect
         self.name = dialect.name
 
@@ -646,16 +649,17 @@ class Op:
     def get_bind(self) -> Any:
         """The migration's connection (Alembic's `op.get_bind()`), for data work and
         inspection inside the body. While the body is recorded it is a stand-in whose
-        `dialect` is known; using it further makes the migration run its body against
-        the database (`ops/live.py`)."""
+        `dialect.name` is known; using it further makes the migration run its body
+        against the database (`ops/live.py`)."""
         self.handed = self.handed or "op.get_bind()"
-        return _RecordingBind(dialect_named(self.dialect))
+        return _RecordingBind(_RecordingDialect(self.dialect))
 
     def get_context(self) -> MigrationContext:
         """Alembic's `op.get_context()`: `dialect`, `bind`, `connection`, `as_sql`,
         `opts`, `autocommit_block()` (see `MigrationContext`)."""
         self.handed = self.handed or "op.get_context()"
-        return _RecordingContext(_RecordingBind(dialect_named(self.dialect)), self.transactional)
+        bind = _RecordingBind(_RecordingDialect(self.dialect))
+        return _RecordingContext(bind, self.transactional)
 
     @contextmanager
     def batch_alter_table(
