@@ -598,3 +598,33 @@ def test_autocommit_block_in_a_non_transactional_migration(
     else:
         project.ok("upgrade")
         assert {"a", "b"} <= set(project.columns("account"))
+
+
+def test_a_live_body_that_failed_part_way_runs_again_whole(project: Project) -> None:
+    """PostgreSQL and SQLite roll the body back with its migration; on MariaDB its DDL
+    stays (DDL commits there), the history records nothing of it, and the next `upgrade`
+    runs the whole body again: reading the catalog first makes it re-runnable."""
+    project.python("base", _body(INITIAL))
+    project.python(
+        "gated",
+        _body(
+            """
+            columns = {c['name'] for c in sa.inspect(op.get_bind()).get_columns('account')}
+            if 'x' not in columns:
+                op.add_column('account', sa.Column('x', sa.Integer()))
+            op.get_bind().execute(sa.text('SELECT * FROM gate'))
+            op.add_column('account', sa.Column('y', sa.Integer()))
+            """
+        ),
+    )
+    assert "_gated.py" in project.fails(3, "upgrade").err
+    ddl_commits = "mysql" in project.url
+    assert ("x" in project.columns("account")) == ddl_commits
+    assert len(project.applied()) == 1
+    engine = project.engine()
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE gate (id INTEGER)"))
+    engine.dispose()
+    project.ok("upgrade")
+    assert {"x", "y"} <= set(project.columns("account"))
+    assert len(project.applied()) == 2
