@@ -628,3 +628,35 @@ def test_a_live_body_that_failed_part_way_runs_again_whole(project: Project) -> 
     project.ok("upgrade")
     assert {"x", "y"} <= set(project.columns("account"))
     assert len(project.applied()) == 2
+
+
+def test_the_naming_convention_names_as_alembic_does() -> None:
+    op = Op("postgresql", naming_convention=CONVENTION)
+    op.create_index(None, "t", ["x"])
+    op.create_index(op.f("ix_kept"), "t", ["x"])
+    op.create_unique_constraint(None, "t", ["x"])
+    op.create_unique_constraint("given", "t", ["x"])  # the template has no constraint_name
+    op.create_check_constraint("positive", "t", "x > 0")
+    op.create_check_constraint(op.f("ck_final"), "t", "x > 0")
+    op.create_foreign_key(None, "t", "parent", ["p"], ["id"])
+    op.create_primary_key(None, "t", ["id"])
+    op.drop_constraint("positive", "t", type_="check")
+    op.drop_constraint("positive", "t")  # no type_: no convention key, as given
+    names = [o.describe() for o in op.operations]
+    assert names == [
+        'create index "ix_t_x" on "t"',
+        'create index "ix_kept" on "t"',
+        'add unique constraint "uq_t_x" to "t"',
+        'add unique constraint "given" to "t"',
+        'add check constraint "ck_t_positive" to "t"',
+        'add check constraint "ck_final" to "t"',
+        'add foreign key "fk_t_p_parent" to "t"',
+        'add primary key "pk_t" to "t"',
+        'drop constraint "ck_t_positive" from "t"',
+        'drop constraint "positive" from "t"',
+    ]
+    plain = Op("postgresql")
+    plain.create_check_constraint("positive", "t", "x > 0")
+    plain.create_unique_constraint(None, "t", ["x"])
+    assert plain.operations[0].describe() == 'add check constraint "positive" to "t"'
+    assert plain.operations[1].constraint.name is None  # type: ignore[attr-defined]

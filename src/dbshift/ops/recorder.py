@@ -207,7 +207,8 @@ class Op:
 
     def _converted(
         self,
-        item: sa.Constraint | sa.Index,
+        make: Callable[[], sa.Constraint | sa.Index],
+        given: str | None,
         table_name: str,
         schema: str | None,
         columns: Sequence[Any] = (),
@@ -216,9 +217,9 @@ class Op:
         convention, as Alembic names it: a `conv` name (`op.f`) is kept, a plain one is
         converted where the convention's template has `%(constraint_name)s`, and an
         unnamed one is named. Without a convention, the name as given."""
-        given = getattr(item, "name", None)
         if self.naming_convention is None:
             return _plain(given)
+        item = make()  # built only under a convention, as Alembic builds it
         names = [c for c in columns if isinstance(c, str)]
         table = sa.Table(
             table_name,
@@ -442,7 +443,9 @@ class Op:
             sorted((k, option_value(v, self.dialect, k)) for k, v in kw.items() if v is not None)
         )
         if self.naming_convention is not None and not expressions:
-            name = self._converted(sa.Index(index_name), table_name, schema, columns)
+            name = self._converted(
+                lambda: sa.Index(index_name), index_name, table_name, schema, columns
+            )
         else:
             name = _plain(index_name)
         index = Index(name or "", entries, unique, options, expressions)
@@ -461,7 +464,8 @@ class Op:
         concurrently = bool(postgresql_concurrently)
         name = index_name
         if self.naming_convention is not None and table_name is not None:
-            name = self._converted(sa.Index(index_name), table_name, schema) or index_name
+            made = self._converted(lambda: sa.Index(index_name), index_name, table_name, schema)
+            name = made or index_name
         self._add(DropIndex(_plain(name) or "", table_name, schema, concurrently, bool(if_exists)))
 
     @dialect_keywords(sa.ForeignKeyConstraint)
@@ -488,11 +492,16 @@ class Op:
                 hint="remove match= (MATCH SIMPLE is every backend's default)",
             )
         prefix = f"{referent_schema}.{referent_table}" if referent_schema else referent_table
-        named = sa.ForeignKeyConstraint(
-            list(local_cols), [f"{prefix}.{c}" for c in remote_cols], name=constraint_name
-        )
         fk = ForeignKey(
-            self._converted(named, source_table, source_schema, local_cols),
+            self._converted(
+                lambda: sa.ForeignKeyConstraint(
+                    list(local_cols), [f"{prefix}.{c}" for c in remote_cols], name=constraint_name
+                ),
+                constraint_name,
+                source_table,
+                source_schema,
+                local_cols,
+            ),
             tuple(local_cols),
             referent_table,
             tuple(remote_cols),
@@ -516,8 +525,14 @@ class Op:
     ) -> None:
         """`postgresql_using_index="ix"` adopts the unique index `ix` (built beforehand,
         e.g. concurrently) instead of building one under lock."""
-        named = sa.UniqueConstraint(*columns, name=constraint_name)
-        unique = Unique(self._converted(named, table_name, schema, columns), tuple(columns))
+        name = self._converted(
+            lambda: sa.UniqueConstraint(*columns, name=constraint_name),
+            constraint_name,
+            table_name,
+            schema,
+            columns,
+        )
+        unique = Unique(name, tuple(columns))
         using = postgresql_using_index
         self._add(AddUniqueConstraint(table_name, unique, schema, using_index=using))
 
@@ -532,8 +547,13 @@ class Op:
         **kw: Any,
     ) -> None:
         text = condition if isinstance(condition, str) else clause_sql(condition, self.dialect)
-        named = sa.CheckConstraint(sa.text(text), name=constraint_name)
-        check = Check(self._converted(named, table_name, schema), text)
+        name = self._converted(
+            lambda: sa.CheckConstraint(sa.text(text), name=constraint_name),
+            constraint_name,
+            table_name,
+            schema,
+        )
+        check = Check(name, text)
         self._add(AddCheckConstraint(table_name, check, schema, bool(postgresql_not_valid)))
 
     def validate_constraint(
@@ -554,8 +574,13 @@ class Op:
         columns: Sequence[str],
         schema: str | None = None,
     ) -> None:
-        named = sa.PrimaryKeyConstraint(*columns, name=constraint_name)
-        name = self._converted(named, table_name, schema, columns)
+        name = self._converted(
+            lambda: sa.PrimaryKeyConstraint(*columns, name=constraint_name),
+            constraint_name,
+            table_name,
+            schema,
+            columns,
+        )
         self._add(AddPrimaryKey(table_name, PrimaryKey(tuple(columns), name), schema))
 
     def drop_constraint(
@@ -570,7 +595,9 @@ class Op:
         name: str | None = constraint_name
         kind = _CONSTRAINT_KINDS.get(type_ or "")
         if self.naming_convention is not None and kind is not None:
-            name = self._converted(kind(constraint_name), table_name, schema)
+            name = self._converted(
+                lambda: kind(constraint_name), constraint_name, table_name, schema
+            )
         self._add(DropConstraint(_plain(name) or constraint_name, table_name, type_, schema))
 
     # -- enum types and sequences -------------------------------------------------------
