@@ -95,6 +95,15 @@ TYPOS: list[tuple[str, str, str, str | None]] = [
     ),
     ("run", "op.run(lambda connection: None, atomic=True)", "atomic", None),
     ("get_bind", "op.get_bind(bind=None)", "bind", None),
+    ("get_context", "op.get_context(bind=None)", "bind", None),
+    ("f", 'op.create_index(op.f("ix_t_c2", nme=1), "t", ["c"])', "nme", None),
+    (
+        "inline_literal",
+        'op.execute(sa.table("t", sa.column("c")).delete().where('
+        'sa.column("c") == op.inline_literal(1, typ=sa.Integer)))',
+        "typ",
+        "type_",
+    ),
     (
         "batch_alter_table",
         'with op.batch_alter_table("t", recreat="always") as batch_op:\n    pass',
@@ -134,9 +143,9 @@ BATCH_TYPOS: list[tuple[str, str, str, str | None]] = [
     for name, call, typo, hint in [
         (
             "add_column",
-            'batch_op.add_column(sa.Column("x", sa.Integer), insert_before="c")',
+            'batch_op.add_column(sa.Column("x", sa.Integer), insert_befor="c")',
+            "insert_befor",
             "insert_before",
-            None,
         ),
         (
             "drop_column",
@@ -171,6 +180,34 @@ BATCH_TYPOS: list[tuple[str, str, str, str | None]] = [
             "postgresql_not_valid",
         ),
         ("drop_constraint", 'batch_op.drop_constraint("uq", type="unique")', "type", "type_"),
+        (
+            "create_primary_key",
+            'batch_op.create_primary_key("pk", ["id"], shema=None)',
+            "shema",
+            None,
+        ),
+        (
+            "create_table_comment",
+            'batch_op.create_table_comment("x", existing_coment=None)',
+            "existing_coment",
+            "existing_comment",
+        ),
+        (
+            "drop_table_comment",
+            "batch_op.drop_table_comment(existing_coment=None)",
+            "existing_coment",
+            "existing_comment",
+        ),
+        ("execute", 'batch_op.execute("SELECT 1", parms={})', "parms", "params"),
+        ("f", 'batch_op.create_index(batch_op.f("ix2", nme=1), ["d"])', "nme", None),
+        (
+            "inline_literal",
+            'batch_op.execute(sa.text("SELECT :v").bindparams(v=batch_op.inline_literal(1, typ=None)))',
+            "typ",
+            "type_",
+        ),
+        ("get_bind", "batch_op.get_bind(bind=None)", "bind", None),
+        ("get_context", "batch_op.get_context(bind=None)", "bind", None),
     ]
 ]
 

@@ -54,6 +54,7 @@ from dbshift.ops import (
     ValidateConstraint,
 )
 from dbshift.ops.context import OnlineContext
+from dbshift.ops.live import RunLive
 from dbshift.ops.recorder import Op
 from dbshift.schema.snapshot import (
     Check,
@@ -88,6 +89,12 @@ op.create_table(
 
 def touch(connection: sa.Connection) -> None:
     connection.execute(sa.text("SELECT 1"))
+
+
+def inspecting(op: Op) -> None:
+    """An Alembic-style body: reads the catalog, then chooses an operation by it."""
+    if "note" in {c["name"] for c in sa.inspect(op.get_bind()).get_columns("child")}:
+        op.add_column("child", sa.Column("extra", sa.Integer))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,6 +200,12 @@ EXAMPLES: dict[type[Operation], Example] = {
         reversible=False,
     ),
     RunPython: Example(RunPython(touch), ("run_python",), renders=False, reversible=False),
+    RunLive: Example(
+        RunLive(inspecting, "20260101T000001_live.py", asked="op.get_bind().execute"),
+        ("run_python",),
+        renders=False,
+        reversible=False,
+    ),
 }
 
 

@@ -13,7 +13,7 @@ import importlib.util
 import re
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -22,7 +22,8 @@ from dbshift.errors import DbshiftError, Interrupted, MigrationError
 from dbshift.migrations.scripts import Script, sql_sections
 from dbshift.migrations.sqlsplit import SqlStatement, split_sql
 from dbshift.ops import Operation
-from dbshift.ops.recorder import Op
+from dbshift.ops.live import RunLive
+from dbshift.ops.recorder import NeedsDatabase, Op
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,13 +92,32 @@ def _load_python(script: Script, dialect_name: str, lines: bool) -> MigrationCod
             hint="a Python migration defines upgrade(op) and optionally downgrade(op)",
         )
     downgrade = getattr(module, "downgrade", None)
-    operations, op_lines = _record_lines(script, upgrade, dialect_name, lines=lines)
+    convention = _naming_convention(script, module)
+    operations, op_lines = _record_lines(script, upgrade, dialect_name, convention, lines=lines)
     return MigrationCode(
         script,
         operations,
-        lambda: _record(script, downgrade, dialect_name) if callable(downgrade) else None,
+        lambda: (
+            _record(script, downgrade, dialect_name, convention) if callable(downgrade) else None
+        ),
         op_lines=op_lines,
     )
+
+
+def _naming_convention(script: Script, module: ModuleType) -> dict[str, Any] | None:
+    """The migration's module-level `naming_convention` (an Alembic project's target
+    metadata's, which `op` applies as Alembic does), or None."""
+    convention = getattr(module, "naming_convention", None)
+    if convention is None:
+        return None
+    if not isinstance(convention, Mapping):
+        raise MigrationError(
+            f"{script.name}: naming_convention is a {type(convention).__name__}, not a dict",
+            migration=script.id,
+            hint="give the dict of a MetaData's naming_convention, e.g. "
+            "naming_convention = metadata.naming_convention",
+        )
+    return dict(convention)
 
 
 def _executed(statements: Sequence[SqlStatement]) -> tuple[Operation, ...]:
@@ -108,17 +128,37 @@ def _executed(statements: Sequence[SqlStatement]) -> tuple[Operation, ...]:
     return tuple(recorder.operations)
 
 
-def _record(script: Script, fn: Any, dialect_name: str) -> tuple[Operation, ...]:
-    return _record_lines(script, fn, dialect_name, lines=False)[0]
+def _record(
+    script: Script, fn: Any, dialect_name: str, convention: dict[str, Any] | None = None
+) -> tuple[Operation, ...]:
+    return _record_lines(script, fn, dialect_name, convention, lines=False)[0]
 
 
 def _record_lines(
-    script: Script, fn: Any, dialect_name: str, *, lines: bool = True
+    script: Script,
+    fn: Any,
+    dialect_name: str,
+    convention: dict[str, Any] | None = None,
+    *,
+    lines: bool = True,
 ) -> tuple[tuple[Operation, ...], tuple[int, ...]]:
-    """The operations `fn(op)` records and, with `lines`, the line of each call."""
-    recorder = Op(dialect_name, source=str(script.path) if lines else None)
+    """The operations `fn(op)` records and, with `lines`, the line of each call.
+
+    A body that asks the database something while it is recorded (`NeedsDatabase`; or
+    one that fails after being handed a stand-in connection, which a library such as
+    `sa.inspect` cannot use) is recorded as one `RunLive` operation: it runs against the
+    database when the migration runs (`ops/live.py`)."""
+    source = str(script.path) if lines else None
+    recorder = Op(
+        dialect_name,
+        source=source,
+        transactional=script.transactional,
+        naming_convention=convention,
+    )
     try:
         fn(recorder)
+    except NeedsDatabase as asked:
+        return _live(script, fn, dialect_name, asked.asked, convention)
     except DbshiftError as error:
         raise MigrationError(
             f"{_where(script, error)}: {error.message}", migration=script.id, hint=error.hint
@@ -126,8 +166,22 @@ def _record_lines(
     except KeyboardInterrupt as stop:
         raise interrupted(script.path, stop) from None
     except BaseException as error:  # SystemExit too: the migration failed, not the run
+        if recorder.handed is not None and not isinstance(error, SystemExit):
+            return _live(script, fn, dialect_name, recorder.handed, convention)
         raise code_failed(script.path, script.id, error) from error
     return tuple(recorder.operations), tuple(recorder.lines)
+
+
+def _live(
+    script: Script,
+    fn: Any,
+    dialect_name: str,
+    asked: str,
+    convention: dict[str, Any] | None,
+) -> tuple[tuple[Operation, ...], tuple[int, ...]]:
+    line = getattr(getattr(fn, "__code__", None), "co_firstlineno", 0)
+    conventions = tuple(convention.items()) if convention else ()
+    return (RunLive(fn, script.name, dialect_name, asked, conventions),), (line,)
 
 
 def import_module(path: Path, migration_id: str) -> ModuleType:

@@ -233,12 +233,15 @@ _LEADING_COMMENTS = re.compile(r"^(\s*(--[^\n]*\n|/\*.*?\*/))*", re.DOTALL)
 
 def raw_ddl(operations: Sequence[Operation]) -> bool:
     """Whether raw SQL among `operations` changes the schema (CREATE, ALTER, DROP,
-    RENAME, COMMENT, after any leading comments): replay cannot follow it. Raw data
-    statements, bulk inserts and `op.run` functions are taken not to change it."""
+    RENAME, COMMENT, after any leading comments), or a body that reads the database as
+    it runs (`op.get_bind()`, `Operation.schema_unknown`) may: replay cannot follow it.
+    Raw data statements, bulk inserts and `op.run` functions are taken not to change it."""
     # lazy: operation code, which status and history never load
     from dbshift.ops import ExecuteSQL
 
     for op in operations:
+        if op.schema_unknown:  # a body that reads the database as it runs (ops/live.py)
+            return True
         if isinstance(op, ExecuteSQL):
             text = op.sql if isinstance(op.sql, str) else str(op.sql)
             if _DDL.match(_LEADING_COMMENTS.sub("", text, count=1)):

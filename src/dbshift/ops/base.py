@@ -70,6 +70,10 @@ class Operation(abc.ABC):
     opaque: bool = False
     #: True when running this operation destroys stored data (a dropped table or column)
     loses_data: bool = False
+    #: True when what this operation does to the schema is known only as it runs (a
+    #: migration body that reads the database, `ops/live.py`): replay cannot follow it,
+    #: as it cannot follow raw DDL
+    schema_unknown: bool = False
 
     @abc.abstractmethod
     def apply(self, snapshot: Snapshot) -> Snapshot:

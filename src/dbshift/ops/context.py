@@ -52,7 +52,7 @@ def _call(fn: Callable[[sa.Connection], Any], connection: sa.Connection) -> None
     """The one place an `op.run` callable is called."""
     try:
         fn(connection)
-    except (exc.DBAPIError, KeyboardInterrupt):
+    except (exc.DBAPIError, KeyboardInterrupt, CodeFailed):  # CodeFailed: a nested call
         raise
     except BaseException as error:
         raise CodeFailed(error) from error
