@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from dbshift.dialects import dialect_for
+from dbshift.dialects.base import plain_index_sql, stub_table
 from dbshift.errors import IrreversibleMigration, MigrationError
 from dbshift.ops.context import OfflineContext, render_statement
-from dbshift.schema.snapshot import Snapshot
+from dbshift.schema.snapshot import Index, Snapshot, index_to_sqlalchemy
 from tests.test_ops import record
 
 SETUP = """
@@ -242,3 +244,60 @@ def test_what_cannot_be_reversed_says_why(step: str, message: str) -> None:
         operation.reverse(Snapshot())
     assert message in raised.value.message and "\n" not in raised.value.message
     assert raised.value.hint
+
+
+PLAIN_NAMES = [
+    ("ix_v", "t", ("v",)),
+    ("ix_two", "t", ("a", "b")),
+    ("IX_Mixed", "Order", ("Name", "select")),  # capitals and reserved words are quoted
+    ("ix space", "my table", ("my col",)),
+    ('ix"q', 't"q', ('c"q', "c`b")),  # the quote characters themselves, escaped
+    ("ix_" + "x" * 60, "t", ("v",)),  # at and past the backends' identifier limits
+    ("ix_" + "y" * 70, "t", ("v",)),
+]
+
+
+@pytest.mark.parametrize("dialect_name", ["sqlite", "postgresql", "mysql", "mariadb"])
+@pytest.mark.parametrize(("name", "table", "columns"), PLAIN_NAMES)
+@pytest.mark.parametrize("unique", [False, True])
+@pytest.mark.parametrize("if_not_exists", [False, True])
+def test_plain_index_sql_is_what_sqlalchemy_compiles(
+    dialect_name: str,
+    name: str,
+    table: str,
+    columns: tuple[str, ...],
+    unique: bool,
+    if_not_exists: bool,
+) -> None:
+    """The plain `CREATE INDEX` written without a stub table (issue 14) is, character for
+    character, what SQLAlchemy compiles through the stub, or fails the same way."""
+
+    dialect = sa.make_url(f"{dialect_name}://").get_dialect()()
+    assert dialect_for(dialect).plain_indexes
+    index = Index(name, columns, unique)
+    statement = sa.schema.CreateIndex(
+        index_to_sqlalchemy(index, stub_table(table, None, columns)), if_not_exists=if_not_exists
+    )
+    try:
+        expected = str(statement.compile(dialect=dialect))
+    except sa.exc.SQLAlchemyError as error:
+        with pytest.raises(type(error)):
+            plain_index_sql(dialect, index, table, None, if_not_exists)
+        return
+    assert plain_index_sql(dialect, index, table, None, if_not_exists) == expected
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        ("ix", ("lower(v)",), False, (), ("lower(v)",)),  # an expression
+        ("ix", ("v",), False, (("postgresql_where", "v > 0"),), ()),  # a dialect option
+        ("ix", ("v%",), False, (), ()),  # a % the compiled text would double
+        ("ix", ("v", "v"), False, (), ()),  # a column twice: SQLAlchemy's error
+    ],
+)
+def test_plain_index_sql_leaves_the_rest_to_sqlalchemy(index: tuple[object, ...]) -> None:
+
+    dialect = sa.make_url("postgresql://").get_dialect()()
+    assert plain_index_sql(dialect, Index(*index), "t", None, False) is None  # type: ignore[arg-type]
+    assert plain_index_sql(dialect, Index("ix", ("v",)), "t", "s", False) is None  # a schema

@@ -283,3 +283,31 @@ def test_aio_functions_take_the_api_s_arguments() -> None:
         != inspect.signature(fn := getattr(dbshift.aio, name))
     }
     assert set(differ) == set(AIO_DIFFERENCES), differ
+
+
+@pytest.mark.parametrize("transactional", [True, False])
+def test_a_percent_sign_in_ddl_reaches_the_database_as_written(
+    project: Project, backend: str, transactional: bool
+) -> None:
+    """A `%` in a default and in index and column names arrives single: the DDL sent as
+    the journal's compiled text (issue 14) escapes it for the driver as SQLAlchemy does,
+    and a plain index written without SQLAlchemy is left to it when a name holds one."""
+    header = "" if transactional else "transactional = False\n"
+    project.python(
+        "pct",
+        'op.create_table("pct", sa.Column("id", sa.Integer, primary_key=True), '
+        'sa.Column("rate%", sa.String(20), server_default="50%"))\n'
+        'op.create_index("ix_rate%", "pct", ["rate%"])\n'
+        'op.create_index("ix_id", "pct", ["id"])',
+        header=header,
+    )
+    project.ok("upgrade")
+    engine = project.engine()
+    try:
+        inspector = sa.inspect(engine)
+        default = next(c["default"] for c in inspector.get_columns("pct") if c["name"] == "rate%")
+        indexes = {i["name"]: i["column_names"] for i in inspector.get_indexes("pct")}
+    finally:
+        engine.dispose()
+    assert "50%" in str(default) and "50%%" not in str(default)
+    assert indexes["ix_rate%"] == ["rate%"] and indexes["ix_id"] == ["id"]

@@ -21,6 +21,7 @@ from dbshift.schema.snapshot import (
     Check,
     Column,
     ForeignKey,
+    Index,
     PrimaryKey,
     Table,
     Unique,
@@ -125,6 +126,31 @@ def stub_table(name: str, schema: str | None, columns: Sequence[str] = ()) -> sa
     return sa.Table(
         name, sa.MetaData(), *[sa.Column(c, sa.Integer) for c in columns], schema=schema
     )
+
+
+def plain_index_sql(
+    dialect: Dialect, index: Index, table: str, schema: str | None, if_not_exists: bool
+) -> str | None:
+    """`CREATE INDEX` for a plain index (named columns, no dialect option, no schema
+    named) written as SQLAlchemy compiles it against a stub table, through the same
+    identifier preparer, without building the table and the index for it (issue 14:
+    most indexes are plain, and the stub cost more than the rest of the statement).
+    None when the index is not plain, or a name holds a `%` (SQLAlchemy's text doubles
+    it for the driver, raw SQL does not): the caller compiles it. Only for backends
+    whose rules say they compile plain indexes the standard way (`plain_indexes`);
+    `tests/test_operations.py` compares the two on each."""
+    columns = index.columns
+    if index.options or index.expressions or schema or not index.name:
+        return None
+    if len(set(columns)) != len(columns) or any("%" in n for n in (index.name, table, *columns)):
+        return None
+    preparer = dialect.identifier_preparer
+    name = preparer.truncate_and_render_index_name(index.name)
+    head = "CREATE UNIQUE INDEX " if index.unique else "CREATE INDEX "
+    if if_not_exists:
+        head += "IF NOT EXISTS "
+    listed = ", ".join(preparer.quote(c) for c in columns)
+    return f"{head}{name} ON {preparer.quote(table)} ({listed})"
 
 
 def sa_constraint(table: str, schema: str | None, constraint: Constraint) -> sa.Constraint:
@@ -239,6 +265,13 @@ class DialectRules:
 
     #: the query for this connection's id as other sessions see it (for `blocker`)
     session_query: str | None = None
+    #: SQLAlchemy compiles a plain `CREATE INDEX` the standard way, so `plain_index_sql`
+    #: may write it (checked per backend by a test); False for a dialect not checked
+    plain_indexes: bool = False
+    #: a DDL statement compiled to text (for a statement-by-statement migration's
+    #: journal) may be sent as that text rather than compiled again: the drivers keep
+    #: no statement cache that only DDL executed as such would clear (asyncpg does)
+    ddl_as_text: bool = False
 
     def already_exists(self, error: BaseException) -> bool:
         """Whether the driver's `error` says that what the statement creates is already

@@ -12,6 +12,7 @@ from dbshift.dialects import backend_for, dialect_for
 from dbshift.dialects.base import (
     Constraint,
     TableEdit,
+    plain_index_sql,
     qualified,
     quote,
     sa_constraint,
@@ -93,6 +94,13 @@ class CreateIndex(Operation):
         )
 
     def execute(self, ctx: ExecutionContext) -> None:
+        if not self.concurrently and dialect_for(ctx.dialect).plain_indexes:
+            text = plain_index_sql(
+                ctx.dialect, self.index, self.table, self.schema, self.if_not_exists
+            )
+            if text is not None:
+                ctx.emit(text)
+                return
         plain = [c for c in self.index.columns if c not in self.index.expressions]
         # INCLUDE columns are named through the table too
         include = dict(self.index.options).get("postgresql_include") or ()

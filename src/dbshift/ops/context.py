@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
 
+from dbshift.dialects import dialect_for
 from dbshift.ops.base import ExecutionContext, Operation
 from dbshift.schema.reflect import reflect_table
 from dbshift.schema.snapshot import Snapshot, Table
@@ -98,9 +99,24 @@ class OnlineContext(ExecutionContext):
         text = sql_text(statement, self.dialect) if journal or self.on_statement else ""
         if journal is not None and journal.skip(text):
             return
+        # DDL compiled for the journal is sent as that text, not compiled again, where
+        # the backend allows it (`DialectRules.ddl_as_text`)
+        compiled = (
+            text
+            if text
+            and not params
+            and isinstance(statement, sa.schema.ExecutableDDLElement)
+            and dialect_for(self.dialect).ddl_as_text
+            else None
+        )
         with journal.executing(text) if journal is not None else contextlib.nullcontext():
             try:
-                self._execute(statement, params)
+                if compiled is not None:
+                    # with the driver's (empty) parameters, as SQLAlchemy sends DDL: the
+                    # text escapes `%` for them
+                    self._connection.exec_driver_sql(compiled)
+                else:
+                    self._execute(statement, params)
             except exc.DBAPIError as error:
                 if journal is None or not journal.settled(text, error):
                     raise

@@ -180,6 +180,7 @@ class PostgreSQLRules(DialectRules):
     codes, transaction-block rules and catalog."""
 
     session_query = "SELECT pg_backend_pid()"
+    plain_indexes = True
 
     def already_exists(self, error: BaseException) -> bool:
         return _sqlstate(error) in _EXISTS_STATES

@@ -69,6 +69,8 @@ _CONSTANT_DEFAULT = re.compile(
 
 
 class SQLiteRules(DialectRules):
+    plain_indexes = True
+
     def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
         return declared_type(dialect, text)
 
