@@ -344,3 +344,83 @@ def test_pyproject_tool_alembic(tmp_path: Path) -> None:
     assert found == tmp_path / "pyproject.toml"
     converted = alembic.convert(alembic.read_project(found))
     assert sorted(c.id for c in converted) == ["ab12", "cd34"]
+
+
+CONVENTION_MODELS = """\
+import sqlalchemy as sa
+
+metadata = sa.MetaData(naming_convention={
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+})
+sa.Table(
+    "things", metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("code", sa.String(20), unique=True),
+    sa.Column("n", sa.Integer, sa.CheckConstraint("n > 0", name="positive")),
+)
+"""
+
+CONVENTION_REVISION = '''\
+"""things"""
+from alembic import op
+import sqlalchemy as sa
+
+revision = "a1"
+down_revision = None
+
+
+def upgrade():
+    op.create_table(
+        "things",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("code", sa.String(20)),
+        sa.Column("n", sa.Integer),
+        sa.UniqueConstraint("code"),
+        sa.CheckConstraint("n > 0", name="positive"),
+    )
+'''
+
+
+def test_the_models_naming_convention_is_carried_into_the_converted_files(
+    tmp_path: Path, db_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Alembic names what a revision creates by its target metadata's convention (a
+    plain name too, where the template has %(constraint_name)s): the converted file
+    states the models' convention, so dbshift's op gives the same names."""
+    ini = alembic_project(tmp_path)
+    revision(tmp_path, "a1", None, CONVENTION_REVISION)
+    (tmp_path / "conventional.py").write_text(CONVENTION_MODELS)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = Config(url=db_url, migrations=tmp_path / "db", models=["conventional:metadata"])
+    dbshift.api.adopt(config, ini, files_only=True)
+    text = (tmp_path / "db" / "a1.py").read_text()
+    assert f"{alembic.CONVENTION_COMMENT}\nnaming_convention = {{" in text
+    dbshift.api.upgrade(config)
+    engine = sa.create_engine(db_url, poolclass=sa.NullPool)
+    with engine.connect() as conn:
+        found = sa.inspect(conn)
+        checks = {c["name"] for c in found.get_check_constraints("things")}
+        uniques = {u["name"] for u in found.get_unique_constraints("things")}
+    engine.dispose()
+    assert "ck_things_positive" in checks and "uq_things_code" in uniques
+    assert dbshift.api.make_report(config, check=True).operations == ()
+
+
+def test_a_naming_convention_that_is_not_text_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ini = alembic_project(tmp_path)
+    revision(tmp_path, "a1", None, CONVENTION_REVISION)
+    (tmp_path / "classkeys.py").write_text(
+        "import sqlalchemy as sa\n"
+        "metadata = sa.MetaData(naming_convention={sa.UniqueConstraint: 'uq_%(table_name)s'})\n"
+        "sa.Table('things', metadata, sa.Column('id', sa.Integer, primary_key=True))\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = Config(migrations=tmp_path / "db", models=["classkeys:metadata"])
+    with pytest.raises(AdoptError, match="naming convention has keys or values"):
+        dbshift.api.adopt(config, ini, files_only=True)
+    assert not (tmp_path / "db").exists()

@@ -33,6 +33,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from dbshift.errors import ConfigError, UsageError
 
 #: the tool's name, as the `adopt` event and `applied_by` write it
@@ -364,10 +366,16 @@ def _ids(value: Any, path: Path, key: str) -> tuple[str, ...]:
 # -- converting ----------------------------------------------------------------------------
 
 
-def convert(project: AlembicProject, taken: Iterable[str] = ()) -> list[Converted]:
+def convert(
+    project: AlembicProject,
+    taken: Iterable[str] = (),
+    naming_convention: Mapping[str, str] | None = None,
+) -> list[Converted]:
     """Every revision of the project as a dbshift migration, parents resolved, in no
     particular order. `taken`: ids of dbshift migrations that are not converted ones (a
-    mapped id avoids them). Raises `AdoptError` on the first thing it cannot convert."""
+    mapped id avoids them). `naming_convention`: the target metadata's, which Alembic
+    applied to the operations' names; written into every file so dbshift's `op` applies
+    it too. Raises `AdoptError` on the first thing it cannot convert."""
     revisions = read_revisions(project)
     ids = _dbshift_ids([r.revision for r in revisions], set(taken))
     labels = {label: r.revision for r in revisions for label in r.branch_labels}
@@ -396,7 +404,7 @@ def convert(project: AlembicProject, taken: Iterable[str] = ()) -> list[Converte
                 parents.append(ids[target])
         base = project.script_location
         where = rev.path.relative_to(base) if rev.path.is_relative_to(base) else rev.path
-        text = convert_text(rev, parents, where.as_posix())
+        text = convert_text(rev, parents, where.as_posix(), naming_convention)
         converted.append(Converted(ids[rev.revision], rev.revision, rev.path, text))
     return converted
 
@@ -420,11 +428,48 @@ def _dbshift_ids(revisions: Sequence[str], taken: set[str]) -> dict[str, str]:
     return chosen
 
 
+#: above the `naming_convention` line of a converted file
+CONVENTION_COMMENT = "# the models' naming convention, which Alembic applied to these names"
+
+
+def models_convention(metadatas: Sequence[sa.MetaData]) -> dict[str, str] | None:
+    """The naming convention of the models (Alembic's `target_metadata`) when it is
+    not SQLAlchemy's default; None when it is. Refused when the models disagree, or
+    when it has keys or values a converted file cannot state as text (constraint
+    classes, callables): then it is for the user to write."""
+    found = {_plain_convention(m) for m in metadatas}
+    if len(found) > 1:
+        raise AdoptError(
+            "the configured models have different naming conventions",
+            hint="adopt one project's models at a time (set `models` to its metadata)",
+        )
+    convention = next(iter(found), ())
+    default = tuple(sorted(sa.sql.schema.DEFAULT_NAMING_CONVENTION.items()))
+    return dict(convention) if convention and convention != default else None
+
+
+def _plain_convention(metadata: sa.MetaData) -> tuple[tuple[str, str], ...]:
+    pairs = metadata.naming_convention.items()
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
+        raise AdoptError(
+            "the models' naming convention has keys or values that are not text "
+            "(constraint classes or functions)",
+            hint="give it string keys and %-templates, or unset `models` and write "
+            "naming_convention = {...} into the converted files yourself",
+        )
+    return tuple(sorted((str(k), str(v)) for k, v in pairs))
+
+
 def _usable(rev: str) -> bool:
     return bool(_ID_OK.match(rev)) and rev.lower() not in _TARGET_WORDS
 
 
-def convert_text(rev: Revision, parents: Sequence[str], where: str) -> str:
+def convert_text(
+    rev: Revision,
+    parents: Sequence[str],
+    where: str,
+    naming_convention: Mapping[str, str] | None = None,
+) -> str:
     """The dbshift migration for one revision (see the module's docstring)."""
     tree, text = rev.tree, rev.text
     lines = text.splitlines(keepends=True)
@@ -505,7 +550,11 @@ def convert_text(rev: Revision, parents: Sequence[str], where: str) -> str:
     if rev.depends_on:
         header.append(f"# alembic depends_on: {', '.join(rev.depends_on)} (dbshift parents)")
     listed = ", ".join(f'"{p}"' for p in parents)
-    return "\n".join(header) + f"\n\nparents = [{listed}]\n\n" + rest
+    settings = f"parents = [{listed}]\n"
+    if naming_convention:
+        pairs = ", ".join(f"{k!r}: {v!r}" for k, v in sorted(naming_convention.items()))
+        settings += f"{CONVENTION_COMMENT}\nnaming_convention = {{{pairs}}}\n"
+    return "\n".join(header) + f"\n\n{settings}\n" + rest
 
 
 def _docstring(segment: str, value: str) -> str:

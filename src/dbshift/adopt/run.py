@@ -15,6 +15,7 @@ from dbshift.adopt import alembic
 from dbshift.adopt.files import Written, refuse_overlap, write_all
 from dbshift.adopt.takeover import take_over
 from dbshift.adopt.versions import VersionTable
+from dbshift.autogen import load_models
 from dbshift.config import Config, mask_url
 from dbshift.errors import UsageError
 from dbshift.migrations.project import Project
@@ -68,7 +69,8 @@ def prepare(
         table = VersionTable(project.version_table, project.version_table_schema)
         forbidden = [project.script_location, *project.version_locations]
         refuse_overlap(folder, forbidden)
-        converted = alembic.convert(project, _not_converted(folder))
+        convention = alembic.models_convention(load_models(config)) if config.models else None
+        converted = alembic.convert(project, _not_converted(folder), convention)
         written = write_all(folder, converted, forbidden)
     elif not folder.is_dir() or not _origins(folder):
         raise UsageError(
