@@ -27,7 +27,7 @@ T = TypeVar("T")
 
 
 async def _run(config: Config, job: Callable[[sa.Connection], T]) -> T:
-    if database.is_async(database.parse_url(config)):
+    if database.is_async_config(config):
         return await database.run_async(config, job)
     return await asyncio.to_thread(database.run, config, job)
 

@@ -87,7 +87,7 @@ def check(
         waiting = database.run(config, jobs.status(config)).pending
         if waiting:
             return CheckItem("pending", "failed", f"{len(waiting)} pending", waiting)
-        return CheckItem("pending", "ok", f"nothing pending on {mask_url(config.url)}")
+        return CheckItem("pending", "ok", f"nothing pending on {mask_url(config.url_text)}")
 
     threshold = fail_on or str(config.lint.get("fail_on", "error"))
     linted: list[LintReport] = []

@@ -110,7 +110,7 @@ class State:
                 warnings.warn_explicit(
                     warning.message, warning.category, warning.filename, warning.lineno
                 )
-        self.secrets.add(config.url)
+        self.secrets.add(config.url_text)
         return config
 
 
