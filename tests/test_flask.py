@@ -283,3 +283,20 @@ def test_a_real_flask_process_on_the_example(tmp_path: Path) -> None:
     bad = run("downgrade", "nosuch")
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")
     assert "Traceback" not in bad.stderr
+
+
+def test_dbshift_imports_without_flask() -> None:
+    """Flask is an extra: dbshift and its CLI import with Flask blocked, and
+    `dbshift.flask` says which extra to install."""
+    code = (
+        "import sys; sys.modules['flask'] = None\n"
+        "import dbshift, dbshift.cli, dbshift.aio, dbshift.api\n"
+        "assert 'flask' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+        "try:\n"
+        "    import dbshift.flask\n"
+        "except ImportError as error:\n"
+        "    print(error)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'dbshift[flask]'" in done.stdout

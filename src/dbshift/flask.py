@@ -20,9 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import click
-import flask
 import sqlalchemy as sa
-from flask.cli import ScriptInfo
+
+try:
+    import flask
+    from flask.cli import ScriptInfo
+except ImportError as missing:  # dbshift itself never imports this module
+    raise ImportError(
+        f"dbshift.flask needs Flask and Flask-SQLAlchemy ({missing}): pip install 'dbshift[flask]'"
+    ) from missing
 
 from dbshift import api
 from dbshift.cli import (
