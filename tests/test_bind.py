@@ -160,6 +160,25 @@ def test_async_engine_and_connection(
     assert {"users", "items"} <= tables
 
 
+def test_an_async_connection_inside_a_transaction_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = _project(tmp_path, "sqlite://", capsys)
+
+    async def main() -> bool:
+        engine = create_async_engine(f"sqlite+aiosqlite:///{tmp_path / 'a.db'}")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(sa.text("SELECT 1"))
+                with pytest.raises(UsageError, match="inside a transaction"):
+                    await aio.upgrade(dbshift.Config(url=conn, migrations=project.migrations))
+                return conn.in_transaction()
+        finally:
+            await engine.dispose()
+
+    assert asyncio.run(main()), "the caller's transaction is left alone"
+
+
 def project_first_id(project: Project) -> str:
     return sorted(p.stem for p in project.migrations.glob("*.py"))[0]
 

@@ -5,6 +5,7 @@ PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -140,6 +141,22 @@ def test_the_flask_migrate_workflow(make_app: Any, db_url: str) -> None:
     out = app.flask("check", code=1)
     assert "models" in out
     assert app.flask("heads").split() == [posts]
+
+
+@pytest.mark.backends("sqlite")
+def test_show_stamp_merge_lint_and_json(make_app: Any, db_url: str) -> None:
+    app = make_app(db_url)
+    app.flask("init")
+    app.flask("migrate", "-m", "users")
+    (users,) = _ids(app)
+    assert f"id:            {users}" in app.flask("show", users)
+    assert f"stamped {users}" in app.flask("stamp", users)
+    assert "users" not in app.tables(), "stamp ran nothing"
+    assert json.loads(app.flask("current", "--json")) == {"current": [users], "heads": [users]}
+    assert "no findings" in app.flask("lint", "--all")
+    assert "single head" in app.flask("merge", code=2)
+    app.flask("downgrade", "base", "--dry-run")
+    assert app.flask("history", "--json")
 
 
 def test_sqlite_in_memory_is_the_applications_database(make_app: Any) -> None:
