@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import StaticPool
 
 import dbshift
-from dbshift import aio
+from dbshift import aio, database
 from dbshift.errors import ConfigError, UsageError
 from tests.conftest import with_driver
 from tests.helpers import Project
@@ -232,3 +232,18 @@ def test_replace_with_a_string_drops_the_engine(tmp_path: Path) -> None:
     assert config.bind is engine
     other = config.replace(url="sqlite:///x.db")
     assert other.bind is None and other.url_text == "sqlite:///x.db"
+
+
+def test_a_second_connection_is_not_taken_from_a_handed_over_engine(db_url: str) -> None:
+    """The lease's heartbeat and the blocker report run on another thread: they get a
+    connection of their own on the same database, not one of the application's."""
+    engine = sa.create_engine(db_url)
+    checkouts: list[object] = []
+    sa.event.listen(engine, "checkout", lambda *_: checkouts.append(1))
+    with engine.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE marker (id INTEGER)"))
+    checkouts.clear()
+    seen = database.run_aside(dbshift.Config(url=engine), _tables)
+    assert "marker" in seen and checkouts == []
+    assert database.run(dbshift.Config(url=engine), _tables) == seen and checkouts == [1]
+    engine.dispose()

@@ -22,7 +22,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy.orm import Mapped, mapped_column
 
 import dbshift
-from dbshift.flask import Migrate
+from dbshift.flask import Migrate, group
 
 
 class App:
@@ -240,8 +240,6 @@ def test_errors_are_one_line_with_their_exit_code(tmp_path: Path) -> None:
 
 
 def test_without_the_extension_the_app_is_told(tmp_path: Path) -> None:
-    from dbshift.flask import group
-
     app = Flask("flaskapp", root_path=str(tmp_path))
     app.cli.add_command(group, "db")
     result = app.test_cli_runner().invoke(args=["db", "current"])
