@@ -315,3 +315,18 @@ def test_dbshift_imports_without_flask() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert "pip install 'dbshift[flask]'" in done.stdout
+
+
+def test_settings_reach_the_config_and_url_is_refused(tmp_path: Path) -> None:
+    db = SQLAlchemy()
+    app = Flask("flaskapp", root_path=str(tmp_path))
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'main.db'}"
+    db.init_app(app)
+    migrate = Migrate(app, db, tmp_path / "m", table_prefix="shift_", backends=["sqlite"])
+    with app.app_context():
+        config = migrate.config()
+        assert (config.table_prefix, config.backends) == ("shift_", ("sqlite",))
+        assert config.migrations_dir == tmp_path / "m"
+        db.engine.dispose()
+    with pytest.raises(dbshift.DbshiftError, match="no `url` or `migrations`"):
+        Migrate(Flask("other"), db, url="sqlite://")

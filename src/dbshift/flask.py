@@ -57,8 +57,8 @@ class Migrate:
     `Migrate(app, db)`, or `Migrate()` then `init_app(app, db)` in an application
     factory. `directory` is the migrations folder (relative to the working directory,
     as Flask-Migrate's); other keywords are `dbshift.Config` settings
-    (`table_prefix`, `backends`, `lint`, `runner_lock_timeout`, ...). `command` names
-    the CLI group (`flask db`)."""
+    (`table_prefix`, `backends`, `lint`, `runner_lock_timeout`, ...; `models` replaces
+    `db.metadata`). `command` names the CLI group (`flask db`)."""
 
     def __init__(
         self,
@@ -91,8 +91,15 @@ class Migrate:
                 "dbshift.flask.Migrate needs the Flask-SQLAlchemy `db`",
                 hint="Migrate(app, db), or migrate.init_app(app, db)",
             )
+        settings = self.settings | config
+        if "url" in settings or "migrations" in settings:
+            raise UsageError(
+                "dbshift.flask.Migrate takes no `url` or `migrations` setting",
+                hint="the database is the app's SQLALCHEMY_DATABASE_URI (db.engine); "
+                "the folder is `directory`",
+            )
         app.extensions[EXTENSION] = _Registered(
-            self, db, directory if directory is not None else self.directory, self.settings | config
+            self, db, directory if directory is not None else self.directory, settings
         )
         app.cli.add_command(group, self.command)
 
@@ -134,12 +141,8 @@ class _Registered:
                 "the application has no default database",
                 hint="set SQLALCHEMY_DATABASE_URI: dbshift migrates the default database",
             )
-        return Config(
-            url=engines[None],
-            migrations=self.directory,
-            models=self.db.metadata,
-            **self.settings,
-        )
+        settings = {"models": self.db.metadata} | self.settings
+        return Config(url=engines[None], migrations=self.directory, **settings)
 
     def binds(self) -> dict[str, sa.Engine]:
         return {key: engine for key, engine in self.db.engines.items() if key is not None}
