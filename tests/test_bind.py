@@ -200,6 +200,11 @@ def test_a_sync_engine_through_aio(tmp_path: Path, capsys: pytest.CaptureFixture
     report = asyncio.run(aio.upgrade(dbshift.Config(url=engine, migrations=project.migrations)))
     assert len(report.done) == 2
     engine.dispose()
+    memory = sa.create_engine("sqlite://")  # SingletonThreadPool: a database per thread
+    with memory.connect() as conn:
+        config = dbshift.Config(url=conn, migrations=project.migrations)
+        assert len(asyncio.run(aio.upgrade(config)).done) == 2
+        assert {"users", "items"} <= _tables(conn)
 
 
 def test_repr_and_messages_mask_the_engines_password(
