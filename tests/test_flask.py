@@ -155,6 +155,8 @@ def test_show_stamp_merge_lint_and_json(make_app: Any, db_url: str) -> None:
     assert json.loads(app.flask("current", "--json")) == {"current": [users], "heads": [users]}
     assert "no findings" in app.flask("lint", "--all")
     assert "single head" in app.flask("merge", code=2)
+    assert "created" in app.flask("revision", "-m", "backfill")
+    assert len(_ids(app)) == 2
     app.flask("downgrade", "base", "--dry-run")
     assert app.flask("history", "--json")
 

@@ -776,7 +776,18 @@ class EmbeddedGroup(click.Group):
 def shared_commands() -> dict[str, click.Command]:
     """The `dbshift` commands another CLI embeds as they are (`flask db`: dbshift/flask.py),
     by name; `downgrade_command` and `make_command` build the ones whose defaults differ."""
-    names = ("upgrade", "current", "history", "heads", "show", "stamp", "merge", "check", "lint")
+    names = [
+        "upgrade",
+        "current",
+        "history",
+        "heads",
+        "show",
+        "stamp",
+        "merge",
+        "check",
+        "lint",
+        "new",
+    ]
     return {name: cli.commands[name] for name in names}
 
 
