@@ -222,6 +222,9 @@ def test_binds_are_listed_and_a_bind_is_refused(tmp_path: Path) -> None:
     assert runner.invoke(args=["db", "init"]).exit_code == 0
     result = runner.invoke(args=["db", "migrate", "-m", "x", "--allow-drop-all"])
     assert "note: the models of bind(s) reports are left out" in result.output
+    result = runner.invoke(args=["db", "current"])
+    assert result.exit_code == 0 and "note:" not in result.output
+    assert "new" not in group.commands and group.commands["revision"].name == "new"
     with app.app_context():
         for engine in db.engines.values():
             engine.dispose()
