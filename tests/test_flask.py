@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -252,31 +251,19 @@ def test_without_the_extension_the_app_is_told(tmp_path: Path) -> None:
     assert "dbshift is not set up on the Flask application" in result.output
 
 
-def _foreign_db_command() -> bool:
-    """Another package's `flask db` (Flask-Migrate's entry point) shadows the app's own
-    commands in a real `flask` process: Flask runs plugin commands first."""
-    return any(ep.name == "db" for ep in metadata.entry_points(group="flask.commands"))
-
-
 EXAMPLE = Path(__file__).parent.parent / "examples" / "flask"
 
 
 @pytest.mark.slow
 def test_a_real_flask_process_on_the_example(tmp_path: Path) -> None:
     """The steps of examples/flask/README.md, in a real `flask` process."""
-    source = (EXAMPLE / "notes.py").read_text()
-    group = "db"
-    if _foreign_db_command():  # Flask-Migrate installed beside: its `flask db` wins
-        group, plain = "dbshift", 'Migrate(directory="migrations")'
-        assert plain in source
-        source = source.replace(plain, 'Migrate(directory="migrations", command="dbshift")')
-    (tmp_path / "notes.py").write_text(source)
+    (tmp_path / "notes.py").write_text((EXAMPLE / "notes.py").read_text())
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FLASK_", "NOTES_"))}
     flask = Path(sys.executable).with_name("flask")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(flask), "--app", "notes", group, *args],
+            [str(flask), "--app", "notes", "db", *args],
             cwd=tmp_path,
             env=env,
             capture_output=True,
@@ -335,3 +322,20 @@ def test_settings_reach_the_config_and_url_is_refused(tmp_path: Path) -> None:
         db.engine.dispose()
     with pytest.raises(dbshift.DbshiftError, match="no `url` or `migrations`"):
         Migrate(Flask("other"), db, url="sqlite://")
+
+
+def test_beside_flask_migrate_under_another_name(tmp_path: Path) -> None:
+    """Flask-Migrate adds its own `db` group in its `init_app`: named `dbshift`, ours
+    stays reachable beside it (docs/flask.md, "Beside Flask-Migrate")."""
+    flask_migrate = pytest.importorskip("flask_migrate")
+    db = SQLAlchemy()
+    app = Flask("flaskapp", root_path=str(tmp_path))
+    app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'main.db'}"
+    db.init_app(app)
+    flask_migrate.Migrate(app, db, directory=str(tmp_path / "alembic"))
+    Migrate(app, db, tmp_path / "migrations", command="dbshift")
+    assert app.cli.commands["dbshift"] is group and app.cli.commands["db"] is not group
+    result = app.test_cli_runner().invoke(args=["dbshift", "init"])
+    assert result.exit_code == 0 and (tmp_path / "migrations").is_dir()
+    with app.app_context():
+        db.engine.dispose()
