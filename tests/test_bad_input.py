@@ -278,7 +278,7 @@ CASES: dict[str, Case] = {
         database=True,
     ),
     "unknown target": Case(_nothing, ["upgrade", "nonexistent"], 2, "nonexistent", database=True),
-    "downgrade needs a target": Case(_nothing, ["downgrade"], 2, "Missing argument 'TARGET'"),
+    "downgrade needs a target": Case(_nothing, ["downgrade"], 2, "downgrade needs a TARGET"),
     "head with several heads": Case(
         lambda p: (
             p.python("l", 'op.execute("SELECT 1")', parents=[BASE]),
@@ -787,10 +787,10 @@ def test_json_errors(project: Project) -> None:
 
 @pytest.mark.backends("sqlite")
 def test_click_usage_errors_are_json_too(project: Project) -> None:
-    error = project.fails(2, "--json", "downgrade").json["error"]
+    error = project.fails(2, "--json", "show").json["error"]
     assert error == {
-        "message": "Missing argument 'TARGET'.",
-        "hint": "see `dbshift downgrade --help`",
+        "message": "Missing argument 'MIGRATION'.",
+        "hint": "see `dbshift show --help`",
         "exit_code": 2,
         "type": "UsageError",
     }

@@ -28,8 +28,12 @@ T = TypeVar("T")
 
 
 async def _run(config: Config, job: Callable[[sa.Connection], T]) -> T:
-    if database.is_async(database.parse_url(config)):
+    if database.is_async_config(config):
         return await database.run_async(config, job)
+    if config.bind is not None:
+        # a handed-over sync engine or connection stays on the caller's thread: SQLite's
+        # connections belong to theirs (and `sqlite://` is one database per thread)
+        return database.run(config, job)
     return await asyncio.to_thread(database.run, config, job)
 
 

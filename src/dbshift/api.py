@@ -70,6 +70,7 @@ __all__ = [
     "heads",
     "history",
     "init",
+    "init_migrations",
     "lint",
     "make",
     "make_report",
@@ -236,6 +237,19 @@ def init(directory: str | Path = ".", *, migrations: str = "migrations") -> Path
         exclusive=True,
     )
     return config_path
+
+
+def init_migrations(folder: str | Path) -> Path:
+    """Create an empty migrations folder (for configurations that live elsewhere: the
+    `flask db init` of dbshift.flask); refuses one that exists and holds files."""
+    path = Path(folder)
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        raise UsageError(
+            f"{path} already exists and is not an empty folder",
+            hint="it is set up already; `upgrade` applies its migrations",
+        )
+    path.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def sql(

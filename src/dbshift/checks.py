@@ -173,7 +173,7 @@ def _check(
         waiting = (job(conn) if conn is not None else database.run(config, job)).pending
         if waiting:
             return CheckItem("pending", "failed", f"{len(waiting)} pending", waiting)
-        return CheckItem("pending", "ok", f"nothing pending on {mask_url(config.url)}")
+        return CheckItem("pending", "ok", f"nothing pending on {mask_url(config.url_text)}")
 
     threshold = fail_on or str(config.lint.get("fail_on", "error"))
     linted: list[LintReport] = []

@@ -16,10 +16,18 @@ import tomllib
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeVar
 from urllib.parse import quote_plus, unquote
 
 from dbshift.errors import ConfigError
+
+if TYPE_CHECKING:  # annotations only: the configuration is read before SQLAlchemy loads
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+    #: what `Config(url=...)` takes besides a URL string: an application's own engine
+    #: or connection (docs/api.md, "Handing over an engine or a connection")
+    Bind: TypeAlias = sa.Engine | sa.Connection | AsyncEngine | AsyncConnection
 
 CONFIG_FILE = "dbshift.toml"
 #: how long a runner waits for the runner lock another runner holds
@@ -124,7 +132,9 @@ class Config:
     `MetaData` objects, declarative bases, or a list of these.
     """
 
-    url: str | None = None
+    #: a URL string, or an application's own SQLAlchemy `Engine` or `Connection` (sync or
+    #: async), used as it is: see `bind` and docs/api.md
+    url: str | Bind | None = None
     migrations: Path | str = "migrations"
     models: Any = ()
     table_prefix: str = "dbshift_"
@@ -158,6 +168,7 @@ class Config:
     source: Path | None = None  # the file this configuration was read from, if any
 
     def __post_init__(self) -> None:
+        _check_url(self.url)
         base = self.source.parent if self.source else Path.cwd()
         folder = Path(os.path.expanduser(str(self.migrations)))
         object.__setattr__(self, "migrations", folder if folder.is_absolute() else base / folder)
@@ -200,9 +211,28 @@ class Config:
         check_lint_table(self.lint, self.source)
 
     def __repr__(self) -> str:
-        """Like the dataclass's, with the URL's password masked."""
-        fields = (f"{f.name}={getattr(self, f.name)!r}" for f in dataclasses.fields(self))
-        return redact(f"{type(self).__name__}({', '.join(fields)})", self.url)
+        """Like the dataclass's, with the URL's password masked (a handed-over engine or
+        connection is shown as its kind and its masked URL)."""
+        fields = (f"{f.name}={self._shown(f.name)}" for f in dataclasses.fields(self))
+        return redact(f"{type(self).__name__}({', '.join(fields)})", self.url_text)
+
+    def _shown(self, name: str) -> str:
+        if name == "url" and self.bind is not None:
+            return f"<{type(self.bind).__name__} {mask_url(self.url_text)}>"
+        return repr(getattr(self, name))
+
+    @property
+    def bind(self) -> Bind | None:
+        """The engine or connection handed over as `url`, or None for a URL string."""
+        return None if self.url is None or isinstance(self.url, str) else self.url
+
+    @property
+    def url_text(self) -> str | None:
+        """The database URL as text: the string given, or the URL of the engine or
+        connection handed over, with its password (to mask it: print `mask_url` of it)."""
+        if self.url is None or isinstance(self.url, str):
+            return self.url
+        return self.url.engine.url.render_as_string(hide_password=False)
 
     @property
     def migrations_dir(self) -> Path:
@@ -210,12 +240,13 @@ class Config:
         return self.migrations
 
     def require_url(self) -> str:
-        if not self.url:
+        url = self.url_text
+        if not url:
             raise ConfigError(
                 "no database URL configured",
                 hint='pass --url, or set `url` in dbshift.toml (e.g. url = "${DATABASE_URL}")',
             )
-        return self.url
+        return url
 
     @property
     def lock_timeout(self) -> float:
@@ -234,7 +265,7 @@ class Config:
 
     def redact(self, text: str) -> str:
         """Mask this configuration's password wherever it appears in `text`."""
-        return redact(text, self.url)
+        return redact(text, self.url_text)
 
     @classmethod
     def load(
@@ -293,6 +324,35 @@ class Config:
         if source is None and cwd is not None and "source" not in values:
             values.setdefault("migrations", Path(cwd) / str(values.get("migrations", "migrations")))
         return cls(**values, env=env, source=source)
+
+
+def _check_url(url: object) -> None:
+    """A URL string, None, or a SQLAlchemy engine or connection (sync or async); anything
+    else is refused here, not with a TypeError deep inside a command."""
+    if url is None or isinstance(url, str):
+        return
+    kinds = type(url).__mro__
+    names = {(kind.__module__, kind.__name__) for kind in kinds}
+    if names & _BIND_CLASSES:
+        return
+    raise ConfigError(
+        f"invalid url {type(url).__name__} object: expected a URL string or a SQLAlchemy "
+        "Engine or Connection",
+        hint="pass url='postgresql+psycopg://...', an Engine, a Connection, an AsyncEngine "
+        "or an AsyncConnection",
+    )
+
+
+#: the classes `Config(url=...)` accepts besides a string, by module and name, so that
+#: reading a configuration does not import SQLAlchemy (see `_secrets`)
+_BIND_CLASSES = frozenset(
+    {
+        ("sqlalchemy.engine.base", "Engine"),
+        ("sqlalchemy.engine.base", "Connection"),
+        ("sqlalchemy.ext.asyncio.engine", "AsyncEngine"),
+        ("sqlalchemy.ext.asyncio.engine", "AsyncConnection"),
+    }
+)
 
 
 def parse_duration(value: float | str) -> float:

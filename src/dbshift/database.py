@@ -3,13 +3,19 @@
 All dbshift code below the API works on a synchronous `sa.Connection`. Async URLs
 (`postgresql+asyncpg://`, `sqlite+aiosqlite://`) are driven through SQLAlchemy's
 `AsyncConnection.run_sync`, so the same code runs on both.
+
+An engine or connection handed over as `Config(url=...)` (`Config.bind`) is used as it
+is: a command takes one connection from the engine's pool (or uses the connection
+given) and never disposes of the engine; see `_borrowed` for what it changes on that
+connection while it runs, and docs/api.md for the rule on transactions.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -18,7 +24,7 @@ from sqlalchemy.engine import URL
 
 from dbshift.config import Config, mask_url
 from dbshift.dialects import backend_for
-from dbshift.errors import ConfigError, DatabaseError, DbshiftError, mask_error
+from dbshift.errors import ConfigError, DatabaseError, DbshiftError, UsageError, mask_error
 
 T = TypeVar("T")
 
@@ -37,6 +43,9 @@ _DRIVER_PACKAGES = {
 
 
 def parse_url(config: Config) -> URL:
+    if config.bind is not None:
+        bound: URL = config.bind.engine.url
+        return bound
     raw = config.require_url()
     try:
         url = sa.make_url(raw)
@@ -87,6 +96,15 @@ def _unknown_dialect(url: URL) -> ConfigError:
 
 def is_async(url: URL) -> bool:
     return url.get_driver_name() in _ASYNC_DRIVERS
+
+
+def is_async_config(config: Config) -> bool:
+    """Whether commands on `config` run on an async driver: its URL's driver, or the kind
+    of engine or connection handed over (an `AsyncEngine` on `postgresql+psycopg://` is
+    async whatever its URL says)."""
+    if config.bind is not None:
+        return not isinstance(config.bind, sa.Engine | sa.Connection)
+    return is_async(parse_url(config))
 
 
 def offline_dialect(config: Config, name: str | None = None) -> sa.engine.Dialect:
@@ -158,15 +176,26 @@ def _sqlite_transactional_ddl(engine: sa.Engine) -> None:
     def _connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
 
-    @event.listens_for(engine, "begin")
-    def _begin(conn: sa.Connection) -> None:
-        options = conn.get_execution_options()
-        if options.get("isolation_level") != "AUTOCOMMIT":
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITER) else "BEGIN")
+    event.listen(engine, "begin", _begin_sqlite)
+
+
+def _begin_sqlite(conn: sa.Connection) -> None:
+    """SQLite's BEGIN, sent by us (see `_sqlite_transactional_ddl`)."""
+    options = conn.get_execution_options()
+    if options.get("isolation_level") != "AUTOCOMMIT":
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if options.get(WRITER) else "BEGIN")
 
 
 def run(config: Config, fn: Callable[[sa.Connection], T]) -> T:
     """Call `fn` with a connection to the configured database, and close it."""
+    bind = config.bind
+    if isinstance(bind, sa.Engine | sa.Connection):
+        return _run_bound(config, bind, fn)
+    if bind is not None:
+        raise UsageError(
+            f"an async {type(bind).__name__} cannot be used by the synchronous API",
+            hint="use `await dbshift.aio.<command>(...)`, or hand over a sync Engine",
+        )
     url = parse_url(config)
     if is_async(url):
         try:
@@ -185,8 +214,21 @@ def run(config: Config, fn: Callable[[sa.Connection], T]) -> T:
         engine.dispose()
 
 
+def run_aside(config: Config, fn: Callable[[sa.Connection], T]) -> T:
+    """`run` on a connection of its own, beside the one a command works on (the lease's
+    heartbeat, a lock wait's blocker report), from another thread: a handed-over engine
+    or connection is not shared with it; a short-lived engine on the same URL is made
+    (so a `sqlite://` in-memory database is not reached: docs/api.md)."""
+    if config.bind is None:
+        return run(config, fn)
+    return run(config.replace(url=config.url_text), fn)
+
+
 async def run_async(config: Config, fn: Callable[[sa.Connection], T]) -> T:
     """Like `run`, on an async URL: `fn` still receives a synchronous connection."""
+    bind = config.bind
+    if bind is not None:
+        return await _run_bound_async(config, bind, fn)
     engine = create_engine(config)
     try:
         with _translated(config):
@@ -195,6 +237,86 @@ async def run_async(config: Config, fn: Callable[[sa.Connection], T]) -> T:
                 return result
     finally:
         await engine.dispose()
+
+
+def _run_bound(
+    config: Config, bind: sa.Engine | sa.Connection, fn: Callable[[sa.Connection], T]
+) -> T:
+    """`run` on a handed-over sync engine (one connection from its pool, given back) or
+    connection (used as it is)."""
+    with _translated(config):
+        if isinstance(bind, sa.Engine):
+            with bind.connect() as conn, _borrowed(conn):
+                return fn(conn)
+        _refuse_in_transaction(bind.in_transaction())
+        with _borrowed(bind):
+            return fn(bind)
+
+
+async def _run_bound_async(config: Config, bind: Any, fn: Callable[[sa.Connection], T]) -> T:
+    """`run_async` on a handed-over `AsyncEngine` or `AsyncConnection`."""
+
+    def borrowing(conn: sa.Connection) -> T:
+        with _borrowed(conn):
+            return fn(conn)
+
+    with _translated(config):
+        if isinstance(bind, sa.Engine | sa.Connection):
+            return await asyncio.to_thread(_run_bound, config, bind, fn)
+        # lazy: only a handed-over async engine needs SQLAlchemy's asyncio extension
+        from sqlalchemy.ext.asyncio import AsyncEngine
+
+        if isinstance(bind, AsyncEngine):
+            async with bind.connect() as conn:
+                result: T = await conn.run_sync(borrowing)
+                return result
+        _refuse_in_transaction(bind.in_transaction())
+        done: T = await bind.run_sync(borrowing)
+        return done
+
+
+def _refuse_in_transaction(in_transaction: bool) -> None:
+    """A handed-over connection must be outside a transaction: dbshift begins and
+    commits its own, one per migration, and would otherwise commit the caller's work."""
+    if in_transaction:
+        raise UsageError(
+            "the connection handed to dbshift is inside a transaction: dbshift commits "
+            "each migration itself, and would commit that transaction's work too",
+            hint="commit or roll back first (conn.commit()), or hand over the engine",
+        )
+
+
+@contextlib.contextmanager
+def _borrowed(conn: sa.Connection) -> Iterator[None]:
+    """A handed-over connection while a command uses it: on a backend whose driver
+    leaves DDL outside transactions (SQLite), the same transactional DDL and write
+    lock at BEGIN as on dbshift's own engines (`_sqlite_transactional_ddl`), undone
+    afterwards; whatever the command left uncommitted is rolled back, as closing its
+    own connection would, so the connection is handed back outside a transaction."""
+    backend = backend_for(conn.dialect.name)
+    if not backend.begins_own_transactions:
+        try:
+            yield
+        finally:
+            _rollback(conn)
+        return
+    _rollback(conn)  # the driver's isolation level changes only outside a transaction
+    dbapi_connection: Any = conn.connection.dbapi_connection
+    before = dbapi_connection.isolation_level
+    dbapi_connection.isolation_level = None
+    event.listen(conn, "begin", _begin_sqlite)
+    try:
+        yield
+    finally:
+        event.remove(conn, "begin", _begin_sqlite)
+        _rollback(conn)
+        if not conn.invalidated and not conn.closed:
+            conn.connection.dbapi_connection.isolation_level = before  # type: ignore[union-attr]
+
+
+def _rollback(conn: sa.Connection) -> None:
+    if not conn.closed and conn.in_transaction():
+        conn.rollback()
 
 
 class _translated:
@@ -215,7 +337,7 @@ class _translated:
         if isinstance(error, (ConnectionError, TimeoutError, socket.gaierror)):
             # async drivers (asyncpg) let the socket's own errors through unwrapped
             raise DatabaseError(
-                self.config.redact(f"cannot connect to {mask_url(self.config.url)}: {error}"),
+                self.config.redact(f"cannot connect to {mask_url(self.config.url_text)}: {error}"),
                 hint="check that the server is running and the URL's host and port",
             ) from error
         if isinstance(error, (ModuleNotFoundError, ImportError)) and not isinstance(
@@ -226,7 +348,7 @@ class _translated:
 
 def database_error(config: Config, error: exc.DBAPIError) -> DatabaseError:
     message = driver_message(error)
-    where = mask_url(config.url)
+    where = mask_url(config.url_text)
     if error.connection_invalidated or isinstance(error, exc.OperationalError):
         return DatabaseError(
             config.redact(f"database error on {where}: {message}"),

@@ -107,7 +107,7 @@ def status(
         if not problems:
             project.settle()
         return Status(
-            url=mask_url(config.url),
+            url=mask_url(config.url_text),
             current=current,
             heads=project.graph.heads,
             pending=tuple(project.graph.plan_up(applied_ids, "heads")),
@@ -218,7 +218,7 @@ def verify(
         found_in_db = [
             p.line() for p in integrity.in_history(known, rows, config.migrations_dir)
         ] + partial
-        return VerifyReport(len(known), mask_url(config.url), (*problems, *found_in_db))
+        return VerifyReport(len(known), mask_url(config.url_text), (*problems, *found_in_db))
 
     return job
 

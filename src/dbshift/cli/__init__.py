@@ -98,12 +98,18 @@ class State:
     env: str | None
     reporter: Reporter
     secrets: Secrets = dataclasses.field(default_factory=Secrets)
+    #: where the configuration comes from when it is not the file and the flags: the
+    #: commands embedded in another CLI (`flask db`, dbshift/flask.py) build it
+    configure: Callable[[], Config] | None = None
 
     def config(self) -> Config:
         """The configuration; a key under its old name costs a note on stderr."""
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RenamedSetting)
-            config = Config.load(self.config_path, env=self.env, **self.overrides)
+            if self.configure is not None:
+                config = self.configure()
+            else:
+                config = Config.load(self.config_path, env=self.env, **self.overrides)
         for warning in caught:
             if issubclass(warning.category, RenamedSetting):
                 print(f"note: {warning.message}", file=sys.stderr)
@@ -111,7 +117,7 @@ class State:
                 warnings.warn_explicit(
                     warning.message, warning.category, warning.filename, warning.lineno
                 )
-        self.secrets.add(config.url)
+        self.secrets.add(config.url_text)
         return config
 
 
@@ -318,16 +324,32 @@ def upgrade(state: State, target: str, dry_run: bool, single_transaction: bool) 
     state.reporter.run(report)
 
 
-@cli.command(context_settings=TARGETS)
-@click.argument("target", callback=_target)
-@click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
-@reporting
-@pass_state
-def downgrade(state: State, target: str, dry_run: bool) -> None:
-    """Revert migrations down to TARGET (-1, an id, or base)."""
-    with state.reporter.progress() as listener:
-        report = api.downgrade(state.config(), target, dry_run=dry_run, listener=listener)
-    state.reporter.run(report)
+def downgrade_command(default: str | None = None) -> click.Command:
+    """`downgrade`, whose TARGET defaults to `default`; without one (the `dbshift`
+    command) a missing TARGET is a usage error that says which to give (exit 2)."""
+
+    @click.command("downgrade", context_settings=TARGETS)
+    @click.argument("target", required=False, default=default, callback=_target)
+    @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
+    @reporting
+    @pass_state
+    def downgrade(state: State, target: str | None, dry_run: bool) -> None:
+        if target is None:
+            raise UsageError(
+                "downgrade needs a TARGET: how far down to go",
+                hint="`dbshift downgrade -1` reverts the latest migration, `base` all of "
+                "them, an id down to that one",
+            )
+        with state.reporter.progress() as listener:
+            report = api.downgrade(state.config(), target, dry_run=dry_run, listener=listener)
+        state.reporter.run(report)
+
+    shown = f" (default: {default})" if default else ""
+    downgrade.help = f"Revert migrations down to TARGET{shown}: -1, an id, or base."
+    return downgrade
+
+
+cli.add_command(downgrade_command())
 
 
 @cli.command()
@@ -342,6 +364,17 @@ def status(state: State, check: bool) -> None:
         raise _Exit(ExitCode.INTEGRITY)
     if check and (result.pending or result.partial):
         raise _Exit(ExitCode.CHECK_FAILED)
+
+
+@cli.command()
+@reporting
+@pass_state
+def current(state: State) -> None:
+    """The migrations the database is at (the `current:` line of status), marked (head)."""
+    result = api.status(state.config())
+    state.reporter.current(result)
+    if result.problems:
+        raise _Exit(ExitCode.INTEGRITY)
 
 
 @cli.command()
@@ -462,46 +495,67 @@ def repair(state: State, applied: tuple[str, ...], rolled_back: tuple[str, ...])
     state.reporter.repair(api.repair(state.config(), applied=applied, rolled_back=rolled_back))
 
 
-@cli.command()
-@click.option("-m", "--message", default="", help="What the migration does (required to write).")
-@click.option("--sql", "as_sql", is_flag=True, help="Write a SQL migration for the URL's dialect.")
-@click.option(
-    "--rename",
-    "renames",
-    multiple=True,
-    metavar="OLD=NEW",
-    help="A drop and an add that are a rename: table OLD=NEW or column TABLE.OLD=NEW.",
+def make_command(name: str = "make", message: str = "") -> click.Command:
+    """`make` under `name`, with `message` as the default of -m (`flask db migrate` has
+    one, as Flask-Migrate's has; `dbshift make` requires -m to write)."""
+    needed = "" if message else " (required to write)"
+
+    def make(state: State, /, **options: Any) -> None:
+        _make(state, **options)
+
+    decorated: Callable[..., None] = reporting(pass_state(make))
+    for option in reversed(_MAKE_OPTIONS):
+        decorated = option(decorated)
+    decorated = click.option(
+        "-m", "--message", default=message, help=f"What the migration does{needed}."
+    )(decorated)
+    command = click.command(name, help=_make.__doc__)(decorated)
+    return command
+
+
+#: the options of `make` after -m, in the order --help shows them
+_MAKE_OPTIONS: tuple[Callable[[F], F], ...] = (
+    click.option(
+        "--sql", "as_sql", is_flag=True, help="Write a SQL migration for the URL's dialect."
+    ),
+    click.option(
+        "--rename",
+        "renames",
+        multiple=True,
+        metavar="OLD=NEW",
+        help="A drop and an add that are a rename: table OLD=NEW or column TABLE.OLD=NEW.",
+    ),
+    click.option("--no-input", is_flag=True, help="Never ask; a possible rename stays drop+add."),
+    click.option("--check", is_flag=True, help="Write nothing; exit 1 if there are changes."),
+    click.option(
+        "--dev-url",
+        metavar="URL",
+        help="A scratch database to upgrade and compare with when migrations run raw DDL.",
+    ),
+    click.option(
+        "--safe/--no-safe",
+        default=None,
+        help="PostgreSQL: write changes that do not block the application (concurrent "
+        "indexes, NOT VALID then VALIDATE), possibly as several migrations. Default: the "
+        "config's `safe`.",
+    ),
+    click.option(
+        "--backend",
+        "backends",
+        multiple=True,
+        metavar="NAME",
+        help="A backend the migrations must be right on (repeatable): sqlite, postgresql, "
+        "mysql, mariadb. Default: the config's `backends`, else the URL's backend.",
+    ),
+    click.option(
+        "--allow-drop-all",
+        is_flag=True,
+        help="Accept models with no tables, and a migration that drops every table.",
+    ),
 )
-@click.option("--no-input", is_flag=True, help="Never ask; a possible rename stays drop+add.")
-@click.option("--check", is_flag=True, help="Write nothing; exit 1 if there are changes.")
-@click.option(
-    "--dev-url",
-    metavar="URL",
-    help="A scratch database to upgrade and compare with when migrations run raw DDL.",
-)
-@click.option(
-    "--safe/--no-safe",
-    default=None,
-    help="PostgreSQL: write changes that do not block the application (concurrent "
-    "indexes, NOT VALID then VALIDATE), possibly as several migrations. Default: the "
-    "config's `safe`.",
-)
-@click.option(
-    "--backend",
-    "backends",
-    multiple=True,
-    metavar="NAME",
-    help="A backend the migrations must be right on (repeatable): sqlite, postgresql, "
-    "mysql, mariadb. Default: the config's `backends`, else the URL's backend.",
-)
-@click.option(
-    "--allow-drop-all",
-    is_flag=True,
-    help="Accept models with no tables, and a migration that drops every table.",
-)
-@reporting
-@pass_state
-def make(
+
+
+def _make(
     state: State,
     message: str,
     as_sql: bool,
@@ -532,6 +586,9 @@ def make(
     reporter.made(result)
     if check and result.operations:
         raise _Exit(ExitCode.CHECK_FAILED)
+
+
+cli.add_command(make_command())
 
 
 @cli.command()
@@ -705,11 +762,7 @@ def main(argv: list[str] | None = None) -> NoReturn:
     except _Exit as done:
         sys.exit(done.code)
     except DbshiftError as error:
-        if debug:
-            sys.stderr.write(secrets.redact(traceback.format_exc()))
-        mask_error(error, secrets.redact)
-        Reporter(as_json=as_json).error(error)
-        sys.exit(error.exit_code)
+        sys.exit(report_error(error, as_json=as_json, debug=debug, secrets=secrets))
     except click.exceptions.Abort:
         print("aborted", file=sys.stderr)
         sys.exit(ExitCode.INTERRUPTED)
@@ -745,6 +798,52 @@ def main(argv: list[str] | None = None) -> NoReturn:
     sys.exit(ExitCode.SUCCESS)
 
 
+def report_error(error: DbshiftError, *, as_json: bool, debug: bool, secrets: Secrets) -> int:
+    """Print `error` as the one masked line (or the JSON document; with `debug`, the
+    traceback first) and return its exit code: `main` and `EmbeddedGroup` end so."""
+    if debug:
+        sys.stderr.write(secrets.redact(traceback.format_exc()))
+    mask_error(error, secrets.redact)
+    Reporter(as_json=as_json).error(error)
+    return int(error.exit_code)
+
+
+class EmbeddedGroup(click.Group):
+    """A group holding dbshift's commands inside another program's CLI (`flask db`):
+    its callback puts a `State` in its context (with `configure`), and a command ends
+    as under `main`: a dbshift error is its one line and its documented exit code, a
+    failed check its exit code, never a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except _Exit as done:
+            ctx.exit(done.code)
+        except DbshiftError as error:
+            state = ctx.find_object(State)
+            secrets = state.secrets if state is not None else Secrets()
+            as_json = state is not None and state.reporter.as_json
+            ctx.exit(report_error(error, as_json=as_json, debug=False, secrets=secrets))
+
+
+def shared_commands() -> dict[str, click.Command]:
+    """The `dbshift` commands another CLI embeds as they are (`flask db`: dbshift/flask.py),
+    by name; `downgrade_command` and `make_command` build the ones whose defaults differ."""
+    names = [
+        "upgrade",
+        "current",
+        "history",
+        "heads",
+        "show",
+        "stamp",
+        "merge",
+        "check",
+        "lint",
+        "new",
+    ]
+    return {name: cli.commands[name] for name in names}
+
+
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -762,4 +861,13 @@ def _stopped(stop: Interrupted, as_json: bool, redact: Callable[[str], str]) -> 
     sys.exit(stop.exit_code)
 
 
-__all__ = ["cli", "main"]
+__all__ = [
+    "EmbeddedGroup",
+    "State",
+    "cli",
+    "downgrade_command",
+    "main",
+    "make_command",
+    "report_error",
+    "shared_commands",
+]

@@ -217,6 +217,22 @@ class Reporter:
         self._integrity(status.problems)
         self._refused({}, status.refusal())
 
+    def current(self, status: Status) -> None:
+        """`current`: each migration the database is at, `(head)` when it is a head;
+        `(none)` when nothing is applied; then the integrity problems, as `status`."""
+        if self.as_json:
+            data = {"current": list(status.current), "heads": list(status.heads)}
+            self._refused(data, status.refusal())
+            return
+        for migration_id in status.current:
+            self.line(f"{migration_id} (head)" if migration_id in status.heads else migration_id)
+        if not status.current:
+            self.line("(none)")
+        if status.pending:
+            self.line(f"{len(status.pending)} pending: `upgrade` applies them")
+        self._integrity(status.problems)
+        self._refused({}, status.refusal())
+
     def _partial(self, run: PartialRun) -> None:
         """A migration that stopped part-way: what ran, what failed, what is left."""
         row = run.row

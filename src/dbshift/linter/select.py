@@ -69,8 +69,8 @@ def select(
     version_text = server_version or _text(settings.get("server_version"))
     version = _version(version_text) if version_text else None
     backend = dialect or _text(settings.get("dialect"))
-    if backend is None and config.url:
-        backend = _backend_of_url(config.url)
+    if backend is None and config.url_text:
+        backend = _backend_of_url(config.url_text)
     if sum(bool(x) for x in (range_, every, since)) > 1:
         raise UsageError(
             "give one of RANGE, --all and --since", hint="each chooses the migrations linted"
@@ -86,7 +86,7 @@ def select(
         ids, description = _range(graph, range_), range_
     else:
         ids, live = _pending(config, graph, connected, observed)
-        description = f"pending on {mask_url(config.url)}"
+        description = f"pending on {mask_url(config.url_text)}"
         if live.backend and not dialect:
             backend = live.backend
         if live.version and not server_version and backend == live.backend:

@@ -267,7 +267,7 @@ class Runner:
         self, command: Command, plan: Plan, rows: Sequence[HistoryRow], dry_run: bool = False
     ) -> None:
         backend = self.conn.dialect.name
-        log_plan(command, plan, rows, self.graph, backend, self.config.url, dry_run)
+        log_plan(command, plan, rows, self.graph, backend, self.config.url_text, dry_run)
 
     def _warn(self, *texts: str | None) -> tuple[str, ...]:
         found = tuple(t for t in texts if t)
@@ -464,7 +464,7 @@ class Runner:
         self.conn.commit()
         config = self.config
         return BlockerWatch(
-            lambda: database.run(config, lambda c: dialect.blocker(c, session)), lock * 0.7
+            lambda: database.run_aside(config, lambda c: dialect.blocker(c, session)), lock * 0.7
         )
 
     def _reread(self, step: Step) -> None:

@@ -182,7 +182,7 @@ class Held:
             with conn.begin():
                 return self.history.renew_lease(conn, self.lease.name, self.lease.token)
 
-        return database.run(self.config, renew)
+        return database.run_aside(self.config, renew)
 
     def _sign(self) -> None:
         """Under a session lock (MySQL), name this runner in the lease row, so that a
