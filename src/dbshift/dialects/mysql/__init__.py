@@ -12,10 +12,11 @@ SQLAlchemy names a MariaDB server reached through `mysql://` `mysql` (with
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from dbshift.dialects.backend import Backend
-from dbshift.dialects.limits import SchemaLimits, scope
+from dbshift.dialects.limits import SchemaLimits, collations, scope
 from dbshift.dialects.mysql.flavour import is_mariadb
 
 if TYPE_CHECKING:
@@ -27,7 +28,29 @@ if TYPE_CHECKING:
     from dbshift.dialects.introspect_common import NameFilter
     from dbshift.dialects.locking import DatabaseLock
     from dbshift.dialects.normalize import Normalizer
-    from dbshift.schema.snapshot import Sequence, Table
+    from dbshift.schema.snapshot import Column, Sequence, Table
+
+#: the character sets of MariaDB 10.11 and MySQL 8, with the most bytes a character takes
+#: (`information_schema.character_sets.maxlen`; `utf8` is `utf8mb3` on both)
+_ONE_BYTE = (
+    "armscii8 ascii binary cp1250 cp1251 cp1256 cp1257 cp850 cp852 cp866 dec8 geostd8 greek "
+    "hebrew hp8 keybcs2 koi8r koi8u latin1 latin2 latin5 latin7 macce macroman swe7 tis620"
+)
+CHARSET_BYTES = {
+    **dict.fromkeys(_ONE_BYTE.split(" "), 1),
+    **dict.fromkeys(("big5", "cp932", "euckr", "gb2312", "gbk", "sjis", "ucs2"), 2),
+    **dict.fromkeys(("eucjpms", "ujis", "utf8", "utf8mb3"), 3),
+    **dict.fromkeys(("gb18030", "utf16", "utf16le", "utf32", "utf8mb4"), 4),
+}
+#: every collation is named after its character set (`utf8mb4_unicode_ci`), but
+#: `binary` and MariaDB's `uca1400_*`, which serve several sets
+COLLATIONS = collations(
+    "binary", prefixes=(*(f"{charset}_" for charset in CHARSET_BYTES), "uca1400_")
+)
+#: the character set a column has when neither it nor its table names one: the server's
+#: default, utf8mb4 on MySQL 8 and on MariaDB as distributions configure it (a model for
+#: a latin1 server says so: `mysql_charset="latin1"`)
+DEFAULT_CHARSET = "utf8mb4"
 
 
 class MySQL(Backend):
@@ -47,6 +70,13 @@ class MySQL(Backend):
         foreign_key_integers_match=True,
         tables_need_columns=True,
         deferrable_foreign_keys=False,
+        collations=COLLATIONS,
+        key_bytes=3072,  # InnoDB, DYNAMIC rows (the default) and 16 KiB pages
+    )
+    #: MariaDB builds a longer unique key as a hash of its columns and cuts a one-column
+    #: index to the prefix that fits; MySQL refuses both
+    mariadb_limits = dataclasses.replace(
+        limits, long_keys_kept=frozenset({"unique", "one_column_index"})
     )
     transactional_ddl = False
     drop_index_needs_table = True
@@ -55,6 +85,17 @@ class MySQL(Backend):
 
     def server_name(self, dialect: Dialect) -> str:
         return "mariadb" if is_mariadb(dialect) else str(dialect.name)
+
+    def limits_for(self, dialect: Dialect) -> SchemaLimits:
+        return self.mariadb_limits if is_mariadb(dialect) else self.limits
+
+    def key_part_bytes(
+        self, table: Table, column: Column, prefix: int | None, dialect: Dialect
+    ) -> int | None:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.mysql.keys import key_part_bytes
+
+        return key_part_bytes(table, column, prefix, dialect)
 
     def needs_live_dialect(self, dialect: Dialect) -> bool:
         """A `mysql://` URL may reach MySQL or MariaDB, whose DDL differs (MariaDB has

@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
+from dbshift.dialects.mysql import CHARSET_BYTES
 from dbshift.dialects.mysql.flavour import is_mariadb
 from dbshift.dialects.mysql.rules import implicit_index_name
 from dbshift.dialects.normalize import Normalizer
@@ -16,8 +17,7 @@ from dbshift.schema.snapshot import Check, Index, Table
 #: the largest value, in bytes, of each size of BLOB and TEXT
 _SIZES = ((255, "TINY"), (65535, ""), (16777215, "MEDIUM"))
 #: bytes per character of the character sets a length can be multiplied by
-_MAXLEN = {"latin1": 1, "ascii": 1, "binary": 1, "ucs2": 2, "utf8mb3": 3, "utf8mb4": 4}
-_MAXLEN.update(utf16=4, utf16le=4, utf32=4)
+_MAXLEN = CHARSET_BYTES
 #: the attributes that may follow a MySQL type, as the DDL compiler writes them
 _ATTRIBUTES = re.compile(
     r"(?: (?:UNSIGNED|ZEROFILL|BINARY|ASCII|UNICODE|CHARACTER SET \w+|COLLATE \w+))*$"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dbshift.dialects import mysql, sqlite
 from dbshift.dialects.backend import Backend
 from dbshift.dialects.limits import SchemaLimits, scope
 
@@ -41,6 +42,9 @@ class PostgreSQL(Backend):
         long_names="truncates it, so the database never matches the models",
         foreign_key_target="unique",
         foreign_key_target_exists=True,
+        # its collations are its locales' (libc, ICU) and those CREATE COLLATION made:
+        # only other backends' names are surely not among them
+        foreign_collations=mysql.COLLATIONS | sqlite.COLLATIONS,
     )
     has_enum_types = True
     writes_in_cte = True
