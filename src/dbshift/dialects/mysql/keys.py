@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy.engine import Dialect
 
 from dbshift.dialects.base import type_sql
-from dbshift.dialects.mysql import CHARSET_BYTES, DEFAULT_CHARSET
+from dbshift.dialects.mysql.charsets import CHARSET_BYTES, DEFAULT_CHARSET
 from dbshift.schema.snapshot import Column, Table
 
 _TYPE = re.compile(r"^(NATIONAL )?(\w+)(?:\(([^)]*)\))?(.*)$", re.DOTALL)

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dbshift.dialects import mysql, sqlite
+from dbshift.dialects import sqlite
 from dbshift.dialects.backend import Backend
 from dbshift.dialects.limits import SchemaLimits, scope
+from dbshift.dialects.mysql import charsets as mysql
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
