@@ -58,6 +58,12 @@ def _varchar_without_length(md: sa.MetaData) -> None:
     _parent(md, sa.Column("name", sa.String()))  # prefect's models
 
 
+def _indexed_varchar_without_length(md: sa.MetaData) -> None:
+    """Galaxy's `worker_process.app_type`: the key's size is not known, the type is
+    refused."""
+    _parent(md, sa.Column("name", sa.String()), sa.Index("ix_name", "name", "code"))
+
+
 def _deferrable_fk(md: sa.MetaData) -> None:
     _parent(md)
     sa.Table(
@@ -309,6 +315,11 @@ CASES: dict[str, Case] = {
     ),
     "a VARCHAR without a length": Case(
         _varchar_without_length,
+        _on("mysql"),
+        "table 'parent': column 'name': MariaDB/MySQL cannot store String(): VARCHAR requires a length",
+    ),
+    "an indexed VARCHAR without a length": Case(
+        _indexed_varchar_without_length,
         _on("mysql"),
         "table 'parent': column 'name': MariaDB/MySQL cannot store String(): VARCHAR requires a length",
     ),

@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
 from dbshift.dialects.base import type_sql
@@ -58,7 +59,11 @@ def key_part_bytes(
     """The bytes `column` takes in a key (its first `prefix` characters when given);
     None for a type of unknown size, or a TEXT/BLOB indexed without a prefix (MariaDB
     picks one)."""
-    match = _TYPE.match(type_sql(dialect, column.type).strip())
+    try:
+        sql = type_sql(dialect, column.type)
+    except sa.exc.CompileError:
+        return None  # a type the backend has no DDL for, refused as such
+    match = _TYPE.match(sql.strip())
     if match is None:
         return None
     national, name, args, rest = match.groups()
