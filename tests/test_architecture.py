@@ -292,7 +292,7 @@ HEAVY = (
 BACKEND_LOOKUP = frozenset(
     {"dbshift.dialects", "dbshift.dialects.backend", "dbshift.dialects.limits"}
     | {f"dbshift.dialects.{name}" for name in ("postgresql", "mysql", "sqlite")}
-    | {"dbshift.dialects.mysql.flavour"}
+    | {"dbshift.dialects.mysql.flavour", "dbshift.dialects.mysql.charsets"}
 )
 
 

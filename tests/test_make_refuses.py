@@ -12,6 +12,7 @@ import dataclasses
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -19,7 +20,10 @@ from sqlalchemy.dialects import mysql
 
 import dbshift
 from dbshift import autogen
+from dbshift.autogen.validate import validate_models
+from dbshift.dialects import backend_for
 from dbshift.errors import ConfigError, UsageError
+from dbshift.schema.models import snapshot_from_metadata
 from tests.helpers import Project
 
 LONG = "t" * 70
@@ -52,6 +56,12 @@ def _jsonb_column(md: sa.MetaData) -> None:
 
 def _varchar_without_length(md: sa.MetaData) -> None:
     _parent(md, sa.Column("name", sa.String()))  # prefect's models
+
+
+def _indexed_varchar_without_length(md: sa.MetaData) -> None:
+    """Galaxy's `worker_process.app_type`: the key's size is not known, the type is
+    refused."""
+    _parent(md, sa.Column("name", sa.String()), sa.Index("ix_name", "name", "code"))
 
 
 def _deferrable_fk(md: sa.MetaData) -> None:
@@ -175,6 +185,112 @@ def _enum_named_as_a_table(md: sa.MetaData) -> None:
     )
 
 
+def _wide(md: sa.MetaData, *extra: sa.SchemaItem, **table: Any) -> sa.Table:
+    return sa.Table(
+        "wide",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        *[sa.Column(name, sa.String(250)) for name in ("a", "b", "c", "d")],
+        *extra,
+        **table,
+    )
+
+
+def _long_index(md: sa.MetaData) -> None:
+    """Airflow's `ti_state_lkp` and Nova's `migrations` indexes: 4 x 250 utf8mb4
+    characters take 4000 bytes of InnoDB's 3072."""
+    _wide(md, sa.Index("ix_wide", "a", "b", "c", "d"))
+
+
+def _long_primary_key(md: sa.MetaData) -> None:
+    sa.Table("wide", md, sa.Column("code", sa.String(800), primary_key=True))
+
+
+def _key_of(md: sa.MetaData, characters: int) -> None:
+    sa.Table(
+        "wide",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("name", sa.String(characters)),
+        sa.Column("n", sa.Integer),
+        sa.Index("ix_name_n", "name", "n"),
+    )
+
+
+def _key_of_3072_bytes(md: sa.MetaData) -> None:
+    _key_of(md, 767)  # 767 x 4 + an INTEGER's 4
+
+
+def _key_of_3076_bytes(md: sa.MetaData) -> None:
+    _key_of(md, 768)
+
+
+def _long_key_in_utf8mb3(md: sa.MetaData) -> None:
+    """The fix Airflow makes for MariaDB (utf8mb3_bin ids), given per backend: 3000
+    bytes on MariaDB, and no collation elsewhere."""
+    narrow = sa.String(250).with_variant(
+        mysql.VARCHAR(250, collation="utf8mb3_bin"), "mysql", "mariadb"
+    )
+    sa.Table(
+        "wide",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        *[sa.Column(name, narrow) for name in ("a", "b", "c", "d")],
+        sa.Index("ix_wide", "a", "b", "c", "d"),
+    )
+
+
+def _long_key_of_a_latin1_table(md: sa.MetaData) -> None:
+    _wide(md, sa.Index("ix_wide", "a", "b", "c", "d"), mysql_charset="latin1")
+
+
+def _long_key_of_prefixes(md: sa.MetaData) -> None:
+    _wide(md, sa.Index("ix_wide", "a", "b", "c", "d", mysql_length={"a": 100, "b": 100}))
+
+
+def _long_unique(md: sa.MetaData) -> None:
+    """MariaDB builds it as a hash of the columns (`USING HASH`); MySQL refuses it."""
+    _wide(md, sa.UniqueConstraint("a", "b", "c", "d", name="uq_wide"))
+
+
+def _long_one_column_index(md: sa.MetaData) -> None:
+    """MariaDB cuts it to the 768 characters that fit (a note, not an error)."""
+    sa.Table(
+        "wide",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("a", sa.String(1000)),
+        sa.Index("ix_a", "a"),
+    )
+
+
+def _collated(md: sa.MetaData, type_: sa.types.TypeEngine[str]) -> None:
+    sa.Table("named", md, sa.Column("id", sa.Integer, primary_key=True), sa.Column("c", type_))
+
+
+def _mariadb_collation(md: sa.MetaData) -> None:
+    """Airflow imported as configured for MySQL (`utf8mb3_bin` ids) on another backend."""
+    _collated(md, sa.String(20, collation="utf8mb3_bin"))
+
+
+def _sqlite_collation(md: sa.MetaData) -> None:
+    _collated(md, sa.String(20, collation="NOCASE"))
+
+
+def _postgresql_collation(md: sa.MetaData) -> None:
+    _collated(md, sa.String(20, collation="C"))
+
+
+def _collation_per_backend(md: sa.MetaData) -> None:
+    _collated(
+        md,
+        sa.String(20)
+        .with_variant(sa.String(20, collation="utf8mb3_bin"), "mysql", "mariadb")
+        .with_variant(sa.String(20, collation="NOCASE"), "sqlite")
+        .with_variant(sa.String(20, collation="C"), "postgresql"),
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class Case:
     models: Callable[[sa.MetaData], None]
@@ -199,6 +315,11 @@ CASES: dict[str, Case] = {
     ),
     "a VARCHAR without a length": Case(
         _varchar_without_length,
+        _on("mysql"),
+        "table 'parent': column 'name': MariaDB/MySQL cannot store String(): VARCHAR requires a length",
+    ),
+    "an indexed VARCHAR without a length": Case(
+        _indexed_varchar_without_length,
         _on("mysql"),
         "table 'parent': column 'name': MariaDB/MySQL cannot store String(): VARCHAR requires a length",
     ),
@@ -291,6 +412,44 @@ CASES: dict[str, Case] = {
         {"sqlite": "ok", "postgresql": "truncated", "mysql": "ok"},
         "is longer than the 63 bytes PostgreSQL allows: it truncates it",
     ),
+    "an index key too long for InnoDB": Case(
+        _long_index,
+        _on("mysql"),
+        "table 'wide': index 'ix_wide' is a key of 4000 bytes (a 1000, b 1000, c 1000, "
+        "d 1000), longer than the 3072 bytes MariaDB/MySQL allows",
+    ),
+    "a primary key too long for InnoDB": Case(
+        _long_primary_key,
+        _on("mysql"),
+        "table 'wide': primary key (code) is a key of 3200 bytes",
+    ),
+    "a key of exactly 3072 bytes": Case(_key_of_3072_bytes, _on(""), ""),
+    "a key of 3076 bytes": Case(
+        _key_of_3076_bytes,
+        _on("mysql"),
+        "index 'ix_name_n' is a key of 3076 bytes (name 3072, n 4)",
+    ),
+    "a long key in utf8mb3 on MariaDB only": Case(_long_key_in_utf8mb3, _on(""), ""),
+    "a long key of a latin1 table": Case(_long_key_of_a_latin1_table, _on(""), ""),
+    "a long key made short by prefixes": Case(_long_key_of_prefixes, _on(""), ""),
+    "a long unique key (MariaDB hashes it)": Case(_long_unique, _on(""), ""),
+    "a long one-column index (MariaDB cuts it)": Case(_long_one_column_index, _on(""), ""),
+    "a MariaDB collation": Case(
+        _mariadb_collation,
+        _on("sqlite postgresql"),
+        "table 'named': column 'c': collation 'utf8mb3_bin' is not one",
+    ),
+    "SQLite's NOCASE collation": Case(
+        _sqlite_collation,
+        _on("postgresql mysql"),
+        "table 'named': column 'c': collation 'NOCASE' is not one",
+    ),
+    "PostgreSQL's C collation": Case(
+        _postgresql_collation,
+        _on("sqlite mysql"),
+        "table 'named': column 'c': collation 'C' is not one",
+    ),
+    "a collation per backend (with_variant)": Case(_collation_per_backend, _on(""), ""),
     "an enum type named as a table": Case(
         _enum_named_as_a_table,
         {"sqlite": "ok", "postgresql": "fails", "mysql": "ok"},
@@ -472,3 +631,21 @@ def test_a_default_the_backend_cannot_write_is_refused(
     assert "new_id" in refused.value.message and "object at 0x" not in refused.value.message
     assert refused.value.exit_code == 2
     assert project.fingerprint() == before
+
+
+@pytest.mark.parametrize("models", [_long_unique, _long_one_column_index])
+def test_mysql_refuses_the_long_keys_mariadb_keeps(models: Callable[[sa.MetaData], None]) -> None:
+    """One backend serves both servers: a `mariadb://` dialect (or a live one reaching
+    MariaDB) keeps long unique keys and one-column indexes, MySQL 8 refuses them."""
+    md = sa.MetaData()
+    models(md)
+    mariadb = mysql.dialect()
+    mariadb.is_mariadb = True
+    for dialect, refused in ((mariadb, False), (mysql.dialect(), True)):
+        snapshot = snapshot_from_metadata([md], dialect)
+        limits = backend_for(dialect).limits_for(dialect)
+        if not refused:
+            validate_models(snapshot, limits, dialect)
+            continue
+        with pytest.raises(UsageError, match="bytes MariaDB/MySQL allows"):
+            validate_models(snapshot, limits, dialect)

@@ -170,7 +170,7 @@ def models_targets(
                 f"the models have no tables in {wanted}, only in schema {', '.join(theirs)}",
                 hint="set `schema` in dbshift.toml to the schema the models are in",
             )
-        validate_models(snapshot, backend_for(dialect).limits, dialect)
+        validate_models(snapshot, backend_for(dialect).limits_for(dialect), dialect)
         targets.append((dialect, snapshot))
     return with_backend_sql(targets)
 

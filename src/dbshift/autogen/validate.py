@@ -19,13 +19,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeEngine
 
+from dbshift.dialects import backend_for
 from dbshift.dialects.base import type_sql
 from dbshift.dialects.limits import Kind, SchemaLimits
 from dbshift.dialects.normalize import public_attributes
 from dbshift.errors import UsageError
 from dbshift.ops import DropTable, Operation
 from dbshift.schema.models import compile_error
-from dbshift.schema.snapshot import ForeignKey, Snapshot, Table, table_key
+from dbshift.schema.snapshot import ForeignKey, Index, Snapshot, Table, table_key
 
 #: a problem: the message, and the hint
 Problem = tuple[str, str]
@@ -73,6 +74,8 @@ def _table_problems(
             "give the table a column, or leave it out of the models",
         )
     yield from _type_problems(table, backend, dialect, writable)
+    yield from _collation_problems(table, limits)
+    yield from _key_length_problems(table, limits, dialect)
     for index in table.indexes:
         if not index.columns:
             yield (
@@ -97,6 +100,97 @@ def _type_problems(
                 "give the column a type this backend has (a `with_variant` for it, or a "
                 "`TypeDecorator` whose load_dialect_impl picks one), or leave the backend out",
             )
+
+
+def _collation_problems(table: Table, limits: SchemaLimits) -> Iterator[Problem]:
+    """Column collations the backend has not (`utf8mb3_bin` on PostgreSQL or SQLite,
+    `NOCASE` on MariaDB): CREATE TABLE fails on them."""
+    for column in table.columns:
+        collation = getattr(column.type, "collation", None)
+        if not isinstance(collation, str):
+            continue
+        own, foreign = limits.collations, limits.foreign_collations
+        if (own is not None and collation in own) or (own is None and collation not in foreign):
+            continue
+        yield (
+            f"table {table.name!r}: column {column.name!r}: collation {collation!r} is not "
+            f"one {limits.backend} has: it refuses it",
+            "give the collation only where the backend has it (e.g. "
+            "`sa.String(250).with_variant(sa.String(250, collation=...), 'mysql', "
+            "'mariadb')`), or leave it out",
+        )
+
+
+def _key_length_problems(table: Table, limits: SchemaLimits, dialect: Dialect) -> Iterator[Problem]:
+    """Keys longer than the backend builds (InnoDB's 3072 bytes, where four utf8mb4
+    VARCHAR(250) columns take 4000), counting only the parts whose size is known; the
+    longer keys the server keeps otherwise (`long_keys_kept`) are let through."""
+    limit = limits.key_bytes
+    if limit is None:
+        return
+    backend = backend_for(dialect)
+    keys: list[tuple[str, Kind, tuple[str, ...], dict[str, int]]] = []
+    if table.primary_key is not None:
+        keys.append((_pk_words(table), "primary_key", table.primary_key.columns, {}))
+    for unique in table.uniques:
+        words = f"unique constraint {unique.name!r}" if unique.name else "unique constraint"
+        keys.append((f"{words} ({', '.join(unique.columns)})", "unique", unique.columns, {}))
+    for index in table.indexes:
+        options = dict(index.options)
+        if str(options.get("mysql_prefix") or options.get("mariadb_prefix") or "").upper() in (
+            "FULLTEXT",
+            "SPATIAL",
+        ):
+            continue
+        columns = tuple(c for c in index.columns if c not in index.expressions)
+        kind: Kind = "unique" if index.unique else "index"
+        keys.append((f"index {index.name!r}", kind, columns, _prefixes(index)))
+    for words, kind, columns, prefixes in keys:
+        parts = [(c, table.column(c)) for c in columns]
+        sizes = [
+            (name, backend.key_part_bytes(table, column, prefixes.get(name), dialect))
+            for name, column in parts
+            if column is not None
+        ]
+        total = sum(size for _, size in sizes if size is not None)
+        if total <= limit or _kept(kind, len(columns), limits):
+            continue
+        counted = ", ".join(f"{name} {size}" for name, size in sizes if size is not None)
+        yield (
+            f"table {table.name!r}: {words} is a key of {total} bytes ({counted}), longer "
+            f"than the {limit} bytes {limits.backend} allows: it refuses it",
+            "index fewer or shorter columns, or a prefix of the long ones "
+            "(mysql_length={'column': n}), or give the columns a character set of fewer "
+            "bytes per character (mysql_charset= on the table, or a collation in a "
+            "with_variant for mysql/mariadb); a column naming no character set is taken "
+            "as utf8mb4, 4 bytes per character",
+        )
+
+
+def _pk_words(table: Table) -> str:
+    assert table.primary_key is not None
+    name = f" {table.primary_key.name!r}" if table.primary_key.name else ""
+    return f"primary key{name} ({', '.join(table.primary_key.columns)})"
+
+
+def _prefixes(index: Index) -> dict[str, int]:
+    """The prefix length of each column the index takes a prefix of (`mysql_length`)."""
+    options = dict(index.options)
+    length = options.get("mysql_length", options.get("mariadb_length"))
+    if isinstance(length, int):
+        return dict.fromkeys(index.columns, length)
+    if isinstance(length, dict):
+        return {str(k): v for k, v in length.items() if isinstance(v, int)}
+    return {}
+
+
+def _kept(kind: Kind, parts: int, limits: SchemaLimits) -> bool:
+    """Whether the server builds a key of `kind` over `parts` columns even when it is
+    longer than its limit (MariaDB: a unique one as a hash, a one-column index cut)."""
+    kept = limits.long_keys_kept
+    if kind == "unique":
+        return "unique" in kept
+    return kind == "index" and parts == 1 and "one_column_index" in kept
 
 
 def _compile_error(dialect: Dialect, type_: TypeEngine[Any], writable: set[Any]) -> str | None:

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from dbshift.dialects.introspect_common import NameFilter
     from dbshift.dialects.locking import DatabaseLock
     from dbshift.dialects.normalize import Normalizer
-    from dbshift.schema.snapshot import Enum, Sequence, Table
+    from dbshift.schema.snapshot import Column, Enum, Sequence, Table
 
 
 class Backend:
@@ -126,6 +126,20 @@ class Backend:
         from `dialect.name` where one dialect serves several servers (MariaDB behind a
         `mysql://` URL)."""
         return str(dialect.name)
+
+    def limits_for(self, dialect: Dialect) -> SchemaLimits:
+        """What the server `dialect` talks to refuses (`limits`, unless one dialect
+        serves servers that differ: MariaDB keeps long unique keys MySQL refuses)."""
+        return self.limits
+
+    def key_part_bytes(
+        self, table: Table, column: Column, prefix: int | None, dialect: Dialect
+    ) -> int | None:
+        """How many bytes `column` of `table` takes in an index key (the first `prefix`
+        characters of it, when given), where `limits.key_bytes` is set; None when not
+        known (the part is then not counted: a key is refused only when surely too
+        long)."""
+        return None
 
     def needs_live_dialect(self, dialect: Dialect) -> bool:
         """Whether DDL generated with `dialect` made without a server may differ from

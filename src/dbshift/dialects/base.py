@@ -171,7 +171,9 @@ def sa_constraint(table: str, schema: str | None, constraint: Constraint) -> sa.
     )
     sa_table = shell.to_sqlalchemy()
     if isinstance(constraint, PrimaryKey):
-        pk = sa.PrimaryKeyConstraint(*constraint.columns, name=constraint.name)
+        pk = sa.PrimaryKeyConstraint(
+            *constraint.columns, name=constraint.name, **dict(constraint.options)
+        )
         sa_table.append_constraint(pk)
         return pk
     kind = sa.ForeignKeyConstraint if isinstance(constraint, ForeignKey) else sa.UniqueConstraint

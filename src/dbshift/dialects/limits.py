@@ -33,6 +33,34 @@ def scope(per: Literal["schema", "table"], *kinds: Kind) -> NameScope:
 
 
 @dataclasses.dataclass(frozen=True)
+class Collations:
+    """A set of collation names, given whole and by how they start, compared without
+    regard to case (`utf8mb3_bin` is one of MariaDB's by its `utf8mb3_`)."""
+
+    names: frozenset[str] = frozenset()
+    prefixes: tuple[str, ...] = ()
+
+    def __contains__(self, name: object) -> bool:
+        if not isinstance(name, str):
+            return False
+        lowered = name.lower()
+        return lowered in self.names or lowered.startswith(self.prefixes)
+
+    def __or__(self, other: Collations) -> Collations:
+        return Collations(self.names | other.names, self.prefixes + other.prefixes)
+
+
+def collations(*names: str, prefixes: tuple[str, ...] = ()) -> Collations:
+    return Collations(frozenset(n.lower() for n in names), tuple(p.lower() for p in prefixes))
+
+
+#: which keys longer than `SchemaLimits.key_bytes` the server builds anyway, and how:
+#: "unique" (MariaDB keeps a hash of the columns, `USING HASH`), "one_column_index" (a
+#: plain index on one column is cut to the prefix that fits, with a note)
+LongKey = Literal["unique", "one_column_index"]
+
+
+@dataclasses.dataclass(frozen=True)
 class SchemaLimits:
     """The backend's limits on a schema; the defaults refuse nothing but what no
     database creates (an index over no column)."""
@@ -59,3 +87,16 @@ class SchemaLimits:
     tables_need_columns: bool = False
     #: whether a foreign key may be DEFERRABLE / INITIALLY ... (MariaDB: a syntax error)
     deferrable_foreign_keys: bool = True
+    #: every collation the server has, where that is known without asking it (SQLite's
+    #: three, MariaDB's by character set): any other is refused; None where the set is
+    #: the server's own (PostgreSQL's come from its operating system's locales)
+    collations: Collations | None = None
+    #: collations the server surely has not where `collations` is None: other
+    #: backends' (`utf8mb3_bin` on PostgreSQL)
+    foreign_collations: Collations = Collations()
+    #: the longest key an index, unique or primary key can have, in bytes (InnoDB: 3072
+    #: with its default DYNAMIC rows); None: no limit when the index is created
+    #: (PostgreSQL and SQLite check an entry's size only when a row is written)
+    key_bytes: int | None = None
+    #: the longer keys the server builds anyway instead of refusing them
+    long_keys_kept: frozenset[LongKey] = frozenset()

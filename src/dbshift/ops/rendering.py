@@ -40,7 +40,13 @@ class RenderContext:
 
     def column(self, column: Column, table: Table | None) -> str:
         in_pk = bool(table and table.primary_key and column.name in table.primary_key.columns)
-        inline_pk = in_pk and table is not None and not pk_name(table.primary_key)
+        inline_pk = (
+            in_pk
+            and table is not None
+            and table.primary_key is not None
+            and not pk_name(table.primary_key)
+            and not table.primary_key.options
+        )
         parts = [py_str(column.name), self.type_code(column.type)]
         if column.computed:
             parts.append(f"sa.Computed({py_str(column.computed)})")
@@ -188,8 +194,15 @@ def pk_name(pk: PrimaryKey | None) -> str | None:
     return pk.name
 
 
-def constraint_call(kind: str, columns: Iterable[str], name: str | None) -> str:
+def constraint_call(
+    kind: str,
+    columns: Iterable[str],
+    name: str | None,
+    options: Iterable[tuple[str, Any]] = (),
+) -> str:
+    """`sa.UniqueConstraint("a", "b", name="uq", sqlite_on_conflict="IGNORE")`."""
     parts = [py_str(c) for c in columns] + ([f"name={py_str(name)}"] if name else [])
+    parts += [f"{key}={value!r}" for key, value in options]
     return f"{kind}({', '.join(parts)})"
 
 

@@ -20,7 +20,7 @@ from dbshift.ops.rendering import (
     py_sql,
     py_str,
 )
-from dbshift.schema.snapshot import Snapshot, Table
+from dbshift.schema.snapshot import Snapshot, Table, Unique, in_create_order
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,10 +50,17 @@ class CreateTable(Operation):
         table = self.table
         items = [py.column(c, table) for c in table.columns]
         pk = table.primary_key
-        if pk is not None and pk_name(pk):
-            items.append(constraint_call("sa.PrimaryKeyConstraint", pk.columns, pk.name))
-        items += [py.foreign_key_item(fk) for fk in table.foreign_keys]
-        items += [constraint_call("sa.UniqueConstraint", u.columns, u.name) for u in table.uniques]
+        if pk is not None and (pk_name(pk) or pk.options):
+            items.append(
+                constraint_call("sa.PrimaryKeyConstraint", pk.columns, pk.name, pk.options)
+            )
+        # in create_all's order: MariaDB names unnamed keys after it (`user_id_2`)
+        items += [
+            constraint_call("sa.UniqueConstraint", item.columns, item.name, item.options)
+            if isinstance(item, Unique)
+            else py.foreign_key_item(item)
+            for item in in_create_order(table.foreign_keys, table.uniques)
+        ]
         items += [
             f"sa.CheckConstraint({py_sql(c.sqltext)}"
             + (f", name={py_str(c.name)}" if c.name else "")

@@ -184,12 +184,17 @@ def table_from_sqlalchemy(
     # in the order create_all writes them (creation order): the order the server numbers
     # unnamed ones in (c_ibfk_1, c_ibfk_2, ...), and the one PostgreSQL keeps of several
     # unique constraints on the same columns is the first
+    # and their places among each other (`order`): MariaDB names keys in that order
+    place = {id(c): i for i, c in enumerate(sorted(everything, key=_creation_order))}
     for constraint in sorted(everything, key=_constraint_order):
         name = stored_name(constraint, dialect)
+        order = place[id(constraint)]
         if isinstance(constraint, sa.ForeignKeyConstraint):
-            foreign_keys.append(foreign_key_from_sqlalchemy(constraint, dialect))
+            fk = foreign_key_from_sqlalchemy(constraint, dialect)
+            foreign_keys.append(dataclasses.replace(fk, order=order))
         elif isinstance(constraint, sa.UniqueConstraint):
-            uniques.append(Unique(name, tuple(c.name for c in constraint.columns)))
+            on = tuple(c.name for c in constraint.columns)
+            uniques.append(Unique(name, on, constraint_options(constraint, dialect), order))
         elif isinstance(constraint, sa.CheckConstraint) and not _type_generated(constraint):
             checks.append(Check(name, clause_sql(constraint.sqltext, dialect)))
     return Table(
@@ -198,7 +203,11 @@ def table_from_sqlalchemy(
         columns=columns
         if columns is not None
         else tuple(column_from_sqlalchemy(c, dialect=dialect) for c in table.columns),
-        primary_key=PrimaryKey(tuple(c.name for c in pk.columns), stored_name(pk, dialect))
+        primary_key=PrimaryKey(
+            tuple(c.name for c in pk.columns),
+            stored_name(pk, dialect),
+            constraint_options(pk, dialect),
+        )
         if pk is not None and len(pk.columns)
         else None,
         indexes=tuple(
@@ -220,6 +229,18 @@ def table_options(table: sa.Table, dialect: str = "default") -> tuple[tuple[str,
     )
 
 
+def constraint_options(
+    constraint: sa.Constraint, dialect: str = "default"
+) -> tuple[tuple[str, Any], ...]:
+    """The dialect keywords `constraint` was given (`sqlite_on_conflict="IGNORE"`), as
+    sorted pairs of plain data."""
+    return tuple(
+        sorted(
+            (k, option_value(v, dialect, k)) for k, v in constraint.kwargs.items() if v is not None
+        )
+    )
+
+
 def add_referenced_stubs(table: sa.Table) -> None:
     """Give the tables `table`'s foreign keys point at a stand-in in its metadata, so
     that `REFERENCES` compiles without the whole model."""
@@ -232,6 +253,10 @@ def add_referenced_stubs(table: sa.Table) -> None:
             target = sa.Table(ref_table, metadata, schema=".".join(schema) or None)
         if ref_column not in target.c:
             target.append_column(sa.Column(ref_column, sa.Integer))
+
+
+def _creation_order(constraint: sa.Constraint) -> tuple[int, str]:
+    return (getattr(constraint, "_creation_order", 0), str(constraint.name))
 
 
 def _constraint_order(constraint: sa.Constraint) -> tuple[str, int, str]:

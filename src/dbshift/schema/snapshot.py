@@ -68,10 +68,27 @@ class Column:
         }
 
 
+#: a constraint's dialect keywords (`sqlite_on_conflict="IGNORE"`) as sorted pairs of
+#: plain data: written into the DDL (each backend reads its own), read back by the
+#: introspection of the backend that keeps them, not compared (a change of them alone is
+#: not detected), so not part of equality
+def _constraint_options() -> Any:
+    return dataclasses.field(default=(), compare=False)
+
+
+#: a unique constraint's or foreign key's place among the table's in the CREATE TABLE
+#: `create_all` writes (creation order), None when unknown (read from a database, added
+#: later): MariaDB names an unnamed unique key, and the index it makes for a foreign key,
+#: after the first column in that order (`user_id`, then `user_id_2`); not compared
+def _order() -> Any:
+    return dataclasses.field(default=None, compare=False)
+
+
 @dataclasses.dataclass(frozen=True)
 class PrimaryKey:
     columns: tuple[str, ...]
     name: str | None = None
+    options: tuple[tuple[str, Any], ...] = _constraint_options()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -97,12 +114,15 @@ class ForeignKey:
     onupdate: str | None = None
     deferrable: bool | None = None
     initially: str | None = None
+    order: int | None = _order()
 
 
 @dataclasses.dataclass(frozen=True)
 class Unique:
     name: str | None
     columns: tuple[str, ...]
+    options: tuple[tuple[str, Any], ...] = _constraint_options()
+    order: int | None = _order()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -170,11 +190,21 @@ class Table:
             )
             for col in self.columns
         ]
-        if self.primary_key and self.primary_key.name:
+        if self.primary_key and (self.primary_key.name or self.primary_key.options):
             items.append(
-                sa.PrimaryKeyConstraint(*self.primary_key.columns, name=self.primary_key.name)
+                sa.PrimaryKeyConstraint(
+                    *self.primary_key.columns,
+                    name=self.primary_key.name,
+                    **dict(self.primary_key.options),
+                )
             )
-        for fk in self.foreign_keys:
+        for item in in_create_order(self.foreign_keys, self.uniques):
+            if isinstance(item, Unique):
+                items.append(
+                    sa.UniqueConstraint(*item.columns, name=item.name, **dict(item.options))
+                )
+                continue
+            fk = item
             if (fk.ref_table, fk.ref_schema) != (self.name, self.schema):
                 _stub(metadata, fk.ref_table, fk.ref_schema, fk.ref_columns)
             prefix = f"{fk.ref_schema}." if fk.ref_schema else ""
@@ -189,7 +219,6 @@ class Table:
                     initially=fk.initially,
                 )
             )
-        items += [sa.UniqueConstraint(*uq.columns, name=uq.name) for uq in self.uniques]
         items += [sa.CheckConstraint(sa.text(ck.sqltext), name=ck.name) for ck in self.checks]
         key = table_key(self.name, self.schema)
         if key in metadata.tables:  # a stub made for another table's foreign key
@@ -205,6 +234,15 @@ class Table:
         for ix in self.indexes:
             index_to_sqlalchemy(ix, table)
         return table
+
+
+def in_create_order(
+    foreign_keys: Iterable[ForeignKey], uniques: Iterable[Unique]
+) -> list[ForeignKey | Unique]:
+    """A table's foreign keys and unique constraints in the order `create_all` writes
+    them (their `order`; those of unknown order after, foreign keys first)."""
+    items: list[ForeignKey | Unique] = [*foreign_keys, *uniques]
+    return sorted(items, key=lambda item: (item.order is None, item.order or 0))
 
 
 def index_to_sqlalchemy(index: Index, table: sa.Table, **extra: Any) -> sa.Index:

@@ -12,10 +12,12 @@ SQLAlchemy names a MariaDB server reached through `mysql://` `mysql` (with
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from dbshift.dialects.backend import Backend
 from dbshift.dialects.limits import SchemaLimits, scope
+from dbshift.dialects.mysql.charsets import COLLATIONS
 from dbshift.dialects.mysql.flavour import is_mariadb
 
 if TYPE_CHECKING:
@@ -27,7 +29,7 @@ if TYPE_CHECKING:
     from dbshift.dialects.introspect_common import NameFilter
     from dbshift.dialects.locking import DatabaseLock
     from dbshift.dialects.normalize import Normalizer
-    from dbshift.schema.snapshot import Sequence, Table
+    from dbshift.schema.snapshot import Column, Sequence, Table
 
 
 class MySQL(Backend):
@@ -47,6 +49,13 @@ class MySQL(Backend):
         foreign_key_integers_match=True,
         tables_need_columns=True,
         deferrable_foreign_keys=False,
+        collations=COLLATIONS,
+        key_bytes=3072,  # InnoDB, DYNAMIC rows (the default) and 16 KiB pages
+    )
+    #: MariaDB builds a longer unique key as a hash of its columns and cuts a one-column
+    #: index to the prefix that fits; MySQL refuses both
+    mariadb_limits = dataclasses.replace(
+        limits, long_keys_kept=frozenset({"unique", "one_column_index"})
     )
     transactional_ddl = False
     drop_index_needs_table = True
@@ -55,6 +64,17 @@ class MySQL(Backend):
 
     def server_name(self, dialect: Dialect) -> str:
         return "mariadb" if is_mariadb(dialect) else str(dialect.name)
+
+    def limits_for(self, dialect: Dialect) -> SchemaLimits:
+        return self.mariadb_limits if is_mariadb(dialect) else self.limits
+
+    def key_part_bytes(
+        self, table: Table, column: Column, prefix: int | None, dialect: Dialect
+    ) -> int | None:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.mysql.keys import key_part_bytes
+
+        return key_part_bytes(table, column, prefix, dialect)
 
     def needs_live_dialect(self, dialect: Dialect) -> bool:
         """A `mysql://` URL may reach MySQL or MariaDB, whose DDL differs (MariaDB has

@@ -8,16 +8,16 @@ from typing import Any
 from sqlalchemy.sql import sqltypes
 from sqlalchemy.types import TypeEngine, UserDefinedType
 
+from dbshift.dialects.mysql.charsets import CHARSET_BYTES
 from dbshift.dialects.mysql.flavour import is_mariadb
 from dbshift.dialects.mysql.rules import implicit_index_name
 from dbshift.dialects.normalize import Normalizer
-from dbshift.schema.snapshot import Check, Index, Table
+from dbshift.schema.snapshot import Check, ForeignKey, Index, Table
 
 #: the largest value, in bytes, of each size of BLOB and TEXT
 _SIZES = ((255, "TINY"), (65535, ""), (16777215, "MEDIUM"))
 #: bytes per character of the character sets a length can be multiplied by
-_MAXLEN = {"latin1": 1, "ascii": 1, "binary": 1, "ucs2": 2, "utf8mb3": 3, "utf8mb4": 4}
-_MAXLEN.update(utf16=4, utf16le=4, utf32=4)
+_MAXLEN = CHARSET_BYTES
 #: the attributes that may follow a MySQL type, as the DDL compiler writes them
 _ATTRIBUTES = re.compile(
     r"(?: (?:UNSIGNED|ZEROFILL|BINARY|ASCII|UNICODE|CHARACTER SET \w+|COLLATE \w+))*$"
@@ -160,7 +160,10 @@ class MySQLNormalizer(Normalizer):
             return any(u.columns == index.columns for u in table.uniques)
         return any(
             index.columns[: len(fk.columns)] == fk.columns
-            and index.name in (fk.name, implicit_index_name(table.name, fk))
+            and (
+                index.name in (fk.name, implicit_index_name(table.name, fk))
+                or _numbered(index, table.name, fk)
+            )
             for fk in table.foreign_keys
         )
 
@@ -179,6 +182,17 @@ class MySQLNormalizer(Normalizer):
         if name == "mysql_length" and isinstance(value, dict):
             value = {c: n for c, n in value.items() if not _kept_as_no_prefix(table, c, n)}
         return super().index_option(name, value, index, table)
+
+
+def _numbered(index: Index, table: str, fk: ForeignKey) -> bool:
+    """Whether `index` is the one InnoDB made for `fk` under its first column's name
+    with a number (`user_id_2`), as when a unique key declared before the foreign key
+    had the name already; only an index of exactly the key's columns."""
+    name = implicit_index_name(table, fk)
+    return (
+        index.columns == fk.columns
+        and re.fullmatch(rf"{re.escape(name)}_\d+", index.name) is not None
+    )
 
 
 def _kept_as_no_prefix(table: Table, name: str, prefix: Any) -> bool:

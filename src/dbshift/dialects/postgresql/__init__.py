@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from dbshift.dialects import sqlite
 from dbshift.dialects.backend import Backend
 from dbshift.dialects.limits import SchemaLimits, scope
+from dbshift.dialects.mysql import charsets as mysql
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -41,6 +43,9 @@ class PostgreSQL(Backend):
         long_names="truncates it, so the database never matches the models",
         foreign_key_target="unique",
         foreign_key_target_exists=True,
+        # its collations are its locales' (libc, ICU) and those CREATE COLLATION made:
+        # only other backends' names are surely not among them
+        foreign_collations=mysql.COLLATIONS | sqlite.COLLATIONS,
     )
     has_enum_types = True
     writes_in_cte = True

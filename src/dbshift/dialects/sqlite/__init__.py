@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from dbshift.dialects.backend import Backend
-from dbshift.dialects.limits import SchemaLimits, scope
+from dbshift.dialects.limits import SchemaLimits, collations, scope
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -26,12 +26,18 @@ if TYPE_CHECKING:
     from dbshift.schema.snapshot import Table
 
 
+#: SQLite's own collations; any other must be registered on the connection
+#: (`create_collation`), which dbshift's connections do not do
+COLLATIONS = collations("BINARY", "NOCASE", "RTRIM")
+
+
 class SQLite(Backend):
     names = ("sqlite",)
     limits = SchemaLimits(
         backend="SQLite",
         name_scopes=(scope("schema", "table", "index"),),
         tables_need_columns=True,
+        collations=COLLATIONS,
     )
     late_references = True
     write_lock_wait_argument = "timeout"

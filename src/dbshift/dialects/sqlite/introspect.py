@@ -137,13 +137,13 @@ def _sqlite_table(
     parsed: _CreateTable = info["parsed"]
     auto_unique = [tuple(p[4] for p in parts) for _, parts in indexes if parts[0][1] == "u"]
     uniques: list[Unique] = []
-    for unique_name, columns in parsed.uniques:
+    for unique_name, columns, unique_options in parsed.uniques:
         # SQLite made an index for it: a real constraint; a second one on the same
         # columns shares the first one's index
         if columns in auto_unique or any(u.columns == columns for u in uniques):
             if columns in auto_unique:
                 auto_unique.remove(columns)
-            uniques.append(Unique(unique_name, columns))
+            uniques.append(Unique(unique_name, columns, unique_options))
     own = []
     for index_name, parts in indexes:
         if parts[0][1] != "c":  # indexes behind PRIMARY KEY and UNIQUE constraints
@@ -186,7 +186,9 @@ def _sqlite_table(
         name=name,
         columns=tuple(info["columns"]),
         schema=schema,
-        primary_key=PrimaryKey(pk, parsed.primary_key_name) if pk else None,
+        primary_key=PrimaryKey(pk, parsed.primary_key_name, parsed.primary_key_options)
+        if pk
+        else None,
         indexes=tuple(own),
         foreign_keys=tuple(foreign_keys),
         uniques=tuple(uniques),
@@ -337,7 +339,10 @@ class _CreateTable:
 
     def __init__(self) -> None:
         self.primary_key_name: str | None = None
-        self.uniques: list[tuple[str | None, tuple[str, ...]]] = []
+        #: a table PRIMARY KEY's `ON CONFLICT x`, as `sqlite_on_conflict`
+        self.primary_key_options: tuple[tuple[str, Any], ...] = ()
+        #: name, columns and the `ON CONFLICT x` of a table UNIQUE (a column's: none)
+        self.uniques: list[tuple[str | None, tuple[str, ...], tuple[tuple[str, Any], ...]]] = []
         self.checks: list[tuple[str | None, str]] = []
         #: (columns, lower-case referenced table) -> (name, deferrable, initially)
         self.foreign_keys: dict[tuple[tuple[str, ...], str], tuple[Any, Any, Any]] = {}
@@ -449,13 +454,23 @@ def _table_constraint(sql: str, item: list[_Token], result: _CreateTable) -> Non
         return
     if kind == "PRIMARY":
         result.primary_key_name = name
+        result.primary_key_options = _on_conflict(item, _closing(item, paren) + 1)
     elif kind == "UNIQUE":
-        result.uniques.append((name, _names(item, paren)[0]))
+        columns, close = _names(item, paren)
+        result.uniques.append((name, columns, _on_conflict(item, close + 1)))
     elif kind == "CHECK":
         result.checks.append((name, _inner(sql, item, paren)[0]))
     elif kind == "FOREIGN":
         columns, close = _names(item, paren)
         _references(item, close + 1, columns, name, result)
+
+
+def _on_conflict(item: list[_Token], at: int) -> tuple[tuple[str, Any], ...]:
+    """A table constraint's `ON CONFLICT x` at token `at`, as SQLAlchemy's keyword."""
+    words = [t.word() for t in item[at : at + 3]]
+    if len(words) == 3 and words[:2] == ["ON", "CONFLICT"]:
+        return (("sqlite_on_conflict", words[2]),)
+    return ()
 
 
 def _column_constraints(sql: str, item: list[_Token], result: _CreateTable) -> None:
@@ -471,7 +486,7 @@ def _column_constraints(sql: str, item: list[_Token], result: _CreateTable) -> N
         if word == "PRIMARY":
             result.primary_key_name = name
         elif word == "UNIQUE":
-            result.uniques.append((name, (column,)))
+            result.uniques.append((name, (column,), ()))
         elif word in ("CHECK", "AS") and i + 1 < len(item) and item[i + 1].text == "(":
             text, close = _inner(sql, item, i + 1)
             if word == "CHECK":
