@@ -61,6 +61,10 @@ class MySQL(Backend):
         sequences); `mariadb://` says which."""
         return str(dialect.name) == "mysql"
 
+    def compiled_for(self, dialect: Dialect) -> tuple[object, ...]:
+        """Also which server a `mysql://` URL reached (their DDL differs)."""
+        return (*super().compiled_for(dialect), is_mariadb(dialect))
+
     def history_timestamp(self, dialect: Dialect) -> TypeEngine[Any]:
         """`DATETIME(6)`: DATETIME drops fractions unless asked. (Imported here, so that
         reading the history elsewhere never imports the MySQL dialect.)"""
