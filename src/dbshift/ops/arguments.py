@@ -76,13 +76,18 @@ def _takes_any(fn: Callable[..., Any]) -> bool:
 def _wrap(
     fn: Callable[..., Any], call: str, names: frozenset[str], constructs: tuple[type, ...]
 ) -> Callable[..., Any]:
-    dialect_names: frozenset[str] = frozenset().union(*(dialect_arguments(c) for c in constructs))
+    @functools.cache
+    def dialect_names() -> frozenset[str]:
+        # asked for on the first keyword that is not the method's own: reading the
+        # dialects' declarations imports every supported SQLAlchemy dialect, which a run
+        # whose migrations use no dialect keyword never needs
+        return frozenset().union(*(dialect_arguments(c) for c in constructs))
 
     @functools.wraps(fn)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         for key in kwargs:
-            if key not in names and not _dialect_known(key, dialect_names):
-                raise _unknown(call, key, names, dialect_names)
+            if key not in names and not _dialect_known(key, dialect_names()):
+                raise _unknown(call, key, names, dialect_names())
         return fn(self, *args, **kwargs)
 
     return wrapper
