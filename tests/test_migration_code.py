@@ -202,3 +202,30 @@ def test_api_callers_see_a_keyboard_interrupt_naming_the_migration(
     assert raised.value.signal_name == "SIGINT" and raised.value.exit_code == 130
     assert migration in raised.value.message
     assert project.ok("status", "--json").json["applied"] == []
+
+
+@pytest.mark.backends("sqlite")
+def test_migrations_are_run_from_source_without_bytecode_files(
+    project: Project, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each file is compiled and run as a module with its own `__file__`, tracebacks
+    and source lines; no `.pyc` is looked for or written beside the migrations (even
+    where Python would write bytecode)."""
+    monkeypatch.setattr(sys, "dont_write_bytecode", False)
+    monkeypatch.setattr(sys, "pycache_prefix", None)
+    project.python(
+        "first",
+        "import inspect, pathlib\n"
+        "assert inspect.getsource(upgrade).startswith('def upgrade(op):')\n"
+        "assert Row(1).n == 1\n"
+        "name = pathlib.Path(__file__).stem.rpartition('_')[2]\n"
+        'op.create_table(name, sa.Column("id", sa.Integer, primary_key=True))',
+        header="import dataclasses\n\n\n@dataclasses.dataclass\nclass Row:\n    n: int\n",
+    )
+    project.ok("upgrade")
+    assert "first" in project.tables()
+    failing = project.python("second", "raise ValueError('no')")
+    failed = project.fails(3, "upgrade")
+    assert f"{failing}.py:9: ValueError: no" in failed.err
+    cache = project.migrations / "__pycache__"
+    assert not list(cache.glob("*.pyc")) and not list(project.migrations.glob("*.pyc"))

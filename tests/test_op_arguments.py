@@ -5,6 +5,8 @@ nothing. Dialect keywords pass only when a SQLAlchemy dialect declares them."""
 from __future__ import annotations
 
 import inspect
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -332,3 +334,31 @@ def test_commands_that_load_migrations_report_the_typo(
             result.err
         ), (args, result.err)
         assert project.fingerprint() == before
+
+
+CHECK_IMPORTS = """
+import sys
+import sqlalchemy as sa
+from dbshift.ops.recorder import Op
+
+op = Op("sqlite")
+op.create_table("t", sa.Column("id", sa.Integer, primary_key=True))
+op.create_index("ix", "t", ["id"], unique=True)
+print(sorted(m for m in sys.modules if m.startswith("sqlalchemy.dialects.")))
+op.create_index("ix2", "t", ["id"], postgresql_using="btree")
+print(sorted(m for m in sys.modules if m.startswith("sqlalchemy.dialects.")))
+"""
+
+
+def test_other_dialects_are_read_only_for_a_dialect_keyword() -> None:
+    """Recording calls without dialect keywords imports no SQLAlchemy dialect (each
+    costs start-up time); the first dialect keyword reads them all, to check it."""
+    done = subprocess.run(
+        [sys.executable, "-c", CHECK_IMPORTS], capture_output=True, text=True, check=True
+    )
+    before, after = (eval(line) for line in done.stdout.splitlines())
+    assert not any(
+        m.startswith(("sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.mysql"))
+        for m in before
+    )
+    assert {"sqlalchemy.dialects.postgresql", "sqlalchemy.dialects.mysql"} <= set(after)

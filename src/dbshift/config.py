@@ -53,6 +53,7 @@ _KEYS = frozenset(
         "lint",
         "safe",
         "backends",
+        "statement_cache",
     }
 )
 #: the backends a history can be generated for: SQLAlchemy's dialect names, which are
@@ -162,6 +163,9 @@ class Config:
     #: the backends `make` writes migrations for, e.g. ("sqlite", "postgresql"); empty:
     #: the URL's backend alone
     backends: tuple[str, ...] = ()
+    #: `upgrade` keeps the statements of migrations whose SQL does not depend on the
+    #: database, and sends them again without loading the file (`dbshift.runner.cache`)
+    statement_cache: bool = True
     #: the `[lint]` table: disable, severity, fail_on, server_version, dialect
     lint: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
     env: str | None = None
@@ -454,6 +458,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "format": ((str,), 'a string (a command, e.g. "ruff format")'),
     "lint": ((dict,), "a table ([lint])"),
     "safe": ((bool,), "true or false"),
+    "statement_cache": ((bool,), "true or false"),
     "backends": ((list,), "a list of backend names among " + ", ".join(BACKENDS)),
 }
 _TYPES.update({old: _TYPES[new] for old, new in RENAMED.items()})

@@ -151,6 +151,23 @@ class Backend:
         synchronous engine behind an async one too); nothing by default."""
         return None
 
+    def compiled_for(self, dialect: Dialect) -> tuple[object, ...]:
+        """What of a connected dialect the SQL compiled for it depends on, beside the
+        operation: the backend, the dialect and its driver, the server's version, how it
+        quotes names and whether strings escape backslashes. The runner's statement
+        cache (`dbshift.runner.cache`) keeps compiled statements under it."""
+        preparer = dialect.identifier_preparer
+        return (
+            self.name,
+            str(dialect.name),
+            str(dialect.driver),
+            tuple(getattr(dialect, "server_version_info", None) or ()),
+            preparer.initial_quote,
+            preparer.final_quote,
+            preparer.escape_quote,
+            bool(getattr(dialect, "_backslash_escapes", False)),
+        )
+
     def history_timestamp(self, dialect: Dialect) -> TypeEngine[Any]:
         """The column type of the history's timestamps: UTC with microseconds (the
         order of applies needs them)."""

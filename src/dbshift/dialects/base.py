@@ -270,10 +270,6 @@ class DialectRules:
     #: SQLAlchemy compiles a plain `CREATE INDEX` the standard way, so `plain_index_sql`
     #: may write it (checked per backend by a test); False for a dialect not checked
     plain_indexes: bool = False
-    #: a DDL statement compiled to text (for a statement-by-statement migration's
-    #: journal) may be sent as that text rather than compiled again: the drivers keep
-    #: no statement cache that only DDL executed as such would clear (asyncpg does)
-    ddl_as_text: bool = False
 
     def already_exists(self, error: BaseException) -> bool:
         """Whether the driver's `error` says that what the statement creates is already

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import importlib.util
 import re
 import sys
 import traceback
@@ -187,23 +186,27 @@ def _live(
 def import_module(path: Path, migration_id: str) -> ModuleType:
     """Import a migration file under a private module name.
 
-    The source is compiled and run here rather than by the import system's loader,
-    which would also look for and write a `.pyc` file: a migration is run once per
-    database, and from empty every file is new, so writing its bytecode cost more than
-    compiling it (issue 14)."""
+    The file is compiled from its source and run as a module of that name, not through
+    the import system's file loader: that one would look for, read and write a `.pyc`
+    per migration (thousands of files, each used once per run), which costs more than
+    compiling these small files does. Tracebacks, `__file__` and `inspect` see the file
+    as an import would."""
     name = "dbshift_migration_" + re.sub(r"\W", "_", migration_id)
-    spec = importlib.util.spec_from_file_location(name, path)
-    if spec is None or spec.loader is None:
-        raise MigrationError(
-            f"{path.name}: cannot be imported",
-            migration=migration_id,
-            hint="a Python migration is a .py file Python can load; check its name",
-        )
-    module = importlib.util.module_from_spec(spec)
+    module = ModuleType(name)
+    module.__file__ = str(path)
     sys.modules[name] = module
     try:
-        code = compile(path.read_bytes(), str(path), "exec", dont_inherit=True)
+        source = path.read_bytes()
+        # dont_inherit: not this module's `from __future__` flags
+        code = compile(source, str(path), "exec", dont_inherit=True)
         exec(code, module.__dict__)
+    except OSError as error:
+        sys.modules.pop(name, None)
+        raise MigrationError(
+            f"{path.name}: cannot be read: {error.strerror or error}",
+            migration=migration_id,
+            hint="a Python migration is a .py file dbshift can read; check its permissions",
+        ) from None
     except KeyboardInterrupt as stop:
         sys.modules.pop(name, None)
         raise interrupted(path, stop) from None

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, overload
 
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
     from dbshift.migrations.loader import MigrationCode
     from dbshift.ops import Operation
+    from dbshift.ops.context import Compiled
 
 
 @dataclasses.dataclass(frozen=True)
@@ -48,6 +49,10 @@ class Replayed:
     operations: tuple[Operation, ...]
     #: the operations are the upgrade's inverse (no downgrade is written)
     derived: bool
+    #: going up, without a snapshot, for a walk given kept statements (`Replay`'s
+    #: `compiled`): the upgrade's statements, compiled; `operations` is then empty (the
+    #: file was not loaded)
+    compiled: Compiled | None = dataclasses.field(default=None, kw_only=True)
 
     @property
     def id(self) -> str:
@@ -74,7 +79,11 @@ class Replay:
     """Walks migrations for one backend (`backend` is the dialect name the migrations'
     `op.dialect` reads); each migration's code is loaded at most once. With `op_lines`,
     loading also notes the line of each Python `op.` call (`MigrationCode.op_lines`, for
-    the linter's findings; runs and replays do without: it costs a frame walk per call)."""
+    the linter's findings; runs and replays do without: it costs a frame walk per call).
+
+    `compiled` (the runner's, `dbshift.runner.cache`) gives a migration's upgrade as the
+    statements it compiled to when it ran before, or None: a walk going up without a
+    snapshot yields those instead of loading the file."""
 
     def __init__(
         self,
@@ -83,12 +92,15 @@ class Replay:
         backend: str,
         *,
         op_lines: bool = False,
+        compiled: Callable[[Script], Compiled | None] | None = None,
     ) -> None:
         self.scripts = scripts
         self.graph = graph
         self.backend = backend
         self.op_lines = op_lines
+        self.compiled = compiled
         self._code: dict[str, MigrationCode] = {}
+        self._hits: dict[str, Compiled] = {}  # the kept statements a walk yielded, by id
         #: the schema of a migration and its ancestors (see `schema_before`), by id
         self._built: dict[str, Snapshot] = {}
 
@@ -109,7 +121,8 @@ class Replay:
         loaded it (nothing is loaded here)."""
         code = self._code.get(migration_id)
         if code is None:
-            return ()
+            hit = self._hits.get(migration_id) if direction == "up" else None
+            return hit.lines if hit is not None else ()
         return code.up_lines if direction == "up" else code.down_lines
 
     @overload
@@ -129,10 +142,17 @@ class Replay:
         `direction`. The caller orders them (parents first going up, children first
         going down); a walk loads each migration when it reaches it, so a caller that
         stops early loads no more. With a `start` snapshot each step is `Tracked`: its
-        `before` is `start` moved past the operations of the steps before it."""
+        `before` is `start` moved past the operations of the steps before it. Going up
+        without one, a migration whose statements are kept (`compiled`) is yielded with
+        them, not loaded."""
         snapshot = start
         for migration_id in ids:
             script = self.scripts[migration_id]
+            if direction == "up" and snapshot is None and migration_id not in self._code:
+                hit = self._kept(script)
+                if hit is not None:
+                    yield Replayed(script, direction, (), False, compiled=hit)
+                    continue
             code = self.code(migration_id)
             derived = False
             if direction == "up":
@@ -152,6 +172,14 @@ class Replay:
                 after = op.apply(after)
             yield Tracked(script, direction, operations, derived, snapshot, after)
             snapshot = after
+
+    def _kept(self, script: Script) -> Compiled | None:
+        hit = self._hits.get(script.id)
+        if hit is None and self.compiled is not None:
+            hit = self.compiled(script)
+            if hit is not None:
+                self._hits[script.id] = hit
+        return hit
 
     def schema(self, ids: Iterable[str], start: Snapshot | None = None) -> Snapshot:
         """The schema the upgrades of `ids` build on `start` (default: an empty

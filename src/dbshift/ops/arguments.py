@@ -76,27 +76,24 @@ def _takes_any(fn: Callable[..., Any]) -> bool:
 def _wrap(
     fn: Callable[..., Any], call: str, names: frozenset[str], constructs: tuple[type, ...]
 ) -> Callable[..., Any]:
+    @functools.cache
+    def dialect_names() -> frozenset[str]:
+        # asked for on the first keyword that is not the method's own: reading the
+        # dialects' declarations imports every supported SQLAlchemy dialect, which a run
+        # whose migrations use no dialect keyword never needs
+        return frozenset().union(*(dialect_arguments(c) for c in constructs))
+
     @functools.wraps(fn)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         for key in kwargs:
-            if key not in names:
-                dialect_names = _dialect_names(constructs)
-                if not _dialect_known(key, dialect_names):
-                    raise _unknown(call, key, names, dialect_names)
+            if key not in names and not _dialect_known(key, dialect_names()):
+                raise _unknown(call, key, names, dialect_names())
         return fn(self, *args, **kwargs)
 
     return wrapper
 
 
 @functools.cache
-def _dialect_names(constructs: tuple[type, ...]) -> frozenset[str]:
-    """The dialect keywords of `constructs`, read when a call first passes a keyword
-    its method does not name: reading them imports every supported backend's
-    SQLAlchemy dialect, which a run of migrations without such keywords never needs
-    (issue 14: a fixed cost of every `upgrade`)."""
-    return frozenset().union(*(dialect_arguments(c) for c in constructs))
-
-
 def _dialect_known(key: str, known: frozenset[str]) -> bool:
     """Whether `key` is a declared dialect keyword (`<dialect>_*` declares them all)."""
     if key in known:

@@ -110,6 +110,18 @@ class Operation(abc.ABC):
         means no change a rule could see (an `AlterColumn` of a comment alone)."""
 
     @property
+    def static_sql(self) -> bool:
+        """Whether the statements this operation sends are a function of the operation
+        and of the connection's dialect (backend, server version, driver) and the
+        configured schema alone: no table definition or query read from the database, no
+        Python code, no bound values. The runner keeps such statements compiled and sends
+        them again to other databases (`dbshift.runner.cache`). False unless an
+        operation says so; one that says so but reads the database for a given backend
+        all the same (SQLite's table rebuild, MySQL's `MODIFY`) is caught as it runs
+        (`dbshift.ops.context.Capture`) and not kept."""
+        return False
+
+    @property
     def transactional(self) -> bool:
         """False when the statement refuses to run in a transaction block (PostgreSQL's
         CREATE/DROP INDEX CONCURRENTLY): its migration must be marked non-transactional."""

@@ -110,6 +110,8 @@ class AddColumn(Operation):
     column: Column
     schema: str | None = None
 
+    static_sql = True
+
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot.update_table(self.table, self.schema, self._change_table)
 
@@ -148,6 +150,8 @@ class DropColumn(Operation):
     column: str
     schema: str | None = None
     loses_data = True
+
+    static_sql = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot.update_table(
@@ -202,6 +206,8 @@ class RenameColumn(Operation):
     new: str
     schema: str | None = None
 
+    static_sql = True
+
     def apply(self, snapshot: Snapshot) -> Snapshot:
         snapshot = snapshot.update_table(
             self.table, self.schema, lambda t: renamed_column(t, self.old, self.new)
@@ -251,6 +257,8 @@ class AlterColumn(Operation):
     comment: str | Unchanged | None = UNCHANGED
     existing: Column | None = None
     postgresql_using: str | None = None
+
+    static_sql = True
 
     @property
     def wanted(self) -> ColumnChange:

@@ -88,6 +88,8 @@ class CreateIndex(Operation):
     concurrently: bool = False
     if_not_exists: bool = False
 
+    static_sql = True
+
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot.update_table(
             self.table, self.schema, lambda t: t.replace(indexes=(*t.indexes, self.index))
@@ -161,6 +163,8 @@ class DropIndex(Operation):
     schema: str | None = None
     concurrently: bool = False
     if_exists: bool = False
+
+    static_sql = True
 
     def _owner(self, snapshot: Snapshot) -> Table | None:
         if self.table is not None:
@@ -246,6 +250,8 @@ class AddConstraint(Operation):
     schema: str | None = None
     not_valid: bool = False
     using_index: str | None = None
+
+    static_sql = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot.update_table(self.table, self.schema, self._change)
@@ -438,6 +444,8 @@ class DropConstraint(Operation):
     kind: str | None = None  # foreignkey, unique, check, primary; looked up when None
     schema: str | None = None
 
+    static_sql = True
+
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot.update_table(
             self.table, self.schema, lambda t: without_constraint(t, self.name, self.kind)
@@ -505,6 +513,8 @@ class ValidateConstraint(Operation):
     name: str
     table: str
     schema: str | None = None
+
+    static_sql = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot

@@ -3,19 +3,86 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import exc
 from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import ExecutableDDLElement
 
-from dbshift.dialects import dialect_for
 from dbshift.ops.base import ExecutionContext, Operation
 from dbshift.schema.reflect import reflect_table
 from dbshift.schema.snapshot import Snapshot, Table
 
 Emitted = sa.Executable | str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class DriverSQL:
+    """One statement as the driver receives it: its text, compiled for the connection's
+    dialect, and how it is sent. Kept by the runner's statement cache
+    (`dbshift.runner.cache`) and sent again, to another database, without the operation
+    that made it."""
+
+    text: str
+    #: sent as SQLAlchemy sends DDL (with empty parameters: a driver that formats them
+    #: turns the dialect's doubled `%%` back into `%`); else as raw SQL text is, without
+    #: parameter processing
+    ddl: bool
+
+
+class _Verbatim(ExecutableDDLElement):
+    """DDL already compiled: executed as DDL (the same execution context, events and
+    driver call as the element it was compiled from), its text given verbatim."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+@compiles(_Verbatim)
+def _verbatim(element: _Verbatim, compiler: Any, **kw: Any) -> str:
+    return element.text
+
+
+@dataclasses.dataclass(frozen=True)
+class Compiled:
+    """A migration's upgrade as the statements it sent, one tuple per operation, in
+    order (see `Capture`); `lines` are the source lines of its operations, where its
+    code tells (SQL migrations)."""
+
+    statements: tuple[tuple[DriverSQL, ...], ...]
+    lines: tuple[int, ...] = ()
+
+    def flat(self) -> list[DriverSQL]:
+        return [sql for group in self.statements for sql in group]
+
+
+class Capture:
+    """Collects the statements a migration sends as `DriverSQL`, one group per operation
+    (`next_operation` starts the next), to keep them compiled. `live` says why they may
+    not be kept: an operation read the database (a table's definition, a query of its
+    own), ran Python code, or sent a statement with bound values; `None` when none did."""
+
+    def __init__(self) -> None:
+        self.groups: list[tuple[DriverSQL, ...]] = []
+        self._current: list[DriverSQL] = []
+        self.live: str | None = None
+
+    def add(self, sql: DriverSQL) -> None:
+        self._current.append(sql)
+
+    def next_operation(self) -> None:
+        self.groups.append(tuple(self._current))
+        self._current = []
+
+    def result(self, lines: tuple[int, ...]) -> Compiled | None:
+        """What was captured, or None when it may not be kept."""
+        if self.live is not None:
+            return None
+        return Compiled(tuple(self.groups), lines)
 
 
 class Journal(Protocol):
@@ -72,7 +139,12 @@ class OnlineContext(ExecutionContext):
 
     `on_statement` is called with each statement's SQL text after it succeeded. A
     `journal` is told before and after each statement, and may skip it: the runner
-    records per-statement progress with one where DDL is not transactional."""
+    records per-statement progress with one where DDL is not transactional.
+
+    A statement without bound values (raw SQL text, DDL) is compiled once, to a
+    `DriverSQL`, and sent as that (`emit_driver`); a `capture` collects those, and
+    notes whatever makes them unfit to keep (`Capture.live`): a table read, the
+    connection asked for, Python code run, a statement with bound values."""
 
     def __init__(
         self,
@@ -81,6 +153,7 @@ class OnlineContext(ExecutionContext):
         default_schema: str | None = None,
         on_statement: Callable[[str], None] | None = None,
         journal: Journal | None = None,
+        capture: Capture | None = None,
     ) -> None:
         self._connection = connection
         self.dialect = connection.dialect
@@ -88,35 +161,48 @@ class OnlineContext(ExecutionContext):
         self.default_schema = default_schema
         self.on_statement = on_statement
         self.journal = journal
+        self.capture = capture
 
     @property
     def connection(self) -> sa.Connection:
+        if self.capture is not None:
+            self.capture.live = self.capture.live or "it queries the database"
         return self._connection
 
     def emit(self, statement: Emitted, params: Any = None) -> None:
+        driver = driver_sql(statement, self.dialect) if not params else None
+        if driver is not None:
+            self.emit_driver(driver)
+            return
+        if self.capture is not None:
+            self.capture.live = self.capture.live or "a statement has bound values"
         journal = self.journal
         # compiled to text only when someone listens
         text = sql_text(statement, self.dialect) if journal or self.on_statement else ""
+        self._send(text, lambda: self._execute(statement, params))
+
+    def emit_driver(self, sql: DriverSQL) -> None:
+        """Send one statement compiled before (by `emit`, or kept by the runner)."""
+        if self.capture is not None:
+            self.capture.add(sql)
+        connection = self._connection
+        if sql.ddl:
+            self._send(sql.text, lambda: connection.execute(_Verbatim(sql.text)))
+        else:  # no bind-parameter parsing: `:name` and `%` in raw SQL stay as written
+            self._send(
+                sql.text,
+                lambda: connection.exec_driver_sql(
+                    sql.text, execution_options={"no_parameters": True}
+                ),
+            )
+
+    def _send(self, text: str, execute: Callable[[], object]) -> None:
+        journal = self.journal
         if journal is not None and journal.skip(text):
             return
-        # DDL compiled for the journal is sent as that text, not compiled again, where
-        # the backend allows it (`DialectRules.ddl_as_text`)
-        compiled = (
-            text
-            if text
-            and not params
-            and isinstance(statement, sa.schema.ExecutableDDLElement)
-            and dialect_for(self.dialect).ddl_as_text
-            else None
-        )
         with journal.executing(text) if journal is not None else contextlib.nullcontext():
             try:
-                if compiled is not None:
-                    # with the driver's (empty) parameters, as SQLAlchemy sends DDL: the
-                    # text escapes `%` for them
-                    self._connection.exec_driver_sql(compiled)
-                else:
-                    self._execute(statement, params)
+                execute()
             except exc.DBAPIError as error:
                 if journal is None or not journal.settled(text, error):
                     raise
@@ -129,16 +215,13 @@ class OnlineContext(ExecutionContext):
 
     def _execute(self, statement: Emitted, params: Any) -> None:
         if isinstance(statement, str):
-            if params:
-                self._connection.execute(sa.text(statement), params)
-            else:  # no bind-parameter parsing: `:name` and `%` in raw SQL stay as written
-                self._connection.exec_driver_sql(
-                    statement, execution_options={"no_parameters": True}
-                )
+            self._connection.execute(sa.text(statement), params)
         else:
             self._connection.execute(statement, params)
 
     def run_python(self, fn: Callable[[sa.Connection], Any]) -> None:
+        if self.capture is not None:
+            self.capture.live = self.capture.live or "it runs Python code"
         marker = python_marker(fn)
         if self.journal is not None and self.journal.skip(marker):
             return
@@ -148,6 +231,8 @@ class OnlineContext(ExecutionContext):
             self.journal.done(marker)
 
     def table(self, name: str, schema: str | None = None) -> Table | None:
+        if self.capture is not None:
+            self.capture.live = self.capture.live or "it reads a table's definition"
         return reflect_table(self._connection, name, schema)
 
 
@@ -184,6 +269,17 @@ class OfflineContext(ExecutionContext):
         """The statements rendered since the last call."""
         taken, self.statements = self.statements, []
         return taken
+
+
+def driver_sql(statement: Emitted, dialect: Dialect) -> DriverSQL | None:
+    """A statement without bound values as the driver will receive it: raw SQL text as
+    written, DDL compiled; None for anything else (a query, DML, `sa.text`, an element
+    with execution options), which is sent as it is."""
+    if isinstance(statement, str):
+        return DriverSQL(statement, ddl=False)
+    if isinstance(statement, ExecutableDDLElement) and not statement._execution_options:
+        return DriverSQL(str(statement.compile(dialect=dialect)), ddl=True)
+    return None
 
 
 def sql_text(statement: Emitted, dialect: Dialect) -> str:

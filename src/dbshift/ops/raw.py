@@ -34,6 +34,11 @@ class ExecuteSQL(Operation):
             statement = executable.execution_options(**dict(self.execution_options))
         ctx.emit(statement, self.params)
 
+    @property
+    def static_sql(self) -> bool:
+        """SQL text without bound values or execution options is sent as written."""
+        return isinstance(self.sql, str) and not self.params and not self.execution_options
+
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
         raise irreversible(
             f"raw SQL `{_short(str(self.sql))}`",

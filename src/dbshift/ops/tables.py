@@ -30,6 +30,8 @@ class CreateTable(Operation):
     #: dialect options (mysql_engine=, postgresql_partition_by=, ...) included
     source: sa.Table | None = dataclasses.field(default=None, compare=False, repr=False)
 
+    static_sql = True
+
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot.with_table(self.table)
 
@@ -102,6 +104,8 @@ class DropTable(Operation):
     schema: str | None = None
     loses_data = True
 
+    static_sql = True
+
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot.without_table(self.name, self.schema)
 
@@ -134,6 +138,8 @@ class RenameTable(Operation):
     old: str
     new: str
     schema: str | None = None
+
+    static_sql = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
         table = snapshot.table(self.old, self.schema)
@@ -183,6 +189,8 @@ class SetTableComment(Operation):
     #: the comment before, as the migration states it (Alembic's `existing_comment`);
     #: used to reverse when the table's definition is unknown
     existing: str | None = None
+
+    static_sql = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
         return snapshot.update_table(

@@ -32,6 +32,8 @@ def _has_enum_types(ctx: ExecutionContext) -> bool:
 class CreateEnum(Operation):
     enum: s.Enum
 
+    static_sql = True
+
     def apply(self, snapshot: s.Snapshot) -> s.Snapshot:
         return snapshot.with_enum(self.enum)
 
@@ -60,6 +62,8 @@ class CreateEnum(Operation):
 class DropEnum(Operation):
     name: str
     schema: str | None = None
+
+    static_sql = True
 
     def apply(self, snapshot: s.Snapshot) -> s.Snapshot:
         return snapshot.without_enum(self.name, self.schema)
@@ -97,6 +101,8 @@ class AddEnumValue(Operation):
     schema: str | None = None
     #: the existing value it goes before; None appends it
     before: str | None = None
+
+    static_sql = True
 
     def apply(self, snapshot: s.Snapshot) -> s.Snapshot:
         enum = snapshot.enums.get(s.table_key(self.name, self.schema))
@@ -153,6 +159,8 @@ class SetEnumValues(Operation):
     name: str
     values: tuple[str, ...]
     schema: str | None = None
+
+    static_sql = True
 
     def apply(self, snapshot: s.Snapshot) -> s.Snapshot:
         return snapshot.with_enum(s.Enum(self.name, self.values, self.schema))
@@ -218,6 +226,8 @@ def _sa_sequence(sequence: s.Sequence) -> sa.Sequence:
 class CreateSequence(Operation):
     sequence: s.Sequence
 
+    static_sql = True
+
     def apply(self, snapshot: s.Snapshot) -> s.Snapshot:
         return snapshot.with_sequence(self.sequence)
 
@@ -252,6 +262,8 @@ class CreateSequence(Operation):
 class DropSequence(Operation):
     name: str
     schema: str | None = None
+
+    static_sql = True
 
     def apply(self, snapshot: s.Snapshot) -> s.Snapshot:
         return snapshot.without_sequence(self.name, self.schema)

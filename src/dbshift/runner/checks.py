@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import sqlalchemy as sa
 
@@ -23,6 +23,9 @@ from dbshift.runner.plan import Direction, Plan, Step
 if TYPE_CHECKING:
     from dbshift.dialects import Backend
     from dbshift.ops import Operation
+
+#: what a step runs (its operations, or its kept statements: `first_statements` reads it)
+W = TypeVar("W")
 
 
 def check_single_transaction(plan: Plan, backend: Backend, name: str) -> None:
@@ -83,9 +86,9 @@ def refuse_partial(
 
 def check_resumable(
     steps: Sequence[Step],
-    ops: Mapping[str, Sequence[Operation]],
+    ops: Mapping[str, W],
     rows: Mapping[str, HistoryRow],
-    first_statements: Callable[[Sequence[Operation], int], list[StatementMark]],
+    first_statements: Callable[[W, int], list[StatementMark]],
 ) -> None:
     """A partial migration whose file was edited resumes only when the statements that
     ran (its row in `rows`) are still its `first_statements`, unchanged."""

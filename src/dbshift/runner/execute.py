@@ -34,9 +34,10 @@ from dbshift.history import Event, History, HistoryRow, StatementMark
 from dbshift.migrations.graph import Graph
 from dbshift.migrations.replay import Replay
 from dbshift.migrations.scripts import Script
-from dbshift.ops.context import CodeFailed, OnlineContext
+from dbshift.ops.context import Capture, CodeFailed, OnlineContext
 from dbshift.retry import BlockerWatch, backoff, lock_timed_out
 from dbshift.runner import checks, failures
+from dbshift.runner.cache import StatementCache, cache_key
 from dbshift.runner.journal import StatementJournal
 from dbshift.runner.lock import Held, busy_as_lock_timeout
 from dbshift.runner.plan import Direction, Plan, Step, make_plan, other_backend, stamp_plan, verify
@@ -57,8 +58,11 @@ if TYPE_CHECKING:
     from dbshift.dialects import Backend
     from dbshift.dialects.base import DialectRules, Restore
     from dbshift.ops import Operation
-    from dbshift.ops.context import Journal
+    from dbshift.ops.context import Compiled, DriverSQL, Journal
     from dbshift.schema.snapshot import Snapshot
+
+    #: what one step runs: its operations, or its upgrade's kept statements
+    Work = tuple[Operation, ...] | Compiled
 
 # Listing, status and history never execute operations: the modules that do are
 # imported on first use (see `Runner.dialect` and `Replay.code`), keeping start-up
@@ -91,7 +95,12 @@ class Runner:
         self.graph = graph
         self.listener = listener or Silent()
         self.history = History(config.table_prefix, config.schema)
-        self._replay = Replay(self.scripts, graph, conn.dialect.name)  # loads on first use
+        # loads on first use; going up, kept statements (`runner/cache.py`) are not loaded
+        kept = self._kept_statements if config.statement_cache else None
+        self._replay = Replay(self.scripts, graph, conn.dialect.name, compiled=kept)
+        self._cache: StatementCache | None = None  # opened by the first upgrade step
+        #: the statements a step sent, to keep once it succeeded (`_keep`)
+        self._captures: dict[str, Capture] = {}
         self._held: Held | None = None  # set while the lock is held (`_locked`)
         self._pinned = False  # the bookkeeping tables' schema is resolved (`pin_bookkeeping`)
         self._rows: dict[str, HistoryRow] = {}  # the history as read under the lock
@@ -150,8 +159,23 @@ class Runner:
             return RunReport(command, plan, (), dry_run, warnings)
         if single_transaction:
             checks.check_single_transaction(plan, self.backend, self.conn.dialect.name)
+        try:
+            return self._migrate(command, plan, direction, target, single_transaction, warnings)
+        finally:
+            if self._cache is not None:
+                self._cache.save(self.scripts)
+
+    def _migrate(
+        self,
+        command: Command,
+        plan: Plan,
+        direction: Direction,
+        target: str,
+        single_transaction: bool,
+        warnings: tuple[str, ...],
+    ) -> RunReport:
         walk = self._replay.walk([step.id for step in plan.steps], direction)
-        operations = {replayed.id: replayed.operations for replayed in walk}
+        operations: dict[str, Work] = {r.id: r.compiled or r.operations for r in walk}
         for step in plan.steps:
             self._refuse_transaction_control(step, operations[step.id])
         results: list[StepResult] = []  # what stays done, whatever happens next
@@ -174,8 +198,8 @@ class Runner:
             new = [step for step in current.steps if step.id not in operations]
             walk = self._replay.walk([step.id for step in new], direction)
             for step, replayed in zip(new, walk, strict=True):
-                operations[step.id] = replayed.operations
-                self._refuse_transaction_control(step, replayed.operations)
+                operations[step.id] = replayed.compiled or replayed.operations
+                self._refuse_transaction_control(step, operations[step.id])
             if single_transaction:
                 ran: list[StepResult] = []  # done only once the transaction commits
                 with self._locked_transaction():
@@ -296,9 +320,32 @@ class Runner:
         assert self._held is not None
         return self._held.transaction()
 
-    def _refuse_transaction_control(self, step: Step, ops: Sequence[Operation]) -> None:
+    def _refuse_transaction_control(self, step: Step, work: Work) -> None:
+        if not isinstance(work, tuple):  # kept statements: refused before they were kept
+            return
         lines = self._replay.lines(step.id, step.direction)
-        checks.refuse_transaction_control(step, ops, lines, self.conn.dialect.name)
+        checks.refuse_transaction_control(step, work, lines, self.conn.dialect.name)
+
+    def _kept_statements(self, script: Script) -> Compiled | None:
+        """The upgrade's statements as kept from an earlier run (`runner/cache.py`)."""
+        return self._statement_cache().get(script)
+
+    def _statement_cache(self) -> StatementCache:
+        if self._cache is None:
+            key = cache_key(self.conn, self.config.schema)
+            self._cache = StatementCache(self.config.migrations_dir, key)
+        return self._cache
+
+    def _keep(self, step: Step, result: StepResult) -> None:
+        """After a step applied: keep the statements it sent, if they may be kept."""
+        capture = self._captures.pop(step.id, None)
+        if capture is None or result.status != "applied":
+            return
+        compiled = capture.result(self._replay.lines(step.id, "up"))
+        if compiled is None:
+            log.debug("%s: its statements are not kept: %s", step.id, capture.live)
+            return
+        self._statement_cache().put(step.script, compiled)
 
     @staticmethod
     @contextlib.contextmanager
@@ -315,7 +362,7 @@ class Runner:
     def _run_steps(
         self,
         steps: Sequence[Step],
-        operations: Mapping[str, Sequence[Operation]],
+        operations: Mapping[str, Work],
         results: list[StepResult],
         *,
         in_transaction: bool,
@@ -323,8 +370,10 @@ class Runner:
         """Run `steps` in order, appending each one's result to `results` as it
         completes (so that a failure leaves there what was done before it)."""
 
-        def first_statements(ops: Sequence[Operation], count: int) -> list[StatementMark]:
-            return checks.first_statements(self.conn, self.config.schema, ops, count)
+        def first_statements(work: Work, count: int) -> list[StatementMark]:
+            if not isinstance(work, tuple):
+                return [StatementMark.of(sql.text) for sql in work.flat()[:count]]
+            return checks.first_statements(self.conn, self.config.schema, work, count)
 
         checks.check_resumable(steps, operations, self._rows, first_statements)
         for index, step in enumerate(steps):
@@ -348,6 +397,7 @@ class Runner:
                 raise
             log_result(result)
             results.append(result)
+            self._keep(step, result)
             self.listener.step_finished(result)
 
     def _log_failure(self, step: Step, error: DbshiftError, in_transaction: bool) -> None:
@@ -363,7 +413,7 @@ class Runner:
 
         failures.log_failure(step, error, state, self.config.redact)
 
-    def _run_step(self, step: Step, ops: Sequence[Operation], in_transaction: bool) -> StepResult:
+    def _run_step(self, step: Step, ops: Work, in_transaction: bool) -> StepResult:
         if in_transaction:
             return self._execute(step, ops)
         if self._in_one_transaction(step):
@@ -510,7 +560,7 @@ class Runner:
     def _already_done(step: Step, row: HistoryRow | None) -> bool:
         return (row is not None and row.applied) if step.direction == "up" else row is None
 
-    def _execute(self, step: Step, ops: Sequence[Operation]) -> StepResult:
+    def _execute(self, step: Step, ops: Work) -> StepResult:
         """Run one migration inside the caller's transaction, with its history row."""
         row = self._recorded(step, local=self._timeouts(step))
         if self._already_done(step, row):
@@ -521,7 +571,7 @@ class Runner:
         self._record(step, duration, replace=row is not None)
         return StepResult(step.id, step.direction, _done(step), duration, count)
 
-    def _execute_by_statement(self, step: Step, ops: Sequence[Operation]) -> StepResult:
+    def _execute_by_statement(self, step: Step, ops: Work) -> StepResult:
         """Run one migration statement by statement, outside a migration-wide transaction.
 
         Going up, the history follows the run: a `partial` row is written before the
@@ -593,7 +643,7 @@ class Runner:
     def _finish(
         self,
         step: Step,
-        ops: Sequence[Operation],
+        ops: Work,
         duration_ms: int,
         journal: StatementJournal,
         restore: Restore,
@@ -622,9 +672,8 @@ class Runner:
         except exc.DBAPIError as error:
             if journal.committing is None:  # nothing ran: the row's own write failed
                 raise
-            raise self._statement_failure(
-                step, len(ops) - 1, error, count, journal.committing
-            ) from error
+            last = (len(ops) if isinstance(ops, tuple) else len(ops.statements)) - 1
+            raise self._statement_failure(step, last, error, count, journal.committing) from error
 
     @contextlib.contextmanager
     def _session(self) -> Iterator[None]:
@@ -670,19 +719,35 @@ class Runner:
     def _emit(
         self,
         step: Step,
-        ops: Sequence[Operation],
+        work: Work,
         on_statement: Callable[[str], None] | None,
         journal: Journal | None = None,
     ) -> int:
-        """Execute a migration's operations; the number of statements that ran."""
+        """Execute a migration's operations, or send its kept statements (one group per
+        operation, in the same way); the number of statements that ran. Going up, the
+        statements of operations that are all `static_sql` are captured, for `_keep`."""
+        capture = None
+        units: list[Callable[[OnlineContext], None]]
+        if isinstance(work, tuple):
+            units = [op.execute for op in work]
+            if (
+                step.direction == "up"
+                and self.config.statement_cache
+                and all(op.static_sql for op in work)
+            ):
+                capture = Capture()
+        else:
+            units = [functools.partial(_send_kept, group) for group in work.statements]
+        self._captures.pop(step.id, None)
         ctx = OnlineContext(
             self.conn,
             default_schema=self.config.schema,
             on_statement=on_statement,
             journal=journal,
+            capture=capture,
         )
         recorded = journal if isinstance(journal, StatementJournal) else None
-        for index, op in enumerate(ops):
+        for index, unit in enumerate(units):
             if recorded is not None and recorded.pending is not None:
                 try:  # the previous operation's last statement: recorded before this one
                     recorded.flush()
@@ -692,7 +757,7 @@ class Runner:
                     )
                     raise failure from error
             try:
-                op.execute(ctx)
+                unit(ctx)
             except exc.DBAPIError as error:
                 committing = recorded.committing if recorded is not None else None
                 failure = self._statement_failure(step, index, error, ctx.executed, committing)
@@ -712,6 +777,10 @@ class Runner:
                 raise MigrationError(
                     f"{step.script.name}: {error.message}", migration=step.id, hint=error.hint
                 ) from error
+            if capture is not None:
+                capture.next_operation()
+        if capture is not None:
+            self._captures[step.id] = capture
         return ctx.executed
 
     def _statement_failure(
@@ -759,6 +828,12 @@ class Runner:
 
 def _nothing() -> None:
     return None
+
+
+def _send_kept(statements: Sequence[DriverSQL], ctx: OnlineContext) -> None:
+    """One operation's kept statements, sent as it sent them."""
+    for sql in statements:
+        ctx.emit_driver(sql)
 
 
 def _done(step: Step) -> StepStatus:

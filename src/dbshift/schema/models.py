@@ -7,6 +7,7 @@ table they point at may not exist in this metadata).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import re
 from collections.abc import Callable, Sequence

@@ -95,6 +95,10 @@ class MySQL(Backend):
         def _connect(dialect: Dialect, record: Any, cargs: Any, cparams: Any) -> Any:
             return connect(*cargs, **cparams)
 
+    def compiled_for(self, dialect: Dialect) -> tuple[object, ...]:
+        """Also which server a `mysql://` URL reached (their DDL differs)."""
+        return (*super().compiled_for(dialect), is_mariadb(dialect))
+
     def history_timestamp(self, dialect: Dialect) -> TypeEngine[Any]:
         """`DATETIME(6)`: DATETIME drops fractions unless asked. (Imported here, so that
         reading the history elsewhere never imports the MySQL dialect.)"""

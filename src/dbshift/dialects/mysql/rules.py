@@ -106,7 +106,6 @@ def _code(error: BaseException) -> int | None:
 class MySQLRules(DialectRules):
     session_query = "SELECT CONNECTION_ID()"
     plain_indexes = True
-    ddl_as_text = True
 
     def type_from_ddl(self, dialect: Dialect, text: str) -> TypeEngine[Any] | None:
         return _parsed_type(dialect, text, None, None)

@@ -1,0 +1,123 @@
+"""The compiled-statement cache: what a migration sent, kept to send again.
+
+The same migrations are applied to many databases (CI runs, test databases, tenants).
+A migration whose statements do not depend on the database it runs on (every operation
+`static_sql`, and none of them read a table, queried or ran code as it ran: see
+`dbshift.ops.context.Capture`) sends the same statements everywhere the key below is the
+same, so the runner keeps them, compiled, after it applied the migration once; the next
+`upgrade` that runs it sends them without importing the file, recording its operations or
+compiling anything (`Replay.walk` yields them instead of operations). Everything else the
+runner does around a migration (the lock and re-check, the timeouts, the history and log
+rows, MariaDB's statement journal and its resume) is the same for both.
+
+The key: the file's id and checksum, and, per cache file, the backend, the dialect and
+driver, the server's version, what else of the connection compiled SQL depends on
+(`Backend.compiled_for`), the configured schema, and the versions of dbshift and
+SQLAlchemy. One file per such key, `__pycache__/dbshift-statements-<hash>.marshal`
+beside the header cache, written atomically; entries of files gone or changed are
+dropped when it is written again. A file that cannot be read, is not one of these, or
+was written for another key is ignored (and replaced by the next run that keeps
+something); a read-only folder just has no cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from dbshift._version import __version__
+from dbshift.dialects import backend_for
+from dbshift.migrations.scripts import Script, write_cache
+from dbshift.ops.context import Compiled, DriverSQL
+from dbshift.runner.report import log
+
+#: one entry: the file's checksum, its statements per operation as (text, ddl) pairs, and
+#: the source lines of its operations
+Entry = tuple[str, tuple[tuple[tuple[str, bool], ...], ...], tuple[int, ...]]
+
+
+def cache_key(conn: sa.Connection, schema: str | None) -> tuple[Any, ...]:
+    """What, beside the file, the statements a migration compiles to depend on."""
+    dialect = conn.dialect
+    return (
+        StatementCache.VERSION,
+        __version__,
+        sa.__version__,
+        backend_for(dialect).compiled_for(dialect),
+        schema,
+    )
+
+
+class StatementCache:
+    """The compiled statements of migrations for one key (see the module's doc)."""
+
+    VERSION = 1
+
+    def __init__(self, folder: Path, key: tuple[Any, ...]) -> None:
+        self.key = repr(key)
+        digest = hashlib.sha256(self.key.encode()).hexdigest()[:16]
+        self.path = folder / "__pycache__" / f"dbshift-statements-{digest}.marshal"
+        self.entries: dict[str, Entry] = {}
+        self.dirty = False
+        try:
+            version, key_text, entries = marshal.loads(self.path.read_bytes())
+            if version == self.VERSION and key_text == self.key and isinstance(entries, dict):
+                self.entries = entries
+        except (OSError, ValueError, EOFError, TypeError):
+            pass  # missing, unreadable or not ours: as if empty
+
+    def get(self, script: Script) -> Compiled | None:
+        """The migration's statements, when kept for this very file; else None."""
+        entry = self.entries.get(script.id)
+        if entry is None:
+            return None
+        try:
+            checksum, groups, lines = entry
+            if checksum != script.checksum:
+                return None
+            compiled = Compiled(
+                tuple(tuple(DriverSQL(text, ddl) for text, ddl in group) for group in groups),
+                tuple(lines),
+            )
+            if not all(
+                isinstance(s.text, str) and isinstance(s.ddl, bool) for s in compiled.flat()
+            ) or not all(isinstance(line, int) for line in compiled.lines):
+                raise TypeError("not statements")
+        except (TypeError, ValueError):  # a damaged entry: forget it
+            del self.entries[script.id]
+            self.dirty = True
+            return None
+        log.debug("%s: its statements are kept compiled (%s)", script.id, self.path.name)
+        return compiled
+
+    def put(self, script: Script, compiled: Compiled) -> None:
+        groups = tuple(tuple((s.text, s.ddl) for s in group) for group in compiled.statements)
+        entry: Entry = (script.checksum, groups, compiled.lines)
+        if self.entries.get(script.id) != entry:
+            self.entries[script.id] = entry
+            self.dirty = True
+
+    def save(self, scripts: dict[str, Script]) -> None:
+        """Write the cache if it changed, without the entries of files that are gone or
+        were edited since (like the header cache)."""
+        stale = [
+            i
+            for i, entry in self.entries.items()
+            if i not in scripts
+            or not isinstance(entry, tuple)
+            or entry[:1] != (scripts[i].checksum,)
+        ]
+        if not (self.dirty or stale):
+            return
+        for migration_id in stale:
+            del self.entries[migration_id]
+        try:
+            data = marshal.dumps((self.VERSION, self.key, self.entries))
+        except ValueError:  # something unmarshallable came in a damaged file
+            data = marshal.dumps((self.VERSION, self.key, {}))
+        write_cache(self.path, data)
+        self.dirty = False
