@@ -660,3 +660,26 @@ def test_the_naming_convention_names_as_alembic_does() -> None:
     plain.create_unique_constraint(None, "t", ["x"])
     assert plain.operations[0].describe() == 'add check constraint "positive" to "t"'
     assert plain.operations[1].constraint.name is None  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("dialect_name", ["sqlite", "postgresql", "mysql"])
+def test_offline_ddl_compiles_with_alembics_compile_hooks_loaded(dialect_name: str) -> None:
+    """Importing Alembic registers its own compile hooks for SQLAlchemy's DDL (MySQL's
+    DROP CONSTRAINT asserts it gets no extra arguments): dbshift's offline text of DDL
+    is compiled as it is to run, so a process that has Alembic loaded (adopting, a
+    Flask app with Flask-Migrate still installed) renders the same SQL."""
+    import alembic.ddl  # noqa: F401  (registers the hooks)
+
+    from dbshift.dialects.backends import offline_dialect
+    from dbshift.ops.context import render_statement
+
+    dialect = offline_dialect(dialect_name)
+    table = sa.Table("u", sa.MetaData(), sa.Column("n", sa.Integer))
+    for constraint in (
+        sa.UniqueConstraint(table.c.n, name="uq_n"),
+        sa.ForeignKeyConstraint(["n"], ["t.id"], name="fk_u_t"),
+    ):
+        table.append_constraint(constraint)
+        text = render_statement(sa.schema.DropConstraint(constraint), dialect)
+        assert text.startswith("ALTER TABLE u DROP"), text
+        assert str(constraint.name) in text
