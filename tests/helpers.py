@@ -235,3 +235,15 @@ def connected(url: str, fn: Callable[[sa.Connection], T]) -> T:
             await async_engine.dispose()
 
     return asyncio.run(run())
+
+
+#: of `dbshift.dialects`, the backend lookup alone: flags and limits, which import a
+#: backend's rules, lock, normalizer and introspection only when asked (`status` asks it
+#: for the history's timestamp type, the engine's options and the splitter's lexicon),
+#: and MariaDB's connection factory (PyMySQL without loading the CA bundle for nothing)
+BACKEND_LOOKUP = frozenset(
+    {"dbshift.dialects", "dbshift.dialects.backend", "dbshift.dialects.limits"}
+    | {f"dbshift.dialects.{name}" for name in ("postgresql", "mysql", "sqlite")}
+    | {"dbshift.dialects.mysql.flavour", "dbshift.dialects.mysql.charsets"}
+    | {"dbshift.dialects.mysql.connect"}
+)

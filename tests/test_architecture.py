@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from dbshift.config import BACKENDS
+from tests.helpers import BACKEND_LOOKUP
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 PACKAGE = SRC / "dbshift"
@@ -284,15 +285,6 @@ HEAVY = (
     "dbshift.offline",
     "dbshift.migrations.loader",
     "sqlglot",
-)
-
-#: of `dbshift.dialects`, the backend lookup alone: flags and limits, which import a
-#: backend's rules, lock, normalizer and introspection only when asked (`status` asks it
-#: for the history's timestamp type, the engine's options and the splitter's lexicon)
-BACKEND_LOOKUP = frozenset(
-    {"dbshift.dialects", "dbshift.dialects.backend", "dbshift.dialects.limits"}
-    | {f"dbshift.dialects.{name}" for name in ("postgresql", "mysql", "sqlite")}
-    | {"dbshift.dialects.mysql.flavour", "dbshift.dialects.mysql.charsets"}
 )
 
 
