@@ -296,11 +296,11 @@ def render_statement(statement: Emitted, dialect: Dialect, params: Any = None) -
         if not params:
             return statement
         statement = sa.text(statement).bindparams(**params)
-    assert isinstance(statement, sa.ClauseElement)
     if isinstance(statement, ExecutableDDLElement):
         # as it is compiled to run (`driver_sql`): DDL inlines its values itself, and
         # other packages' compile hooks for DDL (Alembic's, when it is imported) expect
         # SQLAlchemy's own arguments
         return str(statement.compile(dialect=dialect)).strip()
+    assert isinstance(statement, sa.ClauseElement)
     compiled = statement.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
     return str(compiled).strip()
