@@ -16,7 +16,6 @@ several databases per project are supported (`Migrate.config(bind=...)` is the s
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -183,20 +182,20 @@ def group(ctx: click.Context, bind: str | None, quiet: bool) -> None:
     registered = _registered(app)
     secrets = Secrets()
     reads_models = ctx.invoked_subcommand in ("migrate", "check")
+    reporter = Reporter(quiet=quiet)
 
     def configure() -> Config:
         config = registered.config(bind)
         secrets.add(config.url_text)
         left_out = registered.bound_models() if reads_models else []
         if left_out:
-            print(
-                f"note: the models of bind(s) {', '.join(left_out)} are left out: dbshift "
-                f"migrates the default database {mask_url(config.url_text)} alone for now",
-                file=sys.stderr,
+            reporter.note(
+                f"the models of bind(s) {', '.join(left_out)} are left out: dbshift "
+                f"migrates the default database {mask_url(config.url_text)} alone for now"
             )
         return config
 
-    ctx.obj = State({}, None, None, Reporter(quiet=quiet), secrets, configure=configure)
+    ctx.obj = State({}, None, None, reporter, secrets, configure=configure)
 
 
 @group.command("init")

@@ -86,13 +86,17 @@ class Reporter:
         else:
             self.line(f"{what} {path}")
 
+    def note(self, text: str) -> None:
+        """A note beside the output, on stderr (stdout stays the report, or JSON)."""
+        print(f"note: {text}", file=sys.stderr)
+
     def made(self, result: MakeResult) -> None:
         """`make`: the file written and every operation in it (drops stand out)."""
         if self.as_json:
             self.json(result.to_json())
             return
         for note in result.notes:
-            print(f"note: {note}", file=sys.stderr)
+            self.note(note)
         if not result.operations:
             self.line(f"No changes (compared with the {result.source})")
             return

@@ -362,14 +362,7 @@ def _parse_create_table(sql: str) -> _CreateTable:
     for start, end in spans:
         if not _CLAUSE_WORDS.search(sql, start, end):
             continue
-        item = _tokens(sql, start, end)
-        if not item:
-            continue
-        if item[0].word() in _CONSTRAINT_WORDS:
-            for constraint in _constraints(item):
-                _table_constraint(sql, constraint, result)
-        else:
-            _column_constraints(sql, item, result)
+        _read_item(sql, _tokens(sql, start, end), result)
     _table_keywords([t.word() for t in _tokens(sql, rest)], result)
     return result
 
@@ -391,15 +384,20 @@ def _parse_all(sql: str) -> _CreateTable:
         return result
     end = _closing(tokens, start)
     for item in _split(tokens[start + 1 : end]):
-        if not item:
-            continue
-        if item[0].word() in _CONSTRAINT_WORDS:
-            for constraint in _constraints(item):
-                _table_constraint(sql, constraint, result)
-        else:
-            _column_constraints(sql, item, result)
+        _read_item(sql, item, result)
     _table_keywords([t.word() for t in tokens[end + 1 :]], result)
     return result
+
+
+def _read_item(sql: str, item: list[_Token], result: _CreateTable) -> None:
+    """One item between the parentheses: a table constraint, or a column's clauses."""
+    if not item:
+        return
+    if item[0].word() in _CONSTRAINT_WORDS:
+        for constraint in _constraints(item):
+            _table_constraint(sql, constraint, result)
+    else:
+        _column_constraints(sql, item, result)
 
 
 _CONSTRAINT_WORDS = frozenset({"CONSTRAINT", "PRIMARY", "UNIQUE", "CHECK", "FOREIGN"})
