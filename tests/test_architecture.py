@@ -227,6 +227,19 @@ HIGH_LAYERS = (
 )
 
 
+def test_the_runner_imports_no_command_above_it() -> None:
+    """The runner serves the commands (the API, the jobs, `check`, `make`, `adopt`, the
+    CLI, the Flask group): none of them is imported by it (type-only imports aside)."""
+    above = ("dbshift.api", "dbshift.aio", "dbshift.jobs", "dbshift.checks", "dbshift.cli")
+    above += ("dbshift.adopt", "dbshift.autogen", "dbshift.flask", "dbshift.linter")
+    wrong = [
+        f"{e.importer} line {e.line} imports {e.imported}"
+        for e in IMPORTS
+        if not e.type_only and _under(e.importer, ("dbshift.runner",)) and _under(e.imported, above)
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
 def _under(name: str, packages: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in packages)
 

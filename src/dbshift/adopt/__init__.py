@@ -7,11 +7,11 @@ Two halves, each independent of the tool it adopts from:
   `dbshift.sum`;
 - the database (`adopt/takeover.py`): the other tool's version table read, every
   ancestor of what it says is applied recorded in dbshift's history under the runner
-  lock, an `adopt` event logged; until that table is dropped, `adopt/guard.py` makes
-  the runner refuse to run if the other tool moved it since.
+  lock, an `adopt` event logged; until that table is dropped, the runner
+  (`runner/adopted.py`, below this package) refuses to run if the other tool moved it since.
 
 What is the tool's own lives in one module per tool: `adopt/alembic.py` (Alembic and
-Flask-Migrate) reads the project and converts it, `adopt/versions.py` reads and drops
+Flask-Migrate) reads the project and converts it; `runner/adopted.py` reads and drops
 its version table. A yoyo source is the same pair (its folder of steps, its
-`_yoyo_migration` table) under the name `yoyo` in `versions.READERS`.
+`_yoyo_migration` table) under the name `yoyo` in `runner.adopted.READERS`.
 """

@@ -14,13 +14,13 @@ import sqlalchemy as sa
 from dbshift.adopt import alembic
 from dbshift.adopt.files import Written, refuse_overlap, write_all
 from dbshift.adopt.takeover import take_over
-from dbshift.adopt.versions import VersionTable
 from dbshift.autogen import load_models
 from dbshift.config import Config, mask_url
 from dbshift.errors import UsageError
 from dbshift.migrations.project import Project
 from dbshift.migrations.scripts import scan
 from dbshift.results import AdoptReport
+from dbshift.runner.adopted import VersionTable
 
 
 @dataclasses.dataclass(frozen=True)

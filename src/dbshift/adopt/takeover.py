@@ -15,10 +15,10 @@ from collections.abc import Mapping
 
 import sqlalchemy as sa
 
-from dbshift.adopt.versions import VersionTable, from_detail
 from dbshift.errors import IntegrityError, UsageError
 from dbshift.history import History
 from dbshift.migrations.project import Project
+from dbshift.runner.adopted import VersionTable, from_detail
 
 
 @dataclasses.dataclass(frozen=True)

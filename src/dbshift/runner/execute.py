@@ -19,7 +19,6 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from dbshift import database
-from dbshift.adopt.guard import refuse_if_moved
 from dbshift.config import Config
 from dbshift.dialects import backend_for
 from dbshift.dialects.base import Timeouts
@@ -37,6 +36,7 @@ from dbshift.migrations.scripts import Script
 from dbshift.ops.context import Capture, CodeFailed, OnlineContext
 from dbshift.retry import BlockerWatch, backoff, lock_timed_out
 from dbshift.runner import checks, failures
+from dbshift.runner.adopted import refuse_if_moved
 from dbshift.runner.cache import StatementCache, cache_key
 from dbshift.runner.journal import StatementJournal
 from dbshift.runner.lock import Held, busy_as_lock_timeout

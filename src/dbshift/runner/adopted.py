@@ -1,8 +1,13 @@
-"""The other tool's version table: read, described in the `adopt` event, dropped.
+"""A database `dbshift adopt` took over from another tool: that tool's version table
+(read, described in the `adopt` event, dropped), and the runner's guard for rolling
+deploys.
 
-`adopt` records what the table said (`VersionTable.detail`); the runner's guard
-(`adopt/guard.py`) rebuilds the table from that record (`from_detail`) and reads it
-again before each run. One class per tool, found by the tool's name in `READERS`.
+`adopt` (above the runner) records what the table said (`VersionTable.detail`); while
+the table is there, `refuse_if_moved` rebuilds it from that record (`from_detail`) and
+reads it again before each run: the runner refuses to run if the other tool moved it
+since. Only a database with adopted history rows is checked (the runner has read the
+rows already), so others pay nothing; an adopted one pays one read of the log and one of
+the version table per run. One class per tool, found by the tool's name in `READERS`.
 """
 
 from __future__ import annotations
@@ -13,6 +18,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import sqlalchemy as sa
+
+from dbshift.errors import IntegrityError
+from dbshift.history import ADOPTED_FROM, History, HistoryRow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -73,3 +81,27 @@ def from_detail(detail: str | None) -> tuple[VersionTable, tuple[str, ...], bool
 
 #: the version table of each tool `adopt` takes over from, by name (yoyo: not yet)
 READERS: dict[str, type[VersionTable]] = {VersionTable.tool: VersionTable}
+
+
+def refuse_if_moved(conn: sa.Connection, history: History, rows: Sequence[HistoryRow]) -> None:
+    """Raise IntegrityError (exit 4) when the version table `adopt` recorded now names
+    other revisions; nothing when it was dropped or no adoption was recorded."""
+    if not any(r.applied_by.startswith(ADOPTED_FROM) for r in rows):
+        return
+    event = history.last_event(conn, "adopt")
+    recorded = from_detail(event["detail"]) if event is not None else None
+    if recorded is None:
+        return
+    table, heads, dropped = recorded
+    if dropped:
+        return
+    now = table.heads(conn)
+    if now is None or set(now) == set(heads):
+        return
+    raise IntegrityError(
+        f"{table.shown} moved since `dbshift adopt` recorded it ({', '.join(heads) or 'empty'}"
+        f" then, {', '.join(now) or 'empty'} now): {table.tool} ran on this database after "
+        "the adoption",
+        hint=f"convert and record its new revisions with `dbshift adopt` again, and once no "
+        f"deploy runs {table.tool} any more, `dbshift adopt {table.drop_flag}`",
+    )
