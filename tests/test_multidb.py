@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -12,11 +13,12 @@ from pathlib import Path
 import pytest
 
 import dbshift
+import dbshift.aio
 from dbshift.config import Config
 from dbshift.errors import ConfigError
 from dbshift.migrations import sumfile
 from dbshift.migrations.scripts import scan
-from tests.conftest import ScratchDatabases, require_backend
+from tests.conftest import ScratchDatabases, require_backend, with_driver
 from tests.helpers import Project, run_process
 
 #: two databases on two backends, every backend in two of the pairs
@@ -234,3 +236,35 @@ def test_an_application_finds_its_migrations_from_any_folder(tmp_path: Path) -> 
     status = run_process(["status", "--check"], cwd=app / "migrations")
     assert status.returncode == 0, status.stderr
     assert dbshift.Config.load(app / "dbshift.toml").migrations == app / "migrations"
+
+
+def test_rules_are_listed_once(pair: Pair) -> None:
+    out = pair.main.ok("lint", "--rules").out
+    assert "==" not in out and out.count("DS601") == 1
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_the_async_api_over_every_database(
+    backend: str, scratch: ScratchDatabases, tmp_path: Path
+) -> None:
+    """`Config.load_all` and `dbshift.aio`, one database on the backend's async driver and
+    one on SQLite's (aiosqlite)."""
+    urls = [with_driver(scratch.create(), "async"), f"sqlite+aiosqlite:///{tmp_path / 'b.db'}"]
+    root = tmp_path / "proj"
+    text = "".join(f'[databases.d{i}]\nurl = "{url}"\n' for i, url in enumerate(urls))
+    path = _toml(root, text)
+    for name in ("d0", "d1"):
+        folder = root / "migrations" / name
+        folder.mkdir(parents=True)
+        (folder / f"20260101T000001_{name}.sql").write_text(
+            f"-- {name}\n-- parents:\n\n-- dbshift:up\n{TABLE.format(name=name)}\n"
+        )
+        sumfile.write(folder, scan(folder))
+
+    async def run() -> list[list[str]]:
+        done = []
+        for config in Config.load_all(path):
+            done.append((await dbshift.aio.upgrade(config)).done)
+        return done
+
+    assert asyncio.run(run()) == [["20260101T000001_d0"], ["20260101T000001_d1"]]

@@ -217,6 +217,8 @@ def _over_databases(fn: F, several: bool) -> F:
         state = ctx.find_object(State)
         assert state is not None
         names = state.selected(ctx.info_name or ctx.command.name or "", several=several)
+        if any(kwargs.get(flag) for flag in _NO_DATABASE):
+            names = []  # `lint --rules`: once, whatever the databases
         if len(names) <= 1:
             state.database = names[0] if names else None
             try:
@@ -231,6 +233,10 @@ def _over_databases(fn: F, several: bool) -> F:
         "--db", metavar="NAME", expose_value=False, callback=_db_flag, help=help_text
     )
     return option(wrapper)  # type: ignore[return-value]
+
+
+#: the flags with which a command reads no configuration, so runs once
+_NO_DATABASE = ("list_rules",)
 
 
 def each_database(fn: F) -> F:
