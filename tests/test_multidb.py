@@ -168,6 +168,10 @@ def test_one_database_is_selected_alone_and_bad_tables_are_refused(tmp_path: Pat
     assert Config.load(only).database == "a"
     single = _toml(tmp_path / "none", 'url = "sqlite:///x.db"\n')
     assert Config.load(single).database is None and Config.load_all(single)[0].database is None
+    shared = _toml(tmp_path / "shared", '[databases.a]\nurl = "sqlite:///x.db"\n[databases.b]\n')
+    with pytest.raises(ConfigError, match="share one history") as raised:
+        Config.load_all(shared, url="sqlite:///x.db")
+    assert raised.value.hint is not None and "[databases.b] a table_prefix" in raised.value.hint
     for text, match in (
         ('[databases.a]\nurll = "x"\n', "unknown key 'urll'"),
         ("[databases.a]\nurl = 3\n", "`url` must be a string"),

@@ -374,7 +374,27 @@ class Config:
         """The configuration of every database, in the order configured (one `Config`,
         whose `database` is None, for a project of one database)."""
         names: list[str | None] = [*cls.database_names(path, cwd=cwd)] or [None]
-        return [cls.load(path, env=env, cwd=cwd, database=name, **overrides) for name in names]
+        configs = [cls.load(path, env=env, cwd=cwd, database=name, **overrides) for name in names]
+        _one_history_each(configs)
+        return configs
+
+
+def _one_history_each(configs: list[Config]) -> None:
+    """Refuse two databases whose bookkeeping tables are the same ones: one URL, schema
+    and table prefix (each would take the other's migrations for unknown ones)."""
+    seen: dict[tuple[str, str | None, str], str | None] = {}
+    for config in configs:
+        url = config.url_text
+        if not url:
+            continue
+        key = (url, config.schema, config.table_prefix)
+        if key in seen:
+            raise ConfigError(
+                f"databases {seen[key]} and {config.database} share one history "
+                f"({mask_url(url)}, table_prefix {config.table_prefix!r})",
+                hint=f"give [databases.{config.database}] a table_prefix (or schema) of its own",
+            )
+        seen[key] = config.database
 
 
 def _find_source(path: str | Path | None, cwd: str | Path | None) -> Path | None:

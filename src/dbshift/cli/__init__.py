@@ -170,6 +170,8 @@ class State:
                 f"database and {len(names)} are configured",
                 hint=f"name the one with --db NAME ({', '.join(names)})",
             )
+        if len(names) > 1 and self.configure is None:  # each read, two sharing refused
+            Config.load_all(self.config_path, env=self.env, **self.overrides)
         return names
 
     def each(self, names: list[str], call: Callable[[], Any]) -> None:
