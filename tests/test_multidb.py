@@ -96,6 +96,8 @@ def test_upgrade_all_status_each_and_db_selects(pair: Pair) -> None:
     checked = pair.main.ok("check", "--database", "--json").json["databases"]
     assert checked["main"]["ok"] and checked["audit"]["ok"]
     pair.main.ok("check", "--database", "--db", "main")
+    as_format = pair.main.ok("check", "--format", "json").json["databases"]
+    assert list(as_format) == ["main", "audit"]
 
     pair.main.ok("downgrade", "--db", "main", "base")
     assert pair.main.applied() == [] and _audit_applied(pair) == [events]

@@ -227,7 +227,13 @@ def _over_databases(fn: F, several: bool) -> F:
                 return fn(*args, **kwargs)
             finally:
                 state.database = None
-        state.each(names, lambda: fn(*args, **kwargs))
+        # `--format json` (lint, check): the one document too, as with --json
+        as_json = state.reporter.as_json or kwargs.get("fmt") == "json"
+        before, state.reporter.as_json = state.reporter.as_json, as_json
+        try:
+            state.each(names, lambda: fn(*args, **kwargs))
+        finally:
+            state.reporter.as_json = before
         return None
 
     help_text = _DB_HELP if several else "The database of [databases.NAME] to work on."
