@@ -74,10 +74,10 @@ class Reporter:
         self._documents = {}
         try:
             yield
-        finally:
+        finally:  # not printed when a signal stops the run: its error is the document
             documents, self._documents = self._documents, None
-            if self.as_json:
-                self.json({"databases": documents})
+        if self.as_json:
+            self.json({"databases": documents})
 
     @contextmanager
     def database(self, name: str) -> Iterator[None]:
