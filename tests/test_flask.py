@@ -198,28 +198,78 @@ def test_the_config_and_binds_for_the_api(make_app: Any, tmp_path: Path) -> None
         assert app.app.extensions["dbshift"].migrate.binds() == {}
 
 
-def test_binds_are_listed_and_a_bind_is_refused(tmp_path: Path) -> None:
+def _bound_app(tmp_path: Path, bind_url: str, **settings: Any) -> tuple[Flask, Any, Migrate]:
     db = SQLAlchemy()
 
+    class User(db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "users"
+        id: Mapped[int] = mapped_column(primary_key=True)
+
     class Report(db.Model):  # type: ignore[name-defined,misc]
+        __tablename__ = "reports"
         __bind_key__ = "reports"
         id: Mapped[int] = mapped_column(primary_key=True)
 
     app = Flask("flaskapp", root_path=str(tmp_path))
     app.config["SQLALCHEMY_DATABASE_URI"] = f"sqlite:///{tmp_path / 'main.db'}"
-    app.config["SQLALCHEMY_BINDS"] = {"reports": f"sqlite:///{tmp_path / 'reports.db'}"}
+    app.config["SQLALCHEMY_BINDS"] = {"reports": bind_url}
     db.init_app(app)
-    migrate = Migrate(app, db, tmp_path / "migrations")
+    return app, db, Migrate(app, db, tmp_path / "migrations", **settings)
+
+
+def test_each_bind_is_a_database_of_its_own(tmp_path: Path, db_url: str) -> None:
+    app, db, migrate = _bound_app(tmp_path, db_url)
+    runner = app.test_cli_runner()
+
+    def flask(*args: str, code: int = 0) -> str:
+        result = runner.invoke(args=["db", *args])
+        assert result.exit_code == code, result.output
+        assert "Traceback" not in result.output
+        return result.output
+
+    with app.app_context():
+        assert list(migrate.binds()) == ["reports"]
+        assert migrate.databases() == ["default", "reports"]
+        bound = migrate.config(bind="reports")
+        assert (
+            bound.database == "reports" and bound.migrations == tmp_path / "migrations" / "reports"
+        )
+        assert bound.models is db.metadatas["reports"]
+        assert migrate.config().models is db.metadata
+    flask("init")
+    assert (tmp_path / "migrations" / "reports").is_dir()
+    refused = flask("migrate", "-m", "x", code=2)
+    assert "2 are configured (default, reports)" in refused
+    flask("migrate", "--db", "default")
+    flask("--bind", "reports", "migrate", "-m", "reports")
+    out = flask("upgrade")
+    assert out.index("== default ==") < out.index("== reports ==")
+    with app.app_context():
+        assert set(sa.inspect(db.engine).get_table_names()) >= {"users"}
+        tables = set(sa.inspect(db.engines["reports"]).get_table_names())
+        assert "reports" in tables and "users" not in tables
+    assert "nothing pending" in flask("check", "--database")  # models = migrations, each
+    unknown = flask("--bind", "nope", "current", code=2)
+    assert "unknown database 'nope'" in unknown and "default, reports" in unknown
+    assert len(unknown.splitlines()) == 1
+    flask("downgrade", "--db", "reports", "base")
+    with app.app_context():
+        assert "reports" not in sa.inspect(db.engines["reports"]).get_table_names()
+        assert "users" in sa.inspect(db.engine).get_table_names()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+def test_binds_false_migrates_the_default_database_alone(tmp_path: Path) -> None:
+    app, db, migrate = _bound_app(tmp_path, f"sqlite:///{tmp_path / 'r.db'}", binds=False)
     runner = app.test_cli_runner()
     with app.app_context():
-        binds = migrate.binds()
-        assert list(binds) == ["reports"]
-        assert binds["reports"].url.database == str(tmp_path / "reports.db")
-    result = runner.invoke(args=["db", "--bind", "reports", "upgrade"])
-    assert result.exit_code == 2
-    assert "not supported yet" in result.output and "binds: reports" in result.output
+        assert migrate.databases() == []
+        assert migrate.config().database is None
     assert runner.invoke(args=["db", "init"]).exit_code == 0
-    result = runner.invoke(args=["db", "migrate", "-m", "x", "--allow-drop-all"])
+    assert not (tmp_path / "migrations" / "reports").exists()
+    result = runner.invoke(args=["db", "migrate", "-m", "x"])
+    assert result.exit_code == 0, result.output
     assert "note: the models of bind(s) reports are left out" in result.output
     result = runner.invoke(args=["db", "current"])
     assert result.exit_code == 0 and "note:" not in result.output

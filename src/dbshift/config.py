@@ -64,6 +64,13 @@ LINT_KEYS = frozenset({"disable", "enable", "severity", "fail_on", "server_versi
 _LEVELS = ("info", "warning", "error")
 _VAR = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+#: what a database of `[databases.NAME]` (or a Flask bind key) may be named
+DATABASE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]*$")
+#: `package:folder` or `package.module:folder` (a folder beside that module); a single
+#: letter before the colon is a Windows drive, not a package
+_MODULE_PATH = re.compile(
+    r"^(?P<module>[A-Za-z_]\w+(?:\.[A-Za-z_]\w*)*|[A-Za-z_](?:\.[A-Za-z_]\w*)+):(?P<folder>[^\\/].*|)$"
+)
 _DURATION = re.compile(r"^\s*(?P<number>\d+(?:\.\d*)?|\.\d+)\s*(?P<unit>ms|s|min|h)?\s*$")
 _UNITS = {"ms": 0.001, "s": 1.0, "min": 60.0, "h": 3600.0, None: 1.0}
 
@@ -170,12 +177,16 @@ class Config:
     lint: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
     env: str | None = None
     source: Path | None = None  # the file this configuration was read from, if any
+    #: what a relative `migrations` path is relative to: a folder, or a file (`__file__`;
+    #: any path that is not a folder) whose folder it is; default: the configuration
+    #: file's folder, else the working directory
+    root: str | Path | None = None
+    #: the `[databases.NAME]` table this configuration was read from, if any
+    database: str | None = None
 
     def __post_init__(self) -> None:
         _check_url(self.url)
-        base = self.source.parent if self.source else Path.cwd()
-        folder = Path(os.path.expanduser(str(self.migrations)))
-        object.__setattr__(self, "migrations", folder if folder.is_absolute() else base / folder)
+        object.__setattr__(self, "migrations", _migrations_folder(self))
         if not _IDENTIFIER.match(self.table_prefix):
             raise ConfigError(
                 f"invalid table_prefix {self.table_prefix!r}",
@@ -278,23 +289,16 @@ class Config:
         *,
         env: str | None = None,
         cwd: str | Path | None = None,
+        database: str | None = None,
         **overrides: Any,
     ) -> Config:
         """Read the configuration file (found by walking up from `cwd` unless `path` is
-        given), select an environment, and apply `overrides` (None values are ignored)."""
+        given), select an environment and, in a project of several databases
+        (`[databases.NAME]` tables), the database `database` (which may be left out when
+        only one is configured), and apply `overrides` (None values are ignored)."""
         env = env or os.environ.get("DBSHIFT_ENV") or None
-        source: Path | None
-        if path is not None:
-            source = Path(path).resolve()
-            if not source.is_file():
-                raise ConfigError(
-                    f"configuration file not found: {path}", hint="check the --config path"
-                )
-        else:
-            source = find_config(Path(cwd) if cwd else Path.cwd())
-        values: dict[str, Any] = {}
-        if source is not None:
-            values = _read_table(source)
+        source = _find_source(path, cwd)
+        values: dict[str, Any] = _read_table(source) if source is not None else {}
         where = str(source or "configuration")
         environments = values.pop("environments", {})
         if not isinstance(environments, dict):
@@ -302,6 +306,7 @@ class Config:
                 f"{source}: `environments` must be a table",
                 hint="write [environments.NAME] tables",
             )
+        selected: dict[str, Any] = {}
         if env is not None:
             if env not in environments:
                 known = ", ".join(sorted(environments)) or "none defined"
@@ -309,12 +314,24 @@ class Config:
                     f"unknown environment {env!r}",
                     hint=f"environments in {source or 'the configuration'}: {known}",
                 )
-            selected = environments[env]
-            if not isinstance(selected, dict):
+            if not isinstance(environments[env], dict):
                 raise ConfigError(
                     f"{source}: [environments.{env}] must be a table",
                     hint=f"write [environments.{env}] with url = ... under it",
                 )
+            selected = dict(environments[env])
+        databases = _databases(values.pop("databases", {}), source, "databases")
+        env_databases = _databases(
+            selected.pop("databases", {}), source, f"environments.{env}.databases"
+        )
+        for name in env_databases:
+            if name not in databases:
+                raise ConfigError(
+                    f"{source}: [environments.{env}.databases.{name}] names no database",
+                    hint=f"add a [databases.{name}] table, or fix the name; "
+                    f"databases: {_listed(databases)}",
+                )
+        database = _select_database(database, list(databases), source)
         _check_keys(values, source)
         _check_types(values, source)
         values = renamed(values, where, stacklevel=2)
@@ -322,12 +339,157 @@ class Config:
             _check_keys(selected, source)
             _check_types(selected, source)
             values.update(renamed(selected, f"{where}: [environments.{env}]", stacklevel=2))
+        if database is not None:
+            own = databases[database] | env_databases.get(database, {})
+            if "migrations" not in own:
+                # the top-level folder holds one folder per database
+                own["migrations"] = str(Path(values.get("migrations", "migrations")) / database)
+            values.update(renamed(own, f"{where}: [databases.{database}]", stacklevel=2))
         values = {key: _interpolate(value) for key, value in values.items()}
         given = {k: v for k, v in overrides.items() if v is not None}
         values.update(renamed(given, "Config.load()", stacklevel=2))
         if source is None and cwd is not None and "source" not in values:
             values.setdefault("migrations", Path(cwd) / str(values.get("migrations", "migrations")))
-        return cls(**values, env=env, source=source)
+        return cls(**values, env=env, source=source, database=database)
+
+    @classmethod
+    def database_names(
+        cls, path: str | Path | None = None, *, cwd: str | Path | None = None
+    ) -> list[str]:
+        """The databases of the configuration file (its `[databases.NAME]` tables), in
+        the order it lists them; empty for a project of one database."""
+        source = _find_source(path, cwd)
+        values = _read_table(source) if source is not None else {}
+        return list(_databases(values.get("databases", {}), source, "databases"))
+
+    @classmethod
+    def load_all(
+        cls,
+        path: str | Path | None = None,
+        *,
+        env: str | None = None,
+        cwd: str | Path | None = None,
+        **overrides: Any,
+    ) -> list[Config]:
+        """The configuration of every database, in the order configured (one `Config`,
+        whose `database` is None, for a project of one database)."""
+        names: list[str | None] = [*cls.database_names(path, cwd=cwd)] or [None]
+        configs = [cls.load(path, env=env, cwd=cwd, database=name, **overrides) for name in names]
+        _one_history_each(configs)
+        return configs
+
+
+def _one_history_each(configs: list[Config]) -> None:
+    """Refuse two databases whose bookkeeping tables are the same ones: one URL, schema
+    and table prefix (each would take the other's migrations for unknown ones)."""
+    seen: dict[tuple[str, str | None, str], str | None] = {}
+    for config in configs:
+        url = config.url_text
+        if not url:
+            continue
+        key = (url, config.schema, config.table_prefix)
+        if key in seen:
+            raise ConfigError(
+                f"databases {seen[key]} and {config.database} share one history "
+                f"({mask_url(url)}, table_prefix {config.table_prefix!r})",
+                hint=f"give [databases.{config.database}] a table_prefix (or schema) of its own",
+            )
+        seen[key] = config.database
+
+
+def _find_source(path: str | Path | None, cwd: str | Path | None) -> Path | None:
+    if path is None:
+        return find_config(Path(cwd) if cwd else Path.cwd())
+    source = Path(path).resolve()
+    if not source.is_file():
+        raise ConfigError(f"configuration file not found: {path}", hint="check the --config path")
+    return source
+
+
+def _listed(names: Mapping[str, Any] | list[str]) -> str:
+    return ", ".join(names) or "none configured"
+
+
+def _databases(table: Any, source: Path | None, where: str) -> dict[str, dict[str, Any]]:
+    """The `[databases.NAME]` tables, checked: each a table of known keys and types."""
+    if not isinstance(table, dict):
+        raise ConfigError(
+            f"{source}: `{where}` must be a table", hint="write [databases.NAME] tables"
+        )
+    found: dict[str, dict[str, Any]] = {}
+    for name, settings in table.items():
+        if not DATABASE_NAME.match(name):
+            raise ConfigError(
+                f"{source}: invalid database name {name!r} in [{where}]",
+                hint="use letters, digits, `_` and `-`, starting with a letter",
+            )
+        if not isinstance(settings, dict):
+            raise ConfigError(
+                f"{source}: [{where}.{name}] must be a table",
+                hint=f"write [{where}.{name}] with url = ... under it",
+            )
+        _check_keys(settings, source)
+        _check_types(settings, source)
+        found[name] = dict(settings)
+    return found
+
+
+def _select_database(database: str | None, names: list[str], source: Path | None) -> str | None:
+    """The database a command runs on: the one named (which must be configured), or the
+    only one; None in a project of one database (no `[databases.NAME]` tables)."""
+    if database is not None:
+        if database not in names:
+            raise ConfigError(
+                f"unknown database {database!r}",
+                hint=f"databases in {source or 'the configuration'}: {_listed(names)}",
+            )
+        return database
+    if len(names) > 1:
+        raise ConfigError(
+            f"several databases are configured ({_listed(names)}): this needs one",
+            hint="name it with --db NAME (Config.load(database=NAME) in Python)",
+        )
+    return names[0] if names else None
+
+
+def _migrations_folder(config: Config) -> Path:
+    """`migrations` as an absolute path: `package.module:folder` beside that module, a
+    relative path under `root` (a file's folder), else the configuration file's folder,
+    else the working directory."""
+    text = str(config.migrations)
+    match = _MODULE_PATH.match(text) if isinstance(config.migrations, str) else None
+    if match is not None:
+        return _module_folder(match.group("module")) / match.group("folder")
+    if config.root is not None:
+        root = Path(os.path.expanduser(str(config.root))).absolute()
+        base = root if root.is_dir() else root.parent
+    else:
+        base = config.source.parent if config.source else Path.cwd()
+    folder = Path(os.path.expanduser(text))
+    return folder if folder.is_absolute() else base / folder
+
+
+def _module_folder(module: str) -> Path:
+    """The folder of a package, or the one holding a module, found without importing
+    the module itself (its parent packages are imported, as `import` would)."""
+    # lazy: importlib.util, only for a `package:folder` migrations setting
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError) as error:
+        spec, reason = None, f" ({error})"
+    else:
+        reason = ""
+    if spec is None or (spec.origin is None and not spec.submodule_search_locations):
+        raise ConfigError(
+            f"migrations {module}:...: no module {module!r} to find the folder by{reason}",
+            hint="name an importable package or module (is it installed, or on sys.path?)",
+        )
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    assert spec.origin is not None
+    return Path(spec.origin).parent
 
 
 def _check_url(url: object) -> None:
@@ -439,7 +601,7 @@ def _check_keys(values: Mapping[str, Any], source: Path | None) -> None:
     if unknown:
         raise ConfigError(
             f"{source or 'configuration'}: unknown key {unknown[0]!r}",
-            hint="known keys: " + ", ".join(sorted(_KEYS | {"environments"})),
+            hint="known keys: " + ", ".join(sorted(_KEYS | {"environments", "databases"})),
         )
 
 

@@ -9,13 +9,16 @@ defaults Flask-Migrate users know differ: `downgrade` defaults to `-1`, `migrate
 `make` with a default message, `revision` is `new`, `init` creates the migrations
 folder alone.
 
-`SQLALCHEMY_BINDS`: each bind is a database of its own. `Migrate.binds()` lists them;
-the commands migrate the default database, and `flask db --bind NAME` refuses until
-several databases per project are supported (`Migrate.config(bind=...)` is the seam).
+`SQLALCHEMY_BINDS`: each bind is a database of its own, as a `[databases.NAME]` table is
+for the `dbshift` command: the default database is named `default` and keeps `directory`,
+each bind its own folder `directory/KEY`, its models (`db.metadatas[KEY]`) and history.
+The commands run on every one in turn, or on the one `flask db --bind NAME` (or a
+command's `--db NAME`) names; `Migrate(binds=False)` migrates the default one alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -36,19 +39,23 @@ from dbshift.cli import (
     Secrets,
     State,
     downgrade_command,
+    each_database,
     make_command,
     pass_state,
     reporting,
     shared_commands,
 )
 from dbshift.cli.report import Reporter
+from dbshift.config import DATABASE_NAME as _NAME
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, UsageError
 
-__all__ = ["EXTENSION", "Migrate"]
+__all__ = ["DEFAULT", "EXTENSION", "Migrate"]
 
 #: the key of `app.extensions` the extension is registered under
 EXTENSION = "dbshift"
+#: the name of the default database (`SQLALCHEMY_DATABASE_URI`) beside the binds
+DEFAULT = "default"
 
 
 class Migrate:
@@ -56,9 +63,12 @@ class Migrate:
 
     `Migrate(app, db)`, or `Migrate()` then `init_app(app, db)` in an application
     factory. `directory` is the migrations folder (relative to the working directory,
-    as Flask-Migrate's); other keywords are `dbshift.Config` settings
-    (`table_prefix`, `backends`, `lint`, `runner_lock_timeout`, ...; `models` replaces
-    `db.metadata`). `command` names the CLI group (`flask db`)."""
+    as Flask-Migrate's, or to `root=__file__`, or `"package:folder"`); other keywords
+    are `dbshift.Config` settings (`table_prefix`, `backends`, `lint`,
+    `runner_lock_timeout`, `root`, ...; `models` replaces `db.metadata` for the default
+    database). `binds` says which `SQLALCHEMY_BINDS` are migrated too: True (all), False
+    (none: the default database alone) or their keys. `command` names the CLI group
+    (`flask db`)."""
 
     def __init__(
         self,
@@ -67,11 +77,15 @@ class Migrate:
         directory: str | Path = "migrations",
         *,
         command: str = "db",
+        binds: bool | Iterable[str] = True,
         **config: Any,
     ) -> None:
         self.db = db
         self.directory = directory
         self.command = command
+        self.migrated_binds: bool | tuple[str, ...] = (
+            binds if isinstance(binds, bool) else tuple(binds)
+        )
         self.settings = config
         if app is not None:
             self.init_app(app, db)
@@ -105,14 +119,20 @@ class Migrate:
 
     def config(self, app: flask.Flask | None = None, bind: str | None = None) -> Config:
         """The `dbshift.Config` of `app` (default: the current one; inside its
-        application context): its engine, its models and this extension's settings, to
-        call `dbshift.upgrade(...)` and the rest of the API with."""
+        application context) for the database `bind` (a bind key, or None or `default`
+        for the default database): its engine, its models and this extension's
+        settings, to call `dbshift.upgrade(...)` and the rest of the API with."""
         return _registered(app).config(bind)
 
     def binds(self, app: flask.Flask | None = None) -> dict[str, sa.Engine]:
         """The databases of `SQLALCHEMY_BINDS`, by bind key (the default database is not
-        one): each is a database of its own, which the commands do not migrate yet."""
+        one): each is a database of its own."""
         return _registered(app).binds()
+
+    def databases(self, app: flask.Flask | None = None) -> list[str]:
+        """The names of the databases the commands migrate, in order: `default` (when
+        `SQLALCHEMY_DATABASE_URI` is set), then the migrated binds."""
+        return _registered(app).databases()
 
 
 class _Registered:
@@ -127,30 +147,76 @@ class _Registered:
         self.settings = settings
 
     def config(self, bind: str | None = None) -> Config:
-        if bind is not None:
-            known = ", ".join(sorted(self.binds())) or "none configured"
-            raise UsageError(
-                f"--bind {bind}: migrating a bind's own database is not supported yet: "
-                "dbshift migrates the default database (SQLALCHEMY_DATABASE_URI)",
-                hint=f"leave out --bind (binds: {known}); several databases per project "
-                "are planned (docs/flask.md, Binds)",
-            )
         engines = self.db.engines
-        if None not in engines:
-            raise ConfigError(
-                "the application has no default database",
-                hint="set SQLALCHEMY_DATABASE_URI: dbshift migrates the default database",
+        if bind is None or bind == DEFAULT:
+            if None not in engines:
+                raise ConfigError(
+                    "the application has no default database",
+                    hint="set SQLALCHEMY_DATABASE_URI"
+                    + (f", or name a bind: --bind {self.databases()[0]}" if engines else ""),
+                )
+            settings = {"models": self.db.metadata} | self.settings
+            database = DEFAULT if self.migrated() else None
+            return Config(
+                url=engines[None], migrations=self.directory, database=database, **settings
             )
-        settings = {"models": self.db.metadata} | self.settings
-        return Config(url=engines[None], migrations=self.directory, **settings)
+        if bind not in self.databases():
+            raise ConfigError(
+                f"unknown database {bind!r}",
+                hint=f"databases of the application: {', '.join(self.databases()) or 'none'}",
+            )
+        metadatas: dict[str | None, sa.MetaData] = getattr(self.db, "metadatas", {})
+        settings = self.settings | {"models": metadatas.get(bind, ())}
+        folder = self.directory
+        if isinstance(folder, str) and ":" in folder and not Path(folder).is_absolute():
+            folder = f"{folder}/{bind}"  # `package:folder` stays one
+        else:
+            folder = Path(folder) / bind
+        return Config(url=engines[bind], migrations=folder, database=bind, **settings)
+
+    def migrated(self) -> list[str]:
+        """The binds the commands migrate, in the order of SQLALCHEMY_BINDS."""
+        wanted = self.migrate.migrated_binds
+        keys = [key for key in self.db.engines if key is not None]
+        if wanted is True:
+            chosen = keys
+        elif wanted is False:
+            chosen = []
+        else:
+            missing = [key for key in wanted if key not in keys]
+            if missing:
+                raise ConfigError(
+                    f"Migrate(binds=...) names {missing[0]!r}, which is not a bind",
+                    hint=f"SQLALCHEMY_BINDS: {', '.join(keys) or 'none'}",
+                )
+            chosen = [key for key in keys if key in wanted]
+        for key in chosen:
+            if key == DEFAULT or not _NAME.match(key):
+                raise ConfigError(
+                    f"the bind key {key!r} cannot name a database of its own",
+                    hint=f"use letters, digits, `_` and `-` (not {DEFAULT!r}), or leave it "
+                    "out with Migrate(binds=[...])",
+                )
+        return chosen
+
+    def databases(self) -> list[str]:
+        if not self.migrated():
+            return []
+        return ([DEFAULT] if None in self.db.engines else []) + self.migrated()
 
     def binds(self) -> dict[str, sa.Engine]:
         return {key: engine for key, engine in self.db.engines.items() if key is not None}
 
     def bound_models(self) -> list[str]:
-        """The binds whose models hold tables: what `migrate` and `check` leave out."""
+        """The binds not migrated whose models hold tables: what `migrate` and `check`
+        leave out."""
         metadatas: dict[str | None, sa.MetaData] = getattr(self.db, "metadatas", {})
-        return sorted(key for key, meta in metadatas.items() if key is not None and meta.tables)
+        migrated = self.migrated()
+        return sorted(
+            key
+            for key, meta in metadatas.items()
+            if key is not None and meta.tables and key not in migrated
+        )
 
 
 def _registered(app: flask.Flask | None) -> _Registered:
@@ -168,7 +234,8 @@ def _registered(app: flask.Flask | None) -> _Registered:
 @click.option(
     "--bind",
     metavar="NAME",
-    help="A database of SQLALCHEMY_BINDS (not supported yet: the default database).",
+    help=f"The database to work on: a key of SQLALCHEMY_BINDS, or {DEFAULT!r} "
+    "(default: every one, in order).",
 )
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
 @click.pass_context
@@ -184,25 +251,30 @@ def group(ctx: click.Context, bind: str | None, quiet: bool) -> None:
     reads_models = ctx.invoked_subcommand in ("migrate", "check")
     reporter = Reporter(quiet=quiet)
 
-    def configure() -> Config:
-        config = registered.config(bind)
+    def configure(database: str | None) -> Config:
+        config = registered.config(database)
         secrets.add(config.url_text)
         left_out = registered.bound_models() if reads_models else []
-        if left_out:
+        if left_out and database in (None, DEFAULT):
             reporter.note(
-                f"the models of bind(s) {', '.join(left_out)} are left out: dbshift "
-                f"migrates the default database {mask_url(config.url_text)} alone for now"
+                f"the models of bind(s) {', '.join(left_out)} are left out: they are not "
+                f"migrated (Migrate(binds=...)), the default database "
+                f"{mask_url(config.url_text)} is"
             )
         return config
 
-    ctx.obj = State({}, None, None, reporter, secrets, configure=configure)
+    ctx.obj = State(
+        {}, None, None, reporter, secrets, configure=configure, names=registered.databases, db=bind
+    )
 
 
 @group.command("init")
+@each_database
 @reporting
 @pass_state
 def init(state: State) -> None:
-    """Create the migrations folder (the app's settings are the configuration)."""
+    """Create the migrations folder of each database (the app's settings are the
+    configuration)."""
     config = state.config()
     state.reporter.written(api.init_migrations(config.migrations_dir))
 

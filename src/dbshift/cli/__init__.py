@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import functools
 import gc
 import logging
 import signal
@@ -22,7 +23,14 @@ from dbshift import api
 from dbshift._version import __version__
 from dbshift.cli.report import Reporter
 from dbshift.config import Config, RenamedSetting, redact
-from dbshift.errors import DbshiftError, ExitCode, Interrupted, UsageError, mask_error
+from dbshift.errors import (
+    ConfigError,
+    DbshiftError,
+    ExitCode,
+    Interrupted,
+    UsageError,
+    mask_error,
+)
 from dbshift.files import write_atomic
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -99,17 +107,27 @@ class State:
     reporter: Reporter
     secrets: Secrets = dataclasses.field(default_factory=Secrets)
     #: where the configuration comes from when it is not the file and the flags: the
-    #: commands embedded in another CLI (`flask db`, dbshift/flask.py) build it
-    configure: Callable[[], Config] | None = None
+    #: commands embedded in another CLI (`flask db`, dbshift/flask.py) build it, for
+    #: the database named (None: the only one)
+    configure: Callable[[str | None], Config] | None = None
+    #: the names of the databases when `configure` builds the configuration
+    names: Callable[[], list[str]] | None = None
+    #: the database `--db` named (before or after the command), if any
+    db: str | None = None
+    #: the database a command over several is running on now
+    database: str | None = None
 
     def config(self) -> Config:
         """The configuration; a key under its old name costs a note on stderr."""
+        database = self.database or self.db
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RenamedSetting)
             if self.configure is not None:
-                config = self.configure()
+                config = self.configure(database)
             else:
-                config = Config.load(self.config_path, env=self.env, **self.overrides)
+                config = Config.load(
+                    self.config_path, env=self.env, database=database, **self.overrides
+                )
         for warning in caught:
             if issubclass(warning.category, RenamedSetting):
                 print(f"note: {warning.message}", file=sys.stderr)
@@ -120,8 +138,124 @@ class State:
         self.secrets.add(config.url_text)
         return config
 
+    def database_names(self) -> list[str]:
+        """The databases configured, in order; empty for a project of one."""
+        if self.names is not None:
+            return self.names()
+        return Config.database_names(self.config_path)
+
+    def selected(self, command: str, *, several: bool) -> list[str]:
+        """The databases `command` runs on: the one `--db` names, else all of them (a
+        command that works on one, `several=False`, needs `--db` when there are more)."""
+        names = self.database_names()
+        if self.db is not None:
+            if self.db not in names:
+                if self.names is None:  # the file's own error, which names the file
+                    Config.load(self.config_path, env=self.env, database=self.db)
+                raise ConfigError(
+                    f"unknown database {self.db!r}",
+                    hint=f"databases: {', '.join(names) or 'none configured'}",
+                )
+            return [self.db]
+        if len(names) > 1 and not several:
+            raise UsageError(
+                f"`{command}` works on one database and {len(names)} are configured "
+                f"({', '.join(names)})",
+                hint=f"name one: `{command} --db {names[0]}`",
+            )
+        given = [f"--{key}" for key in ("url", "migrations") if self.overrides.get(key)]
+        if len(names) > 1 and given:
+            raise UsageError(
+                f"{' and '.join(given)} {'apply' if len(given) > 1 else 'applies'} to one "
+                f"database and {len(names)} are configured",
+                hint=f"name the one with --db NAME ({', '.join(names)})",
+            )
+        if len(names) > 1 and self.configure is None:  # each read, two sharing refused
+            Config.load_all(self.config_path, env=self.env, **self.overrides)
+        return names
+
+    def each(self, names: list[str], call: Callable[[], Any]) -> None:
+        """`call` once for each database in turn, each reported under its name; one
+        failing does not stop the others, and the run exits with the first failure's
+        code."""
+        failed: int = 0
+        with self.reporter.databases():
+            for name in names:
+                self.database = name
+                with self.reporter.database(name):
+                    try:
+                        call()
+                    except _Exit as done:
+                        failed = failed or int(done.code)
+                    except DbshiftError as error:
+                        mask_error(error, self.secrets.redact)
+                        self.reporter.error(error)
+                        failed = failed or int(error.exit_code)
+                    finally:
+                        self.database = None
+        if failed:
+            raise _Exit(ExitCode(failed))
+
 
 pass_state = click.make_pass_decorator(State)
+
+
+def _db_flag(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
+    if value is not None:
+        state = ctx.find_object(State)
+        assert state is not None
+        state.db = value
+
+
+#: `--db NAME`, not `--database`: `check --database` is the flag (older) that also
+#: checks the live database
+_DB_HELP = "The database of [databases.NAME] to work on (default: every one, in order)."
+
+
+def _over_databases(fn: F, several: bool) -> F:
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        ctx = click.get_current_context()
+        state = ctx.find_object(State)
+        assert state is not None
+        names = state.selected(ctx.info_name or ctx.command.name or "", several=several)
+        if any(kwargs.get(flag) for flag in _NO_DATABASE):
+            names = []  # `lint --rules`: once, whatever the databases
+        if len(names) <= 1:
+            state.database = names[0] if names else None
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                state.database = None
+        # `--format json` (lint, check): the one document too, as with --json
+        as_json = state.reporter.as_json or kwargs.get("fmt") == "json"
+        before, state.reporter.as_json = state.reporter.as_json, as_json
+        try:
+            state.each(names, lambda: fn(*args, **kwargs))
+        finally:
+            state.reporter.as_json = before
+        return None
+
+    help_text = _DB_HELP if several else "The database of [databases.NAME] to work on."
+    option = click.option(
+        "--db", metavar="NAME", expose_value=False, callback=_db_flag, help=help_text
+    )
+    return option(wrapper)  # type: ignore[return-value]
+
+
+#: the flags with which a command reads no configuration, so runs once
+_NO_DATABASE = ("list_rules",)
+
+
+def each_database(fn: F) -> F:
+    """A command run on every configured database in turn, or on the one `--db NAME`
+    names (a project of one database: on it, as before)."""
+    return _over_databases(fn, several=True)
+
+
+def one_database(fn: F) -> F:
+    """A command run on one database: `--db NAME`, needed when several are configured."""
+    return _over_databases(fn, several=False)
 
 
 def _json_flag(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -199,6 +333,7 @@ class _Group(click.Group):
 )
 @click.option("--lock-timeout", "old_lock_timeout", type=float, hidden=True)
 @click.option("--env", help="Environment from [environments.NAME] (or DBSHIFT_ENV).")
+@click.option("--db", metavar="NAME", help="The database of [databases.NAME] to work on.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 @click.option("--debug", is_flag=True, help="Show tracebacks and dbshift's log on stderr.")
 @click.option("-q", "--quiet", is_flag=True, help="Print errors only.")
@@ -215,6 +350,7 @@ def cli(
     runner_lock_timeout: float | None,
     old_lock_timeout: float | None,
     env: str | None,
+    db: str | None,
     as_json: bool,
     debug: bool,
     quiet: bool,
@@ -245,7 +381,7 @@ def cli(
         "runner_lock_timeout": runner_lock_timeout,
     }
     reporter = Reporter(as_json=as_json, quiet=quiet, out=outside.stdout)
-    ctx.obj = State(overrides, config_path, env, reporter, secrets)
+    ctx.obj = State(overrides, config_path, env, reporter, secrets, db=db)
 
 
 @cli.command()
@@ -258,6 +394,7 @@ def init(state: State, directory: str) -> None:
 
 
 @cli.command()
+@one_database
 @click.option("-m", "--message", required=True, help="What the migration does.")
 @click.option("--sql", "as_sql", is_flag=True, help="Write a SQL migration instead of Python.")
 @reporting
@@ -268,6 +405,7 @@ def new(state: State, message: str, as_sql: bool) -> None:
 
 
 @cli.command()
+@one_database
 @click.option("-m", "--message", default="merge heads", show_default=True)
 @reporting
 @pass_state
@@ -277,6 +415,7 @@ def merge(state: State, message: str) -> None:
 
 
 @cli.command()
+@each_database
 @click.option("--offline", is_flag=True, help="Check the files only, not the database.")
 @reporting
 @pass_state
@@ -289,6 +428,7 @@ def verify(state: State, offline: bool) -> None:
 
 
 @cli.command()
+@each_database
 @reporting
 @pass_state
 def rehash(state: State) -> None:
@@ -297,6 +437,7 @@ def rehash(state: State) -> None:
 
 
 @cli.command()
+@one_database
 @click.argument("migration", required=False)
 @reporting
 @pass_state
@@ -306,6 +447,7 @@ def rebase(state: State, migration: str | None) -> None:
 
 
 @cli.command(context_settings=TARGETS)
+@each_database
 @click.argument("target", default="head", callback=_target)
 @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
 @click.option("--single-transaction", is_flag=True, help="Run the whole plan in one transaction.")
@@ -329,6 +471,7 @@ def downgrade_command(default: str | None = None) -> click.Command:
     command) a missing TARGET is a usage error that says which to give (exit 2)."""
 
     @click.command("downgrade", context_settings=TARGETS)
+    @one_database
     @click.argument("target", required=False, default=default, callback=_target)
     @click.option("--dry-run", is_flag=True, help="Print the plan and stop.")
     @reporting
@@ -353,6 +496,7 @@ cli.add_command(downgrade_command())
 
 
 @cli.command()
+@each_database
 @click.option("--check", is_flag=True, help="Exit 1 when migrations are pending.")
 @reporting
 @pass_state
@@ -367,6 +511,7 @@ def status(state: State, check: bool) -> None:
 
 
 @cli.command()
+@each_database
 @reporting
 @pass_state
 def current(state: State) -> None:
@@ -378,6 +523,7 @@ def current(state: State) -> None:
 
 
 @cli.command()
+@each_database
 @reporting
 @pass_state
 def history(state: State) -> None:
@@ -389,6 +535,7 @@ def history(state: State) -> None:
 
 
 @cli.command()
+@each_database
 @reporting
 @pass_state
 def heads(state: State) -> None:
@@ -397,6 +544,7 @@ def heads(state: State) -> None:
 
 
 @cli.command()
+@one_database
 @click.argument("migration")
 @reporting
 @pass_state
@@ -406,6 +554,7 @@ def show(state: State, migration: str) -> None:
 
 
 @cli.command(context_settings=TARGETS)
+@one_database
 @click.argument("target", callback=_target)
 @reporting
 @pass_state
@@ -415,6 +564,7 @@ def stamp(state: State, target: str) -> None:
 
 
 @cli.command()
+@one_database
 @click.argument("source", required=False, type=click.Path(exists=True))
 @click.option("--url", help="The database to take over (overrides the configuration).")
 @click.option("--files-only", is_flag=True, help="Convert the files; take over no database.")
@@ -456,6 +606,7 @@ def adopt(
 
 
 @cli.command("sql")
+@one_database
 @click.argument("range_", metavar="[FROM:]TO", required=False)
 @click.option("--dialect", help="postgresql, mysql or sqlite (default: from the URL).")
 @click.option("--down", is_flag=True, help="A downgrade script (FROM defaults to the heads).")
@@ -474,6 +625,7 @@ def sql_command(
 
 
 @cli.command()
+@one_database
 @click.option(
     "--applied",
     "applied",
@@ -503,7 +655,7 @@ def make_command(name: str = "make", message: str = "") -> click.Command:
     def make(state: State, /, **options: Any) -> None:
         _make(state, **options)
 
-    decorated: Callable[..., None] = reporting(pass_state(make))
+    decorated: Callable[..., None] = one_database(reporting(pass_state(make)))
     for option in reversed(_MAKE_OPTIONS):
         decorated = option(decorated)
     decorated = click.option(
@@ -592,6 +744,7 @@ cli.add_command(make_command())
 
 
 @cli.command()
+@each_database
 @click.argument("range_", metavar="[RANGE]", required=False)
 @click.option("--all", "every", is_flag=True, help="Every migration, not only the pending ones.")
 @click.option("--since", metavar="GIT_REF", help="The migrations whose files were added since REF.")
@@ -666,6 +819,7 @@ def lint(
 
 
 @cli.command("check")
+@each_database
 @click.option(
     "--database",
     "database_check",

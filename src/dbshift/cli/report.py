@@ -48,6 +48,10 @@ class Reporter:
         self.out: TextIO = sys.stdout if out is None else out
         self.tty = self.out.isatty() and not as_json
         self._live = False  # a listener printed each migration as it completed
+        #: the database whose part of a run over several is being reported, and, with
+        #: --json, each one's document by name (`databases`)
+        self._database: str | None = None
+        self._documents: dict[str, Any] | None = None
 
     # -- primitives ------------------------------------------------------------------
 
@@ -56,7 +60,38 @@ class Reporter:
             print(text, file=self.out)
 
     def json(self, data: Any) -> None:
+        if self._database is not None and self._documents is not None:
+            before = self._documents.get(self._database)
+            both = isinstance(before, dict) and isinstance(data, dict)
+            self._documents[self._database] = before | data if both else data
+            return
         print(json.dumps(data, indent=2, default=str), file=self.out)
+
+    @contextmanager
+    def databases(self) -> Iterator[None]:
+        """A run over several databases: with --json, one document holding each one's
+        under its name, `{"databases": {NAME: ...}}`, printed at the end."""
+        self._documents = {}
+        try:
+            yield
+        finally:  # not printed when a signal stops the run: its error is the document
+            documents, self._documents = self._documents, None
+        if self.as_json:
+            self.json({"databases": documents})
+
+    @contextmanager
+    def database(self, name: str) -> Iterator[None]:
+        """One database's part of a run over several: a heading line before its output
+        (as text), its errors named by it."""
+        if not self.as_json:
+            self.line(f"== {name} ==")
+        self._database = name
+        try:
+            yield
+        finally:
+            self._database = None
+            if not self.as_json:
+                self.line()
 
     def _console(self) -> Console:
         # lazy: rich, only for a terminal: output in a pipe never imports it
@@ -73,7 +108,8 @@ class Reporter:
                 document |= _so_far(error.report)
             self.json(document)
             return
-        text = f"error: {error.message}"
+        where = f"[{self._database}] " if self._database is not None else ""
+        text = f"error: {where}{error.message}"
         if error.hint:
             text += f" (hint: {error.hint})"
         print(text, file=sys.stderr)
