@@ -19,6 +19,7 @@ import dbshift.aio
 import dbshift.api
 from dbshift.history import who
 from dbshift.migrations.sqlsplit import split_sql
+from tests.conftest import with_driver
 from tests.helpers import Project, run_process
 
 
@@ -213,9 +214,8 @@ def test_python_api(project: Project) -> None:
     assert dbshift.heads(config) == [path.stem]
 
 
-@pytest.mark.backends("sqlite", "postgresql")
 def test_async_urls(project: Project, backend: str) -> None:
-    url = project.url.replace("sqlite://", "sqlite+aiosqlite://").replace("+psycopg", "+asyncpg")
+    url = with_driver(project.url, "async")
     ids = _tables(project, 2)
     config = dbshift.Config(url=url, migrations=project.migrations)
     assert dbshift.upgrade(config).done == ids  # the sync API drives the async engine
