@@ -77,15 +77,15 @@ def _history(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     return connected(url, read)
 
 
-def _applied_once(url: str) -> None:
+def _applied_once(url: str, migrations: list[str]) -> None:
     rows, events = _history(url)
-    assert rows == [(m, "applied") for m in MIGRATIONS], rows
-    assert events == [(m, 1) for m in MIGRATIONS], events
+    assert rows == [(m, "applied") for m in migrations], rows
+    assert events == [(m, 1) for m in migrations], events
 
 
-async def _exercise(client: httpx.AsyncClient) -> None:
+async def _exercise(client: httpx.AsyncClient, head: str = MIGRATIONS[-1]) -> None:
     health = (await client.get("/health")).json()
-    assert health == {"schema": MIGRATIONS[-1], "pending": "0"}, health
+    assert health == {"schema": head, "pending": "0"}, health
     team = await client.post("/teams", json={"name": "Avengers", "headquarters": "NYC"})
     assert team.status_code == 201, team.text
     team_id = team.json()["id"]
@@ -131,7 +131,7 @@ def test_the_example_migrates_at_start_up_and_serves(
                     assert len((await client.get("/heroes")).json()) == 1
 
     asyncio.run(main())
-    _applied_once(url)
+    _applied_once(url, MIGRATIONS)
 
 
 def test_the_examples_migrations_match_its_models(tmp_path: Path) -> None:
@@ -165,9 +165,27 @@ def test_several_uvicorn_workers_start_at_once_on_an_empty_database(
 ) -> None:
     """`uvicorn --workers 4`: every worker runs the lifespan at the same time against a
     database with no tables at all; each comes up, each migration is applied once (its
-    history row, one upgrade event), and the application serves."""
+    history row, one upgrade event), and the application serves. The models gain a
+    column first, and `dbshift make` its migration, as README.md's steps do."""
     url = with_driver(db_url, "async")
     folder = _copy(tmp_path)
+    models = folder / "models.py"
+    field = "    secret_name: str\n"
+    assert field in models.read_text()
+    models.write_text(
+        models.read_text().replace(
+            field, field + "    nickname: str | None = Field(default=None, max_length=50)\n"
+        )
+    )
+    made = subprocess.run(
+        [sys.executable, "-m", "dbshift", "make", "-m", "nickname", "--no-input"],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+    )
+    assert made.returncode == 0 and '"nickname"' in made.stdout, made.stderr + made.stdout
+    migrations = sorted(p.stem for p in (folder / "migrations").glob("*.py"))
+    assert len(migrations) == len(MIGRATIONS) + 1
     port = _free_port()
     log = (tmp_path / "uvicorn.log").open("w+")
     server = subprocess.Popen(
@@ -200,12 +218,12 @@ def test_several_uvicorn_workers_start_at_once_on_an_empty_database(
 
         async def serve() -> None:
             async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
-                await _exercise(client)
+                await _exercise(client, migrations[-1])
                 answers = await asyncio.gather(*(client.get("/health") for _ in range(20)))
                 assert {a.status_code for a in answers} == {200}
 
         asyncio.run(serve())
-        _applied_once(url)
+        _applied_once(url, migrations)
     finally:
         server.terminate()
         try:
