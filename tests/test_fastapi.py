@@ -22,6 +22,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from asgi_lifespan import LifespanManager
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 import dbshift
 from tests.conftest import with_driver
@@ -52,13 +56,14 @@ def _load(path: Path, name: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     return module
 
 
-def _app_module(folder: Path, url: str, monkeypatch: pytest.MonkeyPatch) -> Any:
-    """The example's `app` module on `url`, loaded anew (its engine is module-level)."""
+def _app(folder: Path, engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch) -> FastAPI:
+    """The example application of `folder` (its migrations) on `engine`."""
     if not _models:
         _models.append(_load(EXAMPLE / "models.py", "models", monkeypatch))
     monkeypatch.setitem(sys.modules, "models", _models[0])
-    monkeypatch.setenv("DATABASE_URL", url)
-    return _load(folder / "app.py", f"heroes_app_{uuid.uuid4().hex[:8]}", monkeypatch)
+    module = _load(folder / "app.py", f"heroes_app_{uuid.uuid4().hex[:8]}", monkeypatch)
+    app: FastAPI = module.create_app(engine)
+    return app
 
 
 def _history(url: str) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -115,12 +120,12 @@ def test_the_example_migrates_at_start_up_and_serves(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = with_driver(db_url, "async")
-    heroes = _app_module(_copy(tmp_path), url, monkeypatch)
+    app = _app(_copy(tmp_path), create_async_engine(url), monkeypatch)
 
     async def main() -> None:
         for _ in range(2):  # a second start finds nothing to apply
             async with (
-                LifespanManager(heroes.app) as manager,
+                LifespanManager(app) as manager,
                 httpx.AsyncClient(
                     transport=httpx.ASGITransport(app=manager.app), base_url="http://heroes"
                 ) as client,
@@ -131,6 +136,50 @@ def test_the_example_migrates_at_start_up_and_serves(
                     assert len((await client.get("/heroes")).json()) == 1
 
     asyncio.run(main())
+    _applied_once(url, MIGRATIONS)
+
+
+def test_an_in_memory_database_through_fastapis_test_client(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """docs/fastapi.md's test set-up: one in-memory SQLite database (StaticPool) handed
+    to the app, migrated by the lifespan that `with TestClient(app)` runs."""
+    engine = create_async_engine("sqlite+aiosqlite://", poolclass=StaticPool)
+    app = _app(_copy(tmp_path), engine, monkeypatch)
+    with TestClient(app) as client:
+        assert client.get("/health").json() == {"schema": MIGRATIONS[-1], "pending": "0"}
+        team = client.post("/teams", json={"name": "X-Men", "headquarters": "Westchester"})
+        assert team.status_code == 201 and client.get("/heroes").json() == []
+    not_started = _app(
+        _copy(tmp_path / "again"),
+        create_async_engine("sqlite+aiosqlite://", poolclass=StaticPool),
+        monkeypatch,
+    )
+    with pytest.raises(sa.exc.OperationalError, match="no such table"):
+        TestClient(not_started).get("/heroes")  # not entered: no lifespan, no tables
+
+
+def test_a_failing_migration_stops_the_start_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lifespan raises dbshift's error, so the server does not start (uvicorn logs
+    it and exits); the failed migration left nothing behind (SQLite: one transaction)."""
+    folder = _copy(tmp_path)
+    config = dbshift.Config.load(folder / "dbshift.toml")
+    broken = folder / "migrations" / "20991231T000000_broken.sql"
+    broken.write_text(
+        f"-- broken\n-- parents: {MIGRATIONS[-1]}\n-- dbshift:up\nSELECT * FROM nowhere;\n"
+    )
+    dbshift.rehash(config)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'heroes.db'}"
+    app = _app(folder, create_async_engine(url), monkeypatch)
+
+    async def main() -> None:
+        async with LifespanManager(app):
+            raise AssertionError("the application started")
+
+    with pytest.raises(dbshift.DbshiftError, match="20991231T000000_broken"):
+        asyncio.run(main())
     _applied_once(url, MIGRATIONS)
 
 
