@@ -227,6 +227,11 @@ def test_async_urls(project: Project, backend: str) -> None:
         assert (await dbshift.aio.upgrade(config)).done == ids
         assert (await dbshift.aio.verify(config)).problems == ()
         assert (await dbshift.aio.verify(config)).database is not None
+        history = await dbshift.aio.history(config)
+        assert [e.id for e in history] == ids and all(e.applied_at for e in history)
+        assert (await dbshift.aio.stamp(config, ids[0])).done == ids[1:]
+        assert (await dbshift.aio.status(config)).pending == tuple(ids[1:])
+        assert (await dbshift.aio.stamp(config, "head")).done == ids[1:]
 
     asyncio.run(app_start_up())
     assert project.applied() == ids
