@@ -29,9 +29,9 @@ SERVER_URLS = {
     "mysql": os.environ.get("DBSHIFT_TEST_MYSQL_URL", "mysql+pymysql://root@127.0.0.1:3306/test"),
 }
 BACKENDS = ("sqlite", "postgresql", "mysql")
-#: the async driver dbshift supports per backend (README: asyncpg, aiosqlite); MariaDB
-#: has none (aiomysql and asyncmy are not among dbshift's extras)
-ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg"}
+#: the async driver dbshift supports per backend (the `async` extra: asyncpg, aiosqlite,
+#: asyncmy)
+ASYNC_DRIVERS = {"sqlite": "aiosqlite", "postgresql": "asyncpg", "mysql": "asyncmy"}
 REQUIRE_SERVERS = os.environ.get("DBSHIFT_REQUIRE_SERVERS") == "1"
 
 _server_errors: dict[str, str | None] = {}

@@ -17,6 +17,7 @@ import pytest
 import sqlalchemy as sa
 
 from dbshift.cli import main
+from dbshift.database import is_async
 from dbshift.errors import DbshiftError
 from dbshift.migrations import sumfile
 from dbshift.migrations.scripts import scan
@@ -214,8 +215,8 @@ def _indent(code: str) -> str:
 
 def connected(url: str, fn: Callable[[sa.Connection], T]) -> T:
     """`fn(connection)` through the URL's own driver: async drivers (asyncpg,
-    aiosqlite) through `run_sync`, as dbshift drives them."""
-    if sa.make_url(url).get_driver_name() not in ("asyncpg", "aiosqlite"):
+    aiosqlite, asyncmy) through `run_sync`, as dbshift drives them."""
+    if not is_async(sa.make_url(url)):
         engine = sa.create_engine(url, poolclass=sa.NullPool)
         try:
             with engine.connect() as conn:

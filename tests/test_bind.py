@@ -133,10 +133,8 @@ def test_a_connection_inside_a_transaction_is_refused(
 
 
 def test_async_engine_and_connection(
-    tmp_path: Path, db_url: str, backend: str, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if backend == "mysql":
-        pytest.skip("no async MariaDB driver among dbshift's extras (aiomysql is not one)")
     project = _project(tmp_path, db_url, capsys)
     url = with_driver(db_url, "async")
 

@@ -146,3 +146,49 @@ def test_a_user_requiring_tls_connects_verified_and_in_preferred_mode() -> None:
     other_ca = url.update_query_dict({"ssl_ca": str(CA_FILE)})
     with pytest.raises(DatabaseError, match="CERTIFICATE_VERIFY_FAILED"):
         database.run(_tls_config(other_ca), _tls_cipher)
+
+
+# --- asyncmy, the async driver (the `async` extra) ---------------------------------------
+# asyncmy has no preferred mode: with no TLS option it makes no context (so it reads no
+# CA bundle either) and connects in plain; asked for TLS (SQLAlchemy's `ssl_*` query
+# arguments reach it as PyMySQL's `ssl` dict) it requires it, whatever the server
+# offers. `dialects/mysql/connect.py` has nothing to mend for it; these hold that true.
+
+
+def _async_config(query: str = "") -> dbshift.Config:
+    require_backend("mysql")
+    url = sa.make_url(SERVER_URLS["mysql"]).set(drivername="mysql+asyncmy")
+    return dbshift.Config(url=url.render_as_string(hide_password=False) + query)
+
+
+def _driver_connection(conn: sa.Connection) -> tuple[object, str]:
+    raw = conn.connection.driver_connection
+    return raw, _tls_cipher(conn)
+
+
+def test_asyncmy_on_a_plain_url_makes_no_tls_context() -> None:
+    raw, cipher = database.run(_async_config(), _driver_connection)
+    assert type(raw).__module__.startswith("asyncmy")
+    assert raw._ssl_context is None  # type: ignore[attr-defined]
+    assert cipher == ""
+
+
+def test_asyncmy_asked_for_tls_never_connects_in_plain() -> None:
+    """The same URL as PyMySQL's test above: TLS or a refused connection, never a
+    silent fall back to plain (which aiomysql does against a server without TLS)."""
+    config = _async_config(f"?ssl_ca={CA_FILE}&ssl_check_hostname=false")
+    try:
+        raw, cipher = database.run(config, _driver_connection)
+    except DatabaseError as error:
+        assert "SSL" in str(error)
+    else:
+        assert cipher and raw._ssl_context is not None  # type: ignore[attr-defined]
+
+
+@pytest.mark.skipif(TLS_URL is None, reason="DBSHIFT_TEST_MYSQL_TLS_URL is not set")
+def test_asyncmy_verifies_the_server_as_asked() -> None:
+    url = sa.make_url(str(TLS_URL)).set(drivername="mysql+asyncmy")
+    assert database.run(_tls_config(url), _tls_cipher)
+    other_ca = url.update_query_dict({"ssl_ca": str(CA_FILE)})
+    with pytest.raises(DatabaseError, match="CERTIFICATE_VERIFY_FAILED"):
+        database.run(_tls_config(other_ca), _tls_cipher)

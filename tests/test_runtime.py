@@ -19,6 +19,7 @@ import dbshift.aio
 import dbshift.api
 from dbshift.history import who
 from dbshift.migrations.sqlsplit import split_sql
+from tests.conftest import with_driver
 from tests.helpers import Project, run_process
 
 
@@ -213,9 +214,8 @@ def test_python_api(project: Project) -> None:
     assert dbshift.heads(config) == [path.stem]
 
 
-@pytest.mark.backends("sqlite", "postgresql")
 def test_async_urls(project: Project, backend: str) -> None:
-    url = project.url.replace("sqlite://", "sqlite+aiosqlite://").replace("+psycopg", "+asyncpg")
+    url = with_driver(project.url, "async")
     ids = _tables(project, 2)
     config = dbshift.Config(url=url, migrations=project.migrations)
     assert dbshift.upgrade(config).done == ids  # the sync API drives the async engine
@@ -227,6 +227,11 @@ def test_async_urls(project: Project, backend: str) -> None:
         assert (await dbshift.aio.upgrade(config)).done == ids
         assert (await dbshift.aio.verify(config)).problems == ()
         assert (await dbshift.aio.verify(config)).database is not None
+        history = await dbshift.aio.history(config)
+        assert [e.id for e in history] == ids and all(e.applied_at for e in history)
+        assert (await dbshift.aio.stamp(config, ids[0])).done == ids[1:]
+        assert (await dbshift.aio.status(config)).pending == tuple(ids[1:])
+        assert (await dbshift.aio.stamp(config, "head")).done == ids[1:]
 
     asyncio.run(app_start_up())
     assert project.applied() == ids

@@ -1,9 +1,10 @@
 """Awaitable versions of the API, for applications that migrate at start-up.
 
-With an async URL (`postgresql+asyncpg://`, `sqlite+aiosqlite://`) the work runs on the
-event loop through SQLAlchemy's `run_sync`; with a sync URL it runs in a worker thread.
-Either way it is the same code as the synchronous API, and each function takes the
-same arguments as its namesake in `dbshift.api` (a test compares the signatures).
+With an async URL (`postgresql+asyncpg://`, `sqlite+aiosqlite://`, `mysql+asyncmy://`)
+the work runs on the event loop through SQLAlchemy's `run_sync`; with a sync URL it runs
+in a worker thread. Either way it is the same code as the synchronous API, and each
+function takes the same arguments as its namesake in `dbshift.api` (a test compares the
+signatures).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Connections: one engine per command, sync or async URLs, errors a user can read.
 
 All dbshift code below the API works on a synchronous `sa.Connection`. Async URLs
-(`postgresql+asyncpg://`, `sqlite+aiosqlite://`) are driven through SQLAlchemy's
+(`postgresql+asyncpg://`, `sqlite+aiosqlite://`, `mysql+asyncmy://`) are driven through SQLAlchemy's
 `AsyncConnection.run_sync`, so the same code runs on both.
 
 An engine or connection handed over as `Config(url=...)` (`Config.bind`) is used as it
@@ -39,6 +39,7 @@ _DRIVER_PACKAGES = {
     "mariadb": "dbshift[mysql]",
     "asyncpg": "dbshift[async]",
     "aiosqlite": "dbshift[async]",
+    "asyncmy": "dbshift[async]",
 }
 
 

@@ -83,7 +83,9 @@ class MySQL(Backend):
 
     def prepare_engine(self, engine: sa.Engine) -> None:
         """PyMySQL connects through `connect.py`'s connection, which asked for no TLS
-        does not load the system's CA bundle only to turn verification off."""
+        does not load the system's CA bundle only to turn verification off. asyncmy
+        (the async driver) needs nothing: it makes no TLS context unless asked, and
+        asked it requires TLS (tests/test_mysql_tls.py)."""
         if engine.dialect.driver != "pymysql":
             return
         # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
