@@ -372,13 +372,17 @@ def test_files_only_from_a_folder_on_the_command_line(tmp_path: Path, capsys: ob
     steps.mkdir(parents=True)
     (steps / "0001_x.sql").write_text("CREATE TABLE x (id INT);")
     (steps / "0002_y.py").write_text(
-        "from yoyo import step\n__transactional__ = False\nstep('CREATE TABLE y (id INT)')\n"
+        "'''make \"y\"'''\nfrom __future__ import annotations\nfrom yoyo import step\n"
+        "__transactional__ = False\nstep('CREATE TABLE y (id INT)')\n"
     )
     done = project.ok("--json", "adopt", "db/yoyo", "--files-only").json
     assert done["tool"] == "yoyo" and len(done["written"]) == 2
     text = (root / "migrations" / "0002_y.py").read_text()
     assert 'parents = ["0001_x"]\ntransactional = False\n' in text
     assert "def downgrade" not in text  # no step has a rollback
+    assert text.startswith("'''make \"y\"'''\nfrom __future__ import annotations\n")
+    shown = project.ok("--json", "show", "0002_y").json
+    assert shown["message"] == 'make "y"'
     assert project.ok("--json", "adopt", "db/yoyo", "--files-only").json["written"] == []
     assert "yoyo" in project.ok("adopt", "--help").out
     wrong = project.fails(2, "adopt", "db/yoyo", "--files-only", "--drop-alembic-version")
@@ -401,6 +405,11 @@ BAD: list[tuple[str, dict[str, str], str]] = [
     ),
     ("computed", {"a.py": "from yoyo import step\n__depends__ = set('b')\n"}, "not a literal"),
     ("marker", {"a.sql": "SELECT 1;\n-- dbshift:down\n"}, "dbshift section marker"),
+    (
+        "reserved",
+        {"a.py": "from yoyo import step\ndef upgrade(conn):\n    pass\nstep(upgrade)\n"},
+        "defines upgrade",
+    ),
 ]
 
 

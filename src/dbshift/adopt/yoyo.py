@@ -57,6 +57,19 @@ _SQL_DIRECTIVE = re.compile(r"^\s*--\s*(transactional|depends)\s*:\s*(.*)$")
 _COMMENT_OR_EMPTY = re.compile(r"^(\s*|\s*--.*)$")
 #: the name the converted file gives its step collector
 COLLECTOR = "_yoyo_steps"
+#: top-level names a dbshift Python migration reads as its settings (or calls)
+_RESERVED = frozenset(
+    {
+        "parents",
+        "transactional",
+        "lock_timeout",
+        "statement_timeout",
+        "backends",
+        "naming_convention",
+        "upgrade",
+        "downgrade",
+    }
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -342,6 +355,16 @@ def _read_python(path: Path, stem: str, text: str) -> Step:
                 hint="a converted migration has only step, group and transaction: rewrite "
                 "that part before adopting",
             )
+    for node in tree.body:
+        target, _ = _assignment(node)
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            target = node.name
+        if target in _RESERVED:
+            raise AdoptError(
+                f"{path}:{node.lineno}: defines {target}, a name a dbshift migration reads "
+                "as its own",
+                hint="rename it in the yoyo file before adopting",
+            )
     depends = values.get("__depends__", ())
     if isinstance(depends, str):
         depends = (depends,)
@@ -445,8 +468,11 @@ def convert(project: YoyoProject, taken: Iterable[str] = ()) -> list[Converted]:
 
 
 def _relative(path: Path, project: YoyoProject) -> str:
+    """The file's path for the header comment: from the project's folder, or its name
+    alone where a folder's name has control characters."""
     base = project.config.parent if project.config is not None else project.sources[0].parent
-    return (path.relative_to(base) if path.is_relative_to(base) else path).as_posix()
+    shown = (path.relative_to(base) if path.is_relative_to(base) else path).as_posix()
+    return shown if shown.isprintable() else path.name
 
 
 def _dbshift_ids(migrations: Sequence[str], taken: set[str]) -> dict[str, str]:
@@ -530,13 +556,17 @@ def convert_python(step: Step, parents: Sequence[str], where: str) -> str:
         ):
             drop.update(span)
     aliases = _aliases(step.tree)
-    docstring = ast.get_docstring(step.tree, clean=False)
-    if docstring:
-        escaped = docstring.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
-        head = f'"""{escaped}"""'
+    first = step.tree.body[0] if step.tree.body else None
+    if ast.get_docstring(step.tree) and first is not None:
+        head = ast.get_source_segment(step.body, first) or '""""""'
     else:
         head = f'"""{_message(step)}"""'
-    header = [head, f"# {HEADER}{step.id} (converted from {where})"]
+    header = [head]
+    for node in step.tree.body:  # `from __future__` must come first
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            header.append(ast.get_source_segment(step.body, node) or "")
+            drop.update(range(node.lineno - 1, node.end_lineno or node.lineno))
+    header.append(f"# {HEADER}{step.id} (converted from {where})")
     if step.depends:
         header.append(f"# yoyo depends: {', '.join(step.depends)} (dbshift parents)")
     listed = ", ".join(f'"{p}"' for p in parents)
