@@ -81,8 +81,15 @@ ALL = ["0001_users", "0002_posts", "0003_seed", "0004_index"]
 
 
 def _portable(sql: str, backend: str) -> str:
-    """`DROP INDEX name ON table` is MariaDB's; the others drop an index by name."""
-    return sql if backend == "mysql" else re.sub(r"(DROP INDEX \w+) ON \w+", r"\1", sql)
+    """`DROP INDEX name ON table` is MariaDB's; the others drop an index by name. On
+    PostgreSQL the non-transactional step builds its index CONCURRENTLY, which only
+    runs outside a transaction."""
+    if backend == "mysql":
+        return sql
+    sql = re.sub(r"(DROP INDEX \w+) ON \w+", r"\1", sql)
+    if backend == "postgresql":
+        sql = re.sub(r"(CREATE|DROP) INDEX (ix_posts_title)", r"\1 INDEX CONCURRENTLY \2", sql)
+    return sql
 
 
 def yoyo_url(url: str) -> str:
