@@ -103,15 +103,17 @@ def yoyo_url(url: str) -> str:
 class YoyoApp:
     """A real yoyo project in `root/yoyo` with its yoyo.ini, dbshift beside it."""
 
-    def __init__(self, project: Project, backend: str) -> None:
+    def __init__(self, project: Project, backend: str, table: str = "_yoyo_migration") -> None:
         self.project = project
         self.backend = backend
+        self.table = table
         self.root = project.root
         self.steps = self.root / "yoyo"
         self.steps.mkdir()
         (self.root / "yoyo.ini").write_text(
             "[DEFAULT]\nsources = %(here)s/yoyo\n"
             f"database = {yoyo_url(project.url)}\nbatch_mode = on\nverbosity = 0\n"
+            + (f"migration_table = {table}\n" if table != "_yoyo_migration" else "")
         )
 
     def write(self, name: str, text: str) -> Path:
@@ -130,7 +132,7 @@ class YoyoApp:
 
     @contextlib.contextmanager
     def _backend(self, url: str | None = None) -> Iterator[Any]:
-        backend = yoyo.get_backend(yoyo_url(url or self.project.url))
+        backend = yoyo.get_backend(yoyo_url(url or self.project.url), self.table)
         try:
             yield backend
         finally:
@@ -155,7 +157,7 @@ class YoyoApp:
         engine = self.project.engine()
         try:
             with engine.connect() as conn:
-                rows = conn.execute(sa.text("SELECT migration_id FROM _yoyo_migration"))
+                rows = conn.execute(sa.text(f"SELECT migration_id FROM {self.table}"))
                 return {r[0] for r in rows}
         finally:
             engine.dispose()
@@ -287,6 +289,23 @@ def test_the_guard_refuses_after_yoyo_applied_something_new(app: YoyoApp, projec
 
 
 @pytest.mark.slow
+def test_the_migration_table_yoyo_ini_names(project: Project, backend: str) -> None:
+    app = YoyoApp(project, backend, table="app_yoyo")
+    app.write("0001_a.sql", "CREATE TABLE a (id INTEGER);\n")
+    app.apply()
+    adopted = project.ok("--json", "adopt").json
+    assert adopted["database"]["version_table"] == "app_yoyo"
+    assert adopted["database"]["recorded"] == ["0001_a"]
+    project.ok("adopt", "--drop-yoyo-tables")
+    engine = project.engine()
+    try:
+        left = set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+    assert left == {"a", "dbshift_history", "dbshift_log", "dbshift_lock"}
+
+
+@pytest.mark.slow
 def test_a_yoyo_table_naming_a_missing_migration_writes_nothing(
     app: YoyoApp, project: Project
 ) -> None:
@@ -392,6 +411,7 @@ def test_files_only_from_a_folder_on_the_command_line(tmp_path: Path, capsys: ob
     assert shown["message"] == 'make "y"'
     assert project.ok("--json", "adopt", "db/yoyo", "--files-only").json["written"] == []
     assert "yoyo" in project.ok("adopt", "--help").out
+    assert "converted 0 yoyo migration(s)" in project.ok("adopt", "db/yoyo", "--files-only").out
     wrong = project.fails(2, "adopt", "db/yoyo", "--files-only", "--drop-alembic-version")
     assert "pass --drop-yoyo-tables instead" in wrong.err
 
@@ -508,3 +528,14 @@ def test_aio_adopt_and_a_converted_python_step_on_the_async_driver(
     monkeypatch.chdir(project.root)
     failed = project.fails(4, "adopt")  # 0005_notes was never converted
     assert "names migration 0005_notes" in failed.err
+
+
+def test_yoyos_migrations_folder_is_not_dbshifts(tmp_path: Path, capsys: object) -> None:
+    """yoyo's folder is often `migrations/`, dbshift's default too: refused, with a hint."""
+    root = tmp_path / "proj"
+    project = Project(root, f"sqlite:///{tmp_path / 'x.sqlite'}", capsys)  # type: ignore[arg-type]
+    (root / "migrations" / "0001_x.sql").write_text("CREATE TABLE x (id INT);")
+    (root / "yoyo.ini").write_text("[DEFAULT]\nsources = migrations\n")
+    failed = project.fails(2, "adopt", "--files-only")
+    assert "is inside the yoyo folder" in failed.err and "--migrations" in failed.err
+    assert sorted(p.name for p in (root / "migrations").iterdir()) == ["0001_x.sql"]
