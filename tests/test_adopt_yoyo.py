@@ -539,3 +539,13 @@ def test_yoyos_migrations_folder_is_not_dbshifts(tmp_path: Path, capsys: object)
     failed = project.fails(2, "adopt", "--files-only")
     assert "is inside the yoyo folder" in failed.err and "--migrations" in failed.err
     assert sorted(p.name for p in (root / "migrations").iterdir()) == ["0001_x.sql"]
+
+
+def test_a_source_that_is_neither_is_refused(tmp_path: Path, capsys: object) -> None:
+    root = tmp_path / "proj"
+    project = Project(root, f"sqlite:///{tmp_path / 'x.sqlite'}", capsys)  # type: ignore[arg-type]
+    (root / "empty").mkdir()
+    failed = project.fails(2, "adopt", "empty")
+    assert "no Alembic or yoyo project at empty" in failed.err and "yoyo.ini" in failed.err
+    failed = project.fails(2, "adopt", "--from", "yoyo", "empty")
+    assert "no yoyo project at empty" in failed.err

@@ -85,11 +85,13 @@ def prepare(
     start = Path(source) if source is not None else None
     kind, found = _find(start, tool)
     if source is not None and found is None:
-        if kind == yoyo.TOOL:
-            hint = "give the yoyo.ini, its folder, or the folder of yoyo migrations"
-        else:
-            hint = "give the alembic.ini (Flask-Migrate: migrations/alembic.ini) or its folder"
-        raise UsageError(f"no {_SHOWN[kind]} project at {source}", hint=hint)
+        hints = {
+            yoyo.TOOL: "the yoyo.ini, its folder, or the folder of yoyo migrations",
+            alembic.TOOL: "the alembic.ini (Flask-Migrate: migrations/alembic.ini) or its folder",
+        }
+        shown = _SHOWN[tool] if tool else "Alembic or yoyo"
+        hint = hints[tool] if tool else f"{hints[alembic.TOOL]}; or {hints[yoyo.TOOL]}"
+        raise UsageError(f"no {shown} project at {source}", hint=f"give {hint}")
     if found is None:
         known = _origins(folder)
         if not known:
@@ -134,10 +136,14 @@ def _find(start: Path | None, tool: str | None) -> tuple[str, Path | None]:
     if tool == alembic.TOOL:
         return tool, alembic.find(start)
     if start is not None:
-        found = yoyo.find(start)
-        if found is not None:
-            return yoyo.TOOL, found
-        return alembic.TOOL, alembic.find(start)
+        # a folder: Alembic's files say so (alembic.ini, [tool.alembic]); a file: any
+        # file is Alembic's configuration to alembic.find, so yoyo's is asked first
+        first = (alembic, yoyo) if start.is_dir() else (yoyo, alembic)
+        for module in first:
+            found = module.find(start)
+            if found is not None:
+                return module.TOOL, found
+        return alembic.TOOL, None
     found_alembic, found_yoyo = alembic.find(None), yoyo.find(None)
     if found_alembic is not None and found_yoyo is not None:
         raise UsageError(

@@ -592,7 +592,7 @@ def convert_python(step: Step, parents: Sequence[str], where: str) -> str:
     ]
     if _has_rollback(step.tree, aliases):
         tail += ["", "", "def downgrade(op):", f"    op.run({COLLECTOR}.rollback)"]
-    return "\n".join(header + binding) + "\n\n" + rest + "\n" + "\n".join(tail) + "\n"
+    return "\n".join(header + binding) + "\n\n\n" + rest + "\n" + "\n".join(tail) + "\n"
 
 
 def _aliases(tree: ast.Module) -> dict[str, str]:
