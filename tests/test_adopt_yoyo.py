@@ -17,6 +17,8 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import given
+from hypothesis import strategies as st
 
 import dbshift.aio
 from dbshift.adopt import yoyo as converter
@@ -549,3 +551,26 @@ def test_a_source_that_is_neither_is_refused(tmp_path: Path, capsys: object) -> 
     assert "no Alembic or yoyo project at empty" in failed.err and "yoyo.ini" in failed.err
     failed = project.fails(2, "adopt", "--from", "yoyo", "empty")
     assert "no yoyo project at empty" in failed.err
+
+
+@given(st.lists(st.sets(st.integers(0, 7), max_size=3), min_size=1, max_size=8))
+def test_the_order_is_yoyos_topological_sort_on_any_graph(depends: list[set[int]]) -> None:
+    """yoyo's own sort (yoyo.topologicalsort) and ours agree on every small graph in
+    file order, cycles included (both refuse)."""
+    from yoyo.topologicalsort import CycleError, topological_sort
+
+    n = len(depends)
+    ids = [f"m{i}" for i in range(n)]
+    graph = {ids[i]: {ids[d] for d in deps if d < n} for i, deps in enumerate(depends)}
+    steps = [
+        converter.Step(Path(f"{i}.sql"), i, tuple(sorted(graph[i])), True, "", "") for i in ids
+    ]
+    try:
+        theirs: list[str] | None = list(topological_sort(ids, graph))
+    except CycleError:
+        theirs = None
+    try:
+        ours: list[str] | None = [s.id for s in converter.order(steps)]
+    except converter.AdoptError:
+        ours = None
+    assert ours == theirs

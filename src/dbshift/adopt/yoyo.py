@@ -415,7 +415,7 @@ def order(steps: Sequence[Step]) -> list[Step]:
                     f"{step.path}: depends on {dependency}, which is no migration of the project",
                     hint="restore the missing migration file, or fix the depends",
                 )
-    waiting = {s.id: set(s.depends) - {s.id} for s in steps}
+    waiting = {s.id: set(s.depends) for s in steps}  # depending on itself: a cycle
     children: dict[str, list[str]] = {s.id: [] for s in steps}
     for step in steps:
         for dependency in waiting[step.id]:
