@@ -574,3 +574,22 @@ def test_the_order_is_yoyos_topological_sort_on_any_graph(depends: list[set[int]
     except converter.AdoptError:
         ours = None
     assert ours == theirs
+
+
+@pytest.mark.slow
+@pytest.mark.backends("sqlite")
+def test_a_deploy_with_the_converted_files_alone_takes_over_from_their_headers(
+    app: YoyoApp, project: Project
+) -> None:
+    app.build()
+    app.apply()
+    (app.root / "yoyo.ini").rename(app.root / "prod.ini")
+    assert project.ok("--json", "adopt", "--from", "yoyo", "prod.ini", "--files-only").json[
+        "written"
+    ]
+    shutil.rmtree(app.steps)
+    (app.root / "prod.ini").unlink()
+    adopted = project.ok("--json", "adopt").json
+    assert adopted["tool"] == "yoyo" and adopted["source"] is None
+    assert adopted["database"]["recorded"] == ALL
+    assert project.ok("--json", "status").json["pending"] == []

@@ -124,15 +124,14 @@ def prepare(
     shown = _SHOWN[kind]
     written = write_all(folder, converted, forbidden, tool=shown, dry_run=not write)
     origins = {c.origin: c.id for c in converted}
-    prepared = Prepared(
+    return Prepared(
         config, kind, found, written, table, origins, tuple(converted), forbidden, write
     )
-    return prepared
 
 
 def _find(start: Path | None, tool: str | None) -> tuple[str, Path | None]:
-    if tool == yoyo.TOOL:
-        return tool, yoyo.find(start) if start is not None else yoyo.find(None)
+    if tool == yoyo.TOOL:  # --from yoyo: any file given is its ini
+        return tool, start if start is not None and start.is_file() else yoyo.find(start)
     if tool == alembic.TOOL:
         return tool, alembic.find(start)
     if start is not None:
