@@ -88,21 +88,29 @@ async def adopt(
     *,
     files_only: bool = False,
     drop_alembic_version: bool = False,
+    drop_yoyo_tables: bool = False,
     version_table: str | None = None,
     version_table_schema: str | None = None,
+    tool: str | None = None,
 ) -> AdoptReport:
     """`dbshift.api.adopt`: the files converted in a worker thread, the database taken
     over through the async engine (or a worker thread, for a sync URL)."""
     # lazy: status start-up: the converter parses Python with ast
     from dbshift.adopt import run
 
+    write = files_only or not config.url
     prepared = await asyncio.to_thread(
         run.prepare,
         config,
         source,
         version_table=version_table,
         version_table_schema=version_table_schema,
+        tool=tool,
+        write=write,
     )
-    if files_only or not config.url:
+    drop = run.drop_flag(
+        prepared, drop_alembic_version=drop_alembic_version, drop_yoyo_tables=drop_yoyo_tables
+    )
+    if write:
         return prepared.report()
-    return await _run(config, run.database_job(prepared, drop_version_table=drop_alembic_version))
+    return await _run(config, run.database_job(prepared, drop_version_table=drop))

@@ -155,24 +155,37 @@ def adopt(
     *,
     files_only: bool = False,
     drop_alembic_version: bool = False,
+    drop_yoyo_tables: bool = False,
     version_table: str | None = None,
     version_table_schema: str | None = None,
+    tool: str | None = None,
 ) -> AdoptReport:
-    """Take over an Alembic or Flask-Migrate project (docs/adopt.md): convert its
-    revisions into the migrations folder (all or none, with `dbshift.sum`), then, when
-    a URL is configured and not `files_only`, record in the history what its version
-    table says is applied. `source`: the alembic.ini, pyproject.toml or folder (default:
-    the working directory); without one there, the converted files already in the
-    folder are used. Running it again changes nothing that is already done."""
+    """Take over an Alembic, Flask-Migrate or yoyo-migrations project (docs/adopt.md):
+    convert its migrations into the migrations folder (all or none, with `dbshift.sum`),
+    then, when a URL is configured and not `files_only`, record in the history what its
+    version table says is applied. `source`: the alembic.ini, pyproject.toml, yoyo.ini
+    or their folder, or a folder of yoyo migrations (default: the working directory);
+    without one there, the converted files already in the folder are used. `tool`:
+    "alembic" or "yoyo" (default: whichever is found). Running it again changes nothing
+    that is already done."""
     # lazy: status start-up: the converter parses Python with ast
     from dbshift.adopt import run
 
+    write = files_only or not config.url
     prepared = run.prepare(
-        config, source, version_table=version_table, version_table_schema=version_table_schema
+        config,
+        source,
+        version_table=version_table,
+        version_table_schema=version_table_schema,
+        tool=tool,
+        write=write,
     )
-    if files_only or not config.url:
+    drop = run.drop_flag(
+        prepared, drop_alembic_version=drop_alembic_version, drop_yoyo_tables=drop_yoyo_tables
+    )
+    if write:
         return prepared.report()
-    job = run.database_job(prepared, drop_version_table=drop_alembic_version)
+    job = run.database_job(prepared, drop_version_table=drop)
     return database.run(config, job)
 
 

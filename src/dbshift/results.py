@@ -342,7 +342,7 @@ class AdoptReport:
     took over a database, what the other tool's version table said and what it
     recorded."""
 
-    tool: str  # "alembic"
+    tool: str  # "alembic" or "yoyo"
     source: Path | None  # the other tool's configuration (None: the converted files alone)
     migrations: Path  # the dbshift migrations folder
     written: tuple[Path, ...]  # converted files written now

@@ -11,7 +11,8 @@ Two halves, each independent of the tool it adopts from:
   (`runner/adopted.py`, below this package) refuses to run if the other tool moved it since.
 
 What is the tool's own lives in one module per tool: `adopt/alembic.py` (Alembic and
-Flask-Migrate) reads the project and converts it; `runner/adopted.py` reads and drops
-its version table. A yoyo source is the same pair (its folder of steps, its
-`_yoyo_migration` table) under the name `yoyo` in `runner.adopted.READERS`.
+Flask-Migrate) and `adopt/yoyo.py` (yoyo-migrations) read the project and convert it
+(a converted yoyo `.py` step imports `adopt/steps.py`, yoyo's `step()` and `group()`);
+`runner/adopted.py` reads and drops each tool's version table, found by the tool's name
+in `READERS` (`VersionTable`, `YoyoTable`). `adopt/run.py` puts the halves together.
 """

@@ -103,13 +103,14 @@ class Converted:
     """A converted revision: the dbshift migration to write."""
 
     id: str  # the dbshift id (the file's stem)
-    origin: str  # the Alembic revision id
-    source: Path  # the Alembic file
+    origin: str  # the other tool's id (Alembic revision, yoyo migration)
+    source: Path  # the other tool's file
     text: str
+    suffix: str = ".py"  # ".sql" for a yoyo SQL migration
 
     @property
     def name(self) -> str:
-        return f"{self.id}.py"
+        return f"{self.id}{self.suffix}"
 
 
 # -- finding the project -------------------------------------------------------------------

@@ -22,7 +22,7 @@ from dbshift.errors import DbshiftError
 from dbshift.files import write_atomic
 from dbshift.migrations import sumfile
 from dbshift.migrations.graph import Graph
-from dbshift.migrations.scripts import python_parents, require_folder, scan
+from dbshift.migrations.scripts import python_parents, require_folder, scan, script_of
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,11 +33,19 @@ class Written:
     unchanged: tuple[Path, ...]  # converted before, the same text now
 
 
-def write_all(folder: Path, converted: Sequence[Converted], forbidden: Sequence[Path]) -> Written:
+def write_all(
+    folder: Path,
+    converted: Sequence[Converted],
+    forbidden: Sequence[Path],
+    *,
+    tool: str = "Alembic",
+    dry_run: bool = False,
+) -> Written:
     """Write `converted` into `folder` (see the module's docstring). `forbidden`: the
     other tool's folders, which must not be the dbshift migrations folder (a
-    Flask-Migrate project's `migrations/` is Alembic's)."""
-    refuse_overlap(folder, forbidden)
+    Flask-Migrate project's `migrations/` is Alembic's). `dry_run`: every check, no
+    write (`written` is then what would be written)."""
+    refuse_overlap(folder, forbidden, tool)
     scripts = scan(folder) if folder.exists() else []
     existing = {s.id: s for s in scripts}
     if scripts:  # rewriting dbshift.sum must not bless an edit made meanwhile
@@ -64,7 +72,9 @@ def write_all(folder: Path, converted: Sequence[Converted], forbidden: Sequence[
             "or move the other file away",
         )
     ids = {s.id: s.parents for s in existing.values()}
-    _check_graph(folder, ids, new)
+    _check_graph(folder, ids, new, tool)
+    if dry_run:
+        return Written(tuple(folder / item.name for item in new), tuple(same))
     written: list[Path] = []
     folder.mkdir(parents=True, exist_ok=True)
     require_folder(folder)
@@ -83,31 +93,36 @@ def write_all(folder: Path, converted: Sequence[Converted], forbidden: Sequence[
     return Written(tuple(written), tuple(same))
 
 
-def refuse_overlap(folder: Path, forbidden: Sequence[Path]) -> None:
+def refuse_overlap(folder: Path, forbidden: Sequence[Path], tool: str = "Alembic") -> None:
     """The dbshift migrations folder is none of the other tool's folders, nor inside one."""
     target = folder.resolve()
     for other in forbidden:
         if target == other.resolve() or other.resolve() in target.parents:
             raise AdoptError(
-                f"the dbshift migrations folder {folder} is inside the Alembic folder {other}",
+                f"the dbshift migrations folder {folder} is inside the {tool} folder {other}",
                 hint="give dbshift another folder: --migrations db/migrations "
                 '(or migrations = "..." in dbshift.toml)',
             )
 
 
 def _check_graph(
-    folder: Path, existing: dict[str, tuple[str, ...]], new: Sequence[Converted]
+    folder: Path, existing: dict[str, tuple[str, ...]], new: Sequence[Converted], tool: str
 ) -> None:
     """The folder's graph with the new files in it is valid (no missing parent, no
     cycle): checked from their text before any is written."""
     parents = dict(existing)
     for item in new:
-        parents[item.id] = python_parents(item.text, item.name)
+        if item.suffix == ".py":
+            parents[item.id] = python_parents(item.text, item.name)
+        else:
+            parents[item.id] = script_of(item.name, item.name, item.text.encode()).parents
     files = {key: f"{key}.py" for key in parents}
     try:
         Graph(parents, files)
     except DbshiftError as error:
         raise AdoptError(
             f"{folder}: the converted revisions do not form a valid graph: {error}",
-            hint="check down_revision and depends_on in the Alembic revisions",
+            hint="check down_revision and depends_on in the Alembic revisions"
+            if tool == "Alembic"
+            else f"check the depends of the {tool} migrations",
         ) from None

@@ -58,13 +58,16 @@ def take_over(
             )
         unknown = [h for h in heads if h not in origins]
         if unknown:
+            noun = "migration" if table.lists_all else "revision"
             raise IntegrityError(
-                f"{table.shown} names revision {unknown[0]}, which no converted migration "
+                f"{table.shown} names {noun} {unknown[0]}, which no converted migration "
                 f"in {project.config.migrations_dir.name}/ comes from",
                 hint=f"run `dbshift adopt` with the {table.tool} project that has it, so "
-                "its revisions are converted too",
+                f"its {noun}s are converted too",
             )
         wanted = project.graph.ancestors([origins[h] for h in heads]) if heads else set()
+        if table.lists_all:  # every applied migration listed: dbshift's parents must be
+            _refuse_gap(table, heads, origins, wanted, project)
         rows = {r.id: r for r in history.rows(conn)}
         scripts = {s.id: s for s in project.scripts}
         recorded, already = [], []
@@ -92,3 +95,28 @@ def take_over(
         return Takeover(table.shown, heads, tuple(recorded), tuple(already), drop, logged)
 
     return runner.under_lock(work)
+
+
+def _refuse_gap(
+    table: VersionTable,
+    applied: tuple[str, ...],
+    origins: Mapping[str, str],
+    wanted: set[str],
+    project: Project,
+) -> None:
+    """A table that lists every applied migration (yoyo) must list every dbshift parent
+    of them too: dbshift cannot record a migration applied while one it applies first
+    is not (yoyo applies such a migration later; dbshift would never)."""
+    listed = {origins[a] for a in applied}
+    missing = [m for m in project.graph.topo_order(wanted) if m not in listed]
+    if not missing:
+        return
+    by_id = {v: k for k, v in origins.items()}
+    gap = missing[0]
+    later = next(m for m in project.graph.topo_order(listed) if gap in project.graph.ancestors([m]))
+    raise IntegrityError(
+        f"{table.shown} names {by_id.get(later, later)} as applied but not "
+        f"{by_id.get(gap, gap)}, which dbshift applies before it",
+        hint=f"apply the missing one with {table.tool} first (`{table.tool} apply`), then "
+        "adopt again",
+    )

@@ -569,12 +569,27 @@ def stamp(state: State, target: str) -> None:
 @click.option("--url", help="The database to take over (overrides the configuration).")
 @click.option("--files-only", is_flag=True, help="Convert the files; take over no database.")
 @click.option(
+    "--from",
+    "tool",
+    type=click.Choice(["alembic", "yoyo"]),
+    help="The tool to adopt from (default: whichever SOURCE is).",
+)
+@click.option(
     "--drop-alembic-version",
     is_flag=True,
     help="Drop Alembic's version table once the history is recorded.",
 )
-@click.option("--version-table", help="Alembic's version table (default: as env.py says).")
-@click.option("--version-table-schema", help="The schema of Alembic's version table.")
+@click.option(
+    "--drop-yoyo-tables",
+    is_flag=True,
+    help="Drop yoyo's tables (_yoyo_migration, _yoyo_log, ...) once the history is recorded.",
+)
+@click.option(
+    "--version-table",
+    help="Alembic's version table (default: as env.py says), or yoyo's migration table "
+    "(default: as yoyo.ini says, else _yoyo_migration).",
+)
+@click.option("--version-table-schema", help="The schema of that table.")
 @reporting
 @pass_state
 def adopt(
@@ -582,14 +597,17 @@ def adopt(
     source: str | None,
     url: str | None,
     files_only: bool,
+    tool: str | None,
     drop_alembic_version: bool,
+    drop_yoyo_tables: bool,
     version_table: str | None,
     version_table_schema: str | None,
 ) -> None:
-    """Take over an Alembic or Flask-Migrate project and its database.
+    """Take over an Alembic, Flask-Migrate or yoyo-migrations project and its database.
 
     SOURCE: alembic.ini, pyproject.toml or their folder (default: here, or
-    migrations/alembic.ini).
+    migrations/alembic.ini); or yoyo.ini, its folder, or a folder of yoyo migrations
+    (default: ./yoyo.ini).
     """
     if url is not None:
         state.overrides["url"] = url
@@ -599,8 +617,10 @@ def adopt(
         source,
         files_only=files_only,
         drop_alembic_version=drop_alembic_version,
+        drop_yoyo_tables=drop_yoyo_tables,
         version_table=version_table,
         version_table_schema=version_table_schema,
+        tool=tool,
     )
     state.reporter.adopted(report)
 

@@ -380,7 +380,8 @@ class Reporter:
         folder = report.migrations
         if report.source is not None:
             self.line(
-                f"converted {len(report.written)} {report.tool} revision(s) into {folder}"
+                f"converted {len(report.written)} {report.tool} "
+                f"{'revision' if report.tool == 'alembic' else 'migration'}(s) into {folder}"
                 + (f" ({len(report.unchanged)} already converted)" if report.unchanged else "")
             )
         if not report.took_over:

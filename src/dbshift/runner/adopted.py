@@ -31,6 +31,8 @@ class VersionTable:
     tool: ClassVar[str] = "alembic"
     #: the `adopt` flag that drops it
     drop_flag: ClassVar[str] = "--drop-alembic-version"
+    #: True when the table names every applied migration (yoyo), not the heads alone
+    lists_all: ClassVar[bool] = False
     name: str = "alembic_version"
     schema: str | None = None
 
@@ -79,8 +81,51 @@ def from_detail(detail: str | None) -> tuple[VersionTable, tuple[str, ...], bool
         return None
 
 
-#: the version table of each tool `adopt` takes over from, by name (yoyo: not yet)
-READERS: dict[str, type[VersionTable]] = {VersionTable.tool: VersionTable}
+@dataclasses.dataclass(frozen=True)
+class YoyoTable(VersionTable):
+    """yoyo's `_yoyo_migration` (or the `migration_table` yoyo.ini names): one row per
+    applied migration (`migration_hash`, `migration_id`, `applied_at_utc`). Dropping it
+    drops yoyo's other tables too (`_yoyo_log`, `_yoyo_version`, `yoyo_lock`)."""
+
+    tool: ClassVar[str] = "yoyo"
+    drop_flag: ClassVar[str] = "--drop-yoyo-tables"
+    lists_all: ClassVar[bool] = True
+    #: yoyo's bookkeeping tables beside the migration table, fixed names
+    others: ClassVar[tuple[str, ...]] = ("_yoyo_log", "_yoyo_version", "yoyo_lock")
+    name: str = "_yoyo_migration"
+    schema: str | None = None
+
+    def _table(self) -> sa.Table:
+        return sa.Table(
+            self.name,
+            sa.MetaData(),
+            sa.Column("migration_hash", sa.String(64)),
+            sa.Column("migration_id", sa.String(255)),
+            sa.Column("applied_at_utc", sa.DateTime),
+            schema=self.schema,
+        )
+
+    def heads(self, conn: sa.Connection) -> tuple[str, ...] | None:
+        """Every migration the table names as applied, sorted; None without the table."""
+        if not sa.inspect(conn).has_table(self.name, schema=self.schema):
+            return None
+        rows = conn.execute(sa.select(self._table().c.migration_id))
+        return tuple(sorted(str(r[0]) for r in rows))
+
+    def drop(self, conn: sa.Connection) -> None:
+        conn.execute(sa.schema.DropTable(self._table()))
+        inspector = sa.inspect(conn)
+        for name in self.others:
+            if name != self.name and inspector.has_table(name, schema=self.schema):
+                table = sa.Table(name, sa.MetaData(), schema=self.schema)
+                conn.execute(sa.schema.DropTable(table))
+
+
+#: the version table of each tool `adopt` takes over from, by name
+READERS: dict[str, type[VersionTable]] = {
+    VersionTable.tool: VersionTable,
+    YoyoTable.tool: YoyoTable,
+}
 
 
 def refuse_if_moved(conn: sa.Connection, history: History, rows: Sequence[HistoryRow]) -> None:
