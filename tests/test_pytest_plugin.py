@@ -133,6 +133,20 @@ def test_ini_selects_checks_and_refuses_unknown_ones(
     result.stderr.fnmatch_lines(["*dbshift_checks: unknown check upgrades; choose from all*"])
 
 
+def test_checks_imported_into_a_test_module_run_there(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = project_in(pytester, capsys)
+    project.python("items", ITEMS, "op.drop_table('items')")
+    pytester.makepyfile(
+        test_migrations="from dbshift.testing.checks import test_single_head, test_up_down_consistency\n"
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-v")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*test_migrations.py::test_single_head PASSED*"])
+    assert "dbshift-checks" not in result.stdout.str()
+
+
 # -- the checks ----------------------------------------------------------------------------
 
 
