@@ -359,3 +359,70 @@ def test_migrator_walks_a_data_migration(
     pytester.makepyfile(test_data=MIGRATOR.format(first=first, second=second))
     result = run(pytester, backend)
     result.assert_outcomes(passed=1)
+
+
+def test_a_bad_server_url_or_configuration_fails_in_one_line(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = project_in(pytester, capsys)
+    project.python("items", ITEMS, "op.drop_table('items')")
+    pytester.makepyfile(test_uses="def test_uses(dbshift_url):\n    pass\n")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--dbshift-url", "nosuchdb://u:hunter22@host/x"
+    )
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert "dbshift: --dbshift-url nosuchdb://u:***@host/x:" in out
+    assert "hunter22" not in out and "Traceback" not in out
+    (project.root / "dbshift.toml").write_text('url = "${DBSHIFT_PLUGIN_UNSET_VARIABLE}"\n')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*dbshift: the project's configuration: environment variable DBSHIFT_PLUGIN_UNSET_VARIABLE is not set*"
+        ]
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.backends("mysql")
+def test_mariadb_with_a_view_migrates_each_database(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str], backend: str
+) -> None:
+    """A template the backend cannot copy: each test's database is migrated from empty,
+    and is just as much its own."""
+    project = project_in(pytester, capsys)
+    project.python("items", ITEMS, "op.drop_table('items')")
+    project.sql("names", "CREATE VIEW names AS SELECT name FROM items;", "DROP VIEW names;")
+    pytester.makepyfile(
+        test_view="""
+        import sqlalchemy as sa
+        import pytest
+
+
+        @pytest.mark.parametrize("n", range(2))
+        def test_view(n, dbshift_engine, dbshift_template):
+            assert not dbshift_template.cloned
+            with dbshift_engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO items (name) VALUES ('a')"))
+                assert conn.execute(sa.text("SELECT COUNT(*) FROM names")).scalar() == 1
+        """
+    )
+    result = run(pytester, backend)
+    result.assert_outcomes(passed=2)
+
+
+@pytest.mark.slow
+def test_under_xdist_each_worker_has_its_own_databases(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    project = project_in(pytester, capsys)
+    project.python("items", ITEMS, "op.drop_table('items')")
+    project.python(
+        "seed",
+        "op.execute(\"INSERT INTO items (name) VALUES ('seed')\")",
+        "op.execute('DELETE FROM items')",
+    )
+    pytester.makepyfile(test_isolation=ISOLATION)
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
+    result.assert_outcomes(passed=4)

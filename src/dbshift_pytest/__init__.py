@@ -19,7 +19,7 @@ import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 import pytest
 
@@ -137,6 +137,12 @@ def pytest_collection_modifyitems(
 # -- fixtures ------------------------------------------------------------------------------
 
 
+def _fail_setup(what: str, message: str, hint: str | None) -> NoReturn:
+    """Fail the test asking for a fixture with one message (no traceback into dbshift)."""
+    shown = f"\n  hint: {hint}" if hint else ""
+    pytest.fail(f"dbshift: {what}: {message}{shown}", pytrace=False)
+
+
 def _setting(config: pytest.Config, option: str) -> str | None:
     given = config.getoption(option)
     if given:
@@ -151,11 +157,16 @@ def dbshift_project(pytestconfig: pytest.Config) -> Config:
     pyproject.toml found from the rootdir); its `url` is not used by the fixtures."""
     # lazy: the plugin imports nothing of dbshift until a fixture is asked for
     from dbshift.config import Config
+    from dbshift.errors import DbshiftError
 
     path = _setting(pytestconfig, "dbshift_config")
     if path is not None and not Path(path).is_absolute():
         path = str(pytestconfig.rootpath / path)
-    return Config.load(path, cwd=pytestconfig.rootpath)
+    try:
+        return Config.load(path, cwd=pytestconfig.rootpath)
+    except DbshiftError as error:
+        failed = error
+    _fail_setup("the project's configuration", failed.message, failed.hint)
 
 
 @pytest.fixture(scope="session")
@@ -163,11 +174,20 @@ def dbshift_server(pytestconfig: pytest.Config) -> Iterator[Server]:
     """Where the databases are made: `--dbshift-url`, ini `dbshift_url`,
     `$DBSHIFT_TEST_URL`, else SQLite files in a temporary folder."""
     # lazy: the plugin imports nothing of dbshift until a fixture is asked for
+    from dbshift.config import mask_url
+    from dbshift.errors import DbshiftError
     from dbshift.testing.databases import Server
 
     url = _setting(pytestconfig, "dbshift_url") or os.environ.get(URL_VARIABLE) or _DEFAULT_URL
     with tempfile.TemporaryDirectory(prefix="dbshift-") as folder:
-        yield Server(url, Path(folder))
+        try:
+            server = Server(url, Path(folder))
+        except DbshiftError as error:
+            failed = error
+        else:
+            yield server
+            return
+    _fail_setup(f"--dbshift-url {mask_url(url)}", failed.message, failed.hint)
 
 
 @pytest.fixture(scope="session")
@@ -211,8 +231,7 @@ def dbshift_url(dbshift_template: Template, dbshift_databases: Databases) -> str
     except DbshiftError as error:
         failed = error
     redact = dbshift_template.redact
-    hint = f"\n  hint: {redact(failed.hint)}" if failed.hint else ""
-    pytest.fail(f"dbshift: no migrated database: {redact(failed.message)}{hint}", pytrace=False)
+    _fail_setup("no migrated database", redact(failed.message), redact(failed.hint or ""))
 
 
 @pytest.fixture

@@ -25,7 +25,7 @@ class Server:
     CREATE DATABASE runs, never one a test gets; a SQLite URL: a folder of files)."""
 
     def __init__(self, given: str, folder: Path) -> None:
-        url = sa.make_url(given)
+        url = database.parse_url(Config(url=given))  # a ConfigError naming what is wrong
         self.backend = backend_for(url.get_backend_name())
         self.scratch = self.backend.scratch()
         if self.scratch.in_folder:  # SQLite: the files go to the session's folder
