@@ -105,18 +105,38 @@ def test_downgrade_to_base(dbshift_project: Config, dbshift_databases: Databases
     _attempt(lambda: api.upgrade(config, "heads"), config)
     _attempt(lambda: api.downgrade(config, "base"), config)
     with engine_for(config.require_url()) as engine:
-        left = _schema(engine, config)
-    names = [
-        *(f"table {name}" for name in left.tables),
-        *(f"enum {name}" for name in left.enums),
-        *(f"sequence {name}" for name in left.sequences),
-    ]
-    if names:
+        left = _names(_schema(engine, config))
+    if left:
+        makers = _makers(dbshift_project.replace(url=dbshift_databases.empty()), left)
         _fail(
-            f"downgraded to base, the database still holds {', '.join(names)}",
-            "the downgrade of the migration that created each must drop it "
-            "(test_up_down_consistency names it)",
+            "downgraded to base, the database still holds "
+            + ", ".join(
+                f"{name} (made by {makers[name]})" if name in makers else name for name in left
+            ),
+            "the downgrade of the migration that made each must drop it",
         )
+
+
+def _names(schema: Snapshot) -> list[str]:
+    return [
+        *(f"table {name}" for name in schema.tables),
+        *(f"enum {name}" for name in schema.enums),
+        *(f"sequence {name}" for name in schema.sequences),
+    ]
+
+
+def _makers(config: Config, names: list[str]) -> dict[str, str]:
+    """The migration after whose upgrade each of `names` first exists, on an empty
+    database upgraded one migration at a time (only when the check fails)."""
+    found: dict[str, str] = {}
+    order = Project.read(config).graph.topo_order()
+    with engine_for(config.require_url()) as engine:
+        for migration in order:
+            api.upgrade(config, migration)
+            for name in _names(_schema(engine, config)):
+                if name in names:
+                    found.setdefault(name, migration)
+    return found
 
 
 def test_lint(dbshift_project: Config, dbshift_lint_fail_on: str | None) -> None:
