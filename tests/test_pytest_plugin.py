@@ -127,6 +127,10 @@ def test_ini_selects_checks_and_refuses_unknown_ones(
     result = pytester.runpytest("-p", "no:cacheprovider", "-v")
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["*dbshift-checks::test_single_head PASSED*", "*test_lint PASSED*"])
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--dbshift-checks", "-k", "not lint and not up_down", "-q"
+    )
+    result.assert_outcomes(passed=3, skipped=1, deselected=2)  # no models: skipped
     pytester.makeini("[pytest]\ndbshift_checks = single_head, upgrades\n")
     result = pytester.runpytest("-p", "no:cacheprovider")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -277,7 +281,7 @@ def test_each_test_gets_its_own_migrated_database(
         "op.execute('DELETE FROM items')",
     )
     pytester.makepyfile(test_isolation=ISOLATION)
-    result = run(pytester, backend, "-p", "no:randomly")
+    result = run(pytester, backend)
     result.assert_outcomes(passed=4)
     seen = (pytester.path / "seen.txt").read_text().split()
     assert len(set(seen)) == 3
