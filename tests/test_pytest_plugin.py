@@ -430,3 +430,17 @@ def test_under_xdist_each_worker_has_its_own_databases(
     pytester.makepyfile(test_isolation=ISOLATION)
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "-n", "2")
     result.assert_outcomes(passed=4)
+
+
+@pytest.mark.slow
+@pytest.mark.backends("mysql")
+def test_no_async_driver_is_one_line(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str], backend: str
+) -> None:
+    project = project_in(pytester, capsys)
+    project.python("items", ITEMS, "op.drop_table('items')")
+    pytester.makepyfile(test_async="def test_async(dbshift_async_engine):\n    pass\n")
+    result = run(pytester, backend)
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(["*dbshift: dbshift_async_engine: no async driver for mysql*"])
+    assert "Traceback" not in result.stdout.str()

@@ -260,11 +260,19 @@ def dbshift_async_engine(dbshift_url: str) -> Iterator[AsyncEngine]:
     import sqlalchemy as sa
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    from dbshift.errors import DbshiftError
     from dbshift.testing.databases import async_url
 
-    engine = create_async_engine(async_url(sa.make_url(dbshift_url)), poolclass=sa.NullPool)
-    yield engine
-    engine.sync_engine.dispose()
+    try:
+        url = async_url(sa.make_url(dbshift_url))
+    except DbshiftError as error:
+        failed = error
+    else:
+        engine = create_async_engine(url, poolclass=sa.NullPool)
+        yield engine
+        engine.sync_engine.dispose()
+        return
+    _fail_setup("dbshift_async_engine", failed.message, failed.hint)
 
 
 @pytest.fixture
