@@ -212,12 +212,14 @@ def test_models_behind_the_migrations_are_named(
     project = project_in(pytester, capsys)
     with_models(project, NOTED)
     project.python("items", ITEMS, "op.drop_table('items')")
+    toml = project.root / "dbshift.toml"
+    toml.write_text(toml.read_text() + 'backends = ["sqlite", "postgresql", "mariadb"]\n')
     pytester.makeini("[pytest]\ndbshift_checks = models_match\n")
     result = run(pytester, "sqlite")
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*the models differ from what the migrations build (on sqlite):*",
+            "*the models differ from what the migrations build (on sqlite, postgresql, mariadb):*",
             '*add column "items"."note"*',
             "*dbshift make*",
         ]
