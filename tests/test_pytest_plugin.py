@@ -446,3 +446,36 @@ def test_no_async_driver_is_one_line(
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*dbshift: dbshift_async_engine: no async driver for mysql*"])
     assert "Traceback" not in result.stdout.str()
+
+
+@pytest.mark.slow
+@pytest.mark.backends("postgresql")
+def test_the_server_comes_from_the_option_the_ini_or_the_environment(
+    pytester: pytest.Pytester,
+    capsys: pytest.CaptureFixture[str],
+    backend: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    project = project_in(pytester, capsys)
+    project.python("items", ITEMS, "op.drop_table('items')")
+    pytester.makepyfile(
+        test_where="""
+        import os
+
+        def test_where(dbshift_url):
+            assert dbshift_url.split(":")[0] == os.environ["EXPECTED_SCHEME"]
+        """
+    )
+    url = SERVER_URLS[backend]
+    monkeypatch.setenv("EXPECTED_SCHEME", "sqlite")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    monkeypatch.setenv("EXPECTED_SCHEME", sa.make_url(url).drivername)
+    monkeypatch.setenv("DBSHIFT_TEST_URL", url)
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    monkeypatch.delenv("DBSHIFT_TEST_URL")
+    pytester.makeini(f"[pytest]\ndbshift_url = {url}\n")
+    pytester.runpytest("-p", "no:cacheprovider").assert_outcomes(passed=1)
+    monkeypatch.setenv("EXPECTED_SCHEME", "sqlite")  # the option wins over the ini
+    pytester.runpytest("-p", "no:cacheprovider", "--dbshift-url", "sqlite://").assert_outcomes(
+        passed=1
+    )
