@@ -19,6 +19,8 @@ import sqlalchemy as sa
 
 from tests.helpers import Project
 
+pytest_plugins = ["pytester"]
+
 if TYPE_CHECKING:
     from tests.autogen_support import Loop
 

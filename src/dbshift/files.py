@@ -1,5 +1,6 @@
 """Crash-safe file writes: every file dbshift writes goes through `write_atomic`; and
-`read_with_status`, a file's bytes and its status from one open.
+`read_with_status`, a file's bytes and its status from one open; `copy_scratch` for the
+throwaway copies of the pytest plugin's SQLite databases.
 
 A process killed mid-write (SIGKILL, power loss) must leave each file whole, old text or
 new, never empty or cut short: the text goes to a temporary file in the same folder, is
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shutil
 from pathlib import Path
 
 
@@ -63,6 +65,13 @@ def write_atomic(path: Path, data: str | bytes, *, exclusive: bool = False) -> N
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
     _fsync_folder(path.parent)
+
+
+def copy_scratch(source: Path, target: Path) -> None:
+    """Copy `source` to a new file `target`, which must not exist: for throwaway files
+    (the SQLite scratch databases of the pytest plugin), so neither atomic nor fsynced."""
+    with open(source, "rb") as reading, open(target, "xb") as writing:
+        shutil.copyfileobj(reading, writing, 1 << 20)
 
 
 def _link_new(temporary: Path, path: Path) -> None:

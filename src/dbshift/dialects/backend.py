@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from dbshift.dialects.introspect_common import NameFilter
     from dbshift.dialects.locking import DatabaseLock
     from dbshift.dialects.normalize import Normalizer
+    from dbshift.dialects.scratch import Scratch
     from dbshift.schema.snapshot import Column, Enum, Sequence, Table
 
 
@@ -97,6 +98,15 @@ class Backend:
     #: transaction handling off and emits BEGIN itself (`BEGIN IMMEDIATE` for the
     #: runner's writes, which is the runner lock there)
     begins_own_transactions = False
+
+    # -- drivers (the pytest plugin's engines, `dbshift.testing`) ------------------------
+
+    #: the synchronous driver a URL gets where the given one is async, None: the
+    #: dialect's default
+    sync_driver: str | None = None
+    #: the async driver an async engine gets where the given URL is synchronous, None:
+    #: dbshift supports none for this backend
+    async_driver: str | None = None
 
     # -- how SQL text is cut into statements (`migrations/sqlsplit.py`) ------------------
     # Each names a family of lexical rules a backend follows (a PostgreSQL-compatible
@@ -177,6 +187,14 @@ class Backend:
         return dialect.type_descriptor(sa.DateTime())
 
     # -- the backend's parts, imported when first asked for (see the module's doc) --------
+
+    def scratch(self) -> Scratch:
+        """How throwaway databases are created, cloned and dropped on this backend (the
+        pytest plugin's per-test databases; `dbshift.dialects.scratch`)."""
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.scratch import Scratch
+
+        return Scratch()
 
     @functools.cached_property
     def rules(self) -> DialectRules:

@@ -29,11 +29,13 @@ if TYPE_CHECKING:
     from dbshift.dialects.introspect_common import NameFilter
     from dbshift.dialects.locking import DatabaseLock
     from dbshift.dialects.normalize import Normalizer
+    from dbshift.dialects.scratch import Scratch
     from dbshift.schema.snapshot import Column, Sequence, Table
 
 
 class MySQL(Backend):
     names = ("mysql", "mariadb")
+    sync_driver = "pymysql"
     limits = SchemaLimits(
         backend="MariaDB/MySQL",
         name_scopes=(
@@ -140,6 +142,12 @@ class MySQL(Backend):
         from dbshift.dialects.mysql.introspect import mysql_sequences
 
         return mysql_sequences(conn, schema)
+
+    def scratch(self) -> Scratch:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.mysql.scratch import MySQLScratch
+
+        return MySQLScratch()
 
 
 BACKEND = MySQL()

@@ -24,11 +24,14 @@ if TYPE_CHECKING:
     from dbshift.dialects.introspect_common import NameFilter
     from dbshift.dialects.locking import DatabaseLock
     from dbshift.dialects.normalize import Normalizer
+    from dbshift.dialects.scratch import Scratch
     from dbshift.schema.snapshot import Enum, Sequence, Table
 
 
 class PostgreSQL(Backend):
     names = ("postgresql",)
+    sync_driver = "psycopg"
+    async_driver = "asyncpg"
     limits = SchemaLimits(
         backend="PostgreSQL",
         name_scopes=(
@@ -96,6 +99,12 @@ class PostgreSQL(Backend):
         from dbshift.dialects.postgresql.introspect import pg_sequences
 
         return pg_sequences(conn, schema)
+
+    def scratch(self) -> Scratch:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.postgresql.scratch import PostgreSQLScratch
+
+        return PostgreSQLScratch()
 
 
 BACKEND = PostgreSQL()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from dbshift.dialects.base import DialectRules
     from dbshift.dialects.introspect_common import NameFilter
     from dbshift.dialects.normalize import Normalizer
+    from dbshift.dialects.scratch import Scratch
     from dbshift.schema.snapshot import Table
 
 
@@ -33,6 +34,8 @@ COLLATIONS = collations("BINARY", "NOCASE", "RTRIM")
 
 class SQLite(Backend):
     names = ("sqlite",)
+    sync_driver = "pysqlite"
+    async_driver = "aiosqlite"
     limits = SchemaLimits(
         backend="SQLite",
         name_scopes=(scope("schema", "table", "index"),),
@@ -66,6 +69,12 @@ class SQLite(Backend):
         from dbshift.dialects.sqlite.introspect import sqlite_tables
 
         return sqlite_tables(conn, schema, keep, wanted)
+
+    def scratch(self) -> Scratch:
+        # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
+        from dbshift.dialects.sqlite.scratch import SQLiteScratch
+
+        return SQLiteScratch()
 
 
 BACKEND = SQLite()

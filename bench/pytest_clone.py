@@ -1,0 +1,182 @@
+"""The pytest plugin's per-test database: a clone of a template migrated once, against
+upgrading an empty database each time. Writes its section of bench/RESULTS.md.
+
+    .venv/bin/python bench/pytest_clone.py [--count 200] [--runs 15] [--upgrade-runs 5]
+        [--backends sqlite,postgresql,mariadb] [--output FILE]
+
+Both ways go through what the fixtures call (`dbshift.testing.databases`): *clone* is
+`Template.fresh()` (SQLite: a file copy; PostgreSQL: `CREATE DATABASE ... TEMPLATE`;
+MariaDB: the template's tables and rows copied, `dialects/mysql/scratch.py`), *upgrade*
+is an empty database and `dbshift.api.upgrade` of every migration (the statement cache
+and header cache warm, as from the second test of a session on). Each figure is the
+time to get the database plus the time to drop it: what one test costs. Wall time is the
+test's; CPU time is this process's alone (the server's own work is not in it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from dbshift import api
+from dbshift.config import Config
+from dbshift.migrations import sumfile
+from dbshift.migrations.scripts import scan
+from dbshift.testing.databases import Server, Template
+
+HERE = Path(__file__).resolve().parent
+SERVERS = {
+    "sqlite": "sqlite://",
+    "postgresql": os.environ.get(
+        "DBSHIFT_BENCH_POSTGRESQL_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+    ),
+    "mariadb": os.environ.get("DBSHIFT_BENCH_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/"),
+}
+BEGIN = "<!-- bench/pytest_clone.py: begin -->"
+END = "<!-- bench/pytest_clone.py: end -->"
+
+
+def write_project(root: Path, count: int) -> Config:
+    """`count` migrations, each a table with a foreign key to the one before and an index."""
+    folder = root / "migrations"
+    folder.mkdir(parents=True)
+    previous: list[str] = []
+    for i in range(count):
+        migration = f"20260101T{i:06d}_t{i}"
+        reference = f', sa.Column("prev_id", sa.Integer, sa.ForeignKey("t{i - 1}.id"))' if i else ""
+        (folder / f"{migration}.py").write_text(
+            f'"""t{i}"""\n\nparents = {previous!r}\n\nimport sqlalchemy as sa\n\n\n'
+            "def upgrade(op):\n"
+            f'    op.create_table("t{i}", sa.Column("id", sa.Integer, primary_key=True),'
+            f' sa.Column("name", sa.String(50), nullable=False){reference})\n'
+            f'    op.create_index("ix_t{i}_name", "t{i}", ["name"])\n'
+        )
+        previous = [migration]
+    sumfile.write(folder, scan(folder))
+    return Config(migrations=folder)
+
+
+def timed(runs: int, once: Callable[[], None]) -> tuple[float, float]:
+    """Median wall and CPU seconds of `runs` calls."""
+    walls, cpus = [], []
+    for _ in range(runs):
+        wall, cpu = time.perf_counter(), time.process_time()
+        once()
+        walls.append(time.perf_counter() - wall)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(walls), statistics.median(cpus)
+
+
+@dataclasses.dataclass(frozen=True)
+class Measured:
+    backend: str
+    cloned: bool
+    #: median (wall, CPU) seconds of each way
+    clone: tuple[float, float]
+    upgrade: tuple[float, float]
+
+
+def measure(backend: str, count: int, runs: int, upgrade_runs: int) -> Measured:
+    with tempfile.TemporaryDirectory(prefix="dbshift-bench-") as work:
+        config = write_project(Path(work) / "project", count)
+        server = Server(SERVERS[backend], Path(work))
+        template = Template(server, config)
+        try:
+            server.drop(template.fresh())  # the template, and the caches warm
+            cloned = template.cloned
+
+            def clone() -> None:
+                server.drop(template.fresh())
+
+            def upgrade() -> None:
+                name = server.create()
+                api.upgrade(config.replace(url=server.url_of(name)))
+                server.drop(name)
+
+            upgrade()  # untimed: the statement cache filled for this key
+            clone_wall, clone_cpu = timed(runs, clone)
+            upgrade_wall, upgrade_cpu = timed(upgrade_runs, upgrade)
+        finally:
+            template.close()
+    return Measured(backend, cloned, (clone_wall, clone_cpu), (upgrade_wall, upgrade_cpu))
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.0f} ms" if seconds >= 0.01 else f"{seconds * 1000:.1f} ms"
+
+
+def section(results: list[Measured], args: argparse.Namespace, load: str) -> str:
+    commit = subprocess.run(
+        ["git", "log", "-1", "--format=%h (%ci)"], capture_output=True, text=True, cwd=HERE
+    ).stdout.strip()
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        BEGIN,
+        "",
+        f"## pytest plugin: a migrated database per test ({args.count} migrations)",
+        "",
+        f"Generated by `.venv/bin/python bench/pytest_clone.py --count {args.count} --runs "
+        f"{args.runs} --upgrade-runs {args.upgrade_runs}` on {now}, dbshift at commit {commit}. "
+        f"Load average before the run: {load} on 2 shared cores: the machine was **not quiet** "
+        "(other work ran beside it), so wall times are noisy; the CPU column is this "
+        "process's alone (the server's work is not in it). Each figure is the median time "
+        "one test pays: get its database, then drop it. *clone* copies a template migrated "
+        "once (SQLite: file copy; PostgreSQL: `CREATE DATABASE ... TEMPLATE`; MariaDB: "
+        "`SHOW CREATE TABLE` of each table replayed, rows copied); *upgrade* migrates an "
+        "empty database (statement cache warm). Each migration creates a table with a "
+        "foreign key to the one before and an index.",
+        "",
+        "| backend | clone wall | clone CPU | upgrade wall | upgrade CPU | wall ratio | CPU ratio |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in results:
+        clone_wall, clone_cpu = r.clone
+        up_wall, up_cpu = r.upgrade
+        how = "" if r.cloned else " (no clone: migrated)"
+        lines.append(
+            f"| {r.backend}{how} | {ms(clone_wall)} | {ms(clone_cpu)} | {ms(up_wall)} | "
+            f"{ms(up_cpu)} | {up_wall / clone_wall:.1f}x | {up_cpu / max(clone_cpu, 1e-6):.1f}x |"
+        )
+    lines += ["", END]
+    return "\n".join(lines) + "\n"
+
+
+def write(path: Path, text: str) -> None:
+    old = path.read_text() if path.exists() else ""
+    if BEGIN in old and END in old:
+        start, end = old.index(BEGIN), old.index(END) + len(END) + 1
+        new = old[:start] + text + old[end:]
+    else:
+        new = old.rstrip("\n") + "\n\n" + text
+    path.write_text(new)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--upgrade-runs", type=int, default=5)
+    parser.add_argument("--backends", default="sqlite,postgresql,mariadb")
+    parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    args = parser.parse_args()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    results: list[Measured] = []
+    for backend in args.backends.split(","):
+        print(f"{backend}...", file=sys.stderr, flush=True)
+        results.append(measure(backend, args.count, args.runs, args.upgrade_runs))
+    text = section(results, args, load)
+    print(text)
+    write(args.output, text)
+
+
+if __name__ == "__main__":
+    main()
