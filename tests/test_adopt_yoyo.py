@@ -509,8 +509,6 @@ def test_aio_adopt_and_a_converted_python_step_on_the_async_driver(
     driver's connection, a group, ignore_errors) run by dbshift on the async driver;
     then a deploy with the converted files alone (no yoyo folder) takes over from
     their headers."""
-    if backend not in ("sqlite", "postgresql"):
-        pytest.skip("no async driver for MariaDB among dbshift's extras")
     app.build()
     app.apply(["0001_users", "0002_posts"])
     config = Config(url=with_driver(project.url, "async"), migrations=project.migrations)
