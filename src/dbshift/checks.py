@@ -21,7 +21,7 @@ from dbshift.linter import run as linting
 from dbshift.linter.model import rank
 from dbshift.linter.select import Choice, require_ref
 from dbshift.migrations.project import Project
-from dbshift.results import CheckItem, CheckReport, CheckStatus
+from dbshift.results import CheckItem, CheckReport, CheckStatus, DriftReport
 
 #: each item is logged under the name docs/api.md documents, `dbshift.api`
 log = logging.getLogger("dbshift.api")
@@ -178,11 +178,14 @@ def _check(
         return CheckItem("pending", "ok", f"nothing pending on {mask_url(config.url_text)}")
 
     def drift() -> CheckItem:
-        if conn is None:
+        if not database_check:
             return CheckItem("drift", "skipped", "no database checked (--database)")
-        found = drift_on(
-            conn, config, files.audited(), models=bool(config.models), observed=observed
-        )
+        project = files.audited()
+
+        def job(on: sa.Connection) -> DriftReport:
+            return drift_on(on, config, project, models=bool(config.models), observed=observed)
+
+        found = job(conn) if conn is not None else database.run(config, job)
         against = " and ".join(found.compared) or "nothing"
         if found.differences:
             return CheckItem(
