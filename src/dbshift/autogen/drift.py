@@ -26,6 +26,7 @@ from sqlalchemy.engine import Dialect
 from dbshift import autogen
 from dbshift.autogen.compare import diff, never
 from dbshift.config import Config, mask_url
+from dbshift.dialects import backend_for
 from dbshift.dialects.base import Unchanged
 from dbshift.history import History, HistoryRow
 from dbshift.migrations.project import Project
@@ -258,7 +259,13 @@ def _altered(
         add("type", _type(now, dialect), _type(wanted, dialect))
     if op.nullable is not None:
         add("", _null(now), "NULL" if op.nullable else "NOT NULL")
-    if not isinstance(op.server_default, Unchanged):
+    norm = backend_for(dialect).normalizer(dialect)
+    if not isinstance(op.server_default, Unchanged) and (
+        now is None
+        or wanted is None
+        or norm.default(now.server_default, now.type)
+        != norm.default(wanted.server_default, wanted.type)
+    ):  # a type change restates the default: reported only when it differs
         add("default", now.server_default if now else None, op.server_default)
     if not isinstance(op.comment, Unchanged):
         add("comment", repr(now.comment) if now else None, repr(op.comment))
