@@ -30,6 +30,7 @@ from dbshift import autogen
 from dbshift.autogen.compare import diff, never
 from dbshift.autogen.render import Renderer
 from dbshift.config import Config, mask_url
+from dbshift.dialects import backend_for
 from dbshift.errors import UsageError
 from dbshift.files import write_atomic
 from dbshift.history import History
@@ -98,6 +99,7 @@ def baseline_on(
             hint="a new database needs no baseline: `dbshift make` (or `new`), then "
             "`dbshift upgrade`",
         )
+    live = _as_declared(live, dialect)
     before = Snapshot()
     if request.after_existing and project.scripts:
         replayed = project.replayed(dialect)
@@ -153,6 +155,24 @@ def baseline_on(
         notes,
         earlier,
     )
+
+
+def _as_declared(snapshot: Snapshot, dialect: sa.engine.Dialect) -> Snapshot:
+    """The schema as a migration declares it: a default the backend's normalizer reads
+    as none (PostgreSQL's `nextval(...)` of a SERIAL column, which is autoincrement and
+    whose sequence `CREATE TABLE` makes) is left out, else the table would name a
+    sequence that does not exist yet."""
+    norm = backend_for(dialect).normalizer(dialect)
+    tables = {}
+    for key, table in snapshot.tables.items():
+        columns = tuple(
+            dataclasses.replace(c, server_default=None)
+            if c.server_default is not None and norm.default(c.server_default, c.type) is None
+            else c
+            for c in table.columns
+        )
+        tables[key] = table if columns == table.columns else table.replace(columns=columns)
+    return dataclasses.replace(snapshot, tables=tables)
 
 
 def _refuse_managed(conn: sa.Connection, history: History) -> None:

@@ -144,14 +144,15 @@ def _expected(project: Project, rows: Sequence[HistoryRow], dialect: str) -> _Ex
             unknown.append(f"{step.id}: its schema changes cannot be read without running it")
         else:
             skipped |= tables
-            names = ", ".join(sorted(tables)) or "no table"
+            names = ", ".join(sorted(tables)) or "no table"  # enums read "enum NAME"
             unknown.append(f"{step.id}: runs raw DDL on {names}, left out of the comparison")
     return _Expected(None if whole else snapshot, frozenset(skipped), tuple(unknown))
 
 
 def _touched(operations: Sequence[Operation], dialect: str) -> set[str] | None:
-    """The tables (keys) raw SQL among `operations` names, or None when that cannot be
-    known (SQL the parser does not recognise, a body that reads the database)."""
+    """The tables (keys) raw SQL among `operations` names, its enums (`ENUM` + key) and
+    `SEQUENCES` for statements not followed further, or None when that cannot be known
+    (SQL the parser does not recognise, a body that reads the database)."""
     # lazy: sqlglot, through the linter's SQL parser, only for a migration of raw DDL
     from dbshift.linter.sqlfacts import facts_from_sql
 
@@ -166,16 +167,29 @@ def _touched(operations: Sequence[Operation], dialect: str) -> set[str] | None:
                 return None
             if fact.table is not None:
                 tables.add(table_key(fact.table, fact.schema))
+            elif "enum" in fact.kind and fact.name:
+                tables.add(ENUM + table_key(fact.name, fact.schema))
+            elif fact.kind == "other":  # CREATE SEQUENCE, say: not followed by name
+                tables.add(SEQUENCES)
             if fact.kind == "rename_table" and fact.new_name:
                 tables.add(table_key(fact.new_name, fact.schema))
     return tables
 
 
-def _without(snapshot: Snapshot, tables: frozenset[str]) -> Snapshot:
-    if not tables:
+#: in the keys `_touched` gives: an enum's (beside tables'), and all sequences
+ENUM, SEQUENCES = "enum ", "sequences"
+
+
+def _without(snapshot: Snapshot, left_out: frozenset[str]) -> Snapshot:
+    """`snapshot` without the tables, enums (and sequences) raw SQL touched."""
+    if not left_out:
         return snapshot
-    kept = {key: t for key, t in snapshot.tables.items() if key not in tables}
-    return dataclasses.replace(snapshot, tables=kept)
+    return dataclasses.replace(
+        snapshot,
+        tables={k: t for k, t in snapshot.tables.items() if k not in left_out},
+        enums={k: e for k, e in snapshot.enums.items() if ENUM + k not in left_out},
+        sequences={} if SEQUENCES in left_out else snapshot.sequences,
+    )
 
 
 def differences_between(
