@@ -241,6 +241,15 @@ def test_make_after_baseline_writes_the_models_difference(project: Project) -> N
     )
     project.ok("baseline")
     (project.root / "app_models.py").write_text(MODELS)
+    drifted = project.fails(1, "--models", "app_models:md", "drift", "--json").json
+    assert drifted["compared"] == ["migrations", "models"]
+    assert drifted["differences"] == [
+        {
+            "source": "models",
+            "object": 'column "users"."nickname"',
+            "difference": "missing in the database (the models have it)",
+        }
+    ]
     made = project.ok("--models", "app_models:md", "make", "-m", "nickname", "--json").json
     assert made["operations"] == ['add column "users"."nickname"']
     project.ok("upgrade")
