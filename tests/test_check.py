@@ -60,6 +60,7 @@ def test_a_healthy_project_passes(project: Project) -> None:
         "heads": "ok",
         "models": "ok",
         "pending": "ok",
+        "drift": "ok",
         "lint": "ok",
     }
     out = project.ok("check").out
@@ -230,6 +231,7 @@ def test_check_database_connects_once_and_reads_everything_once(
         "heads": "ok",
         "models": "ok",
         "pending": "ok",
+        "drift": "ok",
         "lint": "ok",
     }
     assert (reads.connections, reads.history_reads, reads.scans) == (1, 1, 1)
@@ -259,6 +261,7 @@ def test_check_database_does_not_connect_when_the_files_cannot_be_read(
         "heads": "failed",
         "models": "failed",
         "pending": "failed",
+        "drift": "failed",
         "lint": "failed",
     }
     assert reads.connections == 0 and reads.history_reads == 0

@@ -18,12 +18,31 @@ import sqlalchemy as sa
 
 from dbshift import database, jobs
 from dbshift.config import Config
-from dbshift.results import AdoptReport, HistoryReport, RepairReport, Status, VerifyReport
+from dbshift.results import (
+    AdoptReport,
+    DriftReport,
+    HistoryReport,
+    RepairReport,
+    SchemaBaseline,
+    Status,
+    VerifyReport,
+)
 
 if TYPE_CHECKING:
     from dbshift.runner import Listener, RunReport  # annotations only
 
-__all__ = ["adopt", "downgrade", "history", "repair", "stamp", "status", "upgrade", "verify"]
+__all__ = [
+    "adopt",
+    "baseline",
+    "downgrade",
+    "drift",
+    "history",
+    "repair",
+    "stamp",
+    "status",
+    "upgrade",
+    "verify",
+]
 
 T = TypeVar("T")
 
@@ -114,3 +133,31 @@ async def adopt(
     if write:
         return prepared.report()
     return await _run(config, run.database_job(prepared, drop_version_table=drop))
+
+
+async def baseline(
+    config: Config,
+    message: str = "baseline",
+    *,
+    sql: bool = False,
+    after_existing: bool = False,
+) -> SchemaBaseline:
+    """`dbshift.api.baseline`: the folder read in a worker thread, the database read,
+    the file written and the history recorded through the async engine (or a worker
+    thread, for a sync URL)."""
+    # lazy: status start-up: introspection and the renderer
+    from dbshift.autogen import baseline as taking
+
+    request = taking.Request(message=message, sql=sql, after_existing=after_existing)
+    project = await asyncio.to_thread(taking.prepare, config, request)
+    return await _run(config, taking.job(config, project, request))
+
+
+async def drift(config: Config) -> DriftReport:
+    """`dbshift.api.drift`: the files read and the models imported in a worker thread,
+    the database compared through the async engine (or a worker thread)."""
+    # lazy: status start-up: introspection, the replay and the models comparison
+    from dbshift.autogen import drift as drifting
+
+    prepared = await asyncio.to_thread(drifting.prepare, config)
+    return await _run(config, drifting.job(prepared))

@@ -30,6 +30,8 @@ from dbshift.results import (
     BaselineWritten,
     CheckItem,
     CheckReport,
+    Difference,
+    DriftReport,
     HistoryEntry,
     HistoryReport,
     MakeResult,
@@ -37,6 +39,7 @@ from dbshift.results import (
     PartialRun,
     RebaseResult,
     RepairReport,
+    SchemaBaseline,
     Status,
     VerifyReport,
 )
@@ -53,6 +56,8 @@ __all__ = [
     "BaselineWritten",
     "CheckItem",
     "CheckReport",
+    "Difference",
+    "DriftReport",
     "HistoryEntry",
     "HistoryReport",
     "MakeResult",
@@ -61,12 +66,15 @@ __all__ = [
     "Project",
     "RebaseResult",
     "RepairReport",
+    "SchemaBaseline",
     "Status",
     "VerifyReport",
     "adopt",
+    "baseline",
     "check",
     "diff",
     "downgrade",
+    "drift",
     "heads",
     "history",
     "init",
@@ -187,6 +195,41 @@ def adopt(
         return prepared.report()
     job = run.database_job(prepared, drop_version_table=drop)
     return database.run(config, job)
+
+
+# -- baseline and drift (docs/drift.md) -----------------------------------------------
+
+
+def baseline(
+    config: Config,
+    message: str = "baseline",
+    *,
+    sql: bool = False,
+    after_existing: bool = False,
+) -> SchemaBaseline:
+    """Take over a database no tool manages: write the first migration, which recreates
+    its schema as it is (Python, or with `sql` the URL's dialect's SQL), and record it as
+    applied without running it; file and history row all or none. Refused (exit 2) on
+    a database with dbshift history, an empty one, or a migrations folder that already
+    holds migrations, unless `after_existing` (the baseline then holds what the database
+    has beyond them, and they are recorded as applied too)."""
+    # lazy: status start-up: introspection and the renderer
+    from dbshift.autogen import baseline as taking
+
+    request = taking.Request(message=message, sql=sql, after_existing=after_existing)
+    project = taking.prepare(config, request)
+    return database.run(config, taking.job(config, project, request))
+
+
+def drift(config: Config) -> DriftReport:
+    """How the live database differs from the schema its applied migrations build
+    (replayed in memory) and from the models, when they are configured; `drifted` is
+    False when it matches both. Changes nothing."""
+    # lazy: status start-up: introspection, the replay and the models comparison
+    from dbshift.autogen import drift as drifting
+
+    prepared = drifting.prepare(config)
+    return database.run(config, drifting.job(prepared))
 
 
 # -- commands that work on files only ---------------------------------------------------

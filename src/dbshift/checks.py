@@ -1,6 +1,7 @@
-"""`dbshift check`, the one CI command: integrity, heads, models, pending migrations
-and lint, each an item of one report. `dbshift.api.check` is the typed entry point;
-this module is imported only when it runs (it brings the linter and the autogenerate)."""
+"""`dbshift check`, the one CI command: integrity, heads, models, pending migrations,
+drift (with `--database`) and lint, each an item of one report. `dbshift.api.check` is
+the typed entry point; this module is imported only when it runs (it brings the linter
+and the autogenerate)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from dbshift import database, jobs
+from dbshift.autogen.drift import drift_on
 from dbshift.autogen.make import BackendsDiffer, Request, make_report
 from dbshift.config import Config, mask_url
 from dbshift.errors import ConfigError, DbshiftError, IntegrityError, UsageError
@@ -19,7 +21,7 @@ from dbshift.linter import run as linting
 from dbshift.linter.model import rank
 from dbshift.linter.select import Choice, require_ref
 from dbshift.migrations.project import Project
-from dbshift.results import CheckItem, CheckReport, CheckStatus
+from dbshift.results import CheckItem, CheckReport, CheckStatus, DriftReport
 
 #: each item is logged under the name docs/api.md documents, `dbshift.api`
 log = logging.getLogger("dbshift.api")
@@ -175,6 +177,27 @@ def _check(
             return CheckItem("pending", "failed", f"{len(waiting)} pending", waiting)
         return CheckItem("pending", "ok", f"nothing pending on {mask_url(config.url_text)}")
 
+    def drift() -> CheckItem:
+        if not database_check:
+            return CheckItem("drift", "skipped", "no database checked (--database)")
+        project = files.audited()
+
+        def job(on: sa.Connection) -> DriftReport:
+            return drift_on(on, config, project, models=bool(config.models), observed=observed)
+
+        found = job(conn) if conn is not None else database.run(config, job)
+        against = " and ".join(found.compared) or "nothing"
+        if found.differences:
+            return CheckItem(
+                "drift",
+                "failed",
+                f"{len(found.differences)} difference(s) between {found.url} and the "
+                f"{against}: run `dbshift drift`",
+                tuple(f"{d.source}: {d.line()}" for d in found.differences),
+            )
+        unknown = f"; not replayed: {'; '.join(found.unknown)}" if found.unknown else ""
+        return CheckItem("drift", "ok", f"{found.url} matches the {against}{unknown}")
+
     threshold = fail_on or str(config.lint.get("fail_on", "error"))
     linted: list[LintReport] = []
 
@@ -206,6 +229,7 @@ def _check(
         ("heads", heads),
         ("models", models),
         ("pending", pending),
+        ("drift", drift),
         ("lint", lint_findings),
     ):
         attempt(name, run)

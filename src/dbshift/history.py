@@ -107,7 +107,9 @@ PARTIAL: Final = "partial"
 #: the `event` of a log row (docs/runs.md): a migration applied, reverted or stamped, a
 #: `repair`, a statement that `failed`, a lock-timeout `retry`, a `lease` taken over, a
 #: database taken over from another tool (`adopt`, docs/adopt.md)
-Event = Literal["upgrade", "downgrade", "stamp", "repair", "failed", "retry", "lease", "adopt"]
+Event = Literal[
+    "upgrade", "downgrade", "stamp", "repair", "failed", "retry", "lease", "adopt", "baseline"
+]
 
 #: the `applied_by` of the rows `dbshift adopt` writes: `adopted from <tool>`
 ADOPTED_FROM = "adopted from "

@@ -379,3 +379,88 @@ class AdoptReport:
                 "logged": self.logged,
             },
         }
+
+
+@dataclasses.dataclass(frozen=True)
+class SchemaBaseline:
+    """What `dbshift baseline` did (docs/drift.md): the first migration written from the
+    database's own schema, recorded as applied without running it."""
+
+    path: Path  # the migration written
+    migration: str  # its id, recorded as applied
+    url: str  # the database it was read from, masked
+    #: what it creates: tables, then enums and sequences, by name
+    tables: tuple[str, ...]
+    enums: tuple[str, ...] = ()
+    sequences: tuple[str, ...] = ()
+    #: what the database has that the migration does not recreate (views, say)
+    notes: tuple[str, ...] = ()
+    #: the existing migrations the baseline was written after (`after_existing`), recorded too
+    after: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "migration": self.migration,
+            "url": self.url,
+            "tables": list(self.tables),
+            "enums": list(self.enums),
+            "sequences": list(self.sequences),
+            "after": list(self.after),
+            "notes": list(self.notes),
+        }
+
+
+#: what the live database was compared with: the applied migrations replayed, the models
+DriftSource = Literal["migrations", "models"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Difference:
+    """One way the live database differs from what `source` says it should be: the
+    object (`table "users"`, `column "users"."email"`, `index "ix_x" on "users"`) and
+    what differs, said from the database's side."""
+
+    source: DriftSource
+    object: str
+    difference: str
+
+    def line(self) -> str:
+        return f"{self.object}: {self.difference}"
+
+    def to_json(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class DriftReport:
+    """What `dbshift drift` found (docs/drift.md): every difference between the live
+    database and the schema the applied migrations build (and the models, when they are
+    configured). `unknown` names the applied migrations replay cannot follow (raw DDL,
+    a body that reads the database) with what that leaves out of the comparison."""
+
+    url: str
+    differences: tuple[Difference, ...]
+    #: what was compared with the database, in order
+    compared: tuple[DriftSource, ...]
+    #: applied migrations replay could not follow, each "ID: what is left out"
+    unknown: tuple[str, ...] = ()
+    #: tables left out of the comparison with the migrations (touched by raw SQL)
+    skipped_tables: tuple[str, ...] = ()
+    #: the comparison with the migrations could not be made at all (see `unknown`)
+    migrations_unknown: bool = False
+
+    @property
+    def drifted(self) -> bool:
+        return bool(self.differences)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "drift": self.drifted,
+            "compared": list(self.compared),
+            "differences": [d.to_json() for d in self.differences],
+            "unknown": list(self.unknown),
+            "skipped_tables": list(self.skipped_tables),
+            "migrations_unknown": self.migrations_unknown,
+        }

@@ -888,6 +888,49 @@ def check_command(
         raise _Exit(ExitCode.CHECK_FAILED)
 
 
+# -- baseline and drift (docs/drift.md) ---------------------------------------------------
+
+
+@cli.command("baseline")
+@one_database
+@click.option("-m", "--message", default="baseline", show_default=True, help="Its message.")
+@click.option("--sql", "as_sql", is_flag=True, help="Write a SQL migration for the URL's dialect.")
+@click.option(
+    "--after-existing",
+    is_flag=True,
+    help="The folder has migrations already: write the baseline on top of them, holding "
+    "what the database has beyond them, and record them as applied too.",
+)
+@reporting
+@pass_state
+def baseline_command(state: State, message: str, as_sql: bool, after_existing: bool) -> None:
+    """Take over a database no tool manages: write the migration that recreates its
+    schema and record it as applied without running it."""
+    result = api.baseline(state.config(), message, sql=as_sql, after_existing=after_existing)
+    state.reporter.baselined(result)
+
+
+@cli.command("drift")
+@each_database
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@reporting
+@pass_state
+def drift_command(state: State, fmt: str) -> None:
+    """Compare the database with what its applied migrations build (and the models).
+    Exit 1 on any difference."""
+    report = api.drift(state.config())
+    state.reporter.drifted(report, fmt)
+    if report.drifted:
+        raise _Exit(ExitCode.CHECK_FAILED)
+
+
 def _ask_rename(kind: str, old: str, new: str) -> bool:
     return click.confirm(f"Was {kind} {old} renamed to {new}?", default=False, err=True)
 

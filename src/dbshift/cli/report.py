@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # rich, the results and the linter are imported where they ar
         AdoptReport,
         BaselineWritten,
         CheckReport,
+        DriftReport,
         HistoryEntry,
         HistoryReport,
         MakeResult,
@@ -32,6 +33,7 @@ if TYPE_CHECKING:  # rich, the results and the linter are imported where they ar
         PartialRun,
         RebaseResult,
         RepairReport,
+        SchemaBaseline,
         Status,
         VerifyReport,
     )
@@ -516,6 +518,60 @@ class Reporter:
                     if problem:
                         self.line(f"          {problem}")
         self.line("check passed" if report.ok else "check failed")
+
+    def baselined(self, result: SchemaBaseline) -> None:
+        """`baseline`: the file written and recorded, what it creates, the notes."""
+        if self.as_json:
+            self.json(result.to_json())
+            return
+        for note in result.notes:
+            self.note(note)
+        made = f"{len(result.tables)} table(s)"
+        if result.enums:
+            made += f", {len(result.enums)} enum(s)"
+        if result.sequences:
+            made += f", {len(result.sequences)} sequence(s)"
+        self.line(f"created {result.path} ({made}, read from {result.url})")
+        after = f" (and the {len(result.after)} migration(s) before it)" if result.after else ""
+        self.line(f"recorded {result.migration} as applied{after}, without running it")
+
+    def drifted(self, report: DriftReport, fmt: str = "text") -> None:
+        """`drift`: every difference (object: what differs), or one "no drift" line;
+        JSON, or GitHub Actions annotations with `--format github`."""
+        if self.as_json or fmt == "json":
+            self.json(report.to_json())
+            return
+        if fmt == "github":
+            # lazy: status start-up: the linter's output formats, for `lint` alone
+            from dbshift.linter import formats
+
+            lines = [
+                formats.annotation(f"dbshift drift: {d.object}", f"{d.difference} ({d.source})")
+                for d in report.differences
+            ]
+            lines += [
+                formats.annotation("dbshift drift: not replayed", text, "warning")
+                for text in report.unknown
+            ]
+            if lines:
+                print("\n".join(lines), file=self.out)
+            return
+        for text in report.unknown:
+            self.note(f"not replayed: {text}")
+        if report.migrations_unknown:
+            rest = "only the models were compared" if report.compared else "nothing was compared"
+            self.note(f"the schema the applied migrations build cannot be known: {rest}")
+        against = " and ".join(report.compared) or "nothing"
+        if not report.differences:
+            self.line(f"no drift: {report.url} matches the {against}")
+            return
+        for source in report.compared:
+            found = [d for d in report.differences if d.source == source]
+            if found:
+                self.line(f"{len(found)} difference(s) from the {source}:")
+            for d in found:
+                self.line(f"  {d.object}: {d.difference}")
+        self.line(f"drift in {report.url}")
 
     def rules(self, rules: Sequence[Rule]) -> None:
         """`lint --rules`: every rule with its code, severity and category."""

@@ -30,6 +30,12 @@ def _escape_property(text: str) -> str:
     return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
+def annotation(title: str, message: str, level: str = "error") -> str:
+    """One GitHub Actions annotation without a file (`dbshift drift`, `check`'s items):
+    `::error title=...::message`, escaped as the runner reads it."""
+    return f"::{level} title={_escape_property(title)}::{_escape_data(message)}"
+
+
 def github(report: LintReport) -> str:
     """One `::error file=...,line=...,title=...::message` line per finding."""
     lines = []

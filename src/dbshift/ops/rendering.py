@@ -59,6 +59,8 @@ class RenderContext:
             parts.append("autoincrement=False")
         if not column.nullable and not inline_pk:
             parts.append("nullable=False")
+        if in_pk and column.nullable:  # SQLite's catalog: a key column declared without NOT NULL
+            parts.append("nullable=True")
         if column.server_default is not None:
             parts.append(f"server_default={py_default(column.server_default)}")
         if column.comment is not None:
