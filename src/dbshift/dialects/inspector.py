@@ -75,6 +75,7 @@ def _column(info: Mapping[str, Any]) -> Column:
         autoincrement=info.get("autoincrement", "auto"),
         comment=info.get("comment"),
         computed=computed["sqltext"] if computed else None,
+        persisted=computed.get("persisted") if computed else None,
         identity=(
             (
                 ("always", bool(identity["always"])),

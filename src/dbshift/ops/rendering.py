@@ -49,7 +49,8 @@ class RenderContext:
         )
         parts = [py_str(column.name), self.type_code(column.type)]
         if column.computed:
-            parts.append(f"sa.Computed({py_str(column.computed)})")
+            persisted = "" if column.persisted is None else f", persisted={column.persisted}"
+            parts.append(f"sa.Computed({py_str(column.computed)}{persisted})")
         if column.identity is not None:
             options = ", ".join(f"{k}={v!r}" for k, v in column.identity)
             parts.append(f"sa.Identity({options})")

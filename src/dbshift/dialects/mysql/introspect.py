@@ -227,6 +227,7 @@ def _mysql_column(dialect: sa.engine.Dialect, row: Any, table: Mapping[str, Any]
         autoincrement=autoincrement,
         comment=comment or None,
         computed=computed,
+        persisted=("stored generated" in extra) if computed else None,
     )
 
 

@@ -240,7 +240,8 @@ def _pg_tables(
     if not tables:
         return []
     oids = {"oids": list(tables)}
-    generated = "a.attgenerated <> ''" if version >= (12,) else "false"
+    # 's' stored, 'v' virtual (PostgreSQL 18), NULL for a plain column
+    generated = "NULLIF(a.attgenerated::text, '')" if version >= (12,) else "NULL::text"
     types = _Types(conn)
     #: (table oid, column number) -> column name
     attnames: dict[tuple[int, int], str] = {}
@@ -340,6 +341,7 @@ def _column(row: Any, types: _Types, schema: str | None) -> Column:
             autoincrement=bool(identity),
             comment=comment,
             computed=default,
+            persisted=generated == "s",
         )
     autoincrement = False
     if default is not None and "nextval(" in default:

@@ -64,6 +64,7 @@ def sqlite_tables(
                 nullable=not notnull,
                 server_default=None if computed is not None or default is None else str(default),
                 computed=computed,
+                persisted=(hidden == 3) if computed is not None else None,  # 3: STORED
             )
         )
         if pk:
