@@ -32,7 +32,7 @@ class TargetResult:
     error: str | None = None
     hint: str | None = None
     #: the exit code `dbshift upgrade` alone would have exited with on this target
-    exit_code: int = 0
+    exit_code: int = ExitCode.SUCCESS
     #: `status`: how many migrations it is behind its heads
     behind: int = 0
 

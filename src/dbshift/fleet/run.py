@@ -104,7 +104,7 @@ def status_job(project: Project) -> Job:
             state,
             pending,
             error=f"a runner holds its lock{holder}" if state == "locked" else None,
-            exit_code=0,
+            exit_code=ExitCode.SUCCESS,
             behind=len(pending),
         )
 
