@@ -193,6 +193,7 @@ def test_status_says_behind_by_how_much_and_locked(fleet: Fleet) -> None:
         assert status[name]["migrations"] == fleet.ids[1:]
     plain = fleet.project.ok("fleet", "status").out
     assert f"{fleet.names[1]}: behind by 2" in plain
+    assert f"behind: {len(fleet.names)} by 2" in plain
 
 
 def test_faults_are_reported_and_a_rerun_after_the_fix_finishes(fleet: Fleet) -> None:

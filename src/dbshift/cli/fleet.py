@@ -3,6 +3,7 @@ running, the slowest), a plain line per target in a pipe, the report as JSON."""
 
 from __future__ import annotations
 
+import collections
 import json
 import threading
 import time
@@ -94,9 +95,9 @@ class Display:
         if self.as_json:
             print(json.dumps(report.to_json(), indent=2), file=self.out)
             return
-        if self.tty and not self.quiet:
+        if self.tty and not self.quiet:  # the live display showed the rest
             for result in report.results:
-                if result.status != "skipped":
+                if result.status not in ("done", "at_head", "skipped"):
                     print(line_of(result), file=self.out)
         counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
         targets = len(report.results)
@@ -104,6 +105,10 @@ class Display:
             f"{report.command}: {targets} targets ({counts or 'none'}) in {report.duration:.1f} s",
             file=self.out,
         )
+        behind = collections.Counter(r.behind for r in report.results if r.status == "behind")
+        if behind:
+            by = ", ".join(f"{n} by {count}" for count, n in sorted(behind.items()))
+            print(f"behind: {by}", file=self.out)
         if report.stopped:
             print(f"stopped: {report.stopped}", file=self.out)
         slow = report.slowest(3)
