@@ -8,6 +8,8 @@ import contextlib
 import json
 import marshal
 import sqlite3
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -22,7 +24,8 @@ from dbshift.config import Config
 from dbshift.dialects import lock_for
 from dbshift.fleet import fleet_status, fleet_targets, fleet_upgrade
 from dbshift.fleet.targets import Target, shard
-from dbshift.migrations import loader
+from dbshift.migrations import loader, sumfile
+from dbshift.migrations.scripts import scan
 from dbshift.runner.cache import TENANT, cache_key
 from tests.conftest import SERVER_URLS, ScratchDatabases
 from tests.helpers import Project
@@ -79,7 +82,11 @@ class Fleet:
                 'sa.Column("name", sa.String(50)))',
             ),
             self.project.python("price", 'op.add_column("items", sa.Column("price", sa.Integer))'),
-            self.project.python("raw", 'op.execute("CREATE TABLE raw_things (id INTEGER)")'),
+            self.project.python(
+                "raw",
+                'op.execute("CREATE TABLE raw_things (id INTEGER)")',
+                'op.execute("DROP TABLE raw_things")',
+            ),
         ]
 
     def _add(self, name: str, url: str, schema: str | None) -> None:
@@ -408,3 +415,119 @@ def test_python_api_results_have_to_json(fleet: Fleet) -> None:
     assert json.loads(json.dumps(document))["targets"][0]["migrations"] == fleet.ids
     status = fleet_status(config)
     assert {r.status for r in status.results} == {"at_head"}
+
+
+@pytest.mark.backends("sqlite")
+def test_a_killed_run_run_again_finishes_the_rest(fleet: Fleet) -> None:
+    """The run is killed (SIGKILL) in the middle of one target's migration: the targets
+    before it are done, that one keeps what committed, and a second run finishes all."""
+    marker = fleet.project.root / "reached"
+    fleet.project.python(
+        "pause",
+        "def pause(conn):\n"
+        "    import pathlib, time\n"
+        f"    marker = pathlib.Path({str(marker)!r})\n"
+        f"    if {fleet.names[2]!r} in str(conn.engine.url) and not marker.exists():\n"
+        "        marker.write_text('here')\n"
+        "        time.sleep(600)\n"
+        "op.run(pause)",
+    )
+    ids = [p.stem for p in sorted(fleet.project.migrations.glob("*.py"))]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "dbshift", "fleet", "upgrade", "--jobs", "1"],
+        cwd=fleet.project.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(6000):  # waits for the marker, at most a minute
+            if marker.exists() or process.poll() is not None:
+                break
+            threading.Event().wait(0.01)
+        assert marker.exists(), "the run never reached the third target"
+    finally:
+        process.kill()
+        process.wait()
+    assert fleet.applied(fleet.names[0]) == ids
+    assert fleet.applied(fleet.names[1]) == ids
+    assert fleet.applied(fleet.names[2]) == ids[:3]  # the pause's transaction rolled back
+    assert fleet.applied(fleet.names[3]) == []
+    again = by_name(fleet.project.ok("fleet", "upgrade", "--json").json)
+    assert again[fleet.names[0]]["migrations"] == []
+    assert again[fleet.names[2]]["migrations"] == ids[3:]
+    assert again[fleet.names[4]]["migrations"] == ids
+    for name in fleet.names:
+        assert fleet.applied(name) == ids
+
+
+@pytest.mark.backends("sqlite")
+def test_per_server_bounds_how_many_run_at_once_on_one_server(tmp_path: Path) -> None:
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "20260101T000001_items.py").write_text(
+        'parents = []\n\n\ndef upgrade(op):\n    op.execute("CREATE TABLE items (id INTEGER)")\n'
+    )
+    sumfile.write(migrations, scan(migrations))
+    targets = []
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        for i in range(4):
+            url = f"sqlite:///{tmp_path / folder / f't{i}.db'}"
+            targets.append(url)
+    config = Config(url=f"sqlite:///{tmp_path / 'control.db'}", migrations=migrations)
+
+    class Counting:
+        def __init__(self) -> None:
+            self.now: dict[str, int] = {}
+            self.most: dict[str, int] = {}
+
+        def started(self, target: Target) -> None:
+            self.now[target.server] = self.now.get(target.server, 0) + 1
+            self.most[target.server] = max(self.most.get(target.server, 0), self.now[target.server])
+
+        def finished(self, result: Any) -> None:
+            server = next(t.server for t in found if t.identity == result.identity)
+            self.now[server] -= 1
+
+    found = fleet_targets(config, urls=targets)
+    counting = Counting()
+    report = fleet_upgrade(config, urls=targets, jobs=4, per_server=1, observer=counting)
+    assert report.exit_code == 0 and len(report.results) == 8, report.to_json()
+    assert counting.most == {t.server: 1 for t in found}
+    assert len(counting.most) == 2
+
+
+def test_downgrade_and_stamp_over_the_fleet(fleet: Fleet) -> None:
+    fleet.project.ok("fleet", "upgrade")
+    down = by_name(fleet.project.ok("fleet", "downgrade", "base", "--json").json)
+    assert all(t["migrations"] == list(reversed(fleet.ids)) for t in down.values())
+    for name in fleet.names:
+        assert fleet.applied(name) == []
+        assert "items" not in fleet.tables(name)
+    fleet.project.ok("fleet", "stamp", fleet.ids[0])
+    status = by_name(fleet.project.ok("fleet", "status", "--json").json)
+    assert all(t["status"] == "behind" and t["behind"] == 2 for t in status.values())
+    assert "behind: 5 by 2" in fleet.project.fails(1, "fleet", "check").out
+
+
+@pytest.mark.backends("sqlite", "postgresql")
+def test_targets_from_a_query_on_a_control_database(fleet: Fleet) -> None:
+    """`query`: a row per target, its URL and (PostgreSQL) its schema."""
+    rows = [(fleet.urls[n], fleet.schemas[n]) for n in fleet.names[:3]]
+    control = sa.create_engine(fleet.project.url, poolclass=sa.NullPool)
+    with control.begin() as conn:
+        conn.execute(sa.text("CREATE TABLE tenants (url TEXT, tenant_schema TEXT, active INT)"))
+        for url, schema in rows:
+            conn.execute(
+                sa.text("INSERT INTO tenants VALUES (:url, :schema, 1)"),
+                {"url": url, "schema": schema},
+            )
+        conn.execute(sa.text("INSERT INTO tenants VALUES ('sqlite:///gone.db', NULL, 0)"))
+    control.dispose()
+    query = "SELECT url, tenant_schema FROM tenants WHERE active = 1"
+    report = by_name(fleet.project.ok("fleet", "upgrade", "--query", query, "--json").json)
+    assert sorted(report) == sorted(schema or url for url, schema in rows)
+    assert all(t["migrations"] == fleet.ids for t in report.values())
+    for name in fleet.names[:3]:
+        assert fleet.applied(name) == fleet.ids
+    assert fleet.applied(fleet.names[3]) == []
