@@ -11,8 +11,11 @@ also on Ctrl-C) and fresh MariaDB databases. Every tool runs as a whole process;
 figures are its wall time, and its CPU time (user + system, of that process alone:
 `os.wait4`) and peak memory (max RSS), which a busy machine disturbs less than the wall
 time. The shell loop is timed over at most `--loop-limit` targets and its per-target
-time given (the loop is linear by construction). Alembic's multi-tenant recipe is not
-measured here yet. Nothing here belongs in the test suite.
+time given (the loop is linear by construction). Alembic's multi-tenant recipe (one
+process looping over the schemas in its env.py, each on its own connection with the
+schema first on `search_path` and its version table in it) runs from the peers'
+virtualenv (`DBSHIFT_BENCH_PEERS`, default /tmp/peers; left out without it). Nothing
+here belongs in the test suite.
 """
 
 from __future__ import annotations
@@ -152,6 +155,67 @@ def bench_pg(size: int, migrations: int, jobs: int, loop_limit: int) -> list[str
     return rows
 
 
+PEERS_PY = str(Path(os.environ.get("DBSHIFT_BENCH_PEERS", "/tmp/peers")) / "bin" / "python")
+
+#: Alembic's multi-tenant loop: one process, each tenant schema on its own connection
+#: with the schema first on search_path and the version table in it
+ALEMBIC_ENV = """
+import sqlalchemy as sa
+from alembic import context
+
+engine = sa.create_engine(context.config.get_main_option("sqlalchemy.url"), poolclass=sa.NullPool)
+with engine.connect() as conn:
+    schemas = [r[0] for r in conn.execute(sa.text(
+        "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1"))]
+for schema in schemas:
+    with engine.connect() as connection:
+        connection.execute(sa.text(f'SET search_path TO "{schema}", public'))
+        connection.commit()
+        context.configure(
+            connection=connection, version_table_schema=schema, transaction_per_migration=True
+        )
+        with context.begin_transaction():
+            context.run_migrations()
+engine.dispose()
+"""
+
+
+def alembic_project(root: Path, url: str, count: int) -> None:
+    """The same migrations as Alembic revisions, and the tenant loop as its env.py."""
+    scripts = root / "scripts"
+    (scripts / "versions").mkdir(parents=True)
+    (root / "alembic.ini").write_text(
+        f"[alembic]\nscript_location = {scripts}\nsqlalchemy.url = {url}\n"
+    )
+    (scripts / "env.py").write_text(ALEMBIC_ENV)
+    previous = None
+    for i in range(count):
+        revision = f"r{i:04d}"
+        body = (
+            f'op.create_table("t{i}", sa.Column("id", sa.Integer, primary_key=True))'
+            if i % 2 == 0
+            else f'op.add_column("t{i - 1}", sa.Column("c{i}", sa.String(40)))'
+        )
+        (scripts / "versions" / f"{revision}.py").write_text(
+            f"import sqlalchemy as sa\nfrom alembic import op\n\nrevision = {revision!r}\n"
+            f"down_revision = {previous!r}\nbranch_labels = None\ndepends_on = None\n\n\n"
+            f"def upgrade():\n    {body}\n"
+        )
+        previous = revision
+
+
+def bench_alembic(size: int, migrations: int) -> list[str]:
+    check = subprocess.run([PEERS_PY, "-c", "import alembic, psycopg"], capture_output=True)
+    if check.returncode:
+        print(f"(Alembic left out: no {PEERS_PY} with alembic and psycopg)", file=sys.stderr)
+        return []
+    with tempfile.TemporaryDirectory() as tmp, pg_database(size) as url:
+        root = Path(tmp) / "alembic"
+        alembic_project(root, url, migrations)
+        looped = run([PEERS_PY, "-m", "alembic", "upgrade", "head"], root)
+        return [_row(f"PostgreSQL, {size} schemas", "Alembic multi-tenant loop", looped, size)]
+
+
 def bench_mariadb(size: int, migrations: int, jobs: int, loop_limit: int) -> list[str]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, mariadb_databases(size) as (url, names):
@@ -208,6 +272,7 @@ def main() -> None:
     rows = []
     for size in (int(s) for s in options.schemas.split(",") if s):
         rows += bench_pg(size, options.migrations, options.jobs, options.loop_limit)
+        rows += bench_alembic(size, options.migrations)
     for size in (int(s) for s in options.databases.split(",") if s):
         rows += bench_mariadb(size, options.migrations, options.jobs, options.loop_limit)
     table = "\n".join([HEADER, *rows])
