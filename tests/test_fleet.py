@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from dbshift import api
 from dbshift.config import Config
 from dbshift.dialects import lock_for
+from dbshift.errors import ConfigError
 from dbshift.fleet import fleet_status, fleet_targets, fleet_upgrade
 from dbshift.fleet.targets import Target, shard
 from dbshift.migrations import loader, sumfile
@@ -531,3 +532,14 @@ def test_targets_from_a_query_on_a_control_database(fleet: Fleet) -> None:
     for name in fleet.names[:3]:
         assert fleet.applied(name) == fleet.ids
     assert fleet.applied(fleet.names[3]) == []
+
+
+@pytest.mark.backends("sqlite", "mysql")
+def test_a_search_path_or_schema_targets_are_refused_where_there_is_none(
+    fleet: Fleet,
+) -> None:
+    with pytest.raises(ConfigError, match="has none"):
+        url = fleet.urls[fleet.names[0]]
+        api.status(Config(url=url, migrations=fleet.project.migrations, search_path=("x",)))
+    error = fleet.project.fails(2, "fleet", "status", "--schemas", "tenant_*").err
+    assert "needs PostgreSQL" in error and len(error.strip().splitlines()) == 1
