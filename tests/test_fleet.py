@@ -543,3 +543,15 @@ def test_a_search_path_or_schema_targets_are_refused_where_there_is_none(
         api.status(Config(url=url, migrations=fleet.project.migrations, search_path=("x",)))
     error = fleet.project.fails(2, "fleet", "status", "--schemas", "tenant_*").err
     assert "needs PostgreSQL" in error and len(error.strip().splitlines()) == 1
+
+
+@pytest.mark.backends("sqlite")
+def test_verify_names_every_target_whose_applied_checksum_changed(fleet: Fleet) -> None:
+    fleet.project.ok("fleet", "upgrade")
+    assert fleet.project.ok("fleet", "verify", "--json").json["exit_code"] == 0
+    first = next(fleet.project.migrations.glob(f"{fleet.ids[0]}.py"))
+    first.write_text(first.read_text() + "\n# edited after it was applied\n")
+    fleet.project.record_sums()
+    report = fleet.project.fails(4, "fleet", "verify", "--json").json
+    assert report["counts"] == {"failed": len(fleet.names)}
+    assert all(fleet.ids[0] in t["error"] and t["exit_code"] == 4 for t in report["targets"])
