@@ -555,3 +555,17 @@ def test_verify_names_every_target_whose_applied_checksum_changed(fleet: Fleet) 
     report = fleet.project.fails(4, "fleet", "verify", "--json").json
     assert report["counts"] == {"failed": len(fleet.names)}
     assert all(fleet.ids[0] in t["error"] and t["exit_code"] == 4 for t in report["targets"])
+
+
+@pytest.mark.backends("sqlite")
+def test_fleet_urls_take_variables_and_exclude_leaves_targets_out(
+    fleet: Fleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EXTRA_TENANT_URL", fleet.urls[fleet.names[0]])
+    fleet.configure(f'exclude = ["{fleet.names[1]}", "*t04*"]', urls=("${EXTRA_TENANT_URL}",))
+    config = Config.load(fleet.project.root / "dbshift.toml")
+    names = [t.name for t in fleet_targets(config)]
+    assert fleet.names[1] not in names and fleet.names[4] not in names
+    assert names.count(fleet.names[0]) == 1 and len(names) == 3  # its URL, listed too, runs once
+    assert fleet_upgrade(config, jobs=2).exit_code == 0
+    assert fleet.applied(fleet.names[1]) == [] and fleet.applied(fleet.names[3]) == fleet.ids
