@@ -240,6 +240,25 @@ def test_the_runner_imports_no_command_above_it() -> None:
     assert not wrong, "\n".join(wrong)
 
 
+def test_the_fleet_is_imported_by_the_cli_alone_and_imports_no_command_above_it() -> None:
+    """`fleet/` sits under the CLI, over the jobs and the runner (docs/architecture.md):
+    only `cli` imports it, and it imports neither the CLI nor the API."""
+    fleet = ("dbshift.fleet",)
+    wrong = [
+        f"{e.importer} line {e.line} imports {e.imported}"
+        for e in IMPORTS
+        if not e.type_only
+        and (
+            (_under(e.imported, fleet) and not _under(e.importer, (*fleet, "dbshift.cli")))
+            or (
+                _under(e.importer, fleet)
+                and _under(e.imported, ("dbshift.cli", "dbshift.api", "dbshift.aio"))
+            )
+        )
+    ]
+    assert not wrong, "\n".join(wrong)
+
+
 def _under(name: str, packages: tuple[str, ...]) -> bool:
     return any(name == p or name.startswith(p + ".") for p in packages)
 

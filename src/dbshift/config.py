@@ -54,6 +54,7 @@ _KEYS = frozenset(
         "safe",
         "backends",
         "statement_cache",
+        "fleet",
     }
 )
 #: the backends a history can be generated for: SQLAlchemy's dialect names, which are
@@ -175,6 +176,11 @@ class Config:
     statement_cache: bool = True
     #: the `[lint]` table: disable, severity, fail_on, server_version, dialect
     lint: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
+    #: the `[fleet]` table, as read: `dbshift.fleet.settings` checks and reads it
+    fleet: Mapping[str, Any] = dataclasses.field(default_factory=dict, hash=False)
+    #: schemas put first on PostgreSQL's `search_path` of every connection (a fleet's
+    #: tenant schema, then the rest of its path; docs/fleet.md); empty: left alone
+    search_path: tuple[str, ...] = ()
     env: str | None = None
     source: Path | None = None  # the file this configuration was read from, if any
     #: what a relative `migrations` path is relative to: a folder, or a file (`__file__`;
@@ -622,6 +628,7 @@ _TYPES: dict[str, tuple[tuple[type, ...], str]] = {
     "safe": ((bool,), "true or false"),
     "statement_cache": ((bool,), "true or false"),
     "backends": ((list,), "a list of backend names among " + ", ".join(BACKENDS)),
+    "fleet": ((dict,), "a table ([fleet], docs/fleet.md)"),
 }
 _TYPES.update({old: _TYPES[new] for old, new in RENAMED.items()})
 
@@ -689,6 +696,8 @@ def _interpolate(value: Any) -> Any:
         return _VAR.sub(_expand, value)
     if isinstance(value, list):
         return [_interpolate(item) for item in value]
+    if isinstance(value, dict):  # [fleet] urls, [lint] (no variables there in practice)
+        return {key: _interpolate(item) for key, item in value.items()}
     return value
 
 

@@ -153,7 +153,31 @@ def create_engine(config: Config, url: URL | None = None) -> Any:
     if backend.begins_own_transactions:
         _sqlite_transactional_ddl(sync_engine)
     backend.prepare_engine(sync_engine)
+    if config.search_path:
+        _search_path(
+            sync_engine, backend.search_path_statement(sync_engine.dialect, config.search_path)
+        )
     return engine
+
+
+def _search_path(engine: sa.Engine, statement: str | None) -> None:
+    """Every connection of `engine` starts with `Config.search_path` first on its path
+    (a fleet's tenant schema, docs/fleet.md), set and committed before anything else
+    runs on it, so that a rollback cannot undo it."""
+    if statement is None:
+        raise ConfigError(
+            f"a search_path is set, but {engine.dialect.name} has none",
+            hint="search_path (a fleet's `schemas`) is for PostgreSQL; target databases instead",
+        )
+
+    @event.listens_for(engine, "connect", insert=True)
+    def _connect(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(statement)
+        finally:
+            cursor.close()
+        dbapi_connection.commit()
 
 
 def _missing_driver(url: URL, error: BaseException) -> ConfigError:

@@ -1061,6 +1061,182 @@ def shared_commands() -> dict[str, click.Command]:
     return {name: cli.commands[name] for name in names}
 
 
+# -- fleet: one command over many databases and tenant schemas (docs/fleet.md) ----------
+# (one self-contained block: the group, its shared options, and its commands)
+
+
+@cli.group()
+def fleet() -> None:
+    """Run a command over every target of the fleet (docs/fleet.md)."""
+
+
+def _fleet_options(fn: F) -> F:
+    """The targets, the bounds and the failure policy of a fleet command (each over
+    the `[fleet]` table), the shard, and where the JSON report goes."""
+    options = [
+        click.option("--target-url", "urls", multiple=True, help="A target URL (repeatable)."),
+        click.option("--schemas", help="PostgreSQL schemas matching this pattern (tenant_*)."),
+        click.option("--databases", help="Databases on the server matching this pattern."),
+        click.option("--sqlite", help="SQLite files matching this glob."),
+        click.option("--query", help="SQL giving each target's URL (and schema)."),
+        click.option("--control-url", help="The database --query runs on."),
+        click.option("--exclude", multiple=True, help="Leave out targets named so (pattern)."),
+        click.option("--jobs", type=int, help="Targets at once (default 4)."),
+        click.option("--per-server", type=int, help="Targets at once on one server."),
+        click.option("--fail-fast", is_flag=True, default=None, help="Stop at the first failure."),
+        click.option("--max-failures", type=int, help="Stop after K failures."),
+        click.option("--canary", type=int, help="Run N targets first; stop if one fails."),
+        click.option("--shard", metavar="I/N", help="Only the I-th of N stable slices (0-based)."),
+        click.option("--report", "report_path", metavar="FILE", help="Also write the JSON report."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def _fleet_run(state: State, call: Callable[..., Any], flags: dict[str, Any]) -> None:
+    """`call(config, shard=, observer=, **flags)`, displayed; exit with its code."""
+    # lazy: status start-up: the fleet brings the runner
+    from dbshift.cli.fleet import Display, write_report
+
+    shard, report_path = flags.pop("shard"), flags.pop("report_path")
+    reporter = state.reporter
+    display = Display(
+        reporter.out, tty=reporter.tty, as_json=reporter.as_json, quiet=reporter.quiet
+    )
+    with display:
+        report = call(state.config(), shard=shard, observer=display, **flags)
+    if report_path:
+        write_report(report_path, report)
+    display.summary(report)
+    if report.exit_code:
+        raise _Exit(ExitCode(report.exit_code))
+
+
+@fleet.command("upgrade", context_settings=TARGETS)
+@click.argument("revision", default="head", callback=_target)
+@click.option("--dry-run", is_flag=True, help="Plan each target and stop.")
+@_fleet_options
+@reporting
+@pass_state
+def fleet_upgrade_command(state: State, /, revision: str, dry_run: bool, **flags: Any) -> None:
+    """Apply migrations up to REVISION (default: head) on every target."""
+    # lazy: status start-up: the fleet brings the runner
+    from dbshift import fleet as fleets
+
+    def call(config: Config, **keywords: Any) -> Any:
+        return fleets.fleet_upgrade(config, revision, dry_run=dry_run, **keywords)
+
+    _fleet_run(state, call, flags)
+
+
+@fleet.command("downgrade", context_settings=TARGETS)
+@click.argument("revision", callback=_target)
+@click.option("--dry-run", is_flag=True, help="Plan each target and stop.")
+@_fleet_options
+@reporting
+@pass_state
+def fleet_downgrade_command(state: State, /, revision: str, dry_run: bool, **flags: Any) -> None:
+    """Revert migrations down to REVISION (-1, an id, base) on every target."""
+    # lazy: status start-up: the fleet brings the runner
+    from dbshift import fleet as fleets
+
+    def call(config: Config, **keywords: Any) -> Any:
+        return fleets.fleet_downgrade(config, revision, dry_run=dry_run, **keywords)
+
+    _fleet_run(state, call, flags)
+
+
+@fleet.command("stamp", context_settings=TARGETS)
+@click.argument("revision", callback=_target)
+@_fleet_options
+@reporting
+@pass_state
+def fleet_stamp_command(state: State, /, revision: str, **flags: Any) -> None:
+    """Record REVISION as applied on every target, running nothing."""
+    # lazy: status start-up: the fleet brings the runner
+    from dbshift import fleet as fleets
+
+    def call(config: Config, **keywords: Any) -> Any:
+        return fleets.fleet_stamp(config, revision, **keywords)
+
+    _fleet_run(state, call, flags)
+
+
+@fleet.command("status")
+@_fleet_options
+@reporting
+@pass_state
+def fleet_status_command(state: State, /, **flags: Any) -> None:
+    """How many targets are at head, behind (by how much), partial, locked, failed."""
+    # lazy: status start-up: the fleet brings the runner
+    from dbshift import fleet as fleets
+
+    _fleet_run(state, fleets.fleet_status, flags)
+
+
+@fleet.command("check")
+@click.option("--since", metavar="GIT_REF", help="Lint the migrations added since REF.")
+@_fleet_options
+@reporting
+@pass_state
+def fleet_check_command(state: State, /, since: str | None, **flags: Any) -> None:
+    """`check` on the files once (sums, graph, models, lint), then exit 1 unless every
+    target is at head with intact checksums."""
+    # lazy: status start-up: the fleet brings the runner
+    from dbshift import fleet as fleets
+
+    files = api.check(state.config(), since=since)
+    if not files.ok:
+        state.reporter.checked(files)
+        raise _Exit(ExitCode.CHECK_FAILED)
+
+    def call(config: Config, **keywords: Any) -> Any:
+        return fleets.fleet_status(config, command="check", **keywords)
+
+    _fleet_run(state, call, flags)
+
+
+@fleet.command("verify")
+@_fleet_options
+@reporting
+@pass_state
+def fleet_verify_command(state: State, /, **flags: Any) -> None:
+    """`verify` every target's applied checksums against the files."""
+    # lazy: status start-up: the fleet brings the runner
+    from dbshift import fleet as fleets
+
+    def call(config: Config, **keywords: Any) -> Any:
+        return fleets.fleet_status(config, command="verify", **keywords)
+
+    _fleet_run(state, call, flags)
+
+
+@fleet.command("report")
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.option("--report", "report_path", metavar="FILE", help="Write the merged JSON report.")
+@reporting
+@pass_state
+def fleet_report_command(state: State, /, files: tuple[str, ...], report_path: str | None) -> None:
+    """Merge the JSON reports of several shards (or runs) into one."""
+    # lazy: status start-up: the fleet brings the runner
+    from dbshift.cli.fleet import Display, write_report
+    from dbshift.fleet.report import merge, read_reports
+
+    report = merge(read_reports(files))
+    if report_path:
+        write_report(report_path, report)
+    reporter = state.reporter
+    Display(reporter.out, tty=False, as_json=reporter.as_json, quiet=False).summary(report)
+    for failed in report.failures if not reporter.as_json else ():
+        reporter.line(f"  {failed.name}: {failed.status} (exit {failed.exit_code}): {failed.error}")
+    if report.exit_code:
+        raise _Exit(ExitCode(report.exit_code))
+
+
+# -- end of fleet ------------------------------------------------------------------------
+
+
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 

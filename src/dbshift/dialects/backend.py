@@ -161,6 +161,18 @@ class Backend:
         synchronous engine behind an async one too); nothing by default."""
         return None
 
+    def search_path_statement(self, dialect: Dialect, schemas: tuple[str, ...]) -> str | None:
+        """The statement that puts `schemas` first on the session's path of unqualified
+        names (`Config.search_path`: a fleet's tenant schema), each name quoted; None
+        where the backend has none (a URL names the database there)."""
+        return None
+
+    def database_names(self, conn: sa.Connection) -> list[str]:
+        """The databases of the server `conn` is on that a fleet may target (the
+        schemas SQLAlchemy lists, on a server where a schema is a database); empty
+        where there is no such list (SQLite: a file is a database)."""
+        return []
+
     def compiled_for(self, dialect: Dialect) -> tuple[object, ...]:
         """What of a connected dialect the SQL compiled for it depends on, beside the
         operation: the backend, the dialect and its driver, the server's version, how it

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import marshal
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -40,16 +41,48 @@ from dbshift.runner.report import log
 Entry = tuple[str, tuple[tuple[tuple[str, bool], ...], ...], tuple[int, ...]]
 
 
-def cache_key(conn: sa.Connection, schema: str | None) -> tuple[Any, ...]:
-    """What, beside the file, the statements a migration compiles to depend on."""
+def cache_key(
+    conn: sa.Connection, schema: str | None, search_path: tuple[str, ...] = ()
+) -> tuple[Any, ...]:
+    """What, beside the file, the statements a migration compiles to depend on.
+
+    With a `search_path` (a fleet's tenant schema first, docs/fleet.md) the path is part
+    of the key, its first schema as a placeholder when it is the bookkeeping `schema`:
+    the statements are unqualified, so tenants on paths of the same shape share them
+    (compiled once per fleet run), and a path of another shape has a key of its own."""
     dialect = conn.dialect
+    where: Any = schema
+    if search_path:
+        tenant = search_path[0] if search_path[0] == schema else None
+        where = tuple(TENANT if name == tenant else name for name in (schema, *search_path))
     return (
         StatementCache.VERSION,
         __version__,
         sa.__version__,
         backend_for(dialect).compiled_for(dialect),
-        schema,
+        where,
     )
+
+
+#: the placeholder for a fleet tenant's own schema in a statement cache key
+TENANT = "<tenant>"
+
+
+class Shelf:
+    """The statement caches of one fleet run, one per key, shared by the runners of
+    every target (each in its own thread): a migration compiled for one tenant is sent
+    to the next without being loaded again, and each cache file is read once."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._caches: dict[tuple[Path, str], StatementCache] = {}
+
+    def cache(self, folder: Path, key: tuple[Any, ...]) -> StatementCache:
+        with self._lock:
+            found = self._caches.get((folder, repr(key)))
+            if found is None:
+                found = self._caches[(folder, repr(key))] = StatementCache(folder, key)
+            return found
 
 
 class StatementCache:
@@ -63,6 +96,8 @@ class StatementCache:
         self.path = folder / "__pycache__" / f"dbshift-statements-{digest}.marshal"
         self.entries: dict[str, Entry] = {}
         self.dirty = False
+        #: runners in several threads may share one cache (`Shelf`)
+        self._lock = threading.RLock()
         try:
             version, key_text, entries = marshal.loads(self.path.read_bytes())
             if version == self.VERSION and key_text == self.key and isinstance(entries, dict):
@@ -72,6 +107,10 @@ class StatementCache:
 
     def get(self, script: Script) -> Compiled | None:
         """The migration's statements, when kept for this very file; else None."""
+        with self._lock:
+            return self._get(script)
+
+    def _get(self, script: Script) -> Compiled | None:
         entry = self.entries.get(script.id)
         if entry is None:
             return None
@@ -97,13 +136,18 @@ class StatementCache:
     def put(self, script: Script, compiled: Compiled) -> None:
         groups = tuple(tuple((s.text, s.ddl) for s in group) for group in compiled.statements)
         entry: Entry = (script.checksum, groups, compiled.lines)
-        if self.entries.get(script.id) != entry:
-            self.entries[script.id] = entry
-            self.dirty = True
+        with self._lock:
+            if self.entries.get(script.id) != entry:
+                self.entries[script.id] = entry
+                self.dirty = True
 
     def save(self, scripts: dict[str, Script]) -> None:
         """Write the cache if it changed, without the entries of files that are gone or
         were edited since (like the header cache)."""
+        with self._lock:
+            self._save(scripts)
+
+    def _save(self, scripts: dict[str, Script]) -> None:
         stale = [
             i
             for i, entry in self.entries.items()

@@ -37,7 +37,7 @@ from dbshift.ops.context import Capture, CodeFailed, OnlineContext
 from dbshift.retry import BlockerWatch, backoff, lock_timed_out
 from dbshift.runner import checks, failures
 from dbshift.runner.adopted import refuse_if_moved
-from dbshift.runner.cache import StatementCache, cache_key
+from dbshift.runner.cache import Shelf, StatementCache, cache_key
 from dbshift.runner.journal import StatementJournal
 from dbshift.runner.lock import Held, busy_as_lock_timeout
 from dbshift.runner.plan import Direction, Plan, Step, make_plan, other_backend, stamp_plan, verify
@@ -86,8 +86,11 @@ class Runner:
         listener: Listener | None = None,
         *,
         lease_ttl: float | None = None,
+        shelf: Shelf | None = None,
     ) -> None:
         self.config = config
+        #: the statement caches shared with other runners of one fleet run, if any
+        self.shelf = shelf
         #: seconds the lease of a step outside a transaction lives unrenewed (`lease.TTL`)
         self.lease_ttl = lease_ttl
         self.conn = conn
@@ -332,8 +335,10 @@ class Runner:
 
     def _statement_cache(self) -> StatementCache:
         if self._cache is None:
-            key = cache_key(self.conn, self.config.schema)
-            self._cache = StatementCache(self.config.migrations_dir, key)
+            key = cache_key(self.conn, self.config.schema, self.config.search_path)
+            folder = self.config.migrations_dir
+            shelf = self.shelf
+            self._cache = shelf.cache(folder, key) if shelf else StatementCache(folder, key)
         return self._cache
 
     def _keep(self, step: Step, result: StepResult) -> None:

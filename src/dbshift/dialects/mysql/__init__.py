@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from dbshift.schema.snapshot import Column, Sequence, Table
 
 
+_SYSTEM_DATABASES = frozenset({"mysql", "information_schema", "performance_schema", "sys"})
+
+
 class MySQL(Backend):
     names = ("mysql", "mariadb")
     sync_driver = "pymysql"
@@ -98,6 +101,13 @@ class MySQL(Backend):
         @event.listens_for(engine, "do_connect")
         def _connect(dialect: Dialect, record: Any, cargs: Any, cparams: Any) -> Any:
             return connect(*cargs, **cparams)
+
+    def database_names(self, conn: sa.Connection) -> list[str]:
+        """The server's databases but its own (`mysql`, the schemas of `SHOW DATABASES`
+        that hold the server's catalog and statistics)."""
+        rows = conn.exec_driver_sql("SHOW DATABASES")
+        names = (str(row[0]) for row in rows)
+        return sorted(n for n in names if n.lower() not in _SYSTEM_DATABASES)
 
     def compiled_for(self, dialect: Dialect) -> tuple[object, ...]:
         """Also which server a `mysql://` URL reached (their DDL differs)."""

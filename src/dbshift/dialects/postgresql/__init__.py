@@ -62,6 +62,16 @@ class PostgreSQL(Backend):
     reports_deferrable = True
     postgresql_lexicon = True
 
+    def search_path_statement(self, dialect: Dialect, schemas: tuple[str, ...]) -> str | None:
+        quote = dialect.identifier_preparer.quote_identifier
+        return "SET search_path TO " + ", ".join(quote(schema) for schema in schemas)
+
+    def database_names(self, conn: sa.Connection) -> list[str]:
+        rows = conn.exec_driver_sql(
+            "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
+        )
+        return sorted(str(row[0]) for row in rows)
+
     def _new_rules(self) -> DialectRules:
         # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
         from dbshift.dialects.postgresql.rules import PostgreSQLRules

@@ -1,0 +1,132 @@
+"""Fleets: one history applied to many databases and tenant schemas, in parallel,
+resumable, reported (docs/fleet.md).
+
+    from dbshift import Config
+    from dbshift.fleet import fleet_upgrade
+
+    report = fleet_upgrade(Config.load(), schemas="tenant_*", jobs=8)
+    print(report.to_json())
+
+Every function takes the `[fleet]` settings of the configuration, with keywords over
+them (the names of `[fleet]`'s keys: `urls`, `schemas`, `databases`, `sqlite`, `query`,
+`control_url`, `exclude`, `search_path`, `jobs`, `per_server`, `fail_fast`,
+`max_failures`, `canary`), `shard="I/N"` for one slice, and an `observer` told as
+targets start and finish. A target's failure is in its result, never raised: usage
+and configuration errors (and the files' own: a broken graph, `dbshift.sum`) raise
+before any target runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbshift.config import Config
+from dbshift.fleet import run as running
+from dbshift.fleet import settings as fleet_settings
+from dbshift.fleet.report import FleetReport, TargetResult, merge, read_reports
+from dbshift.fleet.run import Observer
+from dbshift.fleet.targets import Target, discover, shard
+from dbshift.migrations.project import Project
+from dbshift.runner.cache import Shelf
+
+__all__ = [
+    "FleetReport",
+    "Observer",
+    "Target",
+    "TargetResult",
+    "fleet_downgrade",
+    "fleet_stamp",
+    "fleet_status",
+    "fleet_targets",
+    "fleet_upgrade",
+    "merge",
+    "read_reports",
+]
+
+
+def fleet_targets(config: Config, *, shard_spec: str | None = None, **flags: Any) -> list[Target]:
+    """The targets the settings name (of one shard, `I/N`), in their stable order."""
+    chosen = fleet_settings.read(config, **flags)
+    return shard(discover(config, chosen), shard_spec)
+
+
+def fleet_upgrade(
+    config: Config,
+    revision: str = "head",
+    *,
+    dry_run: bool = False,
+    shard: str | None = None,
+    observer: Observer | None = None,
+    **flags: Any,
+) -> FleetReport:
+    """`upgrade` on every target (docs/fleet.md): each at most once at a time, under its
+    own runner lock; a failed target is reported, and the others go on unless the
+    policy (`fail_fast`, `max_failures`, `canary`) stops the run."""
+    return _migrating("upgrade", config, revision, dry_run, shard, observer, flags)
+
+
+def fleet_downgrade(
+    config: Config,
+    revision: str,
+    *,
+    dry_run: bool = False,
+    shard: str | None = None,
+    observer: Observer | None = None,
+    **flags: Any,
+) -> FleetReport:
+    """`downgrade` to `revision` (`-1`, an id, `base`) on every target."""
+    return _migrating("downgrade", config, revision, dry_run, shard, observer, flags)
+
+
+def fleet_stamp(
+    config: Config,
+    revision: str,
+    *,
+    shard: str | None = None,
+    observer: Observer | None = None,
+    **flags: Any,
+) -> FleetReport:
+    """`stamp` every target at `revision`, running no migration."""
+    return _migrating("stamp", config, revision, False, shard, observer, flags)
+
+
+def fleet_status(
+    config: Config,
+    *,
+    shard: str | None = None,
+    observer: Observer | None = None,
+    command: str = "status",
+    **flags: Any,
+) -> FleetReport:
+    """Where every target stands: at_head, behind (`behind`: by how many migrations),
+    partial, locked (a runner holds its lock), or failed (unreachable, integrity)."""
+    chosen = fleet_settings.read(config, **flags)
+    targets = _targets(config, chosen, shard)
+    project, _ = Project.audited(config)
+    job = running.status_job(project)
+    return running.run(command, targets, job, chosen.policy, observer=observer, shard=shard)
+
+
+def _migrating(
+    command: str,
+    config: Config,
+    revision: str,
+    dry_run: bool,
+    shard_spec: str | None,
+    observer: Observer | None,
+    flags: dict[str, Any],
+) -> FleetReport:
+    chosen = fleet_settings.read(config, **flags)
+    project = Project.read(config)  # once, before any connection; refused here if broken
+    targets = _targets(config, chosen, shard_spec)
+    job = running.migrate_job(project, Shelf(), command, revision, dry_run)
+    report = running.run(command, targets, job, chosen.policy, observer=observer, shard=shard_spec)
+    if not report.failures and not dry_run:
+        project.settle()
+    return report
+
+
+def _targets(
+    config: Config, chosen: fleet_settings.FleetSettings, shard_spec: str | None
+) -> list[Target]:
+    return shard(discover(config, chosen), shard_spec)
