@@ -227,6 +227,28 @@ def test_models_behind_the_migrations_are_named(
 
 
 @pytest.mark.slow
+def test_models_against_raw_sql_migrations_compare_the_database_at_head(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str], backend: str
+) -> None:
+    """A raw SQL migration cannot be replayed: the models are compared with the test
+    database the migrations built (before, the check failed on any SQL migration)."""
+    project = project_in(pytester, capsys)
+    with_models(project)
+    project.sql("items", "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL);")
+    pytester.makeini("[pytest]\ndbshift_checks = models_match\n")
+    run(pytester, backend).assert_outcomes(passed=1)
+    (project.root / "models.py").write_text(NOTED)
+    result = run(pytester, backend)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*the models differ from what the migrations build (on the {backend} test database at head):*",
+            '*add column "items"."note"*',
+        ]
+    )
+
+
+@pytest.mark.slow
 def test_a_broken_migration_is_reported_by_name(
     pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str], backend: str
 ) -> None:
