@@ -96,3 +96,38 @@ def test_any_declared_type_compiles_back_to_its_text(name: str, args: list[int])
     assert str(type_.compile(dialect=dialect)).replace(", ", ",") == text.upper() or (
         str(type_.compile(dialect=dialect)) == text
     )
+
+
+def test_a_column_collation_is_read_from_the_table_text(db_url: str, tmp_path: Path) -> None:
+    """The pragmas do not report `COLLATE`: the introspection reads it from the CREATE
+    TABLE text (quoted or not, beside other clauses), so a model's collation matches its
+    own database (`drift` and `diff` against the database reported every collated
+    column) and `baseline` writes it back."""
+    engine = sa.create_engine(db_url)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "CREATE TABLE t (id INTEGER PRIMARY KEY, a TEXT NOT NULL COLLATE NOCASE UNIQUE, "
+                'b VARCHAR(20) COLLATE "RTRIM", c TEXT)'
+            )
+        )
+    with engine.connect() as conn:
+        columns = {c.name: c.type for c in introspect(conn).tables["t"].columns}
+    engine.dispose()
+    assert [getattr(columns[n], "collation", None) for n in "abc"] == ["NOCASE", "RTRIM", None]
+    md = sa.MetaData()
+    sa.Table(
+        "t",
+        md,
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("a", sa.Text(collation="NOCASE"), nullable=False, unique=True),
+        sa.Column("b", sa.VARCHAR(20, collation="RTRIM")),
+        sa.Column("c", sa.Text),
+    )
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    config = dbshift.Config(url=db_url, migrations=folder, models=[md])
+    dbshift.api.baseline(config)
+    assert "collation='NOCASE'" in next(folder.glob("*.py")).read_text()
+    assert not dbshift.api.drift(config).drifted
+    assert dbshift.diff(config) == []

@@ -57,10 +57,14 @@ def sqlite_tables(
         computed = info["parsed"].generated.get(name) if hidden in (2, 3) else None
         if hidden in (2, 3):
             type_text = re.sub(r"\b(generated|always)\b", "", type_text, flags=re.I).strip()
+        type_ = declared_type(conn.dialect, type_text)
+        collation = info["parsed"].collations.get(name)
+        if collation is not None:
+            type_ = _collated(type_, collation)
         info["columns"].append(
             Column(
                 name=name,
-                type=declared_type(conn.dialect, type_text),
+                type=type_,
                 nullable=not notnull,
                 server_default=None if computed is not None or default is None else str(default),
                 computed=computed,
@@ -223,6 +227,17 @@ def declared_type(dialect: sa.engine.Dialect, text: str) -> TypeEngine[Any]:
     return DeclaredType(text.strip())
 
 
+def _collated(type_: TypeEngine[Any], collation: str) -> TypeEngine[Any]:
+    """`type_` with the column's `COLLATE`, as SQLAlchemy's `collation=` of a string
+    type (SQLite takes COLLATE on a column of any type, which no other SQLAlchemy type
+    carries: such a column's collation is not read)."""
+    if isinstance(type_, sa.String):
+        copied = type_.copy()
+        copied.collation = collation
+        return copied
+    return type_
+
+
 def _sqlite_rule(rule: str | None) -> str | None:
     return None if rule in (None, "NO ACTION") else rule
 
@@ -271,7 +286,7 @@ _STRUCTURE = re.compile(
 #: the words that make a column definition or table constraint worth tokenizing: each
 #: clause `_column_constraints` and `_table_constraint` read starts with one of them
 _CLAUSE_WORDS = re.compile(
-    r"\b(?:CONSTRAINT|PRIMARY|UNIQUE|CHECK|FOREIGN|AS|REFERENCES|AUTOINCREMENT)\b", re.I
+    r"\b(?:CONSTRAINT|PRIMARY|UNIQUE|CHECK|FOREIGN|AS|REFERENCES|AUTOINCREMENT|COLLATE)\b", re.I
 )
 
 
@@ -348,6 +363,8 @@ class _CreateTable:
         #: (columns, lower-case referenced table) -> (name, deferrable, initially)
         self.foreign_keys: dict[tuple[tuple[str, ...], str], tuple[Any, Any, Any]] = {}
         self.generated: dict[str, str] = {}
+        #: a column's `COLLATE name` (the pragmas do not report it)
+        self.collations: dict[str, str] = {}
         #: the table's dialect keywords its text states (`sqlite_autoincrement`, ...)
         self.options: dict[str, bool] = {}
 
@@ -497,6 +514,9 @@ def _column_constraints(sql: str, item: list[_Token], result: _CreateTable) -> N
             _references(item, i, (column,), name, result)
         elif word == "AUTOINCREMENT":
             result.options["sqlite_autoincrement"] = True
+        elif word == "COLLATE" and i + 1 < len(item):
+            result.collations[column] = _unquote(item[i + 1])
+            i += 1
         elif item[i].text == "(":
             i = _closing(item, i)
         name = None if word not in ("NOT", "NULL") else name
