@@ -15,12 +15,13 @@ are imported inside the commands that use them.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dbshift import database, jobs
-from dbshift.config import Config
+from dbshift.config import Config, mask_url
 from dbshift.errors import UsageError
 from dbshift.files import write_atomic
 from dbshift.migrations import edit
@@ -272,27 +273,60 @@ def rebase(config: Config, migration: str | None = None) -> RebaseResult:
     return edit.rebase(edit.read_merging(config), migration)
 
 
-def init(directory: str | Path = ".", *, migrations: str = "migrations") -> Path:
-    """Create `dbshift.toml` and the migrations folder; return the config path."""
+def init(
+    directory: str | Path = ".",
+    *,
+    migrations: str = "migrations",
+    url: str | None = None,
+    models: Sequence[str] = (),
+    **settings: str | float | None,
+) -> Path:
+    """Create `dbshift.toml` and the migrations folder; return the config path. `url`,
+    `models` and `settings` (`schema`, `table_prefix`, `runner_lock_timeout`: the CLI's
+    global flags) are written into the file; a URL with a password is refused (the file
+    is committed: give it through `${DATABASE_URL}`)."""
+    unknown = sorted(set(settings) - _INIT_SETTINGS)
+    if unknown:
+        raise UsageError(f"init does not write {', '.join(unknown)}", hint="edit dbshift.toml")
+    if url is not None and mask_url(url) != url:
+        raise UsageError(
+            "a URL with a password does not belong in dbshift.toml (it is committed)",
+            hint='write url = "${DATABASE_URL}" and set DATABASE_URL in the environment',
+        )
     root = Path(directory)
     config_path = root / "dbshift.toml"
     if config_path.exists():
         raise UsageError(f"{config_path} already exists", hint="edit it, or init elsewhere")
+    default = url or "sqlite:///app.db"
+    lines = [
+        "# dbshift configuration (all keys: README, section Configuration)",
+        f"url = {_toml_str('${DATABASE_URL:-' + default + '}')}",
+        f"migrations = {_toml_str(migrations)}",
+        f"models = [{', '.join(_toml_str(m) for m in models)}]   # for `dbshift make`"
+        if models
+        else '# models = ["myapp.models:Base"]   # for `dbshift make`',
+        '# backends = ["sqlite", "postgresql"]   # `make` writes for each (default: the URL\'s)',
+        *(
+            f"{key} = {_toml_str(value) if isinstance(value, str) else value}"
+            for key, value in settings.items()
+            if value is not None
+        ),
+        "",
+        "# [environments.production]",
+        '# url = "${PRODUCTION_DATABASE_URL}"',
+    ]
     root.mkdir(parents=True, exist_ok=True)
-    (root / migrations).mkdir(exist_ok=True)
-    write_atomic(
-        config_path,
-        "# dbshift configuration (all keys: README, section Configuration)\n"
-        'url = "${DATABASE_URL:-sqlite:///app.db}"\n'
-        f'migrations = "{migrations}"\n'
-        '# models = ["myapp.models:Base"]   # for `dbshift make`\n'
-        '# backends = ["sqlite", "postgresql"]   # `make` writes for each (default: the URL\'s)\n'
-        "\n"
-        "# [environments.production]\n"
-        '# url = "${PRODUCTION_DATABASE_URL}"\n',
-        exclusive=True,
-    )
+    (root / migrations).mkdir(parents=True, exist_ok=True)
+    write_atomic(config_path, "\n".join(lines) + "\n", exclusive=True)
     return config_path
+
+
+_INIT_SETTINGS = frozenset({"schema", "table_prefix", "runner_lock_timeout"})
+
+
+def _toml_str(value: str) -> str:
+    """A TOML basic string (JSON's escapes are TOML's for these characters)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 def init_migrations(folder: str | Path) -> Path:

@@ -388,8 +388,26 @@ def cli(
 @click.argument("directory", default=".", type=click.Path(file_okay=False))
 @pass_state
 def init(state: State, directory: str) -> None:
-    """Create dbshift.toml and a migrations folder."""
-    path = api.init(directory)
+    """Create dbshift.toml and a migrations folder; the global --url, --migrations,
+    --models, --schema, --table-prefix and --runner-lock-timeout are written into it."""
+    given = [
+        flag
+        for flag, value in (
+            ("-c/--config", state.config_path),
+            ("--env", state.env),
+            ("--db", state.db),
+        )
+        if value
+    ]
+    if given:
+        raise UsageError(
+            f"{' and '.join(given)} {'does' if len(given) == 1 else 'do'} not apply to `init`",
+            hint="init writes DIRECTORY/dbshift.toml; leave them out",
+        )
+    settings = dict(state.overrides)
+    settings["migrations"] = settings.get("migrations") or "migrations"
+    settings["models"] = settings.get("models") or ()
+    path = api.init(directory, **settings)
     state.reporter.written(path)
 
 
