@@ -99,7 +99,7 @@ class Display:
             for result in report.results:
                 if result.status not in ("done", "at_head", "skipped"):
                     print(line_of(result), file=self.out)
-        counts = ", ".join(f"{n} {status}" for status, n in sorted(report.counts.items()))
+        counts = ", ".join(f"{n} {shown(status)}" for status, n in sorted(report.counts.items()))
         targets = len(report.results)
         print(
             f"{report.command}: {targets} targets ({counts or 'none'}) in {report.duration:.1f} s",
@@ -113,21 +113,26 @@ class Display:
             print(f"stopped: {report.stopped}", file=self.out)
         slow = report.slowest(3)
         if slow and targets > 3 and not self.quiet:
-            shown = ", ".join(f"{r.name} {r.duration:.2f} s" for r in slow)
-            print(f"slowest: {shown}", file=self.out)
+            slowest = ", ".join(f"{r.name} {r.duration:.2f} s" for r in slow)
+            print(f"slowest: {slowest}", file=self.out)
 
 
 def line_of(result: TargetResult) -> str:
     """One target in one line, as a pipe shows it."""
     if result.failed:
-        text = f"{result.name}: {result.status} (exit {result.exit_code}): {result.error}"
+        text = f"{result.name}: {shown(result.status)} (exit {result.exit_code}): {result.error}"
         return text + (f" (hint: {result.hint})" if result.hint else "")
     if result.status == "behind":
         return f"{result.name}: behind by {result.behind}"
     if result.status in ("done",):
         what = f"{len(result.migrations)} migration" + ("" if len(result.migrations) == 1 else "s")
         return f"{result.name}: done, {what} ({result.duration:.2f} s)"
-    return f"{result.name}: {result.status}"
+    return f"{result.name}: {shown(result.status)}"
+
+
+def shown(status: str) -> str:
+    """A status as a person reads it (`at head`); JSON keeps the key (`at_head`)."""
+    return status.replace("_", " ")
 
 
 def write_report(path: str, report: FleetReport) -> None:
