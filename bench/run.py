@@ -1188,13 +1188,19 @@ def on_sigterm(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt  # unwinds through the `database` context managers
 
 
+#: sections of RESULTS.md written by other scripts or by hand (floor.py's reading), kept
+KEPT_HEADINGS = ("Apply: the floors", "Autogenerate")
+
+
 def kept_sections(path: Path) -> str:
-    """The sections other scripts write into the same file (autogen.py's), kept."""
+    """The sections other scripts write into the same file (autogen.py's, the floors
+    read from floor.py), kept: everything from the first of them on."""
     try:
         previous = path.read_text()
     except OSError:
         return ""
-    start = previous.find("\n## Autogenerate")
+    found = [i for i in (previous.find(f"\n## {h}") for h in KEPT_HEADINGS) if i >= 0]
+    start = min(found, default=-1)
     return "\n" + previous[start:].lstrip("\n") if start >= 0 else ""
 
 

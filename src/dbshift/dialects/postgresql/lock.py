@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -30,8 +31,13 @@ class PostgresLock(DatabaseLock):
     )
 
     def guard(self, conn: sa.Connection, me: str) -> bool:
+        """Sent once per migration: as the driver's own SQL (`GUARD` compiled once for
+        the connection's dialect), which skips SQLAlchemy's per-call cache lookup and
+        parameter processing; the statement the server gets is the same."""
+        sql, order = _driver_form(conn.dialect)
         params = {"a": self.keys[0], "b": self.keys[1], "me": me}
-        return bool(conn.execute(self.GUARD, params).scalar())
+        bound: Any = tuple(params[name] for name in order) if order is not None else params
+        return bool(conn.exec_driver_sql(sql, bound).scalar())
 
     def holder(self, conn: sa.Connection, name: Callable[[str], str] | None = None) -> str:
         row = conn.execute(
@@ -50,3 +56,20 @@ class PostgresLock(DatabaseLock):
         who = f"{name}, " if name else ""
         when = f", since {since:%Y-%m-%d %H:%M:%S %Z}" if since is not None else ""
         return f" ({who}server pid {pid}, client {client}{when})"
+
+
+_DRIVER_FORMS: dict[tuple[type[sa.Dialect], str], tuple[str, tuple[str, ...] | None]] = {}
+
+
+def _driver_form(dialect: sa.Dialect) -> tuple[str, tuple[str, ...] | None]:
+    """`PostgresLock.GUARD` in the driver's parameter style, and the order of its
+    parameters for a positional style (None for a named one)."""
+    key = (type(dialect), dialect.paramstyle)
+    found = _DRIVER_FORMS.get(key)
+    if found is None:
+        compiled = PostgresLock.GUARD.compile(dialect=dialect)
+        order = (
+            tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+        )
+        found = _DRIVER_FORMS[key] = (compiled.string, order)
+    return found
