@@ -133,12 +133,18 @@ class Backend:
         return self.limits
 
     def key_part_bytes(
-        self, table: Table, column: Column, prefix: int | None, dialect: Dialect
+        self,
+        table: Table,
+        column: Column,
+        prefix: int | None,
+        dialect: Dialect,
+        sql: str | None = None,
     ) -> int | None:
         """How many bytes `column` of `table` takes in an index key (the first `prefix`
         characters of it, when given), where `limits.key_bytes` is set; None when not
         known (the part is then not counted: a key is refused only when surely too
-        long)."""
+        long). `sql`, when given, is the column type's DDL on `dialect`, compiled
+        already."""
         return None
 
     def needs_live_dialect(self, dialect: Dialect) -> bool:
