@@ -56,7 +56,7 @@ def validate_models(snapshot: Snapshot, limits: SchemaLimits, dialect: Dialect) 
 def _problems(snapshot: Snapshot, limits: SchemaLimits, dialect: Dialect) -> Iterator[Problem]:
     backend = limits.backend
     tables = [snapshot.tables[key] for key in sorted(snapshot.tables)]
-    writable = _TypeSQL(dialect)  # each distinct type compiled once per run
+    writable: set[Any] = set()  # the types that compiled, by class and attributes
     for table in tables:
         yield from _table_problems(snapshot, table, limits, dialect, writable)
         yield from _long_names(table, limits, backend)
@@ -64,7 +64,7 @@ def _problems(snapshot: Snapshot, limits: SchemaLimits, dialect: Dialect) -> Ite
 
 
 def _table_problems(
-    snapshot: Snapshot, table: Table, limits: SchemaLimits, dialect: Dialect, writable: _TypeSQL
+    snapshot: Snapshot, table: Table, limits: SchemaLimits, dialect: Dialect, writable: set[Any]
 ) -> Iterator[Problem]:
     backend = limits.backend
     where = f"table {table.name!r}"
@@ -75,7 +75,7 @@ def _table_problems(
         )
     yield from _type_problems(table, backend, dialect, writable)
     yield from _collation_problems(table, limits)
-    yield from _key_length_problems(table, limits, dialect, writable)
+    yield from _key_length_problems(table, limits, dialect)
     for index in table.indexes:
         if not index.columns:
             yield (
@@ -83,16 +83,16 @@ def _table_problems(
                 f"give it columns, e.g. sa.Index({index.name!r}, table.c.name)",
             )
     for fk in table.foreign_keys:
-        yield from _foreign_key_problems(snapshot, table, fk, limits, dialect, writable)
+        yield from _foreign_key_problems(snapshot, table, fk, limits, dialect)
 
 
 def _type_problems(
-    table: Table, backend: str, dialect: Dialect, writable: _TypeSQL
+    table: Table, backend: str, dialect: Dialect, writable: set[Any]
 ) -> Iterator[Problem]:
     """Column types the backend has no DDL for (`JSONB` on MariaDB, a `VARCHAR` without
     a length on MySQL): `create_all` fails on them, and so would the migration."""
     for column in table.columns:
-        error = writable.error(column.type)
+        error = _compile_error(dialect, column.type, writable)
         if error is not None:
             yield (
                 f"table {table.name!r}: column {column.name!r}: {backend} cannot store "
@@ -121,9 +121,7 @@ def _collation_problems(table: Table, limits: SchemaLimits) -> Iterator[Problem]
         )
 
 
-def _key_length_problems(
-    table: Table, limits: SchemaLimits, dialect: Dialect, types: _TypeSQL
-) -> Iterator[Problem]:
+def _key_length_problems(table: Table, limits: SchemaLimits, dialect: Dialect) -> Iterator[Problem]:
     """Keys longer than the backend builds (InnoDB's 3072 bytes, where four utf8mb4
     VARCHAR(250) columns take 4000), counting only the parts whose size is known; the
     longer keys the server keeps otherwise (`long_keys_kept`) are let through."""
@@ -150,12 +148,7 @@ def _key_length_problems(
     for words, kind, columns, prefixes in keys:
         parts = [(c, table.column(c)) for c in columns]
         sizes = [
-            (
-                name,
-                backend.key_part_bytes(
-                    table, column, prefixes.get(name), dialect, sql=types.sql(column.type)
-                ),
-            )
+            (name, backend.key_part_bytes(table, column, prefixes.get(name), dialect))
             for name, column in parts
             if column is not None
         ]
@@ -200,52 +193,26 @@ def _kept(kind: Kind, parts: int, limits: SchemaLimits) -> bool:
     return kind == "index" and parts == 1 and "one_column_index" in kept
 
 
-class _TypeSQL:
-    """The DDL of the snapshot's column types on one dialect, for one run: each type is
-    compiled once per class and attributes (a schema has few distinct types; 300 tables
-    have 2,400 columns), and once per object where its attributes are unhashable."""
-
-    def __init__(self, dialect: Dialect) -> None:
-        self.dialect = dialect
-        self._by_key: dict[Any, str] = {}
-        self._by_object: dict[int, str] = {}  # the snapshot holds the types meanwhile
-        self._errors: dict[int, str] = {}
-
-    def sql(self, type_: TypeEngine[Any]) -> str | None:
-        """The type's DDL, or None when the dialect cannot write it."""
-        found = self._by_object.get(id(type_))
-        if found is not None or id(type_) in self._errors:
-            return found
-        try:
-            key: Any = (type(type_), public_attributes(type_))
-            sql = self._by_key.get(key)
-        except TypeError:  # unhashable attributes (enum values, ...)
-            key, sql = None, None
-        if sql is None:
-            try:
-                sql = type_sql(self.dialect, type_)
-            except sa.exc.CompileError as error:
-                self._errors[id(type_)] = compile_error(error)
-                return None
-            if key is not None:
-                self._by_key[key] = sql
-        self._by_object[id(type_)] = sql
-        return sql
-
-    def error(self, type_: TypeEngine[Any]) -> str | None:
-        """Why the dialect cannot write `type_`, or None."""
-        if self.sql(type_) is not None:
+def _compile_error(dialect: Dialect, type_: TypeEngine[Any], writable: set[Any]) -> str | None:
+    """Why `dialect` cannot write `type_`, or None; types that compiled once are
+    remembered in `writable` by class and attributes (a schema has few distinct types)."""
+    try:
+        key: Any = (type(type_), public_attributes(type_))
+        if key in writable:
             return None
-        return self._errors[id(type_)]
+    except TypeError:  # unhashable attributes (enum values, ...)
+        key = None
+    try:
+        type_sql(dialect, type_)
+    except sa.exc.CompileError as error:
+        return compile_error(error)
+    if key is not None:
+        writable.add(key)
+    return None
 
 
 def _foreign_key_problems(
-    snapshot: Snapshot,
-    table: Table,
-    fk: ForeignKey,
-    limits: SchemaLimits,
-    dialect: Dialect,
-    types: _TypeSQL,
+    snapshot: Snapshot, table: Table, fk: ForeignKey, limits: SchemaLimits, dialect: Dialect
 ) -> Iterator[Problem]:
     backend = limits.backend
     if not limits.foreign_key_target_exists or fk.ref_schema not in (None, table.schema):
@@ -279,10 +246,7 @@ def _foreign_key_problems(
             mine, theirs = table.column(column), target.column(ref_column)
             if mine is None or theirs is None:
                 continue
-            sqls = types.sql(mine.type), types.sql(theirs.type)
-            if sqls[0] is None or sqls[1] is None:
-                continue  # refused as a type the backend has no DDL for
-            kinds = _integer(sqls[0]), _integer(sqls[1])
+            kinds = _integer(type_sql(dialect, mine.type)), _integer(type_sql(dialect, theirs.type))
             if None not in kinds and kinds[0] != kinds[1]:
                 yield (
                     f"{what}: column {column!r} is {kinds[0]} but {fk.ref_table}.{ref_column} "

@@ -133,18 +133,12 @@ class Backend:
         return self.limits
 
     def key_part_bytes(
-        self,
-        table: Table,
-        column: Column,
-        prefix: int | None,
-        dialect: Dialect,
-        sql: str | None = None,
+        self, table: Table, column: Column, prefix: int | None, dialect: Dialect
     ) -> int | None:
         """How many bytes `column` of `table` takes in an index key (the first `prefix`
         characters of it, when given), where `limits.key_bytes` is set; None when not
         known (the part is then not counted: a key is refused only when surely too
-        long). `sql`, when given, is the column type's DDL on `dialect`, compiled
-        already."""
+        long)."""
         return None
 
     def needs_live_dialect(self, dialect: Dialect) -> bool:

@@ -69,17 +69,12 @@ class MySQL(Backend):
         return self.mariadb_limits if is_mariadb(dialect) else self.limits
 
     def key_part_bytes(
-        self,
-        table: Table,
-        column: Column,
-        prefix: int | None,
-        dialect: Dialect,
-        sql: str | None = None,
+        self, table: Table, column: Column, prefix: int | None, dialect: Dialect
     ) -> int | None:
         # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
         from dbshift.dialects.mysql.keys import key_part_bytes
 
-        return key_part_bytes(table, column, prefix, dialect, sql)
+        return key_part_bytes(table, column, prefix, dialect)
 
     def needs_live_dialect(self, dialect: Dialect) -> bool:
         """A `mysql://` URL may reach MySQL or MariaDB, whose DDL differs (MariaDB has

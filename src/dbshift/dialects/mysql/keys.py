@@ -54,16 +54,15 @@ _LEFTOVER = (0, 1, 1, 2, 2, 3, 3, 4, 4, 4)
 
 
 def key_part_bytes(
-    table: Table, column: Column, prefix: int | None, dialect: Dialect, sql: str | None = None
+    table: Table, column: Column, prefix: int | None, dialect: Dialect
 ) -> int | None:
     """The bytes `column` takes in a key (its first `prefix` characters when given);
     None for a type of unknown size, or a TEXT/BLOB indexed without a prefix (MariaDB
-    picks one). `sql` is the type's DDL when the caller compiled it already."""
-    if sql is None:
-        try:
-            sql = type_sql(dialect, column.type)
-        except sa.exc.CompileError:
-            return None  # a type the backend has no DDL for, refused as such
+    picks one)."""
+    try:
+        sql = type_sql(dialect, column.type)
+    except sa.exc.CompileError:
+        return None  # a type the backend has no DDL for, refused as such
     match = _TYPE.match(sql.strip())
     if match is None:
         return None
