@@ -7,7 +7,6 @@ table they point at may not exist in this metadata).
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import re
 from collections.abc import Callable, Sequence
@@ -106,7 +105,7 @@ def identity_options(identity: sa.Identity | None) -> tuple[tuple[str, Any], ...
 
 
 def foreign_key_from_sqlalchemy(
-    constraint: sa.ForeignKeyConstraint, dialect: str = "default"
+    constraint: sa.ForeignKeyConstraint, dialect: str = "default", order: int | None = None
 ) -> ForeignKey:
     targets = [element.target_fullname.split(".") for element in constraint.elements]
     ref_schema = ".".join(targets[0][:-2]) or None
@@ -120,6 +119,7 @@ def foreign_key_from_sqlalchemy(
         onupdate=constraint.onupdate,
         deferrable=constraint.deferrable,
         initially=constraint.initially,
+        order=order,
     )
 
 
@@ -191,8 +191,7 @@ def table_from_sqlalchemy(
         name = stored_name(constraint, dialect)
         order = place[id(constraint)]
         if isinstance(constraint, sa.ForeignKeyConstraint):
-            fk = foreign_key_from_sqlalchemy(constraint, dialect)
-            foreign_keys.append(dataclasses.replace(fk, order=order))
+            foreign_keys.append(foreign_key_from_sqlalchemy(constraint, dialect, order))
         elif isinstance(constraint, sa.UniqueConstraint):
             on = tuple(c.name for c in constraint.columns)
             uniques.append(Unique(name, on, constraint_options(constraint, dialect), order))
