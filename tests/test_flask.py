@@ -120,6 +120,7 @@ def test_the_flask_migrate_workflow(make_app: Any, db_url: str) -> None:
     app.flask("upgrade")
     assert {"users", "dbshift_history"} <= app.tables()
     assert app.flask("current").splitlines()[0] == f"{users} (head)"
+    assert "no drift" in app.flask("drift")
 
     app.model("posts")
     app.flask("migrate", "-m", "posts")
@@ -139,6 +140,7 @@ def test_the_flask_migrate_workflow(make_app: Any, db_url: str) -> None:
     app.model("comments")  # a model with no migration: check fails, exit 1
     out = app.flask("check", code=1)
     assert "models" in out
+    assert 'table "comments"' in app.flask("drift", code=1)  # the models have it, not the database
     assert app.flask("heads").split() == [posts]
 
 

@@ -248,7 +248,7 @@ def group(ctx: click.Context, bind: str | None, quiet: bool) -> None:
         ctx.with_resource(app.app_context())
     registered = _registered(app)
     secrets = Secrets()
-    reads_models = ctx.invoked_subcommand in ("migrate", "check")
+    reads_models = ctx.invoked_subcommand in ("migrate", "check", "drift")
     reporter = Reporter(quiet=quiet)
 
     def configure(database: str | None) -> Config:

@@ -1075,6 +1075,8 @@ def shared_commands() -> dict[str, click.Command]:
         "check",
         "lint",
         "new",
+        "baseline",
+        "drift",
     ]
     return {name: cli.commands[name] for name in names}
 
