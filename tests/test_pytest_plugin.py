@@ -56,7 +56,13 @@ def with_models(project: Project, models: str = MODELS) -> None:
 
 
 def run(pytester: pytest.Pytester, backend: str, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("-p", "no:cacheprovider", "--dbshift-url", server_url(backend), *args)
+    """pytest in this process on the project in pytester's folder; a top-level `models`
+    another test imported (the examples') is set aside, so the project's own is found."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delitem(sys.modules, "models", raising=False)
+        return pytester.runpytest(
+            "-p", "no:cacheprovider", "--dbshift-url", server_url(backend), *args
+        )
 
 
 def database_exists(backend: str, url: str) -> bool:
