@@ -28,7 +28,7 @@ import sqlalchemy as sa
 
 from dbshift import autogen
 from dbshift.autogen.compare import diff, never
-from dbshift.autogen.render import Renderer
+from dbshift.autogen.render import Renderer, sql_body
 from dbshift.config import Config, mask_url
 from dbshift.dialects import backend_for
 from dbshift.errors import UsageError
@@ -40,7 +40,6 @@ from dbshift.migrations.scripts import SUM_FILE, new_id, read_script, scan
 from dbshift.migrations.writer import render_python, render_sql, write_new
 from dbshift.ops import Operation
 from dbshift.ops.base import inverse
-from dbshift.ops.context import OfflineContext
 from dbshift.results import SchemaBaseline
 from dbshift.schema.snapshot import Snapshot
 
@@ -203,8 +202,8 @@ def _content(
         return render_sql(
             request.message,
             parents,
-            _offline_sql(operations, before, dialect),
-            _offline_sql(undo, after, dialect),
+            sql_body(operations, before, dialect),
+            sql_body(undo, after, dialect),
             backends=backends,
         )
     renderer = Renderer()
@@ -217,15 +216,6 @@ def _content(
         imports=renderer.import_lines(),
         backends=backends,
     )
-
-
-def _offline_sql(
-    operations: Sequence[Operation], before: Snapshot, dialect: sa.engine.Dialect
-) -> str:
-    ctx = OfflineContext(dialect, before)
-    for op in operations:
-        ctx.run(op)
-    return "".join(f"{statement};\n" for statement in ctx.take())
 
 
 def _views(conn: sa.Connection, schema: str | None) -> list[str]:

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from dbshift import autogen, database, jobs
 from dbshift.autogen.advice import Written, advise
 from dbshift.autogen.compare import RenameDecider
-from dbshift.autogen.render import Renderer
+from dbshift.autogen.render import Renderer, sql_body
 from dbshift.autogen.safe import ChainedMigration, safe_chain
 from dbshift.config import Config
 from dbshift.dialects import backend_for
@@ -38,7 +38,6 @@ from dbshift.migrations.project import Project
 from dbshift.migrations.scripts import new_id, read_script
 from dbshift.migrations.writer import render_python, render_sql, write_new
 from dbshift.ops.base import inverse
-from dbshift.ops.context import OfflineContext
 from dbshift.results import MakeResult
 
 if TYPE_CHECKING:
@@ -277,8 +276,8 @@ def _write_step(
         content = render_sql(
             message,
             parents,
-            _offline_sql(operations, before, dialect),
-            _offline_sql(undo, after, dialect),
+            sql_body(operations, before, dialect),
+            sql_body(undo, after, dialect),
             backends=backends,
         )
     else:
@@ -420,15 +419,6 @@ def _render_python(
         transactional=transactional,
         backends=backends,
     )
-
-
-def _offline_sql(
-    operations: Sequence[Operation], before: Snapshot, dialect: sa.engine.Dialect
-) -> str:
-    ctx = OfflineContext(dialect, before)
-    for op in operations:
-        ctx.run(op)
-    return "".join(f"{statement};\n" for statement in ctx.take())
 
 
 def _post_write(config: Config, path: Path) -> None:

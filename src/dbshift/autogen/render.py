@@ -6,8 +6,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+
 from dbshift.ops import Operation
+from dbshift.ops.context import OfflineContext
 from dbshift.ops.rendering import INDENT, RenderContext
+from dbshift.schema.snapshot import Snapshot
 
 
 class Renderer(RenderContext):
@@ -25,3 +29,12 @@ class Renderer(RenderContext):
 
     def operation(self, op: Operation) -> str:
         return "\n".join(INDENT + line for line in op.render_python(self))
+
+
+def sql_body(operations: Sequence[Operation], before: Snapshot, dialect: sa.engine.Dialect) -> str:
+    """The statements `operations` compile to from `before` on `dialect`, one per line:
+    the body of a SQL migration (`make --sql`, `baseline --sql`)."""
+    ctx = OfflineContext(dialect, before)
+    for op in operations:
+        ctx.run(op)
+    return "".join(f"{statement};\n" for statement in ctx.take())
