@@ -7,6 +7,7 @@ Precedence, lowest first: built-in defaults, the file's top level, the selected
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
@@ -588,6 +589,27 @@ def find_config(start: Path) -> Path | None:
 
 
 def _read_table(source: Path) -> dict[str, Any]:
+    """The file's dbshift table. A command reads it more than once (the databases it
+    names, then each one's settings): parsed once per version of the file (its size
+    and modification time), each caller given its own copy."""
+    try:
+        status = source.stat()
+    except OSError:
+        status = None
+    key = (source, status.st_mtime_ns, status.st_size) if status is not None else None
+    parsed = _PARSED.get(key) if key is not None else None
+    if parsed is None:
+        parsed = _parse_table(source)
+        if key is not None:
+            _PARSED.clear()  # one file at a time is all a run reads
+            _PARSED[key] = parsed
+    return copy.deepcopy(parsed)
+
+
+_PARSED: dict[tuple[Path, int, int], dict[str, Any]] = {}
+
+
+def _parse_table(source: Path) -> dict[str, Any]:
     try:
         data = tomllib.loads(source.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
