@@ -9,7 +9,11 @@ and dropped afterwards. The properties:
 - p2: a second `make --check` finds nothing, against the replayed migrations and against
   the live database;
 - p3: `downgrade base` leaves nothing but the tool's own bookkeeping;
-- p4: `upgrade` again gives the schema of the first upgrade.
+- p4: `upgrade` again gives the schema of the first upgrade;
+- p5 (dbshift only: Alembic has no such command): `baseline` of a database the models
+  were created in, then `upgrade` of a fresh database from that one migration, gives the
+  schema `create_all()` gives, and `drift` finds nothing against the migrations and the
+  models.
 
 Each value is "pass", "fail: <why>" or "not run: <why>".
 """
@@ -215,6 +219,34 @@ def run_dbshift(
     return result
 
 
+def run_baseline(
+    project: manifest.Project,
+    backend: str,
+    scratch: Scratch,
+    metadatas: list[sa.MetaData],
+    oracle: list[str],
+    tmp: Path,
+) -> str:
+    """p5: the first migration `baseline` writes from a create_all database rebuilds it."""
+    source = scratch.create()
+    engine = sa.create_engine(source, poolclass=sa.NullPool)
+    try:
+        for metadata in metadatas:
+            metadata.create_all(engine)
+    finally:
+        engine.dispose()
+    tool = Dbshift(project, source, tmp / "baseline")
+    for step in (("baseline",), ("drift",)):
+        done = tool.run(*step)
+        if done.returncode != 0:
+            return _failed(step[0], done)
+    target = scratch.create()
+    up = tool.run("--url", target, "upgrade")
+    if up.returncode != 0:
+        return _failed("upgrade from the baseline", up)
+    return _compare(oracle, dumps.dump(backend, target))
+
+
 def refusal(project: manifest.Project, scratch: Scratch, tmp: Path) -> dict[str, str]:
     """Where create_all fails, `make` is expected to refuse: exit 2, one `error:` line."""
     tool = Dbshift(project, scratch.create(), tmp / "dbshift")
@@ -355,6 +387,10 @@ def run_pair(project: manifest.Project, backend: str, tools: tuple[str, ...]) ->
             if name in tools:
                 try:
                     result[name] = runner(project, backend, scratch, oracle, tmp)
+                    if name == "dbshift":
+                        result[name]["p5"] = run_baseline(
+                            project, backend, scratch, metadatas, oracle, tmp
+                        )
                 except Exception as exc:  # the harness itself must not hide a result
                     result[name] = {"p1": f"fail: harness error {_error(exc)}"}
     return result
