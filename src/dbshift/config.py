@@ -590,38 +590,32 @@ def find_config(start: Path) -> Path | None:
 
 def _read_table(source: Path) -> dict[str, Any]:
     """The file's dbshift table. A command reads it more than once (the databases it
-    names, then each one's settings): parsed once per version of the file (its size
-    and modification time), each caller given its own copy."""
+    names, then each one's settings): the text is read each time, parsed once per text,
+    and each caller given its own copy."""
     try:
-        status = source.stat()
-    except OSError:
-        status = None
-    key = (source, status.st_mtime_ns, status.st_size) if status is not None else None
-    parsed = _PARSED.get(key) if key is not None else None
-    if parsed is None:
-        parsed = _parse_table(source)
-        if key is not None:
-            _PARSED.clear()  # one file at a time is all a run reads
-            _PARSED[key] = parsed
-    return copy.deepcopy(parsed)
-
-
-_PARSED: dict[tuple[Path, int, int], dict[str, Any]] = {}
-
-
-def _parse_table(source: Path) -> dict[str, Any]:
-    try:
-        data = tomllib.loads(source.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: invalid TOML: {exc}", hint="fix the syntax") from None
+        text = source.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(
             f"{source}: cannot read: {exc.strerror}",
             hint="check the file's permissions, or point --config at another file",
         ) from None
-    if source.name == "pyproject.toml":
-        data = data.get("tool", {}).get("dbshift", {})
-    return dict(data)
+    key = (source, text)
+    parsed = _PARSED.get(key)
+    if parsed is None:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{source}: invalid TOML: {exc}", hint="fix the syntax") from None
+        if source.name == "pyproject.toml":
+            data = data.get("tool", {}).get("dbshift", {})
+        parsed = dict(data)
+        _PARSED.clear()  # one file at a time is all a run reads
+        _PARSED[key] = parsed
+    return copy.deepcopy(parsed)
+
+
+#: the last file parsed: (path, text) -> its table
+_PARSED: dict[tuple[Path, str], dict[str, Any]] = {}
 
 
 def _check_keys(values: Mapping[str, Any], source: Path | None) -> None:
