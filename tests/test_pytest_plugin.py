@@ -408,6 +408,15 @@ def test_a_bad_server_url_or_configuration_fails_in_one_line(
     out = result.stdout.str()
     assert "dbshift: --dbshift-url nosuchdb://u:***@host/x:" in out
     assert "hunter22" not in out and "Traceback" not in out
+    # a server that does not answer: the driver's error as one masked line too
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--dbshift-url",
+        "postgresql+psycopg://u:hunter22@127.0.0.1:9/x?connect_timeout=2",
+    )  # fmt: skip
+    result.assert_outcomes(errors=1)
+    out = result.stdout.str()
+    assert "dbshift: " in out and "u:***@127.0.0.1:9" in out
+    assert "hunter22" not in out and "Traceback" not in out and "OperationalError" not in out
     (project.root / "dbshift.toml").write_text('url = "${DBSHIFT_PLUGIN_UNSET_VARIABLE}"\n')
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(errors=1)
@@ -507,3 +516,21 @@ def test_the_server_comes_from_the_option_the_ini_or_the_environment(
     pytester.runpytest("-p", "no:cacheprovider", "--dbshift-url", "sqlite://").assert_outcomes(
         passed=1
     )
+
+
+def test_the_lint_threshold_is_checked_in_the_ini_too(
+    pytester: pytest.Pytester, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A misspelled `dbshift_lint_fail_on` is one usage error, not a ValueError from
+    inside the lint check; the plugin's list of severities is the linter's."""
+    import dbshift_pytest
+    from dbshift.linter.model import SEVERITIES
+
+    assert dbshift_pytest._SEVERITIES == SEVERITIES
+    project = project_in(pytester, capsys)
+    project.python("items", ITEMS, "op.drop_table('items')")
+    pytester.makeini("[pytest]\ndbshift_checks = lint\ndbshift_lint_fail_on = warn\n")
+    result = run(pytester, "sqlite")
+    assert result.ret != pytest.ExitCode.OK
+    assert "not one of info, warning, error" in result.stdout.str() + result.stderr.str()
+    assert "ValueError" not in result.stdout.str()

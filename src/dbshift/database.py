@@ -233,7 +233,7 @@ def run(config: Config, fn: Callable[[sa.Connection], T]) -> T:
         )
     engine = create_engine(config, url)
     try:
-        with _translated(config), engine.connect() as conn:
+        with translated(config), engine.connect() as conn:
             return fn(conn)
     finally:
         engine.dispose()
@@ -256,7 +256,7 @@ async def run_async(config: Config, fn: Callable[[sa.Connection], T]) -> T:
         return await _run_bound_async(config, bind, fn)
     engine = create_engine(config)
     try:
-        with _translated(config):
+        with translated(config):
             async with engine.connect() as conn:
                 result: T = await conn.run_sync(fn)
                 return result
@@ -269,7 +269,7 @@ def _run_bound(
 ) -> T:
     """`run` on a handed-over sync engine (one connection from its pool, given back) or
     connection (used as it is)."""
-    with _translated(config):
+    with translated(config):
         if isinstance(bind, sa.Engine):
             with bind.connect() as conn, _borrowed(conn):
                 return fn(conn)
@@ -285,7 +285,7 @@ async def _run_bound_async(config: Config, bind: Any, fn: Callable[[sa.Connectio
         with _borrowed(conn):
             return fn(conn)
 
-    with _translated(config):
+    with translated(config):
         if isinstance(bind, sa.Engine | sa.Connection):
             return await asyncio.to_thread(_run_bound, config, bind, fn)
         # lazy: only a handed-over async engine needs SQLAlchemy's asyncio extension
@@ -344,8 +344,9 @@ def _rollback(conn: sa.Connection) -> None:
         conn.rollback()
 
 
-class _translated:
-    """Turn driver errors that escape a command into one-line `DatabaseError`s."""
+class translated:
+    """Turn driver errors that escape a command into one-line `DatabaseError`s (also
+    around the pytest plugin's server work, `dbshift.testing`)."""
 
     def __init__(self, config: Config) -> None:
         self.config = config

@@ -42,6 +42,9 @@ CHECKS = (
     "lint",
 )
 #: the environment variable the server URL may come from
+#: dbshift.linter.model.SEVERITIES, written out: the plugin imports nothing of dbshift
+#: until asked (tests/test_pytest_plugin.py holds the two equal)
+_SEVERITIES = ("info", "warning", "error")
 URL_VARIABLE = "DBSHIFT_TEST_URL"
 _DEFAULT_URL = "sqlite://"
 
@@ -70,7 +73,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--dbshift-lint-fail-on",
         default=None,
-        choices=("info", "warning", "error"),
+        choices=_SEVERITIES,
         help="the lint check fails at this severity (default: [lint] fail_on, else error)",
     )
     parser.addini("dbshift_url", "default of --dbshift-url", default=None)
@@ -204,8 +207,14 @@ def dbshift_template(dbshift_server: Server, dbshift_project: Config) -> Iterato
 
 @pytest.fixture(scope="session")
 def dbshift_lint_fail_on(pytestconfig: pytest.Config) -> str | None:
-    """The severity the lint check fails at, when given to the plugin."""
-    return _setting(pytestconfig, "dbshift_lint_fail_on")
+    """The severity the lint check fails at, when given to the plugin (the ini value is
+    checked here: the option's own `choices` check only the command line)."""
+    value = _setting(pytestconfig, "dbshift_lint_fail_on")
+    if value is not None and value not in _SEVERITIES:
+        raise pytest.UsageError(
+            f"dbshift_lint_fail_on = {value!r}: not one of {', '.join(_SEVERITIES)}"
+        )
+    return value
 
 
 @pytest.fixture

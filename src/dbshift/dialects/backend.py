@@ -206,7 +206,7 @@ class Backend:
         # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
         from dbshift.dialects.scratch import Scratch
 
-        return Scratch()
+        return Scratch(self.prepare_engine)
 
     @functools.cached_property
     def rules(self) -> DialectRules:

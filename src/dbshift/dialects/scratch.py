@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -32,11 +32,23 @@ class Clone(Protocol):
 
 
 class Scratch:
-    """Standard SQL: databases created and dropped on the server; no clone."""
+    """Standard SQL: databases created and dropped on the server; no clone. Its
+    connections are made as dbshift's own are (`prepare`: the backend's
+    `prepare_engine`, which `Backend.scratch()` hands over)."""
 
     #: databases are files in the folder of the server URL's file (SQLite), not
     #: databases on a server
     in_folder = False
+
+    def __init__(self, prepare: Callable[[sa.Engine], None] | None = None) -> None:
+        self.prepare = prepare
+
+    @contextlib.contextmanager
+    def admin(self, server: URL) -> Iterator[sa.Connection]:
+        """One autocommit connection to `server` (CREATE and DROP DATABASE refuse to
+        run inside a transaction), closed after."""
+        with _engine(server, self.prepare).connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def url_of(self, server: URL, name: str) -> URL:
         """The URL of database `name` on `server`."""
@@ -44,14 +56,14 @@ class Scratch:
 
     def create(self, server: URL, name: str) -> URL:
         """Create the empty database `name`; its URL."""
-        with admin(server) as conn:
+        with self.admin(server) as conn:
             conn.execute(sa.text(f"CREATE DATABASE {quoted(conn, name)}"))
         return self.url_of(server, name)
 
     def drop(self, server: URL, name: str) -> None:
         """Drop database `name` if it exists (connections to it are the caller's to
         close first, except where the backend can end them)."""
-        with admin(server) as conn:
+        with self.admin(server) as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted(conn, name)}"))
 
     def cloner(self, server: URL, template: str) -> Clone | None:
@@ -61,20 +73,15 @@ class Scratch:
         return None
 
 
-@contextlib.contextmanager
-def admin(server: URL) -> Iterator[sa.Connection]:
-    """One autocommit connection to `server` (CREATE and DROP DATABASE refuse to run
-    inside a transaction), closed after."""
-    with _engine(server).connect() as conn:
-        yield conn.execution_options(isolation_level="AUTOCOMMIT")
-
-
 @functools.cache
-def _engine(server: URL) -> sa.Engine:
+def _engine(server: URL, prepare: Callable[[sa.Engine], None] | None) -> sa.Engine:
     """One engine per server for the process: without a pool it holds no connection,
     and its dialect, set up on the first connection, serves every later one (a test
     session creates and drops a database per test)."""
-    return sa.create_engine(server, poolclass=sa.NullPool)
+    engine = sa.create_engine(server, poolclass=sa.NullPool)
+    if prepare is not None:
+        prepare(engine)
+    return engine
 
 
 def quoted(conn: sa.Connection, name: str) -> str:

@@ -335,8 +335,12 @@ class LintReport:
             return None
         return max((f.severity for f in self.findings), key=rank)
 
+    def failing(self, threshold: str) -> list[Finding]:
+        """The findings at `threshold` or above."""
+        return [f for f in self.findings if rank(f.severity) >= rank(threshold)]
+
     def fails(self, threshold: str) -> bool:
-        return any(rank(f.severity) >= rank(threshold) for f in self.findings)
+        return bool(self.failing(threshold))
 
     def to_json(self) -> dict[str, Any]:
         return {

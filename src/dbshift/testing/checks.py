@@ -22,7 +22,6 @@ from dbshift.autogen import database_snapshot
 from dbshift.autogen.compare import diff
 from dbshift.config import Config
 from dbshift.errors import DbshiftError
-from dbshift.linter.model import rank
 from dbshift.migrations.project import Project
 from dbshift.schema.snapshot import Snapshot
 from dbshift.testing.databases import Databases, Template, engine_for
@@ -162,7 +161,7 @@ def test_lint(dbshift_project: Config, dbshift_lint_fail_on: str | None) -> None
     threshold = dbshift_lint_fail_on or str(dbshift_project.lint.get("fail_on", "error"))
     config = dbshift_project.replace(url=None)
     report = _attempt(lambda: api.lint(config, every=True), config)
-    failing = [f for f in report.findings if rank(f.severity) >= rank(threshold)]
+    failing = report.failing(threshold)
     if failing:
         _fail(
             f"{len(failing)} lint finding(s) at {threshold} or above:\n"

@@ -48,11 +48,18 @@ class Server:
 
     def create(self, role: str = "empty") -> str:
         name = self.name(role)
-        self.scratch.create(self.admin, name)
+        with self.translated():
+            self.scratch.create(self.admin, name)
         return name
 
     def drop(self, name: str) -> None:
-        self.scratch.drop(self.admin, name)
+        with self.translated():
+            self.scratch.drop(self.admin, name)
+
+    def translated(self) -> database.translated:
+        """A driver error on the server (unreachable, refused, no driver) as the one
+        masked line a command gives, not a traceback into SQLAlchemy."""
+        return database.translated(Config(url=self.given.render_as_string(hide_password=False)))
 
 
 def sync_url(url: URL) -> URL:
@@ -100,7 +107,8 @@ class Template:
             except DbshiftError as error:
                 self._error = error
                 raise
-            self._clone = self.server.scratch.cloner(self.server.admin, name)
+            with self.server.translated():
+                self._clone = self.server.scratch.cloner(self.server.admin, name)
         return self._name
 
     def redact(self, text: str) -> str:
@@ -128,7 +136,12 @@ class Template:
                 raise
             return name
         name = self.server.name("test")
-        self._clone(name)
+        try:
+            with self.server.translated():
+                self._clone(name)
+        except BaseException:  # a clone that failed part-way is not left behind
+            self.server.drop(name)
+            raise
         return name
 
     def close(self) -> None:
@@ -167,8 +180,17 @@ class Databases:
 @contextlib.contextmanager
 def engine_for(url: str) -> Iterator[sa.Engine]:
     """A synchronous engine on `url` without a pool (nothing stays open after a test)."""
-    engine = sa.create_engine(sync_url(sa.make_url(url)), poolclass=sa.NullPool)
+    engine = sync_engine(url)
     try:
         yield engine
     finally:
         engine.dispose()
+
+
+def sync_engine(url: str) -> sa.Engine:
+    """A synchronous engine on `url` without a pool, connecting as dbshift's own do
+    (`Backend.prepare_engine`: PyMySQL without the CA bundle when no TLS is asked for)."""
+    parsed = sync_url(sa.make_url(url))
+    engine = sa.create_engine(parsed, poolclass=sa.NullPool)
+    backend_for(parsed.get_backend_name()).prepare_engine(engine)
+    return engine

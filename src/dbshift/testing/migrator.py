@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from dbshift import api
 from dbshift.config import Config
 from dbshift.migrations.project import Project
-from dbshift.testing.databases import sync_url
+from dbshift.testing.databases import sync_engine
 
 
 class Migrator:
@@ -33,7 +33,7 @@ class Migrator:
     def engine(self) -> sa.Engine:
         """A synchronous engine on the database, without a pool; disposed by `close`."""
         if self._engine is None:
-            self._engine = sa.create_engine(sync_url(sa.make_url(self.url)), poolclass=sa.NullPool)
+            self._engine = sync_engine(self.url)
         return self._engine
 
     @property

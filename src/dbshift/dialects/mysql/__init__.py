@@ -157,7 +157,7 @@ class MySQL(Backend):
         # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
         from dbshift.dialects.mysql.scratch import MySQLScratch
 
-        return MySQLScratch()
+        return MySQLScratch(self.prepare_engine)
 
 
 BACKEND = MySQL()

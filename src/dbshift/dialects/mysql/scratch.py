@@ -19,7 +19,7 @@ import dataclasses
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from dbshift.dialects.scratch import Clone, Scratch, admin, quoted
+from dbshift.dialects.scratch import Clone, Scratch, quoted
 
 #: what a template may not hold to be cloned (each a count query on its schema)
 _UNCOPIED = (
@@ -43,7 +43,7 @@ class _Table:
 
 class MySQLScratch(Scratch):
     def cloner(self, server: URL, template: str) -> Clone | None:
-        with admin(server) as conn:
+        with self.admin(server) as conn:
             given = {"db": template}
             if any(conn.execute(sa.text(sql), given).scalar() for sql in _UNCOPIED):
                 return None
@@ -58,7 +58,7 @@ class MySQLScratch(Scratch):
         options = f" CHARACTER SET {charset} COLLATE {collation}"
 
         def clone(name: str) -> URL:
-            with admin(server) as conn:
+            with self.admin(server) as conn:
                 new, source = quoted(conn, name), quoted(conn, template)
                 _send(conn, f"CREATE DATABASE {new}{options}")
                 _send(conn, f"USE {new}")

@@ -114,7 +114,7 @@ class PostgreSQL(Backend):
         # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
         from dbshift.dialects.postgresql.scratch import PostgreSQLScratch
 
-        return PostgreSQLScratch()
+        return PostgreSQLScratch(self.prepare_engine)
 
 
 BACKEND = PostgreSQL()

@@ -7,17 +7,17 @@ from __future__ import annotations
 import sqlalchemy as sa
 from sqlalchemy.engine import URL
 
-from dbshift.dialects.scratch import Clone, Scratch, admin, quoted
+from dbshift.dialects.scratch import Clone, Scratch, quoted
 
 
 class PostgreSQLScratch(Scratch):
     def drop(self, server: URL, name: str) -> None:
-        with admin(server) as conn:
+        with self.admin(server) as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted(conn, name)} WITH (FORCE)"))
 
     def cloner(self, server: URL, template: str) -> Clone:
         def clone(name: str) -> URL:
-            with admin(server) as conn:
+            with self.admin(server) as conn:
                 conn.execute(
                     sa.text(
                         f"CREATE DATABASE {quoted(conn, name)} TEMPLATE {quoted(conn, template)}"

@@ -74,7 +74,7 @@ class SQLite(Backend):
         # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
         from dbshift.dialects.sqlite.scratch import SQLiteScratch
 
-        return SQLiteScratch()
+        return SQLiteScratch(self.prepare_engine)
 
 
 BACKEND = SQLite()
