@@ -202,6 +202,11 @@ def test_status_says_behind_by_how_much_and_locked(fleet: Fleet) -> None:
     plain = fleet.project.ok("fleet", "status").out
     assert f"{fleet.names[1]}: behind by 2" in plain
     assert f"behind: {len(fleet.names)} by 2" in plain
+    if fleet.backend != "sqlite":  # at head but locked: `check` cannot pass it (it exited 0)
+        fleet.project.ok("fleet", "upgrade")
+        with fleet.held(fleet.names[0]):
+            checked = by_name(fleet.project.fails(1, "fleet", "check", "--json").json)
+        assert checked[fleet.names[0]]["status"] == "locked"
 
 
 def test_faults_are_reported_and_a_rerun_after_the_fix_finishes(fleet: Fleet) -> None:
@@ -569,3 +574,16 @@ def test_fleet_urls_take_variables_and_exclude_leaves_targets_out(
     assert names.count(fleet.names[0]) == 1 and len(names) == 3  # its URL, listed too, runs once
     assert fleet_upgrade(config, jobs=2).exit_code == 0
     assert fleet.applied(fleet.names[1]) == [] and fleet.applied(fleet.names[3]) == fleet.ids
+
+
+@pytest.mark.backends("sqlite")
+def test_a_malformed_target_url_is_one_masked_usage_error(fleet: Fleet) -> None:
+    """A URL no driver reads stops the run before any target (it aborted the run
+    mid-way), named with its password masked (mask_url did not mask it)."""
+    fleet.configure('urls = ["postgres//u:s3cret@h/db"]')
+    error = fleet.project.fails(2, "fleet", "upgrade").err
+    assert "not a database URL" in error and "u:***@h" in error
+    assert "s3cret" not in error and len(error.strip().splitlines()) == 1
+    config = Config(url="sqlite://", migrations=fleet.project.root)
+    one = fleet_targets(config, urls=["sqlite:///t.db"], shard="0/1")  # `shard=`, as documented
+    assert [t.name for t in one] == ["sqlite:///t.db"]

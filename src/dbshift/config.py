@@ -739,12 +739,20 @@ _PASSWORD_IN_QUERY = re.compile(r"(?P<head>[?&]password=)(?P<password>[^&\s]*)",
 _URL_PASSWORD = re.compile(r"^(?P<head>[a-zA-Z][\w+.-]*://[^:/]*:)(?P<password>[^?]*)@")
 
 
+#: `user:password@` in a malformed URL (no `scheme://`: `postgres//u:pw@h/db`, `u:pw@h`),
+#: which no driver reads but a message may repeat
+_LOOSE_PASSWORD = re.compile(r"(?P<head>(?:^|[/\s])[^:/@\s]*:)(?P<password>[^@\s/]*)@")
+
+
 def mask_url(url: str | None) -> str:
-    """The URL with its password replaced by `***`; safe to print."""
+    """The URL with its password replaced by `***`; safe to print, also when the text
+    is not a URL SQLAlchemy can read."""
     if not url:
         return ""
-    url = _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", url, count=1)
-    return _PASSWORD_IN_QUERY.sub(lambda m: m.group("head") + "***", url)
+    masked = _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", url, count=1)
+    if masked == url:
+        masked = _LOOSE_PASSWORD.sub(lambda m: m.group("head") + "***@", url, count=1)
+    return _PASSWORD_IN_QUERY.sub(lambda m: m.group("head") + "***", masked)
 
 
 def redact(text: str, url: str | None) -> str:

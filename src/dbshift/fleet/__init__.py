@@ -18,14 +18,16 @@ before any target runs.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from dbshift.config import Config
 from dbshift.fleet import run as running
 from dbshift.fleet import settings as fleet_settings
+from dbshift.fleet import targets as targeting
 from dbshift.fleet.report import FleetReport, TargetResult, merge, read_reports
 from dbshift.fleet.run import Observer
-from dbshift.fleet.targets import Target, discover, shard
+from dbshift.fleet.targets import Target
 from dbshift.migrations.project import Project
 from dbshift.runner.cache import Shelf
 
@@ -44,10 +46,9 @@ __all__ = [
 ]
 
 
-def fleet_targets(config: Config, *, shard_spec: str | None = None, **flags: Any) -> list[Target]:
+def fleet_targets(config: Config, *, shard: str | None = None, **flags: Any) -> list[Target]:
     """The targets the settings name (of one shard, `I/N`), in their stable order."""
-    chosen = fleet_settings.read(config, **flags)
-    return shard(discover(config, chosen), shard_spec)
+    return _targets(config, fleet_settings.read(config, **flags), shard)
 
 
 def fleet_upgrade(
@@ -103,8 +104,13 @@ def fleet_status(
     chosen = fleet_settings.read(config, **flags)
     targets = _targets(config, chosen, shard)
     project, _ = Project.audited(config)
-    job = running.status_job(project)
-    return running.run(command, targets, job, chosen.policy, observer=observer, shard=shard)
+    # each target's status would settle `dbshift.sum` (rewrite it, from every thread):
+    # the targets get the project without its unrecorded changes, settled once after
+    job = running.status_job(dataclasses.replace(project, unrecorded=()))
+    report = running.run(command, targets, job, chosen.policy, observer=observer, shard=shard)
+    if not report.failures:
+        project.settle()
+    return report
 
 
 def _migrating(
@@ -129,4 +135,4 @@ def _migrating(
 def _targets(
     config: Config, chosen: fleet_settings.FleetSettings, shard_spec: str | None
 ) -> list[Target]:
-    return shard(discover(config, chosen), shard_spec)
+    return targeting.shard(targeting.discover(config, chosen), shard_spec)

@@ -91,7 +91,9 @@ class FleetReport:
     def exit_code(self) -> int:
         """0 when no target failed; else the failed targets' exit code when they share
         one (5 when each was locked), else 3; 1 for `check` with targets behind."""
-        codes = {r.exit_code for r in self.failures}
+        # a status command's locked target is no failure of its own (exit 0, as a
+        # plain `status` with the lock held); `check` then fails on it below
+        codes = {r.exit_code for r in self.failures if r.exit_code}
         if len(codes) == 1:
             return codes.pop()
         if codes:

@@ -65,6 +65,14 @@ def discover(config: Config, settings: FleetSettings) -> list[Target]:
     if sources.query is not None:
         found += _queried(config, sources.query, sources.control_url, settings.search_path)
     kept = [t for t in found if not any(fnmatch.fnmatchcase(t.name, p) for p in sources.exclude)]
+    for target in kept:  # before any target runs: one bad URL is the run's usage error
+        try:
+            sa.make_url(target.config.require_url())
+        except sa.exc.ArgumentError:
+            raise UsageError(
+                f"fleet target {target.name}: not a database URL",
+                hint="write it as dialect+driver://user:password@host/database",
+            ) from None
     return sorted({t.identity: t for t in kept}.values(), key=lambda t: t.identity)
 
 
