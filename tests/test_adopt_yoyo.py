@@ -416,6 +416,12 @@ def test_files_only_from_a_folder_on_the_command_line(tmp_path: Path, capsys: ob
     assert "converted 0 yoyo migration(s)" in project.ok("adopt", "db/yoyo", "--files-only").out
     wrong = project.fails(2, "adopt", "db/yoyo", "--files-only", "--drop-alembic-version")
     assert "pass --drop-yoyo-tables instead" in wrong.err
+    # refused before anything is written (the files were written, then the flag refused)
+    (root / "other").mkdir()
+    project.fails(
+        2, "--migrations", "other", "adopt", "db/yoyo", "--files-only", "--drop-alembic-version"
+    )
+    assert list((root / "other").iterdir()) == []
 
 
 BAD: list[tuple[str, dict[str, str], str]] = [

@@ -188,13 +188,12 @@ def adopt(
         version_table_schema=version_table_schema,
         tool=tool,
         write=write,
-    )
-    drop = run.drop_flag(
-        prepared, drop_alembic_version=drop_alembic_version, drop_yoyo_tables=drop_yoyo_tables
+        drop_alembic_version=drop_alembic_version,
+        drop_yoyo_tables=drop_yoyo_tables,
     )
     if write:
         return prepared.report()
-    job = run.database_job(prepared, drop_version_table=drop)
+    job = run.database_job(prepared, drop_version_table=prepared.drop)
     return database.run(config, job)
 
 

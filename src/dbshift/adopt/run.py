@@ -48,6 +48,8 @@ class Prepared:
     converted: tuple[Converted, ...] = ()
     forbidden: tuple[Path, ...] = ()
     done: bool = True  # the files are written
+    #: drop the other tool's table(s) after the takeover (its flag was given)
+    drop: bool = False
 
     def write(self) -> Prepared:
         """The converted files written (all or none), if they were not yet."""
@@ -74,13 +76,16 @@ def prepare(
     version_table_schema: str | None = None,
     tool: str | None = None,
     write: bool = True,
+    drop_alembic_version: bool = False,
+    drop_yoyo_tables: bool = False,
 ) -> Prepared:
     """Convert the project at `source` (Alembic: alembic.ini, pyproject.toml, or a
     folder holding one; yoyo: yoyo.ini, its folder, or the folder of migrations;
     default: the working directory) into the migrations folder. Without one, the
     converted files already there are what the database is taken over with. `tool`:
     "alembic" or "yoyo" (default: whichever is found). `write=False`: checked, not
-    written (`Prepared.write` does it)."""
+    written (`Prepared.write` does it). A drop flag for the other tool is refused
+    before anything is written (`Prepared.drop`: the one given for this tool)."""
     folder = config.migrations_dir
     start = Path(source) if source is not None else None
     kind, found = _find(start, tool)
@@ -103,8 +108,10 @@ def prepare(
                 "path: dbshift adopt path/to/alembic.ini (or a yoyo migrations folder)",
             )
         kind = known[0]
+        drop = drop_flag(kind, drop_alembic_version, drop_yoyo_tables)
         table: VersionTable = _table(kind, version_table, version_table_schema)
-        return Prepared(config, kind, None, Written((), ()), table, known[1])
+        return Prepared(config, kind, None, Written((), ()), table, known[1], drop=drop)
+    drop = drop_flag(kind, drop_alembic_version, drop_yoyo_tables)
     converted: Sequence[Converted]
     if kind == yoyo.TOOL:
         project = yoyo.read_project(found, migration_table=version_table)
@@ -125,7 +132,7 @@ def prepare(
     written = write_all(folder, converted, forbidden, tool=shown, dry_run=not write)
     origins = {c.origin: c.id for c in converted}
     return Prepared(
-        config, kind, found, written, table, origins, tuple(converted), forbidden, write
+        config, kind, found, written, table, origins, tuple(converted), forbidden, write, drop
     )
 
 
@@ -234,17 +241,21 @@ def _not_converted(folder: Path) -> set[str]:
     return {s.id for s in scan(folder)} - converted
 
 
-def drop_flag(prepared: Prepared, *, drop_alembic_version: bool, drop_yoyo_tables: bool) -> bool:
-    """Whether to drop the other tool's table(s); a flag for the other tool is refused."""
+def drop_flag(tool: str, drop_alembic_version: bool, drop_yoyo_tables: bool) -> bool:
+    """Whether to drop `tool`'s table(s); the other tool's flag is refused."""
     mine, other = (
         (drop_yoyo_tables, drop_alembic_version)
-        if prepared.tool == yoyo.TOOL
+        if tool == yoyo.TOOL
         else (drop_alembic_version, drop_yoyo_tables)
     )
     if other:
-        wrong = YoyoTable.drop_flag if prepared.tool != yoyo.TOOL else VersionTable.drop_flag
+        wrong, right = (
+            (VersionTable.drop_flag, YoyoTable.drop_flag)
+            if tool == yoyo.TOOL
+            else (YoyoTable.drop_flag, VersionTable.drop_flag)
+        )
         raise UsageError(
-            f"{wrong} is for another tool: this is a {_SHOWN[prepared.tool]} project",
-            hint=f"pass {prepared.table.drop_flag} instead",
+            f"{wrong} is for another tool: this is a {_SHOWN[tool]} project",
+            hint=f"pass {right} instead",
         )
     return mine
