@@ -31,7 +31,7 @@ import tokenize
 import tomllib
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
@@ -55,6 +55,23 @@ _IDENTIFIERS_COMMENT = "# revision identifiers, used by Alembic."
 class AdoptError(UsageError):
     """Something in the Alembic project dbshift cannot convert (exit 2): nothing was
     written. The message names the file (and line)."""
+
+
+class _Read(Protocol):
+    @property
+    def path(self) -> Path: ...
+
+
+_R = TypeVar("_R", bound=_Read)
+
+
+def add_once(found: dict[str, _R], key: str, item: _R, what: str, hint: str) -> None:
+    """`item` under `key`, refused when another file has that id already (both tools
+    refuse it too): the message names both files."""
+    other = found.get(key)
+    if other is not None:
+        raise AdoptError(f"{item.path}: {what} {key} is also {other.path}", hint=hint)
+    found[key] = item
 
 
 @dataclasses.dataclass(frozen=True)
@@ -296,13 +313,10 @@ def read_revisions(project: AlembicProject) -> list[Revision]:
     revisions: dict[str, Revision] = {}
     for path in project.revision_files():
         found = read_revision(path)
-        other = revisions.get(found.revision)
-        if other is not None:
-            raise AdoptError(
-                f"{path}: revision {found.revision} is also {other.path}",
-                hint="Alembic refuses this too: give one of them another revision id",
-            )
-        revisions[found.revision] = found
+        add_once(
+            revisions, found.revision, found, "revision",
+            "Alembic refuses this too: give one of them another revision id",
+        )  # fmt: skip
     return list(revisions.values())
 
 

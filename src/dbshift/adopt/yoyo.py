@@ -37,7 +37,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from dbshift.adopt.alembic import AdoptError, Converted
+from dbshift.adopt.alembic import AdoptError, Converted, add_once
 from dbshift.migrations.scripts import DOWN_MARKER, UP_MARKER
 
 TOOL = "yoyo"
@@ -227,13 +227,7 @@ def read_steps(project: YoyoProject) -> list[Step]:
                     "folder, then adopt",
                 )
             step = read_step(path)
-            other = steps.get(step.id)
-            if other is not None:
-                raise AdoptError(
-                    f"{path}: migration {step.id} is also {other.path}",
-                    hint="yoyo refuses this too: rename one of them",
-                )
-            steps[step.id] = step
+            add_once(steps, step.id, step, "migration", "yoyo refuses this too: rename one of them")
     return list(steps.values())
 
 
