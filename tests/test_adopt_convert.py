@@ -172,6 +172,18 @@ def test_nothing_is_written_when_one_revision_is_refused(tmp_path: Path) -> None
     assert not (tmp_path / "db").exists()
 
 
+def test_two_files_with_one_revision_id_are_refused_naming_both(tmp_path: Path) -> None:
+    ini = alembic_project(tmp_path)
+    first = revision(tmp_path, "a1", None)
+    second = tmp_path / "alembic" / "versions" / "copy_of_a1.py"
+    second.write_text(first.read_text())
+    config = Config(migrations=tmp_path / "db")
+    with pytest.raises(AdoptError, match="revision a1 is also") as refused:
+        dbshift.api.adopt(config, ini)
+    assert first.name in str(refused.value) and second.name in str(refused.value)
+    assert not (tmp_path / "db").exists()
+
+
 def test_the_version_table_as_env_py_configures_it(tmp_path: Path) -> None:
     env = (
         "from alembic import context\nconfig = context.config\n"
