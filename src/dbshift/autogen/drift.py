@@ -23,12 +23,12 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 
-from dbshift import autogen
+from dbshift import autogen, jobs
 from dbshift.autogen.compare import diff, never
 from dbshift.config import Config, mask_url
 from dbshift.dialects import backend_for
 from dbshift.dialects.base import Unchanged
-from dbshift.history import History, HistoryRow
+from dbshift.history import HistoryRow
 from dbshift.migrations.project import Project
 from dbshift.migrations.replay import Replay
 from dbshift.ops import (
@@ -91,7 +91,7 @@ def drift_on(
     observed: Sequence[HistoryRow] | None = None,
 ) -> DriftReport:
     """The drift of the database on `conn` (its history `observed`, when read already)."""
-    rows = History(config.table_prefix, config.schema).rows(conn) if observed is None else observed
+    rows = jobs.history_rows(config, conn) if observed is None else observed
     dialect = conn.dialect
     with autogen.collector_paused():
         live = autogen.database_snapshot(conn, config)
@@ -154,7 +154,7 @@ def _touched(operations: Sequence[Operation], dialect: str) -> set[str] | None:
     `SEQUENCES` for statements not followed further, or None when that cannot be known
     (SQL the parser does not recognise, a body that reads the database)."""
     # lazy: sqlglot, through the linter's SQL parser, only for a migration of raw DDL
-    from dbshift.linter.sqlfacts import facts_from_sql
+    from dbshift.linter.facts import facts_from_operation
 
     tables: set[str] = set()
     for op in operations:
@@ -162,7 +162,7 @@ def _touched(operations: Sequence[Operation], dialect: str) -> set[str] | None:
             return None
         if not isinstance(op, ExecuteSQL):
             continue
-        for fact in facts_from_sql(str(op.sql), dialect):
+        for fact in facts_from_operation(op, dialect):  # its SQL text or construct
             if fact.kind in ("unparsable", "unknown_sql"):
                 return None
             if fact.table is not None:
