@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -220,6 +221,21 @@ def test_a_failed_file_write_leaves_no_row(
     assert "cannot write the file" in found.err
     assert project.applied() == []
     assert not list(project.migrations.glob("*.py"))
+
+
+def test_baseline_runs_the_format_command_before_recording_it(project: Project) -> None:
+    """`format` in dbshift.toml runs on the baseline's file as on `make`'s (it was left
+    out), before its checksum is recorded: `verify` passes on the formatted file."""
+    run_ddl(project.url, ["CREATE TABLE t (id INTEGER PRIMARY KEY)"])
+    formatter = project.root / "fmt.py"
+    formatter.write_text("import sys\nopen(sys.argv[1], 'a').write('# formatted\\n')\n")
+    toml = project.root / "dbshift.toml"
+    command = json.dumps(f"{sys.executable} {formatter}")
+    toml.write_text(toml.read_text() + f"format = {command}\n")
+    project.ok("baseline")
+    (written,) = project.migrations.glob("*.py")
+    assert written.read_text().endswith("# formatted\n")
+    project.ok("verify")
 
 
 MODELS = """

@@ -34,10 +34,9 @@ from dbshift.dialects import backend_for
 from dbshift.errors import UsageError
 from dbshift.files import write_atomic
 from dbshift.history import History
-from dbshift.migrations import sumfile
 from dbshift.migrations.project import Project
-from dbshift.migrations.scripts import SUM_FILE, new_id, read_script, scan
-from dbshift.migrations.writer import render_python, render_sql, write_new
+from dbshift.migrations.scripts import SUM_FILE, new_id, read_script
+from dbshift.migrations.writer import render_python, render_sql, run_format, write_new
 from dbshift.ops import Operation
 from dbshift.ops.base import inverse
 from dbshift.results import SchemaBaseline
@@ -129,7 +128,8 @@ def baseline_on(
         _refuse_managed(conn, history)  # another baseline may have won the lock first
         path = write_new(folder, migration_id, kind, content)
         written.append(path)
-        sumfile.write(folder, scan(folder))
+        run_format(config.format, path)  # before its checksum is taken
+        project.write_sums()
         for earlier_id in earlier:
             script = project.script(earlier_id)
             history.record_applied(conn, script.id, script.checksum, 0)

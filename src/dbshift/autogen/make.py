@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import shlex
-import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -36,7 +34,7 @@ from dbshift.linter.facts import facts_from_operation
 from dbshift.migrations import loader
 from dbshift.migrations.project import Project
 from dbshift.migrations.scripts import new_id, read_script
-from dbshift.migrations.writer import render_python, render_sql, write_new
+from dbshift.migrations.writer import render_python, render_sql, run_format, write_new
 from dbshift.ops.base import inverse
 from dbshift.results import MakeResult
 
@@ -284,7 +282,7 @@ def _write_step(
         content = _render_python(message, parents, operations, undo, step.transactional, backends)
     migration_id = new_id(message, taken)
     path = write_new(config.migrations_dir, migration_id, "sql" if sql else "python", content)
-    _post_write(config, path)
+    run_format(config.format, path)
     return path, after
 
 
@@ -419,23 +417,3 @@ def _render_python(
         transactional=transactional,
         backends=backends,
     )
-
-
-def _post_write(config: Config, path: Path) -> None:
-    """Run the configured `format` command (e.g. "ruff format") on the new file."""
-    if not config.format:
-        return
-    command = [*shlex.split(config.format), str(path)]
-    try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False)
-    except OSError as error:
-        raise ConfigError(
-            f"format command {command[0]!r} failed to start: {error.strerror}",
-            hint=f"{path.name} was written unformatted; fix `format` in dbshift.toml",
-        ) from None
-    if done.returncode != 0:
-        first = (done.stderr or done.stdout).strip().splitlines()
-        raise ConfigError(
-            f"format command failed on {path.name}: {first[0] if first else done.returncode}",
-            hint="the file was written; fix `format` in dbshift.toml",
-        )

@@ -7,6 +7,8 @@ an existing file's `parents` line in `migrations/edit.py`, not here."""
 
 from __future__ import annotations
 
+import shlex
+import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -125,3 +127,24 @@ def write_new(folder: Path, migration_id: str, kind: str, content: str) -> Path:
 
 def _one_line(message: str) -> str:
     return " ".join(message.split())
+
+
+def run_format(format_command: str | None, path: Path) -> None:
+    """Run the configured `format` command (e.g. "ruff format") on a file `make` or
+    `baseline` wrote."""
+    if not format_command:
+        return
+    command = [*shlex.split(format_command), str(path)]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    except OSError as error:
+        raise ConfigError(
+            f"format command {command[0]!r} failed to start: {error.strerror}",
+            hint=f"{path.name} was written unformatted; fix `format` in dbshift.toml",
+        ) from None
+    if done.returncode != 0:
+        first = (done.stderr or done.stdout).strip().splitlines()
+        raise ConfigError(
+            f"format command failed on {path.name}: {first[0] if first else done.returncode}",
+            hint="the file was written; fix `format` in dbshift.toml",
+        )
