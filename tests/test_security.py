@@ -487,6 +487,9 @@ def test_a_configuration_prints_without_its_password() -> None:
         ("postgresql://u:sec@hunter22@h/x", "postgresql://u:***@h/x"),
         ("postgresql://u@x:sec@hunter22@h/x", "postgresql://u@x:***@h/x"),
         ("sqlite:////tmp/a:b@c.db", "sqlite:////tmp/a:b@c.db"),
+        # malformed (no `://`): no driver reads them, but a message may repeat them
+        (f"postgres//u:{SECRET}@h/x", "postgres//u:***@h/x"),
+        (f"u:{SECRET}@h/x", "u:***@h/x"),
     ],
 )
 def test_mask_url(url: str, masked: str) -> None:

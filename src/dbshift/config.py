@@ -750,7 +750,8 @@ def mask_url(url: str | None) -> str:
     if not url:
         return ""
     masked = _URL_PASSWORD.sub(lambda m: m.group("head") + "***@", url, count=1)
-    if masked == url:
+    if masked == url and "://" not in url:  # a well-formed one without a password (a
+        # SQLite path may hold `a:b@c`) is left as it is
         masked = _LOOSE_PASSWORD.sub(lambda m: m.group("head") + "***@", url, count=1)
     return _PASSWORD_IN_QUERY.sub(lambda m: m.group("head") + "***", masked)
 
