@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,8 +22,8 @@ from subprocess import Popen
 import pytest
 import sqlalchemy as sa
 
-from tests.conftest import REQUIRE_SERVERS
 from tests.helpers import Project, run_process
+from tests.pgbouncer import pgbouncer
 
 # many processes at once, leases that must expire, PgBouncer: the whole file is slow
 pytestmark = pytest.mark.slow
@@ -382,82 +380,13 @@ def test_a_working_holder_keeps_its_lease_alive(project: Project, db_url: str) -
 # -- PgBouncer in transaction pooling mode ---------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def pgbouncer_url(backend: str, db_url: str) -> Iterator[str]:
     """A private PgBouncer (transaction pooling, 3 server connections for any number of
     clients) in front of this test's PostgreSQL database."""
     assert backend == "postgresql"
-    binary = shutil.which("pgbouncer", path=os.environ.get("PATH", "") + ":/usr/sbin:/sbin")
-    if binary is None:
-        message = "pgbouncer is not installed (apt-get install pgbouncer)"
-        if REQUIRE_SERVERS:
-            pytest.fail(f"{message} (DBSHIFT_REQUIRE_SERVERS=1)")
-        pytest.skip(message)
-    server = sa.make_url(db_url)
-    work = Path(tempfile.mkdtemp(prefix="dbshift-pgbouncer-"))
-    port = _free_port()
-    (work / "users.txt").write_text(f'"{server.username}" ""\n')
-    ini = work / "pgbouncer.ini"
-    ini.write_text(
-        textwrap.dedent(
-            f"""\
-            [databases]
-            * = host={server.host or "127.0.0.1"} port={server.port or 5432}
-            [pgbouncer]
-            listen_addr = 127.0.0.1
-            listen_port = {port}
-            unix_socket_dir =
-            auth_type = trust
-            auth_file = {work / "users.txt"}
-            pool_mode = transaction
-            max_client_conn = 200
-            default_pool_size = 3
-            reserve_pool_size = 0
-            ignore_startup_parameters = extra_float_digits,options
-            log_connections = 0
-            log_disconnections = 0
-            pidfile = {work / "pgbouncer.pid"}
-            """
-        )
-    )
-    command = [binary, str(ini)]
-    if os.geteuid() == 0:  # pgbouncer refuses to run as root
-        user = pwd.getpwnam("postgres")
-        for path in (work, *work.iterdir()):
-            os.chown(path, user.pw_uid, user.pw_gid)
-        command = [binary, "-u", "postgres", str(ini)]
-    output = (work / "output.txt").open("w")  # a file: a full pipe would stall it
-    proc = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT)
-    url = server.set(port=port).render_as_string(hide_password=False)
-    try:
-        deadline = time.monotonic() + 15
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"pgbouncer exited at start: {(work / 'output.txt').read_text()}")
-            try:
-                assert query(url, "SELECT 1") == [(1,)]
-                break
-            except sa.exc.OperationalError:
-                if time.monotonic() > deadline:
-                    pytest.fail("pgbouncer did not accept connections within 15 s")
-                time.sleep(0.1)
+    with pgbouncer(db_url, pool_size=3) as url:
         yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        output.close()
-        shutil.rmtree(work, ignore_errors=True)
 
 
 def advisory_locks(db_url: str) -> int:

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc
-from sqlalchemy.engine import URL
+from sqlalchemy.engine import URL, Dialect
 
 from dbshift.config import Config, mask_url
 from dbshift.dialects import backend_for
@@ -153,31 +153,40 @@ def create_engine(config: Config, url: URL | None = None) -> Any:
     if backend.begins_own_transactions:
         _sqlite_transactional_ddl(sync_engine)
     backend.prepare_engine(sync_engine)
-    if config.search_path:
-        _search_path(
-            sync_engine, backend.search_path_statement(sync_engine.dialect, config.search_path)
-        )
+    on_begin = _search_path(config, sync_engine.dialect)
+    if on_begin is not None:
+        event.listen(sync_engine, "begin", on_begin)
     return engine
 
 
-def _search_path(engine: sa.Engine, statement: str | None) -> None:
-    """Every connection of `engine` starts with `Config.search_path` first on its path
-    (a fleet's tenant schema, docs/fleet.md), set and committed before anything else
-    runs on it, so that a rollback cannot undo it."""
-    if statement is None:
+def _search_path(config: Config, dialect: Dialect) -> Callable[[sa.Connection], None] | None:
+    """What puts `Config.search_path` (a fleet's tenant schema, docs/fleet.md) first on
+    the path of a connection's work: a `begin` listener that sets it in every
+    transaction, for that transaction alone (`SET LOCAL`). Nothing lives in the
+    session, so behind a transaction-pooling PgBouncer, where each transaction may run
+    on another server connection, the path still holds, and no other client inherits
+    it. In autocommit mode (a statement that cannot run in a transaction, e.g. `CREATE
+    INDEX CONCURRENTLY`) there is no transaction to carry it: the path is set for the
+    session, right before. None without a search path."""
+    if not config.search_path:
+        return None
+    backend = backend_for(dialect.name)
+    local = backend.search_path_statement(dialect, config.search_path, local=True)
+    session = backend.search_path_statement(dialect, config.search_path)
+    if local is None or session is None:
         raise ConfigError(
-            f"a search_path is set, but {engine.dialect.name} has none",
+            f"a search_path is set, but {dialect.name} has none",
             hint="search_path (a fleet's `schemas`) is for PostgreSQL; target databases instead",
         )
 
-    @event.listens_for(engine, "connect", insert=True)
-    def _connect(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute(statement)
-        finally:
-            cursor.close()
-        dbapi_connection.commit()
+    def begin(conn: sa.Connection) -> None:
+        dbapi_connection: Any = conn.connection.dbapi_connection
+        autocommit = dialect.detect_autocommit_setting(dbapi_connection)
+        conn.exec_driver_sql(
+            session if autocommit else local, execution_options={"no_parameters": True}
+        )
+
+    return begin
 
 
 def _missing_driver(url: URL, error: BaseException) -> ConfigError:
@@ -271,10 +280,10 @@ def _run_bound(
     connection (used as it is)."""
     with translated(config):
         if isinstance(bind, sa.Engine):
-            with bind.connect() as conn, _borrowed(conn):
+            with bind.connect() as conn, _borrowed(conn, config):
                 return fn(conn)
         _refuse_in_transaction(bind.in_transaction())
-        with _borrowed(bind):
+        with _borrowed(bind, config):
             return fn(bind)
 
 
@@ -282,7 +291,7 @@ async def _run_bound_async(config: Config, bind: Any, fn: Callable[[sa.Connectio
     """`run_async` on a handed-over `AsyncEngine` or `AsyncConnection`."""
 
     def borrowing(conn: sa.Connection) -> T:
-        with _borrowed(conn):
+        with _borrowed(conn, config):
             return fn(conn)
 
     with translated(config):
@@ -312,12 +321,28 @@ def _refuse_in_transaction(in_transaction: bool) -> None:
 
 
 @contextlib.contextmanager
-def _borrowed(conn: sa.Connection) -> Iterator[None]:
-    """A handed-over connection while a command uses it: on a backend whose driver
-    leaves DDL outside transactions (SQLite), the same transactional DDL and write
-    lock at BEGIN as on dbshift's own engines (`_sqlite_transactional_ddl`), undone
-    afterwards; whatever the command left uncommitted is rolled back, as closing its
-    own connection would, so the connection is handed back outside a transaction."""
+def _borrowed(conn: sa.Connection, config: Config) -> Iterator[None]:
+    """A handed-over connection while a command uses it: with `Config.search_path`
+    set, the same path in every transaction as on dbshift's own engines
+    (`_search_path`); on a backend whose driver leaves DDL outside transactions
+    (SQLite), the same transactional DDL and write lock at BEGIN
+    (`_sqlite_transactional_ddl`); both undone afterwards. Whatever the command left
+    uncommitted is rolled back, as closing its own connection would, so the connection
+    is handed back outside a transaction."""
+    on_begin = _search_path(config, conn.dialect)
+    if on_begin is not None:
+        event.listen(conn, "begin", on_begin)
+    try:
+        with _sqlite_begin(conn):
+            yield
+    finally:
+        if on_begin is not None:
+            event.remove(conn, "begin", on_begin)
+
+
+@contextlib.contextmanager
+def _sqlite_begin(conn: sa.Connection) -> Iterator[None]:
+    """`_borrowed`'s part on a backend that begins its own transactions (SQLite)."""
     backend = backend_for(conn.dialect.name)
     if not backend.begins_own_transactions:
         try:

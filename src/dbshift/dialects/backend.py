@@ -161,10 +161,13 @@ class Backend:
         synchronous engine behind an async one too); nothing by default."""
         return None
 
-    def search_path_statement(self, dialect: Dialect, schemas: tuple[str, ...]) -> str | None:
-        """The statement that puts `schemas` first on the session's path of unqualified
-        names (`Config.search_path`: a fleet's tenant schema), each name quoted; None
-        where the backend has none (a URL names the database there)."""
+    def search_path_statement(
+        self, dialect: Dialect, schemas: tuple[str, ...], *, local: bool = False
+    ) -> str | None:
+        """The statement that puts `schemas` first on the path of unqualified names
+        (`Config.search_path`: a fleet's tenant schema), each name quoted: for the rest
+        of the transaction when `local`, else for the session; None where the backend
+        has none (a URL names the database there)."""
         return None
 
     def database_names(self, conn: sa.Connection) -> list[str]:

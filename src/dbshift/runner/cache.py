@@ -53,7 +53,7 @@ def cache_key(
     dialect = conn.dialect
     where: Any = schema
     if search_path:
-        tenant = search_path[0] if search_path[0] == schema else None
+        tenant = tenant_of(schema, search_path)
         where = tuple(TENANT if name == tenant else name for name in (schema, *search_path))
     return (
         StatementCache.VERSION,
@@ -66,6 +66,23 @@ def cache_key(
 
 #: the placeholder for a fleet tenant's own schema in a statement cache key
 TENANT = "<tenant>"
+
+
+def tenant_of(schema: str | None, search_path: tuple[str, ...]) -> str | None:
+    """The tenant schema `cache_key` keys by its placeholder: the bookkeeping `schema`
+    when it comes first on the path; else None."""
+    return schema if search_path and search_path[0] == schema else None
+
+
+def names_tenant(compiled: Compiled, tenant: str | None, dialect: sa.Dialect) -> bool:
+    """Whether a statement of `compiled` names the `tenant` schema (bare or quoted):
+    kept under the key's placeholder, it would be sent to the next tenant as it is and
+    reach this one's schema, so it is not kept. (A migration's SQL cannot see which
+    tenant it runs for, but its code could: an environment variable set per tenant.)"""
+    if tenant is None:
+        return False
+    spellings = (tenant, dialect.identifier_preparer.quote_identifier(tenant))
+    return any(name in s.text for s in compiled.flat() for name in spellings)
 
 
 class Shelf:

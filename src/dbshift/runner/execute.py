@@ -37,7 +37,7 @@ from dbshift.ops.context import Capture, CodeFailed, OnlineContext
 from dbshift.retry import BlockerWatch, backoff, lock_timed_out
 from dbshift.runner import checks, failures
 from dbshift.runner.adopted import refuse_if_moved
-from dbshift.runner.cache import Shelf, StatementCache, cache_key
+from dbshift.runner.cache import Shelf, StatementCache, cache_key, names_tenant, tenant_of
 from dbshift.runner.journal import StatementJournal
 from dbshift.runner.lock import Held, busy_as_lock_timeout
 from dbshift.runner.plan import Direction, Plan, Step, make_plan, other_backend, stamp_plan, verify
@@ -349,6 +349,10 @@ class Runner:
         compiled = capture.result(self._replay.lines(step.id, "up"))
         if compiled is None:
             log.debug("%s: its statements are not kept: %s", step.id, capture.live)
+            return
+        tenant = tenant_of(self.config.schema, self.config.search_path)
+        if names_tenant(compiled, tenant, self.conn.dialect):
+            log.debug("%s: its statements are not kept: they name the schema %s", step.id, tenant)
             return
         self._statement_cache().put(step.script, compiled)
 

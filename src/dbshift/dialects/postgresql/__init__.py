@@ -62,9 +62,12 @@ class PostgreSQL(Backend):
     reports_deferrable = True
     postgresql_lexicon = True
 
-    def search_path_statement(self, dialect: Dialect, schemas: tuple[str, ...]) -> str | None:
+    def search_path_statement(
+        self, dialect: Dialect, schemas: tuple[str, ...], *, local: bool = False
+    ) -> str | None:
         quote = dialect.identifier_preparer.quote_identifier
-        return "SET search_path TO " + ", ".join(quote(schema) for schema in schemas)
+        scope = "SET LOCAL" if local else "SET"
+        return f"{scope} search_path TO " + ", ".join(quote(schema) for schema in schemas)
 
     def database_names(self, conn: sa.Connection) -> list[str]:
         rows = conn.exec_driver_sql(
