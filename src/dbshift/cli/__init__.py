@@ -8,6 +8,7 @@ import difflib
 import functools
 import gc
 import logging
+import os
 import signal
 import sys
 import threading
@@ -1120,17 +1121,43 @@ def _fleet_run(state: State, call: Callable[..., Any], flags: dict[str, Any]) ->
     from dbshift.cli.fleet import Display, write_report
 
     shard, report_path = flags.pop("shard"), flags.pop("report_path")
+    config = state.config()
+    # every URL the run may echo is masked: the flags', the table's, each target's as
+    # it starts (the display is told), before any connection
+    for url in (*flags.get("urls", ()), *config.fleet.get("urls", ())):
+        state.secrets.add(url if isinstance(url, str) else None)
+    for control in (flags.get("control_url"), config.fleet.get("control_url")):
+        state.secrets.add(control if isinstance(control, str) else None)
     reporter = state.reporter
     display = Display(
-        reporter.out, tty=reporter.tty, as_json=reporter.as_json, quiet=reporter.quiet
+        reporter.out,
+        tty=reporter.tty,
+        as_json=reporter.as_json,
+        quiet=reporter.quiet,
+        seen=state.secrets.add,
     )
-    with display:
-        report = call(state.config(), shard=shard, observer=display, **flags)
+    try:
+        with display:
+            report = call(config, shard=shard, observer=display, **flags)
+    except Interrupted as stop:  # a second signal: the running targets are not awaited
+        _abandoned(stop, reporter.as_json, state.secrets.redact)
     if report_path:
         write_report(report_path, report)
     display.summary(report)
     if report.exit_code:
         raise _Exit(ExitCode(report.exit_code))
+
+
+def _abandoned(stop: Interrupted, as_json: bool, redact: Callable[[str], str]) -> NoReturn:
+    """Say so and exit now, leaving the fleet's threads: `sys.exit` would wait for them
+    (each target's connection closes with the process, and what was running rolls
+    back, or is left partial outside a transaction, as after a crash)."""
+    with contextlib.suppress(SystemExit):
+        _stopped(stop, as_json, redact)
+    _stop_logs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(int(stop.exit_code))
 
 
 @fleet.command("upgrade", context_settings=TARGETS)

@@ -7,6 +7,7 @@ import collections
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
@@ -22,8 +23,18 @@ if TYPE_CHECKING:
 class Display:
     """The `Observer` of a fleet run (`dbshift.fleet.run`), and the summary after it."""
 
-    def __init__(self, out: TextIO, *, tty: bool, as_json: bool, quiet: bool) -> None:
+    def __init__(
+        self,
+        out: TextIO,
+        *,
+        tty: bool,
+        as_json: bool,
+        quiet: bool,
+        seen: Callable[[str], None] | None = None,
+    ) -> None:
         self.out = out
+        #: told each target's URL as it starts, so that its password is masked
+        self.seen = seen
         self.tty = tty and not as_json
         self.as_json = as_json
         self.quiet = quiet
@@ -58,6 +69,8 @@ class Display:
             self._live = None
 
     def started(self, target: Target) -> None:
+        if self.seen is not None and target.config.url_text:
+            self.seen(target.config.url_text)
         with self._lock:
             self._running[target.identity] = (target.name, time.monotonic())
 
@@ -124,8 +137,10 @@ def line_of(result: TargetResult) -> str:
         return text + (f" (hint: {result.hint})" if result.hint else "")
     if result.status == "behind":
         return f"{result.name}: behind by {result.behind}"
-    if result.status in ("done",):
+    if result.status in ("done", "interrupted"):
         what = f"{len(result.migrations)} migration" + ("" if len(result.migrations) == 1 else "s")
+        if result.status == "interrupted":
+            return f"{result.name}: interrupted after {what}: {result.error}"
         return f"{result.name}: done, {what} ({result.duration:.2f} s)"
     return f"{result.name}: {shown(result.status)}"
 

@@ -14,6 +14,11 @@ them (the names of `[fleet]`'s keys: `urls`, `schemas`, `databases`, `sqlite`, `
 targets start and finish. A target's failure is in its result, never raised: usage
 and configuration errors (and the files' own: a broken graph, `dbshift.sum`) raise
 before any target runs.
+
+Called in the main thread, `upgrade`, `downgrade` and `stamp` listen for SIGINT and
+SIGTERM while they run: the first starts no more targets and stops the running ones
+between two migrations (the report says what each applied, status `interrupted`,
+exit code 130 or 143); a second raises `dbshift.errors.Interrupted` at once.
 """
 
 from __future__ import annotations
@@ -125,8 +130,11 @@ def _migrating(
     chosen = fleet_settings.read(config, **flags)
     project = Project.read(config)  # once, before any connection; refused here if broken
     targets = _targets(config, chosen, shard_spec)
-    job = running.migrate_job(project, Shelf(), command, revision, dry_run)
-    report = running.run(command, targets, job, chosen.policy, observer=observer, shard=shard_spec)
+    stop = running.Stop()
+    job = running.migrate_job(project, Shelf(), command, revision, dry_run, stop=stop)
+    report = running.run(
+        command, targets, job, chosen.policy, observer=observer, shard=shard_spec, stop=stop
+    )
     if not report.failures and not dry_run:
         project.settle()
     return report

@@ -10,12 +10,15 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from dbshift.errors import ExitCode, UsageError
+from dbshift.errors import ExitCode, Interrupted, UsageError
 
 #: what happened to a target. upgrade, downgrade, stamp: done, failed, locked (the
-#: runner lock was not had in time), skipped (the run stopped first); status: at_head,
-#: behind, partial, locked, failed
+#: runner lock was not had in time), interrupted (a signal stopped it between two
+#: migrations), skipped (the run stopped first); status: at_head, behind, partial,
+#: locked, failed
 FAILED = frozenset({"failed", "locked"})
+#: what a stopped run leaves undone, for a re-run to finish
+UNFINISHED = frozenset({"interrupted", "skipped"})
 REPORT_VERSION = 1
 
 
@@ -78,6 +81,8 @@ class FleetReport:
     stopped: str | None = None
     #: seconds the whole run took (merged: the longest shard's)
     duration: float = 0.0
+    #: the signal that stopped the run (SIGINT, SIGTERM), if one did
+    signal: str | None = None
 
     @property
     def counts(self) -> dict[str, int]:
@@ -90,7 +95,10 @@ class FleetReport:
     @property
     def exit_code(self) -> int:
         """0 when no target failed; else the failed targets' exit code when they share
-        one (5 when each was locked), else 3; 1 for `check` with targets behind."""
+        one (5 when each was locked), else 3; 1 for `check` with targets behind; 130
+        or 143 when a signal (SIGINT, SIGTERM) stopped the run."""
+        if self.signal:
+            return int(Interrupted(self.signal).exit_code)
         # a status command's locked target is no failure of its own (exit 0, as a
         # plain `status` with the lock held); `check` then fails on it below
         codes = {r.exit_code for r in self.failures if r.exit_code}
@@ -114,6 +122,7 @@ class FleetReport:
             "command": self.command,
             "shards": list(self.shards),
             "stopped": self.stopped,
+            "signal": self.signal,
             "duration": round(self.duration, 4),
             "counts": self.counts,
             "exit_code": self.exit_code,
@@ -134,6 +143,7 @@ class FleetReport:
                 shards=tuple(str(s) for s in data.get("shards", ())),
                 stopped=data.get("stopped"),
                 duration=float(data.get("duration", 0.0)),
+                signal=data.get("signal"),
             )
         except (KeyError, TypeError, ValueError):
             raise UsageError(
@@ -157,13 +167,19 @@ def merge(reports: Sequence[FleetReport]) -> FleetReport:
     for report in reports:
         for result in report.results:
             by_identity[result.identity] = result
-    stops = [r.stopped for r in reports if r.stopped]
+    results = tuple(sorted(by_identity.values(), key=lambda r: r.identity))
+    # a stop (a policy's, a signal's) stays the merged report's word while a target it
+    # left undone is still undone: a re-run that finished them ends it
+    unfinished = any(r.status in UNFINISHED for r in results)
+    stops = [r.stopped for r in reports if r.stopped] if unfinished else []
+    signals = [r.signal for r in reports if r.signal] if unfinished else []
     return FleetReport(
         command=reports[0].command,
-        results=tuple(sorted(by_identity.values(), key=lambda r: r.identity)),
+        results=results,
         shards=tuple(dict.fromkeys(s for r in reports for s in r.shards)),
         stopped="; ".join(stops) if stops else None,
         duration=max(r.duration for r in reports),
+        signal=signals[-1] if signals else None,
     )
 
 

@@ -8,15 +8,24 @@ without being loaded again. The first target runs alone for that reason. Each ta
 has its own connection and runs under its own runner lock, so two fleet runs, or a
 fleet run and one target's own `upgrade`, never apply a migration twice; its own
 history is the truth of where it stands, so a stopped run run again finishes the rest.
+
+A first SIGINT or SIGTERM (`Stop`) starts no more targets and stops each running one
+between two migrations: it finishes the migration it is in, and the report says what
+it applied. A second signal stops at once: the CLI exits without waiting, and each
+migration that was running rolls back (or, outside a transaction, is partial as after
+a crash) when its connection closes.
 """
 
 from __future__ import annotations
 
 import collections
 import concurrent.futures
+import contextlib
 import dataclasses
+import signal
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import sqlalchemy as sa
@@ -24,13 +33,15 @@ import sqlalchemy as sa
 from dbshift import database, jobs
 from dbshift.config import Config
 from dbshift.dialects import lock_for
-from dbshift.errors import DbshiftError, ExitCode
+from dbshift.errors import DbshiftError, ExitCode, Interrupted
 from dbshift.fleet.report import FleetReport, TargetResult
 from dbshift.fleet.settings import Policy
 from dbshift.fleet.targets import Target
 from dbshift.migrations.project import Project
 from dbshift.runner import Runner, RunReport
 from dbshift.runner.cache import Shelf
+from dbshift.runner.plan import Step
+from dbshift.runner.report import StepResult
 
 #: what runs on one target's connection
 Job = Callable[[Target, sa.Connection], TargetResult]
@@ -52,13 +63,55 @@ class _Silent:
         return None
 
 
+class Stop:
+    """A fleet run asked to stop: by the first SIGINT or SIGTERM (`run` listens when it
+    runs in the main thread), or by whoever holds it (`request`)."""
+
+    def __init__(self) -> None:
+        self._requested = threading.Event()
+        self.signal_name = "SIGINT"
+
+    @property
+    def requested(self) -> bool:
+        return self._requested.is_set()
+
+    def request(self, signal_name: str = "SIGINT") -> None:
+        if not self.requested:
+            self.signal_name = signal_name
+            self._requested.set()
+
+
+class _StopBetweenSteps:
+    """A runner's listener that ends its run before the next migration once the fleet
+    run is asked to stop: the migration running finishes, and no other starts."""
+
+    def __init__(self, stop: Stop) -> None:
+        self.stop = stop
+
+    def step_started(self, step: Step, index: int, total: int) -> None:
+        if self.stop.requested:
+            name = self.stop.signal_name
+            raise Interrupted(name, f"stopped by {name} before {step.id} ({index} of {total} done)")
+
+    def step_finished(self, result: StepResult) -> None:
+        return None
+
+
 def migrate_job(
-    project: Project, shelf: Shelf, command: str, revision: str, dry_run: bool = False
+    project: Project,
+    shelf: Shelf,
+    command: str,
+    revision: str,
+    dry_run: bool = False,
+    *,
+    stop: Stop | None = None,
 ) -> Job:
-    """`upgrade`, `downgrade` or `stamp` of one target, on the shared project."""
+    """`upgrade`, `downgrade` or `stamp` of one target, on the shared project; with
+    `stop`, each target's run ends between two migrations once a stop is asked."""
+    listener = _StopBetweenSteps(stop) if stop is not None else None
 
     def job(target: Target, conn: sa.Connection) -> TargetResult:
-        runner = Runner(target.config, conn, project.scripts, project.graph, shelf=shelf)
+        runner = Runner(target.config, conn, project.scripts, project.graph, listener, shelf=shelf)
         report: RunReport
         if command == "stamp":
             report = runner.stamp(revision)
@@ -128,10 +181,14 @@ def run(
     *,
     observer: Observer | None = None,
     shard: str | None = None,
+    stop: Stop | None = None,
 ) -> FleetReport:
     """`job` on every target, at most `policy.jobs` at once and `policy.per_server` on
-    one server; the first target alone, then the canaries, then the rest."""
+    one server; the first target alone, then the canaries, then the rest. With `stop`,
+    a first signal ends the run between migrations and a second raises `Interrupted`
+    at once (see the module's docstring)."""
     watcher = observer or _Silent()
+    stop = stop or Stop()
     started = time.monotonic()
     results: dict[str, TargetResult] = {}
     stopped: str | None = None
@@ -139,15 +196,18 @@ def run(
     canary = min(policy.canary, len(order))
     phases = [order[:1], order[1:canary], order[max(canary, 1) :]]
     failures = 0
-    for number, phase in enumerate(phases):
-        if not phase:
-            continue
-        stopped, failures = _phase(phase, job, policy, watcher, results, failures)
-        if stopped:
-            break
-        if number < 2 and canary and any(r.failed for r in results.values()):
-            stopped = f"a canary failed (--canary {policy.canary})"
-            break
+    with _stopping_on_signals(stop):
+        for number, phase in enumerate(phases):
+            if not phase:
+                continue
+            stopped, failures = _phase(phase, job, policy, watcher, results, failures, stop)
+            if stop.requested:
+                stopped = f"interrupted by {stop.signal_name}"
+            if stopped:
+                break
+            if number < 2 and canary and any(r.failed for r in results.values()):
+                stopped = f"a canary failed (--canary {policy.canary})"
+                break
     for target in order:
         if target.identity not in results:
             results[target.identity] = TargetResult(target.name, target.identity, "skipped")
@@ -157,7 +217,31 @@ def run(
         shards=(shard,) if shard else (),
         stopped=stopped,
         duration=time.monotonic() - started,
+        signal=stop.signal_name if stop.requested else None,
     )
+
+
+@contextlib.contextmanager
+def _stopping_on_signals(stop: Stop) -> Iterator[None]:
+    """While a run runs in the main thread: the first SIGINT or SIGTERM asks `stop`,
+    the second raises `Interrupted`; the handlers before are restored after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def on_signal(number: int, _frame: object) -> None:
+        name = signal.Signals(number).name
+        if stop.requested:
+            raise Interrupted(name, f"stopped at once by a second signal ({name})")
+        stop.request(name)
+
+    numbers = (signal.SIGINT, signal.SIGTERM)
+    previous = {number: signal.signal(number, on_signal) for number in numbers}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _phase(
@@ -167,14 +251,20 @@ def _phase(
     watcher: Observer,
     results: dict[str, TargetResult],
     failures: int,
+    stop: Stop,
 ) -> tuple[str | None, int]:
-    """Run `targets` under the bounds; stop starting new ones when the policy says."""
+    """Run `targets` under the bounds; stop starting new ones when the policy says, or
+    when a stop is asked. Raised through (a second signal): the pool is left without
+    waiting for its threads."""
     waiting = collections.deque(targets)
     per_server: collections.Counter[str] = collections.Counter()
     running: dict[concurrent.futures.Future[TargetResult], Target] = {}
     stopped: str | None = None
-    with concurrent.futures.ThreadPoolExecutor(max_workers=policy.jobs) as pool:
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=policy.jobs)
+    try:
         while waiting or running:
+            if stop.requested:
+                waiting.clear()
             while waiting and not stopped and len(running) < policy.jobs:
                 chosen = _next(waiting, per_server, policy.per_server)
                 if chosen is None:
@@ -201,6 +291,10 @@ def _phase(
                         stopped = stopped or f"{failures} targets failed (--max-failures)"
             if stopped:
                 waiting.clear()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return stopped, failures
 
 
@@ -220,6 +314,16 @@ def _one(target: Target, job: Job) -> TargetResult:
     started = time.monotonic()
     try:
         result = database.run(target.config, lambda conn: job(target, conn))
+    except Interrupted as stop:  # stopped between two migrations (`Stop`)
+        result = TargetResult(
+            target.name,
+            target.identity,
+            "interrupted",
+            tuple(stop.report.done) if stop.report is not None else (),
+            error=stop.message,
+            hint=stop.hint,
+            exit_code=int(stop.exit_code),
+        )
     except DbshiftError as error:
         code = int(error.exit_code)
         applied = tuple(error.report.done) if error.report is not None else ()
