@@ -587,3 +587,19 @@ def test_a_malformed_target_url_is_one_masked_usage_error(fleet: Fleet) -> None:
     config = Config(url="sqlite://", migrations=fleet.project.root)
     one = fleet_targets(config, urls=["sqlite:///t.db"], shard="0/1")  # `shard=`, as documented
     assert [t.name for t in one] == ["sqlite:///t.db"]
+
+
+@pytest.mark.backends("sqlite")
+def test_what_every_target_would_refuse_alike_is_refused_once_before_any_runs(
+    fleet: Fleet,
+) -> None:
+    """An unknown revision, `-1` going up, `+1` going down, an empty folder: one line,
+    exit 2, and no target touched (each target failed with the same line)."""
+    for args in (("upgrade", "nosuchid"), ("upgrade", "-1"), ("downgrade", "+1")):
+        error = fleet.project.fails(2, "fleet", *args).err
+        assert len(error.strip().splitlines()) == 1, error
+    for path in fleet.project.migrations.glob("*.py"):
+        path.unlink()
+    error = fleet.project.fails(2, "fleet", "upgrade").err
+    assert error.strip() == "error: there are no migrations (hint: create one with `dbshift new`)"
+    assert all(fleet.tables(name) == set() for name in fleet.names)

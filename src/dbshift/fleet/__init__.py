@@ -129,6 +129,7 @@ def _migrating(
 ) -> FleetReport:
     chosen = fleet_settings.read(config, **flags)
     project = Project.read(config)  # once, before any connection; refused here if broken
+    running.check_revision(project, command, revision)
     targets = _targets(config, chosen, shard_spec)
     stop = running.Stop()
     job = running.migrate_job(project, Shelf(), command, revision, dry_run, stop=stop)

@@ -124,6 +124,17 @@ def migrate_job(
     return job
 
 
+def check_revision(project: Project, command: str, revision: str) -> None:
+    """Raise, once and before any target runs, what planning `revision` would raise on
+    every target alike: no migrations, an unknown or ambiguous id, `-N` going up or `+N`
+    going down. What depends on a target's history (`ID is not applied`) stays its own."""
+    graph = project.graph
+    if command == "downgrade":
+        graph.plan_down(graph.ids, revision)  # all applied: only the files can refuse
+    elif command == "upgrade" or not (revision == "base" or revision.startswith("-")):
+        graph.plan_up((), revision)
+
+
 def status_job(project: Project) -> Job:
     """Where one target stands: at its heads, behind (by how much), partial, locked."""
 
