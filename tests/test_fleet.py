@@ -333,9 +333,14 @@ def test_shards_are_stable_when_the_list_changes(tmp_path: Path) -> None:
 
 @pytest.mark.backends("sqlite")
 def test_fleet_table_is_checked(fleet: Fleet) -> None:
+    """As the configuration loads, by every command: a typo in [fleet] is found by the
+    `dbshift check` in CI, not by the deployment's first fleet run."""
     fleet.configure("bogus = 1")
     error = fleet.project.fails(2, "fleet", "status").err
     assert "unknown key 'bogus'" in error and len(error.strip().splitlines()) == 1
+    assert "[fleet]: unknown key 'bogus'" in fleet.project.fails(2, "check").err
+    with pytest.raises(ConfigError, match="`canary` must be a whole number"):
+        Config(url="sqlite://", fleet={"canary": -1})
     fleet.configure("jobs = 0")
     assert "`jobs` must be a whole number" in fleet.project.fails(2, "fleet", "status").err
     fleet.configure()

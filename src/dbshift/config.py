@@ -231,6 +231,7 @@ class Config:
         object.__setattr__(self, "lock_retries", retries)
         object.__setattr__(self, "backends", _backends(self.backends, self.source))
         check_lint_table(self.lint, self.source)
+        check_fleet_table(self.fleet, self.source)
 
     def __repr__(self) -> str:
         """Like the dataclass's, with the URL's password masked (a handed-over engine or
@@ -662,6 +663,81 @@ def _check_types(values: Mapping[str, Any], source: Path | None) -> None:
                 redact(f"{where}: `{key}` must be {expected}, not {value!r}", None),
                 hint=f"fix `{key}` in the configuration file",
             )
+
+
+#: the keys of `[fleet]`, each a field of `fleet.settings.Sources` or `Policy`, or `search_path`
+FLEET_KEYS = frozenset(
+    {
+        "urls",
+        "schemas",
+        "databases",
+        "sqlite",
+        "query",
+        "control_url",
+        "exclude",
+        "search_path",
+        "jobs",
+        "per_server",
+        "fail_fast",
+        "max_failures",
+        "canary",
+    }
+)
+
+_FLEET_STRINGS = ("schemas", "databases", "sqlite", "query", "control_url")
+_FLEET_LISTS = ("urls", "exclude", "search_path")
+_FLEET_COUNTS = {"jobs": 1, "per_server": 0, "max_failures": 1, "canary": 0}
+
+
+def check_fleet_table(table: Any, source: Path | None, *, where: str | None = None) -> None:
+    """The shape of `[fleet]` (or of the flags over it): one line naming the culprit."""
+    place = where or f"{source or 'configuration'}: [fleet]"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{place} must be a table", hint="write [fleet] with keys under it")
+    unknown = sorted(set(table) - FLEET_KEYS)
+    if unknown:
+        raise ConfigError(f"{place}: unknown key {unknown[0]!r}", hint=_known_fleet_keys())
+    for key in _FLEET_STRINGS:
+        value = table.get(key)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigError(
+                f"{place}: `{key}` must be a non-empty string", hint=f"e.g. {_FLEET_EXAMPLES[key]}"
+            )
+    for key in _FLEET_LISTS:
+        value = table.get(key, [])
+        if not isinstance(value, list | tuple) or not all(
+            isinstance(item, str) and item for item in value
+        ):
+            raise ConfigError(
+                f"{place}: `{key}` must be a list of strings", hint=f"e.g. {_FLEET_EXAMPLES[key]}"
+            )
+    for key, least in _FLEET_COUNTS.items():
+        value = table.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int) or value < least:
+            raise ConfigError(
+                f"{place}: `{key}` must be a whole number of at least {least}, not {value!r}",
+                hint=f"e.g. {key} = {max(least, 4)}",
+            )
+    if not isinstance(table.get("fail_fast", False), bool):
+        raise ConfigError(f"{place}: `fail_fast` must be true or false", hint="fail_fast = true")
+
+
+_FLEET_EXAMPLES = {
+    "schemas": 'schemas = "tenant_*"',
+    "databases": 'databases = "shop_*"',
+    "sqlite": 'sqlite = "tenants/*.db"',
+    "query": 'query = "SELECT url FROM tenants WHERE active"',
+    "control_url": 'control_url = "${CONTROL_DATABASE_URL}"',
+    "urls": 'urls = ["${TENANT_A_URL}", "${TENANT_B_URL}"]',
+    "exclude": 'exclude = ["tenant_archive_*"]',
+    "search_path": 'search_path = ["public"] (what follows the tenant schema)',
+}
+
+
+def _known_fleet_keys() -> str:
+    return "known keys: " + ", ".join(sorted(FLEET_KEYS))
 
 
 def check_lint_table(table: Any, source: Path | None) -> None:

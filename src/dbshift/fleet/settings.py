@@ -1,35 +1,18 @@
 """The `[fleet]` table of the configuration, checked, with the command line's flags over
 it (docs/fleet.md). `dbshift.config` keeps the table as read (`Config.fleet`); this
-module alone knows its keys."""
+module reads it (`dbshift.config` checks its shape as it loads)."""
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from typing import Any
 
-from dbshift.config import Config
+from dbshift.config import FLEET_KEYS, Config, check_fleet_table
 from dbshift.errors import ConfigError
 
-#: the keys of `[fleet]`, each a field of `Sources` or `Policy`, or `search_path`
-FLEET_KEYS = frozenset(
-    {
-        "urls",
-        "schemas",
-        "databases",
-        "sqlite",
-        "query",
-        "control_url",
-        "exclude",
-        "search_path",
-        "jobs",
-        "per_server",
-        "fail_fast",
-        "max_failures",
-        "canary",
-    }
-)
 DEFAULT_JOBS = 4
+#: the keys naming where targets come from: a flag naming one replaces them all
+_SOURCES = ("urls", "schemas", "databases", "sqlite", "query")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,24 +61,22 @@ class FleetSettings:
     search_path: tuple[str, ...] = ("public",)
 
 
-_STRINGS = ("schemas", "databases", "sqlite", "query", "control_url")
-_LISTS = ("urls", "exclude", "search_path")
-_COUNTS = {"jobs": 1, "per_server": 0, "max_failures": 1, "canary": 0}
-
-
 def read(config: Config, **flags: Any) -> FleetSettings:
     """`[fleet]` from `config`, then the `flags` given (None: not given). A flag naming
     a source replaces every source of the table: `--schemas 'acme_*'` runs those alone."""
-    table = dict(check_table(config.fleet, config))
+    table = dict(config.fleet)  # checked by `Config` as it was loaded
     given = {key: value for key, value in flags.items() if value not in (None, ())}
     unknown = sorted(set(given) - FLEET_KEYS)
     if unknown:  # a programming error of the caller, said as plainly
-        raise ConfigError(f"unknown fleet setting {unknown[0]!r}", hint=_known())
-    if any(key in given for key in (*_STRINGS[:4], "urls")):
-        for key in ("urls", "schemas", "databases", "sqlite", "query"):
+        raise ConfigError(
+            f"unknown fleet setting {unknown[0]!r}",
+            hint="known keys: " + ", ".join(sorted(FLEET_KEYS)),
+        )
+    if any(key in given for key in _SOURCES):
+        for key in _SOURCES:
             table.pop(key, None)
     table.update({key: list(v) if isinstance(v, tuple) else v for key, v in given.items()})
-    check_table(table, config, where="fleet options")
+    check_fleet_table(table, config.source, where="fleet options")
     sources = Sources(
         urls=tuple(table.get("urls", ())),
         schemas=table.get("schemas"),
@@ -113,55 +94,3 @@ def read(config: Config, **flags: Any) -> FleetSettings:
         canary=table.get("canary", 0),
     )
     return FleetSettings(sources, policy, tuple(table.get("search_path", ("public",))))
-
-
-def check_table(table: Any, config: Config, *, where: str | None = None) -> Mapping[str, Any]:
-    """The shape of `[fleet]` (or of the flags over it): one line naming the culprit."""
-    place = where or f"{config.source or 'configuration'}: [fleet]"
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"{place} must be a table", hint="write [fleet] with keys under it")
-    unknown = sorted(set(table) - FLEET_KEYS)
-    if unknown:
-        raise ConfigError(f"{place}: unknown key {unknown[0]!r}", hint=_known())
-    for key in _STRINGS:
-        value = table.get(key)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            raise ConfigError(
-                f"{place}: `{key}` must be a non-empty string", hint=f"e.g. {_EXAMPLES[key]}"
-            )
-    for key in _LISTS:
-        value = table.get(key, [])
-        if not isinstance(value, list | tuple) or not all(
-            isinstance(item, str) and item for item in value
-        ):
-            raise ConfigError(
-                f"{place}: `{key}` must be a list of strings", hint=f"e.g. {_EXAMPLES[key]}"
-            )
-    for key, least in _COUNTS.items():
-        value = table.get(key)
-        if value is None:
-            continue
-        if isinstance(value, bool) or not isinstance(value, int) or value < least:
-            raise ConfigError(
-                f"{place}: `{key}` must be a whole number of at least {least}, not {value!r}",
-                hint=f"e.g. {key} = {max(least, 4)}",
-            )
-    if not isinstance(table.get("fail_fast", False), bool):
-        raise ConfigError(f"{place}: `fail_fast` must be true or false", hint="fail_fast = true")
-    return table
-
-
-_EXAMPLES = {
-    "schemas": 'schemas = "tenant_*"',
-    "databases": 'databases = "shop_*"',
-    "sqlite": 'sqlite = "tenants/*.db"',
-    "query": 'query = "SELECT url FROM tenants WHERE active"',
-    "control_url": 'control_url = "${CONTROL_DATABASE_URL}"',
-    "urls": 'urls = ["${TENANT_A_URL}", "${TENANT_B_URL}"]',
-    "exclude": 'exclude = ["tenant_archive_*"]',
-    "search_path": 'search_path = ["public"] (what follows the tenant schema)',
-}
-
-
-def _known() -> str:
-    return "known keys: " + ", ".join(sorted(FLEET_KEYS))
