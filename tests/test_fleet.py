@@ -608,3 +608,13 @@ def test_what_every_target_would_refuse_alike_is_refused_once_before_any_runs(
     error = fleet.project.fails(2, "fleet", "upgrade").err
     assert error.strip() == "error: there are no migrations (hint: create one with `dbshift new`)"
     assert all(fleet.tables(name) == set() for name in fleet.names)
+
+
+@pytest.mark.backends("postgresql")
+def test_a_schemas_pattern_never_matches_the_servers_own(fleet: Fleet) -> None:
+    config = Config.load(fleet.project.root / "dbshift.toml")
+    names = [t.name for t in fleet_targets(config, schemas="*")]
+    assert sorted(names) == sorted(["public", *fleet.names])  # no pg_*, information_schema
+    url = sa.make_url(fleet.project.url)
+    servers = {t.server for t in fleet_targets(config)}
+    assert servers == {f"postgresql://{url.host}:{url.port or ''}"}

@@ -170,11 +170,21 @@ class Backend:
         has none (a URL names the database there)."""
         return None
 
-    def database_names(self, conn: sa.Connection) -> list[str]:
-        """The databases of the server `conn` is on that a fleet may target (the
-        schemas SQLAlchemy lists, on a server where a schema is a database); empty
-        where there is no such list (SQLite: a file is a database)."""
-        return []
+    def database_names(self, conn: sa.Connection) -> list[str] | None:
+        """The databases of the server `conn` is on that a fleet may target (none of
+        the server's own); None where there is no server to list them (SQLite: a file
+        is a database)."""
+        return None
+
+    def tenant_schemas(self, conn: sa.Connection) -> list[str] | None:
+        """The schemas of `conn`'s database that a fleet may target, one tenant each
+        (none of the server's own); None where a database has no schemas of its own
+        beside it (on MariaDB/MySQL a schema is a database)."""
+        return None
+
+    def server_of(self, url: sa.URL) -> str:
+        """The server a URL reaches, as a fleet's `--per-server` counts targets."""
+        return f"{url.get_backend_name()}://{url.host or ''}:{url.port or ''}"
 
     def compiled_for(self, dialect: Dialect) -> tuple[object, ...]:
         """What of a connected dialect the SQL compiled for it depends on, beside the

@@ -16,9 +16,6 @@ from dbshift.dialects import backend_for
 from dbshift.errors import ConfigError, UsageError
 from dbshift.fleet.settings import FleetSettings
 
-#: schemas a `schemas` pattern never matches: the server's own
-_SYSTEM_SCHEMAS = ("pg_*", "information_schema")
-
 
 @dataclasses.dataclass(frozen=True)
 class Target:
@@ -41,9 +38,7 @@ class Target:
     def server(self) -> str:
         """The server the target is on (`--per-server` counts by it)."""
         url = sa.make_url(self.config.require_url())
-        if url.host is None:
-            return f"{url.get_backend_name()}:{Path(url.database or '').parent}"
-        return f"{url.get_backend_name()}://{url.host}:{url.port or ''}"
+        return backend_for(url.get_backend_name()).server_of(url)
 
 
 def discover(config: Config, settings: FleetSettings) -> list[Target]:
@@ -114,31 +109,27 @@ def _schemas(config: Config, pattern: str, tail: tuple[str, ...]) -> list[Target
     url = config.require_url()
 
     def names(conn: sa.Connection) -> list[str]:
-        if backend_for(conn.dialect).search_path_statement(conn.dialect, ("x",)) is None:
+        found = backend_for(conn.dialect).tenant_schemas(conn)
+        if found is None:
             raise ConfigError(
                 f"fleet `schemas` needs PostgreSQL, not {conn.dialect.name}",
                 hint="on MariaDB/MySQL a schema is a database: use `databases` instead",
             )
-        return list(sa.inspect(conn).get_schema_names())
+        return found
 
     schemas = database.run(config.replace(schema=None, search_path=()), names)
-    chosen = [
-        s
-        for s in schemas
-        if fnmatch.fnmatchcase(s, pattern)
-        and not any(fnmatch.fnmatchcase(s, p) for p in _SYSTEM_SCHEMAS)
-    ]
+    chosen = [s for s in schemas if fnmatch.fnmatchcase(s, pattern)]
     return [Target(s, tenant(config, url, s, tail)) for s in chosen]
 
 
 def _databases(config: Config, pattern: str) -> list[Target]:
     url = sa.make_url(config.require_url())
 
-    def names(conn: sa.Connection) -> list[str]:
+    def names(conn: sa.Connection) -> list[str] | None:
         return backend_for(conn.dialect).database_names(conn)
 
     every = database.run(config, names)
-    if not every and url.host is None:
+    if every is None:
         raise ConfigError(
             f"fleet `databases` needs a server, not {url.get_backend_name()}",
             hint='for SQLite files use `sqlite` (a glob), e.g. sqlite = "tenants/*.db"',

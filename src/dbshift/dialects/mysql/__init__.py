@@ -102,7 +102,7 @@ class MySQL(Backend):
         def _connect(dialect: Dialect, record: Any, cargs: Any, cparams: Any) -> Any:
             return connect(*cargs, **cparams)
 
-    def database_names(self, conn: sa.Connection) -> list[str]:
+    def database_names(self, conn: sa.Connection) -> list[str] | None:
         """The server's databases but its own (`mysql`, the schemas of `SHOW DATABASES`
         that hold the server's catalog and statistics)."""
         rows = conn.exec_driver_sql("SHOW DATABASES")

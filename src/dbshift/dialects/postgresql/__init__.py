@@ -69,11 +69,18 @@ class PostgreSQL(Backend):
         scope = "SET LOCAL" if local else "SET"
         return f"{scope} search_path TO " + ", ".join(quote(schema) for schema in schemas)
 
-    def database_names(self, conn: sa.Connection) -> list[str]:
+    def database_names(self, conn: sa.Connection) -> list[str] | None:
         rows = conn.exec_driver_sql(
             "SELECT datname FROM pg_database WHERE datallowconn AND NOT datistemplate"
         )
         return sorted(str(row[0]) for row in rows)
+
+    def tenant_schemas(self, conn: sa.Connection) -> list[str] | None:
+        """The database's schemas but the server's own (`pg_catalog`, `pg_toast`, any
+        `pg_*`, `information_schema`)."""
+        rows = conn.exec_driver_sql("SELECT nspname FROM pg_namespace")
+        names = (str(row[0]) for row in rows)
+        return sorted(n for n in names if not n.startswith("pg_") and n != "information_schema")
 
     def _new_rules(self) -> DialectRules:
         # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)

@@ -11,6 +11,7 @@ and imports the rest only when asked (the lookup must stay light for `status`; s
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from dbshift.dialects.backend import Backend
@@ -49,6 +50,10 @@ class SQLite(Backend):
     integer_primary_key_is_rowid = True
     keeps_comments = False
     sqlite_lexicon = True
+
+    def server_of(self, url: sa.URL) -> str:
+        """The folder of the file: files side by side share a disk."""
+        return f"sqlite:{Path(url.database or '').parent}"
 
     def _new_rules(self) -> DialectRules:
         # lazy: the lookup stays light for `status` (dbshift.dialects.backend's doc)
