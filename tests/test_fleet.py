@@ -618,3 +618,52 @@ def test_a_schemas_pattern_never_matches_the_servers_own(fleet: Fleet) -> None:
     url = sa.make_url(fleet.project.url)
     servers = {t.server for t in fleet_targets(config)}
     assert servers == {f"postgresql://{url.host}:{url.port or ''}"}
+
+
+def test_lint_runs_once_for_what_the_fleet_will_run_on_its_servers(fleet: Fleet) -> None:
+    """`fleet lint`: the migrations pending on any target, checked once for each server
+    version the targets are on (read from them), with the failures of the ones that
+    could not be read on stderr and in the exit code."""
+    fleet.project.ok("fleet", "upgrade")
+    drop = fleet.project.python(
+        "drop",
+        'op.drop_column("items", "price")',
+        'op.add_column("items", sa.Column("price", sa.Integer))',
+    )
+    report_file = fleet.project.root / "lint.json"
+    result = fleet.project.fails(1, "fleet", "lint", "--json", "--report", str(report_file))
+    lint = result.json
+    assert lint["migrations"] == [drop]
+    assert lint["selection"] == f"pending on {len(fleet.names)} of {len(fleet.names)} targets"
+    assert "DS102" in [f["code"] for f in lint["findings"]]  # (and PostgreSQL: DS323, a lock)
+    (server,) = lint["targets"]  # one server, its version read from it
+    assert server.split()[0] == ("mariadb" if fleet.backend == "mysql" else fleet.backend)
+    assert any(c.isdigit() for c in server)
+    surveyed = json.loads(report_file.read_text())
+    assert surveyed["command"] == "lint" and surveyed["counts"] == {"behind": len(fleet.names)}
+
+    every = fleet.project.fails(1, "fleet", "lint", "--all", "--report", str(report_file))
+    assert f"{len(fleet.ids) + 1} migration(s) (all migrations) for {server}" in every.out
+    assert len(json.loads(report_file.read_text())["targets"]) == 1  # one read per server
+
+    fleet.project.ok("fleet", "upgrade")
+    assert fleet.project.ok("fleet", "lint", "--json").json["migrations"] == []
+
+    fleet.configure(urls=(UNREACHABLE,))
+    fleet.project.python("more", 'op.add_column("items", sa.Column("more", sa.Integer))')
+    broken = fleet.project.fails(3, "fleet", "lint", "--format", "sarif")
+    assert json.loads(broken.out)["runs"]  # stdout is the SARIF document alone
+    assert "hunter2secret" not in broken.out + broken.err
+    (line,) = broken.err.strip().splitlines()
+    assert line.startswith("error: postgresql+psycopg://postgres:***@127.0.0.1:1/nowhere: failed")
+
+
+@pytest.mark.backends("sqlite")
+def test_lint_checks_for_each_kind_of_server_in_the_fleet(fleet: Fleet, tmp_path: Path) -> None:
+    postgres = ScratchDatabases("postgresql", tmp_path)
+    try:
+        fleet.configure(urls=(postgres.create(),))
+        lint = fleet.project.ok("fleet", "lint", "--all", "--json").json
+    finally:
+        postgres.drop_all()
+    assert [t.split()[0] for t in lint["targets"]] == ["postgresql", "sqlite"]

@@ -1121,13 +1121,7 @@ def _fleet_run(state: State, call: Callable[..., Any], flags: dict[str, Any]) ->
     from dbshift.cli.fleet import Display, write_report
 
     shard, report_path = flags.pop("shard"), flags.pop("report_path")
-    config = state.config()
-    # every URL the run may echo is masked: the flags', the table's, each target's as
-    # it starts (the display is told), before any connection
-    for url in (*flags.get("urls", ()), *config.fleet.get("urls", ())):
-        state.secrets.add(url if isinstance(url, str) else None)
-    for control in (flags.get("control_url"), config.fleet.get("control_url")):
-        state.secrets.add(control if isinstance(control, str) else None)
+    config = _fleet_config(state, flags)
     reporter = state.reporter
     display = Display(
         reporter.out,
@@ -1146,6 +1140,17 @@ def _fleet_run(state: State, call: Callable[..., Any], flags: dict[str, Any]) ->
     display.summary(report)
     if report.exit_code:
         raise _Exit(ExitCode(report.exit_code))
+
+
+def _fleet_config(state: State, flags: dict[str, Any]) -> Config:
+    """The configuration, with every URL a fleet run may echo registered to be masked:
+    the flags', the table's (each target's as it starts: the display is told)."""
+    config = state.config()
+    for url in (*flags.get("urls", ()), *config.fleet.get("urls", ())):
+        state.secrets.add(url)
+    for control in (flags.get("control_url"), config.fleet.get("control_url")):
+        state.secrets.add(control)
+    return config
 
 
 def _abandoned(stop: Interrupted, as_json: bool, redact: Callable[[str], str]) -> NoReturn:
@@ -1257,6 +1262,77 @@ def fleet_verify_command(state: State, /, **flags: Any) -> None:
         return fleets.fleet_status(config, command="verify", **keywords)
 
     _fleet_run(state, call, flags)
+
+
+@fleet.command("lint")
+@click.argument("range_", metavar="[RANGE]", required=False, callback=_target)
+@click.option("--all", "every", is_flag=True, help="Lint every migration.")
+@click.option("--since", metavar="GIT_REF", help="Lint the migrations added since REF.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github", "sarif"]),
+    default="text",
+    show_default=True,
+    help="Output format.",
+)
+@click.option(
+    "--fail-on",
+    type=click.Choice(["info", "warning", "error"]),
+    default=None,
+    help="Exit 1 when a finding at or above this severity exists (default: error).",
+)
+@click.option(
+    "--baseline",
+    type=click.Choice(["read", "ignore"]),
+    default="read",
+    show_default=True,
+    help="read: leave out the findings the lint baseline accepts; ignore: report all.",
+)
+@_fleet_options
+@reporting
+@pass_state
+def fleet_lint_command(
+    state: State,
+    /,
+    range_: str | None,
+    every: bool,
+    since: str | None,
+    fmt: str,
+    fail_on: str | None,
+    baseline: str,
+    **flags: Any,
+) -> None:
+    """Lint once what the fleet will run: the migrations pending on any target (or
+    RANGE, --all, --since), for each server version among the targets."""
+    # lazy: status start-up: the fleet brings the runner
+    from dbshift import fleet as fleets
+    from dbshift.cli.fleet import Display, line_of, write_report
+
+    shard, report_path = flags.pop("shard"), flags.pop("report_path")
+    config = _fleet_config(state, flags)
+    reporter = state.reporter
+    # stdout is the lint's (text, JSON, SARIF): the targets that could not be read
+    # are said on stderr
+    display = Display(sys.stderr, tty=False, as_json=True, quiet=True, seen=state.secrets.add)
+    found = fleets.fleet_lint(
+        config,
+        range_,
+        every=every,
+        since=since,
+        baseline=baseline == "read",
+        shard=shard,
+        observer=display,
+        **flags,
+    )
+    if report_path:
+        write_report(report_path, found.targets)
+    for failed in found.targets.failures:
+        print(f"error: {line_of(failed)}", file=sys.stderr)
+    reporter.linted(found.lint, fmt)
+    code = found.exit_code(fail_on or str(config.lint.get("fail_on", "error")))
+    if code:
+        raise _Exit(ExitCode(code))
 
 
 @fleet.command("report")

@@ -24,7 +24,7 @@ exit code 130 or 143); a second raises `dbshift.errors.Interrupted` at once.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dbshift.config import Config
 from dbshift.fleet import run as running
@@ -36,12 +36,17 @@ from dbshift.fleet.targets import Target
 from dbshift.migrations.project import Project
 from dbshift.runner.cache import Shelf
 
+if TYPE_CHECKING:
+    from dbshift.linter import LintReport
+
 __all__ = [
+    "FleetLint",
     "FleetReport",
     "Observer",
     "Target",
     "TargetResult",
     "fleet_downgrade",
+    "fleet_lint",
     "fleet_stamp",
     "fleet_status",
     "fleet_targets",
@@ -116,6 +121,87 @@ def fleet_status(
     if not report.failures:
         project.settle()
     return report
+
+
+@dataclasses.dataclass(frozen=True)
+class FleetLint:
+    """`fleet_lint`: the lint report, once for every server version the fleet runs, and
+    the report of the targets read for it (a target that could not be read is failed)."""
+
+    lint: LintReport
+    targets: FleetReport
+
+    def exit_code(self, fail_on: str = "error") -> int:
+        """A target's failure (the lint is then incomplete) first; else 1 when a finding
+        is at `fail_on` or above; else 0."""
+        return self.targets.exit_code or (1 if self.lint.fails(fail_on) else 0)
+
+
+def fleet_lint(
+    config: Config,
+    range_: str | None = None,
+    *,
+    every: bool = False,
+    since: str | None = None,
+    baseline: bool = True,
+    shard: str | None = None,
+    observer: Observer | None = None,
+    **flags: Any,
+) -> FleetLint:
+    """`lint` once for the whole fleet (docs/fleet.md): the migrations pending on any
+    target (or `range_`, `every`, `since`, as `dbshift lint` takes them), checked for each
+    distinct server and version among the targets. Each target's history is read for
+    the pending ones; with a range, one target per server is enough."""
+    # lazy: status start-up: the linter (and sqlglot), for `fleet lint` alone
+    from dbshift.linter.model import Target as Server
+    from dbshift.linter.run import Choice, lint_selection
+    from dbshift.linter.select import Selection, select
+
+    chosen = fleet_settings.read(config, **flags)
+    project = Project.read(config)
+    targets = _targets(config, chosen, shard)
+    by_range = bool(range_ or every or since)
+    # what the files alone choose (no database is read): the range, or every migration
+    # (the pending ones are taken from it below), and the servers of `[lint]`
+    files = select(
+        config.replace(url=None),
+        project.scripts,
+        project.graph,
+        Choice(range_=range_, every=every or not by_range, since=since),
+    )
+    dialects: dict[str, Any] = {}
+    surveyed = running.run(
+        "lint",
+        _one_per_server(targets) if by_range else targets,
+        running.survey_job(project, dialects),
+        chosen.policy,
+        observer=observer,
+        shard=shard,
+    )
+    servers = tuple(
+        sorted({Server.of(d, live=True) for d in dialects.values()}, key=lambda t: t.label)
+    )
+    selection = files
+    if not by_range:
+        read = [r for r in surveyed.results if not r.failed]
+        wanted = {m for r in read for m in r.migrations}
+        behind = sum(1 for r in read if r.migrations)
+        selection = Selection(
+            tuple(i for i in files.ids if i in wanted),
+            files.targets,
+            f"pending on {behind} of {len(surveyed.results)} targets",
+        )
+    if servers:
+        selection = dataclasses.replace(selection, targets=servers)
+    return FleetLint(lint_selection(project, selection, baseline=baseline), surveyed)
+
+
+def _one_per_server(targets: list[Target]) -> list[Target]:
+    """The first target of each server: enough to read which server and version it is."""
+    first: dict[str, Target] = {}
+    for target in targets:
+        first.setdefault(target.server, target)
+    return list(first.values())
 
 
 def _migrating(

@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Protocol
 
 import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
 
 from dbshift import database, jobs
 from dbshift.config import Config
@@ -37,6 +38,7 @@ from dbshift.errors import DbshiftError, ExitCode, Interrupted
 from dbshift.fleet.report import FleetReport, TargetResult
 from dbshift.fleet.settings import Policy
 from dbshift.fleet.targets import Target
+from dbshift.history import History
 from dbshift.migrations.project import Project
 from dbshift.runner import Runner, RunReport
 from dbshift.runner.cache import Shelf
@@ -170,6 +172,25 @@ def status_job(project: Project) -> Job:
             error=f"a runner holds its lock{holder}" if state == "locked" else None,
             exit_code=ExitCode.SUCCESS,
             behind=len(pending),
+        )
+
+    return job
+
+
+def survey_job(project: Project, servers: dict[str, Dialect]) -> Job:
+    """What one target has pending and which server it is on (`fleet lint`): its
+    history read, no lock taken; the target's dialect, connected, kept in `servers`."""
+    graph = project.graph
+    known = graph.ids
+
+    def job(target: Target, conn: sa.Connection) -> TargetResult:
+        config = target.config
+        rows = History(config.table_prefix, config.schema).rows(conn)
+        pending = graph.plan_up({r.id for r in rows if r.applied and r.id in known}, "heads")
+        servers[target.identity] = conn.dialect
+        state = "behind" if pending else "at_head"
+        return TargetResult(
+            target.name, target.identity, state, tuple(pending), behind=len(pending)
         )
 
     return job

@@ -15,11 +15,11 @@ from dbshift.config import Config
 from dbshift.history import HistoryRow
 from dbshift.linter import LintReport, Settings, lint_scripts
 from dbshift.linter import baseline as lint_baseline
-from dbshift.linter.select import Choice, select
+from dbshift.linter.select import Choice, Selection, select
 from dbshift.migrations.project import Project
 from dbshift.results import BaselineWritten
 
-__all__ = ["Choice", "lint", "write_baseline"]
+__all__ = ["Choice", "Selection", "lint", "lint_selection", "write_baseline"]
 
 
 def lint(
@@ -36,8 +36,26 @@ def lint(
     pending migrations are read on) and `observed` (the history already read on it)
     let `check` read each once for all its items."""
     project = Project.read(config) if project is None else project.sound()
+    chosen = select(
+        config, project.scripts, project.graph, choice, connected=connected, observed=observed
+    )
+    return lint_selection(project, chosen, baseline=baseline)
+
+
+def lint_selection(project: Project, chosen: Selection, *, baseline: bool = True) -> LintReport:
+    """The findings of the `chosen` migrations for its servers, less those the baseline
+    accepts unless `baseline=False` (`dbshift fleet lint` chooses over many databases)."""
+    config = project.config
     accepted = lint_baseline.read(config.migrations_dir) if baseline else None
-    report = _lint(project, choice, connected, observed)
+    report = lint_scripts(
+        project.scripts,
+        project.graph,
+        chosen.ids,
+        chosen.targets,
+        settings=Settings.of(config),
+        selection=chosen.description,
+    )
+    project.settle()
     if accepted is not None:
         checksums = {s.id: s.checksum for s in project.scripts}
         new, count = accepted.split(report.findings, checksums)
@@ -53,33 +71,10 @@ def write_baseline(config: Config, choice: Choice) -> BaselineWritten:
     if not (choice.range_ or choice.since):
         choice = dataclasses.replace(choice, every=True)
     older = lint_baseline.read(config.migrations_dir) or lint_baseline.Baseline()
-    report = _lint(project, choice, None, None)
+    chosen = select(config, project.scripts, project.graph, choice)
+    report = lint_selection(project, chosen, baseline=False)
     checksums = {s.id: s.checksum for s in project.scripts}
     newer = lint_baseline.Baseline.of(report.findings, checksums)
     merged = older.merged(newer, report.migrations, checksums)
     path = lint_baseline.write(config.migrations_dir, merged)
     return BaselineWritten(path, len(report.findings), report.migrations)
-
-
-def _lint(
-    project: Project,
-    choice: Choice,
-    connected: sa.Connection | None,
-    observed: Sequence[HistoryRow] | None,
-) -> LintReport:
-    """The lint report of the chosen migrations, before any baseline."""
-    config = project.config
-    settings = Settings.of(config)
-    chosen = select(
-        config, project.scripts, project.graph, choice, connected=connected, observed=observed
-    )
-    report = lint_scripts(
-        project.scripts,
-        project.graph,
-        chosen.ids,
-        chosen.targets,
-        settings=settings,
-        selection=chosen.description,
-    )
-    project.settle()
-    return report
