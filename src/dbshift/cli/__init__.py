@@ -782,26 +782,31 @@ def _make(
 cli.add_command(make_command())
 
 
+def _lint_output(fn: F) -> F:
+    """`--format` and `--fail-on` of `lint` and `fleet lint`."""
+    fn = click.option(
+        "--fail-on",
+        type=click.Choice(["info", "warning", "error"]),
+        default=None,
+        help="Exit 1 when a finding at or above this severity exists (default: error, or "
+        "[lint] fail_on).",
+    )(fn)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(["text", "json", "github", "sarif"]),
+        default="text",
+        show_default=True,
+        help="Output format.",
+    )(fn)
+
+
 @cli.command()
 @each_database
 @click.argument("range_", metavar="[RANGE]", required=False)
 @click.option("--all", "every", is_flag=True, help="Every migration, not only the pending ones.")
 @click.option("--since", metavar="GIT_REF", help="The migrations whose files were added since REF.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "github", "sarif"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(["info", "warning", "error"]),
-    default=None,
-    help="Exit 1 when a finding at or above this severity exists (default: error, or "
-    "[lint] fail_on).",
-)
+@_lint_output
 @click.option("--dialect", help="postgresql, mysql, mariadb or sqlite (default: from the URL).")
 @click.option("--server-version", help="The server version to check for, e.g. 11 or 10.4.")
 @click.option("--rules", "list_rules", is_flag=True, help="List every rule and exit.")
@@ -1115,10 +1120,14 @@ def _fleet_options(fn: F) -> F:
     return fn
 
 
-def _fleet_run(state: State, call: Callable[..., Any], flags: dict[str, Any]) -> None:
-    """`call(config, shard=, observer=, **flags)`, displayed; exit with its code."""
+def _fleet_run(state: State, function: str, flags: dict[str, Any], *args: Any, **more: Any) -> None:
+    """`dbshift.fleet.<function>(config, *args, shard=, observer=, **more, **flags)`,
+    displayed; exit with its report's code."""
     # lazy: status start-up: the fleet brings the runner
+    from dbshift import fleet as fleets
     from dbshift.cli.fleet import Display, write_report
+
+    call = getattr(fleets, function)
 
     shard, report_path = flags.pop("shard"), flags.pop("report_path")
     config = _fleet_config(state, flags)
@@ -1132,7 +1141,7 @@ def _fleet_run(state: State, call: Callable[..., Any], flags: dict[str, Any]) ->
     )
     try:
         with display:
-            report = call(config, shard=shard, observer=display, **flags)
+            report = call(config, *args, shard=shard, observer=display, **more, **flags)
     except Interrupted as stop:  # a second signal: the running targets are not awaited
         _abandoned(stop, reporter.as_json, state.secrets.redact)
     if report_path:
@@ -1173,13 +1182,7 @@ def _abandoned(stop: Interrupted, as_json: bool, redact: Callable[[str], str]) -
 @pass_state
 def fleet_upgrade_command(state: State, /, revision: str, dry_run: bool, **flags: Any) -> None:
     """Apply migrations up to REVISION (default: head) on every target."""
-    # lazy: status start-up: the fleet brings the runner
-    from dbshift import fleet as fleets
-
-    def call(config: Config, **keywords: Any) -> Any:
-        return fleets.fleet_upgrade(config, revision, dry_run=dry_run, **keywords)
-
-    _fleet_run(state, call, flags)
+    _fleet_run(state, "fleet_upgrade", flags, revision, dry_run=dry_run)
 
 
 @fleet.command("downgrade", context_settings=TARGETS)
@@ -1190,13 +1193,7 @@ def fleet_upgrade_command(state: State, /, revision: str, dry_run: bool, **flags
 @pass_state
 def fleet_downgrade_command(state: State, /, revision: str, dry_run: bool, **flags: Any) -> None:
     """Revert migrations down to REVISION (-1, an id, base) on every target."""
-    # lazy: status start-up: the fleet brings the runner
-    from dbshift import fleet as fleets
-
-    def call(config: Config, **keywords: Any) -> Any:
-        return fleets.fleet_downgrade(config, revision, dry_run=dry_run, **keywords)
-
-    _fleet_run(state, call, flags)
+    _fleet_run(state, "fleet_downgrade", flags, revision, dry_run=dry_run)
 
 
 @fleet.command("stamp", context_settings=TARGETS)
@@ -1206,13 +1203,7 @@ def fleet_downgrade_command(state: State, /, revision: str, dry_run: bool, **fla
 @pass_state
 def fleet_stamp_command(state: State, /, revision: str, **flags: Any) -> None:
     """Record REVISION as applied on every target, running nothing."""
-    # lazy: status start-up: the fleet brings the runner
-    from dbshift import fleet as fleets
-
-    def call(config: Config, **keywords: Any) -> Any:
-        return fleets.fleet_stamp(config, revision, **keywords)
-
-    _fleet_run(state, call, flags)
+    _fleet_run(state, "fleet_stamp", flags, revision)
 
 
 @fleet.command("status")
@@ -1221,10 +1212,7 @@ def fleet_stamp_command(state: State, /, revision: str, **flags: Any) -> None:
 @pass_state
 def fleet_status_command(state: State, /, **flags: Any) -> None:
     """How many targets are at head, behind (by how much), partial, locked, failed."""
-    # lazy: status start-up: the fleet brings the runner
-    from dbshift import fleet as fleets
-
-    _fleet_run(state, fleets.fleet_status, flags)
+    _fleet_run(state, "fleet_status", flags)
 
 
 @fleet.command("check")
@@ -1235,18 +1223,11 @@ def fleet_status_command(state: State, /, **flags: Any) -> None:
 def fleet_check_command(state: State, /, since: str | None, **flags: Any) -> None:
     """`check` on the files once (sums, graph, models, lint), then exit 1 unless every
     target is at head with intact checksums."""
-    # lazy: status start-up: the fleet brings the runner
-    from dbshift import fleet as fleets
-
     files = api.check(state.config(), since=since)
     if not files.ok:
         state.reporter.checked(files)
         raise _Exit(ExitCode.CHECK_FAILED)
-
-    def call(config: Config, **keywords: Any) -> Any:
-        return fleets.fleet_status(config, command="check", **keywords)
-
-    _fleet_run(state, call, flags)
+    _fleet_run(state, "fleet_status", flags, command="check")
 
 
 @fleet.command("verify")
@@ -1255,33 +1236,14 @@ def fleet_check_command(state: State, /, since: str | None, **flags: Any) -> Non
 @pass_state
 def fleet_verify_command(state: State, /, **flags: Any) -> None:
     """`verify` every target's applied checksums against the files."""
-    # lazy: status start-up: the fleet brings the runner
-    from dbshift import fleet as fleets
-
-    def call(config: Config, **keywords: Any) -> Any:
-        return fleets.fleet_status(config, command="verify", **keywords)
-
-    _fleet_run(state, call, flags)
+    _fleet_run(state, "fleet_status", flags, command="verify")
 
 
 @fleet.command("lint")
 @click.argument("range_", metavar="[RANGE]", required=False, callback=_target)
 @click.option("--all", "every", is_flag=True, help="Lint every migration.")
 @click.option("--since", metavar="GIT_REF", help="Lint the migrations added since REF.")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "github", "sarif"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-@click.option(
-    "--fail-on",
-    type=click.Choice(["info", "warning", "error"]),
-    default=None,
-    help="Exit 1 when a finding at or above this severity exists (default: error).",
-)
+@_lint_output
 @click.option(
     "--baseline",
     type=click.Choice(["read", "ignore"]),
