@@ -15,10 +15,10 @@ targets start and finish. A target's failure is in its result, never raised: usa
 and configuration errors (and the files' own: a broken graph, `dbshift.sum`) raise
 before any target runs.
 
-Called in the main thread, `upgrade`, `downgrade` and `stamp` listen for SIGINT and
-SIGTERM while they run: the first starts no more targets and stops the running ones
-between two migrations (the report says what each applied, status `interrupted`,
-exit code 130 or 143); a second raises `dbshift.errors.Interrupted` at once.
+Called in the main thread, each of them listens for SIGINT and SIGTERM while it runs:
+the first starts no more targets and stops the running ones between two migrations
+(the report says what each applied, status `interrupted`, exit code 130 or 143); a
+second raises `dbshift.errors.Interrupted` at once.
 """
 
 from __future__ import annotations
