@@ -667,3 +667,15 @@ def test_lint_checks_for_each_kind_of_server_in_the_fleet(fleet: Fleet, tmp_path
     finally:
         postgres.drop_all()
     assert [t.split()[0] for t in lint["targets"]] == ["postgresql", "sqlite"]
+
+
+@pytest.mark.backends("sqlite")
+def test_status_fleet_is_fleet_status(fleet: Fleet) -> None:
+    summary = fleet.project.ok("status", "--fleet", "--json").json
+    assert summary["counts"] == {"behind": len(fleet.names)}
+    same = fleet.project.ok("fleet", "status", "--json").json
+    assert by_name(summary).keys() == by_name(same).keys()
+    assert all(t["behind"] == len(fleet.ids) for t in summary["targets"])
+    fleet.project.fails(1, "status", "--fleet", "--check")
+    fleet.project.ok("fleet", "upgrade")
+    assert "5 targets (5 at head)" in fleet.project.ok("status", "--fleet", "--check").out

@@ -517,10 +517,20 @@ cli.add_command(downgrade_command())
 @cli.command()
 @each_database
 @click.option("--check", is_flag=True, help="Exit 1 when migrations are pending.")
+@click.option(
+    "--fleet",
+    "over_fleet",
+    is_flag=True,
+    help="Every target of [fleet] instead, summarized (as `dbshift fleet status`).",
+)
 @reporting
 @pass_state
-def status(state: State, check: bool) -> None:
+def status(state: State, check: bool, over_fleet: bool) -> None:
     """Applied, pending and head migrations."""
+    if over_fleet:  # `--check`: exit 1 unless every target is at head
+        unflagged = {"shard": None, "report_path": None}
+        _fleet_run(state, "fleet_status", unflagged, command="check" if check else "status")
+        return
     result = api.status(state.config())
     state.reporter.status(result)
     if result.problems:  # the report marks each one; the reporter printed its error
