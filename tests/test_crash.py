@@ -330,6 +330,10 @@ def _timed(process: subprocess.Popen[str]) -> float:
     return time.monotonic() - started
 
 
+#: `WorkStarted._recorded` of a SQLite file a writer holds: the runner works
+_WRITING = 1 << 30
+
+
 class WorkStarted:
     """Tells, without getting in the runner's way, that it has begun to work: it holds
     the lock (PostgreSQL, MariaDB) or has written to the file (SQLite). Start-up time
@@ -339,7 +343,8 @@ class WorkStarted:
     def __init__(self, backend: str, url: str) -> None:
         self.backend = backend
         self.url = url
-        self.engine = sa.create_engine(url, poolclass=sa.NullPool)
+        timeout = {"timeout": 0} if backend == "sqlite" else {}
+        self.engine = sa.create_engine(url, poolclass=sa.NullPool, connect_args=timeout)
         self.conn: sa.Connection | None = None
         if backend != "sqlite":
             from dbshift.dialects import lock_for
@@ -354,16 +359,21 @@ class WorkStarted:
 
     def _recorded(self) -> int:
         """SQLite: migrations recorded so far (a kill can leave a hot journal behind,
-        and the next runner's first read rolls it back: the file tells nothing)."""
+        and the next runner's first read rolls it back: the file tells nothing); -1
+        before the table exists; `_WRITING` while a writer holds the file's lock. The
+        read never waits for that lock: sqlite3's busy handler would sleep through the
+        runner's short gaps between migrations while it applies all of them."""
         try:
             with self.engine.connect() as conn:
                 return int(conn.exec_driver_sql("SELECT COUNT(*) FROM dbshift_log").scalar_one())
-        except sa.exc.OperationalError:  # no table yet, or locked for a moment
-            return -1
+        except sa.exc.OperationalError as error:
+            return _WRITING if "locked" in str(error) else -1
 
     def wait(self, runner: subprocess.Popen[str], timeout: float = 60) -> bool:
         """True once the runner works; False when it exited first."""
         before = self._recorded() if self.conn is None else 0
+        if before == _WRITING:
+            return True
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if runner.poll() is not None:
@@ -371,7 +381,7 @@ class WorkStarted:
             if self.conn is not None:
                 if self.conn.exec_driver_sql(self.query).scalar():
                     return True
-            elif self._recorded() > max(before, 0):
+            elif (recorded := self._recorded()) == _WRITING or recorded > max(before, 0):
                 return True
             time.sleep(0.005)
         raise AssertionError("the runner never started to work")
