@@ -130,6 +130,12 @@ class Held:
             except Busy as busy:
                 if self.conn.in_transaction():
                     self.conn.rollback()
+                # said at the first refusal, even when it is also the last: the attempt
+                # itself waited (the server's lock timeout), up to the whole deadline on
+                # a slow server, and the log shows who held the lock meanwhile
+                if waiting_since is None:
+                    waiting_since = time.monotonic()
+                    self._log_waiting(busy, timeout)
                 if time.monotonic() >= deadline:
                     gave_up = LockTimeout(
                         f"the migration lock is held by another runner{busy.holder()}; "
@@ -138,9 +144,6 @@ class Held:
                     )
                     lock_log.error("%s", gave_up.message)
                     raise gave_up from None
-                if waiting_since is None:
-                    waiting_since = time.monotonic()
-                    self._log_waiting(busy, timeout)
             time.sleep(min(pause * random.uniform(0.5, 1.0), max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 0.5)
 
