@@ -153,7 +153,6 @@ def fleet_lint(
     distinct server and version among the targets. Each target's history is read for
     the pending ones; with a range, one target per server is enough."""
     # lazy: status start-up: the linter (and sqlglot), for `fleet lint` alone
-    from dbshift.linter.model import Target as Server
     from dbshift.linter.run import Choice, lint_selection
     from dbshift.linter.select import Selection, select
 
@@ -169,18 +168,17 @@ def fleet_lint(
         project.graph,
         Choice(range_=range_, every=every or not by_range, since=since),
     )
-    dialects: dict[str, Any] = {}
+    servers: dict[str, Any] = {}
     surveyed = running.run(
         "lint",
         _one_per_server(targets) if by_range else targets,
-        running.survey_job(project, dialects),
+        running.survey_job(project, servers),
         chosen.policy,
         observer=observer,
         shard=shard,
     )
-    servers = tuple(
-        sorted({Server.of(d, live=True) for d in dialects.values()}, key=lambda t: t.label)
-    )
+    found = {server for each in servers.values() for server in each}
+    live = tuple(sorted(found, key=lambda server: server.label))
     selection = files
     if not by_range:
         read = [r for r in surveyed.results if not r.failed]
@@ -191,8 +189,8 @@ def fleet_lint(
             files.targets,
             f"pending on {behind} of {len(surveyed.results)} targets",
         )
-    if servers:
-        selection = dataclasses.replace(selection, targets=servers)
+    if live:
+        selection = dataclasses.replace(selection, targets=live)
     return FleetLint(lint_selection(project, selection, baseline=baseline), surveyed)
 
 

@@ -26,10 +26,9 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Dialect
 
 from dbshift import database, jobs
 from dbshift.config import Config
@@ -38,7 +37,6 @@ from dbshift.errors import DbshiftError, ExitCode, Interrupted
 from dbshift.fleet.report import FleetReport, TargetResult
 from dbshift.fleet.settings import Policy
 from dbshift.fleet.targets import Target
-from dbshift.history import History
 from dbshift.migrations.project import Project
 from dbshift.runner import Runner, RunReport
 from dbshift.runner.cache import Shelf
@@ -177,21 +175,18 @@ def status_job(project: Project) -> Job:
     return job
 
 
-def survey_job(project: Project, servers: dict[str, Dialect]) -> Job:
-    """What one target has pending and which server it is on (`fleet lint`): its
-    history read, no lock taken; the target's dialect, connected, kept in `servers`."""
-    graph = project.graph
-    known = graph.ids
+def survey_job(project: Project, servers: dict[str, Any]) -> Job:
+    """What one target has pending and which server it is on (`fleet lint`), read as
+    `dbshift lint` reads them (`linter.select`: the history, no lock taken); the
+    servers to lint for (`linter.model.Target`s) kept in `servers` by the target's identity."""
+    # lazy: status start-up: the linter (and sqlglot), for `fleet lint` alone
+    from dbshift.linter.select import Choice, select
 
     def job(target: Target, conn: sa.Connection) -> TargetResult:
-        config = target.config
-        rows = History(config.table_prefix, config.schema).rows(conn)
-        pending = graph.plan_up({r.id for r in rows if r.applied and r.id in known}, "heads")
-        servers[target.identity] = conn.dialect
-        state = "behind" if pending else "at_head"
-        return TargetResult(
-            target.name, target.identity, state, tuple(pending), behind=len(pending)
-        )
+        found = select(target.config, project.scripts, project.graph, Choice(), connected=conn)
+        servers[target.identity] = found.targets
+        state = "behind" if found.ids else "at_head"
+        return TargetResult(target.name, target.identity, state, found.ids, behind=len(found.ids))
 
     return job
 
