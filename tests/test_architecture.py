@@ -351,6 +351,55 @@ def test_status_and_history_import_no_migration_code_linter_or_sqlglot(tmp_path:
     assert not heavy and not migration_code, heavy + migration_code
 
 
+#: what an upgrade with nothing pending must not import: it runs no operation, replays
+#: nothing and keeps no statements (the runner's own modules it does import)
+RUNS_STEPS = (
+    "dbshift.ops",
+    "dbshift.schema",
+    "dbshift.dialects.base",
+    "dbshift.migrations.loader",
+    "dbshift.migrations.replay",
+    "dbshift.migrations.txcontrol",
+    "dbshift.runner.journal",
+    "dbshift.runner.cache",
+    "dbshift.autogen",
+    "dbshift.linter",
+    "sqlglot",
+)
+
+
+def test_an_upgrade_with_nothing_pending_imports_no_operation_code(tmp_path: Path) -> None:
+    """Every pod of a deployment runs `upgrade` at every start, and nearly always finds
+    nothing to do: it reads the history and the headers, like `status`, and imports
+    nothing that loads or runs a migration. A pending one still runs (second half)."""
+    (tmp_path / "dbshift.toml").write_text(f'url = "sqlite:///{tmp_path / "db.sqlite"}"\n')
+    (tmp_path / "migrations").mkdir()
+    for args in (["new", "-m", "first"], ["upgrade"]):
+        subprocess.run([sys.executable, "-m", "dbshift", *args], cwd=tmp_path, check=True)
+    code = (
+        "import sys\nfrom dbshift.cli import main\n"
+        "try:\n    main(['upgrade'])\nexcept SystemExit as done:\n    assert not done.code\n"
+        "print('imported:', *sorted(sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert "nothing to do" in done.stdout + done.stderr
+    imported = done.stdout.rpartition("imported:")[2].split()
+    assert "dbshift.runner.execute" in imported
+    assert [name for name in imported if _under(name, RUNS_STEPS)] == []
+    subprocess.run(
+        [sys.executable, "-m", "dbshift", "new", "-m", "second"], cwd=tmp_path, check=True
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    imported = done.stdout.rpartition("imported:")[2].split()
+    assert "dbshift.ops.context" in imported and "dbshift.migrations.loader" in imported
+
+
 def test_the_program_freezes_its_imports_for_the_collector_and_the_library_does_not(
     tmp_path: Path,
 ) -> None:

@@ -23,7 +23,7 @@ import socket
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, Final, Literal
+from typing import Any, Final, Literal, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
@@ -140,8 +140,9 @@ def first_line(sql: str) -> str:
     return line if len(line) <= _SHOWN else line[: _SHOWN - 3] + "..."
 
 
-@dataclasses.dataclass(frozen=True)
-class HistoryRow:
+class HistoryRow(NamedTuple):
+    """One row of the history table (a named tuple: `status` builds thousands)."""
+
     id: str
     checksum: str
     state: State

@@ -12,7 +12,6 @@ name the backends `make` wrote it for (`backends = ["sqlite", "postgresql"]`, SQ
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import marshal
 import os
@@ -21,7 +20,7 @@ import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from dbshift.config import BACKENDS, parse_duration
 from dbshift.errors import ConfigError, GraphError, IntegrityError
@@ -49,9 +48,12 @@ _SQL_DIRECTIVE = re.compile(
 )
 
 
-@dataclasses.dataclass(frozen=True)
-class Script:
-    """One migration file, known from its header alone."""
+class Script(NamedTuple):
+    """One migration file, known from its header alone.
+
+    A named tuple rather than a frozen dataclass: every command builds one per file,
+    thousands of them, and a frozen dataclass's `__init__` costs four times as much
+    (each field set through `object.__setattr__`)."""
 
     id: str
     location: str  # the file's path (a plain string: thousands are read per command)

@@ -25,11 +25,24 @@ Importing this package stays light (`status` does): operation, dialect and schem
 is imported on first use, inside the functions that need it.
 """
 
-from dbshift.migrations.replay import derive_downgrade  # public here before it moved
+from typing import Any
+
 from dbshift.runner.execute import Runner
 from dbshift.runner.lock import busy_as_lock_timeout
 from dbshift.runner.plan import Direction, Plan, Step, make_plan, other_backend, verify
 from dbshift.runner.report import Listener, Retry, RunReport, StepResult
+
+
+def __getattr__(name: str) -> Any:
+    """`derive_downgrade`, public here before it moved to `dbshift.migrations.replay`,
+    which this package imports only when a step runs (lazy: a no-op upgrade)."""
+    if name == "derive_downgrade":
+        # lazy: a no-op upgrade replays nothing
+        from dbshift.migrations.replay import derive_downgrade
+
+        return derive_downgrade
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "Direction",

@@ -15,9 +15,6 @@ from dbshift.errors import IntegrityError, UsageError
 from dbshift.history import HistoryRow, StatementMark
 from dbshift.integrity import edited_partial, resume_conflict, undo_or_finish
 from dbshift.migrations.scripts import Script
-from dbshift.migrations.txcontrol import check_transaction_control
-from dbshift.ops.context import OnlineContext
-from dbshift.runner.journal import Probe
 from dbshift.runner.plan import Direction, Plan, Step
 
 if TYPE_CHECKING:
@@ -48,6 +45,9 @@ def refuse_transaction_control(
 ) -> None:
     """No COMMIT/BEGIN/ROLLBACK in a migration (dbshift owns the transactions; see
     `dbshift.migrations.txcontrol`); `lines` are its statements' lines."""
+    # lazy: a no-op upgrade (the check reads operations, which only pending steps load)
+    from dbshift.migrations.txcontrol import check_transaction_control
+
     check_transaction_control(step.script.name, ops, lines, backend, step.script.transactional)
 
 
@@ -110,6 +110,10 @@ def first_statements(
 ) -> list[StatementMark]:
     """The first `count` statements the operations would send now, without sending
     any (tables are still read from the database where an operation needs one)."""
+    # lazy: a no-op upgrade: only resuming a partial migration runs operations here
+    from dbshift.ops.context import OnlineContext
+    from dbshift.runner.journal import Probe
+
     probe = Probe(count)
     ctx = OnlineContext(conn, default_schema=schema, journal=probe)
     with contextlib.suppress(Probe.Enough):

@@ -21,7 +21,6 @@ from sqlalchemy import exc
 from dbshift import database
 from dbshift.config import Config
 from dbshift.dialects import backend_for
-from dbshift.dialects.base import Timeouts
 from dbshift.errors import (
     DatabaseError,
     DbshiftError,
@@ -31,14 +30,10 @@ from dbshift.errors import (
 )
 from dbshift.history import Event, History, HistoryRow, StatementMark
 from dbshift.migrations.graph import Graph
-from dbshift.migrations.replay import Replay
 from dbshift.migrations.scripts import Script
-from dbshift.ops.context import Capture, CodeFailed, OnlineContext
 from dbshift.retry import BlockerWatch, backoff, lock_timed_out
 from dbshift.runner import checks, failures
 from dbshift.runner.adopted import refuse_if_moved
-from dbshift.runner.cache import Shelf, StatementCache, cache_key, names_tenant, tenant_of
-from dbshift.runner.journal import StatementJournal
 from dbshift.runner.lock import Held, busy_as_lock_timeout
 from dbshift.runner.plan import Direction, Plan, Step, make_plan, other_backend, stamp_plan, verify
 from dbshift.runner.report import (
@@ -56,17 +51,21 @@ from dbshift.runner.report import (
 
 if TYPE_CHECKING:
     from dbshift.dialects import Backend
-    from dbshift.dialects.base import DialectRules, Restore
+    from dbshift.dialects.base import DialectRules, Restore, Timeouts
+    from dbshift.migrations.replay import Replay
     from dbshift.ops import Operation
-    from dbshift.ops.context import Compiled, DriverSQL, Journal
+    from dbshift.ops.context import Capture, Compiled, DriverSQL, Journal, OnlineContext
+    from dbshift.runner.cache import Shelf, StatementCache
+    from dbshift.runner.journal import StatementJournal
     from dbshift.schema.snapshot import Snapshot
 
     #: what one step runs: its operations, or its upgrade's kept statements
     Work = tuple[Operation, ...] | Compiled
 
-# Listing, status and history never execute operations: the modules that do are
-# imported on first use (see `Runner.dialect` and `Replay.code`), keeping start-up
-# short.
+# Listing, status and history never execute operations, and an upgrade with nothing
+# pending (what every pod runs at every start) never loads one: the modules that load,
+# run and record them are imported on first use (the imports marked `# lazy:`, and
+# `Runner.dialect`, `Replay.code`), keeping start-up short.
 
 T = TypeVar("T")
 
@@ -98,9 +97,6 @@ class Runner:
         self.graph = graph
         self.listener = listener or Silent()
         self.history = History(config.table_prefix, config.schema)
-        # loads on first use; going up, kept statements (`runner/cache.py`) are not loaded
-        kept = self._kept_statements if config.statement_cache else None
-        self._replay = Replay(self.scripts, graph, conn.dialect.name, compiled=kept)
         self._cache: StatementCache | None = None  # opened by the first upgrade step
         #: the statements a step sent, to keep once it succeeded (`_keep`)
         self._captures: dict[str, Capture] = {}
@@ -109,6 +105,16 @@ class Runner:
         self._rows: dict[str, HistoryRow] = {}  # the history as read under the lock
         #: the session timeouts kept between steps, and what restores the session's own
         self._kept: tuple[Timeouts, Restore] | None = None
+
+    @functools.cached_property
+    def _replay(self) -> Replay:
+        """What each step runs, loaded on first use; going up, kept statements
+        (`runner/cache.py`) are not loaded."""
+        # lazy: a no-op upgrade replays nothing
+        from dbshift.migrations.replay import Replay
+
+        kept = self._kept_statements if self.config.statement_cache else None
+        return Replay(self.scripts, self.graph, self.conn.dialect.name, compiled=kept)
 
     @property
     def backend(self) -> Backend:
@@ -335,6 +341,9 @@ class Runner:
 
     def _statement_cache(self) -> StatementCache:
         if self._cache is None:
+            # lazy: a no-op upgrade keeps no statements
+            from dbshift.runner.cache import StatementCache, cache_key
+
             key = cache_key(self.conn, self.config.schema, self.config.search_path)
             folder = self.config.migrations_dir
             shelf = self.shelf
@@ -350,6 +359,9 @@ class Runner:
         if compiled is None:
             log.debug("%s: its statements are not kept: %s", step.id, capture.live)
             return
+        # lazy: a no-op upgrade keeps no statements
+        from dbshift.runner.cache import names_tenant, tenant_of
+
         tenant = tenant_of(self.config.schema, self.config.search_path)
         if names_tenant(compiled, tenant, self.conn.dialect):
             log.debug("%s: its statements are not kept: they name the schema %s", step.id, tenant)
@@ -505,6 +517,9 @@ class Runner:
 
     def _timeouts(self, step: Step) -> Timeouts:
         """The step's own header settings, else the configuration's."""
+        # lazy: a no-op upgrade sets no timeouts
+        from dbshift.dialects.base import Timeouts
+
         script, config = step.script, self.config
         lock = script.lock_timeout
         statement = script.statement_timeout
@@ -595,6 +610,9 @@ class Runner:
                 row = self._recorded(step)
         if self._already_done(step, row):
             return StepResult(step.id, step.direction, "skipped")
+        # lazy: a no-op upgrade runs no statement
+        from dbshift.runner.journal import StatementJournal
+
         journal = (
             StatementJournal(self.conn, self.history, self.dialect, step, row)
             if step.direction == "up"
@@ -735,6 +753,10 @@ class Runner:
         """Execute a migration's operations, or send its kept statements (one group per
         operation, in the same way); the number of statements that ran. Going up, the
         statements of operations that are all `static_sql` are captured, for `_keep`."""
+        # lazy: a no-op upgrade runs no operation
+        from dbshift.ops.context import Capture, CodeFailed, OnlineContext
+        from dbshift.runner.journal import StatementJournal
+
         capture = None
         units: list[Callable[[OnlineContext], None]]
         if isinstance(work, tuple):

@@ -19,7 +19,6 @@ from sqlalchemy import exc
 from dbshift.database import driver_message
 from dbshift.errors import DbshiftError, Interrupted, MigrationError
 from dbshift.history import History, HistoryRow, StatementMark
-from dbshift.migrations.loader import code_failed
 from dbshift.runner.plan import Step
 from dbshift.runner.report import log
 
@@ -124,6 +123,9 @@ def code_failure(
 ) -> MigrationError:
     """An `op.run` callable raised (`executed` statements committed before it, when
     the step ran outside a transaction): the migration failed, with the state it left."""
+    # lazy: a no-op upgrade imports no migration loader
+    from dbshift.migrations.loader import code_failed
+
     failure = code_failed(step.script.path, step.id, error)
     if in_transaction:
         state = "the migration was rolled back"
