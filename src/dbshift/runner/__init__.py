@@ -21,8 +21,9 @@ The modules, each readable alone:
 - `execute`: the Runner (migrate, stamp, repair; running one step, retrying it); what
   each step runs comes from `dbshift.migrations.replay` (loaded once, or derived).
 
-Importing this package stays light (`status` does): operation, dialect and schema code
-is imported on first use, inside the functions that need it.
+Importing this package stays light, and so does an upgrade with nothing pending (what
+every pod runs at every start): operation, dialect, schema, replay and journal code is
+imported on first use, inside the functions that need it (tests/test_architecture.py).
 """
 
 from typing import Any
