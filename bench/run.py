@@ -20,6 +20,7 @@ import importlib.metadata
 import json
 import os
 import platform
+import resource
 import shutil
 import signal
 import sqlite3
@@ -97,10 +98,32 @@ def child_env(pycache: Path) -> dict[str, str]:
 ENV: dict[str, str] = {}
 
 
+@dataclasses.dataclass(frozen=True)
+class Timing:
+    """One process: wall time and the CPU time it used (user + system), in seconds."""
+
+    wall: float
+    cpu: float
+
+
 def run(
     cmd: Sequence[str], cwd: Path | None = None, what: str = "", env: dict[str, str] | None = None
 ) -> float:
     """Run one process to completion; its wall time in seconds. Fails loudly."""
+    return run_timed(cmd, cwd, what, env).wall
+
+
+def _children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run_timed(
+    cmd: Sequence[str], cwd: Path | None = None, what: str = "", env: dict[str, str] | None = None
+) -> Timing:
+    """`run`, with the CPU time of the process (this script runs one at a time, so the
+    growth of its waited-for children's total is that process's own)."""
+    cpu_before = _children_cpu()
     started = time.perf_counter()
     proc = subprocess.Popen(
         list(cmd),
@@ -117,13 +140,14 @@ def run(
         proc.wait()
         raise
     elapsed = time.perf_counter() - started
+    cpu = _children_cpu() - cpu_before
     if proc.returncode:
         output = (stderr.strip() or stdout.strip())[-3000:]
         raise BenchError(
             f"{what or 'benchmark command'} failed (exit {proc.returncode}):\n"
             f"  {' '.join(cmd)[:300]}\n{output}"
         )
-    return elapsed
+    return Timing(elapsed, cpu)
 
 
 def ensure_peers() -> None:
@@ -424,12 +448,12 @@ def apply_command(
 
 def apply_once(
     tool: str, backend: str, count: int, work: Work, steps_file: Path
-) -> tuple[float, list[str]]:
+) -> tuple[Timing, list[str]]:
     """Time one tool applying `count` migrations to a fresh database and check the result;
-    (seconds, on SQLite the DDL text SQLite stored)."""
+    (its timing, on SQLite the DDL text SQLite stored)."""
     with database(backend, work.root) as url:
         cmd = apply_command(tool, backend, count, work, steps_file, url)
-        elapsed = run(cmd, what=f"{tool} applying {count} migrations on {backend}")
+        elapsed = run_timed(cmd, what=f"{tool} applying {count} migrations on {backend}")
         found = count_schema(backend, url)
         if found != (count, count):
             raise BenchError(
@@ -438,14 +462,15 @@ def apply_once(
         return elapsed, sqlite_ddl(url) if backend == "sqlite" else []
 
 
-def fixed_costs(backend: str, work: Work) -> tuple[float, float]:
+def fixed_costs(backend: str, work: Work) -> tuple[Timing, Timing]:
     """(raw's fixed part: its script with no steps, the SQLAlchemy floor) on a fresh database."""
     empty = work.root / "no_steps.json"
     empty.write_text("[]")
     with database(backend, work.root) as url:
-        raw = run([PYTHON, str(work.raw_script), backend, url, str(empty)], what="raw, no steps")
+        command = [PYTHON, str(work.raw_script), backend, url, str(empty)]
+        raw = run_timed(command, what="raw, no steps")
     with database(backend, work.root) as url:
-        floor = run([PYTHON, "-c", FLOOR_SCRIPT, url], what="floor script")
+        floor = run_timed([PYTHON, "-c", FLOOR_SCRIPT, url], what="floor script")
     return raw, floor
 
 
@@ -460,7 +485,7 @@ def warm_up(backends: Sequence[str], work: Work) -> None:
         fixed_costs(backend, work)
 
 
-def reapply_once(backend: str, count: int, work: Work, folder: Path) -> float:
+def reapply_once(backend: str, count: int, work: Work, folder: Path) -> Timing:
     """A second `dbshift upgrade` of an applied migrations folder into a fresh database, as
     the next CI job, test database or tenant runs it: a fresh process, with whatever
     dbshift keeps on disk warm. The files are first let age past the header cache's racy
@@ -471,7 +496,8 @@ def reapply_once(backend: str, count: int, work: Work, folder: Path) -> float:
     with database(backend, work.root) as url:
         run([DBSHIFT, "--url", url, *cmd[1:]], what=f"dbshift re-apply warm-up on {backend}")
     with database(backend, work.root) as url:
-        elapsed = run([DBSHIFT, "--url", url, *cmd[1:]], what=f"dbshift re-apply on {backend}")
+        command = [DBSHIFT, "--url", url, *cmd[1:]]
+        elapsed = run_timed(command, what=f"dbshift re-apply on {backend}")
         found = count_schema(backend, url)
     if found != (count, count):
         raise BenchError(f"dbshift re-apply on {backend}: expected {count} tables, found {found}")
@@ -483,22 +509,26 @@ def apply_benchmark(
 ) -> dict[str, float]:
     """Medians of `runs` rounds; each round runs every tool once, in a rotating order,
     re-applies dbshift's migrations (`reapply_once`) and measures the fixed costs (raw
-    with no steps, the SQLAlchemy floor)."""
+    with no steps, the SQLAlchemy floor). Wall times under each key, the processes' CPU
+    times under `cpu_key(key)`."""
     steps_file = work.root / f"steps_{backend}_{count}.json"
     steps_file.write_text(json.dumps(compiled_ddl(backend, count)))
     keys = (*APPLY_TOOLS, REAPPLY, "raw fixed", "floor")
-    times: dict[str, list[float]] = {key: [] for key in keys}
+    times: dict[str, list[Timing]] = {key: [] for key in keys}
     for round_ in range(runs):
         order = APPLY_TOOLS[round_ % 4 :] + APPLY_TOOLS[: round_ % 4]
         ddl: dict[str, list[str]] = {}
         for tool in order:
             elapsed, ddl[tool] = apply_once(tool, backend, count, work, steps_file)
             times[tool].append(elapsed)
-            print(f"  {backend} {tool}: {elapsed:.2f} s", flush=True)
+            print(f"  {backend} {tool}: {elapsed.wall:.2f} s, CPU {elapsed.cpu:.2f} s", flush=True)
             if tool == "dbshift" and work.last_project is not None:
                 elapsed = reapply_once(backend, count, work, work.last_project)
                 times[REAPPLY].append(elapsed)
-                print(f"  {backend} {REAPPLY}: {elapsed:.2f} s", flush=True)
+                print(
+                    f"  {backend} {REAPPLY}: {elapsed.wall:.2f} s, CPU {elapsed.cpu:.2f} s",
+                    flush=True,
+                )
         raw_fixed, floor = fixed_costs(backend, work)
         times["raw fixed"].append(raw_fixed)
         times["floor"].append(floor)
@@ -508,7 +538,14 @@ def apply_benchmark(
                 warnings.append(
                     f"{tool} does not emit raw's DDL on SQLite: {diff[0]!r} vs {diff[1]!r}"
                 )
-    return {key: statistics.median(t) for key, t in times.items()}
+    walls = {key: statistics.median(t.wall for t in found) for key, found in times.items()}
+    cpus = {cpu_key(key): statistics.median(t.cpu for t in found) for key, found in times.items()}
+    return walls | cpus
+
+
+def cpu_key(key: str) -> str:
+    """Where `apply_benchmark` keeps the CPU time measured beside the wall time `key`."""
+    return f"{key}, CPU"
 
 
 # -- benchmark 2: status and no-op upgrade ------------------------------------------------
@@ -789,9 +826,10 @@ def environment(servers: dict[str, str]) -> list[str]:
     ]
 
 
-def sqlalchemy_bound(r: dict[str, float]) -> float:
-    """Raw plus the fixed start-up cost of SQLAlchemy (floor minus raw's own start-up)."""
-    return r["raw"] - r["raw fixed"] + r["floor"]
+def sqlalchemy_bound(r: dict[str, float], key: Callable[[str], str] = str) -> float:
+    """Raw plus the fixed start-up cost of SQLAlchemy (floor minus raw's own start-up);
+    `key=cpu_key`: the same in CPU time."""
+    return r[key("raw")] - r[key("raw fixed")] + r[key("floor")]
 
 
 def seconds(value: float) -> str:
@@ -905,12 +943,36 @@ def apply_section(apply: dict[str, dict[str, float]], count: int) -> list[str]:
     for backend, r in apply.items():
         cells = [f"{above_bound(r, t, count):.2f} ms" for t in tools]
         lines.append(f"| {backend} | {' | '.join(cells)} |")
+    lines += [
+        "",
+        "The same runs in CPU time: user + system time of each tool's process (medians), and "
+        f"in brackets the CPU per migration above the SQLAlchemy bound's own, (tool - bound) "
+        f"/ {count} (yoyo's can be below zero: it does not import SQLAlchemy). The wall "
+        "times above also hold what the server and the disk took, which "
+        "on this shared machine vary from run to run by more than the tools differ; this is "
+        "each tool's own work, and it varies far less. (The servers' work differs by the "
+        "bookkeeping statements counted in the round-trip section below.)",
+        "",
+        "| backend | raw | dbshift | dbshift re-apply | alembic | yoyo | SQLAlchemy bound |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for backend, r in apply.items():
+        cells = [
+            f"{seconds(r[cpu_key(t)])} ({above_bound(r, t, count, cpu_key):.2f} ms)" for t in tools
+        ]
+        lines.append(
+            f"| {backend} | {seconds(r[cpu_key('raw')])} | {' | '.join(cells)} | "
+            f"{seconds(sqlalchemy_bound(r, cpu_key))} |"
+        )
     return [*lines, ""]
 
 
-def above_bound(r: dict[str, float], tool: str, count: int) -> float:
-    """Milliseconds per migration `tool` spends above the SQLAlchemy bound."""
-    return (r[tool] - sqlalchemy_bound(r)) / count * 1000
+def above_bound(
+    r: dict[str, float], tool: str, count: int, key: Callable[[str], str] = str
+) -> float:
+    """Milliseconds per migration `tool` spends above the SQLAlchemy bound (`key=cpu_key`:
+    CPU milliseconds above the bound's CPU)."""
+    return (r[key(tool)] - sqlalchemy_bound(r, key)) / count * 1000
 
 
 def status_section(
@@ -1148,6 +1210,12 @@ def conclusions(
                 if r[REAPPLY] < r["dbshift"]
                 else ", **not cheaper** than the first apply."
             )
+        )
+        cpu = {t: above_bound(r, t, count, cpu_key) for t in (*APPLY_TOOLS[1:], REAPPLY)}
+        text += (
+            f" In CPU time per migration above the bound: dbshift {cpu['dbshift']:.2f} ms "
+            f"(re-apply {cpu[REAPPLY]:.2f} ms), alembic {cpu['alembic']:.2f} ms, yoyo "
+            f"{cpu['yoyo']:.2f} ms."
         )
         out.append(text)
     for (backend, n), r in status.items():
