@@ -320,20 +320,23 @@ HEAVY = (
 )
 
 
-def test_status_and_history_import_no_migration_code_linter_or_sqlglot(tmp_path: Path) -> None:
-    """The commands that only read the history and the files' headers stay light: the
-    imports inside functions that keep them so are marked `# lazy:` (also
-    tests/test_resume.py, on a partial migration, and tests/test_lint_cli.py)."""
+def _project(tmp_path: Path, *commands: list[str]) -> None:
+    """An SQLite project in `tmp_path`, after running `commands` (each a process)."""
     (tmp_path / "dbshift.toml").write_text(f'url = "sqlite:///{tmp_path / "db.sqlite"}"\n')
-    (tmp_path / "migrations").mkdir()
-    for args in (["new", "-m", "first"], ["upgrade"], ["new", "-m", "second", "--sql"]):
+    (tmp_path / "migrations").mkdir(exist_ok=True)
+    for args in commands:
         subprocess.run([sys.executable, "-m", "dbshift", *args], cwd=tmp_path, check=True)
+
+
+def _imports_of(tmp_path: Path, *commands: list[str]) -> tuple[str, list[str], list[str]]:
+    """`commands` run one after the other through `dbshift.cli.main` in one new process
+    in `tmp_path`, each succeeding: (their output, every module then imported, the
+    imported files that are migration code)."""
     code = (
-        "import sys\nfrom dbshift.cli import main\n"
-        "for args in (['status'], ['history']):\n"
+        "import os, sys\nfrom dbshift.cli import main\n"
+        f"for args in {[list(c) for c in commands]!r}:\n"
         "    try:\n        main(args)\n    except SystemExit as done:\n"
         "        assert not done.code, (args, done.code)\n"
-        "import os\n"
         "here = os.path.realpath('migrations')\n"
         "files = [str(getattr(m, '__file__', None) or '') for m in list(sys.modules.values())]\n"
         "print('migration code:', *[f for f in files if os.path.realpath(f).startswith(here)])\n"
@@ -343,11 +346,20 @@ def test_status_and_history_import_no_migration_code_linter_or_sqlglot(tmp_path:
         [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
     )
     assert done.returncode == 0, done.stderr
-    assert "second" in done.stdout  # status listed the pending migration
-    imported = done.stdout.rpartition("imported:")[2].split()
+    output, _, imported = done.stdout.rpartition("imported:")
+    output, _, migration_code = output.rpartition("migration code:")
+    return output + done.stderr, imported.split(), migration_code.split()
+
+
+def test_status_and_history_import_no_migration_code_linter_or_sqlglot(tmp_path: Path) -> None:
+    """The commands that only read the history and the files' headers stay light: the
+    imports inside functions that keep them so are marked `# lazy:` (also
+    tests/test_resume.py, on a partial migration, and tests/test_lint_cli.py)."""
+    _project(tmp_path, ["new", "-m", "first"], ["upgrade"], ["new", "-m", "second", "--sql"])
+    output, imported, migration_code = _imports_of(tmp_path, ["status"], ["history"])
+    assert "second" in output  # status listed the pending migration
     assert "dbshift.history" in imported and "dbshift.migrations.scripts" in imported
     heavy = [name for name in imported if _under(name, HEAVY) and name not in BACKEND_LOOKUP]
-    migration_code = done.stdout.rpartition("migration code:")[2].partition("imported:")[0].split()
     assert not heavy and not migration_code, heavy + migration_code
 
 
@@ -372,31 +384,14 @@ def test_an_upgrade_with_nothing_pending_imports_no_operation_code(tmp_path: Pat
     """Every pod of a deployment runs `upgrade` at every start, and nearly always finds
     nothing to do: it reads the history and the headers, like `status`, and imports
     nothing that loads or runs a migration. A pending one still runs (second half)."""
-    (tmp_path / "dbshift.toml").write_text(f'url = "sqlite:///{tmp_path / "db.sqlite"}"\n')
-    (tmp_path / "migrations").mkdir()
-    for args in (["new", "-m", "first"], ["upgrade"]):
-        subprocess.run([sys.executable, "-m", "dbshift", *args], cwd=tmp_path, check=True)
-    code = (
-        "import sys\nfrom dbshift.cli import main\n"
-        "try:\n    main(['upgrade'])\nexcept SystemExit as done:\n    assert not done.code\n"
-        "print('imported:', *sorted(sys.modules))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    assert "nothing to do" in done.stdout + done.stderr
-    imported = done.stdout.rpartition("imported:")[2].split()
+    _project(tmp_path, ["new", "-m", "first"], ["upgrade"])
+    output, imported, migration_code = _imports_of(tmp_path, ["upgrade"])
+    assert "nothing to do" in output
     assert "dbshift.runner.execute" in imported
-    assert [name for name in imported if _under(name, RUNS_STEPS)] == []
-    subprocess.run(
-        [sys.executable, "-m", "dbshift", "new", "-m", "second"], cwd=tmp_path, check=True
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
-    )
-    assert done.returncode == 0, done.stderr
-    imported = done.stdout.rpartition("imported:")[2].split()
+    assert [name for name in imported if _under(name, RUNS_STEPS)] == [] == migration_code
+    _project(tmp_path, ["new", "-m", "second"])
+    output, imported, migration_code = _imports_of(tmp_path, ["upgrade"])
+    assert "applied 1 migration" in output and migration_code
     assert "dbshift.ops.context" in imported and "dbshift.migrations.loader" in imported
 
 
