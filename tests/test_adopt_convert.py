@@ -101,6 +101,25 @@ def test_a_revision_is_carried_over_with_op_passed_in(tmp_path: Path) -> None:
     compile(text, "cd34.py", "exec")
 
 
+def test_from_future_imports_stay_first(tmp_path: Path) -> None:
+    """Python takes `from __future__` only before every other statement: it goes into
+    the header ahead of `parents` (optuna 5.0.0's revisions import annotations so)."""
+    ini = alembic_project(tmp_path)
+    revision(tmp_path, "ab12", None)
+    future = REVISION.format(rev="cd34", down="ab12").replace(
+        '"""\nfrom typing', '"""\n\nfrom __future__ import annotations\n\nfrom typing'
+    )
+    revision(tmp_path, "cd34", "ab12", future)
+    text = {c.id: c for c in alembic.convert(alembic.read_project(ini))}["cd34"].text
+    compile(text, "cd34.py", "exec")
+    assert text.count("from __future__ import annotations") == 1
+    assert text.index("from __future__") < text.index("\nparents = [")
+    path = tmp_path / "cd34.py"
+    path.write_text(text)
+    script = read_script(path)
+    assert (script.message, script.parents) == ("create users", ("ab12",))
+
+
 def test_ids_dbshift_cannot_use_are_mapped_and_named_in_the_header(tmp_path: Path) -> None:
     ini = alembic_project(tmp_path)
     revision(tmp_path, "2024-01.a", None)

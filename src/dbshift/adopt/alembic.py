@@ -74,6 +74,19 @@ def add_once(found: dict[str, _R], key: str, item: _R, what: str, hint: str) -> 
     found[key] = item
 
 
+def future_imports(tree: ast.Module, text: str) -> tuple[list[str], set[int]]:
+    """A converted file's `from __future__` imports, which Python takes only before any
+    other statement: their text, for the header ahead of `parents = [...]`, and their
+    lines (0-based) to leave out where they were (both converters)."""
+    found: list[str] = []
+    lines: set[int] = set()
+    for node in tree.body:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            found.append(ast.get_source_segment(text, node) or "")
+            lines.update(range(node.lineno - 1, node.end_lineno or node.lineno))
+    return found, lines
+
+
 @dataclasses.dataclass(frozen=True)
 class AlembicProject:
     """Where an Alembic project's revisions and version table are."""
@@ -507,6 +520,8 @@ def convert_text(
         docstring = _docstring(segment, first.value.value)
     if not docstring:
         docstring = f'"""alembic revision {rev.revision}"""\n'
+    future, future_lines = future_imports(tree, text)
+    drop.update(future_lines)
     functions: dict[str, ast.FunctionDef] = {}
     for node in body:
         name, _ = _assignment(node)
@@ -557,7 +572,7 @@ def convert_text(
             continue
         out.append(line)
     rest = "".join(out).lstrip("\n")
-    header = [docstring.rstrip("\n"), f"{HEADER}{rev.revision} (converted from {where})"]
+    header = [docstring.rstrip("\n"), *future, f"{HEADER}{rev.revision} (converted from {where})"]
     if rev.down_revision:
         header.append(f"# alembic down_revision: {', '.join(rev.down_revision)}")
     if rev.branch_labels:

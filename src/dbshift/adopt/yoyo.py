@@ -37,7 +37,7 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
-from dbshift.adopt.alembic import AdoptError, Converted, add_once
+from dbshift.adopt.alembic import AdoptError, Converted, add_once, future_imports
 from dbshift.migrations.scripts import DOWN_MARKER, UP_MARKER
 
 TOOL = "yoyo"
@@ -555,11 +555,9 @@ def convert_python(step: Step, parents: Sequence[str], where: str) -> str:
         head = ast.get_source_segment(step.body, first) or '""""""'
     else:
         head = f'"""{_message(step)}"""'
-    header = [head]
-    for node in step.tree.body:  # `from __future__` must come first
-        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
-            header.append(ast.get_source_segment(step.body, node) or "")
-            drop.update(range(node.lineno - 1, node.end_lineno or node.lineno))
+    future, future_lines = future_imports(step.tree, step.body)
+    drop.update(future_lines)
+    header = [head, *future]
     header.append(f"# {HEADER}{step.id} (converted from {where})")
     if step.depends:
         header.append(f"# yoyo depends: {', '.join(step.depends)} (dbshift parents)")
