@@ -309,7 +309,7 @@ class ReplayCache:
     migrations themselves it is trusted code (a pickle); a read-only folder or any
     unreadable cache just means a full replay."""
 
-    VERSION = 2  # 2: columns remember `persisted`
+    VERSION = 3  # 2: columns remember `persisted`; 3: tables and columns add their enum types
 
     def __init__(self, folder: Path, dialect: str) -> None:
         self.path = folder / "__pycache__" / f"dbshift-replay-{dialect}.pickle"

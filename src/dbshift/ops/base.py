@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from dbshift.facts import Fact, SQLReader
     from dbshift.ops.rendering import RenderContext
-    from dbshift.schema.snapshot import Snapshot, Table
+    from dbshift.schema.snapshot import Enum, Snapshot, Table
 
 Statement = "sa.Executable | str"
 
@@ -47,6 +47,12 @@ class ExecutionContext(abc.ABC):
 
         Operations that must rebuild a table (SQLite ALTERs) or restate a column
         (MySQL `MODIFY`) ask for it here."""
+
+    @abc.abstractmethod
+    def enum(self, name: str, schema: str | None = None) -> Enum | None:
+        """The current definition of an enum type (where the backend has enum types):
+        read online, replayed offline. `create_table` and `add_column` create the types
+        their columns need that are not there yet (`dbshift.ops.types`)."""
 
     def run(self, op: Operation) -> None:
         """Carry out one operation here."""

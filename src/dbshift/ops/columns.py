@@ -14,6 +14,7 @@ from dbshift.facts import Fact, SQLReader, column_from_snapshot, type_from_sqlal
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.constraints import CreateIndex, add_constraint
 from dbshift.ops.rendering import RenderContext, py_default, py_opt, py_str
+from dbshift.ops.types import create_column_enums, drop_column_enums, with_column_enums
 from dbshift.schema.snapshot import Check, Column, ForeignKey, Index, Snapshot, Table, Unique
 
 
@@ -113,17 +114,20 @@ class AddColumn(Operation):
     static_sql = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
+        snapshot = with_column_enums(snapshot, [self.column])
         return snapshot.update_table(self.table, self.schema, self._change_table)
 
     def _change_table(self, table: Table) -> Table:
         return table.replace(columns=(*table.columns, self.column))
 
     def execute(self, ctx: ExecutionContext) -> None:
+        create_column_enums(ctx, [self.column])
         edit = TableEdit(ctx, self.table, self.schema, self._change_table)
         dialect_for(ctx.dialect).add_column(edit, self.column)
 
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
-        return [DropColumn(self.table, self.column.name, self.schema)]
+        dropped = DropColumn(self.table, self.column.name, self.schema)
+        return [dropped, *drop_column_enums(before, [self.column])]
 
     def describe(self) -> str:
         return f"add column {quoted(self.schema, self.table, self.column.name)}"

@@ -13,9 +13,10 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import ExecutableDDLElement
 
+from dbshift.dialects import backend_for
 from dbshift.ops.base import ExecutionContext, Operation
 from dbshift.schema.reflect import reflect_table
-from dbshift.schema.snapshot import Snapshot, Table
+from dbshift.schema.snapshot import Enum, Snapshot, Table, table_key
 
 Emitted = sa.Executable | str
 
@@ -235,6 +236,12 @@ class OnlineContext(ExecutionContext):
             self.capture.live = self.capture.live or "it reads a table's definition"
         return reflect_table(self._connection, name, schema)
 
+    def enum(self, name: str, schema: str | None = None) -> Enum | None:
+        if self.capture is not None:
+            self.capture.live = self.capture.live or "it reads the enum types"
+        enums = backend_for(self.dialect).read_enums(self._connection, schema)
+        return next((e for e in enums if e.name == name), None)
+
 
 class OfflineContext(ExecutionContext):
     """Renders statements as SQL text into `statements`; tables are read from `snapshot`.
@@ -260,6 +267,9 @@ class OfflineContext(ExecutionContext):
 
     def table(self, name: str, schema: str | None = None) -> Table | None:
         return self.snapshot.table(name, schema)
+
+    def enum(self, name: str, schema: str | None = None) -> Enum | None:
+        return self.snapshot.enums.get(table_key(name, schema))
 
     def run(self, op: Operation) -> None:
         op.execute(self)

@@ -20,6 +20,7 @@ from dbshift.ops.rendering import (
     py_sql,
     py_str,
 )
+from dbshift.ops.types import create_column_enums, drop_column_enums, with_column_enums
 from dbshift.schema.snapshot import Snapshot, Table, Unique, in_create_order
 
 
@@ -33,9 +34,10 @@ class CreateTable(Operation):
     static_sql = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        return snapshot.with_table(self.table)
+        return with_column_enums(snapshot, self.table.columns).with_table(self.table)
 
     def execute(self, ctx: ExecutionContext) -> None:
+        create_column_enums(ctx, self.table.columns)
         sa_table = self.source if self.source is not None else self.table.to_sqlalchemy()
         ctx.emit(sa.schema.CreateTable(sa_table))
         separate_comments(ctx, sa_table)
@@ -43,7 +45,8 @@ class CreateTable(Operation):
             ctx.emit(sa.schema.CreateIndex(index))
 
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
-        return [DropTable(self.table.name, self.table.schema)]
+        dropped = DropTable(self.table.name, self.table.schema)
+        return [dropped, *drop_column_enums(before, self.table.columns)]
 
     def describe(self) -> str:
         return f"create table {quoted(self.table.schema, self.table.name)}"

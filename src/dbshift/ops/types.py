@@ -8,7 +8,7 @@ replays and runs everywhere.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 import sqlalchemy as sa
 
@@ -18,6 +18,7 @@ from dbshift.facts import Fact, SQLReader
 from dbshift.ops.base import ExecutionContext, Operation, irreversible, quoted
 from dbshift.ops.rendering import RenderContext, py_int, py_list, py_opt, py_str
 from dbshift.schema import snapshot as s
+from dbshift.schema.models import named_enum
 
 
 def _literal(value: str) -> str:
@@ -26,6 +27,50 @@ def _literal(value: str) -> str:
 
 def _has_enum_types(ctx: ExecutionContext) -> bool:
     return backend_for(ctx.dialect).has_enum_types
+
+
+# `create_table` and `add_column` create the named enum types their columns need that
+# are not there yet, as SQLAlchemy's `create_all` does and as Alembic's `create_table`
+# does (so an Alembic migration that relies on it runs unchanged). A type that is there
+# already (an `op.create_enum` before, as `make` writes it) is left alone. Undone, they
+# drop the types they created.
+
+
+def column_enums(columns: Iterable[s.Column]) -> list[s.Enum]:
+    """The named native enum types `columns` use, each once, in column order."""
+    found: dict[str, s.Enum] = {}
+    for column in columns:
+        enum = named_enum(column.type)
+        if enum is not None:
+            found.setdefault(enum.key, enum)
+    return list(found.values())
+
+
+def with_column_enums(snapshot: s.Snapshot, columns: Iterable[s.Column]) -> s.Snapshot:
+    """`snapshot` with the enum types `columns` need that it does not have."""
+    for enum in column_enums(columns):
+        if enum.key not in snapshot.enums:
+            snapshot = snapshot.with_enum(enum)
+    return snapshot
+
+
+def create_column_enums(ctx: ExecutionContext, columns: Iterable[s.Column]) -> None:
+    """Create the enum types `columns` need that `ctx` does not have (where the backend
+    has enum types: elsewhere an enum is part of the column type)."""
+    if not _has_enum_types(ctx):
+        return
+    for enum in column_enums(columns):
+        if ctx.enum(enum.name, enum.schema) is None:
+            CreateEnum(enum).execute(ctx)
+
+
+def drop_column_enums(before: s.Snapshot, columns: Iterable[s.Column]) -> list[Operation]:
+    """What undoes `create_column_enums` on the schema `before`: the types it created."""
+    return [
+        DropEnum(enum.name, enum.schema)
+        for enum in column_enums(columns)
+        if enum.key not in before.enums
+    ]
 
 
 @dataclasses.dataclass(frozen=True)

@@ -353,7 +353,7 @@ def snapshot_from_metadata(
                 except sa.exc.CompileError as error:
                     raise _unwritable(f"{sa_table.name}.{sa_column.name}", dialect, error) from None
                 columns.append(column)
-                enum = _named_enum(column.type)
+                enum = named_enum(column.type)
                 if enum is not None:
                     enums[enum.key] = enum
             try:
@@ -415,9 +415,12 @@ def created_on(item: sa.Index | sa.Constraint, dialect: Dialect, table: sa.Table
         ) from None
 
 
-def _named_enum(type_: Any) -> Enum | None:
-    """A named native enum, on every backend: the snapshot is the same everywhere, and
+def named_enum(type_: Any) -> Enum | None:
+    """The named native enum type of a column of `type_` (through a `TypeDecorator` to
+    its implementation), on every backend: the snapshot is the same everywhere, and
     creating one does nothing where enums are not schema objects (ops/types.py)."""
+    while isinstance(type_, sa.TypeDecorator):
+        type_ = type_.impl_instance
     if not isinstance(type_, sa.Enum) or not type_.native_enum:
         return None
     if not type_.name:
