@@ -20,7 +20,7 @@ import dataclasses
 import functools
 import hashlib
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from functools import cache
 from typing import Any, Final, Literal, NamedTuple
@@ -557,13 +557,19 @@ class History:
         lease_name: str,
         settings: tuple[sa.ColumnElement[Any], ...] = (),
         params: dict[str, Any] | None = None,
+        read: Callable[[sa.Select[Any], dict[str, Any]], Mapping[Any, Any]] | None = None,
     ) -> tuple[HistoryRow | None, LeaseRow | None]:
         """A migration's history row and the lease, in one round trip (every migration
         of a run asks for both, under the runner lock). `settings`: more columns for
         the same query, evaluated once, bound from `params` (the migration's local
-        timeouts: `DialectRules.local_timeouts`)."""
+        timeouts: `DialectRules.local_timeouts`). `read(query, params)`, when given,
+        runs the query and returns its row (the runner's takes the lock first:
+        `Held.guarded_read`)."""
         bound = {"migration_id": migration_id, "lease_name": lease_name, **(params or {})}
-        found = conn.execute(self._row_with_lease(settings), bound).mappings().one()
+        query = self._row_with_lease(settings)
+        found = (
+            read(query, bound) if read is not None else conn.execute(query, bound).mappings().one()
+        )
         h, t = self.table, self.lease
         row = _row({c.name: found[f"h_{c.name}"] for c in h.c}) if found["h_id"] else None
         lease = (

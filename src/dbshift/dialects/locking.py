@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -67,6 +68,17 @@ class DatabaseLock:
         """Inside a transaction: take the lock until the transaction ends, without
         waiting. False when another runner holds it. `me` names this runner."""
         return True
+
+    def guard_and_read(
+        self, conn: sa.Connection, me: str, query: sa.Select[Any], params: dict[str, Any]
+    ) -> Mapping[Any, Any] | None:
+        """`guard`, then `query`'s one row, read in a statement of its own once the lock
+        is taken (so that under READ COMMITTED it sees what the previous holder
+        committed); None, and nothing read, when another runner holds the lock. A
+        backend whose driver can pipeline sends both in one round trip."""
+        if not self.guard(conn, me):
+            return None
+        return conn.execute(query, params).mappings().one()
 
     def _wait(
         self,

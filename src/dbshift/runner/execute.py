@@ -457,10 +457,9 @@ class Runner:
             return row
         held = self._held
         assert held is not None
-        held.guard(check_lease=False)
         settings, params = self.dialect.local_timeouts(local) if local is not None else ((), {})
         row, lease = self.history.row_with_lease(
-            self.conn, step.id, held.lease.name, settings, params
+            self.conn, step.id, held.lease.name, settings, params, read=held.guarded_read
         )
         if local is not None and not settings:
             self.dialect.set_timeouts(self.conn, local, local=True)

@@ -8,8 +8,8 @@ import contextlib
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import exc
@@ -89,6 +89,16 @@ class Held:
             raise Busy(lambda: self.lock.holder(conn))
         if check_lease:
             self.check_lease(self.history.lease_row(conn, self.lease.name))
+
+    def guarded_read(self, query: sa.Select[Any], params: dict[str, Any]) -> Mapping[Any, Any]:
+        """Inside a transaction: `guard` (without the lease check), then `query`'s one
+        row, read after the lock is taken; in one round trip where the driver can
+        pipeline (`DatabaseLock.guard_and_read`)."""
+        conn = self.conn
+        found = self.lock.guard_and_read(conn, self.lease.me, query, params)
+        if found is None:
+            raise Busy(lambda: self.lock.holder(conn))
+        return found
 
     def check_lease(self, row: LeaseRow | None) -> None:
         """Raise `Busy` when another runner's live lease is `row`."""
