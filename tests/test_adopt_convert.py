@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from pathlib import Path
+from types import ModuleType
 
 import pytest
 import sqlalchemy as sa
@@ -16,8 +17,10 @@ import dbshift.api
 from dbshift.adopt import alembic
 from dbshift.adopt.alembic import AdoptError
 from dbshift.config import Config
-from dbshift.errors import IntegrityError, UsageError
+from dbshift.errors import IntegrityError, MigrationError, UsageError
 from dbshift.migrations.scripts import read_script
+from dbshift.ops import current
+from dbshift.ops.recorder import Op
 from tests.conftest import with_driver
 
 REVISION = '''\
@@ -132,6 +135,36 @@ def test_ids_dbshift_cannot_use_are_mapped_and_named_in_the_header(tmp_path: Pat
     assert found == {"alembic_2024_01_a": "2024-01.a", "alembic_head": "head"}
 
 
+def test_helpers_that_use_the_global_op_get_the_running_one(tmp_path: Path) -> None:
+    """Alembic's `op` is a proxy to the running migration's operations; a converted file
+    whose helpers use it imports dbshift's equivalent, and only then."""
+    ini = alembic_project(tmp_path)
+    revision(
+        tmp_path,
+        "a1",
+        None,
+        "from alembic import op as o\nrevision = 'a1'\ndown_revision = None\n\n"
+        "def _make(name):\n    o.execute(f'SELECT {name}')\n\n"
+        "class Steps:\n    def run(self):\n        _make(2)\n\n"
+        "def upgrade():\n    _make(1)\n    Steps().run()\n",
+    )
+    revision(tmp_path, "b2", "a1")
+    converted = {c.origin: c for c in alembic.convert(alembic.read_project(ini))}
+    text = converted["a1"].text
+    assert "from dbshift.ops.current import op as o\n" in text and "def upgrade(o):" in text
+    assert "dbshift.ops.current" not in converted["b2"].text
+    module = ModuleType("converted_a1")
+    exec(compile(text, "a1.py", "exec"), module.__dict__)
+    recorder = Op("postgresql")
+    current.call(module.upgrade, recorder)
+    assert [str(o) for o in recorder.operations] == ["execute SELECT 1", "execute SELECT 2"]
+
+
+def test_the_current_op_outside_a_migration_function_says_so() -> None:
+    with pytest.raises(MigrationError, match="outside a running upgrade"):
+        current.op.execute("SELECT 1")
+
+
 def test_an_op_alias_becomes_the_parameter(tmp_path: Path) -> None:
     ini = alembic_project(tmp_path)
     revision(
@@ -158,9 +191,13 @@ def test_an_op_alias_becomes_the_parameter(tmp_path: Path) -> None:
             "upgrade() takes parameters (engine_name)",
         ),
         (
-            "from alembic import op\nrevision = 'a1'\ndef helper():\n    op.execute('x')\n"
-            "def upgrade():\n    helper()\n",
-            "helper uses Alembic's global op",
+            "from alembic import op\nrevision = 'a1'\nop.execute('x')\ndef upgrade():\n    pass\n",
+            "module level code uses Alembic's global op as the file is imported",
+        ),
+        (
+            "from alembic import op\nrevision = 'a1'\ndef helper(name=op.f('x')):\n"
+            "    pass\ndef upgrade():\n    helper()\n",
+            "module level code uses Alembic's global op",
         ),
         ("from alembic import op\nrevision = 'a1'\n", "no upgrade() function"),
         ("import sqlalchemy as sa\ndef upgrade():\n    pass\n", "no `revision = '...'`"),

@@ -11,6 +11,7 @@ resulting schemas and rows must be the same. Every backend.
 
 from __future__ import annotations
 
+import inspect
 import textwrap
 import uuid
 from pathlib import Path
@@ -25,7 +26,7 @@ from dbshift.migrations.replay import raw_ddl
 from dbshift.migrations.scripts import scan
 from dbshift.ops import AddColumn, ExecuteSQL
 from dbshift.ops.live import RunLive
-from dbshift.ops.recorder import NeedsDatabase, Op
+from dbshift.ops.recorder import NeedsDatabase, Op, _Batch
 from tests.conftest import ScratchDatabases
 from tests.helpers import Project
 
@@ -406,6 +407,26 @@ def test_a_written_downgrade_may_read_the_database_too(project: Project) -> None
     assert "nickname" not in project.columns("account")
 
 
+def test_the_context_names_the_version_table_schema(project: Project) -> None:
+    """Alembic's `version_table_schema` (None unless configured; mlflow's workspaces
+    revision reads it): dbshift's configured `schema`, where its history lives."""
+    project.python(
+        "where",
+        _body(
+            """
+            schema = op.get_context().version_table_schema
+            op.get_bind().execute(sa.text("SELECT 1"))
+            op.execute(f"CREATE TABLE seen (v VARCHAR(20) DEFAULT '{schema}')")
+            """
+        ),
+    )
+    project.ok("upgrade")
+    assert project.query("SELECT count(*) FROM seen") == [(0,)]
+    (column,) = sa.inspect(project.engine()).get_columns("seen")
+    default = column["default"]
+    assert "None" in str(default)
+
+
 def test_comments_and_alter_column_with_existing_arguments(project: Project) -> None:
     """Outside batch mode too: on SQLite dbshift rebuilds the table where Alembic needs
     batch mode; on MariaDB the MODIFY restates the column (live, or from existing_*)."""
@@ -507,6 +528,56 @@ def test_alembic_signatures_and_the_refusals() -> None:
     with relaxed.get_context().autocommit_block():
         relaxed.execute("ALTER TYPE mood ADD VALUE 'calm'")
     assert len(relaxed.operations) == 1
+
+
+#: Alembic's parameters dbshift refuses, each with an error naming it (the test above)
+REFUSED = {"if_exists", "if_not_exists", "inline_references", "inline_primary_key", "match"}
+
+
+def _parameters(fn: Any) -> tuple[set[str], bool]:
+    signature = inspect.signature(inspect.unwrap(fn))
+    kinds = {p.kind for p in signature.parameters.values()}
+    named = {
+        p.name
+        for p in signature.parameters.values()
+        if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) and p.name != "self"
+    }
+    return named, inspect.Parameter.VAR_KEYWORD in kinds
+
+
+def test_every_alembic_parameter_name_is_taken_or_refused() -> None:
+    """Alembic's own signatures are the oracle: converted revisions pass their
+    arguments by Alembic's names (mlflow 3.18.0's `batch_op.drop_constraint(
+    constraint_name=..., type_=...)` failed when batch_op's parameter was `name`). Every
+    parameter of an `Operations` / `BatchOperations` method dbshift has is one of its
+    parameters, or one its `**kw` hands to the `op` method that takes it, or refused."""
+    operations = alembic_operations.Operations
+    batch_operations = alembic_operations.BatchOperations
+    wrong: list[str] = []
+    for theirs, ours in ((operations, Op), (batch_operations, _Batch)):
+        for name in sorted(n for n in dir(ours) if not n.startswith("_")):
+            if not callable(getattr(theirs, name, None)):
+                continue
+            alembic_names, _ = _parameters(getattr(theirs, name))
+            taken, forwards = _parameters(getattr(ours, name))
+            if forwards and ours is _Batch and hasattr(Op, name):
+                taken |= _parameters(getattr(Op, name))[0]
+            missing = alembic_names - taken - REFUSED
+            if missing:
+                wrong.append(f"{theirs.__name__}.{name}: {sorted(missing)}")
+            positional = [
+                p.name
+                for p in inspect.signature(getattr(theirs, name)).parameters.values()
+                if p.kind == p.POSITIONAL_OR_KEYWORD and p.name != "self"
+            ]
+            ours_positional = [
+                p.name
+                for p in inspect.signature(inspect.unwrap(getattr(ours, name))).parameters.values()
+                if p.kind == p.POSITIONAL_OR_KEYWORD and p.name != "self"
+            ]
+            if ours_positional[: len(positional)] != positional:
+                wrong.append(f"{theirs.__name__}.{name}: positional {ours_positional}")
+    assert not wrong
 
 
 def test_inline_literal_renders_into_the_statement_text() -> None:

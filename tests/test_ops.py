@@ -37,6 +37,7 @@ def run(engine: sa.Engine, operations: Sequence[Operation]) -> None:
         with conn.begin():
             for operation in operations:
                 operation.execute(ctx)
+            ctx.finish()  # the checks of what the whole migration leaves
 
 
 def record(calls: str) -> list[Operation]:

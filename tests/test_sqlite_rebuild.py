@@ -18,6 +18,7 @@ from dbshift.config import Config
 from dbshift.database import create_engine
 from dbshift.errors import MigrationError
 from dbshift.ops.context import OfflineContext
+from dbshift.ops.recorder import Op
 from dbshift.schema.reflect import reflect_table
 from dbshift.schema.snapshot import Snapshot
 from tests.test_ops import SETUP, record, run, schema
@@ -119,6 +120,96 @@ def test_rows_that_broke_foreign_keys_before_do_not_block(db: sa.Engine, backend
     sql(db, "INSERT INTO child (id, parent_id, name) VALUES (1, 99, 'orphan')")
     run(db, record('op.alter_column("child", "name", nullable=True)'))
     assert rows(db, "SELECT id, parent_id FROM child") == [(1, 99)]
+
+
+WIDEN = """
+op.create_table("parent", sa.Column("name", sa.String(20), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False), sa.PrimaryKeyConstraint("name", "version"))
+op.create_table("child", sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(20)), sa.Column("version", sa.Integer),
+    sa.ForeignKeyConstraint(["name", "version"], ["parent.name", "parent.version"]))
+"""
+
+
+def test_a_key_widened_then_the_reference_to_it_is_one_change(db: sa.Engine, backend: str) -> None:
+    """mlflow 3.18.0's workspaces revision widens a parent's primary key, then the
+    child's foreign key to match: in between, the child references columns that are no
+    key (SQLite: "foreign key mismatch"). The foreign keys are checked once the
+    migration's operations are all done, as SQLite's procedure checks after the change."""
+    run(db, record(WIDEN))
+    sql(db, "INSERT INTO parent VALUES ('a', 1)", "INSERT INTO child VALUES (1, 'a', 1)")
+    widen = """
+op.add_column("parent", sa.Column("space", sa.String(10), nullable=False, server_default="d"))
+op.drop_constraint("pk", "parent", type_="primary")
+op.create_primary_key("pk_parent", "parent", ["space", "name", "version"])
+op.add_column("child", sa.Column("space", sa.String(10), nullable=False, server_default="d"))
+op.drop_constraint("fk_old", "child", type_="foreignkey")
+"""
+    # the child's foreign key is unnamed: dropped by the name a batch's convention gives
+    op = Op()
+    exec(
+        widen.replace('op.drop_constraint("fk_old", "child", type_="foreignkey")\n', ""),
+        {"op": op, "sa": sa},
+    )
+    with op.batch_alter_table(
+        "child", naming_convention={"fk": "fk_%(table_name)s_%(referred_table_name)s"}
+    ) as batch_op:
+        batch_op.drop_constraint("fk_child_parent", type_="foreignkey")
+        batch_op.create_foreign_key(
+            "fk_child_parent", "parent", ["space", "name", "version"], ["space", "name", "version"]
+        )
+    run(db, op.operations)
+    assert rows(db, "SELECT space, name, version FROM child") == [("d", "a", 1)]
+    fks = rows(db, 'SELECT "from", "table" FROM pragma_foreign_key_list(\'child\')')
+    assert sorted(fks) == [("name", "parent"), ("space", "parent"), ("version", "parent")]
+
+
+def test_a_migration_that_leaves_a_reference_to_no_key_is_refused(
+    db: sa.Engine, backend: str
+) -> None:
+    """What PostgreSQL refuses outright (dropping a key a foreign key needs) is refused
+    here when the migration's last operation leaves it so, and nothing changes."""
+    run(db, record(WIDEN))
+    before = schema(db, "parent")
+    widen = (
+        'op.add_column("parent", sa.Column("space", sa.String(10), nullable=False, '
+        'server_default="d"))\n'
+        'op.drop_constraint("pk", "parent", type_="primary")\n'
+        'op.create_primary_key("pk_parent", "parent", ["space", "name", "version"])\n'
+    )
+    with pytest.raises(MigrationError, match="foreign key of table child naming columns"):
+        run(db, record(widen))
+    assert schema(db, "parent") == before
+
+
+def test_dropping_a_constraint_the_table_does_not_have_is_an_error(
+    db: sa.Engine, backend: str
+) -> None:
+    """Not a rebuild that changes nothing: the server would say so elsewhere."""
+    run(db, record(SETUP))
+    with pytest.raises(MigrationError, match="constraint fk_nope not found on child"):
+        run(db, record('op.drop_constraint("fk_nope", "child", type_="foreignkey")'))
+
+
+def test_a_unique_on_the_primary_key_columns_is_read_and_dropped(
+    db: sa.Engine, backend: str
+) -> None:
+    """SQLite makes no index for it (the key's serves): it is in the table all the same
+    (mlflow's `registered_models`), and a batch's convention names it."""
+    sql(
+        db,
+        "CREATE TABLE reg (name VARCHAR(9) NOT NULL, CONSTRAINT pk_reg PRIMARY KEY (name), "
+        "UNIQUE (name))",
+    )
+    with db.connect() as conn:
+        assert [u.columns for u in reflect_table(conn, "reg").uniques] == [("name",)]
+    op = Op()
+    with op.batch_alter_table(
+        "reg", naming_convention={"uq": "uq_%(table_name)s_%(column_0_name)s"}
+    ) as b:
+        b.drop_constraint("uq_reg_name", type_="unique")
+    run(db, op.operations)
+    assert "UNIQUE" not in table_sql(db, "reg")
 
 
 def test_referenced_table_with_foreign_keys_enforced(fk_db: sa.Engine, backend: str) -> None:

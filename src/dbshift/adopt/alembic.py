@@ -10,12 +10,14 @@ imports and helpers, the bodies of `upgrade()` and `downgrade()`; what changes i
   dependency first), and comment lines naming the Alembic revision, its file and its
   branch labels, which a later reader (and `adopt` itself, on the database) maps by;
 - `from alembic import op` goes, and `def upgrade() -> None:` becomes
-  `def upgrade(op):` (dbshift passes `op` in), as does `downgrade`;
+  `def upgrade(op):` (dbshift passes `op` in), as does `downgrade`; where helpers use
+  the module's `op`, the import becomes `from dbshift.ops.current import op`, which
+  stands for the `op` of the migration function running (as Alembic's proxy does);
 - the `revision` / `down_revision` / `branch_labels` / `depends_on` assignments go.
 
 What cannot be carried over that way is refused, naming the file and the line: other
-imports from Alembic (`context`, `alembic.operations`), helpers that use the module's
-`op` without receiving it, `upgrade` with parameters (Flask-Migrate's multi-database
+imports from Alembic (`context`, `alembic.operations`), module-level code that uses
+`op` as the file is imported, `upgrade` with parameters (Flask-Migrate's multi-database
 template), values that are not literals.
 """
 
@@ -29,7 +31,7 @@ import os
 import re
 import tokenize
 import tomllib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
@@ -523,6 +525,7 @@ def convert_text(
     future, future_lines = future_imports(tree, text)
     drop.update(future_lines)
     functions: dict[str, ast.FunctionDef] = {}
+    imports: list[int] = []  # 0-based first lines of the Alembic imports
     for node in body:
         name, _ = _assignment(node)
         if name in _IDENTIFIERS:
@@ -532,6 +535,7 @@ def convert_text(
                 drop.add(before)
         elif isinstance(node, ast.ImportFrom | ast.Import) and _imports_alembic(node):
             drop.update(range(node.lineno - 1, node.end_lineno or node.lineno))
+            imports.append(node.lineno - 1)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in (
             "upgrade",
             "downgrade",
@@ -548,11 +552,17 @@ def convert_text(
         raise AdoptError(
             f"{rev.path}: no upgrade() function", hint="every Alembic revision has one"
         )
-    _refuse_global_op(rev, alias, functions)
+    replace: dict[int, str] = {}  # 0-based lines written instead
+    if _uses_global_op(rev, alias, functions):
+        named = "" if alias == "op" else f" as {alias}"
+        replace[imports[0]] = f"from dbshift.ops.current import op{named}\n"
     signatures = {_signature_span(rev, node): node.name for node in functions.values()}
     out: list[str] = []
     removed = False  # a line was left out since the last line of text: blank runs shrink
     for index, line in enumerate(lines):
+        if index in replace:
+            out.append(replace[index])
+            continue
         if index in drop:
             removed = True
             continue
@@ -637,25 +647,45 @@ def _has_parameters(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     return bool(a.posonlyargs or a.args or a.kwonlyargs or a.vararg or a.kwarg)
 
 
-def _refuse_global_op(rev: Revision, alias: str, functions: Mapping[str, ast.FunctionDef]) -> None:
-    """`op` exists only as upgrade's and downgrade's parameter: code elsewhere that
-    uses the module's `op` (a helper, a module-level call) cannot be carried over."""
+def _uses_global_op(rev: Revision, alias: str, functions: Mapping[str, ast.FunctionDef]) -> bool:
+    """Whether code outside upgrade and downgrade (a helper they call) uses the module's
+    `op`: the converted file then imports `dbshift.ops.current.op`, which stands for the
+    `op` of the migration function running. Code that would use it at import, when no
+    migration runs, is refused."""
+    uses = False
     for node in rev.tree.body:
         if node in functions.values():
             continue
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            a = node.args
-            params = {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}
-            if alias in params:
-                continue
-        for inner in ast.walk(node):
-            if isinstance(inner, ast.Name) and inner.id == alias:
-                where = node.name if isinstance(node, ast.FunctionDef) else "module level"
+        for inner, in_function in _names(node, alias):
+            if not in_function:
                 raise AdoptError(
-                    f"{rev.path}:{inner.lineno}: {where} uses Alembic's global {alias}, "
-                    "which dbshift only passes to upgrade(op) and downgrade(op)",
-                    hint=f"give the helper an {alias} parameter and pass it from upgrade",
+                    f"{rev.path}:{inner.lineno}: module level code uses Alembic's global "
+                    f"{alias} as the file is imported, when no migration runs",
+                    hint=f"move it into upgrade({alias}) or a function that upgrade calls",
                 )
+            uses = True
+    return uses
+
+
+def _names(node: ast.AST, alias: str, in_function: bool = False) -> Iterator[tuple[ast.Name, bool]]:
+    """The uses of `alias` in `node` that mean the module's name, each with whether it
+    is inside a function (run when called, not at import); a function whose parameter
+    is `alias` has its own."""
+    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+        a = node.args
+        if alias in {p.arg for p in (*a.posonlyargs, *a.args, *a.kwonlyargs)}:
+            return
+        for default in (*a.defaults, *a.kw_defaults):  # evaluated at definition
+            if default is not None:
+                yield from _names(default, alias, in_function)
+        body = node.body if isinstance(node.body, list) else [node.body]
+        for statement in body:
+            yield from _names(statement, alias, True)
+        return
+    if isinstance(node, ast.Name) and node.id == alias:
+        yield node, in_function
+    for child in ast.iter_child_nodes(node):
+        yield from _names(child, alias, in_function)
 
 
 def _refuse_shared_lines(rev: Revision) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 from dbshift.errors import DbshiftError, Interrupted, MigrationError
 from dbshift.migrations.scripts import Script, sql_sections
 from dbshift.migrations.sqlsplit import SqlStatement, split_sql
-from dbshift.ops import Operation
+from dbshift.ops import Operation, current
 from dbshift.ops.live import RunLive
 from dbshift.ops.recorder import NeedsDatabase, Op
 
@@ -155,7 +155,7 @@ def _record_lines(
         naming_convention=convention,
     )
     try:
-        fn(recorder)
+        current.call(fn, recorder)
     except NeedsDatabase as asked:
         return _live(script, fn, dialect_name, asked.asked, convention)
     except DbshiftError as error:

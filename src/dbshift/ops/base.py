@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from dbshift.errors import IrreversibleMigration, MigrationError
 
@@ -25,12 +25,20 @@ if TYPE_CHECKING:
 Statement = "sa.Executable | str"
 
 
+class Finishing(Protocol):
+    """A check run once a migration's operations are all done (`ExecutionContext.at_end`)."""
+
+    def finish(self) -> None: ...
+
+
 class ExecutionContext(abc.ABC):
     """Where operations send their statements: a live connection or an offline script."""
 
     dialect: Dialect
     #: the schema that unqualified names live in (the configuration's `schema`)
     default_schema: str | None
+    #: the checks `at_end` keeps for the end of the migration
+    _at_end: dict[str, Finishing] | None = None
 
     @property
     @abc.abstractmethod
@@ -57,6 +65,24 @@ class ExecutionContext(abc.ABC):
     def run(self, op: Operation) -> None:
         """Carry out one operation here."""
         op.execute(self)
+
+    def at_end(self, key: str, make: Callable[[], Finishing]) -> Any:
+        """The check kept under `key` until the migration's operations are all done
+        (made by `make()` the first time): a backend's check of the state a whole
+        migration leaves, not each step of it (SQLite's foreign keys after a rebuild:
+        the next operation may rebuild the table whose key they reference)."""
+        if self._at_end is None:
+            self._at_end = {}
+        found = self._at_end.get(key)
+        if found is None:
+            found = self._at_end[key] = make()
+        return found
+
+    def finish(self) -> None:
+        """Run the checks `at_end` kept, in the order they were made, once."""
+        kept, self._at_end = self._at_end or {}, None
+        for check in kept.values():
+            check.finish()
 
     def run_python(self, fn: Callable[[sa.Connection], Any]) -> None:
         connection = self.connection

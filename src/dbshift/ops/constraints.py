@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -30,6 +30,7 @@ from dbshift.ops.rendering import (
     py_sql,
     py_str,
 )
+from dbshift.schema.models import stored_name
 from dbshift.schema.snapshot import (
     Check,
     ForeignKey,
@@ -62,6 +63,39 @@ def find_constraint(table: Table, name: str) -> Constraint | None:
     if table.primary_key is not None:
         everything.append(table.primary_key)
     return next((c for c in everything if c.name == name), None)
+
+
+def named_by_convention(
+    table: Table, name: str, convention: Mapping[str, str]
+) -> ForeignKey | Unique | Check | None:
+    """The unnamed constraint of `table` that `convention` names `name` (Alembic's
+    batch mode names a reflected table's unnamed constraints so, and a revision drops
+    them by that name), if one is."""
+    unnamed: list[ForeignKey | Unique | Check] = [
+        *(c for c in table.foreign_keys if c.name is None),
+        *(c for c in table.uniques if c.name is None),
+        *(c for c in table.checks if c.name is None),
+    ]
+    for item in unnamed:
+        alone = table.replace(
+            primary_key=None,
+            foreign_keys=(item,) if isinstance(item, ForeignKey) else (),
+            uniques=(item,) if isinstance(item, Unique) else (),
+            checks=(item,) if isinstance(item, Check) else (),
+            indexes=(),
+        )
+        try:
+            sa_table = alone.to_sqlalchemy(sa.MetaData(naming_convention=dict(convention)))
+            names = {
+                stored_name(c)
+                for c in sa_table.constraints
+                if not isinstance(c, sa.PrimaryKeyConstraint)
+            }
+        except (sa.exc.SQLAlchemyError, KeyError):  # a template this kind cannot fill
+            continue
+        if name in names:
+            return item
+    return None
 
 
 def without_constraint(table: Table, name: str, kind: str | None = None) -> Table:
@@ -443,43 +477,67 @@ class DropConstraint(Operation):
     table: str
     kind: str | None = None  # foreignkey, unique, check, primary; looked up when None
     schema: str | None = None
+    #: the naming convention of the `batch_alter_table` it was called in: an unnamed
+    #: constraint it names `name` is the one dropped (Alembic's batch mode)
+    convention: tuple[tuple[str, str], ...] = ()
 
     static_sql = True
 
     def apply(self, snapshot: Snapshot) -> Snapshot:
-        return snapshot.update_table(
-            self.table, self.schema, lambda t: without_constraint(t, self.name, self.kind)
-        )
+        return snapshot.update_table(self.table, self.schema, self._without)
 
     def execute(self, ctx: ExecutionContext) -> None:
         backend = backend_for(ctx.dialect)
         rules = backend.rules
-        needs_table = self.kind in (None, "primary") or backend.constraints_by_rebuild
+        rebuilt = backend.constraints_by_rebuild
+        needs_table = self.kind in (None, "primary") or rebuilt
         current = ctx.table(self.table, self.schema) if needs_table else None
-        edit = TableEdit(
-            ctx, self.table, self.schema, lambda t: without_constraint(t, self.name, self.kind)
-        )
-        rules.drop_constraint(edit, self.resolve(current))
+        edit = TableEdit(ctx, self.table, self.schema, self._without)
+        rules.drop_constraint(edit, self.resolve(current, known=rebuilt))
 
-    def resolve(self, table: Table | None) -> Constraint:
-        """The constraint being dropped: from the table's definition, or from `kind`."""
-        found = find_constraint(table, self.name) if table is not None else None
-        if found is None and self.kind == "primary" and table is not None:
+    def _find(self, table: Table) -> Constraint | None:
+        found = find_constraint(table, self.name) or self._unnamed(table)
+        if found is None and self.kind == "primary":
             found = table.primary_key  # under the name the backend gave it
+        return found
+
+    def _unnamed(self, table: Table) -> ForeignKey | Unique | Check | None:
+        """The unnamed constraint the batch's naming convention names so, if any."""
+        if not self.convention or find_constraint(table, self.name) is not None:
+            return None
+        return named_by_convention(table, self.name, dict(self.convention))
+
+    def _without(self, table: Table) -> Table:
+        unnamed = self._unnamed(table)
+        if unnamed is None:
+            return without_constraint(table, self.name, self.kind)
+        return table.replace(
+            foreign_keys=tuple(c for c in table.foreign_keys if c is not unnamed),
+            uniques=tuple(c for c in table.uniques if c is not unnamed),
+            checks=tuple(c for c in table.checks if c is not unnamed),
+        )
+
+    def resolve(self, table: Table | None, known: bool = False) -> Constraint:
+        """The constraint being dropped: from the table's definition, or from `kind`.
+        `known`: the definition is every constraint the table has (a table SQLite
+        rebuilds), so a name it lacks is an error here, as the server's would be."""
+        found = self._find(table) if table is not None else None
         if found is not None:
             return found
-        if self.kind not in KINDS:
-            raise MigrationError(
-                f"constraint {self.name} not found on {table_key(self.table, self.schema)}",
-                hint="pass type_= ('foreignkey', 'unique', 'check' or 'primary')",
+        if self.kind not in KINDS or (known and table is not None):
+            where = table_key(self.table, self.schema)
+            hint = (
+                "pass type_= ('foreignkey', 'unique', 'check' or 'primary')"
+                if self.kind not in KINDS
+                else "check the name; an unnamed constraint is dropped by the name a "
+                "batch_alter_table(naming_convention=...) gives it, as in Alembic"
             )
+            raise MigrationError(f"constraint {self.name} not found on {where}", hint=hint)
         return _placeholder(self.kind, self.name)
 
     def reverse(self, before: Snapshot) -> Sequence[Operation]:
         table = before.table(self.table, self.schema)
-        found = find_constraint(table, self.name) if table else None
-        if found is None and self.kind == "primary" and table is not None:
-            found = table.primary_key
+        found = self._find(table) if table else None
         if found is None:
             raise irreversible(
                 f"{self.describe()}: its definition is unknown",

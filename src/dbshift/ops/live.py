@@ -28,6 +28,7 @@ import sqlalchemy as sa
 
 from dbshift.errors import DbshiftError, MigrationError
 from dbshift.facts import Fact, SQLReader
+from dbshift.ops import current
 from dbshift.ops.arguments import checked
 from dbshift.ops.base import ExecutionContext, Operation, irreversible
 from dbshift.ops.context import OnlineContext
@@ -69,7 +70,8 @@ class RunLive(Operation):
 
         def body(conn: sa.Connection) -> None:
             inner = OnlineContext(conn, default_schema=schema)
-            self.fn(self._op(inner))
+            current.call(self.fn, self._op(inner))
+            inner.finish()
 
         body.__name__ = self._name
         ctx.run_python(body)
@@ -80,7 +82,7 @@ class RunLive(Operation):
 
     def _offline(self, ctx: ExecutionContext) -> None:
         try:
-            self.fn(self._op(ctx))
+            current.call(self.fn, self._op(ctx))
         except DbshiftError:
             raise
         except (KeyboardInterrupt, sa.exc.DBAPIError):
@@ -137,7 +139,12 @@ class LiveOp(Op):
 
     def get_context(self) -> MigrationContext:
         connection = self._ctx.connection
-        return MigrationContext(self._ctx.dialect, connection, as_sql=connection is None)
+        return MigrationContext(
+            self._ctx.dialect,
+            connection,
+            as_sql=connection is None,
+            version_table_schema=self._ctx.default_schema,
+        )
 
 
 def _offline(migration: str, call: str) -> MigrationError:

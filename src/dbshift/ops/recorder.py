@@ -72,8 +72,9 @@ class NeedsDatabase(BaseException):
 
 class MigrationContext:
     """What `op.get_context()` gives a body that runs (Alembic's `MigrationContext`, the
-    parts a migration can use): `dialect`, `bind` and `connection` (None offline), and
-    `as_sql` (True offline)."""
+    parts a migration can use): `dialect`, `bind` and `connection` (None offline),
+    `as_sql` (True offline) and `version_table_schema` (the configured `schema`, where
+    dbshift's history lives; None without one, as Alembic's default)."""
 
     def __init__(
         self,
@@ -83,10 +84,12 @@ class MigrationContext:
         as_sql: bool,
         transactional: bool = True,
         live: bool = True,
+        version_table_schema: str | None = None,
     ) -> None:
         self.dialect = dialect
         self.connection = self.bind = connection
         self.as_sql = as_sql
+        self.version_table_schema = version_table_schema
         self.opts: dict[str, Any] = {"as_sql": as_sql}
         self._transactional = transactional
         self._live = live
@@ -111,8 +114,8 @@ class MigrationContext:
             raise AttributeError(name)
         raise MigrationError(
             f"op.get_context().{name} is not available in dbshift",
-            hint="a migration's context has dialect, bind, connection, as_sql, opts and "
-            "autocommit_block()",
+            hint="a migration's context has dialect, bind, connection, as_sql, opts, "
+            "version_table_schema and autocommit_block()",
         )
 
 
@@ -592,13 +595,25 @@ class Op:
     ) -> None:
         """With a naming convention, the name is converted as Alembic converts it, by
         `type_` (`foreignkey`, `unique`, `check`, `primary`); without `type_`, as given."""
+        self._drop_constraint(constraint_name, table_name, type_, schema)
+
+    def _drop_constraint(
+        self,
+        constraint_name: str,
+        table_name: str,
+        type_: str | None,
+        schema: str | None,
+        batch_convention: Mapping[str, str] | None = None,
+    ) -> None:
         name: str | None = constraint_name
         kind = _CONSTRAINT_KINDS.get(type_ or "")
         if self.naming_convention is not None and kind is not None:
             name = self._converted(
                 lambda: kind(constraint_name), constraint_name, table_name, schema
             )
-        self._add(DropConstraint(_plain(name) or constraint_name, table_name, type_, schema))
+        convention = tuple(sorted(batch_convention.items())) if batch_convention else ()
+        final = _plain(name) or constraint_name
+        self._add(DropConstraint(final, table_name, type_, schema, convention))
 
     # -- enum types and sequences -------------------------------------------------------
 
@@ -705,9 +720,10 @@ class Op:
         """Alembic's batch mode, for converted migrations: the same calls on one table.
         dbshift rebuilds a SQLite table when, and only when, a change needs it, from the
         table's own `CREATE TABLE` text: what steers Alembic's copy (`recreate`,
-        `copy_from`, `table_args`, `table_kwargs`, `reflect_args`, `reflect_kwargs`,
-        `naming_convention`) is accepted and has no effect. `partial_reordering` is
-        refused: dbshift does not reorder columns."""
+        `copy_from`, `table_args`, `table_kwargs`, `reflect_args`, `reflect_kwargs`) is
+        accepted and has no effect. `naming_convention` names the table's unnamed
+        constraints as Alembic's reflection does, so that `drop_constraint` finds one by
+        that name. `partial_reordering` is refused: dbshift does not reorder columns."""
         if recreate not in ("auto", "always", "never"):
             raise MigrationError(
                 f"batch_alter_table(recreate={recreate!r}): not one of 'auto', 'always', 'never'",
@@ -719,7 +735,7 @@ class Op:
                 "not reorder a table's columns",
                 hint="remove partial_reordering=; added columns go last",
             )
-        yield _Batch(self, table_name, schema)
+        yield _Batch(self, table_name, schema, naming_convention)
 
 
 @checked(
@@ -728,8 +744,16 @@ class Op:
     filled=("table_name", "source_table", "schema", "source_schema"),
 )
 class _Batch:
-    def __init__(self, op: Op, table: str, schema: str | None) -> None:
+    def __init__(
+        self,
+        op: Op,
+        table: str,
+        schema: str | None,
+        convention: Mapping[str, str] | None = None,
+    ) -> None:
         self._op, self._table, self._schema = op, table, schema
+        #: names the table's unnamed constraints, for drop_constraint (as in Alembic)
+        self._convention = convention
 
     def add_column(
         self,
@@ -762,14 +786,14 @@ class _Batch:
 
     def create_foreign_key(
         self,
-        name: str | None,
+        constraint_name: str | None,
         referent_table: str,
         local_cols: Sequence[str],
         remote_cols: Sequence[str],
         **kw: Any,
     ) -> None:
         self._op.create_foreign_key(
-            name,
+            constraint_name,
             self._table,
             referent_table,
             local_cols,
@@ -778,17 +802,30 @@ class _Batch:
             **kw,
         )
 
-    def create_unique_constraint(self, name: str | None, columns: Sequence[str], **kw: Any) -> None:
-        self._op.create_unique_constraint(name, self._table, columns, schema=self._schema, **kw)
+    # the parameters have Alembic's names: converted revisions pass them as keywords
+    # (mlflow's `batch_op.drop_constraint(constraint_name=..., type_=...)`)
 
-    def create_check_constraint(self, name: str | None, condition: Any, **kw: Any) -> None:
-        self._op.create_check_constraint(name, self._table, condition, schema=self._schema, **kw)
+    def create_unique_constraint(
+        self, constraint_name: str | None, columns: Sequence[str], **kw: Any
+    ) -> None:
+        self._op.create_unique_constraint(
+            constraint_name, self._table, columns, schema=self._schema, **kw
+        )
 
-    def drop_constraint(self, name: str, type_: str | None = None) -> None:
-        self._op.drop_constraint(name, self._table, type_, schema=self._schema)
+    def create_check_constraint(
+        self, constraint_name: str | None, condition: Any, **kw: Any
+    ) -> None:
+        self._op.create_check_constraint(
+            constraint_name, self._table, condition, schema=self._schema, **kw
+        )
 
-    def create_primary_key(self, name: str | None, columns: Sequence[str]) -> None:
-        self._op.create_primary_key(name, self._table, columns, schema=self._schema)
+    def drop_constraint(self, constraint_name: str, type_: str | None = None) -> None:
+        self._op._drop_constraint(
+            constraint_name, self._table, type_, self._schema, self._convention
+        )
+
+    def create_primary_key(self, constraint_name: str | None, columns: Sequence[str]) -> None:
+        self._op.create_primary_key(constraint_name, self._table, columns, schema=self._schema)
 
     def create_table_comment(self, comment: str, existing_comment: str | None = None) -> None:
         self._op.create_table_comment(self._table, comment, existing_comment, self._schema)

@@ -809,6 +809,12 @@ class Runner:
                 ) from error
             if capture is not None:
                 capture.next_operation()
+        try:
+            ctx.finish()  # the checks of the state the whole migration leaves
+        except DbshiftError as error:
+            raise MigrationError(
+                f"{step.script.name}: {error.message}", migration=step.id, hint=error.hint
+            ) from error
         if capture is not None:
             self._captures[step.id] = capture
         return ctx.executed

@@ -142,10 +142,16 @@ def _sqlite_table(
     parsed: _CreateTable = info["parsed"]
     auto_unique = [tuple(p[4] for p in parts) for _, parts in indexes if parts[0][1] == "u"]
     uniques: list[Unique] = []
+    own_pk = pk_columns[name]
     for unique_name, columns, unique_options in parsed.uniques:
         # SQLite made an index for it: a real constraint; a second one on the same
-        # columns shares the first one's index
-        if columns in auto_unique or any(u.columns == columns for u in uniques):
+        # columns shares the first one's index, and one on the primary key's columns
+        # that key's (mlflow's `UNIQUE (name)` beside `PRIMARY KEY (name)`)
+        if (
+            columns in auto_unique
+            or any(u.columns == columns for u in uniques)
+            or (own_pk and columns == own_pk)
+        ):
             if columns in auto_unique:
                 auto_unique.remove(columns)
             uniques.append(Unique(unique_name, columns, unique_options))

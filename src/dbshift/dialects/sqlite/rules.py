@@ -154,8 +154,11 @@ class SQLiteRules(DialectRules):
             park = True
         else:
             park = conn is None
-        checked = [table, *sorted(referencing)] if conn is not None else []
-        violations = _violations(ctx, schema, checked)
+        if conn is not None:  # counted before the first change, checked after the last
+            audit: _ForeignKeyAudit = ctx.at_end(
+                f"sqlite foreign keys {schema}", lambda: _ForeignKeyAudit(ctx, schema)
+            )
+            audit.before([table, *sorted(referencing)])
         copied = [
             c.name
             for c in new.columns
@@ -208,7 +211,6 @@ class SQLiteRules(DialectRules):
         for (kind, name), sql in saved.items():
             if kind == "trigger" or (kind == "index" and name not in old_indexes):
                 ctx.emit(sql)  # triggers, and indexes reflection cannot describe
-        _refuse_new_violations(ctx, schema, violations, _violations(ctx, schema, checked))
 
 
 def _create_sql(ctx: ExecutionContext, table: Table) -> str:
@@ -318,36 +320,66 @@ def _referencing(conn: sa.Connection, table: str, schema: str | None) -> dict[st
     return found
 
 
-def _violations(ctx: ExecutionContext, schema: str | None, tables: list[str]) -> dict[str, int]:
-    """Foreign-key violations per table, where this table is the referencing one."""
-    conn = ctx.connection
-    if conn is None:
-        return {}
-    prefix = f"{quote(ctx.dialect, schema)}." if schema else ""
-    return {
-        name: len(
-            conn.exec_driver_sql(
-                f"PRAGMA {prefix}foreign_key_check({quote(ctx.dialect, name)})"
-            ).fetchall()
-        )
-        for name in tables
-    }
+class _ForeignKeyAudit:
+    """The procedure's last step, over a whole migration: fail if its rebuilds broke
+    foreign keys. Each table a rebuild touches (the rebuilt one and those referencing
+    it) is counted before the migration first changes it and again once its operations
+    are all done: one step may leave a state the next one mends (a parent's primary
+    key widened, then the child's foreign key, as mlflow's revisions do), as SQLite's
+    own procedure checks after the whole change. Rows that broke foreign keys before
+    (SQLite enforces nothing unless `PRAGMA foreign_keys` is on) are not this
+    migration's doing and do not stop it."""
 
+    def __init__(self, ctx: ExecutionContext, schema: str | None) -> None:
+        self.ctx, self.schema = ctx, schema
+        self.counts: dict[str, int | None] = {}
 
-def _refuse_new_violations(
-    ctx: ExecutionContext, schema: str | None, before: dict[str, int], after: dict[str, int]
-) -> None:
-    """The procedure's last step: fail if the change broke foreign keys. Rows that broke
-    them before (SQLite enforces nothing unless `PRAGMA foreign_keys` is on) are not
-    this migration's doing and do not stop it."""
-    for name, count in after.items():
-        if count > before.get(name, 0):
-            raise MigrationError(
-                f"rebuilding table {table_key(name, schema)} leaves "
-                f"{count - before.get(name, 0)} more row(s) violating foreign keys in "
-                f"{table_key(name, schema)}",
-                hint="fix the data before this migration, or in an op.run() step before it",
-            )
+    def before(self, tables: list[str]) -> None:
+        for name in tables:
+            if name not in self.counts:
+                self.counts[name] = self._violations(name)
+
+    def finish(self) -> None:
+        conn = self.ctx.connection
+        assert conn is not None
+        master = _master(self.ctx.dialect, self.schema)
+        present = {
+            str(name)
+            for (name,) in conn.exec_driver_sql(f"SELECT name FROM {master} WHERE type = 'table'")
+        }
+        for name, before in self.counts.items():
+            if name not in present:
+                continue  # dropped or renamed later in the migration
+            after = self._violations(name)
+            where = table_key(name, self.schema)
+            if after is None and before is not None:
+                raise MigrationError(
+                    f"the migration leaves a foreign key of table {where} naming columns "
+                    "that are no primary key or unique constraint of the table they "
+                    "reference (SQLite: foreign key mismatch)",
+                    hint="change or drop that foreign key in the same migration, or keep "
+                    "the referenced table's key",
+                )
+            if after is not None and before is not None and after > before:
+                raise MigrationError(
+                    f"the migration leaves {after - before} more row(s) of table {where} "
+                    "violating foreign keys",
+                    hint="fix the data before this migration, or in an op.run() step before it",
+                )
+
+    def _violations(self, table: str) -> int | None:
+        """Foreign-key violations where `table` is the referencing one; None when a
+        foreign key of it names columns that are not a key (SQLite cannot check)."""
+        conn = self.ctx.connection
+        assert conn is not None
+        prefix = f"{quote(self.ctx.dialect, self.schema)}." if self.schema else ""
+        sql = f"PRAGMA {prefix}foreign_key_check({quote(self.ctx.dialect, table)})"
+        try:  # a failed statement leaves SQLite's transaction as it was
+            return len(conn.exec_driver_sql(sql).fetchall())
+        except sa.exc.OperationalError as error:
+            if "foreign key mismatch" not in str(error.orig):
+                raise
+            return None
 
 
 def _saved_sql(ctx: ExecutionContext, table: str, schema: str | None) -> dict[tuple[str, str], str]:
