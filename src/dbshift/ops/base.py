@@ -57,10 +57,10 @@ class ExecutionContext(abc.ABC):
         (MySQL `MODIFY`) ask for it here."""
 
     @abc.abstractmethod
-    def enum(self, name: str, schema: str | None = None) -> Enum | None:
-        """The current definition of an enum type (where the backend has enum types):
-        read online, replayed offline. `create_table` and `add_column` create the types
-        their columns need that are not there yet (`dbshift.ops.types`)."""
+    def enums(self, schema: str | None = None) -> dict[str, Enum]:
+        """The enum types of `schema` by name (where the backend has enum types): read
+        online, in one query, replayed offline. `create_table` and `add_column` create
+        the types their columns need that are not there yet (`dbshift.ops.types`)."""
 
     def run(self, op: Operation) -> None:
         """Carry out one operation here."""

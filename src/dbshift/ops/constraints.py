@@ -496,19 +496,22 @@ class DropConstraint(Operation):
         rules.drop_constraint(edit, self.resolve(current, known=rebuilt))
 
     def _find(self, table: Table) -> Constraint | None:
-        found = find_constraint(table, self.name) or self._unnamed(table)
+        found = find_constraint(table, self.name)
+        if found is None:
+            found = self._unnamed(table)
         if found is None and self.kind == "primary":
             found = table.primary_key  # under the name the backend gave it
         return found
 
     def _unnamed(self, table: Table) -> ForeignKey | Unique | Check | None:
-        """The unnamed constraint the batch's naming convention names so, if any."""
-        if not self.convention or find_constraint(table, self.name) is not None:
+        """The unnamed constraint the batch's naming convention names so (the table has
+        none of that name: callers look by name first)."""
+        if not self.convention:
             return None
         return named_by_convention(table, self.name, dict(self.convention))
 
     def _without(self, table: Table) -> Table:
-        unnamed = self._unnamed(table)
+        unnamed = None if find_constraint(table, self.name) else self._unnamed(table)
         if unnamed is None:
             return without_constraint(table, self.name, self.kind)
         return table.replace(

@@ -16,7 +16,7 @@ from sqlalchemy.schema import ExecutableDDLElement
 from dbshift.dialects import backend_for
 from dbshift.ops.base import ExecutionContext, Operation
 from dbshift.schema.reflect import reflect_table
-from dbshift.schema.snapshot import Enum, Snapshot, Table, table_key
+from dbshift.schema.snapshot import Enum, Snapshot, Table
 
 Emitted = sa.Executable | str
 
@@ -236,11 +236,10 @@ class OnlineContext(ExecutionContext):
             self.capture.live = self.capture.live or "it reads a table's definition"
         return reflect_table(self._connection, name, schema)
 
-    def enum(self, name: str, schema: str | None = None) -> Enum | None:
+    def enums(self, schema: str | None = None) -> dict[str, Enum]:
         if self.capture is not None:
             self.capture.live = self.capture.live or "it reads the enum types"
-        enums = backend_for(self.dialect).read_enums(self._connection, schema)
-        return next((e for e in enums if e.name == name), None)
+        return {e.name: e for e in backend_for(self.dialect).read_enums(self._connection, schema)}
 
 
 class OfflineContext(ExecutionContext):
@@ -268,8 +267,8 @@ class OfflineContext(ExecutionContext):
     def table(self, name: str, schema: str | None = None) -> Table | None:
         return self.snapshot.table(name, schema)
 
-    def enum(self, name: str, schema: str | None = None) -> Enum | None:
-        return self.snapshot.enums.get(table_key(name, schema))
+    def enums(self, schema: str | None = None) -> dict[str, Enum]:
+        return {e.name: e for e in self.snapshot.enums.values() if e.schema == schema}
 
     def run(self, op: Operation) -> None:
         op.execute(self)

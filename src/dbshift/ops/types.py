@@ -59,8 +59,11 @@ def create_column_enums(ctx: ExecutionContext, columns: Iterable[s.Column]) -> N
     has enum types: elsewhere an enum is part of the column type)."""
     if not _has_enum_types(ctx):
         return
+    existing: dict[str | None, dict[str, s.Enum]] = {}  # by schema, each read once
     for enum in column_enums(columns):
-        if ctx.enum(enum.name, enum.schema) is None:
+        if enum.schema not in existing:
+            existing[enum.schema] = ctx.enums(enum.schema)
+        if enum.name not in existing[enum.schema]:
             CreateEnum(enum).execute(ctx)
 
 

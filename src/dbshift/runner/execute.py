@@ -804,17 +804,13 @@ class Runner:
             except IntegrityError:
                 raise
             except DbshiftError as error:
-                raise MigrationError(
-                    f"{step.script.name}: {error.message}", migration=step.id, hint=error.hint
-                ) from error
+                raise _in_file(step, error) from error
             if capture is not None:
                 capture.next_operation()
         try:
             ctx.finish()  # the checks of the state the whole migration leaves
         except DbshiftError as error:
-            raise MigrationError(
-                f"{step.script.name}: {error.message}", migration=step.id, hint=error.hint
-            ) from error
+            raise _in_file(step, error) from error
         if capture is not None:
             self._captures[step.id] = capture
         return ctx.executed
@@ -860,6 +856,13 @@ class Runner:
             )
         else:
             self.history.write_removed(self.conn, step.id, checksum, "downgrade", together=together)
+
+
+def _in_file(step: Step, error: DbshiftError) -> MigrationError:
+    """An operation's error, said of the migration file it came from."""
+    return MigrationError(
+        f"{step.script.name}: {error.message}", migration=step.id, hint=error.hint
+    )
 
 
 def _nothing() -> None:

@@ -37,10 +37,13 @@ class PostgresLock(DatabaseLock):
         """Sent once per migration: as the driver's own SQL (`GUARD` compiled once for
         the connection's dialect), which skips SQLAlchemy's per-call cache lookup and
         parameter processing; the statement the server gets is the same."""
-        sql, order = _driver_form(conn.dialect)
+        return bool(conn.exec_driver_sql(*self._guard_sql(conn.dialect, me)).scalar())
+
+    def _guard_sql(self, dialect: sa.Dialect, me: str) -> tuple[str, Any]:
+        """`GUARD` as the driver takes it: its text and its parameters."""
+        sql, order = _driver_form(dialect)
         params = {"a": self.keys[0], "b": self.keys[1], "me": me}
-        bound: Any = tuple(params[name] for name in order) if order is not None else params
-        return bool(conn.exec_driver_sql(sql, bound).scalar())
+        return sql, tuple(params[name] for name in order) if order is not None else params
 
     def guard_and_read(
         self, conn: sa.Connection, me: str, query: sa.Select[Any], params: dict[str, Any]
@@ -49,19 +52,17 @@ class PostgresLock(DatabaseLock):
         one round trip (psycopg's pipeline mode; psycopg still waits for its BEGIN on
         its own). The server runs them one after the other, the read with a snapshot of
         its own taken after the lock, so the guarantee is the base's; what goes is one
-        wait for the server per migration. A failure
-        in the pipeline undoes the transaction it began, and the two statements are
-        sent again the base's way, so that the error is SQLAlchemy's (wrapped, the
-        connection invalidated when it is lost) as anywhere else."""
+        wait for the server per migration. A failure in the pipeline undoes the
+        transaction it began, and the two statements are sent again the base's way, so
+        that the error is SQLAlchemy's (wrapped, the connection invalidated when it is
+        lost) as anywhere else."""
         driver = _pipelining(conn)
         if driver is None:
             return super().guard_and_read(conn, me, query, params)
         # lazy: only with the psycopg driver, which has imported it already
         import psycopg
 
-        guard_sql, order = _driver_form(conn.dialect)
-        guard_params = {"a": self.keys[0], "b": self.keys[1], "me": me}
-        bound: Any = tuple(guard_params[n] for n in order) if order is not None else guard_params
+        guard_sql, bound = self._guard_sql(conn.dialect, me)
         read_sql, compiled = self._compiled(query, conn.dialect)
         try:
             with driver.pipeline():
